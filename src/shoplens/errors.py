@@ -1,0 +1,43 @@
+"""Errors that carry a message meant for the person who caused them."""
+
+
+class ShopLensError(Exception):
+    """Base class: a user-facing problem (bad input, missing data), never a bug."""
+
+    exit_code = 1
+
+
+class DataNotFoundError(ShopLensError):
+    """A dataset could not be found in any of the places looked at."""
+
+    exit_code = 2
+
+
+class DataFormatError(ShopLensError):
+    """A data file exists but is corrupt or not what it claims to be."""
+
+    exit_code = 2
+
+
+class ImageError(ShopLensError):
+    """An image could not be accepted; subclasses say why."""
+
+    exit_code = 2
+
+
+class UnsupportedFormatError(ImageError):
+    """The bytes are not one of the accepted image formats."""
+
+
+class ImageTooLargeError(ImageError):
+    """The image declares more pixels (or bytes or frames) than allowed."""
+
+
+class CorruptImageError(ImageError):
+    """The bytes claim an accepted format but cannot be decoded (truncated, zero-sized, broken)."""
+
+
+class BundleError(ShopLensError):
+    """A model bundle is missing, incomplete or inconsistent."""
+
+    exit_code = 2
