@@ -1,0 +1,194 @@
+"""Safe decoding of untrusted image bytes into plain, metadata-free Pillow images."""
+
+from __future__ import annotations
+
+import io
+import os
+import struct
+import warnings
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from shoplens.errors import CorruptImageError, ImageError, ImageTooLargeError, UnsupportedFormatError
+
+ACCEPTED_FORMATS: tuple[str, ...] = ("JPEG", "PNG", "WEBP", "GIF")
+DEFAULT_MAX_PIXELS = 40_000_000
+DEFAULT_MAX_FRAMES = 100
+DEFAULT_MAX_BYTES = 50 * 2**20
+STANDARD_MODES: tuple[str, ...] = ("L", "LA", "RGB", "RGBA")
+
+_ACCEPTED_TEXT = "accepted formats: JPEG, PNG, WebP, GIF"
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_HIGH_DEPTH_MODES = ("I", "I;16", "I;16L", "I;16B", "I;16N", "F")
+# What Pillow and its codecs raise on malformed input (UnidentifiedImageError is an OSError).
+_DECODE_ERRORS: tuple[type[Exception], ...] = (
+    OSError,
+    SyntaxError,
+    ValueError,
+    EOFError,
+    struct.error,
+    IndexError,
+    KeyError,
+    TypeError,
+    ZeroDivisionError,
+    OverflowError,
+)
+
+
+def sniff_format(data: bytes) -> str | None:
+    """Name the accepted format announced by the content's magic bytes, or None."""
+    head = bytes(data[:12])
+    if head.startswith(b"\xff\xd8\xff"):
+        return "JPEG"
+    if head.startswith(_PNG_SIGNATURE):
+        return "PNG"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WEBP"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "GIF"
+    return None
+
+
+def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
+    """Decode untrusted bytes into a loaded L/LA/RGB/RGBA image without metadata, or raise an ImageError."""
+    fmt = sniff_format(data)
+    if fmt is None:
+        what = "empty input" if len(data) == 0 else "not a supported image"
+        raise UnsupportedFormatError(f"{what}; {_ACCEPTED_TEXT}")
+    if fmt == "WEBP":
+        # Pillow's WebP decoder allocates its canvas while opening, so check the header first.
+        declared = _webp_canvas_size(data)
+        if declared is not None:
+            _check_size(declared, max_pixels)
+    try:
+        # Narrow filters turn Pillow's bomb warning into an error without touching its global limit,
+        # and silence its notes about malformed metadata (dropped anyway) that a sender can trigger at will.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data), formats=[fmt]) as opened:
+                opened.seek(0)  # first frame only: later frames of an animation are never read
+                _check_size(opened.size, max_pixels)
+                opened.load()
+                _turn_upright(opened)
+                return _plain_copy(opened)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageTooLargeError(f"image has too many pixels: {exc}") from exc
+    except _DECODE_ERRORS as exc:
+        # Pillow's "cannot identify image file <BytesIO ...>" means nothing to the person who sent the bytes.
+        detail = "not a valid file of that format" if isinstance(exc, UnidentifiedImageError) else exc
+        raise CorruptImageError(f"cannot decode this {_display(fmt)} image: {detail}") from exc
+
+
+def read_image_file(
+    path: str | os.PathLike[str],
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> Image.Image:
+    """Read an image file of at most max_bytes and decode it like decode_image."""
+    name = os.fspath(path)
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(max_bytes + 1)
+    except OSError as exc:
+        raise ImageError(f"cannot read {name}: {exc.strerror or exc}") from exc
+    if len(data) > max_bytes:
+        raise ImageTooLargeError(f"{name} is larger than the limit of {max_bytes:,} bytes")
+    try:
+        return decode_image(data, max_pixels=max_pixels)
+    except ImageError as exc:
+        raise type(exc)(f"{name}: {exc}") from exc
+
+
+def flatten_alpha(img: Image.Image, background: tuple[int, int, int] = (255, 255, 255)) -> Image.Image:
+    """Composite any transparency over a solid background colour, giving an L or RGB image."""
+    img = _standard_mode(img)
+    if img.mode not in ("LA", "RGBA"):
+        return img
+    if img.mode == "RGBA":
+        base = Image.new("RGB", img.size, tuple(background))
+    else:
+        red, green, blue = background
+        base = Image.new("L", img.size, round((299 * red + 587 * green + 114 * blue) / 1000))
+    base.paste(img, mask=img.getchannel("A"))
+    return base
+
+
+def _display(fmt: str) -> str:
+    """Human spelling of a Pillow format name."""
+    return "WebP" if fmt == "WEBP" else fmt
+
+
+def _check_size(size: tuple[int, int], max_pixels: int) -> None:
+    """Refuse zero-sized images and images over the pixel budget."""
+    width, height = size
+    if width <= 0 or height <= 0:
+        raise CorruptImageError(f"image declares an empty size of {width}x{height} pixels")
+    if width * height > max_pixels:
+        raise ImageTooLargeError(
+            f"image is {width}x{height} = {width * height:,} pixels; the limit is {max_pixels:,}"
+        )
+
+
+def _webp_canvas_size(data: bytes) -> tuple[int, int] | None:
+    """Canvas size declared in a WebP header (VP8X, VP8 or VP8L), or None if unreadable."""
+    chunk = data[12:16]
+    if chunk == b"VP8X" and len(data) >= 30:
+        return int.from_bytes(data[24:27], "little") + 1, int.from_bytes(data[27:30], "little") + 1
+    if chunk == b"VP8 " and len(data) >= 30 and data[23:26] == b"\x9d\x01\x2a":
+        return (
+            int.from_bytes(data[26:28], "little") & 0x3FFF,
+            int.from_bytes(data[28:30], "little") & 0x3FFF,
+        )
+    if chunk == b"VP8L" and len(data) >= 25 and data[20] == 0x2F:
+        bits = int.from_bytes(data[21:25], "little")
+        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+    return None
+
+
+def _turn_upright(img: Image.Image) -> None:
+    """Apply the EXIF orientation (1-8) to the pixels in place."""
+    try:
+        ImageOps.exif_transpose(img, in_place=True)
+    except _DECODE_ERRORS:
+        pass  # malformed EXIF is metadata we drop anyway: keep the pixels as stored
+
+
+def _standard_mode(img: Image.Image) -> Image.Image:
+    """Convert any Pillow mode to L, LA, RGB or RGBA, keeping transparency where there is some."""
+    mode = img.mode
+    if mode in ("L", "RGB") and "transparency" in img.info:
+        return img.convert(mode + "A")
+    if mode in STANDARD_MODES:
+        return img
+    if mode == "1":
+        return img.convert("L")
+    if mode in _HIGH_DEPTH_MODES:
+        return _high_depth_to_8bit(img)
+    if mode == "P":
+        return img.convert("RGBA" if img.has_transparency_data else "RGB")
+    if mode in ("La", "PA", "RGBa"):
+        return img.convert("LA" if mode == "La" else "RGBA")
+    return img.convert("RGB")  # CMYK, YCbCr, HSV, RGBX, ...
+
+
+def _high_depth_to_8bit(img: Image.Image) -> Image.Image:
+    """Scale 16-bit (or 32-bit/float, read as 16-bit) samples to L, rounding 0..65535 onto 0..255."""
+    samples = np.asarray(img)
+    wide = np.clip(samples, 0, 65535).astype(np.uint32)
+    grey = Image.fromarray(((wide + 128) // 257).astype(np.uint8))
+    transparent = img.info.get("transparency")
+    if isinstance(transparent, int):
+        alpha = Image.fromarray(np.where(samples == transparent, 0, 255).astype(np.uint8))
+        return Image.merge("LA", (grey, alpha))
+    return grey
+
+
+def _plain_copy(img: Image.Image) -> Image.Image:
+    """A new in-memory image in a standard mode, with the same pixels and no metadata at all."""
+    converted = _standard_mode(img)
+    clean = converted.copy() if converted is img else converted
+    clean.info = {}  # a fresh Image also starts with no parsed EXIF
+    return clean

@@ -1,0 +1,135 @@
+"""Model bundles: a folder holding weights and everything needed to use them (config, labels, preprocessing)."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from shoplens.errors import BundleError
+from shoplens.imaging import PreprocessConfig
+from shoplens.models.registry import create_model
+
+CONFIG = "config.json"
+WEIGHTS = "model.safetensors"
+METRICS = "metrics.json"
+CARD = "README.md"
+FORMAT_VERSION = 1
+
+
+@dataclass
+class Bundle:
+    """A loaded bundle: the model in eval mode plus its config."""
+
+    path: Path
+    model: nn.Module
+    config: dict[str, Any]
+    preprocess: PreprocessConfig
+    labels: list[str]
+    temperature: float = 1.0
+    review_threshold: float = 0.0
+    tta_flip: bool = False
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        """The bundle's model name (e.g. fashion-mnist)."""
+        return self.config.get("name", self.path.parent.name)
+
+    @property
+    def version(self) -> str:
+        """The bundle's version (its folder name unless the config says otherwise)."""
+        return self.config.get("version", self.path.name)
+
+
+def save_bundle(
+    path: str | os.PathLike,
+    model: nn.Module,
+    *,
+    architecture: str,
+    model_kwargs: dict[str, Any],
+    labels: list[str],
+    preprocess: PreprocessConfig,
+    train_config: dict[str, Any],
+    data: dict[str, Any],
+    temperature: float = 1.0,
+    review_threshold: float = 0.0,
+    tta_flip: bool = False,
+    name: str | None = None,
+    version: str | None = None,
+) -> Path:
+    """Write config.json and model.safetensors into `path` (created); metrics and card are added by evaluation."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    config = {
+        "format_version": FORMAT_VERSION,
+        "name": name or path.parent.name,
+        "version": version or path.name,
+        "architecture": architecture,
+        "model_kwargs": model_kwargs,
+        "num_classes": len(labels),
+        "labels": labels,
+        "input": {"channels": preprocess.in_chans, "height": preprocess.size[0], "width": preprocess.size[1], "dtype": "uint8"},
+        "preprocess": preprocess.to_dict(),
+        "temperature": float(temperature),
+        "review_threshold": float(review_threshold),
+        "tta_flip": bool(tta_flip),
+        "train_config": train_config,
+        "data": data,
+        "torch_version": torch.__version__,
+    }
+    state = {k: v.contiguous() for k, v in model.state_dict().items()}
+    save_file(state, str(path / WEIGHTS))
+    write_json(path / CONFIG, config)
+    return path
+
+
+def write_json(path: Path, obj: Any) -> None:
+    """Pretty JSON, written atomically."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+
+
+def read_config(path: str | os.PathLike) -> dict[str, Any]:
+    """A bundle's config.json, with a clear error when it is missing or broken."""
+    path = Path(path)
+    if not (path / CONFIG).is_file():
+        raise BundleError(f"{path} is not a model bundle (no {CONFIG})")
+    try:
+        return json.loads((path / CONFIG).read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise BundleError(f"{path / CONFIG}: unreadable ({e})") from e
+
+
+def load_bundle(path: str | os.PathLike) -> Bundle:
+    """Load a bundle folder into a ready model (eval mode) with its preprocessing and labels."""
+    path = Path(path)
+    config = read_config(path)
+    try:
+        preprocess = PreprocessConfig.from_dict(config["preprocess"])
+        model = create_model(
+            config["architecture"], num_classes=config["num_classes"], in_chans=preprocess.in_chans,
+            img_size=preprocess.size, **config.get("model_kwargs", {}),
+        )  # fmt: skip
+        model.load_state_dict(load_file(str(path / WEIGHTS)))
+    except (KeyError, ValueError, TypeError, RuntimeError, OSError) as e:
+        raise BundleError(f"{path}: cannot load the bundle ({type(e).__name__}: {e})") from e
+    metrics = json.loads((path / METRICS).read_text()) if (path / METRICS).is_file() else {}
+    return Bundle(
+        path=path,
+        model=model.eval(),
+        config=config,
+        preprocess=preprocess,
+        labels=list(config["labels"]),
+        temperature=float(config.get("temperature", 1.0)),
+        review_threshold=float(config.get("review_threshold", 0.0)),
+        tta_flip=bool(config.get("tta_flip", False)),
+        metrics=metrics,
+    )

@@ -1,0 +1,1 @@
+"""Training: presets, the loop, metrics, calibration, evaluation reports."""

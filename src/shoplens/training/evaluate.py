@@ -1,0 +1,76 @@
+"""Evaluate a bundle on held-out data: metrics, calibration, review threshold, report folder, model card."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from shoplens.data import ImageDataset
+from shoplens.errors import ShopLensError
+from shoplens.models.bundle import METRICS, Bundle, write_json
+from shoplens.training.card import write_model_card
+from shoplens.training.loop import predict_logits
+from shoplens.training.metrics import (
+    choose_review_threshold,
+    classification_metrics,
+    expected_calibration_error,
+    fit_temperature,
+    review_stats,
+    softmax,
+)
+from shoplens.training.report import write_report
+
+
+def calibrate(bundle_or_model: Any, val: ImageDataset, preprocess: Any, tta_flip: bool, target_accuracy: float) -> tuple[float, float]:
+    """Temperature fitted on validation logits, and the review threshold chosen on the calibrated probabilities."""
+    logits = predict_logits(bundle_or_model, val.images, preprocess, tta_flip=tta_flip)
+    temperature = fit_temperature(logits, val.labels)
+    threshold = choose_review_threshold(softmax(logits, temperature), val.labels, target_accuracy)
+    return float(temperature), float(threshold)
+
+
+def evaluate_bundle(
+    bundle: Bundle,
+    test: ImageDataset,
+    report_dir: str | Path | None = None,
+    history: list[dict] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Test metrics for the bundle, written to the bundle (metrics.json, README.md) and a report folder."""
+    if list(test.class_names) != list(bundle.labels):
+        raise ShopLensError(
+            f"the evaluation data's categories {test.class_names} differ from the bundle's {bundle.labels}"
+        )
+    expected = (bundle.preprocess.in_chans, *bundle.preprocess.size)
+    if tuple(test.images.shape[1:]) != expected:
+        raise ShopLensError(f"evaluation images are {test.images.shape[1:]}, the bundle expects {expected}")
+    logits = predict_logits(bundle.model, test.images, bundle.preprocess, tta_flip=bundle.tta_flip)
+    probs = softmax(logits, bundle.temperature)
+    metrics = classification_metrics(test.labels, probs, bundle.labels)
+    metrics["ece_uncalibrated"] = float(expected_calibration_error(softmax(logits), test.labels))
+    metrics["temperature"] = bundle.temperature
+    metrics["review"] = review_stats(probs, test.labels, bundle.review_threshold)
+    metrics["data"] = {"source": test.source, "checksum": test.checksum, "num_samples": len(test)}
+    report_dir = Path(report_dir) if report_dir else bundle.path / "report"
+    write_report(
+        report_dir,
+        title=f"ShopLens evaluation: {bundle.name} {bundle.version} ({bundle.config['architecture']})",
+        metrics=metrics,
+        class_names=bundle.labels,
+        y_true=test.labels,
+        probs=probs,
+        images=test.images,
+        history=history,
+        extra=extra,
+    )
+    write_json(bundle.path / METRICS, metrics)
+    bundle.metrics = metrics
+    write_model_card(bundle, metrics)
+    return metrics
+
+
+def predicted_classes(bundle: Bundle, images: np.ndarray) -> np.ndarray:
+    """Argmax class index for uint8 images at the bundle's input size."""
+    return predict_logits(bundle.model, images, bundle.preprocess, tta_flip=bundle.tta_flip).argmax(1)

@@ -1,0 +1,204 @@
+"""The training loop: batched augmentation, LR schedule by progress or wall time, checkpoints, early stopping."""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from shoplens.data import ImageDataset
+from shoplens.errors import ShopLensError
+from shoplens.imaging import PreprocessConfig, augment_batch, normalize
+from shoplens.models import create_model
+from shoplens.training.presets import TrainConfig
+from shoplens.training.progress import TrainProgress
+
+CHECKPOINT_NAME = "last.pt"
+
+
+@dataclass
+class TrainResult:
+    """A trained model with how it got there."""
+
+    model: nn.Module
+    history: list[dict]
+    train_seconds: float
+    images_seen: int
+    stopped: str
+
+
+def lr_at(progress: float, cfg: TrainConfig) -> float:
+    """Learning rate at a point of the run (0 = start, 1 = end)."""
+    p = min(max(progress, 0.0), 1.0)
+    if cfg.schedule == "constant":
+        return cfg.lr
+    if cfg.schedule == "onecycle" and p < cfg.warmup:
+        return cfg.lr * (0.04 + 0.96 * p / cfg.warmup)
+    start = cfg.warmup if cfg.schedule == "onecycle" else 0.0
+    return cfg.lr * 0.5 * (1.0 + math.cos(math.pi * (p - start) / (1.0 - start)))
+
+
+def build_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """The optimiser the config names; no weight decay on BatchNorm and bias parameters."""
+    decay = [p for p in model.parameters() if p.ndim > 1]
+    no_decay = [p for p in model.parameters() if p.ndim <= 1]
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.momentum > 0)
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(groups, lr=cfg.lr)
+    if cfg.optimizer == "adamw":
+        return torch.optim.AdamW(groups, lr=cfg.lr)
+    raise ValueError(f"unknown optimizer {cfg.optimizer!r} (sgd, adam, adamw)")
+
+
+def build_model(cfg: TrainConfig, num_classes: int, preprocess: PreprocessConfig) -> nn.Module:
+    """The config's architecture for these classes and this input."""
+    return create_model(cfg.model, num_classes=num_classes, in_chans=preprocess.in_chans, img_size=preprocess.size, **cfg.model_kwargs)
+
+
+@torch.no_grad()
+def predict_logits(
+    model: nn.Module, images: np.ndarray | torch.Tensor, preprocess: PreprocessConfig, tta_flip: bool = False, batch_size: int = 1000
+) -> np.ndarray:
+    """Logits for uint8 images (N, C, H, W); with tta_flip, the mean of the image's and its mirror's logits."""
+    model.eval()
+    x_all = torch.as_tensor(images)
+    out = []
+    for i in range(0, len(x_all), batch_size):
+        x = normalize(x_all[i : i + batch_size], preprocess).contiguous(memory_format=torch.channels_last)
+        logits = model(x)
+        if tta_flip:
+            logits = (logits + model(x.flip(3))) / 2
+        out.append(logits.float())
+    return torch.cat(out).numpy() if out else np.zeros((0, 0), np.float32)
+
+
+def _evaluate(model: nn.Module, ds: ImageDataset, preprocess: PreprocessConfig) -> tuple[float, float]:
+    logits = torch.from_numpy(predict_logits(model, ds.images, preprocess))
+    y = torch.from_numpy(ds.labels)
+    return F.cross_entropy(logits, y).item(), (logits.argmax(1) == y).float().mean().item()
+
+
+def _set_threads(cfg: TrainConfig) -> None:
+    torch.set_num_threads(cfg.threads or os.cpu_count() or 1)
+
+
+def save_checkpoint(path: Path, state: dict) -> None:
+    """Write a checkpoint atomically (a crash never leaves a half-written file)."""
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: str | os.PathLike, cfg: TrainConfig) -> dict:
+    """A checkpoint written by this loop, checked against the run's architecture."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except (OSError, RuntimeError, EOFError) as e:
+        raise ShopLensError(f"cannot resume from {path}: {e}") from e
+    if state.get("train_config", {}).get("model") != cfg.model:
+        raise ShopLensError(f"{path} is a checkpoint of {state.get('train_config', {}).get('model')!r}, not {cfg.model!r}")
+    return state
+
+
+def train_model(
+    cfg: TrainConfig,
+    train: ImageDataset,
+    val: ImageDataset | None,
+    preprocess: PreprocessConfig,
+    checkpoint_dir: Path | None = None,
+    resume: str | os.PathLike | None = None,
+    progress: bool = True,
+    on_epoch_end: Callable[[dict], None] | None = None,
+) -> TrainResult:
+    """Train the config's model on `train`, validating on `val` after every epoch (then checkpointing)."""
+    _set_threads(cfg)
+    torch.manual_seed(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    model = build_model(cfg, train.num_classes, preprocess).to(memory_format=torch.channels_last)
+    opt = build_optimizer(model, cfg)
+    x_all, y_all = torch.from_numpy(train.images), torch.from_numpy(train.labels)
+    steps_per_epoch = max(1, len(train) // cfg.batch_size)  # drop the ragged last batch (BatchNorm)
+    total_steps = steps_per_epoch * cfg.epochs
+    history: list[dict] = []
+    step, epoch, elapsed0 = 0, 0, 0.0
+    best = (-1.0, None, 0)  # (val acc, state, epoch)
+    if resume:
+        state = load_checkpoint(resume, cfg)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        gen.set_state(state["generator"])
+        step, epoch, elapsed0, history = state["step"], state["epoch"], state["elapsed"], state["history"]
+        best = (state["best_val_acc"], state.get("best_model"), state.get("best_epoch", epoch))
+    if checkpoint_dir:
+        checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter() - elapsed0
+    images_seen, stopped = step * cfg.batch_size, ""
+
+    def progress_now() -> float:
+        p = step / total_steps
+        if cfg.time_budget:
+            p = max(p, (time.perf_counter() - start) / cfg.time_budget)
+        return p
+
+    with TrainProgress(enabled=progress, total=1.0, description=f"{cfg.preset}:{cfg.model}") as bar:
+        while epoch < cfg.epochs and progress_now() < 1.0:
+            model.train()
+            perm = torch.randperm(len(train), generator=gen)
+            loss_sum, correct, seen = 0.0, 0, 0
+            for b in range(steps_per_epoch):
+                p = progress_now()
+                if p >= 1.0:
+                    break
+                for group in opt.param_groups:
+                    group["lr"] = lr_at(p, cfg)
+                idx = perm[b * cfg.batch_size : (b + 1) * cfg.batch_size]
+                x = augment_batch(x_all[idx], cfg.augment, gen) if cfg.augment.enabled else x_all[idx]
+                x = normalize(x, preprocess).contiguous(memory_format=torch.channels_last)
+                y = y_all[idx]
+                logits = model(x)
+                loss = F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                step += 1
+                seen += len(y)
+                loss_sum += loss.item() * len(y)
+                correct += (logits.argmax(1) == y).sum().item()
+                bar.update(p, epoch=epoch + 1, loss=loss_sum / seen, acc=correct / seen)
+            epoch += 1
+            images_seen += seen
+            row = {"epoch": epoch, "train_loss": loss_sum / max(seen, 1), "train_acc": correct / max(seen, 1),
+                   "lr": opt.param_groups[0]["lr"], "seconds": time.perf_counter() - start}  # fmt: skip
+            if val is not None and len(val):
+                row["val_loss"], row["val_acc"] = _evaluate(model, val, preprocess)
+                if row["val_acc"] > best[0]:
+                    best = (row["val_acc"], copy.deepcopy(model.state_dict()) if cfg.early_stopping else None, epoch)
+            history.append(row)
+            bar.log_epoch(row)
+            if checkpoint_dir:
+                save_checkpoint(checkpoint_dir / CHECKPOINT_NAME, {
+                    "model": model.state_dict(), "optimizer": opt.state_dict(), "generator": gen.get_state(),
+                    "step": step, "epoch": epoch, "elapsed": time.perf_counter() - start, "history": history,
+                    "best_val_acc": best[0], "best_model": best[1], "best_epoch": best[2],
+                    "train_config": cfg.to_dict(), "preprocess": preprocess.to_dict(),
+                })  # fmt: skip
+            if on_epoch_end:
+                on_epoch_end(row)
+            if cfg.early_stopping and epoch - best[2] >= cfg.early_stopping:
+                stopped = "early stopping"
+                break
+    stopped = stopped or ("epochs" if epoch >= cfg.epochs else "time budget")
+    if cfg.early_stopping and best[1] is not None:
+        model.load_state_dict(best[1])
+    return TrainResult(model.eval(), history, time.perf_counter() - start, images_seen, stopped)

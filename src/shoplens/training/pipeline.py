@@ -1,0 +1,108 @@
+"""From data to an evaluated bundle: load, split, train, calibrate, save, evaluate, report."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from shoplens.data import ImageDataset, load_csv_manifest, load_fashion_mnist, load_image_folder, stratified_split
+from shoplens.imaging import PreprocessConfig
+from shoplens.models.bundle import load_bundle, save_bundle
+from shoplens.training.evaluate import calibrate, evaluate_bundle
+from shoplens.training.loop import train_model
+from shoplens.training.presets import TrainConfig
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """Where training data comes from: Fashion-MNIST, a labelled folder, or a CSV manifest."""
+
+    kind: Literal["fashion-mnist", "folder", "manifest"] = "fashion-mnist"
+    path: str | None = None  # the folder or manifest; for Fashion-MNIST an explicit --data-dir
+    image_size: int = 28
+    mode: Literal["L", "RGB"] = "L"
+    test_fraction: float = 0.15  # held out from a folder/manifest (Fashion-MNIST has its own test split)
+    verify: bool = True  # Fashion-MNIST: insist on the official checksums and counts
+
+
+def preprocess_for(source: DataSource, cfg: TrainConfig) -> PreprocessConfig:
+    """The preprocessing a model trained on this source needs, at training and prediction time alike."""
+    size = (source.image_size, source.image_size)
+    if source.kind == "fashion-mnist":  # products light-on-black, trimmed and centred, as Zalando prepared them
+        return PreprocessConfig(size=(28, 28), mode="L", resize="pad", trim=True, invert=True, background=255,
+                                mean=cfg.normalize_mean, std=cfg.normalize_std)  # fmt: skip
+    chans = 1 if source.mode == "L" else 3
+    mean = cfg.normalize_mean * chans if len(cfg.normalize_mean) == 1 else cfg.normalize_mean
+    std = cfg.normalize_std * chans if len(cfg.normalize_std) == 1 else cfg.normalize_std
+    return PreprocessConfig(size=size, mode=source.mode, resize="pad", mean=mean, std=std)
+
+
+def load_data(source: DataSource, preprocess: PreprocessConfig, seed: int) -> tuple[ImageDataset, ImageDataset]:
+    """(training pool, test set); the test set is held out before any training decision."""
+    if source.kind == "fashion-mnist":
+        return (load_fashion_mnist("train", source.path, source.verify),
+                load_fashion_mnist("test", source.path, source.verify))  # fmt: skip
+    loader = load_image_folder if source.kind == "folder" else load_csv_manifest
+    if source.path is None:
+        raise ValueError(f"a {source.kind} data source needs a path")
+    full = loader(source.path, preprocess)
+    pool_idx, test_idx = stratified_split(full.labels, source.test_fraction, seed=seed + 1)
+    return full.subset(pool_idx), full.subset(test_idx)
+
+
+def default_output(name: str = "fashion-mnist", root: str | os.PathLike = "var/models") -> Path:
+    """A new version folder: <root>/<name>/<UTC timestamp>."""
+    return Path(root) / name / datetime.now(timezone.utc).strftime("v%Y%m%d-%H%M%S")
+
+
+def run_training(
+    cfg: TrainConfig,
+    source: DataSource,
+    output: str | os.PathLike,
+    resume: str | os.PathLike | None = None,
+    progress: bool = True,
+) -> tuple[Path, dict[str, Any]]:
+    """Train, calibrate on validation, save the bundle, evaluate it on the test set; returns (bundle path, metrics)."""
+    output = Path(output)
+    preprocess = preprocess_for(source, cfg)
+    pool, test = load_data(source, preprocess, cfg.seed)
+    train_idx, val_idx = stratified_split(pool.labels, cfg.val_fraction, seed=cfg.seed)
+    train, val = pool.subset(train_idx), pool.subset(val_idx)
+    result = train_model(cfg, train, val, preprocess, checkpoint_dir=output / "checkpoints", resume=resume, progress=progress)
+    if len(val):
+        temperature, threshold = calibrate(result.model, val, preprocess, cfg.tta_flip, cfg.review_target_accuracy)
+    else:
+        temperature, threshold = 1.0, 0.0
+    save_bundle(
+        output, result.model, architecture=cfg.model, model_kwargs=cfg.model_kwargs, labels=pool.class_names,
+        preprocess=preprocess, train_config=cfg.to_dict(), temperature=temperature, review_threshold=threshold,
+        tta_flip=cfg.tta_flip,
+        data={"source": pool.source, "checksum": pool.checksum, "train_samples": len(train), "val_samples": len(val),
+              "test_samples": len(test), "class_counts": train.class_counts()},
+    )  # fmt: skip
+    extra = {
+        "train_seconds": round(result.train_seconds, 2),
+        "images_per_second": round(result.images_seen / max(result.train_seconds, 1e-9), 1),
+        "epochs": len(result.history),
+        "stopped": result.stopped,
+        "best_val_acc": max((r.get("val_acc", 0.0) for r in result.history), default=None),
+    }
+    metrics = evaluate_bundle(load_bundle(output), test, history=result.history, extra=extra)
+    metrics["extra"] = extra
+    return output, metrics
+
+
+def with_overrides(cfg: TrainConfig, **changes: Any) -> TrainConfig:
+    """A copy of cfg with the non-None changes applied."""
+    return dataclasses.replace(cfg, **{k: v for k, v in changes.items() if v is not None})
+
+
+def class_balance(ds: ImageDataset) -> np.ndarray:
+    """Share of each class in a dataset."""
+    return np.bincount(ds.labels, minlength=ds.num_classes) / max(len(ds), 1)

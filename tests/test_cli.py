@@ -1,0 +1,165 @@
+"""The `shoplens` CLI through Typer's runner: train → evaluate → predict, and its error paths."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from shoplens.cli import app
+from shoplens.data import fashion_mnist as fm
+from shoplens.models import load_bundle
+
+runner = CliRunner()
+FAST = ["--epochs", "2", "--batch-size", "32", "--threads", "1", "--no-progress", "--no-verify", "--no-tta-flip"]
+
+
+def product_photo(size=(120, 90)) -> Image.Image:
+    """A dark 'product' on a white background, like a shop photo."""
+    img = Image.new("RGB", size, (255, 255, 255))
+    img.paste((30, 60, 120), (size[0] // 4, size[1] // 5, 3 * size[0] // 4, 4 * size[1] // 5))
+    return img
+
+
+def write_photos(folder: Path) -> list[Path]:
+    """The same photo as JPEG, PNG, WebP, RGBA, grayscale, CMYK, palette and EXIF-rotated JPEG and PNG."""
+    folder.mkdir(parents=True, exist_ok=True)
+    base = product_photo()
+    paths = []
+    for name, img, fmt in [
+        ("a.jpg", base, "JPEG"),
+        ("b.png", base, "PNG"),
+        ("c.webp", base, "WEBP"),
+        ("d_rgba.png", base.convert("RGBA"), "PNG"),
+        ("e_gray.png", base.convert("L"), "PNG"),
+        ("f_cmyk.jpg", base.convert("CMYK"), "JPEG"),
+        ("g_palette.png", base.convert("P"), "PNG"),
+    ]:
+        img.save(folder / name, fmt)
+        paths.append(folder / name)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° clockwise on display
+    base.transpose(Image.Transpose.ROTATE_90).save(folder / "h_exif.jpg", "JPEG", exif=exif)
+    base.transpose(Image.Transpose.ROTATE_90).save(folder / "i_exif.png", "PNG", exif=exif)
+    paths += [folder / "h_exif.jpg", folder / "i_exif.png"]
+    return paths
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory) -> Path:
+    """A bundle trained for two epochs on tiny synthetic IDX files, through the CLI."""
+    from tests.conftest import write_fashion_mnist_like
+
+    root = tmp_path_factory.mktemp("cli")
+    data = write_fashion_mnist_like(root / "data")
+    out = root / "models" / "fmnist" / "v1"
+    result = runner.invoke(app, ["train", "--preset", "fast", "--data-dir", str(data), "--output", str(out), *FAST])
+    assert result.exit_code == 0, result.output
+    assert "test accuracy" in result.output and "report:" in result.output
+    return out
+
+
+def test_train_writes_a_complete_loadable_bundle(bundle):
+    for name in ("config.json", "model.safetensors", "metrics.json", "README.md", "checkpoints/last.pt"):
+        assert (bundle / name).is_file(), name
+    for name in ("metrics.json", "report.md", "training_curves.png", "confusion_matrix.png", "reliability.png", "misclassified.png"):
+        assert (bundle / "report" / name).is_file(), name
+    config = json.loads((bundle / "config.json").read_text())
+    for key in ("architecture", "labels", "input", "preprocess", "train_config", "data", "review_threshold", "temperature"):
+        assert key in config
+    assert len(config["data"]["checksum"]) == 64
+    b = load_bundle(bundle)
+    assert b.labels == fm.CLASS_NAMES and b.metrics["accuracy"] > 0.3
+    assert "Intended use" in (bundle / "README.md").read_text()
+
+
+def test_evaluate_writes_report(bundle, tmp_path):
+    data = Path(json.loads((bundle / "config.json").read_text())["data"]["source"].split(":", 2)[2])
+    result = runner.invoke(app, ["evaluate", str(bundle), "--data-dir", str(data), "--no-verify", "--report", str(tmp_path / "r")])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    assert 0.0 <= metrics["accuracy"] <= 1.0 and "confusion_matrix" in metrics
+
+
+def test_predict_every_kind_of_photo_and_report_bad_ones(bundle, tmp_path):
+    paths = write_photos(tmp_path / "photos")
+    broken = tmp_path / "photos" / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    pdf = tmp_path / "photos" / "sheet.png"
+    pdf.write_bytes(b"%PDF-1.4 not an image")
+    result = runner.invoke(app, ["predict", str(bundle), *map(str, paths), str(broken), str(pdf), "--json"])
+    assert result.exit_code == 1  # some files failed
+    rows = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert [Path(r["file"]).name for r in rows] == [p.name for p in paths] + ["broken.jpg", "sheet.png"]
+    ok = [r for r in rows if "top" in r]
+    assert len(ok) == len(paths)
+    for r in ok:
+        assert len(r["top"]) == 3 and abs(sum(t["probability"] for t in r["top"]) - 1) <= 1.0001
+        assert r["top"][0]["probability"] >= r["top"][1]["probability"]
+    # lossless encodings of the same photo, whatever the mode or EXIF orientation, give the same answer
+    by_name = {Path(r["file"]).name: r["top"] for r in ok}
+    assert by_name["b.png"] == by_name["d_rgba.png"] == by_name["e_gray.png"] == by_name["i_exif.png"]
+    assert "error" in rows[-2] and "accepted formats" in rows[-1]["error"]
+
+
+def test_predict_plain_output_one_line_per_file(bundle, tmp_path):
+    paths = write_photos(tmp_path / "p")[:2]
+    result = runner.invoke(app, ["predict", str(bundle), *map(str, paths)])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 2 and all(line.count("\t") >= 3 for line in lines)
+
+
+def test_missing_data_explains_and_exits_2(tmp_path, monkeypatch):
+    monkeypatch.setattr(fm, "SYSTEM_DIR", tmp_path / "none")
+    result = runner.invoke(app, ["data", "info"])
+    assert result.exit_code == 2
+    assert "apt-get install -y dataset-fashion-mnist" in result.output
+
+
+def test_corrupt_idx_names_the_file(fmnist_dir):
+    (fmnist_dir / "t10k-images-idx3-ubyte.gz").write_bytes(b"\x00\x00\x08\x03garbage")
+    result = runner.invoke(app, ["data", "info", "--data-dir", str(fmnist_dir)])
+    assert result.exit_code == 2
+    assert "t10k-images-idx3-ubyte.gz" in result.output
+
+
+def test_data_info_shows_files(fmnist_dir):
+    result = runner.invoke(app, ["data", "info", "--data-dir", str(fmnist_dir)])
+    assert result.exit_code == 0, result.output
+    assert "train-images-idx3-ubyte.gz" in result.output and "Ankle boot" in result.output
+
+
+def test_bad_options_are_usage_errors(fmnist_dir):
+    for args in (["train", "--preset", "turbo"], ["train", "--epochs", "0"], ["predict"], ["train", "--optimizer", "lion"]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2, args
+    result = runner.invoke(app, ["train", "--resume", "/nonexistent.pt", "--data-dir", str(fmnist_dir), "--no-verify"])
+    assert result.exit_code == 2 and "does not exist" in result.output
+
+
+def test_not_a_bundle_is_a_clear_error(tmp_path):
+    result = runner.invoke(app, ["predict", str(tmp_path), str(tmp_path / "x.jpg")])
+    assert result.exit_code == 2 and "not a model bundle" in result.output
+
+
+def test_folder_dataset_trains_end_to_end(tmp_path):
+    rng = np.random.default_rng(0)
+    for label, colour in (("shoes", (200, 30, 30)), ("bags", (30, 30, 200))):
+        d = tmp_path / "shop" / label
+        d.mkdir(parents=True)
+        for i in range(12):
+            img = Image.new("RGB", (40 + i, 50), (255, 255, 255))
+            img.paste(colour, (5, 5, 30, 40))
+            arr = np.clip(np.asarray(img, np.int16) + rng.integers(-10, 10, (50, 40 + i, 3)), 0, 255).astype(np.uint8)
+            Image.fromarray(arr).save(d / f"{i}.{'png' if i % 2 else 'jpg'}")
+    out = tmp_path / "m" / "shop" / "v1"
+    args = ["train", "--folder", str(tmp_path / "shop"), "--mode", "RGB", "--image-size", "32", "--output", str(out)]
+    result = runner.invoke(app, [*args, *FAST, "--val-fraction", "0.2"])
+    assert result.exit_code == 0, result.output
+    b = load_bundle(out)
+    assert b.labels == ["bags", "shoes"] and b.preprocess.in_chans == 3 and b.preprocess.size == (32, 32)

@@ -1,0 +1,107 @@
+import dataclasses
+import os
+
+import pytest
+import torch
+
+from shoplens.data import load_fashion_mnist, stratified_split
+from shoplens.imaging import AugmentConfig, PreprocessConfig
+from shoplens.training.loop import CHECKPOINT_NAME, lr_at, train_model
+from shoplens.training.presets import PRESETS, TrainConfig, preset_config
+
+PRE = PreprocessConfig(mean=(0.2,), std=(0.3,))
+
+
+def tiny_config(**kw) -> TrainConfig:
+    base = dict(model="shopnet", epochs=2, batch_size=32, lr=0.05, threads=1, augment=AugmentConfig(crop_padding=2, hflip=True))
+    return dataclasses.replace(PRESETS["fast"], **{**base, **kw})
+
+
+@pytest.fixture
+def splits(fmnist_dir):
+    pool = load_fashion_mnist("train", fmnist_dir, verify=False)
+    tr, va = stratified_split(pool.labels, 0.2, seed=0)
+    return pool.subset(tr), pool.subset(va)
+
+
+def test_presets_follow_the_brief():
+    seed = PRESETS["seed"]
+    assert (seed.model, seed.optimizer, seed.batch_size, seed.epochs, seed.augment.enabled) == ("seed_cnn", "adam", 32, 5, False)
+    assert PRESETS["best"].time_budget <= 900
+    assert preset_config("fast", lr=0.5, epochs=None).lr == 0.5
+    with pytest.raises(ValueError, match="unknown preset"):
+        preset_config("turbo")
+
+
+def test_config_round_trip():
+    cfg = tiny_config()
+    assert TrainConfig.from_dict(cfg.to_dict()) == cfg
+    with pytest.raises(ValueError, match="unknown training options"):
+        TrainConfig.from_dict({"bogus": 1})
+
+
+def test_onecycle_warms_up_then_anneals():
+    cfg = tiny_config(lr=1.0, warmup=0.2)
+    assert lr_at(0.0, cfg) == pytest.approx(0.04)
+    assert lr_at(0.2, cfg) == pytest.approx(1.0)
+    assert lr_at(0.6, cfg) == pytest.approx(0.5)
+    assert lr_at(1.0, cfg) == pytest.approx(0.0, abs=1e-12)
+    assert lr_at(0.5, tiny_config(schedule="constant", lr=0.3)) == 0.3
+
+
+def test_training_learns_and_records_history(splits):
+    train, val = splits
+    result = train_model(tiny_config(epochs=4), train, val, PRE, progress=False)
+    assert [r["epoch"] for r in result.history] == [1, 2, 3, 4]
+    assert result.history[-1]["val_acc"] > 0.5  # the synthetic classes are easy; chance is 0.1
+    assert result.images_seen == 4 * (len(train) // 32) * 32
+
+
+def test_same_seed_same_weights(splits):
+    train, val = splits
+    a = train_model(tiny_config(epochs=1), train, val, PRE, progress=False).model.state_dict()
+    b = train_model(tiny_config(epochs=1), train, val, PRE, progress=False).model.state_dict()
+    c = train_model(tiny_config(epochs=1, seed=1), train, val, PRE, progress=False).model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not all(torch.equal(a[k], c[k]) for k in a)
+
+
+def test_resume_continues_where_it_stopped(splits, tmp_path):
+    train, val = splits
+    full = train_model(tiny_config(epochs=2), train, val, PRE, progress=False)
+
+    def crash(row):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):  # interrupted after its first epoch's checkpoint
+        train_model(tiny_config(epochs=2), train, val, PRE, checkpoint_dir=tmp_path, progress=False, on_epoch_end=crash)
+    resumed = train_model(tiny_config(epochs=2), train, val, PRE, resume=tmp_path / CHECKPOINT_NAME, progress=False)
+    assert [r["epoch"] for r in resumed.history] == [1, 2]
+    sa, sb = full.model.state_dict(), resumed.model.state_dict()
+    assert all(torch.allclose(sa[k].float(), sb[k].float(), atol=1e-5) for k in sa)
+
+
+def test_time_budget_stops_the_run(splits):
+    train, val = splits
+    result = train_model(tiny_config(epochs=1000, time_budget=1.5), train, val, PRE, progress=False)
+    assert result.stopped == "time budget"
+    assert result.train_seconds < 10
+    assert len(result.history) < 1000
+
+
+def test_early_stopping_restores_the_best_epoch(splits):
+    train, val = splits
+    # a constant, absurd learning rate makes validation stall after the first epochs
+    cfg = tiny_config(epochs=30, early_stopping=2, schedule="constant", lr=5.0)
+    result = train_model(cfg, train, val, PRE, progress=False)
+    assert result.stopped == "early stopping"
+    best = max(r["val_acc"] for r in result.history)
+    assert result.history[-1]["val_acc"] <= best
+    assert len(result.history) < 30
+
+
+def test_uses_every_core_by_default(splits):
+    train, val = splits
+    torch.set_num_threads(1)
+    train_model(tiny_config(epochs=1, threads=None), train, val, PRE, progress=False)
+    assert torch.get_num_threads() == os.cpu_count()
