@@ -1,4 +1,4 @@
-"""Predict categories for photos with a bundle: the bundle's preprocessing, calibrated probabilities, review flag."""
+"""Predict categories and embeddings for photos with a bundle: its preprocessing, calibration and review threshold."""
 
 from __future__ import annotations
 
@@ -6,20 +6,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 from PIL import Image
 
-from shoplens.imaging import images_to_batch
+from shoplens.imaging import images_to_batch, normalize
+from shoplens.inference.session import InferenceSession, TorchSession
 from shoplens.models.bundle import Bundle
-from shoplens.training.loop import predict_logits
 from shoplens.training.metrics import softmax
 
 
 @dataclass(frozen=True)
 class Prediction:
-    """Top-k categories with calibrated probabilities, and whether a person should check it."""
+    """Top-k categories with calibrated probabilities, whether a person should check it, and the embedding."""
 
     top: list[tuple[str, float]]
     needs_review: bool
+    embedding: np.ndarray | None = None
 
     @property
     def label(self) -> str:
@@ -27,26 +29,48 @@ class Prediction:
         return self.top[0][0]
 
 
-class Predictor:
-    """Wraps a bundle; photos in, predictions out."""
+def l2_normalize(x: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (zero rows stay zero)."""
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return x / np.maximum(norms, 1e-12)
 
-    def __init__(self, bundle: Bundle, top_k: int = 3) -> None:
+
+class Predictor:
+    """A bundle plus a runtime session; uint8 arrays or photos in, probabilities, embeddings, predictions out."""
+
+    def __init__(self, bundle: Bundle, session: InferenceSession | None = None, top_k: int = 3) -> None:
         self.bundle = bundle
+        self.session = session or TorchSession(bundle.model)
         self.top_k = min(top_k, len(bundle.labels))
 
-    def probabilities(self, batch: np.ndarray) -> np.ndarray:
-        """Calibrated class probabilities for uint8 model-input arrays (N, C, H, W)."""
-        logits = predict_logits(self.bundle.model, batch, self.bundle.preprocess, tta_flip=self.bundle.tta_flip)
-        return softmax(logits, self.bundle.temperature)
+    def run(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Calibrated probabilities (N, K) and L2-normalised embeddings (N, D) for uint8 model inputs (N, C, H, W)."""
+        x = normalize(torch.from_numpy(np.ascontiguousarray(batch)), self.bundle.preprocess).numpy()
+        logits, feats = self.session.run(x)
+        if self.bundle.tta_flip:
+            flipped_logits, flipped_feats = self.session.run(np.ascontiguousarray(x[..., ::-1]))
+            logits, feats = (logits + flipped_logits) / 2, (feats + flipped_feats) / 2
+        return softmax(logits, self.bundle.temperature), l2_normalize(feats)
 
-    def predict_images(self, images: Sequence[Image.Image]) -> list[Prediction]:
+    def probabilities(self, batch: np.ndarray) -> np.ndarray:
+        """Calibrated class probabilities for uint8 model inputs (N, C, H, W)."""
+        return self.run(batch)[0]
+
+    def predict_arrays(self, batch: np.ndarray, embed: bool = False) -> list[Prediction]:
+        """Predictions for uint8 model inputs (N, C, H, W)."""
+        if len(batch) == 0:
+            return []
+        probs, emb = self.run(batch)
+        return [self.prediction(p, e if embed else None) for p, e in zip(probs, emb)]
+
+    def predict_images(self, images: Sequence[Image.Image], embed: bool = False) -> list[Prediction]:
         """Predictions for decoded photos of any mode and size."""
         if not images:
             return []
-        probs = self.probabilities(images_to_batch(images, self.bundle.preprocess))
-        return [self._prediction(p) for p in probs]
+        return self.predict_arrays(images_to_batch(images, self.bundle.preprocess), embed=embed)
 
-    def _prediction(self, p: np.ndarray) -> Prediction:
+    def prediction(self, p: np.ndarray, embedding: np.ndarray | None = None) -> Prediction:
+        """Top-k and review flag for one row of probabilities."""
         order = np.argsort(-p)[: self.top_k]
         top = [(self.bundle.labels[i], float(p[i])) for i in order]
-        return Prediction(top=top, needs_review=top[0][1] < self.bundle.review_threshold)
+        return Prediction(top=top, needs_review=top[0][1] < self.bundle.review_threshold, embedding=embedding)
