@@ -27,7 +27,7 @@ class Residual(nn.Module):
 
 
 class ShopNet(nn.Module):
-    """Stem conv, then stages of (conv_bn → 2×2 max-pool → optional residual block), global max-pool, linear head."""
+    """Stages of (conv_bn → 2×2 max-pool → optional residual block), a final conv_bn, global max-pool, linear head."""
 
     def __init__(
         self,
@@ -35,7 +35,8 @@ class ShopNet(nn.Module):
         in_chans: int = 1,
         img_size: tuple[int, int] = (28, 28),
         widths: Sequence[int] = (32, 64, 128),
-        residual: Sequence[bool] = (False, True, True),
+        residual: Sequence[bool] = (False, False, False),
+        final_width: int | None = 128,
         dropout: float = 0.0,
     ) -> None:
         super().__init__()
@@ -50,6 +51,9 @@ class ShopNet(nn.Module):
             if res:
                 layers.append(Residual(width))
             cin = width
+        if final_width:
+            layers.append(conv_bn(cin, final_width))
+            cin = final_width
         self.stages = nn.Sequential(*layers)
         self.pool = nn.Sequential(nn.AdaptiveMaxPool2d(1), nn.Flatten())
         self.num_features = cin
@@ -67,11 +71,11 @@ class ShopNet(nn.Module):
 
 @register_model
 def shopnet(num_classes: int = 10, in_chans: int = 1, img_size: tuple[int, int] = (28, 28), **kw) -> ShopNet:
-    """The default: fast enough to beat the classic recipe within its own training time."""
-    return ShopNet(num_classes, in_chans, img_size, widths=(32, 64, 128), residual=(False, False, False), **kw)
+    """The default (≈1.3 MMAC/image): as many epochs as possible within the classic recipe's training time."""
+    return ShopNet(num_classes, in_chans, img_size, widths=(16, 32, 64), final_width=128, **kw)
 
 
 @register_model
 def shopnet_wide(num_classes: int = 10, in_chans: int = 1, img_size: tuple[int, int] = (28, 28), **kw) -> ShopNet:
-    """More capacity for the `best` preset's longer budget."""
-    return ShopNet(num_classes, in_chans, img_size, widths=(32, 64, 128), residual=(False, True, True), **kw)
+    """Four times the width for the `best` preset's 15-minute budget."""
+    return ShopNet(num_classes, in_chans, img_size, widths=(32, 64, 128), final_width=256, **kw)

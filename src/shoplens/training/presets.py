@@ -69,8 +69,8 @@ PRESETS: dict[str, TrainConfig] = {
     ),
     # The default: tuned to beat the classic recipe within the classic recipe's own training time.
     "fast": TrainConfig(
-        preset="fast", model="shopnet", epochs=6, batch_size=256, optimizer="sgd", lr=0.2, weight_decay=5e-4,
-        schedule="onecycle", label_smoothing=0.1, augment=AugmentConfig(crop_padding=2, hflip=True), tta_flip=True,
+        preset="fast", model="shopnet", epochs=8, batch_size=256, optimizer="sgd", lr=0.2, weight_decay=5e-4,
+        schedule="onecycle", label_smoothing=0.1, augment=AugmentConfig(hflip=True), tta_flip=True,
     ),
     # Highest accuracy within 15 minutes on a 2-core machine.
     "best": TrainConfig(
