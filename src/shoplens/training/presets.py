@@ -76,7 +76,7 @@ PRESETS: dict[str, TrainConfig] = {
     "best": TrainConfig(
         preset="best", model="shopnet_wide", epochs=100, time_budget=840.0, batch_size=256, optimizer="sgd", lr=0.2,
         weight_decay=5e-4, schedule="onecycle", label_smoothing=0.1,
-        augment=AugmentConfig(crop_padding=2, hflip=True, erasing=0.25), tta_flip=True,
+        augment=AugmentConfig(crop_padding=2, hflip=True), tta_flip=True,
     ),
 }  # fmt: skip
 
