@@ -11,17 +11,19 @@ from shoplens.inference.predictor import Predictor
 from shoplens.inference.session import InferenceSession, TorchSession
 from shoplens.models.bundle import Bundle, load_bundle
 
-Runtime = Literal["auto", "onnxruntime", "torch"]
+Runtime = Literal["auto", "onnxruntime", "onnxruntime-int8", "torch"]
 ONNX_NAME = "model.onnx"
+INT8_NAME = "model.int8.onnx"
 
 
 def make_session(bundle: Bundle, runtime: Runtime = "auto", threads: int | None = None) -> InferenceSession:
-    """ONNX Runtime when the bundle has model.onnx (or when asked for), else torch eager."""
-    onnx_path = bundle.path / ONNX_NAME
-    if runtime == "onnxruntime" or (runtime == "auto" and onnx_path.is_file()):
+    """ONNX Runtime when the bundle has model.onnx (or when asked for; int8 only when asked for), else torch eager."""
+    onnx_path = bundle.path / (INT8_NAME if runtime == "onnxruntime-int8" else ONNX_NAME)
+    if runtime in ("onnxruntime", "onnxruntime-int8") or (runtime == "auto" and onnx_path.is_file()):
         if not onnx_path.is_file():
-            raise BundleError(f"{bundle.path} has no {ONNX_NAME}; run `shoplens export {bundle.path}` first")
-        from shoplens.inference.onnx_session import OrtSession  # written with the export feature
+            hint = " --int8 (kept only when accurate enough)" if runtime == "onnxruntime-int8" else ""
+            raise BundleError(f"{bundle.path} has no {onnx_path.name}; run `shoplens export {bundle.path}{hint}` first")
+        from shoplens.inference.onnx_session import OrtSession
 
         return OrtSession(onnx_path, threads=threads)
     return TorchSession(bundle.model, threads=threads)

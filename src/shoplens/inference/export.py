@@ -1,0 +1,186 @@
+"""Export a bundle's network to ONNX (BatchNorm folded, dynamic batch), checked against torch, optionally int8 too."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import onnxruntime
+import torch
+from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+from shoplens.data import ImageDataset, load_fashion_mnist
+from shoplens.errors import BundleError
+from shoplens.imaging import normalize
+from shoplens.inference.onnx_session import INPUT, OUTPUTS, OrtSession
+from shoplens.inference.quantize import int8_trial
+from shoplens.inference.runtime import INT8_NAME, ONNX_NAME
+from shoplens.models.bundle import CONFIG, WEIGHTS, Bundle, load_bundle, read_config, write_json
+
+DEFAULT_OPSET = 17
+CHECK_RTOL, CHECK_ATOL = 1e-3, 1e-4  # an export further than this from torch is refused
+CHECK_IMAGES = 16
+
+
+class _LogitsAndEmbedding(nn.Module):
+    """Wraps a model so one forward pass returns (logits, embedding), the graph's two outputs."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        feats = self.model.forward_features(x)
+        return self.model.head(feats), feats
+
+
+def fold_batchnorm(model: nn.Module) -> tuple[nn.Module, int]:
+    """An eval-mode deep copy with each Conv2d → BatchNorm2d pair in an nn.Sequential fused; (copy, pairs fused)."""
+    model = copy.deepcopy(model).eval()
+    fused = 0
+    for seq in [m for m in model.modules() if isinstance(m, nn.Sequential)]:
+        names = list(seq._modules)
+        for a, b in zip(names, names[1:]):
+            conv, bn = seq._modules[a], seq._modules[b]
+            if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d) and bn.track_running_stats:
+                seq._modules[a], seq._modules[b] = fuse_conv_bn_eval(conv, bn), nn.Identity()
+                fused += 1
+    return model, fused
+
+
+def graph_ops(path: str | os.PathLike) -> set[str]:
+    """The operator types used in an ONNX file's main graph."""
+    return {node.op_type for node in onnx.load(str(path), load_external_data=False).graph.node}
+
+
+def export_model_onnx(
+    model: nn.Module, path: str | os.PathLike, input_shape: tuple[int, int, int], opset: int = DEFAULT_OPSET
+) -> Path:
+    """Write `model` (BatchNorm folded) as ONNX: `input` (N, C, H, W) → `logits` (N, K), `embedding` (N, D)."""
+    path = Path(path)
+    folded, _ = fold_batchnorm(model)
+    dummy = torch.zeros(2, *input_shape)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # the TorchScript exporter announces its successor
+            torch.onnx.export(
+                _LogitsAndEmbedding(folded), (dummy,), str(tmp), dynamo=False, opset_version=opset,
+                input_names=[INPUT], output_names=list(OUTPUTS), do_constant_folding=True,
+                dynamic_axes={name: {0: "batch"} for name in (INPUT, *OUTPUTS)},
+            )  # fmt: skip
+        onnx.checker.check_model(str(tmp))
+        if "BatchNormalization" in graph_ops(tmp):
+            name = type(model).__name__
+            raise BundleError(f"{name}: a BatchNorm does not follow a Conv2d in an nn.Sequential, cannot fold it")
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    os.replace(tmp, path)
+    return path
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    """Hex sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@torch.no_grad()
+def compare_with_torch(bundle: Bundle, session: OrtSession, n: int = CHECK_IMAGES, seed: int = 0) -> dict[str, float]:
+    """Largest absolute difference per output between ONNX Runtime and torch (unfolded model) on random images."""
+    shape = (n, bundle.preprocess.in_chans, *bundle.preprocess.size)
+    images = torch.from_numpy(np.random.default_rng(seed).integers(0, 256, shape, dtype=np.uint8))
+    x = normalize(images, bundle.preprocess)
+    feats = bundle.model.eval().forward_features(x)
+    expected = (bundle.model.head(feats).numpy(), feats.numpy())
+    got = session.run(x.numpy())
+    for name, want, have in zip(OUTPUTS, expected, got):
+        if want.shape != have.shape or not np.allclose(have, want, rtol=CHECK_RTOL, atol=CHECK_ATOL):
+            worst = np.abs(have - want).max() if want.shape == have.shape else "shape mismatch"
+            raise BundleError(f"{bundle.path}: the exported {name} differ from torch's (max abs diff {worst})")
+    return {name: float(np.abs(have - want).max()) for name, want, have in zip(OUTPUTS, expected, got)}
+
+
+def onnx_entry(bundle: Bundle, path: Path, opset: int, fused: int, diff: dict[str, float]) -> dict[str, Any]:
+    """The `onnx` record for config.json: file, opset, signature, checksum and agreement with torch."""
+    pre = bundle.preprocess
+    return {
+        "file": path.name,
+        "opset": opset,
+        "exporter": f"torch.onnx TorchScript exporter (dynamo=False), torch {torch.__version__}",
+        "onnxruntime_version": onnxruntime.__version__,
+        "batchnorm_folded": fused,
+        "inputs": [{"name": INPUT, "dtype": "float32", "shape": ["batch", pre.in_chans, *pre.size],
+                    "normalised": "(x / 255 - preprocess.mean) / preprocess.std, done by the Predictor"}],
+        "outputs": [{"name": "logits", "dtype": "float32", "shape": ["batch", len(bundle.labels)]},
+                    {"name": "embedding", "dtype": "float32", "shape": ["batch", int(bundle.model.num_features)]}],
+        "sha256": sha256_file(path),
+        "weights_sha256": sha256_file(bundle.path / WEIGHTS),
+        "max_abs_diff_vs_torch": diff,
+        "checked_on": f"{CHECK_IMAGES} random uint8 images through the bundle's normalisation",
+    }  # fmt: skip
+
+
+def calibration_data(
+    bundle: Bundle, data_dir: str | os.PathLike | None, verify: bool
+) -> tuple[ImageDataset, ImageDataset]:
+    """Fashion-MNIST (train, test) for int8 calibration and evaluation; other bundles must pass their own data."""
+    source = str(bundle.config.get("data", {}).get("source", "fashion-mnist"))
+    if not source.startswith("fashion-mnist"):
+        raise BundleError(f"{bundle.path} was trained on {source}; int8 from the CLI needs a Fashion-MNIST bundle")
+    return load_fashion_mnist("train", data_dir, verify), load_fashion_mnist("test", data_dir, verify)
+
+
+def export_onnx(
+    bundle_path: str | os.PathLike,
+    *,
+    opset: int = DEFAULT_OPSET,
+    int8: bool = False,
+    data: tuple[ImageDataset, ImageDataset] | None = None,
+    data_dir: str | os.PathLike | None = None,
+    verify: bool = True,
+    calibration_size: int = 512,
+    max_accuracy_drop: float = 0.3,
+) -> Path:
+    """Write BUNDLE/model.onnx, checked against torch; with int8, also try model.int8.onnx. Returns model.onnx's path.
+
+    The int8 model is kept only if its test accuracy is at most `max_accuracy_drop` points below fp32's; both outcomes
+    are recorded in config.json (`onnx_int8`). `data` is (calibration pool, test set), by default Fashion-MNIST
+    train/test from `data_dir`. Any export removes an older int8 model, which would no longer match model.onnx.
+    """
+    bundle = load_bundle(bundle_path)
+    if int8 and data is None:
+        data = calibration_data(bundle, data_dir, verify)  # before writing anything: missing data fails fast
+    path = bundle.path / ONNX_NAME
+    input_shape = (bundle.preprocess.in_chans, *bundle.preprocess.size)
+    try:
+        export_model_onnx(bundle.model, path, input_shape, opset)
+    except (RuntimeError, ValueError, TypeError, onnx.checker.ValidationError) as e:
+        raise BundleError(f"{bundle.path}: ONNX export failed ({type(e).__name__}: {e})") from e
+    try:
+        diff = compare_with_torch(bundle, OrtSession(path))
+    except BundleError:
+        path.unlink(missing_ok=True)
+        raise
+    fused = sum(isinstance(m, nn.BatchNorm2d) for m in bundle.model.modules())  # export refuses any left unfolded
+    (bundle.path / INT8_NAME).unlink(missing_ok=True)
+    config = read_config(bundle.path)
+    config["onnx"] = onnx_entry(bundle, path, opset, fused, diff)
+    config.pop("onnx_int8", None)
+    write_json(bundle.path / CONFIG, config)
+    if int8 and data is not None:
+        trial = int8_trial(bundle, path, bundle.path / INT8_NAME, *data, calibration_size, max_accuracy_drop)
+        trial["sha256"] = sha256_file(bundle.path / INT8_NAME) if trial["kept"] else None
+        write_json(bundle.path / CONFIG, {**config, "onnx_int8": trial})
+    return path
