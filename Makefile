@@ -4,8 +4,10 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 MODELS ?= var/models/fashion-mnist
 PYTEST_ARGS ?=
+SERVE_HOST ?= 127.0.0.1
+SERVE_PORT ?= 8000
 
-.PHONY: install data demo test test-fast bench clean
+.PHONY: install data demo test test-fast bench bench-inference clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,7 +34,14 @@ demo: install
 	else \
 		echo "using $$bundle"; $(BIN)/shoplens evaluate $$bundle || exit $$?; \
 	fi; \
-	echo "model bundle: $$bundle"; echo "report:       $$bundle/report/report.md"
+	echo "model bundle: $$bundle"; echo "report:       $$bundle/report/report.md"; \
+	if [ ! -f "$$bundle/model.onnx" ] && $(BIN)/shoplens export --help >/dev/null 2>&1; then \
+		$(BIN)/shoplens export $$bundle || exit $$?; \
+	fi; \
+	$(BIN)/shoplens data sample var/sample.png || exit $$?; \
+	echo; echo "serving on http://$(SERVE_HOST):$(SERVE_PORT) (anonymous, loopback only); Ctrl+C stops it. Try:"; \
+	echo "  curl -F file=@var/sample.png http://$(SERVE_HOST):$(SERVE_PORT)/v1/classify"; echo; \
+	exec $(BIN)/shoplens serve --open --host $(SERVE_HOST) --port $(SERVE_PORT)
 
 # pytest's exit code 5 ("no tests collected") is a failure here, never a silent pass.
 test: install data
@@ -46,5 +55,15 @@ bench: install
 	@scripts/ensure-data.sh --required
 	$(BIN)/python bench/train_vs_seed.py
 
+# TensorFlow only for the Keras comparison, in its own venv so it never meets the project's torch.
+TF_VENV ?= .venv-tf
+$(TF_VENV)/.installed:
+	$(PYTHON) -m venv $(TF_VENV)
+	$(TF_VENV)/bin/pip install -q tensorflow-cpu==2.21.0
+	touch $@
+
+bench-inference: install $(TF_VENV)/.installed
+	$(BIN)/python bench/inference.py --tf-python $(TF_VENV)/bin/python
+
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) $(TF_VENV) build *.egg-info .pytest_cache

@@ -18,9 +18,11 @@ from shoplens.errors import ImageError, ShopLensError
 
 app = typer.Typer(help="ShopLens: image recognition for e-commerce.", no_args_is_help=True, add_completion=False)
 data_app = typer.Typer(help="Datasets.", no_args_is_help=True)
-models_app = typer.Typer(help="Architectures.", no_args_is_help=True)
+models_app = typer.Typer(help="Architectures and model versions.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys for `shoplens serve`.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 app.add_typer(models_app, name="models")
+app.add_typer(keys_app, name="keys")
 out = Console()
 err = Console(stderr=True, soft_wrap=True)
 
@@ -108,6 +110,26 @@ def data_download(dest: Annotated[Optional[Path], typer.Option(help="Target fold
     from shoplens.data.fashion_mnist import download
 
     out.print(f"saved to {download(dest)}")
+
+
+@data_app.command("sample")
+@friendly_errors
+def data_sample(
+    out_path: Annotated[Path, typer.Argument(help="PNG file to write.")],
+    index: Annotated[int, typer.Option(min=0, help="Which test image.")] = 0,
+    data_dir: DataDir = None,
+) -> None:
+    """Write a Fashion-MNIST test image as a shop-style PNG (dark product on white), e.g. to try `serve`."""
+    from PIL import Image
+
+    from shoplens.data import load_fashion_mnist
+
+    test = load_fashion_mnist("test", data_dir, verify=False)
+    if index >= len(test):
+        raise typer.BadParameter(f"the test split has {len(test)} images", param_hint="--index")
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(255 - test.images[index, 0]).save(out_path, "PNG")
+    out.print(f"{out_path}: a {test.class_names[test.labels[index]]} (test image {index})")
 
 
 @models_app.command("list")
@@ -207,6 +229,35 @@ def evaluate(
 
 @app.command()
 @friendly_errors
+def export(
+    bundle: Annotated[Path, typer.Argument(help="A model bundle folder.")],
+    int8: Annotated[bool, typer.Option("--int8", help="Also try a static int8 model, calibrated on Fashion-MNIST training images.")] = False,
+    data_dir: DataDir = None,
+    verify: Verify = True,
+    max_drop: Annotated[float, typer.Option(min=0, help="Keep the int8 model only if test accuracy drops by at most this many points.")] = 0.3,
+) -> None:
+    """Write BUNDLE/model.onnx (BatchNorm folded, checked against torch); loading the bundle then uses ONNX Runtime."""
+    from shoplens.inference.export import export_onnx
+    from shoplens.models.bundle import read_config
+
+    path = export_onnx(bundle, int8=int8, data_dir=data_dir, verify=verify, max_accuracy_drop=max_drop)
+    config = read_config(bundle)
+    diff = config["onnx"]["max_abs_diff_vs_torch"]
+    out.print(f"onnx: {path}", soft_wrap=True)
+    out.print(f"max abs difference vs torch: logits {diff['logits']:.2e}, embedding {diff['embedding']:.2e}")
+    if int8:
+        t = config["onnx_int8"]
+        out.print(
+            f"int8: test accuracy {t['int8_accuracy']:.4f} vs fp32 {t['fp32_accuracy']:.4f} ({-t['accuracy_drop_points']:+.2f} points), "
+            f"{t['int8_images_per_second']:.0f} vs {t['fp32_images_per_second']:.0f} images/s ({t['int8_speedup']}×)",
+            soft_wrap=True,
+        )
+        kept = f"kept: {bundle / t['file']}" if t["kept"] else f"discarded: it loses more than {max_drop} points"
+        out.print(f"int8 model {kept}", soft_wrap=True)
+
+
+@app.command()
+@friendly_errors
 def predict(
     bundle: Annotated[Path, typer.Argument(help="A model bundle folder.")],
     images: Annotated[list[Path], typer.Argument(help="JPEG, PNG, WebP or GIF photos.")],
@@ -215,10 +266,9 @@ def predict(
 ) -> None:
     """Top-k categories with probabilities, one line per photo; unreadable photos get an error line."""
     from shoplens.imaging import read_image_file
-    from shoplens.inference import Predictor
-    from shoplens.models import load_bundle
+    from shoplens.inference import load_predictor
 
-    predictor = Predictor(load_bundle(bundle), top_k=top_k)
+    predictor = load_predictor(bundle, top_k=top_k)  # ONNX Runtime when the bundle was exported
     failed = 0
     for path in images:
         try:
@@ -236,6 +286,96 @@ def predict(
             print(f"{path}\t" + "\t".join(f"{lbl} {p:.3f}" for lbl, p in pred.top) + flag)
     if failed:
         raise typer.Exit(1)
+
+
+ModelsDir = Annotated[Path, typer.Option("--models-dir", envvar="SHOPLENS_MODELS_DIR", help="Root of <name>/<version>/ bundles.")]
+ModelName = Annotated[str, typer.Option("--name", envvar="SHOPLENS_MODEL_NAME", help="Model name under the models dir.")]
+KeysFile = Annotated[Path, typer.Option("--keys-file", envvar="SHOPLENS_API_KEYS_FILE", help="The hashed API keys file.")]
+
+
+@models_app.command("versions")
+@friendly_errors
+def models_versions(models_dir: ModelsDir = Path("var/models"), name: ModelName = "fashion-mnist") -> None:
+    """Versions of a model, newest first, with test accuracy and the active one marked."""
+    from shoplens.inference.store import ModelStore
+
+    table = Table(title=f"{name} in {models_dir}")
+    for col in ("version", "created (UTC)", "accuracy", "active"):
+        table.add_column(col)
+    for v in ModelStore(models_dir, name).versions():
+        acc = f"{v.accuracy:.4f}" if v.accuracy is not None else "-"
+        table.add_row(v.version, v.created.strftime("%Y-%m-%d %H:%M:%S"), acc, "*" if v.active else "")
+    out.print(table)
+
+
+@models_app.command("activate")
+@friendly_errors
+def models_activate(version: Annotated[str, typer.Argument()], models_dir: ModelsDir = Path("var/models"), name: ModelName = "fashion-mnist") -> None:
+    """Load a version to check it, then make it the active one (a running server follows within seconds)."""
+    from shoplens.inference.store import ModelStore
+
+    out.print(f"active: {ModelStore(models_dir, name).activate(version).version}")
+
+
+@models_app.command("rollback")
+@friendly_errors
+def models_rollback(models_dir: ModelsDir = Path("var/models"), name: ModelName = "fashion-mnist") -> None:
+    """Make the previously active version active again."""
+    from shoplens.inference.store import ModelStore
+
+    out.print(f"active: {ModelStore(models_dir, name).rollback().version}")
+
+
+@keys_app.command("create")
+@friendly_errors
+def keys_create(
+    role: Annotated[str, typer.Option(help="reader (classify, list), merchant (same, for shops) or admin (also activate).")] = "reader",
+    label: Annotated[str, typer.Option(help="A note on who holds the key.")] = "",
+    keys_file: KeysFile = Path("var/api-keys.json"),
+) -> None:
+    """Create an API key and print it once (only its salted hash is stored)."""
+    from shoplens.api.keys import KeyStore
+
+    key = KeyStore(keys_file).create(role, label)
+    err.print(f"created a {role} key in {keys_file}; it is shown only now:")
+    print(key)
+
+
+@keys_app.command("list")
+@friendly_errors
+def keys_list(keys_file: KeysFile = Path("var/api-keys.json")) -> None:
+    """Stored keys: id, role, label, creation time (never the keys)."""
+    from shoplens.api.keys import KeyStore
+
+    for r in KeyStore(keys_file).records():
+        out.print(f"{r.id}\t{r.role}\t{r.created}\t{r.label}")
+
+
+@app.command()
+@friendly_errors
+def serve(
+    host: Annotated[Optional[str], typer.Option(help="Address to bind (default 127.0.0.1).")] = None,
+    port: Annotated[Optional[int], typer.Option(min=0, max=65535)] = None,
+    models_dir: Annotated[Optional[Path], typer.Option("--models-dir")] = None,
+    name: Annotated[Optional[str], typer.Option("--name", help="Model name under the models dir.")] = None,
+    open_mode: Annotated[Optional[bool], typer.Option("--open", help="Allow anonymous use (loopback hosts only).")] = None,
+    batching: Annotated[Optional[bool], typer.Option("--batching/--no-batching", help="Micro-batch concurrent images.")] = None,
+    runtime: Annotated[Optional[str], typer.Option(help="auto, onnxruntime or torch.")] = None,
+    keys_file: Annotated[Optional[Path], typer.Option("--keys-file")] = None,
+) -> None:
+    """Serve the active model over HTTP (every setting is also SHOPLENS_<NAME> in the environment)."""
+    from pydantic import ValidationError
+
+    from shoplens.api.server import serve as run_server
+    from shoplens.config import Settings
+
+    given = {"host": host, "port": port, "models_dir": models_dir, "model_name": name, "open_mode": open_mode,
+             "batching": batching, "runtime": runtime, "api_keys_file": keys_file}  # fmt: skip
+    try:
+        settings = Settings(**{k: v for k, v in given.items() if v is not None})
+    except ValidationError as e:
+        raise typer.BadParameter("; ".join(str(x["msg"]).removeprefix("Value error, ") for x in e.errors())) from None
+    raise typer.Exit(run_server(settings))
 
 
 if __name__ == "__main__":

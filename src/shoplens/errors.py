@@ -41,3 +41,7 @@ class BundleError(ShopLensError):
     """A model bundle is missing, incomplete or inconsistent."""
 
     exit_code = 2
+
+
+class VersionNotFoundError(BundleError):
+    """No model version of that name exists in the models directory."""

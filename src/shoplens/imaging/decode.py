@@ -81,6 +81,26 @@ def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.
         raise CorruptImageError(f"cannot decode this {_display(fmt)} image: {detail}") from exc
 
 
+def declared_size(data: bytes) -> tuple[int, int] | None:
+    """Width and height an accepted image declares in its header (nothing decoded); None if unreadable."""
+    fmt = sniff_format(data)
+    if fmt is None:
+        return None
+    if fmt == "WEBP":
+        return _webp_canvas_size(data)
+    if fmt == "PNG" and data[12:16] == b"IHDR" and len(data) >= 24:
+        return struct.unpack(">II", data[16:24])
+    if fmt == "GIF" and len(data) >= 10:
+        return struct.unpack("<HH", data[6:10])  # the logical screen, which frames must fit in
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(io.BytesIO(data), formats=[fmt]) as opened:
+                return opened.size
+    except (Image.DecompressionBombError, *_DECODE_ERRORS):
+        return None
+
+
 def read_image_file(
     path: str | os.PathLike[str],
     *,

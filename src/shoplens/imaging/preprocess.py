@@ -15,6 +15,7 @@ from shoplens.imaging.decode import flatten_alpha
 MODES: tuple[str, ...] = ("L", "RGB")
 RESIZE_METHODS: tuple[str, ...] = ("pad", "crop")
 TRIM_TOLERANCE = 12  # grey levels a pixel may differ from the corner colour and still count as border
+_TRIM_LUT = [255 if v > TRIM_TOLERANCE else 0 for v in range(256)]  # built once: a lambda is re-run per image
 _RESAMPLE = Image.Resampling.LANCZOS
 _REDUCING_GAP = 2.0  # box-reduce large photos to no less than twice the final size, then resample
 _TRIM_PROBE_SIDE = 256  # shorter side of the reduced copy on which the border is found
@@ -144,7 +145,7 @@ def _content_box(img: Image.Image, target_side: int) -> tuple[int, int, int, int
     colour = np.median(np.array(corners).reshape(4, -1), axis=0).round().astype(int)
     fill = int(colour[0]) if probe.mode == "L" else tuple(int(v) for v in colour)
     difference = ImageChops.difference(probe, Image.new(probe.mode, probe.size, fill))
-    bbox = difference.point(lambda v: 255 if v > TRIM_TOLERANCE else 0).getbbox()
+    bbox = difference.point(_TRIM_LUT * len(difference.getbands())).getbbox()
     if bbox is None:
         return (0, 0, img.width, img.height)
     left, top, right, bottom = (v * factor for v in bbox)

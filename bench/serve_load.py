@@ -1,0 +1,305 @@
+"""Load-test `shoplens serve` on loopback: find the saturation throughput, then measure 1× and 2× of it, batching on/off.
+
+    .venv/bin/python bench/serve_load.py [--duration 8] [--max-concurrency 64]
+
+Starts a real uvicorn server (a subprocess, one worker) on 127.0.0.1 with a copy of the newest bundle under
+var/models/fashion-mnist (or a freshly initialised shopnet bundle if there is none), and drives it with a
+bounded asyncio + httpx closed-loop load generator (each client sends one 28×28 PNG per request, then the next).
+Writes bench/results/serve_load.json and bench/results/serve_load.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import httpx
+import matplotlib
+import numpy as np
+from PIL import Image
+
+matplotlib.use("Agg")
+from matplotlib.figure import Figure
+
+from common import RESULTS, machine_info, write_results
+from shoplens.config import Settings
+from shoplens.errors import ShopLensError
+from shoplens.inference.store import ModelStore
+from shoplens.models.bundle import read_config
+
+NAME = "fashion-mnist"
+RAMP = (1, 2, 4, 8, 16, 32, 64, 128)
+REQUEST_TIMEOUT_S = 10.0
+MAX_REQUESTS_PER_LEVEL = 200_000
+BOUNDARY = "shoplensbench"
+
+
+def sample_png() -> tuple[bytes, str]:
+    """A 28×28 shop-style PNG: Fashion-MNIST test image 0 if the data is here, else a generated one."""
+    try:
+        from shoplens.data import load_fashion_mnist
+
+        pixels, source = 255 - load_fashion_mnist("test", verify=False).images[0, 0], "fashion-mnist test[0]"
+    except ShopLensError:
+        pixels = np.full((28, 28), 255, np.uint8)
+        pixels[6:22, 9:19], source = 40, "generated"
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, "PNG")
+    return buf.getvalue(), source
+
+
+def prepare_models(workdir: Path, export: bool) -> tuple[Path, str]:
+    """A private models folder with a copy of the newest valid bundle (or a new tiny one), exported to ONNX
+    as `make demo` does unless export is False; returns (root, description)."""
+    root = workdir / "models"
+    store = ModelStore(Path("var/models"), NAME)
+    version = next((v for v in store.candidates() if _loads(store, v)), None)
+    if version is None:
+        version, source = "untrained", "a freshly initialised shopnet (no valid bundle in var/models)"
+        _tiny_bundle(root / NAME / version)
+    else:
+        source = f"var/models/{NAME}/{version}"
+        (root / NAME / version).mkdir(parents=True)
+        for name in ("config.json", "model.safetensors", "model.onnx", "metrics.json"):
+            if (store.folder / version / name).is_file():
+                shutil.copy2(store.folder / version / name, root / NAME / version / name)
+    dst = root / NAME / version
+    if export and not (dst / "model.onnx").is_file():
+        from shoplens.inference.export import export_onnx
+
+        export_onnx(dst)
+    runtime = "ONNX Runtime" if (dst / "model.onnx").is_file() else "torch"
+    tta = " with flip TTA" if read_config(dst).get("tta_flip") else ""
+    return root, f"{source} ({runtime}{tta})"
+
+
+def _tiny_bundle(path: Path) -> None:
+    """A freshly initialised shopnet bundle with Fashion-MNIST preprocessing."""
+    import torch
+
+    from shoplens.data.fashion_mnist import CLASS_NAMES
+    from shoplens.imaging import PreprocessConfig
+    from shoplens.models import create_model, save_bundle
+
+    torch.manual_seed(0)
+    pre = PreprocessConfig(size=(28, 28), mode="L", trim=True, invert=True, mean=(0.286,), std=(0.353,))
+    save_bundle(path, create_model("shopnet", num_classes=10), architecture="shopnet", model_kwargs={},
+                labels=list(CLASS_NAMES), preprocess=pre, train_config={}, data={})  # fmt: skip
+
+
+def _loads(store: ModelStore, version: str) -> bool:
+    """Whether a version loads (an experiment's unregistered architecture does not)."""
+    try:
+        store.load(version)
+    except ShopLensError as e:
+        print(f"skipping {version}: {e}", flush=True)
+        return False
+    return True
+
+
+def free_port() -> int:
+    """A loopback port that was free a moment ago."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def running_server(models: Path, batching: bool, env_extra: dict[str, str], log: Path) -> Iterator[str]:
+    """`shoplens serve` in a subprocess until the block ends (SIGTERM, then wait); yields its base URL."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "shoplens.cli", "serve", "--open", "--host", "127.0.0.1", "--port", str(port),
+           "--models-dir", str(models), "--batching" if batching else "--no-batching"]  # fmt: skip
+    env = {**os.environ, "SHOPLENS_RELOAD_INTERVAL_S": "0", **env_extra}
+    with open(log, "a") as fh:
+        proc = subprocess.Popen(cmd, stdout=fh, stderr=fh, env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if proc.poll() is not None:
+                raise RuntimeError(f"the server exited with {proc.returncode}; see {log}")
+            time.sleep(0.2)
+        else:
+            raise RuntimeError(f"the server was not ready within 120 s; see {log}")
+        yield base
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def multipart_body(png: bytes) -> tuple[bytes, dict[str, str]]:
+    """The request body, encoded once."""
+    head = f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="sample.png"\r\n'
+    body = (head + "Content-Type: image/png\r\n\r\n").encode() + png + f"\r\n--{BOUNDARY}--\r\n".encode()
+    return body, {"content-type": f"multipart/form-data; boundary={BOUNDARY}"}
+
+
+async def load_level(base: str, body: bytes, headers: dict[str, str], concurrency: int, duration: float) -> dict:
+    """`concurrency` closed-loop clients for `duration` seconds (and at most MAX_REQUESTS_PER_LEVEL requests)."""
+    latencies: list[float] = []
+    statuses: Counter[str] = Counter()
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=REQUEST_TIMEOUT_S) as client:
+        stop = time.monotonic() + duration
+
+        async def client_loop() -> None:
+            while time.monotonic() < stop and len(latencies) < MAX_REQUESTS_PER_LEVEL:
+                t0 = time.perf_counter()
+                try:
+                    r = await client.post("/v1/classify", content=body, headers=headers)
+                    statuses[str(r.status_code)] += 1
+                    if r.status_code == 200:
+                        latencies.append(time.perf_counter() - t0)
+                except httpx.HTTPError as e:
+                    statuses[type(e).__name__] += 1
+
+        start = time.monotonic()
+        await asyncio.wait_for(asyncio.gather(*(client_loop() for _ in range(concurrency))), duration + 2 * REQUEST_TIMEOUT_S)
+        elapsed = time.monotonic() - start
+    ms = np.array(latencies) * 1000 if latencies else np.array([np.nan])
+    return {
+        "concurrency": concurrency, "rps": round(len(latencies) / elapsed, 1),
+        "p50_ms": round(float(np.percentile(ms, 50)), 2), "p95_ms": round(float(np.percentile(ms, 95)), 2),
+        "p99_ms": round(float(np.percentile(ms, 99)), 2), "status_counts": dict(sorted(statuses.items())),
+    }  # fmt: skip
+
+
+def measure(base: str, body: bytes, headers: dict[str, str], concurrency: int, duration: float, **extra) -> dict:
+    """One load level, printed and returned."""
+    row = {**asyncio.run(load_level(base, body, headers, concurrency, duration)), **extra}
+    print(f"  c={concurrency:3d} {extra}: {row['rps']:7.1f} req/s  p50 {row['p50_ms']:6.2f} ms  "
+          f"p99 {row['p99_ms']:7.2f} ms  {row['status_counts']}", flush=True)  # fmt: skip
+    return row
+
+
+def find_saturation(ramp: list[dict]) -> dict:
+    """The lowest concurrency whose throughput is within 10% of the best seen."""
+    best = max(r["rps"] for r in ramp)
+    return next(r for r in ramp if r["rps"] >= 0.9 * best)
+
+
+def plot(ramp: list[dict], levels: list[dict], path: Path) -> None:
+    """Throughput over the ramp, and latency percentiles at 1× / 2× saturation with batching on and off."""
+    fig = Figure(figsize=(11, 4.2), dpi=120)
+    ax1, ax2 = fig.subplots(1, 2)
+    ax1.plot([r["concurrency"] for r in ramp], [r["rps"] for r in ramp], "o-", label="batching on (ramp)")
+    ax1.set(xscale="log", xlabel="concurrent clients", ylabel="requests / s (200 only)", title="Throughput ramp")
+    ax1.grid(alpha=0.3)
+    labels = [f"c={r['concurrency']}\n{'batch' if r['batching'] else 'no batch'}" for r in levels]
+    x = np.arange(len(levels))
+    for i, key in enumerate(("p50_ms", "p95_ms", "p99_ms")):
+        ax2.bar(x + (i - 1) * 0.27, [r[key] for r in levels], 0.27, label=key.removesuffix("_ms"))
+    ax2.set(xticks=x, xticklabels=labels, ylabel="latency (ms)", title="Latency at 1× and 2× saturation")
+    ax2.legend()
+    ax2.grid(alpha=0.3, axis="y")
+    fig.tight_layout()
+    fig.savefig(path)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=8.0, help="Seconds per measured level.")
+    parser.add_argument("--ramp-duration", type=float, default=4.0, help="Seconds per ramp step.")
+    parser.add_argument("--max-concurrency", type=int, default=128)
+    parser.add_argument("--threads", type=int, default=1, help="Inference threads in the server.")
+    parser.add_argument("--no-export", dest="export", action="store_false", help="Serve with torch, not ONNX Runtime.")
+    args = parser.parse_args()
+    png, image_source = sample_png()
+    body, headers = multipart_body(png)
+    env = {"SHOPLENS_THREADS": str(args.threads), "SHOPLENS_MAX_INFLIGHT": "4096"}
+    with tempfile.TemporaryDirectory(prefix="shoplens-bench-") as tmp:
+        models, bundle = prepare_models(Path(tmp), args.export)
+        log = Path(tmp) / "server.log"
+        print(f"bundle: {bundle}; image: {image_source}", flush=True)
+        with running_server(models, True, env, log) as base:
+            measure(base, body, headers, 4, 2.0, warmup=True)
+            print("ramp (batching on, no in-flight limit):", flush=True)
+            ramp = []
+            for c in (c for c in RAMP if c <= args.max_concurrency):
+                ramp.append(measure(base, body, headers, c, args.ramp_duration, batching=True))
+                if len(ramp) >= 3 and ramp[-1]["rps"] < 1.05 * max(r["rps"] for r in ramp[:-2]):
+                    break  # two steps without a 5% gain: saturated
+        sat = find_saturation(ramp)
+        c1 = sat["concurrency"]
+        print(f"saturation: {sat['rps']} req/s at {c1} clients; in-flight limit set to {c1}", flush=True)
+        env["SHOPLENS_MAX_INFLIGHT"] = str(c1)
+        levels = []
+        for batching in (True, False):
+            with running_server(models, batching, env, log) as base:
+                measure(base, body, headers, 1, 2.0, warmup=True)
+                levels += [measure(base, body, headers, k * c1, args.duration, batching=batching) for k in (1, 2)]
+    write(ramp, sat, levels, bundle, image_source, args)
+
+
+def write(ramp: list[dict], sat: dict, levels: list[dict], bundle: str, image_source: str, args: argparse.Namespace) -> None:
+    """The JSON results and the chart."""
+    on = {r["concurrency"]: r for r in levels if r["batching"]}
+    off = {r["concurrency"]: r for r in levels if not r["batching"]}
+    c1 = sat["concurrency"]
+    defaults = Settings()
+    payload = {
+        "machine": machine_info(),
+        "bundle": bundle,
+        "image": f"{image_source}, 28×28 PNG, one per request",
+        "saturation_rps": sat["rps"],
+        "saturation_concurrency": c1,
+        "ramp": ramp,
+        "levels": levels,
+        "batching_speedup_at_saturation": round(on[c1]["rps"] / max(off[c1]["rps"], 1e-9), 2),
+        "batching_speedup_at_2x": round(on[2 * c1]["rps"] / max(off[2 * c1]["rps"], 1e-9), 2),
+        "settings": {
+            "duration_s": args.duration, "ramp_duration_s": args.ramp_duration, "workers": 1,
+            "server_threads": args.threads, "batch_max_size": defaults.batch_max_size,
+            "batch_max_wait_ms": defaults.batch_max_wait_ms, "queue_max": defaults.queue_max,
+            "max_inflight": {"ramp": 4096, "levels": c1}, "http": _http_impl(),
+        },
+        "notes": (
+            "Closed-loop clients: each sends its next request as soon as the last is answered, without honouring "
+            "Retry-After. The httpx load generator runs on the same 2 CPU cores as the server (and the machine may be "
+            "shared), so it takes CPU the server would otherwise have, and latencies include client overhead. "
+            "rps counts 200 answers only. The ramp runs without an in-flight limit; the 1×/2× levels run with "
+            "SHOPLENS_MAX_INFLIGHT set to the saturation concurrency, as an operator would from this ramp."
+        ),
+    }  # fmt: skip
+    path = write_results("serve_load", payload)
+    plot(ramp, levels, RESULTS / "serve_load.png")
+    print(f"wrote {path} and {RESULTS / 'serve_load.png'}")
+
+
+def _http_impl() -> str:
+    """Which HTTP parser and event loop uvicorn picks here."""
+    import importlib.util
+
+    parser = "httptools" if importlib.util.find_spec("httptools") else "h11"
+    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    return f"uvicorn {parser} + {loop}"
+
+
+if __name__ == "__main__":
+    main()

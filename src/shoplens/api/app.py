@@ -1,0 +1,78 @@
+"""The app factory: settings in, a FastAPI app whose Service (model handle, batcher, keys, metrics) is on app.state."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from shoplens import __version__
+from shoplens.api.errors import add_exception_handlers
+from shoplens.api.keys import KeyStore
+from shoplens.api.metrics import Metrics
+from shoplens.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from shoplens.api.routes import classify, health, models
+from shoplens.api.service import Lifecycle, Service
+from shoplens.config import Settings
+from shoplens.inference.batcher import MicroBatcher
+from shoplens.inference.store import ModelHandle, ModelStore, PredictorLoader, predictor_loader
+
+log = logging.getLogger(__name__)
+RETRY_WITHOUT_MODEL_S = 1.0
+
+
+async def keep_models_in_sync(handle: ModelHandle, interval_s: float) -> None:
+    """Load the version to serve now, then follow activations made elsewhere (the CLI) every interval_s."""
+    while True:
+        try:
+            await asyncio.to_thread(handle.sync)
+        except Exception:  # a bad models folder must not stop the watcher
+            log.exception("checking for a new model version failed")
+        if interval_s <= 0 and handle.current() is not None:
+            return
+        await asyncio.sleep(interval_s or RETRY_WITHOUT_MODEL_S)
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Start the batcher and the model watcher; on shutdown refuse new work, finish queued work, stop."""
+    service: Service = app.state.service
+    await service.batcher.start()
+    watcher = asyncio.create_task(keep_models_in_sync(service.handle, service.settings.reload_interval_s))
+    try:
+        yield
+    finally:
+        service.lifecycle.shutting_down = True
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+        await service.batcher.stop()
+
+
+def create_app(settings: Settings | None = None, *, loader: PredictorLoader | None = None) -> FastAPI:
+    """A ready-to-serve app; `loader` (bundle folder → Predictor) replaces the runtime's, for tests."""
+    settings = settings or Settings()
+    store = ModelStore(settings.models_dir, settings.model_name, loader or predictor_loader(settings.runtime, settings.threads))
+    metrics = Metrics()
+    lifecycle = Lifecycle()
+    batcher = MicroBatcher(
+        max_batch=settings.effective_batch_size, max_wait_ms=settings.batch_max_wait_ms if settings.batching else 0,
+        queue_max=settings.queue_max, on_batch=metrics.observe_batch, expected=lambda: lifecycle.preparing,
+    )  # fmt: skip
+    metrics.track_queue(lambda: batcher.depth)
+    app = FastAPI(
+        title="ShopLens", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
+        description="Product photo categories and embeddings. Send images as multipart/form-data.",
+    )  # fmt: skip
+    service = Service(settings, ModelHandle(store), batcher, KeyStore(settings.api_keys_file), metrics, lifecycle)
+    app.state.service = service
+    add_exception_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_upload_bytes)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics, lifecycle=service.lifecycle)
+    for router in (health.router, classify.router, models.router):
+        app.include_router(router)  # each router carries its full prefix, so metrics see full route templates
+    return app

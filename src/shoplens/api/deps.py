@@ -1,0 +1,54 @@
+"""Dependencies routes declare with Annotated: the service, and the caller's role checked against API keys.
+
+Few and `async`: FastAPI runs a plain `def` dependency in a worker thread, and each one costs per request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+
+from shoplens.api.keys import Principal, Role, role_allows
+from shoplens.api.service import Service
+
+api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key from `shoplens keys create`.")
+bearer = HTTPBearer(auto_error=False, description="The same API key as a bearer token.")
+CHALLENGE = {"WWW-Authenticate": 'Bearer realm="shoplens"'}
+
+
+async def get_service(request: Request) -> Service:
+    """The app's service (settings, model handle, batcher, keys, metrics, lifecycle)."""
+    return request.app.state.service
+
+
+ServiceDep = Annotated[Service, Depends(get_service)]
+
+
+def require(role: Role) -> Callable[..., Awaitable[Principal]]:
+    """A dependency admitting callers whose key has `role` or a stronger one (anyone in open mode)."""
+
+    async def caller(
+        service: ServiceDep,
+        api_key: Annotated[str | None, Depends(api_key_header)],
+        token: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    ) -> Principal:
+        presented = api_key or (token.credentials if token else None)
+        if presented is None:
+            if service.settings.open_mode:
+                return Principal(None, "admin")
+            raise HTTPException(401, "an API key is required: send it as X-API-Key (or Authorization: Bearer)", CHALLENGE)
+        principal = service.keys.verify(presented)
+        if principal is None:
+            raise HTTPException(401, "invalid API key", CHALLENGE)
+        if not role_allows(principal.role, role):
+            raise HTTPException(403, f"this needs the {role} role; the key has the {principal.role} role")
+        return principal
+
+    return caller
+
+
+ReaderDep = Annotated[Principal, Depends(require("reader"))]
+AdminDep = Annotated[Principal, Depends(require("admin"))]

@@ -1,0 +1,140 @@
+"""API keys with roles, stored only as salted SHA-256 hashes in a JSON file; the key itself is shown once."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+from shoplens.errors import ShopLensError
+
+Role = Literal["reader", "merchant", "admin"]
+ROLES: tuple[str, ...] = get_args(Role)  # in increasing power: each role can do what the ones before it can
+KEY_PREFIX = "slk"
+FILE_VERSION = 1
+
+
+class KeyFileError(ShopLensError):
+    """The API keys file exists but cannot be read as one."""
+
+    exit_code = 2
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the key's id (None when anonymous in open mode) and its role."""
+
+    key_id: str | None
+    role: Role
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    """One stored key: never the key itself, only its salt and hash."""
+
+    id: str
+    role: Role
+    salt: str
+    sha256: str
+    created: str
+    label: str = ""
+
+
+def role_allows(have: str, need: str) -> bool:
+    """Whether a key with role `have` may do what needs role `need`."""
+    return ROLES.index(have) >= ROLES.index(need)
+
+
+def _digest(salt: str, key: str) -> str:
+    """SHA-256 of the per-key salt followed by the key."""
+    return hashlib.sha256(bytes.fromhex(salt) + key.encode()).hexdigest()
+
+
+class KeyStore:
+    """A JSON file of hashed keys; reread when it changes, so keys created while serving work at once."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._stamp: tuple[int, int] | None = None
+        self._records: dict[str, KeyRecord] = {}
+
+    def create(self, role: str, label: str = "") -> str:
+        """Add a key with this role and return it (the only time it exists in clear)."""
+        if role not in ROLES:
+            raise KeyFileError(f"unknown role {role!r}; roles: {', '.join(ROLES)}")
+        key_id = secrets.token_hex(6)
+        key = f"{KEY_PREFIX}_{key_id}_{secrets.token_urlsafe(32)}"
+        salt = secrets.token_hex(16)
+        created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        record = KeyRecord(key_id, role, salt, _digest(salt, key), created, label)  # type: ignore[arg-type]
+        with self._lock:
+            records = self._read()
+            records[key_id] = record
+            self._write(records)
+        return key
+
+    def records(self) -> list[KeyRecord]:
+        """Stored keys (ids, roles, labels; no secrets)."""
+        with self._lock:
+            return list(self._current().values())
+
+    def revoke(self, key_id: str) -> bool:
+        """Delete a key by id; False if there was none."""
+        with self._lock:
+            records = self._read()
+            if records.pop(key_id, None) is None:
+                return False
+            self._write(records)
+        return True
+
+    def verify(self, key: str) -> Principal | None:
+        """The principal a presented key belongs to, or None when it is not a valid key."""
+        parts = key.split("_", 2)
+        if len(parts) != 3 or parts[0] != KEY_PREFIX:
+            return None
+        with self._lock:
+            record = self._current().get(parts[1])
+        if record is None or not hmac.compare_digest(record.sha256, _digest(record.salt, key)):
+            return None
+        return Principal(record.id, record.role)
+
+    def _current(self) -> dict[str, KeyRecord]:
+        """The records, reread only when the file's size or modification time changed."""
+        try:
+            st = self.path.stat()
+            stamp = (st.st_mtime_ns, st.st_size)
+        except OSError:
+            self._stamp, self._records = None, {}
+            return self._records
+        if stamp != self._stamp:
+            self._records, self._stamp = self._read(), stamp
+        return self._records
+
+    def _read(self) -> dict[str, KeyRecord]:
+        """Parse the keys file (an absent file holds no keys)."""
+        try:
+            data: Any = json.loads(self.path.read_text())
+            return {r["id"]: KeyRecord(**r) for r in data.get("keys", [])}
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError, TypeError, KeyError, AttributeError) as e:
+            raise KeyFileError(f"{self.path}: not a readable API keys file ({e})") from e
+
+    def _write(self, records: dict[str, KeyRecord]) -> None:
+        """Write the file atomically, readable by its owner only."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        body = {"version": FILE_VERSION, "keys": [r.__dict__ for r in records.values()]}
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(json.dumps(body, indent=2) + "\n")
+        os.replace(tmp, self.path)
+        self._stamp = None

@@ -1,0 +1,152 @@
+"""ASGI middleware: request ids, access logs, metrics and shutdown refusal; the request body size limit."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shoplens.api.metrics import Metrics
+from shoplens.api.service import Lifecycle
+
+REQUEST_ID_HEADER = "x-request-id"
+VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+PROBES = frozenset({"/livez", "/readyz", "/metrics"})
+CHEAP_TO_DRAIN = 64 * 1024  # an unread body this small may be drained to keep the connection alive
+access_log = logging.getLogger("shoplens.access")
+log = logging.getLogger(__name__)
+
+
+class BodyTooLargeError(HTTPException):
+    """The request body is over the limit (raised while it is being read)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"request body is larger than the limit of {limit:,} bytes", {"Connection": "close"})
+
+
+async def send_json(send: Send, status: int, detail: str, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    """Answer with {"detail": ...} straight from ASGI."""
+    body = json.dumps({"detail": detail}).encode()
+    head = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *(headers or [])]
+    await send({"type": "http.response.start", "status": status, "headers": head})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    """One request header, decoded (latin-1, as HTTP has it)."""
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+class BodyLimitMiddleware:
+    """413 for bodies over max_bytes: from Content-Length before reading, else as soon as the stream passes it.
+
+    A response sent before a large (or chunked) body was read to its end closes the connection, so the
+    server never drains the rest of an unwanted upload to keep the connection alive.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = _header(scope, b"content-length")
+        if declared is not None:
+            if not declared.strip().isdigit():
+                await send_json(send, 400, "invalid Content-Length header", [(b"connection", b"close")])
+                return
+            if int(declared) > self.max_bytes:
+                await send_json(send, 413, BodyTooLargeError(self.max_bytes).detail, [(b"connection", b"close")])
+                return
+        received = 0
+        started = False
+        chunked = _header(scope, b"transfer-encoding") is not None
+        body_done = not chunked and int(declared or 0) <= CHEAP_TO_DRAIN  # the server may read the rest itself
+
+        async def limited_receive() -> Message:
+            nonlocal received, body_done
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise BodyTooLargeError(self.max_bytes)
+                body_done = body_done or not message.get("more_body", False)
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                if not body_done:
+                    message["headers"] = [*message.get("headers", []), (b"connection", b"close")]
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except BodyTooLargeError as e:
+            if started:
+                raise
+            await send_json(send, 413, str(e.detail), [(b"connection", b"close")])
+
+
+class RequestContextMiddleware:
+    """X-Request-ID on every response, one JSON access-log line and metrics per request, 503 while shutting down."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics, lifecycle: Lifecycle) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.lifecycle = lifecycle
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = _header(scope, REQUEST_ID_HEADER.encode())
+        request_id = incoming if incoming and VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        start = time.perf_counter()
+        status = 500
+        started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status, started
+            if message["type"] == "http.response.start":
+                status, started = message["status"], True
+                message["headers"] = [*message.get("headers", []), (REQUEST_ID_HEADER.encode(), request_id.encode())]
+            await send(message)
+
+        self.lifecycle.inflight += 1
+        try:
+            if self.lifecycle.shutting_down and scope["path"] not in PROBES:
+                refuse = [(b"retry-after", b"1"), (b"connection", b"close")]
+                await send_json(send_with_id, 503, "the service is shutting down; retry on another instance", refuse)
+            else:
+                await self.app(scope, receive, send_with_id)
+        except Exception:
+            log.exception("unhandled error in %s %s (request %s)", scope["method"], scope["path"], request_id)
+            if started:
+                raise
+            await send_json(send_with_id, 500, f"internal error (request id {request_id})")
+        finally:
+            self.lifecycle.inflight -= 1
+            self._record(scope, request_id, status, time.perf_counter() - start)
+
+    def _record(self, scope: Scope, request_id: str, status: int, seconds: float) -> None:
+        """Metrics by route template (not raw path) and one structured access-log line."""
+        route: Any = scope.get("route")
+        template = getattr(route, "path", None) or ("probe" if scope["path"] in PROBES else "unmatched")
+        self.metrics.observe_request(template, scope["method"], status, seconds)
+        fields = {"request_id": request_id, "method": scope["method"], "path": scope["path"], "status": status,
+                  "ms": round(seconds * 1000, 2)}  # fmt: skip
+        access_log.info("request", extra={"fields": fields})

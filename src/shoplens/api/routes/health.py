@@ -1,0 +1,40 @@
+"""Probes and metrics: /livez, /readyz, /metrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+
+from shoplens.api.deps import ServiceDep
+from shoplens.api.metrics import CONTENT_TYPE
+from shoplens.api.schemas import ModelRefPublic, StatusPublic
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/livez", response_model=StatusPublic, summary="The process is up")
+async def livez() -> StatusPublic:
+    """Always 200 while the process answers."""
+    return StatusPublic(status="alive")
+
+
+@router.get(
+    "/readyz", response_model=StatusPublic, summary="Ready for traffic",
+    responses={503: {"description": "No model loaded yet, or shutting down"}},
+)  # fmt: skip
+async def readyz(service: ServiceDep) -> StatusPublic | JSONResponse:
+    """200 with the serving version once a model is loaded; 503 before that and while shutting down."""
+    if service.lifecycle.shutting_down:
+        return JSONResponse({"detail": "shutting down"}, status_code=503)
+    model = service.handle.current()
+    if model is None:
+        return JSONResponse({"detail": "no model loaded yet"}, status_code=503)
+    return StatusPublic(status="ready", model=ModelRefPublic(name=model.name, version=model.version))
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics(service: ServiceDep) -> Response:
+    """Prometheus text format."""
+    model = service.handle.current()
+    service.metrics.set_model(model.name if model else None, model.version if model else None)
+    return Response(service.metrics.render(), media_type=CONTENT_TYPE)

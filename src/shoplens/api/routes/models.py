@@ -1,0 +1,70 @@
+"""Model versions: list them, activate one (hot reload), roll back."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException
+
+from shoplens.api.deps import AdminDep, ReaderDep, ServiceDep
+from shoplens.api.errors import http_error
+from shoplens.api.schemas import ActivationPublic, ModelListPublic, ModelVersionPublic
+from shoplens.errors import BundleError, VersionNotFoundError
+from shoplens.inference.store import LoadedModel, ModelHandle, NoEarlierVersionError
+
+router = APIRouter(prefix="/v1/models", tags=["models"])
+
+
+@router.get("", response_model=ModelListPublic, summary="Versions of the served model")
+def list_versions(_caller: ReaderDep, service: ServiceDep) -> ModelListPublic:
+    """Every version, newest first, with accuracy, the active flag and which one serves here."""
+    handle = service.handle
+    serving = handle.current()
+    versions = handle.store.versions()
+    return ModelListPublic(
+        name=handle.store.name,
+        active=next((v.version for v in versions if v.active), None),
+        serving=serving.version if serving else None,
+        versions=[
+            ModelVersionPublic(version=v.version, created=v.created, accuracy=v.accuracy, active=v.active,
+                               serving=serving is not None and serving.version == v.version)  # fmt: skip
+            for v in versions
+        ],
+    )
+
+
+def _activation(handle: ModelHandle, previous: LoadedModel | None, loaded: LoadedModel) -> ActivationPublic:
+    """What changed."""
+    return ActivationPublic(name=handle.store.name, version=loaded.version, previous=previous.version if previous else None)
+
+
+@router.post(
+    "/{version}/activate", response_model=ActivationPublic, summary="Validate, mark active and serve a version",
+    responses={404: {"description": "No such version"}, 422: {"description": "The bundle cannot be loaded"}},
+)  # fmt: skip
+def activate(version: str, _caller: AdminDep, service: ServiceDep) -> ActivationPublic:
+    """Load the version fully (a broken bundle is refused and the current one keeps serving), then swap to it."""
+    handle = service.handle
+    previous = handle.current()
+    try:
+        loaded = handle.activate(version)
+    except VersionNotFoundError as e:
+        raise HTTPException(404, str(e)) from e
+    except BundleError as e:
+        raise http_error(e, "not activated: ") from e
+    return _activation(handle, previous, loaded)
+
+
+@router.post(
+    "/rollback", response_model=ActivationPublic, summary="Serve the previously active version again",
+    responses={409: {"description": "No earlier version"}, 422: {"description": "It cannot be loaded"}},
+)  # fmt: skip
+def rollback(_caller: AdminDep, service: ServiceDep) -> ActivationPublic:
+    """Make the previously active version active again and serve it."""
+    handle = service.handle
+    previous = handle.current()
+    try:
+        loaded = handle.rollback()
+    except NoEarlierVersionError as e:
+        raise HTTPException(409, str(e)) from e
+    except BundleError as e:
+        raise http_error(e, "not rolled back: ") from e
+    return _activation(handle, previous, loaded)

@@ -1,0 +1,64 @@
+"""What one running service holds (kept on app.state.service): settings, model handle, batcher, keys, metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from shoplens.api.errors import busy
+from shoplens.api.keys import KeyStore
+from shoplens.api.metrics import Metrics
+from shoplens.config import Settings
+from shoplens.inference.batcher import MicroBatcher
+from shoplens.inference.store import ModelHandle
+
+
+@dataclass
+class Lifecycle:
+    """Whether the service is shutting down, and how many requests are in flight (event-loop thread only)."""
+
+    shutting_down: bool = False
+    inflight: int = 0  # every request
+    classifying: int = 0  # classify requests admitted and not yet answered
+    preparing: int = 0  # of those, the ones still reading and decoding (their images are on their way)
+
+
+class Ticket:
+    """An admitted classify request; `queued()` once its images are with the batcher."""
+
+    def __init__(self, lifecycle: Lifecycle) -> None:
+        self.lifecycle = lifecycle
+        self.preparing = True
+
+    def queued(self) -> None:
+        """The request's images are queued: the batcher should not wait for them any more."""
+        if self.preparing:
+            self.preparing = False
+            self.lifecycle.preparing -= 1
+
+
+@dataclass
+class Service:
+    """The parts of one app; routes get it through a single dependency."""
+
+    settings: Settings
+    handle: ModelHandle
+    batcher: MicroBatcher
+    keys: KeyStore
+    metrics: Metrics
+    lifecycle: Lifecycle = field(default_factory=Lifecycle)
+
+    @contextmanager
+    def admission(self) -> Iterator[Ticket]:
+        """Hold one of max_inflight classify slots; 503 + Retry-After when none is free."""
+        if self.lifecycle.classifying >= self.settings.max_inflight:
+            raise busy()
+        self.lifecycle.classifying += 1
+        self.lifecycle.preparing += 1
+        ticket = Ticket(self.lifecycle)
+        try:
+            yield ticket
+        finally:
+            ticket.queued()
+            self.lifecycle.classifying -= 1

@@ -1,0 +1,63 @@
+"""Service settings: one typed source, read from SHOPLENS_* environment variables and overridden by the CLI."""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MiB = 2**20
+
+
+def is_loopback(host: str) -> bool:
+    """True for localhost and loopback addresses (127.0.0.0/8, ::1)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class Settings(BaseSettings):
+    """Everything `shoplens serve` can be told; each field is also SHOPLENS_<FIELD> in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="SHOPLENS_", extra="ignore", frozen=True, protected_namespaces=())
+
+    models_dir: Path = Field(Path("var/models"), description="Root of <name>/<version>/ model bundles.")
+    model_name: str = Field("fashion-mnist", description="Which model under models_dir to serve.")
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    runtime: Literal["auto", "onnxruntime", "torch"] = "auto"
+    threads: int | None = Field(None, ge=1, description="Inference threads (default: the runtime's choice).")
+    max_upload_bytes: int = Field(10 * MiB, ge=1024, description="Largest request body accepted.")
+    max_files: int = Field(16, ge=1, description="Most images in one classify request.")
+    max_parts: int = Field(32, ge=1, description="Most non-file multipart fields in one request.")
+    max_pixels: int = Field(40_000_000, ge=1, description="Largest image (width × height) decoded.")
+    batching: bool = Field(True, description="Group concurrent images into one model call (off: batch size 1).")
+    batch_max_size: int = Field(16, ge=1)
+    batch_max_wait_ms: float = Field(2.0, ge=0)
+    queue_max: int = Field(256, ge=1, description="Images waiting for the model before requests get 503.")
+    max_inflight: int = Field(64, ge=1, description="Classify requests handled at once; more get 503 at once.")
+    request_deadline_ms: float = Field(5000, gt=0, description="A classify request not answered by then gets 504.")
+    max_top_k: int = Field(10, ge=1)
+    api_keys_file: Path = Field(Path("var/api-keys.json"), description="Hashed API keys (`shoplens keys create`).")
+    open_mode: bool = Field(False, description="Allow anonymous use (only on a loopback host).")
+    reload_interval_s: float = Field(2.0, ge=0, description="How often to look for a newly activated version (0: never).")
+    drain_timeout_s: float = Field(30.0, ge=0, description="On SIGTERM, how long in-flight requests may take.")
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @model_validator(mode="after")
+    def _open_only_on_loopback(self) -> Settings:
+        """Refuse anonymous access on a host reachable from other machines."""
+        if self.open_mode and not is_loopback(self.host):
+            raise ValueError(f"open mode (no API keys) is only allowed on a loopback host, not {self.host!r}")
+        return self
+
+    @property
+    def effective_batch_size(self) -> int:
+        """The batch size the worker uses (1 when batching is off)."""
+        return self.batch_max_size if self.batching else 1

@@ -1,0 +1,110 @@
+"""Model versions over HTTP: list, activate (hot reload under load), refuse broken bundles, roll back, readiness."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from shoplens.api import create_app
+from shoplens.inference.store import ModelStore
+from tests.api.conftest import NAME, classify, corrupt_bundle, encode, make_bundle, product_photo, serving, settings_for
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def admin(api_keys: dict[str, str]) -> dict[str, str]:
+    """Headers with the admin key."""
+    return {"X-API-Key": api_keys["admin"]}
+
+
+async def served_version(client) -> str:
+    """The version that answered a classify request."""
+    r = await classify(client, encode(product_photo()))
+    assert r.status_code == 200, r.text
+    return r.json()["model"]["version"]
+
+
+async def test_list_versions_with_accuracy_active_and_serving(client) -> None:
+    r = await client.get("/v1/models")
+    assert r.status_code == 200
+    body = r.json()
+    assert body["name"] == NAME and body["active"] == "v2" and body["serving"] == "v2"
+    assert [(v["version"], v["accuracy"], v["serving"]) for v in body["versions"]] == [("v2", 0.83, True), ("v1", 0.81, False)]
+
+
+async def test_activate_then_rollback_switches_what_serves(client, admin) -> None:
+    assert await served_version(client) == "v2"
+    r = await client.post("/v1/models/v1/activate", headers=admin)
+    assert r.status_code == 200 and r.json() == {"name": NAME, "version": "v1", "previous": "v2"}
+    assert await served_version(client) == "v1"
+    r = await client.post("/v1/models/rollback", headers=admin)
+    assert r.status_code == 200 and r.json()["version"] == "v2"
+    assert await served_version(client) == "v2"
+    r = await client.post("/v1/models/rollback", headers=admin)
+    assert r.status_code == 409 and "roll back" in r.json()["detail"]
+
+
+async def test_unknown_version_is_404(client, admin) -> None:
+    for version in ("v9", "..", "v1%2F..%2F..", "%00"):
+        r = await client.post(f"/v1/models/{version}/activate", headers=admin)
+        assert r.status_code == 404, version
+        assert isinstance(r.json()["detail"], str)
+
+
+async def test_a_corrupt_bundle_is_refused_and_the_old_version_keeps_serving(client, admin, models_root: Path) -> None:
+    corrupt_bundle(models_root, "v3")
+    r = await client.post("/v1/models/v3/activate", headers=admin)
+    assert r.status_code == 422 and "v3" in r.json()["detail"]
+    assert await served_version(client) == "v2"
+    assert ModelStore(models_root, NAME).marked_active() is None  # nothing was written
+
+
+async def test_hot_reload_under_concurrent_requests_never_fails_one(client, admin) -> None:
+    png = encode(product_photo())
+
+    async def one() -> tuple[int, str | None]:
+        r = await classify(client, png)
+        return r.status_code, r.json().get("model", {}).get("version")
+
+    async def flip() -> list[int]:
+        codes = []
+        for version in ("v1", "v2", "v1"):
+            await asyncio.sleep(0.01)
+            codes.append((await client.post(f"/v1/models/{version}/activate", headers=admin)).status_code)
+        return codes
+
+    results, codes = await asyncio.gather(asyncio.gather(*(one() for _ in range(60))), flip())
+    assert codes == [200, 200, 200]
+    assert {status for status, _ in results} == {200}
+    assert {version for _, version in results} <= {"v1", "v2"}
+    assert await served_version(client) == "v1"
+
+
+async def test_readyz_is_503_until_a_model_is_loaded(tmp_path: Path, keys_file: Path, api_keys) -> None:
+    models_root = tmp_path / "models"
+    app = create_app(settings_for(models_root, keys_file))
+    async with serving(app, ready=False, headers={"X-API-Key": api_keys["reader"]}) as c:
+        r = await c.get("/readyz")
+        assert r.status_code == 503 and r.json() == {"detail": "no model loaded yet"}
+        r = await classify(c, encode(product_photo()))
+        assert r.status_code == 503 and r.headers["retry-after"]
+        assert (await c.get("/livez")).status_code == 200
+        make_bundle(models_root, "v1", seed=1)  # a bundle appears (training finished): the watcher picks it up
+        for _ in range(300):
+            if (await c.get("/readyz")).status_code == 200:
+                break
+            await asyncio.sleep(0.05)
+        assert (await c.get("/readyz")).json()["model"]["version"] == "v1"
+        assert await served_version(c) == "v1"
+
+
+async def test_activation_from_the_cli_reaches_a_running_server(client, models_root: Path) -> None:
+    ModelStore(models_root, NAME).activate("v1")  # what `shoplens models activate v1` does
+    for _ in range(300):
+        if (await client.get("/readyz")).json()["model"]["version"] == "v1":
+            break
+        await asyncio.sleep(0.05)
+    assert await served_version(client) == "v1"

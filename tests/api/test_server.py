@@ -1,0 +1,127 @@
+"""Against a real uvicorn on 127.0.0.1: the body limit on a chunked upload, and a graceful SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from shoplens.api import create_app
+from tests.api.conftest import encode, product_photo, settings_for
+
+MiB = 2**20
+BOUNDARY = "liveboundary"
+HEAD = f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n\r\n'.encode()
+TAIL = f"\r\n--{BOUNDARY}--\r\n".encode()
+FORM = {"content-type": f"multipart/form-data; boundary={BOUNDARY}"}
+
+
+def free_port() -> int:
+    """A port that was free a moment ago on the loopback interface."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until_ready(base: str, timeout: float = 120) -> None:
+    """Poll /readyz until 200."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"{base} never became ready")
+
+
+@pytest.fixture
+def live_server(models_root: Path, keys_file: Path, api_keys: dict[str, str]) -> Iterator[str]:
+    """The app under a real uvicorn in a thread, 1 MiB body limit; yields its base URL."""
+    app = create_app(settings_for(models_root, keys_file, max_upload_bytes=MiB, open_mode=True))
+    server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="on"))
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    base = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        wait_until_ready(base)
+        yield base
+    finally:
+        server.should_exit = True
+        thread.join(30)
+        sock.close()
+
+
+def test_a_huge_chunked_upload_gets_413_without_being_read(live_server: str) -> None:
+    sent = [0]
+
+    def body() -> Iterator[bytes]:
+        yield HEAD
+        for _ in range(4096):  # 256 MiB if it were all taken
+            sent[0] += 1
+            yield b"\0" * (64 * 1024)
+        yield TAIL
+
+    r = httpx.post(f"{live_server}/v1/classify", content=body(), headers=FORM, timeout=120)
+    assert r.status_code == 413 and "1,048,576" in r.json()["detail"]
+    assert "content-length" not in r.request.headers and sent[0] < 512  # far less than 256 MiB left the client
+    ok = httpx.post(f"{live_server}/v1/classify", files={"file": ("a.png", encode(product_photo()), "image/png")})
+    assert ok.status_code == 200
+
+
+def test_sigterm_drains_in_flight_requests_then_exits_0(models_root: Path, tmp_path: Path) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    log_path = tmp_path / "server.log"
+    cmd = [sys.executable, "-m", "shoplens.cli", "serve", "--open", "--port", str(port), "--models-dir", str(models_root)]
+    env = {**os.environ, "SHOPLENS_API_KEYS_FILE": str(tmp_path / "keys.json")}
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=log, env=env)
+    try:
+        wait_until_ready(base)
+        started, release = threading.Event(), threading.Event()
+        result: dict[str, httpx.Response] = {}
+
+        def slow_body() -> Iterator[bytes]:
+            yield HEAD
+            started.set()
+            release.wait(30)
+            yield encode(product_photo()) + TAIL
+
+        def upload() -> None:
+            result["r"] = httpx.post(f"{base}/v1/classify", content=slow_body(), headers=FORM, timeout=60)
+
+        worker = threading.Thread(target=upload)
+        worker.start()
+        assert started.wait(30)
+        time.sleep(0.3)  # the server has the headers: the request is in flight
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        assert httpx.get(f"{base}/readyz", timeout=5).status_code == 503
+        refused = httpx.post(f"{base}/v1/classify", files={"file": ("a.png", encode(product_photo()), "image/png")})
+        assert refused.status_code == 503 and refused.headers["retry-after"]
+        release.set()
+        worker.join(30)
+        assert result["r"].status_code == 200 and result["r"].json()["results"][0]["top"]
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    lines = [json.loads(line) for line in log_path.read_text().splitlines() if line.startswith("{")]
+    access = [x for x in lines if x.get("logger") == "shoplens.access" and x["path"] == "/v1/classify"]
+    assert sorted(x["status"] for x in access) == [200, 503] and all(x["request_id"] and x["ms"] >= 0 for x in access)

@@ -1,0 +1,115 @@
+"""The micro-batcher: groups concurrent images, bounded queue, deadlines, model swaps, errors, draining on stop."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from shoplens.inference.batcher import MicroBatcher, QueueFullError
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+class Recorder:
+    """A runner that records its batch sizes; probabilities echo each image's first pixel."""
+
+    def __init__(self, delay: float = 0.0, fail: bool = False) -> None:
+        self.sizes: list[int] = []
+        self.delay, self.fail = delay, fail
+        self.gate = threading.Event()
+        self.gate.set()
+
+    def run(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        self.gate.wait(5)
+        time.sleep(self.delay)
+        if self.fail:
+            raise RuntimeError("model exploded")
+        self.sizes.append(len(batch))
+        first = batch.reshape(len(batch), -1)[:, :1].astype(np.float32)
+        return first, first * 2
+
+
+def image(value: int) -> np.ndarray:
+    return np.full((1, 4, 4), value, np.uint8)
+
+
+def later(seconds: float = 5.0) -> float:
+    return time.monotonic() + seconds
+
+
+async def test_concurrent_images_share_calls_and_each_gets_its_own_row() -> None:
+    runner, batcher = Recorder(), MicroBatcher(max_batch=4, max_wait_ms=50, queue_max=100)
+    await batcher.start()
+    runner.gate.clear()  # hold the first call so the rest queue up behind it
+    futures = [batcher.submit(runner, image(i), later()) for i in range(9)]
+    await asyncio.sleep(0.05)
+    runner.gate.set()
+    results = await asyncio.gather(*futures)
+    await batcher.stop()
+    assert [float(r.probs[0]) for r in results] == list(range(9))
+    assert sum(runner.sizes) == 9 and max(runner.sizes) == 4 and len(runner.sizes) < 9
+
+
+async def test_it_waits_for_company_only_while_more_images_are_expected() -> None:
+    expected = [0]
+    runner = Recorder()
+    batcher = MicroBatcher(max_batch=16, max_wait_ms=300, queue_max=10, expected=lambda: expected[0])
+    await batcher.start()
+    start = time.monotonic()
+    await batcher.submit(runner, image(1), later())
+    assert time.monotonic() - start < 0.15  # nothing else on its way: no wait
+    expected[0] = 1
+    first = batcher.submit(runner, image(2), later())
+    await asyncio.sleep(0.05)
+    expected[0] = 0
+    second = batcher.submit(runner, image(3), later())  # the expected one arrives: run now, together
+    await asyncio.gather(first, second)
+    assert runner.sizes == [1, 2] and time.monotonic() - start < 0.25
+    await batcher.stop()
+
+
+async def test_full_queue_raises_and_stop_drains_what_was_queued() -> None:
+    runner, batcher = Recorder(delay=0.05), MicroBatcher(max_batch=1, max_wait_ms=0, queue_max=2)
+    await batcher.start()
+    futures = [batcher.submit(runner, image(i), later()) for i in range(2)]
+    with pytest.raises(QueueFullError):
+        batcher.submit(runner, image(9), later())
+    await batcher.stop()
+    assert all(f.done() and not f.cancelled() for f in futures)
+    with pytest.raises(QueueFullError):
+        batcher.submit(runner, image(1), later())
+
+
+async def test_expired_jobs_are_skipped_and_runners_are_never_mixed() -> None:
+    old, new = Recorder(), Recorder()
+    batcher = MicroBatcher(max_batch=8, max_wait_ms=20, queue_max=10)
+    await batcher.start()
+    old.gate.clear()
+    blocker = batcher.submit(old, image(0), later())
+    await asyncio.sleep(0.06)  # past max_wait: the blocker's call has started and holds the worker
+    expired = batcher.submit(old, image(1), time.monotonic() + 0.01)
+    mixed = [batcher.submit(old, image(2), later()), batcher.submit(new, image(3), later())]
+    await asyncio.sleep(0.05)
+    old.gate.set()
+    await asyncio.gather(blocker, *mixed)
+    await batcher.stop()
+    assert expired.cancelled()
+    assert old.sizes == [1, 1] and new.sizes == [1]
+
+
+async def test_a_failing_model_fails_its_requests_not_the_worker() -> None:
+    batcher = MicroBatcher(max_batch=4, max_wait_ms=0, queue_max=10)
+    await batcher.start()
+    with pytest.raises(RuntimeError, match="exploded"):
+        await batcher.submit(Recorder(fail=True), image(1), later())
+    assert float((await batcher.submit(Recorder(), image(7), later())).probs[0]) == 7
+    await batcher.stop()
