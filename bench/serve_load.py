@@ -1,11 +1,11 @@
 """Load-test `shoplens serve` on loopback: find the saturation throughput, then measure 1× and 2× of it, batching on/off.
 
-    .venv/bin/python bench/serve_load.py [--duration 8] [--max-concurrency 64]
+    .venv/bin/python bench/serve_load.py [--duration 6] [--repeats 3] [--no-export --name serve_load_torch]
 
 Starts a real uvicorn server (a subprocess, one worker) on 127.0.0.1 with a copy of the newest bundle under
 var/models/fashion-mnist (or a freshly initialised shopnet bundle if there is none), and drives it with a
 bounded asyncio + httpx closed-loop load generator (each client sends one 28×28 PNG per request, then the next).
-Writes bench/results/serve_load.json and bench/results/serve_load.png.
+Writes bench/results/serve_load.json and .png (or NAME.json and .png with --name).
 """
 
 from __future__ import annotations
@@ -65,8 +65,8 @@ def sample_png() -> tuple[bytes, str]:
 
 
 def prepare_models(workdir: Path, export: bool) -> tuple[Path, str]:
-    """A private models folder with a copy of the newest valid bundle (or a new tiny one), exported to ONNX
-    as `make demo` does unless export is False; returns (root, description)."""
+    """A private models folder with a copy of the newest valid bundle (or a new tiny one), with ONNX as
+    `make demo` serves it, or torch only when export is False; returns (root, description)."""
     root = workdir / "models"
     store = ModelStore(Path("var/models"), NAME)
     version = next((v for v in store.candidates() if _loads(store, v)), None)
@@ -76,7 +76,7 @@ def prepare_models(workdir: Path, export: bool) -> tuple[Path, str]:
     else:
         source = f"var/models/{NAME}/{version}"
         (root / NAME / version).mkdir(parents=True)
-        for name in ("config.json", "model.safetensors", "model.onnx", "metrics.json"):
+        for name in ("config.json", "model.safetensors", "metrics.json") + (("model.onnx",) if export else ()):
             if (store.folder / version / name).is_file():
                 shutil.copy2(store.folder / version / name, root / NAME / version / name)
     dst = root / NAME / version
@@ -169,33 +169,42 @@ async def load_level(base: str, body: bytes, headers: dict[str, str], concurrenc
         stop = time.monotonic() + duration
 
         async def client_loop() -> None:
-            while time.monotonic() < stop and len(latencies) < MAX_REQUESTS_PER_LEVEL:
+            while time.monotonic() < stop and sum(statuses.values()) < MAX_REQUESTS_PER_LEVEL:
                 t0 = time.perf_counter()
                 try:
                     r = await client.post("/v1/classify", content=body, headers=headers)
                     statuses[str(r.status_code)] += 1
                     if r.status_code == 200:
-                        latencies.append(time.perf_counter() - t0)
+                        latencies.append((time.perf_counter() - t0) * 1000)
                 except httpx.HTTPError as e:
                     statuses[type(e).__name__] += 1
 
         start = time.monotonic()
         await asyncio.wait_for(asyncio.gather(*(client_loop() for _ in range(concurrency))), duration + 2 * REQUEST_TIMEOUT_S)
         elapsed = time.monotonic() - start
-    ms = np.array(latencies) * 1000 if latencies else np.array([np.nan])
+    return {"concurrency": concurrency, "rps": len(latencies) / elapsed, "latencies_ms": latencies, "statuses": statuses}
+
+
+def summarise(runs: list[dict], **extra) -> dict:
+    """One JSON row from repeated runs of a level: rps mean ± std, percentiles over all latencies, status counts."""
+    ms = np.concatenate([r["latencies_ms"] for r in runs]) if any(r["latencies_ms"] for r in runs) else np.array([np.nan])
+    rps = [r["rps"] for r in runs]
+    statuses = sum((r["statuses"] for r in runs), Counter())
     return {
-        "concurrency": concurrency, "rps": round(len(latencies) / elapsed, 1),
+        "concurrency": runs[0]["concurrency"], **extra, "rps": round(statistics.fmean(rps), 1),
+        "rps_std": round(statistics.stdev(rps), 1) if len(rps) > 1 else 0.0, "runs": len(runs),
         "p50_ms": round(float(np.percentile(ms, 50)), 2), "p95_ms": round(float(np.percentile(ms, 95)), 2),
         "p99_ms": round(float(np.percentile(ms, 99)), 2), "status_counts": dict(sorted(statuses.items())),
     }  # fmt: skip
 
 
 def measure(base: str, body: bytes, headers: dict[str, str], concurrency: int, duration: float, **extra) -> dict:
-    """One load level, printed and returned."""
-    row = {**asyncio.run(load_level(base, body, headers, concurrency, duration)), **extra}
+    """One run of a load level, printed; the raw run (latencies included) is returned."""
+    run = asyncio.run(load_level(base, body, headers, concurrency, duration))
+    row = summarise([run], **extra)
     print(f"  c={concurrency:3d} {extra}: {row['rps']:7.1f} req/s  p50 {row['p50_ms']:6.2f} ms  "
           f"p99 {row['p99_ms']:7.2f} ms  {row['status_counts']}", flush=True)  # fmt: skip
-    return row
+    return run
 
 
 def find_saturation(ramp: list[dict]) -> dict:
@@ -224,11 +233,13 @@ def plot(ramp: list[dict], levels: list[dict], path: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=float, default=8.0, help="Seconds per measured level.")
+    parser.add_argument("--duration", type=float, default=6.0, help="Seconds per measured run.")
+    parser.add_argument("--repeats", type=int, default=3, help="Runs per level (batching on/off interleaved).")
     parser.add_argument("--ramp-duration", type=float, default=4.0, help="Seconds per ramp step.")
     parser.add_argument("--max-concurrency", type=int, default=128)
     parser.add_argument("--threads", type=int, default=1, help="Inference threads in the server.")
     parser.add_argument("--no-export", dest="export", action="store_false", help="Serve with torch, not ONNX Runtime.")
+    parser.add_argument("--name", default="serve_load", help="Results name: bench/results/NAME.{json,png}.")
     args = parser.parse_args()
     png, image_source = sample_png()
     body, headers = multipart_body(png)
@@ -238,23 +249,34 @@ def main() -> None:
         log = Path(tmp) / "server.log"
         print(f"bundle: {bundle}; image: {image_source}", flush=True)
         with running_server(models, True, env, log) as base:
-            measure(base, body, headers, 4, 2.0, warmup=True)
-            print("ramp (batching on, no in-flight limit):", flush=True)
-            ramp = []
-            for c in (c for c in RAMP if c <= args.max_concurrency):
-                ramp.append(measure(base, body, headers, c, args.ramp_duration, batching=True))
-                if len(ramp) >= 3 and ramp[-1]["rps"] < 1.05 * max(r["rps"] for r in ramp[:-2]):
-                    break  # two steps without a 5% gain: saturated
+            ramp = run_ramp(base, body, headers, args)
         sat = find_saturation(ramp)
         c1 = sat["concurrency"]
         print(f"saturation: {sat['rps']} req/s at {c1} clients; in-flight limit set to {c1}", flush=True)
         env["SHOPLENS_MAX_INFLIGHT"] = str(c1)
-        levels = []
-        for batching in (True, False):
-            with running_server(models, batching, env, log) as base:
+        with running_server(models, True, env, log) as on, running_server(models, False, env, log) as off:
+            servers = {True: on, False: off}
+            for base in servers.values():
                 measure(base, body, headers, 1, 2.0, warmup=True)
-                levels += [measure(base, body, headers, k * c1, args.duration, batching=batching) for k in (1, 2)]
+            runs: dict[tuple[int, bool], list[dict]] = {}
+            for _ in range(args.repeats):  # interleaved, so drifts of a shared machine hit both alike
+                for k, batching in ((1, True), (1, False), (2, True), (2, False)):
+                    run = measure(servers[batching], body, headers, k * c1, args.duration, batching=batching)
+                    runs.setdefault((k * c1, batching), []).append(run)
+    levels = [summarise(r, batching=batching) for (_, batching), r in runs.items()]
     write(ramp, sat, levels, bundle, image_source, args)
+
+
+def run_ramp(base: str, body: bytes, headers: dict[str, str], args: argparse.Namespace) -> list[dict]:
+    """Doubling concurrency until two steps bring no 5% gain; rows as in `levels`."""
+    measure(base, body, headers, 4, 2.0, warmup=True)
+    print("ramp (batching on, no in-flight limit):", flush=True)
+    ramp: list[dict] = []
+    for c in (c for c in RAMP if c <= args.max_concurrency):
+        ramp.append(summarise([measure(base, body, headers, c, args.ramp_duration, batching=True)], batching=True))
+        if len(ramp) >= 3 and ramp[-1]["rps"] < 1.05 * max(r["rps"] for r in ramp[:-2]):
+            break
+    return ramp
 
 
 def write(ramp: list[dict], sat: dict, levels: list[dict], bundle: str, image_source: str, args: argparse.Namespace) -> None:
@@ -274,7 +296,7 @@ def write(ramp: list[dict], sat: dict, levels: list[dict], bundle: str, image_so
         "batching_speedup_at_saturation": round(on[c1]["rps"] / max(off[c1]["rps"], 1e-9), 2),
         "batching_speedup_at_2x": round(on[2 * c1]["rps"] / max(off[2 * c1]["rps"], 1e-9), 2),
         "settings": {
-            "duration_s": args.duration, "ramp_duration_s": args.ramp_duration, "workers": 1,
+            "duration_s": args.duration, "repeats": args.repeats, "ramp_duration_s": args.ramp_duration, "workers": 1,
             "server_threads": args.threads, "batch_max_size": defaults.batch_max_size,
             "batch_max_wait_ms": defaults.batch_max_wait_ms, "queue_max": defaults.queue_max,
             "max_inflight": {"ramp": 4096, "levels": c1}, "http": _http_impl(),
@@ -283,13 +305,14 @@ def write(ramp: list[dict], sat: dict, levels: list[dict], bundle: str, image_so
             "Closed-loop clients: each sends its next request as soon as the last is answered, without honouring "
             "Retry-After. The httpx load generator runs on the same 2 CPU cores as the server (and the machine may be "
             "shared), so it takes CPU the server would otherwise have, and latencies include client overhead. "
-            "rps counts 200 answers only. The ramp runs without an in-flight limit; the 1×/2× levels run with "
+            "rps counts 200 answers only (mean ± std over the interleaved repeats; percentiles over all their "
+            "latencies). The ramp runs without an in-flight limit; the 1×/2× levels run with "
             "SHOPLENS_MAX_INFLIGHT set to the saturation concurrency, as an operator would from this ramp."
         ),
     }  # fmt: skip
-    path = write_results("serve_load", payload)
-    plot(ramp, levels, RESULTS / "serve_load.png")
-    print(f"wrote {path} and {RESULTS / 'serve_load.png'}")
+    path = write_results(args.name, payload)
+    plot(ramp, levels, RESULTS / f"{args.name}.png")
+    print(f"wrote {path} and {RESULTS / args.name}.png")
 
 
 def _http_impl() -> str:

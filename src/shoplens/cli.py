@@ -360,7 +360,7 @@ def serve(
     name: Annotated[Optional[str], typer.Option("--name", help="Model name under the models dir.")] = None,
     open_mode: Annotated[Optional[bool], typer.Option("--open", help="Allow anonymous use (loopback hosts only).")] = None,
     batching: Annotated[Optional[bool], typer.Option("--batching/--no-batching", help="Micro-batch concurrent images.")] = None,
-    runtime: Annotated[Optional[str], typer.Option(help="auto, onnxruntime or torch.")] = None,
+    runtime: Annotated[Optional[str], typer.Option(help="auto, onnxruntime, onnxruntime-int8 or torch.")] = None,
     keys_file: Annotated[Optional[Path], typer.Option("--keys-file")] = None,
 ) -> None:
     """Serve the active model over HTTP (every setting is also SHOPLENS_<NAME> in the environment)."""

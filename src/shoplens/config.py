@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shoplens.inference.runtime import Runtime
+
 MiB = 2**20
 
 
@@ -31,7 +33,7 @@ class Settings(BaseSettings):
     model_name: str = Field("fashion-mnist", description="Which model under models_dir to serve.")
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
-    runtime: Literal["auto", "onnxruntime", "torch"] = "auto"
+    runtime: Runtime = Field("auto", description="auto: ONNX Runtime when the bundle has model.onnx, else torch.")
     threads: int | None = Field(None, ge=1, description="Inference threads (default: the runtime's choice).")
     max_upload_bytes: int = Field(10 * MiB, ge=1024, description="Largest request body accepted.")
     max_files: int = Field(16, ge=1, description="Most images in one classify request.")

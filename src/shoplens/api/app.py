@@ -14,7 +14,7 @@ from shoplens import __version__
 from shoplens.api.errors import add_exception_handlers
 from shoplens.api.keys import KeyStore
 from shoplens.api.metrics import Metrics
-from shoplens.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from shoplens.api.middleware import AdmissionMiddleware, BodyLimitMiddleware, RequestContextMiddleware
 from shoplens.api.routes import classify, health, models
 from shoplens.api.service import Lifecycle, Service
 from shoplens.config import Settings
@@ -23,6 +23,7 @@ from shoplens.inference.store import ModelHandle, ModelStore, PredictorLoader, p
 
 log = logging.getLogger(__name__)
 RETRY_WITHOUT_MODEL_S = 1.0
+ADMITTED = frozenset({"/v1/classify"})  # paths under the max_inflight limit
 
 
 async def keep_models_in_sync(handle: ModelHandle, interval_s: float) -> None:
@@ -71,8 +72,10 @@ def create_app(settings: Settings | None = None, *, loader: PredictorLoader | No
     service = Service(settings, ModelHandle(store), batcher, KeyStore(settings.api_keys_file), metrics, lifecycle)
     app.state.service = service
     add_exception_handlers(app)
+    # Outermost last: request id/logs/metrics → body limit → admission → FastAPI.
+    app.add_middleware(AdmissionMiddleware, lifecycle=lifecycle, max_inflight=settings.max_inflight, paths=ADMITTED)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_upload_bytes)
-    app.add_middleware(RequestContextMiddleware, metrics=metrics, lifecycle=service.lifecycle)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics, lifecycle=lifecycle, known_paths=ADMITTED)
     for router in (health.router, classify.router, models.router):
         app.include_router(router)  # each router carries its full prefix, so metrics see full route templates
     return app

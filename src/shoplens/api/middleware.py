@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shoplens.api.metrics import Metrics
-from shoplens.api.service import Lifecycle
+from shoplens.api.service import Lifecycle, Ticket
 
 REQUEST_ID_HEADER = "x-request-id"
 VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -100,13 +100,46 @@ class BodyLimitMiddleware:
             await send_json(send, 413, str(e.detail), [(b"connection", b"close")])
 
 
+class AdmissionMiddleware:
+    """At most max_inflight requests to the guarded paths at once; the rest get 503 + Retry-After before any work.
+
+    Refusing here, before routing, dependencies and the body, keeps a refusal far cheaper than an answer, so an
+    overloaded service spends its CPU on the requests it admitted.
+    """
+
+    def __init__(self, app: ASGIApp, lifecycle: Lifecycle, max_inflight: int, paths: frozenset[str]) -> None:
+        self.app = app
+        self.lifecycle = lifecycle
+        self.max_inflight = max_inflight
+        self.paths = paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] not in self.paths:
+            await self.app(scope, receive, send)
+            return
+        lifecycle = self.lifecycle
+        if lifecycle.classifying >= self.max_inflight:
+            await send_json(send, 503, "the service is busy; retry shortly", [(b"retry-after", b"1")])
+            return
+        lifecycle.classifying += 1
+        lifecycle.preparing += 1
+        ticket = Ticket(lifecycle)
+        scope.setdefault("state", {})["ticket"] = ticket
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            ticket.queued()
+            lifecycle.classifying -= 1
+
+
 class RequestContextMiddleware:
     """X-Request-ID on every response, one JSON access-log line and metrics per request, 503 while shutting down."""
 
-    def __init__(self, app: ASGIApp, metrics: Metrics, lifecycle: Lifecycle) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics, lifecycle: Lifecycle, known_paths: frozenset[str] = frozenset()) -> None:
         self.app = app
         self.metrics = metrics
         self.lifecycle = lifecycle
+        self.known_paths = PROBES | known_paths  # labelled by path even when refused before routing
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -145,7 +178,7 @@ class RequestContextMiddleware:
     def _record(self, scope: Scope, request_id: str, status: int, seconds: float) -> None:
         """Metrics by route template (not raw path) and one structured access-log line."""
         route: Any = scope.get("route")
-        template = getattr(route, "path", None) or ("probe" if scope["path"] in PROBES else "unmatched")
+        template = getattr(route, "path", None) or (scope["path"] if scope["path"] in self.known_paths else "unmatched")
         self.metrics.observe_request(template, scope["method"], status, seconds)
         fields = {"request_id": request_id, "method": scope["method"], "path": scope["path"], "status": status,
                   "ms": round(seconds * 1000, 2)}  # fmt: skip

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from shoplens.api.errors import busy
 from shoplens.api.keys import KeyStore
 from shoplens.api.metrics import Metrics
 from shoplens.config import Settings
@@ -25,7 +22,7 @@ class Lifecycle:
 
 
 class Ticket:
-    """An admitted classify request; `queued()` once its images are with the batcher."""
+    """An admitted classify request (see AdmissionMiddleware); `queued()` once its images are with the batcher."""
 
     def __init__(self, lifecycle: Lifecycle) -> None:
         self.lifecycle = lifecycle
@@ -48,17 +45,3 @@ class Service:
     keys: KeyStore
     metrics: Metrics
     lifecycle: Lifecycle = field(default_factory=Lifecycle)
-
-    @contextmanager
-    def admission(self) -> Iterator[Ticket]:
-        """Hold one of max_inflight classify slots; 503 + Retry-After when none is free."""
-        if self.lifecycle.classifying >= self.settings.max_inflight:
-            raise busy()
-        self.lifecycle.classifying += 1
-        self.lifecycle.preparing += 1
-        ticket = Ticket(self.lifecycle)
-        try:
-            yield ticket
-        finally:
-            ticket.queued()
-            self.lifecycle.classifying -= 1

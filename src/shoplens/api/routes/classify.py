@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from shoplens.api.deps import ReaderDep, ServiceDep
 from shoplens.api.errors import busy, http_error
 from shoplens.api.schemas import ClassificationPublic, ClassifyPublic, LabelScorePublic, ModelRefPublic
-from shoplens.api.service import Service, Ticket
+from shoplens.api.service import Ticket
 from shoplens.api.uploads import MULTIPART_BODY, Upload, read_uploads
 from shoplens.errors import ImageError
 from shoplens.imaging import PreprocessConfig, declared_size, decode_image, image_to_array
@@ -86,16 +86,10 @@ async def classify(
     embed: Annotated[bool, Query(description="Include the L2-normalised embedding.")] = False,
 ) -> ClassifyPublic:
     """Top-k categories with calibrated probabilities and a review flag for each uploaded image."""
-    with service.admission() as ticket:
-        return await _classify(request, service, ticket, top_k, embed)
-
-
-async def _classify(request: Request, service: Service, ticket: Ticket, top_k: int, embed: bool) -> ClassifyPublic:
-    """The classify request once admitted: read, decode, batch, answer."""
     start = time.perf_counter()
     settings = service.settings
     deadline = time.monotonic() + settings.request_deadline_ms / 1000
-    model = service.handle.current()
+    model = service.handle.current()  # this request keeps this model, whatever is activated meanwhile
     if model is None:
         raise HTTPException(503, "no model is loaded yet", headers={"Retry-After": "1"})
     uploads = await read_uploads(request, settings.max_files, settings.max_parts)
@@ -105,16 +99,7 @@ async def _classify(request: Request, service: Service, ticket: Ticket, top_k: i
     else:  # a large photo takes milliseconds: off the event loop
         arrays = await run_in_threadpool(decode_all, uploads, model.preprocess, settings.max_pixels)
     decoded = time.perf_counter()
-    results = await infer(service.batcher, model, arrays, deadline, ticket)
-    predictor = model.predictor
-    items = []
-    for up, res in zip(uploads, results):
-        pred = predictor.prediction(res.probs, res.embedding if embed else None, top_k=top_k)
-        items.append(ClassificationPublic(
-            index=up.index, filename=up.filename, needs_review=pred.needs_review,
-            top=[LabelScorePublic(label=label, probability=round(p, 6)) for label, p in pred.top],
-            embedding=[float(v) for v in pred.embedding] if pred.embedding is not None else None,
-        ))  # fmt: skip
+    results = await infer(service.batcher, model, arrays, deadline, request.state.ticket)
     timing = {
         "read": (read - start) * 1000,
         "decode": (decoded - read) * 1000,
@@ -123,6 +108,17 @@ async def _classify(request: Request, service: Service, ticket: Ticket, top_k: i
         "total": (time.perf_counter() - start) * 1000,
     }
     return ClassifyPublic(
-        results=items, model=ModelRefPublic(name=model.name, version=model.version),
+        results=[public(up, res, model, top_k, embed) for up, res in zip(uploads, results)],
+        model=ModelRefPublic(name=model.name, version=model.version),
         timing_ms={k: round(v, 3) for k, v in timing.items()},
+    )
+
+
+def public(upload: Upload, result: BatchResult, model: LoadedModel, top_k: int, embed: bool) -> ClassificationPublic:
+    """One image's answer: top-k, review flag, and the embedding when asked for."""
+    pred = model.predictor.prediction(result.probs, result.embedding if embed else None, top_k=top_k)
+    return ClassificationPublic(
+        index=upload.index, filename=upload.filename, needs_review=pred.needs_review,
+        top=[LabelScorePublic(label=label, probability=round(p, 6)) for label, p in pred.top],
+        embedding=[float(v) for v in pred.embedding] if pred.embedding is not None else None,
     )  # fmt: skip
