@@ -17,7 +17,7 @@ def test_fast_preset_briefly_on_real_data(tmp_path):
         if os.environ.get("CI"):
             raise
         pytest.skip("Fashion-MNIST not installed (apt-get install -y dataset-fashion-mnist)")
-    cfg = preset_config("fast", time_budget=60.0, epochs=3)
+    cfg = preset_config("fast", epochs=2)  # a fixed amount of work, so a busy machine is slower, not worse
     bundle, metrics = run_training(cfg, DataSource(), tmp_path / "fmnist" / "v1", progress=False)
     assert metrics["accuracy"] > 0.85
     assert metrics["num_samples"] == 10_000

@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+from torch import nn
 
 from shoplens.data import ImageDataset
 from shoplens.errors import ShopLensError
+from shoplens.imaging import PreprocessConfig
 from shoplens.models.bundle import METRICS, Bundle, write_json
 from shoplens.training.card import write_model_card
 from shoplens.training.loop import predict_logits
@@ -23,9 +24,11 @@ from shoplens.training.metrics import (
 from shoplens.training.report import write_report
 
 
-def calibrate(bundle_or_model: Any, val: ImageDataset, preprocess: Any, tta_flip: bool, target_accuracy: float) -> tuple[float, float]:
+def calibrate(
+    model: nn.Module, val: ImageDataset, preprocess: PreprocessConfig, tta_flip: bool, target_accuracy: float
+) -> tuple[float, float]:
     """Temperature fitted on validation logits, and the review threshold chosen on the calibrated probabilities."""
-    logits = predict_logits(bundle_or_model, val.images, preprocess, tta_flip=tta_flip)
+    logits = predict_logits(model, val.images, preprocess, tta_flip=tta_flip)
     temperature = fit_temperature(logits, val.labels)
     threshold = choose_review_threshold(softmax(logits, temperature), val.labels, target_accuracy)
     return float(temperature), float(threshold)
@@ -70,7 +73,3 @@ def evaluate_bundle(
     write_model_card(bundle, metrics)
     return metrics
 
-
-def predicted_classes(bundle: Bundle, images: np.ndarray) -> np.ndarray:
-    """Argmax class index for uint8 images at the bundle's input size."""
-    return predict_logits(bundle.model, images, bundle.preprocess, tta_flip=bundle.tta_flip).argmax(1)

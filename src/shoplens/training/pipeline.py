@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
-
-import numpy as np
 
 from shoplens.data import ImageDataset, load_csv_manifest, load_fashion_mnist, load_image_folder, stratified_split
 from shoplens.imaging import PreprocessConfig
@@ -97,12 +94,3 @@ def run_training(
     metrics["extra"] = extra
     return output, metrics
 
-
-def with_overrides(cfg: TrainConfig, **changes: Any) -> TrainConfig:
-    """A copy of cfg with the non-None changes applied."""
-    return dataclasses.replace(cfg, **{k: v for k, v in changes.items() if v is not None})
-
-
-def class_balance(ds: ImageDataset) -> np.ndarray:
-    """Share of each class in a dataset."""
-    return np.bincount(ds.labels, minlength=ds.num_classes) / max(len(ds), 1)
