@@ -36,7 +36,7 @@ def test_presets_follow_the_brief():
 def test_config_round_trip():
     cfg = tiny_config()
     assert TrainConfig.from_dict(cfg.to_dict()) == cfg
-    with pytest.raises(ValueError, match="unknown training options"):
+    with pytest.raises(ValueError, match="unknown training option keys"):
         TrainConfig.from_dict({"bogus": 1})
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
@@ -13,6 +13,8 @@ import torch.nn.functional as F
 ERASE_AREA = (0.02, 0.25)  # share of the image one erased rectangle covers
 ERASE_ASPECT = (0.3, 3.3)  # height / width of the erased rectangle
 _ERASE_TRIES = 10  # rectangle draws per image before giving up on one that fits
+
+from shoplens.fields import reject_unknown_keys
 
 
 @dataclass(frozen=True)
@@ -49,10 +51,7 @@ class AugmentConfig:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AugmentConfig:
         """Build a configuration from to_dict() output; unknown keys or bad values raise ValueError."""
-        known = [f.name for f in fields(cls)]
-        unknown = sorted(set(data) - set(known))
-        if unknown:
-            raise ValueError(f"unknown augmentation keys {unknown}; known keys: {', '.join(known)}")
+        reject_unknown_keys(cls, data, "augmentation")
         return cls(**data)
 
 

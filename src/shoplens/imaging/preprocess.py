@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 import numpy as np
 import torch
 from PIL import Image, ImageChops
 
+from shoplens.fields import reject_unknown_keys
 from shoplens.imaging.decode import flatten_alpha
 
 MODES: tuple[str, ...] = ("L", "RGB")
@@ -72,10 +73,7 @@ class PreprocessConfig:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> PreprocessConfig:
         """Build a configuration from to_dict() output; unknown keys or bad values raise ValueError."""
-        known = [f.name for f in fields(cls)]
-        unknown = sorted(set(data) - set(known))
-        if unknown:
-            raise ValueError(f"unknown preprocessing keys {unknown}; known keys: {', '.join(known)}")
+        reject_unknown_keys(cls, data, "preprocessing")
         return cls(**data)
 
 

@@ -46,10 +46,12 @@ class Predictor:
     def run(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Calibrated probabilities (N, K) and L2-normalised embeddings (N, D) for uint8 model inputs (N, C, H, W)."""
         x = normalize(torch.from_numpy(np.ascontiguousarray(batch)), self.bundle.preprocess).numpy()
-        logits, feats = self.session.run(x)
-        if self.bundle.tta_flip:
-            flipped_logits, flipped_feats = self.session.run(np.ascontiguousarray(x[..., ::-1]))
-            logits, feats = (logits + flipped_logits) / 2, (feats + flipped_feats) / 2
+        if self.bundle.tta_flip:  # the photo and its mirror in one runtime call, then averaged
+            logits, feats = self.session.run(np.concatenate([x, x[..., ::-1]]))
+            n = len(x)
+            logits, feats = (logits[:n] + logits[n:]) / 2, (feats[:n] + feats[n:]) / 2
+        else:
+            logits, feats = self.session.run(x)
         return softmax(logits, self.bundle.temperature), l2_normalize(feats)
 
     def probabilities(self, batch: np.ndarray) -> np.ndarray:

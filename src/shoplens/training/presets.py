@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from shoplens.fields import reject_unknown_keys
 from shoplens.imaging import AugmentConfig
 
 FASHION_MNIST_MEAN = (0.2860,)
@@ -50,9 +51,7 @@ class TrainConfig:
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
         """Inverse of to_dict; unknown keys are an error."""
         d = dict(d)
-        unknown = set(d) - {f.name for f in dataclasses.fields(cls)}
-        if unknown:
-            raise ValueError(f"unknown training options: {', '.join(sorted(unknown))}")
+        reject_unknown_keys(cls, d, "training option")
         if isinstance(d.get("augment"), dict):
             d["augment"] = AugmentConfig.from_dict(d["augment"])
         for key in ("normalize_mean", "normalize_std"):
