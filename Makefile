@@ -44,8 +44,9 @@ demo: install
 	exec $(BIN)/shoplens serve --open --host $(SERVE_HOST) --port $(SERVE_PORT)
 
 # pytest's exit code 5 ("no tests collected") is a failure here, never a silent pass.
+# The catalogue tests also run against a throw-away PostgreSQL cluster when PostgreSQL is installed.
 test: install data
-	@$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
+	@scripts/with-postgres.sh $(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 test-fast: install

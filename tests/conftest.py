@@ -1,12 +1,15 @@
-"""Shared fixtures: tiny generated datasets in the official formats (no real data needed)."""
+"""Shared fixtures: tiny generated datasets in the official formats, and a catalogue database per backend."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+from sqlalchemy import create_engine, text
 
+from shoplens.catalog.db import normalize_url
 from shoplens.data.fashion_mnist import FILES
 from shoplens.data.idx import write_idx
 
@@ -46,5 +49,32 @@ def fmnist_dir(tmp_path: Path) -> Path:
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No test sees the developer's own data dir or cache."""
-    monkeypatch.delenv("SHOPLENS_DATA_DIR", raising=False)
+    for name in ("SHOPLENS_DATA_DIR", "DATABASE_URL", "SHOPLENS_DATABASE_URL", "SHOPLENS_CATALOG_DIR"):
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+
+BACKENDS = ("sqlite", "postgresql")
+
+
+def reset_postgres(url: str) -> None:
+    """An empty public schema (each test starts from nothing)."""
+    engine = create_engine(normalize_url(url))
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh catalogue database: SQLite in the test's folder, or the test PostgreSQL cluster."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'catalog.db'}"
+    url = os.environ.get("SHOPLENS_TEST_DATABASE_URL")
+    if not url:
+        if os.environ.get("SHOPLENS_REQUIRE_POSTGRES") == "1":
+            pytest.fail("SHOPLENS_TEST_DATABASE_URL is not set but PostgreSQL is required (see scripts/with-postgres.sh)")
+        pytest.skip("no PostgreSQL: run through `make test` (scripts/with-postgres.sh) to include it")
+    reset_postgres(url)
+    return url

@@ -6,7 +6,7 @@ import ipaddress
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shoplens.inference.runtime import Runtime
@@ -27,7 +27,9 @@ def is_loopback(host: str) -> bool:
 class Settings(BaseSettings):
     """Everything `shoplens serve` can be told; each field is also SHOPLENS_<FIELD> in the environment."""
 
-    model_config = SettingsConfigDict(env_prefix="SHOPLENS_", extra="ignore", frozen=True, protected_namespaces=())
+    model_config = SettingsConfigDict(
+        env_prefix="SHOPLENS_", extra="ignore", frozen=True, protected_namespaces=(), populate_by_name=True
+    )
 
     models_dir: Path = Field(Path("var/models"), description="Root of <name>/<version>/ model bundles.")
     model_name: str = Field("fashion-mnist", description="Which model under models_dir to serve.")
@@ -51,6 +53,20 @@ class Settings(BaseSettings):
     reload_interval_s: float = Field(2.0, ge=0, description="How often to look for a newly activated version (0: never).")
     drain_timeout_s: float = Field(30.0, ge=0, description="On SIGTERM, how long in-flight requests may take.")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # The catalogue (products, images, vector indexes).
+    catalog_dir: Path = Field(Path("var/catalog"), description="Catalogue data: SQLite database, images, vector indexes.")
+    database_url: str | None = Field(
+        None, validation_alias=AliasChoices("DATABASE_URL", "SHOPLENS_DATABASE_URL"),
+        description="postgresql://user@host:port/db (psycopg 3); default: SQLite under catalog_dir.",
+    )  # fmt: skip
+    taxonomy: str = Field("fashion-mnist", description="The catalogue's category taxonomy (created from the model's labels).")
+    index_method: Literal["exact", "hnsw", "ivf"] = Field("exact", description="Vector index: exact inner product, HNSW or IVF.")
+    blur_faces_merchant: bool = Field(False, description="Blur faces in merchant product photos.")
+    blur_faces_shopper: bool = Field(True, description="Blur faces in shopper uploads (review photos).")
+    mismatch_min_confidence: float = Field(0.9, ge=0, le=1, description="Flag a declared category only when this sure.")
+    mismatch_max_declared: float = Field(0.02, ge=0, le=1, description="…and the declared category gets at most this.")
+    duplicate_max_hamming: int = Field(12, ge=0, le=64, description="pHash bits two near-duplicates may differ in.")
+    duplicate_min_similarity: float = Field(0.95, ge=-1, le=1, description="Embedding cosine that confirms a duplicate.")
 
     @model_validator(mode="after")
     def _open_only_on_loopback(self) -> Settings:

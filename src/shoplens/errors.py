@@ -45,3 +45,21 @@ class BundleError(ShopLensError):
 
 class VersionNotFoundError(BundleError):
     """No model version of that name exists in the models directory."""
+
+
+class NotFoundError(ShopLensError):
+    """The thing asked for does not exist."""
+
+    exit_code = 2
+
+
+class ForbiddenError(ShopLensError):
+    """The caller may not do this (for example change another merchant's product)."""
+
+    exit_code = 2
+
+
+class ConflictError(ShopLensError):
+    """The request clashes with what exists (a reused idempotency key with another body, a duplicate sku)."""
+
+    exit_code = 2

@@ -82,11 +82,16 @@ def keys_file(tmp_path: Path) -> Path:
 def api_keys(keys_file: Path) -> dict[str, str]:
     """One key per role."""
     store = KeyStore(keys_file)
-    return {role: store.create(role, f"test {role}") for role in ("reader", "merchant", "admin")}
+    return {
+        "reader": store.create("reader", "test reader"),
+        "merchant": store.create("merchant", "test merchant", merchant="acme"),
+        "admin": store.create("admin", "test admin"),
+    }
 
 
 def settings_for(models_root: Path, keys_file: Path, **changes: Any) -> Settings:
-    """Service settings for a test: its models and keys, quick reload checks."""
+    """Service settings for a test: its models, keys and catalogue folder, quick reload checks."""
+    changes.setdefault("catalog_dir", models_root.parent / "catalog")
     return Settings(models_dir=models_root, api_keys_file=keys_file, reload_interval_s=0.2, **changes)
 
 

@@ -51,4 +51,5 @@ def require(role: Role) -> Callable[..., Awaitable[Principal]]:
 
 
 ReaderDep = Annotated[Principal, Depends(require("reader"))]
+MerchantDep = Annotated[Principal, Depends(require("merchant"))]
 AdminDep = Annotated[Principal, Depends(require("admin"))]

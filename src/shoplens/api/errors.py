@@ -7,8 +7,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from shoplens.catalog.db import DatabaseError
+from shoplens.catalog.ingest import CatalogInputError
+from shoplens.catalog.service import NoModelError
 from shoplens.errors import (
     BundleError,
+    ConflictError,
+    ForbiddenError,
+    NotFoundError,
     CorruptImageError,
     ImageTooLargeError,
     ShopLensError,
@@ -24,6 +30,12 @@ STATUS_FOR: tuple[tuple[type[ShopLensError], int], ...] = (
     (CorruptImageError, 400),
     (VersionNotFoundError, 404),
     (BundleError, 422),
+    (NotFoundError, 404),
+    (ForbiddenError, 403),
+    (ConflictError, 409),
+    (CatalogInputError, 422),
+    (NoModelError, 503),
+    (DatabaseError, 503),
 )
 RETRY_AFTER_S = 1
 

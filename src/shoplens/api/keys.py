@@ -29,10 +29,16 @@ class KeyFileError(ShopLensError):
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: the key's id (None when anonymous in open mode) and its role."""
+    """Who is calling: the key's id (None when anonymous in open mode), its role, and a merchant key's merchant."""
 
     key_id: str | None
     role: Role
+    merchant: str | None = None
+
+    @property
+    def owner(self) -> str:
+        """Who owns what this caller creates (idempotency keys are scoped to it)."""
+        return self.key_id or "anonymous"
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,7 @@ class KeyRecord:
     sha256: str
     created: str
     label: str = ""
+    merchant: str | None = None
 
 
 def role_allows(have: str, need: str) -> bool:
@@ -66,15 +73,17 @@ class KeyStore:
         self._stamp: tuple[int, int] | None = None
         self._records: dict[str, KeyRecord] = {}
 
-    def create(self, role: str, label: str = "") -> str:
-        """Add a key with this role and return it (the only time it exists in clear)."""
+    def create(self, role: str, label: str = "", merchant: str | None = None) -> str:
+        """Add a key with this role (a merchant key names its merchant) and return it, the only time it is in clear."""
         if role not in ROLES:
             raise KeyFileError(f"unknown role {role!r}; roles: {', '.join(ROLES)}")
+        if (role == "merchant") != bool(merchant):
+            raise KeyFileError("a merchant key needs --merchant, and only a merchant key takes one")
         key_id = secrets.token_hex(6)
         key = f"{KEY_PREFIX}_{key_id}_{secrets.token_urlsafe(32)}"
         salt = secrets.token_hex(16)
         created = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        record = KeyRecord(key_id, role, salt, _digest(salt, key), created, label)  # type: ignore[arg-type]
+        record = KeyRecord(key_id, role, salt, _digest(salt, key), created, label, merchant)  # type: ignore[arg-type]
         with self._lock:
             records = self._read()
             records[key_id] = record
@@ -104,7 +113,7 @@ class KeyStore:
             record = self._current().get(parts[1])
         if record is None or not hmac.compare_digest(record.sha256, _digest(record.salt, key)):
             return None
-        return Principal(record.id, record.role)
+        return Principal(record.id, record.role, record.merchant)
 
     def _current(self) -> dict[str, KeyRecord]:
         """The records, reread only when the file's size or modification time changed."""

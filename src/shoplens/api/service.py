@@ -1,11 +1,13 @@
-"""What one running service holds (kept on app.state.service): settings, model handle, batcher, keys, metrics."""
+"""What one running service holds (kept on app.state.service): settings, model, batcher, keys, metrics, catalogue."""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 
 from shoplens.api.keys import KeyStore
 from shoplens.api.metrics import Metrics
+from shoplens.catalog.service import Catalog, catalog_config
 from shoplens.config import Settings
 from shoplens.inference.batcher import MicroBatcher
 from shoplens.inference.store import ModelHandle
@@ -45,3 +47,17 @@ class Service:
     keys: KeyStore
     metrics: Metrics
     lifecycle: Lifecycle = field(default_factory=Lifecycle)
+    _catalog: Catalog | None = field(default=None, repr=False)
+    _catalog_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def catalog(self) -> Catalog:
+        """The catalogue, opened (and migrated) on first use."""
+        with self._catalog_lock:
+            if self._catalog is None:
+                self._catalog = Catalog(catalog_config(self.settings), self.handle.store, serving=self.handle.current)
+            return self._catalog
+
+    def close(self) -> None:
+        """Release what the service opened."""
+        if self._catalog is not None:
+            self._catalog.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import functools
 import json
 import logging
@@ -10,13 +9,14 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 from shoplens.errors import BundleError, VersionNotFoundError
+from shoplens.files import file_lock, write_atomic
 from shoplens.imaging import PreprocessConfig
 from shoplens.inference.predictor import Predictor
 from shoplens.inference.runtime import Runtime, load_predictor
@@ -174,16 +174,9 @@ class ModelStore:
         unique = list(dict.fromkeys(versions))[:HISTORY_LIMIT]
         _write_atomic(self.folder / HISTORY_FILE, json.dumps({"previous": unique}, indent=2) + "\n")
 
-    @contextmanager
-    def _locked(self) -> Iterator[None]:
+    def _locked(self) -> AbstractContextManager[None]:
         """An exclusive file lock so a CLI and a server never interleave writes to ACTIVE and the history."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        with open(self.folder / ".lock", "a") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+        return file_lock(self.folder / ".lock")
 
 
 class ModelHandle:
@@ -271,7 +264,5 @@ def _config_mtime(path: Path) -> float:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    """Replace a small text file in one step (write a temporary file, then rename it)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    """Replace a small text file in one step."""
+    write_atomic(path, text.encode())

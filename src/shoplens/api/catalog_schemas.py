@@ -1,0 +1,159 @@
+"""Request and response shapes of the catalogue, search and QA routes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shoplens.catalog.models import PRODUCT_STATUSES, Product, ProductImage
+
+Status = Literal["active", "draft", "archived"]
+assert set(PRODUCT_STATUSES) == {"active", "draft", "archived"}
+
+
+class ProductCreate(BaseModel):
+    """A product as a merchant declares it (sent as the JSON form field `product`, images in `files`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    merchant: str | None = Field(None, max_length=64, description="Defaults to the merchant of a merchant key.")
+    sku: str = Field(min_length=1, max_length=100)
+    title: str = Field(min_length=1, max_length=300)
+    brand: str | None = Field(None, max_length=100)
+    price: Decimal | None = Field(None, ge=0, max_digits=12, decimal_places=2)
+    category: str | None = Field(None, max_length=64, description="The declared category (one of the taxonomy's).")
+    stock: int = Field(0, ge=0)
+    status: Status = "active"
+    shopper_upload: bool = Field(False, description="A shopper's photo (faces are blurred by default).")
+
+
+class ProductUpdate(BaseModel):
+    """Fields a merchant may change; only those sent are changed."""
+
+    model_config = ConfigDict(extra="forbid")
+    title: str | None = Field(None, min_length=1, max_length=300)
+    brand: str | None = Field(None, max_length=100)
+    price: Decimal | None = Field(None, ge=0, max_digits=12, decimal_places=2)
+    category: str | None = Field(None, max_length=64)
+    stock: int | None = Field(None, ge=0)
+    status: Status | None = None
+
+
+class ImagePublic(BaseModel):
+    """A stored image (re-encoded, metadata-free) and what was learned from it."""
+
+    id: int
+    sha256: str
+    url: str
+    thumbnail_url: str
+    width: int
+    height: int
+    quality_flags: list[str]
+    predicted_category: str | None
+    confidence: float | None
+    model_version: str | None
+    mismatch: bool
+    duplicate_group: int | None
+    faces_blurred: int
+
+
+class ProductPublic(BaseModel):
+    """A product with its images and its flags (mismatch, duplicate, low_quality)."""
+
+    id: int
+    merchant: str
+    sku: str
+    title: str
+    brand: str | None
+    price: float | None
+    category: str | None
+    predicted_category: str | None
+    stock: int
+    status: str
+    flags: list[str]
+    images: list[ImagePublic]
+    created_at: datetime
+    updated_at: datetime
+
+
+class ProductPage(BaseModel):
+    """One page of a filtered product list."""
+
+    total: int
+    limit: int
+    offset: int
+    items: list[ProductPublic]
+
+
+class DuplicatePublic(BaseModel):
+    """Another product showing a near-duplicate of one of this product's images."""
+
+    image_id: int
+    duplicate_image_id: int
+    group: int
+    product: ProductPublic
+
+
+class SimilarHit(BaseModel):
+    """A similar product, how similar, and the image of it that matched."""
+
+    similarity: float
+    product: ProductPublic
+    image: ImagePublic
+
+
+class SimilarPublic(BaseModel):
+    """Search-by-image results, best first, with the model version whose embeddings answered."""
+
+    model_version: str
+    results: list[SimilarHit]
+
+
+class QaFlagPublic(BaseModel):
+    """How many products carry a flag and the first ones."""
+
+    count: int
+    items: list[ProductPublic]
+
+
+class QaPublic(BaseModel):
+    """The catalogue's quality picture: counts and lists of flagged products."""
+
+    products: int
+    duplicate_groups: int
+    flags: dict[str, QaFlagPublic]
+
+
+def image_public(img: ProductImage) -> ImagePublic:
+    """The public form of a stored image."""
+    return ImagePublic(
+        id=img.id, sha256=img.sha256, url=f"/v1/images/{img.sha256}", thumbnail_url=f"/v1/images/{img.sha256}?variant=thumb",
+        width=img.width, height=img.height, quality_flags=[f for f in img.quality_flags.split(",") if f],
+        predicted_category=img.predicted_category, confidence=img.confidence, model_version=img.model_version,
+        mismatch=img.mismatch, duplicate_group=img.duplicate_group, faces_blurred=img.faces_blurred,
+    )  # fmt: skip
+
+
+def product_flags(p: Product) -> list[str]:
+    """The product's flags, from its images."""
+    flags = []
+    if any(i.mismatch for i in p.images):
+        flags.append("mismatch")
+    if any(i.duplicate_group is not None for i in p.images):
+        flags.append("duplicate")
+    if any(i.quality_flags for i in p.images):
+        flags.append("low_quality")
+    return flags
+
+
+def product_public(p: Product) -> ProductPublic:
+    """The public form of a product (its images loaded)."""
+    return ProductPublic(
+        id=p.id, merchant=p.merchant_id, sku=p.sku, title=p.title, brand=p.brand,
+        price=float(p.price) if p.price is not None else None, category=p.declared_category,
+        predicted_category=p.images[0].predicted_category if p.images else None, stock=p.stock, status=p.status,
+        flags=product_flags(p), images=[image_public(i) for i in p.images], created_at=p.created_at,
+        updated_at=p.updated_at,
+    )  # fmt: skip

@@ -1,0 +1,1 @@
+"""Product catalogue: database, image store, ingestion, duplicates, QA."""

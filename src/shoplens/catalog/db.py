@@ -1,0 +1,103 @@
+"""Database connection: SQLite (WAL, busy timeout) by default, PostgreSQL through DATABASE_URL; Alembic migrations."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from shoplens.catalog.models import Category, Taxonomy
+from shoplens.errors import ShopLensError
+
+BUSY_TIMEOUT_MS = 10_000
+MIGRATIONS = "shoplens.catalog:migrations"
+
+
+class DatabaseError(ShopLensError):
+    """The catalogue database cannot be reached or used."""
+
+    exit_code = 2
+
+
+def normalize_url(url: str) -> str:
+    """The SQLAlchemy URL for a user-given one: `postgresql://` / `postgres://` use psycopg 3."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    """Per connection: WAL, a busy timeout instead of 'database is locked', foreign keys on."""
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA synchronous=NORMAL")  # durable across process crashes in WAL mode
+    cur.close()
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for the catalogue URL; a SQLite file's folder is created."""
+    try:
+        parsed = make_url(normalize_url(url))
+    except ArgumentError as e:
+        raise DatabaseError(f"not a database URL: {url!r}") from e
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(parsed, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    if parsed.get_backend_name() != "postgresql":
+        raise DatabaseError(f"unsupported database {parsed.get_backend_name()!r}: use sqlite:/// or postgresql://")
+    return create_engine(parsed, pool_pre_ping=True)
+
+
+def alembic_config(engine: Engine) -> Config:
+    """An Alembic config for this engine (no alembic.ini needed)."""
+    cfg = Config()
+    cfg.set_main_option("script_location", MIGRATIONS)
+    cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False).replace("%", "%%"))
+    return cfg
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Apply migrations up to `revision` (idempotent)."""
+    cfg = alembic_config(engine)
+    try:
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
+    except OperationalError as e:
+        raise DatabaseError(f"cannot reach the database {engine.url.render_as_string()}: {e.orig}") from e
+
+
+def ensure_taxonomy(session: Session, name: str, categories: Sequence[str]) -> Taxonomy:
+    """The taxonomy of this name, created with these categories when it does not exist yet."""
+    tax = session.scalar(select(Taxonomy).where(Taxonomy.name == name))
+    if tax is None:
+        tax = Taxonomy(name=name, categories=[Category(name=c, position=i) for i, c in enumerate(categories)])
+        session.add(tax)
+        session.flush()
+    return tax
+
+
+def open_database(url: str) -> tuple[Engine, sessionmaker[Session]]:
+    """Engine and session factory for the catalogue, migrated to the latest schema."""
+    engine = make_engine(url)
+    upgrade(engine)
+    return engine, sessionmaker(engine, expire_on_commit=False)
+
+
+def default_url(data_dir: str | os.PathLike) -> str:
+    """The embedded SQLite database under the data directory."""
+    return f"sqlite:///{Path(data_dir) / 'catalog.db'}"

@@ -1,0 +1,127 @@
+"""Near-duplicate images across products: perceptual-hash candidates, confirmed by embedding and pixel similarity.
+
+Each image keeps a small canonical view (trimmed of its border, squared, 32×32 grey) and the perceptual hash
+of that view. A new image's candidates are the images whose hashes differ in at most `max_hamming` bits; a
+candidate is confirmed when the embeddings agree (cosine ≥ min_similarity) and the canonical views match
+pixel for pixel (correlation ≥ min_pixel_correlation). Confirmed pairs are merged into groups named by their
+smallest image id. Hash, view and embedding of every image are cached in memory and topped up from the
+database, so checking a batch costs a few vector operations per image.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from shoplens.catalog.models import Embedding, ProductImage
+
+
+@dataclass(frozen=True)
+class DuplicateConfig:
+    """How close two images must be: hash bits that may differ, least embedding cosine, least pixel correlation."""
+
+    max_hamming: int = 6
+    min_similarity: float = 0.8
+    min_pixel_correlation: float = 0.995
+
+
+def standardize(views: np.ndarray) -> np.ndarray:
+    """Canonical views (N, P) as zero-mean unit-norm rows, so a dot product is their correlation."""
+    x = views.astype(np.float32)
+    x -= x.mean(axis=1, keepdims=True)
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-6)
+
+
+class DuplicateCache:
+    """Hash, product, standardized view and embedding of every image of one model version, kept up to date."""
+
+    def __init__(self, version: str) -> None:
+        self.version = version
+        self.last_id = 0
+        self.ids = np.zeros(0, np.int64)
+        self.products = np.zeros(0, np.int64)
+        self.hashes = np.zeros(0, np.int64)
+        self.views = np.zeros((0, 0), np.float32)
+        self.vectors = np.zeros((0, 0), np.float32)
+        self.lock = threading.Lock()
+
+    def refresh(self, session: Session) -> None:
+        """Add the images committed since the last refresh (by this or any other process)."""
+        rows = session.execute(
+            select(ProductImage.id, ProductImage.product_id, ProductImage.phash, ProductImage.view, Embedding.vector)
+            .join(Embedding, (Embedding.image_id == ProductImage.id) & (Embedding.model_version == self.version))
+            .where(ProductImage.id > self.last_id)
+            .order_by(ProductImage.id)
+        ).all()
+        if not rows:
+            return
+        ids, products, hashes, views, vectors = zip(*rows)
+        view_arr = standardize(np.stack([np.frombuffer(v, np.uint8) for v in views]))
+        vec_arr = np.stack([np.frombuffer(v, "<f4") for v in vectors]).astype(np.float32)
+        self.ids = np.concatenate([self.ids, np.array(ids, np.int64)])
+        self.products = np.concatenate([self.products, np.array(products, np.int64)])
+        self.hashes = np.concatenate([self.hashes, np.array(hashes, np.int64)])
+        self.views = view_arr if len(self.views) == 0 else np.concatenate([self.views, view_arr])
+        self.vectors = vec_arr if len(self.vectors) == 0 else np.concatenate([self.vectors, vec_arr])
+        self.last_id = int(self.ids[-1])
+
+    def confirmed_pairs(self, new_ids: np.ndarray, cfg: DuplicateConfig) -> list[tuple[int, int]]:
+        """(new image, other image) pairs that are near-duplicates, other products only."""
+        rows = np.nonzero(np.isin(self.ids, new_ids))[0]
+        if rows.size == 0:
+            return []
+        bits = np.bitwise_xor(self.hashes[rows][:, None], self.hashes[None, :]).view(np.uint64)
+        close = (np.bitwise_count(bits) <= cfg.max_hamming) & (self.products[rows][:, None] != self.products[None, :])
+        close &= self.vectors[rows] @ self.vectors.T >= cfg.min_similarity
+        r, j = np.nonzero(close)
+        if r.size == 0:
+            return []
+        corr = np.einsum("ij,ij->i", self.views[rows[r]], self.views[j])
+        keep = corr >= cfg.min_pixel_correlation
+        return [(int(self.ids[rows[a]]), int(self.ids[b])) for a, b in zip(r[keep], j[keep])]
+
+
+def assign_duplicates(session: Session, cache: DuplicateCache, new_ids: np.ndarray, cfg: DuplicateConfig) -> int:
+    """Group the newly committed images with their near-duplicates; returns the number of confirmed pairs."""
+    with cache.lock:
+        cache.refresh(session)
+        pairs = cache.confirmed_pairs(new_ids, cfg)
+    if pairs:
+        merge_groups(session, pairs)
+    return len(pairs)
+
+
+def merge_groups(session: Session, pairs: list[tuple[int, int]]) -> None:
+    """Put each pair in one group (named by the smallest image id of all members), merging existing groups."""
+    members = {a for p in pairs for a in p}
+    groups = dict(
+        session.execute(select(ProductImage.id, ProductImage.duplicate_group).where(ProductImage.id.in_(members))).all()
+    )
+    parent: dict[int, int] = {}
+
+    def find(x: int) -> int:
+        while parent.get(x, x) != x:
+            x = parent[x]
+        return x
+
+    def union(x: int, y: int) -> None:
+        rx, ry = find(x), find(y)
+        if rx != ry:
+            parent[max(rx, ry)] = min(rx, ry)
+
+    valid = [(a, b) for a, b in pairs if a in groups and b in groups]  # either may have been deleted meanwhile
+    for a, b in valid:
+        ga, gb = groups[a] or a, groups[b] or b  # an image already in a group brings its whole group
+        union(a, ga)
+        union(b, gb)
+        union(ga, gb)
+    for g in {g for g in groups.values() if g is not None}:
+        root = find(g)
+        if root != g:
+            session.execute(update(ProductImage).where(ProductImage.duplicate_group == g).values(duplicate_group=root))
+    for image_id in {x for p in valid for x in p}:
+        session.execute(update(ProductImage).where(ProductImage.id == image_id).values(duplicate_group=find(image_id)))

@@ -1,0 +1,286 @@
+"""What happens to each incoming image: safe decode, face blur, quality, hash, classify, store, record, deduplicate."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import numpy as np
+from PIL import Image
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload, sessionmaker
+
+from shoplens.catalog.duplicates import DuplicateCache, DuplicateConfig, assign_duplicates
+from shoplens.catalog.models import Embedding, Merchant, Product, ProductImage
+from shoplens.catalog.storage import ImageStore
+from shoplens.catalog.vectors import VectorSpace
+from shoplens.errors import ShopLensError
+from shoplens.imaging import decode_image, images_to_batch
+from shoplens.imaging.hashing import canonical_view, view_hash
+from shoplens.imaging.privacy import blur_faces
+from shoplens.imaging.quality import QualityConfig, QualityReport, assess_quality
+from shoplens.inference.store import LoadedModel
+
+
+class CatalogInputError(ShopLensError):
+    """A product or image that cannot enter the catalogue as given."""
+
+    exit_code = 2
+
+
+@dataclass(frozen=True)
+class ProductIn:
+    """What a merchant declares about a product."""
+
+    merchant: str
+    sku: str
+    title: str
+    brand: str | None = None
+    price: Decimal | None = None
+    category: str | None = None
+    stock: int = 0
+    status: str = "active"
+
+
+@dataclass(frozen=True)
+class IngestItem:
+    """One product with its image bytes; `key` names it in a job's per-row results."""
+
+    key: str
+    product: ProductIn
+    images: Sequence[bytes]
+    blur_faces: bool = False
+
+
+@dataclass
+class ItemOutcome:
+    """What became of an item: done (new or changed), skipped (already there) or failed, and why."""
+
+    key: str
+    status: str
+    product_id: int | None = None
+    error: str | None = None
+    image_ids: list[int] = field(default_factory=list)
+    exception: ShopLensError | None = field(default=None, repr=False)  # the error itself, for HTTP status mapping
+
+
+@dataclass(frozen=True)
+class MismatchConfig:
+    """When a confident prediction contradicts the declared category strongly enough to flag the product."""
+
+    min_confidence: float = 0.9
+    max_declared_probability: float = 0.02
+
+
+@dataclass
+class _Prepared:
+    """An image made safe and measured, waiting for the model."""
+
+    sha256: str
+    image: Image.Image
+    quality: QualityReport
+    view: np.ndarray
+    phash: int
+    faces: int
+    nbytes: int
+
+
+def image_id_of(data: bytes) -> str:
+    """The content id of uploaded bytes (the same bytes always give the same id)."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def prepare(data: bytes, blur: bool, max_pixels: int, quality: QualityConfig) -> _Prepared:
+    """Decode untrusted bytes (metadata dropped), blur faces if asked, measure quality and hash."""
+    image = decode_image(data, max_pixels=max_pixels)
+    faces = 0
+    if blur:
+        image, faces = blur_faces(image)
+    view = canonical_view(image)
+    return _Prepared(image_id_of(data), image, assess_quality(image, quality), view, view_hash(view), faces, len(data))
+
+
+def is_mismatch(probs: np.ndarray, labels: Sequence[str], declared: str | None, cfg: MismatchConfig) -> bool:
+    """Whether the model is confident, disagrees with the declared category, and gives that category almost nothing."""
+    if declared is None or declared not in labels:
+        return False
+    top = int(np.argmax(probs))
+    return (
+        labels[top] != declared
+        and probs[top] >= cfg.min_confidence
+        and probs[labels.index(declared)] <= cfg.max_declared_probability
+    )
+
+
+class Ingestor:
+    """Turns IngestItems into products, stored images, embeddings, flags and vector-index entries."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        store: ImageStore,
+        space: VectorSpace,
+        model: LoadedModel,
+        *,
+        max_pixels: int = 40_000_000,
+        quality: QualityConfig | None = None,
+        mismatch: MismatchConfig | None = None,
+        duplicates: DuplicateConfig | None = None,
+        categories: Sequence[str] | None = None,
+        duplicate_cache: DuplicateCache | None = None,
+    ) -> None:
+        self.sessions, self.store, self.space, self.model = sessions, store, space, model
+        self.max_pixels = max_pixels
+        self.quality = quality or QualityConfig()
+        self.mismatch = mismatch or MismatchConfig()
+        self.duplicates = duplicates or DuplicateConfig()
+        self.dup_cache = duplicate_cache or DuplicateCache(model.version)
+        self.categories = list(categories) if categories is not None else list(model.predictor.bundle.labels)
+
+    def ingest(self, items: Sequence[IngestItem]) -> list[ItemOutcome]:
+        """Ingest a batch; every item gets an outcome, bad ones fail alone with a reason."""
+        outcomes: dict[str, ItemOutcome] = {}
+        prepared: dict[str, list[_Prepared]] = {}
+        for item in items:
+            try:
+                check_product(item.product, self.categories)
+                if not item.images:
+                    raise CatalogInputError("a product needs at least one image")
+                prepared[item.key] = [
+                    prepare(d, item.blur_faces, self.max_pixels, self.quality) for d in item.images
+                ]
+            except ShopLensError as e:
+                outcomes[item.key] = ItemOutcome(item.key, "failed", error=str(e), exception=e)
+        todo = [it for it in items if it.key in prepared]
+        with self.sessions() as session:
+            current = load_products(session, [it.product for it in todo])
+            unchanged = {
+                it.key: current[_key(it.product)].id
+                for it in todo
+                if is_unchanged(current.get(_key(it.product)), it.product, prepared[it.key])
+            }
+        fresh = [it for it in todo if it.key not in unchanged]
+        for key, product_id in unchanged.items():
+            outcomes[key] = ItemOutcome(key, "skipped", product_id=product_id)
+        if fresh:
+            images = [p for it in fresh for p in prepared[it.key]]
+            probs, embeddings = self.model.predictor.run(images_to_batch([p.image for p in images], self.model.preprocess))
+            for p in images:  # the file is on disk before its row is committed
+                self.store.put(p.sha256, p.image)
+            self.store.sync()
+            outcomes.update(self._record(fresh, prepared, probs, embeddings))
+        return [outcomes[it.key] for it in items]
+
+    def _record(
+        self, items: Sequence[IngestItem], prepared: dict[str, list[_Prepared]], probs: np.ndarray, embeddings: np.ndarray
+    ) -> dict[str, ItemOutcome]:
+        """Write products, images and embeddings in one transaction, then deduplicate and index the new images."""
+        labels = list(self.model.predictor.bundle.labels)
+        version = self.model.version
+        outcomes: dict[str, ItemOutcome] = {}
+        added: dict[str, list[tuple[ProductImage, np.ndarray]]] = {}
+        row = 0
+        with self.sessions.begin() as session:
+            products = load_products(session, [it.product for it in items])
+            merchants = {it.product.merchant for it in items}
+            known = set(session.scalars(select(Merchant.id).where(Merchant.id.in_(merchants))))
+            session.add_all(Merchant(id=m, name=m) for m in sorted(merchants - known))
+            for it in items:
+                product = products.get(_key(it.product))
+                if product is None:
+                    product = products[_key(it.product)] = Product(merchant_id=it.product.merchant, sku=it.product.sku)
+                    session.add(product)
+                declare(product, it.product)
+                have = {img.sha256 for img in product.images}
+                mine = added.setdefault(it.key, [])
+                for p in prepared[it.key]:
+                    pr, emb = probs[row], embeddings[row]
+                    row += 1
+                    if p.sha256 in have:
+                        continue
+                    have.add(p.sha256)
+                    top = int(np.argmax(pr))
+                    img = ProductImage(
+                        sha256=p.sha256, phash=p.phash, view=p.view.tobytes(), width=p.image.width,
+                        height=p.image.height, bytes=p.nbytes, quality_flags=",".join(p.quality.flags),
+                        sharpness=p.quality.sharpness, brightness=p.quality.brightness, faces_blurred=p.faces,
+                        predicted_category=labels[top], confidence=float(pr[top]), model_version=version,
+                        position=len(product.images), source="shopper" if it.blur_faces else "merchant",
+                        mismatch=is_mismatch(pr, labels, it.product.category, self.mismatch),
+                    )  # fmt: skip
+                    product.images.append(img)
+                    mine.append((img, emb))
+            session.flush()  # one round of INSERTs for the whole batch
+            new_rows = [pair for it in items for pair in added[it.key]]
+            session.add_all(
+                Embedding(image_id=img.id, model_version=version, vector=vector_bytes(emb)) for img, emb in new_rows
+            )
+            for it in items:
+                product = products[_key(it.product)]
+                outcomes[it.key] = ItemOutcome(it.key, "done", product.id, image_ids=[img.id for img, _ in added[it.key]])
+        if new_rows:
+            ids = np.array([img.id for img, _ in new_rows], dtype=np.int64)
+            vectors = np.stack([emb for _, emb in new_rows]).astype(np.float32)
+            with self.sessions.begin() as session:
+                assign_duplicates(session, self.dup_cache, ids, self.duplicates)
+            self.space.add(version, ids, vectors)
+        return outcomes
+
+
+def _key(p: ProductIn) -> tuple[str, str]:
+    """A product's identity: (merchant, sku)."""
+    return (p.merchant, p.sku)
+
+
+def load_products(session: Session, declared: Sequence[ProductIn]) -> dict[tuple[str, str], Product]:
+    """The existing products among these (merchant, sku) pairs, with their images, in one query."""
+    keys = {_key(p) for p in declared}
+    if not keys:
+        return {}
+    rows = session.scalars(
+        select(Product).options(selectinload(Product.images))
+        .where(Product.merchant_id.in_({m for m, _ in keys}), Product.sku.in_({s for _, s in keys}))
+    )  # fmt: skip
+    return {(p.merchant_id, p.sku): p for p in rows if (p.merchant_id, p.sku) in keys}
+
+
+def declare(product: Product, p: ProductIn) -> None:
+    """Set what the merchant declares on a product row."""
+    product.title, product.brand, product.price = p.title, p.brand, p.price
+    product.declared_category, product.stock, product.status = p.category, p.stock, p.status
+
+
+def is_unchanged(product: Product | None, p: ProductIn, images: Sequence[_Prepared]) -> bool:
+    """Whether the catalogue already holds exactly this: same declared fields, every image there."""
+    if product is None:
+        return False
+    price = None if product.price is None else Decimal(product.price)
+    same = (product.title, product.brand, price, product.declared_category, product.stock, product.status) == (
+        p.title, p.brand, None if p.price is None else Decimal(p.price), p.category, p.stock, p.status)  # fmt: skip
+    return same and {i.sha256 for i in images} <= {img.sha256 for img in product.images}
+
+
+def check_product(p: ProductIn, categories: Sequence[str] | None = None) -> None:
+    """Raise CatalogInputError for a product that cannot be stored as declared."""
+    if categories is not None and p.category is not None and p.category not in categories:
+        raise CatalogInputError(f"unknown category {p.category!r}; categories: {', '.join(categories)}")
+    if not p.merchant.strip() or not p.sku.strip():
+        raise CatalogInputError("merchant and sku are required")
+    if not p.title.strip():
+        raise CatalogInputError("title is required")
+    if p.price is not None and p.price < 0:
+        raise CatalogInputError("price cannot be negative")
+    if p.stock < 0:
+        raise CatalogInputError("stock cannot be negative")
+
+
+def vector_bytes(v: np.ndarray) -> bytes:
+    """An embedding as stored: float32 little-endian bytes."""
+    return np.asarray(v, dtype="<f4").tobytes()
+
+
+def vector_from_bytes(b: bytes) -> np.ndarray:
+    """The float32 embedding stored as bytes."""
+    return np.frombuffer(b, dtype="<f4").astype(np.float32)

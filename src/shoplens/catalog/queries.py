@@ -1,0 +1,138 @@
+"""Reading and changing products: filtered lists, duplicates, the QA summary, updates and deletes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Literal
+
+from sqlalchemy import Select, and_, delete, exists, func, or_, select
+from sqlalchemy.orm import Session, aliased, selectinload
+
+from shoplens.catalog.ingest import CatalogInputError
+from shoplens.catalog.models import Embedding, Product, ProductImage
+from shoplens.errors import ForbiddenError, NotFoundError
+
+Flag = Literal["mismatch", "duplicate", "low_quality"]
+FLAGS: tuple[str, ...] = ("mismatch", "duplicate", "low_quality")
+UPDATABLE = ("title", "brand", "price", "category", "stock", "status")
+
+
+@dataclass(frozen=True)
+class ProductFilter:
+    """Which products to list: category, merchant, a flag, text on title/brand; one page of them."""
+
+    category: str | None = None
+    merchant: str | None = None
+    flag: Flag | None = None
+    q: str | None = None
+    limit: int = 50
+    offset: int = 0
+
+
+def flag_condition(flag: str) -> Any:
+    """SQL condition: the product has an image with this flag."""
+    img = ProductImage
+    cond = {
+        "mismatch": img.mismatch.is_(True),
+        "duplicate": img.duplicate_group.is_not(None),
+        "low_quality": img.quality_flags != "",
+    }[flag]
+    return exists().where(and_(img.product_id == Product.id, cond))
+
+
+def _filtered(f: ProductFilter) -> Select[tuple[Product]]:
+    """The select for a filter, unordered and unpaged."""
+    stmt = select(Product)
+    if f.category:
+        stmt = stmt.where(Product.declared_category == f.category)
+    if f.merchant:
+        stmt = stmt.where(Product.merchant_id == f.merchant)
+    if f.flag:
+        stmt = stmt.where(flag_condition(f.flag))
+    if f.q:
+        like = f"%{f.q.lower()}%"
+        stmt = stmt.where(or_(func.lower(Product.title).like(like), func.lower(Product.brand).like(like)))
+    return stmt
+
+
+def list_products(session: Session, f: ProductFilter) -> tuple[int, list[Product]]:
+    """The total matching the filter and the requested page (newest first), images loaded."""
+    stmt = _filtered(f)
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    page = session.scalars(
+        stmt.options(selectinload(Product.images)).order_by(Product.id.desc()).limit(f.limit).offset(f.offset)
+    ).all()
+    return total, list(page)
+
+
+def get_product(session: Session, product_id: int) -> Product:
+    """A product with its images; NotFoundError when there is none."""
+    product = session.get(Product, product_id, options=[selectinload(Product.images)])
+    if product is None:
+        raise NotFoundError(f"no product {product_id}")
+    return product
+
+
+def check_owner(product: Product, merchant: str | None) -> None:
+    """ForbiddenError unless `merchant` is None (admin) or owns the product."""
+    if merchant is not None and product.merchant_id != merchant:
+        raise ForbiddenError(f"product {product.id} belongs to another merchant")
+
+
+def update_product(session: Session, product: Product, changes: dict[str, Any], categories: list[str]) -> Product:
+    """Apply declared-field changes; a new category re-evaluates the mismatch flag of each image."""
+    for key, value in changes.items():
+        if key not in UPDATABLE:
+            raise CatalogInputError(f"{key!r} cannot be changed; fields: {', '.join(UPDATABLE)}")
+        if key == "category":
+            if value is not None and value not in categories:
+                raise CatalogInputError(f"unknown category {value!r}; categories: {', '.join(categories)}")
+            product.declared_category = value
+            for img in product.images:  # the merchant corrected it: flag only what still disagrees
+                img.mismatch = img.mismatch and img.predicted_category != value
+        elif key == "price":
+            product.price = None if value is None else Decimal(str(value))
+        else:
+            setattr(product, key, value)
+    return product
+
+
+def delete_product(session: Session, product: Product) -> list[int]:
+    """Delete a product with its images and embeddings; returns the image ids to drop from the indexes."""
+    ids = [img.id for img in product.images]
+    if ids:
+        session.execute(delete(Embedding).where(Embedding.image_id.in_(ids)))
+    session.delete(product)  # its images go with it (cascade)
+    return ids
+
+
+def duplicates_of(session: Session, product: Product) -> list[tuple[ProductImage, ProductImage, Product]]:
+    """(this product's image, the duplicate image, its product) for every image grouped with this product's."""
+    mine = [img for img in product.images if img.duplicate_group is not None]
+    if not mine:
+        return []
+    other = aliased(ProductImage)
+    rows = session.execute(
+        select(other, Product)
+        .join(Product, Product.id == other.product_id)
+        .where(other.duplicate_group.in_({img.duplicate_group for img in mine}), other.product_id != product.id)
+        .order_by(other.id)
+    ).all()
+    by_group = {img.duplicate_group: img for img in mine}
+    return [(by_group[o.duplicate_group], o, p) for o, p in rows]
+
+
+def qa_summary(session: Session, limit: int = 20) -> dict[str, Any]:
+    """Counts of products per flag, and the first `limit` flagged products of each."""
+    out: dict[str, Any] = {"products": session.scalar(select(func.count(Product.id))) or 0, "flags": {}}
+    for flag in FLAGS:
+        stmt = select(Product).where(flag_condition(flag))
+        count = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+        items = session.scalars(stmt.options(selectinload(Product.images)).order_by(Product.id).limit(limit)).all()
+        out["flags"][flag] = {"count": count, "items": list(items)}
+    groups = session.scalar(
+        select(func.count(func.distinct(ProductImage.duplicate_group))).where(ProductImage.duplicate_group.is_not(None))
+    )
+    out["duplicate_groups"] = groups or 0
+    return out

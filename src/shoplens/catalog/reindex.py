@@ -1,0 +1,89 @@
+"""Re-embed the catalogue with another model version and switch search to it atomically.
+
+Searches keep using the old version's index (and model) until the switch; images ingested meanwhile are
+picked up by a final catch-up pass before it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from sqlalchemy import exists, select, update
+from sqlalchemy.orm import aliased
+
+from shoplens.catalog.ingest import is_mismatch, vector_bytes
+from shoplens.catalog.models import Embedding, Product, ProductImage
+from shoplens.catalog.service import Catalog, NoModelError
+from shoplens.imaging import decode_image, images_to_batch
+from shoplens.inference.store import LoadedModel
+
+
+@dataclass
+class ReindexSummary:
+    """What a reindex did."""
+
+    version: str
+    previous: str | None
+    embedded: int
+    indexed: int
+
+
+def _pending(catalog: Catalog, version: str, limit: int) -> list[tuple[int, str, str | None]]:
+    """(image id, content id, declared category) of images with no embedding from `version` yet."""
+    emb = aliased(Embedding)
+    has = exists().where(emb.image_id == ProductImage.id, emb.model_version == version)
+    with catalog.sessions() as session:
+        rows = session.execute(
+            select(ProductImage.id, ProductImage.sha256, Product.declared_category)
+            .join(Product).where(~has).order_by(ProductImage.id).limit(limit)
+        ).all()  # fmt: skip
+    return [tuple(r) for r in rows]  # type: ignore[misc]
+
+
+def embed_pending(catalog: Catalog, model: LoadedModel, batch: int = 512,
+                  progress: Callable[[int], None] | None = None) -> dict[int, tuple[str, float, bool]]:  # fmt: skip
+    """Embed every image lacking a `model` embedding; their new (prediction, confidence, mismatch) by image id."""
+    labels = list(model.predictor.bundle.labels)
+    cfg = catalog.config.mismatch
+    predictions: dict[int, tuple[str, float, bool]] = {}
+    while rows := _pending(catalog, model.version, batch):
+        images = [decode_image(catalog.store.open(sha)) for _, sha, _ in rows]
+        probs, emb = model.predictor.run(images_to_batch(images, model.preprocess))
+        with catalog.sessions.begin() as session:
+            session.add_all(Embedding(image_id=i, model_version=model.version, vector=vector_bytes(e))
+                            for (i, _, _), e in zip(rows, emb))  # fmt: skip
+        for (image_id, _, declared), p in zip(rows, probs):
+            top = int(np.argmax(p))
+            predictions[image_id] = (labels[top], float(p[top]), is_mismatch(p, labels, declared, cfg))
+        if progress:
+            progress(len(rows))
+    return predictions
+
+
+def reindex(catalog: Catalog, version: str | None = None, method: str | None = None,
+            progress: Callable[[int], None] | None = None) -> ReindexSummary:  # fmt: skip
+    """Embed all images with `version` (default: the model store's active one), build its index, switch to it."""
+    version = version or catalog.models.active_version()
+    if version is None:
+        raise NoModelError("no active model version to reindex with")
+    model = catalog.models.load(version)
+    previous = catalog.space.active_version()
+    predictions = embed_pending(catalog, model, progress=progress)
+    dim = embedding_dim(model)
+    index = catalog.space.build(version, dim, method)
+    predictions.update(embed_pending(catalog, model, progress=progress))  # images that arrived meanwhile
+    with catalog.sessions.begin() as session:
+        for image_id, (label, conf, mismatch) in predictions.items():
+            session.execute(update(ProductImage).where(ProductImage.id == image_id).values(
+                predicted_category=label, confidence=conf, mismatch=mismatch, model_version=version))  # fmt: skip
+    index = catalog.space.index(version, dim)  # in line with every embedding stored so far
+    catalog.space.activate(version)
+    return ReindexSummary(version, previous, len(predictions), len(index))
+
+
+def embedding_dim(model: LoadedModel) -> int:
+    """The length of the model's embeddings (from one blank input)."""
+    pre = model.preprocess
+    return int(model.predictor.run(np.zeros((1, pre.in_chans, pre.size[1], pre.size[0]), np.uint8))[1].shape[1])

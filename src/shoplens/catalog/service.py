@@ -1,0 +1,136 @@
+"""The catalogue as one object: database, image store, vector indexes and the model that embeds for search."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from shoplens.catalog.db import default_url, ensure_taxonomy, open_database
+from shoplens.catalog.duplicates import DuplicateCache, DuplicateConfig
+from shoplens.catalog.ingest import Ingestor, MismatchConfig
+from shoplens.catalog.models import Taxonomy
+from shoplens.catalog.storage import LocalImageStore
+from shoplens.catalog.vectors import VectorSpace
+from shoplens.config import Settings
+from shoplens.errors import ShopLensError
+from shoplens.imaging import images_to_batch
+from shoplens.imaging.quality import QualityConfig
+from shoplens.inference.store import LoadedModel, ModelStore
+
+
+class NoModelError(ShopLensError):
+    """The catalogue needs a model (to classify and embed) and none is available."""
+
+    exit_code = 2
+
+
+@dataclass(frozen=True)
+class CatalogConfig:
+    """Where the catalogue lives and how it judges images."""
+
+    data_dir: Path = Path("var/catalog")
+    database_url: str | None = None  # default: SQLite under data_dir
+    taxonomy: str = "fashion-mnist"
+    index_method: str = "exact"
+    max_pixels: int = 40_000_000
+    blur_faces_merchant: bool = False  # product shots: off by default
+    blur_faces_shopper: bool = True  # review photos and other shopper uploads: on
+    mismatch: MismatchConfig = MismatchConfig()
+    duplicates: DuplicateConfig = DuplicateConfig()
+    quality: QualityConfig = QualityConfig()
+
+
+def catalog_config(settings: Settings) -> CatalogConfig:
+    """The catalogue part of the service settings."""
+    return CatalogConfig(
+        data_dir=settings.catalog_dir, database_url=settings.database_url, taxonomy=settings.taxonomy,
+        index_method=settings.index_method, max_pixels=settings.max_pixels,
+        blur_faces_merchant=settings.blur_faces_merchant, blur_faces_shopper=settings.blur_faces_shopper,
+        mismatch=MismatchConfig(settings.mismatch_min_confidence, settings.mismatch_max_declared),
+        duplicates=DuplicateConfig(settings.duplicate_max_hamming, settings.duplicate_min_similarity),
+    )  # fmt: skip
+
+
+class Catalog:
+    """Opens (and migrates) the database, the image store and the vector indexes; hands out ingestors."""
+
+    def __init__(
+        self, config: CatalogConfig, models: ModelStore, serving: Callable[[], LoadedModel | None] | None = None
+    ) -> None:
+        self.config = config
+        self.models = models
+        self.serving = serving  # the service's loaded model, reused when it is the version needed
+        url = config.database_url or default_url(config.data_dir)
+        self.engine: Engine
+        self.engine, self.sessions = open_database(url)
+        # Files are flushed to disk once per ingested batch (store.sync), before their rows are committed.
+        self.store = LocalImageStore(config.data_dir / "images", fsync=False)
+        self.space = VectorSpace(config.data_dir / "index", self.sessions, config.index_method)
+        self._lock = threading.Lock()
+        self._model: LoadedModel | None = None
+        self._dup_caches: dict[str, DuplicateCache] = {}
+
+    def close(self) -> None:
+        """Release database connections."""
+        self.engine.dispose()
+
+    def model(self) -> LoadedModel:
+        """The model whose embeddings the active index holds (the model store's active one before any index)."""
+        version = self.space.active_version() or self.models.active_version()
+        if version is None:
+            raise NoModelError(
+                f"no model version of {self.models.name!r} in {self.models.root}: train one first (shoplens train)"
+            )
+        shared = self.serving() if self.serving else None
+        if shared is not None and shared.version == version:
+            self._ensure_active(version)
+            return shared
+        with self._lock:
+            if self._model is None or self._model.version != version:
+                self._model = self.models.load(version)
+            self._ensure_active(version)
+            return self._model
+
+    def _ensure_active(self, version: str) -> None:
+        """Name the first model version used as the active index version."""
+        if self.space.active_version() is None:
+            self.space.activate(version)
+
+    def categories(self) -> list[str]:
+        """The category names of the catalogue's taxonomy (created from the model's labels the first time)."""
+        with self.sessions.begin() as session:
+            tax = session.scalar(select(Taxonomy).where(Taxonomy.name == self.config.taxonomy))
+            if tax is None:
+                tax = ensure_taxonomy(session, self.config.taxonomy, self.model().predictor.bundle.labels)
+            return [c.name for c in tax.categories]
+
+    def ingestor(self) -> Ingestor:
+        """An ingestor bound to the current model and this catalogue's settings."""
+        cfg, model = self.config, self.model()
+        return Ingestor(
+            self.sessions, self.store, self.space, model, max_pixels=cfg.max_pixels, quality=cfg.quality,
+            mismatch=cfg.mismatch, duplicates=cfg.duplicates, categories=self.categories(),
+            duplicate_cache=self.duplicate_cache(model.version),
+        )  # fmt: skip
+
+    def duplicate_cache(self, version: str) -> DuplicateCache:
+        """The in-memory duplicate-check data of a model version, shared by this process's ingestors."""
+        with self._lock:
+            return self._dup_caches.setdefault(version, DuplicateCache(version))
+
+    def embed(self, images: list[Image.Image]) -> tuple[LoadedModel, np.ndarray, np.ndarray]:
+        """The search model, and its probabilities and embeddings for decoded photos."""
+        model = self.model()
+        probs, emb = model.predictor.run(images_to_batch(images, model.preprocess))
+        return model, probs, emb
+
+    def session(self) -> Session:
+        """A new database session."""
+        return self.sessions()

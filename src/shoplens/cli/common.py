@@ -1,0 +1,45 @@
+"""What every `shoplens` sub-command shares: the Typer apps, consoles, error handling and common options."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from shoplens.errors import ShopLensError
+
+app = typer.Typer(help="ShopLens: image recognition for e-commerce.", no_args_is_help=True, add_completion=False)
+data_app = typer.Typer(help="Datasets.", no_args_is_help=True)
+models_app = typer.Typer(help="Architectures and model versions.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys for `shoplens serve`.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+app.add_typer(models_app, name="models")
+app.add_typer(keys_app, name="keys")
+out = Console()
+err = Console(stderr=True, soft_wrap=True)
+
+
+def friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn ShopLensError into `error: …` on stderr and its exit code, never a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except ShopLensError as e:
+            err.print(f"[red]error:[/red] {e}", highlight=False)
+            raise typer.Exit(e.exit_code) from None
+        except ValueError as e:
+            err.print(f"[red]error:[/red] {e}", highlight=False)
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+ModelsDir = Annotated[Path, typer.Option("--models-dir", envvar="SHOPLENS_MODELS_DIR", help="Root of <name>/<version>/ bundles.")]
+ModelName = Annotated[str, typer.Option("--name", envvar="SHOPLENS_MODEL_NAME", help="Model name under the models dir.")]
+KeysFile = Annotated[Path, typer.Option("--keys-file", envvar="SHOPLENS_API_KEYS_FILE", help="The hashed API keys file.")]

@@ -1,0 +1,148 @@
+"""Each image's path into the catalogue: safe decode, metadata stripped, quality, category, duplicates, index."""
+
+from __future__ import annotations
+
+import io
+import os
+
+import numpy as np
+import pytest
+import skimage
+from PIL import Image
+from sqlalchemy import func, select
+
+from shoplens.catalog.demo import near_duplicate
+from shoplens.catalog.ingest import IngestItem, ProductIn, image_id_of
+from shoplens.catalog.models import Embedding, Product, ProductImage
+from shoplens.catalog.service import Catalog
+from shoplens.imaging.privacy import detect_faces
+from tests.catalog.conftest import jpeg_with_gps, photos, png
+
+ASTRONAUT = os.path.join(os.path.dirname(skimage.__file__), "data", "astronaut.png")
+
+
+def item(key: str, image: bytes, merchant: str = "acme", category: str | None = None, blur: bool = False) -> IngestItem:
+    """A product with one image."""
+    return IngestItem(key, ProductIn(merchant, key, f"Product {key}", category=category), [image], blur)
+
+
+def test_products_images_and_embeddings_are_recorded(catalog: Catalog) -> None:
+    out = catalog.ingestor().ingest([item(f"p{i}", png(p)) for i, p in enumerate(photos(4))])
+    assert [o.status for o in out] == ["done"] * 4
+    with catalog.sessions() as s:
+        assert s.scalar(select(func.count(Product.id))) == 4
+        images = s.scalars(select(ProductImage)).all()
+        assert all(img.predicted_category and img.confidence is not None and img.model_version == "v1" for img in images)
+        assert s.scalar(select(func.count()).select_from(Embedding)) == 4
+    assert len(catalog.space.index("v1", 128)) == 4
+
+
+def test_stored_copy_is_reencoded_without_metadata_and_content_addressed(catalog: Catalog) -> None:
+    data = jpeg_with_gps(photos(1)[0])
+    assert b"PrivateCam" in data
+    (out,) = catalog.ingestor().ingest([item("gps", data)])
+    sha = image_id_of(data)
+    with catalog.sessions() as s:
+        assert s.scalar(select(ProductImage.sha256).where(ProductImage.product_id == out.product_id)) == sha
+    stored = catalog.store.open(sha)
+    assert stored != data and b"PrivateCam" not in stored and b"Exif" not in stored
+    reopened = Image.open(io.BytesIO(stored))
+    assert reopened.format == "PNG" and not reopened.getexif() and "exif" not in reopened.info
+
+
+def test_same_request_twice_is_skipped_and_same_bytes_same_id(catalog: Catalog) -> None:
+    items = [item(f"p{i}", png(p)) for i, p in enumerate(photos(3))]
+    catalog.ingestor().ingest(items)
+    again = catalog.ingestor().ingest(items)
+    assert [o.status for o in again] == ["skipped"] * 3
+    shared = png(photos(1, seed=5)[0])
+    a, b = catalog.ingestor().ingest([item("x", shared, "m1"), item("y", shared, "m2")])
+    with catalog.sessions() as s:
+        shas = s.scalars(select(ProductImage.sha256).where(ProductImage.product_id.in_([a.product_id, b.product_id])))
+        assert set(shas) == {image_id_of(shared)}
+        assert s.scalar(select(func.count(ProductImage.id))) == 5
+
+
+def test_bad_items_fail_alone_with_reasons(catalog: Catalog) -> None:
+    good = png(photos(1)[0])
+    out = catalog.ingestor().ingest([
+        item("pdf", b"%PDF-1.4 not an image"),
+        item("cut", good[: len(good) // 2]),
+        IngestItem("notitle", ProductIn("acme", "s", " "), [good]),
+        item("badcat", good, category="Spaceship"),
+        item("ok", good),
+    ])  # fmt: skip
+    status = {o.key: (o.status, o.error or "") for o in out}
+    assert status["ok"][0] == "done"
+    assert status["pdf"][0] == "failed" and "supported" in status["pdf"][1]
+    assert status["cut"][0] == "failed"
+    assert status["notitle"][0] == "failed" and "title" in status["notitle"][1]
+    assert status["badcat"][0] == "failed" and "unknown category" in status["badcat"][1]
+    with catalog.sessions() as s:
+        assert s.scalar(select(func.count(Product.id))) == 1
+    assert list(catalog.store.ids()) == [image_id_of(good)]
+
+
+def test_confident_disagreement_with_the_declared_category_is_flagged(catalog: Catalog) -> None:
+    photo = png(photos(1, seed=3)[0])
+    (probe,) = catalog.ingestor().ingest([item("probe", photo)])
+    with catalog.sessions() as s:
+        predicted, conf = s.execute(select(ProductImage.predicted_category, ProductImage.confidence)).one()
+    assert conf > 0.99  # the test model is made very sure of itself
+    other = next(c for c in catalog.categories() if c != predicted)
+    right, wrong = catalog.ingestor().ingest([item("right", photo, "m2", predicted), item("wrong", photo, "m3", other)])
+    with catalog.sessions() as s:
+        flags = dict(s.execute(select(Product.sku, ProductImage.mismatch).join(Product)).all())
+    assert flags == {"probe": False, "right": False, "wrong": True}
+
+
+def test_quality_flags_are_stored(catalog: Catalog) -> None:
+    tiny = Image.new("L", (12, 12), 255)
+    black = Image.new("L", (40, 40), 0)
+    catalog.ingestor().ingest([item("tiny", png(tiny)), item("black", png(black)), item("fine", png(photos(1)[0]))])
+    with catalog.sessions() as s:
+        flags = dict(s.execute(select(Product.sku, ProductImage.quality_flags).join(Product)).all())
+    assert "too_small" in flags["tiny"] and "too_dark" in flags["black"] and flags["fine"] == ""
+
+
+def test_faces_in_shopper_photos_are_blurred_in_the_stored_copy(catalog: Catalog) -> None:
+    data = open(ASTRONAUT, "rb").read()
+    assert detect_faces(Image.open(ASTRONAUT))  # the real photo has a detectable face
+    shopper, merchant = catalog.ingestor().ingest([item("review", data, "m1", blur=True), item("shot", data, "m2")])
+    with catalog.sessions() as s:
+        blurred = dict(s.execute(select(Product.sku, ProductImage.faces_blurred).join(Product)).all())
+    assert blurred["review"] >= 1 and blurred["shot"] == 0
+    # Both share the content id of the upload; the store keeps the first copy written (the blurred one).
+    stored = Image.open(io.BytesIO(catalog.store.open(image_id_of(data))))
+    assert detect_faces(stored) == []
+
+
+def test_near_duplicates_across_merchants_are_grouped(catalog: Catalog) -> None:
+    base = photos(6, seed=11)
+    rng = np.random.default_rng(0)
+    items = [item(f"orig{i}", png(p), "m1") for i, p in enumerate(base)]
+    items.append(item("copy0", near_duplicate(base[0], rng), "m2"))
+    items.append(item("copy1", near_duplicate(base[1], rng), "m3"))
+    catalog.ingestor().ingest(items[:6])
+    catalog.ingestor().ingest(items[6:])  # a later batch still finds the earlier originals
+    with catalog.sessions() as s:
+        groups = dict(s.execute(select(Product.sku, ProductImage.duplicate_group).join(Product)).all())
+    assert groups["copy0"] is not None and groups["copy0"] == groups["orig0"]
+    assert groups["copy1"] is not None and groups["copy1"] == groups["orig1"] != groups["copy0"]
+    assert all(groups[f"orig{i}"] is None for i in range(2, 6))
+
+
+def test_the_same_photo_within_one_product_is_not_a_duplicate(catalog: Catalog) -> None:
+    p = photos(1, seed=2)[0]
+    catalog.ingestor().ingest([IngestItem("k", ProductIn("m", "s", "T"), [png(p), near_duplicate(p, np.random.default_rng(1))])])
+    with catalog.sessions() as s:
+        assert s.scalars(select(ProductImage.duplicate_group)).all() == [None, None]
+
+
+def test_index_answers_with_the_image_itself_first(catalog: Catalog) -> None:
+    out = catalog.ingestor().ingest([item(f"p{i}", png(p)) for i, p in enumerate(photos(8, seed=4))])
+    index = catalog.space.index("v1", 128)
+    with catalog.sessions() as s:
+        vec = np.frombuffer(s.get(Embedding, (out[3].image_ids[0], "v1")).vector, "<f4")
+    scores, ids = index.search(vec[None].astype(np.float32), 3)
+    assert ids[0][0] == out[3].image_ids[0] and scores[0][0] == pytest.approx(1.0, abs=1e-4)

@@ -1,0 +1,163 @@
+"""Bulk ingestion: folder, CSV and URL sources, per-row results, resuming, and surviving SIGKILL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from shoplens.catalog.fetch import FetchPolicy
+from shoplens.catalog.jobs import BulkIngest, rows_from_csv, rows_from_folder, rows_from_url_list
+from shoplens.catalog.models import IngestRow, Product, ProductImage
+from shoplens.catalog.service import Catalog, CatalogConfig
+from shoplens.errors import DataFormatError
+from shoplens.inference.store import ModelStore
+from tests.catalog.conftest import photos, png
+
+
+def write_folder(root: Path, n: int, seed: int = 0) -> Path:
+    """n product photos, half of them under a category folder."""
+    for i, p in enumerate(photos(n, seed)):
+        folder = root / ("Bag" if i % 2 else "misc")
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"item_{i:03d}.png").write_bytes(png(p))
+    return root
+
+
+def test_folder_ingest_records_every_row_and_rerun_skips(catalog: Catalog, tmp_path: Path) -> None:
+    root = write_folder(tmp_path / "photos", 6)
+    rows = rows_from_folder(root, "acme", catalog.categories())
+    assert {r.product.category for r in rows} == {"Bag", None}
+    first = BulkIngest(catalog, batch_size=4).run("folder", root, rows, "acme")
+    assert (first.done, first.skipped, first.failed) == (6, 0, 0)
+    again = BulkIngest(catalog, batch_size=4).run("folder", root, rows, "acme")
+    assert (again.done, again.skipped, again.failed, again.job_id) == (0, 6, 0, first.job_id)
+    with catalog.sessions() as s:
+        assert s.scalar(select(func.count(Product.id))) == 6
+        assert s.scalar(select(Product.title).where(Product.sku == "Bag-item_001")) == "Item 001"
+
+
+def test_csv_rows_fail_alone_with_reasons(catalog: Catalog, tmp_path: Path) -> None:
+    imgs = tmp_path / "imgs"
+    imgs.mkdir()
+    for i, p in enumerate(photos(2)):
+        (imgs / f"{i}.png").write_bytes(png(p))
+    (imgs / "notes.png").write_text("<html>not an image</html>")
+    manifest = tmp_path / "m.csv"
+    manifest.write_text(
+        "sku,title,brand,price,category,image\n"
+        "a,Good one,Brand,12.50,Bag,imgs/0.png\n"
+        "b,Bad price,Brand,twelve,Bag,imgs/1.png\n"
+        "c,No file,Brand,1,Bag,imgs/missing.png\n"
+        "d,Not an image,Brand,1,Bag,imgs/notes.png\n"
+        "e,Bad category,Brand,1,Spaceship,imgs/1.png\n"
+        "f,Second good,,,,imgs/1.png\n"
+    )
+    rows = rows_from_csv(manifest, "acme")
+    summary = BulkIngest(catalog).run("csv", manifest, rows, "acme")
+    assert (summary.done, summary.failed) == (2, 4)
+    reasons = dict(summary.errors)
+    assert "bad value" in reasons["line 3"] and "no file" in reasons["line 4"]
+    assert "supported" in reasons["line 5"] and "unknown category" in reasons["line 6"]
+    with catalog.sessions() as s:
+        stored = dict(s.execute(select(IngestRow.row_key, IngestRow.status)).all())
+        assert stored["line 2"] == "done" and stored["line 3"] == "failed"
+        price = s.scalar(select(Product.price).where(Product.sku == "a"))
+        assert float(price) == 12.5
+
+
+def test_csv_without_the_columns_is_refused(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("name,picture\nx,y.png\n")
+    with pytest.raises(DataFormatError, match="missing column"):
+        rows_from_csv(bad, "acme")
+
+
+@pytest.fixture
+def image_server(tmp_path: Path) -> Iterator[str]:
+    """A real HTTP server on 127.0.0.1 serving a folder of photos."""
+    root = tmp_path / "www"
+    root.mkdir()
+    for i, p in enumerate(photos(3, seed=7)):
+        (root / f"p{i}.png").write_bytes(png(p))
+    (root / "page.html").write_text("<html></html>")
+    handler = partial(SimpleHTTPRequestHandler, directory=str(root))
+    handler.log_message = lambda *a, **k: None  # type: ignore[method-assign]
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_url_list_fetches_allowed_hosts_only(catalog: Catalog, tmp_path: Path, image_server: str) -> None:
+    urls = tmp_path / "urls.txt"
+    urls.write_text(f"# photos\n{image_server}/p0.png\n{image_server}/p1.png\n{image_server}/page.html\n"
+                    f"{image_server}/nothing.png\nhttp://example.invalid/x.png\n")  # fmt: skip
+    rows = rows_from_url_list(urls, "acme")
+    policy = FetchPolicy(allowed_hosts=frozenset({"127.0.0.1"}), allow_private=True, retries=0)
+    summary = BulkIngest(catalog, policy).run("urls", urls, rows, "acme")
+    assert (summary.done, summary.failed) == (2, 3)
+    reasons = " | ".join(r for _, r in summary.errors)
+    assert "not an image" in reasons and "404" in reasons and "not allowed" in reasons
+    internal = tmp_path / "internal.txt"
+    internal.write_text(f"{image_server}/p2.png\n")
+    default = FetchPolicy(allowed_hosts=frozenset({"127.0.0.1"}))  # internal addresses refused by default
+    refused = BulkIngest(catalog, default).run("urls", internal, rows_from_url_list(internal, "acme"), "acme")
+    assert refused.failed == 1 and "internal" in refused.errors[0][1]
+
+
+def ingest_cmd(source: Path, models: Path, catalog_dir: Path, database_url: str) -> list[str]:
+    """The CLI command that ingests a source into this catalogue."""
+    return [sys.executable, "-m", "shoplens.cli", "ingest", str(source), "--models-dir", str(models),
+            "--catalog-dir", str(catalog_dir), "--database-url", database_url, "--batch-size", "16"]  # fmt: skip
+
+
+def test_sigkill_mid_ingest_then_rerun_gives_every_row_once_and_no_orphans(
+    models_root: Path, database_url: str, tmp_path: Path
+) -> None:
+    root = write_folder(tmp_path / "photos", 240, seed=3)
+    catalog_dir = tmp_path / "catalog"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.Popen(ingest_cmd(root, models_root, catalog_dir, database_url), env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    cat = Catalog(CatalogConfig(data_dir=catalog_dir, database_url=database_url), ModelStore(models_root, "fashion-mnist"))
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # kill it once some rows are in but not all
+            with cat.sessions() as s:
+                n = s.scalar(select(func.count(Product.id))) or 0
+            if n >= 32 or proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        with cat.sessions() as s:
+            killed_at = s.scalar(select(func.count(Product.id)))
+        assert 0 < killed_at < 240, "the ingest should have been killed mid-way"
+        rerun = subprocess.run(ingest_cmd(root, models_root, catalog_dir, database_url), env=env,
+                               capture_output=True, text=True, timeout=300)  # fmt: skip
+        assert rerun.returncode == 0, rerun.stderr
+        with cat.sessions() as s:
+            assert s.scalar(select(func.count(Product.id))) == 240
+            assert s.scalar(select(func.count(func.distinct(Product.sku)))) == 240
+            assert s.scalar(select(func.count(ProductImage.id))) == 240
+            referenced = set(s.scalars(select(ProductImage.sha256)))
+        assert set(cat.store.ids()) == referenced  # no orphan files, none missing
+        leftovers = [p for p in (catalog_dir / "images").rglob("*") if p.is_file() and p.name.startswith(".")]
+        assert leftovers == []
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        cat.close()
