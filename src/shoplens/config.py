@@ -6,7 +6,7 @@ import ipaddress
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shoplens.inference.runtime import Runtime
@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     mismatch_min_confidence: float = Field(0.9, ge=0, le=1, description="Flag a declared category only when this sure.")
     mismatch_max_declared: float = Field(0.02, ge=0, le=1, description="…and the declared category gets at most this.")
     duplicate_max_hamming: int = Field(12, ge=0, le=64, description="pHash bits two near-duplicates may differ in.")
+    user_id_secret: SecretStr | None = Field(
+        None, description="Key for pseudonymising shopper ids on the way in (HMAC-SHA256); unset: ids kept as sent."
+    )
     duplicate_min_similarity: float = Field(0.95, ge=-1, le=1, description="Embedding cosine that confirms a duplicate.")
 
     @model_validator(mode="after")

@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from shoplens.catalog import behaviour  # noqa: F401  (its tables are part of the schema)
 from shoplens.catalog.models import Category, Taxonomy
 from shoplens.errors import ShopLensError
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
+from shoplens.catalog import behaviour  # noqa: F401  (its tables join Base.metadata)
 from shoplens.catalog.models import Base
 
 config = context.config

@@ -1,0 +1,3 @@
+"""`shoplens ads …`: campaigns and their reports from the shell."""
+
+from __future__ import annotations
