@@ -63,13 +63,13 @@ class Settings(BaseSettings):
     index_method: Literal["exact", "hnsw", "ivf"] = Field("exact", description="Vector index: exact inner product, HNSW or IVF.")
     blur_faces_merchant: bool = Field(False, description="Blur faces in merchant product photos.")
     blur_faces_shopper: bool = Field(True, description="Blur faces in shopper uploads (review photos).")
-    mismatch_min_confidence: float = Field(0.9, ge=0, le=1, description="Flag a declared category only when this sure.")
-    mismatch_max_declared: float = Field(0.02, ge=0, le=1, description="…and the declared category gets at most this.")
-    duplicate_max_hamming: int = Field(12, ge=0, le=64, description="pHash bits two near-duplicates may differ in.")
+    mismatch_min_confidence: float = Field(0.8, ge=0, le=1, description="Flag a declared category only when this sure.")
+    mismatch_max_declared: float = Field(0.01, ge=0, le=1, description="…and the declared category gets at most this.")
+    duplicate_max_hamming: int = Field(4, ge=0, le=64, description="Perceptual-hash bits near-duplicates may differ in.")
     user_id_secret: SecretStr | None = Field(
         None, description="Key for pseudonymising shopper ids on the way in (HMAC-SHA256); unset: ids kept as sent."
     )
-    duplicate_min_similarity: float = Field(0.95, ge=-1, le=1, description="Embedding cosine that confirms a duplicate.")
+    duplicate_min_similarity: float = Field(0.8, ge=-1, le=1, description="Embedding cosine that confirms a duplicate.")
 
     @model_validator(mode="after")
     def _open_only_on_loopback(self) -> Settings:

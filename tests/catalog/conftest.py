@@ -18,6 +18,7 @@ from shoplens.models import create_model, save_bundle
 from tests.api.conftest import FMNIST_PRE
 
 NAME = "fashion-mnist"
+DIM = 128 + 10  # search vectors: shopnet features joined to the ten category probabilities
 
 
 def make_version(root: Path, version: str, seed: int) -> Path:

@@ -16,7 +16,7 @@ from shoplens.catalog.ingest import IngestItem, ProductIn, image_id_of
 from shoplens.catalog.models import Embedding, Product, ProductImage
 from shoplens.catalog.service import Catalog
 from shoplens.imaging.privacy import detect_faces
-from tests.catalog.conftest import jpeg_with_gps, photos, png
+from tests.catalog.conftest import DIM, jpeg_with_gps, photos, png
 
 ASTRONAUT = os.path.join(os.path.dirname(skimage.__file__), "data", "astronaut.png")
 
@@ -34,7 +34,7 @@ def test_products_images_and_embeddings_are_recorded(catalog: Catalog) -> None:
         images = s.scalars(select(ProductImage)).all()
         assert all(img.predicted_category and img.confidence is not None and img.model_version == "v1" for img in images)
         assert s.scalar(select(func.count()).select_from(Embedding)) == 4
-    assert len(catalog.space.index("v1", 128)) == 4
+    assert len(catalog.space.index("v1", DIM)) == 4
 
 
 def test_stored_copy_is_reencoded_without_metadata_and_content_addressed(catalog: Catalog) -> None:
@@ -141,7 +141,7 @@ def test_the_same_photo_within_one_product_is_not_a_duplicate(catalog: Catalog) 
 
 def test_index_answers_with_the_image_itself_first(catalog: Catalog) -> None:
     out = catalog.ingestor().ingest([item(f"p{i}", png(p)) for i, p in enumerate(photos(8, seed=4))])
-    index = catalog.space.index("v1", 128)
+    index = catalog.space.index("v1", DIM)
     with catalog.sessions() as s:
         vec = np.frombuffer(s.get(Embedding, (out[3].image_ids[0], "v1")).vector, "<f4")
     scores, ids = index.search(vec[None].astype(np.float32), 3)

@@ -20,11 +20,14 @@ from sqlalchemy.orm import Session
 from shoplens.catalog.models import Embedding, ProductImage
 
 
+COARSE_SLACK = 0.01  # block means correlate at least about as well as the pixels they average
+
+
 @dataclass(frozen=True)
 class DuplicateConfig:
     """How close two images must be: hash bits that may differ, least embedding cosine, least pixel correlation."""
 
-    max_hamming: int = 6
+    max_hamming: int = 4
     min_similarity: float = 0.8
     min_pixel_correlation: float = 0.995
 
@@ -46,6 +49,7 @@ class DuplicateCache:
         self.products = np.zeros(0, np.int64)
         self.hashes = np.zeros(0, np.int64)
         self.views = np.zeros((0, 0), np.float32)
+        self.coarse = np.zeros((0, 0), np.float32)  # 8×8 block means of the views: a cheap first pixel check
         self.vectors = np.zeros((0, 0), np.float32)
         self.lock = threading.Lock()
 
@@ -60,12 +64,16 @@ class DuplicateCache:
         if not rows:
             return
         ids, products, hashes, views, vectors = zip(*rows)
-        view_arr = standardize(np.stack([np.frombuffer(v, np.uint8) for v in views]))
+        raw = np.stack([np.frombuffer(v, np.uint8) for v in views])
+        side = int(np.sqrt(raw.shape[1]))
+        view_arr = standardize(raw)
+        coarse = standardize(raw.reshape(-1, 8, side // 8, 8, side // 8).mean(axis=(2, 4)).reshape(len(raw), 64))
         vec_arr = np.stack([np.frombuffer(v, "<f4") for v in vectors]).astype(np.float32)
         self.ids = np.concatenate([self.ids, np.array(ids, np.int64)])
         self.products = np.concatenate([self.products, np.array(products, np.int64)])
         self.hashes = np.concatenate([self.hashes, np.array(hashes, np.int64)])
         self.views = view_arr if len(self.views) == 0 else np.concatenate([self.views, view_arr])
+        self.coarse = coarse if len(self.coarse) == 0 else np.concatenate([self.coarse, coarse])
         self.vectors = vec_arr if len(self.vectors) == 0 else np.concatenate([self.vectors, vec_arr])
         self.last_id = int(self.ids[-1])
 
@@ -78,6 +86,8 @@ class DuplicateCache:
         close = (np.bitwise_count(bits) <= cfg.max_hamming) & (self.products[rows][:, None] != self.products[None, :])
         close &= self.vectors[rows] @ self.vectors.T >= cfg.min_similarity
         r, j = np.nonzero(close)
+        likely = np.einsum("ij,ij->i", self.coarse[rows[r]], self.coarse[j]) >= cfg.min_pixel_correlation - COARSE_SLACK
+        r, j = r[likely], j[likely]
         if r.size == 0:
             return []
         corr = np.einsum("ij,ij->i", self.views[rows[r]], self.views[j])

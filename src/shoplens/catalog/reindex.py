@@ -10,13 +10,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from PIL import Image
 from sqlalchemy import exists, select, update
 from sqlalchemy.orm import aliased
 
-from shoplens.catalog.ingest import is_mismatch, vector_bytes
+from shoplens.catalog.ingest import embed_images, is_mismatch, vector_bytes
 from shoplens.catalog.models import Embedding, Product, ProductImage
 from shoplens.catalog.service import Catalog, NoModelError
-from shoplens.imaging import decode_image, images_to_batch
+from shoplens.imaging import decode_image
 from shoplens.inference.store import LoadedModel
 
 
@@ -50,7 +51,7 @@ def embed_pending(catalog: Catalog, model: LoadedModel, batch: int = 512,
     predictions: dict[int, tuple[str, float, bool]] = {}
     while rows := _pending(catalog, model.version, batch):
         images = [decode_image(catalog.store.open(sha)) for _, sha, _ in rows]
-        probs, emb = model.predictor.run(images_to_batch(images, model.preprocess))
+        probs, emb = embed_images(model, images)
         with catalog.sessions.begin() as session:
             session.add_all(Embedding(image_id=i, model_version=model.version, vector=vector_bytes(e))
                             for (i, _, _), e in zip(rows, emb))  # fmt: skip
@@ -84,6 +85,5 @@ def reindex(catalog: Catalog, version: str | None = None, method: str | None = N
 
 
 def embedding_dim(model: LoadedModel) -> int:
-    """The length of the model's embeddings (from one blank input)."""
-    pre = model.preprocess
-    return int(model.predictor.run(np.zeros((1, pre.in_chans, pre.size[1], pre.size[0]), np.uint8))[1].shape[1])
+    """The length of the model's search vectors (from one blank image)."""
+    return int(embed_images(model, [Image.new("L", model.preprocess.size, 255)])[1].shape[1])

@@ -14,13 +14,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shoplens.catalog.db import default_url, ensure_taxonomy, open_database
 from shoplens.catalog.duplicates import DuplicateCache, DuplicateConfig
-from shoplens.catalog.ingest import Ingestor, MismatchConfig
+from shoplens.catalog.ingest import Ingestor, MismatchConfig, embed_images
 from shoplens.catalog.models import Taxonomy
 from shoplens.catalog.storage import LocalImageStore
 from shoplens.catalog.vectors import VectorSpace
 from shoplens.config import Settings
 from shoplens.errors import ShopLensError
-from shoplens.imaging import images_to_batch
 from shoplens.imaging.quality import QualityConfig
 from shoplens.inference.store import LoadedModel, ModelStore
 
@@ -126,10 +125,10 @@ class Catalog:
             return self._dup_caches.setdefault(version, DuplicateCache(version))
 
     def embed(self, images: list[Image.Image]) -> tuple[LoadedModel, np.ndarray, np.ndarray]:
-        """The search model, and its probabilities and embeddings for decoded photos."""
+        """The search model, and its probabilities and search vectors for decoded photos."""
         model = self.model()
-        probs, emb = model.predictor.run(images_to_batch(images, model.preprocess))
-        return model, probs, emb
+        probs, vectors = embed_images(model, images)
+        return model, probs, vectors
 
     def session(self) -> Session:
         """A new database session."""

@@ -1,3 +1,81 @@
 """`shoplens events import` and `shoplens report trends`: shopper behaviour from the shell."""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from shoplens.cli.catalog import DataDir, DbUrl, bar, open_catalog
+from shoplens.cli.common import ModelName, ModelsDir, app, err, friendly_errors, out
+
+events_app = typer.Typer(help="Shopper events: import.", no_args_is_help=True)
+report_app = typer.Typer(help="Reports: category trends.", no_args_is_help=True)
+app.add_typer(events_app, name="events")
+app.add_typer(report_app, name="report")
+
+
+def _count_lines(path: Path) -> int:
+    """Data rows of a CSV file (for the progress bar; 0 when it cannot be read)."""
+    try:
+        with path.open("rb") as fh:
+            return max(sum(1 for _ in fh) - 1, 0)
+    except OSError:
+        return 0
+
+
+@events_app.command("import")
+@friendly_errors
+def import_events(
+    source: Annotated[Path, typer.Argument(help="CSV: event_id,user_id,type,timestamp[,product_id,ad_id,session_id].")],
+    batch_size: Annotated[int, typer.Option(min=1, max=1000, help="Events per transaction.")] = 1000,
+    models_dir: ModelsDir = Path("var/models"),
+    name: ModelName = "fashion-mnist",
+    catalog_dir: DataDir = None,
+    database_url: DbUrl = None,
+) -> None:
+    """Record the events of a CSV file (user ids pseudonymised with SHOPLENS_USER_ID_SECRET when set); re-runs add nothing."""
+    from shoplens.config import Settings
+    from shoplens.recommend.events import import_csv
+
+    secret = Settings().user_id_secret
+    catalog = open_catalog(models_dir, name, catalog_dir, database_url)
+    try:
+        with bar(_count_lines(source), f"import {source.name}") as advance:
+            summary = import_csv(catalog.sessions, source, secret, batch_size, progress=advance)
+    finally:
+        catalog.close()
+    out.print(f"{summary.accepted} accepted, {summary.duplicates} duplicates (ignored), {summary.rejected} rejected"
+              f" — {len(summary.users)} shoppers got new events")  # fmt: skip
+    for line, reason in summary.errors[:20]:
+        err.print(f"  line {line}: {reason}", highlight=False)
+    if len(summary.errors) > 20:
+        err.print(f"  … and {len(summary.errors) - 20} more rejected lines", highlight=False)
+    if summary.rejected and not (summary.accepted or summary.duplicates):
+        raise typer.Exit(1)
+
+
+@report_app.command("trends")
+@friendly_errors
+def report_trends(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for trends.csv and trends.png.")] = Path("var/reports"),
+    days: Annotated[int, typer.Option(min=1, max=366, help="The last this many UTC days, today included.")] = 30,
+    models_dir: ModelsDir = Path("var/models"),
+    name: ModelName = "fashion-mnist",
+    catalog_dir: DataDir = None,
+    database_url: DbUrl = None,
+) -> None:
+    """Uploads, views, carts and purchases per category per day: a CSV and a PNG chart."""
+    from shoplens.recommend.trends import category_trends, trend_window, write_chart, write_csv
+
+    start, end = trend_window(days)
+    catalog = open_catalog(models_dir, name, catalog_dir, database_url)
+    try:
+        with catalog.sessions() as session:
+            rows = category_trends(session, start, end)
+    finally:
+        catalog.close()
+    csv_path = write_csv(rows, out_dir / "trends.csv")
+    png_path = write_chart(rows, out_dir / "trends.png", start, end)
+    out.print(f"{len(rows)} rows ({start} – {end}): wrote {csv_path} and {png_path}")

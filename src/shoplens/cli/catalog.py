@@ -150,6 +150,7 @@ def demo_catalog(
     out.print(f"wrote {manifest} and {out_dir / 'truth.json'}")
     if load:
         ingest(manifest, Kind.csv, "default", None, False, None, 256, models_dir, name, catalog_dir, database_url)
+        (out_dir / "LOADED").write_text("the demo catalogue is in the catalogue; delete this file to load it again\n")
 
 
 @catalog_app.command("qa")

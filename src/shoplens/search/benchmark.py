@@ -91,7 +91,7 @@ def measure_latency(
             kwargs = {**APPROX_PARAMS[approx], **(params or {})}
             index = FaissIndex(dim, approx, threads=threads, **kwargs)
             index, build_s = _build(index, ids, base, approx, progress, console)
-        latencies, found = _time_queries(index, qs, k)
+        latencies, found = time_queries(index, qs, k)
         hits = [np.intersect1d(f[:10], t).size for f, t in zip(found, truth)]
         results.append({
             "vectors": n,
@@ -122,7 +122,7 @@ def _build(
     return index, time.perf_counter() - start
 
 
-def _time_queries(index: FaissIndex, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+def time_queries(index: FaissIndex, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Milliseconds per single-query search (after 10 warm-up calls) and the ids found, one row per query."""
     for q in queries[:10]:
         index.search(q[None], k)

@@ -1,0 +1,147 @@
+"""Catalogue benchmark: ingestion throughput, search quality, mismatch and duplicate detection, search latency.
+
+    .venv/bin/python bench/catalog.py            # 10k demo catalogue + 1M synthetic vectors (≈ 6 min)
+    .venv/bin/python bench/catalog.py --quick    # 2k products, 100k vectors
+
+Builds the demo catalogue (Fashion-MNIST test images, seeded wrong categories and near-duplicates) in a
+temporary folder with the active model of var/models, ingests it end to end from local files through the
+same code as `shoplens ingest`, and scores it against the seeded truth. Writes bench/results/catalog.json
+and catalog.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import RESULTS, machine_info, write_results  # noqa: E402
+
+from shoplens.catalog.demo import DemoConfig, write_demo_catalog  # noqa: E402
+from shoplens.catalog.evaluate import (  # noqa: E402
+    as_pairs,
+    duplicate_pairs,
+    flagged_mismatches,
+    precision_recall,
+    product_vectors,
+    retrieval_metrics,
+)
+from shoplens.catalog.jobs import BulkIngest, rows_from_csv  # noqa: E402
+from shoplens.catalog.service import Catalog, CatalogConfig  # noqa: E402
+from shoplens.data import load_fashion_mnist  # noqa: E402
+from shoplens.inference.store import ModelStore  # noqa: E402
+from shoplens.search.benchmark import measure_latency, time_queries  # noqa: E402
+from shoplens.search.index import FaissIndex  # noqa: E402
+
+
+def latency_on(vectors: np.ndarray, queries: np.ndarray, method: str, **params: int) -> tuple[dict, np.ndarray]:
+    """p50/p99 of single-query search over real vectors, and the ids found."""
+    index = FaissIndex(vectors.shape[1], method, **params)
+    if method == "ivf":
+        index.train(vectors)
+    index.add(np.arange(len(vectors), dtype=np.int64), vectors)
+    ms, found = time_queries(index, queries, 10)
+    entry = {"vectors": len(vectors), "method": "exact" if method == "exact" else "approx", "index": index.description,
+             "p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99))}  # fmt: skip
+    return entry, found
+
+
+def plot(results: dict, path: Path) -> None:
+    """Bars of the quality scores against their targets, and search latency by catalogue size."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (a, b) = plt.subplots(1, 2, figsize=(12, 4.5))
+    keys = ["precision_at_10", "map", "mismatch_precision", "mismatch_recall", "duplicate_precision", "duplicate_recall"]
+    targets = [0.93, None, 0.8, 0.8, 0.95, 0.9]
+    a.bar(range(len(keys)), [results[k] for k in keys], color="#4C72B0")
+    for i, t in enumerate(targets):
+        if t is not None:
+            a.hlines(t, i - 0.4, i + 0.4, colors="crimson", linestyles="--")
+    a.set_xticks(range(len(keys)), [k.replace("_", "\n") for k in keys], fontsize=8)
+    a.set_ylim(0, 1.05)
+    a.set_title("Catalogue quality (red: target)")
+    for method, marker in (("exact", "o"), ("approx", "s")):
+        pts = sorted((e["vectors"], e["p50_ms"]) for e in results["latency"] if e["method"] == method)
+        b.plot([p[0] for p in pts], [p[1] for p in pts], marker=marker, label=f"{method} p50")
+    b.axhline(2.0, color="crimson", linestyle="--", label="target 2 ms")
+    b.set_xscale("log")
+    b.set_yscale("log")
+    b.set_xlabel("vectors")
+    b.set_ylabel("ms per query")
+    b.legend()
+    b.set_title("Search latency (one query at a time)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def main() -> None:
+    """Run the benchmark and write its results."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="2k products and 100k synthetic vectors")
+    parser.add_argument("--models-dir", default="var/models")
+    parser.add_argument("--name", default="fashion-mnist")
+    args = parser.parse_args()
+    products, big = (2000, 100_000) if args.quick else (10_000, 1_000_000)
+    models = ModelStore(args.models_dir, args.name)
+    test = load_fashion_mnist("test", verify=False)
+    with tempfile.TemporaryDirectory(prefix="shoplens-bench-") as tmp:
+        root = Path(tmp)
+        manifest = write_demo_catalog(test.images, test.labels, list(test.class_names), root / "src",
+                                      DemoConfig(products=products))  # fmt: skip
+        truth = json.loads((root / "src" / "truth.json").read_text())
+        true_label = {f"{r['merchant']}/{r['sku']}": r["true_category"] for r in csv.DictReader(manifest.open())}
+        catalog = Catalog(CatalogConfig(data_dir=root / "catalog"), models)
+        version = catalog.model().version
+        rows = rows_from_csv(manifest, "default")
+        start = time.perf_counter()
+        summary = BulkIngest(catalog).run("csv", manifest, rows, "default")
+        ingest_s = time.perf_counter() - start
+        assert summary.failed == 0, summary.errors[:5]
+        with catalog.sessions() as session:
+            keys, vectors = product_vectors(session, version)
+            mismatch_p, mismatch_r = precision_recall(flagged_mismatches(session), set(truth["wrong_category"]))
+            dup_p, dup_r = precision_recall(duplicate_pairs(session), as_pairs(truth["duplicates"]))
+        originals = np.array([not k.endswith("-R") for k in keys])
+        names = sorted(set(true_label.values()))
+        labels = np.array([names.index(true_label[k]) for k in keys])
+        quality = retrieval_metrics(vectors[originals], labels[originals])
+        rng = np.random.default_rng(0)
+        queries = vectors[rng.choice(len(vectors), 500, replace=False)]
+        exact, truth_ids = latency_on(vectors, queries, "exact")
+        approx, found = latency_on(vectors, queries, "ivf", nlist=64, nprobe=8)
+        approx["recall_at_10"] = float(np.mean([len(set(f) & set(t)) / 10 for f, t in zip(found, truth_ids)]))
+        exact["recall_at_10"] = 1.0
+        catalog.close()
+    latency = [exact, approx, *measure_latency(big, vectors.shape[1], progress=True)]
+    results = {
+        "machine": machine_info(),
+        "model_version": version,
+        "products": len(rows),
+        **quality,
+        "mismatch_precision": mismatch_p,
+        "mismatch_recall": mismatch_r,
+        "duplicate_precision": dup_p,
+        "duplicate_recall": dup_r,
+        "seeded": {"wrong_category": len(truth["wrong_category"]), "duplicates": len(truth["duplicates"])},
+        "ingest_images_per_second": len(rows) / ingest_s,
+        "ingest_seconds": ingest_s,
+        "latency": latency,
+    }
+    print(json.dumps({k: v for k, v in results.items() if k != "machine"}, indent=2))
+    name = "catalog_quick" if args.quick else "catalog"
+    write_results(name, results)
+    plot(results, RESULTS / f"{name}.png")
+
+
+if __name__ == "__main__":
+    main()

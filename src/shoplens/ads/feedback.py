@@ -1,0 +1,101 @@
+"""Impressions and clicks coming back: events stored once, then counted in `ad_stats` and charged to campaigns.
+
+Each impression counts in the shopper's segment as it was when the ad was shown (their top category from the
+events before it, "all" without history). A click counts in the segment of the shopper's latest impression of
+that creative, so a segment's clicks and impressions belong together; a click arriving without any recorded
+impression counts as an impression too, so a click rate never exceeds 1. A click charges the campaign its bid,
+never past its budget. Every write is a single SQL statement (an upsert or an increment), safe beside
+concurrent requests; a repeated event_id is ignored.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy import case, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from shoplens.ads.campaigns import as_utc
+from shoplens.ads.profile import segment_at
+from shoplens.catalog.behaviour import AdStat, Campaign, Creative, Event
+from shoplens.catalog.models import utcnow
+from shoplens.errors import NotFoundError
+
+AD_EVENTS = ("ad_impression", "ad_click")
+AdEventType = Literal["ad_impression", "ad_click"]
+
+
+def upsert(session: Session):  # type: ignore[no-untyped-def]
+    """The INSERT … ON CONFLICT construct of the session's database (SQLite and PostgreSQL both have one)."""
+    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+
+
+def _count(session: Session, creative_id: int, segment: str, impressions: int, clicks: int) -> None:
+    """Add impressions and clicks to a creative's counts in a segment (the row made when missing)."""
+    new_clicks = AdStat.clicks + clicks
+    new_impressions = AdStat.impressions + impressions
+    stmt = upsert(session)(AdStat).values(
+        creative_id=creative_id, segment=segment, impressions=max(impressions, clicks), clicks=clicks
+    )
+    session.execute(stmt.on_conflict_do_update(
+        index_elements=[AdStat.creative_id, AdStat.segment],
+        set_={"clicks": new_clicks, "impressions": case((new_impressions < new_clicks, new_clicks), else_=new_impressions)},
+    ))  # fmt: skip
+
+
+def _charge(session: Session, campaign_id: int) -> None:
+    """Add one click's bid to the campaign's spend, capped at its budget."""
+    after = Campaign.spent + Campaign.bid
+    session.execute(
+        update(Campaign)
+        .where(Campaign.id == campaign_id)
+        .values(spent=case((after > Campaign.budget, Campaign.budget), else_=after))
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _impression_time(session: Session, event: Event) -> datetime:
+    """When the shopper last saw the clicked creative (the click's own time when never)."""
+    shown = session.scalar(
+        select(Event.ts)
+        .where(Event.user_id == event.user_id, Event.ad_id == event.ad_id, Event.type == "ad_impression",
+               Event.ts <= event.ts)  # fmt: skip
+        .order_by(Event.ts.desc())
+        .limit(1)
+    )
+    return shown if shown is not None else event.ts
+
+
+def apply_ad_event(session: Session, event: Event) -> None:
+    """Count a newly stored ad_impression or ad_click event (call once per new event, in its transaction)."""
+    if event.type not in AD_EVENTS or event.ad_id is None:
+        return
+    campaign_id = session.scalar(select(Creative.campaign_id).where(Creative.id == event.ad_id))
+    if campaign_id is None:
+        raise NotFoundError(f"no creative {event.ad_id}")
+    if event.type == "ad_impression":
+        _count(session, event.ad_id, segment_at(session, event.user_id, event.ts), 1, 0)
+        return
+    _count(session, event.ad_id, segment_at(session, event.user_id, _impression_time(session, event)), 0, 1)
+    _charge(session, campaign_id)
+
+
+def record_ad_event(session: Session, *, event_id: str, kind: AdEventType, creative_id: int, user_id: str,
+                    ts: datetime | None = None, session_id: str | None = None) -> bool:  # fmt: skip
+    """Store an ad event and count it; False (nothing changed) when its event_id was seen before."""
+    if kind not in AD_EVENTS:
+        raise ValueError(f"kind must be one of {AD_EVENTS}, got {kind!r}")
+    if session.get(Creative, creative_id) is None:
+        raise NotFoundError(f"no creative {creative_id}")
+    values = {"event_id": event_id, "user_id": user_id, "session_id": session_id, "type": kind, "ad_id": creative_id,
+              "ts": as_utc(ts) if ts else utcnow()}  # fmt: skip
+    stored = session.scalar(
+        upsert(session)(Event).values(**values).on_conflict_do_nothing(index_elements=[Event.event_id]).returning(Event.id)
+    )
+    if stored is None:  # seen before (perhaps stored by a concurrent request a moment ago)
+        return False
+    apply_ad_event(session, Event(id=stored, **values))
+    return True

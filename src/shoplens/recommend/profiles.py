@@ -1,0 +1,147 @@
+"""A shopper's profile: time-decayed category affinity weighted by event type, a visual taste vector, recent items.
+
+Every event weighs `weights[type] × 2^(−age / half_life)`. Affinity is the weight per category, normalised to sum
+to 1; the taste vector is the weighted mean of the embeddings of the products interacted with, L2-normalised.
+Because decay multiplies every weight by the same factor as time passes, a normalised profile does not change
+until the shopper acts again: it is cached in `user_profiles` and dropped when new events arrive.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import MappingProxyType
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from shoplens.catalog.behaviour import Creative, Event, UserProfile
+from shoplens.catalog.ingest import vector_bytes, vector_from_bytes
+from shoplens.catalog.models import Product, utcnow
+from shoplens.recommend.sql import age_days, as_utc, decay, normalised, product_category, product_vectors
+
+DEFAULT_WEIGHTS = MappingProxyType(
+    {"view": 1.0, "click": 1.5, "add_to_cart": 4.0, "purchase": 6.0, "ad_click": 1.0, "ad_impression": 0.0}
+)
+
+
+@dataclass(frozen=True)
+class ProfileConfig:
+    """How events make a profile: decay half-life, weight per event type, how much history is used."""
+
+    half_life_days: float = 14.0
+    weights: Mapping[str, float] = field(default_factory=lambda: DEFAULT_WEIGHTS)  # weight per event type
+    max_events: int = 500  # the newest events of a shopper that count
+    taste_items: int = 50  # the products with most weight that make up the taste vector
+    recent: int = 20
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What the events of one shopper say: affinity per category, taste vector, recent products, purchases."""
+
+    user_id: str
+    events: int
+    affinity: dict[str, float]  # category → share of the decayed weight, largest first
+    taste: np.ndarray | None
+    recent: list[int]  # product ids, newest first
+    model_version: str | None
+    updated_at: datetime
+
+    def top_categories(self, n: int = 3) -> list[tuple[str, float]]:
+        """The n categories with the most affinity."""
+        return list(self.affinity.items())[:n]
+
+
+def _history(session: Session, user: str, limit: int) -> list[tuple[int | None, str, datetime, str | None]]:
+    """(product id, type, time, category) of the user's newest events, newest first."""
+    category = product_category()
+    rows = session.execute(
+        select(Event.product_id, Event.type, Event.ts, category, Creative.predicted_category)
+        .outerjoin(Product, Product.id == Event.product_id)
+        .outerjoin(Creative, Creative.id == Event.ad_id)
+        .where(Event.user_id == user)
+        .order_by(Event.ts.desc(), Event.id.desc())
+        .limit(limit)
+    )
+    return [(pid, kind, ts, cat or ad_cat) for pid, kind, ts, cat, ad_cat in rows]
+
+
+def _grouped(keys: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct keys and the summed weight of each (vectorised group-by)."""
+    uniq, inverse = np.unique(keys, return_inverse=True)
+    return uniq, np.bincount(inverse, weights=weights, minlength=len(uniq))
+
+
+def compute_profile(
+    session: Session, user: str, version: str | None, config: ProfileConfig = ProfileConfig(),
+    now: datetime | None = None,
+) -> Profile | None:  # fmt: skip
+    """The profile of a user from their events (None when they have none)."""
+    rows = _history(session, user, config.max_events)
+    if not rows:
+        return None
+    now = now or utcnow()
+    pids = np.array([r[0] if r[0] is not None else -1 for r in rows], dtype=np.int64)
+    kinds = [r[1] for r in rows]
+    w = np.array([config.weights.get(k, 0.0) for k in kinds]) * decay(age_days([r[2] for r in rows], now), config.half_life_days)
+    cats, cat_w = _grouped(np.array([r[3] or "" for r in rows], dtype=object), w)
+    keep = (cats != "") & (cat_w > 0)
+    total = float(cat_w[keep].sum())
+    affinity = {str(c): float(v) / total for c, v in sorted(zip(cats[keep], cat_w[keep]), key=lambda x: -x[1])}
+    taste = None
+    if version is not None:
+        items, item_w = _grouped(pids[pids >= 0], w[pids >= 0])
+        top = np.argsort(-item_w, kind="stable")[: config.taste_items]
+        vectors = product_vectors(session, items[top].tolist(), version)
+        found = [(vectors[int(p)], float(item_w[i])) for i, p in zip(top, items[top]) if int(p) in vectors]
+        if found:
+            taste = normalised(np.average(np.stack([v for v, _ in found]), axis=0, weights=[x for _, x in found]))
+    recent = list(dict.fromkeys(int(p) for p in pids if p >= 0))[: config.recent]
+    return Profile(user, len(rows), affinity, taste, recent, version, now)
+
+
+def profile_from_row(row: UserProfile) -> Profile:
+    """A cached profile."""
+    taste = vector_from_bytes(row.taste) if row.taste else None
+    return Profile(row.user_id, row.events, json.loads(row.affinity), taste, json.loads(row.recent),
+                   row.model_version, as_utc(row.updated_at))  # fmt: skip
+
+
+def store_profile(sessions: sessionmaker[Session], profile: Profile) -> None:
+    """Cache a profile (a concurrent request that stored it first wins)."""
+    try:
+        with sessions.begin() as session:
+            session.merge(UserProfile(
+                user_id=profile.user_id, model_version=profile.model_version, affinity=json.dumps(profile.affinity),
+                taste=None if profile.taste is None else vector_bytes(profile.taste), recent=json.dumps(profile.recent),
+                events=profile.events, updated_at=profile.updated_at,
+            ))  # fmt: skip
+    except IntegrityError:
+        pass
+
+
+def load_profile(
+    sessions: sessionmaker[Session], user: str, version: str | None, config: ProfileConfig = ProfileConfig(),
+    now: datetime | None = None, use_cache: bool = True,
+) -> Profile | None:  # fmt: skip
+    """The user's profile: cached when it was computed for this model version, else computed and cached."""
+    with sessions() as session:
+        row = session.get(UserProfile, user) if use_cache else None
+        if row is not None and row.model_version == version:
+            return profile_from_row(row)
+        profile = compute_profile(session, user, version, config, now)
+    if profile is not None and use_cache:
+        store_profile(sessions, profile)
+    return profile
+
+
+def purchased(session: Session, user: str) -> set[int]:
+    """The products a user has bought."""
+    return set(session.scalars(
+        select(Event.product_id).where(Event.user_id == user, Event.type == "purchase", Event.product_id.is_not(None))
+    ))  # fmt: skip

@@ -1,0 +1,62 @@
+"""The catalogue commands through Typer's runner: demo-catalog, ingest, qa, sweep, reindex and their errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from shoplens.cli import app
+from tests.catalog.conftest import photos, png
+
+runner = CliRunner()
+
+
+def common(models_root: Path, tmp_path: Path) -> list[str]:
+    """Options pointing the commands at the test's models and catalogue."""
+    return ["--models-dir", str(models_root), "--catalog-dir", str(tmp_path / "catalog")]
+
+
+def test_demo_catalog_then_qa_and_reindex(models_root: Path, fmnist_dir: Path, tmp_path: Path) -> None:
+    opts = common(models_root, tmp_path)
+    out = tmp_path / "demo"
+    r = runner.invoke(app, ["demo-catalog", "--out", str(out), "--products", "50", "--data-dir", str(fmnist_dir), *opts])
+    assert r.exit_code == 0, r.output
+    assert "50 done" in r.output and (out / "LOADED").exists()
+    truth = json.loads((out / "truth.json").read_text())
+    assert len(truth["duplicates"]) == 1 and len(truth["wrong_category"]) == 2
+    qa = runner.invoke(app, ["catalog", "qa", "--limit", "2", *opts])
+    assert qa.exit_code == 0 and json.loads(qa.stdout)["products"] == 50
+    r = runner.invoke(app, ["reindex", "--version", "v2", *opts])
+    assert r.exit_code == 0 and "search now uses v2 (was v1)" in r.output and "50 vectors indexed" in r.output
+    r = runner.invoke(app, ["catalog", "sweep", *opts])
+    assert r.exit_code == 0 and "removed 0 orphan" in r.output
+
+
+def test_ingest_folder_and_rerun(models_root: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "photos" / "Bag"
+    folder.mkdir(parents=True)
+    for i, p in enumerate(photos(3)):
+        (folder / f"{i}.png").write_bytes(png(p))
+    (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    opts = common(models_root, tmp_path)
+    r = runner.invoke(app, ["ingest", str(tmp_path / "photos"), "--merchant", "acme", *opts])
+    assert r.exit_code == 0, r.output
+    assert "3 done, 0 skipped, 1 failed" in r.output and "Bag/broken.png" in r.output
+    again = runner.invoke(app, ["ingest", str(tmp_path / "photos"), "--merchant", "acme", *opts])
+    assert "0 done, 3 skipped, 1 failed" in again.output
+
+
+def test_ingest_errors_are_messages_not_tracebacks(models_root: Path, tmp_path: Path) -> None:
+    opts = common(models_root, tmp_path)
+    r = runner.invoke(app, ["ingest", str(tmp_path / "nothing.csv"), *opts])
+    assert r.exit_code == 2 and "no manifest" in r.output and "Traceback" not in r.output
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\n1,2\n")
+    r = runner.invoke(app, ["ingest", str(bad), *opts])
+    assert r.exit_code == 2 and "missing column" in r.output
+    r = runner.invoke(app, ["ingest", str(bad), "--database-url", "mysql://x@y/z", *opts])
+    assert r.exit_code == 2 and "unsupported database" in r.output
+    r = runner.invoke(app, ["ingest", str(tmp_path), "--models-dir", str(tmp_path / "none"), "--catalog-dir", str(tmp_path / "c")])
+    assert r.exit_code == 2 and "train one first" in r.output

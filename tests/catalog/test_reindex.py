@@ -1,0 +1,65 @@
+"""Re-embedding with a new model version: the index switches atomically and search keeps answering meanwhile."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import func, select
+
+from shoplens.catalog.ingest import IngestItem, ProductIn
+from shoplens.catalog.models import Embedding, ProductImage
+from shoplens.catalog.reindex import reindex
+from shoplens.catalog.service import Catalog, CatalogConfig
+from shoplens.inference.store import ModelStore
+from tests.catalog.conftest import DIM, NAME, photos, png
+
+PHOTOS = photos(12, seed=31)
+
+
+def test_reindex_switches_while_search_keeps_answering(catalog: Catalog, models_root: Path, database_url: str) -> None:
+    out = catalog.ingestor().ingest(
+        [IngestItem(f"k{i}", ProductIn("m", f"s{i}", f"T{i}"), [png(p)]) for i, p in enumerate(PHOTOS)]
+    )
+    target = out[0].image_ids[0]
+    # A second process's view of the same catalogue (as `shoplens reindex` would be).
+    other = Catalog(CatalogConfig(data_dir=catalog.config.data_dir, database_url=database_url), ModelStore(models_root, NAME))
+    answers: list[tuple[str, int]] = []
+    failures: list[BaseException] = []
+    done = threading.Event()
+
+    def search_until_done() -> None:
+        while not done.is_set() and len(answers) < 5000:
+            try:
+                model, _, emb = catalog.embed([PHOTOS[0]])
+                _, ids = catalog.space.index(model.version, emb.shape[1]).search(emb, 1)
+                answers.append((model.version, int(ids[0][0])))
+            except BaseException as e:  # noqa: BLE001 - the test reports any failure
+                failures.append(e)
+                return
+
+    thread = threading.Thread(target=search_until_done)
+    thread.start()
+    try:
+        summary = reindex(other, "v2")
+    finally:
+        done.set()
+        thread.join(timeout=60)
+    other.close()
+    assert failures == []
+    assert (summary.version, summary.previous, summary.embedded, summary.indexed) == ("v2", "v1", 12, 12)
+    assert answers and all(top == target for _, top in answers)
+    versions = [v for v, _ in answers]
+    assert versions == sorted(versions)  # v1 answers, then v2 answers: never back
+    assert catalog.model().version == "v2" and catalog.space.active_version() == "v2"
+    with catalog.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Embedding).where(Embedding.model_version == "v2")) == 12
+        assert set(s.scalars(select(ProductImage.model_version))) == {"v2"}
+    # New images now go in with the new version.
+    (late,) = catalog.ingestor().ingest([IngestItem("late", ProductIn("m", "late", "L"), [png(photos(1, seed=99)[0])])])
+    with catalog.sessions() as s:
+        assert s.get(Embedding, (late.image_ids[0], "v2")) is not None
+    assert len(catalog.space.index("v2", DIM)) == 13
+    scores, ids = catalog.space.index("v2", DIM).search(np.zeros((1, DIM), np.float32), 13)
+    assert set(ids[0]) >= {target, late.image_ids[0]}
