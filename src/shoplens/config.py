@@ -65,7 +65,7 @@ class Settings(BaseSettings):
     blur_faces_shopper: bool = Field(True, description="Blur faces in shopper uploads (review photos).")
     mismatch_min_confidence: float = Field(0.8, ge=0, le=1, description="Flag a declared category only when this sure.")
     mismatch_max_declared: float = Field(0.01, ge=0, le=1, description="…and the declared category gets at most this.")
-    duplicate_max_hamming: int = Field(4, ge=0, le=64, description="Perceptual-hash bits near-duplicates may differ in.")
+    duplicate_max_hamming: int = Field(8, ge=0, le=64, description="Perceptual-hash bits near-duplicates may differ in.")
     user_id_secret: SecretStr | None = Field(
         None, description="Key for pseudonymising shopper ids on the way in (HMAC-SHA256); unset: ids kept as sent."
     )

@@ -110,11 +110,18 @@ def test_faces_in_shopper_photos_are_blurred_in_the_stored_copy(catalog: Catalog
     assert detect_faces(Image.open(ASTRONAUT))  # the real photo has a detectable face
     shopper, merchant = catalog.ingestor().ingest([item("review", data, "m1", blur=True), item("shot", data, "m2")])
     with catalog.sessions() as s:
-        blurred = dict(s.execute(select(Product.sku, ProductImage.faces_blurred).join(Product)).all())
-    assert blurred["review"] >= 1 and blurred["shot"] == 0
-    # Both share the content id of the upload; the store keeps the first copy written (the blurred one).
-    stored = Image.open(io.BytesIO(catalog.store.open(image_id_of(data))))
-    assert detect_faces(stored) == []
+        rows = {sku: (n, sha) for sku, n, sha in s.execute(
+            select(Product.sku, ProductImage.faces_blurred, ProductImage.sha256).join(Product))}  # fmt: skip
+    assert rows["review"][0] >= 1 and rows["shot"][0] == 0
+    # The same upload bytes, two stored copies: the blurred one has its own content id.
+    assert rows["shot"][1] == image_id_of(data) != rows["review"][1]
+    assert detect_faces(Image.open(io.BytesIO(catalog.store.open(rows["review"][1])))) == []
+    assert detect_faces(Image.open(io.BytesIO(catalog.store.open(rows["shot"][1]))))  # merchant shots are kept as sent
+    # A later merchant upload of the same bytes never replaces what the shopper's product shows.
+    (again,) = catalog.ingestor().ingest([item("review2", data, "m3", blur=True)])
+    with catalog.sessions() as s:
+        sha = s.scalar(select(ProductImage.sha256).where(ProductImage.product_id == again.product_id))
+    assert sha == rows["review"][1]
 
 
 def test_near_duplicates_across_merchants_are_grouped(catalog: Catalog) -> None:

@@ -27,7 +27,7 @@ COARSE_SLACK = 0.01  # block means correlate at least about as well as the pixel
 class DuplicateConfig:
     """How close two images must be: hash bits that may differ, least embedding cosine, least pixel correlation."""
 
-    max_hamming: int = 4
+    max_hamming: int = 8
     min_similarity: float = 0.8
     min_pixel_correlation: float = 0.995
 

@@ -19,7 +19,7 @@ from shoplens.catalog.storage import ImageStore
 from shoplens.catalog.vectors import VectorSpace
 from shoplens.errors import ShopLensError
 from shoplens.imaging import decode_image, images_to_batch
-from shoplens.imaging.hashing import canonical_view, view_hash
+from shoplens.imaging.hashing import canonical_view, perceptual_hash
 from shoplens.imaging.privacy import blur_faces
 from shoplens.imaging.quality import QualityConfig, QualityReport, assess_quality
 from shoplens.inference.predictor import l2_normalize
@@ -32,6 +32,7 @@ class CatalogInputError(ShopLensError):
     exit_code = 2
 
 
+BLURRED_MARK = b"\0shoplens:faces-blurred"
 _WRITERS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="shoplens-store")
 
 
@@ -104,7 +105,11 @@ def prepare(data: bytes, blur: bool, max_pixels: int, quality: QualityConfig) ->
     if blur:
         image, faces = blur_faces(image)
     view = canonical_view(image)
-    return _Prepared(image_id_of(data), image, assess_quality(image, quality), view, view_hash(view), faces, len(data))
+    phash = perceptual_hash(Image.fromarray(view))
+    # A blurred copy differs from the upload, so it gets its own content id: a merchant's unblurred copy of
+    # the same bytes can never stand in for it.
+    content_id = image_id_of(data + BLURRED_MARK) if faces else image_id_of(data)
+    return _Prepared(content_id, image, assess_quality(image, quality), view, phash, faces, len(data))
 
 
 def embed_images(model: LoadedModel, images: Sequence[Image.Image]) -> tuple[np.ndarray, np.ndarray]:

@@ -106,11 +106,3 @@ def canonical_view(image: Image.Image, side: int = VIEW_SIDE, tolerance: int = V
     square = Image.new("L", (size, size), border)
     square.paste(gray, ((size - gray.width) // 2, (size - gray.height) // 2))
     return np.asarray(square.resize((side, side), Image.Resampling.BILINEAR), dtype=np.uint8)
-
-
-def view_hash(view: np.ndarray) -> int:
-    """64-bit perceptual (average) hash of a canonical view: 8×8 block means above their mean, signed int64."""
-    side = view.shape[0]
-    blocks = view.astype(np.float32).reshape(8, side // 8, 8, side // 8).mean(axis=(1, 3)).ravel()
-    bits = blocks > blocks.mean()
-    return to_signed(int.from_bytes(np.packbits(bits).tobytes(), "big"))
