@@ -60,3 +60,13 @@ def test_ingest_errors_are_messages_not_tracebacks(models_root: Path, tmp_path: 
     assert r.exit_code == 2 and "unsupported database" in r.output
     r = runner.invoke(app, ["ingest", str(tmp_path), "--models-dir", str(tmp_path / "none"), "--catalog-dir", str(tmp_path / "c")])
     assert r.exit_code == 2 and "train one first" in r.output
+
+
+def test_taxonomy_show_and_create(models_root: Path, tmp_path: Path) -> None:
+    opts = common(models_root, tmp_path)
+    r = runner.invoke(app, ["catalog", "taxonomy", *opts])
+    assert r.exit_code == 0 and "fashion-mnist: T-shirt/top, Trouser" in r.output
+    r = runner.invoke(app, ["catalog", "taxonomy", "--taxonomy", "shoes", "Sneaker", "Boot", *opts])
+    assert r.exit_code == 0 and "shoes: Sneaker, Boot" in r.output
+    r = runner.invoke(app, ["catalog", "taxonomy", "--taxonomy", "shoes", "Sandal", *opts])
+    assert r.exit_code == 2 and "exists with other categories" in r.output

@@ -192,3 +192,26 @@ def catalog_sweep(
         keep = set(session.scalars(select(ProductImage.sha256).distinct()))
     out.print(f"removed {catalog.store.sweep(keep)} orphan file(s)")
     catalog.close()
+
+
+@catalog_app.command("taxonomy")
+@friendly_errors
+def catalog_taxonomy(
+    categories: Annotated[Optional[list[str]], typer.Argument(help="Categories of a new taxonomy, in display order.")] = None,
+    taxonomy: Annotated[Optional[str], typer.Option("--taxonomy", help="Its name (default: SHOPLENS_TAXONOMY, fashion-mnist).")] = None,
+    models_dir: ModelsDir = Path("var/models"),
+    name: ModelName = "fashion-mnist",
+    catalog_dir: DataDir = None,
+    database_url: DbUrl = None,
+) -> None:
+    """Show the catalogue's taxonomy, or create a named one from the given categories."""
+    from shoplens.catalog.db import ensure_taxonomy
+
+    catalog = open_catalog(models_dir, name, catalog_dir, database_url, taxonomy=taxonomy)
+    if categories:
+        with catalog.sessions.begin() as session:
+            existing = [c.name for c in ensure_taxonomy(session, catalog.config.taxonomy, categories).categories]
+        if existing != list(categories):
+            raise typer.BadParameter(f"taxonomy {catalog.config.taxonomy!r} exists with other categories: {', '.join(existing)}")
+    out.print(f"{catalog.config.taxonomy}: {', '.join(catalog.categories())}")
+    catalog.close()
