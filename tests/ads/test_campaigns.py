@@ -18,9 +18,11 @@ from shoplens.ads.campaigns import (
     create_campaign,
     get_campaign,
     list_campaigns,
+    reembed_creatives,
     targets,
     update_campaign,
 )
+from shoplens.catalog.behaviour import Creative
 from shoplens.catalog.ingest import image_id_of
 from shoplens.catalog.models import utcnow
 from shoplens.catalog.service import Catalog
@@ -86,7 +88,8 @@ def test_update_list_and_ownership(catalog: Catalog) -> None:
         check_campaign_owner(campaign, None)
         with pytest.raises(ForbiddenError):
             check_campaign_owner(campaign, "other")
-        update_campaign(session, campaign, {"budget": Decimal("50"), "target_categories": [], "status": "paused"}, catalog.categories())
+        changes = {"budget": Decimal("50"), "target_categories": [], "status": "paused"}
+        update_campaign(session, campaign, changes, catalog.categories())
         with pytest.raises(AdsInputError):
             update_campaign(session, campaign, {"merchant_id": "other"}, catalog.categories())
         with pytest.raises(AdsInputError):
@@ -98,3 +101,17 @@ def test_update_list_and_ownership(catalog: Catalog) -> None:
         assert list_campaigns(session, "other") == []
         with pytest.raises(NotFoundError):
             get_campaign(session, 999)
+
+
+def test_creatives_are_recognised_again_after_a_model_switch(catalog: Catalog) -> None:
+    campaign = new_campaign(catalog)
+    first = add_creative(catalog, campaign, "a", jpeg_with_gps(PHOTOS[0]))
+    add_creative(catalog, campaign, "b", jpeg_with_gps(PHOTOS[1]))
+    assert reembed_creatives(catalog) == 0
+    catalog.space.activate("v2")  # what `shoplens reindex --version v2` ends with
+    assert reembed_creatives(catalog, batch_size=1) == 2
+    with catalog.sessions() as session:
+        creative = session.get(Creative, first.id)
+        assert creative is not None and creative.model_version == "v2"
+        _, _, vectors = catalog.embed([decode_image(jpeg_with_gps(PHOTOS[0]))])
+        assert np.allclose(np.frombuffer(creative.embedding or b"", dtype="<f4"), vectors[0], atol=1e-6)

@@ -30,7 +30,8 @@ def stats(catalog: Catalog, creative_id: int) -> dict[str, tuple[int, int]]:
 def send(catalog: Catalog, event_id: str, kind: str, creative_id: int, user: str = "u", **kw: object) -> bool:
     """Record one ad event in its own transaction."""
     with catalog.sessions.begin() as session:
-        return record_ad_event(session, event_id=event_id, kind=kind, creative_id=creative_id, user_id=user, **kw)  # type: ignore[arg-type]
+        return record_ad_event(session, event_id=event_id, kind=kind, creative_id=creative_id,  # type: ignore[arg-type]
+                               user_id=user, **kw)  # fmt: skip
 
 
 def test_a_repeated_event_id_is_ignored(catalog: Catalog) -> None:

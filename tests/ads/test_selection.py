@@ -81,7 +81,8 @@ def test_an_exhausted_budget_stops_serving(catalog: Catalog) -> None:
 
 def test_pacing_spreads_the_budget_over_the_campaign(catalog: Catalog) -> None:
     now = utcnow()
-    campaign = new_campaign(catalog, budget="10", bid="1", starts_at=now - timedelta(hours=1), ends_at=now + timedelta(hours=9))
+    run = {"starts_at": now - timedelta(hours=1), "ends_at": now + timedelta(hours=9)}
+    campaign = new_campaign(catalog, budget="10", bid="1", **run)
     creative = new_creative(catalog, campaign, PHOTOS[0])
     assert chosen(catalog, AdRequest("u"), now=now) == [creative.id]
     with catalog.sessions.begin() as session:

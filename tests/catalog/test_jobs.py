@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import func, select
 
 from shoplens.catalog.fetch import FetchPolicy
+from shoplens.catalog.ingest import IngestItem, ProductIn
 from shoplens.catalog.jobs import BulkIngest, rows_from_csv, rows_from_folder, rows_from_url_list
 from shoplens.catalog.models import IngestRow, Product, ProductImage
 from shoplens.catalog.service import Catalog, CatalogConfig
@@ -74,6 +75,25 @@ def test_csv_rows_fail_alone_with_reasons(catalog: Catalog, tmp_path: Path) -> N
         assert stored["line 2"] == "done" and stored["line 3"] == "failed"
         price = s.scalar(select(Product.price).where(Product.sku == "a"))
         assert float(price) == 12.5
+
+
+def test_sweep_keeps_product_and_creative_images(catalog: Catalog) -> None:
+    from shoplens.catalog.behaviour import Campaign, Creative
+    from shoplens.catalog.queries import referenced_images
+
+    a, b, c = photos(3, seed=12)
+    (out,) = catalog.ingestor().ingest([IngestItem("p", ProductIn("acme", "p", "P"), [png(a)])])
+    for sha, img in (("b" * 64, b), ("c" * 64, c)):
+        catalog.store.put(sha, img)
+    with catalog.sessions.begin() as s:
+        campaign = Campaign(name="c", budget=10, bid=1)
+        s.add(campaign)
+        s.flush()
+        s.add(Creative(campaign_id=campaign.id, headline="h", sha256="b" * 64))
+    with catalog.sessions() as s:
+        keep = referenced_images(s)
+    assert catalog.store.sweep(keep, grace_s=0) == 1
+    assert sorted(catalog.store.ids()) == sorted({"b" * 64, *keep} - {"c" * 64})
 
 
 def test_csv_without_the_columns_is_refused(tmp_path: Path) -> None:

@@ -1,7 +1,7 @@
 """Ads: campaigns and creatives recognised on upload, selection (relevance × Thompson-sampled click rate × bid,
 with frequency caps and budget pacing), impressions and clicks fed back, reports, and a simulator to evaluate it.
 
-- `campaigns`: create, list, update campaigns; add creatives from image bytes.
+- `campaigns`: create, list, update campaigns; add creatives from image bytes; re-recognise after a model switch.
 - `scoring`: the pure scoring of candidates, shared by the service and the simulator.
 - `profile`: a shopper's category affinity and taste vector, and the viewed product, from the database.
 - `selection`: eligible creatives for a request, scored and picked.
@@ -10,7 +10,15 @@ with frequency caps and budget pacing), impressions and clicks fed back, reports
 - `simulate`: shoppers with hidden tastes; ShopLens selection vs random vs the best single creative.
 """
 
-from shoplens.ads.campaigns import CampaignIn, add_creative, create_campaign, get_campaign, list_campaigns, update_campaign
+from shoplens.ads.campaigns import (
+    CampaignIn,
+    add_creative,
+    create_campaign,
+    get_campaign,
+    list_campaigns,
+    reembed_creatives,
+    update_campaign,
+)
 from shoplens.ads.feedback import apply_ad_event, record_ad_event
 from shoplens.ads.reports import campaign_report, campaign_reports
 from shoplens.ads.scoring import SelectionConfig
@@ -29,6 +37,7 @@ __all__ = [
     "get_campaign",
     "list_campaigns",
     "record_ad_event",
+    "reembed_creatives",
     "select_ads",
     "select_for",
     "update_campaign",

@@ -132,11 +132,14 @@ def list_campaigns(session: Session, merchant: str | None = None, limit: int = 1
     return list(session.scalars(stmt))
 
 
-def update_campaign(session: Session, campaign: Campaign, changes: Mapping[str, Any], categories: Sequence[str]) -> Campaign:
+def update_campaign(session: Session, campaign: Campaign, changes: Mapping[str, Any],
+                    categories: Sequence[str]) -> Campaign:  # fmt: skip
     """Apply changes to name, budget, bid, target categories, status or end date (validated as on create)."""
     for key, value in changes.items():
         if key not in UPDATABLE:
             raise AdsInputError(f"{key!r} cannot be changed; fields: {', '.join(UPDATABLE)}")
+        if value is None and key not in ("target_categories", "ends_at"):
+            raise AdsInputError(f"{key} cannot be null")
         if key == "status" and value not in CAMPAIGN_STATUSES:
             raise AdsInputError(f"status must be one of {', '.join(CAMPAIGN_STATUSES)}")
         if key == "name" and not value:
@@ -164,7 +167,8 @@ def creatives_of(session: Session, campaign_ids: Sequence[int]) -> dict[int, lis
     """The creatives of each campaign, oldest first."""
     found: dict[int, list[Creative]] = {i: [] for i in campaign_ids}
     if campaign_ids:
-        rows = session.scalars(select(Creative).where(Creative.campaign_id.in_(list(campaign_ids))).order_by(Creative.id))
+        stmt = select(Creative).where(Creative.campaign_id.in_(list(campaign_ids))).order_by(Creative.id)
+        rows = session.scalars(stmt)
         for creative in rows:
             found[creative.campaign_id].append(creative)
     return found
@@ -181,6 +185,29 @@ def recognise(catalog: Catalog, images: Sequence[Image.Image]) -> list[Recogniti
         Recognition(labels[int(t)], float(p[int(t)]), np.asarray(e, dtype=np.float32), model.version)
         for t, p, e in zip(tops, probs, embeddings)
     ]
+
+
+def reembed_creatives(catalog: Catalog, batch_size: int = 64) -> int:
+    """Recognise again every creative recognised by another model version than the catalogue's; how many changed."""
+    version = catalog.model().version
+    changed = 0
+    while True:  # bounded: each pass moves up to batch_size creatives to the current version, or stops
+        with catalog.sessions() as session:
+            todo = list(session.execute(
+                select(Creative.id, Creative.sha256)
+                .where((Creative.model_version != version) | Creative.model_version.is_(None))
+                .order_by(Creative.id).limit(batch_size)
+            ))  # fmt: skip
+        if not todo:
+            return changed
+        seen = recognise(catalog, [decode_image(catalog.store.open(sha256)) for _, sha256 in todo])
+        with catalog.sessions.begin() as session:
+            for (creative_id, _), s in zip(todo, seen):
+                creative = session.get(Creative, creative_id)
+                if creative is not None:
+                    creative.predicted_category, creative.confidence = s.category, s.confidence
+                    creative.model_version, creative.embedding = s.model_version, vector_bytes(s.embedding)
+        changed += len(todo)
 
 
 def add_creative(catalog: Catalog, campaign_id: int, headline: str, data: bytes) -> Creative:

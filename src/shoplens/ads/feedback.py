@@ -40,9 +40,10 @@ def _count(session: Session, creative_id: int, segment: str, impressions: int, c
     stmt = upsert(session)(AdStat).values(
         creative_id=creative_id, segment=segment, impressions=max(impressions, clicks), clicks=clicks
     )
+    impressions_after = case((new_impressions < new_clicks, new_clicks), else_=new_impressions)  # never below clicks
     session.execute(stmt.on_conflict_do_update(
         index_elements=[AdStat.creative_id, AdStat.segment],
-        set_={"clicks": new_clicks, "impressions": case((new_impressions < new_clicks, new_clicks), else_=new_impressions)},
+        set_={"clicks": new_clicks, "impressions": impressions_after},
     ))  # fmt: skip
 
 
@@ -92,9 +93,8 @@ def record_ad_event(session: Session, *, event_id: str, kind: AdEventType, creat
         raise NotFoundError(f"no creative {creative_id}")
     values = {"event_id": event_id, "user_id": user_id, "session_id": session_id, "type": kind, "ad_id": creative_id,
               "ts": as_utc(ts) if ts else utcnow()}  # fmt: skip
-    stored = session.scalar(
-        upsert(session)(Event).values(**values).on_conflict_do_nothing(index_elements=[Event.event_id]).returning(Event.id)
-    )
+    insert = upsert(session)(Event).values(**values).on_conflict_do_nothing(index_elements=[Event.event_id])
+    stored = session.scalar(insert.returning(Event.id))
     if stored is None:  # seen before (perhaps stored by a concurrent request a moment ago)
         return False
     apply_ad_event(session, Event(id=stored, **values))

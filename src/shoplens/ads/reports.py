@@ -101,7 +101,8 @@ def campaign_report(session: Session, campaign_id: int) -> CampaignReport:
     return _report(campaign, _creative_rows(session, [campaign.id])[campaign.id])
 
 
-def campaign_reports(session: Session, merchant: str | None = None, limit: int = 100, offset: int = 0) -> list[CampaignReport]:
+def campaign_reports(session: Session, merchant: str | None = None, limit: int = 100,
+                     offset: int = 0) -> list[CampaignReport]:  # fmt: skip
     """Reports of campaigns, newest first (one merchant's when given)."""
     campaigns = list_campaigns(session, merchant, limit, offset)
     rows = _creative_rows(session, [c.id for c in campaigns])

@@ -107,7 +107,8 @@ def eligible_creatives(session: Session, now: datetime, config: SelectionConfig,
         select(Creative, Campaign)
         .join(Campaign, Campaign.id == Creative.campaign_id)
         .where(Creative.status == "active", Campaign.status == "active", Campaign.starts_at <= now,
-               or_(Campaign.ends_at.is_(None), Campaign.ends_at > now), Campaign.budget - Campaign.spent >= Campaign.bid)
+               or_(Campaign.ends_at.is_(None), Campaign.ends_at > now),
+               Campaign.budget - Campaign.spent >= Campaign.bid)
         .order_by(Creative.id)
         .limit(config.max_candidates)
     )  # fmt: skip

@@ -89,10 +89,14 @@ class _Creatives:
 
 def load_products(catalog: Catalog, version: str, limit: int) -> _Products:
     """Active products with an embedded first image under `version` (at most `limit`, by id)."""
-    first = select(ProductImage.product_id, func.min(ProductImage.id).label("image_id")).group_by(ProductImage.product_id).subquery()
+    first = (
+        select(ProductImage.product_id, func.min(ProductImage.id).label("image_id"))
+        .group_by(ProductImage.product_id)
+        .subquery()
+    )
     stmt = (
-        select(Product.id, func.coalesce(Product.declared_category, ProductImage.predicted_category), ProductImage.sha256,
-               Embedding.vector)
+        select(Product.id, func.coalesce(Product.declared_category, ProductImage.predicted_category),
+               ProductImage.sha256, Embedding.vector)  # fmt: skip
         .join(first, first.c.product_id == Product.id)
         .join(ProductImage, ProductImage.id == first.c.image_id)
         .join(Embedding, and_(Embedding.image_id == ProductImage.id, Embedding.model_version == version))
@@ -185,15 +189,17 @@ class _Market:
         page_sim = products.vectors[ad_pages] @ creatives.vectors.T  # rounds × creatives
         cat_weight = weights / np.maximum(weights.max(axis=1, keepdims=True), 1e-12)
         creative_cat = np.array([index.get(c, -1) for c in creatives.true_category])
+        liked = np.where(creative_cat >= 0, cat_weight[ad_users][:, np.maximum(creative_cat, 0)], 0.0)
         fit = (config.taste_gain * (taste_sim[ad_users] - taste_sim.mean())
                + config.page_gain * (page_sim - page_sim.mean())
-               + config.category_gain * np.where(creative_cat >= 0, cat_weight[ad_users][:, np.maximum(creative_cat, 0)], 0))  # fmt: skip
+               + config.category_gain * liked)  # fmt: skip
         logits = _logit(config.base_ctr) + creatives.appeal[None, :] + fit
         self.p = 1.0 / (1.0 + np.exp(-logits))
 
 
 def simulate_ads(catalog: Catalog, n_users: int = 500, rounds: int = 20_000, seed: int = 0, *,
-                 config: SimConfig = SimConfig(), selection: SelectionConfig = SelectionConfig()) -> dict[str, Any]:  # fmt: skip
+                 config: SimConfig = SimConfig(),
+                 selection: SelectionConfig = SelectionConfig()) -> dict[str, Any]:  # fmt: skip
     """Run the simulated market; CTRs, regret and their curves for random, best-single and ShopLens selection."""
     if n_users < 1 or rounds < 1:
         raise ValueError("n_users and rounds must be positive")
@@ -204,7 +210,9 @@ def simulate_ads(catalog: Catalog, n_users: int = 500, rounds: int = 20_000, see
     products = load_products(catalog, version, config.max_products)
     creatives = make_creatives(catalog, products, config, rng)
     if creatives.vectors.shape[1] != products.vectors.shape[1]:
-        raise ShopLensError("the catalogue's stored embeddings differ from what its model gives now: run `shoplens reindex`")
+        raise ShopLensError(
+            "the catalogue's stored embeddings differ from what its model gives now: run `shoplens reindex`"
+        )
     market = _Market(products, creatives, n_users, rounds, config, rng)
     n_c = len(creatives.campaign)
     coins = rng.random(rounds)
@@ -274,7 +282,8 @@ def _summary(market: _Market, creatives: _Creatives, chosen: dict[str, np.ndarra
     clicked = {k: np.where(np.isnan(e), 0.0, coins < np.nan_to_num(e)) for k, e in expected.items()}
     shown = {k: ~np.isnan(e) for k, e in expected.items()}
     ctr = {k: float(clicked[k].sum() / max(shown[k].sum(), 1)) for k in chosen}
-    cum_ctr = {k: (np.cumsum(clicked[k]) / np.maximum(np.cumsum(shown[k]), 1))[marks - 1].round(5).tolist() for k in chosen}
+    running = {k: np.cumsum(clicked[k]) / np.maximum(np.cumsum(shown[k]), 1) for k in chosen}
+    cum_ctr = {k: v[marks - 1].round(5).tolist() for k, v in running.items()}
     gain = {k: np.cumsum(np.nan_to_num(e)) for k, e in expected.items()}
     best, top = gain["best_single"], np.cumsum(oracle)
     regret_best = {k: (best - gain[k])[marks - 1].round(3).tolist() for k in ("random", "shoplens")}

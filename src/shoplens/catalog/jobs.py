@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 
 from shoplens.catalog.fetch import FetchPolicy, fetch_all
 from shoplens.catalog.ingest import IngestItem, ItemOutcome, ProductIn
-from shoplens.catalog.models import IngestJob, IngestRow, ProductImage, utcnow
+from shoplens.catalog.models import IngestJob, IngestRow, utcnow
+from shoplens.catalog.queries import referenced_images
 from shoplens.catalog.service import Catalog
 from shoplens.errors import DataFormatError, DataNotFoundError
 from shoplens.imaging.decode import DEFAULT_MAX_BYTES
@@ -200,9 +201,9 @@ class BulkIngest:
         return set(done)
 
     def _referenced(self) -> set[str]:
-        """Content ids some image row refers to (everything else in the store is an orphan)."""
+        """Content ids some row refers to (everything else in the store is an orphan)."""
         with self.catalog.sessions() as session:
-            return set(session.scalars(select(ProductImage.sha256).distinct()))
+            return referenced_images(session)
 
     def _batch(self, ingestor, rows: Sequence[Row]) -> list[ItemOutcome]:  # type: ignore[no-untyped-def]
         """Read or fetch the rows' images, then ingest those that could be read."""

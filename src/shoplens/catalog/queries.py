@@ -9,6 +9,7 @@ from typing import Any, Literal
 from sqlalchemy import Select, and_, delete, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased, selectinload
 
+from shoplens.catalog.behaviour import Creative
 from shoplens.catalog.ingest import CatalogInputError
 from shoplens.catalog.models import Embedding, Product, ProductImage
 from shoplens.errors import ForbiddenError, NotFoundError
@@ -121,6 +122,11 @@ def duplicates_of(session: Session, product: Product) -> list[tuple[ProductImage
     ).all()
     by_group = {img.duplicate_group: img for img in mine}
     return [(by_group[o.duplicate_group], o, p) for o, p in rows]
+
+
+def referenced_images(session: Session) -> set[str]:
+    """Content ids some row refers to (product images and ad creatives); anything else stored is an orphan."""
+    return set(session.scalars(select(ProductImage.sha256).union(select(Creative.sha256))))
 
 
 def qa_summary(session: Session, limit: int = 20) -> dict[str, Any]:

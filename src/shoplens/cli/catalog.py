@@ -113,6 +113,7 @@ def reindex(
     """Embed the catalogue with a model version, build its vector index, then switch search to it."""
     from sqlalchemy import func, select
 
+    from shoplens.ads.campaigns import reembed_creatives
     from shoplens.catalog.models import ProductImage
     from shoplens.catalog.reindex import reindex as run
 
@@ -121,8 +122,9 @@ def reindex(
         total = session.scalar(select(func.count(ProductImage.id))) or 0
     with bar(total, "embed") as advance:
         summary = run(catalog, version, method, progress=advance)
+    creatives = reembed_creatives(catalog)  # ad creatives are recognised again with the new model
     out.print(f"search now uses {summary.version} (was {summary.previous or 'none'}): "
-              f"{summary.embedded} images embedded, {summary.indexed} vectors indexed")  # fmt: skip
+              f"{summary.embedded} images embedded, {summary.indexed} vectors indexed, {creatives} creatives")  # fmt: skip
     catalog.close()
 
 
@@ -183,13 +185,11 @@ def catalog_sweep(
     database_url: DbUrl = None,
 ) -> None:
     """Delete stored image files that no catalogue row refers to (left by an interrupted ingest)."""
-    from sqlalchemy import select
-
-    from shoplens.catalog.models import ProductImage
+    from shoplens.catalog.queries import referenced_images
 
     catalog = open_catalog(models_dir, name, catalog_dir, database_url)
     with catalog.sessions() as session:
-        keep = set(session.scalars(select(ProductImage.sha256).distinct()))
+        keep = referenced_images(session)
     out.print(f"removed {catalog.store.sweep(keep)} orphan file(s)")
     catalog.close()
 

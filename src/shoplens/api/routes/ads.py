@@ -1,7 +1,213 @@
-"""Ads: campaigns and creatives (recognised on upload), selection for a shopper and a page, reports."""
+"""Ads: campaigns and creatives (recognised on upload), selection for a shopper and a page, ad events, reports.
+
+Campaign routes take a merchant key (its own campaigns only; 403 for another's) or an admin key (any; naming the
+merchant when creating). Selection and ad events take any key, as a storefront reports what it showed.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import hashlib
+import hmac
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import SecretStr
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+
+from shoplens.ads.campaigns import (
+    CampaignIn,
+    add_creative,
+    as_utc,
+    check_campaign_owner,
+    create_campaign,
+    creatives_of,
+    get_campaign,
+    list_campaigns,
+    update_campaign,
+)
+from shoplens.ads.feedback import AdEventType, record_ad_event
+from shoplens.ads.reports import campaign_report
+from shoplens.ads.selection import AdRequest, select_for
+from shoplens.api.ads_schemas import (
+    AdEventCreate,
+    AdEventPublic,
+    AdSelectionPublic,
+    CampaignCreate,
+    CampaignPublic,
+    CampaignReportPublic,
+    CampaignUpdate,
+    CreativePublic,
+    campaign_public,
+    creative_public,
+    report_public,
+    selection_public,
+)
+from shoplens.api.deps import MerchantDep, ReaderDep, ServiceDep
+from shoplens.api.keys import Principal
+from shoplens.catalog.models import utcnow
+from shoplens.catalog.service import Catalog
+from shoplens.errors import ForbiddenError
 
 router = APIRouter(prefix="/v1/ads", tags=["ads"])
+MAX_FUTURE = timedelta(minutes=5)  # clock skew allowed on an event's time
+CREATIVE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["headline", "file"],
+                    "properties": {
+                        "headline": {"type": "string", "maxLength": 200},
+                        "file": {"type": "string", "format": "binary", "description": "The ad image."},
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+def shopper_key(user_id: str, secret: SecretStr | None) -> str:
+    """The id stored for a shopper: HMAC-SHA256 under the service's secret (hex), or the id as sent without one."""
+    if secret is None:
+        return user_id
+    return hmac.new(secret.get_secret_value().encode(), user_id.encode(), hashlib.sha256).hexdigest()
+
+
+def campaign_merchant(caller: Principal, requested: str | None) -> str:
+    """The merchant a new campaign belongs to: a merchant key's own (another is 403); an admin must name one."""
+    if caller.merchant is not None:
+        if requested not in (None, caller.merchant):
+            raise ForbiddenError(f"this key acts for merchant {caller.merchant!r}, not {requested!r}")
+        return caller.merchant
+    if requested is None:
+        raise HTTPException(422, "merchant is required with an admin key")
+    return requested
+
+
+def _owned(catalog: Catalog, campaign_id: int, caller: Principal) -> CampaignPublic:
+    """The campaign with its creatives, if the caller may see it (404 unknown, 403 another merchant's)."""
+    with catalog.sessions() as session:
+        campaign = get_campaign(session, campaign_id)
+        check_campaign_owner(campaign, caller.merchant)
+        return campaign_public(campaign, creatives_of(session, [campaign.id])[campaign.id])
+
+
+@router.post("/campaigns", status_code=201, response_model=CampaignPublic, summary="Create a campaign")
+def create(body: CampaignCreate, caller: MerchantDep, service: ServiceDep) -> CampaignPublic:
+    """A new campaign with a budget, a bid per click and optional target categories."""
+    merchant = campaign_merchant(caller, body.merchant)
+    catalog = service.catalog()
+    spec = CampaignIn(merchant, body.name, body.budget, body.bid, body.target_categories, body.starts_at, body.ends_at,
+                      body.status)  # fmt: skip
+    categories = catalog.categories()
+    with catalog.sessions.begin() as session:
+        return campaign_public(create_campaign(session, spec, categories), [])
+
+
+@router.get("/campaigns", response_model=list[CampaignPublic], summary="List campaigns")
+def list_(
+    caller: MerchantDep,
+    service: ServiceDep,
+    merchant: Annotated[str | None, Query(max_length=64, description="Only this merchant's (admin keys).")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[CampaignPublic]:
+    """Campaigns, newest first: a merchant key sees its own."""
+    if caller.merchant is not None and merchant not in (None, caller.merchant):
+        raise ForbiddenError("a merchant key lists only its own campaigns")
+    with service.catalog().sessions() as session:
+        campaigns = list_campaigns(session, caller.merchant or merchant, limit, offset)
+        creatives = creatives_of(session, [c.id for c in campaigns])
+        return [campaign_public(c, creatives[c.id]) for c in campaigns]
+
+
+@router.get("/campaigns/{campaign_id}", response_model=CampaignPublic, summary="One campaign")
+def get(campaign_id: int, caller: MerchantDep, service: ServiceDep) -> CampaignPublic:
+    """A campaign with its creatives and spend."""
+    return _owned(service.catalog(), campaign_id, caller)
+
+
+@router.patch("/campaigns/{campaign_id}", response_model=CampaignPublic, summary="Change a campaign")
+def update(campaign_id: int, changes: CampaignUpdate, caller: MerchantDep, service: ServiceDep) -> CampaignPublic:
+    """Change name, budget, bid, target categories, status or end date."""
+    catalog = service.catalog()
+    categories = catalog.categories()
+    with catalog.sessions.begin() as session:
+        campaign = get_campaign(session, campaign_id)
+        check_campaign_owner(campaign, caller.merchant)
+        update_campaign(session, campaign, changes.model_dump(exclude_unset=True), categories)
+        return campaign_public(campaign, creatives_of(session, [campaign.id])[campaign.id])
+
+
+@router.post("/campaigns/{campaign_id}/creatives", status_code=201, response_model=CreativePublic,
+             openapi_extra=CREATIVE_BODY, summary="Add a creative (an image) to a campaign")  # fmt: skip
+async def add(campaign_id: int, request: Request, caller: MerchantDep, service: ServiceDep) -> CreativePublic:
+    """Store the image (made safe, metadata-free) and recognise it: category, confidence, embedding."""
+    if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
+        raise HTTPException(415, "send multipart/form-data: the headline in 'headline', the image in 'file'")
+    catalog = await run_in_threadpool(service.catalog)
+    await run_in_threadpool(_owned, catalog, campaign_id, caller)
+    async with request.form(max_files=1, max_fields=service.settings.max_parts) as form:
+        headline, upload = form.get("headline"), form.get("file")
+        if not isinstance(headline, str):
+            raise HTTPException(422, "missing form field 'headline'")
+        if not isinstance(upload, UploadFile):
+            raise HTTPException(422, "missing image: send it as the file field 'file'")
+        data = await upload.read()
+    creative = await run_in_threadpool(add_creative, catalog, campaign_id, headline, data)
+    return creative_public(creative)
+
+
+@router.get("/select", response_model=AdSelectionPublic, summary="Ads for a shopper and the product being viewed")
+def select(
+    _caller: ReaderDep,
+    service: ServiceDep,
+    user_id: Annotated[str | None, Query(min_length=1, max_length=100, description="The shopper (none: anonymous).")] = None,
+    context_product_id: Annotated[int | None, Query(ge=1, description="The product on the page.")] = None,
+    slots: Annotated[int, Query(ge=1, le=10, description="How many ads the page shows.")] = 1,
+) -> AdSelectionPublic:
+    """Eligible creatives ranked by relevance and a Thompson-sampled click rate, with frequency caps and pacing."""
+    user = shopper_key(user_id, service.settings.user_id_secret) if user_id else None
+    selection = select_for(service.catalog(), AdRequest(user, context_product_id, slots))
+    return selection_public(selection, context_product_id)
+
+
+def _event(service: ServiceDep, creative_id: int, body: AdEventCreate, kind: AdEventType) -> Response:
+    """Record an ad event: 201 when new, 200 when its event_id was seen before."""
+    ts = as_utc(body.ts) if body.ts else utcnow()
+    if ts > utcnow() + MAX_FUTURE:
+        raise HTTPException(422, f"ts {ts.isoformat()} is in the future")
+    user = shopper_key(body.user_id, service.settings.user_id_secret)
+    with service.catalog().sessions.begin() as session:
+        recorded = record_ad_event(session, event_id=body.event_id, kind=kind, creative_id=creative_id, user_id=user,
+                                   ts=ts, session_id=body.session_id)  # fmt: skip
+    payload = AdEventPublic(event_id=body.event_id, creative_id=creative_id, type=kind, recorded=recorded)
+    return JSONResponse(payload.model_dump(), status_code=201 if recorded else 200)
+
+
+@router.post("/{creative_id}/impression", status_code=201, response_model=AdEventPublic, summary="An ad was shown",
+             responses={200: {"description": "A repeat of an earlier event_id: ignored"}})  # fmt: skip
+def impression(creative_id: int, body: AdEventCreate, _caller: ReaderDep, service: ServiceDep) -> Response:
+    """Record that a shopper saw a creative (counted in their segment)."""
+    return _event(service, creative_id, body, "ad_impression")
+
+
+@router.post("/{creative_id}/click", status_code=201, response_model=AdEventPublic, summary="An ad was clicked",
+             responses={200: {"description": "A repeat of an earlier event_id: ignored"}})  # fmt: skip
+def click(creative_id: int, body: AdEventCreate, _caller: ReaderDep, service: ServiceDep) -> Response:
+    """Record that a shopper clicked a creative (the campaign pays its bid)."""
+    return _event(service, creative_id, body, "ad_click")
+
+
+@router.get("/campaigns/{campaign_id}/report", response_model=CampaignReportPublic, summary="A campaign's report")
+def report(campaign_id: int, caller: MerchantDep, service: ServiceDep) -> CampaignReportPublic:
+    """Impressions, clicks, CTR, spend and budget left, per campaign and per creative."""
+    with service.catalog().sessions() as session:
+        check_campaign_owner(get_campaign(session, campaign_id), caller.merchant)
+        return report_public(campaign_report(session, campaign_id))

@@ -1,0 +1,165 @@
+"""Ads over HTTP (ASGI), on SQLite and PostgreSQL: campaigns, creatives, selection, ad events, reports, access."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from shoplens.api import create_app
+from shoplens.api.keys import KeyStore
+from shoplens.catalog.behaviour import Event
+from tests.api.conftest import serving, settings_for
+from tests.api.test_products import api, as_key, create  # noqa: F401  (api is a fixture)
+from tests.catalog.conftest import photos, png
+
+pytestmark = pytest.mark.anyio
+PHOTOS = photos(4, seed=33)
+CAMPAIGN = {"name": "Spring", "budget": "10.00", "bid": "0.50"}
+
+
+async def new_campaign(c: httpx.AsyncClient, headers: dict[str, str], **fields: object) -> httpx.Response:
+    """POST /v1/ads/campaigns."""
+    return await c.post("/v1/ads/campaigns", json={**CAMPAIGN, **fields}, headers=headers)
+
+
+async def upload(c: httpx.AsyncClient, headers: dict[str, str], campaign_id: int, data: bytes,
+                 headline: str | None = "Fresh looks", content_type: str = "image/png") -> httpx.Response:  # fmt: skip
+    """POST a creative as multipart (headline field + file)."""
+    fields = {"headline": headline} if headline is not None else {}
+    return await c.post(f"/v1/ads/campaigns/{campaign_id}/creatives", data=fields,
+                        files={"file": ("ad.png", data, content_type)}, headers=headers)  # fmt: skip
+
+
+async def event(c: httpx.AsyncClient, headers: dict[str, str], creative_id: int, kind: str, event_id: str,
+                user: str = "shopper-1", **extra: object) -> httpx.Response:  # fmt: skip
+    """POST an impression or a click."""
+    body = {"event_id": event_id, "user_id": user, **extra}
+    return await c.post(f"/v1/ads/{creative_id}/{kind}", json=body, headers=headers)
+
+
+@pytest.fixture
+def other_merchant(keys_file: Path, api_keys: dict[str, str]) -> dict[str, str]:
+    """Headers with a key of another merchant (globex)."""
+    return {"X-API-Key": KeyStore(keys_file).create("merchant", "globex key", merchant="globex")}
+
+
+async def test_campaign_creative_selection_events_and_report(
+    api: httpx.AsyncClient, api_keys: dict[str, str]  # noqa: F811
+) -> None:
+    merchant, reader, admin = as_key(api_keys, "merchant"), as_key(api_keys, "reader"), as_key(api_keys, "admin")
+    r = await new_campaign(api, merchant, target_categories=[])
+    assert r.status_code == 201, r.text
+    campaign = r.json()
+    assert campaign["merchant"] == "acme" and campaign["budget"] == 10.0 and campaign["budget_left"] == 10.0
+    r = await upload(api, merchant, campaign["id"], png(PHOTOS[0]))
+    assert r.status_code == 201, r.text
+    creative = r.json()
+    assert creative["predicted_category"] and 0 < creative["confidence"] <= 1 and creative["model_version"] == "v2"
+    image = await api.get(creative["url"], headers=reader)
+    assert image.status_code == 200 and image.headers["content-type"] == "image/png"
+    product = (await create(api, merchant, {"sku": "P1", "title": "Tee"}, png(PHOTOS[1]))).json()
+
+    r = await api.get("/v1/ads/select", params={"user_id": "shopper-1", "context_product_id": product["id"], "slots": 3},
+                      headers=reader)  # fmt: skip
+    assert r.status_code == 200, r.text
+    chosen = r.json()
+    assert chosen["segment"] == "all" and chosen["eligible"] == 1 and chosen["model_version"] == "v2"
+    (ad,) = chosen["ads"]
+    assert ad["creative"]["id"] == creative["id"] and ad["campaign_name"] == "Spring"
+    assert ad["parts"]["context_similarity"] is not None and ad["parts"]["user_similarity"] is None
+    assert 0 <= ad["parts"]["sampled_ctr"] <= 1 and ad["parts"]["bid"] == 0.5
+
+    for i in range(4):
+        assert (await event(api, reader, creative["id"], "impression", f"imp-{i}")).status_code == 201
+    first = await event(api, reader, creative["id"], "click", "click-1")
+    assert first.status_code == 201 and first.json() == {"event_id": "click-1", "creative_id": creative["id"],
+                                                         "type": "ad_click", "recorded": True}  # fmt: skip
+    again = await event(api, reader, creative["id"], "click", "click-1")
+    assert again.status_code == 200 and again.json()["recorded"] is False
+
+    report = (await api.get(f"/v1/ads/campaigns/{campaign['id']}/report", headers=merchant)).json()
+    assert (report["impressions"], report["clicks"], report["ctr"]) == (4, 1, 0.25)
+    assert report["spend"] == 0.5 and report["budget_left"] == 9.5 and report["creatives"][0]["clicks"] == 1
+    r = await api.patch(f"/v1/ads/campaigns/{campaign['id']}", json={"status": "paused", "budget": "20"}, headers=merchant)
+    assert r.status_code == 200 and r.json()["status"] == "paused" and r.json()["budget_left"] == 19.5
+    assert (await api.get("/v1/ads/select", headers=reader)).json()["ads"] == []  # paused: nothing to show
+    listed = (await api.get("/v1/ads/campaigns", headers=admin)).json()
+    assert [c["id"] for c in listed] == [campaign["id"]] and len(listed[0]["creatives"]) == 1
+
+
+async def test_keys_and_ownership(
+    api: httpx.AsyncClient, api_keys: dict[str, str], other_merchant: dict[str, str]  # noqa: F811
+) -> None:
+    merchant, reader, admin = as_key(api_keys, "merchant"), as_key(api_keys, "reader"), as_key(api_keys, "admin")
+    campaign = (await new_campaign(api, merchant)).json()
+    creative = (await upload(api, merchant, campaign["id"], png(PHOTOS[0]))).json()
+    path = f"/v1/ads/campaigns/{campaign['id']}"
+    # No key: 401 everywhere.
+    for method, url in (("GET", "/v1/ads/campaigns"), ("POST", "/v1/ads/campaigns"), ("GET", path),
+                        ("GET", "/v1/ads/select"), ("POST", f"/v1/ads/{creative['id']}/click")):  # fmt: skip
+        assert (await api.request(method, url, json=CAMPAIGN)).status_code == 401, url
+    # A reader key cannot manage campaigns.
+    assert (await new_campaign(api, reader)).status_code == 403
+    assert (await api.get(path, headers=reader)).status_code == 403
+    # Another merchant: 403 on acme's campaign, and cannot create one for acme.
+    assert (await api.get(path, headers=other_merchant)).status_code == 403
+    assert (await api.patch(path, json={"name": "mine"}, headers=other_merchant)).status_code == 403
+    assert (await api.get(f"{path}/report", headers=other_merchant)).status_code == 403
+    assert (await upload(api, other_merchant, campaign["id"], png(PHOTOS[1]))).status_code == 403
+    assert (await new_campaign(api, other_merchant, merchant="acme")).status_code == 403
+    assert (await api.get("/v1/ads/campaigns", params={"merchant": "acme"}, headers=other_merchant)).status_code == 403
+    assert (await api.get("/v1/ads/campaigns", headers=other_merchant)).json() == []
+    # An admin must name the merchant, and may then act for any.
+    assert (await new_campaign(api, admin)).status_code == 422
+    r = await new_campaign(api, admin, merchant="globex")
+    assert r.status_code == 201 and r.json()["merchant"] == "globex"
+    assert [c["merchant"] for c in (await api.get("/v1/ads/campaigns", headers=other_merchant)).json()] == ["globex"]
+    assert (await api.get(path, headers=admin)).status_code == 200
+
+
+async def test_bad_input_is_refused(api: httpx.AsyncClient, api_keys: dict[str, str]) -> None:  # noqa: F811
+    merchant, reader = as_key(api_keys, "merchant"), as_key(api_keys, "reader")
+    for fields in ({"budget": "-1"}, {"bid": "0"}, {"budget": "1.001"}, {"bid": "20"}, {"name": ""},
+                   {"target_categories": ["Spaceship"]}, {"status": "ended"}, {"surprise": 1},
+                   {"starts_at": "2030-01-02T00:00:00Z", "ends_at": "2030-01-01T00:00:00Z"}):  # fmt: skip
+        r = await new_campaign(api, merchant, **fields)
+        assert r.status_code == 422, (fields, r.text)
+    campaign = (await new_campaign(api, merchant)).json()
+    cid = campaign["id"]
+    assert (await upload(api, merchant, cid, b"%PDF-1.7 not an image", content_type="application/pdf")).status_code == 415
+    assert (await upload(api, merchant, cid, png(PHOTOS[0]), headline=None)).status_code == 422
+    assert (await upload(api, merchant, cid + 100, png(PHOTOS[0]))).status_code == 404
+    r = await api.post(f"/v1/ads/campaigns/{cid}/creatives", json={"headline": "x"}, headers=merchant)
+    assert r.status_code == 415
+    assert (await api.patch(f"/v1/ads/campaigns/{cid}", json={"budget": None}, headers=merchant)).status_code == 422
+    assert (await api.patch(f"/v1/ads/campaigns/{cid}", json={"status": "gone"}, headers=merchant)).status_code == 422
+    assert (await api.get(f"/v1/ads/campaigns/{cid + 100}", headers=merchant)).status_code == 404
+    for params in ({"slots": 0}, {"slots": 11}, {"context_product_id": 0}, {"user_id": "x" * 101}):
+        assert (await api.get("/v1/ads/select", params=params, headers=reader)).status_code == 422, params
+    assert (await api.get("/v1/ads/select", params={"context_product_id": 999}, headers=reader)).status_code == 404
+    assert (await event(api, reader, 999, "impression", "e1")).status_code == 404
+    creative = (await upload(api, merchant, cid, png(PHOTOS[0]))).json()
+    future = (datetime.now(timezone.utc) + timedelta(hours=1)).isoformat()
+    assert (await event(api, reader, creative["id"], "click", "e2", ts=future)).status_code == 422
+    assert (await api.post(f"/v1/ads/{creative['id']}/click", json={"user_id": "u"}, headers=reader)).status_code == 422
+
+
+async def test_shopper_ids_are_pseudonymised_consistently(models_root: Path, keys_file: Path, api_keys: dict[str, str],
+                                                          database_url: str) -> None:  # fmt: skip
+    app = create_app(settings_for(models_root, keys_file, database_url=database_url, user_id_secret="pepper"))
+    async with serving(app) as c:
+        merchant, reader = as_key(api_keys, "merchant"), as_key(api_keys, "reader")
+        campaign = (await new_campaign(c, merchant)).json()
+        creative = (await upload(c, merchant, campaign["id"], png(PHOTOS[0]))).json()
+        for i in range(3):  # the default cap: 3 impressions a day
+            assert (await event(c, reader, creative["id"], "impression", f"i{i}", user="alice")).status_code == 201
+        capped = await c.get("/v1/ads/select", params={"user_id": "alice"}, headers=reader)
+        fresh = await c.get("/v1/ads/select", params={"user_id": "bob"}, headers=reader)
+        assert capped.json()["ads"] == [] and len(fresh.json()["ads"]) == 1
+        with app.state.service.catalog().sessions() as session:
+            stored = set(session.scalars(select(Event.user_id)))
+        assert len(stored) == 1 and "alice" not in stored and len(stored.pop()) == 64
