@@ -43,7 +43,8 @@ demo: install
 		echo "building the demo catalogue (10,000 products, 20 merchants) in var/catalog…"; \
 		$(BIN)/shoplens demo-catalog --out var/demo-catalog || exit $$?; \
 	fi; \
-	echo; echo "serving on http://$(SERVE_HOST):$(SERVE_PORT) (anonymous, loopback only); Ctrl+C stops it. Try:"; \
+	echo; echo "console: http://$(SERVE_HOST):$(SERVE_PORT)/  (open it in a browser)"; \
+	echo "serving on http://$(SERVE_HOST):$(SERVE_PORT) (anonymous, loopback only); Ctrl+C stops it. Try:"; \
 	echo "  curl -F file=@var/sample.png http://$(SERVE_HOST):$(SERVE_PORT)/v1/classify"; echo; \
 	exec $(BIN)/shoplens serve --open --host $(SERVE_HOST) --port $(SERVE_PORT)
 

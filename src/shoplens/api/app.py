@@ -15,7 +15,7 @@ from shoplens.api.errors import add_exception_handlers
 from shoplens.api.keys import KeyStore
 from shoplens.api.metrics import Metrics
 from shoplens.api.middleware import AdmissionMiddleware, BodyLimitMiddleware, RequestContextMiddleware
-from shoplens.api.routes import ads, behaviour, catalog, classify, health, models, products, search
+from shoplens.api.routes import ads, behaviour, catalog, classify, console, health, models, products, search, web
 from shoplens.api.service import Lifecycle, Service
 from shoplens.config import Settings
 from shoplens.inference.batcher import MicroBatcher
@@ -77,7 +77,7 @@ def create_app(settings: Settings | None = None, *, loader: PredictorLoader | No
     app.add_middleware(AdmissionMiddleware, lifecycle=lifecycle, max_inflight=settings.max_inflight, paths=ADMITTED)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_upload_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=metrics, lifecycle=lifecycle, known_paths=ADMITTED)
-    routers = (health, classify, models, products, search, catalog, behaviour, ads)
+    routers = (health, classify, models, products, search, catalog, behaviour, ads, console, web)
     for router in (r.router for r in routers):
         app.include_router(router)  # each router carries its full prefix, so metrics see full route templates
     return app

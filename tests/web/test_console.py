@@ -1,0 +1,251 @@
+"""The web console in Debian's Chromium against a real server: every view on a small generated catalogue."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from shoplens.api.keys import KeyStore
+from shoplens.data.fashion_mnist import CLASS_NAMES
+from tests.catalog.conftest import png
+from shoplens.api import create_app
+from tests.web.conftest import DUPLICATED, PHOTOS, Demo, LiveServer, open_page, service_settings
+
+try:
+    from playwright.sync_api import expect
+except ImportError:  # the browser fixture skips these tests, or fails them when SHOPLENS_REQUIRE_BROWSER=1
+    expect: Any = None
+else:
+    expect.set_options(timeout=15_000)  # a shared 2-core machine can be slow; every wait stays bounded
+ANY_CATEGORY = re.compile("^(" + "|".join(map(re.escape, CLASS_NAMES)) + ")$")
+PERCENT = re.compile(r"^\d{1,3}\.\d %$")
+IMAGES_LOADED = "sel => [...document.querySelectorAll(sel)].every(i => i.complete && i.naturalWidth > 0)"
+DECODED = "sel => Promise.all([...document.querySelectorAll(sel)].map(i => i.decode().catch(() => null)))"
+RECS = (  # the recommendations on screen: product ids and reasons
+    "() => [...document.querySelectorAll('#recs > li')]"
+    ".map(li => li.dataset.productId + ':' + li.querySelector('.reason').textContent).join('|')"
+)
+
+
+def images_loaded(page: Any, selector: str) -> None:
+    """Wait (bounded) until every image matching selector has loaded."""
+    assert page.locator(selector).count() > 0, f"no images match {selector}"
+    page.wait_for_function(IMAGES_LOADED, arg=selector, timeout=20_000)
+    page.evaluate(DECODED, selector)  # painted, not only fetched (for the screenshots)
+
+
+def fits_width(page: Any) -> bool:
+    """No horizontal scrolling of the page itself."""
+    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+def test_upload_a_photo_shows_its_category_similar_products_and_a_duplicate_warning(
+    demo: Demo, page: Any, shots: Path
+) -> None:
+    page.goto(f"{demo.base}/#classify")
+    upload = {"name": "tee.png", "mimeType": "image/png", "buffer": png(PHOTOS[DUPLICATED])}
+    page.set_input_files("#classify-file", files=[upload])
+    expect(page.locator(".category-name")).to_have_text(ANY_CATEGORY)
+    expect(page.locator(".category-pct")).to_have_text(PERCENT)
+    expect(page.locator("#classify-result .bars li")).to_have_count(5)
+    warning = page.get_by_role("note", name="Duplicate warning")
+    expect(warning).to_contain_text(demo.duplicate["title"])
+    similar = page.locator("#similar-grid > li")
+    expect(similar).to_have_count(8)
+    titles = {p["title"] for p in [*demo.products, demo.duplicate, demo.small]}
+    assert set(similar.locator("img").evaluate_all("imgs => imgs.map(i => i.alt)")) <= titles
+    images_loaded(page, "#similar-grid img")
+    page.screenshot(path=shots / "classify.png", full_page=True)
+
+
+def test_a_non_image_upload_shows_the_apis_message(demo: Demo, page: Any, shots: Path) -> None:
+    page.goto(f"{demo.base}/#classify")
+    pdf = {
+        "name": "catalogue.pdf",
+        "mimeType": "application/pdf",
+        "buffer": b"%PDF-1.4\n1 0 obj <<>> endobj\n%%EOF\n",
+    }
+    page.set_input_files("#classify-file", files=[pdf])
+    alert = page.locator("#alert")
+    expect(alert).to_be_visible()
+    expect(alert).to_have_attribute("role", "alert")
+    expect(alert).to_contain_text("catalogue.pdf could not be classified: not a supported image; accepted")
+    expect(page.locator("#classify-result")).to_be_empty()
+    page.screenshot(path=shots / "classify-error.png")
+
+
+def test_the_catalogue_filters_by_flag_category_and_merchant(demo: Demo, page: Any, shots: Path) -> None:
+    everything = len(demo.products) + 2
+    page.goto(f"{demo.base}/#catalog")
+    grid = page.locator("#catalog-grid > li")
+    expect(grid).to_have_count(everything)
+    expect(page.locator("#catalog-summary")).to_contain_text(f"{everything} products")
+    expect(page.locator("select[name=flag] option[value=mismatch]")).to_have_text("Category mismatch (1)")
+    images_loaded(page, "#catalog-grid img")
+    page.screenshot(path=shots / "catalogue.png", full_page=True)
+
+    page.select_option("select[name=flag]", "mismatch")
+    expect(grid).to_have_count(1)
+    expect(grid.first).to_contain_text(demo.wrong["title"])
+    page.select_option("select[name=flag]", "duplicate")
+    expect(grid).to_have_count(2)
+    expect(page.locator("#catalog-grid")).to_contain_text(demo.duplicate["title"])
+    page.select_option("select[name=flag]", "low_quality")
+    expect(grid).to_have_count(1)
+    expect(grid.first).to_contain_text(demo.small["title"])
+    page.select_option("select[name=flag]", "")
+    page.select_option("select[name=merchant]", "initech")
+    expect(grid).to_have_count(sum(p["merchant"] == "initech" for p in [*demo.products, demo.small]))
+    category = demo.wrong["category"]
+    page.select_option("select[name=merchant]", "")
+    page.select_option("select[name=category]", category)
+    expect(grid).to_have_count(
+        sum(p["category"] == category for p in [*demo.products, demo.duplicate, demo.small])
+    )
+
+
+def test_a_merchant_corrects_a_mismatched_category(demo: Demo, page: Any, shots: Path) -> None:
+    page.goto(f"{demo.base}/#catalog")
+    page.select_option("select[name=flag]", "mismatch")
+    grid = page.locator("#catalog-grid > li")
+    expect(grid).to_have_count(1)
+    grid.first.get_by_role("button").click()
+    dialog = page.locator("#product-dialog")
+    expect(dialog).to_be_visible()
+    expect(dialog.get_by_role("heading", level=2)).to_have_text(demo.wrong["title"])
+    predicted = demo.wrong["predicted_category"]
+    expect(dialog).to_contain_text(
+        f"Declared as {demo.wrong['category']}, but the photo looks like {predicted}."
+    )
+    images_loaded(page, "#product-dialog img")
+    page.screenshot(path=shots / "product.png")
+    dialog.get_by_role("button", name=f"Use the prediction ({predicted})").click()
+    dialog.get_by_role("button", name="Save category").click()
+    expect(dialog).not_to_contain_text("but the photo looks like")
+    expect(dialog.locator("dl.facts")).to_contain_text(f"Declared category{predicted}")
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    expect(page.locator("#catalog-summary")).to_have_text("No products match these filters.")
+    assert httpx.get(f"{demo.base}/v1/products/{demo.wrong['id']}").json()["flags"] == []
+
+
+def test_a_shoppers_click_is_recorded_and_the_recommendations_change(
+    demo: Demo, page: Any, shots: Path
+) -> None:
+    page.goto(f"{demo.base}/#shopper")
+    page.select_option("#shopper-select", "demo-ann")
+    recs = page.locator("#recs > li")
+    expect(recs).to_have_count(8)
+    expect(page.locator("#profile-heading")).to_have_text("Profile of demo-ann")
+    expect(page.locator("#shopper-body .bars li").first).to_be_visible()
+    expect(page.locator(".ad-slot").first).to_contain_text("Spring looks, 20 % off")
+    expect(recs.first.locator(".reason")).not_to_be_empty()
+    images_loaded(page, "#shopper-body img")
+    page.screenshot(path=shots / "shopper.png", full_page=True)
+    before = page.evaluate(RECS)
+    new = recs.filter(has_not_text="you viewed it recently").first  # a product the shopper has not seen yet
+    clicked = int(new.get_attribute("data-product-id"))
+    new.get_by_role("button").click()
+    page.wait_for_function(f"before => ({RECS})() !== before && document.querySelectorAll('#recs > li').length > 0",
+                           arg=before, timeout=20_000)  # fmt: skip
+    expect(page.locator("#status")).to_contain_text("recommendations updated")
+    assert httpx.get(f"{demo.base}/v1/users/demo-ann/profile").json()["recent"][0] == clicked
+    page.locator(".ad-slot button").first.click()
+    expect(page.locator("#status")).to_contain_text("Recorded a click on the ad Spring looks")
+    campaigns = httpx.get(f"{demo.base}/v1/ads/campaigns").json()
+    report = httpx.get(f"{demo.base}/v1/ads/campaigns/{campaigns[0]['id']}/report").json()
+    assert report["clicks"] == 1 and report["impressions"] >= 2
+
+
+def test_the_model_view_shows_the_report_and_activates_and_rolls_back(
+    demo: Demo, page: Any, shots: Path
+) -> None:
+    page.goto(f"{demo.base}/#model")
+    expect(page.locator(".metrics")).to_contain_text("Accuracy")
+    expect(page.locator("svg.heatmap rect.cell")).to_have_count(100)
+    expect(page.locator("#report")).to_contain_text("Most confident mistakes: not in this bundle's report.")
+    images_loaded(page, ".report-figure img")
+    assert page.locator(".report-figure img").count() == 2  # training curves and the reliability diagram
+    page.screenshot(path=shots / "model.png", full_page=True)
+
+    row = page.locator("tbody tr", has=page.locator("th", has_text="v2"))
+    row.get_by_role("button", name="Activate").click()
+    expect(row).to_contain_text("active")
+    expect(page.locator("#report")).to_contain_text("No evaluation report: version 'v2' has no metrics.json")
+    page.get_by_role("button", name="Roll back to the previous version").click()
+    expect(page.locator("tbody tr", has=page.locator("th", has_text="v1"))).to_contain_text("active")
+    expect(page.locator("#status")).to_contain_text("now serving v1")
+
+
+def test_the_trends_view_charts_each_category(demo: Demo, page: Any, shots: Path) -> None:
+    page.goto(f"{demo.base}/#trends")
+    lines = page.locator("#trends-body svg polyline")
+    expect(lines.first).to_be_visible()
+    expect(page.locator("#trends-body tbody tr").first).to_be_visible()
+    assert lines.count() == page.locator("#trends-body tbody tr").count()
+    page.screenshot(path=shots / "trends.png", full_page=True)
+    page.select_option("#trends-form select[name=measure]", "purchases")
+    expect(page.locator("#trends-body h2")).to_contain_text("Purchases per day")
+    expect(lines).to_have_count(len({p["category"] for p in demo.purchases}))
+
+
+def test_keyboard_tabs_alt_text_and_a_390px_screen(demo: Demo, browser: Any, shots: Path) -> None:
+    with open_page(browser, 390, 844) as page:
+        page.goto(f"{demo.base}/#classify")
+        page.focus("#tab-classify")
+        page.keyboard.press("ArrowRight")
+        expect(page.locator("#tab-catalog")).to_be_focused()
+        expect(page.locator("#view-catalog")).to_be_visible()
+        expect(page.locator("#view-classify")).to_be_hidden()
+        expect(page.locator("#catalog-grid > li").first).to_be_visible()
+        images_loaded(page, "#catalog-grid img")
+        assert fits_width(page)
+        assert (
+            page.eval_on_selector_all("img", "imgs => imgs.filter(i => !i.hasAttribute('alt')).length") == 0
+        )
+        assert page.eval_on_selector_all("#catalog-grid img", "imgs => imgs.every(i => i.alt.length > 0)")
+        page.screenshot(path=shots / "catalogue-390.png")
+        page.keyboard.press("End")
+        expect(page.locator("#tab-trends")).to_be_focused()
+        expect(page.locator("#view-trends")).to_be_visible()
+        page.keyboard.press("Home")
+        expect(page.locator("#view-classify")).to_be_visible()
+        page.focus(
+            "#classify-file"
+        )  # the drop zone's real file input: focusable, and the zone shows the focus
+        assert page.evaluate("getComputedStyle(document.querySelector('#drop')).outlineStyle") == "solid"
+        assert fits_width(page)
+
+
+@pytest.fixture
+def keyed_server(demo: Demo) -> Iterator[tuple[str, str]]:
+    """A second server on the same catalogue that needs API keys; yields its URL and a reader key."""
+    settings = service_settings(demo.folder, demo.folder / "models")
+    key = KeyStore(settings.api_keys_file).create("reader", "console test")
+    with LiveServer(create_app(settings)) as server:
+        yield server.base, key
+
+
+def test_with_an_api_key_the_console_sends_it_and_loads_images_as_blobs(
+    keyed_server: tuple[str, str], page: Any
+) -> None:
+    base, key = keyed_server
+    page.goto(f"{base}/#catalog")
+    expect(page.locator("#alert")).to_contain_text("an API key is required")
+    page.locator("details.key summary").click()
+    page.get_by_label("API key", exact=True).fill(key)
+    page.get_by_role("button", name="Use key").click()
+    expect(page.locator("#catalog-grid > li").first).to_be_visible()
+    expect(page.locator("#key-state")).to_have_text(f"set (…{key[-4:]})")
+    images_loaded(page, "#catalog-grid img")
+    sources = page.eval_on_selector_all("#catalog-grid img", "imgs => imgs.map(i => i.src)")
+    assert sources and all(s.startswith("blob:") for s in sources)
+    page.goto(f"{base}/#model")
+    row = page.locator("tbody tr", has=page.locator("th", has_text="v2"))
+    row.get_by_role("button", name="Activate").click()
+    expect(page.locator("#alert")).to_contain_text("needs the admin role; the key has the reader role")
