@@ -95,6 +95,20 @@ class DuplicateCache:
         return [(int(self.ids[rows[a]]), int(self.ids[b])) for a, b in zip(r[keep], j[keep])]
 
 
+    def matches(
+        self, phash: int, vector: np.ndarray, view: np.ndarray, cfg: DuplicateConfig
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Rows that are near-duplicates of one photo not in the catalogue (same rule), and their similarities."""
+        if len(self.ids) == 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        bits = np.bitwise_xor(self.hashes, np.int64(phash)).view(np.uint64)
+        sims = self.vectors @ vector
+        close = np.nonzero((np.bitwise_count(bits) <= cfg.max_hamming) & (sims >= cfg.min_similarity))[0]
+        corr = self.views[close] @ standardize(view.reshape(1, -1))[0]
+        rows = close[corr >= cfg.min_pixel_correlation]
+        return rows, sims[rows]
+
+
 def assign_duplicates(session: Session, cache: DuplicateCache, new_ids: np.ndarray, cfg: DuplicateConfig) -> int:
     """Group the newly committed images with their near-duplicates; returns the number of confirmed pairs."""
     with cache.lock:

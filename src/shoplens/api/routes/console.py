@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-import numpy as np
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 from PIL import Image
 from pydantic import BaseModel
@@ -16,7 +15,6 @@ from shoplens.api.catalog_schemas import SimilarHit, SimilarPublic, image_public
 from shoplens.api.deps import AdminDep, ReaderDep, ServiceDep
 from shoplens.api.uploads import MULTIPART_BODY, read_uploads
 from shoplens.catalog.behaviour import Event
-from shoplens.catalog.duplicates import DuplicateCache, DuplicateConfig, standardize
 from shoplens.catalog.models import Merchant, Product, ProductImage
 from shoplens.catalog.queries import get_product
 from shoplens.catalog.service import Catalog
@@ -117,20 +115,6 @@ def shoppers(
     )
 
 
-def matching_rows(cache: DuplicateCache, phash: int, view: np.ndarray, vector: np.ndarray,
-                  cfg: DuplicateConfig) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-    """Rows of the cache that are near-duplicates of a photo (the ingestion rule: hash, embedding, pixels) and
-    their embedding similarities. Call with the cache's lock held."""
-    if len(cache.ids) == 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.float32)
-    bits = np.bitwise_xor(cache.hashes, np.int64(phash)).view(np.uint64)
-    sims = cache.vectors @ vector
-    close = np.nonzero((np.bitwise_count(bits) <= cfg.max_hamming) & (sims >= cfg.min_similarity))[0]
-    corr = cache.views[close] @ standardize(view.reshape(1, -1))[0]
-    rows = close[corr >= cfg.min_pixel_correlation]
-    return rows, sims[rows]
-
-
 def duplicate_check(catalog: Catalog, data: bytes, max_pixels: int) -> SimilarPublic:
     """Catalogue products showing a near-duplicate of the photo, most similar first, one hit per product."""
     image = decode_image(data, max_pixels=max_pixels)
@@ -141,7 +125,7 @@ def duplicate_check(catalog: Catalog, data: bytes, max_pixels: int) -> SimilarPu
     with catalog.sessions() as session:
         with cache.lock:
             cache.refresh(session)
-            rows, sims = matching_rows(cache, phash, view, vectors[0], catalog.config.duplicates)
+            rows, sims = cache.matches(phash, vectors[0], view, catalog.config.duplicates)
             image_ids = [int(i) for i in cache.ids[rows]]
         best: dict[int, SimilarHit] = {}
         for image_id, sim in sorted(zip(image_ids, sims.tolist()), key=lambda x: -x[1]):
