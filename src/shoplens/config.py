@@ -60,6 +60,7 @@ class Settings(BaseSettings):
         description="postgresql://user@host:port/db (psycopg 3); default: SQLite under catalog_dir.",
     )  # fmt: skip
     taxonomy: str = Field("fashion-mnist", description="The catalogue's category taxonomy (created from the model's labels).")
+    search_threads: int = Field(1, ge=1, description="faiss threads per search in the server (one request, one search).")
     index_method: Literal["exact", "hnsw", "ivf"] = Field("exact", description="Vector index: exact inner product, HNSW or IVF.")
     blur_faces_merchant: bool = Field(False, description="Blur faces in merchant product photos.")
     blur_faces_shopper: bool = Field(True, description="Blur faces in shopper uploads (review photos).")

@@ -163,3 +163,23 @@ async def test_shopper_ids_are_pseudonymised_consistently(models_root: Path, key
         with app.state.service.catalog().sessions() as session:
             stored = set(session.scalars(select(Event.user_id)))
         assert len(stored) == 1 and "alice" not in stored and len(stored.pop()) == 64
+
+
+async def test_ad_events_sent_through_post_events_count_in_reports(
+    api: httpx.AsyncClient, api_keys: dict[str, str]  # noqa: F811
+) -> None:
+    merchant, reader = as_key(api_keys, "merchant"), as_key(api_keys, "reader")
+    campaign = (await new_campaign(api, merchant)).json()
+    creative = (await upload(api, merchant, campaign["id"], png(PHOTOS[1]))).json()
+    now = datetime.now(timezone.utc)
+    batch = [
+        {"event_id": f"e{i}", "user_id": "u1", "type": kind, "ad_id": creative["id"],
+         "timestamp": (now - timedelta(minutes=10 - i)).isoformat()}
+        for i, kind in enumerate(["ad_impression", "ad_impression", "ad_click"])
+    ]  # fmt: skip
+    r = await api.post("/v1/events", json={"events": batch}, headers=reader)
+    assert r.status_code == 200 and r.json()["accepted"] == 3
+    again = await api.post("/v1/events", json={"events": batch}, headers=reader)  # repeats change nothing
+    assert again.json()["duplicates"] == 3
+    report = (await api.get(f"/v1/ads/campaigns/{campaign['id']}/report", headers=merchant)).json()
+    assert (report["impressions"], report["clicks"]) == (2, 1) and report["spend"] == 0.5

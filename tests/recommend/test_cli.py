@@ -9,10 +9,9 @@ from pydantic import SecretStr
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from shoplens.catalog.behaviour import Event
+from shoplens.catalog.behaviour import Event, user_key
 from shoplens.catalog.service import Catalog
 from shoplens.cli import app
-from shoplens.recommend.events import user_key
 
 runner = CliRunner()
 

@@ -9,11 +9,11 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import func, select
 
-from shoplens.catalog.behaviour import CachedRecommendation, Event, UserProfile
+from shoplens.catalog.behaviour import CachedRecommendation, Event, UserProfile, user_key
+from shoplens.catalog.models import as_utc
 from shoplens.catalog.service import Catalog
-from shoplens.recommend.events import EventError, EventIn, import_csv, parse_timestamp, record_events, user_key
+from shoplens.recommend.events import EventError, EventIn, import_csv, parse_timestamp, record_events
 from shoplens.recommend.recommender import Recommender
-from shoplens.recommend.sql import as_utc
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from shoplens.catalog.behaviour import Campaign, Creative
 from shoplens.catalog.ingest import CatalogInputError, image_id_of, vector_bytes
-from shoplens.catalog.models import Merchant, utcnow
+from shoplens.catalog.models import Merchant, as_utc, utcnow
 from shoplens.catalog.service import Catalog
 from shoplens.errors import ForbiddenError, NotFoundError
 from shoplens.imaging import decode_image
@@ -56,11 +56,6 @@ class Recognition:
     confidence: float
     embedding: np.ndarray
     model_version: str
-
-
-def as_utc(when: datetime) -> datetime:
-    """A timezone-aware UTC datetime (SQLite hands back naive ones, which are UTC here)."""
-    return when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when.astimezone(timezone.utc)
 
 
 def targets(campaign: Campaign) -> list[str]:

@@ -18,10 +18,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from shoplens.ads.campaigns import as_utc
 from shoplens.ads.profile import segment_at
 from shoplens.catalog.behaviour import AdStat, Campaign, Creative, Event
-from shoplens.catalog.models import utcnow
+from shoplens.catalog.models import as_utc, utcnow
 from shoplens.errors import NotFoundError
 
 AD_EVENTS = ("ad_impression", "ad_click")

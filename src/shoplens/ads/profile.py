@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import ColumnElement, and_, case, func, select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
 from shoplens.ads.scoring import segment_of
 from shoplens.catalog.behaviour import Event
 from shoplens.catalog.models import Embedding, Product, ProductImage
+from shoplens.catalog.queries import product_category
 from shoplens.catalog.similar import product_vector
 from shoplens.errors import NotFoundError
 
@@ -36,19 +37,6 @@ class Profile:
     def segment(self) -> str:
         """The shopper's top category, or "all" without history."""
         return segment_of(self.affinity)
-
-
-def product_category() -> ColumnElement[str | None]:
-    """SQL for a product's category: the declared one, else the prediction for its first image."""
-    first_prediction = (
-        select(ProductImage.predicted_category)
-        .where(ProductImage.product_id == Product.id)
-        .order_by(ProductImage.position, ProductImage.id)
-        .limit(1)
-        .correlate(Product)
-        .scalar_subquery()
-    )
-    return func.coalesce(Product.declared_category, first_prediction)
 
 
 def _recent(user_id: str, before: datetime | None, limit: int):  # type: ignore[no-untyped-def]

@@ -23,11 +23,11 @@ import numpy as np
 from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
-from shoplens.ads.campaigns import as_utc, targets
+from shoplens.ads.campaigns import targets
 from shoplens.ads.profile import Profile, page_product, user_profile
 from shoplens.ads.scoring import Candidates, Context, SelectionConfig, pick, score
 from shoplens.catalog.behaviour import AdStat, Campaign, Creative, Event
-from shoplens.catalog.models import utcnow
+from shoplens.catalog.models import as_utc, utcnow
 from shoplens.catalog.service import Catalog
 
 

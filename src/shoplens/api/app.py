@@ -15,7 +15,18 @@ from shoplens.api.errors import add_exception_handlers
 from shoplens.api.keys import KeyStore
 from shoplens.api.metrics import Metrics
 from shoplens.api.middleware import AdmissionMiddleware, BodyLimitMiddleware, RequestContextMiddleware
-from shoplens.api.routes import ads, behaviour, catalog, classify, console, health, models, products, search, web
+from shoplens.api.routes import (
+    ads,
+    behaviour,
+    catalog,
+    classify,
+    console,
+    health,
+    models,
+    products,
+    search,
+    web,
+)
 from shoplens.api.service import Lifecycle, Service
 from shoplens.config import Settings
 from shoplens.inference.batcher import MicroBatcher

@@ -13,10 +13,10 @@ from shoplens.catalog.service import NoModelError
 from shoplens.errors import (
     BundleError,
     ConflictError,
-    ForbiddenError,
-    NotFoundError,
     CorruptImageError,
+    ForbiddenError,
     ImageTooLargeError,
+    NotFoundError,
     ShopLensError,
     UnsupportedFormatError,
     VersionNotFoundError,

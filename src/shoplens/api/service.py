@@ -11,6 +11,7 @@ from shoplens.catalog.service import Catalog, catalog_config
 from shoplens.config import Settings
 from shoplens.inference.batcher import MicroBatcher
 from shoplens.inference.store import ModelHandle
+from shoplens.recommend.recommender import Recommender
 
 
 @dataclass
@@ -49,6 +50,7 @@ class Service:
     lifecycle: Lifecycle = field(default_factory=Lifecycle)
     _catalog: Catalog | None = field(default=None, repr=False)
     _catalog_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _recommender: Recommender | None = field(default=None, repr=False)
 
     def catalog(self) -> Catalog:
         """The catalogue, opened (and migrated) on first use."""
@@ -56,6 +58,14 @@ class Service:
             if self._catalog is None:
                 self._catalog = Catalog(catalog_config(self.settings), self.handle.store, serving=self.handle.current)
             return self._catalog
+
+    def recommender(self) -> Recommender:
+        """The recommender (one statistics snapshot shared by all requests), created on first use."""
+        catalog = self.catalog()
+        with self._catalog_lock:
+            if self._recommender is None:
+                self._recommender = Recommender(catalog)
+            return self._recommender
 
     def close(self) -> None:
         """Release what the service opened."""

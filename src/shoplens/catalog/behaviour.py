@@ -6,15 +6,35 @@ They share the catalogue's metadata (and its Alembic migrations). Everything tie
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import DateTime, Float, ForeignKey, Integer, LargeBinary, Numeric, String, Text, UniqueConstraint
+from pydantic import SecretStr
+from sqlalchemy import (
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shoplens.catalog.models import Base, utcnow
 
 EVENT_TYPES = ("view", "click", "add_to_cart", "purchase", "ad_impression", "ad_click")
+
+
+def user_key(user_id: str, secret: SecretStr | None) -> str:
+    """The id stored for a shopper: HMAC-SHA256 of the id under the secret (hex), or the id itself without one."""
+    if secret is None:
+        return user_id
+    return hmac.new(secret.get_secret_value().encode(), user_id.encode(), hashlib.sha256).hexdigest()
 
 
 class Event(Base):

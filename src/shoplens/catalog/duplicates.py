@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session
 
 from shoplens.catalog.models import Embedding, ProductImage
 
-
 COARSE_SLACK = 0.01  # block means correlate at least about as well as the pixels they average
 
 

@@ -41,6 +41,11 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def as_utc(value: datetime) -> datetime:
+    """A timezone-aware UTC datetime (SQLite hands back stored UTC times without a zone)."""
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
 class Base(DeclarativeBase):
     """Declarative base with constraint names fixed, so migrations name them the same on every database."""
 

@@ -31,6 +31,24 @@ class ProductFilter:
     offset: int = 0
 
 
+def first_image_category() -> Any:
+    """Scalar subquery: the predicted category of a product's first image (correlated to Product only)."""
+    img = aliased(ProductImage)
+    return (
+        select(img.predicted_category)
+        .where(img.product_id == Product.id)
+        .order_by(img.position, img.id)
+        .limit(1)
+        .correlate(Product)
+        .scalar_subquery()
+    )
+
+
+def product_category() -> Any:
+    """A product's category: declared, else predicted from its first image (use with Product in the FROM)."""
+    return func.coalesce(Product.declared_category, first_image_category())
+
+
 def flag_condition(flag: str) -> Any:
     """SQL condition: the product has an image with this flag."""
     img = ProductImage

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 from sqlalchemy import Engine, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from shoplens.catalog.db import default_url, ensure_taxonomy, open_database
 from shoplens.catalog.duplicates import DuplicateCache, DuplicateConfig

@@ -11,8 +11,6 @@ never reaches the database; the same id always maps to the same key, so profiles
 from __future__ import annotations
 
 import csv
-import hashlib
-import hmac
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -24,7 +22,14 @@ from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
-from shoplens.catalog.behaviour import EVENT_TYPES, CachedRecommendation, Creative, Event, UserProfile
+from shoplens.catalog.behaviour import (
+    EVENT_TYPES,
+    CachedRecommendation,
+    Creative,
+    Event,
+    UserProfile,
+    user_key,
+)
 from shoplens.catalog.models import Product, utcnow
 from shoplens.errors import DataFormatError, DataNotFoundError, ShopLensError
 from shoplens.recommend.sql import PRODUCT_EVENTS
@@ -74,13 +79,6 @@ class BatchOutcome:
     def count(self, status: str) -> int:
         """How many events ended with this status."""
         return sum(1 for r in self.results if r.status == status)
-
-
-def user_key(user_id: str, secret: SecretStr | None) -> str:
-    """The id stored for a shopper: HMAC-SHA256 of the id under the secret (hex), or the id itself without one."""
-    if secret is None:
-        return user_id
-    return hmac.new(secret.get_secret_value().encode(), user_id.encode(), hashlib.sha256).hexdigest()
 
 
 def parse_timestamp(value: str | datetime | None, now: datetime) -> datetime:
@@ -153,9 +151,12 @@ def forget_derived(session: Session, users: Iterable[str]) -> None:
 
 def record_events(
     sessions: sessionmaker[Session], events: Sequence[EventIn], secret: SecretStr | None = None,
-    now: datetime | None = None,
+    now: datetime | None = None, on_new: Callable[[Session, Event], None] | None = None,
 ) -> BatchOutcome:  # fmt: skip
-    """Validate and store a batch in one transaction; per-event results; caches of affected users dropped."""
+    """Validate and store a batch in one transaction; per-event results; caches of affected users dropped.
+
+    `on_new` sees every newly stored event, oldest first, inside the transaction (ads count theirs there).
+    """
     if len(events) > MAX_BATCH:
         raise EventError(f"at most {MAX_BATCH} events per batch, got {len(events)}")
     now = now or utcnow()
@@ -184,6 +185,9 @@ def record_events(
                 continue
             del rows[n]
         inserted = _insert_new(session, list(rows.values()))
+        if on_new is not None:
+            for r in sorted((r for r in rows.values() if r["event_id"] in inserted), key=lambda r: r["ts"]):
+                on_new(session, Event(**r))
         users = {r["user_id"] for r in rows.values() if r["event_id"] in inserted}
         forget_derived(session, users)
     for n, r in rows.items():

@@ -15,14 +15,14 @@ from datetime import datetime
 from types import MappingProxyType
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from shoplens.catalog.behaviour import Creative, Event, UserProfile
 from shoplens.catalog.ingest import vector_bytes, vector_from_bytes
 from shoplens.catalog.models import Product, utcnow
-from shoplens.recommend.sql import age_days, as_utc, decay, normalised, product_category, product_vectors
+from shoplens.recommend.sql import PRODUCT_CATEGORY, age_days, as_utc, decay, normalised, product_vectors
 
 DEFAULT_WEIGHTS = MappingProxyType(
     {"view": 1.0, "click": 1.5, "add_to_cart": 4.0, "purchase": 6.0, "ad_click": 1.0, "ad_impression": 0.0}
@@ -57,17 +57,22 @@ class Profile:
         return list(self.affinity.items())[:n]
 
 
+HISTORY = (
+    select(Event.product_id, Event.type, Event.ts, PRODUCT_CATEGORY, Creative.predicted_category)
+    .outerjoin(Product, Product.id == Event.product_id)
+    .outerjoin(Creative, Creative.id == Event.ad_id)
+    .where(Event.user_id == bindparam("user"))
+    .order_by(Event.ts.desc(), Event.id.desc())
+    .limit(bindparam("limit"))
+)
+PURCHASED = select(Event.product_id).where(
+    Event.user_id == bindparam("user"), Event.type == "purchase", Event.product_id.is_not(None)
+)
+
+
 def _history(session: Session, user: str, limit: int) -> list[tuple[int | None, str, datetime, str | None]]:
     """(product id, type, time, category) of the user's newest events, newest first."""
-    category = product_category()
-    rows = session.execute(
-        select(Event.product_id, Event.type, Event.ts, category, Creative.predicted_category)
-        .outerjoin(Product, Product.id == Event.product_id)
-        .outerjoin(Creative, Creative.id == Event.ad_id)
-        .where(Event.user_id == user)
-        .order_by(Event.ts.desc(), Event.id.desc())
-        .limit(limit)
-    )
+    rows = session.connection().execute(HISTORY, {"user": user, "limit": limit})
     return [(pid, kind, ts, cat or ad_cat) for pid, kind, ts, cat, ad_cat in rows]
 
 
@@ -88,7 +93,8 @@ def compute_profile(
     now = now or utcnow()
     pids = np.array([r[0] if r[0] is not None else -1 for r in rows], dtype=np.int64)
     kinds = [r[1] for r in rows]
-    w = np.array([config.weights.get(k, 0.0) for k in kinds]) * decay(age_days([r[2] for r in rows], now), config.half_life_days)
+    ages = age_days([r[2] for r in rows], now)
+    w = np.array([config.weights.get(k, 0.0) for k in kinds]) * decay(ages, config.half_life_days)
     cats, cat_w = _grouped(np.array([r[3] or "" for r in rows], dtype=object), w)
     keep = (cats != "") & (cat_w > 0)
     total = float(cat_w[keep].sum())
@@ -125,23 +131,28 @@ def store_profile(sessions: sessionmaker[Session], profile: Profile) -> None:
         pass
 
 
+def read_profile(
+    session: Session, user: str, version: str | None, config: ProfileConfig, now: datetime, use_cache: bool = True
+) -> tuple[Profile | None, bool]:
+    """The user's profile — cached when computed for this model version, else computed — and whether it was computed."""
+    row = session.get(UserProfile, user) if use_cache else None
+    if row is not None and row.model_version == version:
+        return profile_from_row(row), False
+    return compute_profile(session, user, version, config, now), True
+
+
 def load_profile(
     sessions: sessionmaker[Session], user: str, version: str | None, config: ProfileConfig = ProfileConfig(),
     now: datetime | None = None, use_cache: bool = True,
 ) -> Profile | None:  # fmt: skip
-    """The user's profile: cached when it was computed for this model version, else computed and cached."""
+    """The user's profile, computed and cached when the cache has none for this model version."""
     with sessions() as session:
-        row = session.get(UserProfile, user) if use_cache else None
-        if row is not None and row.model_version == version:
-            return profile_from_row(row)
-        profile = compute_profile(session, user, version, config, now)
-    if profile is not None and use_cache:
+        profile, computed = read_profile(session, user, version, config, now or utcnow(), use_cache)
+    if profile is not None and computed and use_cache:
         store_profile(sessions, profile)
     return profile
 
 
 def purchased(session: Session, user: str) -> set[int]:
     """The products a user has bought."""
-    return set(session.scalars(
-        select(Event.product_id).where(Event.user_id == user, Event.type == "purchase", Event.product_id.is_not(None))
-    ))  # fmt: skip
+    return set(session.connection().execute(PURCHASED, {"user": user}).scalars())

@@ -7,32 +7,17 @@ declaration is authoritative (the merchant can correct it), the model fills the 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import ColumnElement, func, literal_column, select
+from sqlalchemy import ColumnElement, bindparam, func, literal_column, select
 from sqlalchemy.orm import Session
 
-from shoplens.catalog.models import Embedding, Product, ProductImage
+from shoplens.catalog.models import Embedding, ProductImage, as_utc
+from shoplens.catalog.queries import first_image_category, product_category  # noqa: F401  (re-exported)
 
 PRODUCT_EVENTS = ("view", "click", "add_to_cart", "purchase")
-
-
-def first_image_category() -> Any:
-    """Scalar subquery: the predicted category of a product's first image."""
-    return (
-        select(ProductImage.predicted_category)
-        .where(ProductImage.product_id == Product.id)
-        .order_by(ProductImage.position, ProductImage.id)
-        .limit(1)
-        .scalar_subquery()
-    )
-
-
-def product_category() -> ColumnElement[Any]:
-    """A product's category: declared, else predicted from its first image (use with Product in the FROM)."""
-    return func.coalesce(Product.declared_category, first_image_category())
 
 
 def utc_day(session: Session, column: Any) -> ColumnElement[Any]:
@@ -47,11 +32,6 @@ def as_day(value: date | str) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
 
 
-def as_utc(value: datetime) -> datetime:
-    """A timezone-aware UTC datetime (SQLite returns stored UTC times without a zone)."""
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
-
-
 def age_days(stamps: list[datetime], now: datetime) -> np.ndarray:
     """Days between each timestamp and `now` (never negative)."""
     ref = now.timestamp()
@@ -63,17 +43,22 @@ def decay(ages: np.ndarray, half_life_days: float) -> np.ndarray:
     return np.exp2(-np.asarray(ages, dtype=np.float64) / half_life_days)
 
 
+# Built once: constructing a statement costs more than running it on the hot paths (values go in as parameters).
+PRODUCT_CATEGORY = product_category()
+VECTORS = (
+    select(ProductImage.product_id, Embedding.vector)
+    .join(Embedding, Embedding.image_id == ProductImage.id)
+    .where(ProductImage.product_id.in_(bindparam("ids", expanding=True)), Embedding.model_version == bindparam("version"))
+    .order_by(ProductImage.product_id, ProductImage.position.desc(), ProductImage.id.desc())
+)
+
+
 def product_vectors(session: Session, product_ids: Iterable[int], version: str) -> dict[int, np.ndarray]:
     """The embedding of each product's first image under `version` (products without one are left out)."""
     ids = sorted(set(product_ids))
     if not ids:
         return {}
-    rows = session.execute(
-        select(ProductImage.product_id, Embedding.vector)
-        .join(Embedding, Embedding.image_id == ProductImage.id)
-        .where(ProductImage.product_id.in_(ids), Embedding.model_version == version)
-        .order_by(ProductImage.product_id, ProductImage.position.desc(), ProductImage.id.desc())
-    )
+    rows = session.connection().execute(VECTORS, {"ids": ids, "version": version})
     return {pid: np.frombuffer(vec, dtype="<f4").astype(np.float32) for pid, vec in rows}  # the first image wins
 
 

@@ -88,7 +88,9 @@ def _products(session: Session) -> tuple[np.ndarray, list[str], np.ndarray, np.n
     return ids, names, category, available
 
 
-def _daily_weights(session: Session, ids: np.ndarray, since: datetime, now: datetime, config: StatsConfig) -> tuple[np.ndarray, np.ndarray]:
+def _daily_weights(
+    session: Session, ids: np.ndarray, since: datetime, now: datetime, config: StatsConfig
+) -> tuple[np.ndarray, np.ndarray]:
     """Popularity and trend per product from per-day event counts (decayed from the middle of each day)."""
     day = utc_day(session, Event.ts)
     rows = session.execute(
@@ -150,7 +152,9 @@ def build_stats(sessions: sessionmaker[Session], now: datetime, config: StatsCon
 class StatsCache:
     """The current snapshot, rebuilt when too old or after new events (at most every min_age_s)."""
 
-    def __init__(self, sessions: sessionmaker[Session], clock: Callable[[], datetime], config: StatsConfig = StatsConfig()) -> None:
+    def __init__(
+        self, sessions: sessionmaker[Session], clock: Callable[[], datetime], config: StatsConfig = StatsConfig()
+    ) -> None:
         self.sessions, self.clock, self.config = sessions, clock, config
         self._lock = threading.Lock()
         self._stats: ItemStats | None = None

@@ -6,14 +6,11 @@ merchant when creating). Selection and ad events take any key, as a storefront r
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import SecretStr
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
@@ -47,6 +44,7 @@ from shoplens.api.ads_schemas import (
 )
 from shoplens.api.deps import MerchantDep, ReaderDep, ServiceDep
 from shoplens.api.keys import Principal
+from shoplens.catalog.behaviour import user_key
 from shoplens.catalog.models import utcnow
 from shoplens.catalog.service import Catalog
 from shoplens.errors import ForbiddenError
@@ -70,13 +68,6 @@ CREATIVE_BODY = {
         },
     }
 }
-
-
-def shopper_key(user_id: str, secret: SecretStr | None) -> str:
-    """The id stored for a shopper: HMAC-SHA256 under the service's secret (hex), or the id as sent without one."""
-    if secret is None:
-        return user_id
-    return hmac.new(secret.get_secret_value().encode(), user_id.encode(), hashlib.sha256).hexdigest()
 
 
 def campaign_merchant(caller: Principal, requested: str | None) -> str:
@@ -173,7 +164,7 @@ def select(
     slots: Annotated[int, Query(ge=1, le=10, description="How many ads the page shows.")] = 1,
 ) -> AdSelectionPublic:
     """Eligible creatives ranked by relevance and a Thompson-sampled click rate, with frequency caps and pacing."""
-    user = shopper_key(user_id, service.settings.user_id_secret) if user_id else None
+    user = user_key(user_id, service.settings.user_id_secret) if user_id else None
     selection = select_for(service.catalog(), AdRequest(user, context_product_id, slots))
     return selection_public(selection, context_product_id)
 
@@ -183,7 +174,7 @@ def _event(service: ServiceDep, creative_id: int, body: AdEventCreate, kind: AdE
     ts = as_utc(body.ts) if body.ts else utcnow()
     if ts > utcnow() + MAX_FUTURE:
         raise HTTPException(422, f"ts {ts.isoformat()} is in the future")
-    user = shopper_key(body.user_id, service.settings.user_id_secret)
+    user = user_key(body.user_id, service.settings.user_id_secret)
     with service.catalog().sessions.begin() as session:
         recorded = record_ad_event(session, event_id=body.event_id, kind=kind, creative_id=creative_id, user_id=user,
                                    ts=ts, session_id=body.session_id)  # fmt: skip

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request
+from fastapi import APIRouter, HTTPException, Path, Query
 
+from shoplens.ads.feedback import apply_ad_event
 from shoplens.api.behaviour_schemas import (
     CategoryShare,
     ErasurePublic,
@@ -21,11 +22,11 @@ from shoplens.api.behaviour_schemas import (
     TrendsPublic,
 )
 from shoplens.api.deps import AdminDep, ReaderDep, ServiceDep
-from shoplens.api.service import Service
+from shoplens.catalog.behaviour import user_key
 from shoplens.errors import NotFoundError
 from shoplens.recommend.erasure import erase_user
-from shoplens.recommend.events import MAX_BATCH, MAX_ID, EventIn, record_events, user_key
-from shoplens.recommend.recommender import Recommendation, Recommender
+from shoplens.recommend.events import MAX_BATCH, MAX_ID, EventIn, record_events
+from shoplens.recommend.recommender import Recommendation
 from shoplens.recommend.trends import MAX_DAYS, category_trends, trend_window
 
 router = APIRouter(prefix="/v1", tags=["behaviour"])
@@ -34,37 +35,31 @@ UserId = Annotated[str, Path(min_length=1, max_length=MAX_ID, description="The s
 K = Annotated[int, Query(ge=1, le=100, description="How many products.")]
 
 
-def recommender(request: Request, service: Service) -> Recommender:
-    """The app's recommender (one statistics snapshot shared by requests), created on first use."""
-    rec: Recommender | None = getattr(request.app.state, "recommender", None)
-    if rec is None:
-        rec = request.app.state.recommender = Recommender(service.catalog())
-    return rec
-
-
 def _items(items: list[Recommendation]) -> list[RecommendationPublic]:
     return [RecommendationPublic(**asdict(i)) for i in items]
 
 
 @router.post("/events", response_model=EventBatchResult, summary="Record a batch of shopper events")
-def post_events(batch: EventBatch, request: Request, _caller: ReaderDep, service: ServiceDep) -> EventBatchResult:
+def post_events(batch: EventBatch, _caller: ReaderDep, service: ServiceDep) -> EventBatchResult:
     """Store each valid event; a repeated event_id is ignored; a bad event is rejected alone (200 with per-event results)."""
     if len(batch.events) > MAX_BATCH:
         raise HTTPException(413, f"at most {MAX_BATCH} events per request, got {len(batch.events)}: split the batch")
     events = [EventIn(e.event_id, e.user_id, e.type, e.timestamp, e.product_id, e.ad_id, e.session_id) for e in batch.events]
-    outcome = record_events(service.catalog().sessions, events, service.settings.user_id_secret)
+    outcome = record_events(service.catalog().sessions, events, service.settings.user_id_secret, on_new=apply_ad_event)
     if outcome.users:
-        recommender(request, service).stats.mark_dirty()
-    results = [EventResultPublic(event_id=r.event_id, status=r.status, code=CODES[r.status], reason=r.reason)  # type: ignore[arg-type]
-               for r in outcome.results]  # fmt: skip
+        service.recommender().stats.mark_dirty()
+    results = [
+        EventResultPublic(event_id=r.event_id, status=r.status, code=CODES[r.status], reason=r.reason)  # type: ignore[arg-type]
+        for r in outcome.results
+    ]
     return EventBatchResult(accepted=outcome.count("accepted"), duplicates=outcome.count("duplicate"),
                             rejected=outcome.count("rejected"), results=results)  # fmt: skip
 
 
 @router.get("/users/{user_id}/profile", response_model=ProfilePublic, summary="A shopper's profile")
-def get_profile(user_id: UserId, request: Request, _caller: ReaderDep, service: ServiceDep) -> ProfilePublic:
+def get_profile(user_id: UserId, _caller: ReaderDep, service: ServiceDep) -> ProfilePublic:
     """Category affinity (top categories first), visual taste vector and recent products of a shopper."""
-    profile = recommender(request, service).profile(user_key(user_id, service.settings.user_id_secret))
+    profile = service.recommender().profile(user_key(user_id, service.settings.user_id_secret))
     if profile is None:
         raise NotFoundError(f"no events recorded for user {user_id!r}")
     return ProfilePublic(
@@ -76,17 +71,19 @@ def get_profile(user_id: UserId, request: Request, _caller: ReaderDep, service: 
 
 
 @router.get("/users/{user_id}/recommendations", response_model=RecommendationsPublic, summary="Recommendations for a shopper")
-def get_recommendations(user_id: UserId, request: Request, _caller: ReaderDep, service: ServiceDep, k: K = 10) -> RecommendationsPublic:
+def get_recommendations(
+    user_id: UserId, _caller: ReaderDep, service: ServiceDep, k: K = 10
+) -> RecommendationsPublic:
     """Products for a shopper, each with its reason; trending products for a shopper without history."""
-    rec = recommender(request, service).recommend(user_key(user_id, service.settings.user_id_secret), k)
+    rec = service.recommender().recommend(user_key(user_id, service.settings.user_id_secret), k)
     return RecommendationsPublic(user_id=user_id, k=k, cold_start=rec.cold_start, cached=rec.cached,
                                  model_version=rec.model_version, generated_at=rec.generated_at, items=_items(rec.items))  # fmt: skip
 
 
 @router.get("/products/{product_id}/related", response_model=RelatedPublic, summary="Products related to a product")
-def get_related(product_id: int, request: Request, _caller: ReaderDep, service: ServiceDep, k: K = 10) -> RelatedPublic:
+def get_related(product_id: int, _caller: ReaderDep, service: ServiceDep, k: K = 10) -> RelatedPublic:
     """Products that look like this one or were viewed in the same sessions, in stock, best first."""
-    return RelatedPublic(product_id=product_id, items=_items(recommender(request, service).related(product_id, k)))
+    return RelatedPublic(product_id=product_id, items=_items(service.recommender().related(product_id, k)))
 
 
 @router.get("/trends/categories", response_model=TrendsPublic, summary="Category trends per day")
@@ -104,9 +101,9 @@ def get_trends(
 
 
 @router.delete("/users/{user_id}", response_model=ErasurePublic, summary="Erase a shopper")
-def delete_user(user_id: UserId, request: Request, _caller: AdminDep, service: ServiceDep) -> ErasurePublic:
+def delete_user(user_id: UserId, _caller: AdminDep, service: ServiceDep) -> ErasurePublic:
     """Delete the shopper's events (ad impressions and clicks too), profile and cached recommendations; repeatable."""
     keys = {user_id, user_key(user_id, service.settings.user_id_secret)}  # rows from before a secret was set, too
     deleted = erase_user(service.catalog().sessions, keys)
-    recommender(request, service).stats.clear()
+    service.recommender().stats.clear()
     return ErasurePublic(user_id=user_id, deleted=deleted)
