@@ -136,13 +136,15 @@ def demo_catalog(
     merchants: Annotated[int, typer.Option(min=2, max=200)] = 20,
     seed: int = 0,
     load: Annotated[bool, typer.Option("--load/--no-load", help="Ingest it into the catalogue.")] = True,
+    shoppers: Annotated[int, typer.Option(min=0, max=10_000, help="Simulated shoppers with two weeks of events, and demo ad campaigns (0: none).")] = 40,
     data_dir: Annotated[Optional[Path], typer.Option("--data-dir", help="Fashion-MNIST folder.")] = None,
     models_dir: ModelsDir = Path("var/models"),
     name: ModelName = "fashion-mnist",
     catalog_dir: DataDir = None,
     database_url: DbUrl = None,
 ) -> None:
-    """Build a catalogue from Fashion-MNIST test images (≈3 % wrong categories, ≈2 % near-duplicates) and load it."""
+    """Build a catalogue from Fashion-MNIST test images (≈3 % wrong categories, ≈2 % near-duplicates), load it,
+    and add demo shoppers with browsing histories and demo ad campaigns."""
     from shoplens.catalog.demo import DemoConfig, write_demo_catalog
     from shoplens.data import load_fashion_mnist
 
@@ -152,6 +154,15 @@ def demo_catalog(
     out.print(f"wrote {manifest} and {out_dir / 'truth.json'}")
     if load:
         ingest(manifest, Kind.csv, "default", None, False, None, 256, models_dir, name, catalog_dir, database_url)
+        if shoppers:
+            from shoplens.ads.demo import seed_demo_campaigns
+            from shoplens.recommend.demo import seed_demo_shoppers
+
+            catalog = open_catalog(models_dir, name, catalog_dir, database_url)
+            events = seed_demo_shoppers(catalog, users=shoppers, seed=seed)
+            creatives = seed_demo_campaigns(catalog)
+            catalog.close()
+            out.print(f"{shoppers} demo shoppers with {events} events; {creatives} ad creatives in 4 campaigns")
         (out_dir / "LOADED").write_text("the demo catalogue is in the catalogue; delete this file to load it again\n")
 
 
