@@ -11,7 +11,6 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
-from PIL import Image
 
 from shoplens.api import create_app
 from tests.api.conftest import classify, encode, multipart, product_photo, serving, settings_for

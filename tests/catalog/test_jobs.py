@@ -138,16 +138,19 @@ def test_url_list_fetches_allowed_hosts_only(catalog: Catalog, tmp_path: Path, i
     assert refused.failed == 1 and "internal" in refused.errors[0][1]
 
 
+N_ROWS = 400  # in batches of 8: the kill lands mid-way even on a fast machine
+
+
 def ingest_cmd(source: Path, models: Path, catalog_dir: Path, database_url: str) -> list[str]:
     """The CLI command that ingests a source into this catalogue."""
     return [sys.executable, "-m", "shoplens.cli", "ingest", str(source), "--models-dir", str(models),
-            "--catalog-dir", str(catalog_dir), "--database-url", database_url, "--batch-size", "16"]  # fmt: skip
+            "--catalog-dir", str(catalog_dir), "--database-url", database_url, "--batch-size", "8"]  # fmt: skip
 
 
 def test_sigkill_mid_ingest_then_rerun_gives_every_row_once_and_no_orphans(
     models_root: Path, database_url: str, tmp_path: Path
 ) -> None:
-    root = write_folder(tmp_path / "photos", 240, seed=3)
+    root = write_folder(tmp_path / "photos", N_ROWS, seed=3)
     catalog_dir = tmp_path / "catalog"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     proc = subprocess.Popen(ingest_cmd(root, models_root, catalog_dir, database_url), env=env,
@@ -165,14 +168,14 @@ def test_sigkill_mid_ingest_then_rerun_gives_every_row_once_and_no_orphans(
         proc.wait(timeout=30)
         with cat.sessions() as s:
             killed_at = s.scalar(select(func.count(Product.id)))
-        assert 0 < killed_at < 240, "the ingest should have been killed mid-way"
+        assert 0 < killed_at < N_ROWS, "the ingest should have been killed mid-way"
         rerun = subprocess.run(ingest_cmd(root, models_root, catalog_dir, database_url), env=env,
                                capture_output=True, text=True, timeout=300)  # fmt: skip
         assert rerun.returncode == 0, rerun.stderr
         with cat.sessions() as s:
-            assert s.scalar(select(func.count(Product.id))) == 240
-            assert s.scalar(select(func.count(func.distinct(Product.sku)))) == 240
-            assert s.scalar(select(func.count(ProductImage.id))) == 240
+            assert s.scalar(select(func.count(Product.id))) == N_ROWS
+            assert s.scalar(select(func.count(func.distinct(Product.sku)))) == N_ROWS
+            assert s.scalar(select(func.count(ProductImage.id))) == N_ROWS
             referenced = set(s.scalars(select(ProductImage.sha256)))
         assert set(cat.store.ids()) == referenced  # no orphan files, none missing
         leftovers = [p for p in (catalog_dir / "images").rglob("*") if p.is_file() and p.name.startswith(".")]

@@ -13,6 +13,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 
 from shoplens.api.keys import Principal, Role, role_allows
 from shoplens.api.service import Service
+from shoplens.errors import ForbiddenError
 
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key from `shoplens keys create`.")
 bearer = HTTPBearer(auto_error=False, description="The same API key as a bearer token.")
@@ -48,6 +49,19 @@ def require(role: Role) -> Callable[..., Awaitable[Principal]]:
         return principal
 
     return caller
+
+
+def acting_merchant(caller: Principal, requested: str | None, field: str = "merchant") -> str:
+    """The merchant a new product or campaign belongs to: a merchant key's own (another is 403); an admin names one."""
+    if caller.merchant is not None:
+        if requested not in (None, caller.merchant):
+            raise ForbiddenError(f"this key acts for merchant {caller.merchant!r}, not {requested!r}")
+        return caller.merchant
+    if requested is None:
+        raise HTTPException(422, f"{field} is required with an admin key")
+    if caller.role != "admin":
+        raise ForbiddenError("only merchant and admin keys may create this")
+    return requested
 
 
 ReaderDep = Annotated[Principal, Depends(require("reader"))]

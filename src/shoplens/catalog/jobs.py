@@ -172,14 +172,15 @@ class BulkIngest:
             progress(summary.skipped)
         ingestor = self.catalog.ingestor()
         todo = [r for r in rows if r.key not in finished]
-        for batch in _chunks(todo, self.batch_size):
-            outcomes = self._batch(ingestor, batch)
-            with self.catalog.sessions.begin() as session:
-                _record_rows(session, job_id, outcomes)
-            for o in outcomes:
-                summary.count(o)
-            if progress:
-                progress(len(batch))
+        with self.catalog.space.deferred_saves():
+            for batch in _chunks(todo, self.batch_size):
+                outcomes = self._batch(ingestor, batch)
+                with self.catalog.sessions.begin() as session:
+                    _record_rows(session, job_id, outcomes)
+                for o in outcomes:
+                    summary.count(o)
+                if progress:
+                    progress(len(batch))
         with self.catalog.sessions.begin() as session:
             job = session.get(IngestJob, job_id)
             assert job is not None

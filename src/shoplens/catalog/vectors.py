@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +42,8 @@ class VectorSpace:
         self.method = method
         self._lock = threading.RLock()
         self._loaded: dict[str, _Loaded] = {}
+        self._deferred = 0  # > 0 inside deferred_saves(): adds mark their version unsaved instead of writing it
+        self._unsaved: set[str] = set()
 
     def active_version(self) -> str | None:
         """The model version whose index answers searches (None before the first index exists)."""
@@ -68,10 +72,29 @@ class VectorSpace:
             return loaded.index
 
     def add(self, version: str, ids: np.ndarray, vectors: np.ndarray) -> None:
-        """Add (or replace) vectors in a version's index and save it."""
+        """Add (or replace) vectors in a version's index and save it (at the end, inside deferred_saves)."""
         with self._lock:
             self.index(version, vectors.shape[1]).add(ids, vectors)
-            self.save(version)
+            if self._deferred:
+                self._unsaved.add(version)
+            else:
+                self.save(version)
+
+    @contextmanager
+    def deferred_saves(self) -> Iterator[None]:
+        """Save each changed index once when the block ends, not after every add (bulk jobs: a save rewrites the
+        whole file). Nothing is lost meanwhile: an index is brought in line with the database when loaded."""
+        with self._lock:
+            self._deferred += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._deferred -= 1
+                if not self._deferred:
+                    for version in self._unsaved & self._loaded.keys():
+                        self.save(version)
+                    self._unsaved.clear()
 
     def remove(self, ids: np.ndarray) -> None:
         """Drop image ids from every index held here and save them."""
@@ -83,6 +106,7 @@ class VectorSpace:
     def save(self, version: str) -> None:
         """Write a version's index atomically (a reader sees the old file or the new one)."""
         with self._lock, file_lock(self.root / ".lock"):
+            self._unsaved.discard(version)
             path = self.path(version)
             path.parent.mkdir(parents=True, exist_ok=True)
             self._loaded[version].index.save(path)

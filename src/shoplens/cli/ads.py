@@ -30,15 +30,12 @@ def report(
     """Impressions, clicks, CTR, spend and budget left per campaign (and per creative for one campaign)."""
     from shoplens.ads.reports import campaign_report, campaign_reports
 
-    catalog = open_catalog(models_dir, name, catalog_dir, database_url)
-    try:
+    with open_catalog(models_dir, name, catalog_dir, database_url) as catalog:
         with catalog.sessions() as session:
             if campaign_id:
                 reports = [campaign_report(session, campaign_id)]
             else:
                 reports = campaign_reports(session, merchant, limit)
-    finally:
-        catalog.close()
     table = Table(title="Campaigns")
     for column in ("id", "name", "merchant", "status", "impressions", "clicks", "CTR", "spend", "budget left"):
         table.add_column(column, justify="right" if column not in ("name", "merchant", "status") else "left")
@@ -71,11 +68,8 @@ def simulate(
     """Simulate shoppers on the catalogue: ShopLens ad selection vs random vs the best single creative (JSON out)."""
     from shoplens.ads.simulate import simulate_ads, write_ads_chart
 
-    catalog = open_catalog(models_dir, name, catalog_dir, database_url)
-    try:
+    with open_catalog(models_dir, name, catalog_dir, database_url) as catalog:
         result = simulate_ads(catalog, n_users=users, rounds=rounds, seed=seed)
-    finally:
-        catalog.close()
     if chart:
         write_ads_chart(result, chart)
     result.pop("curves")

@@ -40,12 +40,9 @@ def import_events(
     from shoplens.recommend.events import import_csv
 
     secret = Settings().user_id_secret
-    catalog = open_catalog(models_dir, name, catalog_dir, database_url)
-    try:
+    with open_catalog(models_dir, name, catalog_dir, database_url) as catalog:
         with bar(_count_lines(source), f"import {source.name}") as advance:
             summary = import_csv(catalog.sessions, source, secret, batch_size, progress=advance)
-    finally:
-        catalog.close()
     out.print(f"{summary.accepted} accepted, {summary.duplicates} duplicates (ignored), {summary.rejected} rejected"
               f" — {len(summary.users)} shoppers got new events")  # fmt: skip
     for line, reason in summary.errors[:20]:
@@ -70,12 +67,9 @@ def report_trends(
     from shoplens.recommend.trends import category_trends, trend_window, write_chart, write_csv
 
     start, end = trend_window(days)
-    catalog = open_catalog(models_dir, name, catalog_dir, database_url)
-    try:
+    with open_catalog(models_dir, name, catalog_dir, database_url) as catalog:
         with catalog.sessions() as session:
             rows = category_trends(session, start, end)
-    finally:
-        catalog.close()
     csv_path = write_csv(rows, out_dir / "trends.csv")
     png_path = write_chart(rows, out_dir / "trends.png", start, end)
     out.print(f"{len(rows)} rows ({start} – {end}): wrote {csv_path} and {png_path}")

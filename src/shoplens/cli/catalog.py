@@ -28,15 +28,20 @@ class Kind(str, Enum):
     urls = "urls"
 
 
+@contextmanager
 def open_catalog(models_dir: Path, name: str, data_dir: Path | None, database_url: str | None, **settings: Any):  # type: ignore[no-untyped-def]
-    """The catalogue the options name (other settings from SHOPLENS_* variables)."""
+    """The catalogue the options name (other settings from SHOPLENS_* variables), closed after the block."""
     from shoplens.catalog.service import Catalog, catalog_config
     from shoplens.config import Settings
     from shoplens.inference.store import ModelStore
 
     given = {"models_dir": models_dir, "model_name": name, "catalog_dir": data_dir, "database_url": database_url, **settings}
     s = Settings(**{k: v for k, v in given.items() if v is not None})
-    return Catalog(catalog_config(s), ModelStore(s.models_dir, s.model_name))
+    catalog = Catalog(catalog_config(s), ModelStore(s.models_dir, s.model_name))
+    try:
+        yield catalog
+    finally:
+        catalog.close()
 
 
 @contextmanager
@@ -74,28 +79,27 @@ def ingest(
     from shoplens.catalog.fetch import FetchPolicy
     from shoplens.catalog.jobs import BulkIngest, rows_from_csv, rows_from_folder, rows_from_url_list
 
-    catalog = open_catalog(models_dir, name, catalog_dir, database_url)
-    kind = detect_kind(source) if kind is Kind.auto else kind
-    if kind is Kind.folder:
-        rows = rows_from_folder(source, merchant, catalog.categories())
-    elif kind is Kind.csv:
-        rows = rows_from_csv(source, merchant)
-    else:
-        rows = rows_from_url_list(source, merchant)
-    policy = FetchPolicy(allowed_hosts=frozenset(allow_host or ()), allow_private=allow_private)
-    blur = catalog.config.blur_faces_merchant if blur_faces is None else blur_faces
-    job = BulkIngest(catalog, policy, batch_size=batch_size, blur_faces=blur)
-    start = time.perf_counter()
-    with bar(len(rows), f"ingest {source.name}") as advance:
-        summary = job.run(kind.value, source, rows, merchant, progress=advance)
-    elapsed = time.perf_counter() - start
-    out.print(f"job {summary.job_id}: {summary.done} done, {summary.skipped} skipped, {summary.failed} failed "
-              f"in {elapsed:.1f} s ({len(rows) / max(elapsed, 1e-9):.0f} rows/s)")  # fmt: skip
-    for key, reason in summary.errors[:20]:
-        err.print(f"  {key}: {reason}", highlight=False)
-    if len(summary.errors) > 20:
-        err.print(f"  … and {len(summary.errors) - 20} more failures", highlight=False)
-    catalog.close()
+    with open_catalog(models_dir, name, catalog_dir, database_url) as catalog:
+        kind = detect_kind(source) if kind is Kind.auto else kind
+        if kind is Kind.folder:
+            rows = rows_from_folder(source, merchant, catalog.categories())
+        elif kind is Kind.csv:
+            rows = rows_from_csv(source, merchant)
+        else:
+            rows = rows_from_url_list(source, merchant)
+        policy = FetchPolicy(allowed_hosts=frozenset(allow_host or ()), allow_private=allow_private)
+        blur = catalog.config.blur_faces_merchant if blur_faces is None else blur_faces
+        job = BulkIngest(catalog, policy, batch_size=batch_size, blur_faces=blur)
+        start = time.perf_counter()
+        with bar(len(rows), f"ingest {source.name}") as advance:
+            summary = job.run(kind.value, source, rows, merchant, progress=advance)
+        elapsed = time.perf_counter() - start
+        out.print(f"job {summary.job_id}: {summary.done} done, {summary.skipped} skipped, {summary.failed} failed "
+                  f"in {elapsed:.1f} s ({len(rows) / max(elapsed, 1e-9):.0f} rows/s)")  # fmt: skip
+        for key, reason in summary.errors[:20]:
+            err.print(f"  {key}: {reason}", highlight=False)
+        if len(summary.errors) > 20:
+            err.print(f"  … and {len(summary.errors) - 20} more failures", highlight=False)
     if summary.failed and not (summary.done or summary.skipped):
         raise typer.Exit(1)
 
@@ -117,15 +121,14 @@ def reindex(
     from shoplens.catalog.models import ProductImage
     from shoplens.catalog.reindex import reindex as run
 
-    catalog = open_catalog(models_dir, name, catalog_dir, database_url)
-    with catalog.sessions() as session:
-        total = session.scalar(select(func.count(ProductImage.id))) or 0
-    with bar(total, "embed") as advance:
-        summary = run(catalog, version, method, progress=advance)
-    creatives = reembed_creatives(catalog)  # ad creatives are recognised again with the new model
-    out.print(f"search now uses {summary.version} (was {summary.previous or 'none'}): "
-              f"{summary.embedded} images embedded, {summary.indexed} vectors indexed, {creatives} creatives")  # fmt: skip
-    catalog.close()
+    with open_catalog(models_dir, name, catalog_dir, database_url) as catalog:
+        with catalog.sessions() as session:
+            total = session.scalar(select(func.count(ProductImage.id))) or 0
+        with bar(total, "embed") as advance:
+            summary = run(catalog, version, method, progress=advance)
+        creatives = reembed_creatives(catalog)  # ad creatives are recognised again with the new model
+        out.print(f"search now uses {summary.version} (was {summary.previous or 'none'}): "
+                  f"{summary.embedded} images embedded, {summary.indexed} vectors indexed, {creatives} creatives")  # fmt: skip
 
 
 @app.command("demo-catalog")
@@ -158,10 +161,9 @@ def demo_catalog(
             from shoplens.ads.demo import seed_demo_campaigns
             from shoplens.recommend.demo import seed_demo_shoppers
 
-            catalog = open_catalog(models_dir, name, catalog_dir, database_url)
-            events = seed_demo_shoppers(catalog, users=shoppers, seed=seed)
-            creatives = seed_demo_campaigns(catalog)
-            catalog.close()
+            with open_catalog(models_dir, name, catalog_dir, database_url) as catalog:
+                events = seed_demo_shoppers(catalog, users=shoppers, seed=seed)
+                creatives = seed_demo_campaigns(catalog)
             out.print(f"{shoppers} demo shoppers with {events} events; {creatives} ad creatives in 4 campaigns")
         (out_dir / "LOADED").write_text("the demo catalogue is in the catalogue; delete this file to load it again\n")
 
@@ -178,13 +180,12 @@ def catalog_qa(
     """Counts of flagged products (mismatch, duplicate, low quality) and the first few of each, as JSON."""
     from shoplens.catalog.queries import qa_summary
 
-    catalog = open_catalog(models_dir, name, catalog_dir, database_url)
-    with catalog.sessions() as session:
-        summary = qa_summary(session, limit)
-        for flag in summary["flags"].values():
-            flag["items"] = [f"{p.id} {p.merchant_id}/{p.sku} {p.title}" for p in flag["items"]]
-    print(json.dumps(summary, indent=2))
-    catalog.close()
+    with open_catalog(models_dir, name, catalog_dir, database_url) as catalog:
+        with catalog.sessions() as session:
+            summary = qa_summary(session, limit)
+            for flag in summary["flags"].values():
+                flag["items"] = [f"{p.id} {p.merchant_id}/{p.sku} {p.title}" for p in flag["items"]]
+        print(json.dumps(summary, indent=2))
 
 
 @catalog_app.command("sweep")
@@ -198,11 +199,10 @@ def catalog_sweep(
     """Delete stored image files that no catalogue row refers to (left by an interrupted ingest)."""
     from shoplens.catalog.queries import referenced_images
 
-    catalog = open_catalog(models_dir, name, catalog_dir, database_url)
-    with catalog.sessions() as session:
-        keep = referenced_images(session)
-    out.print(f"removed {catalog.store.sweep(keep)} orphan file(s)")
-    catalog.close()
+    with open_catalog(models_dir, name, catalog_dir, database_url) as catalog:
+        with catalog.sessions() as session:
+            keep = referenced_images(session)
+        out.print(f"removed {catalog.store.sweep(keep)} orphan file(s)")
 
 
 @catalog_app.command("taxonomy")
@@ -218,11 +218,10 @@ def catalog_taxonomy(
     """Show the catalogue's taxonomy, or create a named one from the given categories."""
     from shoplens.catalog.db import ensure_taxonomy
 
-    catalog = open_catalog(models_dir, name, catalog_dir, database_url, taxonomy=taxonomy)
-    if categories:
-        with catalog.sessions.begin() as session:
-            existing = [c.name for c in ensure_taxonomy(session, catalog.config.taxonomy, categories).categories]
-        if existing != list(categories):
-            raise typer.BadParameter(f"taxonomy {catalog.config.taxonomy!r} exists with other categories: {', '.join(existing)}")
-    out.print(f"{catalog.config.taxonomy}: {', '.join(catalog.categories())}")
-    catalog.close()
+    with open_catalog(models_dir, name, catalog_dir, database_url, taxonomy=taxonomy) as catalog:
+        if categories:
+            with catalog.sessions.begin() as session:
+                existing = [c.name for c in ensure_taxonomy(session, catalog.config.taxonomy, categories).categories]
+            if existing != list(categories):
+                raise typer.BadParameter(f"taxonomy {catalog.config.taxonomy!r} exists with other categories: {', '.join(existing)}")
+        out.print(f"{catalog.config.taxonomy}: {', '.join(catalog.categories())}")

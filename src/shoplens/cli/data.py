@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from shoplens.cli.common import app, data_app, err, friendly_errors, models_app, out
+from shoplens.cli.common import data_app, friendly_errors, out
 
 
 

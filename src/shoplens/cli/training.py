@@ -9,9 +9,8 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.table import Table
 
-from shoplens.cli.common import app, data_app, err, friendly_errors, models_app, out
+from shoplens.cli.common import app, friendly_errors, models_app, out
 from shoplens.errors import ImageError
 from shoplens.cli.data import DataDir, Folder, Manifest, Mode, Verify, _source
 

@@ -42,7 +42,7 @@ from shoplens.api.ads_schemas import (
     report_public,
     selection_public,
 )
-from shoplens.api.deps import MerchantDep, ReaderDep, ServiceDep
+from shoplens.api.deps import MerchantDep, ReaderDep, ServiceDep, acting_merchant
 from shoplens.api.keys import Principal
 from shoplens.catalog.behaviour import user_key
 from shoplens.catalog.models import utcnow
@@ -70,17 +70,6 @@ CREATIVE_BODY = {
 }
 
 
-def campaign_merchant(caller: Principal, requested: str | None) -> str:
-    """The merchant a new campaign belongs to: a merchant key's own (another is 403); an admin must name one."""
-    if caller.merchant is not None:
-        if requested not in (None, caller.merchant):
-            raise ForbiddenError(f"this key acts for merchant {caller.merchant!r}, not {requested!r}")
-        return caller.merchant
-    if requested is None:
-        raise HTTPException(422, "merchant is required with an admin key")
-    return requested
-
-
 def _owned(catalog: Catalog, campaign_id: int, caller: Principal) -> CampaignPublic:
     """The campaign with its creatives, if the caller may see it (404 unknown, 403 another merchant's)."""
     with catalog.sessions() as session:
@@ -92,7 +81,7 @@ def _owned(catalog: Catalog, campaign_id: int, caller: Principal) -> CampaignPub
 @router.post("/campaigns", status_code=201, response_model=CampaignPublic, summary="Create a campaign")
 def create(body: CampaignCreate, caller: MerchantDep, service: ServiceDep) -> CampaignPublic:
     """A new campaign with a budget, a bid per click and optional target categories."""
-    merchant = campaign_merchant(caller, body.merchant)
+    merchant = acting_merchant(caller, body.merchant)
     catalog = service.catalog()
     spec = CampaignIn(merchant, body.name, body.budget, body.bid, body.target_categories, body.starts_at, body.ends_at,
                       body.status)  # fmt: skip

@@ -22,8 +22,7 @@ from shoplens.api.catalog_schemas import (
     ProductUpdate,
     product_public,
 )
-from shoplens.api.deps import MerchantDep, ReaderDep, ServiceDep
-from shoplens.api.keys import Principal
+from shoplens.api.deps import MerchantDep, ReaderDep, ServiceDep, acting_merchant
 from shoplens.api.uploads import FILE_FIELDS
 from shoplens.catalog.ingest import IngestItem, ProductIn
 from shoplens.catalog.models import IdempotencyRecord
@@ -38,7 +37,7 @@ from shoplens.catalog.queries import (
     update_product,
 )
 from shoplens.catalog.service import Catalog
-from shoplens.errors import ConflictError, ForbiddenError
+from shoplens.errors import ConflictError
 
 router = APIRouter(prefix="/v1/products", tags=["products"])
 IMAGES_BODY = {
@@ -58,19 +57,6 @@ IMAGES_BODY = {
         },
     }
 }
-
-
-def acting_merchant(caller: Principal, requested: str | None) -> str:
-    """The merchant a create acts for: a merchant key's own (another is 403); an admin must name one."""
-    if caller.merchant is not None:
-        if requested not in (None, caller.merchant):
-            raise ForbiddenError(f"this key acts for merchant {caller.merchant!r}, not {requested!r}")
-        return caller.merchant
-    if requested is None:
-        raise HTTPException(422, "product.merchant is required with an admin key")
-    if caller.role != "admin":
-        raise ForbiddenError("only merchant and admin keys may create products")
-    return requested
 
 
 async def read_product_form(request: Request, max_files: int, max_parts: int) -> tuple[ProductCreate, list[bytes]]:
@@ -144,7 +130,7 @@ async def create_product(
     """Store the product, its images (made safe), their category, quality, duplicates and embeddings."""
     settings = service.settings
     body, images = await read_product_form(request, settings.max_files, settings.max_parts)
-    merchant = acting_merchant(caller, body.merchant)
+    merchant = acting_merchant(caller, body.merchant, "product.merchant")
     catalog = await run_in_threadpool(service.catalog)
     digest = request_hash(body, images)
     if idempotency_key:

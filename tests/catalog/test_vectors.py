@@ -1,0 +1,27 @@
+"""Vector indexes per model version: saved after each add, or once at the end of a bulk job."""
+
+from __future__ import annotations
+
+from shoplens.catalog.ingest import IngestItem, ProductIn
+from shoplens.catalog.service import Catalog
+from shoplens.catalog.vectors import VectorSpace
+from tests.catalog.conftest import DIM, photos, png
+
+
+def items(start: int, n: int) -> list[IngestItem]:
+    """n products with one photo each."""
+    return [IngestItem(f"k{i}", ProductIn("m", f"s{i}", f"T{i}"), [png(p)]) for i, p in enumerate(photos(n, seed=start), start)]
+
+
+def test_deferred_saves_write_each_index_once_at_the_end(catalog: Catalog) -> None:
+    path = catalog.space.path("v1")
+    with catalog.space.deferred_saves():
+        catalog.ingestor().ingest(items(0, 3))
+        catalog.ingestor().ingest(items(3, 3))
+        assert not path.exists()  # nothing written yet
+        assert len(catalog.space.index("v1", DIM)) == 6  # but searchable in this process
+    assert path.exists()
+    again = VectorSpace(catalog.space.root, catalog.sessions)
+    assert len(again.index("v1", DIM)) == 6
+    catalog.ingestor().ingest(items(6, 1))  # outside the block: saved at once
+    assert len(VectorSpace(catalog.space.root, catalog.sessions).index("v1", DIM)) == 7
