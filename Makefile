@@ -7,7 +7,7 @@ PYTEST_ARGS ?=
 SERVE_HOST ?= 127.0.0.1
 SERVE_PORT ?= 8000
 
-.PHONY: install data demo test test-fast bench bench-inference clean
+.PHONY: install data demo lint test test-fast bench bench-inference clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,12 @@ demo: install
 	echo "serving on http://$(SERVE_HOST):$(SERVE_PORT) (anonymous, loopback only); Ctrl+C stops it. Try:"; \
 	echo "  curl -F file=@var/sample.png http://$(SERVE_HOST):$(SERVE_PORT)/v1/classify"; echo; \
 	exec $(BIN)/shoplens serve --open --host $(SERVE_HOST) --port $(SERVE_PORT)
+
+# Style and layers: ruff (lint and format) and import-linter's contracts in pyproject.toml.
+lint: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	@if grep -q '^\[tool.importlinter\]' pyproject.toml; then $(BIN)/lint-imports; fi
 
 # pytest's exit code 5 ("no tests collected") is a failure here, never a silent pass.
 # The catalogue tests also run against a throw-away PostgreSQL cluster when PostgreSQL is installed.

@@ -22,10 +22,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, machine_info, write_results  # noqa: E402
+from common import RESULTS, machine_info, write_results
 
-from shoplens.catalog.demo import DemoConfig, write_demo_catalog  # noqa: E402
-from shoplens.catalog.evaluate import (  # noqa: E402
+from shoplens.catalog.demo import DemoConfig, write_demo_catalog
+from shoplens.catalog.evaluate import (
     as_pairs,
     duplicate_pairs,
     flagged_mismatches,
@@ -33,23 +33,30 @@ from shoplens.catalog.evaluate import (  # noqa: E402
     product_vectors,
     retrieval_metrics,
 )
-from shoplens.catalog.jobs import BulkIngest, rows_from_csv  # noqa: E402
-from shoplens.catalog.service import Catalog, CatalogConfig  # noqa: E402
-from shoplens.data import load_fashion_mnist  # noqa: E402
-from shoplens.inference.store import ModelStore  # noqa: E402
-from shoplens.search.benchmark import measure_latency, time_queries  # noqa: E402
-from shoplens.search.index import FaissIndex  # noqa: E402
+from shoplens.catalog.jobs import BulkIngest, rows_from_csv
+from shoplens.catalog.service import Catalog, CatalogConfig
+from shoplens.data import load_fashion_mnist
+from shoplens.inference.store import ModelStore
+from shoplens.search.benchmark import measure_latency, time_queries
+from shoplens.search.index import FaissIndex
 
 
-def latency_on(vectors: np.ndarray, queries: np.ndarray, method: str, **params: int) -> tuple[dict, np.ndarray]:
+def latency_on(
+    vectors: np.ndarray, queries: np.ndarray, method: str, **params: int
+) -> tuple[dict, np.ndarray]:
     """p50/p99 of single-query search over real vectors, and the ids found."""
     index = FaissIndex(vectors.shape[1], method, **params)
     if method == "ivf":
         index.train(vectors)
     index.add(np.arange(len(vectors), dtype=np.int64), vectors)
     ms, found = time_queries(index, queries, 10)
-    entry = {"vectors": len(vectors), "method": "exact" if method == "exact" else "approx", "index": index.description,
-             "p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99))}  # fmt: skip
+    entry = {
+        "vectors": len(vectors),
+        "method": "exact" if method == "exact" else "approx",
+        "index": index.description,
+        "p50_ms": float(np.percentile(ms, 50)),
+        "p99_ms": float(np.percentile(ms, 99)),
+    }
     return entry, found
 
 
@@ -61,7 +68,14 @@ def plot(results: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, (a, b) = plt.subplots(1, 2, figsize=(12, 4.5))
-    keys = ["precision_at_10", "map", "mismatch_precision", "mismatch_recall", "duplicate_precision", "duplicate_recall"]
+    keys = [
+        "precision_at_10",
+        "map",
+        "mismatch_precision",
+        "mismatch_recall",
+        "duplicate_precision",
+        "duplicate_recall",
+    ]
     targets = [0.93, None, 0.8, 0.8, 0.95, 0.9]
     a.bar(range(len(keys)), [results[k] for k in keys], color="#4C72B0")
     for i, t in enumerate(targets):
@@ -86,22 +100,29 @@ def plot(results: dict, path: Path) -> None:
 
 def main() -> None:
     """Run the benchmark and write its results."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="2k products and 100k synthetic vectors")
     parser.add_argument("--models-dir", default="var/models")
     parser.add_argument("--name", default="fashion-mnist")
     parser.add_argument("--out", default=None, help="results name (default: catalog, or catalog_quick)")
-    parser.add_argument("--skip-1m", action="store_true", help="leave out the synthetic large-scale latency rows")
+    parser.add_argument(
+        "--skip-1m", action="store_true", help="leave out the synthetic large-scale latency rows"
+    )
     args = parser.parse_args()
     products, big = (2000, 100_000) if args.quick else (10_000, 1_000_000)
     models = ModelStore(args.models_dir, args.name)
     test = load_fashion_mnist("test", verify=False)
     with tempfile.TemporaryDirectory(prefix="shoplens-bench-") as tmp:
         root = Path(tmp)
-        manifest = write_demo_catalog(test.images, test.labels, list(test.class_names), root / "src",
-                                      DemoConfig(products=products))  # fmt: skip
+        manifest = write_demo_catalog(
+            test.images, test.labels, list(test.class_names), root / "src", DemoConfig(products=products)
+        )
         truth = json.loads((root / "src" / "truth.json").read_text())
-        true_label = {f"{r['merchant']}/{r['sku']}": r["true_category"] for r in csv.DictReader(manifest.open())}
+        true_label = {
+            f"{r['merchant']}/{r['sku']}": r["true_category"] for r in csv.DictReader(manifest.open())
+        }
         catalog = Catalog(CatalogConfig(data_dir=root / "catalog"), models)
         version = catalog.model().version
         rows = rows_from_csv(manifest, "default")
@@ -111,7 +132,9 @@ def main() -> None:
         assert summary.failed == 0, summary.errors[:5]
         with catalog.sessions() as session:
             keys, vectors = product_vectors(session, version)
-            mismatch_p, mismatch_r = precision_recall(flagged_mismatches(session), set(truth["wrong_category"]))
+            mismatch_p, mismatch_r = precision_recall(
+                flagged_mismatches(session), set(truth["wrong_category"])
+            )
             dup_p, dup_r = precision_recall(duplicate_pairs(session), as_pairs(truth["duplicates"]))
         originals = np.array([not k.endswith("-R") for k in keys])
         names = sorted(set(true_label.values()))
@@ -124,7 +147,11 @@ def main() -> None:
         approx["recall_at_10"] = float(np.mean([len(set(f) & set(t)) / 10 for f, t in zip(found, truth_ids)]))
         exact["recall_at_10"] = 1.0
         catalog.close()
-    latency = [exact, approx, *([] if args.skip_1m else measure_latency(big, vectors.shape[1], progress=True))]
+    latency = [
+        exact,
+        approx,
+        *([] if args.skip_1m else measure_latency(big, vectors.shape[1], progress=True)),
+    ]
     results = {
         "machine": machine_info(),
         "model_version": version,

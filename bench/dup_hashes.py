@@ -17,12 +17,13 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import machine_info, write_results  # noqa: E402
+from common import machine_info, write_results
 
-from shoplens.catalog.demo import near_duplicate, shop_photo  # noqa: E402
-from shoplens.data import load_fashion_mnist  # noqa: E402
-from shoplens.imaging import decode_image  # noqa: E402
-from shoplens.imaging.hashing import canonical_view, hamming_distances, perceptual_hash, to_signed  # noqa: E402
+from shoplens.catalog.demo import near_duplicate, shop_photo
+from shoplens.data import load_fashion_mnist
+from shoplens.imaging import decode_image
+from shoplens.imaging.hashing import canonical_view, hamming_distances, perceptual_hash, to_signed
+
 
 def average_hash(view: np.ndarray) -> int:
     """64-bit average hash of a canonical view: 8×8 block means above their mean."""
@@ -50,10 +51,17 @@ def main() -> None:
         a = np.array([fn(p) for p in photos], np.int64)
         b = np.array([fn(c) for c in copies], np.int64)
         dist = np.array([hamming_distances(int(x), np.array([y]))[0] for x, y in zip(a, b)])
-        entry = {"copy_distance_percentiles": dict(zip(("p50", "p90", "p95", "p99"), np.percentile(dist, [50, 90, 95, 99]).tolist()))}
+        entry = {
+            "copy_distance_percentiles": dict(
+                zip(("p50", "p90", "p95", "p99"), np.percentile(dist, [50, 90, 95, 99]).tolist())
+            )
+        }
         for bits in (4, 6, 8, 12):
             others = np.mean([(hamming_distances(int(a[k]), a) <= bits).sum() - 1 for k in range(300)])
-            entry[f"within_{bits}_bits"] = {"copies_found": float((dist <= bits).mean()), "other_photos_per_photo": float(others)}
+            entry[f"within_{bits}_bits"] = {
+                "copies_found": float((dist <= bits).mean()),
+                "other_photos_per_photo": float(others),
+            }
         results[name] = entry
         print(name, entry)
     write_results("dup_hashes", {"machine": machine_info(), "photos": len(photos), "hashes": results})

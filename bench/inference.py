@@ -22,15 +22,15 @@ import matplotlib
 
 matplotlib.use("Agg")
 import onnxruntime
+from common import RESULTS, machine_info, write_results
 from matplotlib.figure import Figure
 from torch import nn
 
-from common import RESULTS, machine_info, write_results
+from shoplens.errors import BundleError
 from shoplens.inference.benchmark import count_macs, sgemm_peak, theoretical_peak, time_session
 from shoplens.inference.export import export_model_onnx
 from shoplens.inference.onnx_session import OrtSession
 from shoplens.inference.session import TorchSession
-from shoplens.errors import BundleError
 from shoplens.models import create_model, load_bundle
 from shoplens.models.bundle import read_config
 from shoplens.training.presets import preset_config
@@ -47,7 +47,9 @@ TARGETS = [  # (model, batch, minimum ratio over keras_seed, what it says)
 def default_model() -> tuple[nn.Module, dict]:
     """The newest Fashion-MNIST bundle of the default architecture, else that architecture freshly initialised."""
     name = preset_config("fast").model
-    configs = sorted((ROOT / "var" / "models" / "fashion-mnist").glob("*/config.json"), key=lambda p: p.stat().st_mtime)
+    configs = sorted(
+        (ROOT / "var" / "models" / "fashion-mnist").glob("*/config.json"), key=lambda p: p.stat().st_mtime
+    )
     for config in reversed(configs):
         if read_config(config.parent).get("architecture") != name:
             continue
@@ -56,7 +58,10 @@ def default_model() -> tuple[nn.Module, dict]:
         except BundleError as e:
             print(f"skipping {config.parent}: {e}", flush=True)
             continue
-        facts = {"bundle": str(bundle.path.relative_to(ROOT)), "test_accuracy": bundle.metrics.get("accuracy")}
+        facts = {
+            "bundle": str(bundle.path.relative_to(ROOT)),
+            "test_accuracy": bundle.metrics.get("accuracy"),
+        }
         return bundle.model, {"architecture": name, **facts}
     return create_model(name).eval(), {"architecture": name, "bundle": None, "test_accuracy": None}
 
@@ -65,25 +70,42 @@ def time_torch_models(batches: list[int], timing: dict, tmp: Path) -> list[dict]
     """Rows for the default model and seed_cnn under ONNX Runtime and torch eager."""
     model, facts = default_model()
     rows = []
-    for label, net, info in (("default", model, facts), ("seed_cnn", create_model("seed_cnn").eval(), {"architecture": "seed_cnn"})):
+    for label, net, info in (
+        ("default", model, facts),
+        ("seed_cnn", create_model("seed_cnn").eval(), {"architecture": "seed_cnn"}),
+    ):
         mmac = count_macs(net, INPUT) / 1e6
         sessions = [OrtSession(export_model_onnx(net, tmp / f"{label}.onnx", INPUT)), TorchSession(net)]
         for batch in batches:
             for session in sessions:
                 row = {"model": label, **info, **time_session(session, INPUT, batch, mmac, **timing)}
                 rows.append(row)
-                print(f"{label:9s} {row['runtime']:12s} batch {batch:4d}: {row['images_per_second']:10.0f} img/s  "
-                      f"p50 {row['latency_ms_p50']:8.3f} ms  {row['gmac_per_second']:6.1f} GMAC/s", flush=True)  # fmt: skip
+                print(
+                    f"{label:9s} {row['runtime']:12s} batch {batch:4d}: {row['images_per_second']:10.0f} img/s  "
+                    f"p50 {row['latency_ms_p50']:8.3f} ms  {row['gmac_per_second']:6.1f} GMAC/s",
+                    flush=True,
+                )
     return rows
 
 
 def time_keras(python: Path, batches: list[int], timing: dict, mmac: float) -> tuple[list[dict], dict]:
     """Rows for the Keras recipe, timed by bench/keras_infer.py in the TensorFlow interpreter."""
     if not python.is_file():
-        print(f"TensorFlow skipped: {python} missing (run `make bench-inference` to create .venv-tf)", flush=True)
+        print(
+            f"TensorFlow skipped: {python} missing (run `make bench-inference` to create .venv-tf)",
+            flush=True,
+        )
         return [], {"skipped": f"{python} missing"}
-    cmd = [str(python), str(ROOT / "bench" / "keras_infer.py"), "--batches", *map(str, batches),
-           "--min-seconds", str(timing["min_seconds"]), "--min-reps", str(timing["min_reps"])]  # fmt: skip
+    cmd = [
+        str(python),
+        str(ROOT / "bench" / "keras_infer.py"),
+        "--batches",
+        *map(str, batches),
+        "--min-seconds",
+        str(timing["min_seconds"]),
+        "--min-reps",
+        str(timing["min_reps"]),
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
     if done.returncode != 0:
         print(f"TensorFlow run failed:\n{done.stderr[-2000:]}", flush=True)
@@ -91,10 +113,21 @@ def time_keras(python: Path, batches: list[int], timing: dict, mmac: float) -> t
     result = json.loads(done.stdout.strip().splitlines()[-1])
     rows = []
     for run in result.pop("runs"):
-        rows.append({"model": "keras_seed", "architecture": "keras Sequential (classic recipe)", "runtime": "tensorflow", **run,
-                     "mmac_per_image": round(mmac, 3), "gmac_per_second": round(run["images_per_second"] * mmac / 1e3, 2)})  # fmt: skip
-        print(f"keras_seed tensorflow   batch {run['batch']:4d}: {run['images_per_second']:10.0f} img/s  "
-              f"p50 {run['latency_ms_p50']:8.3f} ms  ({run['method']})", flush=True)  # fmt: skip
+        rows.append(
+            {
+                "model": "keras_seed",
+                "architecture": "keras Sequential (classic recipe)",
+                "runtime": "tensorflow",
+                **run,
+                "mmac_per_image": round(mmac, 3),
+                "gmac_per_second": round(run["images_per_second"] * mmac / 1e3, 2),
+            }
+        )
+        print(
+            f"keras_seed tensorflow   batch {run['batch']:4d}: {run['images_per_second']:10.0f} img/s  "
+            f"p50 {run['latency_ms_p50']:8.3f} ms  ({run['method']})",
+            flush=True,
+        )
     return rows, result
 
 
@@ -105,7 +138,9 @@ def check_targets(runs: list[dict]) -> list[dict]:
     for model, batch, need, text in TARGETS:
         ours, keras = speed.get((model, "onnxruntime", batch)), speed.get(("keras_seed", "tensorflow", batch))
         ratio = round(ours / keras, 2) if ours and keras else None
-        checks.append({"target": text, "ratio": ratio, "required": need, "met": ratio is not None and ratio >= need})
+        checks.append(
+            {"target": text, "ratio": ratio, "required": need, "met": ratio is not None and ratio >= need}
+        )
         print(f"{'MET   ' if checks[-1]['met'] else 'MISSED'} {text}: {ratio}×", flush=True)
     return checks
 
@@ -132,7 +167,9 @@ def plot(runs: list[dict], path: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 32, 256])
     parser.add_argument("--min-seconds", type=float, default=2.0, help="per configuration, after warm-up")
     parser.add_argument("--min-reps", type=int, default=20, help="per configuration, after warm-up")
@@ -140,16 +177,27 @@ def main() -> None:
     args = parser.parse_args()
     timing = {"min_seconds": args.min_seconds, "min_reps": args.min_reps}
     peak = {"theoretical": theoretical_peak(), "measured_sgemm": sgemm_peak()}
-    print(f"peak: {peak['theoretical']['gmac_per_second']} GMAC/s estimated, {peak['measured_sgemm']['gmac_per_second']} GMAC/s sgemm")
+    print(
+        f"peak: {peak['theoretical']['gmac_per_second']} GMAC/s estimated, "
+        f"{peak['measured_sgemm']['gmac_per_second']} GMAC/s sgemm"
+    )
     with tempfile.TemporaryDirectory(prefix="shoplens-bench-") as tmp:
         runs = time_torch_models(args.batches, timing, Path(tmp))
-    seed_mmac = next(r["mmac_per_image"] for r in runs if r["model"] == "seed_cnn")  # the Keras net has the same layers
+    seed_mmac = next(
+        r["mmac_per_image"] for r in runs if r["model"] == "seed_cnn"
+    )  # the Keras net has the same layers
     keras_rows, tf_info = time_keras(args.tf_python, args.batches, timing, seed_mmac)
     runs += keras_rows
     for r in runs:
         r["peak_fraction_sgemm"] = round(r["gmac_per_second"] / peak["measured_sgemm"]["gmac_per_second"], 4)
     machine = {**machine_info(), "onnxruntime": onnxruntime.__version__, "tensorflow": tf_info}
-    payload = {"machine": machine, "peak": peak, "timing": timing, "targets": check_targets(runs), "runs": runs}
+    payload = {
+        "machine": machine,
+        "peak": peak,
+        "timing": timing,
+        "targets": check_targets(runs),
+        "runs": runs,
+    }
     print(f"wrote {write_results('inference', payload)}")
     plot(runs, RESULTS / "inference.png")
     print(f"wrote {RESULTS / 'inference.png'}")

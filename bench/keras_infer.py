@@ -16,9 +16,9 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from tensorflow import keras  # noqa: E402
+import numpy as np
+import tensorflow as tf
+from tensorflow import keras
 
 TIMING = Path(__file__).resolve().parents[1] / "src" / "shoplens" / "inference" / "timing.py"
 
@@ -33,17 +33,25 @@ def load_timing():
 
 def classic_cnn() -> keras.Model:
     """Conv2D(32,3) → MaxPool → Conv2D(64,3) → MaxPool → Conv2D(64,3) → Flatten → Dense(64) → Dense(10)."""
-    return keras.Sequential([
-        keras.Input((28, 28, 1)),
-        keras.layers.Conv2D(32, 3, activation="relu"), keras.layers.MaxPool2D(),
-        keras.layers.Conv2D(64, 3, activation="relu"), keras.layers.MaxPool2D(),
-        keras.layers.Conv2D(64, 3, activation="relu"), keras.layers.Flatten(),
-        keras.layers.Dense(64, activation="relu"), keras.layers.Dense(10),
-    ])  # fmt: skip
+    return keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            keras.layers.Conv2D(32, 3, activation="relu"),
+            keras.layers.MaxPool2D(),
+            keras.layers.Conv2D(64, 3, activation="relu"),
+            keras.layers.MaxPool2D(),
+            keras.layers.Conv2D(64, 3, activation="relu"),
+            keras.layers.Flatten(),
+            keras.layers.Dense(64, activation="relu"),
+            keras.layers.Dense(10),
+        ]
+    )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 32, 256])
     parser.add_argument("--min-seconds", type=float, default=2.0)
     parser.add_argument("--min-reps", type=int, default=20)
@@ -56,17 +64,27 @@ def main() -> None:
     for batch in args.batches:
         x = tf.constant(np.random.default_rng(0).standard_normal((batch, 28, 28, 1)).astype(np.float32))
         ways = {
-            "model.predict_on_batch": lambda: model.predict_on_batch(x),
-            "tf.function(model)": lambda: call(x).numpy(),
-            "tf.function(model, jit_compile=True)": lambda: call_xla(x).numpy(),
+            "model.predict_on_batch": lambda x=x: model.predict_on_batch(x),
+            "tf.function(model)": lambda x=x: call(x).numpy(),
+            "tf.function(model, jit_compile=True)": lambda x=x: call_xla(x).numpy(),
         }
-        timed = {name: timing.time_calls(fn, batch, min_reps=args.min_reps, min_seconds=args.min_seconds) for name, fn in ways.items()}
+        timed = {
+            name: timing.time_calls(fn, batch, min_reps=args.min_reps, min_seconds=args.min_seconds)
+            for name, fn in ways.items()
+        }
         best = max(timed, key=lambda name: timed[name]["images_per_second"])
         runs.append({"batch": batch, "method": best, **timed[best], "all_methods": timed})
-    print(json.dumps({
-        "tensorflow": tf.__version__, "keras": keras.__version__, "params": model.count_params(),
-        "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count(), "runs": runs,
-    }))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "tensorflow": tf.__version__,
+                "keras": keras.__version__,
+                "params": model.count_params(),
+                "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count(),
+                "runs": runs,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

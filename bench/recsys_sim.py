@@ -26,27 +26,28 @@ from typing import Any
 import faiss
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, machine_info, write_results  # noqa: E402
+from common import RESULTS, machine_info, write_results
 
-from shoplens.catalog.demo import DemoConfig, write_demo_catalog  # noqa: E402
-from shoplens.catalog.jobs import BulkIngest, rows_from_csv  # noqa: E402
-from shoplens.catalog.models import Product  # noqa: E402
-from shoplens.catalog.service import Catalog, CatalogConfig  # noqa: E402
-from shoplens.data import load_fashion_mnist  # noqa: E402
-from shoplens.inference.store import ModelStore  # noqa: E402
-from shoplens.recommend.simulate import SimConfig, run_simulation, summarise, write_chart  # noqa: E402
+from shoplens.catalog.demo import DemoConfig, write_demo_catalog
+from shoplens.catalog.jobs import BulkIngest, rows_from_csv
+from shoplens.catalog.models import Product
+from shoplens.catalog.service import Catalog, CatalogConfig
+from shoplens.data import load_fashion_mnist
+from shoplens.inference.store import ModelStore
+from shoplens.recommend.simulate import SimConfig, run_simulation, summarise, write_chart
 
 
 def open_demo(root: Path, products: int, models: ModelStore, data_dir: str | None) -> tuple[Catalog, float]:
-    """The catalogue in root (the demo one built and ingested unless it already holds products), and the build seconds."""
+    """The catalogue in root (the demo one built and ingested unless it has products), and the build seconds."""
     catalog = Catalog(CatalogConfig(data_dir=root), models)
     with catalog.sessions() as session:
         if session.query(Product.id).first() is not None:
             return catalog, 0.0
     started = time.perf_counter()
     test = load_fashion_mnist("test", data_dir, verify=False)
-    manifest = write_demo_catalog(test.images, test.labels, list(test.class_names), root / "demo-src",
-                                  DemoConfig(products=products))  # fmt: skip
+    manifest = write_demo_catalog(
+        test.images, test.labels, list(test.class_names), root / "demo-src", DemoConfig(products=products)
+    )
     summary = BulkIngest(catalog).run("csv", manifest, rows_from_csv(manifest, "default"), "default")
     print(f"demo catalogue: {summary.done} products ingested in {time.perf_counter() - started:.0f} s")
     return catalog, time.perf_counter() - started
@@ -63,9 +64,13 @@ def run_ads(catalog: Catalog, quick: bool) -> Any:
 
 def main() -> None:
     """Run the benchmark and write its results."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="2k products, 600 shoppers, one seed")
-    parser.add_argument("--catalog-dir", type=Path, help="Build the demo catalogue here, or reuse the one already here.")
+    parser.add_argument(
+        "--catalog-dir", type=Path, help="Build the demo catalogue here, or reuse the one already here."
+    )
     parser.add_argument("--repeats", type=int, help="Seeds to run (default 3, or 1 with --quick).")
     parser.add_argument("--users", type=int, help="Simulated shoppers (default 3000, or 600 with --quick).")
     parser.add_argument("--models-dir", default="var/models")
@@ -73,13 +78,17 @@ def main() -> None:
     parser.add_argument("--data-dir", help="Fashion-MNIST folder (default: the installed one).")
     parser.add_argument("--no-ads", action="store_true", help="Skip the ads simulation.")
     args = parser.parse_args()
-    faiss.omp_set_num_threads(1)  # one query per request: parallel requests, not threads within one, use the cores
+    faiss.omp_set_num_threads(
+        1
+    )  # one query per request: parallel requests, not threads within one, use the cores
     products = 2000 if args.quick else 10_000
     cfg = replace(SimConfig(), users=args.users or (600 if args.quick else 3000))
     repeats = args.repeats or (1 if args.quick else 3)
     models = ModelStore(args.models_dir, args.name)
     with tempfile.TemporaryDirectory(prefix="shoplens-recsys-") as tmp:
-        catalog, build_s = open_demo(args.catalog_dir or Path(tmp) / "catalog", products, models, args.data_dir)
+        catalog, build_s = open_demo(
+            args.catalog_dir or Path(tmp) / "catalog", products, models, args.data_dir
+        )
         runs = [run_simulation(catalog, cfg, seed=seed) for seed in range(repeats)]
         ads = None if args.no_ads else run_ads(catalog, args.quick)
         catalog.close()
@@ -102,14 +111,19 @@ def main() -> None:
         "catalogue_build_s": build_s,
         "targets": {
             "blend_hr_over_popularity": blend["hr_at_10"] / max(pop["hr_at_10"], 1e-12),
-            "blend_above_each_single_signal": all(blend["hr_at_10"] > summary[n]["hr_at_10"] for n in ("category", "visual")),
+            "blend_above_each_single_signal": all(
+                blend["hr_at_10"] > summary[n]["hr_at_10"] for n in ("category", "visual")
+            ),
         },
         "runs": runs,
     }
     name = "recsys_quick" if args.quick else "recsys"
     write_results(name, results)
     write_chart(summary, latency, RESULTS / f"{name}.png")
-    shown = {k: results[k] for k in ("recommenders", "recommend_latency_ms_p50", "recommend_latency_ms_p99", "targets")}
+    shown = {
+        k: results[k]
+        for k in ("recommenders", "recommend_latency_ms_p50", "recommend_latency_ms_p99", "targets")
+    }
     print(json.dumps(shown, indent=2))
 
 

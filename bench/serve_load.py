@@ -1,4 +1,4 @@
-"""Load-test `shoplens serve` on loopback: find the saturation throughput, then measure 1× and 2× of it, batching on/off.
+"""Load-test `shoplens serve` on loopback: find the saturation throughput, then 1× and 2× of it, batching on/off.
 
     .venv/bin/python bench/serve_load.py [--duration 6] [--repeats 3] [--no-export --name serve_load_torch]
 
@@ -35,9 +35,9 @@ import numpy as np
 from PIL import Image
 
 matplotlib.use("Agg")
+from common import RESULTS, machine_info, write_results
 from matplotlib.figure import Figure
 
-from common import RESULTS, machine_info, write_results
 from shoplens.config import Settings
 from shoplens.errors import ShopLensError
 from shoplens.inference.store import ModelStore
@@ -76,7 +76,9 @@ def prepare_models(workdir: Path, export: bool) -> tuple[Path, str]:
     else:
         source = f"var/models/{NAME}/{version}"
         (root / NAME / version).mkdir(parents=True)
-        for name in ("config.json", "model.safetensors", "metrics.json") + (("model.onnx",) if export else ()):
+        for name in ("config.json", "model.safetensors", "metrics.json") + (
+            ("model.onnx",) if export else ()
+        ):
             if (store.folder / version / name).is_file():
                 shutil.copy2(store.folder / version / name, root / NAME / version / name)
     dst = root / NAME / version
@@ -99,8 +101,16 @@ def _tiny_bundle(path: Path) -> None:
 
     torch.manual_seed(0)
     pre = PreprocessConfig(size=(28, 28), mode="L", trim=True, invert=True, mean=(0.286,), std=(0.353,))
-    save_bundle(path, create_model("shopnet", num_classes=10), architecture="shopnet", model_kwargs={},
-                labels=list(CLASS_NAMES), preprocess=pre, train_config={}, data={})  # fmt: skip
+    save_bundle(
+        path,
+        create_model("shopnet", num_classes=10),
+        architecture="shopnet",
+        model_kwargs={},
+        labels=list(CLASS_NAMES),
+        preprocess=pre,
+        train_config={},
+        data={},
+    )
 
 
 def _loads(store: ModelStore, version: str) -> bool:
@@ -124,8 +134,20 @@ def free_port() -> int:
 def running_server(models: Path, batching: bool, env_extra: dict[str, str], log: Path) -> Iterator[str]:
     """`shoplens serve` in a subprocess until the block ends (SIGTERM, then wait); yields its base URL."""
     port = free_port()
-    cmd = [sys.executable, "-m", "shoplens.cli", "serve", "--open", "--host", "127.0.0.1", "--port", str(port),
-           "--models-dir", str(models), "--batching" if batching else "--no-batching"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "shoplens.cli",
+        "serve",
+        "--open",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--models-dir",
+        str(models),
+        "--batching" if batching else "--no-batching",
+    ]
     env = {**os.environ, "SHOPLENS_RELOAD_INTERVAL_S": "0", **env_extra}
     with open(log, "a") as fh:
         proc = subprocess.Popen(cmd, stdout=fh, stderr=fh, env=env)
@@ -160,7 +182,9 @@ def multipart_body(png: bytes) -> tuple[bytes, dict[str, str]]:
     return body, {"content-type": f"multipart/form-data; boundary={BOUNDARY}"}
 
 
-async def load_level(base: str, body: bytes, headers: dict[str, str], concurrency: int, duration: float) -> dict:
+async def load_level(
+    base: str, body: bytes, headers: dict[str, str], concurrency: int, duration: float
+) -> dict:
     """`concurrency` closed-loop clients for `duration` seconds (and at most MAX_REQUESTS_PER_LEVEL requests)."""
     latencies: list[float] = []
     statuses: Counter[str] = Counter()
@@ -180,30 +204,51 @@ async def load_level(base: str, body: bytes, headers: dict[str, str], concurrenc
                     statuses[type(e).__name__] += 1
 
         start = time.monotonic()
-        await asyncio.wait_for(asyncio.gather(*(client_loop() for _ in range(concurrency))), duration + 2 * REQUEST_TIMEOUT_S)
+        await asyncio.wait_for(
+            asyncio.gather(*(client_loop() for _ in range(concurrency))), duration + 2 * REQUEST_TIMEOUT_S
+        )
         elapsed = time.monotonic() - start
-    return {"concurrency": concurrency, "rps": len(latencies) / elapsed, "latencies_ms": latencies, "statuses": statuses}
+    return {
+        "concurrency": concurrency,
+        "rps": len(latencies) / elapsed,
+        "latencies_ms": latencies,
+        "statuses": statuses,
+    }
 
 
 def summarise(runs: list[dict], **extra) -> dict:
     """One JSON row from repeated runs of a level: rps mean ± std, percentiles over all latencies, status counts."""
-    ms = np.concatenate([r["latencies_ms"] for r in runs]) if any(r["latencies_ms"] for r in runs) else np.array([np.nan])
+    ms = (
+        np.concatenate([r["latencies_ms"] for r in runs])
+        if any(r["latencies_ms"] for r in runs)
+        else np.array([np.nan])
+    )
     rps = [r["rps"] for r in runs]
     statuses = sum((r["statuses"] for r in runs), Counter())
     return {
-        "concurrency": runs[0]["concurrency"], **extra, "rps": round(statistics.fmean(rps), 1),
-        "rps_std": round(statistics.stdev(rps), 1) if len(rps) > 1 else 0.0, "runs": len(runs),
-        "p50_ms": round(float(np.percentile(ms, 50)), 2), "p95_ms": round(float(np.percentile(ms, 95)), 2),
-        "p99_ms": round(float(np.percentile(ms, 99)), 2), "status_counts": dict(sorted(statuses.items())),
-    }  # fmt: skip
+        "concurrency": runs[0]["concurrency"],
+        **extra,
+        "rps": round(statistics.fmean(rps), 1),
+        "rps_std": round(statistics.stdev(rps), 1) if len(rps) > 1 else 0.0,
+        "runs": len(runs),
+        "p50_ms": round(float(np.percentile(ms, 50)), 2),
+        "p95_ms": round(float(np.percentile(ms, 95)), 2),
+        "p99_ms": round(float(np.percentile(ms, 99)), 2),
+        "status_counts": dict(sorted(statuses.items())),
+    }
 
 
-def measure(base: str, body: bytes, headers: dict[str, str], concurrency: int, duration: float, **extra) -> dict:
+def measure(
+    base: str, body: bytes, headers: dict[str, str], concurrency: int, duration: float, **extra
+) -> dict:
     """One run of a load level, printed; the raw run (latencies included) is returned."""
     run = asyncio.run(load_level(base, body, headers, concurrency, duration))
     row = summarise([run], **extra)
-    print(f"  c={concurrency:3d} {extra}: {row['rps']:7.1f} req/s  p50 {row['p50_ms']:6.2f} ms  "
-          f"p99 {row['p99_ms']:7.2f} ms  {row['status_counts']}", flush=True)  # fmt: skip
+    print(
+        f"  c={concurrency:3d} {extra}: {row['rps']:7.1f} req/s  p50 {row['p50_ms']:6.2f} ms  "
+        f"p99 {row['p99_ms']:7.2f} ms  {row['status_counts']}",
+        flush=True,
+    )
     return run
 
 
@@ -218,7 +263,9 @@ def plot(ramp: list[dict], levels: list[dict], path: Path) -> None:
     fig = Figure(figsize=(11, 4.2), dpi=120)
     ax1, ax2 = fig.subplots(1, 2)
     ax1.plot([r["concurrency"] for r in ramp], [r["rps"] for r in ramp], "o-", label="batching on (ramp)")
-    ax1.set(xscale="log", xlabel="concurrent clients", ylabel="requests / s (200 only)", title="Throughput ramp")
+    ax1.set(
+        xscale="log", xlabel="concurrent clients", ylabel="requests / s (200 only)", title="Throughput ramp"
+    )
     ax1.grid(alpha=0.3)
     labels = [f"c={r['concurrency']}\n{'batch' if r['batching'] else 'no batch'}" for r in levels]
     x = np.arange(len(levels))
@@ -234,11 +281,15 @@ def plot(ramp: list[dict], levels: list[dict], path: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=6.0, help="Seconds per measured run.")
-    parser.add_argument("--repeats", type=int, default=3, help="Runs per level (batching on/off interleaved).")
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="Runs per level (batching on/off interleaved)."
+    )
     parser.add_argument("--ramp-duration", type=float, default=4.0, help="Seconds per ramp step.")
     parser.add_argument("--max-concurrency", type=int, default=128)
     parser.add_argument("--threads", type=int, default=1, help="Inference threads in the server.")
-    parser.add_argument("--no-export", dest="export", action="store_false", help="Serve with torch, not ONNX Runtime.")
+    parser.add_argument(
+        "--no-export", dest="export", action="store_false", help="Serve with torch, not ONNX Runtime."
+    )
     parser.add_argument("--name", default="serve_load", help="Results name: bench/results/NAME.{json,png}.")
     args = parser.parse_args()
     png, image_source = sample_png()
@@ -273,13 +324,17 @@ def run_ramp(base: str, body: bytes, headers: dict[str, str], args: argparse.Nam
     print("ramp (batching on, no in-flight limit):", flush=True)
     ramp: list[dict] = []
     for c in (c for c in RAMP if c <= args.max_concurrency):
-        ramp.append(summarise([measure(base, body, headers, c, args.ramp_duration, batching=True)], batching=True))
+        ramp.append(
+            summarise([measure(base, body, headers, c, args.ramp_duration, batching=True)], batching=True)
+        )
         if len(ramp) >= 3 and ramp[-1]["rps"] < 1.05 * max(r["rps"] for r in ramp[:-2]):
             break
     return ramp
 
 
-def write(ramp: list[dict], sat: dict, levels: list[dict], bundle: str, image_source: str, args: argparse.Namespace) -> None:
+def write(
+    ramp: list[dict], sat: dict, levels: list[dict], bundle: str, image_source: str, args: argparse.Namespace
+) -> None:
     """The JSON results and the chart."""
     on = {r["concurrency"]: r for r in levels if r["batching"]}
     off = {r["concurrency"]: r for r in levels if not r["batching"]}
@@ -296,10 +351,16 @@ def write(ramp: list[dict], sat: dict, levels: list[dict], bundle: str, image_so
         "batching_speedup_at_saturation": round(on[c1]["rps"] / max(off[c1]["rps"], 1e-9), 2),
         "batching_speedup_at_2x": round(on[2 * c1]["rps"] / max(off[2 * c1]["rps"], 1e-9), 2),
         "settings": {
-            "duration_s": args.duration, "repeats": args.repeats, "ramp_duration_s": args.ramp_duration, "workers": 1,
-            "server_threads": args.threads, "batch_max_size": defaults.batch_max_size,
-            "batch_max_wait_ms": defaults.batch_max_wait_ms, "queue_max": defaults.queue_max,
-            "max_inflight": {"ramp": 4096, "levels": c1}, "http": _http_impl(),
+            "duration_s": args.duration,
+            "repeats": args.repeats,
+            "ramp_duration_s": args.ramp_duration,
+            "workers": 1,
+            "server_threads": args.threads,
+            "batch_max_size": defaults.batch_max_size,
+            "batch_max_wait_ms": defaults.batch_max_wait_ms,
+            "queue_max": defaults.queue_max,
+            "max_inflight": {"ramp": 4096, "levels": c1},
+            "http": _http_impl(),
         },
         "notes": (
             "Closed-loop clients: each sends its next request as soon as the last is answered, without honouring "
@@ -309,7 +370,7 @@ def write(ramp: list[dict], sat: dict, levels: list[dict], bundle: str, image_so
             "latencies). The ramp runs without an in-flight limit; the 1×/2× levels run with "
             "SHOPLENS_MAX_INFLIGHT set to the saturation concurrency, as an operator would from this ramp."
         ),
-    }  # fmt: skip
+    }
     path = write_results(args.name, payload)
     plot(ramp, levels, RESULTS / f"{args.name}.png")
     print(f"wrote {path} and {RESULTS / args.name}.png")

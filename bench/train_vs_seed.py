@@ -18,9 +18,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import matplotlib
 
 matplotlib.use("Agg")
+from common import RESULTS, machine_info, mean_std, write_results
 from matplotlib.figure import Figure
 
-from common import RESULTS, machine_info, mean_std, write_results
 from shoplens.training.pipeline import DataSource, run_training
 from shoplens.training.presets import preset_config
 
@@ -43,8 +43,11 @@ def run(preset: str, seed: int, workdir: Path, **overrides) -> dict:
         "time_budget": cfg.time_budget,
         "tta_flip": cfg.tta_flip,
     }
-    print(f"{preset:5s} seed {seed}: acc {row['test_accuracy']:.4f} in {row['train_seconds']:.0f}s "
-          f"({row['epochs']} epochs, {row['images_per_second']:.0f} img/s)", flush=True)  # fmt: skip
+    print(
+        f"{preset:5s} seed {seed}: acc {row['test_accuracy']:.4f} in {row['train_seconds']:.0f}s "
+        f"({row['epochs']} epochs, {row['images_per_second']:.0f} img/s)",
+        flush=True,
+    )
     return row
 
 
@@ -56,9 +59,18 @@ def plot(runs: list[dict], path: Path) -> None:
     for preset, colour in colours.items():
         rows = [r for r in runs if r["preset"] == preset]
         if rows:
-            ax.scatter([r["train_seconds"] / 60 for r in rows], [100 * r["test_accuracy"] for r in rows],
-                       s=60, color=colour, label=f"{preset} ({rows[0]['model']})")  # fmt: skip
-    for y, label in ((90, "classic recipe ≈ 90 %"), (93.5, "fast target 93.5 %"), (95.5, "best target 95.5 %")):
+            ax.scatter(
+                [r["train_seconds"] / 60 for r in rows],
+                [100 * r["test_accuracy"] for r in rows],
+                s=60,
+                color=colour,
+                label=f"{preset} ({rows[0]['model']})",
+            )
+    for y, label in (
+        (90, "classic recipe ≈ 90 %"),
+        (93.5, "fast target 93.5 %"),
+        (95.5, "best target 95.5 %"),
+    ):
         ax.axhline(y, ls="--", lw=0.8, color="black", alpha=0.4)
         ax.text(0.02, y + 0.08, label, transform=ax.get_yaxis_transform(), fontsize=8, alpha=0.7)
     ax.set_xlabel("training wall time (minutes, 2 CPU cores)")
@@ -71,10 +83,14 @@ def plot(runs: list[dict], path: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seeds", type=int, default=3, help="seeds for the seed and fast presets")
     parser.add_argument("--best-seeds", type=int, default=1, help="seeds for the best preset (0 to skip)")
-    parser.add_argument("--best-budget", type=float, default=None, help="seconds for best (default: the preset's)")
+    parser.add_argument(
+        "--best-budget", type=float, default=None, help="seconds for best (default: the preset's)"
+    )
     args = parser.parse_args()
     runs: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="shoplens-bench-") as tmp:
@@ -86,7 +102,10 @@ def main() -> None:
         for seed in range(args.best_seeds):
             runs.append(run("best", seed, work, time_budget=args.best_budget))
     summary = {
-        p: {k: mean_std([r[k] for r in runs if r["preset"] == p]) for k in ("test_accuracy", "train_seconds", "images_per_second")}
+        p: {
+            k: mean_std([r[k] for r in runs if r["preset"] == p])
+            for k in ("test_accuracy", "train_seconds", "images_per_second")
+        }
         for p in ("seed", "fast", "best")
         if any(r["preset"] == p for r in runs)
     }

@@ -14,8 +14,10 @@ from shoplens.data.fashion_mnist import FILES
 from shoplens.data.idx import write_idx
 
 
-def synthetic_images(n: int, seed: int, num_classes: int = 10, size: int = 28) -> tuple[np.ndarray, np.ndarray]:
-    """Learnable uint8 images: class c is a stripe texture (orientation c % 2, period by c // 2), random phase, noise."""
+def synthetic_images(
+    n: int, seed: int, num_classes: int = 10, size: int = 28
+) -> tuple[np.ndarray, np.ndarray]:
+    """Learnable uint8 images: class c is a stripe texture (orientation c % 2, period by c // 2), random phase."""
     rng = np.random.default_rng(seed)
     labels = np.arange(n) % num_classes
     rng.shuffle(labels)
@@ -74,7 +76,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     url = os.environ.get("SHOPLENS_TEST_DATABASE_URL")
     if not url:
         if os.environ.get("SHOPLENS_REQUIRE_POSTGRES") == "1":
-            pytest.fail("SHOPLENS_TEST_DATABASE_URL is not set but PostgreSQL is required (see scripts/with-postgres.sh)")
+            pytest.fail(
+                "SHOPLENS_TEST_DATABASE_URL is not set but PostgreSQL is required (see scripts/with-postgres.sh)"
+            )
         pytest.skip("no PostgreSQL: run through `make test` (scripts/with-postgres.sh) to include it")
     reset_postgres(url)
     return url

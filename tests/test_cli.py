@@ -15,7 +15,17 @@ from shoplens.data import fashion_mnist as fm
 from shoplens.models import load_bundle
 
 runner = CliRunner()
-FAST = ["--epochs", "2", "--batch-size", "32", "--threads", "1", "--no-progress", "--no-verify", "--no-tta-flip"]
+FAST = [
+    "--epochs",
+    "2",
+    "--batch-size",
+    "32",
+    "--threads",
+    "1",
+    "--no-progress",
+    "--no-verify",
+    "--no-tta-flip",
+]
 
 
 def product_photo(size=(120, 90)) -> Image.Image:
@@ -57,7 +67,9 @@ def bundle(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("cli")
     data = write_fashion_mnist_like(root / "data")
     out = root / "models" / "fmnist" / "v1"
-    result = runner.invoke(app, ["train", "--preset", "fast", "--data-dir", str(data), "--output", str(out), *FAST])
+    result = runner.invoke(
+        app, ["train", "--preset", "fast", "--data-dir", str(data), "--output", str(out), *FAST]
+    )
     assert result.exit_code == 0, result.output
     assert "test accuracy" in result.output and "report:" in result.output
     return out
@@ -66,10 +78,26 @@ def bundle(tmp_path_factory) -> Path:
 def test_train_writes_a_complete_loadable_bundle(bundle):
     for name in ("config.json", "model.safetensors", "metrics.json", "README.md", "checkpoints/last.pt"):
         assert (bundle / name).is_file(), name
-    for name in ("metrics.json", "report.md", "training_curves.png", "confusion_matrix.png", "reliability.png", "misclassified.png"):
+    for name in (
+        "metrics.json",
+        "report.md",
+        "training_curves.png",
+        "confusion_matrix.png",
+        "reliability.png",
+        "misclassified.png",
+    ):
         assert (bundle / "report" / name).is_file(), name
     config = json.loads((bundle / "config.json").read_text())
-    for key in ("architecture", "labels", "input", "preprocess", "train_config", "data", "review_threshold", "temperature"):
+    for key in (
+        "architecture",
+        "labels",
+        "input",
+        "preprocess",
+        "train_config",
+        "data",
+        "review_threshold",
+        "temperature",
+    ):
         assert key in config
     assert len(config["data"]["checksum"]) == 64
     b = load_bundle(bundle)
@@ -79,7 +107,10 @@ def test_train_writes_a_complete_loadable_bundle(bundle):
 
 def test_evaluate_writes_report(bundle, tmp_path):
     data = Path(json.loads((bundle / "config.json").read_text())["data"]["source"].split(":", 2)[2])
-    result = runner.invoke(app, ["evaluate", str(bundle), "--data-dir", str(data), "--no-verify", "--report", str(tmp_path / "r")])
+    result = runner.invoke(
+        app,
+        ["evaluate", str(bundle), "--data-dir", str(data), "--no-verify", "--report", str(tmp_path / "r")],
+    )
     assert result.exit_code == 0, result.output
     metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
     assert 0.0 <= metrics["accuracy"] <= 1.0 and "confusion_matrix" in metrics
@@ -135,10 +166,17 @@ def test_data_info_shows_files(fmnist_dir):
 
 
 def test_bad_options_are_usage_errors(fmnist_dir):
-    for args in (["train", "--preset", "turbo"], ["train", "--epochs", "0"], ["predict"], ["train", "--optimizer", "lion"]):
+    for args in (
+        ["train", "--preset", "turbo"],
+        ["train", "--epochs", "0"],
+        ["predict"],
+        ["train", "--optimizer", "lion"],
+    ):
         result = runner.invoke(app, args)
         assert result.exit_code == 2, args
-    result = runner.invoke(app, ["train", "--resume", "/nonexistent.pt", "--data-dir", str(fmnist_dir), "--no-verify"])
+    result = runner.invoke(
+        app, ["train", "--resume", "/nonexistent.pt", "--data-dir", str(fmnist_dir), "--no-verify"]
+    )
     assert result.exit_code == 2 and "does not exist" in result.output
 
 
@@ -155,10 +193,22 @@ def test_folder_dataset_trains_end_to_end(tmp_path):
         for i in range(12):
             img = Image.new("RGB", (40 + i, 50), (255, 255, 255))
             img.paste(colour, (5, 5, 30, 40))
-            arr = np.clip(np.asarray(img, np.int16) + rng.integers(-10, 10, (50, 40 + i, 3)), 0, 255).astype(np.uint8)
+            arr = np.clip(np.asarray(img, np.int16) + rng.integers(-10, 10, (50, 40 + i, 3)), 0, 255).astype(
+                np.uint8
+            )
             Image.fromarray(arr).save(d / f"{i}.{'png' if i % 2 else 'jpg'}")
     out = tmp_path / "m" / "shop" / "v1"
-    args = ["train", "--folder", str(tmp_path / "shop"), "--mode", "RGB", "--image-size", "32", "--output", str(out)]
+    args = [
+        "train",
+        "--folder",
+        str(tmp_path / "shop"),
+        "--mode",
+        "RGB",
+        "--image-size",
+        "32",
+        "--output",
+        str(out),
+    ]
     result = runner.invoke(app, [*args, *FAST, "--val-fraction", "0.2"])
     assert result.exit_code == 0, result.output
     b = load_bundle(out)

@@ -35,42 +35,74 @@ class Settings(BaseSettings):
     model_name: str = Field("fashion-mnist", description="Which model under models_dir to serve.")
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
-    runtime: Runtime = Field("auto", description="auto: ONNX Runtime when the bundle has model.onnx, else torch.")
+    runtime: Runtime = Field(
+        "auto", description="auto: ONNX Runtime when the bundle has model.onnx, else torch."
+    )
     threads: int | None = Field(None, ge=1, description="Inference threads (default: the runtime's choice).")
     max_upload_bytes: int = Field(10 * MiB, ge=1024, description="Largest request body accepted.")
     max_files: int = Field(16, ge=1, description="Most images in one classify request.")
     max_parts: int = Field(32, ge=1, description="Most non-file multipart fields in one request.")
     max_pixels: int = Field(40_000_000, ge=1, description="Largest image (width × height) decoded.")
-    batching: bool = Field(True, description="Group concurrent images into one model call (off: batch size 1).")
+    batching: bool = Field(
+        True, description="Group concurrent images into one model call (off: batch size 1)."
+    )
     batch_max_size: int = Field(16, ge=1)
     batch_max_wait_ms: float = Field(2.0, ge=0)
     queue_max: int = Field(256, ge=1, description="Images waiting for the model before requests get 503.")
-    max_inflight: int = Field(64, ge=1, description="Classify requests handled at once; more get 503 at once.")
-    request_deadline_ms: float = Field(5000, gt=0, description="A classify request not answered by then gets 504.")
+    max_inflight: int = Field(
+        64, ge=1, description="Classify requests handled at once; more get 503 at once."
+    )
+    request_deadline_ms: float = Field(
+        5000, gt=0, description="A classify request not answered by then gets 504."
+    )
     max_top_k: int = Field(10, ge=1)
-    api_keys_file: Path = Field(Path("var/api-keys.json"), description="Hashed API keys (`shoplens keys create`).")
+    api_keys_file: Path = Field(
+        Path("var/api-keys.json"), description="Hashed API keys (`shoplens keys create`)."
+    )
     open_mode: bool = Field(False, description="Allow anonymous use (only on a loopback host).")
-    reload_interval_s: float = Field(2.0, ge=0, description="How often to look for a newly activated version (0: never).")
-    drain_timeout_s: float = Field(30.0, ge=0, description="On SIGTERM, how long in-flight requests may take.")
+    reload_interval_s: float = Field(
+        2.0, ge=0, description="How often to look for a newly activated version (0: never)."
+    )
+    drain_timeout_s: float = Field(
+        30.0, ge=0, description="On SIGTERM, how long in-flight requests may take."
+    )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     # The catalogue (products, images, vector indexes).
-    catalog_dir: Path = Field(Path("var/catalog"), description="Catalogue data: SQLite database, images, vector indexes.")
+    catalog_dir: Path = Field(
+        Path("var/catalog"), description="Catalogue data: SQLite database, images, vector indexes."
+    )
     database_url: str | None = Field(
-        None, validation_alias=AliasChoices("DATABASE_URL", "SHOPLENS_DATABASE_URL"),
+        None,
+        validation_alias=AliasChoices("DATABASE_URL", "SHOPLENS_DATABASE_URL"),
         description="postgresql://user@host:port/db (psycopg 3); default: SQLite under catalog_dir.",
-    )  # fmt: skip
-    taxonomy: str = Field("fashion-mnist", description="The catalogue's category taxonomy (created from the model's labels).")
-    search_threads: int = Field(1, ge=1, description="faiss threads per search in the server (one request, one search).")
-    index_method: Literal["exact", "hnsw", "ivf"] = Field("exact", description="Vector index: exact inner product, HNSW or IVF.")
+    )
+    taxonomy: str = Field(
+        "fashion-mnist", description="The catalogue's category taxonomy (created from the model's labels)."
+    )
+    search_threads: int = Field(
+        1, ge=1, description="faiss threads per search in the server (one request, one search)."
+    )
+    index_method: Literal["exact", "hnsw", "ivf"] = Field(
+        "exact", description="Vector index: exact inner product, HNSW or IVF."
+    )
     blur_faces_merchant: bool = Field(False, description="Blur faces in merchant product photos.")
     blur_faces_shopper: bool = Field(True, description="Blur faces in shopper uploads (review photos).")
-    mismatch_min_confidence: float = Field(0.8, ge=0, le=1, description="Flag a declared category only when this sure.")
-    mismatch_max_declared: float = Field(0.01, ge=0, le=1, description="…and the declared category gets at most this.")
-    duplicate_max_hamming: int = Field(8, ge=0, le=64, description="Perceptual-hash bits near-duplicates may differ in.")
-    user_id_secret: SecretStr | None = Field(
-        None, description="Key for pseudonymising shopper ids on the way in (HMAC-SHA256); unset: ids kept as sent."
+    mismatch_min_confidence: float = Field(
+        0.8, ge=0, le=1, description="Flag a declared category only when this sure."
     )
-    duplicate_min_similarity: float = Field(0.8, ge=-1, le=1, description="Embedding cosine that confirms a duplicate.")
+    mismatch_max_declared: float = Field(
+        0.01, ge=0, le=1, description="…and the declared category gets at most this."
+    )
+    duplicate_max_hamming: int = Field(
+        8, ge=0, le=64, description="Perceptual-hash bits near-duplicates may differ in."
+    )
+    user_id_secret: SecretStr | None = Field(
+        None,
+        description="Key for pseudonymising shopper ids on the way in (HMAC-SHA256); unset: ids kept as sent.",
+    )
+    duplicate_min_similarity: float = Field(
+        0.8, ge=-1, le=1, description="Embedding cosine that confirms a duplicate."
+    )
 
     @model_validator(mode="after")
     def _open_only_on_loopback(self) -> Settings:

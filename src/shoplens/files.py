@@ -13,7 +13,9 @@ from typing import BinaryIO
 TEMP_SUFFIX = ".tmp"
 
 
-def write_atomic(path: str | os.PathLike, data: bytes | Callable[[BinaryIO], None], *, fsync: bool = False) -> int:
+def write_atomic(
+    path: str | os.PathLike, data: bytes | Callable[[BinaryIO], None], *, fsync: bool = False
+) -> int:
     """Replace `path` in one step: write a temp file beside it (bytes, or a writer function), then rename it.
 
     A reader sees the old file or the new one, never half of one; a crash leaves at most a stray

@@ -18,15 +18,26 @@ _ids = count()
 
 def add_products(cat: Catalog, images: list, category: str | None = None) -> list[int]:
     """One product per photo (declared category optional); their ids."""
-    items = [IngestItem(f"p{i}", ProductIn("shop", f"sku-{next(_ids)}", f"Product {i}", category=category), [png(img)])
-             for i, img in enumerate(images)]  # fmt: skip
+    items = [
+        IngestItem(
+            f"p{i}", ProductIn("shop", f"sku-{next(_ids)}", f"Product {i}", category=category), [png(img)]
+        )
+        for i, img in enumerate(images)
+    ]
     outcomes = cat.ingestor().ingest(items)
     assert all(o.status == "done" for o in outcomes), outcomes
     return [o.product_id for o in outcomes]  # type: ignore[misc]
 
 
-def new_campaign(cat: Catalog, name: str = "c", *, budget: str = "100", bid: str = "1",
-                 targets: tuple[str, ...] = (), **kw: object) -> int:  # fmt: skip
+def new_campaign(
+    cat: Catalog,
+    name: str = "c",
+    *,
+    budget: str = "100",
+    bid: str = "1",
+    targets: tuple[str, ...] = (),
+    **kw: object,
+) -> int:
     """A campaign of merchant 'acme'; its id."""
     with cat.sessions.begin() as session:
         spec = CampaignIn("acme", name, Decimal(budget), Decimal(bid), targets, **kw)  # type: ignore[arg-type]

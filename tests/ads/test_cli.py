@@ -18,8 +18,14 @@ runner = CliRunner()
 
 def options(catalog: Catalog, models_root: Path) -> list[str]:
     """Options pointing the commands at the test's models and catalogue."""
-    return ["--models-dir", str(models_root), "--catalog-dir", str(catalog.config.data_dir),
-            "--database-url", catalog.engine.url.render_as_string(hide_password=False)]  # fmt: skip
+    return [
+        "--models-dir",
+        str(models_root),
+        "--catalog-dir",
+        str(catalog.config.data_dir),
+        "--database-url",
+        catalog.engine.url.render_as_string(hide_password=False),
+    ]
 
 
 def test_report_lists_campaigns_and_one_campaigns_creatives(catalog: Catalog, models_root: Path) -> None:
@@ -27,7 +33,9 @@ def test_report_lists_campaigns_and_one_campaigns_creatives(catalog: Catalog, mo
     creative = new_creative(catalog, campaign, photos(1)[0], "Hello")
     with catalog.sessions.begin() as session:
         for i in range(4):
-            record_ad_event(session, event_id=f"i{i}", kind="ad_impression", creative_id=creative.id, user_id="u")
+            record_ad_event(
+                session, event_id=f"i{i}", kind="ad_impression", creative_id=creative.id, user_id="u"
+            )
         record_ad_event(session, event_id="c", kind="ad_click", creative_id=creative.id, user_id="u")
     r = runner.invoke(app, ["ads", "report", *options(catalog, models_root)])
     assert r.exit_code == 0, r.output
@@ -43,8 +51,20 @@ def test_simulate_prints_json(catalog: Catalog, models_root: Path, tmp_path: Pat
     add_products(catalog, pictures[:4], category="Bag")
     add_products(catalog, pictures[4:], category="Coat")
     chart = tmp_path / "ads.png"
-    r = runner.invoke(app, ["ads", "simulate", "--users", "10", "--rounds", "200", "--chart", str(chart),
-                            *options(catalog, models_root)])  # fmt: skip
+    r = runner.invoke(
+        app,
+        [
+            "ads",
+            "simulate",
+            "--users",
+            "10",
+            "--rounds",
+            "200",
+            "--chart",
+            str(chart),
+            *options(catalog, models_root),
+        ],
+    )
     assert r.exit_code == 0, r.output
     result = json.loads(r.stdout)
     assert result["rounds"] == 200 and {"random_ctr", "best_single_ctr", "shoplens_ctr"} <= set(result)

@@ -30,8 +30,14 @@ def stats(catalog: Catalog, creative_id: int) -> dict[str, tuple[int, int]]:
 def send(catalog: Catalog, event_id: str, kind: str, creative_id: int, user: str = "u", **kw: object) -> bool:
     """Record one ad event in its own transaction."""
     with catalog.sessions.begin() as session:
-        return record_ad_event(session, event_id=event_id, kind=kind, creative_id=creative_id,  # type: ignore[arg-type]
-                               user_id=user, **kw)  # fmt: skip
+        return record_ad_event(
+            session,
+            event_id=event_id,
+            kind=kind,
+            creative_id=creative_id,  # type: ignore[arg-type]
+            user_id=user,
+            **kw,
+        )
 
 
 def test_a_repeated_event_id_is_ignored(catalog: Catalog) -> None:
@@ -67,7 +73,13 @@ def test_apply_ad_event_counts_an_event_stored_elsewhere(catalog: Catalog) -> No
     creative = new_creative(catalog, new_campaign(catalog, bid="2"), PHOTOS[0])
     with catalog.sessions.begin() as session:
         for i, kind in enumerate(("ad_impression", "ad_click", "view")):
-            event = Event(event_id=f"x{i}", user_id="u", type=kind, ad_id=creative.id if kind != "view" else None, ts=utcnow())
+            event = Event(
+                event_id=f"x{i}",
+                user_id="u",
+                type=kind,
+                ad_id=creative.id if kind != "view" else None,
+                ts=utcnow(),
+            )
             session.add(event)
             session.flush()
             apply_ad_event(session, event)

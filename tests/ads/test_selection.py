@@ -1,4 +1,4 @@
-"""Ad selection on a catalogue (SQLite and PostgreSQL): relevance, targeting, budget, pacing, caps, Thompson sampling."""
+"""Ad selection on a catalogue (SQLite, PostgreSQL): relevance, targeting, budget, pacing, caps, Thompson sampling."""
 
 from __future__ import annotations
 
@@ -46,7 +46,9 @@ def test_without_targeting_a_creative_like_the_viewed_product_ranks_first(catalo
     parts = {ad.creative.id: ad.parts for ad in selection.ads}
     assert parts[similar.id].context_similarity > parts[other.id].context_similarity  # type: ignore[operator]
     assert parts[similar.id].category_match == 1 and parts[other.id].category_match == 0
-    assert parts[similar.id].relevance > parts[other.id].relevance and parts[similar.id].user_similarity is None
+    assert (
+        parts[similar.id].relevance > parts[other.id].relevance and parts[similar.id].user_similarity is None
+    )
     rng = np.random.default_rng(7)
     firsts = Counter(chosen(catalog, AdRequest(context_product_id=page), rng=rng)[0] for _ in range(200))
     assert firsts[similar.id] >= 180, firsts
@@ -54,8 +56,8 @@ def test_without_targeting_a_creative_like_the_viewed_product_ranks_first(catalo
 
 def test_targeted_campaigns_serve_only_their_categories(catalog: Catalog) -> None:
     kind_a, kind_b, cat_a, cat_b = two_kinds(catalog)
-    page_a, = add_products(catalog, kind_a[:1], category=cat_a)
-    page_b, = add_products(catalog, kind_b[:1], category=cat_b)
+    (page_a,) = add_products(catalog, kind_a[:1], category=cat_a)
+    (page_b,) = add_products(catalog, kind_b[:1], category=cat_b)
     targeted = new_creative(catalog, new_campaign(catalog, "targeted", targets=(cat_a,)), kind_b[-1])
     anywhere = new_creative(catalog, new_campaign(catalog, "anywhere"), kind_b[-1])
     assert set(chosen(catalog, AdRequest(context_product_id=page_a, slots=5))) == {targeted.id, anywhere.id}
@@ -73,7 +75,9 @@ def test_an_exhausted_budget_stops_serving(catalog: Catalog) -> None:
         with catalog.sessions.begin() as session:
             record_ad_event(session, event_id=f"c{i}", kind="ad_click", creative_id=creative.id, user_id="u")
     assert chosen(catalog, AdRequest("u")) == []
-    with catalog.sessions.begin() as session:  # a late click on an ad shown earlier: spend stays at the budget
+    with (
+        catalog.sessions.begin() as session
+    ):  # a late click on an ad shown earlier: spend stays at the budget
         record_ad_event(session, event_id="late", kind="ad_click", creative_id=creative.id, user_id="u")
     with catalog.sessions() as session:
         assert session.get(Campaign, campaign).spent == 2
@@ -87,7 +91,9 @@ def test_pacing_spreads_the_budget_over_the_campaign(catalog: Catalog) -> None:
     assert chosen(catalog, AdRequest("u"), now=now) == [creative.id]
     with catalog.sessions.begin() as session:
         for i in range(2):  # 2 spent after 10 % of the time, 1 allowed
-            record_ad_event(session, event_id=f"c{i}", kind="ad_click", creative_id=creative.id, user_id="u", ts=now)
+            record_ad_event(
+                session, event_id=f"c{i}", kind="ad_click", creative_id=creative.id, user_id="u", ts=now
+            )
     assert chosen(catalog, AdRequest("u"), now=now) == []
     assert chosen(catalog, AdRequest("u"), now=now, config=SelectionConfig(pacing=False)) == [creative.id]
     assert chosen(catalog, AdRequest("u"), now=now + timedelta(hours=2)) == [creative.id]  # 3 allowed by then
@@ -100,8 +106,14 @@ def test_frequency_cap_per_shopper_and_window(catalog: Catalog) -> None:
     now = utcnow()
     with catalog.sessions.begin() as session:
         for i in range(2):
-            record_ad_event(session, event_id=f"i{i}", kind="ad_impression", creative_id=creative.id, user_id="u",
-                            ts=now - timedelta(hours=1))  # fmt: skip
+            record_ad_event(
+                session,
+                event_id=f"i{i}",
+                kind="ad_impression",
+                creative_id=creative.id,
+                user_id="u",
+                ts=now - timedelta(hours=1),
+            )
     assert chosen(catalog, AdRequest("u"), now=now, config=config) == []
     assert chosen(catalog, AdRequest("v"), now=now, config=config) == [creative.id]
     assert chosen(catalog, AdRequest(None), now=now, config=config) == [creative.id]
@@ -116,12 +128,14 @@ def test_thompson_sampling_prefers_what_gets_clicked_in_the_shoppers_segment(cat
     good = new_creative(catalog, new_campaign(catalog, "good"), kind_a[0])
     bad = new_creative(catalog, new_campaign(catalog, "bad"), kind_a[1])
     with catalog.sessions.begin() as session:  # good in the fan's segment, bad with everyone else
-        session.add_all([
-            AdStat(creative_id=good.id, segment=cat_a, impressions=100, clicks=30),
-            AdStat(creative_id=bad.id, segment=cat_a, impressions=100, clicks=0),
-            AdStat(creative_id=good.id, segment="all", impressions=100, clicks=0),
-            AdStat(creative_id=bad.id, segment="all", impressions=100, clicks=30),
-        ])  # fmt: skip
+        session.add_all(
+            [
+                AdStat(creative_id=good.id, segment=cat_a, impressions=100, clicks=30),
+                AdStat(creative_id=bad.id, segment=cat_a, impressions=100, clicks=0),
+                AdStat(creative_id=good.id, segment="all", impressions=100, clicks=0),
+                AdStat(creative_id=bad.id, segment="all", impressions=100, clicks=30),
+            ]
+        )
     rng = np.random.default_rng(3)
     for_fan = Counter(chosen(catalog, AdRequest("fan"), rng=rng)[0] for _ in range(200))
     for_anyone = Counter(chosen(catalog, AdRequest(None), rng=rng)[0] for _ in range(200))
@@ -134,7 +148,9 @@ def test_thompson_sampling_prefers_what_gets_clicked_in_the_shoppers_segment(cat
 
 def test_slots_hold_distinct_creatives_one_per_campaign_first(catalog: Catalog) -> None:
     first, second = new_campaign(catalog, "first"), new_campaign(catalog, "second")
-    creatives = [new_creative(catalog, first, PHOTOS[i]) for i in range(3)] + [new_creative(catalog, second, PHOTOS[3])]
+    creatives = [new_creative(catalog, first, PHOTOS[i]) for i in range(3)] + [
+        new_creative(catalog, second, PHOTOS[3])
+    ]
     two = select_for(catalog, AdRequest(slots=2), rng=1).ads
     assert {ad.campaign.id for ad in two} == {first, second}
     four = select_for(catalog, AdRequest(slots=9), rng=1).ads

@@ -20,7 +20,9 @@ def test_simulation_on_a_tiny_catalogue(catalog: Catalog, tmp_path: Path) -> Non
     pictures = photos(16, seed=11)
     for i, category in enumerate(CATEGORIES):
         add_products(catalog, pictures[i::4], category=category)
-    config = SimConfig(campaigns=4, creatives_per_campaign=2, appeal_sd=1.0, checkpoints=10)  # creatives differ a lot
+    config = SimConfig(
+        campaigns=4, creatives_per_campaign=2, appeal_sd=1.0, checkpoints=10
+    )  # creatives differ a lot
     result = simulate_ads(catalog, n_users=40, rounds=1500, seed=0, config=config)
     for key in ("random_ctr", "best_single_ctr", "shoplens_ctr", "oracle_ctr", "regret", "rounds", "curves"):
         assert key in result

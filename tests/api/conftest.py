@@ -27,7 +27,9 @@ from shoplens.imaging import PreprocessConfig
 from shoplens.models import create_model, save_bundle
 
 NAME = "fashion-mnist"
-FMNIST_PRE = PreprocessConfig(size=(28, 28), mode="L", resize="pad", trim=True, invert=True, mean=(0.286,), std=(0.353,))
+FMNIST_PRE = PreprocessConfig(
+    size=(28, 28), mode="L", resize="pad", trim=True, invert=True, mean=(0.286,), std=(0.353,)
+)
 
 
 def make_bundle(models_root: Path, version: str, seed: int, accuracy: float | None = None) -> Path:
@@ -35,9 +37,16 @@ def make_bundle(models_root: Path, version: str, seed: int, accuracy: float | No
     torch.manual_seed(seed)
     model = create_model("shopnet", num_classes=10).eval()
     path = save_bundle(
-        models_root / NAME / version, model, architecture="shopnet", model_kwargs={}, labels=list(CLASS_NAMES),
-        preprocess=FMNIST_PRE, train_config={"seed": seed}, data={"source": "test"}, review_threshold=0.5,
-    )  # fmt: skip
+        models_root / NAME / version,
+        model,
+        architecture="shopnet",
+        model_kwargs={},
+        labels=list(CLASS_NAMES),
+        preprocess=FMNIST_PRE,
+        train_config={"seed": seed},
+        data={"source": "test"},
+        review_threshold=0.5,
+    )
     if accuracy is not None:
         (path / "metrics.json").write_text(json.dumps({"accuracy": accuracy}))
     return path
@@ -123,14 +132,18 @@ async def serving(app: FastAPI, ready: bool = True, **kwargs: Any) -> AsyncItera
 
 
 @pytest.fixture
-async def client(models_root: Path, keys_file: Path, api_keys: dict[str, str]) -> AsyncIterator[httpx.AsyncClient]:
+async def client(
+    models_root: Path, keys_file: Path, api_keys: dict[str, str]
+) -> AsyncIterator[httpx.AsyncClient]:
     """A ready app serving v2 (the newest), with the reader key sent by default."""
     app = create_app(settings_for(models_root, keys_file))
     async with serving(app, headers={"X-API-Key": api_keys["reader"]}) as c:
         yield c
 
 
-async def classify(client: httpx.AsyncClient, data: bytes, filename: str = "photo.png", **params: Any) -> httpx.Response:
+async def classify(
+    client: httpx.AsyncClient, data: bytes, filename: str = "photo.png", **params: Any
+) -> httpx.Response:
     """POST one image as the `file` field."""
     return await client.post("/v1/classify", params=params, files={"file": (filename, data, "image/png")})
 
@@ -151,12 +164,41 @@ def encode(img: Image.Image, fmt: str = "PNG", **params: Any) -> bytes:
     return buf.getvalue()
 
 
-def multipart(parts: list[tuple[str, str | None, bytes]], boundary: str = "shoplensboundary") -> tuple[bytes, str]:
+def multipart(
+    parts: list[tuple[str, str | None, bytes]], boundary: str = "shoplensboundary"
+) -> tuple[bytes, str]:
     """A raw multipart/form-data body (field, filename or None, bytes) — file names go out byte for byte."""
     chunks = []
     for field, filename, data in parts:
-        disposition = f'form-data; name="{field}"' + (f'; filename="{filename}"' if filename is not None else "")
+        disposition = f'form-data; name="{field}"' + (
+            f'; filename="{filename}"' if filename is not None else ""
+        )
         head = f"--{boundary}\r\nContent-Disposition: {disposition}\r\nContent-Type: image/png\r\n\r\n"
         chunks.append(head.encode("utf-8", "surrogateescape") + data + b"\r\n")
     chunks.append(f"--{boundary}--\r\n".encode())
     return b"".join(chunks), f"multipart/form-data; boundary={boundary}"
+
+
+@pytest.fixture
+async def api(
+    models_root: Path, keys_file: Path, api_keys: dict[str, str], database_url: str
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A ready app with a catalogue on the backend under test; no key sent by default."""
+    app = create_app(settings_for(models_root, keys_file, database_url=database_url))
+    async with serving(app) as c:
+        yield c
+
+
+def as_key(api_keys: dict[str, str], role: str) -> dict[str, str]:
+    """Headers sending the key of a role."""
+    return {"X-API-Key": api_keys[role]}
+
+
+async def create(
+    c: httpx.AsyncClient, headers: dict[str, str], product: dict[str, Any], *images: bytes, **extra: str
+) -> httpx.Response:
+    """POST /v1/products with the product JSON and images."""
+    files = [("files", (f"{i}.png", data, "image/png")) for i, data in enumerate(images)]
+    return await c.post(
+        "/v1/products", data={"product": json.dumps(product)}, files=files, headers={**headers, **extra}
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -12,8 +12,7 @@ from sqlalchemy import select
 from shoplens.api import create_app
 from shoplens.api.keys import KeyStore
 from shoplens.catalog.behaviour import Event
-from tests.api.conftest import serving, settings_for
-from tests.api.test_products import api, as_key, create  # noqa: F401  (api is a fixture)
+from tests.api.conftest import as_key, create, serving, settings_for
 from tests.catalog.conftest import photos, png
 
 pytestmark = pytest.mark.anyio
@@ -26,16 +25,33 @@ async def new_campaign(c: httpx.AsyncClient, headers: dict[str, str], **fields: 
     return await c.post("/v1/ads/campaigns", json={**CAMPAIGN, **fields}, headers=headers)
 
 
-async def upload(c: httpx.AsyncClient, headers: dict[str, str], campaign_id: int, data: bytes,
-                 headline: str | None = "Fresh looks", content_type: str = "image/png") -> httpx.Response:  # fmt: skip
+async def upload(
+    c: httpx.AsyncClient,
+    headers: dict[str, str],
+    campaign_id: int,
+    data: bytes,
+    headline: str | None = "Fresh looks",
+    content_type: str = "image/png",
+) -> httpx.Response:
     """POST a creative as multipart (headline field + file)."""
     fields = {"headline": headline} if headline is not None else {}
-    return await c.post(f"/v1/ads/campaigns/{campaign_id}/creatives", data=fields,
-                        files={"file": ("ad.png", data, content_type)}, headers=headers)  # fmt: skip
+    return await c.post(
+        f"/v1/ads/campaigns/{campaign_id}/creatives",
+        data=fields,
+        files={"file": ("ad.png", data, content_type)},
+        headers=headers,
+    )
 
 
-async def event(c: httpx.AsyncClient, headers: dict[str, str], creative_id: int, kind: str, event_id: str,
-                user: str = "shopper-1", **extra: object) -> httpx.Response:  # fmt: skip
+async def event(
+    c: httpx.AsyncClient,
+    headers: dict[str, str],
+    creative_id: int,
+    kind: str,
+    event_id: str,
+    user: str = "shopper-1",
+    **extra: object,
+) -> httpx.Response:
     """POST an impression or a click."""
     body = {"event_id": event_id, "user_id": user, **extra}
     return await c.post(f"/v1/ads/{creative_id}/{kind}", json=body, headers=headers)
@@ -48,9 +64,14 @@ def other_merchant(keys_file: Path, api_keys: dict[str, str]) -> dict[str, str]:
 
 
 async def test_campaign_creative_selection_events_and_report(
-    api: httpx.AsyncClient, api_keys: dict[str, str]  # noqa: F811
+    api: httpx.AsyncClient,
+    api_keys: dict[str, str],
 ) -> None:
-    merchant, reader, admin = as_key(api_keys, "merchant"), as_key(api_keys, "reader"), as_key(api_keys, "admin")
+    merchant, reader, admin = (
+        as_key(api_keys, "merchant"),
+        as_key(api_keys, "reader"),
+        as_key(api_keys, "admin"),
+    )
     r = await new_campaign(api, merchant, target_categories=[])
     assert r.status_code == 201, r.text
     campaign = r.json()
@@ -58,13 +79,20 @@ async def test_campaign_creative_selection_events_and_report(
     r = await upload(api, merchant, campaign["id"], png(PHOTOS[0]))
     assert r.status_code == 201, r.text
     creative = r.json()
-    assert creative["predicted_category"] and 0 < creative["confidence"] <= 1 and creative["model_version"] == "v2"
+    assert (
+        creative["predicted_category"]
+        and 0 < creative["confidence"] <= 1
+        and creative["model_version"] == "v2"
+    )
     image = await api.get(creative["url"], headers=reader)
     assert image.status_code == 200 and image.headers["content-type"] == "image/png"
     product = (await create(api, merchant, {"sku": "P1", "title": "Tee"}, png(PHOTOS[1]))).json()
 
-    r = await api.get("/v1/ads/select", params={"user_id": "shopper-1", "context_product_id": product["id"], "slots": 3},
-                      headers=reader)  # fmt: skip
+    r = await api.get(
+        "/v1/ads/select",
+        params={"user_id": "shopper-1", "context_product_id": product["id"], "slots": 3},
+        headers=reader,
+    )
     assert r.status_code == 200, r.text
     chosen = r.json()
     assert chosen["segment"] == "all" and chosen["eligible"] == 1 and chosen["model_version"] == "v2"
@@ -76,15 +104,21 @@ async def test_campaign_creative_selection_events_and_report(
     for i in range(4):
         assert (await event(api, reader, creative["id"], "impression", f"imp-{i}")).status_code == 201
     first = await event(api, reader, creative["id"], "click", "click-1")
-    assert first.status_code == 201 and first.json() == {"event_id": "click-1", "creative_id": creative["id"],
-                                                         "type": "ad_click", "recorded": True}  # fmt: skip
+    assert first.status_code == 201 and first.json() == {
+        "event_id": "click-1",
+        "creative_id": creative["id"],
+        "type": "ad_click",
+        "recorded": True,
+    }
     again = await event(api, reader, creative["id"], "click", "click-1")
     assert again.status_code == 200 and again.json()["recorded"] is False
 
     report = (await api.get(f"/v1/ads/campaigns/{campaign['id']}/report", headers=merchant)).json()
     assert (report["impressions"], report["clicks"], report["ctr"]) == (4, 1, 0.25)
     assert report["spend"] == 0.5 and report["budget_left"] == 9.5 and report["creatives"][0]["clicks"] == 1
-    r = await api.patch(f"/v1/ads/campaigns/{campaign['id']}", json={"status": "paused", "budget": "20"}, headers=merchant)
+    r = await api.patch(
+        f"/v1/ads/campaigns/{campaign['id']}", json={"status": "paused", "budget": "20"}, headers=merchant
+    )
     assert r.status_code == 200 and r.json()["status"] == "paused" and r.json()["budget_left"] == 19.5
     assert (await api.get("/v1/ads/select", headers=reader)).json()["ads"] == []  # paused: nothing to show
     listed = (await api.get("/v1/ads/campaigns", headers=admin)).json()
@@ -92,15 +126,26 @@ async def test_campaign_creative_selection_events_and_report(
 
 
 async def test_keys_and_ownership(
-    api: httpx.AsyncClient, api_keys: dict[str, str], other_merchant: dict[str, str]  # noqa: F811
+    api: httpx.AsyncClient,
+    api_keys: dict[str, str],
+    other_merchant: dict[str, str],
 ) -> None:
-    merchant, reader, admin = as_key(api_keys, "merchant"), as_key(api_keys, "reader"), as_key(api_keys, "admin")
+    merchant, reader, admin = (
+        as_key(api_keys, "merchant"),
+        as_key(api_keys, "reader"),
+        as_key(api_keys, "admin"),
+    )
     campaign = (await new_campaign(api, merchant)).json()
     creative = (await upload(api, merchant, campaign["id"], png(PHOTOS[0]))).json()
     path = f"/v1/ads/campaigns/{campaign['id']}"
     # No key: 401 everywhere.
-    for method, url in (("GET", "/v1/ads/campaigns"), ("POST", "/v1/ads/campaigns"), ("GET", path),
-                        ("GET", "/v1/ads/select"), ("POST", f"/v1/ads/{creative['id']}/click")):  # fmt: skip
+    for method, url in (
+        ("GET", "/v1/ads/campaigns"),
+        ("POST", "/v1/ads/campaigns"),
+        ("GET", path),
+        ("GET", "/v1/ads/select"),
+        ("POST", f"/v1/ads/{creative['id']}/click"),
+    ):
         assert (await api.request(method, url, json=CAMPAIGN)).status_code == 401, url
     # A reader key cannot manage campaigns.
     assert (await new_campaign(api, reader)).status_code == 403
@@ -111,52 +156,77 @@ async def test_keys_and_ownership(
     assert (await api.get(f"{path}/report", headers=other_merchant)).status_code == 403
     assert (await upload(api, other_merchant, campaign["id"], png(PHOTOS[1]))).status_code == 403
     assert (await new_campaign(api, other_merchant, merchant="acme")).status_code == 403
-    assert (await api.get("/v1/ads/campaigns", params={"merchant": "acme"}, headers=other_merchant)).status_code == 403
+    assert (
+        await api.get("/v1/ads/campaigns", params={"merchant": "acme"}, headers=other_merchant)
+    ).status_code == 403
     assert (await api.get("/v1/ads/campaigns", headers=other_merchant)).json() == []
     # An admin must name the merchant, and may then act for any.
     assert (await new_campaign(api, admin)).status_code == 422
     r = await new_campaign(api, admin, merchant="globex")
     assert r.status_code == 201 and r.json()["merchant"] == "globex"
-    assert [c["merchant"] for c in (await api.get("/v1/ads/campaigns", headers=other_merchant)).json()] == ["globex"]
+    assert [c["merchant"] for c in (await api.get("/v1/ads/campaigns", headers=other_merchant)).json()] == [
+        "globex"
+    ]
     assert (await api.get(path, headers=admin)).status_code == 200
 
 
-async def test_bad_input_is_refused(api: httpx.AsyncClient, api_keys: dict[str, str]) -> None:  # noqa: F811
+async def test_bad_input_is_refused(api: httpx.AsyncClient, api_keys: dict[str, str]) -> None:
     merchant, reader = as_key(api_keys, "merchant"), as_key(api_keys, "reader")
-    for fields in ({"budget": "-1"}, {"bid": "0"}, {"budget": "1.001"}, {"bid": "20"}, {"name": ""},
-                   {"target_categories": ["Spaceship"]}, {"status": "ended"}, {"surprise": 1},
-                   {"starts_at": "2030-01-02T00:00:00Z", "ends_at": "2030-01-01T00:00:00Z"}):  # fmt: skip
+    for fields in (
+        {"budget": "-1"},
+        {"bid": "0"},
+        {"budget": "1.001"},
+        {"bid": "20"},
+        {"name": ""},
+        {"target_categories": ["Spaceship"]},
+        {"status": "ended"},
+        {"surprise": 1},
+        {"starts_at": "2030-01-02T00:00:00Z", "ends_at": "2030-01-01T00:00:00Z"},
+    ):
         r = await new_campaign(api, merchant, **fields)
         assert r.status_code == 422, (fields, r.text)
     campaign = (await new_campaign(api, merchant)).json()
     cid = campaign["id"]
-    assert (await upload(api, merchant, cid, b"%PDF-1.7 not an image", content_type="application/pdf")).status_code == 415
+    assert (
+        await upload(api, merchant, cid, b"%PDF-1.7 not an image", content_type="application/pdf")
+    ).status_code == 415
     assert (await upload(api, merchant, cid, png(PHOTOS[0]), headline=None)).status_code == 422
     assert (await upload(api, merchant, cid + 100, png(PHOTOS[0]))).status_code == 404
     r = await api.post(f"/v1/ads/campaigns/{cid}/creatives", json={"headline": "x"}, headers=merchant)
     assert r.status_code == 415
-    assert (await api.patch(f"/v1/ads/campaigns/{cid}", json={"budget": None}, headers=merchant)).status_code == 422
-    assert (await api.patch(f"/v1/ads/campaigns/{cid}", json={"status": "gone"}, headers=merchant)).status_code == 422
+    assert (
+        await api.patch(f"/v1/ads/campaigns/{cid}", json={"budget": None}, headers=merchant)
+    ).status_code == 422
+    assert (
+        await api.patch(f"/v1/ads/campaigns/{cid}", json={"status": "gone"}, headers=merchant)
+    ).status_code == 422
     assert (await api.get(f"/v1/ads/campaigns/{cid + 100}", headers=merchant)).status_code == 404
     for params in ({"slots": 0}, {"slots": 11}, {"context_product_id": 0}, {"user_id": "x" * 101}):
         assert (await api.get("/v1/ads/select", params=params, headers=reader)).status_code == 422, params
-    assert (await api.get("/v1/ads/select", params={"context_product_id": 999}, headers=reader)).status_code == 404
+    assert (
+        await api.get("/v1/ads/select", params={"context_product_id": 999}, headers=reader)
+    ).status_code == 404
     assert (await event(api, reader, 999, "impression", "e1")).status_code == 404
     creative = (await upload(api, merchant, cid, png(PHOTOS[0]))).json()
-    future = (datetime.now(timezone.utc) + timedelta(hours=1)).isoformat()
+    future = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
     assert (await event(api, reader, creative["id"], "click", "e2", ts=future)).status_code == 422
-    assert (await api.post(f"/v1/ads/{creative['id']}/click", json={"user_id": "u"}, headers=reader)).status_code == 422
+    assert (
+        await api.post(f"/v1/ads/{creative['id']}/click", json={"user_id": "u"}, headers=reader)
+    ).status_code == 422
 
 
-async def test_shopper_ids_are_pseudonymised_consistently(models_root: Path, keys_file: Path, api_keys: dict[str, str],
-                                                          database_url: str) -> None:  # fmt: skip
+async def test_shopper_ids_are_pseudonymised_consistently(
+    models_root: Path, keys_file: Path, api_keys: dict[str, str], database_url: str
+) -> None:
     app = create_app(settings_for(models_root, keys_file, database_url=database_url, user_id_secret="pepper"))
     async with serving(app) as c:
         merchant, reader = as_key(api_keys, "merchant"), as_key(api_keys, "reader")
         campaign = (await new_campaign(c, merchant)).json()
         creative = (await upload(c, merchant, campaign["id"], png(PHOTOS[0]))).json()
         for i in range(3):  # the default cap: 3 impressions a day
-            assert (await event(c, reader, creative["id"], "impression", f"i{i}", user="alice")).status_code == 201
+            assert (
+                await event(c, reader, creative["id"], "impression", f"i{i}", user="alice")
+            ).status_code == 201
         capped = await c.get("/v1/ads/select", params={"user_id": "alice"}, headers=reader)
         fresh = await c.get("/v1/ads/select", params={"user_id": "bob"}, headers=reader)
         assert capped.json()["ads"] == [] and len(fresh.json()["ads"]) == 1
@@ -166,17 +236,23 @@ async def test_shopper_ids_are_pseudonymised_consistently(models_root: Path, key
 
 
 async def test_ad_events_sent_through_post_events_count_in_reports(
-    api: httpx.AsyncClient, api_keys: dict[str, str]  # noqa: F811
+    api: httpx.AsyncClient,
+    api_keys: dict[str, str],
 ) -> None:
     merchant, reader = as_key(api_keys, "merchant"), as_key(api_keys, "reader")
     campaign = (await new_campaign(api, merchant)).json()
     creative = (await upload(api, merchant, campaign["id"], png(PHOTOS[1]))).json()
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     batch = [
-        {"event_id": f"e{i}", "user_id": "u1", "type": kind, "ad_id": creative["id"],
-         "timestamp": (now - timedelta(minutes=10 - i)).isoformat()}
+        {
+            "event_id": f"e{i}",
+            "user_id": "u1",
+            "type": kind,
+            "ad_id": creative["id"],
+            "timestamp": (now - timedelta(minutes=10 - i)).isoformat(),
+        }
         for i, kind in enumerate(["ad_impression", "ad_impression", "ad_click"])
-    ]  # fmt: skip
+    ]
     r = await api.post("/v1/events", json={"events": batch}, headers=reader)
     assert r.status_code == 200 and r.json()["accepted"] == 3
     again = await api.post("/v1/events", json={"events": batch}, headers=reader)  # repeats change nothing

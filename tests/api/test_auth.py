@@ -39,7 +39,9 @@ async def test_roles_reader_can_classify_and_list_but_only_admin_activates(clien
         r = await client.post("/v1/models/v1/activate", headers=headers)
         assert r.status_code == 403 and "admin" in r.json()["detail"]
         assert (await client.post("/v1/models/rollback", headers=headers)).status_code == 403
-    assert (await client.post("/v1/models/v1/activate", headers={"X-API-Key": api_keys["admin"]})).status_code == 200
+    assert (
+        await client.post("/v1/models/v1/activate", headers={"X-API-Key": api_keys["admin"]})
+    ).status_code == 200
 
 
 async def test_keys_are_stored_hashed_and_salted(keys_file: Path, api_keys) -> None:
@@ -55,7 +57,9 @@ async def test_open_mode_allows_anonymous_use(models_root: Path, keys_file: Path
     async with serving(app) as c:
         assert (await classify(c, encode(product_photo()))).status_code == 200
         assert (await c.post("/v1/models/v1/activate")).status_code == 200
-        assert (await c.get("/v1/models", headers={"X-API-Key": "wrong"})).status_code == 401  # a bad key is still bad
+        assert (
+            await c.get("/v1/models", headers={"X-API-Key": "wrong"})
+        ).status_code == 401  # a bad key is still bad
 
 
 def test_open_mode_is_refused_off_loopback(tmp_path: Path) -> None:

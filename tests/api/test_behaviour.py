@@ -1,10 +1,10 @@
-"""Events, profiles, recommendations, related products, trends and erasure over HTTP (ASGI), on SQLite and PostgreSQL."""
+"""Events, profiles, recommendations, related products, trends and erasure over HTTP (ASGI), SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +16,7 @@ from sqlalchemy import select
 from shoplens.api import create_app
 from shoplens.catalog.behaviour import Event, user_key
 from shoplens.catalog.models import Base
-from tests.api.conftest import serving, settings_for
-from tests.api.test_products import as_key, create
+from tests.api.conftest import as_key, create, serving, settings_for
 from tests.catalog.conftest import photos, png
 
 pytestmark = pytest.mark.anyio
@@ -25,12 +24,16 @@ PHOTOS = photos(6, seed=31)
 CATEGORIES = ("Coat", "Bag", "Sneaker")
 SECRET = "pepper"
 SOURCES = ("visual", "covis", "category", "trending")
-REASON = re.compile(r"looks like Thing \d you viewed|often viewed together( with Thing \d)?|you viewed it recently|looks similar"
-                    r"|popular in \w+(, a category you like)?|trending in \w+|new in \w+")
+REASON = re.compile(
+    r"looks like Thing \d you viewed|often viewed together( with Thing \d)?|you viewed it recently|looks similar"
+    r"|popular in \w+(, a category you like)?|trending in \w+|new in \w+"
+)
 
 
 @pytest.fixture
-async def app_client(models_root: Path, keys_file: Path, api_keys: dict[str, str], database_url: str) -> AsyncIterator[tuple[Any, httpx.AsyncClient]]:
+async def app_client(
+    models_root: Path, keys_file: Path, api_keys: dict[str, str], database_url: str
+) -> AsyncIterator[tuple[Any, httpx.AsyncClient]]:
     """The app (with a user-id secret) and a client; no key sent by default."""
     app = create_app(settings_for(models_root, keys_file, database_url=database_url, user_id_secret=SECRET))
     async with serving(app) as c:
@@ -41,52 +44,93 @@ async def products(c: httpx.AsyncClient, api_keys: dict[str, str]) -> list[int]:
     """Six products, two per category; the last one out of stock."""
     ids = []
     for i, img in enumerate(PHOTOS):
-        body = {"sku": f"B{i}", "title": f"Thing {i}", "category": CATEGORIES[i % 3], "stock": 0 if i == 5 else 4}
+        body = {
+            "sku": f"B{i}",
+            "title": f"Thing {i}",
+            "category": CATEGORIES[i % 3],
+            "stock": 0 if i == 5 else 4,
+        }
         r = await create(c, as_key(api_keys, "merchant"), body, png(img))
         assert r.status_code == 201, r.text
         ids.append(r.json()["id"])
     return ids
 
 
-def ev(event_id: str, user: str, product: int | None, kind: str = "view", minutes_ago: float = 60, **extra: Any) -> dict[str, Any]:
-    ts = (datetime.now(timezone.utc) - timedelta(minutes=minutes_ago)).isoformat()
-    return {"event_id": event_id, "user_id": user, "type": kind, "timestamp": ts, "product_id": product, **extra}
+def ev(
+    event_id: str, user: str, product: int | None, kind: str = "view", minutes_ago: float = 60, **extra: Any
+) -> dict[str, Any]:
+    ts = (datetime.now(UTC) - timedelta(minutes=minutes_ago)).isoformat()
+    return {
+        "event_id": event_id,
+        "user_id": user,
+        "type": kind,
+        "timestamp": ts,
+        "product_id": product,
+        **extra,
+    }
 
 
 def everything(app: Any) -> list[str]:
     """Every text value stored in any table."""
     catalog = app.state.service.catalog()
     with catalog.sessions() as s:
-        return [v for t in Base.metadata.sorted_tables for row in s.execute(select(t)) for v in row if isinstance(v, str)]
+        return [
+            v
+            for t in Base.metadata.sorted_tables
+            for row in s.execute(select(t))
+            for v in row
+            if isinstance(v, str)
+        ]
 
 
-async def test_events_profile_recommendations_related_trends_erasure(app_client: tuple[Any, httpx.AsyncClient], api_keys: dict[str, str]) -> None:
+async def test_events_profile_recommendations_related_trends_erasure(
+    app_client: tuple[Any, httpx.AsyncClient], api_keys: dict[str, str]
+) -> None:
     app, c = app_client
     reader, admin = as_key(api_keys, "reader"), as_key(api_keys, "admin")
     ids = await products(c, api_keys)
     batch = [
-        ev("a1", "ann", ids[0], session_id="x"), ev("a2", "ann", ids[3], session_id="x"),
-        ev("a3", "ann", ids[1], "purchase", 30, session_id="x"), ev("a1", "ann", ids[0]),
-        ev("bad", "ann", 999_999), ev("late", "ann", ids[0], minutes_ago=-60), ev("b1", "bob", ids[0], session_id="y"),
-        ev("b2", "bob", ids[2], session_id="y"), ev("b3", "bob", ids[5], session_id="y"),
-    ]  # fmt: skip
+        ev("a1", "ann", ids[0], session_id="x"),
+        ev("a2", "ann", ids[3], session_id="x"),
+        ev("a3", "ann", ids[1], "purchase", 30, session_id="x"),
+        ev("a1", "ann", ids[0]),
+        ev("bad", "ann", 999_999),
+        ev("late", "ann", ids[0], minutes_ago=-60),
+        ev("b1", "bob", ids[0], session_id="y"),
+        ev("b2", "bob", ids[2], session_id="y"),
+        ev("b3", "bob", ids[5], session_id="y"),
+    ]
     assert (await c.post("/v1/events", json={"events": batch})).status_code == 401
     r = await c.post("/v1/events", json={"events": batch}, headers=reader)
     assert r.status_code == 200, r.text
     body = r.json()
     assert (body["accepted"], body["duplicates"], body["rejected"]) == (6, 1, 2)
     results = {x["event_id"]: x for x in body["results"][4:6]}
-    assert results["bad"] == {"event_id": "bad", "status": "rejected", "code": 422, "reason": "unknown product 999999"}
+    assert results["bad"] == {
+        "event_id": "bad",
+        "status": "rejected",
+        "code": 422,
+        "reason": "unknown product 999999",
+    }
     assert results["late"]["code"] == 422 and "future" in results["late"]["reason"]
     assert body["results"][3]["status"] == "duplicate" and body["results"][0]["code"] == 201
     again = (await c.post("/v1/events", json={"events": batch[:2]}, headers=reader)).json()
     assert again["duplicates"] == 2 and again["accepted"] == 0
-    r = await c.post("/v1/events", json={"events": [ev(str(i), "ann", ids[0]) for i in range(1001)]}, headers=reader)
+    r = await c.post(
+        "/v1/events", json={"events": [ev(str(i), "ann", ids[0]) for i in range(1001)]}, headers=reader
+    )
     assert r.status_code == 413 and "at most 1000" in r.json()["detail"]
 
     profile = (await c.get("/v1/users/ann/profile", headers=reader)).json()
-    assert profile["user_id"] == "ann" and profile["events"] == 3 and profile["recent"] == [ids[1], ids[3], ids[0]]
-    assert profile["top_categories"][0]["category"] == "Bag" and abs(sum(x * x for x in profile["taste"]) - 1) < 1e-4
+    assert (
+        profile["user_id"] == "ann"
+        and profile["events"] == 3
+        and profile["recent"] == [ids[1], ids[3], ids[0]]
+    )
+    assert (
+        profile["top_categories"][0]["category"] == "Bag"
+        and abs(sum(x * x for x in profile["taste"]) - 1) < 1e-4
+    )
     assert (await c.get("/v1/users/nobody/profile", headers=reader)).status_code == 404
 
     rec = (await c.get("/v1/users/ann/recommendations", params={"k": 4}, headers=reader)).json()
@@ -96,7 +140,9 @@ async def test_events_profile_recommendations_related_trends_erasure(app_client:
     assert all(REASON.fullmatch(i["reason"]) and i["source"] in SOURCES for i in rec["items"]), rec["items"]
     assert (await c.get("/v1/users/ann/recommendations", params={"k": 4}, headers=reader)).json()["cached"]
     await c.post("/v1/events", json={"events": [ev("a9", "ann", ids[4], minutes_ago=1)]}, headers=reader)
-    assert not (await c.get("/v1/users/ann/recommendations", params={"k": 4}, headers=reader)).json()["cached"]
+    assert not (await c.get("/v1/users/ann/recommendations", params={"k": 4}, headers=reader)).json()[
+        "cached"
+    ]
     cold = (await c.get("/v1/users/newcomer/recommendations", headers=reader)).json()
     assert cold["cold_start"] and cold["items"] and ids[5] not in [i["product_id"] for i in cold["items"]]
     assert (await c.get("/v1/users/ann/recommendations", params={"k": 0}, headers=reader)).status_code == 422
@@ -116,7 +162,11 @@ async def test_events_profile_recommendations_related_trends_erasure(app_client:
     assert key in stored and "ann" not in stored  # pseudonymised on the way in
     assert (await c.delete("/v1/users/ann", headers=reader)).status_code == 403
     r = await c.delete("/v1/users/ann", headers=admin)
-    assert r.status_code == 200 and r.json()["deleted"]["events"] == 4 and r.json()["deleted"]["user_profiles"] == 1
+    assert (
+        r.status_code == 200
+        and r.json()["deleted"]["events"] == 4
+        and r.json()["deleted"]["user_profiles"] == 1
+    )
     assert key not in everything(app)
     assert (await c.get("/v1/users/ann/profile", headers=reader)).status_code == 404
     again = await c.delete("/v1/users/ann", headers=admin)

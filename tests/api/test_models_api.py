@@ -9,7 +9,16 @@ import pytest
 
 from shoplens.api import create_app
 from shoplens.inference.store import ModelStore
-from tests.api.conftest import NAME, classify, corrupt_bundle, encode, make_bundle, product_photo, serving, settings_for
+from tests.api.conftest import (
+    NAME,
+    classify,
+    corrupt_bundle,
+    encode,
+    make_bundle,
+    product_photo,
+    serving,
+    settings_for,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -32,7 +41,10 @@ async def test_list_versions_with_accuracy_active_and_serving(client) -> None:
     assert r.status_code == 200
     body = r.json()
     assert body["name"] == NAME and body["active"] == "v2" and body["serving"] == "v2"
-    assert [(v["version"], v["accuracy"], v["serving"]) for v in body["versions"]] == [("v2", 0.83, True), ("v1", 0.81, False)]
+    assert [(v["version"], v["accuracy"], v["serving"]) for v in body["versions"]] == [
+        ("v2", 0.83, True),
+        ("v1", 0.81, False),
+    ]
 
 
 async def test_activate_then_rollback_switches_what_serves(client, admin) -> None:
@@ -54,7 +66,9 @@ async def test_unknown_version_is_404(client, admin) -> None:
         assert isinstance(r.json()["detail"], str)
 
 
-async def test_a_corrupt_bundle_is_refused_and_the_old_version_keeps_serving(client, admin, models_root: Path) -> None:
+async def test_a_corrupt_bundle_is_refused_and_the_old_version_keeps_serving(
+    client, admin, models_root: Path
+) -> None:
     corrupt_bundle(models_root, "v3")
     r = await client.post("/v1/models/v3/activate", headers=admin)
     assert r.status_code == 422 and "v3" in r.json()["detail"]
@@ -92,7 +106,9 @@ async def test_readyz_is_503_until_a_model_is_loaded(tmp_path: Path, keys_file: 
         r = await classify(c, encode(product_photo()))
         assert r.status_code == 503 and r.headers["retry-after"]
         assert (await c.get("/livez")).status_code == 200
-        make_bundle(models_root, "v1", seed=1)  # a bundle appears (training finished): the watcher picks it up
+        make_bundle(
+            models_root, "v1", seed=1
+        )  # a bundle appears (training finished): the watcher picks it up
         for _ in range(300):
             if (await c.get("/readyz")).status_code == 200:
                 break

@@ -3,49 +3,28 @@
 from __future__ import annotations
 
 import io
-import json
-from collections.abc import AsyncIterator
-from pathlib import Path
-from typing import Any
 
 import httpx
 import numpy as np
 import pytest
 from PIL import Image
 
-from shoplens.api import create_app
 from shoplens.catalog.demo import near_duplicate
-from tests.api.conftest import multipart, serving, settings_for
+from tests.api.conftest import as_key, create, multipart
 from tests.catalog.conftest import jpeg_with_gps, photos, png
 
 pytestmark = pytest.mark.anyio
 PHOTOS = photos(6, seed=21)
 
 
-@pytest.fixture
-async def api(models_root: Path, keys_file: Path, api_keys: dict[str, str], database_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    """A ready app with a catalogue on the backend under test; no key sent by default."""
-    app = create_app(settings_for(models_root, keys_file, database_url=database_url))
-    async with serving(app) as c:
-        yield c
-
-
-def as_key(api_keys: dict[str, str], role: str) -> dict[str, str]:
-    """Headers sending the key of a role."""
-    return {"X-API-Key": api_keys[role]}
-
-
-async def create(c: httpx.AsyncClient, headers: dict[str, str], product: dict[str, Any], *images: bytes,
-                 **extra: str) -> httpx.Response:  # fmt: skip
-    """POST /v1/products with the product JSON and images."""
-    files = [("files", (f"{i}.png", data, "image/png")) for i, data in enumerate(images)]
-    return await c.post("/v1/products", data={"product": json.dumps(product)}, files=files, headers={**headers, **extra})
-
-
 async def test_create_get_list_update_delete(api: httpx.AsyncClient, api_keys: dict[str, str]) -> None:
     merchant, reader = as_key(api_keys, "merchant"), as_key(api_keys, "reader")
-    r = await create(api, merchant, {"sku": "A1", "title": "Red bag", "brand": "Lumo", "price": "19.90",
-                                     "category": "Bag", "stock": 3}, png(PHOTOS[0]))  # fmt: skip
+    r = await create(
+        api,
+        merchant,
+        {"sku": "A1", "title": "Red bag", "brand": "Lumo", "price": "19.90", "category": "Bag", "stock": 3},
+        png(PHOTOS[0]),
+    )
     assert r.status_code == 201, r.text
     product = r.json()
     assert product["merchant"] == "acme" and product["price"] == 19.9 and product["category"] == "Bag"
@@ -56,7 +35,9 @@ async def test_create_get_list_update_delete(api: httpx.AsyncClient, api_keys: d
     page = (await api.get("/v1/products", params={"category": "Bag"}, headers=reader)).json()
     assert page["total"] == 1 and page["items"][0]["sku"] == "A1"
     assert (await api.get("/v1/products", params={"q": "COAT"}, headers=reader)).json()["total"] == 1
-    assert (await api.get("/v1/products", params={"merchant": "acme", "limit": 1}, headers=reader)).json()["total"] == 2
+    assert (await api.get("/v1/products", params={"merchant": "acme", "limit": 1}, headers=reader)).json()[
+        "total"
+    ] == 2
     r = await api.patch(f"/v1/products/{product['id']}", json={"price": 15, "stock": 0}, headers=merchant)
     assert r.status_code == 200 and r.json()["price"] == 15 and r.json()["stock"] == 0
     assert (await api.delete(f"/v1/products/{product['id']}", headers=merchant)).status_code == 204
@@ -64,14 +45,18 @@ async def test_create_get_list_update_delete(api: httpx.AsyncClient, api_keys: d
     assert (await api.get("/v1/products", headers=reader)).json()["total"] == 1
 
 
-async def test_idempotency_key_replays_the_first_answer(api: httpx.AsyncClient, api_keys: dict[str, str]) -> None:
+async def test_idempotency_key_replays_the_first_answer(
+    api: httpx.AsyncClient, api_keys: dict[str, str]
+) -> None:
     merchant = as_key(api_keys, "merchant")
     body = {"sku": "K1", "title": "Tee"}
     first = await create(api, merchant, body, png(PHOTOS[2]), **{"Idempotency-Key": "abc-1"})
     again = await create(api, merchant, body, png(PHOTOS[2]), **{"Idempotency-Key": "abc-1"})
     assert first.status_code == again.status_code == 201
     assert again.json() == first.json() and again.headers.get("Idempotent-Replayed") == "true"
-    other = await create(api, merchant, {"sku": "K2", "title": "Other"}, png(PHOTOS[3]), **{"Idempotency-Key": "abc-1"})
+    other = await create(
+        api, merchant, {"sku": "K2", "title": "Other"}, png(PHOTOS[3]), **{"Idempotency-Key": "abc-1"}
+    )
     assert other.status_code == 409 and "different request" in other.json()["detail"]
     listed = (await api.get("/v1/products", headers=merchant)).json()
     assert listed["total"] == 1
@@ -79,16 +64,24 @@ async def test_idempotency_key_replays_the_first_answer(api: httpx.AsyncClient, 
     assert (await create(api, merchant, body, png(PHOTOS[2]))).status_code == 200
 
 
-async def test_merchants_change_only_their_own_products(api: httpx.AsyncClient, api_keys: dict[str, str]) -> None:
+async def test_merchants_change_only_their_own_products(
+    api: httpx.AsyncClient, api_keys: dict[str, str]
+) -> None:
     admin, merchant, reader = (as_key(api_keys, r) for r in ("admin", "merchant", "reader"))
-    theirs = (await create(api, admin, {"merchant": "globex", "sku": "G1", "title": "Hat"}, png(PHOTOS[0]))).json()
+    theirs = (
+        await create(api, admin, {"merchant": "globex", "sku": "G1", "title": "Hat"}, png(PHOTOS[0]))
+    ).json()
     r = await create(api, merchant, {"merchant": "globex", "sku": "X", "title": "Sneaky"}, png(PHOTOS[1]))
     assert r.status_code == 403
-    assert (await api.patch(f"/v1/products/{theirs['id']}", json={"title": "Mine"}, headers=merchant)).status_code == 403
+    assert (
+        await api.patch(f"/v1/products/{theirs['id']}", json={"title": "Mine"}, headers=merchant)
+    ).status_code == 403
     assert (await api.delete(f"/v1/products/{theirs['id']}", headers=merchant)).status_code == 403
     assert (await create(api, reader, {"sku": "R", "title": "No"}, png(PHOTOS[1]))).status_code == 403
     assert (await create(api, admin, {"sku": "R", "title": "Whose?"}, png(PHOTOS[1]))).status_code == 422
-    assert (await api.patch(f"/v1/products/{theirs['id']}", json={"title": "Admin may"}, headers=admin)).status_code == 200
+    assert (
+        await api.patch(f"/v1/products/{theirs['id']}", json={"title": "Admin may"}, headers=admin)
+    ).status_code == 200
 
 
 @pytest.mark.parametrize(
@@ -97,15 +90,20 @@ async def test_merchants_change_only_their_own_products(api: httpx.AsyncClient, 
         ({"product": '{"sku": "s", "title": "t"}', "pdf": b"%PDF-1.7"}, 415, "supported"),
         ({"product": "{not json", "png": True}, 422, "product"),
         ({"product": '{"sku": "s"}', "png": True}, 422, "title"),
-        ({"product": '{"sku": "s", "title": "t", "category": "Rocket"}', "png": True}, 422, "unknown category"),
+        (
+            {"product": '{"sku": "s", "title": "t", "category": "Rocket"}', "png": True},
+            422,
+            "unknown category",
+        ),
         ({"product": '{"sku": "s", "title": "t", "price": -1}', "png": True}, 422, "price"),
         ({"product": '{"sku": "s", "title": "t", "colour": "red"}', "png": True}, 422, "colour"),
         ({"product": '{"sku": "s", "title": "t"}'}, 422, "at least one image"),
         ({"png": True}, 422, "product"),
     ],
 )
-async def test_bad_products_get_clear_4xx(api: httpx.AsyncClient, api_keys: dict[str, str], form: dict, status: int,
-                                          words: str) -> None:  # fmt: skip
+async def test_bad_products_get_clear_4xx(
+    api: httpx.AsyncClient, api_keys: dict[str, str], form: dict, status: int, words: str
+) -> None:
     files = []
     if form.get("png"):
         files.append(("files", ("p.png", png(PHOTOS[0]), "image/png")))
@@ -122,7 +120,9 @@ async def test_bad_products_get_clear_4xx(api: httpx.AsyncClient, api_keys: dict
     assert words in r.json()["detail"]
 
 
-async def test_non_multipart_and_bad_filters_are_4xx(api: httpx.AsyncClient, api_keys: dict[str, str]) -> None:
+async def test_non_multipart_and_bad_filters_are_4xx(
+    api: httpx.AsyncClient, api_keys: dict[str, str]
+) -> None:
     headers = as_key(api_keys, "merchant")
     assert (await api.post("/v1/products", json={"sku": "s"}, headers=headers)).status_code == 415
     assert (await api.get("/v1/products", params={"flag": "shiny"}, headers=headers)).status_code == 422
@@ -137,30 +137,52 @@ async def test_search_by_photo_and_by_product(api: httpx.AsyncClient, api_keys: 
     for i, p in enumerate(PHOTOS):
         r = await create(api, admin, {"merchant": f"m{i % 2}", "sku": f"S{i}", "title": f"Item {i}"}, png(p))
         ids.append(r.json()["id"])
-    r = await api.post("/v1/search/similar", params={"k": 3}, files={"file": ("q.png", png(PHOTOS[4]), "image/png")},
-                       headers=reader)  # fmt: skip
+    r = await api.post(
+        "/v1/search/similar",
+        params={"k": 3},
+        files={"file": ("q.png", png(PHOTOS[4]), "image/png")},
+        headers=reader,
+    )
     assert r.status_code == 200, r.text
     hits = r.json()["results"]
-    assert len(hits) == 3 and hits[0]["product"]["id"] == ids[4] and hits[0]["similarity"] == pytest.approx(1, abs=1e-3)
+    assert (
+        len(hits) == 3
+        and hits[0]["product"]["id"] == ids[4]
+        and hits[0]["similarity"] == pytest.approx(1, abs=1e-3)
+    )
     assert hits[0]["image"]["url"].startswith("/v1/images/") and r.json()["model_version"] == "v2"
     assert [h["similarity"] for h in hits] == sorted((h["similarity"] for h in hits), reverse=True)
     r = await api.post("/v1/search/similar", params={"k": 10}, json={"product_id": ids[4]}, headers=reader)
     assert ids[4] not in [h["product"]["id"] for h in r.json()["results"]] and len(r.json()["results"]) == 5
-    r = await api.post("/v1/search/similar", params={"merchant": "m1"}, data={"product_id": str(ids[0])}, headers=reader)
+    r = await api.post(
+        "/v1/search/similar", params={"merchant": "m1"}, data={"product_id": str(ids[0])}, headers=reader
+    )
     assert {h["product"]["merchant"] for h in r.json()["results"]} == {"m1"}
-    r = await api.post("/v1/search/similar", params={"min_similarity": 0.999999}, json={"product_id": ids[0]}, headers=reader)
+    r = await api.post(
+        "/v1/search/similar", params={"min_similarity": 0.999999}, json={"product_id": ids[0]}, headers=reader
+    )
     assert all(h["similarity"] >= 0.999999 for h in r.json()["results"])
-    for bad, status in (({"json": {}}, 422), ({"json": {"product_id": 10**6}}, 404), ({"content": b"x"}, 415),
-                        ({"files": {"file": ("a.pdf", b"%PDF", "application/pdf")}}, 415)):  # fmt: skip
+    for bad, status in (
+        ({"json": {}}, 422),
+        ({"json": {"product_id": 10**6}}, 404),
+        ({"content": b"x"}, 415),
+        ({"files": {"file": ("a.pdf", b"%PDF", "application/pdf")}}, 415),
+    ):
         assert (await api.post("/v1/search/similar", headers=reader, **bad)).status_code == status
 
 
 async def test_duplicates_qa_and_images(api: httpx.AsyncClient, api_keys: dict[str, str]) -> None:
     admin, reader = as_key(api_keys, "admin"), as_key(api_keys, "reader")
-    orig = (await create(api, admin, {"merchant": "m1", "sku": "O", "title": "Original"}, jpeg_with_gps(PHOTOS[5]))).json()
+    orig = (
+        await create(
+            api, admin, {"merchant": "m1", "sku": "O", "title": "Original"}, jpeg_with_gps(PHOTOS[5])
+        )
+    ).json()
     copy = near_duplicate(PHOTOS[5], np.random.default_rng(3))
     dup = (await create(api, admin, {"merchant": "m2", "sku": "D", "title": "Copy"}, copy)).json()
-    other = (await create(api, admin, {"merchant": "m3", "sku": "X", "title": "Other"}, png(PHOTOS[0]))).json()
+    other = (
+        await create(api, admin, {"merchant": "m3", "sku": "X", "title": "Other"}, png(PHOTOS[0]))
+    ).json()
     assert "duplicate" in dup["flags"] and "duplicate" not in other["flags"]
     found = (await api.get(f"/v1/products/{orig['id']}/duplicates", headers=reader)).json()
     assert [d["product"]["id"] for d in found] == [dup["id"]]
@@ -180,7 +202,9 @@ async def test_duplicates_qa_and_images(api: httpx.AsyncClient, api_keys: dict[s
     assert (await api.get("/v1/catalog/categories", headers=reader)).json()[8] == "Bag"
 
 
-async def test_correcting_the_category_clears_the_mismatch(api: httpx.AsyncClient, api_keys: dict[str, str]) -> None:
+async def test_correcting_the_category_clears_the_mismatch(
+    api: httpx.AsyncClient, api_keys: dict[str, str]
+) -> None:
     merchant = as_key(api_keys, "merchant")
     product = (await create(api, merchant, {"sku": "C", "title": "Thing"}, png(PHOTOS[1]))).json()
     predicted = product["images"][0]["predicted_category"]

@@ -78,8 +78,12 @@ def test_a_huge_chunked_upload_gets_413_without_being_read(live_server: str) -> 
 
     r = httpx.post(f"{live_server}/v1/classify", content=body(), headers=FORM, timeout=120)
     assert r.status_code == 413 and "1,048,576" in r.json()["detail"]
-    assert "content-length" not in r.request.headers and sent[0] < 512  # far less than 256 MiB left the client
-    ok = httpx.post(f"{live_server}/v1/classify", files={"file": ("a.png", encode(product_photo()), "image/png")})
+    assert (
+        "content-length" not in r.request.headers and sent[0] < 512
+    )  # far less than 256 MiB left the client
+    ok = httpx.post(
+        f"{live_server}/v1/classify", files={"file": ("a.png", encode(product_photo()), "image/png")}
+    )
     assert ok.status_code == 200
 
 
@@ -87,7 +91,17 @@ def test_sigterm_drains_in_flight_requests_then_exits_0(models_root: Path, tmp_p
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     log_path = tmp_path / "server.log"
-    cmd = [sys.executable, "-m", "shoplens.cli", "serve", "--open", "--port", str(port), "--models-dir", str(models_root)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "shoplens.cli",
+        "serve",
+        "--open",
+        "--port",
+        str(port),
+        "--models-dir",
+        str(models_root),
+    ]
     env = {**os.environ, "SHOPLENS_API_KEYS_FILE": str(tmp_path / "keys.json")}
     with open(log_path, "w") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=log, env=env)
@@ -112,7 +126,9 @@ def test_sigterm_drains_in_flight_requests_then_exits_0(models_root: Path, tmp_p
         proc.send_signal(signal.SIGTERM)
         time.sleep(0.3)
         assert httpx.get(f"{base}/readyz", timeout=5).status_code == 503
-        refused = httpx.post(f"{base}/v1/classify", files={"file": ("a.png", encode(product_photo()), "image/png")})
+        refused = httpx.post(
+            f"{base}/v1/classify", files={"file": ("a.png", encode(product_photo()), "image/png")}
+        )
         assert refused.status_code == 503 and refused.headers["retry-after"]
         release.set()
         worker.join(30)
@@ -124,4 +140,6 @@ def test_sigterm_drains_in_flight_requests_then_exits_0(models_root: Path, tmp_p
             proc.wait()
     lines = [json.loads(line) for line in log_path.read_text().splitlines() if line.startswith("{")]
     access = [x for x in lines if x.get("logger") == "shoplens.access" and x["path"] == "/v1/classify"]
-    assert sorted(x["status"] for x in access) == [200, 503] and all(x["request_id"] and x["ms"] >= 0 for x in access)
+    assert sorted(x["status"] for x in access) == [200, 503] and all(
+        x["request_id"] and x["ms"] >= 0 for x in access
+    )

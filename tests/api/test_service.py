@@ -1,4 +1,4 @@
-"""The classify contract, overload (full queue, deadline), batching, metrics, request ids, logs, OpenAPI, JSON errors."""
+"""The classify contract, overload (full queue, deadline), batching, metrics, request ids, logs, OpenAPI, errors."""
 
 from __future__ import annotations
 
@@ -51,21 +51,35 @@ async def test_classify_returns_top_k_review_flag_embedding_model_and_timing(cli
 
 
 async def test_several_files_answer_in_order(client) -> None:
-    photos = [encode(product_photo()), encode(product_photo().rotate(90, expand=True)), encode(product_photo())]
-    r = await client.post("/v1/classify", files=[("files", (f"{i}.png", p, "image/png")) for i, p in enumerate(photos)])
+    photos = [
+        encode(product_photo()),
+        encode(product_photo().rotate(90, expand=True)),
+        encode(product_photo()),
+    ]
+    r = await client.post(
+        "/v1/classify", files=[("files", (f"{i}.png", p, "image/png")) for i, p in enumerate(photos)]
+    )
     results = r.json()["results"]
     assert r.status_code == 200 and [x["index"] for x in results] == [0, 1, 2]
     assert results[0]["top"] == results[2]["top"] != results[1]["top"]
-    bad = await client.post("/v1/classify", files=[("files", ("a.png", photos[0], "image/png")), ("files", ("b", b"%PDF-", "x"))])
+    bad = await client.post(
+        "/v1/classify", files=[("files", ("a.png", photos[0], "image/png")), ("files", ("b", b"%PDF-", "x"))]
+    )
     assert bad.status_code == 415 and bad.json()["detail"].startswith("image 1:")
 
 
 async def test_bad_requests_get_json_4xx_never_500(client) -> None:
     cases = [
         client.post("/v1/classify", content=b"raw bytes", headers={"content-type": "image/png"}),
-        client.post("/v1/classify", content=b"--x\r\nbroken", headers={"content-type": "multipart/form-data; boundary=x"}),
+        client.post(
+            "/v1/classify",
+            content=b"--x\r\nbroken",
+            headers={"content-type": "multipart/form-data; boundary=x"},
+        ),
         client.post("/v1/classify", content=b"", headers={"content-type": "multipart/form-data"}),
-        client.post("/v1/classify", data={"file": "not a file"}, files={"other": ("a.png", b"x", "image/png")}),
+        client.post(
+            "/v1/classify", data={"file": "not a file"}, files={"other": ("a.png", b"x", "image/png")}
+        ),
         client.post("/v1/classify", data={"file": "not a file"}),
         client.post("/v1/classify", params={"top_k": 0}, files={"file": ("a.png", b"x", "image/png")}),
         client.post("/v1/classify", params={"embed": "maybe"}, files={"file": ("a.png", b"x", "image/png")}),
@@ -88,7 +102,9 @@ async def test_full_queue_answers_503_with_retry_after(models_root: Path, keys_f
     assert all(r.headers["retry-after"] == "1" for r in responses if r.status_code == 503)
 
 
-async def test_requests_over_the_in_flight_limit_answer_503_at_once(models_root: Path, keys_file: Path, api_keys) -> None:
+async def test_requests_over_the_in_flight_limit_answer_503_at_once(
+    models_root: Path, keys_file: Path, api_keys
+) -> None:
     app = create_app(settings_for(models_root, keys_file, max_inflight=2), loader=slow_loader)
     async with serving(app, headers={"X-API-Key": api_keys["reader"]}) as c:
         responses = await asyncio.gather(*(classify(c, encode(product_photo())) for _ in range(6)))
@@ -107,7 +123,9 @@ async def test_a_request_past_its_deadline_answers_504(models_root: Path, keys_f
         assert r.status_code == 504 and "deadline" in r.json()["detail"]
 
 
-async def test_concurrent_images_share_model_calls_unless_batching_is_off(models_root: Path, keys_file: Path, api_keys) -> None:
+async def test_concurrent_images_share_model_calls_unless_batching_is_off(
+    models_root: Path, keys_file: Path, api_keys
+) -> None:
     for batching, expect_batched in ((True, True), (False, False)):
         app = create_app(settings_for(models_root, keys_file, batching=batching), loader=slow_loader)
         async with serving(app, headers={"X-API-Key": api_keys["reader"]}) as c:
@@ -138,8 +156,13 @@ async def test_metrics_count_requests_latency_queue_batches_and_model(client) ->
 
 
 async def test_request_id_is_echoed_or_generated_on_every_response(client) -> None:
-    assert (await client.get("/livez", headers={"X-Request-ID": "abc-123"})).headers["x-request-id"] == "abc-123"
-    for r in (await client.get("/livez", headers={"X-Request-ID": "bad id\t<script>"}), await client.get("/missing")):
+    assert (await client.get("/livez", headers={"X-Request-ID": "abc-123"})).headers[
+        "x-request-id"
+    ] == "abc-123"
+    for r in (
+        await client.get("/livez", headers={"X-Request-ID": "bad id\t<script>"}),
+        await client.get("/missing"),
+    ):
         assert len(r.headers["x-request-id"]) == 32 and r.headers["x-request-id"].isalnum()
 
 
@@ -154,7 +177,13 @@ async def test_one_json_access_log_line_per_request(client, caplog: pytest.LogCa
 
 async def test_openapi_json_is_served_and_docs_need_no_cdn(client) -> None:
     spec = (await client.get("/openapi.json")).json()
-    assert {"/v1/classify", "/v1/models", "/v1/models/{version}/activate", "/v1/models/rollback", "/readyz"} <= set(spec["paths"])
+    assert {
+        "/v1/classify",
+        "/v1/models",
+        "/v1/models/{version}/activate",
+        "/v1/models/rollback",
+        "/readyz",
+    } <= set(spec["paths"])
     assert "multipart/form-data" in spec["paths"]["/v1/classify"]["post"]["requestBody"]["content"]
     assert {"APIKeyHeader", "HTTPBearer"} <= set(spec["components"]["securitySchemes"])
     assert (await client.get("/docs")).status_code == 404

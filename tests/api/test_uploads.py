@@ -33,7 +33,9 @@ async def counted_body(chunks: int, size: int, sent: list[int]) -> AsyncIterator
 
 
 @pytest.fixture
-async def small_limit_client(models_root: Path, keys_file: Path, api_keys: dict[str, str]) -> AsyncIterator[httpx.AsyncClient]:
+async def small_limit_client(
+    models_root: Path, keys_file: Path, api_keys: dict[str, str]
+) -> AsyncIterator[httpx.AsyncClient]:
     """The app with a 1 MiB body limit."""
     app = create_app(settings_for(models_root, keys_file, max_upload_bytes=MiB))
     async with serving(app, headers={"X-API-Key": api_keys["reader"]}) as c:
@@ -43,7 +45,9 @@ async def small_limit_client(models_root: Path, keys_file: Path, api_keys: dict[
 async def test_declared_body_over_the_limit_is_413_before_any_of_it_is_read(small_limit_client) -> None:
     sent = [0]
     headers = {"content-type": f"multipart/form-data; boundary={BOUNDARY}", "content-length": str(64 * MiB)}
-    r = await small_limit_client.post("/v1/classify", content=counted_body(1024, 64 * 1024, sent), headers=headers)
+    r = await small_limit_client.post(
+        "/v1/classify", content=counted_body(1024, 64 * 1024, sent), headers=headers
+    )
     assert r.status_code == 413 and "1,048,576" in r.json()["detail"]
     assert sent[0] <= 1  # the ASGI transport may prime one chunk; the app never asked for the rest
 
@@ -51,7 +55,9 @@ async def test_declared_body_over_the_limit_is_413_before_any_of_it_is_read(smal
 async def test_streamed_body_without_length_is_cut_off_at_the_limit(small_limit_client) -> None:
     sent = [0]
     headers = {"content-type": f"multipart/form-data; boundary={BOUNDARY}"}
-    r = await small_limit_client.post("/v1/classify", content=counted_body(1024, 64 * 1024, sent), headers=headers)
+    r = await small_limit_client.post(
+        "/v1/classify", content=counted_body(1024, 64 * 1024, sent), headers=headers
+    )
     assert r.status_code == 413 and r.headers["x-request-id"]
     assert sent[0] <= MiB // (64 * 1024) + 2  # stopped just past 1 MiB of a 64 MiB body
 
@@ -100,7 +106,9 @@ async def test_a_30000_square_bomb_is_413_from_its_header_with_flat_memory(clien
         tracemalloc.stop()
     assert r.status_code == 413 and "pixels" in r.json()["detail"]
     assert peak < 20 * MiB  # Python-side allocations during the request
-    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before < 100 * 1024  # decoded it would be 900 MB
+    assert (
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before < 100 * 1024
+    )  # decoded it would be 900 MB
 
 
 @pytest.mark.parametrize("width,height", [(0, 10), (10, 0)])
@@ -120,7 +128,15 @@ async def test_truncated_or_corrupt_data_is_400(client, fmt: str) -> None:
 
 async def test_file_names_are_never_used_as_paths(client, tmp_path: Path) -> None:
     target = tmp_path / "pwned.png"
-    names = ["../../etc/passwd", "/etc/passwd", str(target), "..\\..\\windows\\win.ini", "evil\x00.png", "\x00", ".."]
+    names = [
+        "../../etc/passwd",
+        "/etc/passwd",
+        str(target),
+        "..\\..\\windows\\win.ini",
+        "evil\x00.png",
+        "\x00",
+        "..",
+    ]
     png = encode(product_photo())
     body, ctype = multipart([("files", name, png) for name in names])
     r = await client.post("/v1/classify", content=body, headers={"content-type": ctype})

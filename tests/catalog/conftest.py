@@ -26,9 +26,16 @@ def make_version(root: Path, version: str, seed: int) -> Path:
     torch.manual_seed(seed)
     model = create_model("shopnet", num_classes=10).eval()
     return save_bundle(
-        root / NAME / version, model, architecture="shopnet", model_kwargs={}, labels=list(CLASS_NAMES),
-        preprocess=FMNIST_PRE, train_config={"seed": seed}, data={"source": "test"}, temperature=0.001,
-    )  # fmt: skip
+        root / NAME / version,
+        model,
+        architecture="shopnet",
+        model_kwargs={},
+        labels=list(CLASS_NAMES),
+        preprocess=FMNIST_PRE,
+        train_config={"seed": seed},
+        data={"source": "test"},
+        temperature=0.001,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -54,7 +61,9 @@ def models_root(models_template: Path, tmp_path: Path) -> Path:
 @pytest.fixture
 def catalog(models_root: Path, database_url: str, tmp_path: Path) -> Iterator[Catalog]:
     """A catalogue on the backend under test, its files in the test's folder."""
-    cat = Catalog(CatalogConfig(data_dir=tmp_path / "catalog", database_url=database_url), ModelStore(models_root, NAME))
+    cat = Catalog(
+        CatalogConfig(data_dir=tmp_path / "catalog", database_url=database_url), ModelStore(models_root, NAME)
+    )
     yield cat
     cat.close()
 

@@ -21,7 +21,9 @@ def common(models_root: Path, tmp_path: Path) -> list[str]:
 def test_demo_catalog_then_qa_and_reindex(models_root: Path, fmnist_dir: Path, tmp_path: Path) -> None:
     opts = common(models_root, tmp_path)
     out = tmp_path / "demo"
-    r = runner.invoke(app, ["demo-catalog", "--out", str(out), "--products", "50", "--data-dir", str(fmnist_dir), *opts])
+    r = runner.invoke(
+        app, ["demo-catalog", "--out", str(out), "--products", "50", "--data-dir", str(fmnist_dir), *opts]
+    )
     assert r.exit_code == 0, r.output
     assert "50 done" in r.output and (out / "LOADED").exists()
     assert "40 demo shoppers with" in r.output and "in 4 campaigns" in r.output
@@ -59,7 +61,17 @@ def test_ingest_errors_are_messages_not_tracebacks(models_root: Path, tmp_path: 
     assert r.exit_code == 2 and "missing column" in r.output
     r = runner.invoke(app, ["ingest", str(bad), "--database-url", "mysql://x@y/z", *opts])
     assert r.exit_code == 2 and "unsupported database" in r.output
-    r = runner.invoke(app, ["ingest", str(tmp_path), "--models-dir", str(tmp_path / "none"), "--catalog-dir", str(tmp_path / "c")])
+    r = runner.invoke(
+        app,
+        [
+            "ingest",
+            str(tmp_path),
+            "--models-dir",
+            str(tmp_path / "none"),
+            "--catalog-dir",
+            str(tmp_path / "c"),
+        ],
+    )
     assert r.exit_code == 2 and "train one first" in r.output
 
 

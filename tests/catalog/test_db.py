@@ -7,8 +7,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 
-from shoplens.catalog.db import DatabaseError, make_engine, normalize_url, upgrade
 from shoplens.catalog import behaviour  # noqa: F401  (its tables are in Base.metadata)
+from shoplens.catalog.db import DatabaseError, make_engine, normalize_url, upgrade
 from shoplens.catalog.models import Base
 
 

@@ -223,8 +223,18 @@ def test_name_resolving_to_loopback_refused_before_any_request(server: Server) -
 
 @pytest.mark.parametrize(
     "host",
-    ["10.0.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0", "224.0.0.1", "[::1]", "[fe80::1]",
-     "[::ffff:127.0.0.1]", "[fd00::1]"],
+    [
+        "10.0.0.1",
+        "192.168.1.1",
+        "169.254.169.254",
+        "100.64.0.1",
+        "0.0.0.0",
+        "224.0.0.1",
+        "[::1]",
+        "[fe80::1]",
+        "[::ffff:127.0.0.1]",
+        "[fd00::1]",
+    ],
 )
 def test_internal_ip_literals_refused(host: str) -> None:
     result = fetch_one(f"http://{host}/latest/meta-data", FetchPolicy(allowed_hosts={host}, retries=0))

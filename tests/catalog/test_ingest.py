@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,7 +22,9 @@ from tests.catalog.conftest import DIM, jpeg_with_gps, photos, png
 ASTRONAUT = os.path.join(os.path.dirname(skimage.__file__), "data", "astronaut.png")
 
 
-def item(key: str, image: bytes, merchant: str = "acme", category: str | None = None, blur: bool = False) -> IngestItem:
+def item(
+    key: str, image: bytes, merchant: str = "acme", category: str | None = None, blur: bool = False
+) -> IngestItem:
     """A product with one image."""
     return IngestItem(key, ProductIn(merchant, key, f"Product {key}", category=category), [image], blur)
 
@@ -32,7 +35,10 @@ def test_products_images_and_embeddings_are_recorded(catalog: Catalog) -> None:
     with catalog.sessions() as s:
         assert s.scalar(select(func.count(Product.id))) == 4
         images = s.scalars(select(ProductImage)).all()
-        assert all(img.predicted_category and img.confidence is not None and img.model_version == "v1" for img in images)
+        assert all(
+            img.predicted_category and img.confidence is not None and img.model_version == "v1"
+            for img in images
+        )
         assert s.scalar(select(func.count()).select_from(Embedding)) == 4
     assert len(catalog.space.index("v1", DIM)) == 4
 
@@ -58,20 +64,24 @@ def test_same_request_twice_is_skipped_and_same_bytes_same_id(catalog: Catalog) 
     shared = png(photos(1, seed=5)[0])
     a, b = catalog.ingestor().ingest([item("x", shared, "m1"), item("y", shared, "m2")])
     with catalog.sessions() as s:
-        shas = s.scalars(select(ProductImage.sha256).where(ProductImage.product_id.in_([a.product_id, b.product_id])))
+        shas = s.scalars(
+            select(ProductImage.sha256).where(ProductImage.product_id.in_([a.product_id, b.product_id]))
+        )
         assert set(shas) == {image_id_of(shared)}
         assert s.scalar(select(func.count(ProductImage.id))) == 5
 
 
 def test_bad_items_fail_alone_with_reasons(catalog: Catalog) -> None:
     good = png(photos(1)[0])
-    out = catalog.ingestor().ingest([
-        item("pdf", b"%PDF-1.4 not an image"),
-        item("cut", good[: len(good) // 2]),
-        IngestItem("notitle", ProductIn("acme", "s", " "), [good]),
-        item("badcat", good, category="Spaceship"),
-        item("ok", good),
-    ])  # fmt: skip
+    out = catalog.ingestor().ingest(
+        [
+            item("pdf", b"%PDF-1.4 not an image"),
+            item("cut", good[: len(good) // 2]),
+            IngestItem("notitle", ProductIn("acme", "s", " "), [good]),
+            item("badcat", good, category="Spaceship"),
+            item("ok", good),
+        ]
+    )
     status = {o.key: (o.status, o.error or "") for o in out}
     assert status["ok"][0] == "done"
     assert status["pdf"][0] == "failed" and "supported" in status["pdf"][1]
@@ -85,12 +95,14 @@ def test_bad_items_fail_alone_with_reasons(catalog: Catalog) -> None:
 
 def test_confident_disagreement_with_the_declared_category_is_flagged(catalog: Catalog) -> None:
     photo = png(photos(1, seed=3)[0])
-    (probe,) = catalog.ingestor().ingest([item("probe", photo)])
+    (_probe,) = catalog.ingestor().ingest([item("probe", photo)])
     with catalog.sessions() as s:
         predicted, conf = s.execute(select(ProductImage.predicted_category, ProductImage.confidence)).one()
     assert conf > 0.99  # the test model is made very sure of itself
     other = next(c for c in catalog.categories() if c != predicted)
-    right, wrong = catalog.ingestor().ingest([item("right", photo, "m2", predicted), item("wrong", photo, "m3", other)])
+    _right, _wrong = catalog.ingestor().ingest(
+        [item("right", photo, "m2", predicted), item("wrong", photo, "m3", other)]
+    )
     with catalog.sessions() as s:
         flags = dict(s.execute(select(Product.sku, ProductImage.mismatch).join(Product)).all())
     assert flags == {"probe": False, "right": False, "wrong": True}
@@ -99,24 +111,34 @@ def test_confident_disagreement_with_the_declared_category_is_flagged(catalog: C
 def test_quality_flags_are_stored(catalog: Catalog) -> None:
     tiny = Image.new("L", (12, 12), 255)
     black = Image.new("L", (40, 40), 0)
-    catalog.ingestor().ingest([item("tiny", png(tiny)), item("black", png(black)), item("fine", png(photos(1)[0]))])
+    catalog.ingestor().ingest(
+        [item("tiny", png(tiny)), item("black", png(black)), item("fine", png(photos(1)[0]))]
+    )
     with catalog.sessions() as s:
         flags = dict(s.execute(select(Product.sku, ProductImage.quality_flags).join(Product)).all())
     assert "too_small" in flags["tiny"] and "too_dark" in flags["black"] and flags["fine"] == ""
 
 
 def test_faces_in_shopper_photos_are_blurred_in_the_stored_copy(catalog: Catalog) -> None:
-    data = open(ASTRONAUT, "rb").read()
+    data = Path(ASTRONAUT).read_bytes()
     assert detect_faces(Image.open(ASTRONAUT))  # the real photo has a detectable face
-    shopper, merchant = catalog.ingestor().ingest([item("review", data, "m1", blur=True), item("shot", data, "m2")])
+    _shopper, _merchant = catalog.ingestor().ingest(
+        [item("review", data, "m1", blur=True), item("shot", data, "m2")]
+    )
     with catalog.sessions() as s:
-        rows = {sku: (n, sha) for sku, n, sha in s.execute(
-            select(Product.sku, ProductImage.faces_blurred, ProductImage.sha256).join(Product))}  # fmt: skip
+        rows = {
+            sku: (n, sha)
+            for sku, n, sha in s.execute(
+                select(Product.sku, ProductImage.faces_blurred, ProductImage.sha256).join(Product)
+            )
+        }
     assert rows["review"][0] >= 1 and rows["shot"][0] == 0
     # The same upload bytes, two stored copies: the blurred one has its own content id.
     assert rows["shot"][1] == image_id_of(data) != rows["review"][1]
     assert detect_faces(Image.open(io.BytesIO(catalog.store.open(rows["review"][1])))) == []
-    assert detect_faces(Image.open(io.BytesIO(catalog.store.open(rows["shot"][1]))))  # merchant shots are kept as sent
+    assert detect_faces(
+        Image.open(io.BytesIO(catalog.store.open(rows["shot"][1])))
+    )  # merchant shots are kept as sent
     # A later merchant upload of the same bytes never replaces what the shopper's product shows.
     (again,) = catalog.ingestor().ingest([item("review2", data, "m3", blur=True)])
     with catalog.sessions() as s:
@@ -141,7 +163,9 @@ def test_near_duplicates_across_merchants_are_grouped(catalog: Catalog) -> None:
 
 def test_the_same_photo_within_one_product_is_not_a_duplicate(catalog: Catalog) -> None:
     p = photos(1, seed=2)[0]
-    catalog.ingestor().ingest([IngestItem("k", ProductIn("m", "s", "T"), [png(p), near_duplicate(p, np.random.default_rng(1))])])
+    catalog.ingestor().ingest(
+        [IngestItem("k", ProductIn("m", "s", "T"), [png(p), near_duplicate(p, np.random.default_rng(1))])]
+    )
     with catalog.sessions() as s:
         assert s.scalars(select(ProductImage.duplicate_group)).all() == [None, None]
 

@@ -82,7 +82,7 @@ def test_sweep_keeps_product_and_creative_images(catalog: Catalog) -> None:
     from shoplens.catalog.queries import referenced_images
 
     a, b, c = photos(3, seed=12)
-    (out,) = catalog.ingestor().ingest([IngestItem("p", ProductIn("acme", "p", "P"), [png(a)])])
+    (_out,) = catalog.ingestor().ingest([IngestItem("p", ProductIn("acme", "p", "P"), [png(a)])])
     for sha, img in (("b" * 64, b), ("c" * 64, c)):
         catalog.store.put(sha, img)
     with catalog.sessions.begin() as s:
@@ -123,8 +123,10 @@ def image_server(tmp_path: Path) -> Iterator[str]:
 
 def test_url_list_fetches_allowed_hosts_only(catalog: Catalog, tmp_path: Path, image_server: str) -> None:
     urls = tmp_path / "urls.txt"
-    urls.write_text(f"# photos\n{image_server}/p0.png\n{image_server}/p1.png\n{image_server}/page.html\n"
-                    f"{image_server}/nothing.png\nhttp://example.invalid/x.png\n")  # fmt: skip
+    urls.write_text(
+        f"# photos\n{image_server}/p0.png\n{image_server}/p1.png\n{image_server}/page.html\n"
+        f"{image_server}/nothing.png\nhttp://example.invalid/x.png\n"
+    )
     rows = rows_from_url_list(urls, "acme")
     policy = FetchPolicy(allowed_hosts=frozenset({"127.0.0.1"}), allow_private=True, retries=0)
     summary = BulkIngest(catalog, policy).run("urls", urls, rows, "acme")
@@ -143,8 +145,21 @@ N_ROWS = 400  # in batches of 8: the kill lands mid-way even on a fast machine
 
 def ingest_cmd(source: Path, models: Path, catalog_dir: Path, database_url: str) -> list[str]:
     """The CLI command that ingests a source into this catalogue."""
-    return [sys.executable, "-m", "shoplens.cli", "ingest", str(source), "--models-dir", str(models),
-            "--catalog-dir", str(catalog_dir), "--database-url", database_url, "--batch-size", "8"]  # fmt: skip
+    return [
+        sys.executable,
+        "-m",
+        "shoplens.cli",
+        "ingest",
+        str(source),
+        "--models-dir",
+        str(models),
+        "--catalog-dir",
+        str(catalog_dir),
+        "--database-url",
+        database_url,
+        "--batch-size",
+        "8",
+    ]
 
 
 def test_sigkill_mid_ingest_then_rerun_gives_every_row_once_and_no_orphans(
@@ -153,9 +168,16 @@ def test_sigkill_mid_ingest_then_rerun_gives_every_row_once_and_no_orphans(
     root = write_folder(tmp_path / "photos", N_ROWS, seed=3)
     catalog_dir = tmp_path / "catalog"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    proc = subprocess.Popen(ingest_cmd(root, models_root, catalog_dir, database_url), env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    cat = Catalog(CatalogConfig(data_dir=catalog_dir, database_url=database_url), ModelStore(models_root, "fashion-mnist"))
+    proc = subprocess.Popen(
+        ingest_cmd(root, models_root, catalog_dir, database_url),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    cat = Catalog(
+        CatalogConfig(data_dir=catalog_dir, database_url=database_url),
+        ModelStore(models_root, "fashion-mnist"),
+    )
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:  # kill it once some rows are in but not all
@@ -169,8 +191,13 @@ def test_sigkill_mid_ingest_then_rerun_gives_every_row_once_and_no_orphans(
         with cat.sessions() as s:
             killed_at = s.scalar(select(func.count(Product.id)))
         assert 0 < killed_at < N_ROWS, "the ingest should have been killed mid-way"
-        rerun = subprocess.run(ingest_cmd(root, models_root, catalog_dir, database_url), env=env,
-                               capture_output=True, text=True, timeout=300)  # fmt: skip
+        rerun = subprocess.run(
+            ingest_cmd(root, models_root, catalog_dir, database_url),
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert rerun.returncode == 0, rerun.stderr
         with cat.sessions() as s:
             assert s.scalar(select(func.count(Product.id))) == N_ROWS

@@ -18,13 +18,18 @@ from tests.catalog.conftest import DIM, NAME, photos, png
 PHOTOS = photos(12, seed=31)
 
 
-def test_reindex_switches_while_search_keeps_answering(catalog: Catalog, models_root: Path, database_url: str) -> None:
+def test_reindex_switches_while_search_keeps_answering(
+    catalog: Catalog, models_root: Path, database_url: str
+) -> None:
     out = catalog.ingestor().ingest(
         [IngestItem(f"k{i}", ProductIn("m", f"s{i}", f"T{i}"), [png(p)]) for i, p in enumerate(PHOTOS)]
     )
     target = out[0].image_ids[0]
     # A second process's view of the same catalogue (as `shoplens reindex` would be).
-    other = Catalog(CatalogConfig(data_dir=catalog.config.data_dir, database_url=database_url), ModelStore(models_root, NAME))
+    other = Catalog(
+        CatalogConfig(data_dir=catalog.config.data_dir, database_url=database_url),
+        ModelStore(models_root, NAME),
+    )
     answers: list[tuple[str, int]] = []
     failures: list[BaseException] = []
     done = threading.Event()
@@ -35,7 +40,7 @@ def test_reindex_switches_while_search_keeps_answering(catalog: Catalog, models_
                 model, _, emb = catalog.embed([PHOTOS[0]])
                 _, ids = catalog.space.index(model.version, emb.shape[1]).search(emb, 1)
                 answers.append((model.version, int(ids[0][0])))
-            except BaseException as e:  # noqa: BLE001 - the test reports any failure
+            except BaseException as e:
                 failures.append(e)
                 return
 
@@ -54,12 +59,16 @@ def test_reindex_switches_while_search_keeps_answering(catalog: Catalog, models_
     assert versions == sorted(versions)  # v1 answers, then v2 answers: never back
     assert catalog.model().version == "v2" and catalog.space.active_version() == "v2"
     with catalog.sessions() as s:
-        assert s.scalar(select(func.count()).select_from(Embedding).where(Embedding.model_version == "v2")) == 12
+        assert (
+            s.scalar(select(func.count()).select_from(Embedding).where(Embedding.model_version == "v2")) == 12
+        )
         assert set(s.scalars(select(ProductImage.model_version))) == {"v2"}
     # New images now go in with the new version.
-    (late,) = catalog.ingestor().ingest([IngestItem("late", ProductIn("m", "late", "L"), [png(photos(1, seed=99)[0])])])
+    (late,) = catalog.ingestor().ingest(
+        [IngestItem("late", ProductIn("m", "late", "L"), [png(photos(1, seed=99)[0])])]
+    )
     with catalog.sessions() as s:
         assert s.get(Embedding, (late.image_ids[0], "v2")) is not None
     assert len(catalog.space.index("v2", DIM)) == 13
-    scores, ids = catalog.space.index("v2", DIM).search(np.zeros((1, DIM), np.float32), 13)
+    _scores, ids = catalog.space.index("v2", DIM).search(np.zeros((1, DIM), np.float32), 13)
     assert set(ids[0]) >= {target, late.image_ids[0]}

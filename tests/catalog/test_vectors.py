@@ -10,7 +10,10 @@ from tests.catalog.conftest import DIM, photos, png
 
 def items(start: int, n: int) -> list[IngestItem]:
     """n products with one photo each."""
-    return [IngestItem(f"k{i}", ProductIn("m", f"s{i}", f"T{i}"), [png(p)]) for i, p in enumerate(photos(n, seed=start), start)]
+    return [
+        IngestItem(f"k{i}", ProductIn("m", f"s{i}", f"T{i}"), [png(p)])
+        for i, p in enumerate(photos(n, seed=start), start)
+    ]
 
 
 def test_deferred_saves_write_each_index_once_at_the_end(catalog: Catalog) -> None:

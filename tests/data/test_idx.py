@@ -41,7 +41,11 @@ def test_corrupt_gzip_is_reported(tmp_path):
 def test_loads_split_with_class_names(fmnist_dir):
     ds = load_fashion_mnist("train", fmnist_dir, verify=False)
     assert ds.images.shape == (200, 1, 28, 28) and ds.images.dtype == np.uint8
-    assert ds.class_names == CLASS_NAMES and ds.class_names[0] == "T-shirt/top" and ds.class_names[9] == "Ankle boot"
+    assert (
+        ds.class_names == CLASS_NAMES
+        and ds.class_names[0] == "T-shirt/top"
+        and ds.class_names[9] == "Ankle boot"
+    )
     assert len(ds.checksum) == 64
 
 
@@ -52,7 +56,7 @@ def test_verification_rejects_unofficial_files(fmnist_dir):
 
 def test_image_label_count_mismatch(fmnist_dir):
     write_idx(fmnist_dir / "train-labels-idx1-ubyte.gz", np.zeros(150, np.uint8))
-    with pytest.raises(DataFormatError, match="200 images .* but 150 labels"):
+    with pytest.raises(DataFormatError, match=r"200 images .* but 150 labels"):
         load_fashion_mnist("train", fmnist_dir, verify=False)
 
 

@@ -186,9 +186,15 @@ def test_normalize_rejects_mismatched_batches() -> None:
 
 def test_config_round_trips_through_json() -> None:
     cfg = PreprocessConfig(
-        size=(32, 24), mode="RGB", resize="crop", trim=True, invert=True, background=0,
-        mean=(0.1, 0.2, 0.3), std=(0.4, 0.5, 0.6),
-    )  # fmt: skip
+        size=(32, 24),
+        mode="RGB",
+        resize="crop",
+        trim=True,
+        invert=True,
+        background=0,
+        mean=(0.1, 0.2, 0.3),
+        std=(0.4, 0.5, 0.6),
+    )
     data = json.loads(json.dumps(cfg.to_dict()))
     assert data["size"] == [32, 24]
     assert PreprocessConfig.from_dict(data) == cfg

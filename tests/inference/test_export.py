@@ -42,8 +42,16 @@ def tiny_bundle(root: Path, name: str) -> Path:
     """A randomly initialised `name` with non-trivial BatchNorm statistics, saved as a bundle."""
     torch.manual_seed(0)
     model = randomize_batchnorm(create_model(name, num_classes=len(LABELS)))
-    return save_bundle(root / name / "v1", model, architecture=name, model_kwargs={}, labels=LABELS,
-                       preprocess=PREPROCESS, train_config={}, data={})  # fmt: skip
+    return save_bundle(
+        root / name / "v1",
+        model,
+        architecture=name,
+        model_kwargs={},
+        labels=LABELS,
+        preprocess=PREPROCESS,
+        train_config={},
+        data={},
+    )
 
 
 def images(n: int, seed: int = 0) -> np.ndarray:
@@ -70,7 +78,11 @@ def test_every_model_exports_and_matches_torch_at_any_batch(tmp_path, name):
         for have, expected in zip(got, want):
             assert np.allclose(have, expected, rtol=1e-4, atol=1e-5), np.abs(have - expected).max()
     entry = read_config(path.parent)["onnx"]
-    assert entry["file"] == "model.onnx" and entry["sha256"] == sha256_file(path) and entry["batchnorm_folded"] == len(bns)
+    assert (
+        entry["file"] == "model.onnx"
+        and entry["sha256"] == sha256_file(path)
+        and entry["batchnorm_folded"] == len(bns)
+    )
     assert [o["name"] for o in entry["outputs"]] == ["logits", "embedding"]
     assert entry["outputs"][1]["shape"] == ["batch", bundle.model.num_features]
     assert max(entry["max_abs_diff_vs_torch"].values()) < 1e-4
@@ -94,7 +106,9 @@ class _LoneBatchNorm(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        self.body = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.BatchNorm2d(4), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.body = nn.Sequential(
+            nn.Conv2d(1, 4, 3), nn.ReLU(), nn.BatchNorm2d(4), nn.AdaptiveAvgPool2d(1), nn.Flatten()
+        )
         self.head = nn.Linear(4, 2)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
@@ -127,9 +141,15 @@ def test_load_predictor_picks_onnxruntime_and_predicts_like_torch(tmp_path):
 
 def test_int8_is_kept_or_discarded_by_the_accuracy_rule(tmp_path, fmnist_dir):
     path = tiny_bundle(tmp_path, "seed_cnn")
-    export_onnx(path, int8=True, data_dir=fmnist_dir, verify=False, calibration_size=64, max_accuracy_drop=100.0)
+    export_onnx(
+        path, int8=True, data_dir=fmnist_dir, verify=False, calibration_size=64, max_accuracy_drop=100.0
+    )
     trial = read_config(path)["onnx_int8"]
-    assert trial["kept"] and (path / "model.int8.onnx").is_file() and trial["sha256"] == sha256_file(path / "model.int8.onnx")
+    assert (
+        trial["kept"]
+        and (path / "model.int8.onnx").is_file()
+        and trial["sha256"] == sha256_file(path / "model.int8.onnx")
+    )
     assert trial["calibration_images"] == 64 and trial["test_images"] == 60
     assert 0 <= trial["int8_accuracy"] <= 1 and trial["fp32_images_per_second"] > 0
     assert {"QuantizeLinear", "DequantizeLinear"} & graph_ops(path / "model.int8.onnx")
@@ -139,10 +159,14 @@ def test_int8_is_kept_or_discarded_by_the_accuracy_rule(tmp_path, fmnist_dir):
     x = images(32, seed=5)
     assert np.abs(int8.probabilities(x) - load_predictor(path).probabilities(x)).max() < 0.05
 
-    export_onnx(path, int8=True, data_dir=fmnist_dir, verify=False, calibration_size=64, max_accuracy_drop=-101.0)
+    export_onnx(
+        path, int8=True, data_dir=fmnist_dir, verify=False, calibration_size=64, max_accuracy_drop=-101.0
+    )
     trial = read_config(path)["onnx_int8"]
     assert not trial["kept"] and trial["file"] is None and not (path / "model.int8.onnx").exists()
-    assert "fp32_accuracy" in trial and "int8_images_per_second" in trial  # the trade-off is recorded either way
+    assert (
+        "fp32_accuracy" in trial and "int8_images_per_second" in trial
+    )  # the trade-off is recorded either way
 
     export_onnx(path)  # a plain re-export drops the stale int8 record
     assert "onnx_int8" not in read_config(path) and "onnx" in read_config(path)

@@ -13,7 +13,9 @@ def tiny_bundle(tmp_path, tta=False) -> Bundle:
     torch.manual_seed(0)
     model = create_model("shopnet", num_classes=4).eval()
     pre = PreprocessConfig(mean=(0.3,), std=(0.4,))
-    return Bundle(tmp_path, model, {}, pre, ["a", "b", "c", "d"], temperature=1.5, review_threshold=0.9, tta_flip=tta)
+    return Bundle(
+        tmp_path, model, {}, pre, ["a", "b", "c", "d"], temperature=1.5, review_threshold=0.9, tta_flip=tta
+    )
 
 
 def test_predictor_matches_the_training_path_and_embeds(tmp_path):

@@ -16,8 +16,17 @@ CATEGORIES = ("Coat", "Bag", "Sneaker", "Dress")
 def stock_shop(cat: Catalog, n: int = 12, seed: int = 3, out_of_stock: Sequence[int] = ()) -> list[int]:
     """n products (categories in turn, one photo each, stock 5 or 0 at the given positions); their ids in order."""
     items = [
-        IngestItem(f"p{i}", ProductIn("acme", f"sku{i}", f"Item {i}", category=CATEGORIES[i % len(CATEGORIES)],
-                                      stock=0 if i in out_of_stock else 5), [png(img)])  # fmt: skip
+        IngestItem(
+            f"p{i}",
+            ProductIn(
+                "acme",
+                f"sku{i}",
+                f"Item {i}",
+                category=CATEGORIES[i % len(CATEGORIES)],
+                stock=0 if i in out_of_stock else 5,
+            ),
+            [png(img)],
+        )
         for i, img in enumerate(photos(n, seed=seed))
     ]
     outcomes = cat.ingestor().ingest(items)

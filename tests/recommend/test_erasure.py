@@ -24,7 +24,11 @@ def mentions(catalog: Catalog, needle: str) -> list[str]:
     with catalog.sessions() as s:
         for table in Base.metadata.sorted_tables:
             for row in s.execute(select(table)).mappings():
-                found += [f"{table.name}.{col}" for col, value in row.items() if isinstance(value, str) and needle in value]
+                found += [
+                    f"{table.name}.{col}"
+                    for col, value in row.items()
+                    if isinstance(value, str) and needle in value
+                ]
     return found
 
 
@@ -37,15 +41,20 @@ def test_erased_user_leaves_nothing_in_any_table_or_cache(catalog: Catalog, shop
         s.add(creative)
         s.flush()
         ad = creative.id
-    events = [EventIn(f"e{n}{p}", u, "view", "2026-11-27T10:00:00Z", p, session_id=f"s{n}")
-              for n, u in enumerate(("gone", "stays")) for p in shop[:3]]  # fmt: skip
+    events = [
+        EventIn(f"e{n}{p}", u, "view", "2026-11-27T10:00:00Z", p, session_id=f"s{n}")
+        for n, u in enumerate(("gone", "stays"))
+        for p in shop[:3]
+    ]
     events.append(EventIn("ad", "gone", "ad_click", "2026-11-27T10:05:00Z", ad_id=ad))
     assert record_events(catalog.sessions, events, SECRET).count("accepted") == 7
     gone, stays = user_key("gone", SECRET), user_key("stays", SECRET)
     rec = Recommender(catalog, stats=StatsConfig(min_age_s=0))
     for user in (gone, stays):
         rec.recommend(user, 3)  # caches a profile and recommendations
-    assert {"events.user_id", "user_profiles.user_id", "recommendation_cache.user_id"} <= set(mentions(catalog, gone))
+    assert {"events.user_id", "user_profiles.user_id", "recommendation_cache.user_id"} <= set(
+        mentions(catalog, gone)
+    )
     assert mentions(catalog, "gone") == []  # pseudonymised: the raw id was never stored
     assert {t.name for t in user_tables()} >= {"events", "user_profiles", "recommendation_cache"}
 
@@ -58,4 +67,8 @@ def test_erased_user_leaves_nothing_in_any_table_or_cache(catalog: Catalog, shop
     stats = rec.stats.get()
     r0, r1 = stats.rows(shop[:2])
     assert stats.covis[r0, r1] == 1
-    assert erase_user(catalog.sessions, ["gone", gone]) == {"events": 0, "user_profiles": 0, "recommendation_cache": 0}
+    assert erase_user(catalog.sessions, ["gone", gone]) == {
+        "events": 0,
+        "user_profiles": 0,
+        "recommendation_cache": 0,
+    }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,11 +15,17 @@ from shoplens.catalog.service import Catalog
 from shoplens.recommend.events import EventError, EventIn, import_csv, parse_timestamp, record_events
 from shoplens.recommend.recommender import Recommender
 
-NOW = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
 
-def view(event_id: str, product: int | None, user: str = "u1", ts: str | None = "2026-11-27T10:00:00Z",
-         type: str = "view", ad_id: int | None = None) -> EventIn:  # fmt: skip
+def view(
+    event_id: str,
+    product: int | None,
+    user: str = "u1",
+    ts: str | None = "2026-11-27T10:00:00Z",
+    type: str = "view",
+    ad_id: int | None = None,
+) -> EventIn:
     """An event in session s1 (a view unless told)."""
     return EventIn(event_id, user, type, ts, product, ad_id, "s1")
 
@@ -30,9 +36,11 @@ def stored(catalog: Catalog) -> list[Event]:
 
 
 def test_timestamps_are_utc_and_naive_means_utc() -> None:
-    assert parse_timestamp("2026-11-27T10:00:00", NOW) == datetime(2026, 11, 27, 10, tzinfo=timezone.utc)
-    assert parse_timestamp("2026-11-27T10:00:00+02:00", NOW) == datetime(2026, 11, 27, 8, tzinfo=timezone.utc)
-    assert parse_timestamp("2026-11-28T12:04:00Z", NOW) == NOW + timedelta(minutes=4)  # a little clock skew is fine
+    assert parse_timestamp("2026-11-27T10:00:00", NOW) == datetime(2026, 11, 27, 10, tzinfo=UTC)
+    assert parse_timestamp("2026-11-27T10:00:00+02:00", NOW) == datetime(2026, 11, 27, 8, tzinfo=UTC)
+    assert parse_timestamp("2026-11-28T12:04:00Z", NOW) == NOW + timedelta(
+        minutes=4
+    )  # a little clock skew is fine
     for bad, why in (("2026-11-28T12:06:00Z", "future"), ("yesterday", "ISO 8601"), (None, "required")):
         with pytest.raises(EventError, match=why):
             parse_timestamp(bad, NOW)
@@ -56,19 +64,27 @@ def test_good_events_are_stored_and_bad_ones_rejected_alone(catalog: Catalog, sh
     assert [r.event_id for r in out.results] == [e.event_id for e in batch]
     assert status["ok1"] == ("accepted", None) and status["ok2"] == ("accepted", None)
     assert status["unknown-product"] == ("rejected", "unknown product 999999")
-    assert "needs a product_id" in status["no-product"][1] and "unknown event type 'like'" in status["bad-type"][1]
+    assert (
+        "needs a product_id" in status["no-product"][1]
+        and "unknown event type 'like'" in status["bad-type"][1]
+    )
     assert "future" in status["future"][1] and "needs an ad_id" in status["no-ad"][1]
     assert status["unknown-ad"][1] == "unknown ad 12345" and "longer than 100" in status["long-user"][1]
     rows = stored(catalog)
     assert [r.event_id for r in rows] == ["ok1", "ok2"] and out.users == {"u1"}
-    assert as_utc(rows[0].ts) == datetime(2026, 11, 27, 8, tzinfo=timezone.utc) and rows[1].type == "purchase"
+    assert as_utc(rows[0].ts) == datetime(2026, 11, 27, 8, tzinfo=UTC) and rows[1].type == "purchase"
 
 
 def test_repeated_event_ids_are_ignored(catalog: Catalog, shop: list[int]) -> None:
-    first = record_events(catalog.sessions, [view("a", shop[0]), view("b", shop[1]), view("a", shop[2])], now=NOW)
+    first = record_events(
+        catalog.sessions, [view("a", shop[0]), view("b", shop[1]), view("a", shop[2])], now=NOW
+    )
     assert [r.status for r in first.results] == ["accepted", "accepted", "duplicate"]
     again = record_events(catalog.sessions, [view("b", shop[1]), view("c", shop[1])], now=NOW)
-    assert [(r.status, r.reason) for r in again.results] == [("duplicate", "already recorded"), ("accepted", None)]
+    assert [(r.status, r.reason) for r in again.results] == [
+        ("duplicate", "already recorded"),
+        ("accepted", None),
+    ]
     rows = stored(catalog)
     assert [r.event_id for r in rows] == ["a", "b", "c"] and rows[0].product_id == shop[0]
 
@@ -88,7 +104,9 @@ def test_batches_are_capped(catalog: Catalog) -> None:
         record_events(catalog.sessions, [view(str(i), 1) for i in range(1001)], now=NOW)
 
 
-def test_new_events_drop_the_users_cached_profile_and_recommendations(catalog: Catalog, shop: list[int]) -> None:
+def test_new_events_drop_the_users_cached_profile_and_recommendations(
+    catalog: Catalog, shop: list[int]
+) -> None:
     record_events(catalog.sessions, [view("a", shop[0]), view("z", shop[1], user="u2")], now=NOW)
     rec = Recommender(catalog)
     rec.recommend("u1", 3)
@@ -102,7 +120,9 @@ def test_new_events_drop_the_users_cached_profile_and_recommendations(catalog: C
         assert s.scalars(select(CachedRecommendation.user_id)).all() == ["u2"]
 
 
-def test_csv_import_reports_bad_lines_and_is_idempotent(catalog: Catalog, shop: list[int], tmp_path: Path) -> None:
+def test_csv_import_reports_bad_lines_and_is_idempotent(
+    catalog: Catalog, shop: list[int], tmp_path: Path
+) -> None:
     path = tmp_path / "events.csv"
     path.write_text(
         "event_id,user_id,type,timestamp,product_id,session_id\n"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 from sqlalchemy import select
@@ -13,7 +13,7 @@ from shoplens.recommend.events import EventIn, record_events
 from shoplens.recommend.profiles import ProfileConfig, compute_profile, load_profile
 from shoplens.recommend.sql import product_vectors
 
-NOW = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 CONFIG = ProfileConfig(half_life_days=14.0)
 
 
@@ -66,7 +66,9 @@ def test_profile_is_cached_until_new_events_arrive(catalog: Catalog, shop: list[
         assert row is not None and row.events == 1 and row.model_version == "v1"
     cached = load_profile(catalog.sessions, "u1", "v1", CONFIG, NOW + timedelta(days=30))
     assert cached is not None and first is not None and cached.affinity == first.affinity
-    assert np.allclose(cached.taste, first.taste) and cached.updated_at == first.updated_at  # served from the row
+    assert (
+        np.allclose(cached.taste, first.taste) and cached.updated_at == first.updated_at
+    )  # served from the row
     record(catalog, ("2", "purchase", shop[1], 0))
     with catalog.sessions() as s:
         assert s.scalars(select(UserProfile)).all() == []

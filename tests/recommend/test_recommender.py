@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -23,12 +23,22 @@ ONLY = RecommenderConfig(visual=0, covis=0, category=0, trending=0)
 
 
 def ago(days: float) -> str:
-    return (datetime.now(timezone.utc) - timedelta(days=days)).isoformat()
+    return (datetime.now(UTC) - timedelta(days=days)).isoformat()
 
 
-def record(catalog: Catalog, user: str, products: list[int], kind: str = "view", days: float = 1, session: str | None = None) -> None:
+def record(
+    catalog: Catalog,
+    user: str,
+    products: list[int],
+    kind: str = "view",
+    days: float = 1,
+    session: str | None = None,
+) -> None:
     """One event per product, in one session (user-day by default)."""
-    batch = [EventIn(f"{user}-{session}-{kind}-{p}-{days}", user, kind, ago(days), p, session_id=session) for p in products]
+    batch = [
+        EventIn(f"{user}-{session}-{kind}-{p}-{days}", user, kind, ago(days), p, session_id=session)
+        for p in products
+    ]
     assert record_events(catalog.sessions, batch).count("accepted") == len(batch)
 
 
@@ -54,11 +64,17 @@ def test_viewed_together_products_carry_their_reason(catalog: Catalog, shop: lis
     record(catalog, "other9", [shop[0], shop[9]], session="s9")
     record(catalog, "u1", [shop[0]])
     first, second = Recommender(catalog, replace(ONLY, covis=1.0)).recommend("u1", 2).items
-    assert (first.product_id, first.source, first.reason) == (shop[6], "covis", "often viewed together with Item 0")
+    assert (first.product_id, first.source, first.reason) == (
+        shop[6],
+        "covis",
+        "often viewed together with Item 0",
+    )
     assert second.product_id == shop[9] and second.score < first.score
 
 
-def test_visual_candidates_follow_the_taste_and_name_the_most_alike_product(catalog: Catalog, shop: list[int]) -> None:
+def test_visual_candidates_follow_the_taste_and_name_the_most_alike_product(
+    catalog: Catalog, shop: list[int]
+) -> None:
     seen = [shop[0], shop[1]]
     record(catalog, "u1", seen)
     rec = Recommender(catalog, replace(ONLY, visual=1.0, mmr_lambda=1.0, seen_penalty=0.0))
@@ -93,7 +109,9 @@ def test_cold_start_gives_trending_products_of_trending_categories(catalog: Cata
     assert {i.reason for i in out.items[:2]} == {"trending in Sneaker"}
 
 
-def test_cache_is_used_until_new_events_and_rechecked_against_stock(catalog: Catalog, shop: list[int]) -> None:
+def test_cache_is_used_until_new_events_and_rechecked_against_stock(
+    catalog: Catalog, shop: list[int]
+) -> None:
     record(catalog, "u1", shop[:3])
     rec = Recommender(catalog)
     first = rec.recommend("u1", 4)

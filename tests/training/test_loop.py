@@ -13,7 +13,14 @@ PRE = PreprocessConfig(mean=(0.2,), std=(0.3,))
 
 
 def tiny_config(**kw) -> TrainConfig:
-    base = dict(model="shopnet", epochs=2, batch_size=32, lr=0.05, threads=1, augment=AugmentConfig(crop_padding=2, hflip=True))
+    base = {
+        "model": "shopnet",
+        "epochs": 2,
+        "batch_size": 32,
+        "lr": 0.05,
+        "threads": 1,
+        "augment": AugmentConfig(crop_padding=2, hflip=True),
+    }
     return dataclasses.replace(PRESETS["fast"], **{**base, **kw})
 
 
@@ -26,7 +33,13 @@ def splits(fmnist_dir):
 
 def test_presets_follow_the_brief():
     seed = PRESETS["seed"]
-    assert (seed.model, seed.optimizer, seed.batch_size, seed.epochs, seed.augment.enabled) == ("seed_cnn", "adam", 32, 5, False)
+    assert (seed.model, seed.optimizer, seed.batch_size, seed.epochs, seed.augment.enabled) == (
+        "seed_cnn",
+        "adam",
+        32,
+        5,
+        False,
+    )
     assert PRESETS["best"].time_budget <= 900
     assert preset_config("fast", lr=0.5, epochs=None).lr == 0.5
     with pytest.raises(ValueError, match="unknown preset"):
@@ -74,8 +87,18 @@ def test_resume_continues_where_it_stopped(splits, tmp_path):
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):  # interrupted after its first epoch's checkpoint
-        train_model(tiny_config(epochs=2), train, val, PRE, checkpoint_dir=tmp_path, progress=False, on_epoch_end=crash)
-    resumed = train_model(tiny_config(epochs=2), train, val, PRE, resume=tmp_path / CHECKPOINT_NAME, progress=False)
+        train_model(
+            tiny_config(epochs=2),
+            train,
+            val,
+            PRE,
+            checkpoint_dir=tmp_path,
+            progress=False,
+            on_epoch_end=crash,
+        )
+    resumed = train_model(
+        tiny_config(epochs=2), train, val, PRE, resume=tmp_path / CHECKPOINT_NAME, progress=False
+    )
     assert [r["epoch"] for r in resumed.history] == [1, 2]
     sa, sb = full.model.state_dict(), resumed.model.state_dict()
     assert all(torch.allclose(sa[k].float(), sb[k].float(), atol=1e-5) for k in sa)

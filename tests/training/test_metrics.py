@@ -59,12 +59,14 @@ def test_softmax_temperature_divides_logits() -> None:
 
 def test_classification_metrics_hand_computed() -> None:
     y = np.array([0, 1, 2, 2])
-    probs = np.array([
-        [0.7, 0.2, 0.1],   # right
-        [0.1, 0.8, 0.1],   # right
-        [0.6, 0.3, 0.1],   # wrong: predicts 0, true 2 is third
-        [0.2, 0.2, 0.6],   # right
-    ])
+    probs = np.array(
+        [
+            [0.7, 0.2, 0.1],  # right
+            [0.1, 0.8, 0.1],  # right
+            [0.6, 0.3, 0.1],  # wrong: predicts 0, true 2 is third
+            [0.2, 0.2, 0.6],  # right
+        ]
+    )
     m = classification_metrics(y, probs, ["a", "b", "c"])
     assert m["accuracy"] == pytest.approx(0.75)
     assert m["top3_accuracy"] == pytest.approx(1.0)  # k = min(3, K) = 3 covers every class
@@ -185,8 +187,10 @@ def test_choose_review_threshold_keeps_ties_together() -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 20), st.booleans()), min_size=1, max_size=30),
-       st.sampled_from([0.5, 0.8, 0.95, 1.0]))
+@given(
+    st.lists(st.tuples(st.integers(0, 20), st.booleans()), min_size=1, max_size=30),
+    st.sampled_from([0.5, 0.8, 0.95, 1.0]),
+)
 def test_choose_review_threshold_is_smallest_reaching(samples, target) -> None:
     conf = [0.4 + 0.6 * c / 20 for c, _ in samples]
     y = np.array([0 if right else 1 for _, right in samples])

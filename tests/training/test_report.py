@@ -57,9 +57,17 @@ def test_write_report_writes_every_file(run: dict, tmp_path: Path) -> None:
     extra = {"preset": "fast", "seed": np.int64(7), "temperature": 1.234567}
     out = tmp_path / "nested" / "report"
 
-    report = write_report(out, title="Seed CNN on synthetic data", metrics=metrics, class_names=CLASSES,
-                          y_true=run["y"], probs=run["probs"], images=run["images"],
-                          history=run["history"], extra=extra)
+    report = write_report(
+        out,
+        title="Seed CNN on synthetic data",
+        metrics=metrics,
+        class_names=CLASSES,
+        y_true=run["y"],
+        probs=run["probs"],
+        images=run["images"],
+        history=run["history"],
+        extra=extra,
+    )
 
     assert report == out / "report.md"
     pngs = ["training_curves.png", "confusion_matrix.png", "reliability.png", "misclassified.png"]
@@ -84,8 +92,15 @@ def test_write_report_writes_every_file(run: dict, tmp_path: Path) -> None:
 
 
 def test_write_report_without_history_or_extra(run: dict, tmp_path: Path) -> None:
-    report = write_report(tmp_path, title="No history", metrics={}, class_names=CLASSES,
-                          y_true=run["y"], probs=run["probs"], images=run["images"])
+    report = write_report(
+        tmp_path,
+        title="No history",
+        metrics={},
+        class_names=CLASSES,
+        y_true=run["y"],
+        probs=run["probs"],
+        images=run["images"],
+    )
     assert not (tmp_path / "training_curves.png").exists()
     assert "training_curves.png" not in report.read_text()
     assert "Human review" not in report.read_text()

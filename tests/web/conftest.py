@@ -40,8 +40,15 @@ from tests.api.test_server import wait_until_ready
 from tests.catalog.conftest import NAME, make_version, models_root, models_template, photos, png  # noqa: F401
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 MERCHANTS = ("acme", "globex", "initech")
 USERS = ("demo-ann", "demo-bob")
 SHOPPING = (
@@ -94,9 +101,16 @@ def fitted_version(
     finally:
         torch.set_num_threads(threads)
     return save_bundle(
-        root / NAME / version, model.eval(), architecture="shopnet", model_kwargs={}, labels=list(CLASS_NAMES),
-        preprocess=FMNIST_PRE, train_config={"steps": steps}, data={"source": "test"}, review_threshold=0.9,
-    )  # fmt: skip
+        root / NAME / version,
+        model.eval(),
+        architecture="shopnet",
+        model_kwargs={},
+        labels=list(CLASS_NAMES),
+        preprocess=FMNIST_PRE,
+        train_config={"steps": steps},
+        data={"source": "test"},
+        review_threshold=0.9,
+    )
 
 
 def models_with_report(root: Path) -> Path:
@@ -111,10 +125,27 @@ def models_with_report(root: Path) -> Path:
         + 4.0 * np.eye(10)[np.where(rng.random(300) < 0.85, y_true, rng.integers(0, 10, 300))]
     )
     probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
-    history = [{"epoch": e, "train_loss": 1.6 / e, "val_loss": 1.7 / e + 0.05, "train_acc": 1 - 0.5 / e,
-                "val_acc": 0.97 - 0.5 / e, "lr": 0.1 / e} for e in range(1, 7)]  # fmt: skip
-    write_report(root / NAME / "v1" / "report", title="v1 (test report)", metrics={}, class_names=list(CLASS_NAMES),
-                 y_true=y_true, probs=probs, images=None, history=history)  # fmt: skip
+    history = [
+        {
+            "epoch": e,
+            "train_loss": 1.6 / e,
+            "val_loss": 1.7 / e + 0.05,
+            "train_acc": 1 - 0.5 / e,
+            "val_acc": 0.97 - 0.5 / e,
+            "lr": 0.1 / e,
+        }
+        for e in range(1, 7)
+    ]
+    write_report(
+        root / NAME / "v1" / "report",
+        title="v1 (test report)",
+        metrics={},
+        class_names=list(CLASS_NAMES),
+        y_true=y_true,
+        probs=probs,
+        images=None,
+        history=history,
+    )
     accuracy = json.loads((root / NAME / "v1" / "report" / "metrics.json").read_text())["accuracy"]
     (root / NAME / "v1" / "metrics.json").write_text(json.dumps({"accuracy": accuracy}))
     return root
@@ -122,8 +153,14 @@ def models_with_report(root: Path) -> Path:
 
 def service_settings(folder: Path, models: Path, **changes: Any) -> Settings:
     """Settings for a console test server: explicit folders, SQLite, no catalogue from the environment."""
-    return Settings(models_dir=models, catalog_dir=folder / "catalog", database_url=None,
-                    api_keys_file=folder / "api-keys.json", reload_interval_s=0.2, **changes)  # fmt: skip
+    return Settings(
+        models_dir=models,
+        catalog_dir=folder / "catalog",
+        database_url=None,
+        api_keys_file=folder / "api-keys.json",
+        reload_interval_s=0.2,
+        **changes,
+    )
 
 
 @dataclass
@@ -159,8 +196,15 @@ def add_product(
     c: httpx.Client, merchant: str, sku: str, title: str, category: str | None, image: bytes
 ) -> dict[str, Any]:
     """POST /v1/products as an admin (open mode) acting for `merchant`."""
-    product = {"merchant": merchant, "sku": sku, "title": title, "brand": title.split()[0], "price": "24.90",
-               "category": category, "stock": 5}  # fmt: skip
+    product = {
+        "merchant": merchant,
+        "sku": sku,
+        "title": title,
+        "brand": title.split()[0],
+        "price": "24.90",
+        "category": category,
+        "stock": 5,
+    }
     r = c.post(
         "/v1/products",
         data={"product": json.dumps(product)},
@@ -209,8 +253,16 @@ def seed_behaviour(c: httpx.Client, demo: Demo) -> None:
             if kind == "purchase":
                 demo.purchases.append(product)
             ts = (now - timedelta(days=len(SHOPPING) - 1 - n, hours=2 + u)).isoformat()
-            events.append({"event_id": f"seed-{user}-{n}", "user_id": user, "type": kind, "timestamp": ts,
-                           "product_id": product["id"], "session_id": f"{user}-s{n // 4}"})  # fmt: skip
+            events.append(
+                {
+                    "event_id": f"seed-{user}-{n}",
+                    "user_id": user,
+                    "type": kind,
+                    "timestamp": ts,
+                    "product_id": product["id"],
+                    "session_id": f"{user}-s{n // 4}",
+                }
+            )
     r = c.post("/v1/events", json={"events": events})
     assert r.status_code == 200 and r.json()["accepted"] == len(events), r.text
     r = c.post(
@@ -219,8 +271,11 @@ def seed_behaviour(c: httpx.Client, demo: Demo) -> None:
     )
     assert r.status_code == 201, r.text
     ad = png(photos(1, seed=91, size=56)[0])
-    r = c.post(f"/v1/ads/campaigns/{r.json()['id']}/creatives", data={"headline": "Spring looks, 20 % off"},
-               files={"file": ("ad.png", ad, "image/png")})  # fmt: skip
+    r = c.post(
+        f"/v1/ads/campaigns/{r.json()['id']}/creatives",
+        data={"headline": "Spring looks, 20 % off"},
+        files={"file": ("ad.png", ad, "image/png")},
+    )
     assert r.status_code == 201, r.text
 
 

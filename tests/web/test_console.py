@@ -10,10 +10,10 @@ from typing import Any
 import httpx
 import pytest
 
+from shoplens.api import create_app
 from shoplens.api.keys import KeyStore
 from shoplens.data.fashion_mnist import CLASS_NAMES
 from tests.catalog.conftest import png
-from shoplens.api import create_app
 from tests.web.conftest import DUPLICATED, PHOTOS, Demo, LiveServer, open_page, service_settings
 
 try:
@@ -151,8 +151,11 @@ def test_a_shoppers_click_is_recorded_and_the_recommendations_change(
     new = recs.filter(has_not_text="you viewed it recently").first  # a product the shopper has not seen yet
     clicked = int(new.get_attribute("data-product-id"))
     new.get_by_role("button").click()
-    page.wait_for_function(f"before => ({RECS})() !== before && document.querySelectorAll('#recs > li').length > 0",
-                           arg=before, timeout=20_000)  # fmt: skip
+    page.wait_for_function(
+        f"before => ({RECS})() !== before && document.querySelectorAll('#recs > li').length > 0",
+        arg=before,
+        timeout=20_000,
+    )
     expect(page.locator("#status")).to_contain_text("recommendations updated")
     assert httpx.get(f"{demo.base}/v1/users/demo-ann/profile").json()["recent"][0] == clicked
     page.locator(".ad-slot button").first.click()

@@ -13,12 +13,11 @@ import httpx
 import numpy as np
 import pytest
 
+from shoplens.api import create_app
 from shoplens.catalog.demo import near_duplicate
 from shoplens.web import STATIC_DIR, static_files
-from tests.api.conftest import serving, settings_for
-from tests.api.test_products import as_key, create
+from tests.api.conftest import as_key, create, serving, settings_for
 from tests.catalog.conftest import photos, png
-from shoplens.api import create_app
 
 pytestmark = pytest.mark.anyio
 PHOTOS = photos(3, seed=41)
@@ -106,8 +105,10 @@ async def test_merchants_and_shoppers(c: httpx.AsyncClient, api_keys: dict[str, 
     r = await c.get("/v1/catalog/merchants", headers=reader)
     assert [(m["id"], m["products"]) for m in r.json()] == [("alpha", 1), ("beta", 2)]
     now = datetime.now(UTC).isoformat()
-    events = [{"event_id": f"e{i}", "user_id": user, "type": "view", "product_id": 1, "timestamp": now}
-              for i, user in enumerate(["ann", "bob", "bob"])]  # fmt: skip
+    events = [
+        {"event_id": f"e{i}", "user_id": user, "type": "view", "product_id": 1, "timestamp": now}
+        for i, user in enumerate(["ann", "bob", "bob"])
+    ]
     r = await c.post("/v1/events", json={"events": events}, headers=reader)
     assert r.json()["accepted"] == 3, r.text
     assert (await c.get("/v1/users", headers=reader)).status_code == 403  # shopper ids are for admins

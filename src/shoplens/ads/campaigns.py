@@ -96,10 +96,16 @@ def create_campaign(session: Session, spec: CampaignIn, categories: Sequence[str
         session.add(Merchant(id=spec.merchant, name=spec.merchant))
         session.flush()  # no ORM relationship orders the two INSERTs
     campaign = Campaign(
-        merchant_id=spec.merchant, name=spec.name, budget=spec.budget, bid=spec.bid, spent=Decimal(0),
-        target_categories=_check_targets(spec.target_categories, categories), status=spec.status,
-        starts_at=starts_at, ends_at=as_utc(spec.ends_at) if spec.ends_at else None,
-    )  # fmt: skip
+        merchant_id=spec.merchant,
+        name=spec.name,
+        budget=spec.budget,
+        bid=spec.bid,
+        spent=Decimal(0),
+        target_categories=_check_targets(spec.target_categories, categories),
+        status=spec.status,
+        starts_at=starts_at,
+        ends_at=as_utc(spec.ends_at) if spec.ends_at else None,
+    )
     session.add(campaign)
     session.flush()
     return campaign
@@ -119,7 +125,9 @@ def check_campaign_owner(campaign: Campaign, merchant: str | None) -> None:
         raise ForbiddenError(f"campaign {campaign.id} belongs to another merchant")
 
 
-def list_campaigns(session: Session, merchant: str | None = None, limit: int = 100, offset: int = 0) -> list[Campaign]:
+def list_campaigns(
+    session: Session, merchant: str | None = None, limit: int = 100, offset: int = 0
+) -> list[Campaign]:
     """Campaigns, newest first (only one merchant's when given)."""
     stmt = select(Campaign).order_by(Campaign.id.desc()).limit(limit).offset(offset)
     if merchant is not None:
@@ -127,8 +135,9 @@ def list_campaigns(session: Session, merchant: str | None = None, limit: int = 1
     return list(session.scalars(stmt))
 
 
-def update_campaign(session: Session, campaign: Campaign, changes: Mapping[str, Any],
-                    categories: Sequence[str]) -> Campaign:  # fmt: skip
+def update_campaign(
+    session: Session, campaign: Campaign, changes: Mapping[str, Any], categories: Sequence[str]
+) -> Campaign:
     """Apply changes to name, budget, bid, target categories, status or end date (validated as on create)."""
     for key, value in changes.items():
         if key not in UPDATABLE:
@@ -188,11 +197,14 @@ def reembed_creatives(catalog: Catalog, batch_size: int = 64) -> int:
     changed = 0
     while True:  # bounded: each pass moves up to batch_size creatives to the current version, or stops
         with catalog.sessions() as session:
-            todo = list(session.execute(
-                select(Creative.id, Creative.sha256)
-                .where((Creative.model_version != version) | Creative.model_version.is_(None))
-                .order_by(Creative.id).limit(batch_size)
-            ))  # fmt: skip
+            todo = list(
+                session.execute(
+                    select(Creative.id, Creative.sha256)
+                    .where((Creative.model_version != version) | Creative.model_version.is_(None))
+                    .order_by(Creative.id)
+                    .limit(batch_size)
+                )
+            )
         if not todo:
             return changed
         seen = recognise(catalog, [decode_image(catalog.store.open(sha256)) for _, sha256 in todo])
@@ -220,10 +232,15 @@ def add_creative(catalog: Catalog, campaign_id: int, headline: str, data: bytes)
     with catalog.sessions.begin() as session:
         get_campaign(session, campaign_id)
         creative = Creative(
-            campaign_id=campaign_id, headline=headline, sha256=sha256, predicted_category=seen.category,
-            confidence=seen.confidence, model_version=seen.model_version, embedding=vector_bytes(seen.embedding),
+            campaign_id=campaign_id,
+            headline=headline,
+            sha256=sha256,
+            predicted_category=seen.category,
+            confidence=seen.confidence,
+            model_version=seen.model_version,
+            embedding=vector_bytes(seen.embedding),
             status="active",
-        )  # fmt: skip
+        )
         session.add(creative)
         session.flush()
     return creative

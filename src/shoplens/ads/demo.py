@@ -24,13 +24,17 @@ def seed_demo_campaigns(catalog: Catalog, per_campaign: int = 2) -> int:
     created = 0
     for merchant, name, headline, wanted in CAMPAIGNS:
         with catalog.sessions.begin() as session:
-            campaign = create_campaign(session, CampaignIn(merchant, name, Decimal("50"), Decimal("0.40")), categories)
+            campaign = create_campaign(
+                session, CampaignIn(merchant, name, Decimal("50"), Decimal("0.40")), categories
+            )
             campaign_id = campaign.id
             shas = session.scalars(
-                select(ProductImage.sha256).join(Product)
+                select(ProductImage.sha256)
+                .join(Product)
                 .where(Product.declared_category.in_(wanted), ProductImage.predicted_category.in_(wanted))
-                .order_by(ProductImage.confidence.desc()).limit(per_campaign)
-            ).all()  # fmt: skip
+                .order_by(ProductImage.confidence.desc())
+                .limit(per_campaign)
+            ).all()
         for sha in shas:
             add_creative(catalog, campaign_id, headline, catalog.store.open(sha))
             created += 1

@@ -39,11 +39,15 @@ def _count(session: Session, creative_id: int, segment: str, impressions: int, c
     stmt = upsert(session)(AdStat).values(
         creative_id=creative_id, segment=segment, impressions=max(impressions, clicks), clicks=clicks
     )
-    impressions_after = case((new_impressions < new_clicks, new_clicks), else_=new_impressions)  # never below clicks
-    session.execute(stmt.on_conflict_do_update(
-        index_elements=[AdStat.creative_id, AdStat.segment],
-        set_={"clicks": new_clicks, "impressions": impressions_after},
-    ))  # fmt: skip
+    impressions_after = case(
+        (new_impressions < new_clicks, new_clicks), else_=new_impressions
+    )  # never below clicks
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[AdStat.creative_id, AdStat.segment],
+            set_={"clicks": new_clicks, "impressions": impressions_after},
+        )
+    )
 
 
 def _charge(session: Session, campaign_id: int) -> None:
@@ -61,8 +65,12 @@ def _impression_time(session: Session, event: Event) -> datetime:
     """When the shopper last saw the clicked creative (the click's own time when never)."""
     shown = session.scalar(
         select(Event.ts)
-        .where(Event.user_id == event.user_id, Event.ad_id == event.ad_id, Event.type == "ad_impression",
-               Event.ts <= event.ts)  # fmt: skip
+        .where(
+            Event.user_id == event.user_id,
+            Event.ad_id == event.ad_id,
+            Event.type == "ad_impression",
+            Event.ts <= event.ts,
+        )
         .order_by(Event.ts.desc())
         .limit(1)
     )
@@ -83,15 +91,29 @@ def apply_ad_event(session: Session, event: Event) -> None:
     _charge(session, campaign_id)
 
 
-def record_ad_event(session: Session, *, event_id: str, kind: AdEventType, creative_id: int, user_id: str,
-                    ts: datetime | None = None, session_id: str | None = None) -> bool:  # fmt: skip
+def record_ad_event(
+    session: Session,
+    *,
+    event_id: str,
+    kind: AdEventType,
+    creative_id: int,
+    user_id: str,
+    ts: datetime | None = None,
+    session_id: str | None = None,
+) -> bool:
     """Store an ad event and count it; False (nothing changed) when its event_id was seen before."""
     if kind not in AD_EVENTS:
         raise ValueError(f"kind must be one of {AD_EVENTS}, got {kind!r}")
     if session.get(Creative, creative_id) is None:
         raise NotFoundError(f"no creative {creative_id}")
-    values = {"event_id": event_id, "user_id": user_id, "session_id": session_id, "type": kind, "ad_id": creative_id,
-              "ts": as_utc(ts) if ts else utcnow()}  # fmt: skip
+    values = {
+        "event_id": event_id,
+        "user_id": user_id,
+        "session_id": session_id,
+        "type": kind,
+        "ad_id": creative_id,
+        "ts": as_utc(ts) if ts else utcnow(),
+    }
     insert = upsert(session)(Event).values(**values).on_conflict_do_nothing(index_elements=[Event.event_id])
     stored = session.scalar(insert.returning(Event.id))
     if stored is None:  # seen before (perhaps stored by a concurrent request a moment ago)

@@ -50,8 +50,9 @@ def _recent(user_id: str, before: datetime | None, limit: int):  # type: ignore[
     return stmt.order_by(Event.ts.desc(), Event.id.desc()).limit(limit).subquery()
 
 
-def category_affinity(session: Session, user_id: str, *, before: datetime | None = None,
-                      limit: int = RECENT_EVENTS) -> dict[str, float]:  # fmt: skip
+def category_affinity(
+    session: Session, user_id: str, *, before: datetime | None = None, limit: int = RECENT_EVENTS
+) -> dict[str, float]:
     """Summed event weights per category over the shopper's latest product events (before a time, if given)."""
     recent = _recent(user_id, before, limit)
     per_event = (
@@ -67,8 +68,14 @@ def category_affinity(session: Session, user_id: str, *, before: datetime | None
     return {str(cat): float(total) for cat, total in rows}
 
 
-def taste_vector(session: Session, user_id: str, version: str, *, before: datetime | None = None,
-                 limit: int = RECENT_EVENTS) -> np.ndarray | None:  # fmt: skip
+def taste_vector(
+    session: Session,
+    user_id: str,
+    version: str,
+    *,
+    before: datetime | None = None,
+    limit: int = RECENT_EVENTS,
+) -> np.ndarray | None:
     """The weighted mean embedding of the products in the shopper's latest events (None when there are none)."""
     recent = _recent(user_id, before, limit)
     rows = session.execute(
@@ -85,8 +92,9 @@ def taste_vector(session: Session, user_id: str, version: str, *, before: dateti
     return (mean / norm).astype(np.float32) if norm > 0 else None
 
 
-def user_profile(session: Session, user_id: str | None, version: str | None, *,
-                 before: datetime | None = None) -> Profile:  # fmt: skip
+def user_profile(
+    session: Session, user_id: str | None, version: str | None, *, before: datetime | None = None
+) -> Profile:
     """The shopper's affinity and taste (empty for an anonymous request)."""
     if not user_id:
         return Profile()

@@ -77,22 +77,40 @@ def _creative_rows(session: Session, campaign_ids: list[int]) -> dict[int, list[
     if not campaign_ids:
         return found
     rows = session.execute(
-        select(Creative.campaign_id, Creative.id, Creative.headline, Creative.predicted_category, Creative.status,
-               func.coalesce(func.sum(AdStat.impressions), 0), func.coalesce(func.sum(AdStat.clicks), 0))  # fmt: skip
+        select(
+            Creative.campaign_id,
+            Creative.id,
+            Creative.headline,
+            Creative.predicted_category,
+            Creative.status,
+            func.coalesce(func.sum(AdStat.impressions), 0),
+            func.coalesce(func.sum(AdStat.clicks), 0),
+        )
         .outerjoin(AdStat, AdStat.creative_id == Creative.id)
         .where(Creative.campaign_id.in_(campaign_ids))
-        .group_by(Creative.campaign_id, Creative.id, Creative.headline, Creative.predicted_category, Creative.status)
+        .group_by(
+            Creative.campaign_id, Creative.id, Creative.headline, Creative.predicted_category, Creative.status
+        )
         .order_by(Creative.id)
     )
     for campaign_id, cid, headline, category, status, impressions, clicks in rows:
-        found[campaign_id].append(CreativeReport(cid, headline, category, status, int(impressions), int(clicks)))
+        found[campaign_id].append(
+            CreativeReport(cid, headline, category, status, int(impressions), int(clicks))
+        )
     return found
 
 
 def _report(campaign: Campaign, creatives: list[CreativeReport]) -> CampaignReport:
     """The report of one campaign row."""
-    return CampaignReport(campaign.id, campaign.name, campaign.merchant_id, campaign.status, Decimal(campaign.budget),
-                          Decimal(campaign.spent), creatives)  # fmt: skip
+    return CampaignReport(
+        campaign.id,
+        campaign.name,
+        campaign.merchant_id,
+        campaign.status,
+        Decimal(campaign.budget),
+        Decimal(campaign.spent),
+        creatives,
+    )
 
 
 def campaign_report(session: Session, campaign_id: int) -> CampaignReport:
@@ -101,8 +119,9 @@ def campaign_report(session: Session, campaign_id: int) -> CampaignReport:
     return _report(campaign, _creative_rows(session, [campaign.id])[campaign.id])
 
 
-def campaign_reports(session: Session, merchant: str | None = None, limit: int = 100,
-                     offset: int = 0) -> list[CampaignReport]:  # fmt: skip
+def campaign_reports(
+    session: Session, merchant: str | None = None, limit: int = 100, offset: int = 0
+) -> list[CampaignReport]:
     """Reports of campaigns, newest first (one merchant's when given)."""
     campaigns = list_campaigns(session, merchant, limit, offset)
     rows = _creative_rows(session, [c.id for c in campaigns])

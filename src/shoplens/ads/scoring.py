@@ -105,9 +105,11 @@ def relevance_parts(c: Candidates, ctx: Context, config: SelectionConfig) -> tup
     nan = np.full(n, np.nan)
     ctx_sim = _cosines(c, ctx.product_vector) if ctx.product_vector is not None else nan
     user_sim = _cosines(c, ctx.taste) if ctx.taste is not None else nan
-    match = _category_match(c.categories, ctx.product_category, ctx.affinity) if (
-        ctx.product_category is not None or ctx.affinity
-    ) else nan  # fmt: skip
+    match = (
+        _category_match(c.categories, ctx.product_category, ctx.affinity)
+        if (ctx.product_category is not None or ctx.affinity)
+        else nan
+    )
     parts = np.stack([ctx_sim, user_sim, match])
     weights = np.array([config.context_weight, config.user_weight, config.category_weight])[:, None]
     known = ~np.isnan(parts)
@@ -153,8 +155,9 @@ def _cosines(c: Candidates, query: np.ndarray) -> np.ndarray:
     return np.where(c.has_vector, sims, np.nan)
 
 
-def _category_match(categories: Sequence[str | None], product_category: str | None,
-                    affinity: Mapping[str, float]) -> np.ndarray:  # fmt: skip
+def _category_match(
+    categories: Sequence[str | None], product_category: str | None, affinity: Mapping[str, float]
+) -> np.ndarray:
     """1 for the viewed product's category, else the shopper's affinity relative to their top category."""
     top = max(affinity.values(), default=0.0)
     out = np.zeros(len(categories))

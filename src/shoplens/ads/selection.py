@@ -92,26 +92,36 @@ def frequency_capped(session: Session, user_id: str, now: datetime, config: Sele
     """Creatives the shopper has seen `frequency_cap` times or more within the window."""
     rows = session.scalars(
         select(Event.ad_id)
-        .where(Event.user_id == user_id, Event.type == "ad_impression", Event.ad_id.is_not(None),
-               Event.ts > now - config.frequency_window, Event.ts <= now)  # fmt: skip
+        .where(
+            Event.user_id == user_id,
+            Event.type == "ad_impression",
+            Event.ad_id.is_not(None),
+            Event.ts > now - config.frequency_window,
+            Event.ts <= now,
+        )
         .group_by(Event.ad_id)
         .having(func.count() >= config.frequency_cap)
     )
     return set(rows)
 
 
-def eligible_creatives(session: Session, now: datetime, config: SelectionConfig, *, exclude: set[int],
-                       categories: set[str]) -> list[tuple[Creative, Campaign]]:  # fmt: skip
+def eligible_creatives(
+    session: Session, now: datetime, config: SelectionConfig, *, exclude: set[int], categories: set[str]
+) -> list[tuple[Creative, Campaign]]:
     """Active creatives of campaigns running now with budget left, paced, matching `categories` where targeted."""
     stmt = (
         select(Creative, Campaign)
         .join(Campaign, Campaign.id == Creative.campaign_id)
-        .where(Creative.status == "active", Campaign.status == "active", Campaign.starts_at <= now,
-               or_(Campaign.ends_at.is_(None), Campaign.ends_at > now),
-               Campaign.budget - Campaign.spent >= Campaign.bid)
+        .where(
+            Creative.status == "active",
+            Campaign.status == "active",
+            Campaign.starts_at <= now,
+            or_(Campaign.ends_at.is_(None), Campaign.ends_at > now),
+            Campaign.budget - Campaign.spent >= Campaign.bid,
+        )
         .order_by(Creative.id)
         .limit(config.max_candidates)
-    )  # fmt: skip
+    )
     if exclude:
         stmt = stmt.where(Creative.id.not_in(sorted(exclude)))
     found = []
@@ -125,7 +135,9 @@ def eligible_creatives(session: Session, now: datetime, config: SelectionConfig,
     return found
 
 
-def segment_stats(session: Session, creative_ids: list[int], segment: str) -> dict[int, tuple[int, int, int, int]]:
+def segment_stats(
+    session: Session, creative_ids: list[int], segment: str
+) -> dict[int, tuple[int, int, int, int]]:
     """Per creative: clicks and impressions in the segment, then over all segments."""
     if not creative_ids:
         return {}
@@ -144,8 +156,12 @@ def segment_stats(session: Session, creative_ids: list[int], segment: str) -> di
     return {int(cid): (int(c or 0), int(n or 0), int(tc or 0), int(tn or 0)) for cid, c, n, tc, tn in rows}
 
 
-def candidates_of(rows: list[tuple[Creative, Campaign]], stats: dict[int, tuple[int, int, int, int]],
-                  version: str | None, dim: int) -> Candidates:  # fmt: skip
+def candidates_of(
+    rows: list[tuple[Creative, Campaign]],
+    stats: dict[int, tuple[int, int, int, int]],
+    version: str | None,
+    dim: int,
+) -> Candidates:
     """The scoring arrays of eligible creatives (embeddings of another model version are left out)."""
     n = len(rows)
     vectors = np.zeros((n, dim), dtype=np.float32)
@@ -157,10 +173,15 @@ def candidates_of(rows: list[tuple[Creative, Campaign]], stats: dict[int, tuple[
                 vectors[i], has_vector[i] = v, True
     counts = np.array([stats.get(c.id, (0, 0, 0, 0)) for c, _ in rows], dtype=np.float64).reshape(n, 4)
     return Candidates(
-        bids=np.array([float(camp.bid) for _, camp in rows]), vectors=vectors, has_vector=has_vector,
-        categories=[c.predicted_category for c, _ in rows], clicks=counts[:, 0], impressions=counts[:, 1],
-        total_clicks=counts[:, 2], total_impressions=counts[:, 3],
-    )  # fmt: skip
+        bids=np.array([float(camp.bid) for _, camp in rows]),
+        vectors=vectors,
+        has_vector=has_vector,
+        categories=[c.predicted_category for c, _ in rows],
+        clicks=counts[:, 0],
+        impressions=counts[:, 1],
+        total_clicks=counts[:, 2],
+        total_impressions=counts[:, 3],
+    )
 
 
 def _dim(rows: list[tuple[Creative, Campaign]], *vectors: np.ndarray | None) -> int:
@@ -177,9 +198,15 @@ def _part(values: np.ndarray, i: int) -> float | None:
     return None if np.isnan(value) else value
 
 
-def select_ads(session: Session, request: AdRequest, version: str | None, *,
-               rng: np.random.Generator | int | None = None, now: datetime | None = None,
-               config: SelectionConfig = SelectionConfig()) -> AdSelection:  # fmt: skip
+def select_ads(
+    session: Session,
+    request: AdRequest,
+    version: str | None,
+    *,
+    rng: np.random.Generator | int | None = None,
+    now: datetime | None = None,
+    config: SelectionConfig = SelectionConfig(),
+) -> AdSelection:
     """Up to `request.slots` distinct eligible creatives for the shopper and page, best first."""
     now = as_utc(now) if now is not None else utcnow()
     generator = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
@@ -187,26 +214,45 @@ def select_ads(session: Session, request: AdRequest, version: str | None, *,
     page = page_product(session, request.context_product_id, version) if request.context_product_id else None
     profile = user_profile(session, request.user_id, version) if request.user_id else Profile()
     capped = frequency_capped(session, request.user_id, now, config) if request.user_id else set()
-    wanted = {c for c in (page.category if page else None, profile.segment if profile.affinity else None) if c}
+    wanted = {
+        c for c in (page.category if page else None, profile.segment if profile.affinity else None) if c
+    }
     rows = eligible_creatives(session, now, config, exclude=capped, categories=wanted)
     stats = segment_stats(session, [c.id for c, _ in rows], profile.segment)
     cands = candidates_of(rows, stats, version, _dim(rows, page.vector if page else None, profile.taste))
-    ctx = Context(page.vector if page else None, page.category if page else None, profile.taste, profile.affinity)
+    ctx = Context(
+        page.vector if page else None, page.category if page else None, profile.taste, profile.affinity
+    )
     s = score(cands, ctx, generator, config)
     chosen = pick(s.score, [camp.id for _, camp in rows], slots)
     ads = [
-        AdChoice(rows[i][0], rows[i][1], ScoreParts(
-            _part(s.context_similarity, i), _part(s.user_similarity, i), _part(s.category_match, i),
-            float(s.relevance[i]), float(s.sampled_ctr[i]), float(s.expected_ctr[i]), float(cands.bids[i]),
-            float(s.score[i]),
-        ))  # fmt: skip
+        AdChoice(
+            rows[i][0],
+            rows[i][1],
+            ScoreParts(
+                _part(s.context_similarity, i),
+                _part(s.user_similarity, i),
+                _part(s.category_match, i),
+                float(s.relevance[i]),
+                float(s.sampled_ctr[i]),
+                float(s.expected_ctr[i]),
+                float(cands.bids[i]),
+                float(s.score[i]),
+            ),
+        )
         for i in chosen
     ]
     return AdSelection(profile.segment, version, len(rows), ads)
 
 
-def select_for(catalog: Catalog, request: AdRequest, *, rng: np.random.Generator | int | None = None,
-               now: datetime | None = None, config: SelectionConfig = SelectionConfig()) -> AdSelection:  # fmt: skip
+def select_for(
+    catalog: Catalog,
+    request: AdRequest,
+    *,
+    rng: np.random.Generator | int | None = None,
+    now: datetime | None = None,
+    config: SelectionConfig = SelectionConfig(),
+) -> AdSelection:
     """Ads for a request against the catalogue (its active model version's embeddings)."""
     version = embedding_version(catalog)
     with catalog.sessions() as session:

@@ -95,8 +95,12 @@ def load_products(catalog: Catalog, version: str, limit: int) -> _Products:
         .subquery()
     )
     stmt = (
-        select(Product.id, func.coalesce(Product.declared_category, ProductImage.predicted_category),
-               ProductImage.sha256, Embedding.vector)  # fmt: skip
+        select(
+            Product.id,
+            func.coalesce(Product.declared_category, ProductImage.predicted_category),
+            ProductImage.sha256,
+            Embedding.vector,
+        )
         .join(first, first.c.product_id == Product.id)
         .join(ProductImage, ProductImage.id == first.c.image_id)
         .join(Embedding, and_(Embedding.image_id == ProductImage.id, Embedding.model_version == version))
@@ -107,7 +111,9 @@ def load_products(catalog: Catalog, version: str, limit: int) -> _Products:
     with catalog.sessions() as session:
         rows = [r for r in session.execute(stmt).all() if r[1] is not None]
     if len(rows) < 4 or len({r[1] for r in rows}) < 2:
-        raise ShopLensError("the ads simulation needs a catalogue with at least 4 embedded products in 2 categories")
+        raise ShopLensError(
+            "the ads simulation needs a catalogue with at least 4 embedded products in 2 categories"
+        )
     vectors = np.stack([np.frombuffer(r[3], dtype="<f4") for r in rows]).astype(np.float32)
     return _Products(np.array([r[0] for r in rows]), [r[1] for r in rows], [r[2] for r in rows], vectors)
 
@@ -122,7 +128,9 @@ def ad_photo(photo: Image.Image, rng: np.random.Generator, margin: int = 2) -> I
     return canvas.point([round(255 * (v / 255) ** gamma) for v in range(256)] * len(photo.getbands()))
 
 
-def make_creatives(catalog: Catalog, products: _Products, config: SimConfig, rng: np.random.Generator) -> _Creatives:
+def make_creatives(
+    catalog: Catalog, products: _Products, config: SimConfig, rng: np.random.Generator
+) -> _Creatives:
     """Creatives from catalogue photos, each campaign within one category, recognised by the catalogue's model."""
     categories = sorted(set(products.categories))
     by_category = {c: np.flatnonzero(np.array(products.categories) == c) for c in categories}
@@ -130,8 +138,11 @@ def make_creatives(catalog: Catalog, products: _Products, config: SimConfig, rng
     for k in range(config.campaigns):
         category = categories[k % len(categories)]
         targeted = rng.random() < config.targeted_share
-        picks = rng.choice(by_category[category], size=config.creatives_per_campaign,
-                           replace=len(by_category[category]) < config.creatives_per_campaign)  # fmt: skip
+        picks = rng.choice(
+            by_category[category],
+            size=config.creatives_per_campaign,
+            replace=len(by_category[category]) < config.creatives_per_campaign,
+        )
         for i in picks:
             photo = decode_image(catalog.store.open(products.sha256[int(i)]))
             images.append(ad_photo(photo, rng))
@@ -140,9 +151,13 @@ def make_creatives(catalog: Catalog, products: _Products, config: SimConfig, rng
             targets.append(frozenset({category}) if targeted else frozenset())
     seen = recognise(catalog, images)
     return _Creatives(
-        campaign, true_category, [s.category for s in seen], np.stack([s.embedding for s in seen]).astype(np.float32),
-        rng.normal(0.0, config.appeal_sd, len(images)), targets,
-    )  # fmt: skip
+        campaign,
+        true_category,
+        [s.category for s in seen],
+        np.stack([s.embedding for s in seen]).astype(np.float32),
+        rng.normal(0.0, config.appeal_sd, len(images)),
+        targets,
+    )
 
 
 def _logit(p: float) -> float:
@@ -157,8 +172,15 @@ def _expected_ctr(a: np.ndarray, b: np.ndarray, n: int) -> np.ndarray:
 class _Market:
     """Shoppers, their page views and the true click probabilities of every creative in every round."""
 
-    def __init__(self, products: _Products, creatives: _Creatives, n_users: int, rounds: int, config: SimConfig,
-                 rng: np.random.Generator) -> None:  # fmt: skip
+    def __init__(
+        self,
+        products: _Products,
+        creatives: _Creatives,
+        n_users: int,
+        rounds: int,
+        config: SimConfig,
+        rng: np.random.Generator,
+    ) -> None:
         cats = sorted(set(products.categories))
         index = {c: i for i, c in enumerate(cats)}
         prod_cat = np.array([index[c] for c in products.categories])
@@ -174,32 +196,46 @@ class _Market:
             style[u] = v / max(float(np.linalg.norm(v)), 1e-12)
         self.cats, self.prod_cat, self.weights = cats, prod_cat, weights
         total = n_users * config.history + rounds
-        users = np.concatenate([np.repeat(np.arange(n_users), config.history), rng.integers(0, n_users, rounds)])
+        users = np.concatenate(
+            [np.repeat(np.arange(n_users), config.history), rng.integers(0, n_users, rounds)]
+        )
         loyal = rng.random(total) < config.loyalty
         pages = np.empty(total, dtype=np.int64)
         for t in range(total):  # bounded: one page view per step
             u = users[t]
-            c = rng.choice(len(cats), p=weights[u]) if loyal[t] else int(prod_cat[rng.integers(len(prod_cat))])
+            c = (
+                rng.choice(len(cats), p=weights[u])
+                if loyal[t]
+                else int(prod_cat[rng.integers(len(prod_cat))])
+            )
             pages[t] = rng.choice(members[c])
         self.warmup = n_users * config.history
         self.users, self.pages = users, pages
         # True click probabilities for the ad rounds (rounds × creatives).
-        ad_users, ad_pages = users[self.warmup:], pages[self.warmup:]
+        ad_users, ad_pages = users[self.warmup :], pages[self.warmup :]
         taste_sim = style @ creatives.vectors.T  # users × creatives
         page_sim = products.vectors[ad_pages] @ creatives.vectors.T  # rounds × creatives
         cat_weight = weights / np.maximum(weights.max(axis=1, keepdims=True), 1e-12)
         creative_cat = np.array([index.get(c, -1) for c in creatives.true_category])
         liked = np.where(creative_cat >= 0, cat_weight[ad_users][:, np.maximum(creative_cat, 0)], 0.0)
-        fit = (config.taste_gain * (taste_sim[ad_users] - taste_sim.mean())
-               + config.page_gain * (page_sim - page_sim.mean())
-               + config.category_gain * liked)  # fmt: skip
+        fit = (
+            config.taste_gain * (taste_sim[ad_users] - taste_sim.mean())
+            + config.page_gain * (page_sim - page_sim.mean())
+            + config.category_gain * liked
+        )
         logits = _logit(config.base_ctr) + creatives.appeal[None, :] + fit
         self.p = 1.0 / (1.0 + np.exp(-logits))
 
 
-def simulate_ads(catalog: Catalog, n_users: int = 500, rounds: int = 20_000, seed: int = 0, *,
-                 config: SimConfig = SimConfig(),
-                 selection: SelectionConfig = SelectionConfig()) -> dict[str, Any]:  # fmt: skip
+def simulate_ads(
+    catalog: Catalog,
+    n_users: int = 500,
+    rounds: int = 20_000,
+    seed: int = 0,
+    *,
+    config: SimConfig = SimConfig(),
+    selection: SelectionConfig = SelectionConfig(),
+) -> dict[str, Any]:
     """Run the simulated market; CTRs, regret and their curves for random, best-single and ShopLens selection."""
     if n_users < 1 or rounds < 1:
         raise ValueError("n_users and rounds must be positive")
@@ -217,7 +253,11 @@ def simulate_ads(catalog: Catalog, n_users: int = 500, rounds: int = 20_000, see
     n_c = len(creatives.campaign)
     coins = rng.random(rounds)
     best = int(np.argmax(market.p.mean(axis=0)))
-    chosen = {"best_single": np.full(rounds, best), "random": np.full(rounds, -1), "shoplens": np.full(rounds, -1)}
+    chosen = {
+        "best_single": np.full(rounds, best),
+        "random": np.full(rounds, -1),
+        "shoplens": np.full(rounds, -1),
+    }
     oracle = market.p.max(axis=1)
     # What the service would know: each shopper's views so far.
     affinity: list[dict[str, float]] = [defaultdict(float) for _ in range(n_users)]
@@ -239,11 +279,13 @@ def simulate_ads(catalog: Catalog, n_users: int = 500, rounds: int = 20_000, see
         segment = segment_of(affinity[u])
         wanted = {products.categories[page], segment}
         for policy in ("random", "shoplens"):
-            ok = np.array([
-                (not creatives.targets[i] or bool(creatives.targets[i] & wanted))
-                and _under_cap(seen_at.get((policy, u, i)), now, window_days, selection.frequency_cap)
-                for i in range(n_c)
-            ])  # fmt: skip
+            ok = np.array(
+                [
+                    (not creatives.targets[i] or bool(creatives.targets[i] & wanted))
+                    and _under_cap(seen_at.get((policy, u, i)), now, window_days, selection.frequency_cap)
+                    for i in range(n_c)
+                ]
+            )
             eligible = np.flatnonzero(ok)
             if not len(eligible):
                 continue
@@ -251,10 +293,15 @@ def simulate_ads(catalog: Catalog, n_users: int = 500, rounds: int = 20_000, see
                 pick_i = int(rng.choice(eligible))
             else:
                 cands = Candidates(
-                    bids[eligible], creatives.vectors[eligible], np.ones(len(eligible), dtype=bool),
-                    [creatives.seen_category[i] for i in eligible], clicks[segment][eligible], shown[segment][eligible],
-                    total_clicks[eligible], total_shown[eligible],
-                )  # fmt: skip
+                    bids[eligible],
+                    creatives.vectors[eligible],
+                    np.ones(len(eligible), dtype=bool),
+                    [creatives.seen_category[i] for i in eligible],
+                    clicks[segment][eligible],
+                    shown[segment][eligible],
+                    total_clicks[eligible],
+                    total_shown[eligible],
+                )
                 ctx = Context(products.vectors[page], products.categories[page], taste[u], dict(affinity[u]))
                 s = score(cands, ctx, rng, selection)
                 pick_i = int(eligible[pick(s.score, [creatives.campaign[i] for i in eligible], 1)[0]])
@@ -265,7 +312,9 @@ def simulate_ads(catalog: Catalog, n_users: int = 500, rounds: int = 20_000, see
                 total_clicks[pick_i] += hit
             chosen[policy][r] = pick_i
             seen_at.setdefault((policy, u, pick_i), deque(maxlen=max(selection.frequency_cap, 1))).append(now)
-    return _summary(market, creatives, chosen, oracle, coins, rounds, n_users, seed, version, len(products.ids), config)
+    return _summary(
+        market, creatives, chosen, oracle, coins, rounds, n_users, seed, version, len(products.ids), config
+    )
 
 
 def _under_cap(times: deque[float] | None, now: float, window: float, cap: int) -> bool:
@@ -273,9 +322,19 @@ def _under_cap(times: deque[float] | None, now: float, window: float, cap: int) 
     return times is None or sum(1 for x in times if x > now - window) < cap
 
 
-def _summary(market: _Market, creatives: _Creatives, chosen: dict[str, np.ndarray], oracle: np.ndarray,
-             coins: np.ndarray, rounds: int, n_users: int, seed: int, version: str, n_products: int,
-             config: SimConfig) -> dict[str, Any]:  # fmt: skip
+def _summary(
+    market: _Market,
+    creatives: _Creatives,
+    chosen: dict[str, np.ndarray],
+    oracle: np.ndarray,
+    coins: np.ndarray,
+    rounds: int,
+    n_users: int,
+    seed: int,
+    version: str,
+    n_products: int,
+    config: SimConfig,
+) -> dict[str, Any]:
     """CTRs (realised and expected), regret totals, and curves at checkpoints."""
     marks = np.unique(np.linspace(1, rounds, min(config.checkpoints, rounds)).astype(int))
     expected = {k: _expected_ctr(market.p, v, rounds) for k, v in chosen.items()}
@@ -302,14 +361,23 @@ def _summary(market: _Market, creatives: _Creatives, chosen: dict[str, np.ndarra
             "vs_oracle": {k: v[-1] for k, v in regret_oracle.items()},
             "unit": "expected clicks",
         },
-        "curves": {"round": marks.tolist(), "ctr": cum_ctr, "regret_vs_best_single": regret_best,
-                   "regret_vs_oracle": regret_oracle},  # fmt: skip
-        "rounds": rounds, "users": n_users, "seed": seed, "model_version": version, "products": n_products,
-        "creatives": len(creatives.campaign), "campaigns": len(set(creatives.campaign)),
+        "curves": {
+            "round": marks.tolist(),
+            "ctr": cum_ctr,
+            "regret_vs_best_single": regret_best,
+            "regret_vs_oracle": regret_oracle,
+        },
+        "rounds": rounds,
+        "users": n_users,
+        "seed": seed,
+        "model_version": version,
+        "products": n_products,
+        "creatives": len(creatives.campaign),
+        "campaigns": len(set(creatives.campaign)),
         "targeted_campaigns": len({c for c, t in zip(creatives.campaign, creatives.targets) if t}),
         "recognition_accuracy": round(float(recognised), 4),
         "config": asdict(config),
-    }  # fmt: skip
+    }
 
 
 def write_ads_chart(result: dict[str, Any], path: str | Path) -> Path:
@@ -331,4 +399,3 @@ def write_ads_chart(result: dict[str, Any], path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110, format="png")
     return path
-

@@ -24,14 +24,22 @@ class CampaignCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     merchant: str | None = Field(
-        None, max_length=64, description="Defaults to the merchant of a merchant key; an admin key must name one."
+        None,
+        max_length=64,
+        description="Defaults to the merchant of a merchant key; an admin key must name one.",
     )
     name: str = Field(min_length=1, max_length=200)
-    budget: Decimal = Field(gt=0, max_digits=12, decimal_places=2, description="The most the campaign may spend.")
-    bid: Decimal = Field(gt=0, max_digits=12, decimal_places=4, description="What one click costs the campaign.")
+    budget: Decimal = Field(
+        gt=0, max_digits=12, decimal_places=2, description="The most the campaign may spend."
+    )
+    bid: Decimal = Field(
+        gt=0, max_digits=12, decimal_places=4, description="What one click costs the campaign."
+    )
     target_categories: list[str] = Field(default_factory=list, max_length=50, description=TARGETS)
     starts_at: datetime | None = Field(None, description="Default: now. Times without a zone are UTC.")
-    ends_at: datetime | None = Field(None, description="With an end date, spending is paced over the campaign's run.")
+    ends_at: datetime | None = Field(
+        None, description="With an end date, spending is paced over the campaign's run."
+    )
     status: Literal["active", "paused"] = "active"
 
 
@@ -84,11 +92,19 @@ class CampaignPublic(BaseModel):
 class ScorePartsPublic(BaseModel):
     """Why an ad was chosen: its relevance parts (null when unknown), its sampled and expected CTR, bid, score."""
 
-    context_similarity: float | None = Field(description="Cosine of the creative with the product being viewed.")
-    user_similarity: float | None = Field(description="Cosine of the creative with the shopper's taste vector.")
-    category_match: float | None = Field(description="1: the page's category; else the shopper's relative affinity.")
+    context_similarity: float | None = Field(
+        description="Cosine of the creative with the product being viewed."
+    )
+    user_similarity: float | None = Field(
+        description="Cosine of the creative with the shopper's taste vector."
+    )
+    category_match: float | None = Field(
+        description="1: the page's category; else the shopper's relative affinity."
+    )
     relevance: float = Field(description="Weighted mean of the known parts above.")
-    sampled_ctr: float = Field(description="Thompson draw from the creative's Beta posterior in the shopper's segment.")
+    sampled_ctr: float = Field(
+        description="Thompson draw from the creative's Beta posterior in the shopper's segment."
+    )
     expected_ctr: float = Field(description="The posterior mean.")
     bid: float
     score: float = Field(description="bid × sampled_ctr × exp(tilt × relevance)")
@@ -163,39 +179,73 @@ class CampaignReportPublic(BaseModel):
 def creative_public(c: Creative) -> CreativePublic:
     """The public form of a creative."""
     return CreativePublic(
-        id=c.id, campaign_id=c.campaign_id, headline=c.headline, sha256=c.sha256, url=f"/v1/images/{c.sha256}",
-        thumbnail_url=f"/v1/images/{c.sha256}?variant=thumb", predicted_category=c.predicted_category,
-        confidence=c.confidence, model_version=c.model_version, status=c.status, created_at=c.created_at,
-    )  # fmt: skip
+        id=c.id,
+        campaign_id=c.campaign_id,
+        headline=c.headline,
+        sha256=c.sha256,
+        url=f"/v1/images/{c.sha256}",
+        thumbnail_url=f"/v1/images/{c.sha256}?variant=thumb",
+        predicted_category=c.predicted_category,
+        confidence=c.confidence,
+        model_version=c.model_version,
+        status=c.status,
+        created_at=c.created_at,
+    )
 
 
 def campaign_public(c: Campaign, creatives: list[Creative]) -> CampaignPublic:
     """The public form of a campaign and its creatives."""
     budget, spent = Decimal(c.budget), Decimal(c.spent)
     return CampaignPublic(
-        id=c.id, merchant=c.merchant_id, name=c.name, budget=float(budget), bid=float(c.bid), spent=float(spent),
-        budget_left=float(max(budget - spent, Decimal(0))), target_categories=targets(c), status=c.status,
-        starts_at=c.starts_at, ends_at=c.ends_at, created_at=c.created_at,
+        id=c.id,
+        merchant=c.merchant_id,
+        name=c.name,
+        budget=float(budget),
+        bid=float(c.bid),
+        spent=float(spent),
+        budget_left=float(max(budget - spent, Decimal(0))),
+        target_categories=targets(c),
+        status=c.status,
+        starts_at=c.starts_at,
+        ends_at=c.ends_at,
+        created_at=c.created_at,
         creatives=[creative_public(x) for x in creatives],
-    )  # fmt: skip
+    )
 
 
 def ad_public(ad: AdChoice) -> AdPublic:
     """The public form of a chosen ad."""
-    return AdPublic(creative=creative_public(ad.creative), campaign_id=ad.campaign.id, campaign_name=ad.campaign.name,
-                    parts=ScorePartsPublic(**vars(ad.parts)))  # fmt: skip
+    return AdPublic(
+        creative=creative_public(ad.creative),
+        campaign_id=ad.campaign.id,
+        campaign_name=ad.campaign.name,
+        parts=ScorePartsPublic(**vars(ad.parts)),
+    )
 
 
 def selection_public(s: AdSelection, context_product_id: int | None) -> AdSelectionPublic:
     """The public form of a selection."""
-    return AdSelectionPublic(segment=s.segment, context_product_id=context_product_id, model_version=s.model_version,
-                             eligible=s.eligible, ads=[ad_public(a) for a in s.ads])  # fmt: skip
+    return AdSelectionPublic(
+        segment=s.segment,
+        context_product_id=context_product_id,
+        model_version=s.model_version,
+        eligible=s.eligible,
+        ads=[ad_public(a) for a in s.ads],
+    )
 
 
 def report_public(r: CampaignReport) -> CampaignReportPublic:
     """The public form of a campaign report."""
     return CampaignReportPublic(
-        campaign_id=r.campaign_id, name=r.name, merchant=r.merchant, status=r.status, impressions=r.impressions,
-        clicks=r.clicks, ctr=r.ctr, spend=float(r.spent), budget=float(r.budget), budget_left=float(r.budget_left),
+        campaign_id=r.campaign_id,
+        name=r.name,
+        merchant=r.merchant,
+        status=r.status,
+        impressions=r.impressions,
+        clicks=r.clicks,
+        ctr=r.ctr,
+        spend=float(r.spent),
+        budget=float(r.budget),
+        budget_left=float(r.budget_left),
         creatives=[CreativeReportPublic(**vars(c), ctr=c.ctr) for c in r.creatives],
-    )  # fmt: skip
+    )

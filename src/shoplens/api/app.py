@@ -69,23 +69,38 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 def create_app(settings: Settings | None = None, *, loader: PredictorLoader | None = None) -> FastAPI:
     """A ready-to-serve app; `loader` (bundle folder → Predictor) replaces the runtime's, for tests."""
     settings = settings or Settings()
-    store = ModelStore(settings.models_dir, settings.model_name, loader or predictor_loader(settings.runtime, settings.threads))
+    store = ModelStore(
+        settings.models_dir,
+        settings.model_name,
+        loader or predictor_loader(settings.runtime, settings.threads),
+    )
     metrics = Metrics()
     lifecycle = Lifecycle()
     batcher = MicroBatcher(
-        max_batch=settings.effective_batch_size, max_wait_ms=settings.batch_max_wait_ms if settings.batching else 0,
-        queue_max=settings.queue_max, on_batch=metrics.observe_batch, expected=lambda: lifecycle.preparing,
-    )  # fmt: skip
+        max_batch=settings.effective_batch_size,
+        max_wait_ms=settings.batch_max_wait_ms if settings.batching else 0,
+        queue_max=settings.queue_max,
+        on_batch=metrics.observe_batch,
+        expected=lambda: lifecycle.preparing,
+    )
     metrics.track_queue(lambda: batcher.depth)
     app = FastAPI(
-        title="ShopLens", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
+        title="ShopLens",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
         description="Product photo categories and embeddings. Send images as multipart/form-data.",
-    )  # fmt: skip
-    service = Service(settings, ModelHandle(store), batcher, KeyStore(settings.api_keys_file), metrics, lifecycle)
+    )
+    service = Service(
+        settings, ModelHandle(store), batcher, KeyStore(settings.api_keys_file), metrics, lifecycle
+    )
     app.state.service = service
     add_exception_handlers(app)
     # Outermost last: request id/logs/metrics → body limit → admission → FastAPI.
-    app.add_middleware(AdmissionMiddleware, lifecycle=lifecycle, max_inflight=settings.max_inflight, paths=ADMITTED)
+    app.add_middleware(
+        AdmissionMiddleware, lifecycle=lifecycle, max_inflight=settings.max_inflight, paths=ADMITTED
+    )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_upload_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=metrics, lifecycle=lifecycle, known_paths=ADMITTED)
     routers = (health, classify, models, products, search, catalog, behaviour, ads, console, web)

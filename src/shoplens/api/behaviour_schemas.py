@@ -15,12 +15,18 @@ class EventCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     event_id: str = Field(description="The sender's unique id: an id sent again is ignored (idempotent).")
-    user_id: str = Field(description="The shopper (pseudonymised on the way in when the service has a secret).")
+    user_id: str = Field(
+        description="The shopper (pseudonymised on the way in when the service has a secret)."
+    )
     type: str = Field(description="view, click, add_to_cart, purchase, ad_impression or ad_click.")
-    timestamp: str | None = Field(None, description="ISO 8601; without a zone it is UTC; at most 5 minutes ahead.")
+    timestamp: str | None = Field(
+        None, description="ISO 8601; without a zone it is UTC; at most 5 minutes ahead."
+    )
     product_id: int | None = Field(None, description="Required for view, click, add_to_cart and purchase.")
     ad_id: int | None = Field(None, description="The creative; required for ad_impression and ad_click.")
-    session_id: str | None = Field(None, description="Groups events for 'viewed together' (default: the user's day).")
+    session_id: str | None = Field(
+        None, description="Groups events for 'viewed together' (default: the user's day)."
+    )
 
 
 class EventBatch(BaseModel):
@@ -65,7 +71,9 @@ class ProfilePublic(BaseModel):
     top_categories: list[CategoryShare]
     affinity: dict[str, float]
     recent: list[int] = Field(description="Product ids, newest first.")
-    taste: list[float] | None = Field(description="L2-normalised weighted mean embedding (None without embeddings).")
+    taste: list[float] | None = Field(
+        description="L2-normalised weighted mean embedding (None without embeddings)."
+    )
 
 
 class RecommendationPublic(BaseModel):

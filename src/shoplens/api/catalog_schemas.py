@@ -18,12 +18,16 @@ class ProductCreate(BaseModel):
     """A product as a merchant declares it (sent as the JSON form field `product`, images in `files`)."""
 
     model_config = ConfigDict(extra="forbid")
-    merchant: str | None = Field(None, max_length=64, description="Defaults to the merchant of a merchant key.")
+    merchant: str | None = Field(
+        None, max_length=64, description="Defaults to the merchant of a merchant key."
+    )
     sku: str = Field(min_length=1, max_length=100)
     title: str = Field(min_length=1, max_length=300)
     brand: str | None = Field(None, max_length=100)
     price: Decimal | None = Field(None, ge=0, max_digits=12, decimal_places=2)
-    category: str | None = Field(None, max_length=64, description="The declared category (one of the taxonomy's).")
+    category: str | None = Field(
+        None, max_length=64, description="The declared category (one of the taxonomy's)."
+    )
     stock: int = Field(0, ge=0)
     status: Status = "active"
     shopper_upload: bool = Field(False, description="A shopper's photo (faces are blurred by default).")
@@ -129,11 +133,20 @@ class QaPublic(BaseModel):
 def image_public(img: ProductImage) -> ImagePublic:
     """The public form of a stored image."""
     return ImagePublic(
-        id=img.id, sha256=img.sha256, url=f"/v1/images/{img.sha256}", thumbnail_url=f"/v1/images/{img.sha256}?variant=thumb",
-        width=img.width, height=img.height, quality_flags=[f for f in img.quality_flags.split(",") if f],
-        predicted_category=img.predicted_category, confidence=img.confidence, model_version=img.model_version,
-        mismatch=img.mismatch, duplicate_group=img.duplicate_group, faces_blurred=img.faces_blurred,
-    )  # fmt: skip
+        id=img.id,
+        sha256=img.sha256,
+        url=f"/v1/images/{img.sha256}",
+        thumbnail_url=f"/v1/images/{img.sha256}?variant=thumb",
+        width=img.width,
+        height=img.height,
+        quality_flags=[f for f in img.quality_flags.split(",") if f],
+        predicted_category=img.predicted_category,
+        confidence=img.confidence,
+        model_version=img.model_version,
+        mismatch=img.mismatch,
+        duplicate_group=img.duplicate_group,
+        faces_blurred=img.faces_blurred,
+    )
 
 
 def product_flags(p: Product) -> list[str]:
@@ -151,9 +164,18 @@ def product_flags(p: Product) -> list[str]:
 def product_public(p: Product) -> ProductPublic:
     """The public form of a product (its images loaded)."""
     return ProductPublic(
-        id=p.id, merchant=p.merchant_id, sku=p.sku, title=p.title, brand=p.brand,
-        price=float(p.price) if p.price is not None else None, category=p.declared_category,
-        predicted_category=p.images[0].predicted_category if p.images else None, stock=p.stock, status=p.status,
-        flags=product_flags(p), images=[image_public(i) for i in p.images], created_at=p.created_at,
+        id=p.id,
+        merchant=p.merchant_id,
+        sku=p.sku,
+        title=p.title,
+        brand=p.brand,
+        price=float(p.price) if p.price is not None else None,
+        category=p.declared_category,
+        predicted_category=p.images[0].predicted_category if p.images else None,
+        stock=p.stock,
+        status=p.status,
+        flags=product_flags(p),
+        images=[image_public(i) for i in p.images],
+        created_at=p.created_at,
         updated_at=p.updated_at,
-    )  # fmt: skip
+    )

@@ -15,7 +15,9 @@ from shoplens.api.keys import Principal, Role, role_allows
 from shoplens.api.service import Service
 from shoplens.errors import ForbiddenError
 
-api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key from `shoplens keys create`.")
+api_key_header = APIKeyHeader(
+    name="X-API-Key", auto_error=False, description="An API key from `shoplens keys create`."
+)
 bearer = HTTPBearer(auto_error=False, description="The same API key as a bearer token.")
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="shoplens"'}
 
@@ -40,7 +42,9 @@ def require(role: Role) -> Callable[..., Awaitable[Principal]]:
         if presented is None:
             if service.settings.open_mode:
                 return Principal(None, "admin")
-            raise HTTPException(401, "an API key is required: send it as X-API-Key (or Authorization: Bearer)", CHALLENGE)
+            raise HTTPException(
+                401, "an API key is required: send it as X-API-Key (or Authorization: Bearer)", CHALLENGE
+            )
         principal = service.keys.verify(presented)
         if principal is None:
             raise HTTPException(401, "invalid API key", CHALLENGE)

@@ -48,7 +48,9 @@ def http_error(exc: ShopLensError, prefix: str = "") -> HTTPException:
 
 def busy() -> HTTPException:
     """503 with Retry-After: the service is overloaded for now."""
-    return HTTPException(503, "the service is busy; retry shortly", headers={"Retry-After": str(RETRY_AFTER_S)})
+    return HTTPException(
+        503, "the service is busy; retry shortly", headers={"Retry-After": str(RETRY_AFTER_S)}
+    )
 
 
 async def _http_exception(request: Request, exc: Exception) -> JSONResponse:

@@ -9,7 +9,7 @@ import os
 import secrets
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, get_args
 
@@ -82,7 +82,7 @@ class KeyStore:
         key_id = secrets.token_hex(6)
         key = f"{KEY_PREFIX}_{key_id}_{secrets.token_urlsafe(32)}"
         salt = secrets.token_hex(16)
-        created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        created = datetime.now(UTC).isoformat(timespec="seconds")
         record = KeyRecord(key_id, role, salt, _digest(salt, key), created, label, merchant)  # type: ignore[arg-type]
         with self._lock:
             records = self._read()

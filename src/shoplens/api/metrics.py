@@ -25,19 +25,31 @@ class Metrics:
         self.registry = CollectorRegistry()
         reg = self.registry
         self.requests = Counter(
-            "shoplens_http_requests", "HTTP requests by route, method and status.", ["route", "method", "status"],
+            "shoplens_http_requests",
+            "HTTP requests by route, method and status.",
+            ["route", "method", "status"],
             registry=reg,
-        )  # fmt: skip
-        self.latency = Histogram(
-            "shoplens_http_request_duration_seconds", "Time from request to response, by route.", ["route"],
-            buckets=LATENCY_BUCKETS, registry=reg,
-        )  # fmt: skip
-        self.queue_depth = Gauge("shoplens_queue_depth", "Images waiting for the model.", registry=reg)
-        self.batch_size = Histogram("shoplens_batch_size", "Images per model call.", buckets=BATCH_BUCKETS, registry=reg)
-        self.inference = Histogram(
-            "shoplens_inference_duration_seconds", "Time of one model call.", buckets=LATENCY_BUCKETS, registry=reg
         )
-        self.model_info = Gauge("shoplens_model_info", "The model version serving (1).", ["name", "version"], registry=reg)
+        self.latency = Histogram(
+            "shoplens_http_request_duration_seconds",
+            "Time from request to response, by route.",
+            ["route"],
+            buckets=LATENCY_BUCKETS,
+            registry=reg,
+        )
+        self.queue_depth = Gauge("shoplens_queue_depth", "Images waiting for the model.", registry=reg)
+        self.batch_size = Histogram(
+            "shoplens_batch_size", "Images per model call.", buckets=BATCH_BUCKETS, registry=reg
+        )
+        self.inference = Histogram(
+            "shoplens_inference_duration_seconds",
+            "Time of one model call.",
+            buckets=LATENCY_BUCKETS,
+            registry=reg,
+        )
+        self.model_info = Gauge(
+            "shoplens_model_info", "The model version serving (1).", ["name", "version"], registry=reg
+        )
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
         """Count one finished request and its latency."""

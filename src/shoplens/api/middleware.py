@@ -27,13 +27,21 @@ class BodyTooLargeError(HTTPException):
     """The request body is over the limit (raised while it is being read)."""
 
     def __init__(self, limit: int) -> None:
-        super().__init__(413, f"request body is larger than the limit of {limit:,} bytes", {"Connection": "close"})
+        super().__init__(
+            413, f"request body is larger than the limit of {limit:,} bytes", {"Connection": "close"}
+        )
 
 
-async def send_json(send: Send, status: int, detail: str, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+async def send_json(
+    send: Send, status: int, detail: str, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
     """Answer with {"detail": ...} straight from ASGI."""
     body = json.dumps({"detail": detail}).encode()
-    head = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *(headers or [])]
+    head = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        *(headers or []),
+    ]
     await send({"type": "http.response.start", "status": status, "headers": head})
     await send({"type": "http.response.body", "body": body})
 
@@ -67,12 +75,16 @@ class BodyLimitMiddleware:
                 await send_json(send, 400, "invalid Content-Length header", [(b"connection", b"close")])
                 return
             if int(declared) > self.max_bytes:
-                await send_json(send, 413, BodyTooLargeError(self.max_bytes).detail, [(b"connection", b"close")])
+                await send_json(
+                    send, 413, BodyTooLargeError(self.max_bytes).detail, [(b"connection", b"close")]
+                )
                 return
         received = 0
         started = False
         chunked = _header(scope, b"transfer-encoding") is not None
-        body_done = not chunked and int(declared or 0) <= CHEAP_TO_DRAIN  # the server may read the rest itself
+        body_done = (
+            not chunked and int(declared or 0) <= CHEAP_TO_DRAIN
+        )  # the server may read the rest itself
 
         async def limited_receive() -> Message:
             nonlocal received, body_done
@@ -135,7 +147,9 @@ class AdmissionMiddleware:
 class RequestContextMiddleware:
     """X-Request-ID on every response, one JSON access-log line and metrics per request, 503 while shutting down."""
 
-    def __init__(self, app: ASGIApp, metrics: Metrics, lifecycle: Lifecycle, known_paths: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self, app: ASGIApp, metrics: Metrics, lifecycle: Lifecycle, known_paths: frozenset[str] = frozenset()
+    ) -> None:
         self.app = app
         self.metrics = metrics
         self.lifecycle = lifecycle
@@ -156,14 +170,19 @@ class RequestContextMiddleware:
             nonlocal status, started
             if message["type"] == "http.response.start":
                 status, started = message["status"], True
-                message["headers"] = [*message.get("headers", []), (REQUEST_ID_HEADER.encode(), request_id.encode())]
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (REQUEST_ID_HEADER.encode(), request_id.encode()),
+                ]
             await send(message)
 
         self.lifecycle.inflight += 1
         try:
             if self.lifecycle.shutting_down and scope["path"] not in PROBES:
                 refuse = [(b"retry-after", b"1"), (b"connection", b"close")]
-                await send_json(send_with_id, 503, "the service is shutting down; retry on another instance", refuse)
+                await send_json(
+                    send_with_id, 503, "the service is shutting down; retry on another instance", refuse
+                )
             else:
                 await self.app(scope, receive, send_with_id)
         except Exception:
@@ -178,8 +197,15 @@ class RequestContextMiddleware:
     def _record(self, scope: Scope, request_id: str, status: int, seconds: float) -> None:
         """Metrics by route template (not raw path) and one structured access-log line."""
         route: Any = scope.get("route")
-        template = getattr(route, "path", None) or (scope["path"] if scope["path"] in self.known_paths else "unmatched")
+        template = getattr(route, "path", None) or (
+            scope["path"] if scope["path"] in self.known_paths else "unmatched"
+        )
         self.metrics.observe_request(template, scope["method"], status, seconds)
-        fields = {"request_id": request_id, "method": scope["method"], "path": scope["path"], "status": status,
-                  "ms": round(seconds * 1000, 2)}  # fmt: skip
+        fields = {
+            "request_id": request_id,
+            "method": scope["method"],
+            "path": scope["path"],
+            "status": status,
+            "ms": round(seconds * 1000, 2),
+        }
         access_log.info("request", extra={"fields": fields})

@@ -18,7 +18,9 @@ class ClassificationPublic(BaseModel):
     """The answer for one uploaded image."""
 
     index: int = Field(description="Position of the image in the request (0-based).")
-    filename: str | None = Field(None, description="The upload's file name, reduced to a safe base name; never used.")
+    filename: str | None = Field(
+        None, description="The upload's file name, reduced to a safe base name; never used."
+    )
     top: list[LabelScorePublic]
     needs_review: bool = Field(description="The top probability is below the model's review threshold.")
     embedding: list[float] | None = Field(None, description="L2-normalised embedding (with ?embed=true).")

@@ -7,7 +7,7 @@ import logging
 import signal
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import FrameType
 
 import faiss
@@ -25,7 +25,7 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         line = {
-            "ts": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),
@@ -83,9 +83,16 @@ def serve(settings: Settings) -> int:
     faiss.omp_set_num_threads(settings.search_threads)
     app = create_app(settings)
     config = uvicorn.Config(
-        app, host=settings.host, port=settings.port, log_config=None, access_log=False, server_header=False,
-        timeout_graceful_shutdown=int(settings.drain_timeout_s) or None, lifespan="on", log_level=settings.log_level,
-    )  # fmt: skip
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        timeout_graceful_shutdown=int(settings.drain_timeout_s) or None,
+        lifespan="on",
+        log_level=settings.log_level,
+    )
     server = GracefulServer(config, app.state.service.lifecycle, settings.drain_timeout_s)
     server.run()
     return 0 if server.started else 1

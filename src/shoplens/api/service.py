@@ -56,7 +56,9 @@ class Service:
         """The catalogue, opened (and migrated) on first use."""
         with self._catalog_lock:
             if self._catalog is None:
-                self._catalog = Catalog(catalog_config(self.settings), self.handle.store, serving=self.handle.current)
+                self._catalog = Catalog(
+                    catalog_config(self.settings), self.handle.store, serving=self.handle.current
+                )
             return self._catalog
 
     def recommender(self) -> Recommender:

@@ -22,8 +22,11 @@ MULTIPART_BODY = {
                     "type": "object",
                     "properties": {
                         "file": {"type": "string", "format": "binary", "description": "One image."},
-                        "files": {"type": "array", "items": {"type": "string", "format": "binary"},
-                                  "description": "Several images (up to the configured maximum)."},  # fmt: skip
+                        "files": {
+                            "type": "array",
+                            "items": {"type": "string", "format": "binary"},
+                            "description": "Several images (up to the configured maximum).",
+                        },
                     },
                 }
             }
@@ -53,7 +56,9 @@ async def read_uploads(request: Request, max_files: int, max_parts: int) -> list
     """The images in the `file` / `files` fields, in order; 4xx for a request that is not such a form."""
     content_type = request.headers.get("content-type", "")
     if not content_type.lower().startswith("multipart/form-data"):
-        raise HTTPException(415, "send multipart/form-data with the image in the field 'file' (or several in 'files')")
+        raise HTTPException(
+            415, "send multipart/form-data with the image in the field 'file' (or several in 'files')"
+        )
     async with request.form(max_files=max_files, max_fields=max_parts) as form:
         uploads: list[Upload] = []
         for field, value in form.multi_items():

@@ -16,13 +16,52 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-BRANDS = ("Nordvik", "Aurel", "Kestrel", "Lumo", "Brava", "Tessa", "Oakhaven", "Miro", "Sable", "Verde",
-          "Halcyon", "Ivo", "Juno", "Kaia", "Lark", "Moss", "Nova", "Orla", "Pike", "Quill")  # fmt: skip
-STYLES = ("Classic", "Everyday", "Urban", "Soft", "Relaxed", "Slim", "Vintage", "Essential", "Studio", "Weekend")
+BRANDS = (
+    "Nordvik",
+    "Aurel",
+    "Kestrel",
+    "Lumo",
+    "Brava",
+    "Tessa",
+    "Oakhaven",
+    "Miro",
+    "Sable",
+    "Verde",
+    "Halcyon",
+    "Ivo",
+    "Juno",
+    "Kaia",
+    "Lark",
+    "Moss",
+    "Nova",
+    "Orla",
+    "Pike",
+    "Quill",
+)
+STYLES = (
+    "Classic",
+    "Everyday",
+    "Urban",
+    "Soft",
+    "Relaxed",
+    "Slim",
+    "Vintage",
+    "Essential",
+    "Studio",
+    "Weekend",
+)
 PRICE_RANGE = {  # euros, by Fashion-MNIST class
-    "T-shirt/top": (9, 35), "Trouser": (25, 90), "Pullover": (25, 110), "Dress": (30, 160), "Coat": (60, 300),
-    "Sandal": (20, 90), "Shirt": (20, 80), "Sneaker": (40, 160), "Bag": (25, 250), "Ankle boot": (50, 220),
-}  # fmt: skip
+    "T-shirt/top": (9, 35),
+    "Trouser": (25, 90),
+    "Pullover": (25, 110),
+    "Dress": (30, 160),
+    "Coat": (60, 300),
+    "Sandal": (20, 90),
+    "Shirt": (20, 80),
+    "Sneaker": (40, 160),
+    "Bag": (25, 250),
+    "Ankle boot": (50, 220),
+}
 
 
 @dataclass(frozen=True)
@@ -54,8 +93,13 @@ def near_duplicate(photo: Image.Image, rng: np.random.Generator, margin: int = 2
     return buf.getvalue()
 
 
-def write_demo_catalog(images: np.ndarray, labels: np.ndarray, class_names: list[str], out: Path,
-                       config: DemoConfig = DemoConfig()) -> Path:  # fmt: skip
+def write_demo_catalog(
+    images: np.ndarray,
+    labels: np.ndarray,
+    class_names: list[str],
+    out: Path,
+    config: DemoConfig = DemoConfig(),
+) -> Path:
     """Write images/, manifest.csv and truth.json under `out`; returns the manifest's path."""
     rng = np.random.default_rng(config.seed)
     n_dup = round(config.products * config.duplicate_rate)
@@ -63,7 +107,9 @@ def write_demo_catalog(images: np.ndarray, labels: np.ndarray, class_names: list
     merchants = [f"m{i:02d}" for i in range(config.merchants)]
     (out / "images").mkdir(parents=True, exist_ok=True)
     order = rng.permutation(len(images))[:n_orig]
-    wrong = set(rng.choice(n_orig, size=round(config.products * config.wrong_category_rate), replace=False).tolist())
+    wrong = set(
+        rng.choice(n_orig, size=round(config.products * config.wrong_category_rate), replace=False).tolist()
+    )
     rows, truth_wrong, truth_dups = [], [], []
     for n, idx in enumerate(order):
         label = class_names[labels[idx]]
@@ -77,7 +123,9 @@ def write_demo_catalog(images: np.ndarray, labels: np.ndarray, class_names: list
         rows.append(_row(merchant, f"FM{idx:05d}", label, declared, path.name, rng))
     for n in rng.choice(n_orig, size=n_dup, replace=False):
         idx, owner = order[n], merchants[n % len(merchants)]
-        other = merchants[(n % len(merchants) + 1 + int(rng.integers(0, len(merchants) - 1))) % len(merchants)]
+        other = merchants[
+            (n % len(merchants) + 1 + int(rng.integers(0, len(merchants) - 1))) % len(merchants)
+        ]
         path = out / "images" / f"FM{idx:05d}-dup.jpg"
         path.write_bytes(near_duplicate(shop_photo(images[idx]), rng))
         label = class_names[labels[idx]]
@@ -86,17 +134,31 @@ def write_demo_catalog(images: np.ndarray, labels: np.ndarray, class_names: list
     manifest = out / "manifest.csv"
     with manifest.open("w", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["merchant", "sku", "title", "brand", "price", "category", "stock", "image", "true_category"])
+        writer.writerow(
+            ["merchant", "sku", "title", "brand", "price", "category", "stock", "image", "true_category"]
+        )
         writer.writerows(rows)
     truth = {"wrong_category": sorted(truth_wrong), "duplicates": truth_dups, "config": config.__dict__}
     (out / "truth.json").write_text(json.dumps(truth, indent=1) + "\n")
     return manifest
 
 
-def _row(merchant: str, sku: str, label: str, declared: str, image: str, rng: np.random.Generator) -> list[str]:
+def _row(
+    merchant: str, sku: str, label: str, declared: str, image: str, rng: np.random.Generator
+) -> list[str]:
     """One manifest row with a generated title, brand, price and stock."""
     brand = BRANDS[int(rng.integers(len(BRANDS)))]
     lo, hi = PRICE_RANGE.get(label, (10, 100))
     price = f"{rng.uniform(lo, hi):.2f}"
     title = f"{brand} {STYLES[int(rng.integers(len(STYLES)))]} {label.split('/')[0]}"
-    return [merchant, sku, title, brand, price, declared, str(int(rng.integers(0, 50))), f"images/{image}", label]
+    return [
+        merchant,
+        sku,
+        title,
+        brand,
+        price,
+        declared,
+        str(int(rng.integers(0, 50))),
+        f"images/{image}",
+        label,
+    ]

@@ -55,8 +55,16 @@ class DuplicateCache:
     def refresh(self, session: Session) -> None:
         """Add the images committed since the last refresh (by this or any other process)."""
         rows = session.execute(
-            select(ProductImage.id, ProductImage.product_id, ProductImage.phash, ProductImage.view, Embedding.vector)
-            .join(Embedding, (Embedding.image_id == ProductImage.id) & (Embedding.model_version == self.version))
+            select(
+                ProductImage.id,
+                ProductImage.product_id,
+                ProductImage.phash,
+                ProductImage.view,
+                Embedding.vector,
+            )
+            .join(
+                Embedding, (Embedding.image_id == ProductImage.id) & (Embedding.model_version == self.version)
+            )
             .where(ProductImage.id > self.last_id)
             .order_by(ProductImage.id)
         ).all()
@@ -66,7 +74,9 @@ class DuplicateCache:
         raw = np.stack([np.frombuffer(v, np.uint8) for v in views])
         side = int(np.sqrt(raw.shape[1]))
         view_arr = standardize(raw)
-        coarse = standardize(raw.reshape(-1, 8, side // 8, 8, side // 8).mean(axis=(2, 4)).reshape(len(raw), 64))
+        coarse = standardize(
+            raw.reshape(-1, 8, side // 8, 8, side // 8).mean(axis=(2, 4)).reshape(len(raw), 64)
+        )
         vec_arr = np.stack([np.frombuffer(v, "<f4") for v in vectors]).astype(np.float32)
         self.ids = np.concatenate([self.ids, np.array(ids, np.int64)])
         self.products = np.concatenate([self.products, np.array(products, np.int64)])
@@ -82,17 +92,21 @@ class DuplicateCache:
         if rows.size == 0:
             return []
         bits = np.bitwise_xor(self.hashes[rows][:, None], self.hashes[None, :]).view(np.uint64)
-        close = (np.bitwise_count(bits) <= cfg.max_hamming) & (self.products[rows][:, None] != self.products[None, :])
+        close = (np.bitwise_count(bits) <= cfg.max_hamming) & (
+            self.products[rows][:, None] != self.products[None, :]
+        )
         close &= self.vectors[rows] @ self.vectors.T >= cfg.min_similarity
         r, j = np.nonzero(close)
-        likely = np.einsum("ij,ij->i", self.coarse[rows[r]], self.coarse[j]) >= cfg.min_pixel_correlation - COARSE_SLACK
+        likely = (
+            np.einsum("ij,ij->i", self.coarse[rows[r]], self.coarse[j])
+            >= cfg.min_pixel_correlation - COARSE_SLACK
+        )
         r, j = r[likely], j[likely]
         if r.size == 0:
             return []
         corr = np.einsum("ij,ij->i", self.views[rows[r]], self.views[j])
         keep = corr >= cfg.min_pixel_correlation
         return [(int(self.ids[rows[a]]), int(self.ids[b])) for a, b in zip(r[keep], j[keep])]
-
 
     def matches(
         self, phash: int, vector: np.ndarray, view: np.ndarray, cfg: DuplicateConfig
@@ -108,7 +122,9 @@ class DuplicateCache:
         return rows, sims[rows]
 
 
-def assign_duplicates(session: Session, cache: DuplicateCache, new_ids: np.ndarray, cfg: DuplicateConfig) -> int:
+def assign_duplicates(
+    session: Session, cache: DuplicateCache, new_ids: np.ndarray, cfg: DuplicateConfig
+) -> int:
     """Group the newly committed images with their near-duplicates; returns the number of confirmed pairs."""
     with cache.lock:
         cache.refresh(session)
@@ -122,7 +138,9 @@ def merge_groups(session: Session, pairs: list[tuple[int, int]]) -> None:
     """Put each pair in one group (named by the smallest image id of all members), merging existing groups."""
     members = {a for p in pairs for a in p}
     groups = dict(
-        session.execute(select(ProductImage.id, ProductImage.duplicate_group).where(ProductImage.id.in_(members))).all()
+        session.execute(
+            select(ProductImage.id, ProductImage.duplicate_group).where(ProductImage.id.in_(members))
+        ).all()
     )
     parent: dict[int, int] = {}
 
@@ -136,7 +154,9 @@ def merge_groups(session: Session, pairs: list[tuple[int, int]]) -> None:
         if rx != ry:
             parent[max(rx, ry)] = min(rx, ry)
 
-    valid = [(a, b) for a, b in pairs if a in groups and b in groups]  # either may have been deleted meanwhile
+    valid = [
+        (a, b) for a, b in pairs if a in groups and b in groups
+    ]  # either may have been deleted meanwhile
     for a, b in valid:
         ga, gb = groups[a] or a, groups[b] or b  # an image already in a group brings its whole group
         union(a, ga)
@@ -145,6 +165,10 @@ def merge_groups(session: Session, pairs: list[tuple[int, int]]) -> None:
     for g in {g for g in groups.values() if g is not None}:
         root = find(g)
         if root != g:
-            session.execute(update(ProductImage).where(ProductImage.duplicate_group == g).values(duplicate_group=root))
+            session.execute(
+                update(ProductImage).where(ProductImage.duplicate_group == g).values(duplicate_group=root)
+            )
     for image_id in {x for p in valid for x in p}:
-        session.execute(update(ProductImage).where(ProductImage.id == image_id).values(duplicate_group=find(image_id)))
+        session.execute(
+            update(ProductImage).where(ProductImage.id == image_id).values(duplicate_group=find(image_id))
+        )

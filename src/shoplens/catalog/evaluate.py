@@ -11,7 +11,9 @@ from sqlalchemy.orm import Session
 from shoplens.catalog.models import Embedding, Product, ProductImage
 
 
-def retrieval_metrics(vectors: np.ndarray, labels: np.ndarray, k: int = 10, chunk: int = 512) -> dict[str, float]:
+def retrieval_metrics(
+    vectors: np.ndarray, labels: np.ndarray, k: int = 10, chunk: int = 512
+) -> dict[str, float]:
     """precision@k and mean average precision of same-label neighbours, each vector querying all the others."""
     n = len(vectors)
     hits_at_k = 0.0
@@ -41,7 +43,10 @@ def precision_recall(found: set, truth: set) -> tuple[float, float]:
 def flagged_mismatches(session: Session) -> set[str]:
     """'merchant/sku' of every product flagged as declaring the wrong category."""
     rows = session.execute(
-        select(Product.merchant_id, Product.sku).join(ProductImage).where(ProductImage.mismatch.is_(True)).distinct()
+        select(Product.merchant_id, Product.sku)
+        .join(ProductImage)
+        .where(ProductImage.mismatch.is_(True))
+        .distinct()
     )
     return {f"{m}/{s}" for m, s in rows}
 
@@ -51,8 +56,9 @@ def duplicate_pairs(session: Session) -> set[frozenset[str]]:
     groups: dict[int, set[str]] = {}
     rows = session.execute(
         select(ProductImage.duplicate_group, Product.merchant_id, Product.sku)
-        .join(Product).where(ProductImage.duplicate_group.is_not(None))
-    )  # fmt: skip
+        .join(Product)
+        .where(ProductImage.duplicate_group.is_not(None))
+    )
     for group, merchant, sku in rows:
         groups.setdefault(group, set()).add(f"{merchant}/{sku}")
     return {frozenset((a, b)) for members in groups.values() for a in members for b in members if a < b}
@@ -71,6 +77,6 @@ def product_vectors(session: Session, version: str) -> tuple[list[str], np.ndarr
         .join(Embedding, (Embedding.image_id == ProductImage.id) & (Embedding.model_version == version))
         .where(ProductImage.position == 0)
         .order_by(Product.id)
-    ).all()  # fmt: skip
+    ).all()
     keys = [f"{m}/{s}" for m, s, _ in rows]
     return keys, np.stack([np.frombuffer(v, "<f4") for _, _, v in rows]).astype(np.float32)

@@ -69,7 +69,9 @@ class ItemOutcome:
     product_id: int | None = None
     error: str | None = None
     image_ids: list[int] = field(default_factory=list)
-    exception: ShopLensError | None = field(default=None, repr=False)  # the error itself, for HTTP status mapping
+    exception: ShopLensError | None = field(
+        default=None, repr=False
+    )  # the error itself, for HTTP status mapping
 
 
 @dataclass(frozen=True)
@@ -194,7 +196,11 @@ class Ingestor:
         return [outcomes[it.key] for it in items]
 
     def _record(
-        self, items: Sequence[IngestItem], prepared: dict[str, list[_Prepared]], probs: np.ndarray, embeddings: np.ndarray
+        self,
+        items: Sequence[IngestItem],
+        prepared: dict[str, list[_Prepared]],
+        probs: np.ndarray,
+        embeddings: np.ndarray,
     ) -> dict[str, ItemOutcome]:
         """Write products, images and embeddings in one transaction, then deduplicate and index the new images."""
         labels = list(self.model.predictor.bundle.labels)
@@ -210,7 +216,9 @@ class Ingestor:
             for it in items:
                 product = products.get(_key(it.product))
                 if product is None:
-                    product = products[_key(it.product)] = Product(merchant_id=it.product.merchant, sku=it.product.sku)
+                    product = products[_key(it.product)] = Product(
+                        merchant_id=it.product.merchant, sku=it.product.sku
+                    )
                     session.add(product)
                 declare(product, it.product)
                 have = {img.sha256 for img in product.images}
@@ -223,23 +231,36 @@ class Ingestor:
                     have.add(p.sha256)
                     top = int(np.argmax(pr))
                     img = ProductImage(
-                        sha256=p.sha256, phash=p.phash, view=p.view.tobytes(), width=p.image.width,
-                        height=p.image.height, bytes=p.nbytes, quality_flags=",".join(p.quality.flags),
-                        sharpness=p.quality.sharpness, brightness=p.quality.brightness, faces_blurred=p.faces,
-                        predicted_category=labels[top], confidence=float(pr[top]), model_version=version,
-                        position=len(product.images), source="shopper" if it.blur_faces else "merchant",
+                        sha256=p.sha256,
+                        phash=p.phash,
+                        view=p.view.tobytes(),
+                        width=p.image.width,
+                        height=p.image.height,
+                        bytes=p.nbytes,
+                        quality_flags=",".join(p.quality.flags),
+                        sharpness=p.quality.sharpness,
+                        brightness=p.quality.brightness,
+                        faces_blurred=p.faces,
+                        predicted_category=labels[top],
+                        confidence=float(pr[top]),
+                        model_version=version,
+                        position=len(product.images),
+                        source="shopper" if it.blur_faces else "merchant",
                         mismatch=is_mismatch(pr, labels, it.product.category, self.mismatch),
-                    )  # fmt: skip
+                    )
                     product.images.append(img)
                     mine.append((img, emb))
             session.flush()  # one round of INSERTs for the whole batch
             new_rows = [pair for it in items for pair in added[it.key]]
             session.add_all(
-                Embedding(image_id=img.id, model_version=version, vector=vector_bytes(emb)) for img, emb in new_rows
+                Embedding(image_id=img.id, model_version=version, vector=vector_bytes(emb))
+                for img, emb in new_rows
             )
             for it in items:
                 product = products[_key(it.product)]
-                outcomes[it.key] = ItemOutcome(it.key, "done", product.id, image_ids=[img.id for img, _ in added[it.key]])
+                outcomes[it.key] = ItemOutcome(
+                    it.key, "done", product.id, image_ids=[img.id for img, _ in added[it.key]]
+                )
         if new_rows:
             ids = np.array([img.id for img, _ in new_rows], dtype=np.int64)
             vectors = np.stack([emb for _, emb in new_rows]).astype(np.float32)
@@ -260,9 +281,10 @@ def load_products(session: Session, declared: Sequence[ProductIn]) -> dict[tuple
     if not keys:
         return {}
     rows = session.scalars(
-        select(Product).options(selectinload(Product.images))
+        select(Product)
+        .options(selectinload(Product.images))
         .where(Product.merchant_id.in_({m for m, _ in keys}), Product.sku.in_({s for _, s in keys}))
-    )  # fmt: skip
+    )
     return {(p.merchant_id, p.sku): p for p in rows if (p.merchant_id, p.sku) in keys}
 
 
@@ -277,8 +299,14 @@ def is_unchanged(product: Product | None, p: ProductIn, images: Sequence[_Prepar
     if product is None:
         return False
     price = None if product.price is None else Decimal(product.price)
-    same = (product.title, product.brand, price, product.declared_category, product.stock, product.status) == (
-        p.title, p.brand, None if p.price is None else Decimal(p.price), p.category, p.stock, p.status)  # fmt: skip
+    same = (
+        product.title,
+        product.brand,
+        price,
+        product.declared_category,
+        product.stock,
+        product.status,
+    ) == (p.title, p.brand, None if p.price is None else Decimal(p.price), p.category, p.stock, p.status)
     return same and {i.sha256 for i in images} <= {img.sha256 for img in product.images}
 
 

@@ -72,7 +72,9 @@ def rows_from_folder(root: Path, merchant: str, categories: Sequence[str]) -> li
         rel = path.relative_to(root)
         category = rel.parts[0] if len(rel.parts) > 1 and rel.parts[0] in categories else None
         sku = "-".join(rel.with_suffix("").parts)[:100]
-        rows.append(Row(str(rel), ProductIn(merchant, sku, title_from(path.stem), category=category), str(path)))
+        rows.append(
+            Row(str(rel), ProductIn(merchant, sku, title_from(path.stem), category=category), str(path))
+        )
     return rows
 
 
@@ -87,17 +89,22 @@ def rows_from_csv(path: Path, merchant: str) -> list[Row]:
     reader = csv.DictReader(text.splitlines())
     missing = [c for c in CSV_COLUMNS if c not in (reader.fieldnames or [])]
     if missing:
-        raise DataFormatError(f"{path}: missing column(s) {', '.join(missing)}; expected {','.join(CSV_COLUMNS)}")
+        raise DataFormatError(
+            f"{path}: missing column(s) {', '.join(missing)}; expected {','.join(CSV_COLUMNS)}"
+        )
     rows = []
     for n, rec in enumerate(reader, start=2):  # line numbers as a spreadsheet shows them
         key = f"line {n}"
         try:
             product = ProductIn(
-                merchant=(rec.get("merchant") or merchant).strip(), sku=(rec["sku"] or "").strip(),
-                title=(rec["title"] or "").strip(), brand=(rec["brand"] or "").strip() or None,
-                price=_price(rec["price"]), category=(rec["category"] or "").strip() or None,
+                merchant=(rec.get("merchant") or merchant).strip(),
+                sku=(rec["sku"] or "").strip(),
+                title=(rec["title"] or "").strip(),
+                brand=(rec["brand"] or "").strip() or None,
+                price=_price(rec["price"]),
+                category=(rec["category"] or "").strip() or None,
                 stock=int(rec.get("stock") or 0),
-            )  # fmt: skip
+            )
         except (ValueError, InvalidOperation) as e:
             rows.append(Row(key, None, error=f"bad value: {e}"))
             continue
@@ -154,13 +161,25 @@ def _read_local(path: str, max_bytes: int) -> bytes:
 class BulkIngest:
     """Runs rows through the catalogue's ingestor in batches, recording each row's result under a job."""
 
-    def __init__(self, catalog: Catalog, policy: FetchPolicy | None = None, batch_size: int = 256,
-                 blur_faces: bool = False, max_bytes: int = DEFAULT_MAX_BYTES) -> None:  # fmt: skip
+    def __init__(
+        self,
+        catalog: Catalog,
+        policy: FetchPolicy | None = None,
+        batch_size: int = 256,
+        blur_faces: bool = False,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+    ) -> None:
         self.catalog, self.policy, self.batch_size = catalog, policy or FetchPolicy(), batch_size
         self.blur_faces, self.max_bytes = blur_faces, max_bytes
 
-    def run(self, kind: str, source: Path, rows: Sequence[Row], merchant: str,
-            progress: Callable[[int], None] | None = None) -> JobSummary:  # fmt: skip
+    def run(
+        self,
+        kind: str,
+        source: Path,
+        rows: Sequence[Row],
+        merchant: str,
+        progress: Callable[[int], None] | None = None,
+    ) -> JobSummary:
         """Ingest the rows not finished in an earlier run of this job; a summary of what happened."""
         job_id = job_id_for(kind, source, merchant)
         with self.catalog.sessions.begin() as session:
@@ -197,7 +216,9 @@ class BulkIngest:
             session.add(job)
         job.status, job.runs, job.finished_at = "running", job.runs + 1, None
         done = session.scalars(
-            select(IngestRow.row_key).where(IngestRow.job_id == job_id, IngestRow.status.in_(("done", "skipped")))
+            select(IngestRow.row_key).where(
+                IngestRow.job_id == job_id, IngestRow.status.in_(("done", "skipped"))
+            )
         )
         return set(done)
 
@@ -224,7 +245,11 @@ class BulkIngest:
                 data[r.key] = res.data
             else:
                 outcomes[r.key] = ItemOutcome(r.key, "failed", error=f"{r.image}: {res.error}")
-        items = [IngestItem(r.key, r.product, [data[r.key]], self.blur_faces) for r in rows if r.key in data and r.product]
+        items = [
+            IngestItem(r.key, r.product, [data[r.key]], self.blur_faces)
+            for r in rows
+            if r.key in data and r.product
+        ]
         for o in ingestor.ingest(items):
             outcomes[o.key] = o
         return [outcomes[r.key] for r in rows]
@@ -233,8 +258,12 @@ class BulkIngest:
 def _record_rows(session: Session, job_id: str, outcomes: Sequence[ItemOutcome]) -> None:
     """Upsert the per-row results of a batch."""
     keys = [o.key for o in outcomes]
-    existing = {r.row_key: r for r in session.scalars(
-        select(IngestRow).where(IngestRow.job_id == job_id, IngestRow.row_key.in_(keys)))}  # fmt: skip
+    existing = {
+        r.row_key: r
+        for r in session.scalars(
+            select(IngestRow).where(IngestRow.job_id == job_id, IngestRow.row_key.in_(keys))
+        )
+    }
     for o in outcomes:
         row = existing.get(o.key) or IngestRow(job_id=job_id, row_key=o.key)
         row.status, row.product_id, row.error = o.status, o.product_id, o.error

@@ -5,7 +5,7 @@ Alembic migrations in `shoplens/catalog/migrations` create exactly these; a test
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from sqlalchemy import (
@@ -38,12 +38,12 @@ ROW_STATUSES = ("done", "skipped", "failed")
 
 def utcnow() -> datetime:
     """The current time in UTC (timezone-aware)."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def as_utc(value: datetime) -> datetime:
     """A timezone-aware UTC datetime (SQLite hands back stored UTC times without a zone)."""
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class Base(DeclarativeBase):
@@ -102,7 +102,10 @@ class Product(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
     images: Mapped[list[ProductImage]] = relationship(
-        back_populates="product", order_by="ProductImage.position", cascade="all, delete-orphan", passive_deletes=True
+        back_populates="product",
+        order_by="ProductImage.position",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
     )
 
 
@@ -116,7 +119,9 @@ class ProductImage(Base):
     position: Mapped[int] = mapped_column(Integer, default=0)
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     phash: Mapped[int] = mapped_column(BigInteger, index=True)  # perceptual hash of `view` (signed 64-bit)
-    view: Mapped[bytes] = mapped_column(LargeBinary)  # canonical view: border trimmed, 32×32 grey, for duplicates
+    view: Mapped[bytes] = mapped_column(
+        LargeBinary
+    )  # canonical view: border trimmed, 32×32 grey, for duplicates
     width: Mapped[int] = mapped_column(Integer)
     height: Mapped[int] = mapped_column(Integer)
     bytes: Mapped[int] = mapped_column(Integer)
@@ -138,7 +143,9 @@ class Embedding(Base):
     """An image's embedding from one model version (the vector index of that version is built from these)."""
 
     __tablename__ = "embeddings"
-    image_id: Mapped[int] = mapped_column(ForeignKey("product_images.id", ondelete="CASCADE"), primary_key=True)
+    image_id: Mapped[int] = mapped_column(
+        ForeignKey("product_images.id", ondelete="CASCADE"), primary_key=True
+    )
     model_version: Mapped[str] = mapped_column(String(128), primary_key=True)
     vector: Mapped[bytes] = mapped_column(LargeBinary)  # float32, little-endian, L2-normalised
 
@@ -180,4 +187,3 @@ class IdempotencyRecord(Base):
     status_code: Mapped[int] = mapped_column(Integer)
     response: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-

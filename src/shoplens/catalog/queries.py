@@ -99,7 +99,9 @@ def check_owner(product: Product, merchant: str | None) -> None:
         raise ForbiddenError(f"product {product.id} belongs to another merchant")
 
 
-def update_product(session: Session, product: Product, changes: dict[str, Any], categories: list[str]) -> Product:
+def update_product(
+    session: Session, product: Product, changes: dict[str, Any], categories: list[str]
+) -> Product:
     """Apply declared-field changes; a new category re-evaluates the mismatch flag of each image."""
     for key, value in changes.items():
         if key not in UPDATABLE:
@@ -135,7 +137,9 @@ def duplicates_of(session: Session, product: Product) -> list[tuple[ProductImage
     rows = session.execute(
         select(other, Product)
         .join(Product, Product.id == other.product_id)
-        .where(other.duplicate_group.in_({img.duplicate_group for img in mine}), other.product_id != product.id)
+        .where(
+            other.duplicate_group.in_({img.duplicate_group for img in mine}), other.product_id != product.id
+        )
         .order_by(other.id)
     ).all()
     by_group = {img.duplicate_group: img for img in mine}
@@ -153,10 +157,14 @@ def qa_summary(session: Session, limit: int = 20) -> dict[str, Any]:
     for flag in FLAGS:
         stmt = select(Product).where(flag_condition(flag))
         count = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-        items = session.scalars(stmt.options(selectinload(Product.images)).order_by(Product.id).limit(limit)).all()
+        items = session.scalars(
+            stmt.options(selectinload(Product.images)).order_by(Product.id).limit(limit)
+        ).all()
         out["flags"][flag] = {"count": count, "items": list(items)}
     groups = session.scalar(
-        select(func.count(func.distinct(ProductImage.duplicate_group))).where(ProductImage.duplicate_group.is_not(None))
+        select(func.count(func.distinct(ProductImage.duplicate_group))).where(
+            ProductImage.duplicate_group.is_not(None)
+        )
     )
     out["duplicate_groups"] = groups or 0
     return out

@@ -38,13 +38,17 @@ def _pending(catalog: Catalog, version: str, limit: int) -> list[tuple[int, str,
     with catalog.sessions() as session:
         rows = session.execute(
             select(ProductImage.id, ProductImage.sha256, Product.declared_category)
-            .join(Product).where(~has).order_by(ProductImage.id).limit(limit)
-        ).all()  # fmt: skip
+            .join(Product)
+            .where(~has)
+            .order_by(ProductImage.id)
+            .limit(limit)
+        ).all()
     return [tuple(r) for r in rows]  # type: ignore[misc]
 
 
-def embed_pending(catalog: Catalog, model: LoadedModel, batch: int = 512,
-                  progress: Callable[[int], None] | None = None) -> dict[int, tuple[str, float, bool]]:  # fmt: skip
+def embed_pending(
+    catalog: Catalog, model: LoadedModel, batch: int = 512, progress: Callable[[int], None] | None = None
+) -> dict[int, tuple[str, float, bool]]:
     """Embed every image lacking a `model` embedding; their new (prediction, confidence, mismatch) by image id."""
     labels = list(model.predictor.bundle.labels)
     cfg = catalog.config.mismatch
@@ -53,8 +57,10 @@ def embed_pending(catalog: Catalog, model: LoadedModel, batch: int = 512,
         images = [decode_image(catalog.store.open(sha)) for _, sha, _ in rows]
         probs, emb = embed_images(model, images)
         with catalog.sessions.begin() as session:
-            session.add_all(Embedding(image_id=i, model_version=model.version, vector=vector_bytes(e))
-                            for (i, _, _), e in zip(rows, emb))  # fmt: skip
+            session.add_all(
+                Embedding(image_id=i, model_version=model.version, vector=vector_bytes(e))
+                for (i, _, _), e in zip(rows, emb)
+            )
         for (image_id, _, declared), p in zip(rows, probs):
             top = int(np.argmax(p))
             predictions[image_id] = (labels[top], float(p[top]), is_mismatch(p, labels, declared, cfg))
@@ -63,8 +69,12 @@ def embed_pending(catalog: Catalog, model: LoadedModel, batch: int = 512,
     return predictions
 
 
-def reindex(catalog: Catalog, version: str | None = None, method: str | None = None,
-            progress: Callable[[int], None] | None = None) -> ReindexSummary:  # fmt: skip
+def reindex(
+    catalog: Catalog,
+    version: str | None = None,
+    method: str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> ReindexSummary:
     """Embed all images with `version` (default: the model store's active one), build its index, switch to it."""
     version = version or catalog.models.active_version()
     if version is None:
@@ -77,8 +87,11 @@ def reindex(catalog: Catalog, version: str | None = None, method: str | None = N
     predictions.update(embed_pending(catalog, model, progress=progress))  # images that arrived meanwhile
     with catalog.sessions.begin() as session:
         for image_id, (label, conf, mismatch) in predictions.items():
-            session.execute(update(ProductImage).where(ProductImage.id == image_id).values(
-                predicted_category=label, confidence=conf, mismatch=mismatch, model_version=version))  # fmt: skip
+            session.execute(
+                update(ProductImage)
+                .where(ProductImage.id == image_id)
+                .values(predicted_category=label, confidence=conf, mismatch=mismatch, model_version=version)
+            )
     index = catalog.space.index(version, dim)  # in line with every embedding stored so far
     catalog.space.activate(version)
     return ReindexSummary(version, previous, len(predictions), len(index))

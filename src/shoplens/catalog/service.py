@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -41,27 +41,34 @@ class CatalogConfig:
     max_pixels: int = 40_000_000
     blur_faces_merchant: bool = False  # product shots: off by default
     blur_faces_shopper: bool = True  # review photos and other shopper uploads: on
-    mismatch: MismatchConfig = MismatchConfig()
-    duplicates: DuplicateConfig = DuplicateConfig()
-    quality: QualityConfig = QualityConfig()
+    mismatch: MismatchConfig = field(default_factory=MismatchConfig)
+    duplicates: DuplicateConfig = field(default_factory=DuplicateConfig)
+    quality: QualityConfig = field(default_factory=QualityConfig)
 
 
 def catalog_config(settings: Settings) -> CatalogConfig:
     """The catalogue part of the service settings."""
     return CatalogConfig(
-        data_dir=settings.catalog_dir, database_url=settings.database_url, taxonomy=settings.taxonomy,
-        index_method=settings.index_method, max_pixels=settings.max_pixels,
-        blur_faces_merchant=settings.blur_faces_merchant, blur_faces_shopper=settings.blur_faces_shopper,
+        data_dir=settings.catalog_dir,
+        database_url=settings.database_url,
+        taxonomy=settings.taxonomy,
+        index_method=settings.index_method,
+        max_pixels=settings.max_pixels,
+        blur_faces_merchant=settings.blur_faces_merchant,
+        blur_faces_shopper=settings.blur_faces_shopper,
         mismatch=MismatchConfig(settings.mismatch_min_confidence, settings.mismatch_max_declared),
         duplicates=DuplicateConfig(settings.duplicate_max_hamming, settings.duplicate_min_similarity),
-    )  # fmt: skip
+    )
 
 
 class Catalog:
     """Opens (and migrates) the database, the image store and the vector indexes; hands out ingestors."""
 
     def __init__(
-        self, config: CatalogConfig, models: ModelStore, serving: Callable[[], LoadedModel | None] | None = None
+        self,
+        config: CatalogConfig,
+        models: ModelStore,
+        serving: Callable[[], LoadedModel | None] | None = None,
     ) -> None:
         self.config = config
         self.models = models
@@ -114,10 +121,17 @@ class Catalog:
         """An ingestor bound to the current model and this catalogue's settings."""
         cfg, model = self.config, self.model()
         return Ingestor(
-            self.sessions, self.store, self.space, model, max_pixels=cfg.max_pixels, quality=cfg.quality,
-            mismatch=cfg.mismatch, duplicates=cfg.duplicates, categories=self.categories(),
+            self.sessions,
+            self.store,
+            self.space,
+            model,
+            max_pixels=cfg.max_pixels,
+            quality=cfg.quality,
+            mismatch=cfg.mismatch,
+            duplicates=cfg.duplicates,
+            categories=self.categories(),
             duplicate_cache=self.duplicate_cache(model.version),
-        )  # fmt: skip
+        )
 
     def duplicate_cache(self, version: str) -> DuplicateCache:
         """The in-memory duplicate-check data of a model version, shared by this process's ingestors."""

@@ -1,4 +1,4 @@
-"""Search by image: nearest embeddings in the active index, filtered, one hit per product with the image that matched."""
+"""Search by image: nearest embeddings in the active index, filtered, one hit per product with its best image."""
 
 from __future__ import annotations
 
@@ -62,9 +62,13 @@ def search_similar(
 
 
 def _resolve(
-    session: Session, pairs: list[tuple[int, float]], k: int, category: str | None, merchant: str | None,
+    session: Session,
+    pairs: list[tuple[int, float]],
+    k: int,
+    category: str | None,
+    merchant: str | None,
     exclude_product: int | None,
-) -> list[Hit]:  # fmt: skip
+) -> list[Hit]:
     """Image ids with scores → one hit per product (its best image), filtered, in score order."""
     if not pairs:
         return []

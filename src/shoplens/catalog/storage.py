@@ -6,6 +6,7 @@ store can stand in later); `LocalImageStore` keeps the files on a local disk.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import re
@@ -286,7 +287,5 @@ def _older_than(path: Path, cutoff: float) -> bool:
 
 def _touch(path: Path) -> None:
     """Set a file's modification time to now, ignoring a file that vanished meanwhile."""
-    try:
+    with contextlib.suppress(FileNotFoundError):
         os.utime(path)
-    except FileNotFoundError:
-        pass

@@ -36,13 +36,17 @@ class _Loaded:
 class VectorSpace:
     """The vector index of each model version under root/<version>/, and which version search uses."""
 
-    def __init__(self, root: str | os.PathLike, sessions: sessionmaker[Session], method: str = "exact") -> None:
+    def __init__(
+        self, root: str | os.PathLike, sessions: sessionmaker[Session], method: str = "exact"
+    ) -> None:
         self.root = Path(root)
         self.sessions = sessions
         self.method = method
         self._lock = threading.RLock()
         self._loaded: dict[str, _Loaded] = {}
-        self._deferred = 0  # > 0 inside deferred_saves(): adds mark their version unsaved instead of writing it
+        self._deferred = (
+            0  # > 0 inside deferred_saves(): adds mark their version unsaved instead of writing it
+        )
         self._unsaved: set[str] = set()
 
     def active_version(self) -> str | None:
@@ -120,11 +124,14 @@ class VectorSpace:
             self.save(version)
             return index
 
-    def _sync(self, version: str, index: VectorIndex | None, dim: int, method: str | None = None) -> VectorIndex:
+    def _sync(
+        self, version: str, index: VectorIndex | None, dim: int, method: str | None = None
+    ) -> VectorIndex:
         """The index with exactly the ids the embeddings table holds for `version`."""
         with self.sessions() as session:
             stored = np.array(
-                session.scalars(select(Embedding.image_id).where(Embedding.model_version == version)).all(), dtype=np.int64
+                session.scalars(select(Embedding.image_id).where(Embedding.model_version == version)).all(),
+                dtype=np.int64,
             )
             if index is None:
                 missing = stored
@@ -140,8 +147,9 @@ class VectorSpace:
         return index
 
 
-
-def _vectors(session: Session, version: str, ids: np.ndarray, chunk: int = 5000) -> tuple[np.ndarray, np.ndarray]:
+def _vectors(
+    session: Session, version: str, ids: np.ndarray, chunk: int = 5000
+) -> tuple[np.ndarray, np.ndarray]:
     """Ids and stacked vectors of these images' embeddings for `version`."""
     out_ids: list[int] = []
     out: list[np.ndarray] = []

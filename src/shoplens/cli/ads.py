@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -19,8 +19,8 @@ app.add_typer(ads_app, name="ads")
 @ads_app.command("report")
 @friendly_errors
 def report(
-    campaign_id: Annotated[Optional[int], typer.Argument(help="One campaign (default: every campaign).")] = None,
-    merchant: Annotated[Optional[str], typer.Option(help="Only this merchant's campaigns.")] = None,
+    campaign_id: Annotated[int | None, typer.Argument(help="One campaign (default: every campaign).")] = None,
+    merchant: Annotated[str | None, typer.Option(help="Only this merchant's campaigns.")] = None,
     limit: Annotated[int, typer.Option(min=1, max=10_000, help="Campaigns at most, newest first.")] = 100,
     models_dir: ModelsDir = Path("var/models"),
     name: ModelName = "fashion-mnist",
@@ -30,26 +30,52 @@ def report(
     """Impressions, clicks, CTR, spend and budget left per campaign (and per creative for one campaign)."""
     from shoplens.ads.reports import campaign_report, campaign_reports
 
-    with open_catalog(models_dir, name, catalog_dir, database_url) as catalog:
-        with catalog.sessions() as session:
-            if campaign_id:
-                reports = [campaign_report(session, campaign_id)]
-            else:
-                reports = campaign_reports(session, merchant, limit)
+    with open_catalog(models_dir, name, catalog_dir, database_url) as catalog, catalog.sessions() as session:
+        reports = (
+            [campaign_report(session, campaign_id)]
+            if campaign_id
+            else campaign_reports(session, merchant, limit)
+        )
     table = Table(title="Campaigns")
-    for column in ("id", "name", "merchant", "status", "impressions", "clicks", "CTR", "spend", "budget left"):
+    for column in (
+        "id",
+        "name",
+        "merchant",
+        "status",
+        "impressions",
+        "clicks",
+        "CTR",
+        "spend",
+        "budget left",
+    ):
         table.add_column(column, justify="right" if column not in ("name", "merchant", "status") else "left")
     for r in reports:
-        table.add_row(str(r.campaign_id), r.name, r.merchant or "", r.status, str(r.impressions), str(r.clicks),
-                      f"{r.ctr:.2%}", f"{r.spent:.2f}", f"{r.budget_left:.2f}")  # fmt: skip
+        table.add_row(
+            str(r.campaign_id),
+            r.name,
+            r.merchant or "",
+            r.status,
+            str(r.impressions),
+            str(r.clicks),
+            f"{r.ctr:.2%}",
+            f"{r.spent:.2f}",
+            f"{r.budget_left:.2f}",
+        )
     out.print(table if reports else "no campaigns")
     if campaign_id and reports:
         creatives = Table(title=f"Creatives of campaign {campaign_id}")
         for column in ("id", "headline", "category", "status", "impressions", "clicks", "CTR"):
             creatives.add_column(column)
         for c in reports[0].creatives:
-            creatives.add_row(str(c.creative_id), c.headline, c.predicted_category or "", c.status, str(c.impressions),
-                              str(c.clicks), f"{c.ctr:.2%}")  # fmt: skip
+            creatives.add_row(
+                str(c.creative_id),
+                c.headline,
+                c.predicted_category or "",
+                c.status,
+                str(c.impressions),
+                str(c.clicks),
+                f"{c.ctr:.2%}",
+            )
         out.print(creatives)
 
 
@@ -59,7 +85,9 @@ def simulate(
     users: Annotated[int, typer.Option(min=1, max=1_000_000, help="Simulated shoppers.")] = 500,
     rounds: Annotated[int, typer.Option(min=1, max=10_000_000, help="Ads shown (one per round).")] = 20_000,
     seed: int = 0,
-    chart: Annotated[Optional[Path], typer.Option(help="Write cumulative CTR and regret curves here (PNG).")] = None,
+    chart: Annotated[
+        Path | None, typer.Option(help="Write cumulative CTR and regret curves here (PNG).")
+    ] = None,
     models_dir: ModelsDir = Path("var/models"),
     name: ModelName = "fashion-mnist",
     catalog_dir: DataDir = None,

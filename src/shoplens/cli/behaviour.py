@@ -28,23 +28,29 @@ def _count_lines(path: Path) -> int:
 @events_app.command("import")
 @friendly_errors
 def import_events(
-    source: Annotated[Path, typer.Argument(help="CSV: event_id,user_id,type,timestamp[,product_id,ad_id,session_id].")],
+    source: Annotated[
+        Path, typer.Argument(help="CSV: event_id,user_id,type,timestamp[,product_id,ad_id,session_id].")
+    ],
     batch_size: Annotated[int, typer.Option(min=1, max=1000, help="Events per transaction.")] = 1000,
     models_dir: ModelsDir = Path("var/models"),
     name: ModelName = "fashion-mnist",
     catalog_dir: DataDir = None,
     database_url: DbUrl = None,
 ) -> None:
-    """Record the events of a CSV file (user ids pseudonymised with SHOPLENS_USER_ID_SECRET when set); re-runs add nothing."""
+    """Record the events of a CSV file (ids pseudonymised with SHOPLENS_USER_ID_SECRET when set); re-runs add none."""
     from shoplens.config import Settings
     from shoplens.recommend.events import import_csv
 
     secret = Settings().user_id_secret
-    with open_catalog(models_dir, name, catalog_dir, database_url) as catalog:
-        with bar(_count_lines(source), f"import {source.name}") as advance:
-            summary = import_csv(catalog.sessions, source, secret, batch_size, progress=advance)
-    out.print(f"{summary.accepted} accepted, {summary.duplicates} duplicates (ignored), {summary.rejected} rejected"
-              f" — {len(summary.users)} shoppers got new events")  # fmt: skip
+    with (
+        open_catalog(models_dir, name, catalog_dir, database_url) as catalog,
+        bar(_count_lines(source), f"import {source.name}") as advance,
+    ):
+        summary = import_csv(catalog.sessions, source, secret, batch_size, progress=advance)
+    out.print(
+        f"{summary.accepted} accepted, {summary.duplicates} duplicates (ignored), {summary.rejected} rejected"
+        f" — {len(summary.users)} shoppers got new events"
+    )
     for line, reason in summary.errors[:20]:
         err.print(f"  line {line}: {reason}", highlight=False)
     if len(summary.errors) > 20:
@@ -56,8 +62,12 @@ def import_events(
 @report_app.command("trends")
 @friendly_errors
 def report_trends(
-    out_dir: Annotated[Path, typer.Option("--out", help="Folder for trends.csv and trends.png.")] = Path("var/reports"),
-    days: Annotated[int, typer.Option(min=1, max=366, help="The last this many UTC days, today included.")] = 30,
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for trends.csv and trends.png.")] = Path(
+        "var/reports"
+    ),
+    days: Annotated[
+        int, typer.Option(min=1, max=366, help="The last this many UTC days, today included.")
+    ] = 30,
     models_dir: ModelsDir = Path("var/models"),
     name: ModelName = "fashion-mnist",
     catalog_dir: DataDir = None,
@@ -67,9 +77,8 @@ def report_trends(
     from shoplens.recommend.trends import category_trends, trend_window, write_chart, write_csv
 
     start, end = trend_window(days)
-    with open_catalog(models_dir, name, catalog_dir, database_url) as catalog:
-        with catalog.sessions() as session:
-            rows = category_trends(session, start, end)
+    with open_catalog(models_dir, name, catalog_dir, database_url) as catalog, catalog.sessions() as session:
+        rows = category_trends(session, start, end)
     csv_path = write_csv(rows, out_dir / "trends.csv")
     png_path = write_chart(rows, out_dir / "trends.png", start, end)
     out.print(f"{len(rows)} rows ({start} – {end}): wrote {csv_path} and {png_path}")

@@ -8,17 +8,36 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from shoplens.cli.common import ModelName, ModelsDir, app, err, friendly_errors, out
 
 catalog_app = typer.Typer(help="The product catalogue: quality report, orphan sweep.", no_args_is_help=True)
 app.add_typer(catalog_app, name="catalog")
-DataDir = Annotated[Optional[Path], typer.Option("--catalog-dir", envvar="SHOPLENS_CATALOG_DIR", help="Catalogue data folder (default var/catalog).")]
-DbUrl = Annotated[Optional[str], typer.Option("--database-url", envvar="DATABASE_URL", help="postgresql://… (default: SQLite in the catalogue folder).")]
+DataDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--catalog-dir", envvar="SHOPLENS_CATALOG_DIR", help="Catalogue data folder (default var/catalog)."
+    ),
+]
+DbUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        envvar="DATABASE_URL",
+        help="postgresql://… (default: SQLite in the catalogue folder).",
+    ),
+]
 
 
 class Kind(str, Enum):
@@ -29,13 +48,21 @@ class Kind(str, Enum):
 
 
 @contextmanager
-def open_catalog(models_dir: Path, name: str, data_dir: Path | None, database_url: str | None, **settings: Any):  # type: ignore[no-untyped-def]
+def open_catalog(
+    models_dir: Path, name: str, data_dir: Path | None, database_url: str | None, **settings: Any
+):  # type: ignore[no-untyped-def]
     """The catalogue the options name (other settings from SHOPLENS_* variables), closed after the block."""
     from shoplens.catalog.service import Catalog, catalog_config
     from shoplens.config import Settings
     from shoplens.inference.store import ModelStore
 
-    given = {"models_dir": models_dir, "model_name": name, "catalog_dir": data_dir, "database_url": database_url, **settings}
+    given = {
+        "models_dir": models_dir,
+        "model_name": name,
+        "catalog_dir": data_dir,
+        "database_url": database_url,
+        **settings,
+    }
     s = Settings(**{k: v for k, v in given.items() if v is not None})
     catalog = Catalog(catalog_config(s), ModelStore(s.models_dir, s.model_name))
     try:
@@ -47,8 +74,15 @@ def open_catalog(models_dir: Path, name: str, data_dir: Path | None, database_ur
 @contextmanager
 def bar(total: int, what: str) -> Iterator[Any]:
     """A Rich progress bar on stderr; yields a function that advances it."""
-    with Progress(TextColumn(f"[bold]{what}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TextColumn("ETA"), TimeRemainingColumn(), console=err) as progress:  # fmt: skip
+    with Progress(
+        TextColumn(f"[bold]{what}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=err,
+    ) as progress:
         task = progress.add_task(what, total=total)
         yield lambda n: progress.advance(task, n)
 
@@ -63,12 +97,33 @@ def detect_kind(source: Path) -> Kind:
 @app.command()
 @friendly_errors
 def ingest(
-    source: Annotated[Path, typer.Argument(help="A folder of images, a CSV manifest (sku,title,brand,price,category,image) or a file of URLs.")],
-    kind: Annotated[Kind, typer.Option(help="What the source is (auto: by its type and suffix).")] = Kind.auto,
-    merchant: Annotated[str, typer.Option(help="Merchant of the products (a CSV 'merchant' column overrides it).")] = "default",
-    allow_host: Annotated[Optional[list[str]], typer.Option("--allow-host", help="A host images may be fetched from (repeat; '*.example.com' for subdomains).")] = None,
-    allow_private: Annotated[bool, typer.Option(help="Also fetch from internal addresses (loopback, private networks).")] = False,
-    blur_faces: Annotated[Optional[bool], typer.Option("--blur-faces/--no-blur-faces", help="Blur faces (default: the merchant-photo setting, off).")] = None,
+    source: Annotated[
+        Path,
+        typer.Argument(
+            help="A folder of images, a CSV manifest (sku,title,brand,price,category,image) or a file of URLs."
+        ),
+    ],
+    kind: Annotated[
+        Kind, typer.Option(help="What the source is (auto: by its type and suffix).")
+    ] = Kind.auto,
+    merchant: Annotated[
+        str, typer.Option(help="Merchant of the products (a CSV 'merchant' column overrides it).")
+    ] = "default",
+    allow_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow-host", help="A host images may be fetched from (repeat; '*.example.com' for subdomains)."
+        ),
+    ] = None,
+    allow_private: Annotated[
+        bool, typer.Option(help="Also fetch from internal addresses (loopback, private networks).")
+    ] = False,
+    blur_faces: Annotated[
+        bool | None,
+        typer.Option(
+            "--blur-faces/--no-blur-faces", help="Blur faces (default: the merchant-photo setting, off)."
+        ),
+    ] = None,
     batch_size: Annotated[int, typer.Option(min=1, max=4096)] = 256,
     models_dir: ModelsDir = Path("var/models"),
     name: ModelName = "fashion-mnist",
@@ -94,8 +149,10 @@ def ingest(
         with bar(len(rows), f"ingest {source.name}") as advance:
             summary = job.run(kind.value, source, rows, merchant, progress=advance)
         elapsed = time.perf_counter() - start
-        out.print(f"job {summary.job_id}: {summary.done} done, {summary.skipped} skipped, {summary.failed} failed "
-                  f"in {elapsed:.1f} s ({len(rows) / max(elapsed, 1e-9):.0f} rows/s)")  # fmt: skip
+        out.print(
+            f"job {summary.job_id}: {summary.done} done, {summary.skipped} skipped, {summary.failed} failed "
+            f"in {elapsed:.1f} s ({len(rows) / max(elapsed, 1e-9):.0f} rows/s)"
+        )
         for key, reason in summary.errors[:20]:
             err.print(f"  {key}: {reason}", highlight=False)
         if len(summary.errors) > 20:
@@ -107,8 +164,10 @@ def ingest(
 @app.command()
 @friendly_errors
 def reindex(
-    version: Annotated[Optional[str], typer.Option(help="Model version to embed with (default: the active one).")] = None,
-    method: Annotated[Optional[str], typer.Option(help="exact, hnsw or ivf (default: the setting).")] = None,
+    version: Annotated[
+        str | None, typer.Option(help="Model version to embed with (default: the active one).")
+    ] = None,
+    method: Annotated[str | None, typer.Option(help="exact, hnsw or ivf (default: the setting).")] = None,
     models_dir: ModelsDir = Path("var/models"),
     name: ModelName = "fashion-mnist",
     catalog_dir: DataDir = None,
@@ -127,20 +186,31 @@ def reindex(
         with bar(total, "embed") as advance:
             summary = run(catalog, version, method, progress=advance)
         creatives = reembed_creatives(catalog)  # ad creatives are recognised again with the new model
-        out.print(f"search now uses {summary.version} (was {summary.previous or 'none'}): "
-                  f"{summary.embedded} images embedded, {summary.indexed} vectors indexed, {creatives} creatives")  # fmt: skip
+        out.print(
+            f"search now uses {summary.version} (was {summary.previous or 'none'}): "
+            f"{summary.embedded} images embedded, {summary.indexed} vectors indexed, {creatives} creatives"
+        )
 
 
 @app.command("demo-catalog")
 @friendly_errors
 def demo_catalog(
-    out_dir: Annotated[Path, typer.Option("--out", help="Where the generated photos, manifest and truth go.")] = Path("var/demo-catalog"),
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Where the generated photos, manifest and truth go.")
+    ] = Path("var/demo-catalog"),
     products: Annotated[int, typer.Option(min=10, max=10_000)] = 10_000,
     merchants: Annotated[int, typer.Option(min=2, max=200)] = 20,
     seed: int = 0,
     load: Annotated[bool, typer.Option("--load/--no-load", help="Ingest it into the catalogue.")] = True,
-    shoppers: Annotated[int, typer.Option(min=0, max=10_000, help="Simulated shoppers with two weeks of events, and demo ad campaigns (0: none).")] = 40,
-    data_dir: Annotated[Optional[Path], typer.Option("--data-dir", help="Fashion-MNIST folder.")] = None,
+    shoppers: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            max=10_000,
+            help="Simulated shoppers with two weeks of events, and demo ad campaigns (0: none).",
+        ),
+    ] = 40,
+    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Fashion-MNIST folder.")] = None,
     models_dir: ModelsDir = Path("var/models"),
     name: ModelName = "fashion-mnist",
     catalog_dir: DataDir = None,
@@ -152,11 +222,18 @@ def demo_catalog(
     from shoplens.data import load_fashion_mnist
 
     test = load_fashion_mnist("test", data_dir, verify=False)
-    manifest = write_demo_catalog(test.images, test.labels, list(test.class_names), out_dir,
-                                  DemoConfig(products=products, merchants=merchants, seed=seed))  # fmt: skip
+    manifest = write_demo_catalog(
+        test.images,
+        test.labels,
+        list(test.class_names),
+        out_dir,
+        DemoConfig(products=products, merchants=merchants, seed=seed),
+    )
     out.print(f"wrote {manifest} and {out_dir / 'truth.json'}")
     if load:
-        ingest(manifest, Kind.csv, "default", None, False, None, 256, models_dir, name, catalog_dir, database_url)
+        ingest(
+            manifest, Kind.csv, "default", None, False, None, 256, models_dir, name, catalog_dir, database_url
+        )
         if shoppers:
             from shoplens.ads.demo import seed_demo_campaigns
             from shoplens.recommend.demo import seed_demo_shoppers
@@ -164,8 +241,12 @@ def demo_catalog(
             with open_catalog(models_dir, name, catalog_dir, database_url) as catalog:
                 events = seed_demo_shoppers(catalog, users=shoppers, seed=seed)
                 creatives = seed_demo_campaigns(catalog)
-            out.print(f"{shoppers} demo shoppers with {events} events; {creatives} ad creatives in 4 campaigns")
-        (out_dir / "LOADED").write_text("the demo catalogue is in the catalogue; delete this file to load it again\n")
+            out.print(
+                f"{shoppers} demo shoppers with {events} events; {creatives} ad creatives in 4 campaigns"
+            )
+        (out_dir / "LOADED").write_text(
+            "the demo catalogue is in the catalogue; delete this file to load it again\n"
+        )
 
 
 @catalog_app.command("qa")
@@ -208,8 +289,13 @@ def catalog_sweep(
 @catalog_app.command("taxonomy")
 @friendly_errors
 def catalog_taxonomy(
-    categories: Annotated[Optional[list[str]], typer.Argument(help="Categories of a new taxonomy, in display order.")] = None,
-    taxonomy: Annotated[Optional[str], typer.Option("--taxonomy", help="Its name (default: SHOPLENS_TAXONOMY, fashion-mnist).")] = None,
+    categories: Annotated[
+        list[str] | None, typer.Argument(help="Categories of a new taxonomy, in display order.")
+    ] = None,
+    taxonomy: Annotated[
+        str | None,
+        typer.Option("--taxonomy", help="Its name (default: SHOPLENS_TAXONOMY, fashion-mnist)."),
+    ] = None,
     models_dir: ModelsDir = Path("var/models"),
     name: ModelName = "fashion-mnist",
     catalog_dir: DataDir = None,
@@ -221,7 +307,11 @@ def catalog_taxonomy(
     with open_catalog(models_dir, name, catalog_dir, database_url, taxonomy=taxonomy) as catalog:
         if categories:
             with catalog.sessions.begin() as session:
-                existing = [c.name for c in ensure_taxonomy(session, catalog.config.taxonomy, categories).categories]
+                existing = [
+                    c.name for c in ensure_taxonomy(session, catalog.config.taxonomy, categories).categories
+                ]
             if existing != list(categories):
-                raise typer.BadParameter(f"taxonomy {catalog.config.taxonomy!r} exists with other categories: {', '.join(existing)}")
+                raise typer.BadParameter(
+                    f"taxonomy {catalog.config.taxonomy!r} exists with other categories: {', '.join(existing)}"
+                )
         out.print(f"{catalog.config.taxonomy}: {', '.join(catalog.categories())}")

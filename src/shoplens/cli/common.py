@@ -12,7 +12,9 @@ from rich.console import Console
 
 from shoplens.errors import ShopLensError
 
-app = typer.Typer(help="ShopLens: image recognition for e-commerce.", no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="ShopLens: image recognition for e-commerce.", no_args_is_help=True, add_completion=False
+)
 data_app = typer.Typer(help="Datasets.", no_args_is_help=True)
 models_app = typer.Typer(help="Architectures and model versions.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys for `shoplens serve`.", no_args_is_help=True)
@@ -40,6 +42,13 @@ def friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-ModelsDir = Annotated[Path, typer.Option("--models-dir", envvar="SHOPLENS_MODELS_DIR", help="Root of <name>/<version>/ bundles.")]
-ModelName = Annotated[str, typer.Option("--name", envvar="SHOPLENS_MODEL_NAME", help="Model name under the models dir.")]
-KeysFile = Annotated[Path, typer.Option("--keys-file", envvar="SHOPLENS_API_KEYS_FILE", help="The hashed API keys file.")]
+ModelsDir = Annotated[
+    Path,
+    typer.Option("--models-dir", envvar="SHOPLENS_MODELS_DIR", help="Root of <name>/<version>/ bundles."),
+]
+ModelName = Annotated[
+    str, typer.Option("--name", envvar="SHOPLENS_MODEL_NAME", help="Model name under the models dir.")
+]
+KeysFile = Annotated[
+    Path, typer.Option("--keys-file", envvar="SHOPLENS_API_KEYS_FILE", help="The hashed API keys file.")
+]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -12,22 +12,38 @@ from rich.table import Table
 from shoplens.cli.common import data_app, friendly_errors, out
 
 
-
-
 class Mode(str, Enum):
     L = "L"
     RGB = "RGB"
 
 
-DataDir = Annotated[Optional[Path], typer.Option("--data-dir", help="Folder with the Fashion-MNIST IDX files (else $SHOPLENS_DATA_DIR, the Debian package, the user cache).")]
-Folder = Annotated[Optional[Path], typer.Option(help="A labelled folder root/<category>/*.jpg instead of Fashion-MNIST.")]
-Manifest = Annotated[Optional[Path], typer.Option(help="A CSV manifest (path,label) instead of Fashion-MNIST.")]
+DataDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        help="Folder with the Fashion-MNIST IDX files (else $SHOPLENS_DATA_DIR, the Debian package, the user cache).",
+    ),
+]
+Folder = Annotated[
+    Path | None, typer.Option(help="A labelled folder root/<category>/*.jpg instead of Fashion-MNIST.")
+]
+Manifest = Annotated[Path | None, typer.Option(help="A CSV manifest (path,label) instead of Fashion-MNIST.")]
 
 
-Verify = Annotated[bool, typer.Option("--verify/--no-verify", help="Require the official Fashion-MNIST checksums and counts.")]
+Verify = Annotated[
+    bool,
+    typer.Option("--verify/--no-verify", help="Require the official Fashion-MNIST checksums and counts."),
+]
 
 
-def _source(data_dir: Path | None, folder: Path | None, manifest: Path | None, image_size: int = 28, mode: Mode = Mode.L, verify: bool = True):
+def _source(
+    data_dir: Path | None,
+    folder: Path | None,
+    manifest: Path | None,
+    image_size: int = 28,
+    mode: Mode = Mode.L,
+    verify: bool = True,
+):
     from shoplens.training.pipeline import DataSource
 
     if folder and manifest:
@@ -50,14 +66,18 @@ def data_info(data_dir: DataDir = None) -> None:
     for col in ("file", "shape", "sha256 (decompressed)", "official"):
         table.add_column(col)
     for i in infos:
-        table.add_row(i.name, "×".join(map(str, i.shape)), i.sha256[:16] + "…", "yes" if i.verified else "[red]no[/red]")
+        table.add_row(
+            i.name, "×".join(map(str, i.shape)), i.sha256[:16] + "…", "yes" if i.verified else "[red]no[/red]"
+        )
     out.print(table)
     out.print("classes: " + ", ".join(f"{n}={c}" for n, c in enumerate(CLASS_NAMES)))
 
 
 @data_app.command("download")
 @friendly_errors
-def data_download(dest: Annotated[Optional[Path], typer.Option(help="Target folder (default: user cache).")] = None) -> None:
+def data_download(
+    dest: Annotated[Path | None, typer.Option(help="Target folder (default: user cache).")] = None,
+) -> None:
     """Download the official Fashion-MNIST files (internet needed), verifying checksums."""
     from shoplens.data.fashion_mnist import download
 
@@ -82,4 +102,3 @@ def data_sample(
     out_path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(255 - test.images[index, 0]).save(out_path, "PNG")
     out.print(f"{out_path}: a {test.class_names[test.labels[index]]} (test image {index})")
-

@@ -6,14 +6,13 @@ import json
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from shoplens.cli.common import app, friendly_errors, models_app, out
-from shoplens.errors import ImageError
 from shoplens.cli.data import DataDir, Folder, Manifest, Mode, Verify, _source
-
+from shoplens.errors import ImageError
 
 
 class Preset(str, Enum):
@@ -50,27 +49,39 @@ def train(
     folder: Folder = None,
     manifest: Manifest = None,
     verify: Verify = True,
-    image_size: Annotated[int, typer.Option(min=8, max=512, help="Input size for --folder/--manifest data.")] = 28,
+    image_size: Annotated[
+        int, typer.Option(min=8, max=512, help="Input size for --folder/--manifest data.")
+    ] = 28,
     mode: Annotated[Mode, typer.Option(help="Colour mode for --folder/--manifest data.")] = Mode.L,
-    model: Annotated[Optional[str], typer.Option(help="Architecture (see `shoplens models list`).")] = None,
-    epochs: Annotated[Optional[int], typer.Option(min=1)] = None,
-    time_budget: Annotated[Optional[float], typer.Option(min=1, help="Seconds of training; the LR schedule follows the clock.")] = None,
-    batch_size: Annotated[Optional[int], typer.Option(min=1)] = None,
-    optimizer: Annotated[Optional[Optimizer], typer.Option()] = None,
-    lr: Annotated[Optional[float], typer.Option(min=0)] = None,
-    weight_decay: Annotated[Optional[float], typer.Option(min=0)] = None,
-    schedule: Annotated[Optional[Schedule], typer.Option()] = None,
-    label_smoothing: Annotated[Optional[float], typer.Option(min=0, max=0.99)] = None,
-    crop_padding: Annotated[Optional[int], typer.Option(min=0, help="Random translation by up to N pixels.")] = None,
-    hflip: Annotated[Optional[bool], typer.Option("--hflip/--no-hflip")] = None,
-    erasing: Annotated[Optional[float], typer.Option(min=0, max=1, help="Random-erasing probability.")] = None,
-    val_fraction: Annotated[Optional[float], typer.Option(min=0, max=0.9)] = None,
-    early_stopping: Annotated[Optional[int], typer.Option(min=1, help="Stop after N epochs without validation gain.")] = None,
-    seed: Annotated[Optional[int], typer.Option()] = None,
-    tta_flip: Annotated[Optional[bool], typer.Option("--tta-flip/--no-tta-flip")] = None,
-    threads: Annotated[Optional[int], typer.Option(min=1, help="CPU threads (default: all cores).")] = None,
-    output: Annotated[Optional[Path], typer.Option(help="Bundle folder (default var/models/<name>/v<timestamp>).")] = None,
-    resume: Annotated[Optional[Path], typer.Option(help="Continue from a checkpoint (…/checkpoints/last.pt).")] = None,
+    model: Annotated[str | None, typer.Option(help="Architecture (see `shoplens models list`).")] = None,
+    epochs: Annotated[int | None, typer.Option(min=1)] = None,
+    time_budget: Annotated[
+        float | None, typer.Option(min=1, help="Seconds of training; the LR schedule follows the clock.")
+    ] = None,
+    batch_size: Annotated[int | None, typer.Option(min=1)] = None,
+    optimizer: Annotated[Optimizer | None, typer.Option()] = None,
+    lr: Annotated[float | None, typer.Option(min=0)] = None,
+    weight_decay: Annotated[float | None, typer.Option(min=0)] = None,
+    schedule: Annotated[Schedule | None, typer.Option()] = None,
+    label_smoothing: Annotated[float | None, typer.Option(min=0, max=0.99)] = None,
+    crop_padding: Annotated[
+        int | None, typer.Option(min=0, help="Random translation by up to N pixels.")
+    ] = None,
+    hflip: Annotated[bool | None, typer.Option("--hflip/--no-hflip")] = None,
+    erasing: Annotated[float | None, typer.Option(min=0, max=1, help="Random-erasing probability.")] = None,
+    val_fraction: Annotated[float | None, typer.Option(min=0, max=0.9)] = None,
+    early_stopping: Annotated[
+        int | None, typer.Option(min=1, help="Stop after N epochs without validation gain.")
+    ] = None,
+    seed: Annotated[int | None, typer.Option()] = None,
+    tta_flip: Annotated[bool | None, typer.Option("--tta-flip/--no-tta-flip")] = None,
+    threads: Annotated[int | None, typer.Option(min=1, help="CPU threads (default: all cores).")] = None,
+    output: Annotated[
+        Path | None, typer.Option(help="Bundle folder (default var/models/<name>/v<timestamp>).")
+    ] = None,
+    resume: Annotated[
+        Path | None, typer.Option(help="Continue from a checkpoint (…/checkpoints/last.pt).")
+    ] = None,
     progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
 ) -> None:
     """Train a category model, calibrate it, save a bundle and evaluate it on held-out data."""
@@ -80,22 +91,42 @@ def train(
     from shoplens.training.presets import preset_config
 
     cfg = preset_config(
-        preset.value, model=model, epochs=epochs, time_budget=time_budget, batch_size=batch_size,
-        optimizer=optimizer.value if optimizer else None, lr=lr, weight_decay=weight_decay,
-        schedule=schedule.value if schedule else None, label_smoothing=label_smoothing, val_fraction=val_fraction,
-        early_stopping=early_stopping, seed=seed, tta_flip=tta_flip, threads=threads,
-    )  # fmt: skip
-    aug = {k: v for k, v in {"crop_padding": crop_padding, "hflip": hflip, "erasing": erasing}.items() if v is not None}
+        preset.value,
+        model=model,
+        epochs=epochs,
+        time_budget=time_budget,
+        batch_size=batch_size,
+        optimizer=optimizer.value if optimizer else None,
+        lr=lr,
+        weight_decay=weight_decay,
+        schedule=schedule.value if schedule else None,
+        label_smoothing=label_smoothing,
+        val_fraction=val_fraction,
+        early_stopping=early_stopping,
+        seed=seed,
+        tta_flip=tta_flip,
+        threads=threads,
+    )
+    aug = {
+        k: v
+        for k, v in {"crop_padding": crop_padding, "hflip": hflip, "erasing": erasing}.items()
+        if v is not None
+    }
     if aug:
         cfg = dataclasses.replace(cfg, augment=dataclasses.replace(cfg.augment, **aug))
     source = _source(data_dir, folder, manifest, image_size, mode, verify)
     if resume and not resume.is_file():
         raise typer.BadParameter(f"{resume} does not exist", param_hint="--resume")
     if output is None:
-        output = resume.parent.parent if resume else default_output("fashion-mnist" if source.kind == "fashion-mnist" else "custom")
+        output = (
+            resume.parent.parent
+            if resume
+            else default_output("fashion-mnist" if source.kind == "fashion-mnist" else "custom")
+        )
     bundle, metrics = run_training(cfg, source, output, resume=resume, progress=progress)
     out.print(
-        f"test accuracy {metrics['accuracy']:.4f}  top-3 {metrics['top3_accuracy']:.4f}  macro F1 {metrics['macro_f1']:.4f}  "
+        f"test accuracy {metrics['accuracy']:.4f}  top-3 {metrics['top3_accuracy']:.4f}  "
+        f"macro F1 {metrics['macro_f1']:.4f}  "
         f"ECE {metrics['ece']:.4f}  ({metrics['extra']['train_seconds']:.0f}s training)"
     )
     out.print(f"bundle: {bundle}\nreport: {bundle / 'report' / 'report.md'}")
@@ -109,7 +140,7 @@ def evaluate(
     folder: Folder = None,
     manifest: Manifest = None,
     verify: Verify = True,
-    report: Annotated[Optional[Path], typer.Option(help="Report folder (default BUNDLE/report).")] = None,
+    report: Annotated[Path | None, typer.Option(help="Report folder (default BUNDLE/report).")] = None,
 ) -> None:
     """Evaluate a bundle on the Fashion-MNIST test split (or a folder/manifest) and write a report."""
     from shoplens.data import load_fashion_mnist
@@ -132,10 +163,20 @@ def evaluate(
 @friendly_errors
 def export(
     bundle: Annotated[Path, typer.Argument(help="A model bundle folder.")],
-    int8: Annotated[bool, typer.Option("--int8", help="Also try a static int8 model, calibrated on Fashion-MNIST training images.")] = False,
+    int8: Annotated[
+        bool,
+        typer.Option(
+            "--int8", help="Also try a static int8 model, calibrated on Fashion-MNIST training images."
+        ),
+    ] = False,
     data_dir: DataDir = None,
     verify: Verify = True,
-    max_drop: Annotated[float, typer.Option(min=0, help="Keep the int8 model only if test accuracy drops by at most this many points.")] = 0.3,
+    max_drop: Annotated[
+        float,
+        typer.Option(
+            min=0, help="Keep the int8 model only if test accuracy drops by at most this many points."
+        ),
+    ] = 0.3,
 ) -> None:
     """Write BUNDLE/model.onnx (BatchNorm folded, checked against torch); loading the bundle then uses ONNX Runtime."""
     from shoplens.inference.export import export_onnx
@@ -149,11 +190,14 @@ def export(
     if int8:
         t = config["onnx_int8"]
         out.print(
-            f"int8: test accuracy {t['int8_accuracy']:.4f} vs fp32 {t['fp32_accuracy']:.4f} ({-t['accuracy_drop_points']:+.2f} points), "
+            f"int8: test accuracy {t['int8_accuracy']:.4f} vs fp32 {t['fp32_accuracy']:.4f} "
+            f"({-t['accuracy_drop_points']:+.2f} points), "
             f"{t['int8_images_per_second']:.0f} vs {t['fp32_images_per_second']:.0f} images/s ({t['int8_speedup']}×)",
             soft_wrap=True,
         )
-        kept = f"kept: {bundle / t['file']}" if t["kept"] else f"discarded: it loses more than {max_drop} points"
+        kept = (
+            f"kept: {bundle / t['file']}" if t["kept"] else f"discarded: it loses more than {max_drop} points"
+        )
         out.print(f"int8 model {kept}", soft_wrap=True)
 
 
@@ -187,4 +231,3 @@ def predict(
             print(f"{path}\t" + "\t".join(f"{lbl} {p:.3f}" for lbl, p in pred.top) + flag)
     if failed:
         raise typer.Exit(1)
-

@@ -21,12 +21,16 @@ class ImageDataset:
 
     def __post_init__(self) -> None:
         if self.images.ndim != 4 or self.images.dtype != np.uint8:
-            raise ValueError(f"images must be uint8 (N, C, H, W), got {self.images.dtype} {self.images.shape}")
+            raise ValueError(
+                f"images must be uint8 (N, C, H, W), got {self.images.dtype} {self.images.shape}"
+            )
         if len(self.images) != len(self.labels):
             raise ValueError(f"{len(self.images)} images but {len(self.labels)} labels")
         self.labels = np.asarray(self.labels, dtype=np.int64)
         if len(self.labels) and (self.labels.min() < 0 or self.labels.max() >= len(self.class_names)):
-            raise ValueError(f"labels must lie in [0, {len(self.class_names)}), got {self.labels.min()}..{self.labels.max()}")
+            raise ValueError(
+                f"labels must lie in [0, {len(self.class_names)}), got {self.labels.min()}..{self.labels.max()}"
+            )
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -38,7 +42,14 @@ class ImageDataset:
 
     def subset(self, indices: np.ndarray) -> ImageDataset:
         """A dataset holding only the given rows (same classes, same source)."""
-        return ImageDataset(self.images[indices], self.labels[indices], self.class_names, self.source, self.checksum, self.meta)
+        return ImageDataset(
+            self.images[indices],
+            self.labels[indices],
+            self.class_names,
+            self.source,
+            self.checksum,
+            self.meta,
+        )
 
     def class_counts(self) -> dict[str, int]:
         """How many images each class has."""

@@ -18,9 +18,17 @@ from shoplens.data.idx import parse_idx, read_idx_bytes
 from shoplens.errors import DataFormatError, DataNotFoundError
 
 CLASS_NAMES = [
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
-]  # fmt: skip
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+]
 
 FILES = {
     "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", 60_000),
@@ -105,16 +113,26 @@ def load_fashion_mnist(
     images, img_sha = _load_file(root / img_name, verify)
     labels, lbl_sha = _load_file(root / lbl_name, verify)
     if images.ndim != 3 or labels.ndim != 1:
-        raise DataFormatError(f"{root / img_name}: expected images (N, H, W) and labels (N,), got {images.shape} and {labels.shape}")
+        raise DataFormatError(
+            f"{root / img_name}: expected images (N, H, W) and labels (N,), got {images.shape} and {labels.shape}"
+        )
     if len(images) != len(labels):
-        raise DataFormatError(f"{root}: {len(images)} images in {img_name} but {len(labels)} labels in {lbl_name}")
+        raise DataFormatError(
+            f"{root}: {len(images)} images in {img_name} but {len(labels)} labels in {lbl_name}"
+        )
     if verify and len(images) != expected:
-        raise DataFormatError(f"{root / img_name}: {len(images)} images, the official {split} split has {expected}")
+        raise DataFormatError(
+            f"{root / img_name}: {len(images)} images, the official {split} split has {expected}"
+        )
     if labels.size and labels.max() >= len(CLASS_NAMES):
         raise DataFormatError(f"{root / lbl_name}: label {labels.max()} outside 0..{len(CLASS_NAMES) - 1}")
     checksum = hashlib.sha256((img_sha + lbl_sha).encode()).hexdigest()
     return ImageDataset(
-        images[:, None].copy(), labels.astype(np.int64), list(CLASS_NAMES), source=f"fashion-mnist:{split}:{root}", checksum=checksum
+        images[:, None].copy(),
+        labels.astype(np.int64),
+        list(CLASS_NAMES),
+        source=f"fashion-mnist:{split}:{root}",
+        checksum=checksum,
     )
 
 
@@ -131,7 +149,9 @@ def describe(data_dir: str | os.PathLike | None = None) -> tuple[Path, list[File
     return root, infos
 
 
-def download(dest: str | os.PathLike | None = None, base_url: str = OFFICIAL_URL, timeout: float = 30.0) -> Path:
+def download(
+    dest: str | os.PathLike | None = None, base_url: str = OFFICIAL_URL, timeout: float = 30.0
+) -> Path:
     """Fetch the four official files into the user cache, keeping each only if its checksum matches."""
     dest = Path(dest) if dest else user_cache_dir()
     dest.mkdir(parents=True, exist_ok=True)
@@ -149,6 +169,8 @@ def download(dest: str | os.PathLike | None = None, base_url: str = OFFICIAL_URL
         got = hashlib.sha256(read_idx_bytes(tmp.name)).hexdigest()
         if got != want:
             os.unlink(tmp.name)
-            raise DataFormatError(f"{base_url + name}: checksum mismatch ({got[:16]}… != {want[:16]}…), file discarded")
+            raise DataFormatError(
+                f"{base_url + name}: checksum mismatch ({got[:16]}… != {want[:16]}…), file discarded"
+            )
         os.replace(tmp.name, target)
     return dest

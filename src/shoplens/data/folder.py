@@ -31,11 +31,18 @@ def _build(items: Iterable[tuple[Path, str]], cfg: PreprocessConfig, source: str
             continue
         labels.append(index[label])
     if not arrays:
-        raise DataFormatError(f"{source}: none of the {len(items)} images could be read (first: {skipped[0]['error']})")
+        raise DataFormatError(
+            f"{source}: none of the {len(items)} images could be read (first: {skipped[0]['error']})"
+        )
     images = np.stack(arrays)
     labels_arr = np.asarray(labels, dtype=np.int64)
     return ImageDataset(
-        images, labels_arr, class_names, source=source, checksum=array_checksum(images, labels_arr), meta={"skipped": skipped}
+        images,
+        labels_arr,
+        class_names,
+        source=source,
+        checksum=array_checksum(images, labels_arr),
+        meta={"skipped": skipped},
     )
 
 

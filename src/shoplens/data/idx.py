@@ -12,7 +12,14 @@ import numpy as np
 
 from shoplens.errors import DataFormatError
 
-_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
+_DTYPES = {
+    0x08: np.uint8,
+    0x09: np.int8,
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
 _CODES = {np.dtype(np.uint8): 0x08, np.dtype(np.int8): 0x09}
 
 
@@ -37,7 +44,9 @@ def parse_idx(data: bytes, name: str = "<bytes>") -> np.ndarray:
         raise DataFormatError(f"{name}: too short to be an IDX file ({len(data)} bytes)")
     zero, code, ndim = struct.unpack(">HBB", data[:4])
     if zero != 0 or code not in _DTYPES or ndim == 0:
-        raise DataFormatError(f"{name}: bad IDX magic number 0x{data[:4].hex()} (expected 0x0000 then type and ndim)")
+        raise DataFormatError(
+            f"{name}: bad IDX magic number 0x{data[:4].hex()} (expected 0x0000 then type and ndim)"
+        )
     header = 4 + 4 * ndim
     if len(data) < header:
         raise DataFormatError(f"{name}: header truncated")
@@ -62,7 +71,9 @@ def write_idx(path: str | os.PathLike, array: np.ndarray, compress: bool | None 
     array = np.ascontiguousarray(array)
     if array.dtype not in _CODES:
         raise ValueError(f"write_idx supports uint8/int8 arrays, got {array.dtype}")
-    head = struct.pack(">HBB", 0, _CODES[array.dtype], array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    head = struct.pack(">HBB", 0, _CODES[array.dtype], array.ndim) + struct.pack(
+        f">{array.ndim}I", *array.shape
+    )
     payload = head + array.tobytes()
     if compress if compress is not None else path.suffix == ".gz":
         payload = gzip.compress(payload, mtime=0)

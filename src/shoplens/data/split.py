@@ -14,7 +14,7 @@ def stratified_split(labels: np.ndarray, val_fraction: float, seed: int) -> tupl
     train, val = [], []
     for c in np.unique(labels):
         idx = rng.permutation(np.flatnonzero(labels == c))
-        n_val = int(round(len(idx) * val_fraction))
+        n_val = round(len(idx) * val_fraction)
         if val_fraction > 0 and len(idx) > 1:
             n_val = max(1, min(n_val, len(idx) - 1))
         val.append(idx[:n_val])

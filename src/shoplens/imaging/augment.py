@@ -10,11 +10,11 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from shoplens.fields import reject_unknown_keys
+
 ERASE_AREA = (0.02, 0.25)  # share of the image one erased rectangle covers
 ERASE_ASPECT = (0.3, 3.3)  # height / width of the erased rectangle
 _ERASE_TRIES = 10  # rectangle draws per image before giving up on one that fits
-
-from shoplens.fields import reject_unknown_keys
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ def augment_batch(x: torch.Tensor, cfg: AugmentConfig, generator: torch.Generato
         return x.clone()
     out = _translate_and_flip(x, cfg, generator) if cfg.crop_padding or cfg.hflip else x.clone()
     if cfg.erasing > 0.0:
-        n, c, h, w = x.shape
+        n, _c, h, w = x.shape
         erased = _erased_pixels((n, h, w), cfg.erasing, generator, x.device).view(n, 1, h, w)
         out = torch.where(erased, _noise(tuple(x.shape), generator).to(x.device), out)
     return out

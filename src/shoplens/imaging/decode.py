@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import struct
@@ -170,10 +171,8 @@ def _webp_canvas_size(data: bytes) -> tuple[int, int] | None:
 
 def _turn_upright(img: Image.Image) -> None:
     """Apply the EXIF orientation (1-8) to the pixels in place."""
-    try:
+    with contextlib.suppress(_DECODE_ERRORS):  # malformed EXIF is metadata we drop anyway: keep the pixels
         ImageOps.exif_transpose(img, in_place=True)
-    except _DECODE_ERRORS:
-        pass  # malformed EXIF is metadata we drop anyway: keep the pixels as stored
 
 
 def _standard_mode(img: Image.Image) -> Image.Image:

@@ -87,7 +87,9 @@ def _popcount(values: np.ndarray) -> np.ndarray:
 
 
 VIEW_SIDE = 32
-VIEW_TOLERANCE = 40  # grey levels from the corner colour still counted as border (JPEG ringing stays inside it)
+VIEW_TOLERANCE = (
+    40  # grey levels from the corner colour still counted as border (JPEG ringing stays inside it)
+)
 
 
 def canonical_view(image: Image.Image, side: int = VIEW_SIDE, tolerance: int = VIEW_TOLERANCE) -> np.ndarray:

@@ -64,7 +64,7 @@ def detect_faces(
         found = classifier.detectMultiScale(
             gray, scaleFactor=scale_factor, minNeighbors=min_neighbors, minSize=(min_size, min_size)
         )
-    boxes = [tuple(int(round(v / scale)) for v in box) for box in np.asarray(found).reshape(-1, 4)]
+    boxes = [tuple(round(v / scale) for v in box) for box in np.asarray(found).reshape(-1, 4)]
     return sorted(boxes)  # type: ignore[arg-type]
 
 

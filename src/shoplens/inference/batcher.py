@@ -156,7 +156,9 @@ class MicroBatcher:
         start = time.monotonic()
         batch = np.stack([job.array for job in group])
         try:
-            probs, emb = await asyncio.get_running_loop().run_in_executor(self._executor, group[0].runner.run, batch)
+            probs, emb = await asyncio.get_running_loop().run_in_executor(
+                self._executor, group[0].runner.run, batch
+            )
         except Exception as e:  # the model failed: every request in the batch gets the error
             log.exception("inference failed for a batch of %d", len(group))
             for job in group:

@@ -48,7 +48,9 @@ def count_macs(model: nn.Module, input_shape: tuple[int, int, int]) -> int:
 def cpu_clock_ghz() -> float | None:
     """The CPU clock from /proc/cpuinfo (or lscpu's max), in GHz; None when neither says."""
     try:
-        mhz = [float(v) for v in re.findall(r"^cpu MHz\s*:\s*([\d.]+)", Path("/proc/cpuinfo").read_text(), re.M)]
+        mhz = [
+            float(v) for v in re.findall(r"^cpu MHz\s*:\s*([\d.]+)", Path("/proc/cpuinfo").read_text(), re.M)
+        ]
         if mhz:
             return max(mhz) / 1e3
     except OSError:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import itertools
 import os
 import warnings
 from pathlib import Path
@@ -47,7 +48,7 @@ def fold_batchnorm(model: nn.Module) -> tuple[nn.Module, int]:
     fused = 0
     for seq in [m for m in model.modules() if isinstance(m, nn.Sequential)]:
         names = list(seq._modules)
-        for a, b in zip(names, names[1:]):
+        for a, b in itertools.pairwise(names):
             conv, bn = seq._modules[a], seq._modules[b]
             if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d) and bn.track_running_stats:
                 seq._modules[a], seq._modules[b] = fuse_conv_bn_eval(conv, bn), nn.Identity()
@@ -70,16 +71,26 @@ def export_model_onnx(
     tmp = path.with_name(path.name + ".tmp")
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)  # the TorchScript exporter announces its successor
+            warnings.simplefilter(
+                "ignore", DeprecationWarning
+            )  # the TorchScript exporter announces its successor
             torch.onnx.export(
-                _LogitsAndEmbedding(folded), (dummy,), str(tmp), dynamo=False, opset_version=opset,
-                input_names=[INPUT], output_names=list(OUTPUTS), do_constant_folding=True,
+                _LogitsAndEmbedding(folded),
+                (dummy,),
+                str(tmp),
+                dynamo=False,
+                opset_version=opset,
+                input_names=[INPUT],
+                output_names=list(OUTPUTS),
+                do_constant_folding=True,
                 dynamic_axes={name: {0: "batch"} for name in (INPUT, *OUTPUTS)},
-            )  # fmt: skip
+            )
         onnx.checker.check_model(str(tmp))
         if "BatchNormalization" in graph_ops(tmp):
             name = type(model).__name__
-            raise BundleError(f"{name}: a BatchNorm does not follow a Conv2d in an nn.Sequential, cannot fold it")
+            raise BundleError(
+                f"{name}: a BatchNorm does not follow a Conv2d in an nn.Sequential, cannot fold it"
+            )
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -97,7 +108,9 @@ def sha256_file(path: str | os.PathLike) -> str:
 
 
 @torch.no_grad()
-def compare_with_torch(bundle: Bundle, session: OrtSession, n: int = CHECK_IMAGES, seed: int = 0) -> dict[str, float]:
+def compare_with_torch(
+    bundle: Bundle, session: OrtSession, n: int = CHECK_IMAGES, seed: int = 0
+) -> dict[str, float]:
     """Largest absolute difference per output between ONNX Runtime and torch (unfolded model) on random images."""
     shape = (n, bundle.preprocess.in_chans, *bundle.preprocess.size)
     images = torch.from_numpy(np.random.default_rng(seed).integers(0, 256, shape, dtype=np.uint8))
@@ -108,7 +121,9 @@ def compare_with_torch(bundle: Bundle, session: OrtSession, n: int = CHECK_IMAGE
     for name, want, have in zip(OUTPUTS, expected, got):
         if want.shape != have.shape or not np.allclose(have, want, rtol=CHECK_RTOL, atol=CHECK_ATOL):
             worst = np.abs(have - want).max() if want.shape == have.shape else "shape mismatch"
-            raise BundleError(f"{bundle.path}: the exported {name} differ from torch's (max abs diff {worst})")
+            raise BundleError(
+                f"{bundle.path}: the exported {name} differ from torch's (max abs diff {worst})"
+            )
     return {name: float(np.abs(have - want).max()) for name, want, have in zip(OUTPUTS, expected, got)}
 
 
@@ -121,15 +136,23 @@ def onnx_entry(bundle: Bundle, path: Path, opset: int, fused: int, diff: dict[st
         "exporter": f"torch.onnx TorchScript exporter (dynamo=False), torch {torch.__version__}",
         "onnxruntime_version": onnxruntime.__version__,
         "batchnorm_folded": fused,
-        "inputs": [{"name": INPUT, "dtype": "float32", "shape": ["batch", pre.in_chans, *pre.size],
-                    "normalised": "(x / 255 - preprocess.mean) / preprocess.std, done by the Predictor"}],
-        "outputs": [{"name": "logits", "dtype": "float32", "shape": ["batch", len(bundle.labels)]},
-                    {"name": "embedding", "dtype": "float32", "shape": ["batch", int(bundle.model.num_features)]}],
+        "inputs": [
+            {
+                "name": INPUT,
+                "dtype": "float32",
+                "shape": ["batch", pre.in_chans, *pre.size],
+                "normalised": "(x / 255 - preprocess.mean) / preprocess.std, done by the Predictor",
+            }
+        ],
+        "outputs": [
+            {"name": "logits", "dtype": "float32", "shape": ["batch", len(bundle.labels)]},
+            {"name": "embedding", "dtype": "float32", "shape": ["batch", int(bundle.model.num_features)]},
+        ],
         "sha256": sha256_file(path),
         "weights_sha256": sha256_file(bundle.path / WEIGHTS),
         "max_abs_diff_vs_torch": diff,
         "checked_on": f"{CHECK_IMAGES} random uint8 images through the bundle's normalisation",
-    }  # fmt: skip
+    }
 
 
 def calibration_data(
@@ -138,7 +161,9 @@ def calibration_data(
     """Fashion-MNIST (train, test) for int8 calibration and evaluation; other bundles must pass their own data."""
     source = str(bundle.config.get("data", {}).get("source", "fashion-mnist"))
     if not source.startswith("fashion-mnist"):
-        raise BundleError(f"{bundle.path} was trained on {source}; int8 from the CLI needs a Fashion-MNIST bundle")
+        raise BundleError(
+            f"{bundle.path} was trained on {source}; int8 from the CLI needs a Fashion-MNIST bundle"
+        )
     return load_fashion_mnist("train", data_dir, verify), load_fashion_mnist("test", data_dir, verify)
 
 
@@ -173,7 +198,9 @@ def export_onnx(
     except BundleError:
         path.unlink(missing_ok=True)
         raise
-    fused = sum(isinstance(m, nn.BatchNorm2d) for m in bundle.model.modules())  # export refuses any left unfolded
+    fused = sum(
+        isinstance(m, nn.BatchNorm2d) for m in bundle.model.modules()
+    )  # export refuses any left unfolded
     (bundle.path / INT8_NAME).unlink(missing_ok=True)
     config = read_config(bundle.path)
     config["onnx"] = onnx_entry(bundle, path, opset, fused, diff)

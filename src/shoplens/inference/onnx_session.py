@@ -42,7 +42,9 @@ class OrtSession:
         inputs = [i.name for i in self.session.get_inputs()]
         outputs = [o.name for o in self.session.get_outputs()]
         if inputs != [INPUT] or sorted(outputs) != sorted(OUTPUTS):
-            raise BundleError(f"{self.path}: expected input {INPUT!r} and outputs {OUTPUTS}, got {inputs} → {outputs}")
+            raise BundleError(
+                f"{self.path}: expected input {INPUT!r} and outputs {OUTPUTS}, got {inputs} → {outputs}"
+            )
 
     def run(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Logits and features for one normalised float32 (N, C, H, W) batch."""

@@ -71,7 +71,9 @@ class Predictor:
             return []
         return self.predict_arrays(images_to_batch(images, self.bundle.preprocess), embed=embed)
 
-    def prediction(self, p: np.ndarray, embedding: np.ndarray | None = None, top_k: int | None = None) -> Prediction:
+    def prediction(
+        self, p: np.ndarray, embedding: np.ndarray | None = None, top_k: int | None = None
+    ) -> Prediction:
         """Top-k (the predictor's own k unless given) and review flag for one row of probabilities."""
         order = np.argsort(-p)[: min(top_k, len(p)) if top_k else self.top_k]
         top = [(self.bundle.labels[i], float(p[i])) for i in order]

@@ -12,8 +12,13 @@ from typing import Any
 import numpy as np
 import torch
 from onnxruntime.quantization import (
-    CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quant_pre_process, quantize_static,
-)  # fmt: skip
+    CalibrationDataReader,
+    CalibrationMethod,
+    QuantFormat,
+    QuantType,
+    quant_pre_process,
+    quantize_static,
+)
 
 from shoplens.data import ImageDataset
 from shoplens.errors import BundleError
@@ -62,12 +67,20 @@ def quantize_int8(fp32_path: Path, out_path: Path, calibration: np.ndarray) -> P
     """
     with tempfile.TemporaryDirectory(prefix="shoplens-quant-") as tmp:
         prepared = Path(tmp) / "prepared.onnx"
-        quant_pre_process(str(fp32_path), str(prepared))  # shape inference and graph clean-up, as ORT recommends
+        quant_pre_process(
+            str(fp32_path), str(prepared)
+        )  # shape inference and graph clean-up, as ORT recommends
         quantize_static(
-            str(prepared), str(out_path), _Batches(calibration), quant_format=QUANT_FORMAT, per_channel=True,
-            reduce_range=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+            str(prepared),
+            str(out_path),
+            _Batches(calibration),
+            quant_format=QUANT_FORMAT,
+            per_channel=True,
+            reduce_range=True,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
             calibrate_method=CalibrationMethod.MinMax,
-        )  # fmt: skip
+        )
     return out_path
 
 
@@ -104,7 +117,9 @@ def int8_trial(
     want = (bundle.preprocess.in_chans, *bundle.preprocess.size)
     for name, ds in (("calibration", pool), ("test", test)):
         if ds.images.shape[1:] != want:
-            raise BundleError(f"{name} images of shape {ds.images.shape[1:]} do not fit the bundle's input {want}")
+            raise BundleError(
+                f"{name} images of shape {ds.images.shape[1:]} do not fit the bundle's input {want}"
+            )
     calibration = calibration_sample(bundle, pool, calibration_size)
     try:
         quantize_int8(fp32_path, int8_path, calibration)
@@ -113,7 +128,9 @@ def int8_trial(
     except BaseException:
         int8_path.unlink(missing_ok=True)  # never an int8 model without its record
         raise
-    drop = round(100.0 * (fp32_acc - int8_acc), 6)  # 30 of 10,000 images is 0.3 points, not 0.30000000000000027
+    drop = round(
+        100.0 * (fp32_acc - int8_acc), 6
+    )  # 30 of 10,000 images is 0.3 points, not 0.30000000000000027
     kept = drop <= max_drop
     if not kept:
         int8_path.unlink(missing_ok=True)

@@ -22,14 +22,18 @@ def make_session(bundle: Bundle, runtime: Runtime = "auto", threads: int | None 
     if runtime in ("onnxruntime", "onnxruntime-int8") or (runtime == "auto" and onnx_path.is_file()):
         if not onnx_path.is_file():
             hint = " --int8 (kept only when accurate enough)" if runtime == "onnxruntime-int8" else ""
-            raise BundleError(f"{bundle.path} has no {onnx_path.name}; run `shoplens export {bundle.path}{hint}` first")
+            raise BundleError(
+                f"{bundle.path} has no {onnx_path.name}; run `shoplens export {bundle.path}{hint}` first"
+            )
         from shoplens.inference.onnx_session import OrtSession
 
         return OrtSession(onnx_path, threads=threads)
     return TorchSession(bundle.model, threads=threads)
 
 
-def load_predictor(path: str | os.PathLike, runtime: Runtime = "auto", threads: int | None = None, top_k: int = 3) -> Predictor:
+def load_predictor(
+    path: str | os.PathLike, runtime: Runtime = "auto", threads: int | None = None, top_k: int = 3
+) -> Predictor:
     """Load a bundle folder and wrap it in a Predictor on the chosen runtime."""
     bundle = load_bundle(Path(path))
     return Predictor(bundle, make_session(bundle, runtime, threads), top_k=top_k)

@@ -33,6 +33,8 @@ class TorchSession:
     @torch.inference_mode()
     def run(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Logits and features for one batch."""
-        t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).contiguous(memory_format=torch.channels_last)
+        t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).contiguous(
+            memory_format=torch.channels_last
+        )
         feats = self.model.forward_features(t)
         return self.model.head(feats).numpy(), feats.numpy()

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from shoplens.errors import BundleError, VersionNotFoundError
@@ -73,7 +73,10 @@ class ModelStore:
     """The versions of one model name: list, load, activate (validated first), roll back."""
 
     def __init__(
-        self, root: str | os.PathLike = DEFAULT_ROOT, name: str = DEFAULT_NAME, loader: PredictorLoader | None = None
+        self,
+        root: str | os.PathLike = DEFAULT_ROOT,
+        name: str = DEFAULT_NAME,
+        loader: PredictorLoader | None = None,
     ) -> None:
         if not VERSION_PATTERN.match(name):
             raise BundleError(f"invalid model name {name!r}: use letters, digits, '.', '_' and '-'")
@@ -119,7 +122,7 @@ class ModelStore:
         infos = []
         for name in self.version_names():
             path = self.folder / name
-            created = datetime.fromtimestamp(_created(path), timezone.utc)
+            created = datetime.fromtimestamp(_created(path), UTC)
             infos.append(VersionInfo(name, path, created, _accuracy(path), name == active))
         return infos
 

@@ -30,7 +30,9 @@ def time_calls(
         now = time.perf_counter()
         times.append(now - t0)
         elapsed = now - start
-        if (len(times) >= min_reps and elapsed >= min_seconds) or (elapsed >= max_seconds and len(times) >= 3):
+        if (len(times) >= min_reps and elapsed >= min_seconds) or (
+            elapsed >= max_seconds and len(times) >= 3
+        ):
             break
     p50 = statistics.median(times)
     p95 = statistics.quantiles(times, n=20, method="inclusive")[-1]

@@ -75,7 +75,12 @@ def save_bundle(
         "model_kwargs": model_kwargs,
         "num_classes": len(labels),
         "labels": labels,
-        "input": {"channels": preprocess.in_chans, "height": preprocess.size[0], "width": preprocess.size[1], "dtype": "uint8"},
+        "input": {
+            "channels": preprocess.in_chans,
+            "height": preprocess.size[0],
+            "width": preprocess.size[1],
+            "dtype": "uint8",
+        },
         "preprocess": preprocess.to_dict(),
         "temperature": float(temperature),
         "review_threshold": float(review_threshold),
@@ -115,9 +120,12 @@ def load_bundle(path: str | os.PathLike) -> Bundle:
     try:
         preprocess = PreprocessConfig.from_dict(config["preprocess"])
         model = create_model(
-            config["architecture"], num_classes=config["num_classes"], in_chans=preprocess.in_chans,
-            img_size=preprocess.size, **config.get("model_kwargs", {}),
-        )  # fmt: skip
+            config["architecture"],
+            num_classes=config["num_classes"],
+            in_chans=preprocess.in_chans,
+            img_size=preprocess.size,
+            **config.get("model_kwargs", {}),
+        )
         model.load_state_dict(load_file(str(path / WEIGHTS)))
     except (KeyError, ValueError, TypeError, RuntimeError, OSError) as e:
         raise BundleError(f"{path}: cannot load the bundle ({type(e).__name__}: {e})") from e

@@ -34,7 +34,9 @@ class _Registry:
 REGISTRY = _Registry()
 
 
-def register_model(fn: ModelFn | None = None, *, name: str | None = None) -> ModelFn | Callable[[ModelFn], ModelFn]:
+def register_model(
+    fn: ModelFn | None = None, *, name: str | None = None
+) -> ModelFn | Callable[[ModelFn], ModelFn]:
     """Decorator: add a model constructor to the registry under its function name (or `name`)."""
     if fn is None:
         return lambda f: REGISTRY.register(f, name)
@@ -46,7 +48,9 @@ def list_models() -> list[str]:
     return REGISTRY.names()
 
 
-def create_model(name: str, num_classes: int = 10, in_chans: int = 1, img_size: int | tuple[int, int] = 28, **kwargs) -> nn.Module:
+def create_model(
+    name: str, num_classes: int = 10, in_chans: int = 1, img_size: int | tuple[int, int] = 28, **kwargs
+) -> nn.Module:
     """Build a registered architecture by name."""
     if isinstance(img_size, int):
         img_size = (img_size, img_size)

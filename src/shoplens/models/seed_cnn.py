@@ -11,13 +11,21 @@ from shoplens.models.registry import register_model
 class SeedCNN(nn.Module):
     """Conv32-3×3 → MaxPool → Conv64 → MaxPool → Conv64 → Flatten → Dense64 → Dense(classes), ReLU, no padding."""
 
-    def __init__(self, num_classes: int = 10, in_chans: int = 1, img_size: tuple[int, int] = (28, 28)) -> None:
+    def __init__(
+        self, num_classes: int = 10, in_chans: int = 1, img_size: tuple[int, int] = (28, 28)
+    ) -> None:
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(in_chans, 32, 3), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(64, 64, 3), nn.ReLU(), nn.Flatten(),
-        )  # fmt: skip
+            nn.Conv2d(in_chans, 32, 3),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 3),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(64, 64, 3),
+            nn.ReLU(),
+            nn.Flatten(),
+        )
         h, w = img_size
         for _ in range(2):
             h, w = (h - 2) // 2, (w - 2) // 2

@@ -12,7 +12,9 @@ from shoplens.models.registry import register_model
 
 def conv_bn(cin: int, cout: int) -> nn.Sequential:
     """3×3 convolution (no bias) → BatchNorm → ReLU."""
-    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)
+    )
 
 
 class Residual(nn.Module):
@@ -76,6 +78,8 @@ def shopnet(num_classes: int = 10, in_chans: int = 1, img_size: tuple[int, int] 
 
 
 @register_model
-def shopnet_wide(num_classes: int = 10, in_chans: int = 1, img_size: tuple[int, int] = (28, 28), **kw) -> ShopNet:
+def shopnet_wide(
+    num_classes: int = 10, in_chans: int = 1, img_size: tuple[int, int] = (28, 28), **kw
+) -> ShopNet:
     """1.5× the default's width, for the `best` preset's 15-minute budget."""
     return ShopNet(num_classes, in_chans, img_size, widths=(24, 48, 96), final_width=192, **kw)

@@ -35,7 +35,13 @@ def visual_scores(
 ) -> np.ndarray:
     """Cosine to the nearest query above the weakest neighbour found, per product among the `fetch` nearest."""
     out = np.zeros(len(stats))
-    if queries is None or not len(queries) or index is None or not len(index) or index.dim != queries.shape[1]:
+    if (
+        queries is None
+        or not len(queries)
+        or index is None
+        or not len(index)
+        or index.dim != queries.shape[1]
+    ):
         return out
     sims, ids = index.search(queries.astype(np.float32), min(fetch, len(index)))
     order = np.argsort(-sims, axis=None, kind="stable")  # best match first over every query

@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -92,9 +92,11 @@ def parse_timestamp(value: str | datetime | None, now: datetime) -> datetime:
             ts = datetime.fromisoformat(value.strip().replace("z", "Z"))
         except ValueError:
             raise EventError(f"timestamp {value!r} is not ISO 8601 (e.g. 2026-11-28T09:30:00Z)") from None
-    ts = ts.replace(tzinfo=timezone.utc) if ts.tzinfo is None else ts.astimezone(timezone.utc)
+    ts = ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
     if ts > now + MAX_FUTURE:
-        raise EventError(f"timestamp {ts.isoformat()} is in the future (server time {now.isoformat(timespec='seconds')})")
+        raise EventError(
+            f"timestamp {ts.isoformat()} is in the future (server time {now.isoformat(timespec='seconds')})"
+        )
     return ts
 
 
@@ -121,9 +123,14 @@ def check_event(e: EventIn, secret: SecretStr | None, now: datetime) -> dict[str
         raise EventError(f"an {e.type} event needs an ad_id")
     assert user is not None
     return {
-        "event_id": e.event_id, "user_id": user_key(user, secret), "type": e.type, "product_id": e.product_id,
-        "ad_id": e.ad_id, "session_id": _text(e.session_id, "session_id", False), "ts": parse_timestamp(e.timestamp, now),
-    }  # fmt: skip
+        "event_id": e.event_id,
+        "user_id": user_key(user, secret),
+        "type": e.type,
+        "product_id": e.product_id,
+        "ad_id": e.ad_id,
+        "session_id": _text(e.session_id, "session_id", False),
+        "ts": parse_timestamp(e.timestamp, now),
+    }
 
 
 def _existing(session: Session, column: Any, ids: set[int]) -> set[int]:
@@ -150,9 +157,12 @@ def forget_derived(session: Session, users: Iterable[str]) -> None:
 
 
 def record_events(
-    sessions: sessionmaker[Session], events: Sequence[EventIn], secret: SecretStr | None = None,
-    now: datetime | None = None, on_new: Callable[[Session, Event], None] | None = None,
-) -> BatchOutcome:  # fmt: skip
+    sessions: sessionmaker[Session],
+    events: Sequence[EventIn],
+    secret: SecretStr | None = None,
+    now: datetime | None = None,
+    on_new: Callable[[Session, Event], None] | None = None,
+) -> BatchOutcome:
     """Validate and store a batch in one transaction; per-event results; caches of affected users dropped.
 
     `on_new` sees every newly stored event, oldest first, inside the transaction (ads count theirs there).
@@ -174,7 +184,9 @@ def record_events(
         except EventError as err:
             results[n] = EventResult(e.event_id, "rejected", str(err))
     with sessions.begin() as session:
-        products = _existing(session, Product.id, {r["product_id"] for r in rows.values() if r["product_id"] is not None})
+        products = _existing(
+            session, Product.id, {r["product_id"] for r in rows.values() if r["product_id"] is not None}
+        )
         ads = _existing(session, Creative.id, {r["ad_id"] for r in rows.values() if r["ad_id"] is not None})
         for n, r in list(rows.items()):
             if r["product_id"] is not None and r["product_id"] not in products:
@@ -192,7 +204,9 @@ def record_events(
         forget_derived(session, users)
     for n, r in rows.items():
         new = r["event_id"] in inserted
-        results[n] = EventResult(r["event_id"], "accepted" if new else "duplicate", None if new else "already recorded")
+        results[n] = EventResult(
+            r["event_id"], "accepted" if new else "duplicate", None if new else "already recorded"
+        )
     return BatchOutcome([results[n] for n in range(len(events))], users)
 
 
@@ -228,16 +242,25 @@ def csv_events(path: Path) -> Iterator[tuple[int, EventIn | str]]:
         reader = csv.DictReader(fh)
         missing = [c for c in CSV_COLUMNS if c not in (reader.fieldnames or [])]
         if missing:
-            raise DataFormatError(f"{path}: missing column(s) {', '.join(missing)}; "
-                                  f"expected {','.join(CSV_COLUMNS)}[,product_id,ad_id,session_id]")  # fmt: skip
+            raise DataFormatError(
+                f"{path}: missing column(s) {', '.join(missing)}; "
+                f"expected {','.join(CSV_COLUMNS)}[,product_id,ad_id,session_id]"
+            )
         try:
             for n, rec in enumerate(reader, start=2):
                 try:
-                    yield n, EventIn(
-                        rec["event_id"] or "", rec["user_id"] or "", (rec["type"] or "").strip(), rec["timestamp"],
-                        _int_or_none(rec.get("product_id"), "product_id"), _int_or_none(rec.get("ad_id"), "ad_id"),
-                        rec.get("session_id"),
-                    )  # fmt: skip
+                    yield (
+                        n,
+                        EventIn(
+                            rec["event_id"] or "",
+                            rec["user_id"] or "",
+                            (rec["type"] or "").strip(),
+                            rec["timestamp"],
+                            _int_or_none(rec.get("product_id"), "product_id"),
+                            _int_or_none(rec.get("ad_id"), "ad_id"),
+                            rec.get("session_id"),
+                        ),
+                    )
                 except EventError as e:
                     yield n, str(e)
         except (UnicodeDecodeError, csv.Error) as e:
@@ -245,9 +268,12 @@ def csv_events(path: Path) -> Iterator[tuple[int, EventIn | str]]:
 
 
 def import_csv(
-    sessions: sessionmaker[Session], path: Path, secret: SecretStr | None = None, batch_size: int = MAX_BATCH,
+    sessions: sessionmaker[Session],
+    path: Path,
+    secret: SecretStr | None = None,
+    batch_size: int = MAX_BATCH,
     progress: Callable[[int], None] | None = None,
-) -> ImportSummary:  # fmt: skip
+) -> ImportSummary:
     """Record every event of a CSV file in batches; re-importing the same file adds nothing (ids repeat)."""
     summary = ImportSummary()
     batch: list[tuple[int, EventIn]] = []

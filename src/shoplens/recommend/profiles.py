@@ -83,9 +83,12 @@ def _grouped(keys: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 
 def compute_profile(
-    session: Session, user: str, version: str | None, config: ProfileConfig = ProfileConfig(),
+    session: Session,
+    user: str,
+    version: str | None,
+    config: ProfileConfig = ProfileConfig(),
     now: datetime | None = None,
-) -> Profile | None:  # fmt: skip
+) -> Profile | None:
     """The profile of a user from their events (None when they have none)."""
     rows = _history(session, user, config.max_events)
     if not rows:
@@ -98,7 +101,9 @@ def compute_profile(
     cats, cat_w = _grouped(np.array([r[3] or "" for r in rows], dtype=object), w)
     keep = (cats != "") & (cat_w > 0)
     total = float(cat_w[keep].sum())
-    affinity = {str(c): float(v) / total for c, v in sorted(zip(cats[keep], cat_w[keep]), key=lambda x: -x[1])}
+    affinity = {
+        str(c): float(v) / total for c, v in sorted(zip(cats[keep], cat_w[keep]), key=lambda x: -x[1])
+    }
     taste = None
     if version is not None:
         items, item_w = _grouped(pids[pids >= 0], w[pids >= 0])
@@ -106,7 +111,9 @@ def compute_profile(
         vectors = product_vectors(session, items[top].tolist(), version)
         found = [(vectors[int(p)], float(item_w[i])) for i, p in zip(top, items[top]) if int(p) in vectors]
         if found:
-            taste = normalised(np.average(np.stack([v for v, _ in found]), axis=0, weights=[x for _, x in found]))
+            taste = normalised(
+                np.average(np.stack([v for v, _ in found]), axis=0, weights=[x for _, x in found])
+            )
     recent = list(dict.fromkeys(int(p) for p in pids if p >= 0))[: config.recent]
     return Profile(user, len(rows), affinity, taste, recent, version, now)
 
@@ -114,25 +121,43 @@ def compute_profile(
 def profile_from_row(row: UserProfile) -> Profile:
     """A cached profile."""
     taste = vector_from_bytes(row.taste) if row.taste else None
-    return Profile(row.user_id, row.events, json.loads(row.affinity), taste, json.loads(row.recent),
-                   row.model_version, as_utc(row.updated_at))  # fmt: skip
+    return Profile(
+        row.user_id,
+        row.events,
+        json.loads(row.affinity),
+        taste,
+        json.loads(row.recent),
+        row.model_version,
+        as_utc(row.updated_at),
+    )
 
 
 def store_profile(sessions: sessionmaker[Session], profile: Profile) -> None:
     """Cache a profile (a concurrent request that stored it first wins)."""
     try:
         with sessions.begin() as session:
-            session.merge(UserProfile(
-                user_id=profile.user_id, model_version=profile.model_version, affinity=json.dumps(profile.affinity),
-                taste=None if profile.taste is None else vector_bytes(profile.taste), recent=json.dumps(profile.recent),
-                events=profile.events, updated_at=profile.updated_at,
-            ))  # fmt: skip
+            session.merge(
+                UserProfile(
+                    user_id=profile.user_id,
+                    model_version=profile.model_version,
+                    affinity=json.dumps(profile.affinity),
+                    taste=None if profile.taste is None else vector_bytes(profile.taste),
+                    recent=json.dumps(profile.recent),
+                    events=profile.events,
+                    updated_at=profile.updated_at,
+                )
+            )
     except IntegrityError:
         pass
 
 
 def read_profile(
-    session: Session, user: str, version: str | None, config: ProfileConfig, now: datetime, use_cache: bool = True
+    session: Session,
+    user: str,
+    version: str | None,
+    config: ProfileConfig,
+    now: datetime,
+    use_cache: bool = True,
 ) -> tuple[Profile | None, bool]:
     """The user's profile — cached when computed for this model version, else computed — and whether it was computed."""
     row = session.get(UserProfile, user) if use_cache else None
@@ -142,9 +167,13 @@ def read_profile(
 
 
 def load_profile(
-    sessions: sessionmaker[Session], user: str, version: str | None, config: ProfileConfig = ProfileConfig(),
-    now: datetime | None = None, use_cache: bool = True,
-) -> Profile | None:  # fmt: skip
+    sessions: sessionmaker[Session],
+    user: str,
+    version: str | None,
+    config: ProfileConfig = ProfileConfig(),
+    now: datetime | None = None,
+    use_cache: bool = True,
+) -> Profile | None:
     """The user's profile, computed and cached when the cache has none for this model version."""
     with sessions() as session:
         profile, computed = read_profile(session, user, version, config, now or utcnow(), use_cache)

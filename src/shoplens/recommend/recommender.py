@@ -59,7 +59,9 @@ class RecommenderConfig:
     fetch: int = 1000  # neighbours of the taste vector looked at
     pool: int = 3  # k × pool best-blended products (at least 30) go through MMR
     mmr_lambda: float = 0.9  # 1: relevance only; lower: more diverse
-    seen_penalty: float = 1.0  # < 1 demotes products the shopper recently viewed (shoppers do come back to them)
+    seen_penalty: float = (
+        1.0  # < 1 demotes products the shopper recently viewed (shoppers do come back to them)
+    )
     cache_ttl_s: float = 600.0
 
     def weight(self, source: str) -> float:
@@ -106,9 +108,12 @@ class _Info:
 
 
 _FIRST_IMAGE = (
-    select(ProductImage.sha256).where(ProductImage.product_id == Product.id)
-    .order_by(ProductImage.position, ProductImage.id).limit(1).scalar_subquery()
-)  # fmt: skip
+    select(ProductImage.sha256)
+    .where(ProductImage.product_id == Product.id)
+    .order_by(ProductImage.position, ProductImage.id)
+    .limit(1)
+    .scalar_subquery()
+)
 PRODUCT_INFO = select(
     Product.id, Product.title, PRODUCT_CATEGORY, Product.price, Product.stock, Product.status, _FIRST_IMAGE
 ).where(Product.id.in_(bindparam("ids", expanding=True)))
@@ -120,8 +125,13 @@ def _product_info(session: Session, ids: list[int]) -> dict[int, _Info]:
         return {}
     rows = session.connection().execute(PRODUCT_INFO, {"ids": sorted(set(ids))})
     return {
-        pid: _Info(title, cat, None if price is None else float(price), f"/v1/images/{sha}" if sha else None,
-                   stock > 0 and status == "active")  # fmt: skip
+        pid: _Info(
+            title,
+            cat,
+            None if price is None else float(price),
+            f"/v1/images/{sha}" if sha else None,
+            stock > 0 and status == "active",
+        )
         for pid, title, cat, price, stock, status, sha in rows
     }
 
@@ -146,10 +156,13 @@ class Recommender:
     """Blends the candidate sources for shoppers; shares one statistics snapshot between requests."""
 
     def __init__(
-        self, catalog: Catalog, config: RecommenderConfig = RecommenderConfig(),
-        profiles: ProfileConfig = ProfileConfig(), stats: StatsConfig = StatsConfig(),
+        self,
+        catalog: Catalog,
+        config: RecommenderConfig = RecommenderConfig(),
+        profiles: ProfileConfig = ProfileConfig(),
+        stats: StatsConfig = StatsConfig(),
         clock: Callable[[], datetime] = utcnow,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.catalog, self.config, self.profiles, self.clock = catalog, config, profiles, clock
         self.stats = StatsCache(catalog.sessions, clock, stats)
 
@@ -159,7 +172,9 @@ class Recommender:
 
     def profile(self, user: str, use_cache: bool = True) -> Profile | None:
         """The shopper's profile (None without events)."""
-        return load_profile(self.catalog.sessions, user, self.version(), self.profiles, self.clock(), use_cache)
+        return load_profile(
+            self.catalog.sessions, user, self.version(), self.profiles, self.clock(), use_cache
+        )
 
     def _snapshot(self, product_ids: list[int]) -> ItemStats:
         """The statistics snapshot, rebuilt (rate-limited) when it does not know some of these products yet."""
@@ -182,7 +197,9 @@ class Recommender:
         if cfg.visual:
             out["visual"] = self._visual(stats, [profile.taste] if profile.taste is not None else [], version)
         if cfg.covis:
-            out["covis"] = cand.covis_scores(stats, *cand.seed_weights(stats, profile.recent, cfg.seeds, cfg.seed_decay))
+            out["covis"] = cand.covis_scores(
+                stats, *cand.seed_weights(stats, profile.recent, cfg.seeds, cfg.seed_decay)
+            )
         if cfg.category:
             out["category"] = cand.category_scores(stats, profile.top_categories(cfg.top_categories))
         if cfg.trending:
@@ -203,10 +220,16 @@ class Recommender:
             filler = cand.cold_start_scores(stats, self.config.top_categories)
             if cold:
                 scores, weights = {"trending": filler}, {"trending": 1.0}
-            blend = sum((weights[s] * scores[s] for s in scores), 1e-3 * filler)  # the filler orders what is left
+            blend = sum(
+                (weights[s] * scores[s] for s in scores), 1e-3 * filler
+            )  # the filler orders what is left
             self._exclude(blend, stats, profile, purchased(session, user))
             recent = profile.recent if profile else []
-            liked = frozenset(c for c, _ in profile.top_categories(self.config.top_categories)) if profile else frozenset()
+            liked = (
+                frozenset(c for c, _ in profile.top_categories(self.config.top_categories))
+                if profile
+                else frozenset()
+            )
             items = self._pick(session, version, stats, blend, scores, weights, recent, k, liked)
         if profile is not None and computed and use_cache:
             store_profile(self.catalog.sessions, profile)
@@ -215,7 +238,9 @@ class Recommender:
             self._store(result)
         return result
 
-    def _exclude(self, blend: np.ndarray, stats: ItemStats, profile: Profile | None, bought: set[int]) -> None:
+    def _exclude(
+        self, blend: np.ndarray, stats: ItemStats, profile: Profile | None, bought: set[int]
+    ) -> None:
         """In place: what cannot be sold or was bought goes (-inf); what was recently seen counts seen_penalty."""
         if profile is not None and self.config.seen_penalty != 1.0:
             seen = stats.rows(profile.recent)
@@ -225,9 +250,17 @@ class Recommender:
         blend[rows[rows >= 0]] = -np.inf
 
     def _pick(
-        self, session: Session, version: str | None, stats: ItemStats, blend: np.ndarray, scores: dict[str, np.ndarray],
-        weights: dict[str, float], recent: list[int], k: int, liked: frozenset[str] = frozenset(),
-    ) -> list[Recommendation]:  # fmt: skip
+        self,
+        session: Session,
+        version: str | None,
+        stats: ItemStats,
+        blend: np.ndarray,
+        scores: dict[str, np.ndarray],
+        weights: dict[str, float],
+        recent: list[int],
+        k: int,
+        liked: frozenset[str] = frozenset(),
+    ) -> list[Recommendation]:
         """The k products to show: best pool, re-checked in the database, diversified, explained."""
         size = min(max(k * self.config.pool, 30), int(np.isfinite(blend).sum()))
         pool = np.argpartition(-blend, size - 1)[:size] if size else np.zeros(0, dtype=np.int64)
@@ -250,22 +283,34 @@ class Recommender:
         """A cached answer still within its TTL whose products can all still be sold."""
         with self.catalog.sessions() as session:
             row = session.get(CachedRecommendation, (user, k))
-            if row is None or (self.clock() - as_utc(row.created_at)).total_seconds() > self.config.cache_ttl_s:
+            if (
+                row is None
+                or (self.clock() - as_utc(row.created_at)).total_seconds() > self.config.cache_ttl_s
+            ):
                 return None
             data = json.loads(row.payload)
             items = [Recommendation(**i) for i in data["items"]]
             info = _product_info(session, [i.product_id for i in items])
         if not all(i.product_id in info and info[i.product_id].available for i in items):
             return None
-        return Recommendations(user, k, items, data["cold_start"], data["model_version"], as_utc(row.created_at), True)
+        return Recommendations(
+            user, k, items, data["cold_start"], data["model_version"], as_utc(row.created_at), True
+        )
 
     def _store(self, rec: Recommendations) -> None:
         """Cache an answer (a concurrent request that stored first wins)."""
-        payload = {"items": [asdict(i) for i in rec.items], "cold_start": rec.cold_start, "model_version": rec.model_version}
+        payload = {
+            "items": [asdict(i) for i in rec.items],
+            "cold_start": rec.cold_start,
+            "model_version": rec.model_version,
+        }
         try:
             with self.catalog.sessions.begin() as session:
-                session.merge(CachedRecommendation(user_id=rec.user_id, k=rec.k, payload=json.dumps(payload),
-                                                   created_at=rec.generated_at))  # fmt: skip
+                session.merge(
+                    CachedRecommendation(
+                        user_id=rec.user_id, k=rec.k, payload=json.dumps(payload), created_at=rec.generated_at
+                    )
+                )
         except IntegrityError:
             pass
 
@@ -279,7 +324,9 @@ class Recommender:
         stats = self._snapshot([product_id])
         (row,) = stats.rows([product_id])
         scores = {"visual": self._visual(stats, [vector] if vector is not None else [], version)}
-        scores["covis"] = cand.covis_scores(stats, np.array([row]), np.ones(1)) if row >= 0 else np.zeros(len(stats))
+        scores["covis"] = (
+            cand.covis_scores(stats, np.array([row]), np.ones(1)) if row >= 0 else np.zeros(len(stats))
+        )
         weights = {"visual": self.config.visual or 1.0, "covis": self.config.covis or 1.0}
         blend = weights["visual"] * scores["visual"] + weights["covis"] * scores["covis"]
         blend[(blend <= 0) | ~stats.available] = -np.inf
@@ -304,7 +351,9 @@ class _Context:
     seed_w: np.ndarray
 
 
-def explain(ctx: _Context, pool: np.ndarray, rows: np.ndarray, ids: list[int], blend: np.ndarray) -> list[Recommendation]:
+def explain(
+    ctx: _Context, pool: np.ndarray, rows: np.ndarray, ids: list[int], blend: np.ndarray
+) -> list[Recommendation]:
     """The picked products as Recommendations, each with the reason of its strongest source (anchors vectorised)."""
     names = list(ctx.scores)  # never empty: a shopper without any source gets the cold-start one
     # The source that lifts a product most above the pool it was picked from (weighted score minus the pool's
@@ -318,7 +367,10 @@ def explain(ctx: _Context, pool: np.ndarray, rows: np.ndarray, ids: list[int], b
     with_vectors = [p for p in ctx.recent if p in ctx.vectors]
     if with_vectors and ids:
         zero = np.zeros(len(ctx.vectors[with_vectors[0]]), np.float32)
-        sims = np.stack([ctx.vectors[p] for p in with_vectors]) @ np.stack([ctx.vectors.get(p, zero) for p in ids]).T
+        sims = (
+            np.stack([ctx.vectors[p] for p in with_vectors])
+            @ np.stack([ctx.vectors.get(p, zero) for p in ids]).T
+        )
         look_alike = [with_vectors[i] for i in sims.argmax(axis=0)]
     if len(ctx.seed_rows) and len(rows):
         shared = ctx.stats.covis[ctx.seed_rows][:, rows].toarray() * ctx.seed_w[:, None]
@@ -327,12 +379,24 @@ def explain(ctx: _Context, pool: np.ndarray, rows: np.ndarray, ids: list[int], b
     for j, (row, pid) in enumerate(zip(rows, ids)):
         info = ctx.info[pid]
         reason = _reason(ctx, sources[j], int(row), pid, info, look_alike[j], covisited[j])
-        out.append(Recommendation(pid, info.title, info.category, info.price, info.image_url, round(float(blend[j]), 6),
-                                  sources[j], reason))  # fmt: skip
+        out.append(
+            Recommendation(
+                pid,
+                info.title,
+                info.category,
+                info.price,
+                info.image_url,
+                round(float(blend[j]), 6),
+                sources[j],
+                reason,
+            )
+        )
     return out
 
 
-def _reason(ctx: _Context, source: str, row: int, pid: int, info: _Info, alike: int | None, together: int | None) -> str:
+def _reason(
+    ctx: _Context, source: str, row: int, pid: int, info: _Info, alike: int | None, together: int | None
+) -> str:
     """Why this product is here, in words."""
 
     def title(p: int) -> str:
@@ -345,10 +409,18 @@ def _reason(ctx: _Context, source: str, row: int, pid: int, info: _Info, alike: 
             return "looks similar"
         return f"looks like {title(alike)} you viewed" if alike is not None else "matches your visual taste"
     if source == "covis":
-        return f"often viewed together with {title(together)}" if together is not None else "often viewed together"
+        return (
+            f"often viewed together with {title(together)}"
+            if together is not None
+            else "often viewed together"
+        )
     category = info.category or "the catalogue"
     if source == "category":
-        return f"popular in {category}, a category you like" if info.category in ctx.liked else f"popular in {category}"
+        return (
+            f"popular in {category}, a category you like"
+            if info.category in ctx.liked
+            else f"popular in {category}"
+        )
     if ctx.stats.trending[row] > 0:
         return f"trending in {category}"
     return f"popular in {category}" if ctx.stats.popularity[row] > 0 else f"new in {category}"

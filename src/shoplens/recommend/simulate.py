@@ -30,7 +30,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +48,11 @@ from shoplens.recommend.sql import product_category
 TYPES = ("view", "add_to_cart", "purchase")
 RECOMMENDERS = ("random", "popularity", "category", "visual", "blend")
 OFF = RecommenderConfig(visual=0, covis=0, category=0, trending=0)
-VARIANTS = {"category": replace(OFF, category=1.0), "visual": replace(OFF, visual=1.0), "blend": RecommenderConfig()}
+VARIANTS = {
+    "category": replace(OFF, category=1.0),
+    "visual": replace(OFF, visual=1.0),
+    "blend": RecommenderConfig(),
+}
 
 
 @dataclass(frozen=True)
@@ -111,14 +115,21 @@ def load_world(catalog: Catalog, version: str, appeal_sd: float, rng: np.random.
         ).all()
     first = {r[0]: r for r in rows if r[1]}  # ordered so that each product's first image comes last and wins
     if len(first) < 20:
-        raise ShopLensError("the simulation needs a catalogue of at least 20 embedded products with categories")
+        raise ShopLensError(
+            "the simulation needs a catalogue of at least 20 embedded products with categories"
+        )
     ids = np.array(sorted(first), dtype=np.int64)
     names = sorted({first[i][1] for i in ids})
     vectors = np.stack([np.frombuffer(first[i][4], dtype="<f4") for i in ids]).astype(np.float32)
     vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-    return World(ids, np.array([names.index(first[i][1]) for i in ids]), names, vectors,
-                 np.array([first[i][2] > 0 and first[i][3] == "active" for i in ids]),
-                 rng.lognormal(0.0, appeal_sd, len(ids)))  # fmt: skip
+    return World(
+        ids,
+        np.array([names.index(first[i][1]) for i in ids]),
+        names,
+        vectors,
+        np.array([first[i][2] > 0 and first[i][3] == "active" for i in ids]),
+        rng.lognormal(0.0, appeal_sd, len(ids)),
+    )
 
 
 def nearest(vectors: np.ndarray, k: int, chunk: int = 1024) -> np.ndarray:
@@ -134,12 +145,16 @@ def nearest(vectors: np.ndarray, k: int, chunk: int = 1024) -> np.ndarray:
 def shopper_utility(world: World, cfg: SimConfig, rng: np.random.Generator) -> np.ndarray:
     """A new shopper's utility for every product (hidden category interest, style direction, appeal)."""
     n_cat = len(world.names)
-    favourites = rng.choice(n_cat, int(rng.integers(1, min(cfg.favourite_categories, n_cat) + 1)), replace=False)
+    favourites = rng.choice(
+        n_cat, int(rng.integers(1, min(cfg.favourite_categories, n_cat) + 1)), replace=False
+    )
     interest = np.full(n_cat, cfg.other_share / n_cat)
     interest[favourites] += (1 - cfg.other_share) * rng.dirichlet(np.ones(len(favourites)))
     pool = np.flatnonzero(np.isin(world.category, favourites))
     style = world.vectors[rng.choice(pool, cfg.style_items)].mean(axis=0)
-    style = style / np.linalg.norm(style) + cfg.style_noise * rng.standard_normal(style.size) / np.sqrt(style.size)
+    style = style / np.linalg.norm(style) + cfg.style_noise * rng.standard_normal(style.size) / np.sqrt(
+        style.size
+    )
     style /= np.linalg.norm(style)
     category = cfg.category_gain * np.log(interest[world.category])
     return category + cfg.style_gain * (world.vectors @ style) + np.log(world.appeal)
@@ -163,7 +178,9 @@ def simulate_log(world: World, cfg: SimConfig, rng: np.random.Generator) -> Log:
             t, row = float(start), int(np.searchsorted(cdf, rng.random() * cdf[-1]))
             for _ in range(cfg.max_views):
                 add(user, row, 0, t)
-                if world.available[row] and rng.random() < 1 / (1 + np.exp(-(cfg.cart_bias + cfg.cart_gain * z[row]))):
+                if world.available[row] and rng.random() < 1 / (
+                    1 + np.exp(-(cfg.cart_bias + cfg.cart_gain * z[row]))
+                ):
                     add(user, row, 1, t + 20)
                     if rng.random() < cfg.purchase_p:
                         add(user, row, 2, t + 40)
@@ -204,15 +221,23 @@ def record_log(catalog: Catalog, log: Log, mask: np.ndarray, world: World, start
     accepted = 0
     for lo in range(0, len(idx), MAX_BATCH):
         batch = [
-            EventIn(f"sim-{i}", user_id(int(log.user[i])), TYPES[int(log.kind[i])],
-                    start + timedelta(seconds=float(log.t[i])), int(world.ids[log.row[i]]), session_id=f"sim-s{log.session[i]}")
+            EventIn(
+                f"sim-{i}",
+                user_id(int(log.user[i])),
+                TYPES[int(log.kind[i])],
+                start + timedelta(seconds=float(log.t[i])),
+                int(world.ids[log.row[i]]),
+                session_id=f"sim-s{log.session[i]}",
+            )
             for i in idx[lo : lo + MAX_BATCH]
-        ]  # fmt: skip
+        ]
         accepted += record_events(catalog.sessions, batch).count("accepted")
     return accepted
 
 
-def metrics(lists: dict[int, list[int]], wanted: dict[int, set[int]], n_products: int, k: int) -> dict[str, float]:
+def metrics(
+    lists: dict[int, list[int]], wanted: dict[int, set[int]], n_products: int, k: int
+) -> dict[str, float]:
     """HR@k, NDCG@k (binary relevance) over the evaluated shoppers, and catalogue coverage of all lists."""
     hr, ndcg = [], []
     discounts = 1 / np.log2(np.arange(2, k + 2))
@@ -221,7 +246,11 @@ def metrics(lists: dict[int, list[int]], wanted: dict[int, set[int]], n_products
         hr.append(float(rel.any()))
         ndcg.append(float(rel @ discounts / discounts[: min(len(wanted[user]), k)].sum()))
     shown = {p for items in lists.values() for p in items}
-    return {"hr_at_10": float(np.mean(hr)), "ndcg_at_10": float(np.mean(ndcg)), "coverage": len(shown) / n_products}
+    return {
+        "hr_at_10": float(np.mean(hr)),
+        "ndcg_at_10": float(np.mean(ndcg)),
+        "coverage": len(shown) / n_products,
+    }
 
 
 def _baseline(
@@ -237,8 +266,13 @@ def _baseline(
     return recommend
 
 
-def run_simulation(catalog: Catalog, cfg: SimConfig = SimConfig(), seed: int = 0, latency_users: int = 300,
-                   progress: Callable[[str], None] = print) -> dict[str, Any]:  # fmt: skip
+def run_simulation(
+    catalog: Catalog,
+    cfg: SimConfig = SimConfig(),
+    seed: int = 0,
+    latency_users: int = 300,
+    progress: Callable[[str], None] = print,
+) -> dict[str, Any]:
     """Simulate, record the training events, ask each recommender for every evaluated shopper; metrics and latency."""
     rng = np.random.default_rng(seed)
     version = catalog.space.active_version() or catalog.model().version
@@ -246,13 +280,15 @@ def run_simulation(catalog: Catalog, cfg: SimConfig = SimConfig(), seed: int = 0
     erase_user(catalog.sessions, [user_id(u) for u in range(cfg.users)])  # a rerun on the same catalogue
     log = simulate_log(world, cfg, rng)
     train, wanted = split(log, world, cfg)
-    end = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=1)
+    end = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
     start = end - timedelta(days=cfg.days)
     clock = start + timedelta(days=cfg.days - cfg.test_days)
     started = time.perf_counter()
     recorded = record_log(catalog, log, train, world, start)
-    progress(f"seed {seed}: {len(log.t)} events simulated, {recorded} recorded for training "
-             f"in {time.perf_counter() - started:.1f} s; {len(wanted)} shoppers to evaluate")  # fmt: skip
+    progress(
+        f"seed {seed}: {len(log.t)} events simulated, {recorded} recorded for training "
+        f"in {time.perf_counter() - started:.1f} s; {len(wanted)} shoppers to evaluate"
+    )
     recs = {name: Recommender(catalog, config, clock=lambda: clock) for name, config in VARIANTS.items()}
     started = time.perf_counter()
     stats = recs["blend"].stats.get()
@@ -268,17 +304,28 @@ def run_simulation(catalog: Catalog, cfg: SimConfig = SimConfig(), seed: int = 0
     ask: dict[str, Callable[[int], list[int]]] = {
         "random": _baseline(world, lambda u: rng.random(len(world.ids)), bought, cfg.k),
         "popularity": _baseline(world, lambda u: pop, bought, cfg.k),
-        **{name: (lambda u, r=r: [i.product_id for i in r.recommend(user_id(u), cfg.k, use_cache=False).items])
-           for name, r in recs.items()},
-    }  # fmt: skip
+        **{
+            name: (
+                lambda u, r=r: [i.product_id for i in r.recommend(user_id(u), cfg.k, use_cache=False).items]
+            )
+            for name, r in recs.items()
+        },
+    }
     results = {}
     for name in RECOMMENDERS:
         started = time.perf_counter()
         results[name] = metrics({u: ask[name](u) for u in sorted(wanted)}, wanted, len(world.ids), cfg.k)
         progress(f"  {name:10s} {results[name]}  ({time.perf_counter() - started:.1f} s)")
-    return {"recommenders": results, "latency": measure_latency(recs["blend"], sorted(wanted)[:latency_users], cfg.k),
-            "snapshot_build_ms": snapshot_ms, "events_simulated": len(log.t), "events_recorded": recorded,
-            "shoppers_evaluated": len(wanted), "products": len(world.ids), "model_version": version}  # fmt: skip
+    return {
+        "recommenders": results,
+        "latency": measure_latency(recs["blend"], sorted(wanted)[:latency_users], cfg.k),
+        "snapshot_build_ms": snapshot_ms,
+        "events_simulated": len(log.t),
+        "events_recorded": recorded,
+        "shoppers_evaluated": len(wanted),
+        "products": len(world.ids),
+        "model_version": version,
+    }
 
 
 def measure_latency(rec: Recommender, users: list[int], k: int) -> dict[str, float]:
@@ -293,8 +340,13 @@ def measure_latency(rec: Recommender, users: list[int], k: int) -> dict[str, flo
         started = time.perf_counter()
         rec.recommend(user_id(u), k)
         cached.append((time.perf_counter() - started) * 1000)
-    return {"p50_ms": float(np.percentile(computed, 50)), "p99_ms": float(np.percentile(computed, 99)),
-            "cached_p50_ms": float(np.percentile(cached, 50)), "calls": len(computed), "samples_ms": computed}  # fmt: skip
+    return {
+        "p50_ms": float(np.percentile(computed, 50)),
+        "p99_ms": float(np.percentile(computed, 99)),
+        "cached_p50_ms": float(np.percentile(cached, 50)),
+        "calls": len(computed),
+        "samples_ms": computed,
+    }
 
 
 def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -318,8 +370,14 @@ def write_chart(summary: dict[str, Any], latency_ms: list[float], path: Path) ->
     width = 0.27
     for i, key in enumerate(("hr_at_10", "ndcg_at_10", "coverage")):
         x = np.arange(len(RECOMMENDERS)) + (i - 1) * width
-        bars.bar(x, [summary[n][key] for n in RECOMMENDERS], width, yerr=[summary[n][f"{key}_std"] for n in RECOMMENDERS],
-                 label=key.replace("_at_", "@"), capsize=3)  # fmt: skip
+        bars.bar(
+            x,
+            [summary[n][key] for n in RECOMMENDERS],
+            width,
+            yerr=[summary[n][f"{key}_std"] for n in RECOMMENDERS],
+            label=key.replace("_at_", "@"),
+            capsize=3,
+        )
     bars.set_xticks(np.arange(len(RECOMMENDERS)), RECOMMENDERS)
     bars.set(title="Simulated shoppers: later carts and purchases found in the top 10", ylim=(0, 1))
     bars.legend()

@@ -22,7 +22,9 @@ PRODUCT_EVENTS = ("view", "click", "add_to_cart", "purchase")
 
 def utc_day(session: Session, column: Any) -> ColumnElement[Any]:
     """The UTC calendar day of a timestamp column, on SQLite (stored as UTC text) and PostgreSQL."""
-    if session.get_bind().dialect.name == "postgresql":  # a literal, not a parameter: GROUP BY must match SELECT
+    if (
+        session.get_bind().dialect.name == "postgresql"
+    ):  # a literal, not a parameter: GROUP BY must match SELECT
         return func.date(func.timezone(literal_column("'UTC'"), column))
     return func.date(column)
 
@@ -35,7 +37,9 @@ def as_day(value: date | str) -> date:
 def age_days(stamps: list[datetime], now: datetime) -> np.ndarray:
     """Days between each timestamp and `now` (never negative)."""
     ref = now.timestamp()
-    return np.maximum((ref - np.array([as_utc(t).timestamp() for t in stamps], dtype=np.float64)) / 86400.0, 0.0)
+    return np.maximum(
+        (ref - np.array([as_utc(t).timestamp() for t in stamps], dtype=np.float64)) / 86400.0, 0.0
+    )
 
 
 def decay(ages: np.ndarray, half_life_days: float) -> np.ndarray:
@@ -48,7 +52,10 @@ PRODUCT_CATEGORY = product_category()
 VECTORS = (
     select(ProductImage.product_id, Embedding.vector)
     .join(Embedding, Embedding.image_id == ProductImage.id)
-    .where(ProductImage.product_id.in_(bindparam("ids", expanding=True)), Embedding.model_version == bindparam("version"))
+    .where(
+        ProductImage.product_id.in_(bindparam("ids", expanding=True)),
+        Embedding.model_version == bindparam("version"),
+    )
     .order_by(ProductImage.product_id, ProductImage.position.desc(), ProductImage.id.desc())
 )
 
@@ -59,7 +66,9 @@ def product_vectors(session: Session, product_ids: Iterable[int], version: str) 
     if not ids:
         return {}
     rows = session.connection().execute(VECTORS, {"ids": ids, "version": version})
-    return {pid: np.frombuffer(vec, dtype="<f4").astype(np.float32) for pid, vec in rows}  # the first image wins
+    return {
+        pid: np.frombuffer(vec, dtype="<f4").astype(np.float32) for pid, vec in rows
+    }  # the first image wins
 
 
 def normalised(v: np.ndarray) -> np.ndarray | None:

@@ -33,7 +33,9 @@ class StatsConfig:
     popularity_half_life_days: float = 14.0
     trending_half_life_days: float = 2.0
     window_days: int = 90  # events older than this are not read
-    max_session_items: int = 50  # longer sessions (crawlers, a whole day without session ids) are not co-visits
+    max_session_items: int = (
+        50  # longer sessions (crawlers, a whole day without session ids) are not co-visits
+    )
     max_age_s: float = 60.0
     min_age_s: float = 2.0
     weights: Mapping[str, float] = field(default_factory=lambda: DEFAULT_WEIGHTS)  # weight per event type
@@ -60,7 +62,9 @@ class ItemStats:
 
     def rows(self, product_ids: np.ndarray | list[int]) -> np.ndarray:
         """The row of each product id (-1 for ids not in the snapshot)."""
-        return _lookup(self.product_ids, np.asarray(product_ids, dtype=np.int64), np.arange(len(self.product_ids)))
+        return _lookup(
+            self.product_ids, np.asarray(product_ids, dtype=np.int64), np.arange(len(self.product_ids))
+        )
 
     def rows_of_images(self, image_ids: np.ndarray) -> np.ndarray:
         """The product row of each image id (-1 for unknown or padding ids)."""
@@ -103,10 +107,14 @@ def _daily_weights(
         return popularity, trending
     rows_of = _lookup(ids, np.array([r[0] for r in rows], dtype=np.int64), np.arange(len(ids)))
     weight = np.array([config.weights.get(r[1], 0.0) * r[3] for r in rows])
-    midday = [datetime.combine(as_day(r[2]), datetime.min.time(), now.tzinfo) + timedelta(hours=12) for r in rows]
+    midday = [
+        datetime.combine(as_day(r[2]), datetime.min.time(), now.tzinfo) + timedelta(hours=12) for r in rows
+    ]
     ages = age_days(midday, now)
     ok = rows_of >= 0
-    popularity += np.bincount(rows_of[ok], (weight * decay(ages, config.popularity_half_life_days))[ok], len(ids))
+    popularity += np.bincount(
+        rows_of[ok], (weight * decay(ages, config.popularity_half_life_days))[ok], len(ids)
+    )
     trending += np.bincount(rows_of[ok], (weight * decay(ages, config.trending_half_life_days))[ok], len(ids))
     return popularity, trending
 
@@ -128,32 +136,52 @@ def _covisits(session: Session, ids: np.ndarray, since: datetime, config: StatsC
     rows = _lookup(ids, np.array([p[1] for p in pairs], dtype=np.int64), np.arange(n))
     sizes = np.bincount(sess)
     ok = (rows >= 0) & (sizes[sess] <= config.max_session_items) & (sizes[sess] >= 2)
-    visits = sparse.csr_matrix((np.ones(int(ok.sum()), np.float32), (sess[ok], rows[ok])), shape=(len(sizes), n))
+    visits = sparse.csr_matrix(
+        (np.ones(int(ok.sum()), np.float32), (sess[ok], rows[ok])), shape=(len(sizes), n)
+    )
     co = (visits.T @ visits).tocsr()
     co.setdiag(0)
     co.eliminate_zeros()
     return co
 
 
-def build_stats(sessions: sessionmaker[Session], now: datetime, config: StatsConfig = StatsConfig()) -> ItemStats:
+def build_stats(
+    sessions: sessionmaker[Session], now: datetime, config: StatsConfig = StatsConfig()
+) -> ItemStats:
     """A fresh snapshot of the catalogue and its events as of `now`."""
     since = now - timedelta(days=config.window_days)
     with sessions() as session:
         ids, names, category, available = _products(session)
-        images = session.execute(select(ProductImage.id, ProductImage.product_id).order_by(ProductImage.id)).all()
+        images = session.execute(
+            select(ProductImage.id, ProductImage.product_id).order_by(ProductImage.id)
+        ).all()
         popularity, trending = _daily_weights(session, ids, since, now, config)
         covis = _covisits(session, ids, since, config)
     image_ids = np.array([i for i, _ in images], dtype=np.int64)
     image_rows = _lookup(ids, np.array([p for _, p in images], dtype=np.int64), np.arange(len(ids)))
-    return ItemStats(ids, names, category, available, popularity, trending, covis, image_ids, image_rows, now,
-                     time.monotonic())  # fmt: skip
+    return ItemStats(
+        ids,
+        names,
+        category,
+        available,
+        popularity,
+        trending,
+        covis,
+        image_ids,
+        image_rows,
+        now,
+        time.monotonic(),
+    )
 
 
 class StatsCache:
     """The current snapshot, rebuilt when too old or after new events (at most every min_age_s)."""
 
     def __init__(
-        self, sessions: sessionmaker[Session], clock: Callable[[], datetime], config: StatsConfig = StatsConfig()
+        self,
+        sessions: sessionmaker[Session],
+        clock: Callable[[], datetime],
+        config: StatsConfig = StatsConfig(),
     ) -> None:
         self.sessions, self.clock, self.config = sessions, clock, config
         self._lock = threading.Lock()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 from collections import defaultdict
 from dataclasses import astuple, dataclass, fields
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -40,7 +40,10 @@ class TrendRow:
 
 def _bounds(start: date, end: date) -> tuple[datetime, datetime]:
     """[start 00:00, end+1 00:00) in UTC."""
-    return (datetime.combine(start, time.min, timezone.utc), datetime.combine(end + timedelta(days=1), time.min, timezone.utc))
+    return (
+        datetime.combine(start, time.min, UTC),
+        datetime.combine(end + timedelta(days=1), time.min, UTC),
+    )
 
 
 def category_trends(session: Session, start: date, end: date, category: str | None = None) -> list[TrendRow]:
@@ -50,17 +53,21 @@ def category_trends(session: Session, start: date, end: date, category: str | No
     img_day = utc_day(session, ProductImage.created_at)
     img_cat = func.coalesce(Product.declared_category, ProductImage.predicted_category)
     uploads = session.execute(
-        select(img_day, img_cat, func.count()).join(Product, Product.id == ProductImage.product_id)
-        .where(ProductImage.created_at >= lo, ProductImage.created_at < hi).group_by(img_day, img_cat)
-    )  # fmt: skip
+        select(img_day, img_cat, func.count())
+        .join(Product, Product.id == ProductImage.product_id)
+        .where(ProductImage.created_at >= lo, ProductImage.created_at < hi)
+        .group_by(img_day, img_cat)
+    )
     for day, cat, n in uploads:
         counts[(as_day(day), cat or UNKNOWN)]["uploads"] = n
     cats = select(Product.id.label("product_id"), product_category().label("category")).subquery()
     ev_day = utc_day(session, Event.ts)
     events = session.execute(
-        select(ev_day, cats.c.category, Event.type, func.count()).join(cats, cats.c.product_id == Event.product_id)
-        .where(Event.ts >= lo, Event.ts < hi, Event.type.in_(EVENT_MEASURES)).group_by(ev_day, cats.c.category, Event.type)
-    )  # fmt: skip
+        select(ev_day, cats.c.category, Event.type, func.count())
+        .join(cats, cats.c.product_id == Event.product_id)
+        .where(Event.ts >= lo, Event.ts < hi, Event.type.in_(EVENT_MEASURES))
+        .group_by(ev_day, cats.c.category, Event.type)
+    )
     for day, cat, kind, n in events:
         counts[(as_day(day), cat or UNKNOWN)][EVENT_MEASURES[kind]] = n
     rows = [TrendRow(day, cat, **c) for (day, cat), c in counts.items() if category in (None, cat)]
@@ -107,5 +114,5 @@ def trend_window(days: int, end: date | None = None) -> tuple[date, date]:
     """The last `days` UTC days up to `end` (today by default), both included."""
     if not 1 <= days <= MAX_DAYS:
         raise ValueError(f"days must be between 1 and {MAX_DAYS}, got {days}")
-    end = end or datetime.now(timezone.utc).date()
+    end = end or datetime.now(UTC).date()
     return end - timedelta(days=days - 1), end

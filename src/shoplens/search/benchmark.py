@@ -93,18 +93,20 @@ def measure_latency(
             index, build_s = _build(index, ids, base, approx, progress, console)
         latencies, found = time_queries(index, qs, k)
         hits = [np.intersect1d(f[:10], t).size for f, t in zip(found, truth)]
-        results.append({
-            "vectors": n,
-            "dim": dim,
-            "method": method,
-            "index": index.description,
-            "queries": queries,
-            "k": k,
-            "p50_ms": round(float(np.percentile(latencies, 50)), 4),
-            "p99_ms": round(float(np.percentile(latencies, 99)), 4),
-            "recall_at_10": 1.0 if method == "exact" else round(float(np.mean(hits)) / 10, 4),
-            "build_s": round(build_s, 2),
-        })
+        results.append(
+            {
+                "vectors": n,
+                "dim": dim,
+                "method": method,
+                "index": index.description,
+                "queries": queries,
+                "k": k,
+                "p50_ms": round(float(np.percentile(latencies, 50)), 4),
+                "p99_ms": round(float(np.percentile(latencies, 99)), 4),
+                "recall_at_10": 1.0 if method == "exact" else round(float(np.mean(hits)) / 10, 4),
+                "build_s": round(build_s, 2),
+            }
+        )
         if progress:
             console.print(results[-1])
     return results

@@ -97,8 +97,14 @@ class FaissIndex:
     ) -> None:
         if method not in METHODS:
             raise VectorIndexError(f"unknown index method {method!r}; expected one of {', '.join(METHODS)}")
-        for name, value in (("dim", dim), ("M", M), ("ef_construction", ef_construction),
-                            ("ef_search", ef_search), ("nlist", nlist), ("nprobe", nprobe)):
+        for name, value in (
+            ("dim", dim),
+            ("M", M),
+            ("ef_construction", ef_construction),
+            ("ef_search", ef_search),
+            ("nlist", nlist),
+            ("nprobe", nprobe),
+        ):
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
                 raise VectorIndexError(f"{name} must be a positive integer, got {value!r}")
         if threads is not None:
@@ -157,10 +163,14 @@ class FaissIndex:
                 found = np.fromiter(self._slot_of, np.int64, len(self._slot_of))
             elif self.method == "ivf" and self._trained:
                 lists = self._index.invlists
-                found = np.concatenate([np.empty(0, np.int64)] + [
-                    faiss.rev_swig_ptr(lists.get_ids(i), lists.list_size(i)).copy()
-                    for i in range(lists.nlist) if lists.list_size(i)
-                ])
+                found = np.concatenate(
+                    [np.empty(0, np.int64)]
+                    + [
+                        faiss.rev_swig_ptr(lists.get_ids(i), lists.list_size(i)).copy()
+                        for i in range(lists.nlist)
+                        if lists.list_size(i)
+                    ]
+                )
             else:
                 found = faiss.vector_to_array(self._index.id_map).astype(np.int64)
             return np.sort(found)
@@ -267,8 +277,12 @@ class FaissIndex:
         """Write index, parameters, ids and tombstones to one .npz file, atomically (temp + os.replace)."""
         with self._lock:
             meta = {
-                "format": FORMAT, "version": FORMAT_VERSION, "dim": self.dim, "method": self.method,
-                "trained": self._trained, "params": self._params(),
+                "format": FORMAT,
+                "version": FORMAT_VERSION,
+                "dim": self.dim,
+                "method": self.method,
+                "trained": self._trained,
+                "params": self._params(),
             }
             arrays = {
                 "meta": np.frombuffer(json.dumps(meta).encode(), np.uint8),
@@ -282,8 +296,12 @@ class FaissIndex:
 
     def _params(self) -> dict[str, Any]:
         return {
-            "M": self.M, "ef_construction": self.ef_construction, "ef_search": self.ef_search,
-            "nlist": self.nlist, "nprobe": self.nprobe, "train_size": self.train_size,
+            "M": self.M,
+            "ef_construction": self.ef_construction,
+            "ef_search": self.ef_search,
+            "nlist": self.nlist,
+            "nprobe": self.nprobe,
+            "train_size": self.train_size,
             "compact_ratio": self.compact_ratio,
         }
 

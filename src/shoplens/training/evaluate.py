@@ -72,4 +72,3 @@ def evaluate_bundle(
     bundle.metrics = metrics
     write_model_card(bundle, metrics)
     return metrics
-

@@ -63,12 +63,22 @@ def build_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer
 
 def build_model(cfg: TrainConfig, num_classes: int, preprocess: PreprocessConfig) -> nn.Module:
     """The config's architecture for these classes and this input."""
-    return create_model(cfg.model, num_classes=num_classes, in_chans=preprocess.in_chans, img_size=preprocess.size, **cfg.model_kwargs)
+    return create_model(
+        cfg.model,
+        num_classes=num_classes,
+        in_chans=preprocess.in_chans,
+        img_size=preprocess.size,
+        **cfg.model_kwargs,
+    )
 
 
 @torch.no_grad()
 def predict_logits(
-    model: nn.Module, images: np.ndarray | torch.Tensor, preprocess: PreprocessConfig, tta_flip: bool = False, batch_size: int = 1000
+    model: nn.Module,
+    images: np.ndarray | torch.Tensor,
+    preprocess: PreprocessConfig,
+    tta_flip: bool = False,
+    batch_size: int = 1000,
 ) -> np.ndarray:
     """Logits for uint8 images (N, C, H, W); with tta_flip, the mean of the image's and its mirror's logits."""
     model.eval()
@@ -107,7 +117,9 @@ def load_checkpoint(path: str | os.PathLike, cfg: TrainConfig) -> dict:
     except (OSError, RuntimeError, EOFError) as e:
         raise ShopLensError(f"cannot resume from {path}: {e}") from e
     if state.get("train_config", {}).get("model") != cfg.model:
-        raise ShopLensError(f"{path} is a checkpoint of {state.get('train_config', {}).get('model')!r}, not {cfg.model!r}")
+        raise ShopLensError(
+            f"{path} is a checkpoint of {state.get('train_config', {}).get('model')!r}, not {cfg.model!r}"
+        )
     return state
 
 
@@ -178,21 +190,41 @@ def train_model(
                 bar.update(p, epoch=epoch + 1, loss=loss_sum / seen, acc=correct / seen)
             epoch += 1
             images_seen += seen
-            row = {"epoch": epoch, "train_loss": loss_sum / max(seen, 1), "train_acc": correct / max(seen, 1),
-                   "lr": opt.param_groups[0]["lr"], "seconds": time.perf_counter() - start}  # fmt: skip
+            row = {
+                "epoch": epoch,
+                "train_loss": loss_sum / max(seen, 1),
+                "train_acc": correct / max(seen, 1),
+                "lr": opt.param_groups[0]["lr"],
+                "seconds": time.perf_counter() - start,
+            }
             if val is not None and len(val):
                 row["val_loss"], row["val_acc"] = _evaluate(model, val, preprocess)
                 if row["val_acc"] > best[0]:
-                    best = (row["val_acc"], copy.deepcopy(model.state_dict()) if cfg.early_stopping else None, epoch)
+                    best = (
+                        row["val_acc"],
+                        copy.deepcopy(model.state_dict()) if cfg.early_stopping else None,
+                        epoch,
+                    )
             history.append(row)
             bar.log_epoch(row)
             if checkpoint_dir:
-                save_checkpoint(checkpoint_dir / CHECKPOINT_NAME, {
-                    "model": model.state_dict(), "optimizer": opt.state_dict(), "generator": gen.get_state(),
-                    "step": step, "epoch": epoch, "elapsed": time.perf_counter() - start, "history": history,
-                    "best_val_acc": best[0], "best_model": best[1], "best_epoch": best[2],
-                    "train_config": cfg.to_dict(), "preprocess": preprocess.to_dict(),
-                })  # fmt: skip
+                save_checkpoint(
+                    checkpoint_dir / CHECKPOINT_NAME,
+                    {
+                        "model": model.state_dict(),
+                        "optimizer": opt.state_dict(),
+                        "generator": gen.get_state(),
+                        "step": step,
+                        "epoch": epoch,
+                        "elapsed": time.perf_counter() - start,
+                        "history": history,
+                        "best_val_acc": best[0],
+                        "best_model": best[1],
+                        "best_epoch": best[2],
+                        "train_config": cfg.to_dict(),
+                        "preprocess": preprocess.to_dict(),
+                    },
+                )
             if on_epoch_end:
                 on_epoch_end(row)
             if cfg.early_stopping and epoch - best[2] >= cfg.early_stopping:

@@ -119,7 +119,7 @@ def classification_metrics(y_true: np.ndarray, probs: np.ndarray, class_names: S
         "confusion_matrix": cm.astype(int).tolist(),
         "ece": expected_calibration_error(probs, y_true, n_bins=15),
         "nll": _nll(probs, y_true),
-        "num_samples": int(len(y_true)),
+        "num_samples": len(y_true),
     }
 
 

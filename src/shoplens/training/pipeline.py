@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from shoplens.data import ImageDataset, load_csv_manifest, load_fashion_mnist, load_image_folder, stratified_split
+from shoplens.data import (
+    ImageDataset,
+    load_csv_manifest,
+    load_fashion_mnist,
+    load_image_folder,
+    stratified_split,
+)
 from shoplens.imaging import PreprocessConfig
 from shoplens.models.bundle import load_bundle, save_bundle
 from shoplens.training.evaluate import calibrate, evaluate_bundle
@@ -31,20 +37,34 @@ class DataSource:
 def preprocess_for(source: DataSource, cfg: TrainConfig) -> PreprocessConfig:
     """The preprocessing a model trained on this source needs, at training and prediction time alike."""
     size = (source.image_size, source.image_size)
-    if source.kind == "fashion-mnist":  # products light-on-black, trimmed and centred, as Zalando prepared them
-        return PreprocessConfig(size=(28, 28), mode="L", resize="pad", trim=True, invert=True, background=255,
-                                mean=cfg.normalize_mean, std=cfg.normalize_std)  # fmt: skip
+    if (
+        source.kind == "fashion-mnist"
+    ):  # products light-on-black, trimmed and centred, as Zalando prepared them
+        return PreprocessConfig(
+            size=(28, 28),
+            mode="L",
+            resize="pad",
+            trim=True,
+            invert=True,
+            background=255,
+            mean=cfg.normalize_mean,
+            std=cfg.normalize_std,
+        )
     chans = 1 if source.mode == "L" else 3
     mean = cfg.normalize_mean * chans if len(cfg.normalize_mean) == 1 else cfg.normalize_mean
     std = cfg.normalize_std * chans if len(cfg.normalize_std) == 1 else cfg.normalize_std
     return PreprocessConfig(size=size, mode=source.mode, resize="pad", mean=mean, std=std)
 
 
-def load_data(source: DataSource, preprocess: PreprocessConfig, seed: int) -> tuple[ImageDataset, ImageDataset]:
+def load_data(
+    source: DataSource, preprocess: PreprocessConfig, seed: int
+) -> tuple[ImageDataset, ImageDataset]:
     """(training pool, test set); the test set is held out before any training decision."""
     if source.kind == "fashion-mnist":
-        return (load_fashion_mnist("train", source.path, source.verify),
-                load_fashion_mnist("test", source.path, source.verify))  # fmt: skip
+        return (
+            load_fashion_mnist("train", source.path, source.verify),
+            load_fashion_mnist("test", source.path, source.verify),
+        )
     loader = load_image_folder if source.kind == "folder" else load_csv_manifest
     if source.path is None:
         raise ValueError(f"a {source.kind} data source needs a path")
@@ -55,7 +75,7 @@ def load_data(source: DataSource, preprocess: PreprocessConfig, seed: int) -> tu
 
 def default_output(name: str = "fashion-mnist", root: str | os.PathLike = "var/models") -> Path:
     """A new version folder: <root>/<name>/<UTC timestamp>."""
-    return Path(root) / name / datetime.now(timezone.utc).strftime("v%Y%m%d-%H%M%S")
+    return Path(root) / name / datetime.now(UTC).strftime("v%Y%m%d-%H%M%S")
 
 
 def run_training(
@@ -71,18 +91,35 @@ def run_training(
     pool, test = load_data(source, preprocess, cfg.seed)
     train_idx, val_idx = stratified_split(pool.labels, cfg.val_fraction, seed=cfg.seed)
     train, val = pool.subset(train_idx), pool.subset(val_idx)
-    result = train_model(cfg, train, val, preprocess, checkpoint_dir=output / "checkpoints", resume=resume, progress=progress)
+    result = train_model(
+        cfg, train, val, preprocess, checkpoint_dir=output / "checkpoints", resume=resume, progress=progress
+    )
     if len(val):
-        temperature, threshold = calibrate(result.model, val, preprocess, cfg.tta_flip, cfg.review_target_accuracy)
+        temperature, threshold = calibrate(
+            result.model, val, preprocess, cfg.tta_flip, cfg.review_target_accuracy
+        )
     else:
         temperature, threshold = 1.0, 0.0
     save_bundle(
-        output, result.model, architecture=cfg.model, model_kwargs=cfg.model_kwargs, labels=pool.class_names,
-        preprocess=preprocess, train_config=cfg.to_dict(), temperature=temperature, review_threshold=threshold,
+        output,
+        result.model,
+        architecture=cfg.model,
+        model_kwargs=cfg.model_kwargs,
+        labels=pool.class_names,
+        preprocess=preprocess,
+        train_config=cfg.to_dict(),
+        temperature=temperature,
+        review_threshold=threshold,
         tta_flip=cfg.tta_flip,
-        data={"source": pool.source, "checksum": pool.checksum, "train_samples": len(train), "val_samples": len(val),
-              "test_samples": len(test), "class_counts": train.class_counts()},
-    )  # fmt: skip
+        data={
+            "source": pool.source,
+            "checksum": pool.checksum,
+            "train_samples": len(train),
+            "val_samples": len(val),
+            "test_samples": len(test),
+            "class_counts": train.class_counts(),
+        },
+    )
     extra = {
         "train_seconds": round(result.train_seconds, 2),
         "images_per_second": round(result.images_seen / max(result.train_seconds, 1e-9), 1),
@@ -93,4 +130,3 @@ def run_training(
     metrics = evaluate_bundle(load_bundle(output), test, history=result.history, extra=extra)
     metrics["extra"] = extra
     return output, metrics
-

@@ -63,21 +63,48 @@ class TrainConfig:
 PRESETS: dict[str, TrainConfig] = {
     # The classic Keras recipe: Adam at its default LR, batch 32, 5 epochs, no augmentation, pixels / 255.
     "seed": TrainConfig(
-        preset="seed", model="seed_cnn", epochs=5, batch_size=32, optimizer="adam", lr=1e-3, weight_decay=0.0,
-        schedule="constant", label_smoothing=0.0, normalize_mean=(0.0,), normalize_std=(1.0,),
+        preset="seed",
+        model="seed_cnn",
+        epochs=5,
+        batch_size=32,
+        optimizer="adam",
+        lr=1e-3,
+        weight_decay=0.0,
+        schedule="constant",
+        label_smoothing=0.0,
+        normalize_mean=(0.0,),
+        normalize_std=(1.0,),
     ),
     # The default: tuned to beat the classic recipe within the classic recipe's own training time.
     "fast": TrainConfig(
-        preset="fast", model="shopnet", epochs=8, batch_size=256, optimizer="sgd", lr=0.2, weight_decay=5e-4,
-        schedule="onecycle", label_smoothing=0.1, augment=AugmentConfig(hflip=True), tta_flip=True,
+        preset="fast",
+        model="shopnet",
+        epochs=8,
+        batch_size=256,
+        optimizer="sgd",
+        lr=0.2,
+        weight_decay=5e-4,
+        schedule="onecycle",
+        label_smoothing=0.1,
+        augment=AugmentConfig(hflip=True),
+        tta_flip=True,
     ),
     # Highest accuracy within 15 minutes on a 2-core machine.
     "best": TrainConfig(
-        preset="best", model="shopnet_wide", epochs=100, time_budget=840.0, batch_size=256, optimizer="sgd", lr=0.2,
-        weight_decay=5e-4, schedule="onecycle", label_smoothing=0.1,
-        augment=AugmentConfig(crop_padding=2, hflip=True), tta_flip=True,
+        preset="best",
+        model="shopnet_wide",
+        epochs=100,
+        time_budget=840.0,
+        batch_size=256,
+        optimizer="sgd",
+        lr=0.2,
+        weight_decay=5e-4,
+        schedule="onecycle",
+        label_smoothing=0.1,
+        augment=AugmentConfig(crop_padding=2, hflip=True),
+        tta_flip=True,
     ),
-}  # fmt: skip
+}
 
 
 def preset_config(name: str, **overrides: Any) -> TrainConfig:

@@ -79,8 +79,14 @@ def plot_training_curves(history: Sequence[dict], path: str | Path) -> Path:
     xs, ys = _series(history, "val_acc")
     if xs:
         best = int(np.argmax(ys))
-        acc_ax.annotate(f"best {ys[best]:.3f}", (xs[best], ys[best]), textcoords="offset points",
-                        xytext=(0, -14), ha="center", fontsize=8)
+        acc_ax.annotate(
+            f"best {ys[best]:.3f}",
+            (xs[best], ys[best]),
+            textcoords="offset points",
+            xytext=(0, -14),
+            ha="center",
+            fontsize=8,
+        )
     lr_x, lr_y = _series(history, "lr")
     if lr_x:
         lr_ax = loss_ax.twinx()
@@ -96,8 +102,9 @@ def _row_normalised(cm: np.ndarray) -> np.ndarray:
     return np.divide(cm, totals, out=np.zeros_like(cm, dtype=np.float64), where=totals > 0)
 
 
-def plot_confusion_matrix(cm: Sequence[Sequence[int]], class_names: Sequence[str], path: str | Path,
-                          normalize: bool = True) -> Path:
+def plot_confusion_matrix(
+    cm: Sequence[Sequence[int]], class_names: Sequence[str], path: str | Path, normalize: bool = True
+) -> Path:
     """Heatmap of true (rows) against predicted (columns) classes, each cell annotated."""
     counts = np.asarray(cm, dtype=np.float64)
     k = len(class_names)
@@ -140,8 +147,17 @@ def plot_reliability(probs: np.ndarray, y_true: np.ndarray, path: str | Path, n_
     top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=[3, 1])
     top.bar(centres[filled], acc[filled], width=width[filled], edgecolor="black", alpha=0.8, label="accuracy")
     gap_low = np.minimum(acc, conf)[filled]
-    top.bar(centres[filled], np.abs(conf - acc)[filled], bottom=gap_low, width=width[filled], fill=False,
-            hatch="//", edgecolor="tab:red", linewidth=0.8, label="gap to mean confidence")
+    top.bar(
+        centres[filled],
+        np.abs(conf - acc)[filled],
+        bottom=gap_low,
+        width=width[filled],
+        fill=False,
+        hatch="//",
+        edgecolor="tab:red",
+        linewidth=0.8,
+        label="gap to mean confidence",
+    )
     top.plot([0, 1], [0, 1], "k--", linewidth=1, label="perfect calibration")
     top.set_ylim(0, 1)
     top.set_ylabel("accuracy")
@@ -154,8 +170,9 @@ def plot_reliability(probs: np.ndarray, y_true: np.ndarray, path: str | Path, n_
     return _save(fig, path)
 
 
-def _most_confident_mistakes(y_true: np.ndarray, y_pred: np.ndarray, confidence: np.ndarray,
-                             max_images: int) -> np.ndarray:
+def _most_confident_mistakes(
+    y_true: np.ndarray, y_pred: np.ndarray, confidence: np.ndarray, max_images: int
+) -> np.ndarray:
     """Indices of wrong predictions, most confident first, at most max_images of them."""
     wrong = np.flatnonzero(np.asarray(y_true) != np.asarray(y_pred))
     order = np.argsort(-np.asarray(confidence, dtype=np.float64)[wrong], kind="stable")
@@ -173,8 +190,15 @@ def _as_hwc(image: np.ndarray) -> np.ndarray:
     raise ValueError(f"images must have 1 or 3 channels, got shape {image.shape}")
 
 
-def plot_misclassified(images: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray, confidence: np.ndarray,
-                       class_names: Sequence[str], path: str | Path, max_images: int = 36) -> Path:
+def plot_misclassified(
+    images: np.ndarray,
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    confidence: np.ndarray,
+    class_names: Sequence[str],
+    path: str | Path,
+    max_images: int = 36,
+) -> Path:
     """Grid of the most confident mistakes, each titled with its true and predicted class."""
     images = np.asarray(images)
     if images.ndim not in (3, 4) or len(images) != len(y_true):
@@ -242,17 +266,25 @@ def _summary_lines(metrics: dict) -> list[str]:
         ("NLL", _cell(metrics.get("nll"))),
         ("samples", _cell(metrics.get("num_samples"))),
     ]
-    lines = ["## Summary", ""] + _table(("metric", "value"), rows)
+    lines = ["## Summary", "", *_table(("metric", "value"), rows)]
     review = metrics.get("review")
     if isinstance(review, dict) and all(key in review for key in _REVIEW_KEYS):
-        lines += ["", "## Human review", "",
-                  f"Predictions with confidence below {review['threshold']:.4f} go to a person.", ""]
-        lines += _table(("review", "value"), [
-            ("confidence threshold", f"{review['threshold']:.4f}"),
-            ("share flagged for review", _pct(review["flagged_share"])),
-            ("share of errors caught", _pct(review["errors_caught_share"])),
-            ("accuracy of accepted predictions", _pct(review["accepted_accuracy"])),
-        ])
+        lines += [
+            "",
+            "## Human review",
+            "",
+            f"Predictions with confidence below {review['threshold']:.4f} go to a person.",
+            "",
+        ]
+        lines += _table(
+            ("review", "value"),
+            [
+                ("confidence threshold", f"{review['threshold']:.4f}"),
+                ("share flagged for review", _pct(review["flagged_share"])),
+                ("share of errors caught", _pct(review["errors_caught_share"])),
+                ("accuracy of accepted predictions", _pct(review["accepted_accuracy"])),
+            ],
+        )
     return lines
 
 
@@ -262,9 +294,16 @@ def _per_class_lines(metrics: dict, class_names: Sequence[str]) -> list[str]:
     rows = []
     for name in class_names:
         m = per_class.get(name, {})
-        rows.append((_cell(name), _cell(m.get("precision")), _cell(m.get("recall")), _cell(m.get("f1")),
-                     _cell(m.get("support"))))
-    lines = ["## Per class", ""] + _table(("class", "precision", "recall", "F1", "support"), rows)
+        rows.append(
+            (
+                _cell(name),
+                _cell(m.get("precision")),
+                _cell(m.get("recall")),
+                _cell(m.get("f1")),
+                _cell(m.get("support")),
+            )
+        )
+    lines = ["## Per class", "", *_table(("class", "precision", "recall", "F1", "support"), rows)]
     scored = [(per_class[n]["f1"], n) for n in class_names if per_class.get(n, {}).get("f1") is not None]
     if scored:
         f1, name = min(scored)
@@ -288,9 +327,18 @@ def _figure_lines(figures: Sequence[tuple[str, str]]) -> list[str]:
     return lines
 
 
-def write_report(out_dir: str | Path, *, title: str, metrics: dict, class_names: Sequence[str],
-                 y_true: np.ndarray, probs: np.ndarray, images: np.ndarray | None,
-                 history: Sequence[dict] | None = None, extra: dict | None = None) -> Path:
+def write_report(
+    out_dir: str | Path,
+    *,
+    title: str,
+    metrics: dict,
+    class_names: Sequence[str],
+    y_true: np.ndarray,
+    probs: np.ndarray,
+    images: np.ndarray | None,
+    history: Sequence[dict] | None = None,
+    extra: dict | None = None,
+) -> Path:
     """Write metrics.json, the figures and report.md into out_dir; return the path of report.md."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -316,7 +364,7 @@ def write_report(out_dir: str | Path, *, title: str, metrics: dict, class_names:
         plot_misclassified(images, y_true, y_pred, confidence, class_names, out_dir / "misclassified.png")
         figures.append(("Most confident mistakes", "misclassified.png"))
 
-    lines = [f"# {title}", ""] + _summary_lines(metrics) + [""] + _per_class_lines(metrics, class_names)
+    lines = [f"# {title}", "", *_summary_lines(metrics), "", *_per_class_lines(metrics, class_names)]
     lines += _figure_lines(figures)
     if extra:
         lines += ["", "## Details", ""]

@@ -83,8 +83,16 @@ def create(body: CampaignCreate, caller: MerchantDep, service: ServiceDep) -> Ca
     """A new campaign with a budget, a bid per click and optional target categories."""
     merchant = acting_merchant(caller, body.merchant)
     catalog = service.catalog()
-    spec = CampaignIn(merchant, body.name, body.budget, body.bid, body.target_categories, body.starts_at, body.ends_at,
-                      body.status)  # fmt: skip
+    spec = CampaignIn(
+        merchant,
+        body.name,
+        body.budget,
+        body.bid,
+        body.target_categories,
+        body.starts_at,
+        body.ends_at,
+        body.status,
+    )
     categories = catalog.categories()
     with catalog.sessions.begin() as session:
         return campaign_public(create_campaign(session, spec, categories), [])
@@ -94,7 +102,9 @@ def create(body: CampaignCreate, caller: MerchantDep, service: ServiceDep) -> Ca
 def list_(
     caller: MerchantDep,
     service: ServiceDep,
-    merchant: Annotated[str | None, Query(max_length=64, description="Only this merchant's (admin keys).")] = None,
+    merchant: Annotated[
+        str | None, Query(max_length=64, description="Only this merchant's (admin keys).")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[CampaignPublic]:
@@ -114,7 +124,9 @@ def get(campaign_id: int, caller: MerchantDep, service: ServiceDep) -> CampaignP
 
 
 @router.patch("/campaigns/{campaign_id}", response_model=CampaignPublic, summary="Change a campaign")
-def update(campaign_id: int, changes: CampaignUpdate, caller: MerchantDep, service: ServiceDep) -> CampaignPublic:
+def update(
+    campaign_id: int, changes: CampaignUpdate, caller: MerchantDep, service: ServiceDep
+) -> CampaignPublic:
     """Change name, budget, bid, target categories, status or end date."""
     catalog = service.catalog()
     categories = catalog.categories()
@@ -125,8 +137,13 @@ def update(campaign_id: int, changes: CampaignUpdate, caller: MerchantDep, servi
         return campaign_public(campaign, creatives_of(session, [campaign.id])[campaign.id])
 
 
-@router.post("/campaigns/{campaign_id}/creatives", status_code=201, response_model=CreativePublic,
-             openapi_extra=CREATIVE_BODY, summary="Add a creative (an image) to a campaign")  # fmt: skip
+@router.post(
+    "/campaigns/{campaign_id}/creatives",
+    status_code=201,
+    response_model=CreativePublic,
+    openapi_extra=CREATIVE_BODY,
+    summary="Add a creative (an image) to a campaign",
+)
 async def add(campaign_id: int, request: Request, caller: MerchantDep, service: ServiceDep) -> CreativePublic:
     """Store the image (made safe, metadata-free) and recognise it: category, confidence, embedding."""
     if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
@@ -144,11 +161,15 @@ async def add(campaign_id: int, request: Request, caller: MerchantDep, service: 
     return creative_public(creative)
 
 
-@router.get("/select", response_model=AdSelectionPublic, summary="Ads for a shopper and the product being viewed")
+@router.get(
+    "/select", response_model=AdSelectionPublic, summary="Ads for a shopper and the product being viewed"
+)
 def select(
     _caller: ReaderDep,
     service: ServiceDep,
-    user_id: Annotated[str | None, Query(min_length=1, max_length=100, description="The shopper (none: anonymous).")] = None,
+    user_id: Annotated[
+        str | None, Query(min_length=1, max_length=100, description="The shopper (none: anonymous).")
+    ] = None,
     context_product_id: Annotated[int | None, Query(ge=1, description="The product on the page.")] = None,
     slots: Annotated[int, Query(ge=1, le=10, description="How many ads the page shows.")] = 1,
 ) -> AdSelectionPublic:
@@ -165,27 +186,46 @@ def _event(service: ServiceDep, creative_id: int, body: AdEventCreate, kind: AdE
         raise HTTPException(422, f"ts {ts.isoformat()} is in the future")
     user = user_key(body.user_id, service.settings.user_id_secret)
     with service.catalog().sessions.begin() as session:
-        recorded = record_ad_event(session, event_id=body.event_id, kind=kind, creative_id=creative_id, user_id=user,
-                                   ts=ts, session_id=body.session_id)  # fmt: skip
+        recorded = record_ad_event(
+            session,
+            event_id=body.event_id,
+            kind=kind,
+            creative_id=creative_id,
+            user_id=user,
+            ts=ts,
+            session_id=body.session_id,
+        )
     payload = AdEventPublic(event_id=body.event_id, creative_id=creative_id, type=kind, recorded=recorded)
     return JSONResponse(payload.model_dump(), status_code=201 if recorded else 200)
 
 
-@router.post("/{creative_id}/impression", status_code=201, response_model=AdEventPublic, summary="An ad was shown",
-             responses={200: {"description": "A repeat of an earlier event_id: ignored"}})  # fmt: skip
+@router.post(
+    "/{creative_id}/impression",
+    status_code=201,
+    response_model=AdEventPublic,
+    summary="An ad was shown",
+    responses={200: {"description": "A repeat of an earlier event_id: ignored"}},
+)
 def impression(creative_id: int, body: AdEventCreate, _caller: ReaderDep, service: ServiceDep) -> Response:
     """Record that a shopper saw a creative (counted in their segment)."""
     return _event(service, creative_id, body, "ad_impression")
 
 
-@router.post("/{creative_id}/click", status_code=201, response_model=AdEventPublic, summary="An ad was clicked",
-             responses={200: {"description": "A repeat of an earlier event_id: ignored"}})  # fmt: skip
+@router.post(
+    "/{creative_id}/click",
+    status_code=201,
+    response_model=AdEventPublic,
+    summary="An ad was clicked",
+    responses={200: {"description": "A repeat of an earlier event_id: ignored"}},
+)
 def click(creative_id: int, body: AdEventCreate, _caller: ReaderDep, service: ServiceDep) -> Response:
     """Record that a shopper clicked a creative (the campaign pays its bid)."""
     return _event(service, creative_id, body, "ad_click")
 
 
-@router.get("/campaigns/{campaign_id}/report", response_model=CampaignReportPublic, summary="A campaign's report")
+@router.get(
+    "/campaigns/{campaign_id}/report", response_model=CampaignReportPublic, summary="A campaign's report"
+)
 def report(campaign_id: int, caller: MerchantDep, service: ServiceDep) -> CampaignReportPublic:
     """Impressions, clicks, CTR, spend and budget left, per campaign and per creative."""
     with service.catalog().sessions() as session:

@@ -31,7 +31,9 @@ from shoplens.recommend.trends import MAX_DAYS, category_trends, trend_window
 
 router = APIRouter(prefix="/v1", tags=["behaviour"])
 CODES = {"accepted": 201, "duplicate": 200, "rejected": 422}
-UserId = Annotated[str, Path(min_length=1, max_length=MAX_ID, description="The shopper's id, as sent in events.")]
+UserId = Annotated[
+    str, Path(min_length=1, max_length=MAX_ID, description="The shopper's id, as sent in events.")
+]
 K = Annotated[int, Query(ge=1, le=100, description="How many products.")]
 
 
@@ -41,19 +43,30 @@ def _items(items: list[Recommendation]) -> list[RecommendationPublic]:
 
 @router.post("/events", response_model=EventBatchResult, summary="Record a batch of shopper events")
 def post_events(batch: EventBatch, _caller: ReaderDep, service: ServiceDep) -> EventBatchResult:
-    """Store each valid event; a repeated event_id is ignored; a bad event is rejected alone (200 with per-event results)."""
+    """Store each valid event; a repeated event_id is ignored; a bad event is rejected alone (per-event results)."""
     if len(batch.events) > MAX_BATCH:
-        raise HTTPException(413, f"at most {MAX_BATCH} events per request, got {len(batch.events)}: split the batch")
-    events = [EventIn(e.event_id, e.user_id, e.type, e.timestamp, e.product_id, e.ad_id, e.session_id) for e in batch.events]
-    outcome = record_events(service.catalog().sessions, events, service.settings.user_id_secret, on_new=apply_ad_event)
+        raise HTTPException(
+            413, f"at most {MAX_BATCH} events per request, got {len(batch.events)}: split the batch"
+        )
+    events = [
+        EventIn(e.event_id, e.user_id, e.type, e.timestamp, e.product_id, e.ad_id, e.session_id)
+        for e in batch.events
+    ]
+    outcome = record_events(
+        service.catalog().sessions, events, service.settings.user_id_secret, on_new=apply_ad_event
+    )
     if outcome.users:
         service.recommender().stats.mark_dirty()
     results = [
         EventResultPublic(event_id=r.event_id, status=r.status, code=CODES[r.status], reason=r.reason)  # type: ignore[arg-type]
         for r in outcome.results
     ]
-    return EventBatchResult(accepted=outcome.count("accepted"), duplicates=outcome.count("duplicate"),
-                            rejected=outcome.count("rejected"), results=results)  # fmt: skip
+    return EventBatchResult(
+        accepted=outcome.count("accepted"),
+        duplicates=outcome.count("duplicate"),
+        rejected=outcome.count("rejected"),
+        results=results,
+    )
 
 
 @router.get("/users/{user_id}/profile", response_model=ProfilePublic, summary="A shopper's profile")
@@ -63,24 +76,41 @@ def get_profile(user_id: UserId, _caller: ReaderDep, service: ServiceDep) -> Pro
     if profile is None:
         raise NotFoundError(f"no events recorded for user {user_id!r}")
     return ProfilePublic(
-        user_id=user_id, events=profile.events, model_version=profile.model_version, updated_at=profile.updated_at,
+        user_id=user_id,
+        events=profile.events,
+        model_version=profile.model_version,
+        updated_at=profile.updated_at,
         top_categories=[CategoryShare(category=c, weight=w) for c, w in profile.top_categories()],
-        affinity=profile.affinity, recent=profile.recent,
+        affinity=profile.affinity,
+        recent=profile.recent,
         taste=None if profile.taste is None else [float(x) for x in profile.taste],
-    )  # fmt: skip
+    )
 
 
-@router.get("/users/{user_id}/recommendations", response_model=RecommendationsPublic, summary="Recommendations for a shopper")
+@router.get(
+    "/users/{user_id}/recommendations",
+    response_model=RecommendationsPublic,
+    summary="Recommendations for a shopper",
+)
 def get_recommendations(
     user_id: UserId, _caller: ReaderDep, service: ServiceDep, k: K = 10
 ) -> RecommendationsPublic:
     """Products for a shopper, each with its reason; trending products for a shopper without history."""
     rec = service.recommender().recommend(user_key(user_id, service.settings.user_id_secret), k)
-    return RecommendationsPublic(user_id=user_id, k=k, cold_start=rec.cold_start, cached=rec.cached,
-                                 model_version=rec.model_version, generated_at=rec.generated_at, items=_items(rec.items))  # fmt: skip
+    return RecommendationsPublic(
+        user_id=user_id,
+        k=k,
+        cold_start=rec.cold_start,
+        cached=rec.cached,
+        model_version=rec.model_version,
+        generated_at=rec.generated_at,
+        items=_items(rec.items),
+    )
 
 
-@router.get("/products/{product_id}/related", response_model=RelatedPublic, summary="Products related to a product")
+@router.get(
+    "/products/{product_id}/related", response_model=RelatedPublic, summary="Products related to a product"
+)
 def get_related(product_id: int, _caller: ReaderDep, service: ServiceDep, k: K = 10) -> RelatedPublic:
     """Products that look like this one or were viewed in the same sessions, in stock, best first."""
     return RelatedPublic(product_id=product_id, items=_items(service.recommender().related(product_id, k)))
@@ -90,7 +120,9 @@ def get_related(product_id: int, _caller: ReaderDep, service: ServiceDep, k: K =
 def get_trends(
     _caller: ReaderDep,
     service: ServiceDep,
-    days: Annotated[int, Query(ge=1, le=MAX_DAYS, description="The last this many UTC days, today included.")] = 30,
+    days: Annotated[
+        int, Query(ge=1, le=MAX_DAYS, description="The last this many UTC days, today included.")
+    ] = 30,
     category: Annotated[str | None, Query(max_length=64)] = None,
 ) -> TrendsPublic:
     """Uploads, views, carts and purchases per category per UTC day."""
@@ -103,7 +135,10 @@ def get_trends(
 @router.delete("/users/{user_id}", response_model=ErasurePublic, summary="Erase a shopper")
 def delete_user(user_id: UserId, _caller: AdminDep, service: ServiceDep) -> ErasurePublic:
     """Delete the shopper's events (ad impressions and clicks too), profile and cached recommendations; repeatable."""
-    keys = {user_id, user_key(user_id, service.settings.user_id_secret)}  # rows from before a secret was set, too
+    keys = {
+        user_id,
+        user_key(user_id, service.settings.user_id_secret),
+    }  # rows from before a secret was set, too
     deleted = erase_user(service.catalog().sessions, keys)
     service.recommender().stats.clear()
     return ErasurePublic(user_id=user_id, deleted=deleted)

@@ -15,16 +15,21 @@ router = APIRouter(prefix="/v1", tags=["catalog"])
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
-@router.get("/catalog/qa", response_model=QaPublic, summary="Flagged products: mismatches, duplicates, low quality")
+@router.get(
+    "/catalog/qa", response_model=QaPublic, summary="Flagged products: mismatches, duplicates, low quality"
+)
 def qa(_caller: ReaderDep, service: ServiceDep, limit: Annotated[int, Query(ge=0, le=200)] = 20) -> QaPublic:
     """Counts of flagged products and the first `limit` of each flag."""
     with service.catalog().sessions() as session:
         summary = qa_summary(session, limit)
         return QaPublic(
-            products=summary["products"], duplicate_groups=summary["duplicate_groups"],
-            flags={k: QaFlagPublic(count=v["count"], items=[product_public(p) for p in v["items"]])
-                   for k, v in summary["flags"].items()},
-        )  # fmt: skip
+            products=summary["products"],
+            duplicate_groups=summary["duplicate_groups"],
+            flags={
+                k: QaFlagPublic(count=v["count"], items=[product_public(p) for p in v["items"]])
+                for k, v in summary["flags"].items()
+            },
+        )
 
 
 @router.get("/catalog/categories", response_model=list[str], summary="The catalogue's categories")
@@ -33,9 +38,14 @@ def categories(_caller: ReaderDep, service: ServiceDep) -> list[str]:
     return service.catalog().categories()
 
 
-@router.get("/images/{sha256}", summary="A stored image (PNG, metadata-free) or its thumbnail",
-            responses={200: {"content": {"image/png": {}}}, 404: {"description": "No such image"}})  # fmt: skip
-def image(sha256: str, _caller: ReaderDep, service: ServiceDep, variant: Literal["full", "thumb"] = "full") -> Response:
+@router.get(
+    "/images/{sha256}",
+    summary="A stored image (PNG, metadata-free) or its thumbnail",
+    responses={200: {"content": {"image/png": {}}}, 404: {"description": "No such image"}},
+)
+def image(
+    sha256: str, _caller: ReaderDep, service: ServiceDep, variant: Literal["full", "thumb"] = "full"
+) -> Response:
     """The stored copy of an image by content id."""
     if not SHA256.match(sha256):
         raise HTTPException(404, "no such image")

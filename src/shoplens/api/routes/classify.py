@@ -27,7 +27,9 @@ ERRORS = {
     401: {"description": "Missing or invalid API key"},
     413: {"description": "Body or image (pixels) too large"},
     415: {"description": "Not an accepted image format (decided from the bytes)"},
-    503: {"description": "No model loaded, too busy (queue or in-flight limit), or shutting down; see Retry-After"},
+    503: {
+        "description": "No model loaded, too busy (queue or in-flight limit), or shutting down; see Retry-After"
+    },
     504: {"description": "Not answered within the request deadline"},
 }
 
@@ -75,9 +77,13 @@ async def infer(
 
 
 @router.post(
-    "/classify", response_model=ClassifyPublic, response_model_exclude_none=True, openapi_extra=MULTIPART_BODY,
-    responses=ERRORS, summary="Classify one image (`file`) or several (`files`)",
-)  # fmt: skip
+    "/classify",
+    response_model=ClassifyPublic,
+    response_model_exclude_none=True,
+    openapi_extra=MULTIPART_BODY,
+    responses=ERRORS,
+    summary="Classify one image (`file`) or several (`files`)",
+)
 async def classify(
     request: Request,
     _caller: ReaderDep,
@@ -114,11 +120,15 @@ async def classify(
     )
 
 
-def public(upload: Upload, result: BatchResult, model: LoadedModel, top_k: int, embed: bool) -> ClassificationPublic:
+def public(
+    upload: Upload, result: BatchResult, model: LoadedModel, top_k: int, embed: bool
+) -> ClassificationPublic:
     """One image's answer: top-k, review flag, and the embedding when asked for."""
     pred = model.predictor.prediction(result.probs, result.embedding if embed else None, top_k=top_k)
     return ClassificationPublic(
-        index=upload.index, filename=upload.filename, needs_review=pred.needs_review,
+        index=upload.index,
+        filename=upload.filename,
+        needs_review=pred.needs_review,
         top=[LabelScorePublic(label=label, probability=round(p, 6)) for label, p in pred.top],
         embedding=[float(v) for v in pred.embedding] if pred.embedding is not None else None,
-    )  # fmt: skip
+    )

@@ -139,8 +139,12 @@ def duplicate_check(catalog: Catalog, data: bytes, max_pixels: int) -> SimilarPu
     return SimilarPublic(model_version=model.version, results=list(best.values()))
 
 
-@router.post("/search/duplicates", response_model=SimilarPublic, openapi_extra=MULTIPART_BODY,
-             summary="Products showing a near-duplicate of a photo")  # fmt: skip
+@router.post(
+    "/search/duplicates",
+    response_model=SimilarPublic,
+    openapi_extra=MULTIPART_BODY,
+    summary="Products showing a near-duplicate of a photo",
+)
 async def duplicates(request: Request, _caller: ReaderDep, service: ServiceDep) -> SimilarPublic:
     """Check a photo (multipart `file`) against the catalogue with ingestion's rule, without storing it."""
     settings = service.settings

@@ -19,9 +19,11 @@ async def livez() -> StatusPublic:
 
 
 @router.get(
-    "/readyz", response_model=StatusPublic, summary="Ready for traffic",
+    "/readyz",
+    response_model=StatusPublic,
+    summary="Ready for traffic",
     responses={503: {"description": "No model loaded yet, or shutting down"}},
-)  # fmt: skip
+)
 async def readyz(service: ServiceDep) -> StatusPublic | JSONResponse:
     """200 with the serving version once a model is loaded; 503 before that and while shutting down."""
     if service.lifecycle.shutting_down:

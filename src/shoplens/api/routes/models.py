@@ -24,8 +24,13 @@ def list_versions(_caller: ReaderDep, service: ServiceDep) -> ModelListPublic:
         active=next((v.version for v in versions if v.active), None),
         serving=serving.version if serving else None,
         versions=[
-            ModelVersionPublic(version=v.version, created=v.created, accuracy=v.accuracy, active=v.active,
-                               serving=serving is not None and serving.version == v.version)  # fmt: skip
+            ModelVersionPublic(
+                version=v.version,
+                created=v.created,
+                accuracy=v.accuracy,
+                active=v.active,
+                serving=serving is not None and serving.version == v.version,
+            )
             for v in versions
         ],
     )
@@ -33,13 +38,17 @@ def list_versions(_caller: ReaderDep, service: ServiceDep) -> ModelListPublic:
 
 def _activation(handle: ModelHandle, previous: LoadedModel | None, loaded: LoadedModel) -> ActivationPublic:
     """What changed."""
-    return ActivationPublic(name=handle.store.name, version=loaded.version, previous=previous.version if previous else None)
+    return ActivationPublic(
+        name=handle.store.name, version=loaded.version, previous=previous.version if previous else None
+    )
 
 
 @router.post(
-    "/{version}/activate", response_model=ActivationPublic, summary="Validate, mark active and serve a version",
+    "/{version}/activate",
+    response_model=ActivationPublic,
+    summary="Validate, mark active and serve a version",
     responses={404: {"description": "No such version"}, 422: {"description": "The bundle cannot be loaded"}},
-)  # fmt: skip
+)
 def activate(version: str, _caller: AdminDep, service: ServiceDep) -> ActivationPublic:
     """Load the version fully (a broken bundle is refused and the current one keeps serving), then swap to it."""
     handle = service.handle
@@ -54,9 +63,11 @@ def activate(version: str, _caller: AdminDep, service: ServiceDep) -> Activation
 
 
 @router.post(
-    "/rollback", response_model=ActivationPublic, summary="Serve the previously active version again",
+    "/rollback",
+    response_model=ActivationPublic,
+    summary="Serve the previously active version again",
     responses={409: {"description": "No earlier version"}, 422: {"description": "It cannot be loaded"}},
-)  # fmt: skip
+)
 def rollback(_caller: AdminDep, service: ServiceDep) -> ActivationPublic:
     """Make the previously active version active again and serve it."""
     handle = service.handle

@@ -59,10 +59,14 @@ IMAGES_BODY = {
 }
 
 
-async def read_product_form(request: Request, max_files: int, max_parts: int) -> tuple[ProductCreate, list[bytes]]:
+async def read_product_form(
+    request: Request, max_files: int, max_parts: int
+) -> tuple[ProductCreate, list[bytes]]:
     """The `product` JSON field and the image files of a multipart request (4xx when it is not one)."""
     if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
-        raise HTTPException(415, "send multipart/form-data: the product as JSON in 'product', images in 'files'")
+        raise HTTPException(
+            415, "send multipart/form-data: the product as JSON in 'product', images in 'files'"
+        )
     async with request.form(max_files=max_files, max_fields=max_parts) as form:
         raw = form.get("product")
         if not isinstance(raw, str):
@@ -70,9 +74,13 @@ async def read_product_form(request: Request, max_files: int, max_parts: int) ->
         try:
             body = ProductCreate.model_validate_json(raw)
         except ValidationError as e:
-            problems = "; ".join(f"{'.'.join(map(str, x['loc'])) or 'product'}: {x['msg']}" for x in e.errors())
+            problems = "; ".join(
+                f"{'.'.join(map(str, x['loc'])) or 'product'}: {x['msg']}" for x in e.errors()
+            )
             raise HTTPException(422, f"product: {problems}") from None
-        images = [await v.read() for k, v in form.multi_items() if k in FILE_FIELDS and isinstance(v, UploadFile)]
+        images = [
+            await v.read() for k, v in form.multi_items() if k in FILE_FIELDS and isinstance(v, UploadFile)
+        ]
     if not images:
         raise HTTPException(422, "a product needs at least one image (multipart field 'files')")
     return body, images
@@ -94,38 +102,63 @@ def replay(catalog: Catalog, owner: str, key: str, digest: str) -> JSONResponse 
         return None
     if rec.request_hash != digest:
         raise ConflictError("this Idempotency-Key was used for a different request")
-    return JSONResponse(json.loads(rec.response), status_code=rec.status_code, headers={"Idempotent-Replayed": "true"})
+    return JSONResponse(
+        json.loads(rec.response), status_code=rec.status_code, headers={"Idempotent-Replayed": "true"}
+    )
 
 
-def create(catalog: Catalog, body: ProductCreate, merchant: str, images: list[bytes]) -> tuple[int, ProductPublic]:
+def create(
+    catalog: Catalog, body: ProductCreate, merchant: str, images: list[bytes]
+) -> tuple[int, ProductPublic]:
     """Ingest the product and its images; 201 for a new or changed product, 200 when it was already there."""
     blur = catalog.config.blur_faces_shopper if body.shopper_upload else catalog.config.blur_faces_merchant
-    product = ProductIn(merchant, body.sku, body.title, body.brand, body.price, body.category, body.stock, body.status)
+    product = ProductIn(
+        merchant, body.sku, body.title, body.brand, body.price, body.category, body.stock, body.status
+    )
     (outcome,) = catalog.ingestor().ingest([IngestItem("request", product, images, blur)])
     if outcome.status == "failed":
         assert outcome.exception is not None
         raise outcome.exception
     with catalog.sessions() as session:
         assert outcome.product_id is not None
-        return (201 if outcome.status == "done" else 200), product_public(get_product(session, outcome.product_id))
+        return (201 if outcome.status == "done" else 200), product_public(
+            get_product(session, outcome.product_id)
+        )
 
 
-def remember(catalog: Catalog, owner: str, key: str, digest: str, status: int, payload: dict[str, Any]) -> None:
+def remember(
+    catalog: Catalog, owner: str, key: str, digest: str, status: int, payload: dict[str, Any]
+) -> None:
     """Store the answer for an Idempotency-Key (a concurrent twin that stored first wins)."""
     try:
         with catalog.sessions.begin() as session:
-            session.add(IdempotencyRecord(owner=owner, key=key, request_hash=digest, status_code=status,
-                                          response=json.dumps(payload)))  # fmt: skip
+            session.add(
+                IdempotencyRecord(
+                    owner=owner,
+                    key=key,
+                    request_hash=digest,
+                    status_code=status,
+                    response=json.dumps(payload),
+                )
+            )
     except IntegrityError:
         pass
 
 
-@router.post("", status_code=201, response_model=ProductPublic, openapi_extra=IMAGES_BODY, summary="Create a product with images")
+@router.post(
+    "",
+    status_code=201,
+    response_model=ProductPublic,
+    openapi_extra=IMAGES_BODY,
+    summary="Create a product with images",
+)
 async def create_product(
     request: Request,
     caller: MerchantDep,
     service: ServiceDep,
-    idempotency_key: Annotated[str | None, Header(max_length=200, description="Retries with the same key get the first answer.")] = None,
+    idempotency_key: Annotated[
+        str | None, Header(max_length=200, description="Retries with the same key get the first answer.")
+    ] = None,
 ) -> Response:
     """Store the product, its images (made safe), their category, quality, duplicates and embeddings."""
     settings = service.settings
@@ -170,7 +203,9 @@ def get(product_id: int, _caller: ReaderDep, service: ServiceDep) -> ProductPubl
 
 
 @router.patch("/{product_id}", response_model=ProductPublic, summary="Change a product's declared fields")
-def update(product_id: int, changes: ProductUpdate, caller: MerchantDep, service: ServiceDep) -> ProductPublic:
+def update(
+    product_id: int, changes: ProductUpdate, caller: MerchantDep, service: ServiceDep
+) -> ProductPublic:
     """Change title, brand, price, category, stock or status (a merchant only its own products)."""
     catalog = service.catalog()
     with catalog.sessions.begin() as session:
@@ -193,14 +228,19 @@ def remove(product_id: int, caller: MerchantDep, service: ServiceDep) -> Respons
     return Response(status_code=204)
 
 
-@router.get("/{product_id}/duplicates", response_model=list[DuplicatePublic], summary="Near-duplicates of a product")
+@router.get(
+    "/{product_id}/duplicates", response_model=list[DuplicatePublic], summary="Near-duplicates of a product"
+)
 def duplicates(product_id: int, _caller: ReaderDep, service: ServiceDep) -> list[DuplicatePublic]:
     """Other products showing a near-duplicate of one of this product's images."""
     with service.catalog().sessions() as session:
         product = get_product(session, product_id)
         return [
-            DuplicatePublic(image_id=mine.id, duplicate_image_id=other.id, group=other.duplicate_group or 0,
-                            product=product_public(get_product(session, prod.id)))  # fmt: skip
+            DuplicatePublic(
+                image_id=mine.id,
+                duplicate_image_id=other.id,
+                group=other.duplicate_group or 0,
+                product=product_public(get_product(session, prod.id)),
+            )
             for mine, other, prod in duplicates_of(session, product)
         ]
-

@@ -21,12 +21,24 @@ QUERY_BODY = {
         "required": True,
         "content": {
             "multipart/form-data": {
-                "schema": {"type": "object", "properties": {
-                    "file": {"type": "string", "format": "binary", "description": "A photo to search with."},
-                    "product_id": {"type": "integer", "description": "Or: an existing product to find look-alikes of."},
-                }}  # fmt: skip
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "A photo to search with.",
+                        },
+                        "product_id": {
+                            "type": "integer",
+                            "description": "Or: an existing product to find look-alikes of.",
+                        },
+                    },
+                }
             },
-            "application/json": {"schema": {"type": "object", "properties": {"product_id": {"type": "integer"}}}},
+            "application/json": {
+                "schema": {"type": "object", "properties": {"product_id": {"type": "integer"}}}
+            },
         },
     }
 }
@@ -60,8 +72,16 @@ async def read_query(request: Request) -> tuple[bytes | None, int | None]:
         raise HTTPException(422, f"product_id must be an integer, not {str(raw_id)[:40]!r}") from None
 
 
-def similar(catalog: Catalog, data: bytes | None, product_id: int | None, k: int, min_similarity: float,
-            category: str | None, merchant: str | None, max_pixels: int) -> SimilarPublic:  # fmt: skip
+def similar(
+    catalog: Catalog,
+    data: bytes | None,
+    product_id: int | None,
+    k: int,
+    min_similarity: float,
+    category: str | None,
+    merchant: str | None,
+    max_pixels: int,
+) -> SimilarPublic:
     """Embed the query with the index's model, search, and shape the answer."""
     model = catalog.model()
     with catalog.sessions() as session:
@@ -72,12 +92,26 @@ def similar(catalog: Catalog, data: bytes | None, product_id: int | None, k: int
             assert product_id is not None
             query = product_vector(session, product_id, model.version)
         index = catalog.space.index(model.version, len(query))
-        hits = search_similar(session, index, query, k, min_similarity=min_similarity, category=category,
-                              merchant=merchant, exclude_product=product_id)  # fmt: skip
+        hits = search_similar(
+            session,
+            index,
+            query,
+            k,
+            min_similarity=min_similarity,
+            category=category,
+            merchant=merchant,
+            exclude_product=product_id,
+        )
         return SimilarPublic(
             model_version=model.version,
-            results=[SimilarHit(similarity=round(h.similarity, 6), product=product_public(h.product),
-                                image=image_public(h.image)) for h in hits],  # fmt: skip
+            results=[
+                SimilarHit(
+                    similarity=round(h.similarity, 6),
+                    product=product_public(h.product),
+                    image=image_public(h.image),
+                )
+                for h in hits
+            ],
         )
 
 
@@ -87,7 +121,9 @@ async def search(
     _caller: ReaderDep,
     service: ServiceDep,
     k: Annotated[int, Query(ge=1, le=100)] = 10,
-    min_similarity: Annotated[float, Query(ge=-1, le=1, description="Leave out weaker matches (cosine).")] = 0.0,
+    min_similarity: Annotated[
+        float, Query(ge=-1, le=1, description="Leave out weaker matches (cosine).")
+    ] = 0.0,
     category: Annotated[str | None, Query(description="Only products declared in this category.")] = None,
     merchant: Annotated[str | None, Query(description="Only this merchant's products.")] = None,
 ) -> SimilarPublic:
