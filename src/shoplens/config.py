@@ -9,9 +9,8 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from shoplens.inference.runtime import Runtime
-
 MiB = 2**20
+Runtime = Literal["auto", "onnxruntime", "onnxruntime-int8", "torch"]  # how a bundle's network runs
 
 
 def is_loopback(host: str) -> bool:

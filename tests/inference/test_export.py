@@ -17,7 +17,8 @@ from shoplens.imaging import PreprocessConfig, normalize
 from shoplens.inference import Predictor, load_predictor
 from shoplens.inference.export import export_model_onnx, export_onnx, fold_batchnorm, graph_ops, sha256_file
 from shoplens.inference.onnx_session import OrtSession
-from shoplens.inference.session import InferenceSession, TorchSession
+from shoplens.inference.session import InferenceSession
+from shoplens.inference.torch_session import TorchSession
 from shoplens.models import create_model, list_models, load_bundle, save_bundle
 from shoplens.models.bundle import read_config
 
@@ -69,11 +70,11 @@ def test_every_model_exports_and_matches_torch_at_any_batch(tmp_path, name):
     session = OrtSession(path)
     assert isinstance(session, InferenceSession) and session.runtime == "onnxruntime"
     for n in (1, 7):
-        x = normalize(torch.from_numpy(images(n, seed=n)), PREPROCESS)
+        x = normalize(images(n, seed=n), PREPROCESS)
         with torch.no_grad():
-            feats = bundle.model.forward_features(x)
+            feats = bundle.model.forward_features(torch.from_numpy(x))
             want = (bundle.model.head(feats).numpy(), feats.numpy())
-        got = session.run(x.numpy())
+        got = session.run(x)
         assert got[0].shape == (n, len(LABELS)) and got[1].shape == (n, bundle.model.num_features)
         for have, expected in zip(got, want):
             assert np.allclose(have, expected, rtol=1e-4, atol=1e-5), np.abs(have - expected).max()
@@ -94,7 +95,7 @@ def test_fold_batchnorm_removes_every_batchnorm_and_keeps_outputs():
     assert fused == sum(isinstance(m, nn.BatchNorm2d) for m in model.modules()) > 0
     assert not any(isinstance(m, nn.BatchNorm2d) for m in folded.modules())
     assert any(isinstance(m, nn.BatchNorm2d) for m in model.modules())  # the original is untouched
-    x = normalize(torch.from_numpy(images(4)), PREPROCESS)
+    x = torch.from_numpy(normalize(images(4), PREPROCESS))
     with torch.no_grad():
         torch.testing.assert_close(folded(x), model(x), rtol=1e-4, atol=1e-5)
 

@@ -21,6 +21,7 @@ from shoplens.catalog.models import Embedding, Product, ProductImage
 from shoplens.catalog.queries import product_category
 from shoplens.catalog.similar import product_vector
 from shoplens.errors import NotFoundError
+from shoplens.inference.predictor import l2_normalize
 
 EVENT_WEIGHTS = {"view": 1.0, "click": 2.0, "add_to_cart": 3.0, "purchase": 5.0}
 RECENT_EVENTS = 100  # product events that make a profile, newest first
@@ -88,8 +89,7 @@ def taste_vector(
     weights = np.array([float(w) for w, _ in rows])
     vectors = np.stack([np.frombuffer(v, dtype="<f4") for _, v in rows]).astype(np.float32)
     mean = (weights[:, None] * vectors).sum(axis=0)
-    norm = float(np.linalg.norm(mean))
-    return (mean / norm).astype(np.float32) if norm > 0 else None
+    return l2_normalize(mean).astype(np.float32) if np.any(mean) else None
 
 
 def user_profile(

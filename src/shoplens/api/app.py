@@ -34,7 +34,7 @@ from shoplens.inference.store import ModelHandle, ModelStore, PredictorLoader, p
 
 log = logging.getLogger(__name__)
 RETRY_WITHOUT_MODEL_S = 1.0
-ADMITTED = frozenset({"/v1/classify"})  # paths under the max_inflight limit
+ADMITTED = frozenset({"/v1/classify"})  # admitted before routing; catalogue model calls in Service.run_model
 
 
 async def keep_models_in_sync(handle: ModelHandle, interval_s: float) -> None:
@@ -54,6 +54,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Start the batcher and the model watcher; on shutdown refuse new work, finish queued work, stop."""
     service: Service = app.state.service
     await service.batcher.start()
+    service.loop = asyncio.get_running_loop()
     watcher = asyncio.create_task(keep_models_in_sync(service.handle, service.settings.reload_interval_s))
     try:
         yield
@@ -63,6 +64,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         with contextlib.suppress(asyncio.CancelledError):
             await watcher
         await service.batcher.stop()
+        service.loop = None
         service.close()
 
 
@@ -75,7 +77,7 @@ def create_app(settings: Settings | None = None, *, loader: PredictorLoader | No
         loader or predictor_loader(settings.runtime, settings.threads),
     )
     metrics = Metrics()
-    lifecycle = Lifecycle()
+    lifecycle = Lifecycle(max_admitted=settings.max_inflight)
     batcher = MicroBatcher(
         max_batch=settings.effective_batch_size,
         max_wait_ms=settings.batch_max_wait_ms if settings.batching else 0,
@@ -98,9 +100,7 @@ def create_app(settings: Settings | None = None, *, loader: PredictorLoader | No
     app.state.service = service
     add_exception_handlers(app)
     # Outermost last: request id/logs/metrics → body limit → admission → FastAPI.
-    app.add_middleware(
-        AdmissionMiddleware, lifecycle=lifecycle, max_inflight=settings.max_inflight, paths=ADMITTED
-    )
+    app.add_middleware(AdmissionMiddleware, lifecycle=lifecycle, paths=ADMITTED)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_upload_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=metrics, lifecycle=lifecycle, known_paths=ADMITTED)
     routers = (health, classify, models, products, search, catalog, behaviour, ads, console, web)

@@ -30,6 +30,23 @@ async def get_service(request: Request) -> Service:
 ServiceDep = Annotated[Service, Depends(get_service)]
 
 
+def authorize(service: Service, api_key: str | None, bearer_token: str | None, role: Role) -> Principal:
+    """The caller a presented key belongs to, if it has `role` or a stronger one (anyone in open mode); else 401/403."""
+    presented = api_key or bearer_token
+    if presented is None:
+        if service.settings.open_mode:
+            return Principal(None, "admin")
+        raise HTTPException(
+            401, "an API key is required: send it as X-API-Key (or Authorization: Bearer)", CHALLENGE
+        )
+    principal = service.keys.verify(presented)
+    if principal is None:
+        raise HTTPException(401, "invalid API key", CHALLENGE)
+    if not role_allows(principal.role, role):
+        raise HTTPException(403, f"this needs the {role} role; the key has the {principal.role} role")
+    return principal
+
+
 def require(role: Role) -> Callable[..., Awaitable[Principal]]:
     """A dependency admitting callers whose key has `role` or a stronger one (anyone in open mode)."""
 
@@ -38,19 +55,7 @@ def require(role: Role) -> Callable[..., Awaitable[Principal]]:
         api_key: Annotated[str | None, Depends(api_key_header)],
         token: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     ) -> Principal:
-        presented = api_key or (token.credentials if token else None)
-        if presented is None:
-            if service.settings.open_mode:
-                return Principal(None, "admin")
-            raise HTTPException(
-                401, "an API key is required: send it as X-API-Key (or Authorization: Bearer)", CHALLENGE
-            )
-        principal = service.keys.verify(presented)
-        if principal is None:
-            raise HTTPException(401, "invalid API key", CHALLENGE)
-        if not role_allows(principal.role, role):
-            raise HTTPException(403, f"this needs the {role} role; the key has the {principal.role} role")
-        return principal
+        return authorize(service, api_key, token.credentials if token else None, role)
 
     return caller
 

@@ -21,7 +21,7 @@ from shoplens.errors import (
     UnsupportedFormatError,
     VersionNotFoundError,
 )
-from shoplens.inference.batcher import QueueFullError
+from shoplens.inference.batcher import DeadlineExceededError, QueueFullError
 
 # Most specific first: the first matching class decides the status.
 STATUS_FOR: tuple[tuple[type[ShopLensError], int], ...] = (
@@ -76,9 +76,14 @@ async def _queue_full(request: Request, exc: Exception) -> JSONResponse:
     return await _http_exception(request, busy())
 
 
+async def _deadline(request: Request, exc: Exception) -> JSONResponse:
+    return await _http_exception(request, HTTPException(504, str(exc)))
+
+
 def add_exception_handlers(app: FastAPI) -> None:
     """Register the JSON error handlers on an app."""
     app.add_exception_handler(HTTPException, _http_exception)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(ShopLensError, _shoplens_error)
     app.add_exception_handler(QueueFullError, _queue_full)
+    app.add_exception_handler(DeadlineExceededError, _deadline)

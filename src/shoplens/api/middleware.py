@@ -113,16 +113,16 @@ class BodyLimitMiddleware:
 
 
 class AdmissionMiddleware:
-    """At most max_inflight requests to the guarded paths at once; the rest get 503 + Retry-After before any work.
+    """Requests to the guarded paths take an admission slot (`Lifecycle.admit`) or get 503 + Retry-After at once.
 
     Refusing here, before routing, dependencies and the body, keeps a refusal far cheaper than an answer, so an
-    overloaded service spends its CPU on the requests it admitted.
+    overloaded service spends its CPU on the requests it admitted. Catalogue model calls take the same slots
+    (`Service.run_model`).
     """
 
-    def __init__(self, app: ASGIApp, lifecycle: Lifecycle, max_inflight: int, paths: frozenset[str]) -> None:
+    def __init__(self, app: ASGIApp, lifecycle: Lifecycle, paths: frozenset[str]) -> None:
         self.app = app
         self.lifecycle = lifecycle
-        self.max_inflight = max_inflight
         self.paths = paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -130,10 +130,9 @@ class AdmissionMiddleware:
             await self.app(scope, receive, send)
             return
         lifecycle = self.lifecycle
-        if lifecycle.classifying >= self.max_inflight:
+        if not lifecycle.admit():
             await send_json(send, 503, "the service is busy; retry shortly", [(b"retry-after", b"1")])
             return
-        lifecycle.classifying += 1
         lifecycle.preparing += 1
         ticket = Ticket(lifecycle)
         scope.setdefault("state", {})["ticket"] = ticket
@@ -141,7 +140,7 @@ class AdmissionMiddleware:
             await self.app(scope, receive, send)
         finally:
             ticket.queued()
-            lifecycle.classifying -= 1
+            lifecycle.release()
 
 
 class RequestContextMiddleware:

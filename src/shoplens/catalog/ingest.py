@@ -22,7 +22,7 @@ from shoplens.imaging import decode_image, images_to_batch
 from shoplens.imaging.hashing import canonical_view, perceptual_hash
 from shoplens.imaging.privacy import blur_faces
 from shoplens.imaging.quality import QualityConfig, QualityReport, assess_quality
-from shoplens.inference.predictor import l2_normalize
+from shoplens.inference.predictor import ModelRunner, l2_normalize, run_directly
 from shoplens.inference.store import LoadedModel
 
 
@@ -114,13 +114,15 @@ def prepare(data: bytes, blur: bool, max_pixels: int, quality: QualityConfig) ->
     return _Prepared(content_id, image, assess_quality(image, quality), view, phash, faces, len(data))
 
 
-def embed_images(model: LoadedModel, images: Sequence[Image.Image]) -> tuple[np.ndarray, np.ndarray]:
+def embed_images(
+    model: LoadedModel, images: Sequence[Image.Image], runner: ModelRunner = run_directly
+) -> tuple[np.ndarray, np.ndarray]:
     """Calibrated probabilities, and search vectors: the image's features joined to its category distribution.
 
     Measured on the Fashion-MNIST test set, adding the distribution lifts same-category precision@10 of
     nearest neighbours from 0.898 to 0.909 and mean average precision from 0.83 to 0.90.
     """
-    probs, features = model.predictor.run(images_to_batch(list(images), model.preprocess))
+    probs, features = runner(model.predictor, images_to_batch(list(images), model.preprocess))
     return probs, l2_normalize(np.concatenate([features, probs], axis=1)).astype(np.float32)
 
 
@@ -152,6 +154,7 @@ class Ingestor:
         duplicates: DuplicateConfig | None = None,
         categories: Sequence[str] | None = None,
         duplicate_cache: DuplicateCache | None = None,
+        runner: ModelRunner = run_directly,
     ) -> None:
         self.sessions, self.store, self.space, self.model = sessions, store, space, model
         self.max_pixels = max_pixels
@@ -160,6 +163,7 @@ class Ingestor:
         self.duplicates = duplicates or DuplicateConfig()
         self.dup_cache = duplicate_cache or DuplicateCache(model.version)
         self.categories = list(categories) if categories is not None else list(model.predictor.bundle.labels)
+        self.runner = runner
 
     def ingest(self, items: Sequence[IngestItem]) -> list[ItemOutcome]:
         """Ingest a batch; every item gets an outcome, bad ones fail alone with a reason."""
@@ -188,7 +192,7 @@ class Ingestor:
             outcomes[key] = ItemOutcome(key, "skipped", product_id=product_id)
         if fresh:
             images = [p for it in fresh for p in prepared[it.key]]
-            probs, embeddings = embed_images(self.model, [p.image for p in images])
+            probs, embeddings = embed_images(self.model, [p.image for p in images], self.runner)
             # The files are on disk before their rows are committed (writes overlap in threads: mostly I/O).
             list(_WRITERS.map(lambda p: self.store.put(p.sha256, p.image), images))
             self.store.sync()

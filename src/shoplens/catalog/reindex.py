@@ -10,7 +10,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image
 from sqlalchemy import exists, select, update
 from sqlalchemy.orm import aliased
 
@@ -98,5 +97,5 @@ def reindex(
 
 
 def embedding_dim(model: LoadedModel) -> int:
-    """The length of the model's search vectors (from one blank image)."""
-    return int(embed_images(model, [Image.new("L", model.preprocess.size, 255)])[1].shape[1])
+    """The length of the model's search vectors: its features joined to its category distribution (embed_images)."""
+    return model.predictor.embedding_dim + len(model.predictor.bundle.labels)

@@ -21,6 +21,7 @@ from shoplens.catalog.vectors import VectorSpace
 from shoplens.config import Settings
 from shoplens.errors import ShopLensError
 from shoplens.imaging.quality import QualityConfig
+from shoplens.inference.predictor import ModelRunner, run_directly
 from shoplens.inference.store import LoadedModel, ModelStore
 
 
@@ -69,10 +70,12 @@ class Catalog:
         config: CatalogConfig,
         models: ModelStore,
         serving: Callable[[], LoadedModel | None] | None = None,
+        runner: ModelRunner = run_directly,
     ) -> None:
         self.config = config
         self.models = models
         self.serving = serving  # the service's loaded model, reused when it is the version needed
+        self.runner = runner  # how model calls run: directly, or through a server's admission and batcher
         url = config.database_url or default_url(config.data_dir)
         self.engine: Engine
         self.engine, self.sessions = open_database(url)
@@ -131,6 +134,7 @@ class Catalog:
             duplicates=cfg.duplicates,
             categories=self.categories(),
             duplicate_cache=self.duplicate_cache(model.version),
+            runner=self.runner,
         )
 
     def duplicate_cache(self, version: str) -> DuplicateCache:
@@ -141,7 +145,7 @@ class Catalog:
     def embed(self, images: list[Image.Image]) -> tuple[LoadedModel, np.ndarray, np.ndarray]:
         """The search model, and its probabilities and search vectors for decoded photos."""
         model = self.model()
-        probs, vectors = embed_images(model, images)
+        probs, vectors = embed_images(model, images, self.runner)
         return model, probs, vectors
 
     def session(self) -> Session:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 import numpy as np
-import torch
-from PIL import Image, ImageChops
+from PIL import Image
 
 from shoplens.fields import reject_unknown_keys
 from shoplens.imaging.decode import flatten_alpha
@@ -16,7 +16,6 @@ from shoplens.imaging.decode import flatten_alpha
 MODES: tuple[str, ...] = ("L", "RGB")
 RESIZE_METHODS: tuple[str, ...] = ("pad", "crop")
 TRIM_TOLERANCE = 12  # grey levels a pixel may differ from the corner colour and still count as border
-_TRIM_LUT = [255 if v > TRIM_TOLERANCE else 0 for v in range(256)]  # built once: a lambda is re-run per image
 _RESAMPLE = Image.Resampling.LANCZOS
 _REDUCING_GAP = 2.0  # box-reduce large photos to no less than twice the final size, then resample
 _TRIM_PROBE_SIDE = 256  # shorter side of the reduced copy on which the border is found
@@ -104,17 +103,28 @@ def images_to_batch(images: Sequence[Image.Image], cfg: PreprocessConfig) -> np.
     return batch
 
 
-def normalize(batch: torch.Tensor, cfg: PreprocessConfig) -> torch.Tensor:
+def normalize(batch: np.ndarray, cfg: PreprocessConfig) -> np.ndarray:
     """Scale a uint8 (N, C, H, W) batch to float32 ((x / 255) - mean) / std, per channel."""
     if batch.ndim != 4 or batch.shape[1] != cfg.in_chans:
         raise ValueError(
             f"expected a (N, {cfg.in_chans}, H, W) batch for mode {cfg.mode}, got shape {tuple(batch.shape)}"
         )
-    if batch.dtype != torch.uint8:
+    if batch.dtype != np.uint8:
         raise ValueError(f"expected a uint8 batch, got {batch.dtype}")
-    mean = torch.tensor(cfg.mean, dtype=torch.float32, device=batch.device).view(1, -1, 1, 1)
-    std = torch.tensor(cfg.std, dtype=torch.float32, device=batch.device).view(1, -1, 1, 1)
-    return batch.float().div_(255.0).sub_(mean).div_(std)
+    scale, shift = _affine(cfg)
+    out = np.multiply(batch, scale, dtype=np.float32)
+    out += shift
+    return out
+
+
+@functools.lru_cache(maxsize=64)
+def _affine(cfg: PreprocessConfig) -> tuple[np.ndarray, np.ndarray]:
+    """normalize() as x * scale + shift: per-channel (1, C, 1, 1) float32 arrays, computed once per config."""
+    mean = np.broadcast_to(np.asarray(cfg.mean, np.float64), (cfg.in_chans,))
+    std = np.broadcast_to(np.asarray(cfg.std, np.float64), (cfg.in_chans,))
+    scale = (1.0 / (255.0 * std)).astype(np.float32).reshape(1, -1, 1, 1)
+    shift = (-mean / std).astype(np.float32).reshape(1, -1, 1, 1)
+    return scale, shift
 
 
 def _is_int(value: object) -> bool:
@@ -138,16 +148,22 @@ def _content_box(img: Image.Image, target_side: int) -> tuple[int, int, int, int
     """Box inside the uniform border whose colour is that of the corners; the whole image if uniform."""
     factor = max(1, min(img.size) // max(_TRIM_PROBE_SIDE, 2 * target_side))
     probe = img.reduce(factor) if factor > 1 else img  # the border is found on a small copy
-    corners = [probe.getpixel(xy) for xy in ((0, 0), (probe.width - 1, 0), (0, probe.height - 1))]
-    corners.append(probe.getpixel((probe.width - 1, probe.height - 1)))
-    colour = np.median(np.array(corners).reshape(4, -1), axis=0).round().astype(int)
-    fill = int(colour[0]) if probe.mode == "L" else tuple(int(v) for v in colour)
-    difference = ImageChops.difference(probe, Image.new(probe.mode, probe.size, fill))
-    bbox = difference.point(_TRIM_LUT * len(difference.getbands())).getbbox()
-    if bbox is None:
+    pixels = np.asarray(probe, dtype=np.int16)
+    corners = np.sort(pixels[[0, 0, -1, -1], [0, -1, 0, -1]], axis=0)
+    colour = np.round((corners[1] + corners[2]) / 2)  # the median of the four corners, per band
+    content = np.abs(pixels - colour) > TRIM_TOLERANCE
+    if content.ndim == 3:
+        content = content.any(axis=2)
+    rows, cols = np.flatnonzero(content.any(axis=1)), np.flatnonzero(content.any(axis=0))
+    if rows.size == 0:
         return (0, 0, img.width, img.height)
-    left, top, right, bottom = (v * factor for v in bbox)
-    return (left, top, min(right, img.width), min(bottom, img.height))
+    left, top = int(cols[0]) * factor, int(rows[0]) * factor
+    return (
+        left,
+        top,
+        min((int(cols[-1]) + 1) * factor, img.width),
+        min((int(rows[-1]) + 1) * factor, img.height),
+    )
 
 
 def _resize(img: Image.Image, size: tuple[int, int], box: tuple[float, float, float, float]) -> Image.Image:

@@ -28,6 +28,10 @@ class QueueFullError(Exception):
     """The batch queue holds its maximum number of images; the caller should retry later."""
 
 
+class DeadlineExceededError(Exception):
+    """The model did not answer before the request's deadline."""
+
+
 @dataclass(frozen=True)
 class BatchResult:
     """One image's outputs and how it was served."""
@@ -106,6 +110,20 @@ class MicroBatcher:
         self._arrived.set()
         return future
 
+    def submit_all(
+        self, runner: BatchRunner, arrays: list[np.ndarray], deadline: float
+    ) -> list[asyncio.Future[BatchResult]]:
+        """Queue every image, or none: QueueFullError (with the ones already queued withdrawn)."""
+        futures: list[asyncio.Future[BatchResult]] = []
+        try:
+            for array in arrays:
+                futures.append(self.submit(runner, array, deadline))
+        except QueueFullError:
+            for future in futures:
+                future.cancel()
+            raise
+        return futures
+
     async def _work(self) -> None:
         """Take batches off the queue until stopped and empty."""
         while True:
@@ -172,3 +190,16 @@ class MicroBatcher:
                 job.future.set_result(BatchResult(probs[i], emb[i], len(group), queue_ms, took * 1000))
         if self.on_batch is not None:
             self.on_batch(len(group), took)
+
+
+async def wait_all(futures: list[asyncio.Future[BatchResult]], deadline: float) -> list[BatchResult]:
+    """The results of queued images, in order; DeadlineExceededError (and the rest withdrawn) past `deadline`."""
+    timeout = max(deadline - time.monotonic(), 0)
+    try:
+        if len(futures) == 1:  # the common case, without gather's extra future
+            return [await asyncio.wait_for(futures[0], timeout)]
+        return list(await asyncio.wait_for(asyncio.gather(*futures), timeout))
+    except TimeoutError:
+        for future in futures:
+            future.cancel()
+        raise DeadlineExceededError("the model did not answer within the request deadline") from None

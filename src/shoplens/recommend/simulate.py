@@ -40,6 +40,7 @@ from sqlalchemy import select
 from shoplens.catalog.models import Embedding, Product, ProductImage
 from shoplens.catalog.service import Catalog
 from shoplens.errors import ShopLensError
+from shoplens.inference.predictor import l2_normalize
 from shoplens.recommend.erasure import erase_user
 from shoplens.recommend.events import MAX_BATCH, EventIn, record_events
 from shoplens.recommend.recommender import Recommender, RecommenderConfig
@@ -121,7 +122,7 @@ def load_world(catalog: Catalog, version: str, appeal_sd: float, rng: np.random.
     ids = np.array(sorted(first), dtype=np.int64)
     names = sorted({first[i][1] for i in ids})
     vectors = np.stack([np.frombuffer(first[i][4], dtype="<f4") for i in ids]).astype(np.float32)
-    vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    vectors = l2_normalize(vectors)
     return World(
         ids,
         np.array([names.index(first[i][1]) for i in ids]),

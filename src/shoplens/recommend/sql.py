@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from shoplens.catalog.models import Embedding, ProductImage, as_utc
 from shoplens.catalog.queries import first_image_category, product_category  # noqa: F401  (re-exported)
+from shoplens.inference.predictor import l2_normalize
 
 PRODUCT_EVENTS = ("view", "click", "add_to_cart", "purchase")
 
@@ -73,5 +74,6 @@ def product_vectors(session: Session, product_ids: Iterable[int], version: str) 
 
 def normalised(v: np.ndarray) -> np.ndarray | None:
     """v / |v|, or None for a zero (or empty) vector."""
-    norm = float(np.linalg.norm(v)) if v.size else 0.0
-    return (v / norm).astype(np.float32) if norm > 1e-12 else None
+    if not v.size or float(np.linalg.norm(v)) <= 1e-12:
+        return None
+    return l2_normalize(v).astype(np.float32)

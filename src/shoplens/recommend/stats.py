@@ -14,9 +14,9 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy import sparse
 from sqlalchemy import String, cast, func, literal_column, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -24,6 +24,9 @@ from shoplens.catalog.behaviour import Event
 from shoplens.catalog.models import Product, ProductImage
 from shoplens.recommend.profiles import DEFAULT_WEIGHTS
 from shoplens.recommend.sql import PRODUCT_EVENTS, age_days, as_day, decay, product_category, utc_day
+
+if TYPE_CHECKING:
+    from scipy import sparse
 
 
 @dataclass(frozen=True)
@@ -121,6 +124,8 @@ def _daily_weights(
 
 def _covisits(session: Session, ids: np.ndarray, since: datetime, config: StatsConfig) -> sparse.csr_matrix:
     """Products × products: in how many sessions both were viewed, carted or bought (diagonal zero)."""
+    from scipy import sparse  # on first use: a server that never recommends starts without scipy
+
     day = cast(utc_day(session, Event.ts), String)
     fallback = Event.user_id.concat(literal_column("':'")).concat(day)  # no session id: the user's day
     key = func.coalesce(Event.session_id, fallback)
