@@ -14,7 +14,12 @@ from shoplens import __version__
 from shoplens.api.errors import add_exception_handlers
 from shoplens.api.keys import KeyStore
 from shoplens.api.metrics import Metrics
-from shoplens.api.middleware import AdmissionMiddleware, BodyLimitMiddleware, RequestContextMiddleware
+from shoplens.api.middleware import (
+    AdmissionMiddleware,
+    BodyLimitMiddleware,
+    FastLaneMiddleware,
+    RequestContextMiddleware,
+)
 from shoplens.api.routes import (
     ads,
     behaviour,
@@ -84,6 +89,7 @@ def create_app(settings: Settings | None = None, *, loader: PredictorLoader | No
         queue_max=settings.queue_max,
         on_batch=metrics.observe_batch,
         expected=lambda: lifecycle.preparing,
+        inline_ms=settings.inline_inference_ms,
     )
     metrics.track_queue(lambda: batcher.depth)
     app = FastAPI(
@@ -99,7 +105,9 @@ def create_app(settings: Settings | None = None, *, loader: PredictorLoader | No
     )
     app.state.service = service
     add_exception_handlers(app)
-    # Outermost last: request id/logs/metrics → body limit → admission → FastAPI.
+    # Outermost last: request id/logs/metrics → body limit → admission → fast lane (classify) or FastAPI.
+    lanes = [r for r in classify.router.routes if isinstance(r, classify.ClassifyRoute)]
+    app.add_middleware(FastLaneMiddleware, routes=lanes)
     app.add_middleware(AdmissionMiddleware, lifecycle=lifecycle, paths=ADMITTED)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_upload_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=metrics, lifecycle=lifecycle, known_paths=ADMITTED)

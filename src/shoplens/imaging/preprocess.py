@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageChops
 
 from shoplens.fields import reject_unknown_keys
 from shoplens.imaging.decode import flatten_alpha
@@ -148,22 +148,19 @@ def _content_box(img: Image.Image, target_side: int) -> tuple[int, int, int, int
     """Box inside the uniform border whose colour is that of the corners; the whole image if uniform."""
     factor = max(1, min(img.size) // max(_TRIM_PROBE_SIDE, 2 * target_side))
     probe = img.reduce(factor) if factor > 1 else img  # the border is found on a small copy
-    pixels = np.asarray(probe, dtype=np.int16)
-    corners = np.sort(pixels[[0, 0, -1, -1], [0, -1, 0, -1]], axis=0)
-    colour = np.round((corners[1] + corners[2]) / 2)  # the median of the four corners, per band
-    content = np.abs(pixels - colour) > TRIM_TOLERANCE
-    if content.ndim == 3:
-        content = content.any(axis=2)
-    rows, cols = np.flatnonzero(content.any(axis=1)), np.flatnonzero(content.any(axis=0))
-    if rows.size == 0:
+    right, bottom = probe.width - 1, probe.height - 1
+    corners = [probe.getpixel(xy) for xy in ((0, 0), (right, 0), (0, bottom), (right, bottom))]
+    bands = [sorted(band) for band in zip(*(c if isinstance(c, tuple) else (c,) for c in corners))]
+    colour = tuple(round((b[1] + b[2]) / 2) for b in bands)  # the median of the four corners, per band
+    fill = colour[0] if probe.mode == "L" else colour
+    tolerance = TRIM_TOLERANCE if probe.mode == "L" else (TRIM_TOLERANCE,) * len(colour)
+    difference = ImageChops.difference(probe, Image.new(probe.mode, probe.size, fill))
+    # Subtracting the tolerance (clipped at 0) leaves non-zero exactly the samples beyond it.
+    bbox = ImageChops.subtract(difference, Image.new(probe.mode, probe.size, tolerance)).getbbox()
+    if bbox is None:
         return (0, 0, img.width, img.height)
-    left, top = int(cols[0]) * factor, int(rows[0]) * factor
-    return (
-        left,
-        top,
-        min((int(cols[-1]) + 1) * factor, img.width),
-        min((int(rows[-1]) + 1) * factor, img.height),
-    )
+    left, top, right, bottom = (v * factor for v in bbox)
+    return (left, top, min(right, img.width), min(bottom, img.height))
 
 
 def _resize(img: Image.Image, size: tuple[int, int], box: tuple[float, float, float, float]) -> Image.Image:

@@ -1,10 +1,16 @@
-"""Micro-batching: single images from concurrent requests grouped into one predictor call on a worker thread."""
+"""Micro-batching: single images from concurrent requests grouped into one predictor call.
+
+A call expected to be quick (under `inline_ms`, judged from the runner's own past calls) runs on the event loop
+itself: for a small fast model a hop to the inference thread and back costs more than the call. Anything slower
+runs in the inference thread, so the event loop keeps reading and decoding other requests meanwhile.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -62,14 +68,17 @@ class MicroBatcher:
         queue_max: int = 256,
         on_batch: Callable[[int, float], None] | None = None,
         expected: Callable[[], int] | None = None,
+        inline_ms: float = 0.0,
     ) -> None:
-        if max_batch < 1 or queue_max < 1 or max_wait_ms < 0:
-            raise ValueError("max_batch and queue_max must be ≥ 1 and max_wait_ms ≥ 0")
+        if max_batch < 1 or queue_max < 1 or max_wait_ms < 0 or inline_ms < 0:
+            raise ValueError("max_batch and queue_max must be ≥ 1, max_wait_ms and inline_ms ≥ 0")
         self.max_batch = max_batch
         self.max_wait = max_wait_ms / 1000
         self.queue_max = queue_max
         self.on_batch = on_batch
         self.expected = expected  # how many more images are on their way (None: unknown, always wait)
+        self.inline = inline_ms / 1000
+        self._per_image: weakref.WeakKeyDictionary[BatchRunner, float] = weakref.WeakKeyDictionary()
         self._jobs: deque[_Job] = deque()
         self._arrived = asyncio.Event()
         self._stopping = False
@@ -170,19 +179,25 @@ class MicroBatcher:
             await self._run_group(group)
 
     async def _run_group(self, group: list[_Job]) -> None:
-        """One predictor call in the inference thread; results or the error go to each job's future."""
+        """One predictor call, on the loop or in the inference thread; results or the error go to each job's future."""
         start = time.monotonic()
+        runner = group[0].runner
         batch = np.stack([job.array for job in group])
+        per_image = self._per_image.get(runner)
         try:
-            probs, emb = await asyncio.get_running_loop().run_in_executor(
-                self._executor, group[0].runner.run, batch
-            )
+            if per_image is not None and per_image * len(group) <= self.inline:
+                (probs, emb), seconds = _timed(runner, batch)
+            else:
+                loop = asyncio.get_running_loop()
+                (probs, emb), seconds = await loop.run_in_executor(self._executor, _timed, runner, batch)
         except Exception as e:  # the model failed: every request in the batch gets the error
             log.exception("inference failed for a batch of %d", len(group))
             for job in group:
                 if not job.future.done():
                     job.future.set_exception(e)
             return
+        seconds /= len(group)  # a moving average of the runner's own time per image
+        self._per_image[runner] = seconds if per_image is None else 0.8 * per_image + 0.2 * seconds
         took = time.monotonic() - start
         for i, job in enumerate(group):
             if not job.future.done():
@@ -192,14 +207,33 @@ class MicroBatcher:
             self.on_batch(len(group), took)
 
 
+def _timed(runner: BatchRunner, batch: np.ndarray) -> tuple[tuple[np.ndarray, np.ndarray], float]:
+    """The runner's outputs for a batch, and the seconds the call took."""
+    start = time.perf_counter()
+    out = runner.run(batch)
+    return out, time.perf_counter() - start
+
+
 async def wait_all(futures: list[asyncio.Future[BatchResult]], deadline: float) -> list[BatchResult]:
-    """The results of queued images, in order; DeadlineExceededError (and the rest withdrawn) past `deadline`."""
-    timeout = max(deadline - time.monotonic(), 0)
+    """The results of queued images, in order; DeadlineExceededError for every one not answered by `deadline`.
+
+    One timer per request (cheaper than asyncio.wait_for); an image the worker has not started by then is
+    skipped, as its future is done.
+    """
+    loop = asyncio.get_running_loop()
+    timer = loop.call_later(max(deadline - time.monotonic(), 0), _expire, futures)
     try:
         if len(futures) == 1:  # the common case, without gather's extra future
-            return [await asyncio.wait_for(futures[0], timeout)]
-        return list(await asyncio.wait_for(asyncio.gather(*futures), timeout))
-    except TimeoutError:
-        for future in futures:
-            future.cancel()
-        raise DeadlineExceededError("the model did not answer within the request deadline") from None
+            return [await futures[0]]
+        return list(await asyncio.gather(*futures))
+    finally:
+        timer.cancel()
+
+
+def _expire(futures: list[asyncio.Future[BatchResult]]) -> None:
+    """The deadline passed: every image still waiting gets DeadlineExceededError."""
+    for future in futures:
+        if not future.done():
+            future.set_exception(
+                DeadlineExceededError("the model did not answer within the request deadline")
+            )

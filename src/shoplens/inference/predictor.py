@@ -24,16 +24,18 @@ def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     """Probabilities along the last axis of logits / temperature, without overflow."""
     if not temperature > 0:
         raise ValueError(f"temperature must be > 0, got {temperature}")
-    z = np.asarray(logits, dtype=np.float64) / temperature
-    z = z - z.max(axis=-1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=-1, keepdims=True)
+    z = np.asarray(logits, dtype=np.float64) / temperature  # a new array: changed in place below
+    z -= z.max(axis=-1, keepdims=True)
+    np.exp(z, out=z)
+    z /= z.sum(axis=-1, keepdims=True)
+    return z
 
 
 def l2_normalize(x: np.ndarray, eps: float = 1e-12) -> np.ndarray:
     """Vectors along the last axis scaled to unit length (a zero vector stays zero)."""
     x = np.asarray(x)
-    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), eps)
+    norms = np.sqrt(np.einsum("...i,...i->...", x, x))[..., None]
+    return x / np.maximum(norms, eps)
 
 
 def flip_tta(run: Callable[[np.ndarray], Outputs], x: np.ndarray) -> Outputs:

@@ -1,10 +1,11 @@
 """POST /v1/classify: images in, categories (and embeddings) out, through admission and the micro-batcher.
 
 The route is declared to FastAPI like any other (parameters, security, responses: the OpenAPI document), but
-`ClassifyRoute` serves it without FastAPI's per-request machinery: it checks the key with the same `authorize`,
-validates the query with the same `ClassifyQuery` model and answers with the same `classify_images`. Dependency
-solving and response-model validation cost as much per request as the rest of the work put together, and this
-is the route that takes the traffic. Errors still go through the app's exception handlers.
+`ClassifyRoute.serve` answers it without FastAPI's per-request machinery: it checks the key with the same
+`authorize`, validates the query with the same `ClassifyQuery` model and answers with the same
+`classify_images`. Dependency solving, response-model validation and the framework's middleware cost as much per
+request as the rest of the work put together, and this is the route that takes the traffic; the app's fast lane
+(`FastLaneMiddleware`) sends its requests to `serve` directly. Errors go through the app's exception handlers.
 """
 
 from __future__ import annotations
@@ -61,6 +62,10 @@ class ClassifyRoute(APIRoute):
         if scope["method"] not in self.methods:
             await super().handle(scope, receive, send)  # 405, as any route
             return
+        await self.serve(scope, receive, send)
+
+    async def serve(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer one classify request from ASGI: key, query, images, JSON."""
         request = Request(scope, receive)
         service: Service = request.app.state.service
         scheme, token = get_authorization_scheme_param(request.headers.get("authorization"))
