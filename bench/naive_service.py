@@ -1,9 +1,10 @@
 """The service a user would write instead of ShopLens: FastAPI + Pillow + ONNX Runtime, no safety at all.
 
-    python bench/naive_service.py BUNDLE_DIR PORT
+    python bench/naive_service.py BUNDLE_DIR PORT [THREADS]
 
 The load benchmark's peer (bench/serve_load.py): same bundle's model.onnx, same route, no limits, no auth,
-no content sniffing, no pixel cap, no metrics, no logs.
+no content sniffing, no pixel cap, no metrics, no logs. THREADS: ONNX Runtime's intra-op threads (default: its
+own choice), set by the benchmark to what the ShopLens server gets.
 """
 
 import io
@@ -21,7 +22,9 @@ bundle = sys.argv[1]
 config = json.loads(Path(bundle, "config.json").read_text())
 pre, labels = config["preprocess"], config["labels"]
 mean, std = np.float32(pre["mean"][0]), np.float32(pre["std"][0])
-session = ort.InferenceSession(f"{bundle}/model.onnx", providers=["CPUExecutionProvider"])
+options = ort.SessionOptions()
+options.intra_op_num_threads = int(sys.argv[3]) if len(sys.argv) > 3 else 0
+session = ort.InferenceSession(f"{bundle}/model.onnx", options, providers=["CPUExecutionProvider"])
 app = FastAPI()
 
 

@@ -147,11 +147,15 @@ class MicroBatcher:
     async def _collect(self) -> list[_Job]:
         """Up to max_batch jobs, waiting at most max_wait for the batch to fill while more images are expected.
 
-        With nothing else on its way (a lone request, or every client already queued) the batch runs at once.
+        With nothing else on its way (a lone request, or every client already queued) the batch runs at once; so
+        does the batch of a model quick enough to run on the event loop: waiting for company would cost the
+        waiting requests more time than a shared call saves.
         """
         loop = asyncio.get_running_loop()
         until = loop.time() + self.max_wait
-        while len(self._jobs) < self.max_batch and not self._stopping:
+        while (
+            len(self._jobs) < self.max_batch and not self._stopping and not self._quick(self._jobs[0].runner)
+        ):
             if self.expected is not None and self.expected() <= 0:
                 break
             remaining = until - loop.time()
@@ -163,6 +167,11 @@ class MicroBatcher:
             except TimeoutError:
                 break
         return [self._jobs.popleft() for _ in range(min(self.max_batch, len(self._jobs)))]
+
+    def _quick(self, runner: BatchRunner) -> bool:
+        """Whether this runner's model is quick enough for an image to run on the event loop (see the module)."""
+        per_image = self._per_image.get(runner)
+        return bool(self.inline) and per_image is not None and per_image <= self.inline
 
     async def _run(self, jobs: list[_Job]) -> None:
         """Run the live jobs, one predictor call per runner (a model swap can split a batch in two)."""
@@ -185,7 +194,7 @@ class MicroBatcher:
         batch = np.stack([job.array for job in group])
         per_image = self._per_image.get(runner)
         try:
-            if per_image is not None and per_image * len(group) <= self.inline:
+            if self.inline and per_image is not None and per_image * len(group) <= self.inline:
                 (probs, emb), seconds = _timed(runner, batch)
             else:
                 loop = asyncio.get_running_loop()
