@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -26,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import httpx
 from common import machine_info, write_results
-from serve_load import free_port, multipart_body, prepare_models, sample_png
+from serve_load import free_port, multipart_body, prepare_models, sample_png, stop
 
 HERE = Path(__file__).resolve().parent.parent / "src"
 READY_TIMEOUT_S = 120.0
@@ -102,12 +101,7 @@ def one_run(src: Path, models: Path, workdir: Path, requests: int, body: bytes, 
             "mapped": mapped(proc.pid),
         }
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
 
 
 def summary(runs: list[dict]) -> dict:

@@ -190,12 +190,17 @@ def running_server(
             raise RuntimeError(f"the server was not ready within 120 s; see {log}")
         yield base
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
+
+
+def stop(proc: subprocess.Popen, timeout: float = 60) -> None:
+    """SIGTERM (a graceful drain), then SIGKILL if the process is still there after `timeout` seconds."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def multipart_body(png: bytes) -> tuple[bytes, dict[str, str]]:

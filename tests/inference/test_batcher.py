@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from shoplens.inference.batcher import DeadlineExceededError, MicroBatcher, QueueFullError, wait_all
+from shoplens.inference.batcher import DeadlineExceededError, MicroBatcher, QueueFullError
 
 pytestmark = pytest.mark.anyio
 
@@ -152,14 +152,14 @@ async def test_a_quick_model_does_not_wait_for_expected_images() -> None:
     assert time.monotonic() - start < 0.15  # known to be quick: no wait although 5 more are expected
 
 
-async def test_wait_all_answers_in_order_and_times_out_past_the_deadline() -> None:
+async def test_wait_answers_in_order_and_times_out_past_the_deadline() -> None:
     runner, batcher = Recorder(delay=0.3), MicroBatcher(max_batch=4, max_wait_ms=0, queue_max=10)
     await batcher.start()
     fast = batcher.submit_all(Recorder(), [image(5), image(6)], later())
-    assert [float(r.probs[0]) for r in await wait_all(fast, later())] == [5, 6]
+    assert [float(r.probs[0]) for r in await batcher.wait(fast, later())] == [5, 6]
     slow = batcher.submit_all(runner, [image(1), image(2)], time.monotonic() + 0.1)
     with pytest.raises(DeadlineExceededError):
-        await wait_all(slow, time.monotonic() + 0.1)
+        await batcher.wait(slow, time.monotonic() + 0.1)
     assert all(f.done() for f in slow)
     await batcher.stop()
 
@@ -176,3 +176,21 @@ async def test_submit_all_queues_every_image_or_none() -> None:
     await held
     await batcher.stop()
     assert runner.sizes == [1]  # the two images queued before the refusal were withdrawn, never run
+
+
+async def test_a_request_waiting_on_an_idle_worker_runs_its_quick_model_call_itself() -> None:
+    runner = ThreadRecorder()
+    batcher = MicroBatcher(max_batch=4, max_wait_ms=0, queue_max=10, inline_ms=10)
+    await batcher.start()
+    await batcher.wait([batcher.submit(runner, image(0), later())], later())  # timed once, in the thread
+    await asyncio.sleep(0.01)  # the worker parks again
+    futures = batcher.submit_all(runner, [image(1), image(2)], later())
+    caller = asyncio.current_task()
+    ran_in: list[asyncio.Task | None] = []
+    runner.run = lambda batch, run=runner.run: (ran_in.append(asyncio.current_task()), run(batch))[1]
+    results = await batcher.wait(futures, later())
+    await batcher.stop()
+    assert [float(r.probs[0]) for r in results] == [1, 2] and ran_in == [
+        caller
+    ]  # one call, made by the waiter
+    assert runner.sizes == [1, 2]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -39,6 +40,13 @@ from shoplens.inference.store import ModelHandle, ModelStore, PredictorLoader, p
 
 log = logging.getLogger(__name__)
 RETRY_WITHOUT_MODEL_S = 1.0
+# FastAPI's own OpenTelemetry hooks check for a configured provider on every request (≈15 µs each); ShopLens keeps
+# its own metrics and access logs, so they are off where this FastAPI has them.
+NO_TELEMETRY = (
+    {"telemetry": {"tracing": False, "metrics": False, "logs": False}}
+    if "telemetry" in inspect.signature(FastAPI.__init__).parameters
+    else {}
+)
 ADMITTED = frozenset({"/v1/classify"})  # admitted before routing; catalogue model calls in Service.run_model
 
 
@@ -99,6 +107,7 @@ def create_app(settings: Settings | None = None, *, loader: PredictorLoader | No
         docs_url=None,
         redoc_url=None,
         description="Product photo categories and embeddings. Send images as multipart/form-data.",
+        **NO_TELEMETRY,
     )
     service = Service(
         settings, ModelHandle(store), batcher, KeyStore(settings.api_keys_file), metrics, lifecycle

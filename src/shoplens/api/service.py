@@ -19,7 +19,7 @@ from shoplens.api.keys import KeyStore
 from shoplens.api.metrics import Metrics
 from shoplens.catalog.service import Catalog, catalog_config
 from shoplens.config import Settings
-from shoplens.inference.batcher import BatchResult, BatchRunner, MicroBatcher, QueueFullError, wait_all
+from shoplens.inference.batcher import BatchResult, BatchRunner, MicroBatcher, QueueFullError
 from shoplens.inference.predictor import Predictor
 from shoplens.inference.store import ModelHandle
 from shoplens.recommend.recommender import Recommender
@@ -86,7 +86,7 @@ class Service:
         self, runner: BatchRunner, arrays: list[np.ndarray], deadline: float
     ) -> list[BatchResult]:
         """Queue images with the micro-batcher and wait for them (QueueFullError, DeadlineExceededError)."""
-        return await wait_all(self.batcher.submit_all(runner, arrays, deadline), deadline)
+        return await self.batcher.wait(self.batcher.submit_all(runner, arrays, deadline), deadline)
 
     def run_model(self, predictor: Predictor, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """A catalogue model call from a worker thread, admitted and batched like a classify request."""

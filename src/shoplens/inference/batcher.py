@@ -1,8 +1,9 @@
 """Micro-batching: single images from concurrent requests grouped into one predictor call.
 
 A call expected to be quick (under `inline_ms`, judged from the runner's own past calls) runs on the event loop
-itself: for a small fast model a hop to the inference thread and back costs more than the call. Anything slower
-runs in the inference thread, so the event loop keeps reading and decoding other requests meanwhile.
+itself: for a small fast model a hop to the inference thread and back costs more than the call. When the worker
+is idle, a request waiting for such a call makes it itself (`wait`), sparing two trips through the event loop.
+Anything slower runs in the inference thread, so the event loop keeps reading and decoding other requests.
 """
 
 from __future__ import annotations
@@ -82,6 +83,7 @@ class MicroBatcher:
         self._jobs: deque[_Job] = deque()
         self._arrived = asyncio.Event()
         self._stopping = False
+        self._idle = False  # the worker is parked, waiting for images
         self._worker: asyncio.Task[None] | None = None
         self._executor: ThreadPoolExecutor | None = None
 
@@ -140,7 +142,9 @@ class MicroBatcher:
                 if self._stopping:
                     return
                 self._arrived.clear()
+                self._idle = True
                 await self._arrived.wait()
+                self._idle = False
                 continue
             await self._run(await self._collect())
 
@@ -173,39 +177,77 @@ class MicroBatcher:
         per_image = self._per_image.get(runner)
         return bool(self.inline) and per_image is not None and per_image <= self.inline
 
+    async def wait(self, futures: list[asyncio.Future[BatchResult]], deadline: float) -> list[BatchResult]:
+        """The results of queued images, in order; DeadlineExceededError for each not answered by `deadline`.
+
+        If the worker is idle and their model quick, the images at the head of the queue run here and now.
+        One timer per request (cheaper than asyncio.wait_for); an image not started by the deadline is skipped.
+        """
+        self._run_here()
+        loop = asyncio.get_running_loop()
+        timer = loop.call_later(max(deadline - time.monotonic(), 0), _expire, futures)
+        try:
+            if len(futures) == 1:  # the common case, without gather's extra future
+                return [await futures[0]]
+            return list(await asyncio.gather(*futures))
+        finally:
+            timer.cancel()
+
+    def _run_here(self) -> None:
+        """Run the head of the queue in the caller's task when the worker is idle and the model quick."""
+        if not self._idle or not self._jobs or not self._quick(runner := self._jobs[0].runner):
+            return
+        room = max(1, int(self.inline / self._per_image[runner]))
+        jobs = []
+        while self._jobs and len(jobs) < min(room, self.max_batch) and self._jobs[0].runner is runner:
+            jobs.append(self._jobs.popleft())
+        for group in _live_groups(jobs):
+            self._run_inline(group)
+
     async def _run(self, jobs: list[_Job]) -> None:
         """Run the live jobs, one predictor call per runner (a model swap can split a batch in two)."""
-        now = time.monotonic()
-        groups: dict[int, list[_Job]] = {}
-        for job in jobs:
-            if job.future.done():
-                continue  # its request gave up (deadline, disconnect)
-            if job.deadline <= now:
-                job.future.cancel()
-                continue
-            groups.setdefault(id(job.runner), []).append(job)
-        for group in groups.values():
-            await self._run_group(group)
-
-    async def _run_group(self, group: list[_Job]) -> None:
-        """One predictor call, on the loop or in the inference thread; results or the error go to each job's future."""
-        start = time.monotonic()
-        runner = group[0].runner
-        batch = np.stack([job.array for job in group])
-        per_image = self._per_image.get(runner)
-        try:
+        for group in _live_groups(jobs):
+            per_image = self._per_image.get(group[0].runner)
             if self.inline and per_image is not None and per_image * len(group) <= self.inline:
-                (probs, emb), seconds = _timed(runner, batch)
+                self._run_inline(group)
             else:
-                loop = asyncio.get_running_loop()
-                (probs, emb), seconds = await loop.run_in_executor(self._executor, _timed, runner, batch)
-        except Exception as e:  # the model failed: every request in the batch gets the error
-            log.exception("inference failed for a batch of %d", len(group))
-            for job in group:
-                if not job.future.done():
-                    job.future.set_exception(e)
+                await self._run_in_thread(group)
+
+    def _run_inline(self, group: list[_Job]) -> None:
+        """One predictor call on the event loop."""
+        start = time.monotonic()
+        try:
+            outputs, seconds = _timed(group[0].runner, np.stack([job.array for job in group]))
+        except Exception as e:
+            self._fail(group, e)
             return
-        seconds /= len(group)  # a moving average of the runner's own time per image
+        self._finish(group, start, outputs, seconds)
+
+    async def _run_in_thread(self, group: list[_Job]) -> None:
+        """One predictor call in the inference thread."""
+        start = time.monotonic()
+        loop = asyncio.get_running_loop()
+        batch = np.stack([job.array for job in group])
+        try:
+            outputs, seconds = await loop.run_in_executor(self._executor, _timed, group[0].runner, batch)
+        except Exception as e:
+            self._fail(group, e)
+            return
+        self._finish(group, start, outputs, seconds)
+
+    def _fail(self, group: list[_Job], error: Exception) -> None:
+        """The model failed: every request in the batch gets the error."""
+        log.exception("inference failed for a batch of %d", len(group))
+        for job in group:
+            if not job.future.done():
+                job.future.set_exception(error)
+
+    def _finish(
+        self, group: list[_Job], start: float, outputs: tuple[np.ndarray, np.ndarray], seconds: float
+    ) -> None:
+        """Results to each job's future; the runner's time per image (a moving average) and the batch metrics."""
+        runner, (probs, emb) = group[0].runner, outputs
+        per_image, seconds = self._per_image.get(runner), seconds / len(group)
         self._per_image[runner] = seconds if per_image is None else 0.8 * per_image + 0.2 * seconds
         took = time.monotonic() - start
         for i, job in enumerate(group):
@@ -216,27 +258,25 @@ class MicroBatcher:
             self.on_batch(len(group), took)
 
 
+def _live_groups(jobs: list[_Job]) -> list[list[_Job]]:
+    """The jobs still wanted (not given up, not past their deadline), grouped by runner in queue order."""
+    now = time.monotonic()
+    groups: dict[int, list[_Job]] = {}
+    for job in jobs:
+        if job.future.done():
+            continue  # its request gave up (deadline, disconnect)
+        if job.deadline <= now:
+            job.future.cancel()
+            continue
+        groups.setdefault(id(job.runner), []).append(job)
+    return list(groups.values())
+
+
 def _timed(runner: BatchRunner, batch: np.ndarray) -> tuple[tuple[np.ndarray, np.ndarray], float]:
     """The runner's outputs for a batch, and the seconds the call took."""
     start = time.perf_counter()
     out = runner.run(batch)
     return out, time.perf_counter() - start
-
-
-async def wait_all(futures: list[asyncio.Future[BatchResult]], deadline: float) -> list[BatchResult]:
-    """The results of queued images, in order; DeadlineExceededError for every one not answered by `deadline`.
-
-    One timer per request (cheaper than asyncio.wait_for); an image the worker has not started by then is
-    skipped, as its future is done.
-    """
-    loop = asyncio.get_running_loop()
-    timer = loop.call_later(max(deadline - time.monotonic(), 0), _expire, futures)
-    try:
-        if len(futures) == 1:  # the common case, without gather's extra future
-            return [await futures[0]]
-        return list(await asyncio.gather(*futures))
-    finally:
-        timer.cancel()
 
 
 def _expire(futures: list[asyncio.Future[BatchResult]]) -> None:

@@ -31,7 +31,7 @@ from shoplens.api.service import Service
 from shoplens.api.uploads import MULTIPART_BODY, Upload, read_uploads
 from shoplens.errors import ImageError
 from shoplens.imaging import PreprocessConfig, declared_size, decode_image, image_to_array
-from shoplens.inference.batcher import BatchResult, wait_all
+from shoplens.inference.batcher import BatchResult
 from shoplens.inference.store import LoadedModel
 
 INLINE_PIXELS = 128 * 128  # up to this many pixels in a request are decoded on the event loop (≈0.5 ms)
@@ -119,7 +119,7 @@ async def classify_images(request: Request, service: Service, query: ClassifyQue
         futures = service.batcher.submit_all(model.predictor, arrays, deadline)
     finally:
         ticket.queued()  # queued or refused: the batcher need not wait for these images
-    results = await wait_all(futures, deadline)
+    results = await service.batcher.wait(futures, deadline)
     timing = {
         "read": (read - start) * 1000,
         "decode": (decoded - read) * 1000,
