@@ -25,7 +25,7 @@ CARD = "README.md"
 FORMAT_VERSION = 1
 
 
-@dataclass(frozen=True)
+@dataclass
 class BundleSpec:
     """What a bundle says about its model: labels, preprocessing, calibration, embedding width (no weights)."""
 
@@ -50,7 +50,7 @@ class BundleSpec:
         return self.config.get("version", self.path.name)
 
 
-@dataclass(frozen=True)
+@dataclass
 class Bundle(BundleSpec):
     """A bundle with its torch network loaded (eval mode)."""
 
