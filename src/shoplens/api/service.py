@@ -12,17 +12,20 @@ import asyncio
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from shoplens.api.keys import KeyStore
 from shoplens.api.metrics import Metrics
-from shoplens.catalog.service import Catalog, catalog_config
 from shoplens.config import Settings
 from shoplens.inference.batcher import BatchResult, BatchRunner, MicroBatcher, QueueFullError
 from shoplens.inference.predictor import Predictor
 from shoplens.inference.store import ModelHandle
-from shoplens.recommend.recommender import Recommender
+
+if TYPE_CHECKING:  # the catalogue stack (SQLAlchemy, faiss, the domain rooms) loads on first use
+    from shoplens.catalog.service import Catalog
+    from shoplens.recommend.recommender import Recommender
 
 
 @dataclass
@@ -120,6 +123,8 @@ class Service:
                 # cores, 13 ms with one). Set here, on first use, so that serving starts without faiss.
                 import faiss
 
+                from shoplens.catalog.service import Catalog, catalog_config
+
                 faiss.omp_set_num_threads(self.settings.search_threads)
                 self._catalog = Catalog(
                     catalog_config(self.settings),
@@ -131,6 +136,8 @@ class Service:
 
     def recommender(self) -> Recommender:
         """The recommender (one statistics snapshot shared by all requests), created on first use."""
+        from shoplens.recommend.recommender import Recommender
+
         catalog = self.catalog()
         with self._catalog_lock:
             if self._recommender is None:

@@ -27,6 +27,7 @@ class DatabaseError(ShopLensError):
     """The catalogue database cannot be reached or used."""
 
     exit_code = 2
+    http_status = 503
 
 
 def normalize_url(url: str) -> str:

@@ -30,6 +30,7 @@ class CatalogInputError(ShopLensError):
     """A product or image that cannot enter the catalogue as given."""
 
     exit_code = 2
+    http_status = 422
 
 
 BLURRED_MARK = b"\0shoplens:faces-blurred"

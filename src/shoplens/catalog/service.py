@@ -29,6 +29,7 @@ class NoModelError(ShopLensError):
     """The catalogue needs a model (to classify and embed) and none is available."""
 
     exit_code = 2
+    http_status = 503
 
 
 @dataclass(frozen=True)
