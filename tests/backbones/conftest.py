@@ -13,7 +13,7 @@ from PIL import Image
 from safetensors.torch import save_file
 from torch import nn
 
-from shoplens.backbones.export import _features
+from shoplens.backbones.export import tower_features
 from shoplens.backbones.importer import import_backbone
 from shoplens.backbones.tiny import save_checkpoint
 
@@ -62,7 +62,7 @@ class _Unnormalised(nn.Module):
             out = self.model.get_image_features(pixel_values=x)
         else:
             out = self.model.get_text_features(input_ids=x)
-        return _features(out), out.last_hidden_state
+        return tower_features(out), out.last_hidden_state
 
 
 def onnx_only_checkpoint(checkpoint: Path, folder: Path) -> Path:

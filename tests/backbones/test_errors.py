@@ -96,8 +96,10 @@ def test_logit_scale_only_for_onnx(checkpoints: dict, tmp_path: Path) -> None:
         import_backbone(checkpoints["clip"], tmp_path / "out", logit_scale=50.0)
 
 
-def test_cli_import_and_errors(checkpoints: dict, tmp_path: Path) -> None:
+def test_cli_import_and_errors(checkpoints: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`shoplens backbone import` prints the check results; errors are one line and exit 2, no traceback."""
+    for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):  # the command sets them; restored after the test
+        monkeypatch.setenv(name, "1")
     assert runner.invoke(app, ["backbone", "import", "--help"]).exit_code == 0
     result = runner.invoke(app, ["backbone", "import", str(checkpoints["siglip"]), "-o", str(tmp_path / "b")])
     assert result.exit_code == 0, result.output

@@ -13,7 +13,7 @@ from shoplens.backbones.config import TextSpec
 OPSET = 17
 
 
-def _features(out: object) -> torch.Tensor:
+def tower_features(out: object) -> torch.Tensor:
     """get_*_features returns a tensor (transformers 4) or an output whose pooler_output is it (transformers 5)."""
     return out if isinstance(out, torch.Tensor) else out.pooler_output  # type: ignore[attr-defined]
 
@@ -26,7 +26,7 @@ class ImageTower(nn.Module):
         self.model = model
 
     def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        feats = _features(self.model.get_image_features(pixel_values=pixel_values))
+        feats = tower_features(self.model.get_image_features(pixel_values=pixel_values))
         return nn.functional.normalize(feats, dim=-1)
 
 
@@ -38,7 +38,9 @@ class TextTower(nn.Module):
         self.model = model
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
-        feats = _features(self.model.get_text_features(input_ids=input_ids, attention_mask=attention_mask))
+        feats = tower_features(
+            self.model.get_text_features(input_ids=input_ids, attention_mask=attention_mask)
+        )
         return nn.functional.normalize(feats, dim=-1)
 
 
