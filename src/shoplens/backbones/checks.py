@@ -6,31 +6,14 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image
 
-from shoplens.backbones.config import ImageSpec
 from shoplens.backbones.preprocess import clean_text, images_to_pixels
 from shoplens.backbones.runtime import ImageTextBackbone, probabilities
+from shoplens.backbones.samples import SAMPLE_TEXTS, sample_images
 from shoplens.errors import BundleError
 
 PIXEL_ATOL = 1e-4  # our numpy preprocessing vs the checkpoint's image processor (same PIL resize)
 EMBED_ATOL = 1e-4  # per component of unit-length embeddings, ONNX Runtime vs transformers
-SAMPLE_TEXTS = (
-    "a photo of a red summer dress",
-    "Blue denim JEANS, slim fit!",
-    "black leather ankle boots",
-    "a striped wool sweater",
-    "white cotton t-shirt with a round neck",
-    "a handbag " * 40,  # longer than any context: exercises truncation
-)
-
-
-def sample_images(spec: ImageSpec, seed: int = 0) -> list[Image.Image]:
-    """Random RGB images of shapes that exercise the resize and crop: wide, tall, small, exact."""
-    h, w = spec.size
-    shapes = [(h, int(w * 1.5) + 1), (2 * h + 3, w), (h // 2 + 1, w // 2 + 5), (h, w)]
-    rng = np.random.default_rng(seed)
-    return [Image.fromarray(rng.integers(0, 256, (a, b, 3), dtype=np.uint8)) for a, b in shapes]
 
 
 def logit_atol(logit_scale: float) -> float:

@@ -14,9 +14,9 @@ import numpy as np
 import onnxruntime
 from PIL import Image
 
-from shoplens.backbones.checks import SAMPLE_TEXTS
 from shoplens.backbones.preprocess import images_to_pixels
 from shoplens.backbones.runtime import ImageTextBackbone
+from shoplens.backbones.samples import SAMPLE_TEXTS
 
 
 def cpu_name() -> str:

@@ -18,7 +18,7 @@ import torch
 
 from shoplens.backbones import checkpoint as ckpt
 from shoplens.backbones.card import model_card
-from shoplens.backbones.checks import SAMPLE_TEXTS, check_against_transformers, sample_images
+from shoplens.backbones.checks import check_against_transformers
 from shoplens.backbones.config import (
     CARD,
     CONFIG,
@@ -34,6 +34,7 @@ from shoplens.backbones.config import (
 from shoplens.backbones.cost import measure_cost
 from shoplens.backbones.export import OPSET, export_towers
 from shoplens.backbones.runtime import ImageTextBackbone
+from shoplens.backbones.samples import SAMPLE_TEXTS, sample_images
 from shoplens.backbones.signatures import describe_image_encoder, describe_text_encoder, logit_params
 from shoplens.errors import BundleError
 from shoplens.inference.export import sha256_file

@@ -71,6 +71,7 @@ class ImageTextBackbone:
     def embed_pixels(self, pixels: np.ndarray, batch_size: int = DEFAULT_BATCH) -> np.ndarray:
         """Unit-length (N, D) embeddings of preprocessed float32 (N, 3, H, W) pixels."""
         enc = self.config.image_encoder
+        pixels = np.ascontiguousarray(pixels, np.float32)
         chunks = [
             self.image_session.run([enc.output], {enc.inputs[0]: pixels[i : i + batch_size]})[0]
             for i in range(0, len(pixels), batch_size)

@@ -12,11 +12,11 @@ import onnx
 from shoplens.backbones.config import TEXT_INPUTS, Encoder, ImageSpec, TextSpec
 from shoplens.backbones.preprocess import TextTokenizer
 from shoplens.backbones.runtime import onnx_session
+from shoplens.backbones.samples import SAMPLE_TEXTS
 from shoplens.errors import BundleError
 
 IMAGE_OUTPUTS = ("image_embeds", "embeddings", "pooler_output")
 TEXT_OUTPUTS = ("text_embeds", "embeddings", "pooler_output")
-PROBE_TEXTS = ("a red dress", "two black leather boots with laces")
 
 
 def check_self_contained(path: Path) -> None:
@@ -94,8 +94,8 @@ def describe_text_encoder(path: Path, tokenizer_path: Path, spec: TextSpec) -> t
     spec = replace(spec, inputs=tuple(n for n in TEXT_INPUTS if n in inputs))
     outputs = session.get_outputs()
     output = _pick_output([o.name for o in outputs], [len(o.shape) for o in outputs], TEXT_OUTPUTS, path)
-    feeds = TextTokenizer(tokenizer_path, spec)(list(PROBE_TEXTS))
-    dim, unit = _embedding(session.run([output], feeds)[0], len(PROBE_TEXTS), path)
+    feeds = TextTokenizer(tokenizer_path, spec)(list(SAMPLE_TEXTS))
+    dim, unit = _embedding(session.run([output], feeds)[0], len(SAMPLE_TEXTS), path)
     return Encoder(path.name, spec.inputs, output, unit), spec, dim
 
 
