@@ -60,6 +60,18 @@ def test_truncated_weights_and_missing_shard(checkpoints: dict, tmp_path: Path) 
         import_backbone(src, tmp_path / "out")
 
 
+def test_weights_missing_a_tensor(checkpoints: dict, tmp_path: Path) -> None:
+    """A weights file without one of the model's tensors is refused, not filled with random values."""
+    from safetensors.torch import load_file, save_file
+
+    src = copy(checkpoints["clip"], tmp_path / "ckpt")
+    tensors = load_file(str(src / "model.safetensors"))
+    dropped = next(k for k in tensors if k.endswith("visual_projection.weight"))
+    save_file({k: v for k, v in tensors.items() if k != dropped}, str(src / "model.safetensors"))
+    with pytest.raises(BundleError, match="1 of the model's tensors are not in the weights"):
+        import_backbone(src, tmp_path / "out")
+
+
 def test_wrong_family(checkpoints: dict, tmp_path: Path) -> None:
     """A model type other than CLIP or SigLIP is named in the error."""
     src = copy(checkpoints["clip"], tmp_path / "ckpt")

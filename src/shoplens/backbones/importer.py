@@ -131,7 +131,7 @@ def load_reference(folder: Path, family: str) -> tuple[torch.nn.Module, Any, Any
     missing = list(info.get("missing_keys", [])) + list(info.get("mismatched_keys", []))
     if missing:
         raise BundleError(
-            f"{folder}: the weights lack {len(missing)} tensors (e.g. {missing[:3]}) — a partial file?"
+            f"{folder}: {len(missing)} of the model's tensors are not in the weights (e.g. {missing[:3]})"
         )
     tokenizer = _load_part("tokenizer", transformers.AutoTokenizer, folder, local)
     processor = _load_part("image processor", transformers.AutoImageProcessor, folder, local)
