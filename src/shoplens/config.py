@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from shoplens.inference.runtime import Runtime
+from shoplens.inference.kinds import Runtime
 
 MiB = 2**20
 
