@@ -107,7 +107,7 @@ def with_settings(*groups: Group) -> Callable[[F], F]:
         @functools.wraps(fn)
         def command(*args: Any, settings: Settings | None = None, **kwargs: Any) -> Any:
             given = {field: kwargs.pop(field, None) for field in group}  # Python callers may pass settings
-            return fn(*args, **kwargs, settings=settings or load_settings(given, group))
+            return fn(*args, **kwargs, settings=load_settings(given, group) if settings is None else settings)
 
         params = [*own, *added]
         command.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
