@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
 
 from shoplens.errors import BundleError
+from shoplens.inference.kinds import Runtime
 from shoplens.inference.predictor import Predictor
 from shoplens.inference.session import InferenceSession, TorchSession
 from shoplens.models.bundle import Bundle, load_bundle
 
-Runtime = Literal["auto", "onnxruntime", "onnxruntime-int8", "torch"]
 ONNX_NAME = "model.onnx"
 INT8_NAME = "model.int8.onnx"
 

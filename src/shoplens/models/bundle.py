@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 from torch import nn
 
 from shoplens.errors import BundleError
+from shoplens.files import write_atomic
 from shoplens.imaging import PreprocessConfig
 from shoplens.models.registry import create_model
 
@@ -88,18 +90,16 @@ def save_bundle(
         "train_config": train_config,
         "data": data,
         "torch_version": torch.__version__,
+        "created": datetime.now(UTC).isoformat(),  # model versions are ordered by it
     }
-    state = {k: v.contiguous() for k, v in model.state_dict().items()}
-    save_file(state, str(path / WEIGHTS))
+    write_atomic(path / WEIGHTS, save({k: v.contiguous() for k, v in model.state_dict().items()}))
     write_json(path / CONFIG, config)
     return path
 
 
 def write_json(path: Path, obj: Any) -> None:
     """Pretty JSON, written atomically."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
+    write_atomic(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
 
 
 def read_config(path: str | os.PathLike) -> dict[str, Any]:

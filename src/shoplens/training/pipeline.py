@@ -73,7 +73,7 @@ def load_data(
     return full.subset(pool_idx), full.subset(test_idx)
 
 
-def default_output(name: str = "fashion-mnist", root: str | os.PathLike = "var/models") -> Path:
+def default_output(root: str | os.PathLike, name: str) -> Path:
     """A new version folder: <root>/<name>/<UTC timestamp>."""
     return Path(root) / name / datetime.now(UTC).strftime("v%Y%m%d-%H%M%S")
 
