@@ -9,8 +9,9 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shoplens.inference.kinds import Runtime
+
 MiB = 2**20
-Runtime = Literal["auto", "onnxruntime", "onnxruntime-int8", "torch"]  # how a bundle's network runs
 
 
 def is_loopback(host: str) -> bool:
@@ -31,9 +32,9 @@ class Settings(BaseSettings):
     )
 
     models_dir: Path = Field(Path("var/models"), description="Root of <name>/<version>/ model bundles.")
-    model_name: str = Field("fashion-mnist", description="Which model under models_dir to serve.")
-    host: str = "127.0.0.1"
-    port: int = Field(8000, ge=0, le=65535)
+    model_name: str = Field("fashion-mnist", description="Model name: its versions are models_dir/<name>/.")
+    host: str = Field("127.0.0.1", description="Address the server binds.")
+    port: int = Field(8000, ge=0, le=65535, description="Port the server listens on (0: any free one).")
     runtime: Runtime = Field(
         "auto", description="auto: ONNX Runtime when the bundle has model.onnx, else torch."
     )

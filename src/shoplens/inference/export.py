@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import hashlib
+import io
 import itertools
 import os
 import warnings
@@ -21,6 +22,7 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 from shoplens.data import ImageDataset
 from shoplens.data.source import DataSource, load_data
 from shoplens.errors import BundleError, ShopLensError
+from shoplens.files import write_atomic
 from shoplens.imaging import normalize
 from shoplens.inference.onnx_session import INPUT, OUTPUTS, OrtSession
 from shoplens.inference.quantize import int8_trial
@@ -58,9 +60,11 @@ def fold_batchnorm(model: nn.Module) -> tuple[nn.Module, int]:
     return model, fused
 
 
-def graph_ops(path: str | os.PathLike) -> set[str]:
-    """The operator types used in an ONNX file's main graph."""
-    return {node.op_type for node in onnx.load(str(path), load_external_data=False).graph.node}
+def graph_ops(model: str | os.PathLike | onnx.ModelProto) -> set[str]:
+    """The operator types used in an ONNX model's main graph (a file or a loaded model)."""
+    if not isinstance(model, onnx.ModelProto):
+        model = onnx.load(str(model), load_external_data=False)
+    return {node.op_type for node in model.graph.node}
 
 
 def export_model_onnx(
@@ -70,33 +74,26 @@ def export_model_onnx(
     path = Path(path)
     folded, _ = fold_batchnorm(model)
     dummy = torch.zeros(2, *input_shape)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter(
-                "ignore", DeprecationWarning
-            )  # the TorchScript exporter announces its successor
-            torch.onnx.export(
-                _LogitsAndEmbedding(folded),
-                (dummy,),
-                str(tmp),
-                dynamo=False,
-                opset_version=opset,
-                input_names=[INPUT],
-                output_names=list(OUTPUTS),
-                do_constant_folding=True,
-                dynamic_axes={name: {0: "batch"} for name in (INPUT, *OUTPUTS)},
-            )
-        onnx.checker.check_model(str(tmp))
-        if "BatchNormalization" in graph_ops(tmp):
-            name = type(model).__name__
-            raise BundleError(
-                f"{name}: a BatchNorm does not follow a Conv2d in an nn.Sequential, cannot fold it"
-            )
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    os.replace(tmp, path)
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():  # the TorchScript exporter announces its successor
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(
+            _LogitsAndEmbedding(folded),
+            (dummy,),
+            buffer,
+            dynamo=False,
+            opset_version=opset,
+            input_names=[INPUT],
+            output_names=list(OUTPUTS),
+            do_constant_folding=True,
+            dynamic_axes={name: {0: "batch"} for name in (INPUT, *OUTPUTS)},
+        )
+    graph = onnx.load_model_from_string(buffer.getvalue())
+    onnx.checker.check_model(graph)
+    if "BatchNormalization" in graph_ops(graph):
+        name = type(model).__name__
+        raise BundleError(f"{name}: a BatchNorm does not follow a Conv2d in an nn.Sequential, cannot fold it")
+    write_atomic(path, buffer.getvalue())
     return path
 
 

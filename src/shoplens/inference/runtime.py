@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from shoplens.config import Runtime
 from shoplens.errors import BundleError
+from shoplens.inference.kinds import Runtime
 from shoplens.inference.predictor import Predictor
 from shoplens.inference.session import InferenceSession
 from shoplens.models.bundle import BundleSpec, read_bundle_spec

@@ -9,10 +9,12 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shoplens.errors import BundleError
+from shoplens.files import write_atomic
 from shoplens.imaging import PreprocessConfig
 
 if TYPE_CHECKING:
@@ -75,7 +77,7 @@ def save_bundle(
 ) -> Path:
     """Write config.json and model.safetensors into `path` (created); metrics and card are added by evaluation."""
     import torch
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
@@ -101,18 +103,16 @@ def save_bundle(
         "train_config": train_config,
         "data": data,
         "torch_version": torch.__version__,
+        "created": datetime.now(UTC).isoformat(),  # model versions are ordered by it
     }
-    state = {k: v.contiguous() for k, v in model.state_dict().items()}
-    save_file(state, str(path / WEIGHTS))
+    write_atomic(path / WEIGHTS, save({k: v.contiguous() for k, v in model.state_dict().items()}))
     write_json(path / CONFIG, config)
     return path
 
 
 def write_json(path: Path, obj: Any) -> None:
     """Pretty JSON, written atomically."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
+    write_atomic(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
 
 
 def read_config(path: str | os.PathLike) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from torch import nn
 
 from shoplens.data import ImageDataset
 from shoplens.errors import ShopLensError
+from shoplens.files import write_atomic
 from shoplens.imaging import PreprocessConfig, normalize
 from shoplens.imaging.augment import augment_batch
 from shoplens.inference.predictor import forward
@@ -105,9 +106,7 @@ def _set_threads(cfg: TrainConfig) -> None:
 
 def save_checkpoint(path: Path, state: dict) -> None:
     """Write a checkpoint atomically (a crash never leaves a half-written file)."""
-    tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    write_atomic(path, lambda fh: torch.save(state, fh))
 
 
 def load_checkpoint(path: str | os.PathLike, cfg: TrainConfig) -> dict:

@@ -40,7 +40,7 @@ def preprocess_for(source: DataSource, cfg: TrainConfig) -> PreprocessConfig:
     return PreprocessConfig(size=size, mode=source.mode, resize="pad", mean=mean, std=std)
 
 
-def default_output(name: str = "fashion-mnist", root: str | os.PathLike = "var/models") -> Path:
+def default_output(root: str | os.PathLike, name: str) -> Path:
     """A new version folder: <root>/<name>/<UTC timestamp>."""
     return Path(root) / name / datetime.now(UTC).strftime("v%Y%m%d-%H%M%S")
 
