@@ -127,3 +127,18 @@ async def test_the_fast_lane_answers_the_documented_schema_and_validates_like_fa
     assert spec["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith(
         "/ClassifyPublic"
     )
+
+
+async def test_a_catalogue_batch_goes_to_the_batcher_max_batch_images_at_a_time(
+    models_root: Path, keys_file: Path, api_keys: dict[str, str]
+) -> None:
+    app = create_app(settings_for(models_root, keys_file, batch_max_size=2))
+    async with serving(app, headers={"X-API-Key": api_keys["admin"]}) as c:
+        product = {"merchant": "m1", "sku": "S3", "title": "Three photos"}
+        r = await create(c, {}, product, *(png(p) for p in photos(3, seed=7)))
+        assert r.status_code == 201, r.text
+        metrics = (await c.get("/metrics")).text
+    assert (
+        _metric(metrics, "shoplens_batch_size_count") == 2
+        and _metric(metrics, "shoplens_batch_size_sum") == 3
+    )

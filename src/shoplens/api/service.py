@@ -105,11 +105,13 @@ class Service:
         return asyncio.run_coroutine_threadsafe(self._admitted(predictor, batch), loop).result()
 
     async def _admitted(self, predictor: Predictor, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Run a batch under the in-flight limit: its images queued one by one, their answers stacked."""
+        """Run a batch under the in-flight limit: its images queued, max_batch at a time, their answers stacked."""
         if not self.lifecycle.admit():
             raise QueueFullError("too many model calls in flight")
+        deadline, size, results = self.deadline(), self.batcher.max_batch, []
         try:
-            results = await self.infer(predictor, list(batch), self.deadline())
+            for start in range(0, len(batch), size):  # a batch at a time: a big one never floods the queue
+                results += await self.infer(predictor, list(batch[start : start + size]), deadline)
         finally:
             self.lifecycle.release()
         return np.stack([r.probs for r in results]), np.stack([r.embedding for r in results])
