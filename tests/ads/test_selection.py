@@ -11,9 +11,9 @@ from PIL import Image
 from shoplens.ads.feedback import record_ad_event
 from shoplens.ads.scoring import SelectionConfig
 from shoplens.ads.selection import AdRequest, select_for
-from shoplens.catalog.behaviour import AdStat, Campaign
-from shoplens.catalog.models import utcnow
 from shoplens.catalog.service import Catalog
+from shoplens.db.ads import AdStat, Campaign
+from shoplens.db.base import utcnow
 from tests.ads.conftest import add_products, new_campaign, new_creative, view
 from tests.catalog.conftest import photos
 

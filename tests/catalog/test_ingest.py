@@ -14,8 +14,8 @@ from sqlalchemy import func, select
 
 from shoplens.catalog.demo import near_duplicate
 from shoplens.catalog.ingest import IngestItem, ProductIn, image_id_of
-from shoplens.catalog.models import Embedding, Product, ProductImage
 from shoplens.catalog.service import Catalog
+from shoplens.db.catalog import Embedding, Product, ProductImage
 from shoplens.imaging.privacy import detect_faces
 from tests.catalog.conftest import DIM, jpeg_with_gps, photos, png
 
@@ -174,6 +174,6 @@ def test_index_answers_with_the_image_itself_first(catalog: Catalog) -> None:
     out = catalog.ingestor().ingest([item(f"p{i}", png(p)) for i, p in enumerate(photos(8, seed=4))])
     index = catalog.space.index("v1", DIM)
     with catalog.sessions() as s:
-        vec = np.frombuffer(s.get(Embedding, (out[3].image_ids[0], "v1")).vector, "<f4")
+        vec = s.get(Embedding, (out[3].image_ids[0], "v1")).vector
     scores, ids = index.search(vec[None].astype(np.float32), 3)
     assert ids[0][0] == out[3].image_ids[0] and scores[0][0] == pytest.approx(1.0, abs=1e-4)

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 from sqlalchemy import select
 
-from shoplens.catalog.behaviour import UserProfile
 from shoplens.catalog.service import Catalog
+from shoplens.db.behaviour import UserProfile
 from shoplens.recommend.events import EventIn, record_events
 from shoplens.recommend.profiles import ProfileConfig, compute_profile, load_profile
 from shoplens.recommend.sql import product_vectors

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from sqlalchemy import update
 
-from shoplens.catalog.behaviour import CachedRecommendation
-from shoplens.catalog.models import Product
 from shoplens.catalog.service import Catalog
+from shoplens.db.behaviour import CachedRecommendation
+from shoplens.db.catalog import Product
 from shoplens.errors import NotFoundError
 from shoplens.recommend.events import EventIn, record_events
 from shoplens.recommend.recommender import Recommender, RecommenderConfig, mmr

@@ -19,10 +19,11 @@ from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shoplens.catalog.behaviour import Campaign, Creative
-from shoplens.catalog.ingest import CatalogInputError, image_id_of, vector_bytes
-from shoplens.catalog.models import Merchant, as_utc, utcnow
+from shoplens.catalog.ingest import CatalogInputError, image_id_of
 from shoplens.catalog.service import Catalog
+from shoplens.db.ads import Campaign, Creative
+from shoplens.db.base import as_utc, utcnow
+from shoplens.db.catalog import Merchant
 from shoplens.errors import ForbiddenError, NotFoundError
 from shoplens.imaging import decode_image
 
@@ -213,7 +214,7 @@ def reembed_creatives(catalog: Catalog, batch_size: int = 64) -> int:
                 creative = session.get(Creative, creative_id)
                 if creative is not None:
                     creative.predicted_category, creative.confidence = s.category, s.confidence
-                    creative.model_version, creative.embedding = s.model_version, vector_bytes(s.embedding)
+                    creative.model_version, creative.embedding = s.model_version, s.embedding
         changed += len(todo)
 
 
@@ -238,7 +239,7 @@ def add_creative(catalog: Catalog, campaign_id: int, headline: str, data: bytes)
             predicted_category=seen.category,
             confidence=seen.confidence,
             model_version=seen.model_version,
-            embedding=vector_bytes(seen.embedding),
+            embedding=seen.embedding,
             status="active",
         )
         session.add(creative)

@@ -19,8 +19,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from shoplens.ads.profile import segment_at
-from shoplens.catalog.behaviour import AdStat, Campaign, Creative, Event
-from shoplens.catalog.models import as_utc, utcnow
+from shoplens.db.ads import AdStat, Campaign, Creative
+from shoplens.db.base import as_utc, utcnow
+from shoplens.db.behaviour import Event
 from shoplens.errors import NotFoundError
 
 AD_EVENTS = ("ad_impression", "ad_click")

@@ -16,10 +16,10 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
 from shoplens.ads.scoring import segment_of
-from shoplens.catalog.behaviour import Event
-from shoplens.catalog.models import Embedding, Product, ProductImage
 from shoplens.catalog.queries import product_category
 from shoplens.catalog.similar import product_vector
+from shoplens.db.behaviour import Event
+from shoplens.db.catalog import Embedding, Product, ProductImage
 from shoplens.errors import NotFoundError
 
 EVENT_WEIGHTS = {"view": 1.0, "click": 2.0, "add_to_cart": 3.0, "purchase": 5.0}
@@ -86,7 +86,7 @@ def taste_vector(
     if not rows:
         return None
     weights = np.array([float(w) for w, _ in rows])
-    vectors = np.stack([np.frombuffer(v, dtype="<f4") for _, v in rows]).astype(np.float32)
+    vectors = np.stack([v for _, v in rows])
     mean = (weights[:, None] * vectors).sum(axis=0)
     norm = float(np.linalg.norm(mean))
     return (mean / norm).astype(np.float32) if norm > 0 else None

@@ -26,9 +26,10 @@ from sqlalchemy.orm import Session
 from shoplens.ads.campaigns import targets
 from shoplens.ads.profile import Profile, page_product, user_profile
 from shoplens.ads.scoring import Candidates, Context, SelectionConfig, pick, score
-from shoplens.catalog.behaviour import AdStat, Campaign, Creative, Event
-from shoplens.catalog.models import as_utc, utcnow
 from shoplens.catalog.service import Catalog
+from shoplens.db.ads import AdStat, Campaign, Creative
+from shoplens.db.base import as_utc, utcnow
+from shoplens.db.behaviour import Event
 
 
 @dataclass(frozen=True)
@@ -167,10 +168,9 @@ def candidates_of(
     vectors = np.zeros((n, dim), dtype=np.float32)
     has_vector = np.zeros(n, dtype=bool)
     for i, (creative, _) in enumerate(rows):
-        if creative.embedding is not None and creative.model_version == version:
-            v = np.frombuffer(creative.embedding, dtype="<f4")
-            if len(v) == dim:
-                vectors[i], has_vector[i] = v, True
+        v = creative.embedding
+        if v is not None and creative.model_version == version and len(v) == dim:
+            vectors[i], has_vector[i] = v, True
     counts = np.array([stats.get(c.id, (0, 0, 0, 0)) for c, _ in rows], dtype=np.float64).reshape(n, 4)
     return Candidates(
         bids=np.array([float(camp.bid) for _, camp in rows]),
@@ -189,7 +189,7 @@ def _dim(rows: list[tuple[Creative, Campaign]], *vectors: np.ndarray | None) -> 
     for v in vectors:
         if v is not None:
             return len(v)
-    return next((len(c.embedding) // 4 for c, _ in rows if c.embedding is not None), 0)
+    return next((len(c.embedding) for c, _ in rows if c.embedding is not None), 0)
 
 
 def _part(values: np.ndarray, i: int) -> float | None:

@@ -37,8 +37,8 @@ from sqlalchemy import and_, func, select
 from shoplens.ads.campaigns import recognise
 from shoplens.ads.scoring import Candidates, Context, SelectionConfig, pick, score, segment_of
 from shoplens.ads.selection import embedding_version
-from shoplens.catalog.models import Embedding, Product, ProductImage
 from shoplens.catalog.service import Catalog
+from shoplens.db.catalog import Embedding, Product, ProductImage
 from shoplens.errors import ShopLensError
 from shoplens.imaging import decode_image
 
@@ -114,7 +114,7 @@ def load_products(catalog: Catalog, version: str, limit: int) -> _Products:
         raise ShopLensError(
             "the ads simulation needs a catalogue with at least 4 embedded products in 2 categories"
         )
-    vectors = np.stack([np.frombuffer(r[3], dtype="<f4") for r in rows]).astype(np.float32)
+    vectors = np.stack([r[3] for r in rows])
     return _Products(np.array([r[0] for r in rows]), [r[1] for r in rows], [r[2] for r in rows], vectors)
 
 

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shoplens.catalog.models import PRODUCT_STATUSES, Product, ProductImage
+from shoplens.db.catalog import PRODUCT_STATUSES, Product, ProductImage
 
 Status = Literal["active", "draft", "archived"]
 assert set(PRODUCT_STATUSES) == {"active", "draft", "archived"}

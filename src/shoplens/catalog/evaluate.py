@@ -8,7 +8,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shoplens.catalog.models import Embedding, Product, ProductImage
+from shoplens.db.catalog import Embedding, Product, ProductImage
 
 
 def retrieval_metrics(
@@ -79,4 +79,4 @@ def product_vectors(session: Session, version: str) -> tuple[list[str], np.ndarr
         .order_by(Product.id)
     ).all()
     keys = [f"{m}/{s}" for m, s, _ in rows]
-    return keys, np.stack([np.frombuffer(v, "<f4") for _, _, v in rows]).astype(np.float32)
+    return keys, np.stack([v for _, _, v in rows])

@@ -14,9 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from shoplens.catalog.duplicates import DuplicateCache, DuplicateConfig, assign_duplicates
-from shoplens.catalog.models import Embedding, Merchant, Product, ProductImage
 from shoplens.catalog.storage import ImageStore
 from shoplens.catalog.vectors import VectorSpace
+from shoplens.db.catalog import Embedding, Merchant, Product, ProductImage
 from shoplens.errors import ShopLensError
 from shoplens.imaging import decode_image, images_to_batch
 from shoplens.imaging.hashing import canonical_view, perceptual_hash
@@ -253,8 +253,7 @@ class Ingestor:
             session.flush()  # one round of INSERTs for the whole batch
             new_rows = [pair for it in items for pair in added[it.key]]
             session.add_all(
-                Embedding(image_id=img.id, model_version=version, vector=vector_bytes(emb))
-                for img, emb in new_rows
+                Embedding(image_id=img.id, model_version=version, vector=emb) for img, emb in new_rows
             )
             for it in items:
                 product = products[_key(it.product)]
@@ -322,13 +321,3 @@ def check_product(p: ProductIn, categories: Sequence[str] | None = None) -> None
         raise CatalogInputError("price cannot be negative")
     if p.stock < 0:
         raise CatalogInputError("stock cannot be negative")
-
-
-def vector_bytes(v: np.ndarray) -> bytes:
-    """An embedding as stored: float32 little-endian bytes."""
-    return np.asarray(v, dtype="<f4").tobytes()
-
-
-def vector_from_bytes(b: bytes) -> np.ndarray:
-    """The float32 embedding stored as bytes."""
-    return np.frombuffer(b, dtype="<f4").astype(np.float32)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
@@ -9,9 +10,9 @@ from typing import Any, Literal
 from sqlalchemy import Select, and_, delete, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased, selectinload
 
-from shoplens.catalog.behaviour import Creative
 from shoplens.catalog.ingest import CatalogInputError
-from shoplens.catalog.models import Embedding, Product, ProductImage
+from shoplens.db.ads import Creative
+from shoplens.db.catalog import Category, Embedding, Product, ProductImage, Taxonomy
 from shoplens.errors import ForbiddenError, NotFoundError
 
 Flag = Literal["mismatch", "duplicate", "low_quality"]
@@ -149,6 +150,16 @@ def duplicates_of(session: Session, product: Product) -> list[tuple[ProductImage
 def referenced_images(session: Session) -> set[str]:
     """Content ids some row refers to (product images and ad creatives); anything else stored is an orphan."""
     return set(session.scalars(select(ProductImage.sha256).union(select(Creative.sha256))))
+
+
+def ensure_taxonomy(session: Session, name: str, categories: Sequence[str]) -> Taxonomy:
+    """The taxonomy of this name, created with these categories when it does not exist yet."""
+    tax = session.scalar(select(Taxonomy).where(Taxonomy.name == name))
+    if tax is None:
+        tax = Taxonomy(name=name, categories=[Category(name=c, position=i) for i, c in enumerate(categories)])
+        session.add(tax)
+        session.flush()
+    return tax
 
 
 def qa_summary(session: Session, limit: int = 20) -> dict[str, Any]:

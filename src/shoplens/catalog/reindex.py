@@ -14,9 +14,9 @@ from PIL import Image
 from sqlalchemy import exists, select, update
 from sqlalchemy.orm import aliased
 
-from shoplens.catalog.ingest import embed_images, is_mismatch, vector_bytes
-from shoplens.catalog.models import Embedding, Product, ProductImage
+from shoplens.catalog.ingest import embed_images, is_mismatch
 from shoplens.catalog.service import Catalog, NoModelError
+from shoplens.db.catalog import Embedding, Product, ProductImage
 from shoplens.imaging import decode_image
 from shoplens.inference.store import LoadedModel
 
@@ -58,7 +58,7 @@ def embed_pending(
         probs, emb = embed_images(model, images)
         with catalog.sessions.begin() as session:
             session.add_all(
-                Embedding(image_id=i, model_version=model.version, vector=vector_bytes(e))
+                Embedding(image_id=i, model_version=model.version, vector=e)
                 for (i, _, _), e in zip(rows, emb)
             )
         for (image_id, _, declared), p in zip(rows, probs):

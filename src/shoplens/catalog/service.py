@@ -12,13 +12,14 @@ from PIL import Image
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from shoplens.catalog.db import default_url, ensure_taxonomy, open_database
 from shoplens.catalog.duplicates import DuplicateCache, DuplicateConfig
 from shoplens.catalog.ingest import Ingestor, MismatchConfig, embed_images
-from shoplens.catalog.models import Taxonomy
+from shoplens.catalog.queries import ensure_taxonomy
 from shoplens.catalog.storage import LocalImageStore
 from shoplens.catalog.vectors import VectorSpace
 from shoplens.config import Settings
+from shoplens.db.catalog import Taxonomy
+from shoplens.db.engine import default_url, open_database
 from shoplens.errors import ShopLensError
 from shoplens.imaging.quality import QualityConfig
 from shoplens.inference.store import LoadedModel, ModelStore

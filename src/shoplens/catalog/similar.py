@@ -8,7 +8,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shoplens.catalog.models import Embedding, Product, ProductImage
+from shoplens.db.catalog import Embedding, Product, ProductImage
 from shoplens.errors import NotFoundError
 from shoplens.search.index import VectorIndex
 
@@ -35,7 +35,7 @@ def product_vector(session: Session, product_id: int, version: str) -> np.ndarra
     ).scalar_one_or_none()
     if row is None:
         raise NotFoundError(f"no product {product_id} with an indexed image")
-    return np.frombuffer(row, dtype="<f4").astype(np.float32)
+    return row
 
 
 def search_similar(

@@ -177,8 +177,8 @@ def reindex(
     from sqlalchemy import func, select
 
     from shoplens.ads.campaigns import reembed_creatives
-    from shoplens.catalog.models import ProductImage
     from shoplens.catalog.reindex import reindex as run
+    from shoplens.db.catalog import ProductImage
 
     with open_catalog(models_dir, name, catalog_dir, database_url) as catalog:
         with catalog.sessions() as session:
@@ -302,7 +302,7 @@ def catalog_taxonomy(
     database_url: DbUrl = None,
 ) -> None:
     """Show the catalogue's taxonomy, or create a named one from the given categories."""
-    from shoplens.catalog.db import ensure_taxonomy
+    from shoplens.catalog.queries import ensure_taxonomy
 
     with open_catalog(models_dir, name, catalog_dir, database_url, taxonomy=taxonomy) as catalog:
         if categories:

@@ -11,6 +11,8 @@ never reaches the database; the same id always maps to the same key, so profiles
 from __future__ import annotations
 
 import csv
+import hashlib
+import hmac
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -22,15 +24,10 @@ from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
-from shoplens.catalog.behaviour import (
-    EVENT_TYPES,
-    CachedRecommendation,
-    Creative,
-    Event,
-    UserProfile,
-    user_key,
-)
-from shoplens.catalog.models import Product, utcnow
+from shoplens.db.ads import Creative
+from shoplens.db.base import utcnow
+from shoplens.db.behaviour import EVENT_TYPES, CachedRecommendation, Event, UserProfile
+from shoplens.db.catalog import Product
 from shoplens.errors import DataFormatError, DataNotFoundError, ShopLensError
 from shoplens.recommend.sql import PRODUCT_EVENTS
 
@@ -39,6 +36,13 @@ MAX_FUTURE = timedelta(minutes=5)
 MAX_ID = 100  # characters of event, user and session ids (the columns' width)
 AD_EVENTS = ("ad_impression", "ad_click")
 CSV_COLUMNS = ("event_id", "user_id", "type", "timestamp")  # required; product_id, ad_id, session_id optional
+
+
+def user_key(user_id: str, secret: SecretStr | None) -> str:
+    """The id stored for a shopper: HMAC-SHA256 of the id under the secret (hex), or the id itself without one."""
+    if secret is None:
+        return user_id
+    return hmac.new(secret.get_secret_value().encode(), user_id.encode(), hashlib.sha256).hexdigest()
 
 
 class EventError(ShopLensError):

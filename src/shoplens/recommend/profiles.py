@@ -19,9 +19,10 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from shoplens.catalog.behaviour import Creative, Event, UserProfile
-from shoplens.catalog.ingest import vector_bytes, vector_from_bytes
-from shoplens.catalog.models import Product, utcnow
+from shoplens.db.ads import Creative
+from shoplens.db.base import utcnow
+from shoplens.db.behaviour import Event, UserProfile
+from shoplens.db.catalog import Product
 from shoplens.recommend.sql import PRODUCT_CATEGORY, age_days, as_utc, decay, normalised, product_vectors
 
 DEFAULT_WEIGHTS = MappingProxyType(
@@ -120,12 +121,11 @@ def compute_profile(
 
 def profile_from_row(row: UserProfile) -> Profile:
     """A cached profile."""
-    taste = vector_from_bytes(row.taste) if row.taste else None
     return Profile(
         row.user_id,
         row.events,
         json.loads(row.affinity),
-        taste,
+        row.taste,
         json.loads(row.recent),
         row.model_version,
         as_utc(row.updated_at),
@@ -141,7 +141,7 @@ def store_profile(sessions: sessionmaker[Session], profile: Profile) -> None:
                     user_id=profile.user_id,
                     model_version=profile.model_version,
                     affinity=json.dumps(profile.affinity),
-                    taste=None if profile.taste is None else vector_bytes(profile.taste),
+                    taste=profile.taste,
                     recent=json.dumps(profile.recent),
                     events=profile.events,
                     updated_at=profile.updated_at,

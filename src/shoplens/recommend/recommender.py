@@ -22,9 +22,10 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from shoplens.catalog.behaviour import CachedRecommendation
-from shoplens.catalog.models import Product, ProductImage, utcnow
 from shoplens.catalog.service import Catalog
+from shoplens.db.base import utcnow
+from shoplens.db.behaviour import CachedRecommendation
+from shoplens.db.catalog import Product, ProductImage
 from shoplens.errors import NotFoundError
 from shoplens.recommend import candidates as cand
 from shoplens.recommend.profiles import (

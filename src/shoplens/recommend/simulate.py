@@ -37,8 +37,8 @@ from typing import Any
 import numpy as np
 from sqlalchemy import select
 
-from shoplens.catalog.models import Embedding, Product, ProductImage
 from shoplens.catalog.service import Catalog
+from shoplens.db.catalog import Embedding, Product, ProductImage
 from shoplens.errors import ShopLensError
 from shoplens.recommend.erasure import erase_user
 from shoplens.recommend.events import MAX_BATCH, EventIn, record_events
@@ -120,7 +120,7 @@ def load_world(catalog: Catalog, version: str, appeal_sd: float, rng: np.random.
         )
     ids = np.array(sorted(first), dtype=np.int64)
     names = sorted({first[i][1] for i in ids})
-    vectors = np.stack([np.frombuffer(first[i][4], dtype="<f4") for i in ids]).astype(np.float32)
+    vectors = np.stack([first[i][4] for i in ids])
     vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
     return World(
         ids,

@@ -14,8 +14,9 @@ import numpy as np
 from sqlalchemy import ColumnElement, bindparam, func, literal_column, select
 from sqlalchemy.orm import Session
 
-from shoplens.catalog.models import Embedding, ProductImage, as_utc
 from shoplens.catalog.queries import first_image_category, product_category  # noqa: F401  (re-exported)
+from shoplens.db.base import as_utc
+from shoplens.db.catalog import Embedding, ProductImage
 
 PRODUCT_EVENTS = ("view", "click", "add_to_cart", "purchase")
 
@@ -66,9 +67,7 @@ def product_vectors(session: Session, product_ids: Iterable[int], version: str) 
     if not ids:
         return {}
     rows = session.connection().execute(VECTORS, {"ids": ids, "version": version})
-    return {
-        pid: np.frombuffer(vec, dtype="<f4").astype(np.float32) for pid, vec in rows
-    }  # the first image wins
+    return dict(rows.tuples().all())  # ordered so that the first image comes last and wins
 
 
 def normalised(v: np.ndarray) -> np.ndarray | None:

@@ -20,8 +20,8 @@ from scipy import sparse
 from sqlalchemy import String, cast, func, literal_column, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from shoplens.catalog.behaviour import Event
-from shoplens.catalog.models import Product, ProductImage
+from shoplens.db.behaviour import Event
+from shoplens.db.catalog import Product, ProductImage
 from shoplens.recommend.profiles import DEFAULT_WEIGHTS
 from shoplens.recommend.sql import PRODUCT_EVENTS, age_days, as_day, decay, product_category, utc_day
 

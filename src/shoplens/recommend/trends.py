@@ -16,8 +16,8 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from shoplens.catalog.behaviour import Event
-from shoplens.catalog.models import Product, ProductImage
+from shoplens.db.behaviour import Event
+from shoplens.db.catalog import Product, ProductImage
 from shoplens.recommend.sql import as_day, product_category, utc_day
 
 EVENT_MEASURES = {"view": "views", "add_to_cart": "carts", "purchase": "purchases"}

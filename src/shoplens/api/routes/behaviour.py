@@ -22,10 +22,9 @@ from shoplens.api.behaviour_schemas import (
     TrendsPublic,
 )
 from shoplens.api.deps import AdminDep, ReaderDep, ServiceDep
-from shoplens.catalog.behaviour import user_key
 from shoplens.errors import NotFoundError
 from shoplens.recommend.erasure import erase_user
-from shoplens.recommend.events import MAX_BATCH, MAX_ID, EventIn, record_events
+from shoplens.recommend.events import MAX_BATCH, MAX_ID, EventIn, record_events, user_key
 from shoplens.recommend.recommender import Recommendation
 from shoplens.recommend.trends import MAX_DAYS, category_trends, trend_window
 

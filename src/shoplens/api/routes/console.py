@@ -14,10 +14,10 @@ from starlette.concurrency import run_in_threadpool
 from shoplens.api.catalog_schemas import SimilarHit, SimilarPublic, image_public, product_public
 from shoplens.api.deps import AdminDep, ReaderDep, ServiceDep
 from shoplens.api.uploads import MULTIPART_BODY, read_uploads
-from shoplens.catalog.behaviour import Event
-from shoplens.catalog.models import Merchant, Product, ProductImage
 from shoplens.catalog.queries import get_product
 from shoplens.catalog.service import Catalog
+from shoplens.db.behaviour import Event
+from shoplens.db.catalog import Merchant, Product, ProductImage
 from shoplens.errors import NotFoundError
 from shoplens.imaging import decode_image
 from shoplens.imaging.hashing import canonical_view, perceptual_hash

@@ -25,7 +25,6 @@ from shoplens.api.catalog_schemas import (
 from shoplens.api.deps import MerchantDep, ReaderDep, ServiceDep, acting_merchant
 from shoplens.api.uploads import FILE_FIELDS
 from shoplens.catalog.ingest import IngestItem, ProductIn
-from shoplens.catalog.models import IdempotencyRecord
 from shoplens.catalog.queries import (
     Flag,
     ProductFilter,
@@ -37,6 +36,7 @@ from shoplens.catalog.queries import (
     update_product,
 )
 from shoplens.catalog.service import Catalog
+from shoplens.db.catalog import IdempotencyRecord
 from shoplens.errors import ConflictError
 
 router = APIRouter(prefix="/v1/products", tags=["products"])
