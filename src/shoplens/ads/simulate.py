@@ -9,7 +9,8 @@ The market:
 - **Shoppers** have hidden tastes: one to `favourite_categories` categories with random weights, and a style
   vector (the normalised mean embedding of a few products from those categories). Each round a random shopper
   views a product (from their favourite categories with probability `loyalty`, else any), and one ad is shown.
-  ShopLens sees only what the service would: the views so far (category affinity, taste vector), the page.
+  ShopLens sees only what the service would: the views so far, weighted and decayed as the service's shopper
+  profile weighs them (`behaviour.profiles.ProfileConfig`: category affinity, taste vector), and the page.
 - **Clicks**: logit P(click) = logit(base_ctr) + appeal + taste_gain·(cos(style, creative) − mean)
   + page_gain·(cos(page, creative) − mean) + category_gain·(shopper's weight for the creative's true category),
   the true category being the source product's. Clicks use common random numbers across policies.
@@ -35,8 +36,9 @@ from PIL import Image
 from sqlalchemy import and_, func, select
 
 from shoplens.ads.campaigns import recognise
-from shoplens.ads.scoring import Candidates, Context, SelectionConfig, pick, score, segment_of
+from shoplens.ads.scoring import Candidates, Context, SelectionConfig, pick, score
 from shoplens.ads.selection import embedding_version
+from shoplens.behaviour.profiles import ProfileConfig, segment_of
 from shoplens.catalog.service import Catalog
 from shoplens.db.catalog import Embedding, Product, ProductImage
 from shoplens.errors import ShopLensError
@@ -235,6 +237,7 @@ def simulate_ads(
     *,
     config: SimConfig = SimConfig(),
     selection: SelectionConfig = SelectionConfig(),
+    profiles: ProfileConfig = ProfileConfig(),
 ) -> dict[str, Any]:
     """Run the simulated market; CTRs, regret and their curves for random, best-single and ShopLens selection."""
     if n_users < 1 or rounds < 1:
@@ -270,12 +273,15 @@ def simulate_ads(
     bids = np.ones(n_c)
     for t in range(market.warmup + rounds):  # bounded: one page view (and after the warm-up one ad) per step
         u, page = int(market.users[t]), int(market.pages[t])
-        affinity[u][products.categories[page]] += 1.0
-        taste[u] += products.vectors[page]
-        if t < market.warmup:
-            continue
         r = t - market.warmup
-        now = r / rounds * config.days
+        now = max(r, 0) / rounds * config.days  # warm-up views happen at the start
+        # A view weighs as the profile weighs it; decaying every older view is weighing a newer one up (the
+        # profile's affinity and taste are relative), so a view at day `now` counts 2^(now / half-life).
+        weight = float(profiles.weigh(["view"], np.array([-now]))[0])
+        affinity[u][products.categories[page]] += weight
+        taste[u] += weight * products.vectors[page]
+        if r < 0:
+            continue
         segment = segment_of(affinity[u])
         wanted = {products.categories[page], segment}
         for policy in ("random", "shoplens"):

@@ -1,13 +1,20 @@
-"""Reading and changing products: filtered lists, duplicates, the QA summary, updates and deletes."""
+"""Reading and changing products: named queries (a product's category, its search vector), filtered lists,
+duplicates, the QA summary, updates and deletes.
+
+A product's category is the one its merchant declared, else the model's prediction for its first image: the
+declaration is authoritative (the merchant can correct it), the model fills the gap when nothing was declared.
+A product's search vector is the embedding of its first image under a model version.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
 
-from sqlalchemy import Select, and_, delete, exists, func, or_, select
+import numpy as np
+from sqlalchemy import Select, and_, bindparam, delete, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from shoplens.catalog.ingest import CatalogInputError
@@ -48,6 +55,32 @@ def first_image_category() -> Any:
 def product_category() -> Any:
     """A product's category: declared, else predicted from its first image (use with Product in the FROM)."""
     return func.coalesce(Product.declared_category, first_image_category())
+
+
+# Built once: constructing a statement costs more than running it on the hot paths (values go in as parameters).
+PRODUCT_CATEGORY = product_category()
+_VECTORS = (
+    select(ProductImage.product_id, Embedding.vector)
+    .join(Embedding, Embedding.image_id == ProductImage.id)
+    .where(Embedding.model_version == bindparam("version"))
+    .order_by(ProductImage.product_id, ProductImage.position.desc(), ProductImage.id.desc())
+)
+_VECTORS_OF = _VECTORS.where(ProductImage.product_id.in_(bindparam("ids", expanding=True)))
+
+
+def product_vectors(
+    session: Session, version: str, product_ids: Iterable[int] | None = None
+) -> dict[int, np.ndarray]:
+    """Each product's search vector under `version` (every product's when no ids are given; those without one
+    are left out)."""
+    if product_ids is None:
+        rows = session.connection().execute(_VECTORS, {"version": version})
+    else:
+        ids = sorted(set(product_ids))
+        if not ids:
+            return {}
+        rows = session.connection().execute(_VECTORS_OF, {"ids": ids, "version": version})
+    return {pid: vector for pid, vector in rows}  # ordered so that each product's first image comes last and wins
 
 
 def flag_condition(flag: str) -> Any:

@@ -38,8 +38,8 @@ def import_events(
     database_url: DbUrl = None,
 ) -> None:
     """Record the events of a CSV file (ids pseudonymised with SHOPLENS_USER_ID_SECRET when set); re-runs add none."""
+    from shoplens.behaviour.events import import_csv
     from shoplens.config import Settings
-    from shoplens.recommend.events import import_csv
 
     secret = Settings().user_id_secret
     with (
@@ -74,7 +74,7 @@ def report_trends(
     database_url: DbUrl = None,
 ) -> None:
     """Uploads, views, carts and purchases per category per day: a CSV and a PNG chart."""
-    from shoplens.recommend.trends import category_trends, trend_window, write_chart, write_csv
+    from shoplens.behaviour.trends import category_trends, trend_window, write_chart, write_csv
 
     start, end = trend_window(days)
     with open_catalog(models_dir, name, catalog_dir, database_url) as catalog, catalog.sessions() as session:

@@ -37,13 +37,13 @@ from typing import Any
 import numpy as np
 from sqlalchemy import select
 
+from shoplens.behaviour.erasure import erase_user
+from shoplens.behaviour.events import MAX_BATCH, EventIn, record_events
+from shoplens.catalog.queries import product_category
 from shoplens.catalog.service import Catalog
 from shoplens.db.catalog import Embedding, Product, ProductImage
 from shoplens.errors import ShopLensError
-from shoplens.recommend.erasure import erase_user
-from shoplens.recommend.events import MAX_BATCH, EventIn, record_events
 from shoplens.recommend.recommender import Recommender, RecommenderConfig
-from shoplens.recommend.sql import product_category
 
 TYPES = ("view", "add_to_cart", "purchase")
 RECOMMENDERS = ("random", "popularity", "category", "visual", "blend")

@@ -44,10 +44,10 @@ from shoplens.api.ads_schemas import (
 )
 from shoplens.api.deps import MerchantDep, ReaderDep, ServiceDep, acting_merchant
 from shoplens.api.keys import Principal
+from shoplens.behaviour.events import user_key
 from shoplens.catalog.service import Catalog
 from shoplens.db.base import utcnow
 from shoplens.errors import ForbiddenError
-from shoplens.recommend.events import user_key
 
 router = APIRouter(prefix="/v1/ads", tags=["ads"])
 MAX_FUTURE = timedelta(minutes=5)  # clock skew allowed on an event's time

@@ -22,11 +22,11 @@ from shoplens.api.behaviour_schemas import (
     TrendsPublic,
 )
 from shoplens.api.deps import AdminDep, ReaderDep, ServiceDep
+from shoplens.behaviour.erasure import erase_user
+from shoplens.behaviour.events import MAX_BATCH, MAX_ID, EventIn, record_events, user_key
+from shoplens.behaviour.trends import MAX_DAYS, category_trends, trend_window
 from shoplens.errors import NotFoundError
-from shoplens.recommend.erasure import erase_user
-from shoplens.recommend.events import MAX_BATCH, MAX_ID, EventIn, record_events, user_key
 from shoplens.recommend.recommender import Recommendation
-from shoplens.recommend.trends import MAX_DAYS, category_trends, trend_window
 
 router = APIRouter(prefix="/v1", tags=["behaviour"])
 CODES = {"accepted": 201, "duplicate": 200, "rejected": 422}

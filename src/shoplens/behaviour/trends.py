@@ -16,9 +16,10 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from shoplens.catalog.queries import product_category
+from shoplens.db.base import as_day, utc_day
 from shoplens.db.behaviour import Event
 from shoplens.db.catalog import Product, ProductImage
-from shoplens.recommend.sql import as_day, product_category, utc_day
 
 EVENT_MEASURES = {"view": "views", "add_to_cart": "carts", "purchase": "purchases"}
 MEASURES = ("uploads", "views", "carts", "purchases")

@@ -29,8 +29,8 @@ from shoplens.db.base import utcnow
 from shoplens.db.behaviour import EVENT_TYPES, CachedRecommendation, Event, UserProfile
 from shoplens.db.catalog import Product
 from shoplens.errors import DataFormatError, DataNotFoundError, ShopLensError
-from shoplens.recommend.sql import PRODUCT_EVENTS
 
+PRODUCT_EVENTS = ("view", "click", "add_to_cart", "purchase")
 MAX_BATCH = 1000
 MAX_FUTURE = timedelta(minutes=5)
 MAX_ID = 100  # characters of event, user and session ids (the columns' width)

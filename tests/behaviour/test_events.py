@@ -9,10 +9,7 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import func, select
 
-from shoplens.catalog.service import Catalog
-from shoplens.db.base import as_utc
-from shoplens.db.behaviour import CachedRecommendation, Event, UserProfile
-from shoplens.recommend.events import (
+from shoplens.behaviour.events import (
     EventError,
     EventIn,
     import_csv,
@@ -20,6 +17,9 @@ from shoplens.recommend.events import (
     record_events,
     user_key,
 )
+from shoplens.catalog.service import Catalog
+from shoplens.db.base import as_utc
+from shoplens.db.behaviour import CachedRecommendation, Event, UserProfile
 from shoplens.recommend.recommender import Recommender
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
