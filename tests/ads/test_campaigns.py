@@ -22,8 +22,8 @@ from shoplens.ads.campaigns import (
     targets,
     update_campaign,
 )
-from shoplens.catalog.ingest import image_id_of
 from shoplens.catalog.service import Catalog
+from shoplens.catalog.storage import content_id
 from shoplens.data.fashion_mnist import CLASS_NAMES
 from shoplens.db.ads import Creative
 from shoplens.db.base import utcnow
@@ -39,7 +39,7 @@ def test_creative_is_recognised_and_stored_clean_on_upload(catalog: Catalog) -> 
     campaign = new_campaign(catalog, targets=())
     data = jpeg_with_gps(PHOTOS[0])
     creative = add_creative(catalog, campaign, "  Summer sale  ", data)
-    assert creative.id and creative.headline == "Summer sale" and creative.sha256 == image_id_of(data)
+    assert creative.id and creative.headline == "Summer sale" and creative.sha256 == content_id(data)
     assert creative.predicted_category in CLASS_NAMES and 0 < (creative.confidence or 0) <= 1
     assert creative.model_version == "v1"
     # What the model sees in the decoded upload: the same category, confidence and search vector.

@@ -13,12 +13,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
+from pydantic import SecretStr
 from sqlalchemy import case, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from shoplens.behaviour.events import forget_derived
+from shoplens.behaviour.events import forget_derived, user_key
 from shoplens.behaviour.profiles import segment_at
 from shoplens.db.ads import AdStat, Campaign, Creative
 from shoplens.db.base import as_utc, utcnow
@@ -100,17 +101,19 @@ def record_ad_event(
     kind: AdEventType,
     creative_id: int,
     user_id: str,
+    secret: SecretStr | None = None,
     ts: datetime | None = None,
     session_id: str | None = None,
 ) -> bool:
-    """Store an ad event and count it; False (nothing changed) when its event_id was seen before."""
+    """Store an ad event (the shopper id pseudonymised under `secret`) and count it; False (nothing changed) when
+    its event_id was seen before."""
     if kind not in AD_EVENTS:
         raise ValueError(f"kind must be one of {AD_EVENTS}, got {kind!r}")
     if session.get(Creative, creative_id) is None:
         raise NotFoundError(f"no creative {creative_id}")
     values = {
         "event_id": event_id,
-        "user_id": user_id,
+        "user_id": user_key(user_id, secret),
         "session_id": session_id,
         "type": kind,
         "ad_id": creative_id,
@@ -121,5 +124,5 @@ def record_ad_event(
     if stored is None:  # seen before (perhaps stored by a concurrent request a moment ago)
         return False
     apply_ad_event(session, Event(id=stored, **values))
-    forget_derived(session, [user_id])  # an ad click is part of the shopper's profile
+    forget_derived(session, [values["user_id"]])  # an ad click is part of the shopper's profile
     return True

@@ -3,7 +3,7 @@
 The market:
 - **Creatives** are made from catalogue product photos (reframed by a pixel or two and made a little brighter
   or darker), `campaigns × creatives_per_campaign` of them, each campaign's photos from one category, and
-  recognised by the catalogue's model exactly as uploads are (`campaigns.recognise`). A share of campaigns
+  recognised by the catalogue's model exactly as uploads are (`Catalog.recognise`). A share of campaigns
   target their category; the rest rely on recognition. Every creative also has a hidden appeal of its own.
   Bids are equal and budgets unlimited, so the comparison is about clicks.
 - **Shoppers** have hidden tastes: one to `favourite_categories` categories with random weights, and a style
@@ -33,14 +33,14 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 from PIL import Image
-from sqlalchemy import and_, func, select
+from sqlalchemy import select
 
-from shoplens.ads.campaigns import recognise
 from shoplens.ads.scoring import Candidates, Context, SelectionConfig, pick, score
 from shoplens.ads.selection import embedding_version
 from shoplens.behaviour.profiles import ProfileConfig, segment_of
+from shoplens.catalog.queries import PRODUCT_CATEGORY, first_image_sha256, product_vectors
 from shoplens.catalog.service import Catalog
-from shoplens.db.catalog import Embedding, Product, ProductImage
+from shoplens.db.catalog import Product
 from shoplens.errors import ShopLensError
 from shoplens.imaging import decode_image
 
@@ -91,33 +91,25 @@ class _Creatives:
 
 def load_products(catalog: Catalog, version: str, limit: int) -> _Products:
     """Active products with an embedded first image under `version` (at most `limit`, by id)."""
-    first = (
-        select(ProductImage.product_id, func.min(ProductImage.id).label("image_id"))
-        .group_by(ProductImage.product_id)
-        .subquery()
-    )
     stmt = (
-        select(
-            Product.id,
-            func.coalesce(Product.declared_category, ProductImage.predicted_category),
-            ProductImage.sha256,
-            Embedding.vector,
-        )
-        .join(first, first.c.product_id == Product.id)
-        .join(ProductImage, ProductImage.id == first.c.image_id)
-        .join(Embedding, and_(Embedding.image_id == ProductImage.id, Embedding.model_version == version))
+        select(Product.id, PRODUCT_CATEGORY, first_image_sha256())
         .where(Product.status == "active")
         .order_by(Product.id)
-        .limit(limit)
     )
     with catalog.sessions() as session:
-        rows = [r for r in session.execute(stmt).all() if r[1] is not None]
+        vectors = product_vectors(session, version)
+        embedded = [r for r in session.execute(stmt).all() if r[0] in vectors][:limit]
+    rows = [r for r in embedded if r[1] is not None]
     if len(rows) < 4 or len({r[1] for r in rows}) < 2:
         raise ShopLensError(
             "the ads simulation needs a catalogue with at least 4 embedded products in 2 categories"
         )
-    vectors = np.stack([r[3] for r in rows])
-    return _Products(np.array([r[0] for r in rows]), [r[1] for r in rows], [r[2] for r in rows], vectors)
+    return _Products(
+        np.array([r[0] for r in rows]),
+        [r[1] for r in rows],
+        [r[2] for r in rows],
+        np.stack([vectors[r[0]] for r in rows]),
+    )
 
 
 def ad_photo(photo: Image.Image, rng: np.random.Generator, margin: int = 2) -> Image.Image:
@@ -151,12 +143,12 @@ def make_creatives(
             campaign.append(k)
             true_category.append(category)
             targets.append(frozenset({category}) if targeted else frozenset())
-    seen = recognise(catalog, images)
+    seen = catalog.recognise(images)
     return _Creatives(
         campaign,
         true_category,
         [s.category for s in seen],
-        np.stack([s.embedding for s in seen]).astype(np.float32),
+        np.stack([s.vector for s in seen]),
         rng.normal(0.0, config.appeal_sd, len(images)),
         targets,
     )

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -212,6 +212,30 @@ def record_events(
             r["event_id"], "accepted" if new else "duplicate", None if new else "already recorded"
         )
     return BatchOutcome([results[n] for n in range(len(events))], users)
+
+
+@dataclass(frozen=True)
+class ShopperSummary:
+    """A shopper with recorded events: the stored id, how many events, the time of the latest."""
+
+    user_id: str
+    events: int
+    last_event: datetime
+
+
+def list_shoppers(session: Session, secret: SecretStr | None, limit: int = 20) -> list[ShopperSummary] | None:
+    """The shoppers with the most events, most active first; None when ids are pseudonymised (the stored keys
+    cannot be turned back into ids, so there is nothing to show)."""
+    if secret is not None:
+        return None
+    count = func.count(Event.id)
+    rows = session.execute(
+        select(Event.user_id, count, func.max(Event.ts))
+        .group_by(Event.user_id)
+        .order_by(count.desc(), Event.user_id)
+        .limit(limit)
+    )
+    return [ShopperSummary(u, n, t) for u, n, t in rows]
 
 
 @dataclass

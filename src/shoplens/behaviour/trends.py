@@ -2,7 +2,7 @@
 
 An upload is a stored product image, counted on the day it was stored, under its product's declared category or,
 when none was declared, the category the model predicted for that image. Views, carts and purchases are events,
-counted under their product's category (declared, else predicted for its first image — see `sql`).
+counted under their product's category (declared, else predicted for its first image — `catalog.queries`).
 """
 
 from __future__ import annotations

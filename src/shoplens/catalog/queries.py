@@ -1,5 +1,5 @@
-"""Reading and changing products: named queries (a product's category, its search vector), filtered lists,
-duplicates, the QA summary, updates and deletes.
+"""Reading and changing products: named queries (a product's category, search vector, first image), filtered
+lists, duplicates, merchants, the QA summary, updates, the taxonomy.
 
 A product's category is the one its merchant declared, else the model's prediction for its first image: the
 declaration is authoritative (the merchant can correct it), the model fills the gap when nothing was declared.
@@ -14,13 +14,12 @@ from decimal import Decimal
 from typing import Any, Literal
 
 import numpy as np
-from sqlalchemy import Select, and_, bindparam, delete, exists, func, or_, select
+from sqlalchemy import Select, and_, bindparam, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased, selectinload
 
-from shoplens.catalog.ingest import CatalogInputError
 from shoplens.db.ads import Creative
-from shoplens.db.catalog import Category, Embedding, Product, ProductImage, Taxonomy
-from shoplens.errors import ForbiddenError, NotFoundError
+from shoplens.db.catalog import Category, Embedding, Merchant, Product, ProductImage, Taxonomy
+from shoplens.errors import CatalogInputError, ForbiddenError, NotFoundError
 
 Flag = Literal["mismatch", "duplicate", "low_quality"]
 FLAGS: tuple[str, ...] = ("mismatch", "duplicate", "low_quality")
@@ -39,17 +38,27 @@ class ProductFilter:
     offset: int = 0
 
 
-def first_image_category() -> Any:
-    """Scalar subquery: the predicted category of a product's first image (correlated to Product only)."""
+def _of_first_image(column: str) -> Any:
+    """Scalar subquery: a column of a product's first image (correlated to Product only)."""
     img = aliased(ProductImage)
     return (
-        select(img.predicted_category)
+        select(getattr(img, column))
         .where(img.product_id == Product.id)
         .order_by(img.position, img.id)
         .limit(1)
         .correlate(Product)
         .scalar_subquery()
     )
+
+
+def first_image_category() -> Any:
+    """Scalar subquery: the predicted category of a product's first image (correlated to Product only)."""
+    return _of_first_image("predicted_category")
+
+
+def first_image_sha256() -> Any:
+    """Scalar subquery: the content id of a product's first image (correlated to Product only)."""
+    return _of_first_image("sha256")
 
 
 def product_category() -> Any:
@@ -71,8 +80,7 @@ _VECTORS_OF = _VECTORS.where(ProductImage.product_id.in_(bindparam("ids", expand
 def product_vectors(
     session: Session, version: str, product_ids: Iterable[int] | None = None
 ) -> dict[int, np.ndarray]:
-    """Each product's search vector under `version` (every product's when no ids are given; those without one
-    are left out)."""
+    """The search vector under `version` of each product given (all without ids); those without one left out."""
     if product_ids is None:
         rows = session.connection().execute(_VECTORS, {"version": version})
     else:
@@ -80,7 +88,15 @@ def product_vectors(
         if not ids:
             return {}
         rows = session.connection().execute(_VECTORS_OF, {"ids": ids, "version": version})
-    return {pid: vector for pid, vector in rows}  # ordered so that each product's first image comes last and wins
+    return dict(rows.all())  # ordered so that each product's first image comes last and wins
+
+
+def product_vector(session: Session, product_id: int, version: str) -> np.ndarray:
+    """A product's search vector under `version`; NotFoundError when it has none."""
+    vector = product_vectors(session, version, [product_id]).get(product_id)
+    if vector is None:
+        raise NotFoundError(f"no product {product_id} with an indexed image")
+    return vector
 
 
 def flag_condition(flag: str) -> Any:
@@ -153,15 +169,6 @@ def update_product(
     return product
 
 
-def delete_product(session: Session, product: Product) -> list[int]:
-    """Delete a product with its images and embeddings; returns the image ids to drop from the indexes."""
-    ids = [img.id for img in product.images]
-    if ids:
-        session.execute(delete(Embedding).where(Embedding.image_id.in_(ids)))
-    session.delete(product)  # its images go with it (cascade)
-    return ids
-
-
 def duplicates_of(session: Session, product: Product) -> list[tuple[ProductImage, ProductImage, Product]]:
     """(this product's image, the duplicate image, its product) for every image grouped with this product's."""
     mine = [img for img in product.images if img.duplicate_group is not None]
@@ -178,6 +185,26 @@ def duplicates_of(session: Session, product: Product) -> list[tuple[ProductImage
     ).all()
     by_group = {img.duplicate_group: img for img in mine}
     return [(by_group[o.duplicate_group], o, p) for o, p in rows]
+
+
+@dataclass(frozen=True)
+class MerchantSummary:
+    """A merchant and how many products it lists."""
+
+    id: str
+    name: str
+    products: int
+
+
+def list_merchants(session: Session) -> list[MerchantSummary]:
+    """Every merchant with its product count, by id."""
+    rows = session.execute(
+        select(Merchant.id, Merchant.name, func.count(Product.id))
+        .outerjoin(Product, Product.merchant_id == Merchant.id)
+        .group_by(Merchant.id, Merchant.name)
+        .order_by(Merchant.id)
+    )
+    return [MerchantSummary(i, n, c) for i, n, c in rows]
 
 
 def referenced_images(session: Session) -> set[str]:

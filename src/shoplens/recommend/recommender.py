@@ -30,11 +30,11 @@ from shoplens.behaviour.profiles import (
     read_profile,
     store_profile,
 )
-from shoplens.catalog.queries import PRODUCT_CATEGORY, product_vectors
+from shoplens.catalog.queries import PRODUCT_CATEGORY, first_image_sha256, product_vectors
 from shoplens.catalog.service import Catalog
 from shoplens.db.base import as_utc, utcnow
 from shoplens.db.behaviour import CachedRecommendation
-from shoplens.db.catalog import Product, ProductImage
+from shoplens.db.catalog import Product
 from shoplens.errors import NotFoundError
 from shoplens.recommend import candidates as cand
 from shoplens.recommend.stats import ItemStats, StatsCache, StatsConfig
@@ -108,15 +108,14 @@ class _Info:
     available: bool
 
 
-_FIRST_IMAGE = (
-    select(ProductImage.sha256)
-    .where(ProductImage.product_id == Product.id)
-    .order_by(ProductImage.position, ProductImage.id)
-    .limit(1)
-    .scalar_subquery()
-)
 PRODUCT_INFO = select(
-    Product.id, Product.title, PRODUCT_CATEGORY, Product.price, Product.stock, Product.status, _FIRST_IMAGE
+    Product.id,
+    Product.title,
+    PRODUCT_CATEGORY,
+    Product.price,
+    Product.stock,
+    Product.status,
+    first_image_sha256(),
 ).where(Product.id.in_(bindparam("ids", expanding=True)))
 
 
