@@ -105,8 +105,7 @@ def record_ad_event(
     ts: datetime | None = None,
     session_id: str | None = None,
 ) -> bool:
-    """Store an ad event (the shopper id pseudonymised under `secret`) and count it; False (nothing changed) when
-    its event_id was seen before."""
+    """Store an ad event and count it (the shopper id pseudonymised under `secret`); False when seen before."""
     if kind not in AD_EVENTS:
         raise ValueError(f"kind must be one of {AD_EVENTS}, got {kind!r}")
     if session.get(Creative, creative_id) is None:

@@ -224,8 +224,10 @@ class ShopperSummary:
 
 
 def list_shoppers(session: Session, secret: SecretStr | None, limit: int = 20) -> list[ShopperSummary] | None:
-    """The shoppers with the most events, most active first; None when ids are pseudonymised (the stored keys
-    cannot be turned back into ids, so there is nothing to show)."""
+    """The shoppers with the most events, most active first; None when ids are pseudonymised.
+
+    Pseudonymised keys cannot be turned back into ids, so there is nothing to show then.
+    """
     if secret is not None:
         return None
     count = func.count(Event.id)

@@ -34,8 +34,10 @@ class IdempotencyKey:
 
 @dataclass(frozen=True)
 class Created:
-    """The answer to a create: whether the product is new or changed (else it was already there), its rendering,
-    and whether that answer is the one given the first time the idempotency key came."""
+    """The answer to a create: new or changed (else already there), its rendering, and whether it is replayed.
+
+    A replayed answer is the one given the first time its idempotency key came.
+    """
 
     created: bool
     payload: dict[str, Any]
