@@ -59,6 +59,12 @@ class ForbiddenError(ShopLensError):
     exit_code = 2
 
 
+class CatalogInputError(ShopLensError):
+    """A product, image or campaign that cannot enter the catalogue as given."""
+
+    exit_code = 2
+
+
 class ConflictError(ShopLensError):
     """The request clashes with what exists (a reused idempotency key with another body, a duplicate sku)."""
 

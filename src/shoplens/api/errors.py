@@ -7,11 +7,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from shoplens.catalog.db import DatabaseError
-from shoplens.catalog.ingest import CatalogInputError
 from shoplens.catalog.service import NoModelError
+from shoplens.db.engine import DatabaseError
 from shoplens.errors import (
     BundleError,
+    CatalogInputError,
     ConflictError,
     CorruptImageError,
     ForbiddenError,

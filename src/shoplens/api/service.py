@@ -52,6 +52,11 @@ class Service:
     _catalog_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _recommender: Recommender | None = field(default=None, repr=False)
 
+    @property
+    def catalog_open(self) -> bool:
+        """Whether the catalogue was opened already (`catalog()` then returns at once)."""
+        return self._catalog is not None
+
     def catalog(self) -> Catalog:
         """The catalogue, opened (and migrated) on first use."""
         with self._catalog_lock:
