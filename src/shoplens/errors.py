@@ -71,6 +71,13 @@ class ForbiddenError(ShopLensError):
     http_status = 403
 
 
+class CatalogInputError(ShopLensError):
+    """A product, image or campaign that cannot enter the catalogue as given."""
+
+    exit_code = 2
+    http_status = 422
+
+
 class ConflictError(ShopLensError):
     """The request clashes with what exists (a reused idempotency key with another body, a duplicate sku)."""
 

@@ -9,9 +9,9 @@ import numpy as np
 from sqlalchemy import func, select
 
 from shoplens.catalog.ingest import IngestItem, ProductIn
-from shoplens.catalog.models import Embedding, ProductImage
 from shoplens.catalog.reindex import reindex
 from shoplens.catalog.service import Catalog, CatalogConfig
+from shoplens.db.catalog import Embedding, ProductImage
 from shoplens.inference.store import ModelStore
 from tests.catalog.conftest import DIM, NAME, photos, png
 

@@ -25,8 +25,6 @@ import numpy as np
 
 from shoplens.inference.predictor import l2_normalize
 
-ALL_SEGMENT = "all"
-
 
 @dataclass(frozen=True)
 class SelectionConfig:
@@ -82,14 +80,6 @@ class Scores:
     sampled_ctr: np.ndarray
     expected_ctr: np.ndarray  # the posterior mean
     score: np.ndarray
-
-
-def segment_of(affinity: Mapping[str, float]) -> str:
-    """The shopper's segment: their top category, or "all" without history."""
-    positive = {k: v for k, v in affinity.items() if v > 0}
-    if not positive:
-        return ALL_SEGMENT
-    return max(sorted(positive), key=lambda k: positive[k])
 
 
 def posterior(c: Candidates, pool_weight: float) -> tuple[np.ndarray, np.ndarray]:

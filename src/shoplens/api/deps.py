@@ -1,4 +1,6 @@
-"""Dependencies routes declare with Annotated: the service, and the caller's role checked against API keys.
+"""Dependencies routes declare with Annotated: the service, its settings, and the caller's role checked against
+API keys. The catalogue's (its database session, the recommender, the shopper a request names) are in
+`catalog_deps`, so that the routes served without the catalogue never import it.
 
 Few and `async`: FastAPI runs a plain `def` dependency in a worker thread, and each one costs per request.
 """
@@ -13,6 +15,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 
 from shoplens.api.keys import Principal, Role, role_allows
 from shoplens.api.service import Service
+from shoplens.config import Settings
 from shoplens.errors import ForbiddenError
 
 api_key_header = APIKeyHeader(
@@ -28,6 +31,14 @@ async def get_service(request: Request) -> Service:
 
 
 ServiceDep = Annotated[Service, Depends(get_service)]
+
+
+async def get_settings(service: ServiceDep) -> Settings:
+    """The service's settings."""
+    return service.settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
 def authorize(service: Service, api_key: str | None, bearer_token: str | None, role: Role) -> Principal:

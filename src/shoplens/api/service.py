@@ -116,6 +116,11 @@ class Service:
             self.lifecycle.release()
         return np.stack([r.probs for r in results]), np.stack([r.embedding for r in results])
 
+    @property
+    def catalog_open(self) -> bool:
+        """Whether the catalogue was opened already (`catalog()` then returns at once)."""
+        return self._catalog is not None
+
     def catalog(self) -> Catalog:
         """The catalogue, opened (and migrated) on first use; its model calls go through `run_model`."""
         with self._catalog_lock:

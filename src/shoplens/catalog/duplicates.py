@@ -17,7 +17,7 @@ import numpy as np
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from shoplens.catalog.models import Embedding, ProductImage
+from shoplens.db.catalog import Embedding, ProductImage
 from shoplens.inference.predictor import l2_normalize
 
 COARSE_SLACK = 0.01  # block means correlate at least about as well as the pixels they average
@@ -78,7 +78,7 @@ class DuplicateCache:
         coarse = standardize(
             raw.reshape(-1, 8, side // 8, 8, side // 8).mean(axis=(2, 4)).reshape(len(raw), 64)
         )
-        vec_arr = np.stack([np.frombuffer(v, "<f4") for v in vectors]).astype(np.float32)
+        vec_arr = np.stack(vectors)
         self.ids = np.concatenate([self.ids, np.array(ids, np.int64)])
         self.products = np.concatenate([self.products, np.array(products, np.int64)])
         self.hashes = np.concatenate([self.hashes, np.array(hashes, np.int64)])

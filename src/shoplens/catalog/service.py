@@ -12,13 +12,15 @@ from PIL import Image
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from shoplens.catalog.db import default_url, ensure_taxonomy, open_database
 from shoplens.catalog.duplicates import DuplicateCache, DuplicateConfig
-from shoplens.catalog.ingest import Ingestor, MismatchConfig, embed_images
-from shoplens.catalog.models import Taxonomy
+from shoplens.catalog.ingest import Ingestor
+from shoplens.catalog.queries import ensure_taxonomy
+from shoplens.catalog.recognise import MismatchConfig, Recognition, recognitions, search_vectors
 from shoplens.catalog.storage import LocalImageStore
 from shoplens.catalog.vectors import VectorSpace
 from shoplens.config import Settings
+from shoplens.db.catalog import Taxonomy
+from shoplens.db.engine import default_url, open_database
 from shoplens.errors import ShopLensError
 from shoplens.imaging.quality import QualityConfig
 from shoplens.inference.predictor import ModelRunner, run_directly
@@ -122,20 +124,19 @@ class Catalog:
             return [c.name for c in tax.categories]
 
     def ingestor(self) -> Ingestor:
-        """An ingestor bound to the current model and this catalogue's settings."""
-        cfg, model = self.config, self.model()
+        """An ingestor that embeds through `embed` and judges images with this catalogue's settings."""
+        cfg = self.config
         return Ingestor(
             self.sessions,
             self.store,
             self.space,
-            model,
+            self.embed,
+            self.categories(),
             max_pixels=cfg.max_pixels,
             quality=cfg.quality,
             mismatch=cfg.mismatch,
             duplicates=cfg.duplicates,
-            categories=self.categories(),
-            duplicate_cache=self.duplicate_cache(model.version),
-            runner=self.runner,
+            duplicate_caches=self.duplicate_cache,
         )
 
     def duplicate_cache(self, version: str) -> DuplicateCache:
@@ -144,10 +145,20 @@ class Catalog:
             return self._dup_caches.setdefault(version, DuplicateCache(version))
 
     def embed(self, images: list[Image.Image]) -> tuple[LoadedModel, np.ndarray, np.ndarray]:
-        """The search model, and its probabilities and search vectors for decoded photos."""
+        """The search model, and its probabilities and search vectors for decoded photos.
+
+        Every model call of the catalogue and of ads goes through here (ingestion, search by photo, the
+        duplicate check, creative recognition).
+        """
         model = self.model()
-        probs, vectors = embed_images(model, images, self.runner)
+        probs, vectors = search_vectors(model, images, self.runner)
         return model, probs, vectors
+
+    def recognise(self, images: list[Image.Image]) -> list[Recognition]:
+        """Category, confidence and search vector of each decoded photo, from `embed`."""
+        if not images:
+            return []
+        return recognitions(*self.embed(images))
 
     def session(self) -> Session:
         """A new database session."""

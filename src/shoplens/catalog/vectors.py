@@ -17,7 +17,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from shoplens.catalog.models import Embedding
+from shoplens.db.catalog import Embedding
 from shoplens.files import file_lock, write_atomic
 from shoplens.search.index import FaissIndex, VectorIndex, load_index
 
@@ -161,10 +161,10 @@ def _vectors(
             )
         ):
             out_ids.append(image_id)
-            out.append(np.frombuffer(vec, dtype="<f4"))
+            out.append(vec)
     if not out:
         return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
-    return np.array(out_ids, dtype=np.int64), np.stack(out).astype(np.float32)
+    return np.array(out_ids, dtype=np.int64), np.stack(out)
 
 
 def _stamp(path: Path) -> tuple[int, int] | None:

@@ -38,7 +38,7 @@ def import_events(
     batch_size: Annotated[int, typer.Option(min=1, max=1000, help="Events per transaction.")] = 1000,
 ) -> None:
     """Record the events of a CSV file (ids pseudonymised with SHOPLENS_USER_ID_SECRET when set); re-runs add none."""
-    from shoplens.recommend.events import import_csv
+    from shoplens.behaviour.events import import_csv
 
     with (
         open_catalog(settings) as catalog,
@@ -70,7 +70,7 @@ def report_trends(
     ] = 30,
 ) -> None:
     """Uploads, views, carts and purchases per category per day: a CSV and a PNG chart."""
-    from shoplens.recommend.trends import category_trends, trend_window, write_chart, write_csv
+    from shoplens.behaviour.trends import category_trends, trend_window, write_chart, write_csv
 
     start, end = trend_window(days)
     with open_catalog(settings) as catalog, catalog.sessions() as session:

@@ -151,8 +151,8 @@ def reindex(
     from sqlalchemy import func, select
 
     from shoplens.ads.campaigns import reembed_creatives
-    from shoplens.catalog.models import ProductImage
     from shoplens.catalog.reindex import reindex as run
+    from shoplens.db.catalog import ProductImage
 
     with open_catalog(settings) as catalog:
         with catalog.sessions() as session:
@@ -257,7 +257,7 @@ def catalog_taxonomy(
     ] = None,
 ) -> None:
     """Show the catalogue's taxonomy, or create a named one from the given categories."""
-    from shoplens.catalog.db import ensure_taxonomy
+    from shoplens.catalog.queries import ensure_taxonomy
 
     with open_catalog(settings) as catalog:
         if categories:

@@ -20,10 +20,12 @@ import numpy as np
 from sqlalchemy import String, cast, func, literal_column, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from shoplens.catalog.behaviour import Event
-from shoplens.catalog.models import Product, ProductImage
-from shoplens.recommend.profiles import DEFAULT_WEIGHTS
-from shoplens.recommend.sql import PRODUCT_EVENTS, age_days, as_day, decay, product_category, utc_day
+from shoplens.behaviour.events import PRODUCT_EVENTS
+from shoplens.behaviour.profiles import DEFAULT_WEIGHTS, age_days, decay
+from shoplens.catalog.queries import product_category
+from shoplens.db.base import as_day, utc_day
+from shoplens.db.behaviour import Event
+from shoplens.db.catalog import Product, ProductImage
 
 if TYPE_CHECKING:
     from scipy import sparse

@@ -9,9 +9,10 @@ from pydantic import SecretStr
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from shoplens.catalog.behaviour import Event, user_key
+from shoplens.behaviour.events import user_key
 from shoplens.catalog.service import Catalog
 from shoplens.cli import app
+from shoplens.db.behaviour import Event
 
 runner = CliRunner()
 

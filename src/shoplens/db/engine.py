@@ -3,28 +3,25 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from shoplens.catalog import behaviour  # noqa: F401  (its tables are part of the schema)
-from shoplens.catalog.models import Category, Taxonomy
 from shoplens.errors import ShopLensError
 
 if TYPE_CHECKING:
     from alembic.config import Config
 
 BUSY_TIMEOUT_MS = 10_000
-MIGRATIONS = "shoplens.catalog:migrations"
+MIGRATIONS = "shoplens.db:migrations"
 
 
 class DatabaseError(ShopLensError):
-    """The catalogue database cannot be reached or used."""
+    """The database cannot be reached or used."""
 
     exit_code = 2
     http_status = 503
@@ -49,7 +46,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for the catalogue URL; a SQLite file's folder is created."""
+    """An engine for a database URL; a SQLite file's folder is created."""
     try:
         parsed = make_url(normalize_url(url))
     except ArgumentError as e:
@@ -92,18 +89,8 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         raise DatabaseError(f"cannot reach the database {engine.url.render_as_string()}: {e.orig}") from e
 
 
-def ensure_taxonomy(session: Session, name: str, categories: Sequence[str]) -> Taxonomy:
-    """The taxonomy of this name, created with these categories when it does not exist yet."""
-    tax = session.scalar(select(Taxonomy).where(Taxonomy.name == name))
-    if tax is None:
-        tax = Taxonomy(name=name, categories=[Category(name=c, position=i) for i, c in enumerate(categories)])
-        session.add(tax)
-        session.flush()
-    return tax
-
-
 def open_database(url: str) -> tuple[Engine, sessionmaker[Session]]:
-    """Engine and session factory for the catalogue, migrated to the latest schema."""
+    """Engine and session factory, the database migrated to the latest schema."""
     engine = make_engine(url)
     upgrade(engine)
     return engine, sessionmaker(engine, expire_on_commit=False)

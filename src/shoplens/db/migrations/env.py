@@ -5,8 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from shoplens.catalog import behaviour  # noqa: F401  (its tables join Base.metadata)
-from shoplens.catalog.models import Base
+from shoplens.db.base import Base  # the package import registers every table
 
 config = context.config
 target_metadata = Base.metadata

@@ -7,9 +7,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 
-from shoplens.catalog import behaviour  # noqa: F401  (its tables are in Base.metadata)
-from shoplens.catalog.db import DatabaseError, make_engine, normalize_url, upgrade
-from shoplens.catalog.models import Base
+from shoplens.db.base import Base
+from shoplens.db.engine import DatabaseError, make_engine, normalize_url, upgrade
 
 
 def test_migrations_create_exactly_the_models_tables(database_url: str) -> None:

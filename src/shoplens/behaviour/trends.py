@@ -2,7 +2,7 @@
 
 An upload is a stored product image, counted on the day it was stored, under its product's declared category or,
 when none was declared, the category the model predicted for that image. Views, carts and purchases are events,
-counted under their product's category (declared, else predicted for its first image — see `sql`).
+counted under their product's category (declared, else predicted for its first image — `catalog.queries`).
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from shoplens.catalog.behaviour import Event
-from shoplens.catalog.models import Product, ProductImage
-from shoplens.recommend.sql import as_day, product_category, utc_day
+from shoplens.catalog.queries import product_category
+from shoplens.db.base import as_day, utc_day
+from shoplens.db.behaviour import Event
+from shoplens.db.catalog import Product, ProductImage
 
 EVENT_MEASURES = {"view": "views", "add_to_cart": "carts", "purchase": "purchases"}
 MEASURES = ("uploads", "views", "carts", "purchases")

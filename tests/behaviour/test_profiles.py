@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 from sqlalchemy import select
 
-from shoplens.catalog.behaviour import UserProfile
+from shoplens.behaviour.events import EventIn, record_events
+from shoplens.behaviour.profiles import ProfileConfig, compute_profile, load_profile, segment_at
+from shoplens.catalog.queries import product_vectors
 from shoplens.catalog.service import Catalog
-from shoplens.recommend.events import EventIn, record_events
-from shoplens.recommend.profiles import ProfileConfig, compute_profile, load_profile
-from shoplens.recommend.sql import product_vectors
+from shoplens.db.behaviour import UserProfile
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 CONFIG = ProfileConfig(half_life_days=14.0)
@@ -40,12 +40,27 @@ def test_affinity_weighs_event_types_and_decays_with_age(catalog: Catalog, shop:
     assert profile.recent == [coat, bag]
 
 
+def test_the_segment_at_a_past_time_counts_only_the_events_before_it(
+    catalog: Catalog, shop: list[int]
+) -> None:
+    coat, bag = shop[0], shop[1]
+    record(catalog, ("v1", "view", coat, 10), ("v2", "view", coat, 10), ("c", "add_to_cart", bag, 1))
+    with catalog.sessions() as s:
+        assert segment_at(s, "u1", NOW - timedelta(days=20), CONFIG) == "all"  # nothing yet
+        assert segment_at(s, "u1", NOW - timedelta(days=10), CONFIG) == "all"  # strictly before
+        assert segment_at(s, "u1", NOW - timedelta(days=5), CONFIG) == "Coat"
+        # The cart (4, a day old) outweighs two views (1 each, ten days old): the top category moves.
+        assert segment_at(s, "u1", NOW, CONFIG) == "Bag"
+        profile = compute_profile(s, "u1", "v1", CONFIG, NOW)
+    assert profile is not None and profile.segment == "Bag"
+
+
 def test_taste_is_the_weighted_mean_of_the_embeddings(catalog: Catalog, shop: list[int]) -> None:
     a, b = shop[2], shop[3]
     record(catalog, ("1", "view", a, 0), ("2", "view", a, 0), ("3", "add_to_cart", b, 14))
     with catalog.sessions() as s:
         profile = compute_profile(s, "u1", "v1", CONFIG, NOW)
-        vectors = product_vectors(s, [a, b], "v1")
+        vectors = product_vectors(s, "v1", [a, b])
     assert profile is not None and profile.taste is not None
     expected = 2.0 * vectors[a] + 2.0 * vectors[b]  # two views now; a cart (4) one half-life ago
     assert np.allclose(profile.taste, expected / np.linalg.norm(expected), atol=1e-6)

@@ -1,13 +1,14 @@
-"""The catalogue's tables (SQLAlchemy 2 declarative): merchants, products, images, embeddings, taxonomy, jobs.
+"""The catalogue's tables: taxonomies, merchants, products, images, embeddings, ingestion jobs, idempotency keys.
 
-Alembic migrations in `shoplens/catalog/migrations` create exactly these; a test checks they agree.
+Alembic migrations in `shoplens/db/migrations` create exactly these; a test checks they agree.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 
+import numpy as np
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -16,40 +17,18 @@ from sqlalchemy import (
     ForeignKey,
     Integer,
     LargeBinary,
-    MetaData,
     Numeric,
     String,
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-NAMING = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
+from shoplens.db.base import Base, Vector, utcnow
+
 PRODUCT_STATUSES = ("active", "draft", "archived")
 JOB_STATUSES = ("running", "done", "interrupted")
 ROW_STATUSES = ("done", "skipped", "failed")
-
-
-def utcnow() -> datetime:
-    """The current time in UTC (timezone-aware)."""
-    return datetime.now(UTC)
-
-
-def as_utc(value: datetime) -> datetime:
-    """A timezone-aware UTC datetime (SQLite hands back stored UTC times without a zone)."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-class Base(DeclarativeBase):
-    """Declarative base with constraint names fixed, so migrations name them the same on every database."""
-
-    metadata = MetaData(naming_convention=NAMING)
 
 
 class Taxonomy(Base):
@@ -147,7 +126,7 @@ class Embedding(Base):
         ForeignKey("product_images.id", ondelete="CASCADE"), primary_key=True
     )
     model_version: Mapped[str] = mapped_column(String(128), primary_key=True)
-    vector: Mapped[bytes] = mapped_column(LargeBinary)  # float32, little-endian, L2-normalised
+    vector: Mapped[np.ndarray] = mapped_column(Vector)  # L2-normalised search vector
 
 
 class IngestJob(Base):

@@ -9,10 +9,17 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import func, select
 
-from shoplens.catalog.behaviour import CachedRecommendation, Event, UserProfile, user_key
-from shoplens.catalog.models import as_utc
+from shoplens.behaviour.events import (
+    EventError,
+    EventIn,
+    import_csv,
+    parse_timestamp,
+    record_events,
+    user_key,
+)
 from shoplens.catalog.service import Catalog
-from shoplens.recommend.events import EventError, EventIn, import_csv, parse_timestamp, record_events
+from shoplens.db.base import as_utc
+from shoplens.db.behaviour import CachedRecommendation, Event, UserProfile
 from shoplens.recommend.recommender import Recommender
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)

@@ -7,11 +7,11 @@ from decimal import Decimal
 from pydantic import SecretStr
 from sqlalchemy import select
 
-from shoplens.catalog.behaviour import Campaign, Creative, user_key
-from shoplens.catalog.models import Base
+from shoplens.behaviour.erasure import erase_user, user_tables
+from shoplens.behaviour.events import EventIn, record_events, user_key
 from shoplens.catalog.service import Catalog
-from shoplens.recommend.erasure import erase_user, user_tables
-from shoplens.recommend.events import EventIn, record_events
+from shoplens.db.ads import Campaign, Creative
+from shoplens.db.base import Base
 from shoplens.recommend.recommender import Recommender
 from shoplens.recommend.stats import StatsConfig
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from sqlalchemy import Table, delete
 from sqlalchemy.orm import Session, sessionmaker
 
-from shoplens.catalog.models import Base
+from shoplens.db.base import Base
 
 
 def user_tables() -> list[Table]:

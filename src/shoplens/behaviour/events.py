@@ -11,6 +11,8 @@ never reaches the database; the same id always maps to the same key, so profiles
 from __future__ import annotations
 
 import csv
+import hashlib
+import hmac
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -18,27 +20,29 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
-from shoplens.catalog.behaviour import (
-    EVENT_TYPES,
-    CachedRecommendation,
-    Creative,
-    Event,
-    UserProfile,
-    user_key,
-)
-from shoplens.catalog.models import Product, utcnow
+from shoplens.db.ads import Creative
+from shoplens.db.base import utcnow
+from shoplens.db.behaviour import EVENT_TYPES, CachedRecommendation, Event, UserProfile
+from shoplens.db.catalog import Product
 from shoplens.errors import DataFormatError, DataNotFoundError, ShopLensError
-from shoplens.recommend.sql import PRODUCT_EVENTS
 
+PRODUCT_EVENTS = ("view", "click", "add_to_cart", "purchase")
 MAX_BATCH = 1000
 MAX_FUTURE = timedelta(minutes=5)
 MAX_ID = 100  # characters of event, user and session ids (the columns' width)
 AD_EVENTS = ("ad_impression", "ad_click")
 CSV_COLUMNS = ("event_id", "user_id", "type", "timestamp")  # required; product_id, ad_id, session_id optional
+
+
+def user_key(user_id: str, secret: SecretStr | None) -> str:
+    """The id stored for a shopper: HMAC-SHA256 of the id under the secret (hex), or the id itself without one."""
+    if secret is None:
+        return user_id
+    return hmac.new(secret.get_secret_value().encode(), user_id.encode(), hashlib.sha256).hexdigest()
 
 
 class EventError(ShopLensError):
@@ -208,6 +212,32 @@ def record_events(
             r["event_id"], "accepted" if new else "duplicate", None if new else "already recorded"
         )
     return BatchOutcome([results[n] for n in range(len(events))], users)
+
+
+@dataclass(frozen=True)
+class ShopperSummary:
+    """A shopper with recorded events: the stored id, how many events, the time of the latest."""
+
+    user_id: str
+    events: int
+    last_event: datetime
+
+
+def list_shoppers(session: Session, secret: SecretStr | None, limit: int = 20) -> list[ShopperSummary] | None:
+    """The shoppers with the most events, most active first; None when ids are pseudonymised.
+
+    Pseudonymised keys cannot be turned back into ids, so there is nothing to show then.
+    """
+    if secret is not None:
+        return None
+    count = func.count(Event.id)
+    rows = session.execute(
+        select(Event.user_id, count, func.max(Event.ts))
+        .group_by(Event.user_id)
+        .order_by(count.desc(), Event.user_id)
+        .limit(limit)
+    )
+    return [ShopperSummary(u, n, t) for u, n, t in rows]
 
 
 @dataclass

@@ -6,9 +6,9 @@ import csv
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from shoplens.behaviour.events import EventIn, record_events
+from shoplens.behaviour.trends import TrendRow, category_trends, trend_window, write_chart, write_csv
 from shoplens.catalog.service import Catalog
-from shoplens.recommend.events import EventIn, record_events
-from shoplens.recommend.trends import TrendRow, category_trends, trend_window, write_chart, write_csv
 
 TODAY = datetime.now(UTC).date()
 
