@@ -4,7 +4,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from shoplens.data.non_products import SYNTHETIC_KINDS, non_product_photos, package_pictures
+from shoplens.data.non_products import SYNTHETIC_KINDS, non_product_photos, package_pictures, picture_variants
 from shoplens.imaging import decode_image
 
 skimage = pytest.importorskip("skimage")
@@ -47,19 +47,20 @@ def test_the_set_holds_real_and_synthetic_kinds(small_set):
     assert variants["whole"] == variants["crop"] == pictures
 
 
-def test_the_set_is_seeded(small_set):
-    again = list(non_product_photos(seed=0, variants=2, per_kind=3))
-    other = list(non_product_photos(seed=1, variants=2, per_kind=3))
-    assert [p.data for p in again] == [p.data for p in small_set]
-    assert sum(a.data != b.data for a, b in zip(other, small_set)) > len(small_set) // 2
+def test_the_set_is_seeded():
+    synthetic = list(non_product_photos(seed=0, variants=0, per_kind=2))
+    assert [p.meta["source"] for p in synthetic] == ["synthetic"] * 2 * len(SYNTHETIC_KINDS)
+    assert [p.data for p in non_product_photos(seed=0, variants=0, per_kind=2)] == [p.data for p in synthetic]
+    other = list(non_product_photos(seed=1, variants=0, per_kind=2))
+    assert sum(a.data != b.data for a, b in zip(other, synthetic)) >= len(synthetic) - 1
+    _source, picture = package_pictures()[0]
+    first = [np.asarray(v) for _n, v in picture_variants(picture, 3, np.random.default_rng(5))]
+    again = [np.asarray(v) for _n, v in picture_variants(picture, 3, np.random.default_rng(5))]
+    assert all(np.array_equal(a, b) for a, b in zip(first, again))
 
 
-def test_default_set_has_a_few_hundred_pictures():
-    pictures = len(package_pictures())
-    per_kind, variants = 36, 4
-    assert pictures * variants + per_kind * len(SYNTHETIC_KINDS) >= 300
-    crops = [
-        p for p in non_product_photos(seed=0, variants=variants, per_kind=0) if p.meta["variant"] != "whole"
-    ]
+def test_a_default_set_has_a_few_hundred_pictures_of_varied_sizes(small_set):
+    assert len(package_pictures()) * 4 + 36 * len(SYNTHETIC_KINDS) >= 300  # variants=4, per_kind=36
+    crops = [p for p in small_set if p.meta["source"] != "synthetic"]
     sizes = np.array([max(p.meta["width"], p.meta["height"]) for p in crops])
     assert sizes.min() >= 200 and sizes.max() <= 1200 and len(np.unique(sizes)) > len(sizes) // 2

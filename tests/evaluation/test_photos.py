@@ -1,4 +1,5 @@
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -55,9 +56,11 @@ def bundle(tmp_path: Path) -> Path:
 
 def test_smoke_run_reports_every_number_and_draws_the_chart(bundle, fmnist_dir, tmp_path):
     classify = LocalClassifier(bundle)
-    result, thumbs = run_photo_benchmark(classify, PhotoBenchConfig.smoke(4), fmnist_dir, verify=False)
-    assert result["counts"]["shop"] == 4 and result["counts"]["light_on_dark"] == 4
-    assert result["counts"]["non_product"] > 30
+    config = PhotoBenchConfig(
+        shop=4, light_on_dark=4, non_product_variants=0, non_product_per_kind=2, samples=4
+    )
+    result, thumbs = run_photo_benchmark(classify, config, fmnist_dir, verify=False)
+    assert result["counts"] == {"shop": 4, "light_on_dark": 4, "non_product": 12}
     for key in HEADLINE:
         assert 0.0 <= result[key] <= 1.0, key
     assert result["colour_accuracy"] is None and result["small_folder_top1"] is None
@@ -66,7 +69,7 @@ def test_smoke_run_reports_every_number_and_draws_the_chart(bundle, fmnist_dir, 
     assert result["ood_score_source"] == ["1 - max probability"] and result["flag_rule"] == ["needs_review"]
     assert 0.0 <= classify.fashion_mnist_top1(fmnist_dir, verify=False) <= 1.0
     json.dumps(result)  # JSON-ready
-    assert len(thumbs) == 4 + 4 + 10  # shop samples, light-on-dark, one per non-product kind
+    assert len(thumbs) == 4 + 4 + 6  # shop samples, light-on-dark, one per non-product kind
     plot_photo_benchmark({**result, "model": {"name": "t", "version": "v1"}}, thumbs, tmp_path / "c.png")
     assert Image.open(tmp_path / "c.png").size[0] > 800
 
@@ -89,6 +92,9 @@ def test_remote_classifier_matches_the_local_one(bundle, tmp_path):
     img.save(tmp_path / "a.png")
     photos = [(tmp_path / "a.png").read_bytes()] * 3
     with TestClient(create_app(settings), base_url="http://127.0.0.1") as client:
+        deadline = time.monotonic() + 60
+        while client.get("/readyz").status_code != 200 and time.monotonic() < deadline:
+            time.sleep(0.05)  # the model loads in the background
         remote = RemoteClassifier("http://127.0.0.1", client=client)
         got = remote(photos)
     local = LocalClassifier(bundle)(photos)
@@ -103,6 +109,12 @@ def test_a_prediction_with_an_ood_score_and_status_is_scored_by_them():
     assert with_ood.ood_score == 3.5 and with_ood.flagged and with_ood.score_from == "ood_score"
     plain = answer(0.9, True, "Bag", object())
     assert plain.ood_score == pytest.approx(0.1) and plain.flagged and plain.flag_rule == "needs_review"
+
+
+def test_smoke_configuration_is_small():
+    smoke = PhotoBenchConfig.smoke(12)
+    assert smoke.shop == smoke.light_on_dark == 12 and smoke.non_product_variants == 1
+    assert smoke.non_product_per_kind == 2
 
 
 def test_ood_separation_of_known_scores():

@@ -155,7 +155,7 @@ def synthetic(kind: str, rng: np.random.Generator, faces: np.ndarray) -> tuple[s
 
 def non_product_photos(seed: int = 0, variants: int = 4, per_kind: int = 36) -> Iterator[EncodedPhoto]:
     """Every bundled picture in `variants` versions, then `per_kind` synthetic pictures of each kind."""
-    for p, (source, img) in enumerate(package_pictures()):
+    for p, (source, img) in enumerate(package_pictures() if variants > 0 else []):
         rng = np.random.default_rng([seed, 10, p])
         name = source.split("/", 1)[1]
         for variant, version in picture_variants(img, variants, rng):
@@ -216,7 +216,7 @@ def _encoded(img: Image.Image, rng: np.random.Generator, **meta: str) -> Encoded
     if img.mode not in ("RGBA", "LA") and rng.random() < 0.7:
         img.convert("RGB" if img.mode != "L" else "L").save(buf, "JPEG", quality=int(rng.integers(70, 96)))
     else:
-        img.save(buf, "PNG")
+        img.save(buf, "PNG", compress_level=1)
     return EncodedPhoto(
         buf.getvalue(), {"set": "non_product", **meta, "width": img.width, "height": img.height}
     )

@@ -181,5 +181,5 @@ def encode_jpeg(rgb: np.ndarray, quality: int, orientation: int = 1) -> bytes:
 def encode_png(img: np.ndarray | Image.Image) -> bytes:
     """PNG bytes of a uint8 picture (grey, RGB or RGBA)."""
     buf = io.BytesIO()
-    (img if isinstance(img, Image.Image) else Image.fromarray(img)).save(buf, "PNG")
+    (img if isinstance(img, Image.Image) else Image.fromarray(img)).save(buf, "PNG", compress_level=1)
     return buf.getvalue()
