@@ -9,18 +9,20 @@ carries its metadata (`EncodedPhoto.meta`). What varies, and how (probabilities 
   factor 2^(−k·(v − median)/128) in linear light, k ∈ [0.4, 1.1], plus ±2.5 % cloth grain.
 - **Colour**: one of `PALETTE` (16 named clothing colours with hex), uniform; besides, 7 % of photos are
   forced white-on-white (white garment, light background) and 7 % black-on-black.
-- **Background** (`BACKGROUND_WEIGHTS`): `light` near-white studio (30 % of them blown out to pure white),
-  `dark` studio, `mid_grey`, `gradient` (linear or radial between two random colours) and `textured`
-  (procedural fabric, wood, noise or paper, equally likely); studio backgrounds get a soft sweep.
+- **Background** (`BACKGROUND_WEIGHTS`): `light` near-white studio (grey level 230–255; 35 % of them
+  blown out: lit so far past white that they stay pure white whatever the light and noise), `dark` studio
+  (5–45), `mid_grey` (90–165), `gradient` (linear or radial between two random colours) and `textured`
+  (procedural fabric, wood, noise or paper, equally likely); studio backdrops get a slight tint and a soft
+  sweep of light (±1–5 %).
 - **Framing**: the garment's bounding box, long side, is `scale` ∈ [0.40, 0.95] of the canvas's short side,
   placed anywhere (uniformly) where it fits whole; 40 % are tilted by up to ±6°. Canvas long side
   log-uniform in 200–2000 px, aspect 1:1, 4:5, 3:4, 2:3 or 9:16, portrait or landscape.
-- **Light and camera**: exposure ±10 %, white balance (warmer or cooler by up to 6 %, a green/magenta tint
-  up to 3 %), a lighting ramp (0–25 %) and vignette (0–25 %) over the whole scene, a soft drop
-  shadow (60 %: opacity 0.15–0.5, offset and blur relative to the garment), Gaussian blur (half of the
-  photos, σ 0.3–1.5 px per 800 px), sensor noise (σ 0.5–8 grey levels, more in bright areas), JPEG quality
-  60–95, and 20 % of files stored turned with EXIF Orientation 6, 8 or 3 so that a correct decoder turns
-  them upright.
+- **Light and camera** (all in linear light): exposure ±8 %, white balance (warmer or cooler by up to 6 %,
+  a green/magenta tint up to 3 %), a lighting ramp (0–20 % across the frame) and vignette (0–15 % in the
+  corners), a soft drop shadow (60 %: opacity 0.15–0.5, offset and blur relative to the garment), Gaussian
+  blur (half of the photos, σ 0.3–1.5 px per 800 px), sensor noise (σ log-uniform 0.5–6 grey levels, a
+  little more in bright areas), JPEG quality 60–95, and 20 % of files stored turned with EXIF Orientation
+  6, 8 or 3 so that a correct decoder turns them upright.
 
 The light-on-dark set (`light_on_dark_photos`) cycles through the original test images as 28×28 PNGs
 (light garment on black), the same upscaled to 112–1024 px (PNG or JPEG), and renders of light-coloured
@@ -80,6 +82,8 @@ CANVAS_RANGE = (200, 2000)
 JPEG_RANGE = (60, 95)
 ASPECTS = (1.0, 4 / 5, 3 / 4, 2 / 3, 9 / 16)
 EXIF_SHARE = 0.2
+BLOWN_OUT_SHARE = 0.35  # of light backdrops
+BLOWN_OUT_LEVEL = 1.35  # display value before clipping: > 1 even after the darkest light, vignette and noise
 GARMENT_LEVEL = 10  # intensities above this (of 255) belong to the garment when measuring its extent
 FIELD_SIDE = 256  # smooth light fields are computed this size (longer side) and scaled up
 GAMMA = 2.2  # light is multiplied in linear light: display value × factor^(1/GAMMA)
@@ -93,6 +97,7 @@ class ShopPhotoSpec:
     height: int
     background: str
     texture: str | None
+    blown_out: bool  # a light backdrop lit far past white: pure white whatever the light and noise
     colour: str
     scale: float
     position: tuple[float, float]  # where the garment box sits in the free space, 0..1 across and down
@@ -132,15 +137,16 @@ def sample_spec(
         height=int(height),
         background=background,
         texture=str(rng.choice(list(TEXTURES))) if background == "textured" else None,
+        blown_out=background == "light" and rng.random() < BLOWN_OUT_SHARE,
         colour=colour or str(rng.choice(list(PALETTE))),
         scale=float(rng.uniform(*SCALE_RANGE)),
         position=(float(rng.random()), float(rng.random())),
         tilt=float(rng.uniform(-6, 6)) if rng.random() < 0.4 else 0.0,
         shading=float(rng.uniform(0.4, 1.1)),
-        light_gradient=float(rng.uniform(0, 0.25)),
+        light_gradient=float(rng.uniform(0, 0.2)),
         light_angle=float(angle),
-        vignette=float(rng.uniform(0, 0.25)),
-        exposure=float(rng.uniform(0.9, 1.1)),
+        vignette=float(rng.uniform(0, 0.15)),
+        exposure=float(rng.uniform(0.92, 1.08)),
         white_balance=_white_balance(rng),
         shadow_opacity=float(rng.uniform(0.15, 0.5)) if shadow else 0.0,
         shadow_blur=float(rng.uniform(0.02, 0.08)),
@@ -148,22 +154,24 @@ def sample_spec(
             float(v) for v in rng.uniform(0, 0.04) * np.array([np.cos(angle), np.sin(angle)])
         ),
         blur_sigma=float(rng.uniform(0.3, 1.5) * long_side / 800) if rng.random() < 0.5 else 0.0,
-        noise_sigma=float(rng.uniform(0.5, 8) / 255),
+        noise_sigma=float(np.exp(rng.uniform(np.log(0.5), np.log(6))) / 255),
         jpeg_quality=int(rng.integers(JPEG_RANGE[0], JPEG_RANGE[1] + 1)),
         exif_orientation=int(rng.choice([6, 8, 3], p=[0.45, 0.35, 0.2])) if rng.random() < EXIF_SHARE else 1,
         seed=int(rng.integers(2**31)),
     )
 
 
-def studio(height: int, width: int, rng: np.random.Generator, kind: str) -> np.ndarray:
+def studio(
+    height: int, width: int, rng: np.random.Generator, kind: str, blown_out: bool = False
+) -> np.ndarray:
     """A plain studio backdrop (light, dark or mid_grey) with a slight tint and a soft sweep of light."""
-    level = {"light": (0.88, 1.0), "dark": (0.02, 0.18), "mid_grey": (0.35, 0.65)}[kind]
+    if blown_out:  # over-exposed: stays white under the photo's light, vignette and noise
+        return np.full((height, width, 3), BLOWN_OUT_LEVEL, np.float32)
+    level = {"light": (0.9, 1.0), "dark": (0.02, 0.18), "mid_grey": (0.35, 0.65)}[kind]
     base = rng.uniform(*level) + rng.uniform(-0.02, 0.02, 3).astype(np.float32)
-    if kind == "light" and rng.random() < 0.3:
-        return np.ones((height, width, 3), np.float32)  # blown-out white, as many shops publish them
     (sw, sh), _ = _field_size(height, width)
     sweep = radial_ramp(sh, sw, (rng.uniform(0.2, 0.8), rng.uniform(0.1, 0.6)))
-    lift = rng.uniform(0.02, 0.08)
+    lift = rng.uniform(0.01, 0.05)
     shade = lift * (1 - sweep) if kind == "dark" else -lift * sweep  # a spot of light, or falling off from it
     small = np.clip(base + shade[..., None], 0, 1).astype(np.float32)
     return cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
@@ -173,7 +181,7 @@ def background_image(spec: ShopPhotoSpec, rng: np.random.Generator) -> np.ndarra
     """The backdrop of a photo at its full size (textures drawn at ≤ 1200 px and scaled up)."""
     h, w = spec.height, spec.width
     if spec.background in ("light", "dark", "mid_grey"):
-        return studio(h, w, rng, spec.background)
+        return studio(h, w, rng, spec.background, spec.blown_out)
     shrink = min(1.0, 1200 / max(h, w))
     sh, sw = max(2, round(h * shrink)), max(2, round(w * shrink))
     if spec.background == "gradient":
@@ -255,7 +263,7 @@ def render(
     if spec.blur_sigma >= 0.3:
         scene = cv2.GaussianBlur(scene, (0, 0), spec.blur_sigma)
     noise = rng.standard_normal(scene.shape, dtype=np.float32)
-    noise *= spec.noise_sigma * (0.5 + np.sqrt(np.clip(scene, 0, 1)))  # sensors are noisier in bright areas
+    noise *= spec.noise_sigma * (0.6 + 0.4 * np.sqrt(np.clip(scene, 0, 1)))  # shot noise grows with light
     scene += noise
     box = (
         int(left + cols.min()),

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from shoplens.data.shop_photos import PALETTE
 from shoplens.evaluation.photo_summary import Record
@@ -86,9 +86,9 @@ def _caption(record: Record) -> tuple[str, str]:
     """Text under a thumbnail and its colour: right/wrong for garments, flagged/missed for non-products."""
     said = f"{record['predicted']} {record['probability']:.2f}"
     if record["set"] == "non_product":
-        return f"{record['kind']}: {said}" + (" ⚑" if record["flagged"] else ""), RIGHT if record[
-            "flagged"
-        ] else WRONG
+        verdict = "flagged" if record["flagged"] else "not flagged"
+        source = record["source"].split("/")[-1]
+        return f"{record['kind']} ({source})\n→ {said}, {verdict}", RIGHT if record["flagged"] else WRONG
     where = record.get("background") or record.get("variant", "")
     colour = record.get("colour", "")
     truth = f"{record['label_name']} ({colour} on {where})" if colour else f"{record['label_name']} ({where})"
@@ -102,12 +102,16 @@ def _contact_sheet(ax: Axes, thumbs: list[tuple[Image.Image, Record]], side: int
     sheet = Image.new("RGB", (SHEET_COLUMNS * side, rows * cell_h), (255, 255, 255))
     for i, (img, _record) in enumerate(thumbs):
         x, y = (i % SHEET_COLUMNS) * side, (i // SHEET_COLUMNS) * cell_h
-        sheet.paste(img, (x + (side - img.width) // 2, y + (side - img.height) // 2))
+        left, top = x + (side - img.width) // 2, y + (side - img.height) // 2
+        sheet.paste(img, (left, top))
+        ImageDraw.Draw(sheet).rectangle(
+            (left - 1, top - 1, left + img.width, top + img.height), outline=(170, 170, 170)
+        )
     ax.imshow(np.asarray(sheet))
     for i, (_img, record) in enumerate(thumbs):
         text, colour = _caption(record)
         x, y = (i % SHEET_COLUMNS) * side + side / 2, (i // SHEET_COLUMNS) * cell_h + side + 2
-        ax.text(x, y, text, ha="center", va="top", fontsize=5, color=colour)
+        ax.text(x, y, text, ha="center", va="top", fontsize=6, color=colour)
     ax.set_axis_off()
     ax.set_title("sample photos (green: right / flagged, red: wrong / missed)", fontsize=9)
 
@@ -117,8 +121,8 @@ def plot_photo_benchmark(
 ) -> None:
     """Write the benchmark chart as a PNG."""
     cond, overall = result["per_condition"], result.get("shop_photo_top1")
-    fig = Figure(figsize=(18, 20))
-    grid = fig.add_gridspec(4, 4, height_ratios=[1, 1, 1, 1.7], hspace=0.55, wspace=0.25)
+    fig = Figure(figsize=(18, 18.5))
+    grid = fig.add_gridspec(4, 4, height_ratios=[1, 1, 1, 1.35], hspace=0.55, wspace=0.25, top=0.94)
     colours = [PALETTE.get(name, "#4C72B0") for name in cond.get("colour", {})]
     _bars(
         fig.add_subplot(grid[0, :2]),
@@ -127,7 +131,7 @@ def plot_photo_benchmark(
         overall,
         colours,
     )
-    _bars(fig.add_subplot(grid[0, 2]), cond.get("background", {}), "by background", overall)
+    _bars(fig.add_subplot(grid[0, 2]), cond.get("backdrop", {}), "by background", overall)
     _bars(fig.add_subplot(grid[0, 3]), cond.get("pairing", {}), "by garment/background contrast", overall)
     for col, name in enumerate(("scale", "canvas", "jpeg", "exif")):
         _bars(fig.add_subplot(grid[1, col]), cond.get(name, {}), f"by {name}", overall)
@@ -142,7 +146,7 @@ def plot_photo_benchmark(
     _bars(fig.add_subplot(grid[2, 3]), cond.get("class", {}), "shop-photo top-1 (%) by class", overall)
     _contact_sheet(fig.add_subplot(grid[3, :]), thumbs, side)
     model = result.get("model", {})
-    fig.suptitle(_headline(result, model), fontsize=12, y=0.995)
+    fig.suptitle(_headline(result, model), fontsize=12, y=0.985)
     fig.savefig(path, dpi=90, bbox_inches="tight", format="png")
 
 

@@ -56,6 +56,7 @@ def aspect(r: Record) -> str:
 CONDITIONS: dict[str, Callable[[Record], str]] = {
     "background": lambda r: r["background"],
     "texture": lambda r: r["texture"] or "none",
+    "backdrop": lambda r: "light_blown_out" if r["blown_out"] else r["background"],
     "colour": lambda r: r["colour"],
     "pairing": pairing,
     "scale": lambda r: _bin(
@@ -73,7 +74,9 @@ CONDITIONS: dict[str, Callable[[Record], str]] = {
     "tilt": lambda r: "tilted" if r["tilt"] else "straight",
     "shadow": lambda r: "shadow" if r["shadow_opacity"] else "none",
     "blur": lambda r: "blurred" if r["blur_sigma"] else "sharp",
-    "noise": lambda r: _bin(r["noise_sigma"] * 255, [0, 2, 4, 9], ["sigma<2", "sigma2-4", "sigma4-8"]),
+    "noise": lambda r: _bin(
+        r["noise_sigma"] * 255, [0, 1, 2, 4, 7], ["sigma<1", "sigma1-2", "sigma2-4", "sigma4-6"]
+    ),
     "class": lambda r: r["label_name"],
 }
 
