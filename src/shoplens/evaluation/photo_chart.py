@@ -83,22 +83,21 @@ def _flagged_by_kind(ax: Axes, result: dict[str, Any]) -> None:
 
 
 def _caption(record: Record) -> tuple[str, str]:
-    """Text under a thumbnail and its colour: right/wrong for garments, flagged/missed for non-products."""
-    said = f"{record['predicted']} {record['probability']:.2f}"
+    """Three short lines under a thumbnail, and their colour: right/wrong, or flagged/missed for non-products."""
+    said = f"→ {record['predicted']} {record['probability']:.2f}"
     if record["set"] == "non_product":
         verdict = "flagged" if record["flagged"] else "not flagged"
         source = record["source"].split("/")[-1]
-        return f"{record['kind']} ({source})\n→ {said}, {verdict}", RIGHT if record["flagged"] else WRONG
+        return f"{record['kind']}: {source}\n{said}\n{verdict}", RIGHT if record["flagged"] else WRONG
     where = record.get("background") or record.get("variant", "")
-    colour = record.get("colour", "")
-    truth = f"{record['label_name']} ({colour} on {where})" if colour else f"{record['label_name']} ({where})"
-    return f"{truth}\n→ {said}", RIGHT if record["correct"] else WRONG
+    condition = f"{record['colour']} on {where}" if record.get("colour") else where
+    return f"{record['label_name']}\n{condition}\n{said}", RIGHT if record["correct"] else WRONG
 
 
 def _contact_sheet(ax: Axes, thumbs: list[tuple[Image.Image, Record]], side: int) -> None:
     """Thumbnails in a grid, each captioned with the truth and the model's answer."""
     rows = max(1, -(-len(thumbs) // SHEET_COLUMNS))
-    cell_h = side + 34
+    cell_h = side + 72  # room for three lines of caption
     sheet = Image.new("RGB", (SHEET_COLUMNS * side, rows * cell_h), (255, 255, 255))
     for i, (img, _record) in enumerate(thumbs):
         x, y = (i % SHEET_COLUMNS) * side, (i // SHEET_COLUMNS) * cell_h
@@ -121,8 +120,8 @@ def plot_photo_benchmark(
 ) -> None:
     """Write the benchmark chart as a PNG."""
     cond, overall = result["per_condition"], result.get("shop_photo_top1")
-    fig = Figure(figsize=(18, 18.5))
-    grid = fig.add_gridspec(4, 4, height_ratios=[1, 1, 1, 1.35], hspace=0.55, wspace=0.25, top=0.94)
+    fig = Figure(figsize=(18, 19.5))
+    grid = fig.add_gridspec(4, 4, height_ratios=[1, 1, 1, 1.6], hspace=0.55, wspace=0.25, top=0.94)
     colours = [PALETTE.get(name, "#4C72B0") for name in cond.get("colour", {})]
     _bars(
         fig.add_subplot(grid[0, :2]),
