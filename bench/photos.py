@@ -24,6 +24,7 @@ from common import RESULTS, machine_info, write_results
 
 from shoplens.evaluation.photo_chart import plot_photo_benchmark
 from shoplens.evaluation.photos import (
+    FAILURES,
     LocalClassifier,
     PhotoBenchConfig,
     RemoteClassifier,
@@ -63,12 +64,12 @@ def main() -> int:
         if bundle is None and not args.url:
             bundle = active_bundle(args.models_dir)
         local = LocalClassifier(bundle) if bundle else None
-    except (OSError, ValueError) as e:
+        classify = RemoteClassifier(args.url, args.api_key) if args.url else local
+        start = time.perf_counter()
+        result, thumbs = run_photo_benchmark(classify, config, args.data_dir)
+    except FAILURES as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    classify = RemoteClassifier(args.url, args.api_key) if args.url else local
-    start = time.perf_counter()
-    result, thumbs = run_photo_benchmark(classify, config, args.data_dir)
     model = bundle_summary(bundle) if bundle else {}
     if args.url:
         model = {**model, "served": classify.model}

@@ -11,6 +11,7 @@ from starlette.testclient import TestClient
 from shoplens.api.app import create_app
 from shoplens.config import Settings
 from shoplens.data.fashion_mnist import CLASS_NAMES
+from shoplens.errors import ShopLensError
 from shoplens.evaluation.photo_chart import plot_photo_benchmark
 from shoplens.evaluation.photo_summary import ood_separation
 from shoplens.evaluation.photos import (
@@ -102,6 +103,24 @@ def test_remote_classifier_matches_the_local_one(bundle, tmp_path):
     assert [a.probability for a in got] == pytest.approx([a.probability for a in local], abs=1e-5)
     assert remote.model["version"] == "v1"
     assert active_bundle(bundle.parent.parent) == bundle
+
+
+def test_a_bundle_of_other_categories_or_no_bundle_is_a_clear_error(tmp_path):
+    torch.manual_seed(0)
+    other = save_bundle(
+        tmp_path / "models" / "shoes" / "v1",
+        create_model("shopnet", num_classes=3).eval(),
+        architecture="shopnet",
+        model_kwargs={},
+        labels=["boot", "heel", "trainer"],
+        preprocess=PreprocessConfig(),
+        train_config={},
+        data={},
+    )
+    with pytest.raises(ShopLensError, match="Fashion-MNIST's categories"):
+        LocalClassifier(other)
+    with pytest.raises(ShopLensError, match="no model bundle"):
+        active_bundle(tmp_path / "models")
 
 
 def test_a_prediction_with_an_ood_score_and_status_is_scored_by_them():

@@ -21,16 +21,18 @@ import httpx
 from PIL import Image
 
 # Everything this benchmark uses from the rest of ShopLens; adapt here if those move.
-from shoplens.data import load_fashion_mnist
+from shoplens.data import CLASS_NAMES, load_fashion_mnist
 from shoplens.data.non_products import non_product_photos
 from shoplens.data.procedural import EncodedPhoto
 from shoplens.data.shop_photos import light_on_dark_photos, shop_photos
+from shoplens.errors import ShopLensError
 from shoplens.evaluation.photo_summary import Record, summarise
 from shoplens.imaging import decode_image
 from shoplens.inference import load_predictor
 from shoplens.inference.store import ModelStore
 from shoplens.models.bundle import read_config
 
+FAILURES = (ShopLensError, OSError, httpx.HTTPError)  # what a benchmark run reports as an error, not a crash
 THUMB = 160  # side of the contact-sheet thumbnails kept from the run
 PENDING = {
     "colour_accuracy": "named-colour accuracy needs colour attributes in classify results (issue 11 §5)",
@@ -95,6 +97,8 @@ class LocalClassifier:
 
     def __init__(self, bundle: str | os.PathLike) -> None:
         self.predictor = load_predictor(bundle)
+        if list(self.predictor.bundle.labels) != list(CLASS_NAMES):
+            raise ShopLensError(f"{bundle} does not predict Fashion-MNIST's categories: nothing to compare")
 
     def __call__(self, photos: Sequence[bytes]) -> list[Answer]:
         """One Answer per encoded photo."""
@@ -133,7 +137,7 @@ class RemoteClassifier:
             ]
             response = self.client.post("/v1/classify", params={"top_k": 1}, files=files)
             if response.status_code != 200:
-                raise RuntimeError(
+                raise ShopLensError(
                     f"{self.url}/v1/classify answered {response.status_code}: {response.text[:300]}"
                 )
             body = response.json()
@@ -149,7 +153,7 @@ def active_bundle(models_dir: str | os.PathLike = "var/models", name: str = "fas
     store = ModelStore(models_dir, name)
     version = store.active_version()
     if version is None:
-        raise FileNotFoundError(f"no model bundle in {Path(models_dir) / name}; train one or pass --bundle")
+        raise ShopLensError(f"no model bundle in {Path(models_dir) / name}; train one or pass --bundle")
     return store.path_of(version)
 
 
