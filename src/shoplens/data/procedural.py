@@ -165,6 +165,25 @@ TEXTURES: dict[str, Callable[[int, int, np.random.Generator], np.ndarray]] = {
 }
 
 
+def rotate_expanded(img: np.ndarray, degrees: float) -> np.ndarray:
+    """Rotate about the centre, growing the canvas so nothing is cut (new area 0)."""
+    h, w = img.shape[:2]
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
+    cos, sin = abs(m[0, 0]), abs(m[0, 1])
+    nw, nh = int(np.ceil(h * sin + w * cos)), int(np.ceil(h * cos + w * sin))
+    m[:, 2] += ((nw - w) / 2, (nh - h) / 2)
+    return cv2.warpAffine(img, m, (nw, nh), flags=cv2.INTER_LINEAR, borderValue=0)
+
+
+def paste_clipped(canvas: np.ndarray, patch: np.ndarray, left: int, top: int) -> None:
+    """Copy patch into canvas at (left, top), clipping whatever falls outside."""
+    h, w = canvas.shape[:2]
+    x0, y0 = max(0, left), max(0, top)
+    x1, y1 = min(w, left + patch.shape[1]), min(h, top + patch.shape[0])
+    if x1 > x0 and y1 > y0:
+        canvas[y0:y1, x0:x1] = patch[y0 - top : y1 - top, x0 - left : x1 - left]
+
+
 def encode_jpeg(rgb: np.ndarray, quality: int, orientation: int = 1) -> bytes:
     """JPEG bytes of an upright uint8 picture; orientation 3/6/8 stores it turned, with the EXIF tag set."""
     img = Image.fromarray(rgb)

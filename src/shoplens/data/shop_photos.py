@@ -45,8 +45,10 @@ from shoplens.data.procedural import (
     gradient,
     hex_to_rgb,
     linear_ramp,
+    paste_clipped,
     radial_ramp,
     rgb_to_hex,
+    rotate_expanded,
     smooth_noise,
     to_uint8,
 )
@@ -214,7 +216,7 @@ def garment_layers(
     mid = cv2.resize(layers, (crop.shape[1] * 8, crop.shape[0] * 8), interpolation=cv2.INTER_CUBIC)
     mid = cv2.GaussianBlur(mid, (0, 0), 2.5)  # the 28-px grid gone, the shape kept
     if spec.tilt:
-        mid = _rotate(mid, spec.tilt)
+        mid = rotate_expanded(mid, spec.tilt)
     factor = size / (8 * extent)
     big_size = (max(1, round(mid.shape[1] * factor)), max(1, round(mid.shape[0] * factor)))
     big = cv2.resize(mid, big_size, interpolation=cv2.INTER_LINEAR)
@@ -251,7 +253,7 @@ def render(
     left = round(spec.position[0] * (w - bw)) - cols.min()
     top = round(spec.position[1] * (h - bh)) - rows.min()
     canvas_alpha = np.zeros((h, w), np.float32)
-    _paste(canvas_alpha, alpha, left, top)
+    paste_clipped(canvas_alpha, alpha, left, top)
     scene = background_image(spec, rng)
     if spec.shadow_opacity:
         scene *= _shadow(canvas_alpha, spec, size)[..., None]
@@ -342,25 +344,6 @@ def _shading_source(crop: np.ndarray, ref: float, median: float) -> np.ndarray:
     total = cv2.boxFilter(crop * core, -1, (5, 5), normalize=False)
     fill = np.where(weight > 0, total / np.maximum(weight, 1e-6), median)
     return np.where(ring, fill, crop).astype(np.float32)
-
-
-def _rotate(img: np.ndarray, degrees: float) -> np.ndarray:
-    """Rotate about the centre, growing the canvas so nothing is cut (new area 0)."""
-    h, w = img.shape[:2]
-    m = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
-    cos, sin = abs(m[0, 0]), abs(m[0, 1])
-    nw, nh = int(np.ceil(h * sin + w * cos)), int(np.ceil(h * cos + w * sin))
-    m[:, 2] += ((nw - w) / 2, (nh - h) / 2)
-    return cv2.warpAffine(img, m, (nw, nh), flags=cv2.INTER_LINEAR, borderValue=0)
-
-
-def _paste(canvas: np.ndarray, patch: np.ndarray, left: int, top: int) -> None:
-    """Copy patch into canvas at (left, top), clipping whatever falls outside."""
-    h, w = canvas.shape[:2]
-    x0, y0 = max(0, left), max(0, top)
-    x1, y1 = min(w, left + patch.shape[1]), min(h, top + patch.shape[0])
-    if x1 > x0 and y1 > y0:
-        canvas[y0:y1, x0:x1] = patch[y0 - top : y1 - top, x0 - left : x1 - left]
 
 
 def _white_balance(rng: np.random.Generator) -> tuple[float, float, float]:
