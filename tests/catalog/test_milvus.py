@@ -56,8 +56,6 @@ def test_erasure_reaches_every_version(catalog: Catalog, models_root: Path) -> N
     other = Catalog(catalog.config, ModelStore(models_root, NAME))  # another process: nothing loaded yet
     try:
         with other.sessions() as s:
-            
-
             product_id = s.get(ProductImage, image_ids[0]).product_id
         delete_product(other, product_id)
     finally:
