@@ -26,7 +26,7 @@ from shoplens.files import write_atomic
 from shoplens.imaging import normalize
 from shoplens.inference.onnx_session import INPUT, OUTPUTS, OrtSession
 from shoplens.inference.quantize import int8_trial
-from shoplens.inference.runtime import INT8_NAME, ONNX_NAME
+from shoplens.inference.session import INT8_NAME, ONNX_NAME
 from shoplens.models.bundle import CONFIG, WEIGHTS, Bundle, load_bundle, read_config, write_json
 
 DEFAULT_OPSET = 17

@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image
 
 from shoplens.imaging import PreprocessConfig, images_to_batch, normalize
-from shoplens.inference.session import InferenceSession
+from shoplens.inference.session import InferenceSession, make_session
 from shoplens.models.bundle import BundleSpec
 
 Outputs = tuple[np.ndarray, ...]
@@ -73,8 +73,6 @@ class Predictor:
 
     def __init__(self, bundle: BundleSpec, session: InferenceSession | None = None, top_k: int = 3) -> None:
         if session is None:  # torch eager: the network is built from the bundle's weights
-            from shoplens.inference.runtime import make_session
-
             session = make_session(bundle, "torch")
         self.bundle = bundle
         self.session = session
