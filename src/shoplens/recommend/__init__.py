@@ -1,6 +1,7 @@
 """Recommendations: catalogue-wide statistics, candidate sources, the blending recommender, its simulator.
 
 `stats` aggregates the whole catalogue's events into arrays; `candidates` and `recommender` blend them with the
-shopper's profile (`shoplens.behaviour.profiles`) into explained recommendations and related products;
+shopper's profile (`shoplens.behaviour.profiles`) into recommendations and related products, shown (`items`),
+explained (`explain`) and cached (`cache`);
 `simulate` is the offline evaluation behind bench/recsys_sim.py; `demo` seeds demo shoppers.
 """

@@ -7,19 +7,16 @@ status re-read from the database for the final pool). The best `k × pool` go th
 visual similarity to what is already picked — so near-identical items do not fill the list. Each item carries
 its reason, from the source that contributed most ("looks like X you viewed", "often viewed together with X").
 A shopper without history gets trending products of trending categories (cold start). Results are cached per
-(user, k) in `recommendation_cache` for `cache_ttl_s`, dropped when the shopper acts, re-checked on each hit.
+(user, k) for `cache_ttl_s` (`cache`); what is shown of a product and the reasons are `items` and `explain`.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import bindparam, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shoplens.behaviour.profiles import (
@@ -30,14 +27,18 @@ from shoplens.behaviour.profiles import (
     read_profile,
     store_profile,
 )
-from shoplens.catalog.queries import PRODUCT_CATEGORY, first_image_sha256, product_vectors
+from shoplens.catalog.queries import product_vectors
 from shoplens.catalog.service import Catalog
-from shoplens.db.base import as_utc, utcnow
-from shoplens.db.behaviour import CachedRecommendation
+from shoplens.db.base import utcnow
 from shoplens.db.catalog import Product
 from shoplens.errors import NotFoundError
 from shoplens.recommend import candidates as cand
+from shoplens.recommend.cache import read_cached, store_cached
+from shoplens.recommend.explain import Context, explain
+from shoplens.recommend.items import Recommendation, Recommendations, product_info
 from shoplens.recommend.stats import ItemStats, StatsCache, StatsConfig
+
+__all__ = ["SOURCES", "Recommendation", "Recommendations", "Recommender", "RecommenderConfig", "mmr"]
 
 SOURCES = ("visual", "covis", "category", "trending")
 
@@ -68,72 +69,6 @@ class RecommenderConfig:
     def weight(self, source: str) -> float:
         """The blend weight of a source."""
         return float(getattr(self, source))
-
-
-@dataclass(frozen=True)
-class Recommendation:
-    """A recommended product, its blended score, and why."""
-
-    product_id: int
-    title: str
-    category: str | None
-    price: float | None
-    image_url: str | None
-    score: float
-    source: str
-    reason: str
-
-
-@dataclass(frozen=True)
-class Recommendations:
-    """The recommendations for a shopper, whether they are the cold-start kind, and whether they came cached."""
-
-    user_id: str
-    k: int
-    items: list[Recommendation]
-    cold_start: bool
-    model_version: str | None
-    generated_at: datetime
-    cached: bool = False
-
-
-@dataclass(frozen=True)
-class _Info:
-    """What is shown of a product, read fresh from the database."""
-
-    title: str
-    category: str | None
-    price: float | None
-    image_url: str | None
-    available: bool
-
-
-PRODUCT_INFO = select(
-    Product.id,
-    Product.title,
-    PRODUCT_CATEGORY,
-    Product.price,
-    Product.stock,
-    Product.status,
-    first_image_sha256(),
-).where(Product.id.in_(bindparam("ids", expanding=True)))
-
-
-def _product_info(session: Session, ids: list[int]) -> dict[int, _Info]:
-    """Title, category, price, first image and availability of these products."""
-    if not ids:
-        return {}
-    rows = session.connection().execute(PRODUCT_INFO, {"ids": sorted(set(ids))})
-    return {
-        pid: _Info(
-            title,
-            cat,
-            None if price is None else float(price),
-            f"/v1/images/{sha}" if sha else None,
-            stock > 0 and status == "active",
-        )
-        for pid, title, cat, price, stock, status, sha in rows
-    }
 
 
 def mmr(relevance: np.ndarray, vectors: np.ndarray, k: int, lam: float) -> list[int]:
@@ -208,8 +143,10 @@ class Recommender:
 
     def recommend(self, user: str, k: int = 10, use_cache: bool = True) -> Recommendations:
         """Up to k products for a shopper (by stored user key), best first, each with its reason."""
-        if use_cache and (hit := self._cached(user, k)) is not None:
-            return hit
+        if use_cache:
+            hit = read_cached(self.catalog.sessions, user, k, self.clock(), self.config.cache_ttl_s)
+            if hit is not None:
+                return hit
         version, now = self.version(), self.clock()
         with self.catalog.sessions() as session:  # one read session for the whole request
             profile, computed = read_profile(session, user, version, self.profiles, now, use_cache)
@@ -235,7 +172,7 @@ class Recommender:
             store_profile(self.catalog.sessions, profile)
         result = Recommendations(user, k, items, cold, version, now)
         if use_cache:
-            self._store(result)
+            store_cached(self.catalog.sessions, result)
         return result
 
     def _exclude(
@@ -266,7 +203,7 @@ class Recommender:
         pool = np.argpartition(-blend, size - 1)[:size] if size else np.zeros(0, dtype=np.int64)
         pool = pool[np.argsort(-blend[pool], kind="stable")]
         ids = [int(p) for p in stats.product_ids[pool]]
-        info = _product_info(session, ids + recent)
+        info = product_info(session, ids + recent)
         vectors = product_vectors(session, version, ids + recent) if version else {}
         keep = [i for i, pid in enumerate(ids) if pid in info and info[pid].available]
         pool, ids = pool[keep], [ids[i] for i in keep]
@@ -276,43 +213,8 @@ class Recommender:
         mat = np.stack([vectors.get(pid, np.zeros(dim, np.float32)) for pid in ids])
         chosen = mmr(cand.scaled(blend[pool] - blend[pool].min() + 1e-9), mat, k, self.config.mmr_lambda)
         seeds = cand.seed_weights(stats, recent, self.config.seeds, self.config.seed_decay)
-        context = _Context(stats, scores, weights, info, vectors, recent, liked, *seeds)
+        context = Context(stats, scores, weights, info, vectors, recent, liked, *seeds)
         return explain(context, pool, pool[chosen], [ids[i] for i in chosen], blend[pool[chosen]])
-
-    def _cached(self, user: str, k: int) -> Recommendations | None:
-        """A cached answer still within its TTL whose products can all still be sold."""
-        with self.catalog.sessions() as session:
-            row = session.get(CachedRecommendation, (user, k))
-            if (
-                row is None
-                or (self.clock() - as_utc(row.created_at)).total_seconds() > self.config.cache_ttl_s
-            ):
-                return None
-            data = json.loads(row.payload)
-            items = [Recommendation(**i) for i in data["items"]]
-            info = _product_info(session, [i.product_id for i in items])
-        if not all(i.product_id in info and info[i.product_id].available for i in items):
-            return None
-        return Recommendations(
-            user, k, items, data["cold_start"], data["model_version"], as_utc(row.created_at), True
-        )
-
-    def _store(self, rec: Recommendations) -> None:
-        """Cache an answer (a concurrent request that stored first wins)."""
-        payload = {
-            "items": [asdict(i) for i in rec.items],
-            "cold_start": rec.cold_start,
-            "model_version": rec.model_version,
-        }
-        try:
-            with self.catalog.sessions.begin() as session:
-                session.merge(
-                    CachedRecommendation(
-                        user_id=rec.user_id, k=rec.k, payload=json.dumps(payload), created_at=rec.generated_at
-                    )
-                )
-        except IntegrityError:
-            pass
 
     def related(self, product_id: int, k: int = 10) -> list[Recommendation]:
         """Products visually similar to this one and viewed together with it, best first."""
@@ -334,93 +236,3 @@ class Recommender:
             blend[row] = -np.inf
         with self.catalog.sessions() as session:
             return self._pick(session, version, stats, blend, scores, weights, [], k)
-
-
-@dataclass(frozen=True)
-class _Context:
-    """What the reasons are made from: the sources' scores, product facts and vectors, the shopper's seeds."""
-
-    stats: ItemStats
-    scores: dict[str, np.ndarray]
-    weights: dict[str, float]
-    info: dict[int, _Info]
-    vectors: dict[int, np.ndarray]
-    recent: list[int]
-    liked: frozenset[str]  # the shopper's top categories
-    seed_rows: np.ndarray
-    seed_w: np.ndarray
-
-
-def explain(
-    ctx: _Context, pool: np.ndarray, rows: np.ndarray, ids: list[int], blend: np.ndarray
-) -> list[Recommendation]:
-    """The picked products as Recommendations, each with the reason of its strongest source (anchors vectorised)."""
-    names = list(ctx.scores)  # never empty: a shopper without any source gets the cold-start one
-    # The source that lifts a product most above the pool it was picked from (weighted score minus the pool's
-    # median); when none lifts it, the source that gave it most.
-    given = np.array([ctx.weights[s] * ctx.scores[s][rows] for s in names]).reshape(len(names), len(rows))
-    lift = given - np.array([ctx.weights[s] * np.median(ctx.scores[s][pool]) for s in names]).reshape(-1, 1)
-    best = np.where(lift.max(axis=0) > 0, lift.argmax(axis=0), given.argmax(axis=0))
-    sources = [names[i] if given[i, j] > 0 else "trending" for j, i in enumerate(best)]
-    look_alike: list[int | None] = [None] * len(rows)
-    covisited: list[int | None] = [None] * len(rows)
-    with_vectors = [p for p in ctx.recent if p in ctx.vectors]
-    if with_vectors and ids:
-        zero = np.zeros(len(ctx.vectors[with_vectors[0]]), np.float32)
-        sims = (
-            np.stack([ctx.vectors[p] for p in with_vectors])
-            @ np.stack([ctx.vectors.get(p, zero) for p in ids]).T
-        )
-        look_alike = [with_vectors[i] for i in sims.argmax(axis=0)]
-    if len(ctx.seed_rows) and len(rows):
-        shared = ctx.stats.covis[ctx.seed_rows][:, rows].toarray() * ctx.seed_w[:, None]
-        covisited = [int(ctx.stats.product_ids[ctx.seed_rows[i]]) for i in shared.argmax(axis=0)]
-    out = []
-    for j, (row, pid) in enumerate(zip(rows, ids)):
-        info = ctx.info[pid]
-        reason = _reason(ctx, sources[j], int(row), pid, info, look_alike[j], covisited[j])
-        out.append(
-            Recommendation(
-                pid,
-                info.title,
-                info.category,
-                info.price,
-                info.image_url,
-                round(float(blend[j]), 6),
-                sources[j],
-                reason,
-            )
-        )
-    return out
-
-
-def _reason(
-    ctx: _Context, source: str, row: int, pid: int, info: _Info, alike: int | None, together: int | None
-) -> str:
-    """Why this product is here, in words."""
-
-    def title(p: int) -> str:
-        return ctx.info[p].title if p in ctx.info else f"product {p}"
-
-    if pid in ctx.recent:
-        return "you viewed it recently"
-    if source == "visual":
-        if not ctx.recent:
-            return "looks similar"
-        return f"looks like {title(alike)} you viewed" if alike is not None else "matches your visual taste"
-    if source == "covis":
-        return (
-            f"often viewed together with {title(together)}"
-            if together is not None
-            else "often viewed together"
-        )
-    category = info.category or "the catalogue"
-    if source == "category":
-        return (
-            f"popular in {category}, a category you like"
-            if info.category in ctx.liked
-            else f"popular in {category}"
-        )
-    if ctx.stats.trending[row] > 0:
-        return f"trending in {category}"
-    return f"popular in {category}" if ctx.stats.popularity[row] > 0 else f"new in {category}"

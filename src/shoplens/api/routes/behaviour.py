@@ -27,7 +27,7 @@ from shoplens.behaviour.erasure import erase_user
 from shoplens.behaviour.events import MAX_BATCH, EventIn, record_events
 from shoplens.behaviour.trends import MAX_DAYS, category_trends, trend_window
 from shoplens.errors import NotFoundError
-from shoplens.recommend.recommender import Recommendation
+from shoplens.recommend.items import Recommendation
 
 router = APIRouter(prefix="/v1", tags=["behaviour"])
 CODES = {"accepted": 201, "duplicate": 200, "rejected": 422}

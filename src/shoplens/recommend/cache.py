@@ -1,0 +1,51 @@
+"""Answers kept per (shopper, k) in `recommendation_cache`: given again within their TTL while every product in
+them can still be sold; dropped when the shopper acts (`behaviour.events.forget_derived`)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from shoplens.db.base import as_utc
+from shoplens.db.behaviour import CachedRecommendation
+from shoplens.recommend.items import Recommendation, Recommendations, product_info
+
+
+def read_cached(
+    sessions: sessionmaker[Session], user: str, k: int, now: datetime, ttl_s: float
+) -> Recommendations | None:
+    """A cached answer still within its TTL whose products can all still be sold, else None."""
+    with sessions() as session:
+        row = session.get(CachedRecommendation, (user, k))
+        if row is None or (now - as_utc(row.created_at)).total_seconds() > ttl_s:
+            return None
+        data = json.loads(row.payload)
+        items = [Recommendation(**i) for i in data["items"]]
+        info = product_info(session, [i.product_id for i in items])
+    if not all(i.product_id in info and info[i.product_id].available for i in items):
+        return None
+    return Recommendations(
+        user, k, items, data["cold_start"], data["model_version"], as_utc(row.created_at), True
+    )
+
+
+def store_cached(sessions: sessionmaker[Session], rec: Recommendations) -> None:
+    """Cache an answer (a concurrent request that stored first wins)."""
+    payload = {
+        "items": [asdict(i) for i in rec.items],
+        "cold_start": rec.cold_start,
+        "model_version": rec.model_version,
+    }
+    try:
+        with sessions.begin() as session:
+            session.merge(
+                CachedRecommendation(
+                    user_id=rec.user_id, k=rec.k, payload=json.dumps(payload), created_at=rec.generated_at
+                )
+            )
+    except IntegrityError:
+        pass
