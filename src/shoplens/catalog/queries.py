@@ -207,6 +207,11 @@ def list_merchants(session: Session) -> list[MerchantSummary]:
     return [MerchantSummary(i, n, c) for i, n, c in rows]
 
 
+def count_images(session: Session) -> int:
+    """How many product images the catalogue holds."""
+    return session.scalar(select(func.count(ProductImage.id))) or 0
+
+
 def referenced_images(session: Session) -> set[str]:
     """Content ids some row refers to (product images and ad creatives); anything else stored is an orphan."""
     return set(session.scalars(select(ProductImage.sha256).union(select(Creative.sha256))))

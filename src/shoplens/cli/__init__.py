@@ -7,6 +7,7 @@ from shoplens.cli import (  # noqa: F401  (each module registers its commands)
     catalog,
     data,
     keys,
+    products,
     serve,
     training,
     versions,

@@ -1,4 +1,4 @@
-"""`shoplens events import` and `shoplens report trends`: shopper behaviour from the shell."""
+"""`shoplens events import|shoppers` and `shoplens report trends`: shopper behaviour from the shell."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from shoplens.cli.common import app, err, friendly_errors, out
 from shoplens.cli.options import CATALOG, with_settings
 from shoplens.config import Settings
 
-events_app = typer.Typer(help="Shopper events: import.", no_args_is_help=True)
+events_app = typer.Typer(help="Shopper events: import, the most active shoppers.", no_args_is_help=True)
 report_app = typer.Typer(help="Reports: category trends.", no_args_is_help=True)
 app.add_typer(events_app, name="events")
 app.add_typer(report_app, name="report")
@@ -55,6 +55,27 @@ def import_events(
         err.print(f"  … and {len(summary.errors) - 20} more rejected lines", highlight=False)
     if summary.rejected and not (summary.accepted or summary.duplicates):
         raise typer.Exit(1)
+
+
+@events_app.command("shoppers")
+@friendly_errors
+@with_settings(CATALOG)
+def shoppers(
+    settings: Settings,
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="At most this many shoppers.")] = 20,
+) -> None:
+    """Shoppers with the most events, most active first (user id, events, latest event; tab-separated)."""
+    from shoplens.behaviour.events import list_shoppers
+
+    with open_catalog(settings) as catalog, catalog.sessions() as session:
+        found = list_shoppers(session, settings.user_id_secret, limit)
+    if found is None:
+        out.print("user ids are pseudonymised (SHOPLENS_USER_ID_SECRET is set): stored keys name nobody")
+        return
+    if not found:
+        out.print("no shopper events yet")
+    for s in found:
+        print(f"{s.user_id}\t{s.events}\t{s.last_event.isoformat()}")
 
 
 @report_app.command("trends")

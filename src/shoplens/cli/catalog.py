@@ -1,4 +1,7 @@
-"""`shoplens ingest`, `reindex`, `demo-catalog` and `catalog qa|sweep`: the product catalogue from the shell."""
+"""`shoplens ingest`, `reindex`, `demo-catalog` and `catalog qa|sweep|taxonomy`: the product catalogue from the shell.
+
+Operations on single products and merchants (`catalog delete|similar|duplicates|merchants`) are in `products`.
+"""
 
 from __future__ import annotations
 
@@ -29,7 +32,10 @@ from shoplens.errors import NotFoundError
 if TYPE_CHECKING:
     from shoplens.catalog.service import Catalog
 
-catalog_app = typer.Typer(help="The product catalogue: quality report, orphan sweep.", no_args_is_help=True)
+catalog_app = typer.Typer(
+    help="The product catalogue: quality report, orphan sweep, taxonomy, search by image, products, merchants.",
+    no_args_is_help=True,
+)
 app.add_typer(catalog_app, name="catalog")
 
 
@@ -148,15 +154,13 @@ def reindex(
     ] = None,
 ) -> None:
     """Embed the catalogue with a model version, build its vector index, then switch search to it."""
-    from sqlalchemy import func, select
-
     from shoplens.ads.campaigns import reembed_creatives
+    from shoplens.catalog.queries import count_images
     from shoplens.catalog.reindex import reindex as run
-    from shoplens.db.catalog import ProductImage
 
     with open_catalog(settings) as catalog:
         with catalog.sessions() as session:
-            total = session.scalar(select(func.count(ProductImage.id))) or 0
+            total = count_images(session)
         with bar(total, "embed") as advance:
             summary = run(catalog, version, settings.index_method, progress=advance)
         creatives = reembed_creatives(catalog)  # ad creatives are recognised again with the new model

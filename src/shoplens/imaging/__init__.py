@@ -10,6 +10,7 @@ from shoplens.imaging.decode import (
     declared_size,
     decode_image,
     flatten_alpha,
+    read_image_bytes,
     read_image_file,
     sniff_format,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "image_to_array",
     "images_to_batch",
     "normalize",
+    "read_image_bytes",
     "read_image_file",
     "sniff_format",
 ]

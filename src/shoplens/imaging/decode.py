@@ -102,13 +102,8 @@ def declared_size(data: bytes) -> tuple[int, int] | None:
         return None
 
 
-def read_image_file(
-    path: str | os.PathLike[str],
-    *,
-    max_bytes: int = DEFAULT_MAX_BYTES,
-    max_pixels: int = DEFAULT_MAX_PIXELS,
-) -> Image.Image:
-    """Read an image file of at most max_bytes and decode it like decode_image."""
+def read_image_bytes(path: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
+    """The bytes of an image file of at most max_bytes, undecoded (ImageError when unreadable or larger)."""
     name = os.fspath(path)
     try:
         with open(path, "rb") as fh:
@@ -117,6 +112,18 @@ def read_image_file(
         raise ImageError(f"cannot read {name}: {exc.strerror or exc}") from exc
     if len(data) > max_bytes:
         raise ImageTooLargeError(f"{name} is larger than the limit of {max_bytes:,} bytes")
+    return data
+
+
+def read_image_file(
+    path: str | os.PathLike[str],
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> Image.Image:
+    """Read an image file of at most max_bytes and decode it like decode_image."""
+    name = os.fspath(path)
+    data = read_image_bytes(path, max_bytes=max_bytes)
     try:
         return decode_image(data, max_pixels=max_pixels)
     except ImageError as exc:

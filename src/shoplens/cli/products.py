@@ -1,0 +1,112 @@
+"""`shoplens catalog delete|similar|duplicates|merchants`: the catalogue operations the API offers, from the shell.
+
+Each command calls the same domain function as its API route (`catalog.products`, `catalog.similar`,
+`catalog.queries`), so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from shoplens.cli.catalog import catalog_app, open_catalog
+from shoplens.cli.common import friendly_errors, out
+from shoplens.cli.options import CATALOG, with_settings
+from shoplens.config import Settings
+
+if TYPE_CHECKING:
+    from shoplens.catalog.similar import Found
+
+Photo = Annotated[
+    Path,
+    typer.Argument(help="A JPEG, PNG, WebP or GIF photo, at most SHOPLENS_MAX_UPLOAD_BYTES (not stored)."),
+]
+Limit = Annotated[int, typer.Option("-k", "--k", min=1, max=100, help="At most this many products.")]
+
+
+def print_found(found: Found, nothing: str) -> None:
+    """One tab-separated line per hit (similarity, product id, merchant/sku, category, title, matched image)."""
+    if not found.hits:
+        out.print(f"{nothing} (model {found.model_version})", highlight=False)
+        return
+    for hit in found.hits:
+        p = hit.product
+        print(
+            f"{hit.similarity:.4f}\t{p.id}\t{p.merchant_id}/{p.sku}\t{p.declared_category or '-'}"
+            f"\t{p.title}\timage {hit.image.id}"
+        )
+
+
+@catalog_app.command("delete")
+@friendly_errors
+@with_settings(CATALOG)
+def delete(
+    product_id: Annotated[int, typer.Argument(help="The product's id.")],
+    settings: Settings,
+    merchant: Annotated[
+        str | None,
+        typer.Option(help="Refuse unless the product is this merchant's (as a merchant key would)."),
+    ] = None,
+) -> None:
+    """Delete a product with its images, their embeddings and their vector-index entries."""
+    from shoplens.catalog.products import delete_product
+
+    with open_catalog(settings) as catalog:
+        images = delete_product(catalog, product_id, merchant)
+    out.print(f"deleted product {product_id} and {len(images)} image(s)")
+
+
+@catalog_app.command("similar")
+@friendly_errors
+@with_settings(CATALOG)
+def similar(
+    photo: Photo,
+    settings: Settings,
+    k: Limit = 10,
+    min_similarity: Annotated[
+        float, typer.Option(min=-1, max=1, help="Leave out weaker matches (cosine).")
+    ] = 0.0,
+    category: Annotated[str | None, typer.Option(help="Only products declared in this category.")] = None,
+    merchant: Annotated[str | None, typer.Option(help="Only this merchant's products.")] = None,
+) -> None:
+    """Search by image: the catalogue products that look most like a photo, best first."""
+    from shoplens.catalog.similar import find_similar
+    from shoplens.imaging import read_image_bytes
+
+    data = read_image_bytes(photo, max_bytes=settings.max_upload_bytes)
+    with open_catalog(settings) as catalog:
+        found = find_similar(
+            catalog, photo=data, k=k, min_similarity=min_similarity, category=category, merchant=merchant
+        )
+    print_found(found, "no similar products")
+
+
+@catalog_app.command("duplicates")
+@friendly_errors
+@with_settings(CATALOG)
+def duplicates(photo: Photo, settings: Settings) -> None:
+    """Products showing a near-duplicate of a photo, by ingestion's rule, without storing the photo."""
+    from shoplens.catalog.similar import find_duplicates
+    from shoplens.imaging import read_image_bytes
+
+    data = read_image_bytes(photo, max_bytes=settings.max_upload_bytes)
+    with open_catalog(settings) as catalog:
+        found = find_duplicates(catalog, data)
+    print_found(found, "no near-duplicates")
+
+
+@catalog_app.command("merchants")
+@friendly_errors
+@with_settings(CATALOG)
+def merchants(settings: Settings) -> None:
+    """Every merchant with its number of products, by id (tab-separated)."""
+    from shoplens.catalog.queries import list_merchants
+
+    with open_catalog(settings) as catalog, catalog.sessions() as session:
+        found = list_merchants(session)
+    if not found:
+        out.print("no merchants yet")
+    for m in found:
+        print(f"{m.id}\t{m.products}\t{m.name}")
