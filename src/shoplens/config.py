@@ -48,6 +48,11 @@ class Settings(BaseSettings):
     )
     batch_max_size: int = Field(16, ge=1)
     batch_max_wait_ms: float = Field(2.0, ge=0)
+    inline_inference_ms: float = Field(
+        1.0,
+        ge=0,
+        description="Model calls expected to take less than this run on the event loop (0: always a thread).",
+    )
     queue_max: int = Field(256, ge=1, description="Images waiting for the model before requests get 503.")
     max_inflight: int = Field(
         64, ge=1, description="Classify requests handled at once; more get 503 at once."

@@ -8,7 +8,7 @@ import pkgutil
 from fastapi.routing import APIRoute
 
 from shoplens.api import routes
-from shoplens.api.deps import path_shopper, query_shopper
+from shoplens.api.catalog_deps import path_shopper, query_shopper
 
 
 def test_every_shopper_id_in_a_path_or_query_goes_through_the_shopper_dependency() -> None:

@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from shoplens.data import load_fashion_mnist, stratified_split
-from shoplens.imaging import AugmentConfig, PreprocessConfig
+from shoplens.imaging import PreprocessConfig
+from shoplens.imaging.augment import AugmentConfig
 from shoplens.training.loop import CHECKPOINT_NAME, lr_at, train_model
 from shoplens.training.presets import PRESETS, TrainConfig, preset_config
 

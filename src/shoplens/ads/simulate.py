@@ -43,6 +43,7 @@ from shoplens.catalog.service import Catalog
 from shoplens.db.catalog import Product
 from shoplens.errors import ShopLensError
 from shoplens.imaging import decode_image
+from shoplens.inference.predictor import l2_normalize
 
 POLICIES = ("random", "best_single", "shoplens")
 
@@ -187,7 +188,7 @@ class _Market:
             weights[u, fav] = rng.dirichlet(np.ones(k))
             seeds = np.concatenate([rng.choice(members[c], size=3) for c in fav])
             v = products.vectors[seeds].mean(axis=0)
-            style[u] = v / max(float(np.linalg.norm(v)), 1e-12)
+            style[u] = l2_normalize(v)
         self.cats, self.prod_cat, self.weights = cats, prod_cat, weights
         total = n_users * config.history + rounds
         users = np.concatenate(

@@ -13,14 +13,9 @@ from PIL import Image
 from shoplens.backbones.config import TOKENIZER, BackboneConfig, Encoder, Scoring, read_config
 from shoplens.backbones.preprocess import TextTokenizer, images_to_pixels
 from shoplens.errors import BundleError
+from shoplens.inference.predictor import l2_normalize, softmax
 
 DEFAULT_BATCH = 32
-
-
-def l2_normalise(x: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit length (zero rows stay zero)."""
-    norms = np.linalg.norm(x, axis=-1, keepdims=True)
-    return (x / np.maximum(norms, 1e-12)).astype(np.float32)
 
 
 def logits(image_embeddings: np.ndarray, text_embeddings: np.ndarray, scoring: Scoring) -> np.ndarray:
@@ -33,8 +28,7 @@ def probabilities(logit: np.ndarray, scoring: Scoring) -> np.ndarray:
     logit = np.asarray(logit, np.float64)
     if scoring.activation == "sigmoid":
         return (1 / (1 + np.exp(-logit))).astype(np.float32)
-    shifted = np.exp(logit - logit.max(axis=-1, keepdims=True))
-    return (shifted / shifted.sum(axis=-1, keepdims=True)).astype(np.float32)
+    return softmax(logit).astype(np.float32)
 
 
 def onnx_session(path: Path, threads: int | None = None) -> ort.InferenceSession:
@@ -116,7 +110,7 @@ class ImageTextBackbone:
             raise BundleError(
                 f"{self.path}: the {tower} encoder gave shape {out.shape}, expected (N, {self.dim})"
             )
-        return l2_normalise(out)
+        return l2_normalize(out).astype(np.float32)
 
 
 def load_backbone(path: str | os.PathLike, threads: int | None = None) -> ImageTextBackbone:

@@ -28,6 +28,7 @@ from shoplens.db.ads import Creative
 from shoplens.db.base import as_utc, utcnow
 from shoplens.db.behaviour import Event, UserProfile
 from shoplens.db.catalog import Product
+from shoplens.inference.predictor import l2_normalize
 
 ALL_SEGMENT = "all"  # the segment of a shopper without known categories
 DEFAULT_WEIGHTS = MappingProxyType(
@@ -168,8 +169,9 @@ def segment_at(session: Session, user: str, when: datetime, config: ProfileConfi
 
 def _normalised(v: np.ndarray) -> np.ndarray | None:
     """v / |v|, or None for a zero vector."""
-    norm = float(np.linalg.norm(v))
-    return (v / norm).astype(np.float32) if norm > 1e-12 else None
+    if float(np.linalg.norm(v)) <= 1e-12:
+        return None
+    return l2_normalize(v).astype(np.float32)
 
 
 def profile_from_row(row: UserProfile) -> Profile:

@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from shoplens.db.catalog import Embedding, ProductImage
+from shoplens.inference.predictor import l2_normalize
 
 COARSE_SLACK = 0.01  # block means correlate at least about as well as the pixels they average
 
@@ -35,7 +36,7 @@ def standardize(views: np.ndarray) -> np.ndarray:
     """Canonical views (N, P) as zero-mean unit-norm rows, so a dot product is their correlation."""
     x = views.astype(np.float32)
     x -= x.mean(axis=1, keepdims=True)
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-6)
+    return l2_normalize(x, eps=1e-6)
 
 
 class DuplicateCache:

@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image
 
 from shoplens.imaging import images_to_batch
-from shoplens.inference.predictor import l2_normalize
+from shoplens.inference.predictor import ModelRunner, l2_normalize, run_directly
 from shoplens.inference.store import LoadedModel
 
 
@@ -36,9 +36,11 @@ class Recognition:
     model_version: str
 
 
-def search_vectors(model: LoadedModel, images: Sequence[Image.Image]) -> tuple[np.ndarray, np.ndarray]:
-    """Calibrated probabilities (N, K) and search vectors (N, D + K) of decoded photos."""
-    probs, features = model.predictor.run(images_to_batch(list(images), model.preprocess))
+def search_vectors(
+    model: LoadedModel, images: Sequence[Image.Image], runner: ModelRunner = run_directly
+) -> tuple[np.ndarray, np.ndarray]:
+    """Calibrated probabilities (N, K) and search vectors (N, D + K) of decoded photos, the model run by `runner`."""
+    probs, features = runner(model.predictor, images_to_batch(list(images), model.preprocess))
     return probs, join_vectors(probs, features)
 
 
@@ -67,3 +69,8 @@ def is_mismatch(probs: np.ndarray, labels: Sequence[str], declared: str | None, 
         and probs[top] >= cfg.min_confidence
         and probs[labels.index(declared)] <= cfg.max_declared_probability
     )
+
+
+def search_dim(model: LoadedModel) -> int:
+    """The length of a model's search vectors (its features joined to its category distribution), from its bundle."""
+    return model.predictor.embedding_dim + len(model.predictor.bundle.labels)

@@ -9,11 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from PIL import Image
 from sqlalchemy import exists, select, update
 from sqlalchemy.orm import aliased
 
-from shoplens.catalog.recognise import is_mismatch, recognitions, search_vectors
+from shoplens.catalog.recognise import is_mismatch, recognitions, search_dim, search_vectors
 from shoplens.catalog.service import Catalog, NoModelError
 from shoplens.db.catalog import Embedding, Product, ProductImage
 from shoplens.imaging import decode_image
@@ -86,7 +85,7 @@ def reindex(
     model = catalog.models.load(version)
     previous = catalog.space.active_version()
     predictions = embedder(catalog, model, progress=progress)
-    dim = embedding_dim(model)
+    dim = search_dim(model)  # from the bundle's recorded widths: nothing is run to learn it
     index = catalog.space.build(version, dim, method)
     predictions.update(embedder(catalog, model, progress=progress))  # images that arrived meanwhile
     with catalog.sessions.begin() as session:
@@ -99,8 +98,3 @@ def reindex(
     index = catalog.space.index(version, dim)  # in line with every embedding stored so far
     catalog.space.activate(version)
     return ReindexSummary(version, previous, len(predictions), len(index))
-
-
-def embedding_dim(model: LoadedModel) -> int:
-    """The length of the model's search vectors (from one blank image)."""
-    return int(search_vectors(model, [Image.new("L", model.preprocess.size, 255)])[1].shape[1])

@@ -23,6 +23,7 @@ from shoplens.db.catalog import Taxonomy
 from shoplens.db.engine import default_url, open_database
 from shoplens.errors import ShopLensError
 from shoplens.imaging.quality import QualityConfig
+from shoplens.inference.predictor import ModelRunner, run_directly
 from shoplens.inference.store import LoadedModel, ModelStore
 
 
@@ -30,6 +31,7 @@ class NoModelError(ShopLensError):
     """The catalogue needs a model (to classify and embed) and none is available."""
 
     exit_code = 2
+    http_status = 503
 
 
 @dataclass(frozen=True)
@@ -77,10 +79,12 @@ class Catalog:
         config: CatalogConfig,
         models: ModelStore,
         serving: Callable[[], LoadedModel | None] | None = None,
+        runner: ModelRunner = run_directly,
     ) -> None:
         self.config = config
         self.models = models
         self.serving = serving  # the service's loaded model, reused when it is the version needed
+        self.runner = runner  # how model calls run: directly, or through a server's admission and batcher
         url = config.database_url or default_url(config.data_dir)
         self.engine: Engine
         self.engine, self.sessions = open_database(url)
@@ -155,7 +159,7 @@ class Catalog:
         duplicate check, creative recognition).
         """
         model = self.model()
-        probs, vectors = search_vectors(model, images)
+        probs, vectors = search_vectors(model, images, self.runner)
         return model, probs, vectors
 
     def recognise(self, images: list[Image.Image]) -> list[Recognition]:

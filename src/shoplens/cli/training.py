@@ -169,7 +169,7 @@ def export(
     int8: Annotated[
         bool,
         typer.Option(
-            "--int8", help="Also try a static int8 model, calibrated on Fashion-MNIST training images."
+            "--int8", help="Also try a static int8 model, calibrated on the bundle's own training images."
         ),
     ] = False,
     data_dir: FashionMnistDir = None,

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from shoplens.errors import ShopLensError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 BUSY_TIMEOUT_MS = 10_000
 MIGRATIONS = "shoplens.db:migrations"
@@ -23,6 +24,7 @@ class DatabaseError(ShopLensError):
     """The database cannot be reached or used."""
 
     exit_code = 2
+    http_status = 503
 
 
 def normalize_url(url: str) -> str:
@@ -66,6 +68,8 @@ def make_engine(url: str) -> Engine:
 
 def alembic_config(engine: Engine) -> Config:
     """An Alembic config for this engine (no alembic.ini needed)."""
+    from alembic.config import Config  # on first use: a server that never migrates starts without it
+
     cfg = Config()
     cfg.set_main_option("script_location", MIGRATIONS)
     cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False).replace("%", "%%"))
@@ -74,6 +78,8 @@ def alembic_config(engine: Engine) -> Config:
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Apply migrations up to `revision` (idempotent)."""
+    from alembic import command
+
     cfg = alembic_config(engine)
     try:
         with engine.begin() as conn:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import io
 import itertools
@@ -18,8 +19,9 @@ import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-from shoplens.data import ImageDataset, load_fashion_mnist
-from shoplens.errors import BundleError
+from shoplens.data import ImageDataset
+from shoplens.data.source import DataSource, load_data
+from shoplens.errors import BundleError, ShopLensError
 from shoplens.files import write_atomic
 from shoplens.imaging import normalize
 from shoplens.inference.onnx_session import INPUT, OUTPUTS, OrtSession
@@ -110,11 +112,10 @@ def compare_with_torch(
 ) -> dict[str, float]:
     """Largest absolute difference per output between ONNX Runtime and torch (unfolded model) on random images."""
     shape = (n, bundle.preprocess.in_chans, *bundle.preprocess.size)
-    images = torch.from_numpy(np.random.default_rng(seed).integers(0, 256, shape, dtype=np.uint8))
-    x = normalize(images, bundle.preprocess)
-    feats = bundle.model.eval().forward_features(x)
+    x = normalize(np.random.default_rng(seed).integers(0, 256, shape, dtype=np.uint8), bundle.preprocess)
+    feats = bundle.model.eval().forward_features(torch.from_numpy(x))
     expected = (bundle.model.head(feats).numpy(), feats.numpy())
-    got = session.run(x.numpy())
+    got = session.run(x)
     for name, want, have in zip(OUTPUTS, expected, got):
         if want.shape != have.shape or not np.allclose(have, want, rtol=CHECK_RTOL, atol=CHECK_ATOL):
             worst = np.abs(have - want).max() if want.shape == have.shape else "shape mismatch"
@@ -155,13 +156,19 @@ def onnx_entry(bundle: Bundle, path: Path, opset: int, fused: int, diff: dict[st
 def calibration_data(
     bundle: Bundle, data_dir: str | os.PathLike | None, verify: bool
 ) -> tuple[ImageDataset, ImageDataset]:
-    """Fashion-MNIST (train, test) for int8 calibration and evaluation; other bundles must pass their own data."""
-    source = str(bundle.config.get("data", {}).get("source", "fashion-mnist"))
-    if not source.startswith("fashion-mnist"):
-        raise BundleError(
-            f"{bundle.path} was trained on {source}; int8 from the CLI needs a Fashion-MNIST bundle"
-        )
-    return load_fashion_mnist("train", data_dir, verify), load_fashion_mnist("test", data_dir, verify)
+    """(training pool, test set) of the data the bundle was trained on, as its config.json's `data` describes it.
+
+    `data_dir` says where that data is now (a Fashion-MNIST folder, the photo folder, the manifest), when it moved.
+    """
+    try:
+        source = DataSource.from_record(bundle.config.get("data") or {})
+    except ShopLensError as e:
+        raise BundleError(f"{bundle.path}: int8 calibration needs the training data ({e})") from e
+    if data_dir is not None:
+        source = dataclasses.replace(source, path=str(data_dir))
+    source = dataclasses.replace(source, verify=verify)
+    seed = int(bundle.config.get("train_config", {}).get("seed", 0))
+    return load_data(source, bundle.preprocess, seed)
 
 
 def export_onnx(
@@ -178,8 +185,8 @@ def export_onnx(
     """Write BUNDLE/model.onnx, checked against torch; with int8, also try model.int8.onnx. Returns model.onnx's path.
 
     The int8 model is kept only if its test accuracy is at most `max_accuracy_drop` points below fp32's; both outcomes
-    are recorded in config.json (`onnx_int8`). `data` is (calibration pool, test set), by default Fashion-MNIST
-    train/test from `data_dir`. Any export removes an older int8 model, which would no longer match model.onnx.
+    are recorded in config.json (`onnx_int8`). `data` is (calibration pool, test set), by default the bundle's own
+    training data (`calibration_data`). Any export removes an older int8 model, which would no longer match model.onnx.
     """
     bundle = load_bundle(bundle_path)
     if int8 and data is None:

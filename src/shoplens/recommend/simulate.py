@@ -43,6 +43,7 @@ from shoplens.catalog.queries import PRODUCT_CATEGORY, product_vectors
 from shoplens.catalog.service import Catalog
 from shoplens.db.catalog import Product
 from shoplens.errors import ShopLensError
+from shoplens.inference.predictor import l2_normalize
 from shoplens.recommend.recommender import Recommender, RecommenderConfig
 
 TYPES = ("view", "add_to_cart", "purchase")
@@ -115,8 +116,7 @@ def load_world(catalog: Catalog, version: str, appeal_sd: float, rng: np.random.
         )
     ids = np.array(sorted(first), dtype=np.int64)
     names = sorted({first[i][1] for i in ids})
-    unit = np.stack([vectors[i] for i in ids])
-    unit /= np.maximum(np.linalg.norm(unit, axis=1, keepdims=True), 1e-12)
+    unit = l2_normalize(np.stack([vectors[i] for i in ids]))
     return World(
         ids,
         np.array([names.index(first[i][1]) for i in ids]),

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import sys
 import threading
 import zipfile
 from pathlib import Path
-from types import MappingProxyType
+from types import MappingProxyType, ModuleType
 from typing import Any
 
-import faiss
 import numpy as np
 
 from shoplens.files import write_atomic
@@ -21,6 +22,22 @@ from shoplens.search.protocol import (
     check_vectors,
 )
 
+
+def _lazy_import(name: str) -> ModuleType:
+    """Module `name`, executed on its first attribute access (importlib's LazyLoader)."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"no module named {name!r}")
+    spec.loader = importlib.util.LazyLoader(spec.loader)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+faiss = _lazy_import("faiss")  # loaded on first use: a server that never searches starts without it
 METHODS = ("exact", "hnsw", "ivf")
 FORMAT = "shoplens-vector-index"
 FORMAT_VERSION = 1
@@ -327,7 +344,7 @@ def load_index(path: str | Path) -> FaissIndex:
     trained = bool(meta["trained"])
     kind = "hnsw" if index.method == "hnsw" else "ivf" if index.method == "ivf" and trained else "flat"
     tables_ok = index.method != "hnsw" or labels.size == alive.size == inner.ntotal
-    if inner.d != index.dim or not isinstance(inner, _FAISS_TYPES[kind]) or not tables_ok:
+    if inner.d != index.dim or not isinstance(inner, _faiss_types()[kind]) or not tables_ok:
         raise VectorIndexError(f"{path} is inconsistent: its faiss index does not match its metadata")
     index._index, index._trained = inner, trained
     if index.method == "hnsw":
@@ -338,7 +355,9 @@ def load_index(path: str | Path) -> FaissIndex:
     return index
 
 
-_FAISS_TYPES = {"hnsw": faiss.IndexHNSWFlat, "ivf": faiss.IndexIVFFlat, "flat": faiss.IndexIDMap2}
+def _faiss_types() -> dict[str, type]:
+    """The faiss index class each stored kind must be."""
+    return {"hnsw": faiss.IndexHNSWFlat, "ivf": faiss.IndexIVFFlat, "flat": faiss.IndexIDMap2}
 
 
 def _new_flat(dim: int) -> Any:

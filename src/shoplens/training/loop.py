@@ -18,7 +18,10 @@ from torch import nn
 from shoplens.data import ImageDataset
 from shoplens.errors import ShopLensError
 from shoplens.files import write_atomic
-from shoplens.imaging import PreprocessConfig, augment_batch, normalize
+from shoplens.imaging import PreprocessConfig, normalize
+from shoplens.imaging.augment import augment_batch
+from shoplens.inference.predictor import forward
+from shoplens.inference.torch_session import TorchSession
 from shoplens.models import create_model
 from shoplens.training.presets import TrainConfig
 from shoplens.training.progress import TrainProgress
@@ -82,16 +85,13 @@ def predict_logits(
     batch_size: int = 1000,
 ) -> np.ndarray:
     """Logits for uint8 images (N, C, H, W); with tta_flip, the mean of the image's and its mirror's logits."""
-    model.eval()
-    x_all = torch.as_tensor(images)
-    out = []
-    for i in range(0, len(x_all), batch_size):
-        x = normalize(x_all[i : i + batch_size], preprocess).contiguous(memory_format=torch.channels_last)
-        logits = model(x)
-        if tta_flip:
-            logits = (logits + model(x.flip(3))) / 2
-        out.append(logits.float())
-    return torch.cat(out).numpy() if out else np.zeros((0, 0), np.float32)
+    session = TorchSession(model)
+    x_all = np.asarray(images)
+    out = [
+        forward(session, x_all[i : i + batch_size], preprocess, tta_flip)[0]
+        for i in range(0, len(x_all), batch_size)
+    ]
+    return np.concatenate(out).astype(np.float32) if out else np.zeros((0, 0), np.float32)
 
 
 def _evaluate(model: nn.Module, ds: ImageDataset, preprocess: PreprocessConfig) -> tuple[float, float]:
@@ -175,7 +175,9 @@ def train_model(
                     group["lr"] = lr_at(p, cfg)
                 idx = perm[b * cfg.batch_size : (b + 1) * cfg.batch_size]
                 x = augment_batch(x_all[idx], cfg.augment, gen) if cfg.augment.enabled else x_all[idx]
-                x = normalize(x, preprocess).contiguous(memory_format=torch.channels_last)
+                x = torch.from_numpy(normalize(x.numpy(), preprocess)).contiguous(
+                    memory_format=torch.channels_last
+                )
                 y = y_all[idx]
                 logits = model(x)
                 loss = F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from shoplens.fields import reject_unknown_keys
-from shoplens.imaging import AugmentConfig
+from shoplens.imaging.augment import AugmentConfig
 
 FASHION_MNIST_MEAN = (0.2860,)
 FASHION_MNIST_STD = (0.3530,)

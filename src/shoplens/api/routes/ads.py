@@ -41,15 +41,8 @@ from shoplens.api.ads_schemas import (
     report_public,
     selection_public,
 )
-from shoplens.api.deps import (
-    CatalogDep,
-    MerchantDep,
-    OptionalShopperDep,
-    ReaderDep,
-    SessionDep,
-    SettingsDep,
-    acting_merchant,
-)
+from shoplens.api.catalog_deps import CatalogDep, OptionalShopperDep, SessionDep
+from shoplens.api.deps import MerchantDep, ReaderDep, SettingsDep, acting_merchant
 from shoplens.api.keys import Principal
 from shoplens.behaviour.events import MAX_FUTURE
 from shoplens.catalog.service import Catalog

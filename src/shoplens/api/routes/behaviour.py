@@ -21,15 +21,8 @@ from shoplens.api.behaviour_schemas import (
     TrendRowPublic,
     TrendsPublic,
 )
-from shoplens.api.deps import (
-    AdminDep,
-    CatalogDep,
-    ReaderDep,
-    RecommenderDep,
-    SessionDep,
-    SettingsDep,
-    ShopperDep,
-)
+from shoplens.api.catalog_deps import CatalogDep, RecommenderDep, SessionDep, ShopperDep
+from shoplens.api.deps import AdminDep, ReaderDep, SettingsDep
 from shoplens.behaviour.erasure import erase_user
 from shoplens.behaviour.events import MAX_BATCH, EventIn, record_events
 from shoplens.behaviour.trends import MAX_DAYS, category_trends, trend_window

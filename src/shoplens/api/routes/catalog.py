@@ -7,8 +7,9 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Response
 
+from shoplens.api.catalog_deps import CatalogDep, SessionDep
 from shoplens.api.catalog_schemas import QaFlagPublic, QaPublic, product_public
-from shoplens.api.deps import CatalogDep, ReaderDep, SessionDep
+from shoplens.api.deps import ReaderDep
 from shoplens.catalog.queries import qa_summary
 
 router = APIRouter(prefix="/v1", tags=["catalog"])

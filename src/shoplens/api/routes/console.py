@@ -9,8 +9,9 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
+from shoplens.api.catalog_deps import CatalogDep, SessionDep
 from shoplens.api.catalog_schemas import SimilarPublic, similar_public
-from shoplens.api.deps import AdminDep, CatalogDep, ReaderDep, ServiceDep, SessionDep, SettingsDep
+from shoplens.api.deps import AdminDep, ReaderDep, ServiceDep, SettingsDep
 from shoplens.api.uploads import MULTIPART_BODY, read_uploads
 from shoplens.behaviour.events import list_shoppers
 from shoplens.catalog.queries import list_merchants

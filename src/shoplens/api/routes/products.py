@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from shoplens.api.catalog_deps import CatalogDep, SessionDep
 from shoplens.api.catalog_schemas import (
     DuplicatePublic,
     ProductCreate,
@@ -19,7 +20,7 @@ from shoplens.api.catalog_schemas import (
     ProductUpdate,
     product_public,
 )
-from shoplens.api.deps import CatalogDep, MerchantDep, ReaderDep, SessionDep, SettingsDep, acting_merchant
+from shoplens.api.deps import MerchantDep, ReaderDep, SettingsDep, acting_merchant
 from shoplens.api.uploads import FILE_FIELDS
 from shoplens.catalog import products
 from shoplens.catalog.ingest import IngestItem, ProductIn

@@ -10,8 +10,9 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from shoplens.api.catalog_deps import CatalogDep
 from shoplens.api.catalog_schemas import SimilarPublic, similar_public
-from shoplens.api.deps import CatalogDep, ReaderDep
+from shoplens.api.deps import ReaderDep
 from shoplens.catalog.similar import find_similar
 
 router = APIRouter(prefix="/v1/search", tags=["search"])
