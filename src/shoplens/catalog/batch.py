@@ -204,21 +204,18 @@ class PredictionsFile:
         import pyarrow.parquet as pq
 
         ok = np.array([not e for e in batch["error"]], bool)
-        top = batch["probs"].argmax(axis=1)
+        probs = np.asarray(batch["probs"], np.float32)
+        top = probs.argmax(axis=1)
+        failed = pa.array(~ok)
+        labels = np.array(self.labels, object)[top]
         table = pa.table(
             {
                 "key": pa.array(batch["key"].astype(str)),
                 "image": pa.array(batch["image"].astype(str)),
-                "label": pa.array([self.labels[t] if g else None for t, g in zip(top, ok)], pa.string()),
-                "confidence": pa.array(
-                    [float(p[t]) if g else None for p, t, g in zip(batch["probs"], top, ok)]
-                ),
-                "probabilities": pa.array(
-                    [p.tolist() if g else None for p, g in zip(batch["probs"], ok)], pa.list_(pa.float32())
-                ),
-                "embedding": pa.array(
-                    [v.tolist() if g else None for v, g in zip(batch["vector"], ok)], pa.list_(pa.float32())
-                ),
+                "label": pa.array(labels, pa.string(), mask=~ok),
+                "confidence": pa.array(probs[np.arange(len(ok)), top], pa.float32(), mask=~ok),
+                "probabilities": _vectors(probs, failed),
+                "embedding": _vectors(np.asarray(batch["vector"], np.float32), failed),
                 "model_version": pa.array([self.version] * len(ok)),
                 "error": pa.array([e or None for e in batch["error"]], pa.string()),
             }
@@ -245,6 +242,13 @@ class PredictionsFile:
         if self._writer is not None:
             self._writer.close()
         self._tmp.unlink(missing_ok=True)
+
+
+def _vectors(rows: np.ndarray, missing: Any) -> Any:
+    """A (N, D) float32 array as a fixed-size list column, null where `missing` (a pyarrow bool array)."""
+    import pyarrow as pa
+
+    return pa.FixedSizeListArray.from_arrays(pa.array(rows.reshape(-1)), rows.shape[1], mask=missing)
 
 
 def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
