@@ -107,3 +107,10 @@ def test_classify_batch_from_a_parquet_manifest(models_root: Path, tmp_path: Pat
     assert table[3]["label"] is None and "gone.png" in table[3]["error"]
     missing = runner.invoke(app, ["classify-batch", str(tmp_path / "nope.csv"), "--out", str(out)])
     assert missing.exit_code != 0 and "no folder or file" in missing.output
+
+
+def test_ray_engine_refuses_url_lists_before_starting_ray(models_root: Path, tmp_path: Path) -> None:
+    urls = tmp_path / "urls.txt"
+    urls.write_text("https://cdn.example.com/a.png\n")
+    r = runner.invoke(app, ["ingest", str(urls), "--engine", "ray", *common(models_root, tmp_path)])
+    assert r.exit_code == 2 and "local engine" in r.output

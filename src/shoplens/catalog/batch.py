@@ -28,6 +28,7 @@ from shoplens.inference.store import LoadedModel
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".gif"})
 DEFAULT_BATCH = 256  # images per model call unless the bundle says (ONNX Runtime peaked at 32-256 here)
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+_WEB = re.compile(r"^https?://", re.IGNORECASE)
 Batch = dict[str, np.ndarray]
 
 
@@ -42,6 +43,11 @@ class Source:
 def is_uri(location: str) -> bool:
     """Whether an image location is a URI (s3://, gs://, file://, http://…) rather than a local path."""
     return bool(_URI.match(location))
+
+
+def is_web_url(location: str) -> bool:
+    """Whether an image location is an http(s) URL: fetched under a FetchPolicy, never read directly."""
+    return bool(_WEB.match(location))
 
 
 def batch_size_of(config: dict[str, Any]) -> int:

@@ -12,7 +12,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shoplens.catalog.batch import IMAGE_SUFFIXES, chunks, is_uri, manifest_records, read_bytes
+from shoplens.catalog.batch import IMAGE_SUFFIXES, chunks, is_uri, is_web_url, manifest_records, read_bytes
 from shoplens.catalog.fetch import FetchPolicy, fetch_all
 from shoplens.catalog.ingest import IngestItem, Ingestor, ItemOutcome, ProductIn
 from shoplens.catalog.queries import referenced_images
@@ -23,7 +23,6 @@ from shoplens.errors import DataFormatError, DataNotFoundError
 from shoplens.imaging.decode import DEFAULT_MAX_BYTES
 
 CSV_COLUMNS = ("sku", "title", "brand", "price", "category", "image")
-_URL = re.compile(r"^https?://", re.IGNORECASE)
 Engine = Callable[[Ingestor, Sequence["Row"]], Iterator[list[ItemOutcome]]]
 
 
@@ -226,11 +225,11 @@ class BulkIngest:
         """Read or fetch the rows' images, then ingest those that could be read."""
         outcomes: dict[str, ItemOutcome] = {}
         data: dict[str, bytes] = {}
-        urls = [r for r in rows if r.error is None and _URL.match(r.image)]
+        urls = [r for r in rows if r.error is None and is_web_url(r.image)]
         for r in rows:
             if r.error is not None or r.product is None:
                 outcomes[r.key] = ItemOutcome(r.key, "failed", error=r.error)
-            elif not _URL.match(r.image):
+            elif not is_web_url(r.image):
                 try:
                     data[r.key] = read_bytes(r.image, self.max_bytes)
                 except (OSError, ValueError) as e:

@@ -26,6 +26,7 @@ from shoplens.catalog.batch import (
     Source,
     batch_size_of,
     decode_stage,
+    is_web_url,
     prepare_stage,
     source_batch,
 )
@@ -121,7 +122,7 @@ def ingest_outcomes_ray(
         table = {
             "key": np.array([r.key for r in rows], object),
             "image": np.array([r.image for r in rows], object),
-            "error": np.array([r.error or ("" if r.product else "no product") for r in rows], object),
+            "error": np.array([_refused(r) for r in rows], object),
         }
         stage = functools.partial(
             prepare_stage,
@@ -135,6 +136,16 @@ def ingest_outcomes_ray(
             yield _write_batch(ingestor, model, batch, by_key, blur_faces)
 
     return outcomes
+
+
+def _refused(row: Any) -> str:
+    """Why a row cannot go to the workers ('' when it can): web URLs are fetched only by the local engine,
+    under its fetch policy."""
+    if row.error or not row.product:
+        return row.error or "no product"
+    if is_web_url(row.image or ""):
+        return "web URLs are fetched by the local engine (its fetch policy applies): use --engine local"
+    return ""
 
 
 def _write_batch(

@@ -145,12 +145,12 @@ def ingest(
             rows = rows_from_url_list(source, merchant)
         policy = FetchPolicy(allowed_hosts=frozenset(allow_host or ()), allow_private=allow_private)
         job = BulkIngest(catalog, policy, batch_size=batch_size, blur_faces=settings.blur_faces_merchant)
+        if engine is Engine.ray and kind is Kind.urls:
+            raise typer.BadParameter("URL lists are fetched by the local engine: use --engine local")
         start = time.perf_counter()
         with on_engine(engine, ray_address), bar(len(rows), f"ingest {source.name}") as advance:
             runner = None
             if engine is Engine.ray:
-                if kind is Kind.urls:
-                    raise typer.BadParameter("URL lists are fetched by the local engine: use --engine local")
                 from shoplens.catalog.ray_jobs import ingest_outcomes_ray
 
                 runner = ingest_outcomes_ray(
