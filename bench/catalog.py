@@ -2,11 +2,13 @@
 
     .venv/bin/python bench/catalog.py            # 10k demo catalogue + 1M synthetic vectors (≈ 6 min)
     .venv/bin/python bench/catalog.py --quick    # 2k products, 100k vectors
+    .venv/bin/python bench/catalog.py --milvus-only   # only the Milvus entry (100k vectors), the rest kept
 
 Builds the demo catalogue (Fashion-MNIST test images, seeded wrong categories and near-duplicates) in a
 temporary folder with the active model of var/models, ingests it end to end from local files through the
 same code as `shoplens ingest`, and scores it against the seeded truth. Writes bench/results/catalog.json
-and catalog.png.
+and catalog.png. The "milvus" entry times Milvus (milvus-lite unless --milvus-uri names a server) next to
+faiss on the same 100k synthetic vectors and queries.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -37,7 +40,7 @@ from shoplens.catalog.jobs import BulkIngest, rows_from_csv
 from shoplens.catalog.service import Catalog, CatalogConfig
 from shoplens.data import load_fashion_mnist
 from shoplens.inference.store import ModelStore
-from shoplens.search.benchmark import measure_latency, time_queries
+from shoplens.search.benchmark import measure_latency, measure_milvus, time_queries
 from shoplens.search.index import FaissIndex
 
 
@@ -98,6 +101,40 @@ def plot(results: dict, path: Path) -> None:
     fig.savefig(path, dpi=120)
 
 
+MILVUS_VECTORS = 100_000
+LITE_NOTE = (
+    "milvus-lite is a single-process stand-in speaking Milvus' protocol: pure Python, run inside this "
+    "benchmark's process and reached over gRPC on loopback; its latency is not a Milvus cluster's"
+)
+
+
+def milvus_entry(dim: int, uri: str | None, method: str) -> dict[str, Any]:
+    """Milvus at 100k synthetic vectors, and faiss (exact and its approximate default) on the same ones, with
+    one faiss thread as the server searches (milvus-lite's faiss shares this process and its thread setting)."""
+    with tempfile.TemporaryDirectory(prefix="shoplens-milvus-") as tmp:
+        row = measure_milvus(
+            MILVUS_VECTORS, dim, uri or str(Path(tmp) / "bench.db"), method, threads=1, progress=True
+        )
+        if uri is None:
+            from shoplens.search.milvus import release
+
+            release(str(Path(tmp) / "bench.db"))
+    faiss_rows = measure_latency(MILVUS_VECTORS, dim, threads=1, progress=True)
+    return {**row, **({"note": LITE_NOTE} if uri is None else {}), "faiss_same_vectors": faiss_rows}
+
+
+def update_milvus_only(args: argparse.Namespace) -> None:
+    """Measure the Milvus entry and put it into the existing results, every other key kept."""
+    name = args.out or "catalog"
+    path = RESULTS / f"{name}.json"
+    results = json.loads(path.read_text()) if path.exists() else {}
+    dims = [r["dim"] for r in results.get("latency", []) if "dim" in r]
+    results["milvus"] = milvus_entry(dims[0] if dims else 138, args.milvus_uri, args.milvus_method)
+    results["milvus"]["machine"] = machine_info()
+    print(json.dumps(results["milvus"], indent=2))
+    write_results(name, results)
+
+
 def main() -> None:
     """Run the benchmark and write its results."""
     parser = argparse.ArgumentParser(
@@ -110,7 +147,17 @@ def main() -> None:
     parser.add_argument(
         "--skip-1m", action="store_true", help="leave out the synthetic large-scale latency rows"
     )
+    parser.add_argument(
+        "--milvus-only", action="store_true", help="measure only the Milvus entry and update it in place"
+    )
+    parser.add_argument(
+        "--milvus-uri", default=None, help="a Milvus server (default: milvus-lite, temporary)"
+    )
+    parser.add_argument("--milvus-method", default="hnsw", choices=("exact", "hnsw", "ivf"))
     args = parser.parse_args()
+    if args.milvus_only:
+        update_milvus_only(args)
+        return
     products, big = (2000, 100_000) if args.quick else (10_000, 1_000_000)
     models = ModelStore(args.models_dir, args.name)
     test = load_fashion_mnist("test", verify=False)
@@ -165,6 +212,7 @@ def main() -> None:
         "ingest_images_per_second": len(rows) / ingest_s,
         "ingest_seconds": ingest_s,
         "latency": latency,
+        "milvus": milvus_entry(vectors.shape[1], args.milvus_uri, args.milvus_method),
     }
     print(json.dumps({k: v for k, v in results.items() if k != "machine"}, indent=2))
     name = args.out or ("catalog_quick" if args.quick else "catalog")

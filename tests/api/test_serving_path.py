@@ -19,7 +19,7 @@ from tests.api.test_service import _metric, slow_loader
 from tests.catalog.conftest import photos, png
 
 pytestmark = pytest.mark.anyio
-HEAVY = ("torch", "scipy", "sklearn", "shoplens.training")
+HEAVY = ("torch", "scipy", "sklearn", "ray", "pyarrow", "shoplens.training")
 
 
 def run_python(code: str) -> str:

@@ -83,3 +83,34 @@ def test_taxonomy_show_and_create(models_root: Path, tmp_path: Path) -> None:
     assert r.exit_code == 0 and "shoes: Sneaker, Boot" in r.output
     r = runner.invoke(app, ["catalog", "taxonomy", "--taxonomy", "shoes", "Sandal", *opts])
     assert r.exit_code == 2 and "exists with other categories" in r.output
+
+
+def test_classify_batch_from_a_parquet_manifest(models_root: Path, tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    for i, p in enumerate(photos(3, seed=9)):
+        (tmp_path / f"p{i}.png").write_bytes(png(p))
+    manifest = tmp_path / "m.parquet"
+    pq.write_table(
+        pa.table({"key": ["a", "b", "c", "d"], "image": ["p0.png", "p1.png", "p2.png", "gone.png"]}), manifest
+    )
+    out = tmp_path / "pred.parquet"
+    r = runner.invoke(
+        app, ["classify-batch", str(manifest), "--out", str(out), "--models-dir", str(models_root)]
+    )
+    assert r.exit_code == 0, r.output
+    assert "4 images (1 failed)" in r.output
+    table = pq.read_table(out).to_pylist()
+    assert [t["key"] for t in table] == ["a", "b", "c", "d"]
+    assert all(t["label"] and len(t["embedding"]) == 138 for t in table[:3])
+    assert table[3]["label"] is None and "gone.png" in table[3]["error"]
+    missing = runner.invoke(app, ["classify-batch", str(tmp_path / "nope.csv"), "--out", str(out)])
+    assert missing.exit_code != 0 and "no folder or file" in missing.output
+
+
+def test_ray_engine_refuses_url_lists_before_starting_ray(models_root: Path, tmp_path: Path) -> None:
+    urls = tmp_path / "urls.txt"
+    urls.write_text("https://cdn.example.com/a.png\n")
+    r = runner.invoke(app, ["ingest", str(urls), "--engine", "ray", *common(models_root, tmp_path)])
+    assert r.exit_code == 2 and "local engine" in r.output

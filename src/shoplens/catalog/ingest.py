@@ -69,7 +69,7 @@ class ItemOutcome:
 
 
 @dataclass
-class _Prepared:
+class Prepared:
     """An image made safe and measured, waiting for the model."""
 
     sha256: str
@@ -81,7 +81,7 @@ class _Prepared:
     nbytes: int
 
 
-def prepare(data: bytes, blur: bool, max_pixels: int, quality: QualityConfig) -> _Prepared:
+def prepare(data: bytes, blur: bool, max_pixels: int, quality: QualityConfig) -> Prepared:
     """Decode untrusted bytes (metadata dropped), blur faces if asked, measure quality and hash."""
     image = decode_image(data, max_pixels=max_pixels)
     faces = 0
@@ -92,7 +92,7 @@ def prepare(data: bytes, blur: bool, max_pixels: int, quality: QualityConfig) ->
     # A blurred copy differs from the upload, so it gets its own content id: a merchant's unblurred copy of
     # the same bytes can never stand in for it.
     sha256 = content_id(data + BLURRED_MARK) if faces else content_id(data)
-    return _Prepared(sha256, image, assess_quality(image, quality), view, phash, faces, len(data))
+    return Prepared(sha256, image, assess_quality(image, quality), view, phash, faces, len(data))
 
 
 class Ingestor:
@@ -127,17 +127,32 @@ class Ingestor:
     def ingest(self, items: Sequence[IngestItem]) -> list[ItemOutcome]:
         """Ingest a batch; every item gets an outcome, bad ones fail alone with a reason."""
         outcomes: dict[str, ItemOutcome] = {}
-        prepared: dict[str, list[_Prepared]] = {}
+        prepared: dict[str, list[Prepared]] = {}
         for item in items:
             try:
-                check_product(item.product, self.categories)
-                if not item.images:
-                    raise CatalogInputError("a product needs at least one image")
+                self.check(item)
                 prepared[item.key] = [
                     prepare(d, item.blur_faces, self.max_pixels, self.quality) for d in item.images
                 ]
             except ShopLensError as e:
                 outcomes[item.key] = ItemOutcome(item.key, "failed", error=str(e), exception=e)
+        return self.ingest_prepared(items, prepared, outcomes, self.embed)
+
+    def check(self, item: IngestItem) -> None:
+        """Raise CatalogInputError for an item that cannot be stored as declared."""
+        check_product(item.product, self.categories)
+        if not item.images:
+            raise CatalogInputError("a product needs at least one image")
+
+    def ingest_prepared(
+        self,
+        items: Sequence[IngestItem],
+        prepared: dict[str, list[Prepared]],
+        outcomes: dict[str, ItemOutcome],
+        embed: Embed,
+    ) -> list[ItemOutcome]:
+        """Store the items whose images are prepared (the others have their outcome already): skip unchanged
+        products, run `embed` on the rest, write files, rows, duplicates and index entries."""
         todo = [it for it in items if it.key in prepared]
         with self.sessions() as session:
             current = load_products(session, [it.product for it in todo])
@@ -151,7 +166,7 @@ class Ingestor:
             outcomes[key] = ItemOutcome(key, "skipped", product_id=product_id)
         if fresh:
             images = [p for it in fresh for p in prepared[it.key]]
-            model, probs, vectors = self.embed([p.image for p in images])
+            model, probs, vectors = embed([p.image for p in images])
             # The files are on disk before their rows are committed (writes overlap in threads: mostly I/O).
             list(_WRITERS.map(lambda p: self.store.put(p.sha256, p.image), images))
             self.store.sync()
@@ -161,7 +176,7 @@ class Ingestor:
     def _record(
         self,
         items: Sequence[IngestItem],
-        prepared: dict[str, list[_Prepared]],
+        prepared: dict[str, list[Prepared]],
         model: LoadedModel,
         probs: np.ndarray,
         vectors: np.ndarray,
@@ -263,7 +278,7 @@ def declare(product: Product, p: ProductIn) -> None:
     product.declared_category, product.stock, product.status = p.category, p.stock, p.status
 
 
-def is_unchanged(product: Product | None, p: ProductIn, images: Sequence[_Prepared]) -> bool:
+def is_unchanged(product: Product | None, p: ProductIn, images: Sequence[Prepared]) -> bool:
     """Whether the catalogue already holds exactly this: same declared fields, every image there."""
     if product is None:
         return False

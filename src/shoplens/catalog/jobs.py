@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import re
 from collections.abc import Callable, Iterator, Sequence
@@ -13,8 +12,9 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from shoplens.catalog.batch import IMAGE_SUFFIXES, chunks, is_uri, is_web_url, manifest_records, read_bytes
 from shoplens.catalog.fetch import FetchPolicy, fetch_all
-from shoplens.catalog.ingest import IngestItem, ItemOutcome, ProductIn
+from shoplens.catalog.ingest import IngestItem, Ingestor, ItemOutcome, ProductIn
 from shoplens.catalog.queries import referenced_images
 from shoplens.catalog.service import Catalog
 from shoplens.db.base import utcnow
@@ -22,9 +22,8 @@ from shoplens.db.catalog import IngestJob, IngestRow
 from shoplens.errors import DataFormatError, DataNotFoundError
 from shoplens.imaging.decode import DEFAULT_MAX_BYTES
 
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".gif"})
 CSV_COLUMNS = ("sku", "title", "brand", "price", "category", "image")
-_URL = re.compile(r"^https?://", re.IGNORECASE)
+Engine = Callable[[Ingestor, Sequence["Row"]], Iterator[list[ItemOutcome]]]
 
 
 @dataclass(frozen=True)
@@ -80,21 +79,16 @@ def rows_from_folder(root: Path, merchant: str, categories: Sequence[str]) -> li
 
 
 def rows_from_csv(path: Path, merchant: str) -> list[Row]:
-    """Rows of a `sku,title,brand,price,category,image[,merchant,stock]` manifest; images relative to it."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError as e:
-        raise DataNotFoundError(f"no manifest {path}") from e
-    except (OSError, UnicodeDecodeError) as e:
-        raise DataFormatError(f"{path}: not a readable UTF-8 CSV file ({e})") from e
-    reader = csv.DictReader(text.splitlines())
-    missing = [c for c in CSV_COLUMNS if c not in (reader.fieldnames or [])]
+    """Rows of a `sku,title,brand,price,category,image[,merchant,stock]` manifest (CSV, or Parquet with those
+    columns); images relative to it, or URIs (http(s):// fetched, s3://, gs://… read through pyarrow)."""
+    records = manifest_records(path)
+    missing = [c for c in CSV_COLUMNS if records and c not in records[0]]
     if missing:
         raise DataFormatError(
             f"{path}: missing column(s) {', '.join(missing)}; expected {','.join(CSV_COLUMNS)}"
         )
     rows = []
-    for n, rec in enumerate(reader, start=2):  # line numbers as a spreadsheet shows them
+    for n, rec in enumerate(records, start=2):  # line numbers as a spreadsheet shows them
         key = f"line {n}"
         try:
             product = ProductIn(
@@ -110,7 +104,7 @@ def rows_from_csv(path: Path, merchant: str) -> list[Row]:
             rows.append(Row(key, None, error=f"bad value: {e}"))
             continue
         image = (rec["image"] or "").strip()
-        if image and not _URL.match(image):
+        if image and not is_uri(image):
             image = str((path.parent / image).resolve())
         rows.append(Row(key, product, image, None if image else "no image given"))
     return rows
@@ -149,16 +143,6 @@ def job_id_for(kind: str, source: Path, merchant: str) -> str:
     return hashlib.sha256(f"{kind}\0{source.resolve()}\0{merchant}".encode()).hexdigest()[:32]
 
 
-def _read_local(path: str, max_bytes: int) -> bytes:
-    """A local image file's bytes, refusing ones larger than max_bytes."""
-    p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"no file {path}")
-    if p.stat().st_size > max_bytes:
-        raise ValueError(f"file larger than {max_bytes} bytes")
-    return p.read_bytes()
-
-
 class BulkIngest:
     """Runs rows through the catalogue's ingestor in batches, recording each row's result under a job."""
 
@@ -180,8 +164,13 @@ class BulkIngest:
         rows: Sequence[Row],
         merchant: str,
         progress: Callable[[int], None] | None = None,
+        engine: Engine | None = None,
     ) -> JobSummary:
-        """Ingest the rows not finished in an earlier run of this job; a summary of what happened."""
+        """Ingest the rows not finished in an earlier run of this job; a summary of what happened.
+
+        engine: how the rows to do become outcomes, a batch at a time (default: here, in batch_size chunks;
+        ray_jobs.ingest_outcomes_ray: on Ray). Each batch's outcomes are recorded as it comes back.
+        """
         job_id = job_id_for(kind, source, merchant)
         with self.catalog.sessions.begin() as session:
             finished = self._start(session, job_id, kind, source)
@@ -193,14 +182,13 @@ class BulkIngest:
         ingestor = self.catalog.ingestor()
         todo = [r for r in rows if r.key not in finished]
         with self.catalog.space.deferred_saves():
-            for batch in _chunks(todo, self.batch_size):
-                outcomes = self._batch(ingestor, batch)
+            for outcomes in (engine or self._local)(ingestor, todo):
                 with self.catalog.sessions.begin() as session:
                     _record_rows(session, job_id, outcomes)
                 for o in outcomes:
                     summary.count(o)
                 if progress:
-                    progress(len(batch))
+                    progress(len(outcomes))
         with self.catalog.sessions.begin() as session:
             job = session.get(IngestJob, job_id)
             assert job is not None
@@ -208,6 +196,11 @@ class BulkIngest:
         summary.errors.sort()
         self.swept = swept
         return summary
+
+    def _local(self, ingestor: Ingestor, rows: Sequence[Row]) -> Iterator[list[ItemOutcome]]:
+        """The rows' outcomes, batch_size rows at a time, in this process."""
+        for batch in chunks(rows, self.batch_size):
+            yield self._batch(ingestor, batch)
 
     def _start(self, session: Session, job_id: str, kind: str, source: Path) -> set[str]:
         """Create or reopen the job; the keys of rows already done or skipped."""
@@ -228,17 +221,17 @@ class BulkIngest:
         with self.catalog.sessions() as session:
             return referenced_images(session)
 
-    def _batch(self, ingestor, rows: Sequence[Row]) -> list[ItemOutcome]:  # type: ignore[no-untyped-def]
+    def _batch(self, ingestor: Ingestor, rows: Sequence[Row]) -> list[ItemOutcome]:
         """Read or fetch the rows' images, then ingest those that could be read."""
         outcomes: dict[str, ItemOutcome] = {}
         data: dict[str, bytes] = {}
-        urls = [r for r in rows if r.error is None and _URL.match(r.image)]
+        urls = [r for r in rows if r.error is None and is_web_url(r.image)]
         for r in rows:
             if r.error is not None or r.product is None:
                 outcomes[r.key] = ItemOutcome(r.key, "failed", error=r.error)
-            elif not _URL.match(r.image):
+            elif not is_web_url(r.image):
                 try:
-                    data[r.key] = _read_local(r.image, self.max_bytes)
+                    data[r.key] = read_bytes(r.image, self.max_bytes)
                 except (OSError, ValueError) as e:
                     outcomes[r.key] = ItemOutcome(r.key, "failed", error=str(e))
         for r, res in zip(urls, fetch_all([r.image for r in urls], self.policy) if urls else []):
@@ -269,9 +262,3 @@ def _record_rows(session: Session, job_id: str, outcomes: Sequence[ItemOutcome])
         row = existing.get(o.key) or IngestRow(job_id=job_id, row_key=o.key)
         row.status, row.product_id, row.error = o.status, o.product_id, o.error
         session.add(row)
-
-
-def _chunks(rows: Sequence[Row], size: int) -> Iterator[Sequence[Row]]:
-    """Consecutive slices of at most `size` rows."""
-    for start in range(0, len(rows), size):
-        yield rows[start : start + size]

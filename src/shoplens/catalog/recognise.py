@@ -41,7 +41,12 @@ def search_vectors(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Calibrated probabilities (N, K) and search vectors (N, D + K) of decoded photos, the model run by `runner`."""
     probs, features = runner(model.predictor, images_to_batch(list(images), model.preprocess))
-    return probs, l2_normalize(np.concatenate([features, probs], axis=1)).astype(np.float32)
+    return probs, join_vectors(probs, features)
+
+
+def join_vectors(probs: np.ndarray, features: np.ndarray) -> np.ndarray:
+    """Search vectors (N, D + K): image features joined to the calibrated probabilities, L2-normalised."""
+    return l2_normalize(np.concatenate([features, probs], axis=1)).astype(np.float32)
 
 
 def recognitions(model: LoadedModel, probs: np.ndarray, vectors: np.ndarray) -> list[Recognition]:

@@ -29,7 +29,7 @@ class ReindexSummary:
     indexed: int
 
 
-def _pending(catalog: Catalog, version: str, limit: int) -> list[tuple[int, str, str | None]]:
+def pending(catalog: Catalog, version: str, limit: int | None) -> list[tuple[int, str, str | None]]:
     """(image id, content id, declared category) of images with no embedding from `version` yet."""
     emb = aliased(Embedding)
     has = exists().where(emb.image_id == ProductImage.id, emb.model_version == version)
@@ -51,7 +51,7 @@ def embed_pending(
     labels = list(model.predictor.bundle.labels)
     cfg = catalog.config.mismatch
     predictions: dict[int, tuple[str, float, bool]] = {}
-    while rows := _pending(catalog, model.version, batch):
+    while rows := pending(catalog, model.version, batch):
         images = [decode_image(catalog.store.open(sha)) for _, sha, _ in rows]
         probs, vectors = search_vectors(model, images)
         seen = recognitions(model, probs, vectors)
@@ -72,17 +72,22 @@ def reindex(
     version: str | None = None,
     method: str | None = None,
     progress: Callable[[int], None] | None = None,
+    embedder: Callable[..., dict[int, tuple[str, float, bool]]] | None = None,
 ) -> ReindexSummary:
-    """Embed all images with `version` (default: the model store's active one), build its index, switch to it."""
+    """Embed all images with `version` (default: the model store's active one), build its index, switch to it.
+
+    embedder: how images lacking an embedding get one (default embed_pending, here; Ray: ray_jobs).
+    """
+    embedder = embedder or embed_pending
     version = version or catalog.models.active_version()
     if version is None:
         raise NoModelError("no active model version to reindex with")
     model = catalog.models.load(version)
     previous = catalog.space.active_version()
-    predictions = embed_pending(catalog, model, progress=progress)
+    predictions = embedder(catalog, model, progress=progress)
     dim = search_dim(model)  # from the bundle's recorded widths: nothing is run to learn it
     index = catalog.space.build(version, dim, method)
-    predictions.update(embed_pending(catalog, model, progress=progress))  # images that arrived meanwhile
+    predictions.update(embedder(catalog, model, progress=progress))  # images that arrived meanwhile
     with catalog.sessions.begin() as session:
         for image_id, (label, conf, mismatch) in predictions.items():
             session.execute(

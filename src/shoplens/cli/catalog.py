@@ -1,4 +1,5 @@
-"""`shoplens ingest`, `reindex`, `demo-catalog` and `catalog qa|sweep|taxonomy`: the product catalogue from the shell.
+"""`shoplens ingest`, `reindex`, `classify-batch`, `demo-catalog` and `catalog qa|sweep|taxonomy`: the product
+catalogue from the shell.
 
 Operations on single products and merchants (`catalog delete|similar|duplicates|merchants`) are in `products`.
 """
@@ -25,7 +26,7 @@ from rich.progress import (
 
 from shoplens.cli.common import app, err, friendly_errors, out
 from shoplens.cli.data import FashionMnistDir
-from shoplens.cli.options import CATALOG, with_settings
+from shoplens.cli.options import CATALOG, MODEL, with_settings
 from shoplens.config import Settings
 from shoplens.errors import NotFoundError
 
@@ -37,6 +38,25 @@ catalog_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(catalog_app, name="catalog")
+
+
+class Engine(str, Enum):
+    local = "local"
+    ray = "ray"
+
+
+EngineOption = Annotated[
+    Engine,
+    typer.Option(help="Where the work runs: this process, or Ray Data (actor pool, one model per actor)."),
+]
+RayAddress = Annotated[
+    str | None,
+    typer.Option(
+        help="Ray cluster to join (default: RAY_ADDRESS, else a local Ray for this job).",
+        envvar="RAY_ADDRESS",
+    ),
+]
+Workers = Annotated[int, typer.Option(min=1, max=1024, help="Ray: model actors (one model each).")]
 
 
 class Kind(str, Enum):
@@ -76,10 +96,10 @@ def bar(total: int, what: str) -> Iterator[Any]:
 
 
 def detect_kind(source: Path) -> Kind:
-    """folder for a directory, csv for *.csv, urls for any other file."""
+    """folder for a directory, csv for *.csv and *.parquet manifests, urls for any other file."""
     if source.is_dir():
         return Kind.folder
-    if source.suffix.lower() == ".csv":
+    if source.suffix.lower() in (".csv", ".parquet"):
         return Kind.csv
     if not source.exists():
         raise NotFoundError(f"no folder or file {source}")
@@ -93,7 +113,8 @@ def ingest(
     source: Annotated[
         Path,
         typer.Argument(
-            help="A folder of images, a CSV manifest (sku,title,brand,price,category,image) or a file of URLs."
+            help="A folder of images, a CSV or Parquet manifest (sku,title,brand,price,category,image) or a "
+            "file of URLs."
         ),
     ],
     settings: Settings,
@@ -113,6 +134,9 @@ def ingest(
         bool, typer.Option(help="Also fetch from internal addresses (loopback, private networks).")
     ] = False,
     batch_size: Annotated[int, typer.Option(min=1, max=4096)] = 256,
+    engine: EngineOption = Engine.local,
+    ray_address: RayAddress = None,
+    workers: Workers = 2,
 ) -> None:
     """Ingest products from a source; re-running it resumes (rows already done are skipped)."""
     from shoplens.catalog.fetch import FetchPolicy
@@ -128,9 +152,18 @@ def ingest(
             rows = rows_from_url_list(source, merchant)
         policy = FetchPolicy(allowed_hosts=frozenset(allow_host or ()), allow_private=allow_private)
         job = BulkIngest(catalog, policy, batch_size=batch_size, blur_faces=settings.blur_faces_merchant)
+        if engine is Engine.ray and kind is Kind.urls:
+            raise typer.BadParameter("URL lists are fetched by the local engine: use --engine local")
         start = time.perf_counter()
-        with bar(len(rows), f"ingest {source.name}") as advance:
-            summary = job.run(kind.value, source, rows, merchant, progress=advance)
+        with on_engine(engine, ray_address), bar(len(rows), f"ingest {source.name}") as advance:
+            runner = None
+            if engine is Engine.ray:
+                from shoplens.catalog.ray_jobs import ingest_outcomes_ray
+
+                runner = ingest_outcomes_ray(
+                    catalog, workers, settings.blur_faces_merchant, job.max_bytes, write_batch=batch_size
+                )
+            summary = job.run(kind.value, source, rows, merchant, progress=advance, engine=runner)
         elapsed = time.perf_counter() - start
         out.print(
             f"job {summary.job_id}: {summary.done} done, {summary.skipped} skipped, {summary.failed} failed "
@@ -152,6 +185,9 @@ def reindex(
     version: Annotated[
         str | None, typer.Option(help="Model version to embed with (default: the active one).")
     ] = None,
+    engine: EngineOption = Engine.local,
+    ray_address: RayAddress = None,
+    workers: Workers = 2,
 ) -> None:
     """Embed the catalogue with a model version, build its vector index, then switch search to it."""
     from shoplens.ads.campaigns import reembed_creatives
@@ -161,13 +197,72 @@ def reindex(
     with open_catalog(settings) as catalog:
         with catalog.sessions() as session:
             total = count_images(session)
-        with bar(total, "embed") as advance:
-            summary = run(catalog, version, settings.index_method, progress=advance)
+        with on_engine(engine, ray_address), bar(total, "embed") as advance:
+            embedder = None
+            if engine is Engine.ray:
+                from shoplens.catalog.ray_jobs import embed_pending_ray
+
+                embedder = embed_pending_ray(catalog, workers)
+            summary = run(catalog, version, settings.index_method, progress=advance, embedder=embedder)
         creatives = reembed_creatives(catalog)  # ad creatives are recognised again with the new model
         out.print(
             f"search now uses {summary.version} (was {summary.previous or 'none'}): "
             f"{summary.embedded} images embedded, {summary.indexed} vectors indexed, {creatives} creatives"
         )
+
+
+@app.command("classify-batch")
+@friendly_errors
+@with_settings(MODEL, {"max_pixels": ()})
+def classify_batch(
+    source: Annotated[
+        Path, typer.Argument(help="A folder of images, or a CSV / Parquet manifest with an 'image' column.")
+    ],
+    output: Annotated[Path, typer.Option("--out", help="The Parquet file of predictions to write.")],
+    settings: Settings,
+    version: Annotated[str | None, typer.Option(help="Model version (default: the active one).")] = None,
+    engine: EngineOption = Engine.local,
+    ray_address: RayAddress = None,
+    workers: Workers = 2,
+) -> None:
+    """Classify and embed many images into Parquet: key, image, label, confidence, probabilities, embedding."""
+    from shoplens.catalog.batch import classify_batch as run
+    from shoplens.catalog.batch import classify_sources
+    from shoplens.catalog.service import NoModelError
+    from shoplens.inference.store import ModelStore
+
+    if not source.exists():
+        raise NotFoundError(f"no folder or file {source}")
+    store = ModelStore(settings.models_dir, settings.model_name)
+    version = version or store.active_version()
+    if version is None:
+        raise NoModelError(f"no model version of {store.name!r} in {store.root}: train one first")
+    model = store.load(version)
+    sources = classify_sources(source)
+    start = time.perf_counter()
+    with on_engine(engine, ray_address):
+        written = run(
+            model, sources, output, engine=engine.value, workers=workers, max_pixels=settings.max_pixels
+        )
+    elapsed = time.perf_counter() - start
+    out.print(
+        f"{written.rows} images ({written.failed} failed) → {output} in {elapsed:.1f} s "
+        f"({written.rows / max(elapsed, 1e-9):.0f} images/s)"
+    )
+    if written.failed and written.failed == written.rows:
+        raise typer.Exit(1)
+
+
+@contextmanager
+def on_engine(engine: Engine, address: str | None) -> Iterator[None]:
+    """Ray for the block when the engine is ray (joined at `address`, or started here and stopped after)."""
+    if engine is not Engine.ray:
+        yield
+        return
+    from shoplens.catalog.ray_jobs import ray_cluster
+
+    with ray_cluster(address):
+        yield
 
 
 @app.command("demo-catalog")

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from shoplens.search.index import APPROX_METHOD, HNSW_DEFAULTS, IVF_DEFAULTS, FaissIndex
+from shoplens.search.protocol import VectorIndex
 
 APPROX_PARAMS = MappingProxyType({"hnsw": HNSW_DEFAULTS, "ivf": IVF_DEFAULTS})
 _CHUNK = 50_000  # vectors per add() while building: bounds temporary memory and drives the progress bar
@@ -91,30 +92,80 @@ def measure_latency(
             kwargs = {**APPROX_PARAMS[approx], **(params or {})}
             index = FaissIndex(dim, approx, threads=threads, **kwargs)
             index, build_s = _build(index, ids, base, approx, progress, console)
-        latencies, found = time_queries(index, qs, k)
-        hits = [np.intersect1d(f[:10], t).size for f, t in zip(found, truth)]
-        results.append(
-            {
-                "vectors": n,
-                "dim": dim,
-                "method": method,
-                "index": index.description,
-                "queries": queries,
-                "k": k,
-                "p50_ms": round(float(np.percentile(latencies, 50)), 4),
-                "p99_ms": round(float(np.percentile(latencies, 99)), 4),
-                "recall_at_10": 1.0 if method == "exact" else round(float(np.mean(hits)) / 10, 4),
-                "build_s": round(build_s, 2),
-            }
-        )
+        results.append(_row(index, qs, truth, k, build_s, method))
         if progress:
             console.print(results[-1])
     return results
 
 
+def measure_milvus(
+    n: int,
+    dim: int,
+    uri: str,
+    method: str = "hnsw",
+    queries: int = 200,
+    k: int = 10,
+    seed: int = 0,
+    threads: int | None = None,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """A Milvus index of `method` over the n synthetic embeddings of measure_latency, timed the same way.
+
+    The entry has measure_latency's keys (recall against exact faiss search for the same queries; build_s
+    includes the final flush that seals segments and builds their index) and the engine's version. threads
+    sets faiss's threads for the process (milvus-lite's engine runs on faiss in this process too).
+    """
+    from pymilvus import __version__ as pymilvus_version
+
+    from shoplens.search.milvus import MilvusIndex, client_for, is_local
+
+    console = Console(stderr=True)
+    base, qs = synthetic_embeddings(n, queries, dim, seed=seed)
+    ids = np.arange(n, dtype=np.int64)
+    exact, _ = _build(FaissIndex(dim, "exact", threads=threads), ids, base, "exact", progress, console)
+    truth = exact.search(qs, 10)[1]
+    del exact
+    name = f"bench_{n}_{method}"
+    if client_for(uri).has_collection(name):
+        client_for(uri).drop_collection(name)
+    index = MilvusIndex(dim, method, uri=uri, collection=name)
+    index, build_s = _build(index, ids, base, f"Milvus {method}", progress, console)
+    start = time.perf_counter()
+    index.flush()
+    row = _row(index, qs, truth, k, build_s + time.perf_counter() - start, method)
+    if is_local(uri):
+        from milvus_lite import __version__ as lite_version
+
+        row["engine"] = f"milvus-lite {lite_version}, pymilvus {pymilvus_version}"
+    else:
+        row["engine"] = f"Milvus at {uri}, pymilvus {pymilvus_version}"
+    index.drop()
+    return row
+
+
+def _row(
+    index: VectorIndex, queries: np.ndarray, truth: np.ndarray, k: int, build_s: float, method: str
+) -> dict[str, Any]:
+    """One result entry: single-query latency percentiles and recall@10 against the exact ids."""
+    latencies, found = time_queries(index, queries, k)
+    hits = [np.intersect1d(f[:10], t).size for f, t in zip(found, truth)]
+    return {
+        "vectors": len(index),
+        "dim": index.dim,
+        "method": method,
+        "index": index.description,  # type: ignore[attr-defined]
+        "queries": len(queries),
+        "k": k,
+        "p50_ms": round(float(np.percentile(latencies, 50)), 4),
+        "p99_ms": round(float(np.percentile(latencies, 99)), 4),
+        "recall_at_10": 1.0 if method == "exact" else round(float(np.mean(hits)) / 10, 4),
+        "build_s": round(build_s, 2),
+    }
+
+
 def _build(
-    index: FaissIndex, ids: np.ndarray, vectors: np.ndarray, label: str, progress: bool, console: Console
-) -> tuple[FaissIndex, float]:
+    index: VectorIndex, ids: np.ndarray, vectors: np.ndarray, label: str, progress: bool, console: Console
+) -> tuple[VectorIndex, float]:
     """Add all vectors in chunks; returns the index and the seconds it took."""
     start = time.perf_counter()
     with _bar(progress, console, f"building {label}", len(ids)) as advance:
@@ -124,7 +175,7 @@ def _build(
     return index, time.perf_counter() - start
 
 
-def time_queries(index: FaissIndex, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+def time_queries(index: VectorIndex, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Milliseconds per single-query search (after 10 warm-up calls) and the ids found, one row per query."""
     for q in queries[:10]:
         index.search(q[None], k)

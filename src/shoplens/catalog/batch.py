@@ -1,0 +1,289 @@
+"""Batch jobs' building blocks, the same for the local engine and for Ray Data: where images are read from,
+the per-image stages (read + decode + preprocess, the model), and the Parquet output of `classify-batch`.
+
+A stage takes and returns a batch as a dict of equal-length numpy columns (Ray Data's "numpy" batch format):
+rows that fail carry their reason in `error` and go on, so one bad image never stops a job.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import pickle
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from shoplens.catalog.recognise import join_vectors
+from shoplens.errors import DataFormatError, DataNotFoundError, ShopLensError
+from shoplens.imaging import PreprocessConfig, decode_image, images_to_batch
+from shoplens.imaging.decode import DEFAULT_MAX_BYTES
+from shoplens.imaging.quality import QualityConfig
+from shoplens.inference.store import LoadedModel
+
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".gif"})
+DEFAULT_BATCH = 256  # images per model call unless the bundle says (ONNX Runtime peaked at 32-256 here)
+_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+_WEB = re.compile(r"^https?://", re.IGNORECASE)
+Batch = dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class Source:
+    """One image of a batch job: the key its result is reported under and where it is read from."""
+
+    key: str
+    image: str
+
+
+def is_uri(location: str) -> bool:
+    """Whether an image location is a URI (s3://, gs://, file://, http://…) rather than a local path."""
+    return bool(_URI.match(location))
+
+
+def is_web_url(location: str) -> bool:
+    """Whether an image location is an http(s) URL: fetched under a FetchPolicy, never read directly."""
+    return bool(_WEB.match(location))
+
+
+def batch_size_of(config: dict[str, Any]) -> int:
+    """Images per model call: the bundle's `inference.batch_size` in config.json, else DEFAULT_BATCH."""
+    return int(config.get("inference", {}).get("batch_size") or DEFAULT_BATCH)
+
+
+def read_bytes(location: str, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
+    """An image file's bytes from a local path or object storage (s3://, gs://, hdfs://… via pyarrow), at most
+    max_bytes."""
+    if is_uri(location):
+        import pyarrow.fs
+
+        try:
+            fs, path = pyarrow.fs.FileSystem.from_uri(location)
+        except (pyarrow.ArrowInvalid, ValueError) as e:  # type: ignore[attr-defined]
+            raise ValueError(f"{location}: not a readable file URI ({e})") from e
+    else:
+        fs, path = None, location
+    if fs is None:
+        p = Path(path)
+        if not p.is_file():
+            raise FileNotFoundError(f"no file {location}")
+        if p.stat().st_size > max_bytes:
+            raise ValueError(f"file larger than {max_bytes} bytes")
+        return p.read_bytes()
+    with fs.open_input_file(path) as fh:
+        if fh.size() > max_bytes:
+            raise ValueError(f"file larger than {max_bytes} bytes")
+        return fh.read()
+
+
+def classify_sources(source: Path) -> list[Source]:
+    """The images of a folder (sorted, keyed by relative path), or of a CSV / Parquet manifest with an `image`
+    column (a path relative to the manifest, or a URI) and an optional `key` column (default: line number)."""
+    if source.is_dir():
+        files = sorted(p for p in source.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        return [Source(str(p.relative_to(source)), str(p)) for p in files]
+    records = manifest_records(source)
+    if records and "image" not in records[0]:
+        raise DataFormatError(f"{source}: no 'image' column")
+    out = []
+    for n, rec in enumerate(records, start=2):
+        image = (rec.get("image") or "").strip()
+        if image and not is_uri(image):
+            image = str((source.parent / image).resolve())
+        out.append(Source(str(rec.get("key") or f"line {n}"), image))
+    return out
+
+
+def manifest_records(path: Path) -> list[dict[str, str]]:
+    """The rows of a CSV (UTF-8) or Parquet manifest as dicts of strings ('' for missing values)."""
+    if not path.is_file():
+        raise DataNotFoundError(f"no manifest {path}")
+    if path.suffix.lower() == ".parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            table = pq.read_table(path)
+        except Exception as e:  # pyarrow raises several kinds for a file that is not Parquet
+            raise DataFormatError(f"{path}: not a readable Parquet file ({e})") from e
+        return [{k: "" if v is None else str(v) for k, v in row.items()} for row in table.to_pylist()]
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as e:
+        raise DataFormatError(f"{path}: not a readable UTF-8 CSV file ({e})") from e
+    return [{k: v or "" for k, v in rec.items()} for rec in csv.DictReader(text.splitlines())]
+
+
+def source_batch(sources: Sequence[Source]) -> Batch:
+    """Sources as a batch (columns key, image)."""
+    return {
+        "key": np.array([s.key for s in sources], object),
+        "image": np.array([s.image for s in sources], object),
+    }
+
+
+def decode_stage(
+    batch: Batch,
+    pre: PreprocessConfig,
+    max_pixels: int,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    reader: Callable[[str, int], bytes] = read_bytes,
+) -> Batch:
+    """Read (with `reader`), safely decode and preprocess each image: adds `input` (N, C, H, W) uint8, `error`."""
+    inputs = np.zeros((len(batch["key"]), pre.in_chans, *pre.size), np.uint8)
+    errors = np.full(len(batch["key"]), "", object)
+    for i, location in enumerate(batch["image"]):
+        try:
+            image = decode_image(reader(str(location), max_bytes), max_pixels=max_pixels)
+            inputs[i] = images_to_batch([image], pre)[0]
+        except (OSError, ValueError, ShopLensError) as e:
+            errors[i] = f"{location}: {e}"
+    return {**batch, "input": inputs, "error": errors}
+
+
+def prepare_stage(
+    batch: Batch, pre: PreprocessConfig, max_pixels: int, quality: QualityConfig, blur: bool, max_bytes: int
+) -> Batch:
+    """Ingestion's per-image work before the model: read, make safe (decode, blur), measure, hash, preprocess.
+
+    Adds `prepared` (the pickled result the catalogue writer stores), `input` and `error`.
+    """
+    from shoplens.catalog.ingest import prepare
+
+    n = len(batch["key"])
+    inputs = np.zeros((n, pre.in_chans, *pre.size), np.uint8)
+    prepared = np.full(n, b"", object)
+    errors = np.full(n, "", object)
+    for i, location in enumerate(batch["image"]):
+        if batch["error"][i]:
+            errors[i] = batch["error"][i]
+            continue
+        try:
+            p = prepare(read_bytes(str(location), max_bytes), blur, max_pixels, quality)
+            inputs[i] = images_to_batch([p.image], pre)[0]
+            prepared[i] = pickle.dumps(p)
+        except (OSError, ValueError, ShopLensError) as e:
+            errors[i] = f"{location}: {e}"
+    return {**batch, "prepared": prepared, "input": inputs, "error": errors}
+
+
+class ModelStage:
+    """One model per worker: calibrated probabilities and search vectors of a batch's `input` column."""
+
+    def __init__(self, bundle_path: str, runtime: str = "auto", threads: int | None = 1) -> None:
+        from shoplens.inference.runtime import load_predictor
+
+        self.predictor = load_predictor(bundle_path, runtime=runtime, threads=threads)  # type: ignore[arg-type]
+
+    @classmethod
+    def of(cls, model: LoadedModel) -> ModelStage:
+        """The stage around a model already loaded in this process."""
+        stage = cls.__new__(cls)
+        stage.predictor = model.predictor
+        return stage
+
+    def __call__(self, batch: Batch) -> Batch:
+        """The batch with `probs` (N, K) and `vector` (N, D + K) added."""
+        probs, features = self.predictor.run(np.ascontiguousarray(batch["input"]))
+        rest = {k: v for k, v in batch.items() if k != "input"}  # the pixels are not needed downstream
+        return {**rest, "probs": probs.astype(np.float32), "vector": join_vectors(probs, features)}
+
+
+class PredictionsFile:
+    """Writes `classify-batch` results batch by batch to one Parquet file, put in place atomically on close."""
+
+    def __init__(self, path: Path, labels: Sequence[str], model_version: str) -> None:
+        import pyarrow.parquet as pq
+
+        self.path, self.labels, self.version = path, list(labels), model_version
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        self._writer: pq.ParquetWriter | None = None
+        self.rows = self.failed = 0
+
+    def write(self, batch: Batch) -> None:
+        """Append a batch that went through the model (failed rows get nulls and their error)."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        ok = np.array([not e for e in batch["error"]], bool)
+        probs = np.asarray(batch["probs"], np.float32)
+        top = probs.argmax(axis=1)
+        failed = pa.array(~ok)
+        labels = np.array(self.labels, object)[top]
+        table = pa.table(
+            {
+                "key": pa.array(batch["key"].astype(str)),
+                "image": pa.array(batch["image"].astype(str)),
+                "label": pa.array(labels, pa.string(), mask=~ok),
+                "confidence": pa.array(probs[np.arange(len(ok)), top], pa.float32(), mask=~ok),
+                "probabilities": _vectors(probs, failed),
+                "embedding": _vectors(np.asarray(batch["vector"], np.float32), failed),
+                "model_version": pa.array([self.version] * len(ok)),
+                "error": pa.array([e or None for e in batch["error"]], pa.string()),
+            }
+        )
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self._tmp, table.schema)
+        self._writer.write_table(table)
+        self.rows += len(ok)
+        self.failed += int((~ok).sum())
+
+    def close(self) -> None:
+        """Finish the file and move it into place (an empty job writes an empty file with no columns)."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        if self._writer is None:
+            pq.write_table(pa.table({"key": pa.array([], pa.string())}), self._tmp)
+        else:
+            self._writer.close()
+        os.replace(self._tmp, self.path)
+
+    def abort(self) -> None:
+        """Drop the unfinished file."""
+        if self._writer is not None:
+            self._writer.close()
+        self._tmp.unlink(missing_ok=True)
+
+
+def _vectors(rows: np.ndarray, missing: Any) -> Any:
+    """A (N, D) float32 array as a fixed-size list column, null where `missing` (a pyarrow bool array)."""
+    import pyarrow as pa
+
+    return pa.FixedSizeListArray.from_arrays(pa.array(rows.reshape(-1)), rows.shape[1], mask=missing)
+
+
+def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    """Consecutive slices of at most `size` items."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def classify_batch(
+    model: LoadedModel,
+    sources: Sequence[Source],
+    out: Path,
+    *,
+    engine: str = "local",
+    workers: int = 1,
+    max_pixels: int = 40_000_000,
+) -> PredictionsFile:
+    """Predictions and embeddings of every source into a Parquet file, here (local) or on Ray (ray)."""
+    if engine == "ray":
+        from shoplens.catalog.ray_jobs import classify_batch_ray
+
+        return classify_batch_ray(model, sources, out, workers, max_pixels)
+    writer = PredictionsFile(out, model.predictor.bundle.labels, model.version)
+    stage = ModelStage.of(model)
+    try:
+        for part in chunks(sources, batch_size_of(model.predictor.bundle.config)):
+            writer.write(stage(decode_stage(source_batch(part), model.preprocess, max_pixels)))
+    except BaseException:
+        writer.abort()
+        raise
+    writer.close()
+    return writer
