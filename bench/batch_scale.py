@@ -33,10 +33,10 @@ from shoplens.catalog.batch import (
     PredictionsFile,
     Source,
     batch_size_of,
-    classify_batch,
     read_bytes,
     source_batch,
 )
+from shoplens.catalog.engines import classify_batch
 from shoplens.data import load_fashion_mnist
 from shoplens.data.fashion_mnist import CLASS_NAMES
 from shoplens.imaging import PreprocessConfig, decode_image, images_to_batch

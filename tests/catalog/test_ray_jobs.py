@@ -17,7 +17,8 @@ import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import func, select
 
-from shoplens.catalog.batch import classify_batch, classify_sources
+from shoplens.catalog.batch import classify_sources
+from shoplens.catalog.engines import classify_batch
 from shoplens.catalog.fetch import FetchPolicy
 from shoplens.catalog.jobs import BulkIngest, rows_from_folder
 from shoplens.catalog.reindex import reindex

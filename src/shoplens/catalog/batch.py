@@ -263,20 +263,10 @@ def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
         yield items[start : start + size]
 
 
-def classify_batch(
-    model: LoadedModel,
-    sources: Sequence[Source],
-    out: Path,
-    *,
-    engine: str = "local",
-    workers: int = 1,
-    max_pixels: int = 40_000_000,
+def classify_batch_local(
+    model: LoadedModel, sources: Sequence[Source], out: Path, max_pixels: int = 40_000_000
 ) -> PredictionsFile:
-    """Predictions and embeddings of every source into a Parquet file, here (local) or on Ray (ray)."""
-    if engine == "ray":
-        from shoplens.catalog.ray_jobs import classify_batch_ray
-
-        return classify_batch_ray(model, sources, out, workers, max_pixels)
+    """Predictions and embeddings of every source into a Parquet file, in this process."""
     writer = PredictionsFile(out, model.predictor.bundle.labels, model.version)
     stage = ModelStage.of(model)
     try:

@@ -226,8 +226,8 @@ def classify_batch(
     workers: Workers = 2,
 ) -> None:
     """Classify and embed many images into Parquet: key, image, label, confidence, probabilities, embedding."""
-    from shoplens.catalog.batch import classify_batch as run
     from shoplens.catalog.batch import classify_sources
+    from shoplens.catalog.engines import classify_batch as run
     from shoplens.catalog.service import NoModelError
     from shoplens.inference.store import ModelStore
 
