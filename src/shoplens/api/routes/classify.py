@@ -106,7 +106,7 @@ async def classify_images(request: Request, service: Service, query: ClassifyQue
     deadline = service.deadline()
     model = service.handle.current()  # this request keeps this model, whatever is activated meanwhile
     if model is None:
-        raise HTTPException(503, "no model is loaded yet", headers={"Retry-After": "1"})
+        raise HTTPException(503, service.handle.unavailable_reason(), headers={"Retry-After": "1"})
     uploads = await read_uploads(request, settings.max_files, settings.max_parts)
     read = time.perf_counter()
     if small_enough_inline(uploads):
