@@ -131,7 +131,17 @@ def train(
         output = resume.parent.parent if resume else default_output(settings.models_dir, name)
     from shoplens.training.metrics import describe_estimate
 
-    bundle, metrics = run_training(cfg, source, output, resume=resume, progress=progress)
+    given = {"batch_size": batch_size, "epochs": epochs, "lr": lr, "time_budget": time_budget}
+    keep = {name for name, value in given.items() if value is not None}
+    bundle, metrics = run_training(cfg, source, output, resume=resume, progress=progress, keep=keep)
+    extra = metrics["extra"]
+    for option, (before, after) in extra["adapted_to_small_data"].items():
+        out.print(
+            f"small training set: {option} {before} → {after} (set --{option.replace('_', '-')} to keep it)"
+        )
+    for warning in extra["warnings"]:
+        out.print(f"[yellow]warning:[/yellow] {warning}", soft_wrap=True)
+    out.print(f"review threshold: {extra['review_rule']}", soft_wrap=True)
     out.print(
         f"test accuracy {metrics['accuracy']:.4f}  top-3 {metrics['top3_accuracy']:.4f}  "
         f"macro F1 {metrics['macro_f1']:.4f}  ({metrics['extra']['train_seconds']:.0f}s training)\n"

@@ -186,10 +186,13 @@ def choose_review_threshold(probs_val: np.ndarray, y_val: np.ndarray, target_acc
     return float(thresholds[best[-1]])
 
 
-def review_stats(probs: np.ndarray, y_true: np.ndarray, threshold: float) -> dict:
-    """What sending predictions with confidence below threshold to a person would flag, catch and leave."""
+def review_stats(
+    probs: np.ndarray, y_true: np.ndarray, threshold: float, class_thresholds: np.ndarray | None = None
+) -> dict:
+    """What reviewing predictions under the threshold (per predicted class, if given) flags, catches, leaves."""
     conf, correct = _confidence_and_correct(probs, y_true)
-    flagged = conf < threshold
+    cutoff = np.asarray(class_thresholds)[probs.argmax(axis=1)] if class_thresholds is not None else threshold
+    flagged = conf < cutoff
     errors = ~correct
     accepted = ~flagged
     error_count = int(errors.sum())
