@@ -17,7 +17,17 @@ import numpy as np
 from shoplens.data.procedural import encode_jpeg, fabric, gradient, hex_to_rgb, rotate_expanded, to_uint8
 
 SIZE = 256  # the product is drawn on a SIZE × SIZE mask, then scaled and placed
-COLOURS = ("#1F2A44", "#7A1F2B", "#2E5E3A", "#C8A165", "#B0413E", "#3B6EA5", "#6B4F3A", "#8E8E8E", "#D9822B")
+COLOURS = {  # the garment colours drawn, with the clothing-colour name a person would give each
+    "#1F2A44": "navy",
+    "#7A1F2B": "burgundy",
+    "#2E5E3A": "green",
+    "#C8A165": "beige",
+    "#B0413E": "red",
+    "#3B6EA5": "blue",
+    "#6B4F3A": "brown",
+    "#8E8E8E": "grey",
+    "#D9822B": "orange",
+}
 
 
 def _cap(mask: np.ndarray) -> None:
@@ -48,6 +58,11 @@ SHAPES: dict[str, Callable[[np.ndarray], None]] = {"cap": _cap, "scarf": _scarf,
 
 def render_product(kind: str, seed: int) -> bytes:
     """One JPEG photo of a product of this kind."""
+    return render_product_coloured(kind, seed)[0]
+
+
+def render_product_coloured(kind: str, seed: int) -> tuple[bytes, str]:
+    """One JPEG photo of a product of this kind, and the name of the colour it was drawn in."""
     rng = np.random.default_rng(seed)
     mask = np.zeros((SIZE, SIZE), np.float32)
     SHAPES[kind](mask)
@@ -56,7 +71,8 @@ def render_product(kind: str, seed: int) -> bytes:
     scale = rng.uniform(0.45, 0.85) * min(height, width) / max(mask.shape)
     mask = cv2.resize(mask, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     background = _background(height, width, rng)
-    colour = hex_to_rgb(COLOURS[int(rng.integers(len(COLOURS)))]) * rng.uniform(0.85, 1.1)
+    drawn = list(COLOURS)[int(rng.integers(len(COLOURS)))]
+    colour = hex_to_rgb(drawn) * rng.uniform(0.85, 1.1)
     top, left = (
         int(rng.integers(0, max(1, limit - side + 1))) for limit, side in zip((height, width), mask.shape)
     )
@@ -65,7 +81,7 @@ def render_product(kind: str, seed: int) -> bytes:
     alpha = cv2.GaussianBlur(mask, (3, 3), 0)[..., None]
     region[:] = region * (1 - alpha) + shade * alpha
     photo = np.clip(background + rng.normal(0, 0.015, background.shape), 0, 1)
-    return encode_jpeg(to_uint8(photo), int(rng.integers(70, 95)))
+    return encode_jpeg(to_uint8(photo), int(rng.integers(70, 95))), COLOURS[drawn]
 
 
 def _background(height: int, width: int, rng: np.random.Generator) -> np.ndarray:
