@@ -29,11 +29,14 @@ PER_KIND = 100
 
 def main() -> None:
     """Score every photo and write bench/results/colours.json."""
-    right, confusions, start = 0, Counter(), time.perf_counter()
+    right, confusions, seconds = 0, Counter(), 0.0
     for c, kind in enumerate(SHAPES):
         for i in range(PER_KIND):
             data, expected = render_product_coloured(kind, 9_000_000 + c * 10_007 + i)
-            got = dominant_colours(np.asarray(Image.open(io.BytesIO(data)).convert("RGB")))[0].name
+            rgb = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+            start = time.perf_counter()
+            got = dominant_colours(rgb)[0].name
+            seconds += time.perf_counter() - start
             right += got == expected
             if got != expected:
                 confusions[f"{expected} → {got}"] += 1
@@ -43,7 +46,7 @@ def main() -> None:
         "colour_accuracy": right / n,
         "photos": n,
         "confusions": dict(confusions.most_common()),
-        "ms_per_photo": round(1000 * (time.perf_counter() - start) / n, 1),
+        "colour_ms_per_photo": round(1000 * seconds / n, 2),  # dominant_colours on the decoded photo
         "machine": machine_info(),
     }
     print(f"colour_accuracy {payload['colour_accuracy']:.3f} → {write_results('colours', payload)}")

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from shoplens.imaging.decode import DEFAULT_MAX_PIXELS, decode_image
+
 PALETTE: dict[str, str] = {  # clothing colour names and a typical shade of each
     "black": "#151515",
     "white": "#F4F4F2",
@@ -96,6 +98,11 @@ def dominant_colours(rgb: np.ndarray, k: int = 3, seed: int = 0) -> list[Colour]
         for name, idx in merged.items()
     ]
     return sorted(colours, key=lambda c: -c.share)
+
+
+def photo_colours(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> list[Colour]:
+    """Dominant colours of the product in an encoded photo (safe decode, EXIF orientation applied)."""
+    return dominant_colours(np.asarray(decode_image(data, max_pixels=max_pixels).convert("RGB")))
 
 
 def _hex(rgb: np.ndarray) -> str:
