@@ -26,7 +26,9 @@ data:
 
 demo: install
 	@scripts/ensure-data.sh --required
-	@bundle=$$(ls -d $(MODELS)/*/config.json 2>/dev/null | sort | tail -n 1 | xargs -r dirname); \
+	@active=$$(cat $(MODELS)/ACTIVE 2>/dev/null); \
+	if [ -n "$$active" ] && [ -f "$(MODELS)/$$active/config.json" ]; then bundle=$(MODELS)/$$active; \
+	else bundle=$$(ls -d $(MODELS)/*/config.json 2>/dev/null | sort | tail -n 1 | xargs -r dirname); fi; \
 	if [ -z "$$bundle" ]; then \
 		echo "no model bundle in $(MODELS): training the default preset (fast)…"; \
 		$(BIN)/shoplens train --preset fast || exit $$?; \
@@ -38,6 +40,8 @@ demo: install
 	if [ ! -f "$$bundle/model.onnx" ] && $(BIN)/shoplens export --help >/dev/null 2>&1; then \
 		$(BIN)/shoplens export $$bundle || exit $$?; \
 	fi; \
+	$(BIN)/shoplens models activate $$(basename $$bundle) --models-dir $(dir $(MODELS)) \
+		--name $(notdir $(MODELS)) || exit $$?; \
 	$(BIN)/shoplens data sample var/sample.png || exit $$?; \
 	if [ ! -f var/demo-catalog/LOADED ]; then \
 		echo "building the demo catalogue (10,000 products, 20 merchants) in var/catalog…"; \

@@ -68,10 +68,11 @@ def bundle(tmp_path_factory) -> Path:
     data = write_fashion_mnist_like(root / "data")
     out = root / "models" / "fmnist" / "v1"
     result = runner.invoke(
-        app, ["train", "--preset", "fast", "--data-dir", str(data), "--output", str(out), *FAST]
+        app, ["train", "--preset", "fast", "--data-dir", str(data), "--output", str(out), *FAST, "--activate"]
     )
     assert result.exit_code == 0, result.output
     assert "test accuracy" in result.output and "report:" in result.output
+    assert "active: v1" in result.output and (out.parent / "ACTIVE").read_text().strip() == "v1"
     return out
 
 
@@ -211,5 +212,11 @@ def test_folder_dataset_trains_end_to_end(tmp_path):
     ]
     result = runner.invoke(app, [*args, *FAST, "--val-fraction", "0.2"])
     assert result.exit_code == 0, result.output
+    assert "class 'bags' has only" in result.output and "fewer than 20" in result.output  # 12 photos a class
+    assert "not active yet" in result.output and not (out.parent / "ACTIVE").exists()
     b = load_bundle(out)
+    assert b.review_threshold == 0.6 and b.review_thresholds == {
+        "bags": 0.6,
+        "shoes": 0.6,
+    }  # 4 validation images
     assert b.labels == ["bags", "shoes"] and b.preprocess.in_chans == 3 and b.preprocess.size == (32, 32)

@@ -62,11 +62,12 @@ def corrupt_bundle(models_root: Path, version: str) -> Path:
 
 @pytest.fixture(scope="session")
 def bundles_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Two versions, v1 (older) and v2, built once per session."""
+    """Two versions, v1 (older) and v2 (active), built once per session."""
     root = tmp_path_factory.mktemp("bundles")
     make_bundle(root, "v1", seed=1, accuracy=0.81)
     time.sleep(0.02)  # v2's config is newer
     make_bundle(root, "v2", seed=2, accuracy=0.83)
+    (root / NAME / "ACTIVE").write_text("v2\n")
     return root
 
 

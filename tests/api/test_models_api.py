@@ -73,7 +73,17 @@ async def test_a_corrupt_bundle_is_refused_and_the_old_version_keeps_serving(
     r = await client.post("/v1/models/v3/activate", headers=admin)
     assert r.status_code == 422 and "v3" in r.json()["detail"]
     assert await served_version(client) == "v2"
-    assert ModelStore(models_root, NAME).marked_active() is None  # nothing was written
+    assert ModelStore(models_root, NAME).marked_active() == "v2"  # nothing was written
+
+
+async def test_a_near_chance_version_is_refused_unless_forced(client, admin, models_root: Path) -> None:
+    make_bundle(models_root, "v3", seed=3, accuracy=0.11)
+    r = await client.post("/v1/models/v3/activate", headers=admin)
+    assert r.status_code == 422 and "near chance" in r.json()["detail"]
+    assert await served_version(client) == "v2"
+    r = await client.post("/v1/models/v3/activate", params={"force": "true"}, headers=admin)
+    assert r.status_code == 200 and r.json()["version"] == "v3"
+    assert await served_version(client) == "v3"
 
 
 async def test_hot_reload_under_concurrent_requests_never_fails_one(client, admin) -> None:
@@ -97,18 +107,21 @@ async def test_hot_reload_under_concurrent_requests_never_fails_one(client, admi
     assert await served_version(client) == "v1"
 
 
-async def test_readyz_is_503_until_a_model_is_loaded(tmp_path: Path, keys_file: Path, api_keys) -> None:
+async def test_nothing_serves_until_a_version_is_activated(tmp_path: Path, keys_file: Path, api_keys) -> None:
     models_root = tmp_path / "models"
     app = create_app(settings_for(models_root, keys_file))
     async with serving(app, ready=False, headers={"X-API-Key": api_keys["reader"]}) as c:
         r = await c.get("/readyz")
-        assert r.status_code == 503 and r.json() == {"detail": "no model loaded yet"}
+        assert r.status_code == 503 and r.json()["detail"].startswith("no active model")
         r = await classify(c, encode(product_photo()))
         assert r.status_code == 503 and r.headers["retry-after"]
+        assert r.json()["detail"].startswith("no active model")
         assert (await c.get("/livez")).status_code == 200
-        make_bundle(
-            models_root, "v1", seed=1
-        )  # a bundle appears (training finished): the watcher picks it up
+        make_bundle(models_root, "v1", seed=1, accuracy=0.9)  # training finished while the server runs
+        await asyncio.sleep(0.6)  # three watcher rounds: a trained version never serves by itself
+        r = await classify(c, encode(product_photo()))
+        assert r.status_code == 503 and r.json()["detail"].startswith("no active model")
+        ModelStore(models_root, NAME).activate("v1")  # what `shoplens models activate v1` does
         for _ in range(300):
             if (await c.get("/readyz")).status_code == 200:
                 break

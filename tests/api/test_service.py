@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from shoplens.api import create_app
 from shoplens.api.server import JsonFormatter
@@ -47,7 +48,16 @@ async def test_classify_returns_top_k_review_flag_embedding_model_and_timing(cli
     assert body["model"] == {"name": "fashion-mnist", "version": "v2"}
     assert set(body["timing_ms"]) == {"read", "decode", "queue", "inference", "total"}
     plain = (await classify(client, encode(product_photo()))).json()["results"][0]
-    assert "embedding" not in plain and len(plain["top"]) == 3
+    assert "embedding" not in plain and len(plain["top"]) == 3 and "colours" not in plain
+
+
+async def test_classify_with_colours_names_the_products_colours_not_the_background(client) -> None:
+    photo = np.full((120, 100, 3), 245, np.uint8)
+    photo[20:100, 20:80] = (31, 42, 72)  # a navy product on white
+    r = await classify(client, encode(Image.fromarray(photo), "JPEG", quality=92), colours="true")
+    assert r.status_code == 200, r.text
+    (colour, *_) = r.json()["results"][0]["colours"]
+    assert colour["name"] == "navy" and colour["share"] > 0.9 and colour["hex"].startswith("#")
 
 
 async def test_several_files_answer_in_order(client) -> None:

@@ -72,7 +72,7 @@ def test_ingest_errors_are_messages_not_tracebacks(models_root: Path, tmp_path: 
             str(tmp_path / "c"),
         ],
     )
-    assert r.exit_code == 2 and "train one first" in r.output
+    assert r.exit_code == 2 and "no active version" in r.output and "shoplens models activate" in r.output
 
 
 def test_taxonomy_show_and_create(models_root: Path, tmp_path: Path) -> None:

@@ -88,6 +88,7 @@ def test_local_classifier_is_the_serving_path(bundle):
 
 
 def test_remote_classifier_matches_the_local_one(bundle, tmp_path):
+    (bundle.parent / "ACTIVE").write_text("v1\n")  # only an activated version serves
     settings = Settings(models_dir=bundle.parent.parent, api_keys_file=tmp_path / "keys.json", open_mode=True)
     img = Image.fromarray(np.random.default_rng(1).integers(0, 255, (60, 80), dtype=np.uint8))
     img.save(tmp_path / "a.png")

@@ -47,6 +47,16 @@ def test_predictions_carry_top_k_review_flag_and_embedding(tmp_path):
     assert isinstance(TorchSession(bundle.model), InferenceSession)
 
 
+def test_a_class_with_its_own_review_threshold_is_flagged_by_it(tmp_path):
+    bundle = tiny_bundle(tmp_path)
+    x = np.random.default_rng(1).integers(0, 256, (8, 1, 28, 28), dtype=np.uint8)
+    plain = Predictor(bundle).predict_arrays(x)
+    bundle.review_thresholds = {p.label: 0.0 for p in plain[:1]}  # the first image's class: never reviewed
+    preds = Predictor(bundle).predict_arrays(x)
+    assert not preds[0].needs_review and plain[0].needs_review  # 4 random classes: confidence < 0.9
+    assert [p.needs_review for p in preds] == [p.label != plain[0].label for p in plain]
+
+
 def test_softmax_rows_sum_to_one_and_survive_huge_logits() -> None:
     p = softmax(np.array([[1000.0, 0.0, -1000.0], [1.0, 2.0, 3.0]]))
     assert np.all(np.isfinite(p))

@@ -1,4 +1,4 @@
-"""Model versions on disk: listing, activation (validated), rollback, the newest-by-default rule, the handle."""
+"""Model versions on disk: listing, activation (validated, near chance refused), rollback, the handle."""
 
 from __future__ import annotations
 
@@ -12,26 +12,28 @@ from typer.testing import CliRunner
 
 from shoplens.cli import app
 from shoplens.errors import BundleError, VersionNotFoundError
-from shoplens.inference.store import ModelHandle, ModelStore, NoEarlierVersionError
+from shoplens.inference.store import ModelHandle, ModelStore, NoEarlierVersionError, NotGoodEnoughError
 from tests.api.conftest import NAME, corrupt_bundle, make_bundle
 
 
 @pytest.fixture
 def root(tmp_path: Path) -> Path:
-    """Two versions: v1 then v2 (newer)."""
+    """Two versions: v1 then v2 (newer, never evaluated)."""
     make_bundle(tmp_path, "v1", seed=1, accuracy=0.8)
     make_bundle(tmp_path, "v2", seed=2)
     (tmp_path / NAME / "v2" / "model.safetensors").touch()
     return tmp_path
 
 
-def test_versions_newest_first_with_accuracy_and_the_newest_active_by_default(root: Path) -> None:
+def test_versions_newest_first_with_accuracy_and_none_active_until_activated(root: Path) -> None:
     store = ModelStore(root, NAME)
     infos = store.versions()
     assert [v.version for v in infos] == ["v2", "v1"]
     assert [v.accuracy for v in infos] == [None, 0.8]
-    assert [v.active for v in infos] == [True, False]
-    assert store.marked_active() is None and store.active_version() == "v2"
+    assert [v.active for v in infos] == [False, False]
+    assert store.active_version() is None and store.candidates() == []
+    store.activate("v1")
+    assert [v.active for v in store.versions()] == [False, True] and store.active_version() == "v1"
 
 
 def test_versions_are_ordered_by_the_recorded_creation_time_not_file_times(root: Path) -> None:
@@ -41,7 +43,7 @@ def test_versions_are_ordered_by_the_recorded_creation_time_not_file_times(root:
     for name in ("model.safetensors", "config.json"):  # a copy or a restore makes v1's files the newest
         os.utime(root / NAME / "v1" / name, (2e9, 2e9))
     infos = store.versions()
-    assert [v.version for v in infos] == ["v2", "v1"] and store.active_version() == "v2"
+    assert [v.version for v in infos] == ["v2", "v1"]
     assert infos[1].created == datetime.fromisoformat(recorded["v1"]) and infos[1].created.tzinfo == UTC
 
 
@@ -58,6 +60,7 @@ def test_bundles_without_a_recorded_time_fall_back_to_their_weights_mtime(root: 
 
 def test_activate_marks_and_rollback_returns(root: Path) -> None:
     store = ModelStore(root, NAME)
+    assert store.activate("v2", force=True).version == "v2"  # never evaluated: only with force
     assert store.activate("v1").version == "v1"
     assert (root / NAME / "ACTIVE").read_text().strip() == "v1" and store.history() == ["v2"]
     assert store.rollback().version == "v2" and store.marked_active() == "v2"
@@ -79,8 +82,12 @@ def test_a_broken_or_unknown_version_is_refused_and_the_active_one_stays(root: P
 
 
 def test_handle_serves_the_first_loadable_candidate_and_swaps(root: Path) -> None:
-    corrupt_bundle(root, "v3")  # newest, but broken: the newest *valid* one serves
-    handle = ModelHandle(ModelStore(root, NAME))
+    store = ModelStore(root, NAME)
+    store.activate("v2", force=True)
+    corrupt_bundle(root, "v3")
+    (root / NAME / "ACTIVE").write_text("v3\n")  # marked active, but broken: the earlier active one serves
+    store._write_history(["v2"])
+    handle = ModelHandle(store)
     assert handle.sync().version == "v2"
     assert handle.sync() is None  # nothing changed
     old = handle.current()
@@ -90,6 +97,40 @@ def test_handle_serves_the_first_loadable_candidate_and_swaps(root: Path) -> Non
     assert handle.current().version == "v1"
 
 
+def test_nothing_serves_until_a_version_is_activated_and_new_versions_wait(root: Path) -> None:
+    handle = ModelHandle(ModelStore(root, NAME))
+    assert handle.sync() is None and handle.current() is None
+    assert handle.unavailable_reason().startswith("no active model")
+    handle.activate("v1")
+    make_bundle(root, "v4", seed=4, accuracy=0.9)  # trained while serving: newest, evaluated, not activated
+    assert handle.sync() is None and handle.current().version == "v1"
+    assert ModelStore(root, NAME).versions()[0].version == "v4"
+
+
+@pytest.mark.parametrize(
+    ("accuracy", "samples", "refused"),
+    [(0.1, None, True), (0.15, None, True), (0.16, None, False), (0.18, 50, True), (0.2, 50, False)],
+)
+def test_activation_refuses_a_version_near_chance_unless_forced(
+    root: Path, accuracy: float, samples: int | None, refused: bool
+) -> None:
+    path = make_bundle(root, "v5", seed=5)
+    (path / "metrics.json").write_text(json.dumps({"accuracy": accuracy, "num_samples": samples}))
+    store = ModelStore(root, NAME)
+    if refused:  # 10 classes: chance 0.1, bar 0.15, or 0.185 with 50 test images (2 standard errors)
+        with pytest.raises(NotGoodEnoughError, match="near chance"):
+            store.activate("v5")
+        assert store.marked_active() is None
+    assert store.activate("v5", force=refused).version == "v5" and store.marked_active() == "v5"
+
+
+def test_a_version_without_an_evaluation_needs_force(root: Path) -> None:
+    store = ModelStore(root, NAME)
+    with pytest.raises(NotGoodEnoughError, match="no recorded evaluation"):
+        store.activate("v2")
+    assert store.marked_active() is None
+
+
 def test_cli_versions_activate_rollback(root: Path) -> None:
     runner = CliRunner()
     args = ["--models-dir", str(root)]
@@ -97,7 +138,10 @@ def test_cli_versions_activate_rollback(root: Path) -> None:
     assert result.exit_code == 0 and "v1" in result.output and "0.8000" in result.output
     assert runner.invoke(app, ["models", "activate", "v1", *args]).exit_code == 0
     assert ModelStore(root, NAME).marked_active() == "v1"
+    refused = runner.invoke(app, ["models", "activate", "v2", *args])
+    assert refused.exit_code == 2 and "--force" in refused.output
+    assert runner.invoke(app, ["models", "activate", "v2", "--force", *args]).exit_code == 0
     assert runner.invoke(app, ["models", "rollback", *args]).exit_code == 0
-    assert ModelStore(root, NAME).marked_active() == "v2"
+    assert ModelStore(root, NAME).marked_active() == "v1"
     missing = runner.invoke(app, ["models", "activate", "nope", *args])
     assert missing.exit_code == 2 and "no version 'nope'" in missing.output

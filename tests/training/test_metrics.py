@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ from shoplens.inference.predictor import softmax
 from shoplens.training.metrics import (
     choose_review_threshold,
     classification_metrics,
+    describe_estimate,
     expected_calibration_error,
     fit_temperature,
     reliability_bins,
@@ -60,7 +62,36 @@ def test_classification_metrics_hand_computed() -> None:
     assert m["macro_precision"] == pytest.approx((0.5 + 1.0 + 1.0) / 3)
     assert m["nll"] == pytest.approx(-np.mean(np.log([0.7, 0.8, 0.1, 0.6])))
     assert m["num_samples"] == 4
+    assert m["labels"] == ["a", "b", "c"]
     assert json.loads(json.dumps(m)) == m
+
+
+def test_label_order_is_class_index_order_even_through_sorted_json() -> None:
+    names = ["Zip", "Bag", "Ankle"]  # sorted, the per_class keys would read Ankle, Bag, Zip
+    m = classification_metrics(np.array([0, 0, 1, 2]), np.eye(3)[[0, 1, 1, 2]], names)
+    written = json.loads(json.dumps(m, sort_keys=True))
+    assert list(written["per_class"]) == ["Ankle", "Bag", "Zip"] and written["labels"] == names
+    row = written["labels"].index("Zip")
+    assert written["confusion_matrix"][row] == [1, 1, 0]  # the Zip row, found through labels
+
+
+def test_tiny_sets_get_no_interval_and_a_perfect_nll_is_never_negative_zero() -> None:
+    probs, y = np.eye(3)[np.arange(27) % 3], np.arange(27) % 3
+    m = classification_metrics(y, probs, ["a", "b", "c"])
+    assert math.copysign(1.0, m["nll"]) == 1.0 and m["nll_interval"] is None and m["ece_interval"] is None
+    assert describe_estimate(m, "nll") == "n too small (27 samples)"
+    assert "-0.0000" not in describe_estimate({**m, "nll_interval": [0.0, 0.0]}, "nll")
+
+
+def test_large_sets_get_a_bootstrap_interval_around_the_estimate() -> None:
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(400, 4)) + 2.0 * np.eye(4)[np.arange(400) % 4]
+    probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    m = classification_metrics(np.arange(400) % 4, probs, list("abcd"))
+    for key in ("nll", "ece"):
+        low, high = m[f"{key}_interval"]
+        assert low <= m[key] <= high and high - low > 0
+    assert describe_estimate(m, "ece").startswith(f"{m['ece']:.4f} (95 % CI ")
 
 
 def test_classification_metrics_match_sklearn_and_top3() -> None:

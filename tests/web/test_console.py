@@ -32,6 +32,12 @@ RECS = (  # the recommendations on screen: product ids and reasons
 )
 
 
+TAB_BAR_OVERFLOW = (  # how far the tab bar's content overflows its box (> 0: the bar shows a scroll control)
+    "(() => { const t = document.querySelector('nav.tabs');"
+    " return {vertical: t.scrollHeight - t.clientHeight, horizontal: t.scrollWidth - t.clientWidth}; })()"
+)
+
+
 def images_loaded(page: Any, selector: str) -> None:
     """Wait (bounded) until every image matching selector has loaded."""
     assert page.locator(selector).count() > 0, f"no images match {selector}"
@@ -177,12 +183,50 @@ def test_the_model_view_shows_the_report_and_activates_and_rolls_back(
     page.screenshot(path=shots / "model.png", full_page=True)
 
     row = page.locator("tbody tr", has=page.locator("th", has_text="v2"))
-    row.get_by_role("button", name="Activate").click()
+    refusals: list[str] = []
+    page.once("dialog", lambda dialog: (refusals.append(dialog.message), dialog.accept()))
+    row.get_by_role("button", name="Activate").click()  # never evaluated: refused, then forced by the person
     expect(row).to_contain_text("active")
+    assert refusals and "no recorded evaluation" in refusals[0]
     expect(page.locator("#report")).to_contain_text("No evaluation report: version 'v2' has no metrics.json")
     page.get_by_role("button", name="Roll back to the previous version").click()
     expect(page.locator("tbody tr", has=page.locator("th", has_text="v1"))).to_contain_text("active")
     expect(page.locator("#status")).to_contain_text("now serving v1")
+
+
+def test_the_confusion_matrix_is_labelled_in_the_reports_class_order(demo: Demo, page: Any) -> None:
+    metrics = httpx.get(f"{demo.base}/v1/models/v1/report/metrics.json").json()
+    assert metrics["labels"] == list(CLASS_NAMES)  # class-index order, not the sorted keys of per_class
+    page.goto(f"{demo.base}/#model")
+    first = page.locator("svg.heatmap rect.cell").first  # row 0, column 0: true and predicted T-shirt/top
+    expect(first.locator("title")).to_have_text(
+        f"true T-shirt/top, predicted T-shirt/top: {metrics['confusion_matrix'][0][0]} "
+        f"({100 * metrics['confusion_matrix'][0][0] / sum(metrics['confusion_matrix'][0]):.1f} % of the row)"
+    )
+    ankle = page.locator("svg.heatmap rect.cell").nth(99)  # the last cell: true and predicted Ankle boot
+    expect(ankle.locator("title")).to_contain_text(
+        f"predicted Ankle boot: {metrics['confusion_matrix'][9][9]} ("
+    )
+    expect(page.locator(".metrics")).to_contain_text(
+        "95 % CI"
+    )  # 300 test samples: an interval, not a bare ECE
+
+
+@pytest.mark.parametrize("width", [1400, 390])
+def test_every_view_fits_the_screen_and_the_tab_bar_has_no_scroll_control(
+    demo: Demo, browser: Any, shots: Path, width: int
+) -> None:
+    with open_page(browser, width, 900) as page:
+        for view in ("classify", "catalog", "shopper", "model", "trends"):
+            page.goto(f"{demo.base}/#{view}")
+            expect(page.locator(f"#view-{view}")).to_be_visible()
+            page.wait_for_load_state("networkidle")
+            assert fits_width(page), f"{view} at {width} px scrolls sideways"
+            bar = page.evaluate(TAB_BAR_OVERFLOW)
+            assert bar["vertical"] <= 0, f"the tab bar overflows vertically by {bar['vertical']} px ({view})"
+            if width >= 1000:
+                assert bar["horizontal"] <= 0, f"the tab bar scrolls sideways at {width} px ({view})"
+            page.screenshot(path=shots / f"{view}-{width}.png")
 
 
 def test_the_trends_view_charts_each_category(demo: Demo, page: Any, shots: Path) -> None:

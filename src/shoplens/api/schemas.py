@@ -14,6 +14,14 @@ class LabelScorePublic(BaseModel):
     probability: float = Field(ge=0, le=1)
 
 
+class ColourPublic(BaseModel):
+    """A dominant colour of the product: a clothing-colour name, the measured hex, its share of the product."""
+
+    name: str
+    hex: str
+    share: float
+
+
 class ClassificationPublic(BaseModel):
     """The answer for one uploaded image."""
 
@@ -24,6 +32,9 @@ class ClassificationPublic(BaseModel):
     top: list[LabelScorePublic]
     needs_review: bool = Field(description="The top probability is below the model's review threshold.")
     embedding: list[float] | None = Field(None, description="L2-normalised embedding (with ?embed=true).")
+    colours: list[ColourPublic] | None = Field(
+        None, description="The product's dominant colours, largest share first (with ?colours=true)."
+    )
 
 
 class ModelRefPublic(BaseModel):

@@ -106,7 +106,8 @@ class Catalog:
         version = self.space.active_version() or self.models.active_version()
         if version is None:
             raise NoModelError(
-                f"no model version of {self.models.name!r} in {self.models.root}: train one first (shoplens train)"
+                f"no active version of model {self.models.name!r} in {self.models.root}: train one, then "
+                "activate it (shoplens models activate VERSION)"
             )
         shared = self.serving() if self.serving else None
         if shared is not None and shared.version == version:

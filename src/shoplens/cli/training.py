@@ -87,6 +87,9 @@ def train(
         Path | None, typer.Option(help="Continue from a checkpoint (…/checkpoints/last.pt).")
     ] = None,
     progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
+    activate: Annotated[
+        bool, typer.Option("--activate", help="Serve the new version (refused if it is near chance).")
+    ] = False,
 ) -> None:
     """Train a category model, calibrate it, save a bundle and evaluate it on held-out data."""
     import dataclasses
@@ -126,13 +129,39 @@ def train(
             source.kind if source.kind == "fashion-mnist" else "custom"
         )  # the bundle is named after its data
         output = resume.parent.parent if resume else default_output(settings.models_dir, name)
-    bundle, metrics = run_training(cfg, source, output, resume=resume, progress=progress)
+    from shoplens.training.metrics import describe_estimate
+
+    given = {"batch_size": batch_size, "epochs": epochs, "lr": lr, "time_budget": time_budget}
+    keep = {name for name, value in given.items() if value is not None}
+    bundle, metrics = run_training(cfg, source, output, resume=resume, progress=progress, keep=keep)
+    extra = metrics["extra"]
+    for option, (before, after) in extra["adapted_to_small_data"].items():
+        out.print(
+            f"small training set: {option} {before} → {after} (set --{option.replace('_', '-')} to keep it)"
+        )
+    for warning in extra["warnings"]:
+        out.print(f"[yellow]warning:[/yellow] {warning}", soft_wrap=True)
+    out.print(f"review threshold: {extra['review_rule']}", soft_wrap=True)
     out.print(
         f"test accuracy {metrics['accuracy']:.4f}  top-3 {metrics['top3_accuracy']:.4f}  "
-        f"macro F1 {metrics['macro_f1']:.4f}  "
-        f"ECE {metrics['ece']:.4f}  ({metrics['extra']['train_seconds']:.0f}s training)"
+        f"macro F1 {metrics['macro_f1']:.4f}  ({metrics['extra']['train_seconds']:.0f}s training)\n"
+        f"ECE {describe_estimate(metrics, 'ece')}  NLL {describe_estimate(metrics, 'nll')}",
+        soft_wrap=True,
     )
     out.print(f"bundle: {bundle}\nreport: {bundle / 'report' / 'report.md'}")
+    _activate_trained(bundle, activate)
+
+
+def _activate_trained(bundle: Path, activate: bool) -> None:
+    """Activate the new version when asked; otherwise say how (a trained version never serves by itself)."""
+    from shoplens.inference.store import ModelStore
+
+    name, version = bundle.parent.name, bundle.name
+    if activate:
+        out.print(f"active: {ModelStore(bundle.parent.parent, name).activate(version).version}")
+        return
+    command = f"shoplens models activate {version} --name {name} --models-dir {bundle.parent.parent}"
+    out.print(f"not active yet (servers keep their current version); to serve it: {command}", soft_wrap=True)
 
 
 @app.command()

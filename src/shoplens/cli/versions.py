@@ -31,11 +31,18 @@ def models_versions(settings: Settings) -> None:
 @models_app.command("activate")
 @friendly_errors
 @with_settings(MODEL)
-def models_activate(version: Annotated[str, typer.Argument()], settings: Settings) -> None:
+def models_activate(
+    version: Annotated[str, typer.Argument()],
+    settings: Settings,
+    force: Annotated[
+        bool, typer.Option("--force", help="Activate even a version evaluated near chance.")
+    ] = False,
+) -> None:
     """Load a version to check it, then make it the active one (a running server follows within seconds)."""
     from shoplens.inference.store import ModelStore
 
-    out.print(f"active: {ModelStore(settings.models_dir, settings.model_name).activate(version).version}")
+    store = ModelStore(settings.models_dir, settings.model_name)
+    out.print(f"active: {store.activate(version, force=force).version}")
 
 
 @models_app.command("rollback")

@@ -149,11 +149,13 @@ class RemoteClassifier:
 
 
 def active_bundle(models_dir: str | os.PathLike = "var/models", name: str = "fashion-mnist") -> Path:
-    """The bundle a server would serve now: the active version, else the newest."""
+    """The bundle a server would serve now: the active version."""
     store = ModelStore(models_dir, name)
     version = store.active_version()
     if version is None:
-        raise ShopLensError(f"no model bundle in {Path(models_dir) / name}; train one or pass --bundle")
+        raise ShopLensError(
+            f"no model bundle is active in {Path(models_dir) / name}; activate one or pass --bundle"
+        )
     return store.path_of(version)
 
 

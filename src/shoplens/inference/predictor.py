@@ -114,7 +114,9 @@ class Predictor:
         """Top-k (the predictor's own k unless given) and review flag for one row of probabilities."""
         order = np.argsort(-p)[: min(top_k, len(p)) if top_k else self.top_k]
         top = [(self.bundle.labels[i], float(p[i])) for i in order]
-        return Prediction(top=top, needs_review=top[0][1] < self.bundle.review_threshold, embedding=embedding)
+        return Prediction(
+            top=top, needs_review=top[0][1] < self.bundle.threshold_for(top[0][0]), embedding=embedding
+        )
 
 
 def run_directly(predictor: Predictor, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

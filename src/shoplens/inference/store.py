@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import math
 import os
 import re
 import threading
@@ -21,11 +22,13 @@ from shoplens.imaging import PreprocessConfig
 from shoplens.inference.kinds import Runtime
 from shoplens.inference.predictor import Predictor
 from shoplens.inference.runtime import load_predictor
-from shoplens.models.bundle import CONFIG, METRICS, WEIGHTS
+from shoplens.models.bundle import CONFIG, METRICS, WEIGHTS, read_bundle_spec
 
 ACTIVE_FILE = "ACTIVE"
 HISTORY_FILE = "HISTORY.json"
 HISTORY_LIMIT = 20
+CHANCE_MARGIN = 0.05  # activation wants test accuracy above 1/classes by this much (or 2 standard errors)
+NO_ACTIVE_MODEL = "no active model: activate a version first (shoplens models activate VERSION)"
 VERSION_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 PredictorLoader = Callable[[Path], Predictor]
@@ -34,6 +37,10 @@ log = logging.getLogger(__name__)
 
 class NoEarlierVersionError(BundleError):
     """Rollback asked for, but no earlier active version exists any more."""
+
+
+class NotGoodEnoughError(BundleError):
+    """Activation refused: the version's recorded evaluation is missing or near chance (override with force)."""
 
 
 @dataclass(frozen=True)
@@ -98,9 +105,8 @@ class ModelStore:
         return version if version in self.version_names() else None
 
     def active_version(self) -> str | None:
-        """The version that should serve: the one marked ACTIVE, else the newest."""
-        names = self.version_names()
-        return self.marked_active() or (names[0] if names else None)
+        """The version that should serve: the one marked ACTIVE (a newly trained version waits for activation)."""
+        return self.marked_active()
 
     def history(self) -> list[str]:
         """Previously active versions, most recent first."""
@@ -121,9 +127,9 @@ class ModelStore:
         return infos
 
     def candidates(self) -> list[str]:
-        """Versions to try serving, in order: the active one, earlier active ones, then newest first."""
+        """Versions to try serving, in order: the active one, then earlier active ones; never an unactivated one."""
         names = self.version_names()
-        ordered = [self.marked_active(), *self.history(), *names]
+        ordered = [self.marked_active(), *self.history()]
         return list(dict.fromkeys(v for v in ordered if v in names))
 
     def path_of(self, version: str) -> Path:
@@ -144,9 +150,11 @@ class ModelStore:
             raise BundleError(f"{path}: cannot load the bundle ({type(e).__name__}: {e})") from e
         return LoadedModel(self.name, version, path, predictor, time.time())
 
-    def activate(self, version: str) -> LoadedModel:
-        """Load a version (refusing a broken one, ACTIVE unchanged), then mark it active."""
+    def activate(self, version: str, force: bool = False) -> LoadedModel:
+        """Load a version (refusing a broken or, unless forced, a near-chance one; ACTIVE unchanged), mark it active."""
         loaded = self.load(version)
+        if not force:
+            check_evaluation(loaded.path)
         with self._locked():
             previous = self.active_version()
             if previous and previous != version:
@@ -190,16 +198,20 @@ class ModelHandle:
         """The model to use for a request that starts now (it keeps it to the end)."""
         return self._current
 
+    def unavailable_reason(self) -> str:
+        """Why no model serves: none is active, or the active one has not loaded (yet)."""
+        return "no model loaded yet" if self.store.candidates() else NO_ACTIVE_MODEL
+
     def swap(self, model: LoadedModel) -> LoadedModel | None:
         """Serve `model` from now on; returns the one it replaces."""
         with self._swap_lock:
             old, self._current = self._current, model
         return old
 
-    def activate(self, version: str) -> LoadedModel:
+    def activate(self, version: str, force: bool = False) -> LoadedModel:
         """Validate and mark a version active, then serve it; on error the current model keeps serving."""
         with self._reload_lock:
-            loaded = self.store.activate(version)
+            loaded = self.store.activate(version, force=force)
             self._failed.pop(version, None)
             self.swap(loaded)
         return loaded
@@ -233,12 +245,42 @@ class ModelHandle:
         return None
 
 
+def chance_bar(num_classes: int, num_samples: int | None) -> float:
+    """The test accuracy a version must beat to be activated: chance plus a margin (wider on small test sets)."""
+    chance = 1.0 / max(num_classes, 1)
+    noise = 2 * math.sqrt(chance * (1 - chance) / num_samples) if num_samples else 0.0
+    return chance + max(CHANCE_MARGIN, noise)
+
+
+def check_evaluation(path: Path) -> None:
+    """NotGoodEnoughError unless the bundle's metrics.json shows test accuracy clearly above chance."""
+    metrics = _metrics(path)
+    num_classes = len(read_bundle_spec(path).labels)
+    accuracy = metrics.get("accuracy")
+    hint = "; force it to activate it anyway (--force, or ?force=true over HTTP)"
+    if not isinstance(accuracy, (int, float)):
+        raise NotGoodEnoughError(f"{path.name} has no recorded evaluation (metrics.json){hint}")
+    samples = metrics.get("num_samples")
+    bar = chance_bar(num_classes, samples if isinstance(samples, int) else None)
+    if accuracy <= bar:
+        raise NotGoodEnoughError(
+            f"{path.name} is near chance: test accuracy {accuracy:.4f} <= {bar:.4f} "
+            f"(1/{num_classes} classes plus margin){hint}"
+        )
+
+
+def _metrics(path: Path) -> dict:
+    """A bundle's metrics.json as a dict ({} when missing or unreadable)."""
+    try:
+        data = json.loads((path / METRICS).read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 def _accuracy(path: Path) -> float | None:
     """Test accuracy recorded in a bundle's metrics.json, if any."""
-    try:
-        value = json.loads((path / METRICS).read_text()).get("accuracy")
-    except (OSError, json.JSONDecodeError, AttributeError):
-        return None
+    value = _metrics(path).get("accuracy")
     return float(value) if isinstance(value, (int, float)) else None
 
 

@@ -37,9 +37,16 @@ class BundleSpec:
     labels: list[str]
     temperature: float = 1.0
     review_threshold: float = 0.0
+    review_thresholds: dict[str, float] = field(
+        default_factory=dict
+    )  # per predicted label; others: the above
     tta_flip: bool = False
     embedding_dim: int | None = None  # width of the penultimate features; None in bundles that predate it
     metrics: dict[str, Any] = field(default_factory=dict)
+
+    def threshold_for(self, label: str) -> float:
+        """The confidence under which a prediction of this label goes to review."""
+        return self.review_thresholds.get(label, self.review_threshold)
 
     @property
     def name(self) -> str:
@@ -71,6 +78,8 @@ def save_bundle(
     data: dict[str, Any],
     temperature: float = 1.0,
     review_threshold: float = 0.0,
+    review_thresholds: dict[str, float] | None = None,
+    review_rule: str | None = None,
     tta_flip: bool = False,
     name: str | None = None,
     version: str | None = None,
@@ -98,6 +107,8 @@ def save_bundle(
         "preprocess": preprocess.to_dict(),
         "temperature": float(temperature),
         "review_threshold": float(review_threshold),
+        "review_thresholds": {str(k): float(v) for k, v in (review_thresholds or {}).items()},
+        "review_rule": review_rule,
         "tta_flip": bool(tta_flip),
         "embedding_dim": int(model.num_features),
         "train_config": train_config,
@@ -135,7 +146,8 @@ def read_bundle_spec(path: str | os.PathLike) -> BundleSpec:
         labels = [str(label) for label in config["labels"]]
         temperature = float(config.get("temperature", 1.0))
         review_threshold = float(config.get("review_threshold", 0.0))
-    except (KeyError, ValueError, TypeError) as e:
+        per_label = {str(k): float(v) for k, v in (config.get("review_thresholds") or {}).items()}
+    except (KeyError, ValueError, TypeError, AttributeError) as e:
         raise BundleError(f"{path}: cannot load the bundle ({type(e).__name__}: {e})") from e
     metrics = json.loads((path / METRICS).read_text()) if (path / METRICS).is_file() else {}
     return BundleSpec(
@@ -145,6 +157,7 @@ def read_bundle_spec(path: str | os.PathLike) -> BundleSpec:
         labels=labels,
         temperature=temperature,
         review_threshold=review_threshold,
+        review_thresholds=per_label,
         tta_flip=bool(config.get("tta_flip", False)),
         embedding_dim=_embedding_dim(config),
         metrics=metrics,

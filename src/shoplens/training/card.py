@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from shoplens.models.bundle import CARD, Bundle
+from shoplens.training.metrics import describe_estimate
 
 
 def write_model_card(bundle: Bundle, metrics: dict[str, Any]) -> None:
@@ -13,9 +14,10 @@ def write_model_card(bundle: Bundle, metrics: dict[str, Any]) -> None:
     tc = cfg.get("train_config", {})
     data = cfg.get("data", {})
     review = metrics.get("review", {})
+    per_class = metrics.get("per_class", {})
     rows = "\n".join(
         f"| {name} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | {m['support']} |"
-        for name, m in metrics.get("per_class", {}).items()
+        for name, m in ((n, per_class[n]) for n in metrics.get("labels", per_class) if n in per_class)
     )
     text = f"""# {bundle.name} {bundle.version}
 
@@ -36,7 +38,7 @@ ShopLens product-category classifier: `{cfg["architecture"]}`, trained with pres
 | accuracy | {metrics["accuracy"]:.4f} |
 | top-3 accuracy | {metrics["top3_accuracy"]:.4f} |
 | macro F1 | {metrics["macro_f1"]:.4f} |
-| ECE (calibrated, T={bundle.temperature:.3f}) | {metrics["ece"]:.4f} |
+| ECE (calibrated, T={bundle.temperature:.3f}) | {describe_estimate(metrics, "ece")} |
 | ECE (uncalibrated) | {metrics.get("ece_uncalibrated", float("nan")):.4f} |
 | review threshold | {bundle.review_threshold:.3f} |
 | share sent to review | {review.get("flagged_share", 0):.3f} |

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from torch import nn
 
 from shoplens.data import ImageDataset
@@ -15,23 +17,37 @@ from shoplens.models.bundle import METRICS, Bundle, write_json
 from shoplens.training.card import write_model_card
 from shoplens.training.loop import predict_logits
 from shoplens.training.metrics import (
-    choose_review_threshold,
     classification_metrics,
     expected_calibration_error,
     fit_temperature,
     review_stats,
 )
 from shoplens.training.report import write_report
+from shoplens.training.small_data import review_thresholds
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """What validation decided: the temperature and the review thresholds (overall and per class)."""
+
+    temperature: float
+    review_threshold: float
+    review_thresholds: dict[str, float]
+    review_rule: str
 
 
 def calibrate(
     model: nn.Module, val: ImageDataset, preprocess: PreprocessConfig, tta_flip: bool, target_accuracy: float
-) -> tuple[float, float]:
-    """Temperature fitted on validation logits, and the review threshold chosen on the calibrated probabilities."""
+) -> Calibration:
+    """Temperature fitted on validation logits, and review thresholds chosen on the calibrated probabilities."""
+    if not len(val):
+        threshold, per_class, rule = review_thresholds(np.zeros((0, 1)), np.zeros(0, int), val.class_names, 0)
+        return Calibration(1.0, threshold, per_class, rule)
     logits = predict_logits(model, val.images, preprocess, tta_flip=tta_flip)
     temperature = fit_temperature(logits, val.labels)
-    threshold = choose_review_threshold(softmax(logits, temperature), val.labels, target_accuracy)
-    return float(temperature), float(threshold)
+    probs = softmax(logits, temperature)
+    threshold, per_class, rule = review_thresholds(probs, val.labels, val.class_names, target_accuracy)
+    return Calibration(float(temperature), float(threshold), per_class, rule)
 
 
 def evaluate_bundle(
@@ -54,7 +70,8 @@ def evaluate_bundle(
     metrics = classification_metrics(test.labels, probs, bundle.labels)
     metrics["ece_uncalibrated"] = float(expected_calibration_error(softmax(logits), test.labels))
     metrics["temperature"] = bundle.temperature
-    metrics["review"] = review_stats(probs, test.labels, bundle.review_threshold)
+    cutoffs = np.array([bundle.threshold_for(label) for label in bundle.labels])
+    metrics["review"] = review_stats(probs, test.labels, bundle.review_threshold, cutoffs)
     metrics["data"] = {"source": test.source, "checksum": test.checksum, "num_samples": len(test)}
     report_dir = Path(report_dir) if report_dir else bundle.path / "report"
     write_report(

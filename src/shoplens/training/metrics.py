@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from scipy.optimize import minimize_scalar
@@ -13,6 +13,8 @@ from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 _EPS = 1e-12
 _MIN_TEMPERATURE = 1e-2
 _MAX_TEMPERATURE = 1e2
+MIN_INTERVAL_SAMPLES = 100  # fewer test images: NLL and ECE are reported as "n too small", not as numbers
+_BOOTSTRAP_ROUNDS = 200
 
 
 def _validate(probs: np.ndarray, y_true: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -75,7 +77,35 @@ def _top_k_accuracy(probs: np.ndarray, y_true: np.ndarray, k: int) -> float:
 def _nll(probs: np.ndarray, y_true: np.ndarray) -> float:
     """Mean negative log-probability of the true class."""
     p = probs[np.arange(len(y_true)), y_true]
-    return float(-np.mean(np.log(np.clip(p, _EPS, 1.0))))
+    return 0.0 - float(np.mean(np.log(np.clip(p, _EPS, 1.0))))  # 0.0 - x: a perfect score is 0.0, not -0.0
+
+
+def _ece(probs: np.ndarray, y_true: np.ndarray) -> float:
+    """ECE with the report's 15 bins."""
+    return expected_calibration_error(probs, y_true, n_bins=15)
+
+
+def bootstrap_interval(
+    statistic: Callable[[np.ndarray, np.ndarray], float], probs: np.ndarray, y_true: np.ndarray, seed: int = 0
+) -> list[float] | None:
+    """95 % percentile-bootstrap interval of statistic(probs, y_true); None below MIN_INTERVAL_SAMPLES samples."""
+    n = len(y_true)
+    if n < MIN_INTERVAL_SAMPLES:
+        return None
+    rng = np.random.default_rng(seed)
+    values = [statistic(probs[idx], y_true[idx]) for idx in rng.integers(0, n, (_BOOTSTRAP_ROUNDS, n))]
+    low, high = np.percentile(values, [2.5, 97.5])
+    return [0.0 + float(low), 0.0 + float(high)]
+
+
+def describe_estimate(metrics: dict, key: str) -> str:
+    """'0.0123 (95 % CI 0.0100–0.0150)', or 'n too small (27 samples)' when no interval could be given."""
+    value, interval = metrics.get(key), metrics.get(f"{key}_interval")
+    if value is None:
+        return "—"
+    if not interval:
+        return f"n too small ({metrics.get('num_samples', '?')} samples)"
+    return f"{0.0 + value:.4f} (95 % CI {interval[0]:.4f}–{interval[1]:.4f})"
 
 
 def classification_metrics(y_true: np.ndarray, probs: np.ndarray, class_names: Sequence[str]) -> dict:
@@ -107,9 +137,12 @@ def classification_metrics(y_true: np.ndarray, probs: np.ndarray, class_names: S
         "macro_f1": float(np.mean(f1)),
         "per_class": per_class,
         "confusion_matrix": cm.astype(int).tolist(),
-        "ece": expected_calibration_error(probs, y_true, n_bins=15),
+        "ece": _ece(probs, y_true),
+        "ece_interval": bootstrap_interval(_ece, probs, y_true),
         "nll": _nll(probs, y_true),
+        "nll_interval": bootstrap_interval(_nll, probs, y_true),
         "num_samples": len(y_true),
+        "labels": [str(name) for name in class_names],  # the order of confusion_matrix's rows and columns
     }
 
 
@@ -153,10 +186,13 @@ def choose_review_threshold(probs_val: np.ndarray, y_val: np.ndarray, target_acc
     return float(thresholds[best[-1]])
 
 
-def review_stats(probs: np.ndarray, y_true: np.ndarray, threshold: float) -> dict:
-    """What sending predictions with confidence below threshold to a person would flag, catch and leave."""
+def review_stats(
+    probs: np.ndarray, y_true: np.ndarray, threshold: float, class_thresholds: np.ndarray | None = None
+) -> dict:
+    """What reviewing predictions under the threshold (per predicted class, if given) flags, catches, leaves."""
     conf, correct = _confidence_and_correct(probs, y_true)
-    flagged = conf < threshold
+    cutoff = np.asarray(class_thresholds)[probs.argmax(axis=1)] if class_thresholds is not None else threshold
+    flagged = conf < cutoff
     errors = ~correct
     accepted = ~flagged
     error_count = int(errors.sum())

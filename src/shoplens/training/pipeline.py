@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Collection
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,9 @@ from shoplens.models.bundle import load_bundle, save_bundle
 from shoplens.training.evaluate import calibrate, evaluate_bundle
 from shoplens.training.loop import train_model
 from shoplens.training.presets import TrainConfig
+from shoplens.training.small_data import adapt_to_data, thin_classes
 
+log = logging.getLogger(__name__)
 __all__ = ["DataSource", "default_output", "load_data", "preprocess_for", "run_training"]
 
 
@@ -51,22 +55,25 @@ def run_training(
     output: str | os.PathLike,
     resume: str | os.PathLike | None = None,
     progress: bool = True,
+    keep: Collection[str] = (),
 ) -> tuple[Path, dict[str, Any]]:
-    """Train, calibrate on validation, save the bundle, evaluate it on the test set; returns (bundle path, metrics)."""
+    """Train, calibrate on validation, save the bundle, evaluate it on the test set; returns (bundle path, metrics).
+
+    Batch size, LR and epochs adapt to a small training set unless named in `keep` (options the user set).
+    """
     output = Path(output)
     preprocess = preprocess_for(source, cfg)
     pool, test = load_data(source, preprocess, cfg.seed)
     train_idx, val_idx = stratified_split(pool.labels, cfg.val_fraction, seed=cfg.seed)
     train, val = pool.subset(train_idx), pool.subset(val_idx)
+    cfg, adapted = adapt_to_data(cfg, len(train), keep)
+    warnings = thin_classes(train.class_counts())
+    for warning in warnings:
+        log.warning(warning)
     result = train_model(
         cfg, train, val, preprocess, checkpoint_dir=output / "checkpoints", resume=resume, progress=progress
     )
-    if len(val):
-        temperature, threshold = calibrate(
-            result.model, val, preprocess, cfg.tta_flip, cfg.review_target_accuracy
-        )
-    else:
-        temperature, threshold = 1.0, 0.0
+    cal = calibrate(result.model, val, preprocess, cfg.tta_flip, cfg.review_target_accuracy)
     save_bundle(
         output,
         result.model,
@@ -75,8 +82,10 @@ def run_training(
         labels=pool.class_names,
         preprocess=preprocess,
         train_config=cfg.to_dict(),
-        temperature=temperature,
-        review_threshold=threshold,
+        temperature=cal.temperature,
+        review_threshold=cal.review_threshold,
+        review_thresholds=cal.review_thresholds,
+        review_rule=cal.review_rule,
         tta_flip=cfg.tta_flip,
         data={
             **source.record(),
@@ -94,6 +103,9 @@ def run_training(
         "epochs": len(result.history),
         "stopped": result.stopped,
         "best_val_acc": max((r.get("val_acc", 0.0) for r in result.history), default=None),
+        "adapted_to_small_data": adapted,
+        "warnings": warnings,
+        "review_rule": cal.review_rule,
     }
     metrics = evaluate_bundle(load_bundle(output), test, history=result.history, extra=extra)
     metrics["extra"] = extra

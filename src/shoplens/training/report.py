@@ -12,7 +12,12 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from shoplens.training.metrics import classification_metrics, expected_calibration_error, reliability_bins
+from shoplens.training.metrics import (
+    classification_metrics,
+    describe_estimate,
+    expected_calibration_error,
+    reliability_bins,
+)
 
 _DPI = 110
 _REVIEW_KEYS = ("threshold", "flagged_share", "errors_caught_share", "accepted_accuracy")
@@ -161,7 +166,7 @@ def plot_reliability(probs: np.ndarray, y_true: np.ndarray, path: str | Path, n_
     top.plot([0, 1], [0, 1], "k--", linewidth=1, label="perfect calibration")
     top.set_ylim(0, 1)
     top.set_ylabel("accuracy")
-    top.set_title(f"Reliability (ECE {ece:.4f}, {n_bins} bins)")
+    top.set_title(f"Reliability (ECE {ece:.4f}, {n_bins} bins, {len(y_true)} samples)")
     top.legend(loc="upper left", fontsize=8)
     bottom.bar(centres, count, width=width, color="gray", edgecolor="black")
     bottom.set_xlim(0, 1)
@@ -262,8 +267,8 @@ def _summary_lines(metrics: dict) -> list[str]:
         ("macro precision", _cell(metrics.get("macro_precision"))),
         ("macro recall", _cell(metrics.get("macro_recall"))),
         ("macro F1", _cell(metrics.get("macro_f1"))),
-        ("ECE (15 bins)", _cell(metrics.get("ece"))),
-        ("NLL", _cell(metrics.get("nll"))),
+        ("ECE (15 bins)", describe_estimate(metrics, "ece")),
+        ("NLL", describe_estimate(metrics, "nll")),
         ("samples", _cell(metrics.get("num_samples"))),
     ]
     lines = ["## Summary", "", *_table(("metric", "value"), rows)]
@@ -355,7 +360,8 @@ def write_report(
     if history:
         plot_training_curves(history, out_dir / "training_curves.png")
         figures.append(("Training curves", "training_curves.png"))
-    plot_confusion_matrix(metrics["confusion_matrix"], class_names, out_dir / "confusion_matrix.png")
+    labels = metrics.get("labels") or list(class_names)  # the matrix's own row/column order
+    plot_confusion_matrix(metrics["confusion_matrix"], labels, out_dir / "confusion_matrix.png")
     figures.append(("Confusion matrix", "confusion_matrix.png"))
     plot_reliability(probs, y_true, out_dir / "reliability.png")
     figures.append(("Calibration", "reliability.png"))
@@ -364,7 +370,7 @@ def write_report(
         plot_misclassified(images, y_true, y_pred, confidence, class_names, out_dir / "misclassified.png")
         figures.append(("Most confident mistakes", "misclassified.png"))
 
-    lines = [f"# {title}", "", *_summary_lines(metrics), "", *_per_class_lines(metrics, class_names)]
+    lines = [f"# {title}", "", *_summary_lines(metrics), "", *_per_class_lines(metrics, labels)]
     lines += _figure_lines(figures)
     if extra:
         lines += ["", "## Details", ""]

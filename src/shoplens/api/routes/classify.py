@@ -31,6 +31,7 @@ from shoplens.api.service import Service
 from shoplens.api.uploads import MULTIPART_BODY, Upload, read_uploads
 from shoplens.errors import ImageError
 from shoplens.imaging import PreprocessConfig, declared_size, decode_image, image_to_array
+from shoplens.imaging.colour import photo_colours
 from shoplens.inference.batcher import BatchResult
 from shoplens.inference.store import LoadedModel
 
@@ -53,6 +54,7 @@ class ClassifyQuery(BaseModel):
 
     top_k: int = Field(3, ge=1, le=100, description="Categories per image.")
     embed: bool = Field(False, description="Include the L2-normalised embedding.")
+    colours: bool = Field(False, description="Include the product's dominant colours (name, hex, share).")
 
 
 class ClassifyRoute(APIRoute):
@@ -106,7 +108,7 @@ async def classify_images(request: Request, service: Service, query: ClassifyQue
     deadline = service.deadline()
     model = service.handle.current()  # this request keeps this model, whatever is activated meanwhile
     if model is None:
-        raise HTTPException(503, "no model is loaded yet", headers={"Retry-After": "1"})
+        raise HTTPException(503, service.handle.unavailable_reason(), headers={"Retry-After": "1"})
     uploads = await read_uploads(request, settings.max_files, settings.max_parts)
     read = time.perf_counter()
     if small_enough_inline(uploads):
@@ -120,6 +122,11 @@ async def classify_images(request: Request, service: Service, query: ClassifyQue
     finally:
         ticket.queued()  # queued or refused: the batcher need not wait for these images
     results = await service.batcher.wait(futures, deadline)
+    palettes: list = [None] * len(uploads)
+    if query.colours:  # decodes the photos again, in colour, only when colours are asked for
+        palettes = await run_in_threadpool(
+            lambda: [photo_colours(up.data, settings.max_pixels) for up in uploads]
+        )
     timing = {
         "read": (read - start) * 1000,
         "decode": (decoded - read) * 1000,
@@ -128,7 +135,7 @@ async def classify_images(request: Request, service: Service, query: ClassifyQue
         "total": (time.perf_counter() - start) * 1000,
     }
     body = {
-        "results": [public(up, res, model, query) for up, res in zip(uploads, results)],
+        "results": [public(up, res, model, query, pal) for up, res, pal in zip(uploads, results, palettes)],
         "model": {"name": model.name, "version": model.version},
         "timing_ms": {k: round(v, 3) for k, v in timing.items()},
     }
@@ -157,8 +164,10 @@ def decode_all(uploads: list[Upload], preprocess: PreprocessConfig, max_pixels: 
     return arrays
 
 
-def public(upload: Upload, result: BatchResult, model: LoadedModel, query: ClassifyQuery) -> dict:
-    """One image's answer (a ClassificationPublic): top-k, review flag, and the embedding when asked for."""
+def public(
+    upload: Upload, result: BatchResult, model: LoadedModel, query: ClassifyQuery, colours: list | None = None
+) -> dict:
+    """One image's answer (a ClassificationPublic): top-k, review flag, embedding and colours when asked for."""
     pred = model.predictor.prediction(result.probs, top_k=query.top_k)
     item: dict = {"index": upload.index}
     if upload.filename is not None:
@@ -167,4 +176,6 @@ def public(upload: Upload, result: BatchResult, model: LoadedModel, query: Class
     item["needs_review"] = pred.needs_review
     if query.embed:
         item["embedding"] = result.embedding.tolist()
+    if colours is not None:
+        item["colours"] = [{"name": c.name, "hex": c.hex, "share": c.share} for c in colours]
     return item

@@ -22,7 +22,7 @@ async def livez() -> StatusPublic:
     "/readyz",
     response_model=StatusPublic,
     summary="Ready for traffic",
-    responses={503: {"description": "No model loaded yet, or shutting down"}},
+    responses={503: {"description": "No active model, none loaded yet, or shutting down"}},
 )
 async def readyz(service: ServiceDep) -> StatusPublic | JSONResponse:
     """200 with the serving version once a model is loaded; 503 before that and while shutting down."""
@@ -30,7 +30,7 @@ async def readyz(service: ServiceDep) -> StatusPublic | JSONResponse:
         return JSONResponse({"detail": "shutting down"}, status_code=503)
     model = service.handle.current()
     if model is None:
-        return JSONResponse({"detail": "no model loaded yet"}, status_code=503)
+        return JSONResponse({"detail": service.handle.unavailable_reason()}, status_code=503)
     return StatusPublic(status="ready", model=ModelRefPublic(name=model.name, version=model.version))
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query
 
 from shoplens.api.deps import AdminDep, ReaderDep, ServiceDep
 from shoplens.api.errors import http_error
@@ -47,14 +49,22 @@ def _activation(handle: ModelHandle, previous: LoadedModel | None, loaded: Loade
     "/{version}/activate",
     response_model=ActivationPublic,
     summary="Validate, mark active and serve a version",
-    responses={404: {"description": "No such version"}, 422: {"description": "The bundle cannot be loaded"}},
+    responses={
+        404: {"description": "No such version"},
+        422: {"description": "The bundle cannot be loaded, or its evaluation is near chance (see force)"},
+    },
 )
-def activate(version: str, _caller: AdminDep, service: ServiceDep) -> ActivationPublic:
-    """Load the version fully (a broken bundle is refused and the current one keeps serving), then swap to it."""
+def activate(
+    version: str,
+    _caller: AdminDep,
+    service: ServiceDep,
+    force: Annotated[bool, Query(description="Activate even a version evaluated near chance.")] = False,
+) -> ActivationPublic:
+    """Load the version fully (a broken or near-chance bundle is refused, the current one keeps serving), swap."""
     handle = service.handle
     previous = handle.current()
     try:
-        loaded = handle.activate(version)
+        loaded = handle.activate(version, force=force)
     except VersionNotFoundError as e:
         raise HTTPException(404, str(e)) from e
     except BundleError as e:

@@ -14,7 +14,14 @@ let shown = null; // the version whose report is on screen
 async function change(path, what) {
   clearError();
   try {
-    const answer = await api(path, { method: "POST" });
+    let answer;
+    try {
+      answer = await api(path, { method: "POST" });
+    } catch (error) {
+      // Activation refuses a version evaluated near chance (or never evaluated); a person may still insist.
+      if (error.status !== 422 || !/force/.test(error.message) || !window.confirm(`${error.message}\n\nActivate it anyway?`)) throw error;
+      answer = await api(path, { method: "POST", params: { force: "true" } });
+    }
     announce(`${what}: now serving ${answer.version}`);
     shown = answer.version;
   } catch (error) {
@@ -44,13 +51,23 @@ function versionsTable(list) {
       h("tbody", {}, rows))));
 }
 
+/** A calibration number with its 95 % interval, or "n too small" when the test set gave none. */
+function estimate(m, key) {
+  const value = m[key];
+  const interval = m[`${key}_interval`];
+  if (value == null) return "—";
+  if (!Array.isArray(interval)) return `n too small (${m.num_samples ?? "?"} images)`;
+  return `${Math.abs(value) < 5e-5 ? "0.0000" : value.toFixed(4)} (95 % CI ${interval[0].toFixed(4)}–${interval[1].toFixed(4)})`;
+}
+
 function metricCards(m) {
   const review = m.review || {};
   const cards = [
     ["Accuracy", m.accuracy != null ? pct(m.accuracy, 2) : "—"],
     ["Top-3 accuracy", m.top3_accuracy != null ? pct(m.top3_accuracy, 2) : "—"],
     ["Macro F1", m.macro_f1 != null ? m.macro_f1.toFixed(3) : "—"],
-    ["Calibration error (ECE)", m.ece != null ? `${m.ece.toFixed(3)}${m.ece_uncalibrated != null ? ` (was ${m.ece_uncalibrated.toFixed(3)})` : ""}` : "—"],
+    ["Calibration error (ECE)", estimate(m, "ece")],
+    ["Log loss (NLL)", estimate(m, "nll")],
     ["Sent to review", review.flagged_share != null ? pct(review.flagged_share) : "—"],
     ["Errors caught by review", review.errors_caught_share != null ? pct(review.errors_caught_share) : "—"],
     ["Accuracy of accepted", review.accepted_accuracy != null ? pct(review.accepted_accuracy, 2) : "—"],
@@ -82,8 +99,13 @@ async function showReport(version) {
       h("p", { class: "muted" }, `No evaluation report: ${error.message}`));
     return;
   }
-  const perClass = Object.entries(metrics.per_class || {});
-  const labels = perClass.map(([name]) => name);
+  // metrics.json lists its categories in class-index order (`labels`): the matrix's rows and columns follow it.
+  // Older files lack it; their per_class keys are sorted by name, so their matrix cannot be labelled.
+  const labels = Array.isArray(metrics.labels) ? metrics.labels : null;
+  const perClass = (labels || Object.keys(metrics.per_class || {}))
+    .filter((name) => metrics.per_class && metrics.per_class[name])
+    .map((name) => [name, metrics.per_class[name]]);
+  const matrix = Array.isArray(metrics.confusion_matrix) ? metrics.confusion_matrix : null;
   put(holder, 
     h("h2", { id: "report-heading" }, `Report of ${version}`),
     metricCards(metrics),
@@ -92,9 +114,11 @@ async function showReport(version) {
         ? h("section", {}, h("h3", {}, "F1 per category"),
           barList(perClass.map(([name, c]) => ({ label: name, value: c.f1, text: c.f1.toFixed(3) })), { label: "F1 per category", kind: "accent" }))
         : null,
-      Array.isArray(metrics.confusion_matrix) && metrics.confusion_matrix.length === labels.length
-        ? h("section", {}, h("h3", {}, "Confusion matrix"), heatmap(metrics.confusion_matrix, labels))
-        : null),
+      matrix && labels && matrix.length === labels.length
+        ? h("section", {}, h("h3", {}, "Confusion matrix"), heatmap(matrix, labels))
+        : matrix ? h("section", {}, h("h3", {}, "Confusion matrix"),
+          h("p", { class: "muted" }, "This report does not record its label order: evaluate the version again to see it."))
+          : null),
     h("div", { class: "figures" }, FIGURES.map((f) => figure(version, f))));
 }
 

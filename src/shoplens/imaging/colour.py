@@ -1,0 +1,110 @@
+"""Dominant colours of the product in a photo: foreground only, k-means in CIELAB, named clothing colours.
+
+The background is what the photo's border looks like: pixels far (in CIELAB) from the border's median colour
+are the product. Those are clustered with k-means; each cluster is named after the nearest of ~15 clothing
+colours, clusters of the same name merge, and each colour comes with its hex and its share of the product.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from shoplens.imaging.decode import DEFAULT_MAX_PIXELS, decode_image
+
+PALETTE: dict[str, str] = {  # clothing colour names and a typical shade of each
+    "black": "#151515",
+    "white": "#F4F4F2",
+    "grey": "#8C8C8C",
+    "navy": "#1F2A48",
+    "blue": "#3565A8",
+    "light blue": "#9CC3E4",
+    "green": "#2F6B3A",
+    "olive": "#6E6B2F",
+    "yellow": "#E8C840",
+    "orange": "#DB7F2A",
+    "red": "#B8322E",
+    "burgundy": "#741E2C",
+    "pink": "#E59AB4",
+    "purple": "#6A3D8C",
+    "brown": "#6A4A34",
+    "beige": "#CDB08A",
+}
+MAX_SIDE = 128  # colours need no detail: the photo is shrunk first
+BACKGROUND_DELTA = 14.0  # CIELAB distance from the border's colour above which a pixel is product
+MIN_FOREGROUND = 0.005  # a smaller share: the photo is taken as all product (e.g. a close-up of fabric)
+
+
+@dataclass(frozen=True)
+class Colour:
+    """A named colour of the product, its measured hex, and its share of the product's pixels."""
+
+    name: str
+    hex: str
+    share: float
+
+
+def _lab(rgb: np.ndarray) -> np.ndarray:
+    """uint8 RGB (..., 3) as float CIELAB (L 0..100, a and b about -128..127)."""
+    lab = cv2.cvtColor(np.ascontiguousarray(rgb.reshape(-1, 1, 3)), cv2.COLOR_RGB2LAB).reshape(-1, 3)
+    return lab.astype(np.float32) * np.array([100 / 255, 1, 1], np.float32) - np.array(
+        [0, 128, 128], np.float32
+    )
+
+
+_NAMES = list(PALETTE)
+_PALETTE_LAB = _lab(
+    np.array([[int(h[i : i + 2], 16) for i in (1, 3, 5)] for h in PALETTE.values()], np.uint8)
+)
+
+
+def name_of(lab: np.ndarray) -> str:
+    """The palette name nearest to a CIELAB colour."""
+    return _NAMES[int(np.argmin(np.linalg.norm(_PALETTE_LAB - lab, axis=1)))]
+
+
+def foreground_mask(rgb: np.ndarray) -> np.ndarray:
+    """Boolean (H, W): pixels unlike the photo's border (all pixels when almost none are)."""
+    lab = _lab(rgb).reshape(*rgb.shape[:2], 3)
+    border = np.concatenate([lab[0], lab[-1], lab[:, 0], lab[:, -1]])
+    distance = np.linalg.norm(lab - np.median(border, axis=0), axis=2)
+    mask = distance > BACKGROUND_DELTA
+    return mask if mask.mean() >= MIN_FOREGROUND else np.ones_like(mask)
+
+
+def dominant_colours(rgb: np.ndarray, k: int = 3, seed: int = 0) -> list[Colour]:
+    """Up to k named colours of the product in a uint8 RGB photo (H, W, 3), largest share first."""
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.size == 0:
+        raise ValueError(f"expected an RGB image (H, W, 3), got shape {rgb.shape}")
+    scale = MAX_SIDE / max(rgb.shape[:2])
+    if scale < 1:
+        rgb = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    pixels = rgb[foreground_mask(rgb)]
+    lab = _lab(pixels)
+    k = max(1, min(k, len(np.unique(pixels, axis=0))))
+    cv2.setRNGSeed(seed)
+    criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 0.5)
+    _, assigned, _ = cv2.kmeans(lab, k, None, criteria, 3, cv2.KMEANS_PP_CENTERS)
+    assigned = assigned.ravel()
+    merged: dict[str, list[int]] = {}
+    for c in range(k):
+        members = np.flatnonzero(assigned == c)
+        if len(members):
+            merged.setdefault(name_of(lab[members].mean(axis=0)), []).extend(members.tolist())
+    colours = [
+        Colour(name, _hex(np.median(pixels[idx], axis=0)), round(len(idx) / len(pixels), 4))
+        for name, idx in merged.items()
+    ]
+    return sorted(colours, key=lambda c: -c.share)
+
+
+def photo_colours(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> list[Colour]:
+    """Dominant colours of the product in an encoded photo (safe decode, EXIF orientation applied)."""
+    return dominant_colours(np.asarray(decode_image(data, max_pixels=max_pixels).convert("RGB")))
+
+
+def _hex(rgb: np.ndarray) -> str:
+    """'#RRGGBB' of a uint8-range RGB colour."""
+    return "#" + "".join(f"{round(float(v)):02X}" for v in rgb)

@@ -1,0 +1,50 @@
+"""Dominant product colours: the background is left out, colours are named and their shares add up."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from shoplens.data.product_shapes import SHAPES, render_product_coloured
+from shoplens.imaging.colour import PALETTE, dominant_colours, name_of
+from shoplens.imaging.colour import _lab as lab
+
+
+def test_a_red_square_on_white_is_red_and_the_background_is_left_out() -> None:
+    photo = np.full((120, 160, 3), 245, np.uint8)
+    photo[30:90, 40:100] = (184, 50, 46)
+    colours = dominant_colours(photo)
+    assert [c.name for c in colours] == ["red"] and colours[0].share == 1.0 and colours[0].hex == "#B8322E"
+
+
+def test_two_colour_product_gives_both_with_their_shares() -> None:
+    photo = np.full((100, 100, 3), 240, np.uint8)
+    photo[20:80, 20:65] = (31, 42, 72)  # navy: 60 × 45 pixels
+    photo[20:80, 65:80] = (232, 200, 64)  # yellow: 60 × 15 pixels
+    colours = dominant_colours(photo, k=2)
+    assert [c.name for c in colours] == ["navy", "yellow"]
+    assert colours[0].share == pytest.approx(0.75, abs=0.03) and sum(
+        c.share for c in colours
+    ) == pytest.approx(1)
+
+
+def test_every_palette_shade_is_named_after_itself() -> None:
+    for name, value in PALETTE.items():
+        rgb = np.array([[int(value[i : i + 2], 16) for i in (1, 3, 5)]], np.uint8)
+        assert name_of(lab(rgb)[0]) == name
+
+
+def test_rendered_products_are_mostly_named_in_the_colour_they_were_drawn() -> None:
+    right = 0
+    for i in range(12):
+        data, expected = render_product_coloured(list(SHAPES)[i % 3], 5_000 + i)
+        right += dominant_colours(np.asarray(Image.open(io.BytesIO(data)).convert("RGB")))[0].name == expected
+    assert right >= 10
+
+
+def test_not_an_rgb_array_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="expected an RGB image"):
+        dominant_colours(np.zeros((10, 10), np.uint8))
