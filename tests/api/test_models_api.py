@@ -102,7 +102,7 @@ async def test_readyz_is_503_until_a_model_is_loaded(tmp_path: Path, keys_file: 
     app = create_app(settings_for(models_root, keys_file))
     async with serving(app, ready=False, headers={"X-API-Key": api_keys["reader"]}) as c:
         r = await c.get("/readyz")
-        assert r.status_code == 503 and r.json() == {"detail": "no model loaded yet"}
+        assert r.status_code == 503 and r.json()["code"] == "no_model" and r.headers["retry-after"]
         r = await classify(c, encode(product_photo()))
         assert r.status_code == 503 and r.headers["retry-after"]
         assert (await c.get("/livez")).status_code == 200

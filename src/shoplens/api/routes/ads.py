@@ -44,6 +44,7 @@ from shoplens.api.ads_schemas import (
 from shoplens.api.catalog_deps import CatalogDep, OptionalShopperDep, SessionDep
 from shoplens.api.deps import MerchantDep, ReaderDep, SettingsDep, acting_merchant
 from shoplens.api.keys import Principal
+from shoplens.api.openapi import problems
 from shoplens.behaviour.events import MAX_FUTURE
 from shoplens.catalog.service import Catalog
 from shoplens.config import Settings
@@ -78,7 +79,13 @@ def _owned(catalog: Catalog, campaign_id: int, caller: Principal) -> CampaignPub
         return campaign_public(campaign, creatives_of(session, [campaign.id])[campaign.id])
 
 
-@router.post("/campaigns", status_code=201, response_model=CampaignPublic, summary="Create a campaign")
+@router.post(
+    "/campaigns",
+    status_code=201,
+    response_model=CampaignPublic,
+    operation_id="createCampaign",
+    summary="Create a campaign",
+)
 def create(body: CampaignCreate, caller: MerchantDep, catalog: CatalogDep) -> CampaignPublic:
     """A new campaign with a budget, a bid per click and optional target categories."""
     merchant = acting_merchant(caller, body.merchant)
@@ -97,7 +104,9 @@ def create(body: CampaignCreate, caller: MerchantDep, catalog: CatalogDep) -> Ca
         return campaign_public(create_campaign(session, spec, categories), [])
 
 
-@router.get("/campaigns", response_model=list[CampaignPublic], summary="List campaigns")
+@router.get(
+    "/campaigns", response_model=list[CampaignPublic], operation_id="listCampaigns", summary="List campaigns"
+)
 def list_(
     caller: MerchantDep,
     session: SessionDep,
@@ -115,13 +124,25 @@ def list_(
     return [campaign_public(c, creatives[c.id]) for c in campaigns]
 
 
-@router.get("/campaigns/{campaign_id}", response_model=CampaignPublic, summary="One campaign")
+@router.get(
+    "/campaigns/{campaign_id}",
+    response_model=CampaignPublic,
+    operation_id="getCampaign",
+    summary="One campaign",
+    responses=problems(404),
+)
 def get(campaign_id: int, caller: MerchantDep, catalog: CatalogDep) -> CampaignPublic:
     """A campaign with its creatives and spend."""
     return _owned(catalog, campaign_id, caller)
 
 
-@router.patch("/campaigns/{campaign_id}", response_model=CampaignPublic, summary="Change a campaign")
+@router.patch(
+    "/campaigns/{campaign_id}",
+    response_model=CampaignPublic,
+    operation_id="updateCampaign",
+    summary="Change a campaign",
+    responses=problems(404),
+)
 def update(
     campaign_id: int, changes: CampaignUpdate, caller: MerchantDep, catalog: CatalogDep
 ) -> CampaignPublic:
@@ -139,7 +160,9 @@ def update(
     status_code=201,
     response_model=CreativePublic,
     openapi_extra=CREATIVE_BODY,
+    operation_id="addCreative",
     summary="Add a creative (an image) to a campaign",
+    responses=problems(404, 413, 415),
 )
 async def add(
     campaign_id: int,
@@ -164,7 +187,10 @@ async def add(
 
 
 @router.get(
-    "/select", response_model=AdSelectionPublic, summary="Ads for a shopper and the product being viewed"
+    "/select",
+    response_model=AdSelectionPublic,
+    operation_id="selectAds",
+    summary="Ads for a shopper and the product being viewed",
 )
 def select(
     _caller: ReaderDep,
@@ -205,8 +231,9 @@ def _event(
     "/{creative_id}/impression",
     status_code=201,
     response_model=AdEventPublic,
+    operation_id="recordAdImpression",
     summary="An ad was shown",
-    responses={200: {"description": "A repeat of an earlier event_id: ignored"}},
+    responses={200: {"description": "A repeat of an earlier event_id: ignored"}, **problems(404)},
 )
 def impression(
     creative_id: int, body: AdEventCreate, _caller: ReaderDep, catalog: CatalogDep, settings: SettingsDep
@@ -219,8 +246,9 @@ def impression(
     "/{creative_id}/click",
     status_code=201,
     response_model=AdEventPublic,
+    operation_id="recordAdClick",
     summary="An ad was clicked",
-    responses={200: {"description": "A repeat of an earlier event_id: ignored"}},
+    responses={200: {"description": "A repeat of an earlier event_id: ignored"}, **problems(404)},
 )
 def click(
     creative_id: int, body: AdEventCreate, _caller: ReaderDep, catalog: CatalogDep, settings: SettingsDep
@@ -230,7 +258,11 @@ def click(
 
 
 @router.get(
-    "/campaigns/{campaign_id}/report", response_model=CampaignReportPublic, summary="A campaign's report"
+    "/campaigns/{campaign_id}/report",
+    response_model=CampaignReportPublic,
+    operation_id="getCampaignReport",
+    summary="A campaign's report",
+    responses=problems(404),
 )
 def report(campaign_id: int, caller: MerchantDep, session: SessionDep) -> CampaignReportPublic:
     """Impressions, clicks, CTR, spend and budget left, per campaign and per creative."""

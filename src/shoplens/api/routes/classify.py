@@ -90,7 +90,8 @@ router = APIRouter(prefix="/v1", tags=["classify"], route_class=ClassifyRoute)
     response_model_exclude_none=True,
     openapi_extra=MULTIPART_BODY,
     responses=ERRORS,
-    summary="Classify one image (`file`) or several (`files`)",
+    operation_id="classifyImages",
+    summary="Classify one image or several (multipart `file`/`files`, or JSON `image`/`images`)",
 )
 async def classify(
     request: Request, _caller: ReaderDep, service: ServiceDep, query: Annotated[ClassifyQuery, Query()]

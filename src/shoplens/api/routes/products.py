@@ -21,6 +21,7 @@ from shoplens.api.catalog_schemas import (
     product_public,
 )
 from shoplens.api.deps import MerchantDep, ReaderDep, SettingsDep, acting_merchant
+from shoplens.api.openapi import problems
 from shoplens.api.uploads import FILE_FIELDS
 from shoplens.catalog import products
 from shoplens.catalog.ingest import IngestItem, ProductIn
@@ -93,7 +94,12 @@ def _render(product: Product) -> dict:
     status_code=201,
     response_model=ProductPublic,
     openapi_extra=IMAGES_BODY,
+    operation_id="createProduct",
     summary="Create a product with images",
+    responses={
+        200: {"description": "A retry with the same Idempotency-Key: the first answer"},
+        **problems(409, 415),
+    },
 )
 async def create_product(
     request: Request,
@@ -121,7 +127,7 @@ async def create_product(
     return JSONResponse(answer.payload, status_code=201 if answer.created else 200, headers=headers)
 
 
-@router.get("", response_model=ProductPage, summary="List products with filters")
+@router.get("", response_model=ProductPage, operation_id="listProducts", summary="List products with filters")
 def list_(
     _caller: ReaderDep,
     session: SessionDep,
@@ -137,13 +143,25 @@ def list_(
     return ProductPage(total=total, limit=limit, offset=offset, items=[product_public(p) for p in items])
 
 
-@router.get("/{product_id}", response_model=ProductPublic, summary="One product")
+@router.get(
+    "/{product_id}",
+    response_model=ProductPublic,
+    operation_id="getProduct",
+    summary="One product",
+    responses=problems(404),
+)
 def get(product_id: int, _caller: ReaderDep, session: SessionDep) -> ProductPublic:
     """A product with its images and flags."""
     return product_public(get_product(session, product_id))
 
 
-@router.patch("/{product_id}", response_model=ProductPublic, summary="Change a product's declared fields")
+@router.patch(
+    "/{product_id}",
+    response_model=ProductPublic,
+    operation_id="updateProduct",
+    summary="Change a product's declared fields",
+    responses=problems(404),
+)
 def update(
     product_id: int, changes: ProductUpdate, caller: MerchantDep, catalog: CatalogDep, session: SessionDep
 ) -> ProductPublic:
@@ -157,7 +175,13 @@ def update(
         return product_public(product)
 
 
-@router.delete("/{product_id}", status_code=204, summary="Delete a product")
+@router.delete(
+    "/{product_id}",
+    status_code=204,
+    operation_id="deleteProduct",
+    summary="Delete a product",
+    responses=problems(404),
+)
 def remove(product_id: int, caller: MerchantDep, catalog: CatalogDep) -> Response:
     """Delete a product, its images' rows and their vectors (a merchant only its own)."""
     products.delete_product(catalog, product_id, caller.merchant)
@@ -165,7 +189,11 @@ def remove(product_id: int, caller: MerchantDep, catalog: CatalogDep) -> Respons
 
 
 @router.get(
-    "/{product_id}/duplicates", response_model=list[DuplicatePublic], summary="Near-duplicates of a product"
+    "/{product_id}/duplicates",
+    response_model=list[DuplicatePublic],
+    operation_id="listProductDuplicates",
+    summary="Near-duplicates of a product",
+    responses=problems(404),
 )
 def duplicates(product_id: int, _caller: ReaderDep, session: SessionDep) -> list[DuplicatePublic]:
     """Other products showing a near-duplicate of one of this product's images."""

@@ -13,6 +13,7 @@ from starlette.datastructures import UploadFile
 from shoplens.api.catalog_deps import CatalogDep
 from shoplens.api.catalog_schemas import SimilarPublic, similar_public
 from shoplens.api.deps import ReaderDep
+from shoplens.api.openapi import problems
 from shoplens.catalog.similar import find_similar
 
 router = APIRouter(prefix="/v1/search", tags=["search"])
@@ -72,7 +73,14 @@ async def read_query(request: Request) -> tuple[bytes | None, int | None]:
         raise HTTPException(422, f"product_id must be an integer, not {str(raw_id)[:40]!r}") from None
 
 
-@router.post("/similar", response_model=SimilarPublic, openapi_extra=QUERY_BODY, summary="Search by image")
+@router.post(
+    "/similar",
+    response_model=SimilarPublic,
+    openapi_extra=QUERY_BODY,
+    operation_id="searchSimilarProducts",
+    summary="Search by image (a photo) or by product",
+    responses=problems(404, 413, 415),
+)
 async def search(
     request: Request,
     _caller: ReaderDep,
