@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from shoplens.ads.campaigns import targets
 from shoplens.ads.reports import CampaignReport
 from shoplens.ads.selection import AdChoice, AdSelection
+from shoplens.api.schemas import Timestamp
 from shoplens.db.ads import Campaign, Creative
 
 TARGETS = "Categories to show the ads for (the viewed product's or the shopper's top one); empty: anywhere."
@@ -68,7 +69,7 @@ class CreativePublic(BaseModel):
     confidence: float | None
     model_version: str | None
     status: str
-    created_at: datetime
+    created_at: Timestamp
 
 
 class CampaignPublic(BaseModel):
@@ -83,9 +84,9 @@ class CampaignPublic(BaseModel):
     budget_left: float
     target_categories: list[str]
     status: str
-    starts_at: datetime
-    ends_at: datetime | None
-    created_at: datetime
+    starts_at: Timestamp
+    ends_at: Timestamp | None
+    created_at: Timestamp
     creatives: list[CreativePublic]
 
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shoplens.api.schemas import Timestamp
 from shoplens.catalog.similar import Found
 from shoplens.db.catalog import PRODUCT_STATUSES, Product, ProductImage
 
@@ -79,8 +79,8 @@ class ProductPublic(BaseModel):
     status: str
     flags: list[str]
     images: list[ImagePublic]
-    created_at: datetime
-    updated_at: datetime
+    created_at: Timestamp
+    updated_at: Timestamp
 
 
 class ProductPage(BaseModel):

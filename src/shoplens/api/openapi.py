@@ -25,6 +25,7 @@ from fastapi.routing import APIRoute
 from shoplens.api.problems import PROBLEM_JSON, Problem, ValidationProblem
 
 F = TypeVar("F", bound=Callable[..., Any])
+REF = "#/components/schemas/{model}"
 PROBES = frozenset({"/livez", "/readyz"})
 DESCRIPTIONS = {
     400: "The request cannot be read: a malformed body, form, JSON or header",
@@ -46,6 +47,17 @@ HEADERS = {
     429: {"Retry-After": "Seconds to wait"},
     503: {"Retry-After": "Seconds to wait"},
 }
+
+
+_COMPONENTS: dict[str, Any] = {}  # schemas of bodies routes read themselves (see `component`)
+
+
+def component(name: str, schema: dict[str, Any]) -> dict[str, str]:
+    """Add a JSON schema (made with ref_template REF) and its $defs to the document's components; its $ref."""
+    schema = dict(schema)
+    _COMPONENTS.update(schema.pop("$defs", {}))
+    _COMPONENTS[name] = schema
+    return {"$ref": REF.format(model=name)}
 
 
 def raises(*statuses: int) -> Callable[[F], F]:
@@ -129,7 +141,7 @@ def _problem_schemas() -> dict[str, Any]:
     """The problem models' JSON schemas, as components."""
     found: dict[str, Any] = {}
     for model in (Problem, ValidationProblem):
-        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        schema = model.model_json_schema(ref_template=REF)
         found.update(schema.pop("$defs", {}))
         found[model.__name__] = schema
     return found
@@ -161,6 +173,7 @@ def build_document(app: FastAPI) -> dict[str, Any]:
     for name in ("HTTPValidationError", "ValidationError"):  # FastAPI's 422 list, never sent
         schemas.pop(name, None)
     schemas.update(_problem_schemas())
+    schemas.update(_COMPONENTS)
     app.openapi_schema = doc
     return doc
 

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
+
+MAX_ROW_ID = 2**31 - 1  # ids are INTEGER columns: 32-bit on PostgreSQL; a larger one names no row
+
+
+def _aware(value: datetime) -> datetime:
+    """A time with its zone: the database keeps UTC, and SQLite drops the zone."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+Timestamp = Annotated[datetime, AfterValidator(_aware)]  # sent as RFC 3339 (with its offset), as documented
 
 
 class LabelScorePublic(BaseModel):
@@ -45,7 +56,7 @@ class ModelVersionPublic(BaseModel):
     """One version of the model."""
 
     version: str
-    created: datetime
+    created: Timestamp
     accuracy: float | None = Field(None, description="Test accuracy from the bundle's metrics.json.")
     active: bool = Field(description="Marked active (or the newest, when none is marked).")
     serving: bool = Field(description="Loaded and answering requests in this process.")

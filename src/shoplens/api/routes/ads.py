@@ -41,7 +41,7 @@ from shoplens.api.ads_schemas import (
     report_public,
     selection_public,
 )
-from shoplens.api.catalog_deps import CatalogDep, OptionalShopperDep, SessionDep
+from shoplens.api.catalog_deps import MAX_ROW_ID, CatalogDep, OptionalShopperDep, RowId, SessionDep
 from shoplens.api.deps import MerchantDep, ReaderDep, SettingsDep, acting_merchant
 from shoplens.api.keys import Principal
 from shoplens.api.openapi import problems
@@ -131,7 +131,7 @@ def list_(
     summary="One campaign",
     responses=problems(404),
 )
-def get(campaign_id: int, caller: MerchantDep, catalog: CatalogDep) -> CampaignPublic:
+def get(campaign_id: RowId, caller: MerchantDep, catalog: CatalogDep) -> CampaignPublic:
     """A campaign with its creatives and spend."""
     return _owned(catalog, campaign_id, caller)
 
@@ -144,7 +144,7 @@ def get(campaign_id: int, caller: MerchantDep, catalog: CatalogDep) -> CampaignP
     responses=problems(404),
 )
 def update(
-    campaign_id: int, changes: CampaignUpdate, caller: MerchantDep, catalog: CatalogDep
+    campaign_id: RowId, changes: CampaignUpdate, caller: MerchantDep, catalog: CatalogDep
 ) -> CampaignPublic:
     """Change name, budget, bid, target categories, status or end date."""
     categories = catalog.categories()
@@ -165,7 +165,7 @@ def update(
     responses=problems(404, 413, 415),
 )
 async def add(
-    campaign_id: int,
+    campaign_id: RowId,
     request: Request,
     caller: MerchantDep,
     catalog: CatalogDep,
@@ -196,7 +196,9 @@ def select(
     _caller: ReaderDep,
     catalog: CatalogDep,
     shopper: OptionalShopperDep,
-    context_product_id: Annotated[int | None, Query(ge=1, description="The product on the page.")] = None,
+    context_product_id: Annotated[
+        int | None, Query(ge=1, le=MAX_ROW_ID, description="The product on the page.")
+    ] = None,
     slots: Annotated[int, Query(ge=1, le=10, description="How many ads the page shows.")] = 1,
 ) -> AdSelectionPublic:
     """Eligible creatives ranked by relevance and a Thompson-sampled click rate, with frequency caps and pacing."""
@@ -236,7 +238,7 @@ def _event(
     responses={200: {"description": "A repeat of an earlier event_id: ignored"}, **problems(404)},
 )
 def impression(
-    creative_id: int, body: AdEventCreate, _caller: ReaderDep, catalog: CatalogDep, settings: SettingsDep
+    creative_id: RowId, body: AdEventCreate, _caller: ReaderDep, catalog: CatalogDep, settings: SettingsDep
 ) -> Response:
     """Record that a shopper saw a creative (counted in their segment)."""
     return _event(catalog, settings, creative_id, body, "ad_impression")
@@ -251,7 +253,7 @@ def impression(
     responses={200: {"description": "A repeat of an earlier event_id: ignored"}, **problems(404)},
 )
 def click(
-    creative_id: int, body: AdEventCreate, _caller: ReaderDep, catalog: CatalogDep, settings: SettingsDep
+    creative_id: RowId, body: AdEventCreate, _caller: ReaderDep, catalog: CatalogDep, settings: SettingsDep
 ) -> Response:
     """Record that a shopper clicked a creative (the campaign pays its bid)."""
     return _event(catalog, settings, creative_id, body, "ad_click")
@@ -264,7 +266,7 @@ def click(
     summary="A campaign's report",
     responses=problems(404),
 )
-def report(campaign_id: int, caller: MerchantDep, session: SessionDep) -> CampaignReportPublic:
+def report(campaign_id: RowId, caller: MerchantDep, session: SessionDep) -> CampaignReportPublic:
     """Impressions, clicks, CTR, spend and budget left, per campaign and per creative."""
     check_campaign_owner(get_campaign(session, campaign_id), caller.merchant)
     return report_public(campaign_report(session, campaign_id))

@@ -21,7 +21,7 @@ from shoplens.api.behaviour_schemas import (
     TrendRowPublic,
     TrendsPublic,
 )
-from shoplens.api.catalog_deps import CatalogDep, RecommenderDep, SessionDep, ShopperDep
+from shoplens.api.catalog_deps import CatalogDep, RecommenderDep, RowId, SessionDep, ShopperDep
 from shoplens.api.deps import AdminDep, ReaderDep, SettingsDep
 from shoplens.api.openapi import problems
 from shoplens.behaviour.erasure import erase_user
@@ -128,8 +128,11 @@ def get_recommendations(
     response_model=RelatedPublic,
     operation_id="listRelatedProducts",
     summary="Products related to a product",
+    responses=problems(404),
 )
-def get_related(product_id: int, _caller: ReaderDep, recommender: RecommenderDep, k: K = 10) -> RelatedPublic:
+def get_related(
+    product_id: RowId, _caller: ReaderDep, recommender: RecommenderDep, k: K = 10
+) -> RelatedPublic:
     """Products that look like this one or were viewed in the same sessions, in stock, best first."""
     return RelatedPublic(product_id=product_id, items=_items(recommender.related(product_id, k)))
 

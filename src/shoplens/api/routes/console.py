@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
@@ -13,6 +12,7 @@ from shoplens.api.catalog_deps import CatalogDep, SessionDep
 from shoplens.api.catalog_schemas import SimilarPublic, similar_public
 from shoplens.api.deps import AdminDep, ReaderDep, ServiceDep, SettingsDep
 from shoplens.api.openapi import problems
+from shoplens.api.schemas import Timestamp
 from shoplens.api.uploads import MULTIPART_BODY, read_uploads
 from shoplens.behaviour.events import list_shoppers
 from shoplens.catalog.queries import list_merchants
@@ -44,7 +44,7 @@ class ShopperPublic(BaseModel):
 
     user_id: str
     events: int
-    last_event: datetime
+    last_event: Timestamp
 
 
 class ShopperListPublic(BaseModel):

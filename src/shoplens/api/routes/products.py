@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from shoplens.api.catalog_deps import CatalogDep, SessionDep
+from shoplens.api.catalog_deps import CatalogDep, RowId, SessionDep
 from shoplens.api.catalog_schemas import (
     DuplicatePublic,
     ProductCreate,
@@ -150,7 +150,7 @@ def list_(
     summary="One product",
     responses=problems(404),
 )
-def get(product_id: int, _caller: ReaderDep, session: SessionDep) -> ProductPublic:
+def get(product_id: RowId, _caller: ReaderDep, session: SessionDep) -> ProductPublic:
     """A product with its images and flags."""
     return product_public(get_product(session, product_id))
 
@@ -163,7 +163,7 @@ def get(product_id: int, _caller: ReaderDep, session: SessionDep) -> ProductPubl
     responses=problems(404),
 )
 def update(
-    product_id: int, changes: ProductUpdate, caller: MerchantDep, catalog: CatalogDep, session: SessionDep
+    product_id: RowId, changes: ProductUpdate, caller: MerchantDep, catalog: CatalogDep, session: SessionDep
 ) -> ProductPublic:
     """Change title, brand, price, category, stock or status (a merchant only its own products)."""
     categories = catalog.categories()
@@ -182,7 +182,7 @@ def update(
     summary="Delete a product",
     responses=problems(404),
 )
-def remove(product_id: int, caller: MerchantDep, catalog: CatalogDep) -> Response:
+def remove(product_id: RowId, caller: MerchantDep, catalog: CatalogDep) -> Response:
     """Delete a product, its images' rows and their vectors (a merchant only its own)."""
     products.delete_product(catalog, product_id, caller.merchant)
     return Response(status_code=204)
@@ -195,7 +195,7 @@ def remove(product_id: int, caller: MerchantDep, catalog: CatalogDep) -> Respons
     summary="Near-duplicates of a product",
     responses=problems(404),
 )
-def duplicates(product_id: int, _caller: ReaderDep, session: SessionDep) -> list[DuplicatePublic]:
+def duplicates(product_id: RowId, _caller: ReaderDep, session: SessionDep) -> list[DuplicatePublic]:
     """Other products showing a near-duplicate of one of this product's images."""
     product = get_product(session, product_id)
     return [
