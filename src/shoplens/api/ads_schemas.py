@@ -48,11 +48,11 @@ class CampaignUpdate(BaseModel):
     """Fields of a campaign that may change; only those sent are changed."""
 
     model_config = ConfigDict(extra="forbid")
-    name: str | None = Field(None, min_length=1, max_length=200)
-    budget: Decimal | None = Field(None, gt=0, max_digits=12, decimal_places=2)
-    bid: Decimal | None = Field(None, gt=0, max_digits=12, decimal_places=4)
+    name: str = Field(None, min_length=1, max_length=200)  # type: ignore[assignment]  # None: not sent
+    budget: Decimal = Field(None, gt=0, max_digits=12, decimal_places=2)  # type: ignore[assignment]
+    bid: Decimal = Field(None, gt=0, max_digits=12, decimal_places=4)  # type: ignore[assignment]
     target_categories: list[str] | None = Field(None, max_length=50, description=TARGETS)
-    status: Literal["active", "paused", "ended"] | None = None
+    status: Literal["active", "paused", "ended"] = None  # type: ignore[assignment]
     ends_at: datetime | None = None
 
 

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shoplens.api.schemas import MAX_ROW_ID, Timestamp
+from shoplens.api.schemas import MAX_INT, Timestamp
 from shoplens.behaviour.events import MAX_BATCH
 
 
@@ -24,10 +24,10 @@ class EventCreate(BaseModel):
         None, description="ISO 8601; without a zone it is UTC; at most 5 minutes ahead."
     )
     product_id: int | None = Field(
-        None, ge=1, le=MAX_ROW_ID, description="Required for view, click, add_to_cart and purchase."
+        None, ge=1, le=MAX_INT, description="Required for view, click, add_to_cart and purchase."
     )
     ad_id: int | None = Field(
-        None, ge=1, le=MAX_ROW_ID, description="The creative; required for ad_impression and ad_click."
+        None, ge=1, le=MAX_INT, description="The creative; required for ad_impression and ad_click."
     )
     session_id: str | None = Field(
         None, description="Groups events for 'viewed together' (default: the user's day)."

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, Field
 
-MAX_ROW_ID = 2**31 - 1  # ids are INTEGER columns: 32-bit on PostgreSQL; a larger one names no row
+MAX_INT = 2**31 - 1  # the largest INTEGER column value (32-bit on PostgreSQL): ids, counts, offsets
 
 
 def _aware(value: datetime) -> datetime:

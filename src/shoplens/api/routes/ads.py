@@ -41,10 +41,12 @@ from shoplens.api.ads_schemas import (
     report_public,
     selection_public,
 )
-from shoplens.api.catalog_deps import MAX_ROW_ID, CatalogDep, OptionalShopperDep, RowId, SessionDep
+from shoplens.api.catalog_deps import CatalogDep, OptionalShopperDep, RowId, SessionDep
 from shoplens.api.deps import MerchantDep, ReaderDep, SettingsDep, acting_merchant
 from shoplens.api.keys import Principal
 from shoplens.api.openapi import problems
+from shoplens.api.schemas import MAX_INT
+from shoplens.api.uploads import IMAGE_TYPES
 from shoplens.behaviour.events import MAX_FUTURE
 from shoplens.catalog.service import Catalog
 from shoplens.config import Settings
@@ -64,7 +66,8 @@ CREATIVE_BODY = {
                         "headline": {"type": "string", "maxLength": 200},
                         "file": {"type": "string", "format": "binary", "description": "The ad image."},
                     },
-                }
+                },
+                "encoding": {"file": {"contentType": IMAGE_TYPES}},
             }
         },
     }
@@ -114,7 +117,7 @@ def list_(
         str | None, Query(max_length=64, description="Only this merchant's (admin keys).")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
 ) -> list[CampaignPublic]:
     """Campaigns, newest first: a merchant key sees its own."""
     if caller.merchant is not None and merchant not in (None, caller.merchant):
@@ -191,13 +194,14 @@ async def add(
     response_model=AdSelectionPublic,
     operation_id="selectAds",
     summary="Ads for a shopper and the product being viewed",
+    responses=problems(404),
 )
 def select(
     _caller: ReaderDep,
     catalog: CatalogDep,
     shopper: OptionalShopperDep,
     context_product_id: Annotated[
-        int | None, Query(ge=1, le=MAX_ROW_ID, description="The product on the page.")
+        int | None, Query(ge=1, le=MAX_INT, description="The product on the page.")
     ] = None,
     slots: Annotated[int, Query(ge=1, le=10, description="How many ads the page shows.")] = 1,
 ) -> AdSelectionPublic:

@@ -22,7 +22,8 @@ from shoplens.api.catalog_schemas import (
 )
 from shoplens.api.deps import MerchantDep, ReaderDep, SettingsDep, acting_merchant
 from shoplens.api.openapi import problems
-from shoplens.api.uploads import FILE_FIELDS
+from shoplens.api.schemas import MAX_INT
+from shoplens.api.uploads import FILE_FIELDS, IMAGE_TYPES
 from shoplens.catalog import products
 from shoplens.catalog.ingest import IngestItem, ProductIn
 from shoplens.catalog.products import IdempotencyKey, request_digest
@@ -47,10 +48,15 @@ IMAGES_BODY = {
                     "type": "object",
                     "required": ["product"],
                     "properties": {
-                        "product": {"type": "string", "description": "The product as JSON (ProductCreate)."},
+                        "product": {
+                            "type": "string",
+                            "contentMediaType": "application/json",
+                            "description": "The product as JSON (ProductCreate).",
+                        },
                         "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
                     },
-                }
+                },
+                "encoding": {"files": {"contentType": IMAGE_TYPES}},
             }
         },
     }
@@ -136,7 +142,7 @@ def list_(
     flag: Flag | None = None,
     q: Annotated[str | None, Query(max_length=100, description="Text in the title or brand.")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
 ) -> ProductPage:
     """Products matching every filter given, newest first."""
     total, items = list_products(session, ProductFilter(category, merchant, flag, q, limit, offset))

@@ -14,6 +14,7 @@ from shoplens.api.catalog_deps import CatalogDep
 from shoplens.api.catalog_schemas import SimilarPublic, similar_public
 from shoplens.api.deps import ReaderDep
 from shoplens.api.openapi import problems
+from shoplens.api.uploads import IMAGE_TYPES
 from shoplens.catalog.similar import find_similar
 
 router = APIRouter(prefix="/v1/search", tags=["search"])
@@ -35,10 +36,16 @@ QUERY_BODY = {
                             "description": "Or: an existing product to find look-alikes of.",
                         },
                     },
-                }
+                    "oneOf": [{"required": ["file"]}, {"required": ["product_id"]}],
+                },
+                "encoding": {"file": {"contentType": IMAGE_TYPES}},
             },
             "application/json": {
-                "schema": {"type": "object", "properties": {"product_id": {"type": "integer"}}}
+                "schema": {
+                    "type": "object",
+                    "required": ["product_id"],
+                    "properties": {"product_id": {"type": "integer"}},
+                }
             },
         },
     }
