@@ -86,9 +86,10 @@ class ProductPublic(BaseModel):
 class ProductPage(BaseModel):
     """One page of a filtered product list."""
 
-    total: int
+    total: int = Field(description="Products matching the filters (all pages).")
     limit: int
     offset: int
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last one.")
     items: list[ProductPublic]
 
 

@@ -20,7 +20,9 @@ from shoplens.api.catalog_schemas import (
     ProductUpdate,
     product_public,
 )
+from shoplens.api.cursors import MAX_CURSOR, decode_cursor, encode_cursor
 from shoplens.api.deps import MerchantDep, ReaderDep, SettingsDep, acting_merchant
+from shoplens.api.errors import invalid
 from shoplens.api.openapi import problems
 from shoplens.api.schemas import MAX_INT
 from shoplens.api.uploads import FILE_FIELDS, IMAGE_TYPES
@@ -142,11 +144,27 @@ def list_(
     flag: Flag | None = None,
     q: Annotated[str | None, Query(max_length=100, description="Text in the title or brand.")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
+    offset: Annotated[
+        int, Query(ge=0, le=MAX_INT, description="Rows to skip (small pages; else `cursor`).")
+    ] = 0,
+    cursor: Annotated[
+        str | None, Query(max_length=MAX_CURSOR, description="A `next_cursor` from the previous page.")
+    ] = None,
 ) -> ProductPage:
-    """Products matching every filter given, newest first."""
-    total, items = list_products(session, ProductFilter(category, merchant, flag, q, limit, offset))
-    return ProductPage(total=total, limit=limit, offset=offset, items=[product_public(p) for p in items])
+    """Products matching every filter given, newest first; `next_cursor` continues the list (null at its end)."""
+    filters = (category, merchant, flag, q)
+    if cursor is not None and offset:
+        raise invalid(("query", "offset"), "give cursor or offset, not both")
+    before = None if cursor is None else decode_cursor(cursor, filters)
+    total, items = list_products(session, ProductFilter(*filters, limit + 1, offset, before))
+    page, more = items[:limit], len(items) > limit
+    return ProductPage(
+        total=total,
+        limit=limit,
+        offset=offset,
+        next_cursor=encode_cursor(page[-1].id, filters) if more else None,
+        items=[product_public(p) for p in page],
+    )
 
 
 @router.get(
