@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from shoplens.api import create_app
-from tests.api.conftest import classify, encode, product_photo, serving, settings_for
+from tests.api.conftest import as_key, classify, create, encode, product_photo, serving, settings_for
 
 pytestmark = pytest.mark.anyio
 PHOTO = encode(product_photo())
@@ -101,3 +101,18 @@ async def test_min_confidence_and_max_results(client: httpx.AsyncClient) -> None
     assert kept == [t for t in ten if t["probability"] >= cut] and len(kept) < 10
     clash = await classify(client, PHOTO, top_k=3, max_results=5)
     assert clash.status_code == 422 and "give one" in clash.json()["detail"]
+
+
+async def test_search_by_a_json_image(api: httpx.AsyncClient, api_keys: dict[str, str]) -> None:
+    merchant, reader = as_key(api_keys, "merchant"), as_key(api_keys, "reader")
+    created = (await create(api, merchant, {"sku": "p", "title": "Photo"}, PHOTO)).json()
+    r = await api.post("/v1/search/similar", json={"image": {"base64": B64}}, headers=reader)
+    assert r.status_code == 200, r.text
+    assert r.json()["results"][0]["product"]["id"] == created["id"]
+    for body in ({"product_id": 2**40}, {"image": {"base64": B64}, "product_id": created["id"]}):
+        bad = await api.post("/v1/search/similar", json=body, headers=reader)
+        assert bad.status_code == 422 and bad.json()["code"] == "validation_error", bad.text
+    url = await api.post(
+        "/v1/search/similar", json={"image": {"url": "http://example.com/p.png"}}, headers=reader
+    )
+    assert url.status_code == 422 and url.json()["code"] == "image_fetch_failed"

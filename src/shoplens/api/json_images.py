@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import binascii
 import time
+from typing import TypeVar
 
 from fastapi import HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
@@ -18,6 +19,7 @@ from shoplens.api.uploads import IMAGE_FORM, Upload, read_uploads
 from shoplens.config import Settings
 
 MAX_URL = 2048
+T = TypeVar("T")
 
 
 class Base64Image(BaseModel):
@@ -78,23 +80,33 @@ async def read_images(request: Request, settings: Settings, deadline: float) -> 
     """The request's images, from a multipart form (`file`/`files`) or a JSON body (`image`/`images`)."""
     if not request.headers.get("content-type", "").lower().startswith("application/json"):
         return await read_uploads(request, settings.max_files, settings.max_parts)
+    hint = 'send {"image": {"base64": …} or {"url": …}} or {"images": [one of those, …]}'
+    parsed = parse_json(IMAGES_JSON, await request.body(), hint)
+    refs = [parsed.image] if isinstance(parsed, OneImage) else parsed.images
+    if len(refs) > settings.max_files:
+        raise HTTPException(400, f"too many images: at most {settings.max_files} in one request")
+    where = ("body", "image") if isinstance(parsed, OneImage) else ("body", "images")
+    blobs = await image_bytes(refs, where, settings, deadline)
+    return [Upload(i, None, blob) for i, blob in enumerate(blobs)]
+
+
+def parse_json(adapter: TypeAdapter[T], raw: bytes, hint: str) -> T:
+    """A JSON body validated by `adapter`: 400 when it is not JSON, 422 (`hint`, each error) when it is invalid."""
     try:
-        parsed = IMAGES_JSON.validate_json(await request.body())
+        return adapter.validate_json(raw)
     except ValidationError as e:
         if any(err["type"] == "json_invalid" for err in e.errors()):
             raise HTTPException(400, "the body is not valid JSON") from None
-        raise HTTPProblem(
-            422,
-            'send {"image": {"base64": …} or {"url": …}} or {"images": [one of those, …]}',
-            "validation_error",
-            errors=[
-                {"loc": ["body", *err["loc"]], "msg": err["msg"], "type": err["type"]} for err in e.errors()
-            ],
-        ) from None
-    refs = [parsed.image] if isinstance(parsed, OneImage) else parsed.images
-    where = ("body", "image") if isinstance(parsed, OneImage) else ("body", "images")
-    if len(refs) > settings.max_files:
-        raise HTTPException(400, f"too many images: at most {settings.max_files} in one request")
+        errors = [
+            {"loc": ["body", *err["loc"]], "msg": err["msg"], "type": err["type"]} for err in e.errors()
+        ]
+        raise HTTPProblem(422, hint, "validation_error", errors=errors) from None
+
+
+async def image_bytes(
+    refs: list[ImageRef], where: tuple[str, ...], settings: Settings, deadline: float
+) -> list[bytes]:
+    """The bytes of each image, in order: base64 decoded, URLs fetched (4xx naming the first bad one)."""
     data: dict[int, bytes] = {}
     urls = {i: ref.url for i, ref in enumerate(refs) if isinstance(ref, UrlImage)}
     for i, ref in enumerate(refs):
@@ -102,7 +114,7 @@ async def read_images(request: Request, settings: Settings, deadline: float) -> 
             data[i] = _decode(ref.base64, (*where, *(() if len(refs) == 1 else (i,)), "base64"))
     if urls:
         data.update(await _fetch(urls, settings, deadline))
-    return [Upload(i, None, data[i]) for i in range(len(refs))]
+    return [data[i] for i in range(len(refs))]
 
 
 def _decode(text: str, where: tuple[str | int, ...]) -> bytes:
