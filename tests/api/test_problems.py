@@ -89,3 +89,24 @@ async def test_cursor_pages_walk_the_list_once(api: httpx.AsyncClient, api_keys:
     assert_problem(both, 422, "validation_error")
     old = (await api.get("/v1/products", params={"limit": 2, "offset": 4}, headers=reader)).json()
     assert [p["sku"] for p in old["items"]] == ["s0"] and old["next_cursor"] is None
+
+
+async def test_what_the_contract_test_found_stays_fixed(
+    api: httpx.AsyncClient, api_keys: dict[str, str]
+) -> None:
+    merchant = as_key(api_keys, "merchant")
+    made = (await create(api, merchant, {"sku": "n", "title": "Named"}, png(photos(1, seed=4)[0]))).json()
+    assert_problem(await api.get(f"/v1/products/{2**40}", headers=merchant), 422, "validation_error")
+    assert_problem(
+        await api.get("/v1/ads/campaigns", params={"offset": 2**40}, headers=merchant),
+        422,
+        "validation_error",
+    )
+    nulled = await api.patch(f"/v1/products/{made['id']}", json={"title": None}, headers=merchant)
+    assert assert_problem(nulled, 422, "validation_error")["errors"][0]["loc"] == ["body", "title"]
+    cleared = await api.patch(f"/v1/products/{made['id']}", json={"brand": None}, headers=merchant)
+    assert cleared.status_code == 200 and cleared.json()["brand"] is None
+    assert cleared.json()["created_at"].endswith("Z")  # RFC 3339: with its zone
+    assert_problem(
+        await api.get(f"/v1/products/{made['id'] + 1}/related", headers=merchant), 404, "not_found"
+    )

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from shoplens.ads.campaigns import targets
 from shoplens.ads.reports import CampaignReport
 from shoplens.ads.selection import AdChoice, AdSelection
-from shoplens.api.schemas import Timestamp
+from shoplens.api.schemas import NOT_NULL, Timestamp
 from shoplens.db.ads import Campaign, Creative
 
 TARGETS = "Categories to show the ads for (the viewed product's or the shopper's top one); empty: anywhere."
@@ -48,11 +48,11 @@ class CampaignUpdate(BaseModel):
     """Fields of a campaign that may change; only those sent are changed."""
 
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(None, min_length=1, max_length=200)  # type: ignore[assignment]  # None: not sent
-    budget: Decimal = Field(None, gt=0, max_digits=12, decimal_places=2)  # type: ignore[assignment]
-    bid: Decimal = Field(None, gt=0, max_digits=12, decimal_places=4)  # type: ignore[assignment]
+    name: str = Field(None, min_length=1, max_length=200, **NOT_NULL)  # type: ignore[assignment]
+    budget: Decimal = Field(None, gt=0, max_digits=12, decimal_places=2, **NOT_NULL)  # type: ignore[assignment]
+    bid: Decimal = Field(None, gt=0, max_digits=12, decimal_places=4, **NOT_NULL)  # type: ignore[assignment]
     target_categories: list[str] | None = Field(None, max_length=50, description=TARGETS)
-    status: Literal["active", "paused", "ended"] = None  # type: ignore[assignment]
+    status: Literal["active", "paused", "ended"] = Field(None, **NOT_NULL)  # type: ignore[assignment]
     ends_at: datetime | None = None
 
 

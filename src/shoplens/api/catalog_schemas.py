@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shoplens.api.schemas import MAX_INT, Timestamp
+from shoplens.api.schemas import MAX_INT, NOT_NULL, Timestamp
 from shoplens.catalog.similar import Found
 from shoplens.db.catalog import PRODUCT_STATUSES, Product, ProductImage
 
@@ -38,12 +38,12 @@ class ProductUpdate(BaseModel):
     """Fields a merchant may change; only those sent are changed (brand and category may be cleared with null)."""
 
     model_config = ConfigDict(extra="forbid")
-    title: str = Field(None, min_length=1, max_length=300)  # type: ignore[assignment]  # None: not sent
+    title: str = Field(None, min_length=1, max_length=300, **NOT_NULL)  # type: ignore[assignment]
     brand: str | None = Field(None, max_length=100)
-    price: Decimal = Field(None, ge=0, max_digits=12, decimal_places=2)  # type: ignore[assignment]
+    price: Decimal = Field(None, ge=0, max_digits=12, decimal_places=2, **NOT_NULL)  # type: ignore[assignment]
     category: str | None = Field(None, max_length=64)
-    stock: int = Field(None, ge=0, le=MAX_INT)  # type: ignore[assignment]
-    status: Status = None  # type: ignore[assignment]
+    stock: int = Field(None, ge=0, le=MAX_INT, **NOT_NULL)  # type: ignore[assignment]
+    status: Status = Field(None, **NOT_NULL)  # type: ignore[assignment]
 
 
 class ImagePublic(BaseModel):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, Field
 
@@ -15,6 +15,12 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
+def omitted_not_null(schema: dict[str, Any]) -> None:
+    """The schema of an update field that may be left out but not sent as null (its None default: not sent)."""
+    schema.pop("default", None)
+
+
+NOT_NULL: dict[str, Any] = {"json_schema_extra": omitted_not_null}  # Field(None, **NOT_NULL, …)
 Timestamp = Annotated[datetime, AfterValidator(_aware)]  # sent as RFC 3339 (with its offset), as documented
 
 
