@@ -26,7 +26,7 @@ async def problem_type(
     """The status, title and meaning of the problems with this code."""
     kind = PROBLEM_TYPES.get(code)
     if kind is None:
-        raise HTTPProblem(404, f"no problem type {code!r}; the codes are listed in GET /problems/…'s README")
+        raise HTTPProblem(404, f"no problem type {code[:64]!r}; known: {', '.join(sorted(PROBLEM_TYPES))}")
     return ProblemTypePublic(
         type=kind.uri, code=kind.code, status=kind.status, title=kind.title, description=kind.description
     )
