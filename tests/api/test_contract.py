@@ -8,7 +8,8 @@ creative, shopper events) so that ids the generator draws reach real rows. Bound
 
 Not checked: that every schema-valid request is accepted. What the document cannot say — a photo that is not a
 product, a timestamp in the future, a product's JSON in a form field, a budget past 12 digits — is refused
-with a 4xx problem, as it should be.
+with a 4xx problem, as it should be. Nor, for multipart bodies, that invalid ones are refused: schemathesis
+sent a "missing file" mutation of the image form with its file part in it (seen on POST /v1/search/duplicates).
 
 Selected with `-m contract`; `make test` (and CI) runs it with everything else.
 """
@@ -27,7 +28,7 @@ import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from schemathesis.specs.openapi.checks import positive_data_acceptance
+from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
 from shoplens.api import create_app
 from shoplens.api.keys import KeyStore
@@ -99,6 +100,7 @@ def test_every_operation_keeps_its_contract(
 ) -> None:
     base, keys = contract_server
     headers = {"X-API-Key": keys[role]} if role else {}
-    case.call_and_validate(
-        base_url=base, headers=headers, timeout=30, excluded_checks=[positive_data_acceptance]
-    )
+    excluded = [positive_data_acceptance]
+    if case.media_type == "multipart/form-data":  # a "missing file" mutation can go out with the file part
+        excluded.append(negative_data_rejection)
+    case.call_and_validate(base_url=base, headers=headers, timeout=30, excluded_checks=excluded)
