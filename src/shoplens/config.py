@@ -43,6 +43,13 @@ class Settings(BaseSettings):
     max_files: int = Field(16, ge=1, description="Most images in one classify request.")
     max_parts: int = Field(32, ge=1, description="Most non-file multipart fields in one request.")
     max_pixels: int = Field(40_000_000, ge=1, description="Largest image (width × height) decoded.")
+    image_fetch_hosts: str = Field(
+        "",
+        description="Hosts image URLs in JSON requests may name, comma-separated (*.example.com: subdomains).",
+    )
+    image_fetch_private: bool = Field(
+        False, description="Let image URLs reach loopback and private addresses (a private CDN, tests)."
+    )
     batching: bool = Field(
         True, description="Group concurrent images into one model call (off: batch size 1)."
     )

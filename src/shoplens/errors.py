@@ -6,6 +6,7 @@ class ShopLensError(Exception):
 
     exit_code = 1  # the CLI's exit status
     http_status = 400  # the API's answer
+    code = "bad_request"  # the API's problem code (one registered for http_status; else the status's default)
 
 
 class DataNotFoundError(ShopLensError):
@@ -30,18 +31,21 @@ class UnsupportedFormatError(ImageError):
     """The bytes are not one of the accepted image formats."""
 
     http_status = 415
+    code = "unsupported_image_format"
 
 
 class ImageTooLargeError(ImageError):
     """The image declares more pixels (or bytes or frames) than allowed."""
 
     http_status = 413
+    code = "image_too_large"
 
 
 class CorruptImageError(ImageError):
     """The bytes claim an accepted format but cannot be decoded (truncated, zero-sized, broken)."""
 
     http_status = 400
+    code = "corrupt_image"
 
 
 class BundleError(ShopLensError):
@@ -49,12 +53,14 @@ class BundleError(ShopLensError):
 
     exit_code = 2
     http_status = 422
+    code = "invalid_model_bundle"
 
 
 class VersionNotFoundError(BundleError):
     """No model version of that name exists in the models directory."""
 
     http_status = 404
+    code = "not_found"
 
 
 class NotFoundError(ShopLensError):
@@ -62,6 +68,7 @@ class NotFoundError(ShopLensError):
 
     exit_code = 2
     http_status = 404
+    code = "not_found"
 
 
 class ForbiddenError(ShopLensError):
@@ -69,6 +76,7 @@ class ForbiddenError(ShopLensError):
 
     exit_code = 2
     http_status = 403
+    code = "forbidden"
 
 
 class CatalogInputError(ShopLensError):
@@ -76,6 +84,7 @@ class CatalogInputError(ShopLensError):
 
     exit_code = 2
     http_status = 422
+    code = "validation_error"
 
 
 class ConflictError(ShopLensError):
@@ -83,3 +92,4 @@ class ConflictError(ShopLensError):
 
     exit_code = 2
     http_status = 409
+    code = "conflict"

@@ -112,7 +112,8 @@ async def test_nothing_serves_until_a_version_is_activated(tmp_path: Path, keys_
     app = create_app(settings_for(models_root, keys_file))
     async with serving(app, ready=False, headers={"X-API-Key": api_keys["reader"]}) as c:
         r = await c.get("/readyz")
-        assert r.status_code == 503 and r.json()["detail"].startswith("no active model")
+        assert r.status_code == 503 and r.json()["code"] == "no_model" and r.headers["retry-after"]
+        assert r.json()["detail"].startswith("no active model")
         r = await classify(c, encode(product_photo()))
         assert r.status_code == 503 and r.headers["retry-after"]
         assert r.json()["detail"].startswith("no active model")

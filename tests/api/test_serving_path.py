@@ -122,7 +122,14 @@ async def test_the_fast_lane_answers_the_documented_schema_and_validates_like_fa
     wrong_method = await client.get("/v1/classify")
     assert wrong_method.status_code == 405
     spec = (await client.get("/openapi.json")).json()["paths"]["/v1/classify"]["post"]
-    assert {p["name"] for p in spec["parameters"]} == {"top_k", "embed", "colours"}
+    assert {p["name"] for p in spec["parameters"]} == {
+        "top_k",
+        "max_results",
+        "min_confidence",
+        "embed",
+        "colours",
+    }
+    assert set(spec["requestBody"]["content"]) == {"multipart/form-data", "application/json"}
     assert {"APIKeyHeader", "HTTPBearer"} <= {k for s in spec["security"] for k in s}
     assert spec["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith(
         "/ClassifyPublic"

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from shoplens.ads.campaigns import targets
 from shoplens.ads.reports import CampaignReport
 from shoplens.ads.selection import AdChoice, AdSelection
+from shoplens.api.schemas import NOT_NULL, Timestamp
 from shoplens.db.ads import Campaign, Creative
 
 TARGETS = "Categories to show the ads for (the viewed product's or the shopper's top one); empty: anywhere."
@@ -47,11 +48,11 @@ class CampaignUpdate(BaseModel):
     """Fields of a campaign that may change; only those sent are changed."""
 
     model_config = ConfigDict(extra="forbid")
-    name: str | None = Field(None, min_length=1, max_length=200)
-    budget: Decimal | None = Field(None, gt=0, max_digits=12, decimal_places=2)
-    bid: Decimal | None = Field(None, gt=0, max_digits=12, decimal_places=4)
+    name: str = Field(None, min_length=1, max_length=200, **NOT_NULL)  # type: ignore[assignment]
+    budget: Decimal = Field(None, gt=0, max_digits=12, decimal_places=2, **NOT_NULL)  # type: ignore[assignment]
+    bid: Decimal = Field(None, gt=0, max_digits=12, decimal_places=4, **NOT_NULL)  # type: ignore[assignment]
     target_categories: list[str] | None = Field(None, max_length=50, description=TARGETS)
-    status: Literal["active", "paused", "ended"] | None = None
+    status: Literal["active", "paused", "ended"] = Field(None, **NOT_NULL)  # type: ignore[assignment]
     ends_at: datetime | None = None
 
 
@@ -68,7 +69,7 @@ class CreativePublic(BaseModel):
     confidence: float | None
     model_version: str | None
     status: str
-    created_at: datetime
+    created_at: Timestamp
 
 
 class CampaignPublic(BaseModel):
@@ -83,9 +84,9 @@ class CampaignPublic(BaseModel):
     budget_left: float
     target_categories: list[str]
     status: str
-    starts_at: datetime
-    ends_at: datetime | None
-    created_at: datetime
+    starts_at: Timestamp
+    ends_at: Timestamp | None
+    created_at: Timestamp
     creatives: list[CreativePublic]
 
 

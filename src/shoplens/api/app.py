@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shoplens import __version__
+from shoplens.api import openapi
 from shoplens.api.errors import add_exception_handlers
 from shoplens.api.keys import KeyStore
 from shoplens.api.metrics import Metrics
@@ -23,7 +24,7 @@ from shoplens.api.middleware import (
     FastLaneMiddleware,
     RequestContextMiddleware,
 )
-from shoplens.api.routes import classify, health, models, web
+from shoplens.api.routes import classify, health, models, problems, web
 from shoplens.api.service import Lifecycle, Service
 from shoplens.config import Settings
 from shoplens.inference.batcher import MicroBatcher
@@ -42,6 +43,10 @@ ADMITTED = frozenset({"/v1/classify"})  # admitted before routing; catalogue mod
 # Routers whose modules bring the catalogue stack (SQLAlchemy and the domain rooms): included on first need.
 DEFERRED = ("products", "search", "catalog", "behaviour", "ads", "console")
 CORE_PATHS = frozenset({"/livez", "/readyz", "/metrics", *ADMITTED})  # never wait for the deferred routers
+
+DESCRIPTION = """Product photo categories and embeddings, a catalogue searchable by image, shopper recommendations
+and ads. Images go as multipart/form-data, or as JSON (`{"image": {"base64": …}}` or `{"image": {"url": …}}`).
+Every error is `application/problem+json` (RFC 9457) with a stable `code`; `GET /problems/{code}` describes it."""
 
 
 class DeferredRoutersMiddleware:
@@ -134,7 +139,7 @@ def create_app(settings: Settings | None = None, *, loader: PredictorLoader | No
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
-        description="Product photo categories and embeddings. Send images as multipart/form-data.",
+        description=DESCRIPTION,
         **NO_TELEMETRY,
     )
     service = Service(
@@ -142,6 +147,7 @@ def create_app(settings: Settings | None = None, *, loader: PredictorLoader | No
     )
     app.state.service = service
     add_exception_handlers(app)
+    openapi.install(app)
     # Outermost last: request id/logs/metrics → body limit → admission → fast lane (classify) or the deferred
     # routers' loading → FastAPI.
     lanes = [r for r in classify.router.routes if isinstance(r, classify.ClassifyRoute)]
@@ -150,6 +156,6 @@ def create_app(settings: Settings | None = None, *, loader: PredictorLoader | No
     app.add_middleware(AdmissionMiddleware, lifecycle=lifecycle, paths=ADMITTED)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_upload_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=metrics, lifecycle=lifecycle, known_paths=ADMITTED)
-    for router in (r.router for r in (health, classify, models, web)):
+    for router in (r.router for r in (health, classify, models, problems, web)):
         app.include_router(router)  # each router carries its full prefix, so metrics see full route templates
     return app

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shoplens.api.schemas import MAX_INT, Timestamp
 from shoplens.behaviour.events import MAX_BATCH
 
 
@@ -22,8 +23,12 @@ class EventCreate(BaseModel):
     timestamp: str | None = Field(
         None, description="ISO 8601; without a zone it is UTC; at most 5 minutes ahead."
     )
-    product_id: int | None = Field(None, description="Required for view, click, add_to_cart and purchase.")
-    ad_id: int | None = Field(None, description="The creative; required for ad_impression and ad_click.")
+    product_id: int | None = Field(
+        None, ge=1, le=MAX_INT, description="Required for view, click, add_to_cart and purchase."
+    )
+    ad_id: int | None = Field(
+        None, ge=1, le=MAX_INT, description="The creative; required for ad_impression and ad_click."
+    )
     session_id: str | None = Field(
         None, description="Groups events for 'viewed together' (default: the user's day)."
     )
@@ -67,7 +72,7 @@ class ProfilePublic(BaseModel):
     user_id: str
     events: int
     model_version: str | None
-    updated_at: datetime
+    updated_at: Timestamp
     top_categories: list[CategoryShare]
     affinity: dict[str, float]
     recent: list[int] = Field(description="Product ids, newest first.")
@@ -97,7 +102,7 @@ class RecommendationsPublic(BaseModel):
     cold_start: bool = Field(description="True when the shopper has no history: trending products instead.")
     cached: bool
     model_version: str | None
-    generated_at: datetime
+    generated_at: Timestamp
     items: list[RecommendationPublic]
 
 

@@ -13,11 +13,16 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from shoplens.api.deps import ServiceDep
+from shoplens.api.openapi import raises
+from shoplens.api.schemas import MAX_INT
 from shoplens.behaviour.events import MAX_ID, user_key
 from shoplens.catalog.service import Catalog
 from shoplens.recommend.recommender import Recommender
 
+RowId = Annotated[int, Path(ge=1, le=MAX_INT, description="The id the service gave it.")]
 
+
+@raises(503)  # its database cannot be opened (DatabaseError), or no model is loaded yet
 async def get_catalog(service: ServiceDep) -> Catalog:
     """The catalogue (opened in a worker thread the first time: opening it migrates the database)."""
     return service.catalog() if service.catalog_open else await run_in_threadpool(service.catalog)

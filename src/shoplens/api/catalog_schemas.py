@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shoplens.api.schemas import MAX_INT, NOT_NULL, Timestamp
 from shoplens.catalog.similar import Found
 from shoplens.db.catalog import PRODUCT_STATUSES, Product, ProductImage
 
@@ -29,21 +29,21 @@ class ProductCreate(BaseModel):
     category: str | None = Field(
         None, max_length=64, description="The declared category (one of the taxonomy's)."
     )
-    stock: int = Field(0, ge=0)
+    stock: int = Field(0, ge=0, le=MAX_INT)
     status: Status = "active"
     shopper_upload: bool = Field(False, description="A shopper's photo (faces are blurred by default).")
 
 
 class ProductUpdate(BaseModel):
-    """Fields a merchant may change; only those sent are changed."""
+    """Fields a merchant may change; only those sent are changed (brand and category may be cleared with null)."""
 
     model_config = ConfigDict(extra="forbid")
-    title: str | None = Field(None, min_length=1, max_length=300)
+    title: str = Field(None, min_length=1, max_length=300, **NOT_NULL)  # type: ignore[assignment]
     brand: str | None = Field(None, max_length=100)
-    price: Decimal | None = Field(None, ge=0, max_digits=12, decimal_places=2)
+    price: Decimal = Field(None, ge=0, max_digits=12, decimal_places=2, **NOT_NULL)  # type: ignore[assignment]
     category: str | None = Field(None, max_length=64)
-    stock: int | None = Field(None, ge=0)
-    status: Status | None = None
+    stock: int = Field(None, ge=0, le=MAX_INT, **NOT_NULL)  # type: ignore[assignment]
+    status: Status = Field(None, **NOT_NULL)  # type: ignore[assignment]
 
 
 class ImagePublic(BaseModel):
@@ -79,16 +79,17 @@ class ProductPublic(BaseModel):
     status: str
     flags: list[str]
     images: list[ImagePublic]
-    created_at: datetime
-    updated_at: datetime
+    created_at: Timestamp
+    updated_at: Timestamp
 
 
 class ProductPage(BaseModel):
     """One page of a filtered product list."""
 
-    total: int
+    total: int = Field(description="Products matching the filters (all pages).")
     limit: int
     offset: int
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last one.")
     items: list[ProductPublic]
 
 

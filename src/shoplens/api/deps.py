@@ -13,7 +13,8 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from shoplens.api.keys import Principal, Role, role_allows
+from shoplens.api.keys import ROLES, Principal, Role, role_allows
+from shoplens.api.openapi import raises
 from shoplens.api.service import Service
 from shoplens.config import Settings
 from shoplens.errors import ForbiddenError
@@ -61,6 +62,9 @@ def authorize(service: Service, api_key: str | None, bearer_token: str | None, r
 def require(role: Role) -> Callable[..., Awaitable[Principal]]:
     """A dependency admitting callers whose key has `role` or a stronger one (anyone in open mode)."""
 
+    refusals = (401,) if role == ROLES[0] else (401, 403)  # the weakest role is never refused for its role
+
+    @raises(*refusals)
     async def caller(
         service: ServiceDep,
         api_key: Annotated[str | None, Depends(api_key_header)],

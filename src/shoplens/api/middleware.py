@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 import os
 import re
@@ -11,17 +10,19 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol
 
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shoplens.api.errors import HTTPProblem
 from shoplens.api.metrics import Metrics
+from shoplens.api.problems import send_problem
 from shoplens.api.service import Lifecycle, Ticket
 
 REQUEST_ID_HEADER = "x-request-id"
 VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 PROBES = frozenset({"/livez", "/readyz", "/metrics"})
+CLOSE = {"Connection": "close"}  # sent when the rest of a request's body will not be read
 CHEAP_TO_DRAIN = 64 * 1024  # an unread body this small may be drained to keep the connection alive
 _ID_PREFIX = os.urandom(8).hex()  # generated request ids: this process's random prefix and a counter
 _ID_COUNTER = itertools.count()
@@ -34,27 +35,12 @@ def new_request_id() -> str:
     return f"{_ID_PREFIX}{next(_ID_COUNTER):016x}"
 
 
-class BodyTooLargeError(HTTPException):
+class BodyTooLargeError(HTTPProblem):
     """The request body is over the limit (raised while it is being read)."""
 
     def __init__(self, limit: int) -> None:
-        super().__init__(
-            413, f"request body is larger than the limit of {limit:,} bytes", {"Connection": "close"}
-        )
-
-
-async def send_json(
-    send: Send, status: int, detail: str, headers: list[tuple[bytes, bytes]] | None = None
-) -> None:
-    """Answer with {"detail": ...} straight from ASGI."""
-    body = json.dumps({"detail": detail}).encode()
-    head = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-        *(headers or []),
-    ]
-    await send({"type": "http.response.start", "status": status, "headers": head})
-    await send({"type": "http.response.body", "body": body})
+        detail = f"request body is larger than the limit of {limit:,} bytes"
+        super().__init__(413, detail, "payload_too_large", CLOSE)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -83,12 +69,11 @@ class BodyLimitMiddleware:
         declared = _header(scope, b"content-length")
         if declared is not None:
             if not declared.strip().isdigit():
-                await send_json(send, 400, "invalid Content-Length header", [(b"connection", b"close")])
+                await send_problem(scope, send, 400, "invalid Content-Length header", headers=CLOSE)
                 return
             if int(declared) > self.max_bytes:
-                await send_json(
-                    send, 413, BodyTooLargeError(self.max_bytes).detail, [(b"connection", b"close")]
-                )
+                too_large = BodyTooLargeError(self.max_bytes)
+                await send_problem(scope, send, 413, too_large.detail, too_large.code, CLOSE)
                 return
         received = 0
         started = False
@@ -120,7 +105,7 @@ class BodyLimitMiddleware:
         except BodyTooLargeError as e:
             if started:
                 raise
-            await send_json(send, 413, str(e.detail), [(b"connection", b"close")])
+            await send_problem(scope, send, 413, str(e.detail), e.code, CLOSE)
 
 
 class AdmissionMiddleware:
@@ -142,7 +127,7 @@ class AdmissionMiddleware:
             return
         lifecycle = self.lifecycle
         if not lifecycle.admit():
-            await send_json(send, 503, "the service is busy; retry shortly", [(b"retry-after", b"1")])
+            await send_problem(scope, send, 503, "the service is busy; retry shortly", "busy")
             return
         lifecycle.preparing += 1
         ticket = Ticket(lifecycle)
@@ -234,17 +219,15 @@ class RequestContextMiddleware:
         self.lifecycle.inflight += 1
         try:
             if self.lifecycle.shutting_down and scope["path"] not in PROBES:
-                refuse = [(b"retry-after", b"1"), (b"connection", b"close")]
-                await send_json(
-                    send_with_id, 503, "the service is shutting down; retry on another instance", refuse
-                )
+                detail = "the service is shutting down; retry on another instance"
+                await send_problem(scope, send_with_id, 503, detail, "shutting_down", CLOSE)
             else:
                 await self.app(scope, receive, send_with_id)
         except Exception:
             log.exception("unhandled error in %s %s (request %s)", scope["method"], scope["path"], request_id)
             if started:
                 raise
-            await send_json(send_with_id, 500, f"internal error (request id {request_id})")
+            await send_problem(scope, send_with_id, 500, f"internal error (request id {request_id})")
         finally:
             self.lifecycle.inflight -= 1
             self._record(scope, request_id, status, time.perf_counter() - start)

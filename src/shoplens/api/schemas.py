@@ -2,9 +2,26 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
+
+MAX_INT = 2**31 - 1  # the largest INTEGER column value (32-bit on PostgreSQL): ids, counts, offsets
+
+
+def _aware(value: datetime) -> datetime:
+    """A time with its zone: the database keeps UTC, and SQLite drops the zone."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def omitted_not_null(schema: dict[str, Any]) -> None:
+    """The schema of an update field that may be left out but not sent as null (its None default: not sent)."""
+    schema.pop("default", None)
+
+
+NOT_NULL: dict[str, Any] = {"json_schema_extra": omitted_not_null}  # Field(None, **NOT_NULL, …)
+Timestamp = Annotated[datetime, AfterValidator(_aware)]  # sent as RFC 3339 (with its offset), as documented
 
 
 class LabelScorePublic(BaseModel):
@@ -56,7 +73,7 @@ class ModelVersionPublic(BaseModel):
     """One version of the model."""
 
     version: str
-    created: datetime
+    created: Timestamp
     accuracy: float | None = Field(None, description="Test accuracy from the bundle's metrics.json.")
     active: bool = Field(description="Marked active (or the newest, when none is marked).")
     serving: bool = Field(description="Loaded and answering requests in this process.")

@@ -14,27 +14,25 @@ FILE_FIELDS = ("file", "files")
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f]")
 MAX_NAME = 200
 
+IMAGE_TYPES = "image/jpeg, image/png, image/webp, image/gif"
 # The request body in the OpenAPI document (the route reads the form itself, to apply its own limits).
-MULTIPART_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "properties": {
-                        "file": {"type": "string", "format": "binary", "description": "One image."},
-                        "files": {
-                            "type": "array",
-                            "items": {"type": "string", "format": "binary"},
-                            "description": "Several images (up to the configured maximum).",
-                        },
-                    },
-                }
-            }
+IMAGE_FORM = {
+    "schema": {
+        "type": "object",
+        "properties": {
+            "file": {"type": "string", "format": "binary", "description": "One image."},
+            "files": {
+                "type": "array",
+                "items": {"type": "string", "format": "binary"},
+                "minItems": 1,
+                "description": "Several images (up to the configured maximum).",
+            },
         },
-    }
+        "anyOf": [{"required": ["file"]}, {"required": ["files"]}],
+    },
+    "encoding": {"file": {"contentType": IMAGE_TYPES}, "files": {"contentType": IMAGE_TYPES}},
 }
+MULTIPART_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": IMAGE_FORM}}}
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ class ProductFilter:
     q: str | None = None
     limit: int = 50
     offset: int = 0
+    before_id: int | None = None  # keyset paging: only products older than this one
 
 
 def _of_first_image(column: str) -> Any:
@@ -126,9 +127,11 @@ def _filtered(f: ProductFilter) -> Select[tuple[Product]]:
 
 
 def list_products(session: Session, f: ProductFilter) -> tuple[int, list[Product]]:
-    """The total matching the filter and the requested page (newest first), images loaded."""
+    """The total matching the filter (before_id aside) and the requested page (newest first), images loaded."""
     stmt = _filtered(f)
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    if f.before_id is not None:
+        stmt = stmt.where(Product.id < f.before_id)
     page = session.scalars(
         stmt.options(selectinload(Product.images)).order_by(Product.id.desc()).limit(f.limit).offset(f.offset)
     ).all()

@@ -32,6 +32,7 @@ class NoModelError(ShopLensError):
 
     exit_code = 2
     http_status = 503
+    code = "no_model"
 
 
 @dataclass(frozen=True)

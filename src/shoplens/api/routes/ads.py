@@ -41,9 +41,12 @@ from shoplens.api.ads_schemas import (
     report_public,
     selection_public,
 )
-from shoplens.api.catalog_deps import CatalogDep, OptionalShopperDep, SessionDep
+from shoplens.api.catalog_deps import CatalogDep, OptionalShopperDep, RowId, SessionDep
 from shoplens.api.deps import MerchantDep, ReaderDep, SettingsDep, acting_merchant
 from shoplens.api.keys import Principal
+from shoplens.api.openapi import problems
+from shoplens.api.schemas import MAX_INT
+from shoplens.api.uploads import IMAGE_TYPES
 from shoplens.behaviour.events import MAX_FUTURE
 from shoplens.catalog.service import Catalog
 from shoplens.config import Settings
@@ -63,7 +66,8 @@ CREATIVE_BODY = {
                         "headline": {"type": "string", "maxLength": 200},
                         "file": {"type": "string", "format": "binary", "description": "The ad image."},
                     },
-                }
+                },
+                "encoding": {"file": {"contentType": IMAGE_TYPES}},
             }
         },
     }
@@ -78,7 +82,13 @@ def _owned(catalog: Catalog, campaign_id: int, caller: Principal) -> CampaignPub
         return campaign_public(campaign, creatives_of(session, [campaign.id])[campaign.id])
 
 
-@router.post("/campaigns", status_code=201, response_model=CampaignPublic, summary="Create a campaign")
+@router.post(
+    "/campaigns",
+    status_code=201,
+    response_model=CampaignPublic,
+    operation_id="createCampaign",
+    summary="Create a campaign",
+)
 def create(body: CampaignCreate, caller: MerchantDep, catalog: CatalogDep) -> CampaignPublic:
     """A new campaign with a budget, a bid per click and optional target categories."""
     merchant = acting_merchant(caller, body.merchant)
@@ -97,7 +107,9 @@ def create(body: CampaignCreate, caller: MerchantDep, catalog: CatalogDep) -> Ca
         return campaign_public(create_campaign(session, spec, categories), [])
 
 
-@router.get("/campaigns", response_model=list[CampaignPublic], summary="List campaigns")
+@router.get(
+    "/campaigns", response_model=list[CampaignPublic], operation_id="listCampaigns", summary="List campaigns"
+)
 def list_(
     caller: MerchantDep,
     session: SessionDep,
@@ -105,7 +117,7 @@ def list_(
         str | None, Query(max_length=64, description="Only this merchant's (admin keys).")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
 ) -> list[CampaignPublic]:
     """Campaigns, newest first: a merchant key sees its own."""
     if caller.merchant is not None and merchant not in (None, caller.merchant):
@@ -115,15 +127,27 @@ def list_(
     return [campaign_public(c, creatives[c.id]) for c in campaigns]
 
 
-@router.get("/campaigns/{campaign_id}", response_model=CampaignPublic, summary="One campaign")
-def get(campaign_id: int, caller: MerchantDep, catalog: CatalogDep) -> CampaignPublic:
+@router.get(
+    "/campaigns/{campaign_id}",
+    response_model=CampaignPublic,
+    operation_id="getCampaign",
+    summary="One campaign",
+    responses=problems(404),
+)
+def get(campaign_id: RowId, caller: MerchantDep, catalog: CatalogDep) -> CampaignPublic:
     """A campaign with its creatives and spend."""
     return _owned(catalog, campaign_id, caller)
 
 
-@router.patch("/campaigns/{campaign_id}", response_model=CampaignPublic, summary="Change a campaign")
+@router.patch(
+    "/campaigns/{campaign_id}",
+    response_model=CampaignPublic,
+    operation_id="updateCampaign",
+    summary="Change a campaign",
+    responses=problems(404),
+)
 def update(
-    campaign_id: int, changes: CampaignUpdate, caller: MerchantDep, catalog: CatalogDep
+    campaign_id: RowId, changes: CampaignUpdate, caller: MerchantDep, catalog: CatalogDep
 ) -> CampaignPublic:
     """Change name, budget, bid, target categories, status or end date."""
     categories = catalog.categories()
@@ -139,10 +163,12 @@ def update(
     status_code=201,
     response_model=CreativePublic,
     openapi_extra=CREATIVE_BODY,
+    operation_id="addCreative",
     summary="Add a creative (an image) to a campaign",
+    responses=problems(404, 413, 415),
 )
 async def add(
-    campaign_id: int,
+    campaign_id: RowId,
     request: Request,
     caller: MerchantDep,
     catalog: CatalogDep,
@@ -164,13 +190,19 @@ async def add(
 
 
 @router.get(
-    "/select", response_model=AdSelectionPublic, summary="Ads for a shopper and the product being viewed"
+    "/select",
+    response_model=AdSelectionPublic,
+    operation_id="selectAds",
+    summary="Ads for a shopper and the product being viewed",
+    responses=problems(404),
 )
 def select(
     _caller: ReaderDep,
     catalog: CatalogDep,
     shopper: OptionalShopperDep,
-    context_product_id: Annotated[int | None, Query(ge=1, description="The product on the page.")] = None,
+    context_product_id: Annotated[
+        int | None, Query(ge=1, le=MAX_INT, description="The product on the page.")
+    ] = None,
     slots: Annotated[int, Query(ge=1, le=10, description="How many ads the page shows.")] = 1,
 ) -> AdSelectionPublic:
     """Eligible creatives ranked by relevance and a Thompson-sampled click rate, with frequency caps and pacing."""
@@ -205,11 +237,12 @@ def _event(
     "/{creative_id}/impression",
     status_code=201,
     response_model=AdEventPublic,
+    operation_id="recordAdImpression",
     summary="An ad was shown",
-    responses={200: {"description": "A repeat of an earlier event_id: ignored"}},
+    responses={200: {"description": "A repeat of an earlier event_id: ignored"}, **problems(404)},
 )
 def impression(
-    creative_id: int, body: AdEventCreate, _caller: ReaderDep, catalog: CatalogDep, settings: SettingsDep
+    creative_id: RowId, body: AdEventCreate, _caller: ReaderDep, catalog: CatalogDep, settings: SettingsDep
 ) -> Response:
     """Record that a shopper saw a creative (counted in their segment)."""
     return _event(catalog, settings, creative_id, body, "ad_impression")
@@ -219,20 +252,25 @@ def impression(
     "/{creative_id}/click",
     status_code=201,
     response_model=AdEventPublic,
+    operation_id="recordAdClick",
     summary="An ad was clicked",
-    responses={200: {"description": "A repeat of an earlier event_id: ignored"}},
+    responses={200: {"description": "A repeat of an earlier event_id: ignored"}, **problems(404)},
 )
 def click(
-    creative_id: int, body: AdEventCreate, _caller: ReaderDep, catalog: CatalogDep, settings: SettingsDep
+    creative_id: RowId, body: AdEventCreate, _caller: ReaderDep, catalog: CatalogDep, settings: SettingsDep
 ) -> Response:
     """Record that a shopper clicked a creative (the campaign pays its bid)."""
     return _event(catalog, settings, creative_id, body, "ad_click")
 
 
 @router.get(
-    "/campaigns/{campaign_id}/report", response_model=CampaignReportPublic, summary="A campaign's report"
+    "/campaigns/{campaign_id}/report",
+    response_model=CampaignReportPublic,
+    operation_id="getCampaignReport",
+    summary="A campaign's report",
+    responses=problems(404),
 )
-def report(campaign_id: int, caller: MerchantDep, session: SessionDep) -> CampaignReportPublic:
+def report(campaign_id: RowId, caller: MerchantDep, session: SessionDep) -> CampaignReportPublic:
     """Impressions, clicks, CTR, spend and budget left, per campaign and per creative."""
     check_campaign_owner(get_campaign(session, campaign_id), caller.merchant)
     return report_public(campaign_report(session, campaign_id))

@@ -21,8 +21,9 @@ from shoplens.api.behaviour_schemas import (
     TrendRowPublic,
     TrendsPublic,
 )
-from shoplens.api.catalog_deps import CatalogDep, RecommenderDep, SessionDep, ShopperDep
+from shoplens.api.catalog_deps import CatalogDep, RecommenderDep, RowId, SessionDep, ShopperDep
 from shoplens.api.deps import AdminDep, ReaderDep, SettingsDep
+from shoplens.api.openapi import problems
 from shoplens.behaviour.erasure import erase_user
 from shoplens.behaviour.events import MAX_BATCH, EventIn, record_events
 from shoplens.behaviour.trends import MAX_DAYS, category_trends, trend_window
@@ -38,7 +39,13 @@ def _items(items: list[Recommendation]) -> list[RecommendationPublic]:
     return [RecommendationPublic(**asdict(i)) for i in items]
 
 
-@router.post("/events", response_model=EventBatchResult, summary="Record a batch of shopper events")
+@router.post(
+    "/events",
+    response_model=EventBatchResult,
+    operation_id="recordEvents",
+    summary="Record a batch of shopper events",
+    responses=problems(413),
+)
 def post_events(
     batch: EventBatch,
     _caller: ReaderDep,
@@ -70,7 +77,13 @@ def post_events(
     )
 
 
-@router.get("/users/{user_id}/profile", response_model=ProfilePublic, summary="A shopper's profile")
+@router.get(
+    "/users/{user_id}/profile",
+    response_model=ProfilePublic,
+    operation_id="getShopperProfile",
+    summary="A shopper's profile",
+    responses=problems(404),
+)
 def get_profile(shopper: ShopperDep, _caller: ReaderDep, recommender: RecommenderDep) -> ProfilePublic:
     """Category affinity (top categories first), visual taste vector and recent products of a shopper."""
     profile = recommender.profile(shopper.key)
@@ -91,6 +104,7 @@ def get_profile(shopper: ShopperDep, _caller: ReaderDep, recommender: Recommende
 @router.get(
     "/users/{user_id}/recommendations",
     response_model=RecommendationsPublic,
+    operation_id="getRecommendations",
     summary="Recommendations for a shopper",
 )
 def get_recommendations(
@@ -110,14 +124,25 @@ def get_recommendations(
 
 
 @router.get(
-    "/products/{product_id}/related", response_model=RelatedPublic, summary="Products related to a product"
+    "/products/{product_id}/related",
+    response_model=RelatedPublic,
+    operation_id="listRelatedProducts",
+    summary="Products related to a product",
+    responses=problems(404),
 )
-def get_related(product_id: int, _caller: ReaderDep, recommender: RecommenderDep, k: K = 10) -> RelatedPublic:
+def get_related(
+    product_id: RowId, _caller: ReaderDep, recommender: RecommenderDep, k: K = 10
+) -> RelatedPublic:
     """Products that look like this one or were viewed in the same sessions, in stock, best first."""
     return RelatedPublic(product_id=product_id, items=_items(recommender.related(product_id, k)))
 
 
-@router.get("/trends/categories", response_model=TrendsPublic, summary="Category trends per day")
+@router.get(
+    "/trends/categories",
+    response_model=TrendsPublic,
+    operation_id="getCategoryTrends",
+    summary="Category trends per day",
+)
 def get_trends(
     _caller: ReaderDep,
     session: SessionDep,
@@ -132,7 +157,9 @@ def get_trends(
     return TrendsPublic(start=start, end=end, rows=[TrendRowPublic(**asdict(r)) for r in rows])
 
 
-@router.delete("/users/{user_id}", response_model=ErasurePublic, summary="Erase a shopper")
+@router.delete(
+    "/users/{user_id}", response_model=ErasurePublic, operation_id="eraseShopper", summary="Erase a shopper"
+)
 def delete_user(
     shopper: ShopperDep, _caller: AdminDep, catalog: CatalogDep, recommender: RecommenderDep
 ) -> ErasurePublic:

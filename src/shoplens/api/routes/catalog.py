@@ -10,6 +10,7 @@ from fastapi import APIRouter, HTTPException, Query, Response
 from shoplens.api.catalog_deps import CatalogDep, SessionDep
 from shoplens.api.catalog_schemas import QaFlagPublic, QaPublic, product_public
 from shoplens.api.deps import ReaderDep
+from shoplens.api.openapi import problems
 from shoplens.catalog.queries import qa_summary
 
 router = APIRouter(prefix="/v1", tags=["catalog"])
@@ -17,7 +18,10 @@ SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
 @router.get(
-    "/catalog/qa", response_model=QaPublic, summary="Flagged products: mismatches, duplicates, low quality"
+    "/catalog/qa",
+    response_model=QaPublic,
+    operation_id="getCatalogQa",
+    summary="Flagged products: mismatches, duplicates, low quality",
 )
 def qa(_caller: ReaderDep, session: SessionDep, limit: Annotated[int, Query(ge=0, le=200)] = 20) -> QaPublic:
     """Counts of flagged products and the first `limit` of each flag."""
@@ -32,7 +36,12 @@ def qa(_caller: ReaderDep, session: SessionDep, limit: Annotated[int, Query(ge=0
     )
 
 
-@router.get("/catalog/categories", response_model=list[str], summary="The catalogue's categories")
+@router.get(
+    "/catalog/categories",
+    response_model=list[str],
+    operation_id="listCategories",
+    summary="The catalogue's categories",
+)
 def categories(_caller: ReaderDep, catalog: CatalogDep) -> list[str]:
     """Category names of the taxonomy, in order."""
     return catalog.categories()
@@ -40,8 +49,9 @@ def categories(_caller: ReaderDep, catalog: CatalogDep) -> list[str]:
 
 @router.get(
     "/images/{sha256}",
+    operation_id="getImage",
     summary="A stored image (PNG, metadata-free) or its thumbnail",
-    responses={200: {"content": {"image/png": {}}}, 404: {"description": "No such image"}},
+    responses={200: {"content": {"image/png": {}}}, **problems(404)},
 )
 def image(
     sha256: str, _caller: ReaderDep, catalog: CatalogDep, variant: Literal["full", "thumb"] = "full"

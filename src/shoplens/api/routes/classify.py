@@ -20,15 +20,16 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from fastapi.security.utils import get_authorization_scheme_param
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, model_validator
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive, Scope, Send
 
 from shoplens.api.deps import ReaderDep, ServiceDep, authorize
 from shoplens.api.errors import http_error
+from shoplens.api.json_images import IMAGE_BODY, read_images
 from shoplens.api.schemas import ClassifyPublic
 from shoplens.api.service import Service
-from shoplens.api.uploads import MULTIPART_BODY, Upload, read_uploads
+from shoplens.api.uploads import Upload
 from shoplens.errors import ImageError
 from shoplens.imaging import PreprocessConfig, declared_size, decode_image, image_to_array
 from shoplens.imaging.colour import photo_colours
@@ -37,11 +38,15 @@ from shoplens.inference.store import LoadedModel
 
 INLINE_PIXELS = 128 * 128  # up to this many pixels in a request are decoded on the event loop (≈0.5 ms)
 JSON = "application/json"
+TOP_K = 3
 ERRORS = {
     400: {"description": "Corrupt or truncated image, bad form, too many parts"},
     401: {"description": "Missing or invalid API key"},
     413: {"description": "Body or image (pixels) too large"},
     415: {"description": "Not an accepted image format (decided from the bytes)"},
+    422: {
+        "description": "Invalid query or JSON body, bad base64, or an image URL not fetched (not allowed, failed)"
+    },
     503: {
         "description": "No model loaded, too busy (queue or in-flight limit), or shutting down; see Retry-After"
     },
@@ -52,9 +57,24 @@ ERRORS = {
 class ClassifyQuery(BaseModel):
     """The query parameters of POST /v1/classify."""
 
-    top_k: int = Field(3, ge=1, le=100, description="Categories per image.")
+    top_k: int | None = Field(None, ge=1, le=100, description=f"Most categories per image (default {TOP_K}).")
+    max_results: int | None = Field(
+        None, ge=1, le=100, description="The same as top_k, by the name other vision APIs use; give one."
+    )
+    min_confidence: float = Field(0.0, ge=0, le=1, description="Leave out categories below this probability.")
     embed: bool = Field(False, description="Include the L2-normalised embedding.")
     colours: bool = Field(False, description="Include the product's dominant colours (name, hex, share).")
+
+    @model_validator(mode="after")
+    def _one_limit(self) -> ClassifyQuery:
+        if self.top_k is not None and self.max_results is not None and self.top_k != self.max_results:
+            raise ValueError("top_k and max_results are the same limit: give one of them")
+        return self
+
+    @property
+    def limit(self) -> int:
+        """The most categories to answer per image."""
+        return self.top_k or self.max_results or TOP_K
 
 
 class ClassifyRoute(APIRoute):
@@ -90,9 +110,10 @@ router = APIRouter(prefix="/v1", tags=["classify"], route_class=ClassifyRoute)
     "/classify",
     response_model=ClassifyPublic,
     response_model_exclude_none=True,
-    openapi_extra=MULTIPART_BODY,
+    openapi_extra=IMAGE_BODY,
     responses=ERRORS,
-    summary="Classify one image (`file`) or several (`files`)",
+    operation_id="classifyImages",
+    summary="Classify one image or several (multipart `file`/`files`, or JSON `image`/`images`)",
 )
 async def classify(
     request: Request, _caller: ReaderDep, service: ServiceDep, query: Annotated[ClassifyQuery, Query()]
@@ -109,7 +130,7 @@ async def classify_images(request: Request, service: Service, query: ClassifyQue
     model = service.handle.current()  # this request keeps this model, whatever is activated meanwhile
     if model is None:
         raise HTTPException(503, service.handle.unavailable_reason(), headers={"Retry-After": "1"})
-    uploads = await read_uploads(request, settings.max_files, settings.max_parts)
+    uploads = await read_images(request, settings, deadline)
     read = time.perf_counter()
     if small_enough_inline(uploads):
         arrays = decode_all(uploads, model.preprocess, settings.max_pixels)
@@ -168,11 +189,12 @@ def public(
     upload: Upload, result: BatchResult, model: LoadedModel, query: ClassifyQuery, colours: list | None = None
 ) -> dict:
     """One image's answer (a ClassificationPublic): top-k, review flag, embedding and colours when asked for."""
-    pred = model.predictor.prediction(result.probs, top_k=query.top_k)
+    pred = model.predictor.prediction(result.probs, top_k=query.limit)
     item: dict = {"index": upload.index}
     if upload.filename is not None:
         item["filename"] = upload.filename
-    item["top"] = [{"label": label, "probability": round(p, 6)} for label, p in pred.top]
+    scores = ((label, round(p, 6)) for label, p in pred.top)  # filtered as sent
+    item["top"] = [{"label": label, "probability": p} for label, p in scores if p >= query.min_confidence]
     item["needs_review"] = pred.needs_review
     if query.embed:
         item["embedding"] = result.embedding.tolist()

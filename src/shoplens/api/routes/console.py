@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
@@ -12,6 +11,8 @@ from starlette.concurrency import run_in_threadpool
 from shoplens.api.catalog_deps import CatalogDep, SessionDep
 from shoplens.api.catalog_schemas import SimilarPublic, similar_public
 from shoplens.api.deps import AdminDep, ReaderDep, ServiceDep, SettingsDep
+from shoplens.api.openapi import problems
+from shoplens.api.schemas import Timestamp
 from shoplens.api.uploads import MULTIPART_BODY, read_uploads
 from shoplens.behaviour.events import list_shoppers
 from shoplens.catalog.queries import list_merchants
@@ -26,10 +27,7 @@ REPORT_FILES = {  # the only names served from a bundle's report/ folder
     "reliability.png": "image/png",
     "misclassified.png": "image/png",
 }
-REPORT_RESPONSES = {
-    200: {"content": {"image/png": {}, "application/json": {}}},
-    404: {"description": "Not there"},
-}
+REPORT_RESPONSES = {200: {"content": {"image/png": {}, "application/json": {}}}, **problems(404)}
 ReportName = Annotated[str, Path(description="One of: " + ", ".join(REPORT_FILES))]
 
 
@@ -46,7 +44,7 @@ class ShopperPublic(BaseModel):
 
     user_id: str
     events: int
-    last_event: datetime
+    last_event: Timestamp
 
 
 class ShopperListPublic(BaseModel):
@@ -58,6 +56,7 @@ class ShopperListPublic(BaseModel):
 
 @router.get(
     "/models/{version}/report/{name}",
+    operation_id="getModelReportFile",
     summary="A file of a version's evaluation report",
     responses=REPORT_RESPONSES,
 )
@@ -76,14 +75,22 @@ def report_file(version: str, name: ReportName, _caller: ReaderDep, service: Ser
 
 
 @router.get(
-    "/catalog/merchants", response_model=list[MerchantPublic], summary="Merchants and their product counts"
+    "/catalog/merchants",
+    response_model=list[MerchantPublic],
+    operation_id="listMerchants",
+    summary="Merchants and their product counts",
 )
 def merchants(_caller: ReaderDep, session: SessionDep) -> list[MerchantPublic]:
     """Every merchant, by id."""
     return [MerchantPublic(id=m.id, name=m.name, products=m.products) for m in list_merchants(session)]
 
 
-@router.get("/users", response_model=ShopperListPublic, summary="Shoppers with the most events")
+@router.get(
+    "/users",
+    response_model=ShopperListPublic,
+    operation_id="listShoppers",
+    summary="Shoppers with the most events",
+)
 def shoppers(
     _caller: AdminDep,
     settings: SettingsDep,
@@ -104,7 +111,9 @@ def shoppers(
     "/search/duplicates",
     response_model=SimilarPublic,
     openapi_extra=MULTIPART_BODY,
+    operation_id="searchDuplicates",
     summary="Products showing a near-duplicate of a photo",
+    responses=problems(413, 415, 422),
 )
 async def duplicates(
     request: Request, _caller: ReaderDep, settings: SettingsDep, catalog: CatalogDep

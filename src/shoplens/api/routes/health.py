@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
-from fastapi.responses import JSONResponse
 
 from shoplens.api.deps import ServiceDep
+from shoplens.api.errors import HTTPProblem
 from shoplens.api.metrics import CONTENT_TYPE
 from shoplens.api.schemas import ModelRefPublic, StatusPublic
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/livez", response_model=StatusPublic, summary="The process is up")
+@router.get("/livez", response_model=StatusPublic, operation_id="getLiveness", summary="The process is up")
 async def livez() -> StatusPublic:
     """Always 200 while the process answers."""
     return StatusPublic(status="alive")
@@ -21,16 +21,21 @@ async def livez() -> StatusPublic:
 @router.get(
     "/readyz",
     response_model=StatusPublic,
+    operation_id="getReadiness",
     summary="Ready for traffic",
-    responses={503: {"description": "No active model, none loaded yet, or shutting down"}},
+    responses={
+        503: {
+            "description": "No active model or none loaded yet (`no_model`), or shutting down (`shutting_down`)"
+        }
+    },
 )
-async def readyz(service: ServiceDep) -> StatusPublic | JSONResponse:
+async def readyz(service: ServiceDep) -> StatusPublic:
     """200 with the serving version once a model is loaded; 503 before that and while shutting down."""
     if service.lifecycle.shutting_down:
-        return JSONResponse({"detail": "shutting down"}, status_code=503)
+        raise HTTPProblem(503, "shutting down", "shutting_down")
     model = service.handle.current()
     if model is None:
-        return JSONResponse({"detail": service.handle.unavailable_reason()}, status_code=503)
+        raise HTTPProblem(503, service.handle.unavailable_reason(), "no_model")
     return StatusPublic(status="ready", model=ModelRefPublic(name=model.name, version=model.version))
 
 

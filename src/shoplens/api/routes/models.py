@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Query
 
 from shoplens.api.deps import AdminDep, ReaderDep, ServiceDep
-from shoplens.api.errors import http_error
+from shoplens.api.errors import HTTPProblem, http_error
 from shoplens.api.schemas import ActivationPublic, ModelListPublic, ModelVersionPublic
 from shoplens.errors import BundleError, VersionNotFoundError
 from shoplens.inference.store import LoadedModel, ModelHandle, NoEarlierVersionError
@@ -15,7 +15,12 @@ from shoplens.inference.store import LoadedModel, ModelHandle, NoEarlierVersionE
 router = APIRouter(prefix="/v1/models", tags=["models"])
 
 
-@router.get("", response_model=ModelListPublic, summary="Versions of the served model")
+@router.get(
+    "",
+    response_model=ModelListPublic,
+    operation_id="listModelVersions",
+    summary="Versions of the served model",
+)
 def list_versions(_caller: ReaderDep, service: ServiceDep) -> ModelListPublic:
     """Every version, newest first, with accuracy, the active flag and which one serves here."""
     handle = service.handle
@@ -48,6 +53,7 @@ def _activation(handle: ModelHandle, previous: LoadedModel | None, loaded: Loade
 @router.post(
     "/{version}/activate",
     response_model=ActivationPublic,
+    operation_id="activateModelVersion",
     summary="Validate, mark active and serve a version",
     responses={
         404: {"description": "No such version"},
@@ -66,7 +72,7 @@ def activate(
     try:
         loaded = handle.activate(version, force=force)
     except VersionNotFoundError as e:
-        raise HTTPException(404, str(e)) from e
+        raise http_error(e) from e
     except BundleError as e:
         raise http_error(e, "not activated: ") from e
     return _activation(handle, previous, loaded)
@@ -75,6 +81,7 @@ def activate(
 @router.post(
     "/rollback",
     response_model=ActivationPublic,
+    operation_id="rollbackModelVersion",
     summary="Serve the previously active version again",
     responses={409: {"description": "No earlier version"}, 422: {"description": "It cannot be loaded"}},
 )
@@ -85,7 +92,7 @@ def rollback(_caller: AdminDep, service: ServiceDep) -> ActivationPublic:
     try:
         loaded = handle.rollback()
     except NoEarlierVersionError as e:
-        raise HTTPException(409, str(e)) from e
+        raise HTTPProblem(409, str(e), "conflict") from e
     except BundleError as e:
         raise http_error(e, "not rolled back: ") from e
     return _activation(handle, previous, loaded)

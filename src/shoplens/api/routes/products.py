@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from shoplens.api.catalog_deps import CatalogDep, SessionDep
+from shoplens.api.catalog_deps import CatalogDep, RowId, SessionDep
 from shoplens.api.catalog_schemas import (
     DuplicatePublic,
     ProductCreate,
@@ -20,8 +20,12 @@ from shoplens.api.catalog_schemas import (
     ProductUpdate,
     product_public,
 )
+from shoplens.api.cursors import MAX_CURSOR, decode_cursor, encode_cursor
 from shoplens.api.deps import MerchantDep, ReaderDep, SettingsDep, acting_merchant
-from shoplens.api.uploads import FILE_FIELDS
+from shoplens.api.errors import invalid
+from shoplens.api.openapi import problems
+from shoplens.api.schemas import MAX_INT
+from shoplens.api.uploads import FILE_FIELDS, IMAGE_TYPES
 from shoplens.catalog import products
 from shoplens.catalog.ingest import IngestItem, ProductIn
 from shoplens.catalog.products import IdempotencyKey, request_digest
@@ -46,10 +50,15 @@ IMAGES_BODY = {
                     "type": "object",
                     "required": ["product"],
                     "properties": {
-                        "product": {"type": "string", "description": "The product as JSON (ProductCreate)."},
+                        "product": {
+                            "type": "string",
+                            "contentMediaType": "application/json",
+                            "description": "The product as JSON (ProductCreate).",
+                        },
                         "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
                     },
-                }
+                },
+                "encoding": {"files": {"contentType": IMAGE_TYPES}},
             }
         },
     }
@@ -93,7 +102,12 @@ def _render(product: Product) -> dict:
     status_code=201,
     response_model=ProductPublic,
     openapi_extra=IMAGES_BODY,
+    operation_id="createProduct",
     summary="Create a product with images",
+    responses={
+        200: {"description": "A retry with the same Idempotency-Key: the first answer"},
+        **problems(409, 415),
+    },
 )
 async def create_product(
     request: Request,
@@ -121,7 +135,7 @@ async def create_product(
     return JSONResponse(answer.payload, status_code=201 if answer.created else 200, headers=headers)
 
 
-@router.get("", response_model=ProductPage, summary="List products with filters")
+@router.get("", response_model=ProductPage, operation_id="listProducts", summary="List products with filters")
 def list_(
     _caller: ReaderDep,
     session: SessionDep,
@@ -130,22 +144,50 @@ def list_(
     flag: Flag | None = None,
     q: Annotated[str | None, Query(max_length=100, description="Text in the title or brand.")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[
+        int, Query(ge=0, le=MAX_INT, description="Rows to skip (small pages; else `cursor`).")
+    ] = 0,
+    cursor: Annotated[
+        str | None, Query(max_length=MAX_CURSOR, description="A `next_cursor` from the previous page.")
+    ] = None,
 ) -> ProductPage:
-    """Products matching every filter given, newest first."""
-    total, items = list_products(session, ProductFilter(category, merchant, flag, q, limit, offset))
-    return ProductPage(total=total, limit=limit, offset=offset, items=[product_public(p) for p in items])
+    """Products matching every filter given, newest first; `next_cursor` continues the list (null at its end)."""
+    filters = (category, merchant, flag, q)
+    if cursor is not None and offset:
+        raise invalid(("query", "offset"), "give cursor or offset, not both")
+    before = None if cursor is None else decode_cursor(cursor, filters)
+    total, items = list_products(session, ProductFilter(*filters, limit + 1, offset, before))
+    page, more = items[:limit], len(items) > limit
+    return ProductPage(
+        total=total,
+        limit=limit,
+        offset=offset,
+        next_cursor=encode_cursor(page[-1].id, filters) if more else None,
+        items=[product_public(p) for p in page],
+    )
 
 
-@router.get("/{product_id}", response_model=ProductPublic, summary="One product")
-def get(product_id: int, _caller: ReaderDep, session: SessionDep) -> ProductPublic:
+@router.get(
+    "/{product_id}",
+    response_model=ProductPublic,
+    operation_id="getProduct",
+    summary="One product",
+    responses=problems(404),
+)
+def get(product_id: RowId, _caller: ReaderDep, session: SessionDep) -> ProductPublic:
     """A product with its images and flags."""
     return product_public(get_product(session, product_id))
 
 
-@router.patch("/{product_id}", response_model=ProductPublic, summary="Change a product's declared fields")
+@router.patch(
+    "/{product_id}",
+    response_model=ProductPublic,
+    operation_id="updateProduct",
+    summary="Change a product's declared fields",
+    responses=problems(404),
+)
 def update(
-    product_id: int, changes: ProductUpdate, caller: MerchantDep, catalog: CatalogDep, session: SessionDep
+    product_id: RowId, changes: ProductUpdate, caller: MerchantDep, catalog: CatalogDep, session: SessionDep
 ) -> ProductPublic:
     """Change title, brand, price, category, stock or status (a merchant only its own products)."""
     categories = catalog.categories()
@@ -157,17 +199,27 @@ def update(
         return product_public(product)
 
 
-@router.delete("/{product_id}", status_code=204, summary="Delete a product")
-def remove(product_id: int, caller: MerchantDep, catalog: CatalogDep) -> Response:
+@router.delete(
+    "/{product_id}",
+    status_code=204,
+    operation_id="deleteProduct",
+    summary="Delete a product",
+    responses=problems(404),
+)
+def remove(product_id: RowId, caller: MerchantDep, catalog: CatalogDep) -> Response:
     """Delete a product, its images' rows and their vectors (a merchant only its own)."""
     products.delete_product(catalog, product_id, caller.merchant)
     return Response(status_code=204)
 
 
 @router.get(
-    "/{product_id}/duplicates", response_model=list[DuplicatePublic], summary="Near-duplicates of a product"
+    "/{product_id}/duplicates",
+    response_model=list[DuplicatePublic],
+    operation_id="listProductDuplicates",
+    summary="Near-duplicates of a product",
+    responses=problems(404),
 )
-def duplicates(product_id: int, _caller: ReaderDep, session: SessionDep) -> list[DuplicatePublic]:
+def duplicates(product_id: RowId, _caller: ReaderDep, session: SessionDep) -> list[DuplicatePublic]:
     """Other products showing a near-duplicate of one of this product's images."""
     product = get_product(session, product_id)
     return [

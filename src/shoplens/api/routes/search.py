@@ -2,20 +2,35 @@
 
 from __future__ import annotations
 
-import json
 from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from shoplens.api.catalog_deps import CatalogDep
 from shoplens.api.catalog_schemas import SimilarPublic, similar_public
-from shoplens.api.deps import ReaderDep
+from shoplens.api.deps import ReaderDep, ServiceDep
+from shoplens.api.json_images import OneImage, image_bytes, parse_json
+from shoplens.api.openapi import REF, component, problems
+from shoplens.api.schemas import MAX_INT
+from shoplens.api.service import Service
+from shoplens.api.uploads import IMAGE_TYPES
 from shoplens.catalog.similar import find_similar
 
 router = APIRouter(prefix="/v1/search", tags=["search"])
+
+
+class ProductQuery(BaseModel):
+    """Look-alikes of an existing product."""
+
+    model_config = ConfigDict(extra="forbid")
+    product_id: int = Field(ge=1, le=MAX_INT)
+
+
+SIMILAR_JSON = TypeAdapter(ProductQuery | OneImage)
 QUERY_BODY = {
     "requestBody": {
         "required": True,
@@ -31,21 +46,25 @@ QUERY_BODY = {
                         },
                         "product_id": {
                             "type": "integer",
+                            "minimum": 1,
+                            "maximum": MAX_INT,
                             "description": "Or: an existing product to find look-alikes of.",
                         },
                     },
-                }
+                    "oneOf": [{"required": ["file"]}, {"required": ["product_id"]}],
+                },
+                "encoding": {"file": {"contentType": IMAGE_TYPES}},
             },
             "application/json": {
-                "schema": {"type": "object", "properties": {"product_id": {"type": "integer"}}}
+                "schema": component("SimilarQuery", SIMILAR_JSON.json_schema(ref_template=REF)),
             },
         },
     }
 }
 
 
-async def read_query(request: Request) -> tuple[bytes | None, int | None]:
-    """An uploaded photo (`file`) or a `product_id`, from a multipart form or a JSON body."""
+async def read_query(request: Request, service: Service) -> tuple[bytes | None, int | None]:
+    """A photo (multipart `file`, or JSON `image`: base64 or URL) or a `product_id` (form field or JSON)."""
     content_type = request.headers.get("content-type", "").lower()
     raw_id: object = None
     data: bytes | None = None
@@ -55,11 +74,12 @@ async def read_query(request: Request) -> tuple[bytes | None, int | None]:
             if isinstance(upload, UploadFile):
                 data = await upload.read()
     elif content_type.startswith("application/json"):
-        try:
-            body = json.loads(await request.body())
-        except ValueError:
-            raise HTTPException(400, "the body is not valid JSON") from None
-        raw_id = body.get("product_id") if isinstance(body, dict) else None
+        hint = 'send {"product_id": …} or {"image": {"base64": …} or {"url": …}}'
+        query = parse_json(SIMILAR_JSON, await request.body(), hint)
+        if isinstance(query, ProductQuery):
+            return None, query.product_id
+        (data,) = await image_bytes([query.image], ("body", "image"), service.settings, service.deadline())
+        return data, None
     else:
         raise HTTPException(415, "send a photo as multipart 'file', or a product_id (form field or JSON)")
     if (data is None) == (raw_id is None):
@@ -67,16 +87,27 @@ async def read_query(request: Request) -> tuple[bytes | None, int | None]:
     if raw_id is None:
         return data, None
     try:
-        return None, int(str(raw_id))
+        product_id = int(str(raw_id))
     except ValueError:
         raise HTTPException(422, f"product_id must be an integer, not {str(raw_id)[:40]!r}") from None
+    if not 1 <= product_id <= MAX_INT:
+        raise HTTPException(422, f"product_id must be between 1 and {MAX_INT}")
+    return None, product_id
 
 
-@router.post("/similar", response_model=SimilarPublic, openapi_extra=QUERY_BODY, summary="Search by image")
+@router.post(
+    "/similar",
+    response_model=SimilarPublic,
+    openapi_extra=QUERY_BODY,
+    operation_id="searchSimilarProducts",
+    summary="Search by image (a photo) or by product",
+    responses=problems(404, 413, 415),
+)
 async def search(
     request: Request,
     _caller: ReaderDep,
     catalog: CatalogDep,
+    service: ServiceDep,
     k: Annotated[int, Query(ge=1, le=100)] = 10,
     min_similarity: Annotated[
         float, Query(ge=-1, le=1, description="Leave out weaker matches (cosine).")
@@ -85,7 +116,7 @@ async def search(
     merchant: Annotated[str | None, Query(description="Only this merchant's products.")] = None,
 ) -> SimilarPublic:
     """Up to k products most similar to the photo (or product), each with the image that matched."""
-    data, product_id = await read_query(request)
+    data, product_id = await read_query(request, service)
     found = await run_in_threadpool(
         partial(
             find_similar,
