@@ -25,9 +25,10 @@ from shoplens.api.middleware import (
 )
 from shoplens.api.routes import classify, health, models, web
 from shoplens.api.service import Lifecycle, Service
+from shoplens.backbones.serving import model_loader, use_backbone
 from shoplens.config import Settings
 from shoplens.inference.batcher import MicroBatcher
-from shoplens.inference.store import ModelHandle, ModelStore, PredictorLoader, predictor_loader
+from shoplens.inference.store import ModelHandle, ModelStore, PredictorLoader
 
 log = logging.getLogger(__name__)
 RETRY_WITHOUT_MODEL_S = 1.0
@@ -115,8 +116,10 @@ def create_app(settings: Settings | None = None, *, loader: PredictorLoader | No
     store = ModelStore(
         settings.models_dir,
         settings.model_name,
-        loader or predictor_loader(settings.runtime, settings.threads),
+        loader or model_loader(settings.runtime, settings.threads),
     )
+    if settings.backbone is not None and settings.taxonomy_file is not None:
+        use_backbone(store, settings.backbone, settings.taxonomy_file)
     metrics = Metrics()
     lifecycle = Lifecycle(max_admitted=settings.max_inflight)
     batcher = MicroBatcher(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -12,6 +13,13 @@ class LabelScorePublic(BaseModel):
 
     label: str
     probability: float = Field(ge=0, le=1)
+
+
+class AttributeScorePublic(BaseModel):
+    """One attribute value that fits the image, with its score (sigmoid of its centred logit)."""
+
+    value: str
+    score: float = Field(ge=0, le=1)
 
 
 class ClassificationPublic(BaseModel):
@@ -24,6 +32,17 @@ class ClassificationPublic(BaseModel):
     top: list[LabelScorePublic]
     needs_review: bool = Field(description="The top probability is below the model's review threshold.")
     embedding: list[float] | None = Field(None, description="L2-normalised embedding (with ?embed=true).")
+    status: Literal["recognised", "needs_review", "not_recognised"] | None = Field(
+        None,
+        description="Zero-shot models: not_recognised when the 'not a product' prompts win, else review.",
+    )
+    ood_score: float | None = Field(
+        None, ge=0, le=1, description="Zero-shot models: the share the 'not a product' prompts take."
+    )
+    attributes: dict[str, list[AttributeScorePublic]] | None = Field(
+        None,
+        description="Zero-shot models with attribute prompts: per group, the values that fit, best first.",
+    )
 
 
 class ModelRefPublic(BaseModel):
