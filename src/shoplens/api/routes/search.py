@@ -1,4 +1,5 @@
-"""POST /v1/search/similar: products that look like an uploaded photo or like an existing product."""
+"""Search: GET /v1/search?q= (words: full text and text-to-image, fused), POST /v1/search/similar (a photo or a
+product: products that look like it)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from shoplens.api.catalog_deps import CatalogDep
-from shoplens.api.catalog_schemas import SimilarPublic, similar_public
+from shoplens.api.catalog_schemas import SimilarPublic, TextSearchPublic, similar_public, text_search_public
 from shoplens.api.deps import ReaderDep
 from shoplens.catalog.similar import find_similar
+from shoplens.catalog.textsearch import MAX_QUERY, search_by_text
 
 router = APIRouter(prefix="/v1/search", tags=["search"])
 QUERY_BODY = {
@@ -70,6 +72,23 @@ async def read_query(request: Request) -> tuple[bytes | None, int | None]:
         return None, int(str(raw_id))
     except ValueError:
         raise HTTPException(422, f"product_id must be an integer, not {str(raw_id)[:40]!r}") from None
+
+
+@router.get("", response_model=TextSearchPublic, summary="Search by text")
+async def search_text(
+    _caller: ReaderDep,
+    catalog: CatalogDep,
+    q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY, description="Words, e.g. red summer dress.")],
+    k: Annotated[int, Query(ge=1, le=100)] = 10,
+    category: Annotated[str | None, Query(description="Only products declared in this category.")] = None,
+    merchant: Annotated[str | None, Query(description="Only this merchant's products.")] = None,
+) -> TextSearchPublic:
+    """Products whose title or brand holds the words, and (with an image–text backbone) whose photos look like
+    them, fused by reciprocal rank."""
+    found = await run_in_threadpool(
+        partial(search_by_text, catalog, q, k=k, category=category, merchant=merchant)
+    )
+    return text_search_public(found)
 
 
 @router.post("/similar", response_model=SimilarPublic, openapi_extra=QUERY_BODY, summary="Search by image")
