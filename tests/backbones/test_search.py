@@ -61,7 +61,9 @@ async def test_search_by_words_fuses_full_text_and_the_backbones_own_ranking(
             )
             assert r.status_code == 201, r.text
             ids.append(r.json()["id"])
-            assert r.json()["predicted_category"] in TAXONOMY["categories"]  # recognised zero-shot on the way in
+            assert (
+                r.json()["predicted_category"] in TAXONOMY["categories"]
+            )  # recognised zero-shot on the way in
         r = await c.get("/v1/search", params={"q": QUERY, "k": len(PRODUCTS)})
         assert r.status_code == 200, r.text
         body = r.json()
