@@ -1,4 +1,5 @@
-"""What a server or the catalogue needs to serve zero-shot versions beside trained ones (light to import)."""
+"""What a server or the catalogue needs to serve zero-shot and few-shot versions beside trained ones (light to
+import: the backbone runtime loads with the first such version)."""
 
 from __future__ import annotations
 
@@ -11,25 +12,32 @@ from shoplens.inference.predictor import Predictor
 from shoplens.inference.store import ModelStore, PredictorLoader, predictor_loader
 
 ZERO_SHOT = "zero-shot"
+FEW_SHOT = "few-shot"
 
 
-def is_zero_shot(path: str | os.PathLike) -> bool:
-    """Whether a model version folder is a zero-shot one (kind "zero-shot" in its config.json)."""
+def version_kind(path: str | os.PathLike) -> str | None:
+    """The `kind` a model version's config.json names (None for a trained bundle, which names none)."""
     try:
-        return json.loads((Path(path) / "config.json").read_text()).get("kind") == ZERO_SHOT
+        kind = json.loads((Path(path) / "config.json").read_text()).get("kind")
     except (OSError, ValueError, AttributeError):
-        return False
+        return None
+    return kind if isinstance(kind, str) else None
 
 
 def model_loader(runtime: Runtime = "auto", threads: int | None = None) -> PredictorLoader:
-    """A model-store loader for trained bundles and zero-shot versions alike."""
+    """A model-store loader for trained bundles, zero-shot and few-shot versions alike."""
     trained = predictor_loader(runtime, threads)
 
     def load(path: Path) -> Predictor:
-        if is_zero_shot(path):
+        kind = version_kind(path)
+        if kind == ZERO_SHOT:
             from shoplens.backbones.zeroshot import load_zero_shot
 
             return load_zero_shot(path, threads)
+        if kind == FEW_SHOT:
+            from shoplens.backbones.fewshot import load_few_shot
+
+            return load_few_shot(path, threads)
         return trained(path)
 
     return load
