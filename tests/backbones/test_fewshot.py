@@ -15,7 +15,7 @@ from shoplens.backbones.fewshot import FrozenEncoder
 from shoplens.backbones.serving import model_loader
 from shoplens.cli import app as cli
 from shoplens.config import Settings
-from shoplens.training.fewshot import embed_items, fit_head, folder_items
+from shoplens.training.fewshot import embed_items, fit_head, labelled_photos
 from tests.api.conftest import make_bundle, serving
 
 COLOURS = {"red": (200, 30, 30), "green": (30, 170, 40), "blue": (30, 40, 200)}
@@ -85,7 +85,7 @@ def test_a_shoplens_bundle_is_an_encoder_too(tmp_path: Path) -> None:
     folder = labelled_folder(tmp_path / "photos", classes={"dark": (30, 30, 30), "light": (220, 220, 220)})
     encoder = FrozenEncoder(bundle)
     assert encoder.kind == "bundle"
-    embedded = embed_items(encoder, folder_items(folder), cache=tmp_path / "cache")
+    embedded = embed_items(encoder, labelled_photos(folder), cache=tmp_path / "cache")
     assert embedded.x.shape == (12, encoder.dim) and embedded.class_names == ["dark", "light"]
     np.testing.assert_allclose(np.linalg.norm(embedded.x, axis=1), 1.0, atol=1e-5)
     weights, bias = fit_head(embedded.x, embedded.y)

@@ -242,29 +242,24 @@ def test_serving_a_backbone_imports_no_training_stack(bundles: dict, tmp_path: P
     """A zero-shot server classifies without torch, transformers, scipy, sklearn or the trainer loaded."""
     taxonomy = write(tmp_path, TAXONOMY)
     out = run_python(f"""
-        import asyncio, io, sys
-        import httpx
+        import io, sys, time
+        from fastapi.testclient import TestClient
         from PIL import Image
         from shoplens.api import create_app
         from shoplens.config import Settings
 
-        async def main():
-            settings = Settings(models_dir={str(tmp_path / "models")!r}, catalog_dir={str(tmp_path / "c")!r},
-                                api_keys_file={str(tmp_path / "k.json")!r}, open_mode=True,
-                                backbone={str(bundles["siglip"])!r}, taxonomy_file={str(taxonomy)!r})
-            app = create_app(settings)
-            buf = io.BytesIO()
-            Image.new("RGB", (50, 40), (200, 10, 10)).save(buf, "PNG")
-            async with app.router.lifespan_context(app):
-                transport = httpx.ASGITransport(app=app)
-                async with httpx.AsyncClient(transport=transport, base_url="http://shoplens.test") as c:
-                    while (await c.get("/readyz")).status_code != 200:
-                        await asyncio.sleep(0.02)
-                    r = await c.post("/v1/classify", files={{"file": ("a.png", buf.getvalue(), "image/png")}})
-                    assert r.status_code == 200 and r.json()["results"][0]["status"], r.text
-            heavy = ("torch", "transformers", "scipy", "sklearn", "shoplens.training")
-            print([m for m in heavy if m in sys.modules])
-
-        asyncio.run(main())
+        settings = Settings(models_dir={str(tmp_path / "models")!r}, catalog_dir={str(tmp_path / "c")!r},
+                            api_keys_file={str(tmp_path / "k.json")!r}, open_mode=True,
+                            backbone={str(bundles["siglip"])!r}, taxonomy_file={str(taxonomy)!r})
+        buf = io.BytesIO()
+        Image.new("RGB", (50, 40), (200, 10, 10)).save(buf, "PNG")
+        with TestClient(create_app(settings)) as client:
+            deadline = time.monotonic() + 60
+            while client.get("/readyz").status_code != 200 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            r = client.post("/v1/classify", files={{"file": ("a.png", buf.getvalue(), "image/png")}})
+            assert r.status_code == 200 and r.json()["results"][0]["status"], r.text
+        heavy = ("torch", "transformers", "scipy", "sklearn", "shoplens.training")
+        print([m for m in heavy if m in sys.modules])
     """)
     assert out.strip() == "[]"

@@ -24,7 +24,7 @@ from PIL import Image
 
 from shoplens.backbones.fewshot import HEAD, FrozenEncoder
 from shoplens.backbones.serving import FEW_SHOT
-from shoplens.data.folder import IMAGE_SUFFIXES
+from shoplens.data.folder import folder_items
 from shoplens.errors import DataNotFoundError
 from shoplens.files import write_atomic
 from shoplens.imaging import read_image_file
@@ -48,17 +48,9 @@ def cache_dir() -> Path:
     return Path(root) / "shoplens" / "embeddings"
 
 
-def folder_items(root: str | os.PathLike) -> list[tuple[Path, str]]:
-    """(photo, category) for root/<category>/<photos>, sorted."""
-    root = Path(root)
-    if not root.is_dir():
-        raise DataNotFoundError(f"{root}: not a folder (expected root/<category>/<image files>)")
-    items = [
-        (p, sub.name)
-        for sub in sorted(d for d in root.iterdir() if d.is_dir())
-        for p in sorted(sub.rglob("*"))
-        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-    ]
+def labelled_photos(root: str | os.PathLike) -> list[tuple[Path, str]]:
+    """(photo, category) for root/<category>/<photos>, sorted; at least two categories."""
+    items = folder_items(root)
     if len({label for _, label in items}) < 2:
         raise DataNotFoundError(f"{root}: need photos in at least two category sub-folders")
     return items
@@ -158,7 +150,7 @@ def train_few_shot(
     """Embed a labelled folder with a frozen encoder (cached), fit the head, write the version; (path, facts)."""
     start = time.perf_counter()
     encoder = FrozenEncoder(encoder_path, threads)
-    items = folder_items(folder)
+    items = labelled_photos(folder)
     embedded = embed_items(encoder, items)
     log(
         f"{len(items)} photos embedded ({embedded.cached} from the cache) in {time.perf_counter() - start:.1f}s"
