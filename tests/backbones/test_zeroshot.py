@@ -192,10 +192,11 @@ def test_the_same_backbone_and_taxonomy_are_one_version_a_changed_prompt_is_anot
     from shoplens.inference.store import ModelStore
 
     store = ModelStore(tmp_path / "models", "zs", model_loader())
-    first = use_backbone(store, bundles["clip"], write(tmp_path / "a", TAXONOMY))
-    assert use_backbone(store, bundles["clip"], write(tmp_path / "b", TAXONOMY)) == first
+    first, loaded = use_backbone(store, bundles["clip"], write(tmp_path / "a", TAXONOMY))
+    assert loaded is not None and loaded.version == first  # activated, so loaded once
+    assert use_backbone(store, bundles["clip"], write(tmp_path / "b", TAXONOMY)) == (first, None)
     changed = {**TAXONOMY, "categories": {**TAXONOMY["categories"], "jeans": ["blue jeans"]}}
-    second = use_backbone(store, bundles["clip"], write(tmp_path / "c", changed))
+    second, _ = use_backbone(store, bundles["clip"], write(tmp_path / "c", changed))
     assert second != first and store.marked_active() == second and store.history() == [first]
 
 

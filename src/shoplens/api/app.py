@@ -118,8 +118,9 @@ def create_app(settings: Settings | None = None, *, loader: PredictorLoader | No
         settings.model_name,
         loader or model_loader(settings.runtime, settings.threads),
     )
+    loaded = None  # a zero-shot version is loaded once, here, when it is activated
     if settings.backbone is not None and settings.taxonomy_file is not None:
-        use_backbone(store, settings.backbone, settings.taxonomy_file)
+        loaded = use_backbone(store, settings.backbone, settings.taxonomy_file)[1]
     metrics = Metrics()
     lifecycle = Lifecycle(max_admitted=settings.max_inflight)
     batcher = MicroBatcher(
@@ -141,7 +142,7 @@ def create_app(settings: Settings | None = None, *, loader: PredictorLoader | No
         **NO_TELEMETRY,
     )
     service = Service(
-        settings, ModelHandle(store), batcher, KeyStore(settings.api_keys_file), metrics, lifecycle
+        settings, ModelHandle(store, loaded), batcher, KeyStore(settings.api_keys_file), metrics, lifecycle
     )
     app.state.service = service
     add_exception_handlers(app)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from shoplens.inference.kinds import Runtime
 from shoplens.inference.predictor import Predictor
-from shoplens.inference.store import ModelStore, PredictorLoader, predictor_loader
+from shoplens.inference.store import LoadedModel, ModelStore, PredictorLoader, predictor_loader
 
 ZERO_SHOT = "zero-shot"
 FEW_SHOT = "few-shot"
@@ -43,11 +43,14 @@ def model_loader(runtime: Runtime = "auto", threads: int | None = None) -> Predi
     return load
 
 
-def use_backbone(store: ModelStore, backbone: str | os.PathLike, taxonomy: str | os.PathLike) -> str:
-    """Make the zero-shot version of this backbone and taxonomy the store's active one; its version name."""
+def use_backbone(
+    store: ModelStore, backbone: str | os.PathLike, taxonomy: str | os.PathLike
+) -> tuple[str, LoadedModel | None]:
+    """Make the zero-shot version of this backbone and taxonomy the store's active one: its name, and the model
+    when activating it loaded it (None when it was active already)."""
     from shoplens.backbones.zeroshot import create_zero_shot_version
 
     version = create_zero_shot_version(store.root, store.name, backbone, taxonomy).name
-    if store.marked_active() != version:
-        store.activate(version)
-    return version
+    if store.marked_active() == version:
+        return version, None
+    return version, store.activate(version)
