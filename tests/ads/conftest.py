@@ -12,7 +12,14 @@ from shoplens.catalog.service import Catalog
 from shoplens.db.ads import Creative
 from shoplens.db.base import utcnow
 from shoplens.db.behaviour import Event
-from tests.catalog.conftest import catalog, models_root, models_template, photos, png  # noqa: F401  (fixtures)
+from tests.catalog.conftest import (  # noqa: F401  (fixtures)
+    catalog,
+    models_root,
+    models_template,
+    photos,
+    png,
+    vector_backend,
+)
 
 _ids = count()
 

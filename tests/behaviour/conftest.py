@@ -8,7 +8,14 @@ import pytest
 
 from shoplens.catalog.ingest import IngestItem, ProductIn
 from shoplens.catalog.service import Catalog
-from tests.catalog.conftest import catalog, models_root, models_template, photos, png  # noqa: F401  (fixtures)
+from tests.catalog.conftest import (  # noqa: F401  (fixtures)
+    catalog,
+    models_root,
+    models_template,
+    photos,
+    png,
+    vector_backend,
+)
 
 CATEGORIES = ("Coat", "Bag", "Sneaker", "Dress")
 

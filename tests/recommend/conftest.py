@@ -3,4 +3,11 @@
 from __future__ import annotations
 
 from tests.behaviour.conftest import shop, stock_shop  # noqa: F401  (fixtures and the shop builder)
-from tests.catalog.conftest import catalog, models_root, models_template, photos, png  # noqa: F401  (fixtures)
+from tests.catalog.conftest import (  # noqa: F401  (fixtures)
+    catalog,
+    models_root,
+    models_template,
+    photos,
+    png,
+    vector_backend,
+)
