@@ -39,6 +39,13 @@ class Settings(BaseSettings):
         "auto", description="auto: ONNX Runtime when the bundle has model.onnx, else torch."
     )
     threads: int | None = Field(None, ge=1, description="Inference threads (default: the runtime's choice).")
+    backbone: Path | None = Field(
+        None,
+        description="Serve zero-shot: an image–text bundle (`shoplens backbone import`), with taxonomy_file.",
+    )
+    taxonomy_file: Path | None = Field(
+        None, description="Zero-shot categories, attributes and their prompts (YAML or JSON), with backbone."
+    )
     max_upload_bytes: int = Field(10 * MiB, ge=1024, description="Largest request body accepted.")
     max_files: int = Field(16, ge=1, description="Most images in one classify request.")
     max_parts: int = Field(32, ge=1, description="Most non-file multipart fields in one request.")
@@ -130,6 +137,13 @@ class Settings(BaseSettings):
         """Refuse anonymous access on a host reachable from other machines."""
         if self.open_mode and not is_loopback(self.host):
             raise ValueError(f"open mode (no API keys) is only allowed on a loopback host, not {self.host!r}")
+        return self
+
+    @model_validator(mode="after")
+    def _backbone_with_taxonomy(self) -> Settings:
+        """A backbone is served with a taxonomy of prompts, and a taxonomy needs a backbone."""
+        if (self.backbone is None) != (self.taxonomy_file is None):
+            raise ValueError("zero-shot serving needs both a backbone bundle and a taxonomy file")
         return self
 
     @property

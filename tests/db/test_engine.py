@@ -9,6 +9,7 @@ from sqlalchemy import inspect, text
 
 from shoplens.db.base import Base
 from shoplens.db.engine import DatabaseError, make_engine, normalize_url, upgrade
+from shoplens.db.text_search import include_name
 
 
 def test_migrations_create_exactly_the_models_tables(database_url: str) -> None:
@@ -17,7 +18,8 @@ def test_migrations_create_exactly_the_models_tables(database_url: str) -> None:
     upgrade(engine)  # idempotent
     assert set(Base.metadata.tables) <= set(inspect(engine).get_table_names())
     with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        context = MigrationContext.configure(conn, opts={"include_name": include_name})
+        diff = compare_metadata(context, Base.metadata)
     assert diff == [], f"models and migrations disagree: {diff}"
     engine.dispose()
 

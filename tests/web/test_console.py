@@ -115,6 +115,29 @@ def test_the_catalogue_filters_by_flag_category_and_merchant(demo: Demo, page: A
     )
 
 
+def test_the_search_box_finds_products_by_words(demo: Demo, page: Any, shots: Path) -> None:
+    brand = demo.products[0]["brand"]
+    expected = [p["title"] for p in [*demo.products, demo.duplicate, demo.small] if p["brand"] == brand]
+    page.goto(f"{demo.base}/#search")
+    box = page.get_by_role("searchbox", name="Words")
+    expect(box).to_be_focused()
+    box.fill(f"{brand.lower()}!")
+    box.press("Enter")
+    grid = page.locator("#search-grid > li")
+    expect(grid).to_have_count(len(expected))
+    assert sorted(grid.locator(".card-title").all_text_contents()) == sorted(expected)
+    expect(grid.first.locator(".badge")).to_have_text("words #1")
+    expect(page.locator("#search-summary")).to_contain_text(
+        "by titles and brands"
+    )  # a trained model: no text tower
+    images_loaded(page, "#search-grid img")
+    page.screenshot(path=shots / "search.png", full_page=True)
+    box.fill("zzzz")
+    box.press("Enter")
+    expect(page.locator("#search-summary")).to_have_text("Nothing found for “zzzz”.")
+    expect(grid).to_have_count(0)
+
+
 def test_a_merchant_corrects_a_mismatched_category(demo: Demo, page: Any, shots: Path) -> None:
     page.goto(f"{demo.base}/#catalog")
     page.select_option("select[name=flag]", "mismatch")

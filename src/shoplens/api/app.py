@@ -26,9 +26,10 @@ from shoplens.api.middleware import (
 )
 from shoplens.api.routes import classify, health, models, problems, web
 from shoplens.api.service import Lifecycle, Service
+from shoplens.backbones.serving import model_loader, use_backbone
 from shoplens.config import Settings
 from shoplens.inference.batcher import MicroBatcher
-from shoplens.inference.store import ModelHandle, ModelStore, PredictorLoader, predictor_loader
+from shoplens.inference.store import ModelHandle, ModelStore, PredictorLoader
 
 log = logging.getLogger(__name__)
 RETRY_WITHOUT_MODEL_S = 1.0
@@ -120,8 +121,11 @@ def create_app(settings: Settings | None = None, *, loader: PredictorLoader | No
     store = ModelStore(
         settings.models_dir,
         settings.model_name,
-        loader or predictor_loader(settings.runtime, settings.threads),
+        loader or model_loader(settings.runtime, settings.threads),
     )
+    loaded = None  # a zero-shot version is loaded once, here, when it is activated
+    if settings.backbone is not None and settings.taxonomy_file is not None:
+        loaded = use_backbone(store, settings.backbone, settings.taxonomy_file)[1]
     metrics = Metrics()
     lifecycle = Lifecycle(max_admitted=settings.max_inflight)
     batcher = MicroBatcher(
@@ -143,7 +147,7 @@ def create_app(settings: Settings | None = None, *, loader: PredictorLoader | No
         **NO_TELEMETRY,
     )
     service = Service(
-        settings, ModelHandle(store), batcher, KeyStore(settings.api_keys_file), metrics, lifecycle
+        settings, ModelHandle(store, loaded), batcher, KeyStore(settings.api_keys_file), metrics, lifecycle
     )
     app.state.service = service
     add_exception_handlers(app)

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shoplens.api.schemas import MAX_INT, NOT_NULL, Timestamp
 from shoplens.catalog.similar import Found
+from shoplens.catalog.textsearch import TextFound
 from shoplens.db.catalog import PRODUCT_STATUSES, Product, ProductImage
 
 Status = Literal["active", "draft", "archived"]
@@ -117,6 +118,24 @@ class SimilarPublic(BaseModel):
     results: list[SimilarHit]
 
 
+class TextSearchHit(BaseModel):
+    """A product found by words: fused score, its rank by title/brand and by image, the image shown."""
+
+    score: float = Field(description="Reciprocal-rank fusion: Σ 1/(60 + rank) over the lists it is in.")
+    text_rank: int | None = Field(description="Rank by full text over title and brand (None: not matched).")
+    image_rank: int | None = Field(description="Rank by text-to-image similarity (None: not matched).")
+    similarity: float | None = Field(description="Cosine of the query and the matched image.")
+    product: ProductPublic
+    image: ImagePublic | None
+
+
+class TextSearchPublic(BaseModel):
+    """Text search results, best first; model_version is null when only full text answered (no backbone)."""
+
+    model_version: str | None
+    results: list[TextSearchHit]
+
+
 class QaFlagPublic(BaseModel):
     """How many products carry a flag and the first ones."""
 
@@ -192,6 +211,24 @@ def similar_public(found: Found) -> SimilarPublic:
                 similarity=round(h.similarity, 6),
                 product=product_public(h.product),
                 image=image_public(h.image),
+            )
+            for h in found.hits
+        ],
+    )
+
+
+def text_search_public(found: TextFound) -> TextSearchPublic:
+    """Products found by words, as the API shows them."""
+    return TextSearchPublic(
+        model_version=found.model_version,
+        results=[
+            TextSearchHit(
+                score=round(h.score, 8),
+                text_rank=h.text_rank,
+                image_rank=h.image_rank,
+                similarity=h.similarity,
+                product=product_public(h.product),
+                image=image_public(h.image) if h.image is not None else None,
             )
             for h in found.hits
         ],

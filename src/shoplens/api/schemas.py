@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, Field
 
@@ -39,6 +39,13 @@ class ColourPublic(BaseModel):
     share: float
 
 
+class AttributeScorePublic(BaseModel):
+    """One attribute value that fits the image, with its score (sigmoid of its centred logit)."""
+
+    value: str
+    score: float = Field(ge=0, le=1)
+
+
 class ClassificationPublic(BaseModel):
     """The answer for one uploaded image."""
 
@@ -51,6 +58,17 @@ class ClassificationPublic(BaseModel):
     embedding: list[float] | None = Field(None, description="L2-normalised embedding (with ?embed=true).")
     colours: list[ColourPublic] | None = Field(
         None, description="The product's dominant colours, largest share first (with ?colours=true)."
+    )
+    status: Literal["recognised", "needs_review", "not_recognised"] | None = Field(
+        None,
+        description="Zero-shot models: not_recognised when the 'not a product' prompts win, else review.",
+    )
+    ood_score: float | None = Field(
+        None, ge=0, le=1, description="Zero-shot models: the share the 'not a product' prompts take."
+    )
+    attributes: dict[str, list[AttributeScorePublic]] | None = Field(
+        None,
+        description="Zero-shot models with attribute prompts: per group, the values that fit, best first.",
     )
 
 

@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 
-from shoplens.catalog.recognise import join_vectors
 from shoplens.errors import DataFormatError, DataNotFoundError, ShopLensError
 from shoplens.imaging import PreprocessConfig, decode_image, images_to_batch
 from shoplens.imaging.decode import DEFAULT_MAX_BYTES
@@ -189,7 +188,11 @@ class ModelStage:
         """The batch with `probs` (N, K) and `vector` (N, D + K) added."""
         probs, features = self.predictor.run(np.ascontiguousarray(batch["input"]))
         rest = {k: v for k, v in batch.items() if k != "input"}  # the pixels are not needed downstream
-        return {**rest, "probs": probs.astype(np.float32), "vector": join_vectors(probs, features)}
+        return {
+            **rest,
+            "probs": probs.astype(np.float32),
+            "vector": self.predictor.search_vectors(probs, features),
+        }
 
 
 class PredictionsFile:

@@ -69,10 +69,13 @@ class Kind(str, Enum):
 @contextmanager
 def open_catalog(settings: Settings) -> Iterator[Catalog]:
     """The catalogue the settings name, closed after the block."""
+    from shoplens.backbones.serving import model_loader
     from shoplens.catalog.service import Catalog, catalog_config
     from shoplens.inference.store import ModelStore
 
-    catalog = Catalog(catalog_config(settings), ModelStore(settings.models_dir, settings.model_name))
+    catalog = Catalog(
+        catalog_config(settings), ModelStore(settings.models_dir, settings.model_name, model_loader())
+    )
     try:
         yield catalog
     finally:

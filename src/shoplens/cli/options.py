@@ -31,6 +31,8 @@ SERVE: Group = {
     "open_mode": ("--open",),
     "batching": ("--batching/--no-batching",),
     "runtime": (),
+    "backbone": (),
+    "taxonomy_file": (),
     **KEYS,
 }
 

@@ -90,9 +90,20 @@ def train(
     activate: Annotated[
         bool, typer.Option("--activate", help="Serve the new version (refused if it is near chance).")
     ] = False,
+    backbone: Annotated[
+        Path | None,
+        typer.Option(
+            help="Few-shot: train only a linear head on this frozen encoder's cached embeddings of --folder "
+            "(an image–text bundle or a ShopLens bundle)."
+        ),
+    ] = None,
 ) -> None:
     """Train a category model, calibrate it, save a bundle and evaluate it on held-out data."""
     import dataclasses
+
+    if backbone is not None:
+        few_shot(settings, backbone, folder, output, threads)
+        return
 
     from shoplens.training.pipeline import default_output, run_training
     from shoplens.training.presets import preset_config
@@ -162,6 +173,26 @@ def _activate_trained(bundle: Path, activate: bool) -> None:
         return
     command = f"shoplens models activate {version} --name {name} --models-dir {bundle.parent.parent}"
     out.print(f"not active yet (servers keep their current version); to serve it: {command}", soft_wrap=True)
+
+
+def few_shot(
+    settings: Settings, backbone: Path, folder: Path | None, output: Path | None, threads: int | None
+) -> None:
+    """`train --backbone`: a head on frozen embeddings of a labelled folder, written as a model version."""
+    from shoplens.training.fewshot import train_few_shot
+    from shoplens.training.pipeline import default_output
+
+    if folder is None:
+        raise typer.BadParameter(
+            "few-shot training needs --folder (root/<category>/<photos>)", param_hint="--backbone"
+        )
+    output = output or default_output(settings.models_dir, "custom")
+    path, facts = train_few_shot(backbone, folder, output, threads=threads, log=out.print)
+    out.print(
+        f"{len(facts['classes'])} categories, {facts['photos']} photos ({facts['from_cache']} embeddings cached), "
+        f"training accuracy {facts['train_accuracy']:.4f}, {facts['seconds']:.1f}s"
+    )
+    out.print(f"model version: {path}")
 
 
 @app.command()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -10,6 +10,9 @@ from rich.table import Table
 from shoplens.cli.common import friendly_errors, models_app, out
 from shoplens.cli.options import MODEL, with_settings
 from shoplens.config import Settings
+
+if TYPE_CHECKING:
+    from shoplens.inference.store import ModelStore
 
 
 @models_app.command("versions")
@@ -39,10 +42,7 @@ def models_activate(
     ] = False,
 ) -> None:
     """Load a version to check it, then make it the active one (a running server follows within seconds)."""
-    from shoplens.inference.store import ModelStore
-
-    store = ModelStore(settings.models_dir, settings.model_name)
-    out.print(f"active: {store.activate(version, force=force).version}")
+    out.print(f"active: {_store(settings).activate(version, force=force).version}")
 
 
 @models_app.command("rollback")
@@ -50,6 +50,12 @@ def models_activate(
 @with_settings(MODEL)
 def models_rollback(settings: Settings) -> None:
     """Make the previously active version active again."""
+    out.print(f"active: {_store(settings).rollback().version}")
+
+
+def _store(settings: Settings) -> ModelStore:
+    """The model store, loading trained and zero-shot versions alike."""
+    from shoplens.backbones.serving import model_loader
     from shoplens.inference.store import ModelStore
 
-    out.print(f"active: {ModelStore(settings.models_dir, settings.model_name).rollback().version}")
+    return ModelStore(settings.models_dir, settings.model_name, model_loader())

@@ -46,18 +46,22 @@ def _build(items: Iterable[tuple[Path, str]], cfg: PreprocessConfig, source: str
     )
 
 
-def load_image_folder(root: str | os.PathLike, cfg: PreprocessConfig) -> ImageDataset:
-    """One class per sub-folder of root; every photo goes through the model's preprocessing."""
+def folder_items(root: str | os.PathLike) -> list[tuple[Path, str]]:
+    """(photo, category) for every image file under root/<category>/, sorted."""
     root = Path(root)
     if not root.is_dir():
         raise DataNotFoundError(f"{root}: not a folder (expected root/<category>/<image files>)")
-    items = [
+    return [
         (p, sub.name)
         for sub in sorted(d for d in root.iterdir() if d.is_dir())
         for p in sorted(sub.rglob("*"))
         if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
     ]
-    return _build(items, cfg, f"folder:{root}")
+
+
+def load_image_folder(root: str | os.PathLike, cfg: PreprocessConfig) -> ImageDataset:
+    """One class per sub-folder of root; every photo goes through the model's preprocessing."""
+    return _build(folder_items(root), cfg, f"folder:{Path(root)}")
 
 
 def load_csv_manifest(manifest: str | os.PathLike, cfg: PreprocessConfig) -> ImageDataset:

@@ -255,11 +255,11 @@ def chance_bar(num_classes: int, num_samples: int | None) -> float:
 def check_evaluation(path: Path) -> None:
     """NotGoodEnoughError unless the bundle's metrics.json shows test accuracy clearly above chance."""
     metrics = _metrics(path)
-    num_classes = len(read_bundle_spec(path).labels)
     accuracy = metrics.get("accuracy")
     hint = "; force it to activate it anyway (--force, or ?force=true over HTTP)"
     if not isinstance(accuracy, (int, float)):
         raise NotGoodEnoughError(f"{path.name} has no recorded evaluation (metrics.json){hint}")
+    num_classes = len(read_bundle_spec(path).labels)
     samples = metrics.get("num_samples")
     bar = chance_bar(num_classes, samples if isinstance(samples, int) else None)
     if accuracy <= bar:

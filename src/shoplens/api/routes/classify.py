@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from typing import Annotated
 from urllib.parse import parse_qsl
 
@@ -20,6 +21,7 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from fastapi.security.utils import get_authorization_scheme_param
+from PIL import Image
 from pydantic import BaseModel, Field, ValidationError, model_validator
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive, Scope, Send
@@ -31,7 +33,7 @@ from shoplens.api.schemas import ClassifyPublic
 from shoplens.api.service import Service
 from shoplens.api.uploads import Upload
 from shoplens.errors import ImageError
-from shoplens.imaging import PreprocessConfig, declared_size, decode_image, image_to_array
+from shoplens.imaging import declared_size, decode_image
 from shoplens.imaging.colour import photo_colours
 from shoplens.inference.batcher import BatchResult
 from shoplens.inference.store import LoadedModel
@@ -133,9 +135,9 @@ async def classify_images(request: Request, service: Service, query: ClassifyQue
     uploads = await read_images(request, settings, deadline)
     read = time.perf_counter()
     if small_enough_inline(uploads):
-        arrays = decode_all(uploads, model.preprocess, settings.max_pixels)
+        arrays = decode_all(uploads, model.predictor.to_input, settings.max_pixels)
     else:  # a large photo takes milliseconds: off the event loop
-        arrays = await run_in_threadpool(decode_all, uploads, model.preprocess, settings.max_pixels)
+        arrays = await run_in_threadpool(decode_all, uploads, model.predictor.to_input, settings.max_pixels)
     decoded = time.perf_counter()
     ticket = request.scope["state"]["ticket"]
     try:
@@ -174,12 +176,14 @@ def small_enough_inline(uploads: list[Upload]) -> bool:
     return total <= INLINE_PIXELS
 
 
-def decode_all(uploads: list[Upload], preprocess: PreprocessConfig, max_pixels: int) -> list[np.ndarray]:
-    """Decode and preprocess every upload; the first bad one becomes a 4xx naming its position."""
+def decode_all(
+    uploads: list[Upload], to_input: Callable[[Image.Image], np.ndarray], max_pixels: int
+) -> list[np.ndarray]:
+    """Decode every upload into the model's input; the first bad one becomes a 4xx naming its position."""
     arrays = []
     for up in uploads:
         try:
-            arrays.append(image_to_array(decode_image(up.data, max_pixels=max_pixels), preprocess))
+            arrays.append(to_input(decode_image(up.data, max_pixels=max_pixels)))
         except ImageError as e:
             raise http_error(e, f"image {up.index}: " if len(uploads) > 1 else "") from e
     return arrays
@@ -196,6 +200,7 @@ def public(
     scores = ((label, round(p, 6)) for label, p in pred.top)  # filtered as sent
     item["top"] = [{"label": label, "probability": p} for label, p in scores if p >= query.min_confidence]
     item["needs_review"] = pred.needs_review
+    item.update(model.predictor.details(result.probs, result.embedding))
     if query.embed:
         item["embedding"] = result.embedding.tolist()
     if colours is not None:

@@ -1,4 +1,5 @@
-"""POST /v1/search/similar: products that look like an uploaded photo or like an existing product."""
+"""Search: GET /v1/search?q= (words: full text and text-to-image, fused), POST /v1/search/similar (a photo or a
+product: products that look like it)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from shoplens.api.catalog_deps import CatalogDep
-from shoplens.api.catalog_schemas import SimilarPublic, similar_public
+from shoplens.api.catalog_schemas import SimilarPublic, TextSearchPublic, similar_public, text_search_public
 from shoplens.api.deps import ReaderDep, ServiceDep
 from shoplens.api.json_images import OneImage, image_bytes, parse_json
 from shoplens.api.openapi import REF, component, problems
@@ -19,6 +20,7 @@ from shoplens.api.schemas import MAX_INT
 from shoplens.api.service import Service
 from shoplens.api.uploads import IMAGE_TYPES
 from shoplens.catalog.similar import find_similar
+from shoplens.catalog.textsearch import MAX_QUERY, search_by_text
 
 router = APIRouter(prefix="/v1/search", tags=["search"])
 
@@ -93,6 +95,28 @@ async def read_query(request: Request, service: Service) -> tuple[bytes | None, 
     if not 1 <= product_id <= MAX_INT:
         raise HTTPException(422, f"product_id must be between 1 and {MAX_INT}")
     return None, product_id
+
+
+@router.get(
+    "",
+    response_model=TextSearchPublic,
+    operation_id="searchProductsByText",
+    summary="Search by text",
+)
+async def search_text(
+    _caller: ReaderDep,
+    catalog: CatalogDep,
+    q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY, description="Words, e.g. red summer dress.")],
+    k: Annotated[int, Query(ge=1, le=100)] = 10,
+    category: Annotated[str | None, Query(description="Only products declared in this category.")] = None,
+    merchant: Annotated[str | None, Query(description="Only this merchant's products.")] = None,
+) -> TextSearchPublic:
+    """Products whose title or brand holds the words, and (with an image–text backbone) whose photos look like
+    them, fused by reciprocal rank."""
+    found = await run_in_threadpool(
+        partial(search_by_text, catalog, q, k=k, category=category, merchant=merchant)
+    )
+    return text_search_public(found)
 
 
 @router.post(

@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import create_engine
 
 from shoplens.db.base import Base  # the package import registers every table
+from shoplens.db.text_search import include_name
 
 config = context.config
 target_metadata = Base.metadata
@@ -15,13 +16,20 @@ def run() -> None:
     """Run the migrations online, on a given connection when there is one."""
     connection = config.attributes.get("connection")
     if connection is not None:
-        context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            render_as_batch=True,
+            include_name=include_name,
+        )
         with context.begin_transaction():
             context.run_migrations()
         return
     engine = create_engine(config.get_main_option("sqlalchemy.url"))
     with engine.begin() as conn:
-        context.configure(connection=conn, target_metadata=target_metadata, render_as_batch=True)
+        context.configure(
+            connection=conn, target_metadata=target_metadata, render_as_batch=True, include_name=include_name
+        )
         with context.begin_transaction():
             context.run_migrations()
 

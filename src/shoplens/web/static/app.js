@@ -4,10 +4,11 @@ import { apiKey, clearError } from "./api.js";
 import * as catalog from "./catalog.js";
 import * as classify from "./classify.js";
 import * as model from "./model.js";
+import * as search from "./search.js";
 import * as shopper from "./shopper.js";
 import * as trends from "./trends.js";
 
-const VIEWS = { classify, catalog, shopper, model, trends };
+const VIEWS = { classify, catalog, search, shopper, model, trends };
 const DEFAULT_VIEW = "classify";
 const tabs = [...document.querySelectorAll('[role="tab"]')];
 const started = new Set();

@@ -1,0 +1,183 @@
+"""Few-shot categories: a linear head trained on frozen, cached embeddings of a labelled folder.
+
+The encoder is an image–text bundle (its image tower) or a ShopLens bundle (its penultimate features); nothing in
+it is trained. Embeddings are cached per encoder and per file (name, size, modification time) under the user's
+cache folder, so a second run over the same photos embeds nothing. The head is a multinomial logistic regression
+(scikit-learn, L2-regularised, maximum likelihood), written as a "few-shot" model version that serves like any
+other (shoplens.backbones.fewshot).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from shoplens.backbones.fewshot import HEAD, FrozenEncoder
+from shoplens.backbones.serving import FEW_SHOT
+from shoplens.data.folder import folder_items
+from shoplens.errors import DataNotFoundError
+from shoplens.files import write_atomic
+from shoplens.imaging import read_image_file
+
+BATCH = 64
+
+
+@dataclass(frozen=True)
+class Embedded:
+    """Unit embeddings (N, D), integer labels (N,) and class names of a labelled set."""
+
+    x: np.ndarray
+    y: np.ndarray
+    class_names: list[str]
+    cached: int = 0  # how many came from the cache
+
+
+def cache_dir() -> Path:
+    """Where embeddings are cached: $XDG_CACHE_HOME/shoplens/embeddings (default ~/.cache)."""
+    root = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(root) / "shoplens" / "embeddings"
+
+
+def labelled_photos(root: str | os.PathLike) -> list[tuple[Path, str]]:
+    """(photo, category) for root/<category>/<photos>, sorted; at least two categories."""
+    items = folder_items(root)
+    if len({label for _, label in items}) < 2:
+        raise DataNotFoundError(f"{root}: need photos in at least two category sub-folders")
+    return items
+
+
+def embed_items(
+    encoder: FrozenEncoder, items: Sequence[tuple[Path, str]], cache: Path | None = None
+) -> Embedded:
+    """Embeddings of every photo, read from the cache where the encoder saw the same file before."""
+    cache = cache or cache_dir()
+    folder = cache / encoder.identity[:24]
+    names = sorted({label for _, label in items})
+    keys = [_file_key(path) for path, _ in items]
+    vectors: list[np.ndarray | None] = [_read(folder / f"{k}.npy", encoder.dim) for k in keys]
+    todo = [i for i, v in enumerate(vectors) if v is None]
+    for start in range(0, len(todo), BATCH):
+        chunk = todo[start : start + BATCH]
+        emb = encoder.embed(encoder.to_batch([read_image_file(items[i][0]) for i in chunk]))
+        folder.mkdir(parents=True, exist_ok=True)
+        for i, v in zip(chunk, emb):
+            np.save(folder / f"{keys[i]}.npy", v.astype(np.float32))
+            vectors[i] = v
+    y = np.array([names.index(label) for _, label in items], np.int64)
+    return Embedded(np.stack(vectors).astype(np.float32), y, names, cached=len(items) - len(todo))
+
+
+def embed_images(encoder: FrozenEncoder, images: Sequence[Image.Image]) -> np.ndarray:
+    """Unit embeddings of decoded photos, a batch at a time (no cache)."""
+    chunks = [encoder.embed(encoder.to_batch(images[i : i + BATCH])) for i in range(0, len(images), BATCH)]
+    return np.concatenate(chunks) if chunks else np.zeros((0, encoder.dim), np.float32)
+
+
+def fit_head(
+    x: np.ndarray, y: np.ndarray, c: float = 10.0, balanced: bool = True, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Weights (K, D) and bias (K,) of a multinomial logistic regression on unit embeddings.
+
+    `balanced` weighs each class by the inverse of its count, so that k new examples are not drowned by
+    thousands of an old class.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression(
+        C=c, max_iter=2000, class_weight="balanced" if balanced else None, random_state=seed
+    )
+    model.fit(x, y)
+    weights, bias = model.coef_, model.intercept_
+    if weights.shape[0] == 1:  # two classes: scikit-learn keeps one row; softmax needs both
+        weights, bias = np.concatenate([-weights / 2, weights / 2]), np.array([-bias[0] / 2, bias[0] / 2])
+    return weights.astype(np.float32), bias.astype(np.float32)
+
+
+def save_few_shot(
+    output: str | os.PathLike,
+    encoder: FrozenEncoder,
+    labels: list[str],
+    head: tuple[np.ndarray, np.ndarray],
+    *,
+    review_threshold: float = 0.5,
+    data: dict[str, Any] | None = None,
+    metrics: dict[str, Any] | None = None,
+) -> Path:
+    """Write a few-shot model version (config.json + head.npz)."""
+    output = Path(output)
+    output.mkdir(parents=True, exist_ok=True)
+    with open(output / HEAD, "wb") as f:
+        np.savez(f, weights=head[0], bias=head[1])
+    config = {
+        "kind": FEW_SHOT,
+        "format_version": 1,
+        "name": output.parent.name,
+        "version": output.name,
+        "encoder": str(encoder.path),
+        "encoder_kind": encoder.kind,
+        "labels": labels,
+        "temperature": 1.0,
+        "review_threshold": review_threshold,
+        "embedding_dim": encoder.dim,
+        "data": data or {},
+        "created": datetime.now(UTC).isoformat(),
+    }
+    write_atomic(output / "config.json", (json.dumps(config, indent=2) + "\n").encode())
+    if metrics is not None:
+        write_atomic(output / "metrics.json", (json.dumps(metrics, indent=2) + "\n").encode())
+    return output
+
+
+def train_few_shot(
+    encoder_path: str | os.PathLike,
+    folder: str | os.PathLike,
+    output: str | os.PathLike,
+    *,
+    c: float = 10.0,
+    threads: int | None = None,
+    log: Callable[[str], None] = lambda _: None,
+) -> tuple[Path, dict[str, Any]]:
+    """Embed a labelled folder with a frozen encoder (cached), fit the head, write the version; (path, facts)."""
+    start = time.perf_counter()
+    encoder = FrozenEncoder(encoder_path, threads)
+    items = labelled_photos(folder)
+    embedded = embed_items(encoder, items)
+    log(
+        f"{len(items)} photos embedded ({embedded.cached} from the cache) in {time.perf_counter() - start:.1f}s"
+    )
+    head = fit_head(embedded.x, embedded.y, c=c)
+    train_acc = float(((embedded.x @ head[0].T + head[1]).argmax(axis=1) == embedded.y).mean())
+    facts = {
+        "photos": len(items),
+        "from_cache": embedded.cached,
+        "classes": embedded.class_names,
+        "train_accuracy": round(train_acc, 4),
+        "seconds": round(time.perf_counter() - start, 2),
+    }
+    data = {"kind": "folder", "path": str(Path(folder).resolve()), "c": c}
+    return save_few_shot(output, encoder, embedded.class_names, head, data=data), facts
+
+
+def _file_key(path: Path) -> str:
+    """A photo's cache key: its absolute path, size and modification time."""
+    stat = path.stat()
+    return hashlib.sha256(f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:32]
+
+
+def _read(path: Path, dim: int) -> np.ndarray | None:
+    """A cached embedding, or None when absent or not of this width."""
+    try:
+        v = np.load(path, allow_pickle=False)
+    except (OSError, ValueError):
+        return None
+    return v if v.shape == (dim,) else None

@@ -1,0 +1,114 @@
+"""Few-shot heads on frozen encoders: `shoplens train --backbone`, the embedding cache, serving the result."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from shoplens.api import create_app
+from shoplens.backbones.fewshot import FrozenEncoder
+from shoplens.backbones.serving import model_loader
+from shoplens.cli import app as cli
+from shoplens.config import Settings
+from shoplens.inference.store import ModelStore
+from shoplens.training.fewshot import embed_items, fit_head, labelled_photos
+from tests.api.conftest import make_bundle, serving
+
+COLOURS = {"red": (200, 30, 30), "green": (30, 170, 40), "blue": (30, 40, 200)}
+runner = CliRunner()
+
+
+def swatch(rgb: tuple[int, int, int], seed: int, side: int = 40) -> Image.Image:
+    """A noisy patch of one colour."""
+    rng = np.random.default_rng(seed)
+    noise = rng.integers(-40, 41, (side, side, 3))
+    return Image.fromarray(np.clip(np.array(rgb) + noise, 0, 255).astype(np.uint8))
+
+
+def labelled_folder(root: Path, per_class: int = 6, classes: dict = COLOURS) -> Path:
+    """root/<colour>/<n>.png."""
+    for i, (name, rgb) in enumerate(classes.items()):
+        (root / name).mkdir(parents=True)
+        for n in range(per_class):
+            swatch(rgb, seed=100 * i + n).save(root / name / f"{n}.png")
+    return root
+
+
+def png(img: Image.Image) -> bytes:
+    """PNG bytes."""
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    return buf.getvalue()
+
+
+def test_train_backbone_fits_a_head_caches_embeddings_and_serves(bundles: dict, tmp_path: Path) -> None:
+    """The CLI writes a few-shot version; a second run embeds nothing; the server classifies new photos with it."""
+    folder = labelled_folder(tmp_path / "photos")
+    models = tmp_path / "models"
+    args = ["train", "--backbone", str(bundles["clip"]), "--folder", str(folder), "--models-dir", str(models)]
+    first = runner.invoke(cli, [*args, "--output", str(models / "colours" / "fs1")])
+    assert first.exit_code == 0, first.output
+    assert "18 photos embedded (0 from the cache)" in first.output
+    again = runner.invoke(cli, [*args, "--output", str(models / "colours" / "fs2")])
+    assert again.exit_code == 0 and "18 photos embedded (18 from the cache)" in again.output, again.output
+    predictor = model_loader()(models / "colours" / "fs1")
+    fresh = [swatch(rgb, seed=999 + i) for i, rgb in enumerate(COLOURS.values())]
+    assert [p.label for p in predictor.predict_images(fresh)] == list(COLOURS)
+
+    # a head fitted without held-out data has no evaluation: serving it is a deliberate, forced activation
+    ModelStore(models, "colours", model_loader()).activate("fs1", force=True)
+    settings = Settings(
+        models_dir=models,
+        model_name="colours",
+        open_mode=True,
+        catalog_dir=tmp_path / "c",
+        reload_interval_s=0,
+    )
+
+    async def ask() -> list[str]:
+        async with serving(create_app(settings)) as c:
+            files = [("files", (f"{i}.png", png(img), "image/png")) for i, img in enumerate(fresh)]
+            r = await c.post("/v1/classify", files=files)
+            assert r.status_code == 200, r.text
+            return [res["top"][0]["label"] for res in r.json()["results"]]
+
+    import asyncio
+
+    assert asyncio.run(ask()) == list(COLOURS)
+
+
+def test_a_shoplens_bundle_is_an_encoder_too(tmp_path: Path) -> None:
+    """A trained bundle's penultimate features as the frozen encoder: dark and light photos told apart."""
+    bundle = make_bundle(tmp_path / "models", "v1", seed=3)
+    folder = labelled_folder(tmp_path / "photos", classes={"dark": (30, 30, 30), "light": (220, 220, 220)})
+    encoder = FrozenEncoder(bundle)
+    assert encoder.kind == "bundle"
+    embedded = embed_items(encoder, labelled_photos(folder), cache=tmp_path / "cache")
+    assert embedded.x.shape == (12, encoder.dim) and embedded.class_names == ["dark", "light"]
+    np.testing.assert_allclose(np.linalg.norm(embedded.x, axis=1), 1.0, atol=1e-5)
+    weights, bias = fit_head(embedded.x, embedded.y)
+    assert weights.shape == (2, encoder.dim)  # two classes: both rows, for the softmax
+    assert ((embedded.x @ weights.T + bias).argmax(axis=1) == embedded.y).all()
+
+
+def test_few_shot_needs_a_folder(bundles: dict, tmp_path: Path) -> None:
+    """--backbone without --folder is a usage error, not a crash."""
+    result = runner.invoke(cli, ["train", "--backbone", str(bundles["clip"]), "--models-dir", str(tmp_path)])
+    assert result.exit_code == 2 and "needs --folder" in result.output
+
+
+@pytest.mark.parametrize("layout", ["empty", "one class"])
+def test_a_folder_without_two_categories_is_refused(bundles: dict, tmp_path: Path, layout: str) -> None:
+    """Fewer than two category sub-folders: a clear error."""
+    root = tmp_path / "photos"
+    root.mkdir()
+    if layout == "one class":
+        labelled_folder(root / "x", classes={"red": COLOURS["red"]})
+        root = root / "x"
+    result = runner.invoke(cli, ["train", "--backbone", str(bundles["clip"]), "--folder", str(root)])
+    assert result.exit_code != 0 and "at least two category" in result.output
