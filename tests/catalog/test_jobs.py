@@ -23,7 +23,7 @@ from shoplens.catalog.service import Catalog, CatalogConfig
 from shoplens.db.catalog import IngestRow, Product, ProductImage
 from shoplens.errors import DataFormatError
 from shoplens.inference.store import ModelStore
-from tests.catalog.conftest import photos, png
+from tests.support.images import photos, png
 
 
 def write_folder(root: Path, n: int, seed: int = 0) -> Path:
@@ -162,6 +162,7 @@ def ingest_cmd(source: Path, models: Path, catalog_dir: Path, database_url: str)
     ]
 
 
+@pytest.mark.slow
 def test_sigkill_mid_ingest_then_rerun_gives_every_row_once_and_no_orphans(
     models_root: Path, database_url: str, tmp_path: Path
 ) -> None:
