@@ -64,8 +64,9 @@ test: install data
 	@scripts/with-postgres.sh $(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
+# Everything but the slow, live-server, browser and PostgreSQL tests (the markers are in pyproject.toml).
 test-fast: install
-	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not slow and not server and not browser and not postgres" $(PYTEST_ARGS)
 
 bench: install
 	@scripts/ensure-data.sh --required

@@ -1,51 +1,25 @@
-"""Shared fixtures: tiny generated datasets in the official formats, and a catalogue database per backend."""
+"""Fixtures every folder may use: isolation from the developer's environment, tiny datasets, a catalogue database
+per backend, models on disk, API keys. The builders behind them live in tests/support/."""
 
 from __future__ import annotations
 
 import os
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import pytest
 from sqlalchemy import create_engine, text
 
-from shoplens.data.fashion_mnist import FILES
-from shoplens.data.idx import write_idx
+from shoplens.api.keys import KeyStore
+from shoplens.catalog.service import Catalog, CatalogConfig
 from shoplens.db.engine import normalize_url
+from shoplens.inference.store import ModelStore
+from tests.support.bundles import NAME, confident_bundle
+from tests.support.data import write_fashion_mnist_like
+from tests.support.shop import stock_shop
 
-
-def synthetic_images(
-    n: int, seed: int, num_classes: int = 10, size: int = 28
-) -> tuple[np.ndarray, np.ndarray]:
-    """Learnable uint8 images: class c is a stripe texture (orientation c % 2, period by c // 2), random phase."""
-    rng = np.random.default_rng(seed)
-    labels = np.arange(n) % num_classes
-    rng.shuffle(labels)
-    coords = np.arange(size)
-    images = rng.integers(0, 50, size=(n, size, size)).astype(np.uint8)
-    for i, c in enumerate(labels):
-        period = (2, 4, 6, 8, 12)[int(c) // 2 % 5]
-        stripes = ((coords + rng.integers(period)) // (period // 2)) % 2 == 0
-        mask = stripes[:, None] if c % 2 == 0 else stripes[None, :]
-        images[i][np.broadcast_to(mask, (size, size))] += 180
-    return images, labels.astype(np.uint8)
-
-
-def write_fashion_mnist_like(root: Path, n_train: int = 200, n_test: int = 60) -> Path:
-    """The four official file names, holding synthetic data."""
-    root.mkdir(parents=True, exist_ok=True)
-    for split, n, seed in (("train", n_train, 0), ("test", n_test, 1)):
-        images, labels = synthetic_images(n, seed)
-        img_name, lbl_name, _ = FILES[split]
-        write_idx(root / img_name, images)
-        write_idx(root / lbl_name, labels)
-    return root
-
-
-@pytest.fixture
-def fmnist_dir(tmp_path: Path) -> Path:
-    """A folder with tiny Fashion-MNIST-format files."""
-    return write_fashion_mnist_like(tmp_path / "fmnist")
+PG_URL = "SHOPLENS_TEST_DATABASE_URL"  # set by scripts/with-postgres.sh around the test run
 
 
 @pytest.fixture(autouse=True)
@@ -56,7 +30,10 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
 
 
-BACKENDS = ("sqlite", "postgresql")
+@pytest.fixture
+def fmnist_dir(tmp_path: Path) -> Path:
+    """A folder with tiny Fashion-MNIST-format files."""
+    return write_fashion_mnist_like(tmp_path / "fmnist")
 
 
 def reset_postgres(url: str) -> None:
@@ -68,17 +45,90 @@ def reset_postgres(url: str) -> None:
     engine.dispose()
 
 
-@pytest.fixture(params=BACKENDS)
+def postgres_url() -> str:
+    """The test cluster's URL; the test skips without one (fails instead under SHOPLENS_REQUIRE_POSTGRES=1)."""
+    url = os.environ.get(PG_URL)
+    if not url:
+        if os.environ.get("SHOPLENS_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"{PG_URL} is not set but PostgreSQL is required (see scripts/with-postgres.sh)")
+        pytest.skip("no PostgreSQL: run through `make test` (scripts/with-postgres.sh) to include it")
+    return url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A fresh catalogue database: SQLite in the test's folder, or the test PostgreSQL cluster."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'catalog.db'}"
-    url = os.environ.get("SHOPLENS_TEST_DATABASE_URL")
-    if not url:
-        if os.environ.get("SHOPLENS_REQUIRE_POSTGRES") == "1":
-            pytest.fail(
-                "SHOPLENS_TEST_DATABASE_URL is not set but PostgreSQL is required (see scripts/with-postgres.sh)"
-            )
-        pytest.skip("no PostgreSQL: run through `make test` (scripts/with-postgres.sh) to include it")
+    url = postgres_url()
     reset_postgres(url)
     return url
+
+
+@pytest.fixture(scope="session")
+def models_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Versions v1 (active) and v2 of an untrained, confident model, built once per session."""
+    root = tmp_path_factory.mktemp("catalog-models")
+    confident_bundle(root, "v1", seed=1)
+    confident_bundle(root, "v2", seed=2)
+    (root / NAME / "ACTIVE").write_text("v1\n")
+    return root
+
+
+@pytest.fixture
+def models_root(models_template: Path, tmp_path: Path) -> Path:
+    """A private copy of the models folder (tests/api/ has its own: two versions, the newest served)."""
+    root = tmp_path / "models"
+    shutil.copytree(models_template, root)
+    return root
+
+
+@pytest.fixture
+def vector_backend() -> str:
+    """Where the catalogue keeps its vectors: faiss files; a test parametrised on this name runs on Milvus too."""
+    return "faiss"
+
+
+@pytest.fixture
+def catalog(models_root: Path, database_url: str, vector_backend: str, tmp_path: Path) -> Iterator[Catalog]:
+    """A catalogue on the database and vector backend under test, its files in the test's folder (milvus-lite's
+    too, its engine stopped afterwards)."""
+    config = CatalogConfig(
+        data_dir=tmp_path / "catalog", database_url=database_url, vector_backend=vector_backend
+    )
+    cat = Catalog(config, ModelStore(models_root, NAME))
+    yield cat
+    cat.close()
+    if vector_backend == "milvus":
+        from shoplens.search.milvus import release
+
+        release(str(config.data_dir / "index" / "milvus.db"))
+
+
+@pytest.fixture
+def shop(catalog: Catalog) -> list[int]:
+    """Twelve products in four categories, all in stock."""
+    return stock_shop(catalog)
+
+
+@pytest.fixture
+def keys_file(tmp_path: Path) -> Path:
+    """Where this test's API keys live."""
+    return tmp_path / "api-keys.json"
+
+
+@pytest.fixture
+def api_keys(keys_file: Path) -> dict[str, str]:
+    """One key per role."""
+    store = KeyStore(keys_file)
+    return {
+        "reader": store.create("reader", "test reader"),
+        "merchant": store.create("merchant", "test merchant", merchant="acme"),
+        "admin": store.create("admin", "test admin"),
+    }
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """Async tests run on asyncio (uvicorn's loop)."""
+    return "asyncio"

@@ -29,8 +29,8 @@ from shoplens.db.ads import Creative
 from shoplens.db.base import utcnow
 from shoplens.errors import ForbiddenError, NotFoundError, UnsupportedFormatError
 from shoplens.imaging import decode_image
-from tests.ads.conftest import new_campaign
-from tests.catalog.conftest import jpeg_with_gps, photos
+from tests.support.images import jpeg_with_gps, photos
+from tests.support.shop import new_campaign
 
 PHOTOS = photos(3, seed=5)
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from shoplens.ads.feedback import record_ad_event
 from shoplens.catalog.service import Catalog
 from shoplens.cli import app
-from tests.ads.conftest import add_products, new_campaign, new_creative
-from tests.catalog.conftest import photos
+from tests.support.images import photos
+from tests.support.shop import add_products, new_campaign, new_creative
 
 runner = CliRunner()
 
@@ -46,6 +47,7 @@ def test_report_lists_campaigns_and_one_campaigns_creatives(catalog: Catalog, mo
     assert r.exit_code == 2 and "no campaign 999" in r.output
 
 
+@pytest.mark.slow
 def test_simulate_prints_json(catalog: Catalog, models_root: Path, tmp_path: Path) -> None:
     pictures = photos(8, seed=2)
     add_products(catalog, pictures[:4], category="Bag")

@@ -15,8 +15,8 @@ from shoplens.db.ads import AdStat, Campaign
 from shoplens.db.base import utcnow
 from shoplens.db.behaviour import Event
 from shoplens.errors import NotFoundError
-from tests.ads.conftest import add_products, new_campaign, new_creative, view
-from tests.catalog.conftest import photos
+from tests.support.images import photos
+from tests.support.shop import add_products, new_campaign, new_creative, view
 
 PHOTOS = photos(4, seed=9)
 

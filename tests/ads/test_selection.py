@@ -6,6 +6,7 @@ from collections import Counter
 from datetime import timedelta
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from shoplens.ads.feedback import record_ad_event
@@ -15,8 +16,8 @@ from shoplens.catalog.service import Catalog
 from shoplens.db.ads import AdStat, Campaign
 from shoplens.db.base import utcnow
 from shoplens.recommend.recommender import Recommender
-from tests.ads.conftest import add_products, new_campaign, new_creative, view
-from tests.catalog.conftest import photos
+from tests.support.images import photos
+from tests.support.shop import add_products, new_campaign, new_creative, view
 
 PHOTOS = photos(12, seed=3)
 
@@ -37,6 +38,7 @@ def chosen(catalog: Catalog, request: AdRequest, **kw: object) -> list[int]:
     return [ad.creative.id for ad in select_for(catalog, request, **kw).ads]  # type: ignore[arg-type]
 
 
+@pytest.mark.slow
 def test_without_targeting_a_creative_like_the_viewed_product_ranks_first(catalog: Catalog) -> None:
     kind_a, kind_b, _, _ = two_kinds(catalog)
     (page,) = add_products(catalog, kind_a[:1])  # no declared category: the model's counts
@@ -67,6 +69,7 @@ def test_ads_see_the_shopper_as_recommendations_do(catalog: Catalog) -> None:
     assert select_for(catalog, AdRequest("ann")).segment == profile.segment == "Bag"
 
 
+@pytest.mark.slow
 def test_targeted_campaigns_serve_only_their_categories(catalog: Catalog) -> None:
     kind_a, kind_b, cat_a, cat_b = two_kinds(catalog)
     (page_a,) = add_products(catalog, kind_a[:1], category=cat_a)
@@ -96,6 +99,7 @@ def test_an_exhausted_budget_stops_serving(catalog: Catalog) -> None:
         assert session.get(Campaign, campaign).spent == 2
 
 
+@pytest.mark.slow
 def test_pacing_spreads_the_budget_over_the_campaign(catalog: Catalog) -> None:
     now = utcnow()
     run = {"starts_at": now - timedelta(hours=1), "ends_at": now + timedelta(hours=9)}
@@ -134,6 +138,7 @@ def test_frequency_cap_per_shopper_and_window(catalog: Catalog) -> None:
     assert chosen(catalog, AdRequest("u"), now=now, config=SelectionConfig(frequency_cap=3)) == [creative.id]
 
 
+@pytest.mark.slow
 def test_thompson_sampling_prefers_what_gets_clicked_in_the_shoppers_segment(catalog: Catalog) -> None:
     kind_a, _, cat_a, _ = two_kinds(catalog)
     pages = add_products(catalog, kind_a[:2], category=cat_a)

@@ -10,8 +10,10 @@ from PIL import Image
 from shoplens.ads.simulate import SimConfig, simulate_ads, write_ads_chart
 from shoplens.catalog.service import Catalog
 from shoplens.errors import ShopLensError
-from tests.ads.conftest import add_products
-from tests.catalog.conftest import photos
+from tests.support.images import photos
+from tests.support.shop import add_products
+
+pytestmark = pytest.mark.slow
 
 CATEGORIES = ("Bag", "Coat", "Sneaker", "Dress")
 

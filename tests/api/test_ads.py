@@ -12,8 +12,8 @@ from sqlalchemy import select
 from shoplens.api import create_app
 from shoplens.api.keys import KeyStore
 from shoplens.db.behaviour import Event
-from tests.api.conftest import as_key, create, serving, settings_for
-from tests.catalog.conftest import photos, png
+from tests.support.images import photos, png
+from tests.support.service import as_key, create, serving, settings_for
 
 pytestmark = pytest.mark.anyio
 PHOTOS = photos(4, seed=33)

@@ -12,7 +12,8 @@ from shoplens.api import create_app
 from shoplens.api.keys import KeyStore
 from shoplens.cli import app as cli
 from shoplens.config import Settings
-from tests.api.conftest import classify, encode, product_photo, serving, settings_for
+from tests.support.images import encode, product_photo
+from tests.support.service import classify, serving, settings_for
 
 pytestmark = pytest.mark.anyio
 

@@ -17,8 +17,8 @@ from shoplens.api import create_app
 from shoplens.behaviour.events import user_key
 from shoplens.db.base import Base
 from shoplens.db.behaviour import Event
-from tests.api.conftest import as_key, create, serving, settings_for
-from tests.catalog.conftest import photos, png
+from tests.support.images import photos, png
+from tests.support.service import as_key, create, serving, settings_for
 
 pytestmark = pytest.mark.anyio
 PHOTOS = photos(6, seed=31)

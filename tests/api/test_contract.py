@@ -32,8 +32,10 @@ from schemathesis.specs.openapi.checks import negative_data_rejection, positive_
 
 from shoplens.api import create_app
 from shoplens.api.keys import KeyStore
-from tests.api.conftest import encode, make_bundle, product_photo, settings_for
-from tests.web.conftest import LiveServer
+from tests.support.bundles import make_bundle
+from tests.support.images import encode, product_photo
+from tests.support.live import LiveServer
+from tests.support.service import settings_for
 
 pytestmark = pytest.mark.contract
 EXAMPLES = 25

@@ -9,7 +9,8 @@ import pytest
 from PIL import Image
 
 from shoplens.imaging import decode_image
-from tests.api.conftest import classify, encode, product_photo
+from tests.support.images import encode, product_photo
+from tests.support.service import classify
 
 pytestmark = pytest.mark.anyio
 

@@ -14,7 +14,8 @@ import httpx
 import pytest
 
 from shoplens.api import create_app
-from tests.api.conftest import as_key, classify, create, encode, product_photo, serving, settings_for
+from tests.support.images import encode, product_photo
+from tests.support.service import as_key, classify, create, serving, settings_for
 
 pytestmark = pytest.mark.anyio
 PHOTO = encode(product_photo())

@@ -9,16 +9,9 @@ import pytest
 
 from shoplens.api import create_app
 from shoplens.inference.store import ModelStore
-from tests.api.conftest import (
-    NAME,
-    classify,
-    corrupt_bundle,
-    encode,
-    make_bundle,
-    product_photo,
-    serving,
-    settings_for,
-)
+from tests.support.bundles import NAME, corrupt_bundle, make_bundle
+from tests.support.images import encode, product_photo
+from tests.support.service import classify, serving, settings_for
 
 pytestmark = pytest.mark.anyio
 

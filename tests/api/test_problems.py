@@ -7,8 +7,8 @@ import httpx
 import pytest
 
 from shoplens.api.problems import PROBLEM_JSON, PROBLEM_TYPES
-from tests.api.conftest import as_key, classify, create, encode, product_photo
-from tests.catalog.conftest import photos, png
+from tests.support.images import encode, photos, png, product_photo
+from tests.support.service import as_key, classify, create
 
 pytestmark = pytest.mark.anyio
 SHAPE = {"type", "title", "status", "detail", "instance", "code"}

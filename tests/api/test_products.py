@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 
 from shoplens.catalog.demo import near_duplicate
-from tests.api.conftest import as_key, create, multipart
-from tests.catalog.conftest import jpeg_with_gps, photos, png
+from tests.support.images import jpeg_with_gps, photos, png
+from tests.support.service import as_key, create, multipart
 
 pytestmark = pytest.mark.anyio
 PHOTOS = photos(6, seed=21)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -15,10 +14,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
 from shoplens.api import create_app
-from tests.api.conftest import encode, product_photo, settings_for
+from tests.support.images import encode, product_photo
+from tests.support.live import LiveServer, free_port, wait_until_ready
+from tests.support.service import settings_for
+
+pytestmark = pytest.mark.server
 
 MiB = 2**20
 BOUNDARY = "liveboundary"
@@ -27,43 +29,12 @@ TAIL = f"\r\n--{BOUNDARY}--\r\n".encode()
 FORM = {"content-type": f"multipart/form-data; boundary={BOUNDARY}"}
 
 
-def free_port() -> int:
-    """A port that was free a moment ago on the loopback interface."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until_ready(base: str, timeout: float = 120) -> None:
-    """Poll /readyz until 200."""
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        try:
-            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"{base} never became ready")
-
-
 @pytest.fixture
 def live_server(models_root: Path, keys_file: Path, api_keys: dict[str, str]) -> Iterator[str]:
     """The app under a real uvicorn in a thread, 1 MiB body limit; yields its base URL."""
     app = create_app(settings_for(models_root, keys_file, max_upload_bytes=MiB, open_mode=True))
-    server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="on"))
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    base = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        wait_until_ready(base)
-        yield base
-    finally:
-        server.should_exit = True
-        thread.join(30)
-        sock.close()
+    with LiveServer(app) as server:
+        yield server.base
 
 
 def test_a_huge_chunked_upload_gets_413_without_being_read(live_server: str) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 from pathlib import Path
 
 import numpy as np
@@ -14,26 +13,10 @@ from PIL import Image
 
 from shoplens.api import create_app
 from shoplens.api.server import JsonFormatter
-from shoplens.inference import Predictor
-from shoplens.models import load_bundle
-from tests.api.conftest import classify, encode, product_photo, serving, settings_for
+from tests.support.images import encode, product_photo
+from tests.support.service import classify, metric, serving, settings_for, slow_loader
 
 pytestmark = pytest.mark.anyio
-
-
-class SlowPredictor(Predictor):
-    """The real predictor, made slow: every model call takes at least `delay` seconds."""
-
-    delay = 0.3
-
-    def run(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        time.sleep(self.delay)
-        return super().run(batch)
-
-
-def slow_loader(path: Path) -> Predictor:
-    """Load a bundle into a SlowPredictor."""
-    return SlowPredictor(load_bundle(path))
 
 
 async def test_classify_returns_top_k_review_flag_embedding_model_and_timing(client) -> None:
@@ -142,14 +125,8 @@ async def test_concurrent_images_share_model_calls_unless_batching_is_off(
             rs = await asyncio.gather(*(classify(c, encode(product_photo())) for _ in range(8)))
             assert {r.status_code for r in rs} == {200}
             metrics = (await c.get("/metrics")).text
-        calls = _metric(metrics, "shoplens_batch_size_count")
+        calls = metric(metrics, "shoplens_batch_size_count")
         assert (calls < 8) == expect_batched, metrics
-
-
-def _metric(text: str, name: str) -> float:
-    """The value of an unlabelled sample in Prometheus text."""
-    line = next(line for line in text.splitlines() if line.startswith(name + " "))
-    return float(line.split()[1])
 
 
 async def test_metrics_count_requests_latency_queue_batches_and_model(client) -> None:
@@ -161,7 +138,7 @@ async def test_metrics_count_requests_latency_queue_batches_and_model(client) ->
     assert 'shoplens_http_requests_total{method="POST",route="/v1/classify",status="200"} 1.0' in text
     assert 'shoplens_http_requests_total{method="GET",route="/v1/models",status="401"} 1.0' in text
     assert 'shoplens_http_request_duration_seconds_bucket{le="0.005",route="/v1/classify"}' in text
-    assert "shoplens_queue_depth 0.0" in text and _metric(text, "shoplens_batch_size_count") >= 1
+    assert "shoplens_queue_depth 0.0" in text and metric(text, "shoplens_batch_size_count") >= 1
     assert 'shoplens_model_info{name="fashion-mnist",version="v2"} 1.0' in text
 
 

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -14,24 +10,16 @@ import pytest
 from shoplens.api import create_app
 from shoplens.api.schemas import ClassifyPublic
 from shoplens.inference.export import export_onnx
-from tests.api.conftest import NAME, classify, create, encode, product_photo, serving, settings_for
-from tests.api.test_service import _metric, slow_loader
-from tests.catalog.conftest import photos, png
+from tests.support.bundles import NAME
+from tests.support.images import encode, photos, png, product_photo
+from tests.support.process import run_python
+from tests.support.service import classify, create, metric, serving, settings_for, slow_loader
 
 pytestmark = pytest.mark.anyio
 HEAVY = ("torch", "scipy", "sklearn", "ray", "pyarrow", "shoplens.training")
 
 
-def run_python(code: str) -> str:
-    """Run code in a fresh interpreter with this one's import path; its stdout (it must succeed)."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    done = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, env=env, timeout=300
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout
-
-
+@pytest.mark.slow
 def test_importing_the_app_and_the_cli_leaves_the_training_stack_out() -> None:
     out = run_python(f"""
         import sys
@@ -41,6 +29,7 @@ def test_importing_the_app_and_the_cli_leaves_the_training_stack_out() -> None:
     assert out.strip() == "[]"
 
 
+@pytest.mark.slow
 def test_serving_an_onnx_bundle_imports_neither_torch_nor_the_training_stack(
     models_root: Path, keys_file: Path
 ) -> None:
@@ -91,7 +80,7 @@ async def test_catalogue_model_calls_share_classify_admission_and_batcher(slow_a
     assert (await create(slow_api, {}, product, png(photos(1, seed=3)[0]))).status_code == 201
     query = {"files": {"file": ("q.png", png(photos(1, seed=4)[0]), "image/png")}}
     assert (await slow_api.post("/v1/search/similar", **query)).status_code == 200
-    calls = _metric((await slow_api.get("/metrics")).text, "shoplens_batch_size_count")
+    calls = metric((await slow_api.get("/metrics")).text, "shoplens_batch_size_count")
     assert calls == 2  # the ingestion and the search, each one micro-batcher call
 
     async def search_while_classifying():
@@ -146,6 +135,5 @@ async def test_a_catalogue_batch_goes_to_the_batcher_max_batch_images_at_a_time(
         assert r.status_code == 201, r.text
         metrics = (await c.get("/metrics")).text
     assert (
-        _metric(metrics, "shoplens_batch_size_count") == 2
-        and _metric(metrics, "shoplens_batch_size_sum") == 3
+        metric(metrics, "shoplens_batch_size_count") == 2 and metric(metrics, "shoplens_batch_size_sum") == 3
     )

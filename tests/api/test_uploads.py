@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from shoplens.api import create_app
-from tests.api.conftest import classify, encode, multipart, product_photo, serving, settings_for
-from tests.imaging.test_decode import png_with_header
+from tests.support.images import encode, png_with_header, product_photo
+from tests.support.service import classify, multipart, serving, settings_for
 
 pytestmark = pytest.mark.anyio
 MiB = 2**20

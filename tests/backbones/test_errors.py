@@ -13,6 +13,8 @@ from shoplens.backbones.importer import import_backbone
 from shoplens.cli import app
 from shoplens.errors import BundleError
 
+pytestmark = pytest.mark.slow
+
 runner = CliRunner()
 
 

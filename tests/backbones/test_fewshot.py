@@ -17,7 +17,8 @@ from shoplens.cli import app as cli
 from shoplens.config import Settings
 from shoplens.inference.store import ModelStore
 from shoplens.training.fewshot import embed_items, fit_head, labelled_photos
-from tests.api.conftest import make_bundle, serving
+from tests.support.bundles import make_bundle
+from tests.support.service import serving
 
 COLOURS = {"red": (200, 30, 30), "green": (30, 170, 40), "blue": (30, 40, 200)}
 runner = CliRunner()

@@ -14,7 +14,10 @@ from shoplens.backbones import load_backbone
 from shoplens.backbones.config import CARD, IMAGE_ENCODER, TEXT_ENCODER, TOKENIZER, read_config
 from shoplens.backbones.importer import import_backbone
 from shoplens.backbones.preprocess import clean_text
-from tests.backbones.conftest import FAMILIES, PROMPTS, SCORING, photos, reference
+from tests.support.backbones import FAMILIES, PROMPTS, SCORING, reference
+from tests.support.images import noise_photos as photos
+
+pytestmark = pytest.mark.slow
 
 ATOL = 1e-4
 

@@ -14,7 +14,10 @@ from shoplens.backbones import load_backbone
 from shoplens.backbones.config import read_config
 from shoplens.backbones.importer import import_backbone
 from shoplens.errors import BundleError
-from tests.backbones.conftest import PROMPTS, SCORING, onnx_only_checkpoint, photos, reference
+from tests.support.backbones import PROMPTS, SCORING, onnx_only_checkpoint, reference
+from tests.support.images import noise_photos as photos
+
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")

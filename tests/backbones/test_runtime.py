@@ -16,7 +16,10 @@ from shoplens.backbones import load_backbone, logits, probabilities
 from shoplens.backbones.config import ImageSpec, Scoring, TextSpec, config_from_dict
 from shoplens.backbones.preprocess import clean_text, image_to_pixels, resized_size
 from shoplens.errors import BundleError
-from tests.backbones.conftest import PROMPTS, photos
+from tests.support.backbones import PROMPTS
+from tests.support.images import noise_photos as photos
+
+pytestmark = pytest.mark.slow
 
 SERVE = """
 import json, sys

@@ -12,8 +12,8 @@ from PIL import Image
 
 from shoplens.api import create_app
 from shoplens.backbones import load_backbone
-from tests.api.conftest import serving
-from tests.backbones.test_zeroshot import TAXONOMY, write, zero_shot_settings
+from tests.support.service import serving
+from tests.support.zeroshot import TAXONOMY, write, zero_shot_settings
 
 pytestmark = pytest.mark.anyio
 PRODUCTS = [  # title, brand

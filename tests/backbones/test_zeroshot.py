@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 from pathlib import Path
 from typing import Any
 
@@ -16,43 +15,13 @@ from shoplens.backbones import load_backbone
 from shoplens.backbones.taxonomy import TaxonomyError, read_taxonomy
 from shoplens.config import Settings
 from shoplens.inference.predictor import l2_normalize, softmax
-from tests.api.conftest import serving
-from tests.api.test_serving_path import run_python
-from tests.backbones.conftest import photos
+from tests.support.process import run_python
+from tests.support.service import serving
+from tests.support.zeroshot import TAXONOMY, photos, write, zero_shot_settings
 
 pytestmark = pytest.mark.anyio
 FAMILIES = ("clip", "siglip")
 FASHION = Path(__file__).parents[2] / "src/shoplens/backbones/taxonomies/fashion.yaml"
-# Words the tiny tokenizers were trained on, so that prompts do not collapse into <unk>.
-TAXONOMY: dict[str, Any] = {
-    "name": "tiny",
-    "templates": {"en": ["a photo of a {}", "{} with a slim fit"], "de": ["{}"]},
-    "categories": {
-        "dress": {"en": ["red summer dress"], "de": ["green floral midi skirt"]},
-        "jeans": ["blue denim jeans"],
-        "boots": ["black leather ankle boots", "silver sandals"],
-        "sweater": ["striped wool sweater"],
-    },
-    "calibration": {"temperature": 0.5, "review_threshold": 0.3},
-    "attributes": {
-        "colour": {
-            "templates": ["{} cotton"],
-            "threshold": 0.4,
-            "values": {"red": ["red"], "blue": ["blue"]},
-        },
-        "material": {
-            "threshold": 0.0,
-            "values": {"wool": ["wool"], "leather": ["leather"], "denim": ["denim"]},
-        },
-    },
-}
-
-
-def write(folder: Path, taxonomy: dict[str, Any], name: str = "taxonomy.json") -> Path:
-    """A taxonomy file in a fresh folder."""
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / name).write_text(json.dumps(taxonomy))
-    return folder / name
 
 
 def png(img: Image.Image) -> bytes:
@@ -108,20 +77,6 @@ def expected(bundle: Path, img: Image.Image, taxonomy: dict[str, Any]) -> dict[s
         "cosine": [emb @ centroid(p) for p in cats.values()],
         **attributes,
     }
-
-
-def zero_shot_settings(tmp_path: Path, bundle: Path, taxonomy: Path, **changes: Any) -> Settings:
-    """Open-mode settings serving a backbone with a taxonomy."""
-    return Settings(
-        models_dir=tmp_path / "models",
-        catalog_dir=tmp_path / "catalog",
-        api_keys_file=tmp_path / "keys.json",
-        open_mode=True,
-        reload_interval_s=0,
-        backbone=bundle,
-        taxonomy_file=taxonomy,
-        **changes,
-    )
 
 
 @pytest.mark.parametrize("family", FAMILIES)

@@ -30,6 +30,7 @@ def options(catalog: Catalog, models_root: Path) -> list[str]:
     ]
 
 
+@pytest.mark.slow
 def test_events_import_then_trends_report(
     catalog: Catalog, shop: list[int], models_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

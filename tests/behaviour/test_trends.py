@@ -6,6 +6,8 @@ import csv
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from shoplens.behaviour.events import EventIn, record_events
 from shoplens.behaviour.trends import TrendRow, category_trends, trend_window, write_chart, write_csv
 from shoplens.catalog.service import Catalog
@@ -48,6 +50,7 @@ def test_counts_per_category_per_day(catalog: Catalog, shop: list[int]) -> None:
     assert bags == [r for r in rows if r.category == "Bag"]
 
 
+@pytest.mark.slow
 def test_csv_and_chart_are_written(tmp_path: Path) -> None:
     start = date(2026, 11, 1)
     rows = [TrendRow(start, "Coat", 1, 5, 2, 1), TrendRow(start + timedelta(days=2), "Bag", 0, 3, 0, 0)]

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from shoplens.cli import app
-from tests.catalog.conftest import photos, png
+from tests.support.images import photos, png
 
 runner = CliRunner()
 
@@ -18,6 +19,7 @@ def common(models_root: Path, tmp_path: Path) -> list[str]:
     return ["--models-dir", str(models_root), "--catalog-dir", str(tmp_path / "catalog")]
 
 
+@pytest.mark.slow
 def test_demo_catalog_then_qa_and_reindex(models_root: Path, fmnist_dir: Path, tmp_path: Path) -> None:
     opts = common(models_root, tmp_path)
     out = tmp_path / "demo"

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from shoplens.cli import app
-from tests.catalog.conftest import photos, png
+from tests.support.images import photos, png
 
 runner = CliRunner()
 

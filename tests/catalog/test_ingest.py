@@ -18,7 +18,8 @@ from shoplens.catalog.service import Catalog
 from shoplens.catalog.storage import content_id
 from shoplens.db.catalog import Embedding, Product, ProductImage
 from shoplens.imaging.privacy import detect_faces
-from tests.catalog.conftest import DIM, jpeg_with_gps, photos, png
+from tests.support.bundles import DIM
+from tests.support.images import jpeg_with_gps, photos, png
 
 ASTRONAUT = os.path.join(os.path.dirname(skimage.__file__), "data", "astronaut.png")
 
@@ -120,6 +121,7 @@ def test_quality_flags_are_stored(catalog: Catalog) -> None:
     assert "too_small" in flags["tiny"] and "too_dark" in flags["black"] and flags["fine"] == ""
 
 
+@pytest.mark.slow
 def test_faces_in_shopper_photos_are_blurred_in_the_stored_copy(catalog: Catalog) -> None:
     data = Path(ASTRONAUT).read_bytes()
     assert detect_faces(Image.open(ASTRONAUT))  # the real photo has a detectable face
@@ -147,6 +149,7 @@ def test_faces_in_shopper_photos_are_blurred_in_the_stored_copy(catalog: Catalog
     assert sha == rows["review"][1]
 
 
+@pytest.mark.slow
 def test_near_duplicates_across_merchants_are_grouped(catalog: Catalog) -> None:
     base = photos(6, seed=11)
     rng = np.random.default_rng(0)

@@ -23,16 +23,7 @@ from shoplens.catalog.service import Catalog, CatalogConfig
 from shoplens.db.catalog import IngestRow, Product, ProductImage
 from shoplens.errors import DataFormatError
 from shoplens.inference.store import ModelStore
-from tests.catalog.conftest import photos, png
-
-
-def write_folder(root: Path, n: int, seed: int = 0) -> Path:
-    """n product photos, half of them under a category folder."""
-    for i, p in enumerate(photos(n, seed)):
-        folder = root / ("Bag" if i % 2 else "misc")
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"item_{i:03d}.png").write_bytes(png(p))
-    return root
+from tests.support.images import photos, png, write_folder
 
 
 def test_folder_ingest_records_every_row_and_rerun_skips(catalog: Catalog, tmp_path: Path) -> None:
@@ -162,6 +153,7 @@ def ingest_cmd(source: Path, models: Path, catalog_dir: Path, database_url: str)
     ]
 
 
+@pytest.mark.slow
 def test_sigkill_mid_ingest_then_rerun_gives_every_row_once_and_no_orphans(
     models_root: Path, database_url: str, tmp_path: Path
 ) -> None:

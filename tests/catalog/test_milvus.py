@@ -16,9 +16,10 @@ from shoplens.catalog.similar import find_similar
 from shoplens.db.catalog import ProductImage
 from shoplens.inference.store import ModelStore
 from shoplens.search.milvus import client_for, open_collection
-from tests.catalog.conftest import DIM, NAME, photos, png
+from tests.support.bundles import DIM, NAME
+from tests.support.images import photos, png
 
-pytestmark = pytest.mark.parametrize("vector_backend", ["milvus"])
+pytestmark = [pytest.mark.parametrize("vector_backend", ["milvus"]), pytest.mark.slow]
 PHOTOS = photos(8, seed=41)
 
 

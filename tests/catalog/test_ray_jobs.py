@@ -26,8 +26,8 @@ from shoplens.catalog.service import Catalog, CatalogConfig
 from shoplens.db.catalog import Embedding, IngestRow, Product, ProductImage
 from shoplens.imaging import decode_image
 from shoplens.inference.store import ModelStore
-from tests.catalog.conftest import NAME
-from tests.catalog.test_jobs import write_folder
+from tests.support.bundles import NAME
+from tests.support.images import write_folder
 
 ray = pytest.importorskip("ray")
 pytestmark = pytest.mark.slow  # a Ray start and its actor pools take tens of seconds on two cores

@@ -13,15 +13,16 @@ from sqlalchemy import func, select
 from shoplens.catalog.ingest import IngestItem, ProductIn
 from shoplens.catalog.reindex import reindex
 from shoplens.catalog.service import Catalog
-from shoplens.catalog.vectors import BACKENDS
 from shoplens.db.catalog import Embedding, ProductImage
 from shoplens.inference.store import ModelStore
-from tests.catalog.conftest import DIM, NAME, photos, png
+from tests.support.bundles import DIM, NAME
+from tests.support.images import photos, png
+from tests.support.vectors import vector_backends
 
 PHOTOS = photos(12, seed=31)
 
 
-@pytest.mark.parametrize("vector_backend", BACKENDS)
+@pytest.mark.parametrize("vector_backend", vector_backends())
 def test_reindex_switches_while_search_keeps_answering(catalog: Catalog, models_root: Path) -> None:
     out = catalog.ingestor().ingest(
         [IngestItem(f"k{i}", ProductIn("m", f"s{i}", f"T{i}"), [png(p)]) for i, p in enumerate(PHOTOS)]

@@ -21,6 +21,7 @@ from shoplens.catalog.storage import (
 )
 from shoplens.errors import ShopLensError
 from shoplens.imaging.decode import decode_image
+from tests.support.protocols import mismatches
 
 
 def image_id(n: int) -> str:
@@ -48,8 +49,8 @@ def store(tmp_path: Path) -> LocalImageStore:
     return LocalImageStore(tmp_path / "images", fsync=False)
 
 
-def test_is_an_image_store(store: LocalImageStore) -> None:
-    assert isinstance(store, ImageStore)
+def test_implements_every_image_store_method_as_declared() -> None:
+    assert mismatches(LocalImageStore, ImageStore) == []
 
 
 @pytest.mark.parametrize("mode", ["L", "LA", "RGB", "RGBA"])

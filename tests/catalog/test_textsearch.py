@@ -11,7 +11,7 @@ from shoplens.catalog.service import Catalog
 from shoplens.catalog.textsearch import full_text_ranking, query_terms, reciprocal_rank_fusion, search_by_text
 from shoplens.db.catalog import Merchant, Product
 from shoplens.db.engine import make_engine, upgrade
-from tests.catalog.conftest import photos, png
+from tests.support.images import photos, png
 
 PRODUCTS = [  # sku, title, brand, category
     ("a", "Red summer dress", "Sunny", "Dress"),

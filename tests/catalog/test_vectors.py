@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from shoplens.catalog.ingest import IngestItem, ProductIn
 from shoplens.catalog.service import Catalog
-from shoplens.catalog.vectors import VectorSpace
-from tests.catalog.conftest import DIM, photos, png
+from shoplens.catalog.vectors import FaissFiles, IndexStore, MilvusCollections, VectorSpace
+from tests.support.bundles import DIM
+from tests.support.images import photos, png
+from tests.support.protocols import mismatches
 
 
 def items(start: int, n: int) -> list[IngestItem]:
@@ -28,3 +30,7 @@ def test_deferred_saves_write_each_index_once_at_the_end(catalog: Catalog) -> No
     assert len(again.index("v1", DIM)) == 6
     catalog.ingestor().ingest(items(6, 1))  # outside the block: saved at once
     assert len(VectorSpace(catalog.space.root, catalog.sessions).index("v1", DIM)) == 7
+
+
+def test_both_vector_stores_implement_the_index_store_protocol() -> None:
+    assert mismatches(FaissFiles, IndexStore) == [] and mismatches(MilvusCollections, IndexStore) == []

@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from shoplens.cli import app
-from tests.api.conftest import NAME, make_bundle
+from tests.support.bundles import NAME, make_bundle
 
 runner = CliRunner()
 QUICK_TRAINING = ["--epochs", "1", "--threads", "1", "--no-progress", "--no-verify"]

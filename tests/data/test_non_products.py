@@ -7,6 +7,8 @@ import pytest
 from shoplens.data.non_products import SYNTHETIC_KINDS, non_product_photos, package_pictures, picture_variants
 from shoplens.imaging import decode_image
 
+pytestmark = pytest.mark.slow
+
 skimage = pytest.importorskip("skimage")
 
 

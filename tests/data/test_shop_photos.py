@@ -44,6 +44,7 @@ def specs(n: int, small: bool = True, **imposed: str):
     ]
 
 
+@pytest.mark.slow
 def test_renders_are_deterministic_per_seed_and_differ_between_seeds():
     images, labels = np.stack([garment(i) for i in range(3)]), np.arange(3)
     first = list(shop_photos(images, labels, 2, seed=3))
@@ -121,6 +122,7 @@ def _garment_lab(spec) -> np.ndarray:
     return np.median(_lab(pixels[core]), axis=0)
 
 
+@pytest.mark.slow
 def test_the_garment_has_its_named_colour_on_light_backgrounds():
     for name, hex_colour in PALETTE.items():
         named = _lab(np.array([int(hex_colour[i : i + 2], 16) for i in (1, 3, 5)], np.uint8))[0]

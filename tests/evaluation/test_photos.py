@@ -4,13 +4,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 from starlette.testclient import TestClient
 
 from shoplens.api.app import create_app
 from shoplens.config import Settings
-from shoplens.data.fashion_mnist import CLASS_NAMES
 from shoplens.errors import ShopLensError
 from shoplens.evaluation.photo_chart import plot_photo_benchmark
 from shoplens.evaluation.photo_summary import ood_separation
@@ -23,7 +21,7 @@ from shoplens.evaluation.photos import (
     run_photo_benchmark,
 )
 from shoplens.imaging import PreprocessConfig, decode_image, image_to_array
-from shoplens.models import create_model, save_bundle
+from tests.support.bundles import bundle_at
 
 pytest.importorskip("skimage")
 HEADLINE = (
@@ -40,21 +38,11 @@ HEADLINE = (
 @pytest.fixture
 def bundle(tmp_path: Path) -> Path:
     """A randomly initialised shopnet bundle with Fashion-MNIST's labels and preprocessing."""
-    torch.manual_seed(0)
     pre = PreprocessConfig(trim=True, invert=True, mean=(0.286,), std=(0.353,))
-    return save_bundle(
-        tmp_path / "models" / "fashion-mnist" / "v1",
-        create_model("shopnet", num_classes=10).eval(),
-        architecture="shopnet",
-        model_kwargs={},
-        labels=list(CLASS_NAMES),
-        preprocess=pre,
-        train_config={},
-        data={},
-        review_threshold=0.3,
-    )
+    return bundle_at(tmp_path / "models" / "fashion-mnist" / "v1", preprocess=pre, review_threshold=0.3)
 
 
+@pytest.mark.slow
 def test_smoke_run_reports_every_number_and_draws_the_chart(bundle, fmnist_dir, tmp_path):
     classify = LocalClassifier(bundle)
     config = PhotoBenchConfig(
@@ -107,16 +95,10 @@ def test_remote_classifier_matches_the_local_one(bundle, tmp_path):
 
 
 def test_a_bundle_of_other_categories_or_no_bundle_is_a_clear_error(tmp_path):
-    torch.manual_seed(0)
-    other = save_bundle(
+    other = bundle_at(
         tmp_path / "models" / "shoes" / "v1",
-        create_model("shopnet", num_classes=3).eval(),
-        architecture="shopnet",
-        model_kwargs={},
         labels=["boot", "heel", "trainer"],
         preprocess=PreprocessConfig(),
-        train_config={},
-        data={},
     )
     with pytest.raises(ShopLensError, match="Fashion-MNIST's categories"):
         LocalClassifier(other)

@@ -136,6 +136,7 @@ def test_rejects_other_dtypes_and_shapes() -> None:
         augment_batch(torch.zeros((1, 8, 8), dtype=torch.uint8), ALL_ON, seeded())
 
 
+@pytest.mark.slow
 def test_speed_of_a_fashion_mnist_batch() -> None:
     x = random_batch(256)
     generator = seeded()

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from shoplens.imaging import declared_size
-from tests.imaging.test_decode import png_with_header
+from tests.support.images import png_with_header
 
 
 @pytest.mark.parametrize("fmt", ["PNG", "GIF", "JPEG", "WEBP"])

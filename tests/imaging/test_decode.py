@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import io
 import os
 import resource
 import struct
 import warnings
-import zlib
 
 import numpy as np
 import pytest
@@ -17,15 +15,9 @@ from PIL import Image
 
 from shoplens.errors import CorruptImageError, ImageError, ImageTooLargeError, UnsupportedFormatError
 from shoplens.imaging import ACCEPTED_FORMATS, decode_image, flatten_alpha, read_image_file, sniff_format
+from tests.support.images import encode, png_with_header
 
 CONTRACT_ERRORS = (UnsupportedFormatError, ImageTooLargeError, CorruptImageError)
-
-
-def encode(img: Image.Image, fmt: str, **params: object) -> bytes:
-    """Encode an image to bytes in the given Pillow format."""
-    buffer = io.BytesIO()
-    img.save(buffer, fmt, **params)
-    return buffer.getvalue()
 
 
 def gradient(width: int = 16, height: int = 12) -> Image.Image:
@@ -39,18 +31,6 @@ def valid_file(fmt: str) -> bytes:
     """A small valid file of an accepted format."""
     params = {"lossless": True} if fmt == "WEBP" else {}
     return encode(gradient(), fmt, **params)
-
-
-def png_with_header(width: int, height: int) -> bytes:
-    """A PNG of a few hundred bytes whose IHDR declares width x height (a decompression-bomb shape)."""
-
-    def chunk(kind: bytes, payload: bytes) -> bytes:
-        crc = struct.pack(">I", zlib.crc32(kind + payload))
-        return struct.pack(">I", len(payload)) + kind + payload + crc
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    idat = zlib.compress(bytes(64 * 1024), 9)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
 
 
 def assert_contract(data: bytes, max_pixels: int | None = None) -> None:
@@ -207,6 +187,7 @@ def test_corrupt_message_does_not_leak_python_object_reprs() -> None:
 
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=2_000))
+@pytest.mark.slow
 def test_contract_holds_for_arbitrary_bytes(data: bytes) -> None:
     assert_contract(data)
 
@@ -227,6 +208,7 @@ def test_contract_holds_for_a_valid_magic_followed_by_garbage(magic: bytes, tail
     st.floats(0.0, 1.0),
     st.booleans(),
 )
+@pytest.mark.slow
 def test_contract_holds_for_mutated_and_truncated_valid_files(
     fmt: str, flips: list[tuple[int, int]], keep: float, truncate: bool
 ) -> None:

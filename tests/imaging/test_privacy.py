@@ -12,6 +12,8 @@ from PIL import Image, ImageDraw
 
 from shoplens.imaging.privacy import blur_faces, detect_faces
 
+pytestmark = pytest.mark.slow
+
 ASTRONAUT = os.path.join(os.path.dirname(skimage.__file__), "data", "astronaut.png")
 
 

@@ -21,8 +21,12 @@ from shoplens.inference.export import export_model_onnx, export_onnx, fold_batch
 from shoplens.inference.onnx_session import OrtSession
 from shoplens.inference.session import InferenceSession
 from shoplens.inference.torch_session import TorchSession
-from shoplens.models import create_model, list_models, load_bundle, save_bundle
+from shoplens.models import create_model, list_models, load_bundle
 from shoplens.models.bundle import read_config
+from tests.support.bundles import bundle_at
+from tests.support.protocols import mismatches
+
+pytestmark = pytest.mark.slow
 
 LABELS = ["a", "b", "c", "d", "e"]
 PREPROCESS = PreprocessConfig(mean=(0.3,), std=(0.4,))
@@ -45,15 +49,8 @@ def tiny_bundle(root: Path, name: str) -> Path:
     """A randomly initialised `name` with non-trivial BatchNorm statistics, saved as a bundle."""
     torch.manual_seed(0)
     model = randomize_batchnorm(create_model(name, num_classes=len(LABELS)))
-    return save_bundle(
-        root / name / "v1",
-        model,
-        architecture=name,
-        model_kwargs={},
-        labels=LABELS,
-        preprocess=PREPROCESS,
-        train_config={},
-        data={},
+    return bundle_at(
+        root / name / "v1", model=model, architecture=name, labels=LABELS, preprocess=PREPROCESS, data={}
     )
 
 
@@ -70,7 +67,7 @@ def test_every_model_exports_and_matches_torch_at_any_batch(tmp_path, name):
     assert all(not torch.allclose(m.running_var, torch.ones_like(m.running_var)) for m in bns)
     assert "BatchNormalization" not in graph_ops(path) and "Conv" in graph_ops(path)
     session = OrtSession(path)
-    assert isinstance(session, InferenceSession) and session.runtime == "onnxruntime"
+    assert mismatches(OrtSession, InferenceSession) == [] and session.runtime == "onnxruntime"
     for n in (1, 7):
         x = normalize(images(n, seed=n), PREPROCESS)
         with torch.no_grad():
@@ -201,15 +198,11 @@ def test_int8_calibrates_on_the_bundle_s_own_photo_folder_not_fashion_mnist(tmp_
             img = np.full((28, 28), 255, np.uint8)
             img[4 + i : 20 + i, 6:22] = level
             Image.fromarray(img).save(folder / label / f"{i}.png")
-    torch.manual_seed(0)
-    path = save_bundle(
+    path = bundle_at(
         tmp_path / "shop-model" / "v1",
-        create_model("seed_cnn", num_classes=len(LABELS)),
         architecture="seed_cnn",
-        model_kwargs={},
         labels=LABELS,
         preprocess=PREPROCESS,
-        train_config={"seed": 3},
         data=DataSource("folder", str(folder)).record(),
     )
     export_onnx(path, int8=True, calibration_size=16, max_accuracy_drop=100.0)  # no data_dir: the record says

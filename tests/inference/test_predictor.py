@@ -9,6 +9,7 @@ from shoplens.inference.session import InferenceSession
 from shoplens.inference.torch_session import TorchSession
 from shoplens.models import Bundle, create_model
 from shoplens.training.loop import predict_logits
+from tests.support.protocols import mismatches
 
 
 def tiny_bundle(tmp_path, tta=False) -> Bundle:
@@ -44,7 +45,19 @@ def test_predictions_carry_top_k_review_flag_and_embedding(tmp_path):
     assert len(preds) == 3 and all(len(p.top) == 2 for p in preds)
     assert all(p.needs_review == (p.top[0][1] < 0.9) for p in preds)
     assert preds[0].embedding is not None and preds[0].embedding.shape == (bundle.model.num_features,)
-    assert isinstance(TorchSession(bundle.model), InferenceSession)
+
+
+def test_the_torch_session_runs_the_network_as_the_protocol_says(tmp_path):
+    assert mismatches(TorchSession, InferenceSession) == []
+    bundle = tiny_bundle(tmp_path)
+    session = TorchSession(bundle.model)
+    x = np.random.default_rng(1).standard_normal((3, 1, 28, 28)).astype(np.float32)
+    logits, features = session.run(x)
+    with torch.no_grad():
+        want = bundle.model.forward_features(torch.from_numpy(x))
+    assert session.runtime == "torch" and logits.shape == (3, 4)
+    np.testing.assert_allclose(features, want.numpy(), rtol=1e-4, atol=1e-5)  # un-normalised, as declared
+    assert not np.allclose(np.linalg.norm(features, axis=1), 1.0)
 
 
 def test_a_class_with_its_own_review_threshold_is_flagged_by_it(tmp_path):

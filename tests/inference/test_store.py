@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from shoplens.cli import app
 from shoplens.errors import BundleError, VersionNotFoundError
 from shoplens.inference.store import ModelHandle, ModelStore, NoEarlierVersionError, NotGoodEnoughError
-from tests.api.conftest import NAME, corrupt_bundle, make_bundle
+from tests.support.bundles import NAME, corrupt_bundle, make_bundle
 
 
 @pytest.fixture

@@ -12,19 +12,20 @@ from shoplens.errors import DataFormatError
 from shoplens.imaging import PreprocessConfig
 from shoplens.inference.export import export_onnx
 from shoplens.inference.runtime import load_predictor
-from shoplens.models import create_model, read_bundle_spec, save_bundle
+from shoplens.models import create_model, read_bundle_spec
+from tests.support.bundles import bundle_at
 
 PRE = PreprocessConfig(mean=(0.3,), std=(0.4,))
 
 
 def bundle(tmp_path, name: str = "shopnet"):
+    """A freshly initialised `name` saved with three labels, a temperature and a review threshold; and the model."""
     torch.manual_seed(0)
     model = create_model(name, num_classes=3)
-    path = save_bundle(
+    path = bundle_at(
         tmp_path / "m" / "v1",
-        model,
+        model=model,
         architecture=name,
-        model_kwargs={},
         labels=["a", "b", "c"],
         preprocess=PRE,
         train_config={"seed": 4},

@@ -17,7 +17,7 @@ from shoplens.db.catalog import Product
 from shoplens.errors import NotFoundError
 from shoplens.recommend.recommender import Recommender, RecommenderConfig, mmr
 from shoplens.recommend.stats import StatsConfig
-from tests.behaviour.conftest import stock_shop
+from tests.support.shop import stock_shop
 
 ONLY = RecommenderConfig(visual=0, covis=0, category=0, trending=0)
 

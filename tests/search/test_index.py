@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from shoplens.search import VectorIndex, VectorIndexError
-from tests.search.conftest import DIM, METHODS, Backend, unit
+from tests.support.protocols import mismatches
+from tests.support.vectors import DIM, METHODS, Backend, unit
 
 
 @pytest.fixture(params=list(METHODS))
@@ -32,6 +33,7 @@ def filled(backend: Backend, method: str, n: int = 300, **kwargs: Any) -> tuple[
 
 def test_is_a_vector_index(backend: Backend, method: str) -> None:
     index: VectorIndex = backend.make(DIM, method)
+    assert mismatches(index, VectorIndex) == []
     assert index.dim == DIM and len(index) == 0 and index.ids().size == 0
 
 

@@ -11,7 +11,9 @@ from pymilvus import DataType, MilvusClient
 
 from shoplens.search import VectorIndexError, milvus
 from shoplens.search.milvus import MilvusIndex, open_collection, release
-from tests.search.conftest import DIM, unit
+from tests.support.vectors import DIM, unit
+
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture

@@ -10,6 +10,8 @@ from shoplens.imaging.augment import AugmentConfig
 from shoplens.training.loop import CHECKPOINT_NAME, lr_at, train_model
 from shoplens.training.presets import PRESETS, TrainConfig, preset_config
 
+pytestmark = pytest.mark.slow
+
 PRE = PreprocessConfig(mean=(0.2,), std=(0.3,))
 
 

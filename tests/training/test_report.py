@@ -21,6 +21,8 @@ from shoplens.training.report import (
     write_report,
 )
 
+pytestmark = pytest.mark.slow
+
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Ankle boot"]
 

@@ -13,8 +13,11 @@ import pytest
 from shoplens.api import create_app
 from shoplens.api.keys import KeyStore
 from shoplens.data.fashion_mnist import CLASS_NAMES
-from tests.catalog.conftest import png
-from tests.web.conftest import DUPLICATED, PHOTOS, Demo, LiveServer, open_page, service_settings
+from tests.support.console import DUPLICATED, PHOTOS, Demo, open_page, service_settings
+from tests.support.images import png
+from tests.support.live import LiveServer
+
+pytestmark = [pytest.mark.browser, pytest.mark.server]
 
 try:
     from playwright.sync_api import expect

@@ -16,8 +16,8 @@ import pytest
 from shoplens.api import create_app
 from shoplens.catalog.demo import near_duplicate
 from shoplens.web import STATIC_DIR, static_files
-from tests.api.conftest import as_key, create, serving, settings_for
-from tests.catalog.conftest import photos, png
+from tests.support.images import photos, png
+from tests.support.service import as_key, create, serving, settings_for
 
 pytestmark = pytest.mark.anyio
 PHOTOS = photos(3, seed=41)

@@ -1,10 +1,13 @@
-"""Fixtures for ads: the catalogue fixtures (both backends), products with photos, campaigns, shopper events."""
+"""A catalogue's contents for a test: products with photos, ad campaigns and creatives, shopper events."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from itertools import count
+
+from PIL import Image
 
 from shoplens.ads.campaigns import CampaignIn, add_creative, create_campaign
 from shoplens.catalog.ingest import IngestItem, ProductIn
@@ -12,29 +15,47 @@ from shoplens.catalog.service import Catalog
 from shoplens.db.ads import Creative
 from shoplens.db.base import utcnow
 from shoplens.db.behaviour import Event
-from tests.catalog.conftest import (  # noqa: F401  (fixtures)
-    catalog,
-    models_root,
-    models_template,
-    photos,
-    png,
-    vector_backend,
-)
+from tests.support.images import photos, png
 
+CATEGORIES = ("Coat", "Bag", "Sneaker", "Dress")
 _ids = count()
 
 
-def add_products(cat: Catalog, images: list, category: str | None = None) -> list[int]:
-    """One product per photo (declared category optional); their ids."""
+def ingest_all(cat: Catalog, items: list[IngestItem]) -> list[int]:
+    """Ingest the items (each must succeed); the products' ids in order."""
+    outcomes = cat.ingestor().ingest(items)
+    assert all(o.status == "done" for o in outcomes), outcomes
+    return [o.product_id for o in outcomes if o.product_id is not None]
+
+
+def stock_shop(cat: Catalog, n: int = 12, seed: int = 3, out_of_stock: Sequence[int] = ()) -> list[int]:
+    """n products (categories in turn, one photo each, stock 5 or 0 at the given positions); their ids in order."""
+    items = [
+        IngestItem(
+            f"p{i}",
+            ProductIn(
+                "acme",
+                f"sku{i}",
+                f"Item {i}",
+                category=CATEGORIES[i % len(CATEGORIES)],
+                stock=0 if i in out_of_stock else 5,
+            ),
+            [png(img)],
+        )
+        for i, img in enumerate(photos(n, seed=seed))
+    ]
+    return ingest_all(cat, items)
+
+
+def add_products(cat: Catalog, images: list[Image.Image], category: str | None = None) -> list[int]:
+    """One product of merchant 'shop' per photo (declared category optional); their ids."""
     items = [
         IngestItem(
             f"p{i}", ProductIn("shop", f"sku-{next(_ids)}", f"Product {i}", category=category), [png(img)]
         )
         for i, img in enumerate(images)
     ]
-    outcomes = cat.ingestor().ingest(items)
-    assert all(o.status == "done" for o in outcomes), outcomes
-    return [o.product_id for o in outcomes]  # type: ignore[misc]
+    return ingest_all(cat, items)
 
 
 def new_campaign(
@@ -52,7 +73,7 @@ def new_campaign(
         return create_campaign(session, spec, cat.categories()).id
 
 
-def new_creative(cat: Catalog, campaign_id: int, image, headline: str = "Buy") -> Creative:
+def new_creative(cat: Catalog, campaign_id: int, image: Image.Image, headline: str = "Buy") -> Creative:
     """A creative of the campaign from a photo."""
     return add_creative(cat, campaign_id, headline, png(image))
 

@@ -1,0 +1,90 @@
+"""Generated photos and encoded image bytes."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+
+def encode(img: Image.Image, fmt: str = "PNG", **params: Any) -> bytes:
+    """An image as bytes in a Pillow format."""
+    buf = io.BytesIO()
+    img.save(buf, fmt, **params)
+    return buf.getvalue()
+
+
+def png(image: Image.Image) -> bytes:
+    """A photo as PNG bytes."""
+    return encode(image, "PNG")
+
+
+def photos(n: int, seed: int = 0, size: int = 28) -> list[Image.Image]:
+    """Distinct shop-style product photos: a few dark shapes at random places on white, size × size."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        img = Image.new("L", (size, size), 255)
+        draw = ImageDraw.Draw(img)
+        for _ in range(3):
+            x0, y0 = (int(v) for v in rng.integers(0, size * 2 // 3, 2))
+            w, h = (int(v) for v in rng.integers(size // 5, size // 2, 2))
+            shape = draw.ellipse if rng.random() < 0.5 else draw.rectangle
+            shape([x0, y0, x0 + w, y0 + h], fill=int(rng.integers(0, 160)))
+        out.append(img)
+    return out
+
+
+def noise_photos(n: int = 5, seed: int = 1) -> list[Image.Image]:
+    """Random RGB photos of assorted shapes (no two the same size)."""
+    rng = np.random.default_rng(seed)
+    shapes = [(40 + 9 * i, 70 - 7 * i) for i in range(n)]
+    return [Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)) for h, w in shapes]
+
+
+def product_photo(size: tuple[int, int] = (96, 120)) -> Image.Image:
+    """A dark, asymmetric 'product' on white in four grey levels (rotations and flips change the model input)."""
+    img = np.full((size[1], size[0]), 255, np.uint8)
+    img[20:100, 15:60] = 40
+    img[20:45, 60:85] = 90
+    img[70:100, 50:58] = 150
+    return Image.fromarray(img)
+
+
+def jpeg_with_gps(image: Image.Image) -> bytes:
+    """A photo as JPEG bytes carrying EXIF with GPS coordinates and a camera make."""
+    exif = Image.Exif()
+    exif[0x010F] = "PrivateCam"
+    exif[0x8825] = {1: "N", 2: (52.0, 31.0, 12.0), 3: "E", 4: (13.0, 24.0, 18.0)}
+    return encode(image.convert("RGB"), "JPEG", exif=exif)
+
+
+def png_with_header(width: int, height: int) -> bytes:
+    """A PNG of a few hundred bytes whose IHDR declares width x height (a decompression-bomb shape)."""
+
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        crc = struct.pack(">I", zlib.crc32(kind + payload))
+        return struct.pack(">I", len(payload)) + kind + payload + crc
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    idat = zlib.compress(bytes(64 * 1024), 9)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+def as_array(data: bytes) -> np.ndarray:
+    """Decoded pixels of image bytes."""
+    return np.asarray(Image.open(io.BytesIO(data)))
+
+
+def write_folder(root: Path, n: int, seed: int = 0) -> Path:
+    """n product photos, half of them under a category folder."""
+    for i, p in enumerate(photos(n, seed)):
+        folder = root / ("Bag" if i % 2 else "misc")
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"item_{i:03d}.png").write_bytes(png(p))
+    return root
