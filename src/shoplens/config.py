@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     max_files: int = Field(16, ge=1, description="Most images in one classify request.")
     max_parts: int = Field(32, ge=1, description="Most non-file multipart fields in one request.")
     max_pixels: int = Field(40_000_000, ge=1, description="Largest image (width × height) decoded.")
+    max_request_pixels: int = Field(
+        64_000_000,
+        ge=1,
+        description="Most pixels the images of one request may declare together (decoding is bounded in time).",
+    )
     batching: bool = Field(
         True, description="Group concurrent images into one model call (off: batch size 1)."
     )

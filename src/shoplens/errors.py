@@ -38,6 +38,12 @@ class ImageTooLargeError(ImageError):
     http_status = 413
 
 
+class AspectRatioError(ImageTooLargeError):
+    """The image declares one side absurdly long for the other (a 1 x 30,000,000 strip)."""
+
+    http_status = 422
+
+
 class CorruptImageError(ImageError):
     """The bytes claim an accepted format but cannot be decoded (truncated, zero-sized, broken)."""
 
