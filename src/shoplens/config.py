@@ -95,6 +95,15 @@ class Settings(BaseSettings):
     index_method: Literal["exact", "hnsw", "ivf"] = Field(
         "exact", description="Vector index: exact inner product, HNSW or IVF."
     )
+    vector_backend: Literal["faiss", "milvus"] = Field(
+        "faiss", description="Where vector indexes live: faiss files, or Milvus collections."
+    )
+    milvus_uri: str | None = Field(
+        None,
+        description="Milvus server (http://host:19530) or a milvus-lite folder ending in .db; "
+        "default: milvus-lite in <catalog_dir>/index/milvus.db (one process at a time).",
+    )
+    milvus_token: SecretStr | None = Field(None, description="Milvus credentials (user:password or a token).")
     blur_faces_merchant: bool = Field(False, description="Blur faces in merchant product photos.")
     blur_faces_shopper: bool = Field(True, description="Blur faces in shopper uploads (review photos).")
     mismatch_min_confidence: float = Field(

@@ -16,6 +16,7 @@ from shoplens.catalog.products import IdempotencyKey, create_product, delete_pro
 from shoplens.catalog.queries import list_merchants
 from shoplens.catalog.service import Catalog
 from shoplens.catalog.similar import find_duplicates, find_similar
+from shoplens.catalog.vectors import BACKENDS
 from shoplens.db.catalog import Embedding, Product
 from shoplens.errors import ConflictError, ForbiddenError
 from tests.catalog.conftest import DIM, photos, png
@@ -51,6 +52,7 @@ def test_create_keeps_the_first_answer_for_a_key(catalog: Catalog) -> None:
         assert s.scalar(select(func.count(Product.id))) == 2
 
 
+@pytest.mark.parametrize("vector_backend", BACKENDS)
 def test_delete_takes_the_rows_and_the_index_entries(catalog: Catalog) -> None:
     mine, theirs = (
         create_product(catalog, item(sku, png(p), merchant), render)

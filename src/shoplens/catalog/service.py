@@ -17,7 +17,7 @@ from shoplens.catalog.ingest import Ingestor
 from shoplens.catalog.queries import ensure_taxonomy
 from shoplens.catalog.recognise import MismatchConfig, Recognition, recognitions, search_vectors
 from shoplens.catalog.storage import LocalImageStore
-from shoplens.catalog.vectors import VectorSpace
+from shoplens.catalog.vectors import VectorSpace, index_store
 from shoplens.config import Settings
 from shoplens.db.catalog import Taxonomy
 from shoplens.db.engine import default_url, open_database
@@ -42,6 +42,9 @@ class CatalogConfig:
     database_url: str | None = None  # default: SQLite under data_dir
     taxonomy: str = "fashion-mnist"
     index_method: str = "exact"
+    vector_backend: str = "faiss"  # or "milvus"
+    milvus_uri: str | None = None  # default: milvus-lite under data_dir/index
+    milvus_token: str | None = None
     max_pixels: int = 40_000_000
     blur_faces_merchant: bool = False  # product shots: off by default
     blur_faces_shopper: bool = True  # review photos and other shopper uploads: on
@@ -57,6 +60,9 @@ def catalog_config(settings: Settings) -> CatalogConfig:
         database_url=settings.database_url,
         taxonomy=settings.taxonomy,
         index_method=settings.index_method,
+        vector_backend=settings.vector_backend,
+        milvus_uri=settings.milvus_uri,
+        milvus_token=settings.milvus_token.get_secret_value() if settings.milvus_token else None,
         max_pixels=settings.max_pixels,
         blur_faces_merchant=settings.blur_faces_merchant,
         blur_faces_shopper=settings.blur_faces_shopper,
@@ -84,7 +90,9 @@ class Catalog:
         self.engine, self.sessions = open_database(url)
         # Files are flushed to disk once per ingested batch (store.sync), before their rows are committed.
         self.store = LocalImageStore(config.data_dir / "images", fsync=False)
-        self.space = VectorSpace(config.data_dir / "index", self.sessions, config.index_method)
+        root = config.data_dir / "index"
+        store = index_store(root, config.vector_backend, config.milvus_uri, config.milvus_token)
+        self.space = VectorSpace(root, self.sessions, config.index_method, store)
         self._lock = threading.Lock()
         self._model: LoadedModel | None = None
         self._dup_caches: dict[str, DuplicateCache] = {}

@@ -19,7 +19,7 @@ from shoplens.catalog.service import Catalog
 from shoplens.db.catalog import Product, ProductImage
 from shoplens.imaging import decode_image
 from shoplens.imaging.hashing import canonical_view, perceptual_hash
-from shoplens.search.index import VectorIndex
+from shoplens.search.protocol import VectorIndex
 
 MAX_FETCH = 4096  # neighbours looked at before filters, at most
 

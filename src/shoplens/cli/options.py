@@ -22,7 +22,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 Group = Mapping[str, tuple[str, ...]]  # Settings field -> its flags (empty: --field-name)
 
 MODEL: Group = {"models_dir": (), "model_name": ("--name",)}
-CATALOG: Group = {**MODEL, "catalog_dir": (), "database_url": ()}
+CATALOG: Group = {**MODEL, "catalog_dir": (), "database_url": (), "vector_backend": (), "milvus_uri": ()}
 KEYS: Group = {"api_keys_file": ("--keys-file",)}
 SERVE: Group = {
     "host": (),
