@@ -12,7 +12,7 @@ from shoplens.catalog.service import Catalog
 from shoplens.db.ads import Creative
 from shoplens.db.base import utcnow
 from shoplens.db.behaviour import Event
-from tests.catalog.conftest import catalog, models_root, models_template, photos, png  # noqa: F401  (fixtures)
+from tests.catalog.conftest import catalog, models_root, models_template, photos, png, vector_backend  # noqa: F401  (fixtures)
 
 _ids = count()
 

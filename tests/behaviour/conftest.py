@@ -8,7 +8,7 @@ import pytest
 
 from shoplens.catalog.ingest import IngestItem, ProductIn
 from shoplens.catalog.service import Catalog
-from tests.catalog.conftest import catalog, models_root, models_template, photos, png  # noqa: F401  (fixtures)
+from tests.catalog.conftest import catalog, models_root, models_template, photos, png, vector_backend  # noqa: F401  (fixtures)
 
 CATEGORIES = ("Coat", "Bag", "Sneaker", "Dress")
 
