@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from shoplens.catalog.similar import Found
+from shoplens.db.base import MAX_INT
 from shoplens.db.catalog import PRODUCT_STATUSES, Product, ProductImage
 
 Status = Literal["active", "draft", "archived"]
@@ -29,7 +30,7 @@ class ProductCreate(BaseModel):
     category: str | None = Field(
         None, max_length=64, description="The declared category (one of the taxonomy's)."
     )
-    stock: int = Field(0, ge=0)
+    stock: int = Field(0, ge=0, le=MAX_INT)
     status: Status = "active"
     shopper_upload: bool = Field(False, description="A shopper's photo (faces are blurred by default).")
 
@@ -42,7 +43,7 @@ class ProductUpdate(BaseModel):
     brand: str | None = Field(None, max_length=100)
     price: Decimal | None = Field(None, ge=0, max_digits=12, decimal_places=2)
     category: str | None = Field(None, max_length=64)
-    stock: int | None = Field(None, ge=0)
+    stock: int | None = Field(None, ge=0, le=MAX_INT)
     status: Status | None = None
 
 

@@ -25,7 +25,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from shoplens.db.ads import Creative
-from shoplens.db.base import utcnow
+from shoplens.db.base import MAX_INT, utcnow
 from shoplens.db.behaviour import EVENT_TYPES, CachedRecommendation, Event, UserProfile
 from shoplens.db.catalog import Product
 from shoplens.errors import DataFormatError, DataNotFoundError, ShopLensError
@@ -116,6 +116,12 @@ def _text(value: str | None, what: str, required: bool) -> str | None:
     return text
 
 
+def _check_row_id(value: int | None, what: str) -> None:
+    """EventError when an id is outside what the database holds (a per-event error, not a failed batch)."""
+    if value is not None and not 1 <= value <= MAX_INT:
+        raise EventError(f"{what} must be between 1 and {MAX_INT}")
+
+
 def check_event(e: EventIn, secret: SecretStr | None, now: datetime) -> dict[str, Any]:
     """The row to insert for an event (user id pseudonymised); EventError saying what is wrong with it."""
     user = _text(e.user_id, "user_id", True)
@@ -125,6 +131,8 @@ def check_event(e: EventIn, secret: SecretStr | None, now: datetime) -> dict[str
         raise EventError(f"a {e.type} event needs a product_id")
     if e.type in AD_EVENTS and e.ad_id is None:
         raise EventError(f"an {e.type} event needs an ad_id")
+    _check_row_id(e.product_id, "product_id")
+    _check_row_id(e.ad_id, "ad_id")
     assert user is not None
     return {
         "event_id": e.event_id,

@@ -44,10 +44,11 @@ from shoplens.api.ads_schemas import (
 from shoplens.api.catalog_deps import CatalogDep, OptionalShopperDep, SessionDep
 from shoplens.api.deps import MerchantDep, ReaderDep, SettingsDep, acting_merchant
 from shoplens.api.keys import Principal
+from shoplens.api.params import CampaignId, CreativeId, Offset
 from shoplens.behaviour.events import MAX_FUTURE
 from shoplens.catalog.service import Catalog
 from shoplens.config import Settings
-from shoplens.db.base import utcnow
+from shoplens.db.base import MAX_INT, utcnow
 from shoplens.errors import ForbiddenError
 
 router = APIRouter(prefix="/v1/ads", tags=["ads"])
@@ -105,7 +106,7 @@ def list_(
         str | None, Query(max_length=64, description="Only this merchant's (admin keys).")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> list[CampaignPublic]:
     """Campaigns, newest first: a merchant key sees its own."""
     if caller.merchant is not None and merchant not in (None, caller.merchant):
@@ -116,14 +117,14 @@ def list_(
 
 
 @router.get("/campaigns/{campaign_id}", response_model=CampaignPublic, summary="One campaign")
-def get(campaign_id: int, caller: MerchantDep, catalog: CatalogDep) -> CampaignPublic:
+def get(campaign_id: CampaignId, caller: MerchantDep, catalog: CatalogDep) -> CampaignPublic:
     """A campaign with its creatives and spend."""
     return _owned(catalog, campaign_id, caller)
 
 
 @router.patch("/campaigns/{campaign_id}", response_model=CampaignPublic, summary="Change a campaign")
 def update(
-    campaign_id: int, changes: CampaignUpdate, caller: MerchantDep, catalog: CatalogDep
+    campaign_id: CampaignId, changes: CampaignUpdate, caller: MerchantDep, catalog: CatalogDep
 ) -> CampaignPublic:
     """Change name, budget, bid, target categories, status or end date."""
     categories = catalog.categories()
@@ -142,7 +143,7 @@ def update(
     summary="Add a creative (an image) to a campaign",
 )
 async def add(
-    campaign_id: int,
+    campaign_id: CampaignId,
     request: Request,
     caller: MerchantDep,
     catalog: CatalogDep,
@@ -170,7 +171,9 @@ def select(
     _caller: ReaderDep,
     catalog: CatalogDep,
     shopper: OptionalShopperDep,
-    context_product_id: Annotated[int | None, Query(ge=1, description="The product on the page.")] = None,
+    context_product_id: Annotated[
+        int | None, Query(ge=1, le=MAX_INT, description="The product on the page.")
+    ] = None,
     slots: Annotated[int, Query(ge=1, le=10, description="How many ads the page shows.")] = 1,
 ) -> AdSelectionPublic:
     """Eligible creatives ranked by relevance and a Thompson-sampled click rate, with frequency caps and pacing."""
@@ -209,7 +212,11 @@ def _event(
     responses={200: {"description": "A repeat of an earlier event_id: ignored"}},
 )
 def impression(
-    creative_id: int, body: AdEventCreate, _caller: ReaderDep, catalog: CatalogDep, settings: SettingsDep
+    creative_id: CreativeId,
+    body: AdEventCreate,
+    _caller: ReaderDep,
+    catalog: CatalogDep,
+    settings: SettingsDep,
 ) -> Response:
     """Record that a shopper saw a creative (counted in their segment)."""
     return _event(catalog, settings, creative_id, body, "ad_impression")
@@ -223,7 +230,11 @@ def impression(
     responses={200: {"description": "A repeat of an earlier event_id: ignored"}},
 )
 def click(
-    creative_id: int, body: AdEventCreate, _caller: ReaderDep, catalog: CatalogDep, settings: SettingsDep
+    creative_id: CreativeId,
+    body: AdEventCreate,
+    _caller: ReaderDep,
+    catalog: CatalogDep,
+    settings: SettingsDep,
 ) -> Response:
     """Record that a shopper clicked a creative (the campaign pays its bid)."""
     return _event(catalog, settings, creative_id, body, "ad_click")
@@ -232,7 +243,7 @@ def click(
 @router.get(
     "/campaigns/{campaign_id}/report", response_model=CampaignReportPublic, summary="A campaign's report"
 )
-def report(campaign_id: int, caller: MerchantDep, session: SessionDep) -> CampaignReportPublic:
+def report(campaign_id: CampaignId, caller: MerchantDep, session: SessionDep) -> CampaignReportPublic:
     """Impressions, clicks, CTR, spend and budget left, per campaign and per creative."""
     check_campaign_owner(get_campaign(session, campaign_id), caller.merchant)
     return report_public(campaign_report(session, campaign_id))

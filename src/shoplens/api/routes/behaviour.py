@@ -23,6 +23,7 @@ from shoplens.api.behaviour_schemas import (
 )
 from shoplens.api.catalog_deps import CatalogDep, RecommenderDep, SessionDep, ShopperDep
 from shoplens.api.deps import AdminDep, ReaderDep, SettingsDep
+from shoplens.api.params import ProductId
 from shoplens.behaviour.erasure import erase_user
 from shoplens.behaviour.events import MAX_BATCH, EventIn, record_events
 from shoplens.behaviour.trends import MAX_DAYS, category_trends, trend_window
@@ -112,7 +113,9 @@ def get_recommendations(
 @router.get(
     "/products/{product_id}/related", response_model=RelatedPublic, summary="Products related to a product"
 )
-def get_related(product_id: int, _caller: ReaderDep, recommender: RecommenderDep, k: K = 10) -> RelatedPublic:
+def get_related(
+    product_id: ProductId, _caller: ReaderDep, recommender: RecommenderDep, k: K = 10
+) -> RelatedPublic:
     """Products that look like this one or were viewed in the same sessions, in stock, best first."""
     return RelatedPublic(product_id=product_id, items=_items(recommender.related(product_id, k)))
 

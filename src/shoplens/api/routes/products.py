@@ -21,6 +21,7 @@ from shoplens.api.catalog_schemas import (
     product_public,
 )
 from shoplens.api.deps import MerchantDep, ReaderDep, SettingsDep, acting_merchant
+from shoplens.api.params import Offset, ProductId
 from shoplens.api.uploads import FILE_FIELDS
 from shoplens.catalog import products
 from shoplens.catalog.ingest import IngestItem, ProductIn
@@ -132,7 +133,7 @@ def list_(
     flag: Flag | None = None,
     q: Annotated[str | None, Query(max_length=100, description="Text in the title or brand.")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> ProductPage:
     """Products matching every filter given, newest first."""
     total, items = list_products(session, ProductFilter(category, merchant, flag, q, limit, offset))
@@ -140,14 +141,18 @@ def list_(
 
 
 @router.get("/{product_id}", response_model=ProductPublic, summary="One product")
-def get(product_id: int, _caller: ReaderDep, session: SessionDep) -> ProductPublic:
+def get(product_id: ProductId, _caller: ReaderDep, session: SessionDep) -> ProductPublic:
     """A product with its images and flags."""
     return product_public(get_product(session, product_id))
 
 
 @router.patch("/{product_id}", response_model=ProductPublic, summary="Change a product's declared fields")
 def update(
-    product_id: int, changes: ProductUpdate, caller: MerchantDep, catalog: CatalogDep, session: SessionDep
+    product_id: ProductId,
+    changes: ProductUpdate,
+    caller: MerchantDep,
+    catalog: CatalogDep,
+    session: SessionDep,
 ) -> ProductPublic:
     """Change title, brand, price, category, stock or status (a merchant only its own products)."""
     categories = catalog.categories()
@@ -160,7 +165,7 @@ def update(
 
 
 @router.delete("/{product_id}", status_code=204, summary="Delete a product")
-def remove(product_id: int, caller: MerchantDep, catalog: CatalogDep) -> Response:
+def remove(product_id: ProductId, caller: MerchantDep, catalog: CatalogDep) -> Response:
     """Delete a product, its images' rows and their vectors (a merchant only its own)."""
     products.delete_product(catalog, product_id, caller.merchant)
     return Response(status_code=204)
@@ -169,7 +174,7 @@ def remove(product_id: int, caller: MerchantDep, catalog: CatalogDep) -> Respons
 @router.get(
     "/{product_id}/duplicates", response_model=list[DuplicatePublic], summary="Near-duplicates of a product"
 )
-def duplicates(product_id: int, _caller: ReaderDep, session: SessionDep) -> list[DuplicatePublic]:
+def duplicates(product_id: ProductId, _caller: ReaderDep, session: SessionDep) -> list[DuplicatePublic]:
     """Other products showing a near-duplicate of one of this product's images."""
     product = get_product(session, product_id)
     return [

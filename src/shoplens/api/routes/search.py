@@ -14,6 +14,7 @@ from shoplens.api.catalog_deps import CatalogDep
 from shoplens.api.catalog_schemas import SimilarPublic, similar_public
 from shoplens.api.deps import ReaderDep
 from shoplens.catalog.similar import find_similar
+from shoplens.db.base import MAX_INT
 
 router = APIRouter(prefix="/v1/search", tags=["search"])
 QUERY_BODY = {
@@ -67,9 +68,12 @@ async def read_query(request: Request) -> tuple[bytes | None, int | None]:
     if raw_id is None:
         return data, None
     try:
-        return None, int(str(raw_id))
+        product_id = int(str(raw_id))
     except ValueError:
         raise HTTPException(422, f"product_id must be an integer, not {str(raw_id)[:40]!r}") from None
+    if not 1 <= product_id <= MAX_INT:
+        raise HTTPException(422, f"product_id must be between 1 and {MAX_INT}")
+    return None, product_id
 
 
 @router.post("/similar", response_model=SimilarPublic, openapi_extra=QUERY_BODY, summary="Search by image")
