@@ -119,6 +119,11 @@ class Settings(BaseSettings):
         None,
         description="Key for pseudonymising shopper ids on the way in (HMAC-SHA256); unset: ids kept as sent.",
     )
+    ad_token_secret: SecretStr | None = Field(
+        None,
+        description="Key signing the impression tokens of served ads (set it when several processes serve; "
+        "unset: the user id secret, else a key of this process).",
+    )
     duplicate_min_similarity: float = Field(
         0.8, ge=-1, le=1, description="Embedding cosine that confirms a duplicate."
     )

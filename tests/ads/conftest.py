@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime, timedelta
 from decimal import Decimal
 from itertools import count
 
 from shoplens.ads.campaigns import CampaignIn, add_creative, create_campaign
+from shoplens.ads.tokens import Impression
 from shoplens.catalog.ingest import IngestItem, ProductIn
 from shoplens.catalog.service import Catalog
 from shoplens.db.ads import Creative
@@ -15,6 +17,11 @@ from shoplens.db.behaviour import Event
 from tests.catalog.conftest import catalog, models_root, models_template, photos, png, vector_backend  # noqa: F401  (fixtures)
 
 _ids = count()
+
+
+def served(creative_id: int, when: datetime | None = None) -> Impression:
+    """A valid impression token's content for a click on a creative (what the API checks before charging)."""
+    return Impression(creative_id, "", when or utcnow(), secrets.token_hex(8))
 
 
 def add_products(cat: Catalog, images: list, category: str | None = None) -> list[int]:
