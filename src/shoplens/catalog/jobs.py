@@ -25,6 +25,13 @@ from shoplens.imaging.decode import DEFAULT_MAX_BYTES
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".gif"})
 CSV_COLUMNS = ("sku", "title", "brand", "price", "category", "image")
 _URL = re.compile(r"^https?://", re.IGNORECASE)
+# One text for every local image that cannot be used, so a row's error never tells whether a file exists.
+UNREADABLE = "image cannot be read (missing, not a file, outside the source folder, unreadable or too large)"
+
+
+def _inside(root: Path, path: Path) -> bool:
+    """Whether path, with every symlink resolved, lies under the resolved root."""
+    return path.resolve().is_relative_to(root.resolve())
 
 
 @dataclass(frozen=True)
@@ -73,14 +80,20 @@ def rows_from_folder(root: Path, merchant: str, categories: Sequence[str]) -> li
         rel = path.relative_to(root)
         category = rel.parts[0] if len(rel.parts) > 1 and rel.parts[0] in categories else None
         sku = "-".join(rel.with_suffix("").parts)[:100]
-        rows.append(
-            Row(str(rel), ProductIn(merchant, sku, title_from(path.stem), category=category), str(path))
-        )
+        product = ProductIn(merchant, sku, title_from(path.stem), category=category)
+        if not _inside(root, path):  # a symlink leading out of the folder
+            rows.append(Row(str(rel), product, error=UNREADABLE))
+            continue
+        rows.append(Row(str(rel), product, str(path)))
     return rows
 
 
-def rows_from_csv(path: Path, merchant: str) -> list[Row]:
-    """Rows of a `sku,title,brand,price,category,image[,merchant,stock]` manifest; images relative to it."""
+def rows_from_csv(path: Path, merchant: str, merchant_column: bool = False) -> list[Row]:
+    """Rows of a `sku,title,brand,price,category,image[,merchant,stock]` manifest; images relative to it.
+
+    Local images must lie in the manifest's folder (symlinks resolved); a row naming another merchant than
+    `merchant` is refused unless `merchant_column` allows the column to choose.
+    """
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError as e:
@@ -96,9 +109,19 @@ def rows_from_csv(path: Path, merchant: str) -> list[Row]:
     rows = []
     for n, rec in enumerate(reader, start=2):  # line numbers as a spreadsheet shows them
         key = f"line {n}"
+        named = (rec.get("merchant") or "").strip()
+        if named and named != merchant and not merchant_column:
+            rows.append(
+                Row(
+                    key,
+                    None,
+                    error=f"the merchant column names {named[:64]!r}: allow the column (--merchant-from-csv)",
+                )
+            )
+            continue
         try:
             product = ProductIn(
-                merchant=(rec.get("merchant") or merchant).strip(),
+                merchant=named or merchant,
                 sku=(rec["sku"] or "").strip(),
                 title=(rec["title"] or "").strip(),
                 brand=(rec["brand"] or "").strip() or None,
@@ -111,7 +134,11 @@ def rows_from_csv(path: Path, merchant: str) -> list[Row]:
             continue
         image = (rec["image"] or "").strip()
         if image and not _URL.match(image):
-            image = str((path.parent / image).resolve())
+            local = path.parent / image
+            if not _inside(path.parent, local):
+                rows.append(Row(key, product, error=UNREADABLE))
+                continue
+            image = str(local.resolve())
         rows.append(Row(key, product, image, None if image else "no image given"))
     return rows
 
@@ -129,7 +156,11 @@ def rows_from_url_list(path: Path, merchant: str) -> list[Row]:
             continue
         sku = "url-" + hashlib.sha256(url.encode()).hexdigest()[:16]
         name = url.rstrip("/").rsplit("/", 1)[-1].split("?")[0]
-        rows.append(Row(f"line {n}", ProductIn(merchant, sku, title_from(Path(name).stem)), url))
+        product = ProductIn(merchant, sku, title_from(Path(name).stem))
+        if not _URL.match(url):  # a URL list never reads local files
+            rows.append(Row(f"line {n}", product, error="not an http(s) URL"))
+            continue
+        rows.append(Row(f"line {n}", product, url))
     return rows
 
 
@@ -150,13 +181,14 @@ def job_id_for(kind: str, source: Path, merchant: str) -> str:
 
 
 def _read_local(path: str, max_bytes: int) -> bytes:
-    """A local image file's bytes, refusing ones larger than max_bytes."""
+    """A local image file's bytes, refusing ones larger than max_bytes; one error text for every failure."""
     p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"no file {path}")
-    if p.stat().st_size > max_bytes:
-        raise ValueError(f"file larger than {max_bytes} bytes")
-    return p.read_bytes()
+    try:
+        if not p.is_file() or p.stat().st_size > max_bytes:
+            raise ValueError(UNREADABLE)
+        return p.read_bytes()
+    except OSError:
+        raise ValueError(UNREADABLE) from None
 
 
 class BulkIngest:
