@@ -69,7 +69,14 @@ class Settings(BaseSettings):
     api_keys_file: Path = Field(
         Path("var/api-keys.json"), description="Hashed API keys (`shoplens keys create`)."
     )
-    open_mode: bool = Field(False, description="Allow anonymous use (only on a loopback host).")
+    open_mode: bool = Field(
+        False,
+        description="Allow anonymous use (only on a loopback host): read-only, loopback Host names only.",
+    )
+    open_write: bool = Field(
+        False,
+        description="In open mode, let anonymous callers change things too (products, campaigns, models).",
+    )
     reload_interval_s: float = Field(
         2.0, ge=0, description="How often to look for a newly activated version (0: never)."
     )

@@ -73,7 +73,7 @@ class ClassifyRoute(APIRoute):
         service: Service = request.app.state.service
         scheme, token = get_authorization_scheme_param(request.headers.get("authorization"))
         bearer = token if scheme.lower() == "bearer" and token else None
-        authorize(service, request.headers.get("x-api-key"), bearer, "reader")
+        authorize(service, request.headers.get("x-api-key"), bearer, "reader", request)
         try:
             query = ClassifyQuery.model_validate(dict(parse_qsl(scope["query_string"].decode("latin-1"))))
         except ValidationError as e:
