@@ -15,10 +15,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -234,7 +234,9 @@ class Recommender:
         if profile is not None and computed and use_cache:
             store_profile(self.catalog.sessions, profile)
         result = Recommendations(user, k, items, cold, version, now)
-        if use_cache:
+        if (
+            use_cache and profile is not None
+        ):  # a shopper without events (unknown, erased) leaves no row behind
             self._store(result)
         return result
 
@@ -298,7 +300,7 @@ class Recommender:
         )
 
     def _store(self, rec: Recommendations) -> None:
-        """Cache an answer (a concurrent request that stored first wins)."""
+        """Cache an answer (a concurrent request that stored first wins), dropping expired answers."""
         payload = {
             "items": [asdict(i) for i in rec.items],
             "cold_start": rec.cold_start,
@@ -306,6 +308,8 @@ class Recommender:
         }
         try:
             with self.catalog.sessions.begin() as session:
+                expired = rec.generated_at - timedelta(seconds=self.config.cache_ttl_s)
+                session.execute(delete(CachedRecommendation).where(CachedRecommendation.created_at < expired))
                 session.merge(
                     CachedRecommendation(
                         user_id=rec.user_id, k=rec.k, payload=json.dumps(payload), created_at=rec.generated_at
