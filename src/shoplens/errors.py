@@ -84,6 +84,12 @@ class CatalogInputError(ShopLensError):
     http_status = 422
 
 
+class ServiceUnavailableError(ShopLensError):
+    """The service cannot answer now through no fault of the request (its keys file is unreadable, ...)."""
+
+    http_status = 503
+
+
 class ConflictError(ShopLensError):
     """The request clashes with what exists (a reused idempotency key with another body, a duplicate sku)."""
 

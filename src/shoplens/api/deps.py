@@ -7,6 +7,7 @@ Few and `async`: FastAPI runs a plain `def` dependency in a worker thread, and e
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -14,11 +15,12 @@ from urllib.parse import urlsplit
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from shoplens.api.keys import Principal, Role, role_allows
+from shoplens.api.keys import KeyFileError, Principal, Role, role_allows
 from shoplens.api.service import Service
 from shoplens.config import Settings, is_loopback
-from shoplens.errors import ForbiddenError
+from shoplens.errors import ForbiddenError, ServiceUnavailableError
 
+log = logging.getLogger(__name__)
 api_key_header = APIKeyHeader(
     name="X-API-Key", auto_error=False, description="An API key from `shoplens keys create`."
 )
@@ -86,7 +88,11 @@ def authorize(
         raise HTTPException(
             401, "an API key is required: send it as X-API-Key (or Authorization: Bearer)", CHALLENGE
         )
-    principal = service.keys.verify(presented)
+    try:
+        principal = service.keys.verify(presented)
+    except KeyFileError as e:  # the reason (with the file's path) goes to the log, not to the caller
+        log.error("API keys unavailable: %s", e)
+        raise ServiceUnavailableError("API keys cannot be checked right now") from None
     if principal is None:
         raise HTTPException(401, "invalid API key", CHALLENGE)
     if not role_allows(principal.role, role):

@@ -33,6 +33,7 @@ from shoplens.errors import DataFormatError, DataNotFoundError, ShopLensError
 PRODUCT_EVENTS = ("view", "click", "add_to_cart", "purchase")
 MAX_BATCH = 1000
 MAX_FUTURE = timedelta(minutes=5)
+MAX_PAST = timedelta(days=730)  # older events (0001-01-01) are mistakes, and would never count in a profile
 MAX_ID = 100  # characters of event, user and session ids (the columns' width)
 AD_EVENTS = ("ad_impression", "ad_click")
 CSV_COLUMNS = ("event_id", "user_id", "type", "timestamp")  # required; product_id, ad_id, session_id optional
@@ -97,6 +98,8 @@ def parse_timestamp(value: str | datetime | None, now: datetime) -> datetime:
         except ValueError:
             raise EventError(f"timestamp {value!r} is not ISO 8601 (e.g. 2026-11-28T09:30:00Z)") from None
     ts = ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+    if ts < now - MAX_PAST:
+        raise EventError(f"timestamp {ts.isoformat()} is more than {MAX_PAST.days} days in the past")
     if ts > now + MAX_FUTURE:
         raise EventError(
             f"timestamp {ts.isoformat()} is in the future (server time {now.isoformat(timespec='seconds')})"

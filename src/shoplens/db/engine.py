@@ -69,6 +69,9 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            os.close(
+                os.open(parsed.database, os.O_CREAT | os.O_WRONLY, 0o600)
+            )  # new: owner-only (WAL follows)
         engine = create_engine(
             parsed, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
         )
