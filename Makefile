@@ -48,9 +48,9 @@ demo: install
 		$(BIN)/shoplens demo-catalog --out var/demo-catalog || exit $$?; \
 	fi; \
 	echo; echo "console: http://$(SERVE_HOST):$(SERVE_PORT)/  (open it in a browser)"; \
-	echo "serving on http://$(SERVE_HOST):$(SERVE_PORT) (anonymous, loopback only); Ctrl+C stops it. Try:"; \
+	echo "serving on http://$(SERVE_HOST):$(SERVE_PORT) (anonymous, loopback only, same-site changes only); Ctrl+C stops it. Try:"; \
 	echo "  curl -F file=@var/sample.png http://$(SERVE_HOST):$(SERVE_PORT)/v1/classify"; echo; \
-	exec $(BIN)/shoplens serve --open --host $(SERVE_HOST) --port $(SERVE_PORT)
+	exec $(BIN)/shoplens serve --open --open-write --host $(SERVE_HOST) --port $(SERVE_PORT)
 
 # Style and layers: ruff (lint and format) and import-linter's contracts in pyproject.toml.
 lint: install

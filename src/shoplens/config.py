@@ -57,6 +57,11 @@ class Settings(BaseSettings):
     image_fetch_private: bool = Field(
         False, description="Let image URLs reach loopback and private addresses (a private CDN, tests)."
     )
+    max_request_pixels: int = Field(
+        64_000_000,
+        ge=1,
+        description="Most pixels the images of one request may declare together (decoding is bounded in time).",
+    )
     batching: bool = Field(
         True, description="Group concurrent images into one model call (off: batch size 1)."
     )
@@ -78,7 +83,14 @@ class Settings(BaseSettings):
     api_keys_file: Path = Field(
         Path("var/api-keys.json"), description="Hashed API keys (`shoplens keys create`)."
     )
-    open_mode: bool = Field(False, description="Allow anonymous use (only on a loopback host).")
+    open_mode: bool = Field(
+        False,
+        description="Allow anonymous use (only on a loopback host): read-only, loopback Host names only.",
+    )
+    open_write: bool = Field(
+        False,
+        description="In open mode, let anonymous callers change things too (products, campaigns, models).",
+    )
     reload_interval_s: float = Field(
         2.0, ge=0, description="How often to look for a newly activated version (0: never)."
     )
@@ -127,6 +139,11 @@ class Settings(BaseSettings):
     user_id_secret: SecretStr | None = Field(
         None,
         description="Key for pseudonymising shopper ids on the way in (HMAC-SHA256); unset: ids kept as sent.",
+    )
+    ad_token_secret: SecretStr | None = Field(
+        None,
+        description="Key signing the impression tokens of served ads (set it when several processes serve; "
+        "unset: the user id secret, else a key of this process).",
     )
     duplicate_min_similarity: float = Field(
         0.8, ge=-1, le=1, description="Embedding cosine that confirms a duplicate."

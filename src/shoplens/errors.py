@@ -41,6 +41,12 @@ class ImageTooLargeError(ImageError):
     code = "image_too_large"
 
 
+class AspectRatioError(ImageTooLargeError):
+    """The image declares one side absurdly long for the other (a 1 x 30,000,000 strip)."""
+
+    http_status = 422
+
+
 class CorruptImageError(ImageError):
     """The bytes claim an accepted format but cannot be decoded (truncated, zero-sized, broken)."""
 
@@ -85,6 +91,12 @@ class CatalogInputError(ShopLensError):
     exit_code = 2
     http_status = 422
     code = "validation_error"
+
+
+class ServiceUnavailableError(ShopLensError):
+    """The service cannot answer now through no fault of the request (its keys file is unreadable, ...)."""
+
+    http_status = 503
 
 
 class ConflictError(ShopLensError):

@@ -12,7 +12,7 @@ from shoplens.ads.feedback import record_ad_event
 from shoplens.catalog.service import Catalog
 from shoplens.cli import app
 from tests.support.images import photos
-from tests.support.shop import add_products, new_campaign, new_creative
+from tests.support.shop import add_products, new_campaign, new_creative, paid_click
 
 runner = CliRunner()
 
@@ -37,7 +37,7 @@ def test_report_lists_campaigns_and_one_campaigns_creatives(catalog: Catalog, mo
             record_ad_event(
                 session, event_id=f"i{i}", kind="ad_impression", creative_id=creative.id, user_id="u"
             )
-        record_ad_event(session, event_id="c", kind="ad_click", creative_id=creative.id, user_id="u")
+        paid_click(session, "c", creative.id)
     r = runner.invoke(app, ["ads", "report", *options(catalog, models_root)])
     assert r.exit_code == 0, r.output
     assert "Spring" in r.output and "25.00%" in r.output and "9.50" in r.output

@@ -16,7 +16,7 @@ from shoplens.db.base import utcnow
 from shoplens.db.behaviour import Event
 from shoplens.errors import NotFoundError
 from tests.support.images import photos
-from tests.support.shop import add_products, new_campaign, new_creative, view
+from tests.support.shop import add_products, new_campaign, new_creative, served, view
 
 PHOTOS = photos(4, seed=9)
 
@@ -29,7 +29,7 @@ def stats(catalog: Catalog, creative_id: int) -> dict[str, tuple[int, int]]:
 
 
 def send(catalog: Catalog, event_id: str, kind: str, creative_id: int, user: str = "u", **kw: object) -> bool:
-    """Record one ad event in its own transaction."""
+    """Record one ad event in its own transaction (a click with a valid impression token); whether it was new."""
     with catalog.sessions.begin() as session:
         return record_ad_event(
             session,
@@ -37,8 +37,9 @@ def send(catalog: Catalog, event_id: str, kind: str, creative_id: int, user: str
             kind=kind,
             creative_id=creative_id,  # type: ignore[arg-type]
             user_id=user,
+            impression=served(creative_id),
             **kw,
-        )
+        ).recorded
 
 
 def test_a_repeated_event_id_is_ignored(catalog: Catalog) -> None:

@@ -17,7 +17,7 @@ from shoplens.db.ads import AdStat, Campaign
 from shoplens.db.base import utcnow
 from shoplens.recommend.recommender import Recommender
 from tests.support.images import photos
-from tests.support.shop import add_products, new_campaign, new_creative, view
+from tests.support.shop import add_products, new_campaign, new_creative, paid_click, view
 
 PHOTOS = photos(12, seed=3)
 
@@ -89,12 +89,12 @@ def test_an_exhausted_budget_stops_serving(catalog: Catalog) -> None:
     for i in range(2):
         assert chosen(catalog, AdRequest("u")) == [creative.id]
         with catalog.sessions.begin() as session:
-            record_ad_event(session, event_id=f"c{i}", kind="ad_click", creative_id=creative.id, user_id="u")
+            paid_click(session, f"c{i}", creative.id)
     assert chosen(catalog, AdRequest("u")) == []
     with (
         catalog.sessions.begin() as session
     ):  # a late click on an ad shown earlier: spend stays at the budget
-        record_ad_event(session, event_id="late", kind="ad_click", creative_id=creative.id, user_id="u")
+        paid_click(session, "late", creative.id)
     with catalog.sessions() as session:
         assert session.get(Campaign, campaign).spent == 2
 
@@ -108,9 +108,7 @@ def test_pacing_spreads_the_budget_over_the_campaign(catalog: Catalog) -> None:
     assert chosen(catalog, AdRequest("u"), now=now) == [creative.id]
     with catalog.sessions.begin() as session:
         for i in range(2):  # 2 spent after 10 % of the time, 1 allowed
-            record_ad_event(
-                session, event_id=f"c{i}", kind="ad_click", creative_id=creative.id, user_id="u", ts=now
-            )
+            paid_click(session, f"c{i}", creative.id, now)
     assert chosen(catalog, AdRequest("u"), now=now) == []
     assert chosen(catalog, AdRequest("u"), now=now, config=SelectionConfig(pacing=False)) == [creative.id]
     assert chosen(catalog, AdRequest("u"), now=now + timedelta(hours=2)) == [creative.id]  # 3 allowed by then

@@ -103,12 +103,16 @@ async def test_campaign_creative_selection_events_and_report(
 
     for i in range(4):
         assert (await event(api, reader, creative["id"], "impression", f"imp-{i}")).status_code == 201
-    first = await event(api, reader, creative["id"], "click", "click-1")
+    first = await event(
+        api, reader, creative["id"], "click", "click-1", impression_token=ad["impression_token"]
+    )
     assert first.status_code == 201 and first.json() == {
         "event_id": "click-1",
         "creative_id": creative["id"],
         "type": "ad_click",
         "recorded": True,
+        "charged": True,
+        "refusal": None,
     }
     again = await event(api, reader, creative["id"], "click", "click-1")
     assert again.status_code == 200 and again.json()["recorded"] is False
@@ -258,4 +262,5 @@ async def test_ad_events_sent_through_post_events_count_in_reports(
     again = await api.post("/v1/events", json={"events": batch}, headers=reader)  # repeats change nothing
     assert again.json()["duplicates"] == 3
     report = (await api.get(f"/v1/ads/campaigns/{campaign['id']}/report", headers=merchant)).json()
-    assert (report["impressions"], report["clicks"]) == (2, 1) and report["spend"] == 0.5
+    assert (report["impressions"], report["clicks"]) == (2, 1)
+    assert report["spend"] == 0 and report["refused_clicks"] == 1  # no impression token: counted, not charged

@@ -54,8 +54,8 @@ async def test_keys_are_stored_hashed_and_salted(keys_file: Path, api_keys) -> N
 
 
 async def test_open_mode_allows_anonymous_use(models_root: Path, keys_file: Path) -> None:
-    app = create_app(settings_for(models_root, keys_file, open_mode=True))
-    async with serving(app) as c:
+    app = create_app(settings_for(models_root, keys_file, open_mode=True, open_write=True))
+    async with serving(app, base_url="http://127.0.0.1:8000") as c:
         assert (await classify(c, encode(product_photo()))).status_code == 200
         assert (await c.post("/v1/models/v1/activate")).status_code == 200
         assert (

@@ -122,7 +122,8 @@ async def test_events_profile_recommendations_related_trends_erasure(
     )
     assert r.status_code == 413 and "at most 1000" in r.json()["detail"]
 
-    profile = (await c.get("/v1/users/ann/profile", headers=reader)).json()
+    assert (await c.get("/v1/users/ann/profile", headers=reader)).status_code == 403  # shopper data: admin
+    profile = (await c.get("/v1/users/ann/profile", headers=admin)).json()
     assert (
         profile["user_id"] == "ann"
         and profile["events"] == 3
@@ -132,7 +133,7 @@ async def test_events_profile_recommendations_related_trends_erasure(
         profile["top_categories"][0]["category"] == "Bag"
         and abs(sum(x * x for x in profile["taste"]) - 1) < 1e-4
     )
-    assert (await c.get("/v1/users/nobody/profile", headers=reader)).status_code == 404
+    assert (await c.get("/v1/users/nobody/profile", headers=admin)).status_code == 404
 
     rec = (await c.get("/v1/users/ann/recommendations", params={"k": 4}, headers=reader)).json()
     got = [i["product_id"] for i in rec["items"]]
@@ -169,7 +170,7 @@ async def test_events_profile_recommendations_related_trends_erasure(
         and r.json()["deleted"]["user_profiles"] == 1
     )
     assert key not in everything(app)
-    assert (await c.get("/v1/users/ann/profile", headers=reader)).status_code == 404
+    assert (await c.get("/v1/users/ann/profile", headers=admin)).status_code == 404
     again = await c.delete("/v1/users/ann", headers=admin)
     assert again.status_code == 200 and set(again.json()["deleted"].values()) == {0}
     with app.state.service.catalog().sessions() as s:

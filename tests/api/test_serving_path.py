@@ -49,7 +49,7 @@ def test_serving_an_onnx_bundle_imports_neither_torch_nor_the_training_stack(
             Image.new("L", (28, 28), 200).save(buf, "PNG")
             async with app.router.lifespan_context(app):
                 transport = httpx.ASGITransport(app=app)
-                async with httpx.AsyncClient(transport=transport, base_url="http://shoplens.test") as c:
+                async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as c:
                     while (await c.get("/readyz")).status_code != 200:
                         await asyncio.sleep(0.02)
                     r = await c.post("/v1/classify", files={{"file": ("a.png", buf.getvalue(), "image/png")}})

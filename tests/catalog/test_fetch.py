@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import ipaddress
 import socket
 import threading
 import time
@@ -15,7 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from PIL import Image
 
-from shoplens.catalog.fetch import FetchPolicy, FetchResult, fetch_all, fetch_many
+from shoplens.catalog.fetch import FetchPolicy, FetchResult, _is_public, fetch_all, fetch_many
 
 MiB = 2**20
 HUGE_TOTAL = 64 * MiB  # what /huge would send if nobody stopped reading
@@ -367,3 +368,24 @@ def test_concurrency_limit_order_and_progress_callback(server: Server) -> None:
     assert [r.url for r in results] == urls
     assert [r.data for r in results] == [png(i) for i in range(6)]
     assert sorted(seen) == list(range(6))
+
+
+def test_redirect_to_another_port_of_an_allowed_host_refused(server: Server) -> None:
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        target = f"http://127.0.0.1:{other.getsockname()[1]}/png"
+        result = fetch_one(server.url(f"/redirect?to={target}"), local())
+    assert result.error.startswith("redirect refused: port changed to")
+
+
+@pytest.mark.parametrize(
+    ("address", "public"),
+    [
+        ("2002:7f00:1::1", False),
+        ("2002:a00:1::1", False),
+        ("2002:808:808::1", True),
+        ("2001:0:4136:e378:8000:63bf:80ff:fffe", False),
+    ],
+)
+def test_ipv6_addresses_carrying_an_internal_ipv4_are_not_public(address: str, public: bool) -> None:
+    assert _is_public(ipaddress.ip_address(address)) is public

@@ -59,7 +59,7 @@ def test_csv_rows_fail_alone_with_reasons(catalog: Catalog, tmp_path: Path) -> N
     summary = BulkIngest(catalog).run("csv", manifest, rows, "acme")
     assert (summary.done, summary.failed) == (2, 4)
     reasons = dict(summary.errors)
-    assert "bad value" in reasons["line 3"] and "no file" in reasons["line 4"]
+    assert "bad value" in reasons["line 3"] and "cannot be read" in reasons["line 4"]
     assert "supported" in reasons["line 5"] and "unknown category" in reasons["line 6"]
     with catalog.sessions() as s:
         stored = dict(s.execute(select(IngestRow.row_key, IngestRow.status)).all())

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from itertools import count
 
 from PIL import Image
+from sqlalchemy.orm import Session
 
 from shoplens.ads.campaigns import CampaignIn, add_creative, create_campaign
+from shoplens.ads.feedback import record_ad_event
+from shoplens.ads.tokens import Impression
 from shoplens.catalog.ingest import IngestItem, ProductIn
 from shoplens.catalog.service import Catalog
 from shoplens.db.ads import Creative
@@ -19,6 +23,24 @@ from tests.support.images import photos, png
 
 CATEGORIES = ("Coat", "Bag", "Sneaker", "Dress")
 _ids = count()
+
+
+def served(creative_id: int, when: datetime | None = None) -> Impression:
+    """A valid impression token's content for a click on a creative (what the API checks before charging)."""
+    return Impression(creative_id, "", when or utcnow(), secrets.token_hex(8))
+
+
+def paid_click(session: Session, event_id: str, creative_id: int, ts: datetime | None = None) -> None:
+    """Record a click by shopper "u" with a valid impression token (so it is charged)."""
+    record_ad_event(
+        session,
+        event_id=event_id,
+        kind="ad_click",
+        creative_id=creative_id,
+        user_id="u",
+        ts=ts,
+        impression=served(creative_id, ts),
+    )
 
 
 def ingest_all(cat: Catalog, items: list[IngestItem]) -> list[int]:

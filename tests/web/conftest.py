@@ -36,7 +36,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     """The console's server in open mode (as `make demo` runs it) with the generated catalogue."""
     folder = tmp_path_factory.mktemp("console")
     models = models_with_report(folder / "models")
-    with LiveServer(create_app(service_settings(folder, models, open_mode=True)), timeout=60) as server:
+    settings = service_settings(folder, models, open_mode=True, open_write=True)
+    with LiveServer(create_app(settings), timeout=60) as server:
         demo = Demo(server.base, folder)
         with httpx.Client(base_url=server.base, timeout=60) as c:
             seed_catalogue(c, demo)

@@ -4,12 +4,16 @@ Each impression counts in the shopper's segment as it was when the ad was shown:
 profile (`shoplens.behaviour.profiles`, the one recommendations use) from the events before it. A click counts
 in the segment of the shopper's latest impression of that creative, so a segment's clicks and impressions
 belong together; a click arriving without any recorded impression counts as an impression too, so a click rate
-never exceeds 1. A click charges the campaign its bid, never past its budget. Every write is a single SQL
-statement (an upsert or an increment), safe beside concurrent requests; a repeated event_id is ignored.
+never exceeds 1. A click charges the campaign its bid, never past its budget, only when it carries a valid
+impression token of that creative and shopper (`shoplens.ads.tokens`), the campaign is active and within its
+dates, and the token has not paid for a click before; any other click is counted in `refused_clicks`. Every write
+is a single SQL statement (an upsert or an increment), safe beside concurrent requests; a repeated event_id is
+ignored.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
@@ -19,9 +23,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from shoplens.ads.tokens import Impression
 from shoplens.behaviour.events import forget_derived, user_key
 from shoplens.behaviour.profiles import segment_at
-from shoplens.db.ads import AdStat, Campaign, Creative
+from shoplens.db.ads import AdStat, Campaign, ClickCharge, Creative
 from shoplens.db.base import as_utc, utcnow
 from shoplens.db.behaviour import Event
 from shoplens.errors import NotFoundError
@@ -53,8 +58,35 @@ def _count(session: Session, creative_id: int, segment: str, impressions: int, c
     )
 
 
-def _charge(session: Session, campaign_id: int) -> None:
-    """Add one click's bid to the campaign's spend, capped at its budget."""
+def _charge(
+    session: Session, campaign_id: int, ts: datetime, impression: Impression | str | None
+) -> str | None:
+    """Add one click's bid to the campaign's spend, capped at its budget; the reason when it is not charged."""
+    refusal = impression if isinstance(impression, str) else None
+    if impression is None:
+        refusal = "no impression token"
+    campaign = session.get(Campaign, campaign_id)
+    assert campaign is not None
+    if refusal is None and (
+        campaign.status != "active"
+        or ts < as_utc(campaign.starts_at)
+        or (campaign.ends_at is not None and ts > as_utc(campaign.ends_at))
+    ):
+        refusal = "the campaign is not running"
+    if refusal is None and isinstance(impression, Impression):
+        once = upsert(session)(ClickCharge).values(
+            token_id=impression.token_id, creative_id=impression.creative_id
+        )
+        if session.scalar(once.on_conflict_do_nothing().returning(ClickCharge.token_id)) is None:
+            refusal = "the impression token has paid for a click already"
+    if refusal is not None:
+        session.execute(
+            update(Campaign)
+            .where(Campaign.id == campaign_id)
+            .values(refused_clicks=Campaign.refused_clicks + 1)
+            .execution_options(synchronize_session=False)
+        )
+        return refusal
     after = Campaign.spent + Campaign.bid
     session.execute(
         update(Campaign)
@@ -62,6 +94,7 @@ def _charge(session: Session, campaign_id: int) -> None:
         .values(spent=case((after > Campaign.budget, Campaign.budget), else_=after))
         .execution_options(synchronize_session=False)
     )
+    return None
 
 
 def _impression_time(session: Session, event: Event) -> datetime:
@@ -80,18 +113,30 @@ def _impression_time(session: Session, event: Event) -> datetime:
     return shown if shown is not None else event.ts
 
 
-def apply_ad_event(session: Session, event: Event) -> None:
-    """Count a newly stored ad_impression or ad_click event (call once per new event, in its transaction)."""
+def apply_ad_event(session: Session, event: Event, impression: Impression | str | None = None) -> str | None:
+    """Count a newly stored ad_impression or ad_click event (call once per new event, in its transaction).
+
+    A click is charged when `impression` is a valid token's (`check_token`); else the reason it was not.
+    """
     if event.type not in AD_EVENTS or event.ad_id is None:
-        return
+        return None
     campaign_id = session.scalar(select(Creative.campaign_id).where(Creative.id == event.ad_id))
     if campaign_id is None:
         raise NotFoundError(f"no creative {event.ad_id}")
     if event.type == "ad_impression":
         _count(session, event.ad_id, segment_at(session, event.user_id, event.ts), 1, 0)
-        return
+        return None
     _count(session, event.ad_id, segment_at(session, event.user_id, _impression_time(session, event)), 0, 1)
-    _charge(session, campaign_id)
+    return _charge(session, campaign_id, as_utc(event.ts), impression)
+
+
+@dataclass(frozen=True)
+class AdEventOutcome:
+    """What became of an ad event: stored (False: a repeat, ignored), and for a click whether it was charged."""
+
+    recorded: bool
+    charged: bool = False
+    refusal: str | None = None
 
 
 def record_ad_event(
@@ -104,8 +149,12 @@ def record_ad_event(
     secret: SecretStr | None = None,
     ts: datetime | None = None,
     session_id: str | None = None,
-) -> bool:
-    """Store an ad event and count it (the shopper id pseudonymised under `secret`); False when seen before."""
+    impression: Impression | str | None = None,
+) -> AdEventOutcome:
+    """Store an ad event and count it (the shopper id pseudonymised under `secret`); not recorded when seen before.
+
+    A click is charged only for `impression`, a valid token's (`check_token`; a string: why it is not valid).
+    """
     if kind not in AD_EVENTS:
         raise ValueError(f"kind must be one of {AD_EVENTS}, got {kind!r}")
     if session.get(Creative, creative_id) is None:
@@ -121,7 +170,7 @@ def record_ad_event(
     insert = upsert(session)(Event).values(**values).on_conflict_do_nothing(index_elements=[Event.event_id])
     stored = session.scalar(insert.returning(Event.id))
     if stored is None:  # seen before (perhaps stored by a concurrent request a moment ago)
-        return False
-    apply_ad_event(session, Event(id=stored, **values))
+        return AdEventOutcome(False)
+    refusal = apply_ad_event(session, Event(id=stored, **values), impression)
     forget_derived(session, [values["user_id"]])  # an ad click is part of the shopper's profile
-    return True
+    return AdEventOutcome(True, kind == "ad_click" and refusal is None, refusal)

@@ -49,6 +49,7 @@ class CampaignReport:
     budget: Decimal
     spent: Decimal
     creatives: list[CreativeReport]
+    refused_clicks: int = 0
 
     @property
     def impressions(self) -> int:
@@ -110,6 +111,7 @@ def _report(campaign: Campaign, creatives: list[CreativeReport]) -> CampaignRepo
         Decimal(campaign.budget),
         Decimal(campaign.spent),
         creatives,
+        campaign.refused_clicks or 0,
     )
 
 

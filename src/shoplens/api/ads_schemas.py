@@ -5,6 +5,7 @@ Money is Decimal on the way in (validated to the database's precision) and a flo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from typing import Literal
@@ -118,6 +119,9 @@ class AdPublic(BaseModel):
     campaign_id: int
     campaign_name: str
     parts: ScorePartsPublic
+    impression_token: str = Field(
+        description="Send it with a click on this ad (`POST /v1/ads/{id}/click`): only such clicks are charged."
+    )
 
 
 class AdSelectionPublic(BaseModel):
@@ -138,6 +142,11 @@ class AdEventCreate(BaseModel):
     user_id: str = Field(min_length=1, max_length=100)
     session_id: str | None = Field(None, max_length=100)
     ts: datetime | None = Field(None, description="When it happened (default: now; no zone: UTC).")
+    impression_token: str | None = Field(
+        None,
+        max_length=300,
+        description="A click: the token /v1/ads/select gave with this ad (else not charged).",
+    )
 
 
 class AdEventPublic(BaseModel):
@@ -147,6 +156,8 @@ class AdEventPublic(BaseModel):
     creative_id: int
     type: Literal["ad_impression", "ad_click"]
     recorded: bool
+    charged: bool = Field(False, description="A click: whether the campaign paid for it.")
+    refusal: str | None = Field(None, description="A recorded click not charged: why.")
 
 
 class CreativeReportPublic(BaseModel):
@@ -170,6 +181,9 @@ class CampaignReportPublic(BaseModel):
     status: str
     impressions: int
     clicks: int
+    refused_clicks: int = Field(
+        description="Clicks recorded but not charged (no valid impression token, ...)."
+    )
     ctr: float
     spend: float
     budget: float
@@ -214,24 +228,27 @@ def campaign_public(c: Campaign, creatives: list[Creative]) -> CampaignPublic:
     )
 
 
-def ad_public(ad: AdChoice) -> AdPublic:
-    """The public form of a chosen ad."""
+def ad_public(ad: AdChoice, token: str) -> AdPublic:
+    """The public form of a chosen ad, with its impression token."""
     return AdPublic(
         creative=creative_public(ad.creative),
         campaign_id=ad.campaign.id,
         campaign_name=ad.campaign.name,
         parts=ScorePartsPublic(**vars(ad.parts)),
+        impression_token=token,
     )
 
 
-def selection_public(s: AdSelection, context_product_id: int | None) -> AdSelectionPublic:
-    """The public form of a selection."""
+def selection_public(
+    s: AdSelection, context_product_id: int | None, token: Callable[[int], str]
+) -> AdSelectionPublic:
+    """The public form of a selection; `token` signs the impression of a creative id."""
     return AdSelectionPublic(
         segment=s.segment,
         context_product_id=context_product_id,
         model_version=s.model_version,
         eligible=s.eligible,
-        ads=[ad_public(a) for a in s.ads],
+        ads=[ad_public(a, token(a.creative.id)) for a in s.ads],
     )
 
 
@@ -244,6 +261,7 @@ def report_public(r: CampaignReport) -> CampaignReportPublic:
         status=r.status,
         impressions=r.impressions,
         clicks=r.clicks,
+        refused_clicks=r.refused_clicks,
         ctr=r.ctr,
         spend=float(r.spent),
         budget=float(r.budget),

@@ -24,10 +24,14 @@ class EventCreate(BaseModel):
         None, description="ISO 8601; without a zone it is UTC; at most 5 minutes ahead."
     )
     product_id: int | None = Field(
-        None, ge=1, le=MAX_INT, description="Required for view, click, add_to_cart and purchase."
+        None,
+        description=f"Required for view, click, add_to_cart and purchase; 1 to {MAX_INT} (else that event alone "
+        "is rejected).",
     )
     ad_id: int | None = Field(
-        None, ge=1, le=MAX_INT, description="The creative; required for ad_impression and ad_click."
+        None,
+        description=f"The creative; required for ad_impression and ad_click; 1 to {MAX_INT} (else that event "
+        "alone is rejected).",
     )
     session_id: str | None = Field(
         None, description="Groups events for 'viewed together' (default: the user's day)."

@@ -7,18 +7,21 @@ Few and `async`: FastAPI runs a plain `def` dependency in a worker thread, and e
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from shoplens.api.keys import ROLES, Principal, Role, role_allows
+from shoplens.api.keys import ROLES, KeyFileError, Principal, Role, role_allows
 from shoplens.api.openapi import raises
 from shoplens.api.service import Service
-from shoplens.config import Settings
-from shoplens.errors import ForbiddenError
+from shoplens.config import Settings, is_loopback
+from shoplens.errors import ForbiddenError, ServiceUnavailableError
 
+log = logging.getLogger(__name__)
 api_key_header = APIKeyHeader(
     name="X-API-Key", auto_error=False, description="An API key from `shoplens keys create`."
 )
@@ -42,16 +45,55 @@ async def get_settings(service: ServiceDep) -> Settings:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-def authorize(service: Service, api_key: str | None, bearer_token: str | None, role: Role) -> Principal:
-    """The caller a presented key belongs to, if it has `role` or a stronger one (anyone in open mode); else 401/403."""
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def open_caller(settings: Settings, request: Request | None, role: Role) -> Principal:
+    """An anonymous caller in open mode: a reader (an admin with open_write), refused for foreign sites.
+
+    The Host must be a loopback name (DNS rebinding gives another), and a state-changing request must come from
+    the service's own origin (a web page elsewhere sends its own Origin, or Sec-Fetch-Site: cross-site).
+    """
+    if request is not None:
+        host = request.headers.get("host", "")
+        name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+        if not (is_loopback(name) or name.lower().endswith(".localhost")):
+            raise ForbiddenError("open mode answers only loopback host names (localhost, 127.0.0.1, [::1])")
+        if request.method not in SAFE_METHODS:
+            origin = request.headers.get("origin")
+            if request.headers.get("sec-fetch-site") == "cross-site" or (
+                origin is not None and urlsplit(origin).netloc != host
+            ):
+                raise ForbiddenError("open mode refuses changes asked by another site")
+    principal = Principal(None, "admin" if settings.open_write else "reader")
+    if not role_allows(principal.role, role):
+        raise ForbiddenError(f"open mode is read-only (this needs the {role} role): serve with --open-write")
+    return principal
+
+
+def authorize(
+    service: Service,
+    api_key: str | None,
+    bearer_token: str | None,
+    role: Role,
+    request: Request | None = None,
+) -> Principal:
+    """The caller a presented key belongs to, if it has `role` or a stronger one; else 401/403.
+
+    Without a key in open mode: `open_caller`.
+    """
     presented = api_key or bearer_token
     if presented is None:
         if service.settings.open_mode:
-            return Principal(None, "admin")
+            return open_caller(service.settings, request, role)
         raise HTTPException(
             401, "an API key is required: send it as X-API-Key (or Authorization: Bearer)", CHALLENGE
         )
-    principal = service.keys.verify(presented)
+    try:
+        principal = service.keys.verify(presented)
+    except KeyFileError as e:  # the reason (with the file's path) goes to the log, not to the caller
+        log.error("API keys unavailable: %s", e)
+        raise ServiceUnavailableError("API keys cannot be checked right now") from None
     if principal is None:
         raise HTTPException(401, "invalid API key", CHALLENGE)
     if not role_allows(principal.role, role):
@@ -66,11 +108,12 @@ def require(role: Role) -> Callable[..., Awaitable[Principal]]:
 
     @raises(*refusals)
     async def caller(
+        request: Request,
         service: ServiceDep,
         api_key: Annotated[str | None, Depends(api_key_header)],
         token: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     ) -> Principal:
-        return authorize(service, api_key, token.credentials if token else None, role)
+        return authorize(service, api_key, token.credentials if token else None, role, request)
 
     return caller
 

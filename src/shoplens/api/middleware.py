@@ -224,7 +224,8 @@ class RequestContextMiddleware:
             else:
                 await self.app(scope, receive, send_with_id)
         except Exception:
-            log.exception("unhandled error in %s %s (request %s)", scope["method"], scope["path"], request_id)
+            route = getattr(scope.get("route"), "path", "unmatched")
+            log.exception("unhandled error in %s %s (request %s)", scope["method"], route, request_id)
             if started:
                 raise
             await send_problem(scope, send_with_id, 500, f"internal error (request id {request_id})")
@@ -244,7 +245,7 @@ class RequestContextMiddleware:
         fields = {
             "request_id": request_id,
             "method": scope["method"],
-            "path": scope["path"],
+            "path": template,  # the route's template: ids in paths (shoppers, products) never reach the log
             "status": status,
             "ms": round(seconds * 1000, 2),
         }

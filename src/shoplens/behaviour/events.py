@@ -25,7 +25,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from shoplens.db.ads import Creative
-from shoplens.db.base import utcnow
+from shoplens.db.base import MAX_INT, utcnow
 from shoplens.db.behaviour import EVENT_TYPES, CachedRecommendation, Event, UserProfile
 from shoplens.db.catalog import Product
 from shoplens.errors import DataFormatError, DataNotFoundError, ShopLensError
@@ -33,6 +33,7 @@ from shoplens.errors import DataFormatError, DataNotFoundError, ShopLensError
 PRODUCT_EVENTS = ("view", "click", "add_to_cart", "purchase")
 MAX_BATCH = 1000
 MAX_FUTURE = timedelta(minutes=5)
+MAX_PAST = timedelta(days=730)  # older events (0001-01-01) are mistakes, and would never count in a profile
 MAX_ID = 100  # characters of event, user and session ids (the columns' width)
 AD_EVENTS = ("ad_impression", "ad_click")
 CSV_COLUMNS = ("event_id", "user_id", "type", "timestamp")  # required; product_id, ad_id, session_id optional
@@ -97,6 +98,8 @@ def parse_timestamp(value: str | datetime | None, now: datetime) -> datetime:
         except ValueError:
             raise EventError(f"timestamp {value!r} is not ISO 8601 (e.g. 2026-11-28T09:30:00Z)") from None
     ts = ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+    if ts < now - MAX_PAST:
+        raise EventError(f"timestamp {ts.isoformat()} is more than {MAX_PAST.days} days in the past")
     if ts > now + MAX_FUTURE:
         raise EventError(
             f"timestamp {ts.isoformat()} is in the future (server time {now.isoformat(timespec='seconds')})"
@@ -116,6 +119,12 @@ def _text(value: str | None, what: str, required: bool) -> str | None:
     return text
 
 
+def _check_row_id(value: int | None, what: str) -> None:
+    """EventError when an id is outside what the database holds (a per-event error, not a failed batch)."""
+    if value is not None and not 1 <= value <= MAX_INT:
+        raise EventError(f"{what} must be between 1 and {MAX_INT}")
+
+
 def check_event(e: EventIn, secret: SecretStr | None, now: datetime) -> dict[str, Any]:
     """The row to insert for an event (user id pseudonymised); EventError saying what is wrong with it."""
     user = _text(e.user_id, "user_id", True)
@@ -125,6 +134,8 @@ def check_event(e: EventIn, secret: SecretStr | None, now: datetime) -> dict[str
         raise EventError(f"a {e.type} event needs a product_id")
     if e.type in AD_EVENTS and e.ad_id is None:
         raise EventError(f"an {e.type} event needs an ad_id")
+    _check_row_id(e.product_id, "product_id")
+    _check_row_id(e.ad_id, "ad_id")
     assert user is not None
     return {
         "event_id": e.event_id,

@@ -185,6 +185,11 @@ async def _fetch_one(
         await asyncio.sleep(_backoff_delay(policy, attempts, failure.retry_after))
 
 
+def _port(url: httpx.URL) -> int:
+    """The port a URL reaches (its scheme's default when none is written)."""
+    return url.port or (443 if url.scheme == "https" else 80)
+
+
 async def _fetch_chain(client: httpx.AsyncClient, url: httpx.URL, policy: FetchPolicy) -> tuple[bytes, int]:
     """Follow up to max_redirects redirects from an already checked URL, checking every address."""
     target = url
@@ -192,6 +197,8 @@ async def _fetch_chain(client: httpx.AsyncClient, url: httpx.URL, policy: FetchP
         try:
             if hop:
                 _check_url(target, policy)
+                if _port(target) != _port(url):  # an allowed host's redirect may not move to another service
+                    raise _Refused(f"port changed to {_port(target)}")
             await _check_address(target, policy)
         except _Refused as exc:
             raise _Refused(f"redirect refused: {exc.reason}" if hop else exc.reason, exc.status) from None
@@ -325,8 +332,12 @@ async def _check_address(url: httpx.URL, policy: FetchPolicy) -> None:
 
 def _is_public(address: _IpAddress) -> bool:
     """Whether an address is globally routable (not loopback, private, link-local, reserved, ...)."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.teredo is not None and not _is_public(address.teredo[1]):
+            return False  # Teredo carries an IPv4 client address
+        embedded = address.ipv4_mapped or address.sixtofour  # ::ffff:127.0.0.1, 2002:7f00:1::1 → 127.0.0.1
+        if embedded is not None:
+            return _is_public(embedded)
     internal = (
         address.is_private
         or address.is_loopback

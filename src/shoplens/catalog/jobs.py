@@ -24,6 +24,13 @@ from shoplens.imaging.decode import DEFAULT_MAX_BYTES
 
 CSV_COLUMNS = ("sku", "title", "brand", "price", "category", "image")
 Engine = Callable[[Ingestor, Sequence["Row"]], Iterator[list[ItemOutcome]]]
+# One text for every local image that cannot be used, so a row's error never tells whether a file exists.
+UNREADABLE = "image cannot be read (missing, not a file, outside the source folder, unreadable or too large)"
+
+
+def _inside(root: Path, path: Path) -> bool:
+    """Whether path, with every symlink resolved, lies under the resolved root."""
+    return path.resolve().is_relative_to(root.resolve())
 
 
 @dataclass(frozen=True)
@@ -72,15 +79,21 @@ def rows_from_folder(root: Path, merchant: str, categories: Sequence[str]) -> li
         rel = path.relative_to(root)
         category = rel.parts[0] if len(rel.parts) > 1 and rel.parts[0] in categories else None
         sku = "-".join(rel.with_suffix("").parts)[:100]
-        rows.append(
-            Row(str(rel), ProductIn(merchant, sku, title_from(path.stem), category=category), str(path))
-        )
+        product = ProductIn(merchant, sku, title_from(path.stem), category=category)
+        if not _inside(root, path):  # a symlink leading out of the folder
+            rows.append(Row(str(rel), product, error=UNREADABLE))
+            continue
+        rows.append(Row(str(rel), product, str(path)))
     return rows
 
 
-def rows_from_csv(path: Path, merchant: str) -> list[Row]:
+def rows_from_csv(path: Path, merchant: str, merchant_column: bool = False) -> list[Row]:
     """Rows of a `sku,title,brand,price,category,image[,merchant,stock]` manifest (CSV, or Parquet with those
-    columns); images relative to it, or URIs (http(s):// fetched, s3://, gs://… read through pyarrow)."""
+    columns); images relative to it, or URIs (http(s):// fetched, s3://, gs://… read through pyarrow).
+
+    Local images must lie in the manifest's folder (symlinks resolved); a row naming another merchant than
+    `merchant` is refused unless `merchant_column` allows the column to choose.
+    """
     records = manifest_records(path)
     missing = [c for c in CSV_COLUMNS if records and c not in records[0]]
     if missing:
@@ -90,9 +103,19 @@ def rows_from_csv(path: Path, merchant: str) -> list[Row]:
     rows = []
     for n, rec in enumerate(records, start=2):  # line numbers as a spreadsheet shows them
         key = f"line {n}"
+        named = (rec.get("merchant") or "").strip()
+        if named and named != merchant and not merchant_column:
+            rows.append(
+                Row(
+                    key,
+                    None,
+                    error=f"the merchant column names {named[:64]!r}: allow the column (--merchant-from-csv)",
+                )
+            )
+            continue
         try:
             product = ProductIn(
-                merchant=(rec.get("merchant") or merchant).strip(),
+                merchant=named or merchant,
                 sku=(rec["sku"] or "").strip(),
                 title=(rec["title"] or "").strip(),
                 brand=(rec["brand"] or "").strip() or None,
@@ -105,7 +128,11 @@ def rows_from_csv(path: Path, merchant: str) -> list[Row]:
             continue
         image = (rec["image"] or "").strip()
         if image and not is_uri(image):
-            image = str((path.parent / image).resolve())
+            local = path.parent / image
+            if not _inside(path.parent, local):
+                rows.append(Row(key, product, error=UNREADABLE))
+                continue
+            image = str(local.resolve())
         rows.append(Row(key, product, image, None if image else "no image given"))
     return rows
 
@@ -123,7 +150,11 @@ def rows_from_url_list(path: Path, merchant: str) -> list[Row]:
             continue
         sku = "url-" + hashlib.sha256(url.encode()).hexdigest()[:16]
         name = url.rstrip("/").rsplit("/", 1)[-1].split("?")[0]
-        rows.append(Row(f"line {n}", ProductIn(merchant, sku, title_from(Path(name).stem)), url))
+        product = ProductIn(merchant, sku, title_from(Path(name).stem))
+        if not is_web_url(url):  # a URL list never reads local files
+            rows.append(Row(f"line {n}", product, error="not an http(s) URL"))
+            continue
+        rows.append(Row(f"line {n}", product, url))
     return rows
 
 
@@ -232,8 +263,9 @@ class BulkIngest:
             elif not is_web_url(r.image):
                 try:
                     data[r.key] = read_bytes(r.image, self.max_bytes)
-                except (OSError, ValueError) as e:
-                    outcomes[r.key] = ItemOutcome(r.key, "failed", error=str(e))
+                except (OSError, ValueError) as e:  # local files: one text whatever the cause
+                    error = UNREADABLE if not is_uri(r.image) else str(e)
+                    outcomes[r.key] = ItemOutcome(r.key, "failed", error=error)
         for r, res in zip(urls, fetch_all([r.image for r in urls], self.policy) if urls else []):
             if res.ok and res.data is not None:
                 data[r.key] = res.data

@@ -121,8 +121,14 @@ def _filtered(f: ProductFilter) -> Select[tuple[Product]]:
     if f.flag:
         stmt = stmt.where(flag_condition(f.flag))
     if f.q:
-        like = f"%{f.q.lower()}%"
-        stmt = stmt.where(or_(func.lower(Product.title).like(like), func.lower(Product.brand).like(like)))
+        escaped = f.q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        like = f"%{escaped}%"  # the query's own % and _ match themselves
+        stmt = stmt.where(
+            or_(
+                func.lower(Product.title).like(like, escape="\\"),
+                func.lower(Product.brand).like(like, escape="\\"),
+            )
+        )
     return stmt
 
 

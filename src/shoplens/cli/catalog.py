@@ -124,9 +124,10 @@ def ingest(
     kind: Annotated[
         Kind, typer.Option(help="What the source is (auto: by its type and suffix).")
     ] = Kind.auto,
-    merchant: Annotated[
-        str, typer.Option(help="Merchant of the products (a CSV 'merchant' column overrides it).")
-    ] = "default",
+    merchant: Annotated[str, typer.Option(help="Merchant of the products.")] = "default",
+    merchant_from_csv: Annotated[
+        bool, typer.Option(help="Let a CSV 'merchant' column name other merchants (else such rows fail).")
+    ] = False,
     allow_host: Annotated[
         list[str] | None,
         typer.Option(
@@ -150,7 +151,7 @@ def ingest(
         if kind is Kind.folder:
             rows = rows_from_folder(source, merchant, catalog.categories())
         elif kind is Kind.csv:
-            rows = rows_from_csv(source, merchant)
+            rows = rows_from_csv(source, merchant, merchant_from_csv)
         else:
             rows = rows_from_url_list(source, merchant)
         policy = FetchPolicy(allowed_hosts=frozenset(allow_host or ()), allow_private=allow_private)
@@ -305,7 +306,7 @@ def demo_catalog(
     )
     out.print(f"wrote {manifest} and {out_dir / 'truth.json'}")
     if load:
-        ingest(manifest, kind=Kind.csv, settings=settings)
+        ingest(manifest, kind=Kind.csv, settings=settings, merchant_from_csv=True)  # its own manifest
         if shoppers:
             from shoplens.ads.demo import seed_demo_campaigns
             from shoplens.recommend.demo import seed_demo_shoppers

@@ -29,6 +29,7 @@ SERVE: Group = {
     "port": (),
     **MODEL,
     "open_mode": ("--open",),
+    "open_write": ("--open-write",),
     "batching": ("--batching/--no-batching",),
     "runtime": (),
     "backbone": (),

@@ -27,6 +27,17 @@ class Campaign(Base):
     starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     ends_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # clicks recorded but not charged: no valid impression token, campaign not running, token already used
+    refused_clicks: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class ClickCharge(Base):
+    """A charged click's impression token: a token pays for one click only."""
+
+    __tablename__ = "click_charges"
+    token_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    creative_id: Mapped[int] = mapped_column(ForeignKey("creatives.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class Creative(Base):

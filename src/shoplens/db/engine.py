@@ -42,7 +42,22 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA synchronous=NORMAL")  # durable across process crashes in WAL mode
+    cur.execute(
+        "PRAGMA secure_delete=ON"
+    )  # deleted rows (an erased shopper's) are overwritten, not left in pages
     cur.close()
+
+
+def checkpoint(engine: Engine, vacuum: bool = False) -> None:
+    """Fold SQLite's write-ahead log into the database file and empty it (after an erasure); nothing elsewhere.
+
+    With vacuum, the file is rewritten first (free pages dropped): slow on a large catalogue, so on request only.
+    """
+    if engine.dialect.name == "sqlite":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            if vacuum:
+                conn.exec_driver_sql("VACUUM")
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def make_engine(url: str) -> Engine:
@@ -54,6 +69,9 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            os.close(
+                os.open(parsed.database, os.O_CREAT | os.O_WRONLY, 0o600)
+            )  # new: owner-only (WAL follows)
         engine = create_engine(
             parsed, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
         )

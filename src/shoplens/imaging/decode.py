@@ -7,21 +7,32 @@ import io
 import os
 import struct
 import warnings
+from collections.abc import Sequence
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from shoplens.errors import CorruptImageError, ImageError, ImageTooLargeError, UnsupportedFormatError
+from shoplens.errors import (
+    AspectRatioError,
+    CorruptImageError,
+    ImageError,
+    ImageTooLargeError,
+    UnsupportedFormatError,
+)
 
 ACCEPTED_FORMATS: tuple[str, ...] = ("JPEG", "PNG", "WEBP", "GIF")
 DEFAULT_MAX_PIXELS = 40_000_000
 DEFAULT_MAX_FRAMES = 100
 DEFAULT_MAX_BYTES = 50 * 2**20
+# No product photo, banner or panorama is this much longer than it is wide: such strips only cost time and
+# memory (Pillow works row by row, and square canvases of the long side are easy to build by mistake).
+DEFAULT_MAX_ASPECT = 64
 STANDARD_MODES: tuple[str, ...] = ("L", "LA", "RGB", "RGBA")
 
 _ACCEPTED_TEXT = "accepted formats: JPEG, PNG, WebP, GIF"
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _HIGH_DEPTH_MODES = ("I", "I;16", "I;16L", "I;16B", "I;16N", "F")
+_CONVERT_BLOCK = 1 << 20  # samples converted at a time from 16 to 8 bits
 # What Pillow and its codecs raise on malformed input (UnidentifiedImageError is an OSError).
 _DECODE_ERRORS: tuple[type[Exception], ...] = (
     OSError,
@@ -51,8 +62,14 @@ def sniff_format(data: bytes) -> str | None:
     return None
 
 
-def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
-    """Decode untrusted bytes into a loaded L/LA/RGB/RGBA image without metadata, or raise an ImageError."""
+def decode_image(
+    data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, max_aspect: float = DEFAULT_MAX_ASPECT
+) -> Image.Image:
+    """Decode untrusted bytes into a loaded L/LA/RGB/RGBA image without metadata, or raise an ImageError.
+
+    The size the header declares is checked before any pixel is decoded: at most max_pixels, and neither
+    side more than max_aspect times the other.
+    """
     fmt = sniff_format(data)
     if fmt is None:
         what = "empty input" if len(data) == 0 else "not a supported image"
@@ -61,7 +78,7 @@ def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.
         # Pillow's WebP decoder allocates its canvas while opening, so check the header first.
         declared = _webp_canvas_size(data)
         if declared is not None:
-            _check_size(declared, max_pixels)
+            _check_size(declared, max_pixels, max_aspect)
     try:
         # Narrow filters turn Pillow's bomb warning into an error without touching its global limit,
         # and silence its notes about malformed metadata (dropped anyway) that a sender can trigger at will.
@@ -70,7 +87,7 @@ def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data), formats=[fmt]) as opened:
                 opened.seek(0)  # first frame only: later frames of an animation are never read
-                _check_size(opened.size, max_pixels)
+                _check_size(opened.size, max_pixels, max_aspect)
                 opened.load()
                 _turn_upright(opened)
                 return _plain_copy(opened)
@@ -149,8 +166,8 @@ def _display(fmt: str) -> str:
     return "WebP" if fmt == "WEBP" else fmt
 
 
-def _check_size(size: tuple[int, int], max_pixels: int) -> None:
-    """Refuse zero-sized images and images over the pixel budget."""
+def _check_size(size: tuple[int, int], max_pixels: int, max_aspect: float = DEFAULT_MAX_ASPECT) -> None:
+    """Refuse zero-sized images, images over the pixel budget and absurdly thin strips."""
     width, height = size
     if width <= 0 or height <= 0:
         raise CorruptImageError(f"image declares an empty size of {width}x{height} pixels")
@@ -158,6 +175,36 @@ def _check_size(size: tuple[int, int], max_pixels: int) -> None:
         raise ImageTooLargeError(
             f"image is {width}x{height} = {width * height:,} pixels; the limit is {max_pixels:,}"
         )
+    if max(width, height) > max_aspect * min(width, height):
+        raise AspectRatioError(
+            f"image is {width}x{height}: one side is more than {max_aspect:g} times the other"
+        )
+
+
+def declared_pixels(images: Sequence[bytes]) -> tuple[int, bool]:
+    """The pixels a set of images declares in their headers together, and whether every header said so."""
+    total, known = 0, True
+    for data in images:
+        size = declared_size(data)
+        if size is None:
+            known = False
+        else:
+            total += size[0] * size[1]
+    return total, known
+
+
+def check_pixel_budget(images: Sequence[bytes], max_total: int) -> tuple[int, bool]:
+    """declared_pixels of a request's images; ImageTooLargeError when together they exceed max_total.
+
+    Decoding costs time in proportion to pixels: a request of many large images is refused from the
+    headers, before any of it is decoded.
+    """
+    total, known = declared_pixels(images)
+    if total > max_total:
+        raise ImageTooLargeError(
+            f"the images declare {total:,} pixels together; the limit per request is {max_total:,}"
+        )
+    return total, known
 
 
 def _webp_canvas_size(data: bytes) -> tuple[int, int] | None:
@@ -201,15 +248,25 @@ def _standard_mode(img: Image.Image) -> Image.Image:
 
 
 def _high_depth_to_8bit(img: Image.Image) -> Image.Image:
-    """Scale 16-bit (or 32-bit/float, read as 16-bit) samples to L, rounding 0..65535 onto 0..255."""
+    """Scale 16-bit (or 32-bit/float, read as 16-bit) samples to L, rounding 0..65535 onto 0..255.
+
+    Rows are converted a block at a time, so the temporaries stay small whatever the image's size.
+    """
     samples = np.asarray(img)
-    wide = np.clip(samples, 0, 65535).astype(np.uint32)
-    grey = Image.fromarray(((wide + 128) // 257).astype(np.uint8))
     transparent = img.info.get("transparency")
-    if isinstance(transparent, int):
-        alpha = Image.fromarray(np.where(samples == transparent, 0, 255).astype(np.uint8))
-        return Image.merge("LA", (grey, alpha))
-    return grey
+    keyed = isinstance(transparent, int)
+    grey = np.empty(samples.shape, np.uint8)
+    alpha = np.empty(samples.shape, np.uint8) if keyed else None
+    rows = max(1, _CONVERT_BLOCK // max(1, samples.shape[1]))
+    for top in range(0, samples.shape[0], rows):
+        block = samples[top : top + rows]
+        wide = np.clip(block, 0, 65535).astype(np.uint32)
+        grey[top : top + rows] = (wide + 128) // 257
+        if alpha is not None:
+            alpha[top : top + rows] = np.where(block == transparent, 0, 255)
+    if alpha is not None:
+        return Image.merge("LA", (Image.fromarray(grey), Image.fromarray(alpha)))
+    return Image.fromarray(grey)
 
 
 def _plain_copy(img: Image.Image) -> Image.Image:

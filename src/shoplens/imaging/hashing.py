@@ -91,20 +91,27 @@ VIEW_SIDE = 32
 VIEW_TOLERANCE = (
     40  # grey levels from the corner colour still counted as border (JPEG ringing stays inside it)
 )
+VIEW_WORK_SIDE = 1024  # the view is worked out on a copy whose long side is at most this
 
 
 def canonical_view(image: Image.Image, side: int = VIEW_SIDE, tolerance: int = VIEW_TOLERANCE) -> np.ndarray:
     """The product without its plain border, centred on a square of the border colour, side × side grey (uint8).
 
     Re-framing, padding and re-scaling of the same photo give nearly the same view, so views of
-    near-duplicates can be compared pixel by pixel.
+    near-duplicates can be compared pixel by pixel. Whatever the photo's shape, what is allocated on the way
+    is bounded: a photo longer than VIEW_WORK_SIDE is first box-reduced below it, so the square canvas is at
+    most VIEW_WORK_SIDE² pixels (a 1 × 30,000,000 strip would otherwise ask for 900 TB).
     """
     gray = flatten_alpha(image).convert("L")
+    factor = -(-max(gray.size) // VIEW_WORK_SIDE)  # ceiling division
+    if factor > 1:
+        gray = gray.reduce(factor)
     pixels = np.asarray(gray)
     border = int(np.median([pixels[0, 0], pixels[0, -1], pixels[-1, 0], pixels[-1, -1]]))
-    ys, xs = np.nonzero(np.abs(pixels.astype(np.int16) - border) > tolerance)
-    if len(ys):
-        gray = gray.crop((int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1))
+    content = np.abs(pixels.astype(np.int16) - border) > tolerance
+    rows, cols = np.flatnonzero(content.any(axis=1)), np.flatnonzero(content.any(axis=0))
+    if len(rows):
+        gray = gray.crop((int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1))
     size = max(gray.size)
     square = Image.new("L", (size, size), border)
     square.paste(gray, ((size - gray.width) // 2, (size - gray.height) // 2))

@@ -57,11 +57,12 @@ class QualityReport:
 
 def assess_quality(image: Image.Image, config: QualityConfig = QualityConfig()) -> QualityReport:
     """Measure size, sharpness, brightness and contrast of an image and flag what falls short."""
+    import cv2  # on first use: a server that never ingests starts without OpenCV
+
     width, height = image.size
     gray = np.asarray(flatten_alpha(image).convert("L"))
-    levels = gray.astype(np.float32)
-    brightness = float(levels.mean())
-    contrast = float(levels.std())
+    mean, std = cv2.meanStdDev(gray)  # no float copy of the whole photo
+    brightness, contrast = float(mean[0, 0]), float(std[0, 0])
     sharpness = laplacian_variance(gray, config.analysis_side)
 
     flags = []

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -33,8 +34,8 @@ def read_cached(
     )
 
 
-def store_cached(sessions: sessionmaker[Session], rec: Recommendations) -> None:
-    """Cache an answer (a concurrent request that stored first wins)."""
+def store_cached(sessions: sessionmaker[Session], rec: Recommendations, ttl_s: float) -> None:
+    """Cache an answer (a concurrent request that stored first wins), dropping answers older than ttl_s."""
     payload = {
         "items": [asdict(i) for i in rec.items],
         "cold_start": rec.cold_start,
@@ -42,6 +43,8 @@ def store_cached(sessions: sessionmaker[Session], rec: Recommendations) -> None:
     }
     try:
         with sessions.begin() as session:
+            expired = rec.generated_at - timedelta(seconds=ttl_s)
+            session.execute(delete(CachedRecommendation).where(CachedRecommendation.created_at < expired))
             session.merge(
                 CachedRecommendation(
                     user_id=rec.user_id, k=rec.k, payload=json.dumps(payload), created_at=rec.generated_at

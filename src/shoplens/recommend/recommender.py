@@ -171,8 +171,8 @@ class Recommender:
         if profile is not None and computed and use_cache:
             store_profile(self.catalog.sessions, profile)
         result = Recommendations(user, k, items, cold, version, now)
-        if use_cache:
-            store_cached(self.catalog.sessions, result)
+        if use_cache and profile is not None:  # a shopper without events (unknown, erased) leaves no row
+            store_cached(self.catalog.sessions, result, self.config.cache_ttl_s)
         return result
 
     def _exclude(

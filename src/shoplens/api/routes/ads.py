@@ -27,6 +27,7 @@ from shoplens.ads.campaigns import (
 from shoplens.ads.feedback import AdEventType, record_ad_event
 from shoplens.ads.reports import campaign_report
 from shoplens.ads.selection import AdRequest, select_for
+from shoplens.ads.tokens import check_token, issue_token, signing_key
 from shoplens.api.ads_schemas import (
     AdEventCreate,
     AdEventPublic,
@@ -47,7 +48,7 @@ from shoplens.api.keys import Principal
 from shoplens.api.openapi import problems
 from shoplens.api.schemas import MAX_INT
 from shoplens.api.uploads import IMAGE_TYPES
-from shoplens.behaviour.events import MAX_FUTURE
+from shoplens.behaviour.events import MAX_FUTURE, user_key
 from shoplens.catalog.service import Catalog
 from shoplens.config import Settings
 from shoplens.db.base import utcnow
@@ -199,6 +200,7 @@ async def add(
 def select(
     _caller: ReaderDep,
     catalog: CatalogDep,
+    settings: SettingsDep,
     shopper: OptionalShopperDep,
     context_product_id: Annotated[
         int | None, Query(ge=1, le=MAX_INT, description="The product on the page.")
@@ -208,7 +210,16 @@ def select(
     """Eligible creatives ranked by relevance and a Thompson-sampled click rate, with frequency caps and pacing."""
     user = shopper.key if shopper is not None else None
     selection = select_for(catalog, AdRequest(user, context_product_id, slots))
-    return selection_public(selection, context_product_id)
+    key, now = _token_key(settings), utcnow()
+    return selection_public(
+        selection, context_product_id, lambda creative: issue_token(key, creative, user, now)
+    )
+
+
+def _token_key(settings: Settings) -> bytes:
+    """The key that signs and checks impression tokens."""
+    secret = settings.ad_token_secret or settings.user_id_secret
+    return signing_key(secret.get_secret_value() if secret is not None else None)
 
 
 def _event(
@@ -218,8 +229,12 @@ def _event(
     ts = as_utc(body.ts) if body.ts else utcnow()
     if ts > utcnow() + MAX_FUTURE:
         raise HTTPException(422, f"ts {ts.isoformat()} is in the future")
+    impression = None
+    if kind == "ad_click":
+        user = user_key(body.user_id, settings.user_id_secret)
+        impression = check_token(_token_key(settings), body.impression_token, creative_id, user, utcnow())
     with catalog.sessions.begin() as session:
-        recorded = record_ad_event(
+        outcome = record_ad_event(
             session,
             event_id=body.event_id,
             kind=kind,
@@ -228,9 +243,17 @@ def _event(
             secret=settings.user_id_secret,
             ts=ts,
             session_id=body.session_id,
+            impression=impression,
         )
-    payload = AdEventPublic(event_id=body.event_id, creative_id=creative_id, type=kind, recorded=recorded)
-    return JSONResponse(payload.model_dump(), status_code=201 if recorded else 200)
+    payload = AdEventPublic(
+        event_id=body.event_id,
+        creative_id=creative_id,
+        type=kind,
+        recorded=outcome.recorded,
+        charged=outcome.charged,
+        refusal=outcome.refusal,
+    )
+    return JSONResponse(payload.model_dump(), status_code=201 if outcome.recorded else 200)
 
 
 @router.post(
@@ -259,7 +282,7 @@ def impression(
 def click(
     creative_id: RowId, body: AdEventCreate, _caller: ReaderDep, catalog: CatalogDep, settings: SettingsDep
 ) -> Response:
-    """Record that a shopper clicked a creative (the campaign pays its bid)."""
+    """Record that a shopper clicked a creative; the campaign pays its bid for a click with a valid impression token."""
     return _event(catalog, settings, creative_id, body, "ad_click")
 
 

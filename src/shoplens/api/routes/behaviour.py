@@ -27,6 +27,7 @@ from shoplens.api.openapi import problems
 from shoplens.behaviour.erasure import erase_user
 from shoplens.behaviour.events import MAX_BATCH, EventIn, record_events
 from shoplens.behaviour.trends import MAX_DAYS, category_trends, trend_window
+from shoplens.db.engine import checkpoint
 from shoplens.errors import NotFoundError
 from shoplens.recommend.items import Recommendation
 
@@ -82,10 +83,13 @@ def post_events(
     response_model=ProfilePublic,
     operation_id="getShopperProfile",
     summary="A shopper's profile",
-    responses=problems(404),
+    responses=problems(403, 404),
 )
-def get_profile(shopper: ShopperDep, _caller: ReaderDep, recommender: RecommenderDep) -> ProfilePublic:
-    """Category affinity (top categories first), visual taste vector and recent products of a shopper."""
+def get_profile(shopper: ShopperDep, _caller: AdminDep, recommender: RecommenderDep) -> ProfilePublic:
+    """Category affinity (top categories first), visual taste vector and recent products of a shopper.
+
+    Shopper data: an admin key only (a reader or merchant key, perhaps a competitor's, gets 403).
+    """
     profile = recommender.profile(shopper.key)
     if profile is None:
         raise NotFoundError(f"no events recorded for user {shopper.id!r}")
@@ -161,11 +165,16 @@ def get_trends(
     "/users/{user_id}", response_model=ErasurePublic, operation_id="eraseShopper", summary="Erase a shopper"
 )
 def delete_user(
-    shopper: ShopperDep, _caller: AdminDep, catalog: CatalogDep, recommender: RecommenderDep
+    shopper: ShopperDep,
+    _caller: AdminDep,
+    catalog: CatalogDep,
+    recommender: RecommenderDep,
+    vacuum: Annotated[bool, Query(description="SQLite: also rewrite the database file (slow).")] = False,
 ) -> ErasurePublic:
     """Delete the shopper's events (ad impressions and clicks too), profile and cached recommendations; repeatable."""
     deleted = erase_user(
         catalog.sessions, {shopper.id, shopper.key}
     )  # rows from before a secret was set, too
+    checkpoint(catalog.engine, vacuum)  # SQLite: the write-ahead log no longer holds the erased rows either
     recommender.stats.clear()
     return ErasurePublic(user_id=shopper.id, deleted=deleted)

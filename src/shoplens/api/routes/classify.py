@@ -10,6 +10,7 @@ request as the rest of the work put together, and this is the route that takes t
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Callable
@@ -33,9 +34,10 @@ from shoplens.api.schemas import ClassifyPublic
 from shoplens.api.service import Service
 from shoplens.api.uploads import Upload
 from shoplens.errors import ImageError
-from shoplens.imaging import declared_size, decode_image
+from shoplens.imaging import decode_image
 from shoplens.imaging.colour import photo_colours
-from shoplens.inference.batcher import BatchResult
+from shoplens.imaging.decode import check_pixel_budget
+from shoplens.inference.batcher import BatchResult, DeadlineExceededError
 from shoplens.inference.store import LoadedModel
 
 INLINE_PIXELS = 128 * 128  # up to this many pixels in a request are decoded on the event loop (≈0.5 ms)
@@ -44,10 +46,11 @@ TOP_K = 3
 ERRORS = {
     400: {"description": "Corrupt or truncated image, bad form, too many parts"},
     401: {"description": "Missing or invalid API key"},
-    413: {"description": "Body or image (pixels) too large"},
+    413: {"description": "Body or image (pixels) too large, or too many pixels in one request"},
     415: {"description": "Not an accepted image format (decided from the bytes)"},
     422: {
-        "description": "Invalid query or JSON body, bad base64, or an image URL not fetched (not allowed, failed)"
+        "description": "Invalid query or JSON body, bad base64, an image URL not fetched (not allowed, failed), "
+        "or an image with an absurd aspect ratio"
     },
     503: {
         "description": "No model loaded, too busy (queue or in-flight limit), or shutting down; see Retry-After"
@@ -94,7 +97,7 @@ class ClassifyRoute(APIRoute):
         service: Service = request.app.state.service
         scheme, token = get_authorization_scheme_param(request.headers.get("authorization"))
         bearer = token if scheme.lower() == "bearer" and token else None
-        authorize(service, request.headers.get("x-api-key"), bearer, "reader")
+        authorize(service, request.headers.get("x-api-key"), bearer, "reader", request)
         try:
             query = ClassifyQuery.model_validate(dict(parse_qsl(scope["query_string"].decode("latin-1"))))
         except ValidationError as e:
@@ -134,10 +137,14 @@ async def classify_images(request: Request, service: Service, query: ClassifyQue
         raise HTTPException(503, service.handle.unavailable_reason(), headers={"Retry-After": "1"})
     uploads = await read_images(request, settings, deadline)
     read = time.perf_counter()
-    if small_enough_inline(uploads):
-        arrays = decode_all(uploads, model.predictor.to_input, settings.max_pixels)
-    else:  # a large photo takes milliseconds: off the event loop
-        arrays = await run_in_threadpool(decode_all, uploads, model.predictor.to_input, settings.max_pixels)
+    try:
+        pixels, declared = check_pixel_budget([up.data for up in uploads], settings.max_request_pixels)
+    except ImageError as e:
+        raise http_error(e) from e
+    if declared and pixels <= INLINE_PIXELS:  # cheaper than a thread hop (undeclared: decode_image's checks)
+        arrays = decode_all(uploads, model.predictor.to_input, settings.max_pixels, deadline)
+    else:  # a large photo takes milliseconds: off the event loop, and never past the deadline
+        arrays = await decode_off_loop(uploads, model.predictor.to_input, settings.max_pixels, deadline)
     decoded = time.perf_counter()
     ticket = request.scope["state"]["ticket"]
     try:
@@ -165,23 +172,35 @@ async def classify_images(request: Request, service: Service, query: ClassifyQue
     return Response(json.dumps(body, ensure_ascii=False, separators=(",", ":")), media_type=JSON)
 
 
-def small_enough_inline(uploads: list[Upload]) -> bool:
-    """Whether all images together declare so few pixels that decoding them costs less than a thread hop."""
-    total = 0
-    for up in uploads:
-        size = declared_size(up.data)
-        if size is None:
-            return False  # let the thread (and decode_image's checks) deal with it
-        total += size[0] * size[1]
-    return total <= INLINE_PIXELS
+async def decode_off_loop(
+    uploads: list[Upload], to_input: Callable[[Image.Image], np.ndarray], max_pixels: int, deadline: float
+) -> list[np.ndarray]:
+    """decode_all in a worker thread, answered by the deadline at the latest (DeadlineExceededError).
+
+    The thread stops at its next image once the deadline has passed; the request does not wait for it.
+    """
+    work = asyncio.ensure_future(run_in_threadpool(decode_all, uploads, to_input, max_pixels, deadline))
+    try:
+        return await asyncio.wait_for(asyncio.shield(work), max(0.0, deadline - time.monotonic()))
+    except TimeoutError:
+        work.add_done_callback(lambda w: w.cancelled() or w.exception())  # its late error is not logged
+        raise DeadlineExceededError("the images were not decoded within the request deadline") from None
 
 
 def decode_all(
-    uploads: list[Upload], to_input: Callable[[Image.Image], np.ndarray], max_pixels: int
+    uploads: list[Upload],
+    to_input: Callable[[Image.Image], np.ndarray],
+    max_pixels: int,
+    deadline: float | None = None,
 ) -> list[np.ndarray]:
-    """Decode every upload into the model's input; the first bad one becomes a 4xx naming its position."""
+    """Decode every upload into the model's input; the first bad one becomes a 4xx naming its position.
+
+    With a deadline (time.monotonic()), DeadlineExceededError once it has passed, checked between images.
+    """
     arrays = []
     for up in uploads:
+        if deadline is not None and time.monotonic() > deadline:
+            raise DeadlineExceededError("the images were not decoded within the request deadline")
         try:
             arrays.append(to_input(decode_image(up.data, max_pixels=max_pixels)))
         except ImageError as e:

@@ -39,6 +39,7 @@ from shoplens.catalog.queries import (
     update_product,
 )
 from shoplens.db.catalog import Product
+from shoplens.imaging.decode import check_pixel_budget
 
 router = APIRouter(prefix="/v1/products", tags=["products"])
 IMAGES_BODY = {
@@ -120,6 +121,7 @@ async def create_product(
 ) -> Response:
     """Store the product, its images (made safe), their category, quality, duplicates and embeddings."""
     body, images = await read_product_form(request, settings.max_files, settings.max_parts)
+    check_pixel_budget(images, settings.max_request_pixels)  # before any of them is decoded
     merchant = acting_merchant(caller, body.merchant, "product.merchant")
     config = catalog.config
     blur = config.blur_faces_shopper if body.shopper_upload else config.blur_faces_merchant

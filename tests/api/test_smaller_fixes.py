@@ -1,0 +1,66 @@
+"""The audit's smaller findings: keys file errors, LIKE wildcards, ancient events, the database file's mode."""
+
+from __future__ import annotations
+
+import stat
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+
+from shoplens.api import create_app
+from shoplens.db.engine import make_engine
+from tests.support.images import photos, png
+from tests.support.service import as_key, create, serving, settings_for
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_a_corrupt_keys_file_is_503_without_its_path(
+    models_root: Path, keys_file: Path, api_keys
+) -> None:
+    async with serving(create_app(settings_for(models_root, keys_file))) as c:
+        keys_file.write_text("{ not json")
+        r = await c.get("/v1/models", headers=as_key(api_keys, "reader"))
+        assert r.status_code == 503 and str(keys_file.parent) not in r.text and "keys" in r.json()["detail"]
+
+
+async def test_like_wildcards_in_q_match_themselves(api: httpx.AsyncClient, api_keys) -> None:
+    merchant, reader = as_key(api_keys, "merchant"), as_key(api_keys, "reader")
+    a, b = photos(2, seed=14)
+    await create(api, merchant, {"sku": "a", "title": "Plain tee"}, png(a))
+    await create(api, merchant, {"sku": "b", "title": "50% off_bag"}, png(b))
+    for q, total in (("%", 1), ("_", 1), ("off_b", 1), ("t_e", 0), ("tee", 1)):
+        r = await api.get("/v1/products", params={"q": q}, headers=reader)
+        assert r.json()["total"] == total, q
+
+
+async def test_events_from_long_ago_are_rejected_alone(api: httpx.AsyncClient, api_keys) -> None:
+    (pid,) = [
+        (await create(api, as_key(api_keys, "merchant"), {"sku": "s", "title": "T"}, png(p))).json()["id"]
+        for p in photos(1, seed=15)
+    ]
+    now = datetime.now(UTC).isoformat()
+    events = [
+        {
+            "event_id": "old",
+            "user_id": "u",
+            "type": "view",
+            "product_id": pid,
+            "timestamp": "0001-01-01T00:00:00Z",
+        },
+        {"event_id": "new", "user_id": "u", "type": "view", "product_id": pid, "timestamp": now},
+    ]
+    r = (await api.post("/v1/events", json={"events": events}, headers=as_key(api_keys, "reader"))).json()
+    assert [x["status"] for x in r["results"]] == ["rejected", "accepted"]
+    assert "days in the past" in r["results"][0]["reason"]
+
+
+def test_a_new_sqlite_database_is_owner_only(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'c' / 'catalog.db'}")
+    with engine.connect() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+    engine.dispose()
+    for path in (tmp_path / "c").iterdir():
+        assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, path.name
