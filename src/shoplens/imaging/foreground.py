@@ -21,6 +21,7 @@ TEXTURED_SPREAD = 5.0  # above this the background counts as textured: distances
 KEEP_SHARE = 0.08  # components smaller than this share of the largest are dropped
 GRABCUT_SIDE = 128  # GrabCut runs on a copy no larger than this
 _ROBUST_ROUNDS = 3
+_MAX_BORDER_SAMPLES = 1200  # border pixels used for the fit (every k-th)
 _SEED_DISTANCE = 12.0  # ΔE from a corner's colour within which border pixels seed the fit
 
 
@@ -52,9 +53,9 @@ class Foreground:
 
 
 def to_lab(rgb: np.ndarray) -> np.ndarray:
-    """CIELAB (L 0..100) of an (H, W, 3) uint8 or 0..1 float sRGB image."""
-    rgb = rgb.astype(np.float32) / 255 if rgb.dtype == np.uint8 else rgb.astype(np.float32)
-    return cv2.cvtColor(rgb, cv2.COLOR_RGB2Lab)
+    """CIELAB (L 0..100, a and b about -128..127) of an (H, W, 3) uint8 sRGB image, float32."""
+    lab = cv2.cvtColor(np.ascontiguousarray(rgb, dtype=np.uint8), cv2.COLOR_RGB2Lab).astype(np.float32)
+    return lab * np.float32([100 / 255, 1, 1]) - np.float32([0, 128, 128])  # OpenCV's 8-bit encoding undone
 
 
 def luma(rgb: np.ndarray) -> np.ndarray:
@@ -83,20 +84,20 @@ def fit_background(lab: np.ndarray, luma_img: np.ndarray, border: np.ndarray | N
     shape = lab.shape[:2]
     border = border_mask(shape) if border is None else border
     ys, xs = np.nonzero(border)
+    step = max(1, len(ys) // _MAX_BORDER_SAMPLES)
+    ys, xs = ys[::step], xs[::step]
     values = np.concatenate([lab[ys, xs], luma_img[ys, xs, None]], axis=1)
     terms = 6 if min(shape) >= 48 else 3  # a quadratic surface needs a border wide enough to pin it down
     design = _design(ys, xs, shape)[:, :terms]
-    # Start from the whole border and from each corner's colour; keep the fit that explains most of it.
-    best = None
-    for start in [np.ones(len(ys), bool), *_corner_seeds(values, ys, xs, shape)]:
-        coef, residual, keep = _robust_fit(design, values, start)
-        score = int((residual <= _SEED_DISTANCE).sum())
-        if best is None or score > best[0]:
-            best = (score, coef, residual, keep)
-    _, coef, residual, keep = best
+    # Start from the whole border and from each corner's colour; refine the fit that explains most of it.
+    starts = [
+        _robust_fit(design, values, start, rounds=1)
+        for start in [np.ones(len(ys), bool), *_corner_seeds(values, ys, xs, shape)]
+    ]
+    _, _, keep = max(starts, key=lambda fit: int((fit[1] <= _SEED_DISTANCE).sum()))
+    coef, residual, keep = _robust_fit(design, values, keep, rounds=_ROBUST_ROUNDS)
     spread = float(np.percentile(residual[keep], 90))
-    gy, gx = np.mgrid[0 : shape[0], 0 : shape[1]]
-    surface = (_design(gy.ravel(), gx.ravel(), shape)[:, :terms] @ coef).reshape(*shape, 4)
+    surface = _surface(coef, shape)
     return Background(
         lab=surface[..., :3].astype(np.float32),
         luma=np.clip(surface[..., 3], 0, 255).astype(np.float32),
@@ -106,11 +107,19 @@ def fit_background(lab: np.ndarray, luma_img: np.ndarray, border: np.ndarray | N
     )
 
 
+def _surface(coef: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """(H, W, channels) values of the fitted surface at every pixel (terms as in _design)."""
+    u = (np.arange(shape[1], dtype=np.float32) / max(shape[1] - 1, 1) - 0.5)[None, :, None]
+    v = (np.arange(shape[0], dtype=np.float32) / max(shape[0] - 1, 1) - 0.5)[:, None, None]
+    terms = [np.ones((1, 1, 1), np.float32), u, v, u * u, v * v, u * v][: len(coef)]
+    return sum(t * c for t, c in zip(terms, coef))
+
+
 def _robust_fit(
-    design: np.ndarray, values: np.ndarray, keep: np.ndarray
+    design: np.ndarray, values: np.ndarray, keep: np.ndarray, rounds: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Refit on the pixels the surface explains, a few rounds: (coefficients, ΔE residuals, inliers)."""
-    for _ in range(_ROBUST_ROUNDS):
+    for _ in range(rounds):
         coef = _ridge(design[keep], values[keep])
         residual = np.linalg.norm((design @ coef - values)[:, :3], axis=1)
         keep = residual <= max(2.5 * float(np.median(residual[keep])), 3.0)
@@ -151,13 +160,12 @@ def separate(rgb: np.ndarray, refine: bool = True) -> tuple[Background, Foregrou
     """Background model and product mask of an (H, W, 3) uint8 sRGB photo at working resolution."""
     shape = rgb.shape[:2]
     lab, y = to_lab(rgb), luma(rgb)
-    background = fit_background(_smooth(lab, smoothing_sigma(shape, False)), _smooth(y, 0.0))
+    smooth_lab = _smooth(lab, smoothing_sigma(shape, False))
+    background = fit_background(smooth_lab, y)
     if background.textured:  # measure again after averaging the texture away
         smooth_lab = _smooth(lab, smoothing_sigma(shape, True))
         textured = fit_background(smooth_lab, y)
         background = Background(textured.lab, textured.luma, textured.spread, textured.inliers, True)
-    else:
-        smooth_lab = _smooth(lab, smoothing_sigma(shape, False))
     distance = np.linalg.norm(smooth_lab - background.lab, axis=-1)
     threshold = float(np.clip(SPREAD_FACTOR * background.spread, MIN_THRESHOLD, MAX_THRESHOLD))
     mask, parts = clean_mask(distance > threshold)

@@ -23,6 +23,7 @@ CONTRAST_FLOOR = 64.0  # luma range under which contrast is not stretched furthe
 LOW_CONTRAST = 0.3  # products fainter than this (90th percentile) are brightened ...
 TARGET_CONTRAST = 0.45  # ... to this, by at most MAX_GAIN
 MAX_GAIN = 4.0
+SHARPEN = 0.0  # unsharp-mask amount after shrinking to the input size
 FAINT = 0.05  # intensity above which pixels next to the mask still count for the bounding box
 CUE_NAMES = (
     "bg_spread",
@@ -85,6 +86,8 @@ def fit_to_input(intensity: np.ndarray, mask: np.ndarray, size: tuple[int, int] 
     if (height, width) != crop.shape:
         method = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
         crop = cv2.resize(crop, (width, height), interpolation=method)
+        if SHARPEN:  # Zalando sharpened after shrinking; an image already at input size is left alone
+            crop = np.clip(crop + SHARPEN * (crop - cv2.GaussianBlur(crop, (0, 0), 1.0)), 0, 1)
     y0, x0 = (
         (size[0] - height + 1) // 2,
         (size[1] - width + 1) // 2,
@@ -125,7 +128,8 @@ def photo_cues(background: Background, fg: Foreground, intensity: np.ndarray) ->
     if area:
         ys, xs = np.nonzero(mask)
         box = (ys.max() - ys.min() + 1) * (xs.max() - xs.min() + 1)
-        hull = cv2.convexHull(np.stack([xs, ys], axis=1).astype(np.int32))
+        contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        hull = cv2.convexHull(np.concatenate(contours))
         edges = np.concatenate([mask[0], mask[-1], mask[:, 0], mask[:, -1]])
         cues.update(
             solidity=area / max(cv2.contourArea(hull), 1.0),

@@ -1,9 +1,11 @@
 """Photo-domain augmentation: make 28×28 training images look like real photos after shoplens.imaging.photo.
 
-Batched tensor operations on a random share of each uint8 (N, 1, H, W) batch: what a photo's product
-becomes after background removal — its intensity remapped (gamma, contrast, flat colour, inverted inside
-the product, distance from a mid-grey), an imperfect mask (eroded, dilated, soft edges, a leftover shadow),
-the trim's scale and position error, lens blur or sharpening, resolution loss, noise and blocking.
+Batched tensor operations on a random share of each uint8 (N, 1, H, W) batch. Each chosen garment is
+"photographed" — given a colour and a look (shaded as Fashion-MNIST's darkness, lit, flat or patterned), an
+opacity edge and a light, mid-grey or dark background — and read back the way shoplens.imaging.photo does
+(the product's departure from the background, either way). Then what reading a real photo adds: an
+imperfect mask (eroded, dilated, a leftover shadow), lens blur or sharpening, noise, resolution loss, and
+the trim's scale, tilt and position error.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ import torch.nn.functional as F
 
 from shoplens.fields import reject_unknown_keys
 
-REMAPS = ("keep", "gamma", "invert", "flat", "distance")
-_REMAP_WEIGHTS = (0.3, 0.3, 0.15, 0.1, 0.15)
+LOOKS = ("zalando", "lit", "flat", "pattern")
+_LOOK_WEIGHTS = (0.4, 0.25, 0.15, 0.2)
+_BACKGROUND_WEIGHTS = (0.5, 0.25, 0.25)  # light, mid-grey, dark
 
 
 @dataclass(frozen=True)
@@ -93,15 +96,16 @@ def photo_augment(x: torch.Tensor, cfg: PhotoAugmentConfig, generator: torch.Gen
 def _as_photo(x: torch.Tensor, cfg: PhotoAugmentConfig, g: torch.Generator) -> torch.Tensor:
     """The chain of photo effects on floats 0..1."""
     n = len(x)
-    mask = (x > _rand(n, g, 0.02, 0.12)).float()
-    mask = _mask_error(mask, cfg.mask_error, g)
-    x = _remap(x, mask, g)
-    if cfg.shadow:
-        x = _leftover(x, mask, cfg.shadow, g)
-    x = _blur_or_sharpen(x, cfg.blur, g)
-    if cfg.noise:
-        x = x + torch.randn(x.shape, generator=g) * _rand(n, g, 0.0, 0.06) * _chance(n, cfg.noise, g) * mask
-    x = _lowres(x, cfg.lowres, g)
+    x, mask = _photograph(x, g)
+    kept = _mask_error(mask, cfg.mask_error, g)
+    x = x * F.avg_pool2d(kept, 3, 1, 1).clamp(min=kept)  # black outside the (soft-edged) mask
+    x = _where(_chance(n, cfg.shadow, g).view(n), torch.cat([x, kept], 1), lambda v: _leftover(v, g))[:, :1]
+    x = _where(_chance(n, cfg.blur, g).view(n), x, lambda v: _blur_or_sharpen(v, g))
+    noisy = _chance(n, cfg.noise, g).view(n)
+    x = _where(
+        noisy, x, lambda v: v + torch.randn(v.shape, generator=g) * _rand(len(v), g, 0.0, 0.06) * (v > 0)
+    )
+    x = _where(_chance(n, cfg.lowres, g).view(n), x, lambda v: _lowres(v, g))
     return _place(x.clamp(0, 1), cfg, g)
 
 
@@ -121,52 +125,74 @@ def _mask_error(mask: torch.Tensor, p: float, g: torch.Generator) -> torch.Tenso
     return _where((pick >= p / 2) & (pick < p), mask, lambda m: F.max_pool2d(m, 3, 1, 1))
 
 
-def _remap(x: torch.Tensor, mask: torch.Tensor, g: torch.Generator) -> torch.Tensor:
-    """Product intensities as a photo's colours and lighting give them; the background stays black."""
+def _photograph(x: torch.Tensor, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """(what reading back a photo of each garment gives, its product mask), both (N, 1, H, W) floats."""
     n = len(x)
-    kind = torch.multinomial(torch.tensor(_REMAP_WEIGHTS), n, replacement=True, generator=g)
-    gamma = torch.exp(_rand(n, g, -0.7, 0.7))
-    level = _rand(n, g, 0.25, 1.0)
-    ref = _rand(n, g, 0.2, 0.8)
-    changes = {
-        1: lambda v, s: v.clamp_min(1e-4) ** gamma[s],
-        2: lambda v, s: (1.0 - v) * level[s],
-        3: lambda v, s: level[s] + 0.15 * (v - 0.5),
-        4: lambda v, s: (v - ref[s]).abs() / torch.maximum(ref[s], 1 - ref[s]),
-    }
-    x = x.clone()
-    for k, change in changes.items():
-        chosen = kind == k
-        if chosen.any():
-            x[chosen] = change(x[chosen], chosen)
-    return (x * _rand(n, g, 0.45, 1.25)).clamp(0, 1) * mask
+    soft = _chance(n, 0.5, g)
+    alpha = torch.where(
+        soft,
+        (x * _rand(n, g, 1.5, 5.0)).clamp(0, 1),
+        ((x - _rand(n, g, 0.02, 0.15)) / _rand(n, g, 0.02, 0.1) + 0.5).clamp(0, 1),
+    )
+    look = _look(x, g)
+    kind = torch.multinomial(torch.tensor(_BACKGROUND_WEIGHTS), n, replacement=True, generator=g).view(
+        n, 1, 1, 1
+    )
+    light, mid, dark = _rand(n, g, 0.75, 1.0), _rand(n, g, 0.3, 0.7), _rand(n, g, 0.0, 0.2)
+    bg = torch.where(kind == 0, light, torch.where(kind == 1, mid, dark))
+    photo = bg * (1 - alpha) + look * alpha
+    darker = (bg - photo) / bg.clamp_min(0.25)
+    lighter = (photo - bg) / (1 - bg).clamp_min(0.25)
+    read = torch.maximum(darker, lighter).clamp(0, 1)
+    mask = (alpha > 0.5).float()
+    level = (read * mask).amax(dim=(2, 3), keepdim=True)  # faint products are brightened, as the reader does
+    gain = torch.where(level < 0.35, (0.5 / level.clamp_min(0.125)).clamp(max=4.0), torch.ones_like(level))
+    lost = level < 0.12  # a garment the colour of its background: the reader would not find it either
+    return torch.where(lost, x, (read * gain).clamp(0, 1)), torch.where(lost, (x > 0.05).float(), mask)
 
 
-def _leftover(x: torch.Tensor, mask: torch.Tensor, p: float, g: torch.Generator) -> torch.Tensor:
-    """A faint, soft blob next to the product: a shadow or background the mask kept."""
-    n = len(x)
+def _look(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    """The garment's lightness 0..1 in the photo: a colour shaded, lit, flat or patterned."""
+    n, _, h, w = x.shape
+    colour, other = _rand(n, g, 0.03, 0.97), _rand(n, g, 0.0, 1.0)
+    detail = x / x.amax(dim=(2, 3), keepdim=True).clamp_min(1e-3)
+    detail = torch.where(_chance(n, 0.5, g), 1 - detail, detail)
+    period = torch.randint(2, 7, (n, 1, 1, 1), generator=g)
+    ys = torch.arange(h).view(1, 1, h, 1)
+    xs = torch.arange(w).view(1, 1, 1, w)
+    stripes = torch.where(_chance(n, 0.5, g), (xs // period) % 2 == 0, ((xs + ys) // period) % 2 == 0)
+    looks = torch.stack(
+        [
+            1 - x ** torch.exp(_rand(n, g, -0.5, 0.4)) * (1 - colour),  # Fashion-MNIST's value is darkness
+            colour * (_rand(n, g, 0.5, 0.8) + _rand(n, g, 0.2, 0.5) * detail),
+            colour.expand(n, 1, h, w),
+            torch.where(stripes, colour, other) * (0.75 + 0.25 * x),
+        ]
+    )
+    pick = torch.multinomial(torch.tensor(_LOOK_WEIGHTS), n, replacement=True, generator=g)
+    return looks[pick, torch.arange(n)]
+
+
+def _leftover(x_and_mask: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    """A faint, soft blob next to the product: a shadow or background the mask kept (channel 1 is the mask)."""
+    x, mask = x_and_mask[:, :1], x_and_mask[:, 1:]
     dy, dx = (torch.randint(-3, 4, (2,), generator=g)).tolist()
     blob = F.avg_pool2d(torch.roll(mask, shifts=(dy, dx), dims=(2, 3)), 5, 1, 2)
-    level = _rand(n, g, 0.05, 0.4) * _chance(n, p, g)
-    return torch.maximum(x, blob * level * (1 - mask))
+    return torch.cat([torch.maximum(x, blob * _rand(len(x), g, 0.05, 0.4) * (1 - mask)), mask], 1)
 
 
-def _blur_or_sharpen(x: torch.Tensor, p: float, g: torch.Generator) -> torch.Tensor:
+def _blur_or_sharpen(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
     """Blend with a 3×3 blur: towards it (soft photo) or away from it (sharpened), per image."""
-    n = len(x)
     kernel = torch.tensor([[1.0, 2.0, 1.0], [2.0, 4.0, 2.0], [1.0, 2.0, 1.0]]).view(1, 1, 3, 3) / 16
-    blurred = F.conv2d(x, kernel, padding=1)
-    amount = _rand(n, g, -0.6, 1.0) * _chance(n, p, g)
-    return x + amount * (blurred - x)
+    return x + _rand(len(x), g, -0.6, 1.0) * (F.conv2d(x, kernel, padding=1) - x)
 
 
-def _lowres(x: torch.Tensor, p: float, g: torch.Generator) -> torch.Tensor:
-    """Some images lose resolution: down to 14–22 pixels and back (one size per batch)."""
-    n, _, h, w = x.shape
+def _lowres(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    """Resolution loss: down to 14–22 pixels and back (one size per batch)."""
+    _, _, h, w = x.shape
     side = int(torch.randint(14, 23, (1,), generator=g))
     small = F.interpolate(x, size=(side, side * w // h), mode="area")
-    back = F.interpolate(small, size=(h, w), mode="bilinear", align_corners=False)
-    return torch.where(_chance(n, p, g), back, x)
+    return F.interpolate(small, size=(h, w), mode="bilinear", align_corners=False)
 
 
 def _place(x: torch.Tensor, cfg: PhotoAugmentConfig, g: torch.Generator) -> torch.Tensor:

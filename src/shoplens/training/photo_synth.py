@@ -52,6 +52,7 @@ class RenderedPhoto:
     mask: np.ndarray
     background: str
     jpeg_quality: int | None
+    style: str = ""  # how the garment was drawn (zalando, shade, flat, pattern)
 
     def encode(self) -> bytes:
         """The photo as the file a merchant would upload (JPEG at its quality, else PNG)."""
@@ -149,8 +150,10 @@ def _texture(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
     return np.clip(cv2.GaussianBlur(grain, (0, 0), rng.uniform(0.7, 2.5)) * 2.5, -1, 1)
 
 
-def render_garment(garment: np.ndarray, side: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """(appearance (S, S, 3), alpha (S, S)) float32 of a 28×28 light-on-dark garment drawn at side S."""
+def render_garment(
+    garment: np.ndarray, side: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, str]:
+    """(appearance (S, S, 3), alpha (S, S), style) of a 28×28 light-on-dark garment drawn at side S."""
     v = cv2.resize(garment.astype(np.float32) / 255, (side, side), interpolation=_pick(_UPSCALE, rng))
     v = np.clip(v, 0, 1)
     if rng.random() < 0.5:
@@ -176,7 +179,7 @@ def render_garment(garment: np.ndarray, side: int, rng: np.random.Generator) -> 
         on = ((xx // period) % 2 == 0) if rng.random() < 0.5 else ((xx // period + yy // period) % 2 == 0)
         look = np.where(on[..., None], colour, other) * (0.75 + 0.25 * v[..., None])
     light = 1 + rng.uniform(-0.15, 0.15) * (2 * ramp((side, side), rng) - 1)
-    return np.clip(look * light[..., None], 0, 1).astype(np.float32), alpha.astype(np.float32)
+    return np.clip(look * light[..., None], 0, 1).astype(np.float32), alpha.astype(np.float32), str(style)
 
 
 def _pick(options: tuple, rng: np.random.Generator):
@@ -207,7 +210,7 @@ def render_photo(
     top, left = int(rng.integers(0, h - side + 1)), int(rng.integers(0, w - side + 1))
     kind = background or str(rng.choice(_BACKGROUNDS, p=_BACKGROUND_WEIGHTS))
     canvas = render_background((h, w), rng, kind)
-    look, alpha = render_garment(garment, side, rng)
+    look, alpha, style = render_garment(garment, side, rng)
     full_alpha = np.zeros((h, w), np.float32)
     full_alpha[top : top + side, left : left + side] = alpha
     if rng.random() < 0.5:  # a soft drop shadow on the background
@@ -219,7 +222,7 @@ def render_photo(
     region[:] = region * (1 - alpha[..., None]) + look * alpha[..., None]
     canvas = _camera(canvas, rng)
     quality = int(rng.integers(60, 96)) if rng.random() < 0.85 else None
-    return RenderedPhoto((canvas * 255 + 0.5).astype(np.uint8), full_alpha > 0.5, kind, quality)
+    return RenderedPhoto((canvas * 255 + 0.5).astype(np.uint8), full_alpha > 0.5, kind, quality, style)
 
 
 def _camera(canvas: np.ndarray, rng: np.random.Generator) -> np.ndarray:
