@@ -30,8 +30,8 @@ from shoplens.catalog.evaluate import (
     duplicate_pairs,
     flagged_mismatches,
     precision_recall,
-    product_vectors,
     retrieval_metrics,
+    vectors_by_sku,
 )
 from shoplens.catalog.jobs import BulkIngest, rows_from_csv
 from shoplens.catalog.service import Catalog, CatalogConfig
@@ -131,7 +131,7 @@ def main() -> None:
         ingest_s = time.perf_counter() - start
         assert summary.failed == 0, summary.errors[:5]
         with catalog.sessions() as session:
-            keys, vectors = product_vectors(session, version)
+            keys, vectors = vectors_by_sku(session, version)
             mismatch_p, mismatch_r = precision_recall(
                 flagged_mismatches(session), set(truth["wrong_category"])
             )

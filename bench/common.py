@@ -38,6 +38,7 @@ def machine_info() -> dict:
         "torch": torch.__version__,
         "numpy": numpy.__version__,
         "torch_threads": torch.get_num_threads(),
+        "load_average_1_5_15_min": [round(v, 2) for v in os.getloadavg()],  # others' work on a shared machine
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 

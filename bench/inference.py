@@ -30,7 +30,7 @@ from shoplens.errors import BundleError
 from shoplens.inference.benchmark import count_macs, sgemm_peak, theoretical_peak, time_session
 from shoplens.inference.export import export_model_onnx
 from shoplens.inference.onnx_session import OrtSession
-from shoplens.inference.session import TorchSession
+from shoplens.inference.torch_session import TorchSession
 from shoplens.models import create_model, load_bundle
 from shoplens.models.bundle import read_config
 from shoplens.training.presets import preset_config

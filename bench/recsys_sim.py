@@ -30,9 +30,9 @@ from common import RESULTS, machine_info, write_results
 
 from shoplens.catalog.demo import DemoConfig, write_demo_catalog
 from shoplens.catalog.jobs import BulkIngest, rows_from_csv
-from shoplens.catalog.models import Product
 from shoplens.catalog.service import Catalog, CatalogConfig
 from shoplens.data import load_fashion_mnist
+from shoplens.db.catalog import Product
 from shoplens.inference.store import ModelStore
 from shoplens.recommend.simulate import SimConfig, run_simulation, summarise, write_chart
 

@@ -1,10 +1,13 @@
-"""Load-test `shoplens serve` on loopback: find the saturation throughput, then 1× and 2× of it, batching on/off.
+"""Load-test `shoplens serve` on loopback: find the saturation throughput, then 1× and 2× of it, batching on/off,
+and the naive peer service (bench/naive_service.py) on the same bundle in the same run.
 
     .venv/bin/python bench/serve_load.py [--duration 6] [--repeats 3] [--no-export --name serve_load_torch]
 
 Starts a real uvicorn server (a subprocess, one worker) on 127.0.0.1 with a copy of the newest bundle under
 var/models/fashion-mnist (or a freshly initialised shopnet bundle if there is none), and drives it with a
 bounded asyncio + httpx closed-loop load generator (each client sends one 28×28 PNG per request, then the next).
+The peer — FastAPI + python-multipart + Pillow + ONNX Runtime on the same model.onnx, no safety at all — is
+measured at the saturation concurrency, interleaved with ShopLens' levels (with --export only).
 Writes bench/results/serve_load.json and .png (or NAME.json and .png with --name).
 """
 
@@ -12,6 +15,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import functools
 import io
 import os
 import shutil
@@ -23,7 +28,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -130,11 +135,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@contextmanager
-def running_server(models: Path, batching: bool, env_extra: dict[str, str], log: Path) -> Iterator[str]:
-    """`shoplens serve` in a subprocess until the block ends (SIGTERM, then wait); yields its base URL."""
-    port = free_port()
-    cmd = [
+def shoplens_command(port: int, models: Path, batching: bool) -> list[str]:
+    """`shoplens serve` on a loopback port, anonymous, from a private models folder."""
+    return [
         sys.executable,
         "-m",
         "shoplens.cli",
@@ -148,15 +151,35 @@ def running_server(models: Path, batching: bool, env_extra: dict[str, str], log:
         str(models),
         "--batching" if batching else "--no-batching",
     ]
+
+
+def peer_command(port: int, models: Path, threads: int) -> list[str]:
+    """The naive peer service on the same bundle, with the same inference threads."""
+    (bundle,) = (models / NAME).iterdir()
+    return [
+        sys.executable,
+        str(Path(__file__).with_name("naive_service.py")),
+        str(bundle),
+        str(port),
+        str(threads),
+    ]
+
+
+@contextmanager
+def running_server(
+    command: Callable[[int], list[str]], env_extra: dict[str, str], log: Path, ready_path: str = "/readyz"
+) -> Iterator[str]:
+    """A server subprocess (`command(port)`) until the block ends (SIGTERM, then wait); yields its base URL."""
+    port = free_port()
     env = {**os.environ, "SHOPLENS_RELOAD_INTERVAL_S": "0", **env_extra}
     with open(log, "a") as fh:
-        proc = subprocess.Popen(cmd, stdout=fh, stderr=fh, env=env)
+        proc = subprocess.Popen(command(port), stdout=fh, stderr=fh, env=env)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                if httpx.get(f"{base}{ready_path}", timeout=2).status_code == 200:
                     break
             except httpx.TransportError:
                 pass
@@ -167,12 +190,17 @@ def running_server(models: Path, batching: bool, env_extra: dict[str, str], log:
             raise RuntimeError(f"the server was not ready within 120 s; see {log}")
         yield base
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
+
+
+def stop(proc: subprocess.Popen, timeout: float = 60) -> None:
+    """SIGTERM (a graceful drain), then SIGKILL if the process is still there after `timeout` seconds."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def multipart_body(png: bytes) -> tuple[bytes, dict[str, str]]:
@@ -258,11 +286,14 @@ def find_saturation(ramp: list[dict]) -> dict:
     return next(r for r in ramp if r["rps"] >= 0.9 * best)
 
 
-def plot(ramp: list[dict], levels: list[dict], path: Path) -> None:
-    """Throughput over the ramp, and latency percentiles at 1× / 2× saturation with batching on and off."""
+def plot(ramp: list[dict], levels: list[dict], peer: dict | None, path: Path) -> None:
+    """Throughput over the ramp (and the peer's), latency percentiles at 1× / 2× saturation, batching on and off."""
     fig = Figure(figsize=(11, 4.2), dpi=120)
     ax1, ax2 = fig.subplots(1, 2)
     ax1.plot([r["concurrency"] for r in ramp], [r["rps"] for r in ramp], "o-", label="batching on (ramp)")
+    if peer:
+        ax1.errorbar([peer["concurrency"]], [peer["rps"]], [peer["rps_std"]], fmt="s", label="naive peer")
+        ax1.legend()
     ax1.set(
         xscale="log", xlabel="concurrent clients", ylabel="requests / s (200 only)", title="Throughput ramp"
     )
@@ -282,13 +313,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=6.0, help="Seconds per measured run.")
     parser.add_argument(
-        "--repeats", type=int, default=3, help="Runs per level (batching on/off interleaved)."
+        "--repeats", type=int, default=3, help="Runs per level (batching on/off and the peer interleaved)."
     )
     parser.add_argument("--ramp-duration", type=float, default=4.0, help="Seconds per ramp step.")
     parser.add_argument("--max-concurrency", type=int, default=128)
-    parser.add_argument("--threads", type=int, default=1, help="Inference threads in the server.")
     parser.add_argument(
-        "--no-export", dest="export", action="store_false", help="Serve with torch, not ONNX Runtime."
+        "--threads", type=int, default=1, help="Inference threads in the server (and the peer)."
+    )
+    parser.add_argument(
+        "--no-export",
+        dest="export",
+        action="store_false",
+        help="Serve with torch, not ONNX Runtime (no peer).",
+    )
+    parser.add_argument(
+        "--peer-concurrency", type=int, default=4, help="Clients in the head-to-head with the naive peer."
     )
     parser.add_argument("--name", default="serve_load", help="Results name: bench/results/NAME.{json,png}.")
     args = parser.parse_args()
@@ -299,23 +338,65 @@ def main() -> None:
         models, bundle = prepare_models(Path(tmp), args.export)
         log = Path(tmp) / "server.log"
         print(f"bundle: {bundle}; image: {image_source}", flush=True)
-        with running_server(models, True, env, log) as base:
+        with running_server(
+            functools.partial(shoplens_command, models=models, batching=True), env, log
+        ) as base:
             ramp = run_ramp(base, body, headers, args)
         sat = find_saturation(ramp)
         c1 = sat["concurrency"]
         print(f"saturation: {sat['rps']} req/s at {c1} clients; in-flight limit set to {c1}", flush=True)
         env["SHOPLENS_MAX_INFLIGHT"] = str(c1)
-        with running_server(models, True, env, log) as on, running_server(models, False, env, log) as off:
-            servers = {True: on, False: off}
-            for base in servers.values():
-                measure(base, body, headers, 1, 2.0, warmup=True)
-            runs: dict[tuple[int, bool], list[dict]] = {}
-            for _ in range(args.repeats):  # interleaved, so drifts of a shared machine hit both alike
-                for k, batching in ((1, True), (1, False), (2, True), (2, False)):
-                    run = measure(servers[batching], body, headers, k * c1, args.duration, batching=batching)
-                    runs.setdefault((k * c1, batching), []).append(run)
+        levels, h2h = measure_levels(models, env, log, body, headers, c1, args)
+    write(ramp, sat, levels, h2h, bundle, image_source, args)
+
+
+def measure_levels(
+    models: Path,
+    env: dict[str, str],
+    log: Path,
+    body: bytes,
+    headers: dict[str, str],
+    c1: int,
+    args: argparse.Namespace,
+) -> tuple[list[dict], dict | None]:
+    """1× and 2× saturation with batching on and off, and the head-to-head with the peer; interleaved repeats.
+
+    The head-to-head runs ShopLens (batching on and off, default in-flight limit) and the peer at the same
+    `--peer-concurrency` clients. Returns (levels, {"peer": ..., "shoplens": [...]}) summarised.
+    """
+    h2h_env = {**env, "SHOPLENS_MAX_INFLIGHT": str(Settings().max_inflight)}
+    k = args.peer_concurrency
+    with contextlib.ExitStack() as stack:
+
+        def start(batching: bool, environment: dict[str, str]) -> str:
+            command = functools.partial(shoplens_command, models=models, batching=batching)
+            return stack.enter_context(running_server(command, environment, log))
+
+        servers = {True: start(True, env), False: start(False, env)}
+        h2h = {True: start(True, h2h_env), False: start(False, h2h_env)} if args.export else {}
+        naive = functools.partial(peer_command, models=models, threads=args.threads)
+        peer = stack.enter_context(running_server(naive, env, log, "/openapi.json")) if args.export else None
+        for base in (*servers.values(), *h2h.values(), *([peer] if peer else [])):
+            measure(base, body, headers, 1, 2.0, warmup=True)
+        runs: dict[tuple[int, bool], list[dict]] = {}
+        h2h_runs: dict[str, list[dict]] = {}
+        for _ in range(args.repeats):  # interleaved, so drifts of a shared machine hit all alike
+            for n, batching in ((1, True), (1, False), (2, True), (2, False)):
+                run = measure(servers[batching], body, headers, n * c1, args.duration, batching=batching)
+                runs.setdefault((n * c1, batching), []).append(run)
+            for name, base in (
+                ("batching on", h2h.get(True)),
+                ("naive peer", peer),
+                ("batching off", h2h.get(False)),
+            ):
+                if base:
+                    h2h_runs.setdefault(name, []).append(
+                        measure(base, body, headers, k, args.duration, service=name)
+                    )
     levels = [summarise(r, batching=batching) for (_, batching), r in runs.items()]
-    write(ramp, sat, levels, bundle, image_source, args)
+    if not h2h_runs:
+        return levels, None
+    return levels, {name: summarise(r) for name, r in h2h_runs.items()}
 
 
 def run_ramp(base: str, body: bytes, headers: dict[str, str], args: argparse.Namespace) -> list[dict]:
@@ -333,7 +414,13 @@ def run_ramp(base: str, body: bytes, headers: dict[str, str], args: argparse.Nam
 
 
 def write(
-    ramp: list[dict], sat: dict, levels: list[dict], bundle: str, image_source: str, args: argparse.Namespace
+    ramp: list[dict],
+    sat: dict,
+    levels: list[dict],
+    h2h: dict | None,
+    bundle: str,
+    image_source: str,
+    args: argparse.Namespace,
 ) -> None:
     """The JSON results and the chart."""
     on = {r["concurrency"]: r for r in levels if r["batching"]}
@@ -350,6 +437,14 @@ def write(
         "levels": levels,
         "batching_speedup_at_saturation": round(on[c1]["rps"] / max(off[c1]["rps"], 1e-9), 2),
         "batching_speedup_at_2x": round(on[2 * c1]["rps"] / max(off[2 * c1]["rps"], 1e-9), 2),
+        "peer": h2h["naive peer"] if h2h else None,
+        "head_to_head": h2h,
+        "vs_peer": {
+            "batching_on": round(h2h["batching on"]["rps"] / h2h["naive peer"]["rps"], 2),
+            "batching_off": round(h2h["batching off"]["rps"] / h2h["naive peer"]["rps"], 2),
+        }
+        if h2h
+        else None,
         "settings": {
             "duration_s": args.duration,
             "repeats": args.repeats,
@@ -359,7 +454,11 @@ def write(
             "batch_max_size": defaults.batch_max_size,
             "batch_max_wait_ms": defaults.batch_max_wait_ms,
             "queue_max": defaults.queue_max,
-            "max_inflight": {"ramp": 4096, "levels": c1},
+            "max_inflight": {"ramp": 4096, "levels": c1, "head_to_head": defaults.max_inflight},
+            "peer_concurrency": args.peer_concurrency,
+            "inline_inference_ms": defaults.inline_inference_ms,
+            "peer": "bench/naive_service.py: FastAPI + python-multipart + Pillow + ONNX Runtime, same model.onnx, "
+            f"{args.threads} intra-op thread(s), no access log",
             "http": _http_impl(),
         },
         "notes": (
@@ -368,11 +467,14 @@ def write(
             "shared), so it takes CPU the server would otherwise have, and latencies include client overhead. "
             "rps counts 200 answers only (mean ± std over the interleaved repeats; percentiles over all their "
             "latencies). The ramp runs without an in-flight limit; the 1×/2× levels run with "
-            "SHOPLENS_MAX_INFLIGHT set to the saturation concurrency, as an operator would from this ramp."
+            "SHOPLENS_MAX_INFLIGHT set to the saturation concurrency, as an operator would from this ramp. "
+            "`head_to_head`: ShopLens (batching on and off, default in-flight limit) and the naive peer (`peer`) at "
+            "the same peer_concurrency clients, interleaved in the same repeats as the levels; `vs_peer` is "
+            "ShopLens' throughput over the peer's there."
         ),
     }
     path = write_results(args.name, payload)
-    plot(ramp, levels, RESULTS / f"{args.name}.png")
+    plot(ramp, levels, h2h["naive peer"] if h2h else None, RESULTS / f"{args.name}.png")
     print(f"wrote {path} and {RESULTS / args.name}.png")
 
 

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from sqlalchemy import create_engine, text
 
-from shoplens.catalog.db import normalize_url
 from shoplens.data.fashion_mnist import FILES
 from shoplens.data.idx import write_idx
+from shoplens.db.engine import normalize_url
 
 
 def synthetic_images(

@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from shoplens.inference.runtime import Runtime
+from shoplens.inference.kinds import Runtime
 
 MiB = 2**20
 
@@ -32,9 +32,9 @@ class Settings(BaseSettings):
     )
 
     models_dir: Path = Field(Path("var/models"), description="Root of <name>/<version>/ model bundles.")
-    model_name: str = Field("fashion-mnist", description="Which model under models_dir to serve.")
-    host: str = "127.0.0.1"
-    port: int = Field(8000, ge=0, le=65535)
+    model_name: str = Field("fashion-mnist", description="Model name: its versions are models_dir/<name>/.")
+    host: str = Field("127.0.0.1", description="Address the server binds.")
+    port: int = Field(8000, ge=0, le=65535, description="Port the server listens on (0: any free one).")
     runtime: Runtime = Field(
         "auto", description="auto: ONNX Runtime when the bundle has model.onnx, else torch."
     )
@@ -48,6 +48,11 @@ class Settings(BaseSettings):
     )
     batch_max_size: int = Field(16, ge=1)
     batch_max_wait_ms: float = Field(2.0, ge=0)
+    inline_inference_ms: float = Field(
+        1.0,
+        ge=0,
+        description="Model calls expected to take less than this run on the event loop (0: always a thread).",
+    )
     queue_max: int = Field(256, ge=1, description="Images waiting for the model before requests get 503.")
     max_inflight: int = Field(
         64, ge=1, description="Classify requests handled at once; more get 503 at once."
@@ -85,6 +90,15 @@ class Settings(BaseSettings):
     index_method: Literal["exact", "hnsw", "ivf"] = Field(
         "exact", description="Vector index: exact inner product, HNSW or IVF."
     )
+    vector_backend: Literal["faiss", "milvus"] = Field(
+        "faiss", description="Where vector indexes live: faiss files, or Milvus collections."
+    )
+    milvus_uri: str | None = Field(
+        None,
+        description="Milvus server (http://host:19530) or a milvus-lite folder ending in .db; "
+        "default: milvus-lite in <catalog_dir>/index/milvus.db (one process at a time).",
+    )
+    milvus_token: SecretStr | None = Field(None, description="Milvus credentials (user:password or a token).")
     blur_faces_merchant: bool = Field(False, description="Blur faces in merchant product photos.")
     blur_faces_shopper: bool = Field(True, description="Blur faces in shopper uploads (review photos).")
     mismatch_min_confidence: float = Field(

@@ -1,10 +1,11 @@
-"""Errors that carry a message meant for the person who caused them."""
+"""Errors that carry a message meant for the person who caused them, and how the CLI and the API report them."""
 
 
 class ShopLensError(Exception):
     """Base class: a user-facing problem (bad input, missing data), never a bug."""
 
-    exit_code = 1
+    exit_code = 1  # the CLI's exit status
+    http_status = 400  # the API's answer
 
 
 class DataNotFoundError(ShopLensError):
@@ -28,38 +29,57 @@ class ImageError(ShopLensError):
 class UnsupportedFormatError(ImageError):
     """The bytes are not one of the accepted image formats."""
 
+    http_status = 415
+
 
 class ImageTooLargeError(ImageError):
     """The image declares more pixels (or bytes or frames) than allowed."""
 
+    http_status = 413
+
 
 class CorruptImageError(ImageError):
     """The bytes claim an accepted format but cannot be decoded (truncated, zero-sized, broken)."""
+
+    http_status = 400
 
 
 class BundleError(ShopLensError):
     """A model bundle is missing, incomplete or inconsistent."""
 
     exit_code = 2
+    http_status = 422
 
 
 class VersionNotFoundError(BundleError):
     """No model version of that name exists in the models directory."""
+
+    http_status = 404
 
 
 class NotFoundError(ShopLensError):
     """The thing asked for does not exist."""
 
     exit_code = 2
+    http_status = 404
 
 
 class ForbiddenError(ShopLensError):
     """The caller may not do this (for example change another merchant's product)."""
 
     exit_code = 2
+    http_status = 403
+
+
+class CatalogInputError(ShopLensError):
+    """A product, image or campaign that cannot enter the catalogue as given."""
+
+    exit_code = 2
+    http_status = 422
 
 
 class ConflictError(ShopLensError):
     """The request clashes with what exists (a reused idempotency key with another body, a duplicate sku)."""
 
     exit_code = 2
+    http_status = 409

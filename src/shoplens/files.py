@@ -1,4 +1,4 @@
-"""Small file-system helpers shared by the stores: atomic replacement and an advisory lock between processes."""
+"""Small file-system helpers shared by every writer: atomic replacement and an advisory lock between processes."""
 
 from __future__ import annotations
 
@@ -13,13 +13,29 @@ from typing import BinaryIO
 TEMP_SUFFIX = ".tmp"
 
 
-def write_atomic(
-    path: str | os.PathLike, data: bytes | Callable[[BinaryIO], None], *, fsync: bool = False
-) -> int:
-    """Replace `path` in one step: write a temp file beside it (bytes, or a writer function), then rename it.
+def _new_file_mode() -> int:
+    """The permissions open() gives a new file under this process's umask (read once, at import)."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
 
-    A reader sees the old file or the new one, never half of one; a crash leaves at most a stray
-    `.<name>.*.tmp` beside it. Returns the size written.
+
+NEW_FILE_MODE = _new_file_mode()
+
+
+def write_atomic(
+    path: str | os.PathLike,
+    data: bytes | Callable[[BinaryIO], None],
+    *,
+    fsync: bool = False,
+    mode: int | None = None,
+) -> int:
+    """Replace `path` in one step: write a uniquely named temp file beside it (bytes, or a writer function), then
+    rename it over `path`.
+
+    A reader sees the old file or the new one, never half of one, and concurrent writers never share a temp
+    file; a crash leaves at most a stray `.<name>.*.tmp` beside it. `mode` sets the file's permissions (default:
+    what open() would give it); the file never exists with wider ones. Returns the size written.
     """
     path = Path(path)
     try:
@@ -29,6 +45,7 @@ def write_atomic(
         fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
+            os.fchmod(fh.fileno(), NEW_FILE_MODE if mode is None else mode)  # mkstemp makes it 0600
             if callable(data):
                 data(fh)
             else:

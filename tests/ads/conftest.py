@@ -7,10 +7,11 @@ from decimal import Decimal
 from itertools import count
 
 from shoplens.ads.campaigns import CampaignIn, add_creative, create_campaign
-from shoplens.catalog.behaviour import Creative, Event
 from shoplens.catalog.ingest import IngestItem, ProductIn
-from shoplens.catalog.models import utcnow
 from shoplens.catalog.service import Catalog
+from shoplens.db.ads import Creative
+from shoplens.db.base import utcnow
+from shoplens.db.behaviour import Event
 from tests.catalog.conftest import catalog, models_root, models_template, photos, png  # noqa: F401  (fixtures)
 
 _ids = count()

@@ -22,11 +22,11 @@ from shoplens.ads.campaigns import (
     targets,
     update_campaign,
 )
-from shoplens.catalog.behaviour import Creative
-from shoplens.catalog.ingest import image_id_of
-from shoplens.catalog.models import utcnow
 from shoplens.catalog.service import Catalog
+from shoplens.catalog.storage import content_id
 from shoplens.data.fashion_mnist import CLASS_NAMES
+from shoplens.db.ads import Creative
+from shoplens.db.base import utcnow
 from shoplens.errors import ForbiddenError, NotFoundError, UnsupportedFormatError
 from shoplens.imaging import decode_image
 from tests.ads.conftest import new_campaign
@@ -39,14 +39,14 @@ def test_creative_is_recognised_and_stored_clean_on_upload(catalog: Catalog) -> 
     campaign = new_campaign(catalog, targets=())
     data = jpeg_with_gps(PHOTOS[0])
     creative = add_creative(catalog, campaign, "  Summer sale  ", data)
-    assert creative.id and creative.headline == "Summer sale" and creative.sha256 == image_id_of(data)
+    assert creative.id and creative.headline == "Summer sale" and creative.sha256 == content_id(data)
     assert creative.predicted_category in CLASS_NAMES and 0 < (creative.confidence or 0) <= 1
     assert creative.model_version == "v1"
     # What the model sees in the decoded upload: the same category, confidence and search vector.
     _, probs, vectors = catalog.embed([decode_image(data)])
     assert CLASS_NAMES[int(np.argmax(probs[0]))] == creative.predicted_category
     assert np.isclose(float(probs[0].max()), creative.confidence or 0)
-    assert np.allclose(np.frombuffer(creative.embedding or b"", dtype="<f4"), vectors[0], atol=1e-6)
+    assert np.allclose(creative.embedding, vectors[0], atol=1e-6)
     stored = Image.open(io.BytesIO(catalog.store.open(creative.sha256)))
     assert stored.format == "PNG" and len(stored.getexif()) == 0 and "exif" not in stored.info
 
@@ -114,4 +114,4 @@ def test_creatives_are_recognised_again_after_a_model_switch(catalog: Catalog) -
         creative = session.get(Creative, first.id)
         assert creative is not None and creative.model_version == "v2"
         _, _, vectors = catalog.embed([decode_image(jpeg_with_gps(PHOTOS[0]))])
-        assert np.allclose(np.frombuffer(creative.embedding or b"", dtype="<f4"), vectors[0], atol=1e-6)
+        assert np.allclose(creative.embedding, vectors[0], atol=1e-6)

@@ -10,9 +10,10 @@ from sqlalchemy import func, select
 
 from shoplens.ads.feedback import apply_ad_event, record_ad_event
 from shoplens.ads.reports import campaign_report, campaign_reports
-from shoplens.catalog.behaviour import AdStat, Campaign, Event
-from shoplens.catalog.models import utcnow
 from shoplens.catalog.service import Catalog
+from shoplens.db.ads import AdStat, Campaign
+from shoplens.db.base import utcnow
+from shoplens.db.behaviour import Event
 from shoplens.errors import NotFoundError
 from tests.ads.conftest import add_products, new_campaign, new_creative, view
 from tests.catalog.conftest import photos

@@ -11,9 +11,10 @@ from PIL import Image
 from shoplens.ads.feedback import record_ad_event
 from shoplens.ads.scoring import SelectionConfig
 from shoplens.ads.selection import AdRequest, select_for
-from shoplens.catalog.behaviour import AdStat, Campaign
-from shoplens.catalog.models import utcnow
 from shoplens.catalog.service import Catalog
+from shoplens.db.ads import AdStat, Campaign
+from shoplens.db.base import utcnow
+from shoplens.recommend.recommender import Recommender
 from tests.ads.conftest import add_products, new_campaign, new_creative, view
 from tests.catalog.conftest import photos
 
@@ -52,6 +53,18 @@ def test_without_targeting_a_creative_like_the_viewed_product_ranks_first(catalo
     rng = np.random.default_rng(7)
     firsts = Counter(chosen(catalog, AdRequest(context_product_id=page), rng=rng)[0] for _ in range(200))
     assert firsts[similar.id] >= 180, firsts
+
+
+def test_ads_see_the_shopper_as_recommendations_do(catalog: Catalog) -> None:
+    coat, bag = add_products(catalog, PHOTOS[:1], category="Coat") + add_products(
+        catalog, PHOTOS[1:2], category="Bag"
+    )
+    view(catalog, "ann", [coat, coat, coat], when=utcnow() - timedelta(days=30))  # three views a month ago
+    view(catalog, "ann", [bag, bag])  # two views now
+    profile = Recommender(catalog).profile("ann")
+    assert profile is not None
+    # One profile, one decay: 3 × 2^(−30/14) < 2, so both see a Bag shopper now.
+    assert select_for(catalog, AdRequest("ann")).segment == profile.segment == "Bag"
 
 
 def test_targeted_campaigns_serve_only_their_categories(catalog: Catalog) -> None:

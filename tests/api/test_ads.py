@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from shoplens.api import create_app
 from shoplens.api.keys import KeyStore
-from shoplens.catalog.behaviour import Event
+from shoplens.db.behaviour import Event
 from tests.api.conftest import as_key, create, serving, settings_for
 from tests.catalog.conftest import photos, png
 

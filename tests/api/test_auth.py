@@ -81,3 +81,19 @@ def test_cli_keys_create_prints_the_key_once(tmp_path: Path) -> None:
     assert key not in keys_file.read_text()
     bad = CliRunner().invoke(cli, ["keys", "create", "--role", "root", "--keys-file", str(keys_file)])
     assert bad.exit_code == 2 and "unknown role" in bad.output
+
+
+async def test_a_key_revoked_through_the_cli_gets_401_at_once(client, keys_file: Path, api_keys) -> None:
+    admin = {"X-API-Key": api_keys["admin"]}
+    key_id = api_keys["admin"].split("_", 2)[1]
+    assert (await client.get("/v1/models", headers=admin)).status_code == 200  # the server has read the keys
+    listed = CliRunner().invoke(cli, ["keys", "list", "--keys-file", str(keys_file)])
+    assert listed.exit_code == 0 and key_id in listed.stdout and api_keys["admin"] not in listed.stdout
+    revoked = CliRunner().invoke(cli, ["keys", "revoke", key_id, "--keys-file", str(keys_file)])
+    assert revoked.exit_code == 0, revoked.output
+    assert (await client.get("/v1/models", headers=admin)).status_code == 401
+    assert (await client.get("/v1/models")).status_code == 200  # the reader key still works
+    listed = CliRunner().invoke(cli, ["keys", "list", "--keys-file", str(keys_file)])
+    assert key_id not in listed.stdout and api_keys["reader"].split("_", 2)[1] in listed.stdout
+    again = CliRunner().invoke(cli, ["keys", "revoke", key_id, "--keys-file", str(keys_file)])
+    assert again.exit_code == 2 and "no key with id" in again.output

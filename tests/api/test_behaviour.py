@@ -14,8 +14,9 @@ from pydantic import SecretStr
 from sqlalchemy import select
 
 from shoplens.api import create_app
-from shoplens.catalog.behaviour import Event, user_key
-from shoplens.catalog.models import Base
+from shoplens.behaviour.events import user_key
+from shoplens.db.base import Base
+from shoplens.db.behaviour import Event
 from tests.api.conftest import as_key, create, serving, settings_for
 from tests.catalog.conftest import photos, png
 

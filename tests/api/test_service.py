@@ -108,7 +108,7 @@ async def test_requests_over_the_in_flight_limit_answer_503_at_once(
     app = create_app(settings_for(models_root, keys_file, max_inflight=2), loader=slow_loader)
     async with serving(app, headers={"X-API-Key": api_keys["reader"]}) as c:
         responses = await asyncio.gather(*(classify(c, encode(product_photo())) for _ in range(6)))
-        assert app.state.service.lifecycle.classifying == 0  # every slot was given back
+        assert app.state.service.lifecycle.admitted == 0  # every slot was given back
         metrics = (await c.get("/metrics")).text
     assert 'shoplens_http_requests_total{method="POST",route="/v1/classify",status="503"} 4.0' in metrics
     codes = [r.status_code for r in responses]

@@ -59,13 +59,25 @@ def models_root(models_template: Path, tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def catalog(models_root: Path, database_url: str, tmp_path: Path) -> Iterator[Catalog]:
-    """A catalogue on the backend under test, its files in the test's folder."""
-    cat = Catalog(
-        CatalogConfig(data_dir=tmp_path / "catalog", database_url=database_url), ModelStore(models_root, NAME)
+def vector_backend() -> str:
+    """Where the catalogue keeps its vectors: faiss files; a test parametrised on this name runs on Milvus too."""
+    return "faiss"
+
+
+@pytest.fixture
+def catalog(models_root: Path, database_url: str, vector_backend: str, tmp_path: Path) -> Iterator[Catalog]:
+    """A catalogue on the database and vector backend under test, its files in the test's folder (milvus-lite's
+    too, its engine stopped afterwards)."""
+    config = CatalogConfig(
+        data_dir=tmp_path / "catalog", database_url=database_url, vector_backend=vector_backend
     )
+    cat = Catalog(config, ModelStore(models_root, NAME))
     yield cat
     cat.close()
+    if vector_backend == "milvus":
+        from shoplens.search.milvus import release
+
+        release(str(config.data_dir / "index" / "milvus.db"))
 
 
 def photos(n: int, seed: int = 0, size: int = 28) -> list[Image.Image]:

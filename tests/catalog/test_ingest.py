@@ -13,9 +13,10 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from shoplens.catalog.demo import near_duplicate
-from shoplens.catalog.ingest import IngestItem, ProductIn, image_id_of
-from shoplens.catalog.models import Embedding, Product, ProductImage
+from shoplens.catalog.ingest import IngestItem, ProductIn
 from shoplens.catalog.service import Catalog
+from shoplens.catalog.storage import content_id
+from shoplens.db.catalog import Embedding, Product, ProductImage
 from shoplens.imaging.privacy import detect_faces
 from tests.catalog.conftest import DIM, jpeg_with_gps, photos, png
 
@@ -47,7 +48,7 @@ def test_stored_copy_is_reencoded_without_metadata_and_content_addressed(catalog
     data = jpeg_with_gps(photos(1)[0])
     assert b"PrivateCam" in data
     (out,) = catalog.ingestor().ingest([item("gps", data)])
-    sha = image_id_of(data)
+    sha = content_id(data)
     with catalog.sessions() as s:
         assert s.scalar(select(ProductImage.sha256).where(ProductImage.product_id == out.product_id)) == sha
     stored = catalog.store.open(sha)
@@ -67,7 +68,7 @@ def test_same_request_twice_is_skipped_and_same_bytes_same_id(catalog: Catalog) 
         shas = s.scalars(
             select(ProductImage.sha256).where(ProductImage.product_id.in_([a.product_id, b.product_id]))
         )
-        assert set(shas) == {image_id_of(shared)}
+        assert set(shas) == {content_id(shared)}
         assert s.scalar(select(func.count(ProductImage.id))) == 5
 
 
@@ -90,7 +91,7 @@ def test_bad_items_fail_alone_with_reasons(catalog: Catalog) -> None:
     assert status["badcat"][0] == "failed" and "unknown category" in status["badcat"][1]
     with catalog.sessions() as s:
         assert s.scalar(select(func.count(Product.id))) == 1
-    assert list(catalog.store.ids()) == [image_id_of(good)]
+    assert list(catalog.store.ids()) == [content_id(good)]
 
 
 def test_confident_disagreement_with_the_declared_category_is_flagged(catalog: Catalog) -> None:
@@ -134,7 +135,7 @@ def test_faces_in_shopper_photos_are_blurred_in_the_stored_copy(catalog: Catalog
         }
     assert rows["review"][0] >= 1 and rows["shot"][0] == 0
     # The same upload bytes, two stored copies: the blurred one has its own content id.
-    assert rows["shot"][1] == image_id_of(data) != rows["review"][1]
+    assert rows["shot"][1] == content_id(data) != rows["review"][1]
     assert detect_faces(Image.open(io.BytesIO(catalog.store.open(rows["review"][1])))) == []
     assert detect_faces(
         Image.open(io.BytesIO(catalog.store.open(rows["shot"][1])))
@@ -174,6 +175,6 @@ def test_index_answers_with_the_image_itself_first(catalog: Catalog) -> None:
     out = catalog.ingestor().ingest([item(f"p{i}", png(p)) for i, p in enumerate(photos(8, seed=4))])
     index = catalog.space.index("v1", DIM)
     with catalog.sessions() as s:
-        vec = np.frombuffer(s.get(Embedding, (out[3].image_ids[0], "v1")).vector, "<f4")
+        vec = s.get(Embedding, (out[3].image_ids[0], "v1")).vector
     scores, ids = index.search(vec[None].astype(np.float32), 3)
     assert ids[0][0] == out[3].image_ids[0] and scores[0][0] == pytest.approx(1.0, abs=1e-4)

@@ -19,8 +19,8 @@ from sqlalchemy import func, select
 from shoplens.catalog.fetch import FetchPolicy
 from shoplens.catalog.ingest import IngestItem, ProductIn
 from shoplens.catalog.jobs import BulkIngest, rows_from_csv, rows_from_folder, rows_from_url_list
-from shoplens.catalog.models import IngestRow, Product, ProductImage
 from shoplens.catalog.service import Catalog, CatalogConfig
+from shoplens.db.catalog import IngestRow, Product, ProductImage
 from shoplens.errors import DataFormatError
 from shoplens.inference.store import ModelStore
 from tests.catalog.conftest import photos, png
@@ -78,8 +78,8 @@ def test_csv_rows_fail_alone_with_reasons(catalog: Catalog, tmp_path: Path) -> N
 
 
 def test_sweep_keeps_product_and_creative_images(catalog: Catalog) -> None:
-    from shoplens.catalog.behaviour import Campaign, Creative
     from shoplens.catalog.queries import referenced_images
+    from shoplens.db.ads import Campaign, Creative
 
     a, b, c = photos(3, seed=12)
     (_out,) = catalog.ingestor().ingest([IngestItem("p", ProductIn("acme", "p", "P"), [png(a)])])

@@ -1,4 +1,5 @@
-"""Re-embedding with a new model version: the index switches atomically and search keeps answering meanwhile."""
+"""Re-embedding with a new model version: the index switches atomically and search keeps answering meanwhile
+(faiss files and Milvus collections)."""
 
 from __future__ import annotations
 
@@ -6,30 +7,28 @@ import threading
 from pathlib import Path
 
 import numpy as np
+import pytest
 from sqlalchemy import func, select
 
 from shoplens.catalog.ingest import IngestItem, ProductIn
-from shoplens.catalog.models import Embedding, ProductImage
 from shoplens.catalog.reindex import reindex
-from shoplens.catalog.service import Catalog, CatalogConfig
+from shoplens.catalog.service import Catalog
+from shoplens.catalog.vectors import BACKENDS
+from shoplens.db.catalog import Embedding, ProductImage
 from shoplens.inference.store import ModelStore
 from tests.catalog.conftest import DIM, NAME, photos, png
 
 PHOTOS = photos(12, seed=31)
 
 
-def test_reindex_switches_while_search_keeps_answering(
-    catalog: Catalog, models_root: Path, database_url: str
-) -> None:
+@pytest.mark.parametrize("vector_backend", BACKENDS)
+def test_reindex_switches_while_search_keeps_answering(catalog: Catalog, models_root: Path) -> None:
     out = catalog.ingestor().ingest(
         [IngestItem(f"k{i}", ProductIn("m", f"s{i}", f"T{i}"), [png(p)]) for i, p in enumerate(PHOTOS)]
     )
     target = out[0].image_ids[0]
     # A second process's view of the same catalogue (as `shoplens reindex` would be).
-    other = Catalog(
-        CatalogConfig(data_dir=catalog.config.data_dir, database_url=database_url),
-        ModelStore(models_root, NAME),
-    )
+    other = Catalog(catalog.config, ModelStore(models_root, NAME))
     answers: list[tuple[str, int]] = []
     failures: list[BaseException] = []
     done = threading.Event()

@@ -1,5 +1,12 @@
+import functools
 import gzip
+import hashlib
+import http.server
 import struct
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -84,20 +91,33 @@ def test_describe_reports_unverified_files(fmnist_dir):
     assert infos[0].shape == (200, 28, 28)
 
 
-def test_download_keeps_only_matching_checksums(tmp_path, monkeypatch):
-    import http.server
-    import threading
-
-    src = tmp_path / "served"
-    src.mkdir()
-    for name in fm.SHA256:
-        (src / name).write_bytes(gzip.compress(b"not the official data"))
-    handler = lambda *a, **k: http.server.SimpleHTTPRequestHandler(*a, directory=str(src), **k)  # noqa: E731
+@contextmanager
+def serving(files: dict[str, bytes], folder: Path) -> Iterator[str]:
+    """The files gzipped in `folder`, served over HTTP on loopback while the block runs; yields the base URL."""
+    folder.mkdir()
+    for name, payload in files.items():
+        (folder / name).write_bytes(gzip.compress(payload))
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        with pytest.raises(DataFormatError, match="checksum mismatch"):
-            fm.download(tmp_path / "dest", base_url=f"http://127.0.0.1:{server.server_port}/", timeout=5)
+        yield f"http://127.0.0.1:{server.server_port}/"
     finally:
         server.shutdown()
+        server.server_close()
+
+
+def test_download_keeps_only_matching_checksums(tmp_path):
+    served = serving(dict.fromkeys(fm.SHA256, b"not the official data"), tmp_path / "served")
+    with served as url, pytest.raises(DataFormatError, match="checksum mismatch"):
+        fm.download(tmp_path / "dest", base_url=url, timeout=5)
     assert list((tmp_path / "dest").glob("*.gz")) == []
+
+
+def test_download_writes_each_verified_file_in_one_step(tmp_path, monkeypatch):
+    payloads = {name: f"idx payload of {name}".encode() for name in fm.SHA256}
+    monkeypatch.setattr(fm, "SHA256", {n: hashlib.sha256(p).hexdigest() for n, p in payloads.items()})
+    with serving(payloads, tmp_path / "served") as url:
+        dest = fm.download(tmp_path / "dest", base_url=url, timeout=5)
+    assert sorted(p.name for p in dest.iterdir()) == sorted(payloads)  # no temp file left beside them
+    assert all(gzip.decompress((dest / n).read_bytes()) == p for n, p in payloads.items())

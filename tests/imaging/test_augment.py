@@ -8,7 +8,7 @@ import time
 import pytest
 import torch
 
-from shoplens.imaging import AugmentConfig, augment_batch
+from shoplens.imaging.augment import AugmentConfig, augment_batch
 
 ALL_ON = AugmentConfig(crop_padding=2, hflip=True, erasing=0.5)
 

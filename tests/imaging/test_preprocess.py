@@ -7,7 +7,6 @@ import time
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image, ImageDraw
 
 from shoplens.imaging import PreprocessConfig, image_to_array, images_to_batch, normalize
@@ -161,24 +160,24 @@ def test_images_to_batch_stacks_image_arrays() -> None:
 
 
 def test_normalize_numbers() -> None:
-    batch = torch.tensor([0, 255, 51], dtype=torch.uint8).view(1, 1, 1, 3)
+    batch = np.array([0, 255, 51], dtype=np.uint8).reshape(1, 1, 1, 3)
     out = normalize(batch, PreprocessConfig(mean=(0.5,), std=(0.25,)))
-    assert out.dtype == torch.float32
-    torch.testing.assert_close(out.view(-1), torch.tensor([-2.0, 2.0, -1.2]))
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out.reshape(-1), [-2.0, 2.0, -1.2], rtol=1e-6)
 
 
 def test_normalize_is_per_channel() -> None:
-    batch = torch.full((2, 3, 2, 2), 255, dtype=torch.uint8)
+    batch = np.full((2, 3, 2, 2), 255, dtype=np.uint8)
     cfg = PreprocessConfig(mode="RGB", mean=(0.0, 0.5, 1.0), std=(1.0, 0.5, 0.25))
     out = normalize(batch, cfg)
-    torch.testing.assert_close(out[:, :, 0, 0], torch.tensor([[1.0, 1.0, 0.0]] * 2))
+    np.testing.assert_allclose(out[:, :, 0, 0], [[1.0, 1.0, 0.0]] * 2, atol=1e-6)
 
 
 def test_normalize_rejects_mismatched_batches() -> None:
     with pytest.raises(ValueError, match="3"):
-        normalize(torch.zeros((1, 1, 4, 4), dtype=torch.uint8), PreprocessConfig(mode="RGB"))
+        normalize(np.zeros((1, 1, 4, 4), dtype=np.uint8), PreprocessConfig(mode="RGB"))
     with pytest.raises(ValueError, match="uint8"):
-        normalize(torch.zeros((1, 1, 4, 4)), PreprocessConfig())
+        normalize(np.zeros((1, 1, 4, 4)), PreprocessConfig())
 
 
 # --- configuration ------------------------------------------------------------------------------------

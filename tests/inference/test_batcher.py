@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from shoplens.inference.batcher import MicroBatcher, QueueFullError
+from shoplens.inference.batcher import DeadlineExceededError, MicroBatcher, QueueFullError
 
 pytestmark = pytest.mark.anyio
 
@@ -113,3 +113,84 @@ async def test_a_failing_model_fails_its_requests_not_the_worker() -> None:
         await batcher.submit(Recorder(fail=True), image(1), later())
     assert float((await batcher.submit(Recorder(), image(7), later())).probs[0]) == 7
     await batcher.stop()
+
+
+class ThreadRecorder(Recorder):
+    """A Recorder that also notes which thread ran each call."""
+
+    def __init__(self, delay: float = 0.0) -> None:
+        super().__init__(delay)
+        self.threads: list[int] = []
+
+    def run(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        self.threads.append(threading.get_ident())
+        return super().run(batch)
+
+
+async def test_a_quick_model_runs_on_the_event_loop_and_a_slow_one_in_the_inference_thread() -> None:
+    quick, slow = ThreadRecorder(), ThreadRecorder(delay=0.03)
+    batcher = MicroBatcher(max_batch=4, max_wait_ms=0, queue_max=10, inline_ms=10)
+    await batcher.start()
+    loop_thread = threading.get_ident()
+    for runner in (quick, slow):
+        for i in range(3):
+            await batcher.submit(runner, image(i), later())
+    await batcher.stop()
+    # The first call of a runner is timed in the thread; after that its measured time decides.
+    assert quick.threads[0] != loop_thread and quick.threads[1:] == [loop_thread, loop_thread]
+    assert loop_thread not in slow.threads
+
+
+async def test_a_quick_model_does_not_wait_for_expected_images() -> None:
+    runner = Recorder()
+    batcher = MicroBatcher(max_batch=16, max_wait_ms=300, queue_max=10, expected=lambda: 5, inline_ms=10)
+    await batcher.start()
+    await batcher.submit(runner, image(0), later())  # timed: waits for company (not yet known to be quick)
+    start = time.monotonic()
+    await batcher.submit(runner, image(1), later())
+    await batcher.stop()
+    assert time.monotonic() - start < 0.15  # known to be quick: no wait although 5 more are expected
+
+
+async def test_wait_answers_in_order_and_times_out_past_the_deadline() -> None:
+    runner, batcher = Recorder(delay=0.3), MicroBatcher(max_batch=4, max_wait_ms=0, queue_max=10)
+    await batcher.start()
+    fast = batcher.submit_all(Recorder(), [image(5), image(6)], later())
+    assert [float(r.probs[0]) for r in await batcher.wait(fast, later())] == [5, 6]
+    slow = batcher.submit_all(runner, [image(1), image(2)], time.monotonic() + 0.1)
+    with pytest.raises(DeadlineExceededError):
+        await batcher.wait(slow, time.monotonic() + 0.1)
+    assert all(f.done() for f in slow)
+    await batcher.stop()
+
+
+async def test_submit_all_queues_every_image_or_none() -> None:
+    runner, batcher = Recorder(), MicroBatcher(max_batch=1, max_wait_ms=0, queue_max=2)
+    await batcher.start()
+    runner.gate.clear()
+    held = batcher.submit(runner, image(0), later())
+    await asyncio.sleep(0.05)  # the worker holds image 0: the queue is empty again
+    with pytest.raises(QueueFullError):
+        batcher.submit_all(runner, [image(1), image(2), image(3)], later())
+    runner.gate.set()
+    await held
+    await batcher.stop()
+    assert runner.sizes == [1]  # the two images queued before the refusal were withdrawn, never run
+
+
+async def test_a_request_waiting_on_an_idle_worker_runs_its_quick_model_call_itself() -> None:
+    runner = ThreadRecorder()
+    batcher = MicroBatcher(max_batch=4, max_wait_ms=0, queue_max=10, inline_ms=10)
+    await batcher.start()
+    await batcher.wait([batcher.submit(runner, image(0), later())], later())  # timed once, in the thread
+    await asyncio.sleep(0.01)  # the worker parks again
+    futures = batcher.submit_all(runner, [image(1), image(2)], later())
+    caller = asyncio.current_task()
+    ran_in: list[asyncio.Task | None] = []
+    runner.run = lambda batch, run=runner.run: (ran_in.append(asyncio.current_task()), run(batch))[1]
+    results = await batcher.wait(futures, later())
+    await batcher.stop()
+    assert [float(r.probs[0]) for r in results] == [1, 2] and ran_in == [
+        caller
+    ]  # one call, made by the waiter
+    assert runner.sizes == [1, 2]

@@ -8,16 +8,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 from torch import nn
 from typer.testing import CliRunner
 
 from shoplens.cli import app
+from shoplens.data.source import DataSource
 from shoplens.errors import BundleError
 from shoplens.imaging import PreprocessConfig, normalize
 from shoplens.inference import Predictor, load_predictor
 from shoplens.inference.export import export_model_onnx, export_onnx, fold_batchnorm, graph_ops, sha256_file
 from shoplens.inference.onnx_session import OrtSession
-from shoplens.inference.session import InferenceSession, TorchSession
+from shoplens.inference.session import InferenceSession
+from shoplens.inference.torch_session import TorchSession
 from shoplens.models import create_model, list_models, load_bundle, save_bundle
 from shoplens.models.bundle import read_config
 
@@ -69,11 +72,11 @@ def test_every_model_exports_and_matches_torch_at_any_batch(tmp_path, name):
     session = OrtSession(path)
     assert isinstance(session, InferenceSession) and session.runtime == "onnxruntime"
     for n in (1, 7):
-        x = normalize(torch.from_numpy(images(n, seed=n)), PREPROCESS)
+        x = normalize(images(n, seed=n), PREPROCESS)
         with torch.no_grad():
-            feats = bundle.model.forward_features(x)
+            feats = bundle.model.forward_features(torch.from_numpy(x))
             want = (bundle.model.head(feats).numpy(), feats.numpy())
-        got = session.run(x.numpy())
+        got = session.run(x)
         assert got[0].shape == (n, len(LABELS)) and got[1].shape == (n, bundle.model.num_features)
         for have, expected in zip(got, want):
             assert np.allclose(have, expected, rtol=1e-4, atol=1e-5), np.abs(have - expected).max()
@@ -94,7 +97,7 @@ def test_fold_batchnorm_removes_every_batchnorm_and_keeps_outputs():
     assert fused == sum(isinstance(m, nn.BatchNorm2d) for m in model.modules()) > 0
     assert not any(isinstance(m, nn.BatchNorm2d) for m in folded.modules())
     assert any(isinstance(m, nn.BatchNorm2d) for m in model.modules())  # the original is untouched
-    x = normalize(torch.from_numpy(images(4)), PREPROCESS)
+    x = torch.from_numpy(normalize(images(4), PREPROCESS))
     with torch.no_grad():
         torch.testing.assert_close(folded(x), model(x), rtol=1e-4, atol=1e-5)
 
@@ -188,3 +191,28 @@ def test_cli_export_prints_path_difference_and_int8_decision(tmp_path, fmnist_di
     assert result.exit_code == 2 and "not a model bundle" in result.output
     result = runner.invoke(app, ["export", str(path), "--int8", "--data-dir", str(tmp_path / "empty")])
     assert result.exit_code == 2 and "lacks" in result.output
+
+
+def test_int8_calibrates_on_the_bundle_s_own_photo_folder_not_fashion_mnist(tmp_path):
+    folder = tmp_path / "shop"
+    for label, level in zip(LABELS, (20, 70, 120, 170, 220)):
+        (folder / label).mkdir(parents=True)
+        for i in range(8):
+            img = np.full((28, 28), 255, np.uint8)
+            img[4 + i : 20 + i, 6:22] = level
+            Image.fromarray(img).save(folder / label / f"{i}.png")
+    torch.manual_seed(0)
+    path = save_bundle(
+        tmp_path / "shop-model" / "v1",
+        create_model("seed_cnn", num_classes=len(LABELS)),
+        architecture="seed_cnn",
+        model_kwargs={},
+        labels=LABELS,
+        preprocess=PREPROCESS,
+        train_config={"seed": 3},
+        data=DataSource("folder", str(folder)).record(),
+    )
+    export_onnx(path, int8=True, calibration_size=16, max_accuracy_drop=100.0)  # no data_dir: the record says
+    trial = read_config(path)["onnx_int8"]
+    assert trial["test_source"] == f"folder:{folder}" and trial["calibration_images"] == 16
+    assert trial["test_images"] == 5  # what the training run held out: 15 % of each category (1 of 8)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import os
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -29,6 +32,28 @@ def test_versions_newest_first_with_accuracy_and_the_newest_active_by_default(ro
     assert [v.accuracy for v in infos] == [None, 0.8]
     assert [v.active for v in infos] == [True, False]
     assert store.marked_active() is None and store.active_version() == "v2"
+
+
+def test_versions_are_ordered_by_the_recorded_creation_time_not_file_times(root: Path) -> None:
+    store = ModelStore(root, NAME)
+    recorded = {v: json.loads((root / NAME / v / "config.json").read_text())["created"] for v in ("v1", "v2")}
+    assert recorded["v1"] < recorded["v2"]
+    for name in ("model.safetensors", "config.json"):  # a copy or a restore makes v1's files the newest
+        os.utime(root / NAME / "v1" / name, (2e9, 2e9))
+    infos = store.versions()
+    assert [v.version for v in infos] == ["v2", "v1"] and store.active_version() == "v2"
+    assert infos[1].created == datetime.fromisoformat(recorded["v1"]) and infos[1].created.tzinfo == UTC
+
+
+def test_bundles_without_a_recorded_time_fall_back_to_their_weights_mtime(root: Path) -> None:
+    for version, stamp in (("v1", 2e9), ("v2", 1e9)):
+        config = root / NAME / version / "config.json"
+        kept = {k: v for k, v in json.loads(config.read_text()).items() if k != "created"}
+        config.write_text(json.dumps(kept))
+        os.utime(root / NAME / version / "model.safetensors", (stamp, stamp))
+    infos = ModelStore(root, NAME).versions()
+    assert [v.version for v in infos] == ["v1", "v2"]
+    assert infos[0].created == datetime.fromtimestamp(2e9, UTC)
 
 
 def test_activate_marks_and_rollback_returns(root: Path) -> None:

@@ -9,15 +9,15 @@ import numpy as np
 import pytest
 from sqlalchemy import update
 
-from shoplens.catalog.behaviour import CachedRecommendation
-from shoplens.catalog.models import Product
+from shoplens.behaviour.events import EventIn, record_events
+from shoplens.catalog.queries import product_vectors
 from shoplens.catalog.service import Catalog
+from shoplens.db.behaviour import CachedRecommendation
+from shoplens.db.catalog import Product
 from shoplens.errors import NotFoundError
-from shoplens.recommend.events import EventIn, record_events
 from shoplens.recommend.recommender import Recommender, RecommenderConfig, mmr
-from shoplens.recommend.sql import product_vectors
 from shoplens.recommend.stats import StatsConfig
-from tests.recommend.conftest import stock_shop
+from tests.behaviour.conftest import stock_shop
 
 ONLY = RecommenderConfig(visual=0, covis=0, category=0, trending=0)
 
@@ -81,7 +81,7 @@ def test_visual_candidates_follow_the_taste_and_name_the_most_alike_product(
     items = rec.recommend("u1", 5).items
     taste = rec.profile("u1").taste  # type: ignore[union-attr]
     with catalog.sessions() as s:
-        vectors = product_vectors(s, shop, "v1")
+        vectors = product_vectors(s, "v1", shop)
     unseen = [p for p in shop if p not in seen]
     assert items[0].product_id == max(unseen, key=lambda p: float(vectors[p] @ taste))
     for item in items:

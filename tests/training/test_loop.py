@@ -5,8 +5,10 @@ import pytest
 import torch
 
 from shoplens.data import load_fashion_mnist, stratified_split
-from shoplens.imaging import AugmentConfig, PreprocessConfig
+from shoplens.imaging import PreprocessConfig
+from shoplens.imaging.augment import AugmentConfig
 from shoplens.training.loop import CHECKPOINT_NAME, lr_at, train_model
+from shoplens.training.photo_augment import PhotoAugmentConfig
 from shoplens.training.presets import PRESETS, TrainConfig, preset_config
 
 PRE = PreprocessConfig(mean=(0.2,), std=(0.3,))
@@ -20,6 +22,8 @@ def tiny_config(**kw) -> TrainConfig:
         "lr": 0.05,
         "threads": 1,
         "augment": AugmentConfig(crop_padding=2, hflip=True),
+        "photo_augment": PhotoAugmentConfig(),
+        "outlier_share": 0.0,
     }
     return dataclasses.replace(PRESETS["fast"], **{**base, **kw})
 

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from shoplens.training.metrics import choose_review_threshold, classification_metrics, review_stats, softmax
+from shoplens.inference.predictor import softmax
+from shoplens.training.metrics import choose_review_threshold, classification_metrics, review_stats
 from shoplens.training.report import (
     _most_confident_mistakes,
     plot_confusion_matrix,

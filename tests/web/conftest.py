@@ -87,7 +87,7 @@ def fitted_version(
     """A shopnet bundle fitted to a few photos (each to its label): categories differ, search means something."""
     torch.manual_seed(0)
     model = create_model("shopnet", num_classes=10)
-    x = normalize(torch.from_numpy(images_to_batch(images, FMNIST_PRE)), FMNIST_PRE)
+    x = torch.from_numpy(normalize(images_to_batch(images, FMNIST_PRE), FMNIST_PRE))
     y = torch.tensor(labels)
     opt = torch.optim.Adam(model.parameters(), lr=0.01)
     threads = torch.get_num_threads()

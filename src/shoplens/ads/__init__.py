@@ -3,8 +3,8 @@ with frequency caps and budget pacing), impressions and clicks fed back, reports
 
 - `campaigns`: create, list, update campaigns; add creatives from image bytes; re-recognise after a model switch.
 - `scoring`: the pure scoring of candidates, shared by the service and the simulator.
-- `profile`: a shopper's category affinity and taste vector, and the viewed product, from the database.
-- `selection`: eligible creatives for a request, scored and picked.
+- `selection`: eligible creatives for a request (what is known of the shopper is `shoplens.behaviour`'s
+  profile; of the page, the viewed product's category and search vector), scored and picked.
 - `feedback`: ad_impression / ad_click events stored once and counted.
 - `reports`: impressions, clicks, CTR, spend per campaign and creative.
 - `simulate`: shoppers with hidden tastes; ShopLens selection vs random vs the best single creative.

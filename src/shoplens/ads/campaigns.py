@@ -14,16 +14,15 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-import numpy as np
-from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shoplens.catalog.behaviour import Campaign, Creative
-from shoplens.catalog.ingest import CatalogInputError, image_id_of, vector_bytes
-from shoplens.catalog.models import Merchant, as_utc, utcnow
 from shoplens.catalog.service import Catalog
-from shoplens.errors import ForbiddenError, NotFoundError
+from shoplens.catalog.storage import content_id
+from shoplens.db.ads import Campaign, Creative
+from shoplens.db.base import as_utc, utcnow
+from shoplens.db.catalog import Merchant
+from shoplens.errors import CatalogInputError, ForbiddenError, NotFoundError
 from shoplens.imaging import decode_image
 
 CAMPAIGN_STATUSES = ("active", "paused", "ended")
@@ -46,16 +45,6 @@ class CampaignIn:
     starts_at: datetime | None = None  # default: now
     ends_at: datetime | None = None  # default: open-ended (no pacing)
     status: str = "active"
-
-
-@dataclass(frozen=True)
-class Recognition:
-    """What the model saw in a creative: category, confidence, embedding, and which model version."""
-
-    category: str
-    confidence: float
-    embedding: np.ndarray
-    model_version: str
 
 
 def targets(campaign: Campaign) -> list[str]:
@@ -178,19 +167,6 @@ def creatives_of(session: Session, campaign_ids: Sequence[int]) -> dict[int, lis
     return found
 
 
-def recognise(catalog: Catalog, images: Sequence[Image.Image]) -> list[Recognition]:
-    """The catalogue model's category, confidence and embedding for each decoded image."""
-    if not images:
-        return []
-    model, probs, embeddings = catalog.embed(list(images))
-    labels = list(model.predictor.bundle.labels)
-    tops = np.argmax(probs, axis=1)
-    return [
-        Recognition(labels[int(t)], float(p[int(t)]), np.asarray(e, dtype=np.float32), model.version)
-        for t, p, e in zip(tops, probs, embeddings)
-    ]
-
-
 def reembed_creatives(catalog: Catalog, batch_size: int = 64) -> int:
     """Recognise again every creative recognised by another model version than the catalogue's; how many changed."""
     version = catalog.model().version
@@ -207,13 +183,13 @@ def reembed_creatives(catalog: Catalog, batch_size: int = 64) -> int:
             )
         if not todo:
             return changed
-        seen = recognise(catalog, [decode_image(catalog.store.open(sha256)) for _, sha256 in todo])
+        seen = catalog.recognise([decode_image(catalog.store.open(sha256)) for _, sha256 in todo])
         with catalog.sessions.begin() as session:
             for (creative_id, _), s in zip(todo, seen):
                 creative = session.get(Creative, creative_id)
                 if creative is not None:
                     creative.predicted_category, creative.confidence = s.category, s.confidence
-                    creative.model_version, creative.embedding = s.model_version, vector_bytes(s.embedding)
+                    creative.model_version, creative.embedding = s.model_version, s.vector
         changed += len(todo)
 
 
@@ -225,8 +201,8 @@ def add_creative(catalog: Catalog, campaign_id: int, headline: str, data: bytes)
     with catalog.sessions() as session:
         get_campaign(session, campaign_id)  # 404 before any work
     image = decode_image(data, max_pixels=catalog.config.max_pixels)
-    (seen,) = recognise(catalog, [image])
-    sha256 = image_id_of(data)
+    (seen,) = catalog.recognise([image])
+    sha256 = content_id(data)
     catalog.store.put(sha256, image)
     catalog.store.sync()  # the file is on disk before its row is committed
     with catalog.sessions.begin() as session:
@@ -238,7 +214,7 @@ def add_creative(catalog: Catalog, campaign_id: int, headline: str, data: bytes)
             predicted_category=seen.category,
             confidence=seen.confidence,
             model_version=seen.model_version,
-            embedding=vector_bytes(seen.embedding),
+            embedding=seen.vector,
             status="active",
         )
         session.add(creative)

@@ -7,8 +7,8 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from shoplens.ads.campaigns import CampaignIn, add_creative, create_campaign
-from shoplens.catalog.models import Product, ProductImage
 from shoplens.catalog.service import Catalog
+from shoplens.db.catalog import Product, ProductImage
 
 CAMPAIGNS = (
     ("m00", "Autumn layers", "Warm up: coats and pullovers", ("Coat", "Pullover")),

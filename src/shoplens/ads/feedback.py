@@ -1,11 +1,11 @@
 """Impressions and clicks coming back: events stored once, then counted in `ad_stats` and charged to campaigns.
 
-Each impression counts in the shopper's segment as it was when the ad was shown (their top category from the
-events before it, "all" without history). A click counts in the segment of the shopper's latest impression of
-that creative, so a segment's clicks and impressions belong together; a click arriving without any recorded
-impression counts as an impression too, so a click rate never exceeds 1. A click charges the campaign its bid,
-never past its budget. Every write is a single SQL statement (an upsert or an increment), safe beside
-concurrent requests; a repeated event_id is ignored.
+Each impression counts in the shopper's segment as it was when the ad was shown: the top category of their
+profile (`shoplens.behaviour.profiles`, the one recommendations use) from the events before it. A click counts
+in the segment of the shopper's latest impression of that creative, so a segment's clicks and impressions
+belong together; a click arriving without any recorded impression counts as an impression too, so a click rate
+never exceeds 1. A click charges the campaign its bid, never past its budget. Every write is a single SQL
+statement (an upsert or an increment), safe beside concurrent requests; a repeated event_id is ignored.
 """
 
 from __future__ import annotations
@@ -13,14 +13,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
+from pydantic import SecretStr
 from sqlalchemy import case, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from shoplens.ads.profile import segment_at
-from shoplens.catalog.behaviour import AdStat, Campaign, Creative, Event
-from shoplens.catalog.models import as_utc, utcnow
+from shoplens.behaviour.events import forget_derived, user_key
+from shoplens.behaviour.profiles import segment_at
+from shoplens.db.ads import AdStat, Campaign, Creative
+from shoplens.db.base import as_utc, utcnow
+from shoplens.db.behaviour import Event
 from shoplens.errors import NotFoundError
 
 AD_EVENTS = ("ad_impression", "ad_click")
@@ -98,17 +101,18 @@ def record_ad_event(
     kind: AdEventType,
     creative_id: int,
     user_id: str,
+    secret: SecretStr | None = None,
     ts: datetime | None = None,
     session_id: str | None = None,
 ) -> bool:
-    """Store an ad event and count it; False (nothing changed) when its event_id was seen before."""
+    """Store an ad event and count it (the shopper id pseudonymised under `secret`); False when seen before."""
     if kind not in AD_EVENTS:
         raise ValueError(f"kind must be one of {AD_EVENTS}, got {kind!r}")
     if session.get(Creative, creative_id) is None:
         raise NotFoundError(f"no creative {creative_id}")
     values = {
         "event_id": event_id,
-        "user_id": user_id,
+        "user_id": user_key(user_id, secret),
         "session_id": session_id,
         "type": kind,
         "ad_id": creative_id,
@@ -119,4 +123,5 @@ def record_ad_event(
     if stored is None:  # seen before (perhaps stored by a concurrent request a moment ago)
         return False
     apply_ad_event(session, Event(id=stored, **values))
+    forget_derived(session, [values["user_id"]])  # an ad click is part of the shopper's profile
     return True

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from shoplens.ads.campaigns import get_campaign, list_campaigns
-from shoplens.catalog.behaviour import AdStat, Campaign, Creative
+from shoplens.db.ads import AdStat, Campaign, Creative
 
 
 def ctr(clicks: int, impressions: int) -> float:

@@ -23,7 +23,7 @@ from datetime import timedelta
 
 import numpy as np
 
-ALL_SEGMENT = "all"
+from shoplens.inference.predictor import l2_normalize
 
 
 @dataclass(frozen=True)
@@ -80,14 +80,6 @@ class Scores:
     sampled_ctr: np.ndarray
     expected_ctr: np.ndarray  # the posterior mean
     score: np.ndarray
-
-
-def segment_of(affinity: Mapping[str, float]) -> str:
-    """The shopper's segment: their top category, or "all" without history."""
-    positive = {k: v for k, v in affinity.items() if v > 0}
-    if not positive:
-        return ALL_SEGMENT
-    return max(sorted(positive), key=lambda k: positive[k])
 
 
 def posterior(c: Candidates, pool_weight: float) -> tuple[np.ndarray, np.ndarray]:
@@ -148,10 +140,9 @@ def pick(scores: np.ndarray, campaigns: Sequence[int], slots: int) -> list[int]:
 def _cosines(c: Candidates, query: np.ndarray) -> np.ndarray:
     """Cosine of each candidate's vector with the query; NaN for candidates without one."""
     q = np.asarray(query, dtype=np.float32)
-    norm = float(np.linalg.norm(q))
-    if len(c) == 0 or norm == 0 or c.vectors.shape[1] != q.shape[0]:
+    if len(c) == 0 or not np.any(q) or c.vectors.shape[1] != q.shape[0]:
         return np.full(len(c), np.nan)
-    sims = (c.vectors @ (q / norm)).astype(np.float64)
+    sims = (c.vectors @ l2_normalize(q)).astype(np.float64)
     return np.where(c.has_vector, sims, np.nan)
 
 

@@ -24,11 +24,15 @@ from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
 from shoplens.ads.campaigns import targets
-from shoplens.ads.profile import Profile, page_product, user_profile
 from shoplens.ads.scoring import Candidates, Context, SelectionConfig, pick, score
-from shoplens.catalog.behaviour import AdStat, Campaign, Creative, Event
-from shoplens.catalog.models import as_utc, utcnow
+from shoplens.behaviour.profiles import ALL_SEGMENT, ProfileConfig, read_profile
+from shoplens.catalog.queries import product_category, product_vectors
 from shoplens.catalog.service import Catalog
+from shoplens.db.ads import AdStat, Campaign, Creative
+from shoplens.db.base import as_utc, utcnow
+from shoplens.db.behaviour import Event
+from shoplens.db.catalog import Product
+from shoplens.errors import NotFoundError
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,15 @@ class AdRequest:
     user_id: str | None = None
     context_product_id: int | None = None
     slots: int = 1
+
+
+@dataclass(frozen=True)
+class PageProduct:
+    """The product being viewed: its category and its search vector under the model version (None if not embedded)."""
+
+    product_id: int
+    category: str | None
+    vector: np.ndarray | None
 
 
 @dataclass(frozen=True)
@@ -76,6 +89,15 @@ class AdSelection:
 def embedding_version(catalog: Catalog) -> str | None:
     """The model version whose embeddings relevance compares (that of the active search index)."""
     return catalog.space.active_version() or catalog.models.active_version()
+
+
+def page_product(session: Session, product_id: int, version: str | None) -> PageProduct:
+    """The viewed product's category and search vector; NotFoundError for an unknown product."""
+    category = session.execute(select(product_category()).where(Product.id == product_id)).first()
+    if category is None:
+        raise NotFoundError(f"no product {product_id}")
+    vector = product_vectors(session, version, [product_id]).get(product_id) if version else None
+    return PageProduct(product_id, category[0], vector)
 
 
 def spend_allowed(campaign: Campaign, now: datetime) -> float:
@@ -167,10 +189,9 @@ def candidates_of(
     vectors = np.zeros((n, dim), dtype=np.float32)
     has_vector = np.zeros(n, dtype=bool)
     for i, (creative, _) in enumerate(rows):
-        if creative.embedding is not None and creative.model_version == version:
-            v = np.frombuffer(creative.embedding, dtype="<f4")
-            if len(v) == dim:
-                vectors[i], has_vector[i] = v, True
+        v = creative.embedding
+        if v is not None and creative.model_version == version and len(v) == dim:
+            vectors[i], has_vector[i] = v, True
     counts = np.array([stats.get(c.id, (0, 0, 0, 0)) for c, _ in rows], dtype=np.float64).reshape(n, 4)
     return Candidates(
         bids=np.array([float(camp.bid) for _, camp in rows]),
@@ -189,7 +210,7 @@ def _dim(rows: list[tuple[Creative, Campaign]], *vectors: np.ndarray | None) -> 
     for v in vectors:
         if v is not None:
             return len(v)
-    return next((len(c.embedding) // 4 for c, _ in rows if c.embedding is not None), 0)
+    return next((len(c.embedding) for c, _ in rows if c.embedding is not None), 0)
 
 
 def _part(values: np.ndarray, i: int) -> float | None:
@@ -206,23 +227,23 @@ def select_ads(
     rng: np.random.Generator | int | None = None,
     now: datetime | None = None,
     config: SelectionConfig = SelectionConfig(),
+    profiles: ProfileConfig = ProfileConfig(),
 ) -> AdSelection:
     """Up to `request.slots` distinct eligible creatives for the shopper and page, best first."""
     now = as_utc(now) if now is not None else utcnow()
     generator = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
     slots = max(0, min(request.slots, config.max_slots))
     page = page_product(session, request.context_product_id, version) if request.context_product_id else None
-    profile = user_profile(session, request.user_id, version) if request.user_id else Profile()
+    profile = read_profile(session, request.user_id, version, profiles, now)[0] if request.user_id else None
+    segment = profile.segment if profile is not None else ALL_SEGMENT
+    affinity = profile.affinity if profile is not None else {}
+    taste = profile.taste if profile is not None else None
     capped = frequency_capped(session, request.user_id, now, config) if request.user_id else set()
-    wanted = {
-        c for c in (page.category if page else None, profile.segment if profile.affinity else None) if c
-    }
+    wanted = {c for c in (page.category if page else None, segment if affinity else None) if c}
     rows = eligible_creatives(session, now, config, exclude=capped, categories=wanted)
-    stats = segment_stats(session, [c.id for c, _ in rows], profile.segment)
-    cands = candidates_of(rows, stats, version, _dim(rows, page.vector if page else None, profile.taste))
-    ctx = Context(
-        page.vector if page else None, page.category if page else None, profile.taste, profile.affinity
-    )
+    stats = segment_stats(session, [c.id for c, _ in rows], segment)
+    cands = candidates_of(rows, stats, version, _dim(rows, page.vector if page else None, taste))
+    ctx = Context(page.vector if page else None, page.category if page else None, taste, affinity)
     s = score(cands, ctx, generator, config)
     chosen = pick(s.score, [camp.id for _, camp in rows], slots)
     ads = [
@@ -242,7 +263,7 @@ def select_ads(
         )
         for i in chosen
     ]
-    return AdSelection(profile.segment, version, len(rows), ads)
+    return AdSelection(segment, version, len(rows), ads)
 
 
 def select_for(
@@ -252,8 +273,9 @@ def select_for(
     rng: np.random.Generator | int | None = None,
     now: datetime | None = None,
     config: SelectionConfig = SelectionConfig(),
+    profiles: ProfileConfig = ProfileConfig(),
 ) -> AdSelection:
     """Ads for a request against the catalogue (its active model version's embeddings)."""
     version = embedding_version(catalog)
     with catalog.sessions() as session:
-        return select_ads(session, request, version, rng=rng, now=now, config=config)
+        return select_ads(session, request, version, rng=rng, now=now, config=config, profiles=profiles)

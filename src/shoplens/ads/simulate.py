@@ -3,13 +3,14 @@
 The market:
 - **Creatives** are made from catalogue product photos (reframed by a pixel or two and made a little brighter
   or darker), `campaigns × creatives_per_campaign` of them, each campaign's photos from one category, and
-  recognised by the catalogue's model exactly as uploads are (`campaigns.recognise`). A share of campaigns
+  recognised by the catalogue's model exactly as uploads are (`Catalog.recognise`). A share of campaigns
   target their category; the rest rely on recognition. Every creative also has a hidden appeal of its own.
   Bids are equal and budgets unlimited, so the comparison is about clicks.
 - **Shoppers** have hidden tastes: one to `favourite_categories` categories with random weights, and a style
   vector (the normalised mean embedding of a few products from those categories). Each round a random shopper
   views a product (from their favourite categories with probability `loyalty`, else any), and one ad is shown.
-  ShopLens sees only what the service would: the views so far (category affinity, taste vector), the page.
+  ShopLens sees only what the service would: the views so far, weighted and decayed as the service's shopper
+  profile weighs them (`behaviour.profiles.ProfileConfig`: category affinity, taste vector), and the page.
 - **Clicks**: logit P(click) = logit(base_ctr) + appeal + taste_gain·(cos(style, creative) − mean)
   + page_gain·(cos(page, creative) − mean) + category_gain·(shopper's weight for the creative's true category),
   the true category being the source product's. Clicks use common random numbers across policies.
@@ -32,15 +33,17 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 from PIL import Image
-from sqlalchemy import and_, func, select
+from sqlalchemy import select
 
-from shoplens.ads.campaigns import recognise
-from shoplens.ads.scoring import Candidates, Context, SelectionConfig, pick, score, segment_of
+from shoplens.ads.scoring import Candidates, Context, SelectionConfig, pick, score
 from shoplens.ads.selection import embedding_version
-from shoplens.catalog.models import Embedding, Product, ProductImage
+from shoplens.behaviour.profiles import ProfileConfig, segment_of
+from shoplens.catalog.queries import PRODUCT_CATEGORY, first_image_sha256, product_vectors
 from shoplens.catalog.service import Catalog
+from shoplens.db.catalog import Product
 from shoplens.errors import ShopLensError
 from shoplens.imaging import decode_image
+from shoplens.inference.predictor import l2_normalize
 
 POLICIES = ("random", "best_single", "shoplens")
 
@@ -89,33 +92,25 @@ class _Creatives:
 
 def load_products(catalog: Catalog, version: str, limit: int) -> _Products:
     """Active products with an embedded first image under `version` (at most `limit`, by id)."""
-    first = (
-        select(ProductImage.product_id, func.min(ProductImage.id).label("image_id"))
-        .group_by(ProductImage.product_id)
-        .subquery()
-    )
     stmt = (
-        select(
-            Product.id,
-            func.coalesce(Product.declared_category, ProductImage.predicted_category),
-            ProductImage.sha256,
-            Embedding.vector,
-        )
-        .join(first, first.c.product_id == Product.id)
-        .join(ProductImage, ProductImage.id == first.c.image_id)
-        .join(Embedding, and_(Embedding.image_id == ProductImage.id, Embedding.model_version == version))
+        select(Product.id, PRODUCT_CATEGORY, first_image_sha256())
         .where(Product.status == "active")
         .order_by(Product.id)
-        .limit(limit)
     )
     with catalog.sessions() as session:
-        rows = [r for r in session.execute(stmt).all() if r[1] is not None]
+        vectors = product_vectors(session, version)
+        embedded = [r for r in session.execute(stmt).all() if r[0] in vectors][:limit]
+    rows = [r for r in embedded if r[1] is not None]
     if len(rows) < 4 or len({r[1] for r in rows}) < 2:
         raise ShopLensError(
             "the ads simulation needs a catalogue with at least 4 embedded products in 2 categories"
         )
-    vectors = np.stack([np.frombuffer(r[3], dtype="<f4") for r in rows]).astype(np.float32)
-    return _Products(np.array([r[0] for r in rows]), [r[1] for r in rows], [r[2] for r in rows], vectors)
+    return _Products(
+        np.array([r[0] for r in rows]),
+        [r[1] for r in rows],
+        [r[2] for r in rows],
+        np.stack([vectors[r[0]] for r in rows]),
+    )
 
 
 def ad_photo(photo: Image.Image, rng: np.random.Generator, margin: int = 2) -> Image.Image:
@@ -149,12 +144,12 @@ def make_creatives(
             campaign.append(k)
             true_category.append(category)
             targets.append(frozenset({category}) if targeted else frozenset())
-    seen = recognise(catalog, images)
+    seen = catalog.recognise(images)
     return _Creatives(
         campaign,
         true_category,
         [s.category for s in seen],
-        np.stack([s.embedding for s in seen]).astype(np.float32),
+        np.stack([s.vector for s in seen]),
         rng.normal(0.0, config.appeal_sd, len(images)),
         targets,
     )
@@ -193,7 +188,7 @@ class _Market:
             weights[u, fav] = rng.dirichlet(np.ones(k))
             seeds = np.concatenate([rng.choice(members[c], size=3) for c in fav])
             v = products.vectors[seeds].mean(axis=0)
-            style[u] = v / max(float(np.linalg.norm(v)), 1e-12)
+            style[u] = l2_normalize(v)
         self.cats, self.prod_cat, self.weights = cats, prod_cat, weights
         total = n_users * config.history + rounds
         users = np.concatenate(
@@ -235,6 +230,7 @@ def simulate_ads(
     *,
     config: SimConfig = SimConfig(),
     selection: SelectionConfig = SelectionConfig(),
+    profiles: ProfileConfig = ProfileConfig(),
 ) -> dict[str, Any]:
     """Run the simulated market; CTRs, regret and their curves for random, best-single and ShopLens selection."""
     if n_users < 1 or rounds < 1:
@@ -270,12 +266,15 @@ def simulate_ads(
     bids = np.ones(n_c)
     for t in range(market.warmup + rounds):  # bounded: one page view (and after the warm-up one ad) per step
         u, page = int(market.users[t]), int(market.pages[t])
-        affinity[u][products.categories[page]] += 1.0
-        taste[u] += products.vectors[page]
-        if t < market.warmup:
-            continue
         r = t - market.warmup
-        now = r / rounds * config.days
+        now = max(r, 0) / rounds * config.days  # warm-up views happen at the start
+        # A view weighs as the profile weighs it; decaying every older view is weighing a newer one up (the
+        # profile's affinity and taste are relative), so a view at day `now` counts 2^(now / half-life).
+        weight = float(profiles.weigh(["view"], np.array([-now]))[0])
+        affinity[u][products.categories[page]] += weight
+        taste[u] += weight * products.vectors[page]
+        if r < 0:
+            continue
         segment = segment_of(affinity[u])
         wanted = {products.categories[page], segment}
         for policy in ("random", "shoplens"):

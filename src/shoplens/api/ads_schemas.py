@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from shoplens.ads.campaigns import targets
 from shoplens.ads.reports import CampaignReport
 from shoplens.ads.selection import AdChoice, AdSelection
-from shoplens.catalog.behaviour import Campaign, Creative
+from shoplens.db.ads import Campaign, Creative
 
 TARGETS = "Categories to show the ads for (the viewed product's or the shopper's top one); empty: anywhere."
 

@@ -4,29 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
+import inspect
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shoplens import __version__
 from shoplens.api.errors import add_exception_handlers
 from shoplens.api.keys import KeyStore
 from shoplens.api.metrics import Metrics
-from shoplens.api.middleware import AdmissionMiddleware, BodyLimitMiddleware, RequestContextMiddleware
-from shoplens.api.routes import (
-    ads,
-    behaviour,
-    catalog,
-    classify,
-    console,
-    health,
-    models,
-    products,
-    search,
-    web,
+from shoplens.api.middleware import (
+    AdmissionMiddleware,
+    BodyLimitMiddleware,
+    FastLaneMiddleware,
+    RequestContextMiddleware,
 )
+from shoplens.api.routes import classify, health, models, web
 from shoplens.api.service import Lifecycle, Service
 from shoplens.config import Settings
 from shoplens.inference.batcher import MicroBatcher
@@ -34,7 +31,51 @@ from shoplens.inference.store import ModelHandle, ModelStore, PredictorLoader, p
 
 log = logging.getLogger(__name__)
 RETRY_WITHOUT_MODEL_S = 1.0
-ADMITTED = frozenset({"/v1/classify"})  # paths under the max_inflight limit
+# FastAPI's own OpenTelemetry hooks check for a configured provider on every request (≈15 µs each); ShopLens keeps
+# its own metrics and access logs, so they are off where this FastAPI has them.
+NO_TELEMETRY = (
+    {"telemetry": {"tracing": False, "metrics": False, "logs": False}}
+    if "telemetry" in inspect.signature(FastAPI.__init__).parameters
+    else {}
+)
+ADMITTED = frozenset({"/v1/classify"})  # admitted before routing; catalogue model calls in Service.run_model
+# Routers whose modules bring the catalogue stack (SQLAlchemy and the domain rooms): included on first need.
+DEFERRED = ("products", "search", "catalog", "behaviour", "ads", "console")
+CORE_PATHS = frozenset({"/livez", "/readyz", "/metrics", *ADMITTED})  # never wait for the deferred routers
+
+
+class DeferredRoutersMiddleware:
+    """Includes the DEFERRED routers before the first request that may need them (any but CORE_PATHS).
+
+    Their modules take about as long to import as everything else the server needs put together, so the
+    server is ready to classify (and answers its probes) as soon as its model is loaded; the catalogue API
+    follows on its first use, as the catalogue database itself does. The import runs in a worker thread.
+    """
+
+    def __init__(self, app: ASGIApp, fastapi_app: FastAPI, modules: tuple[str, ...]) -> None:
+        self.app = app
+        self.fastapi_app = fastapi_app
+        self.modules = modules
+        self.loaded = False
+        self._lock: asyncio.Lock | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not self.loaded and scope["type"] == "http" and scope["path"] not in CORE_PATHS:
+            await self.load()
+        await self.app(scope, receive, send)
+
+    async def load(self) -> None:
+        """Import the modules (in a thread) and include their routers (on the loop), once."""
+        self._lock = self._lock or asyncio.Lock()
+        async with self._lock:
+            if self.loaded:
+                return
+            names = [f"shoplens.api.routes.{name}" for name in self.modules]
+            loaded = await asyncio.to_thread(lambda: [importlib.import_module(name) for name in names])
+            for module in loaded:
+                self.fastapi_app.include_router(module.router)
+            self.fastapi_app.openapi_schema = None  # the document now lists them too
+            self.loaded = True
 
 
 async def keep_models_in_sync(handle: ModelHandle, interval_s: float) -> None:
@@ -54,6 +95,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Start the batcher and the model watcher; on shutdown refuse new work, finish queued work, stop."""
     service: Service = app.state.service
     await service.batcher.start()
+    service.loop = asyncio.get_running_loop()
     watcher = asyncio.create_task(keep_models_in_sync(service.handle, service.settings.reload_interval_s))
     try:
         yield
@@ -63,6 +105,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         with contextlib.suppress(asyncio.CancelledError):
             await watcher
         await service.batcher.stop()
+        service.loop = None
         service.close()
 
 
@@ -75,13 +118,14 @@ def create_app(settings: Settings | None = None, *, loader: PredictorLoader | No
         loader or predictor_loader(settings.runtime, settings.threads),
     )
     metrics = Metrics()
-    lifecycle = Lifecycle()
+    lifecycle = Lifecycle(max_admitted=settings.max_inflight)
     batcher = MicroBatcher(
         max_batch=settings.effective_batch_size,
         max_wait_ms=settings.batch_max_wait_ms if settings.batching else 0,
         queue_max=settings.queue_max,
         on_batch=metrics.observe_batch,
         expected=lambda: lifecycle.preparing,
+        inline_ms=settings.inline_inference_ms,
     )
     metrics.track_queue(lambda: batcher.depth)
     app = FastAPI(
@@ -91,19 +135,21 @@ def create_app(settings: Settings | None = None, *, loader: PredictorLoader | No
         docs_url=None,
         redoc_url=None,
         description="Product photo categories and embeddings. Send images as multipart/form-data.",
+        **NO_TELEMETRY,
     )
     service = Service(
         settings, ModelHandle(store), batcher, KeyStore(settings.api_keys_file), metrics, lifecycle
     )
     app.state.service = service
     add_exception_handlers(app)
-    # Outermost last: request id/logs/metrics → body limit → admission → FastAPI.
-    app.add_middleware(
-        AdmissionMiddleware, lifecycle=lifecycle, max_inflight=settings.max_inflight, paths=ADMITTED
-    )
+    # Outermost last: request id/logs/metrics → body limit → admission → fast lane (classify) or the deferred
+    # routers' loading → FastAPI.
+    lanes = [r for r in classify.router.routes if isinstance(r, classify.ClassifyRoute)]
+    app.add_middleware(DeferredRoutersMiddleware, fastapi_app=app, modules=DEFERRED)
+    app.add_middleware(FastLaneMiddleware, routes=lanes)
+    app.add_middleware(AdmissionMiddleware, lifecycle=lifecycle, paths=ADMITTED)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_upload_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=metrics, lifecycle=lifecycle, known_paths=ADMITTED)
-    routers = (health, classify, models, products, search, catalog, behaviour, ads, console, web)
-    for router in (r.router for r in routers):
+    for router in (r.router for r in (health, classify, models, web)):
         app.include_router(router)  # each router carries its full prefix, so metrics see full route templates
     return app

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shoplens.recommend.events import MAX_BATCH
+from shoplens.behaviour.events import MAX_BATCH
 
 
 class EventCreate(BaseModel):

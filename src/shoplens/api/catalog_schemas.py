@@ -8,7 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shoplens.catalog.models import PRODUCT_STATUSES, Product, ProductImage
+from shoplens.catalog.similar import Found
+from shoplens.db.catalog import PRODUCT_STATUSES, Product, ProductImage
 
 Status = Literal["active", "draft", "archived"]
 assert set(PRODUCT_STATUSES) == {"active", "draft", "archived"}
@@ -178,4 +179,19 @@ def product_public(p: Product) -> ProductPublic:
         images=[image_public(i) for i in p.images],
         created_at=p.created_at,
         updated_at=p.updated_at,
+    )
+
+
+def similar_public(found: Found) -> SimilarPublic:
+    """Products found by image, as the API shows them."""
+    return SimilarPublic(
+        model_version=found.model_version,
+        results=[
+            SimilarHit(
+                similarity=round(h.similarity, 6),
+                product=product_public(h.product),
+                image=image_public(h.image),
+            )
+            for h in found.hits
+        ],
     )

@@ -1,4 +1,6 @@
-"""Dependencies routes declare with Annotated: the service, and the caller's role checked against API keys.
+"""Dependencies routes declare with Annotated: the service, its settings, and the caller's role checked against
+API keys. The catalogue's (its database session, the recommender, the shopper a request names) are in
+`catalog_deps`, so that the routes served without the catalogue never import it.
 
 Few and `async`: FastAPI runs a plain `def` dependency in a worker thread, and each one costs per request.
 """
@@ -13,6 +15,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 
 from shoplens.api.keys import Principal, Role, role_allows
 from shoplens.api.service import Service
+from shoplens.config import Settings
 from shoplens.errors import ForbiddenError
 
 api_key_header = APIKeyHeader(
@@ -30,6 +33,31 @@ async def get_service(request: Request) -> Service:
 ServiceDep = Annotated[Service, Depends(get_service)]
 
 
+async def get_settings(service: ServiceDep) -> Settings:
+    """The service's settings."""
+    return service.settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def authorize(service: Service, api_key: str | None, bearer_token: str | None, role: Role) -> Principal:
+    """The caller a presented key belongs to, if it has `role` or a stronger one (anyone in open mode); else 401/403."""
+    presented = api_key or bearer_token
+    if presented is None:
+        if service.settings.open_mode:
+            return Principal(None, "admin")
+        raise HTTPException(
+            401, "an API key is required: send it as X-API-Key (or Authorization: Bearer)", CHALLENGE
+        )
+    principal = service.keys.verify(presented)
+    if principal is None:
+        raise HTTPException(401, "invalid API key", CHALLENGE)
+    if not role_allows(principal.role, role):
+        raise HTTPException(403, f"this needs the {role} role; the key has the {principal.role} role")
+    return principal
+
+
 def require(role: Role) -> Callable[..., Awaitable[Principal]]:
     """A dependency admitting callers whose key has `role` or a stronger one (anyone in open mode)."""
 
@@ -38,19 +66,7 @@ def require(role: Role) -> Callable[..., Awaitable[Principal]]:
         api_key: Annotated[str | None, Depends(api_key_header)],
         token: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     ) -> Principal:
-        presented = api_key or (token.credentials if token else None)
-        if presented is None:
-            if service.settings.open_mode:
-                return Principal(None, "admin")
-            raise HTTPException(
-                401, "an API key is required: send it as X-API-Key (or Authorization: Bearer)", CHALLENGE
-            )
-        principal = service.keys.verify(presented)
-        if principal is None:
-            raise HTTPException(401, "invalid API key", CHALLENGE)
-        if not role_allows(principal.role, role):
-            raise HTTPException(403, f"this needs the {role} role; the key has the {principal.role} role")
-        return principal
+        return authorize(service, api_key, token.credentials if token else None, role)
 
     return caller
 

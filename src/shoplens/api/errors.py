@@ -7,43 +7,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from shoplens.catalog.db import DatabaseError
-from shoplens.catalog.ingest import CatalogInputError
-from shoplens.catalog.service import NoModelError
-from shoplens.errors import (
-    BundleError,
-    ConflictError,
-    CorruptImageError,
-    ForbiddenError,
-    ImageTooLargeError,
-    NotFoundError,
-    ShopLensError,
-    UnsupportedFormatError,
-    VersionNotFoundError,
-)
-from shoplens.inference.batcher import QueueFullError
+from shoplens.errors import ShopLensError
+from shoplens.inference.batcher import DeadlineExceededError, QueueFullError
 
-# Most specific first: the first matching class decides the status.
-STATUS_FOR: tuple[tuple[type[ShopLensError], int], ...] = (
-    (UnsupportedFormatError, 415),
-    (ImageTooLargeError, 413),
-    (CorruptImageError, 400),
-    (VersionNotFoundError, 404),
-    (BundleError, 422),
-    (NotFoundError, 404),
-    (ForbiddenError, 403),
-    (ConflictError, 409),
-    (CatalogInputError, 422),
-    (NoModelError, 503),
-    (DatabaseError, 503),
-)
 RETRY_AFTER_S = 1
 
 
 def http_error(exc: ShopLensError, prefix: str = "") -> HTTPException:
-    """The HTTPException a user-facing error becomes (400 unless mapped)."""
-    status = next((code for cls, code in STATUS_FOR if isinstance(exc, cls)), 400)
-    return HTTPException(status, f"{prefix}{exc}")
+    """The HTTPException a user-facing error becomes (its class says the status)."""
+    return HTTPException(exc.http_status, f"{prefix}{exc}")
 
 
 def busy() -> HTTPException:
@@ -76,9 +48,14 @@ async def _queue_full(request: Request, exc: Exception) -> JSONResponse:
     return await _http_exception(request, busy())
 
 
+async def _deadline(request: Request, exc: Exception) -> JSONResponse:
+    return await _http_exception(request, HTTPException(504, str(exc)))
+
+
 def add_exception_handlers(app: FastAPI) -> None:
     """Register the JSON error handlers on an app."""
     app.add_exception_handler(HTTPException, _http_exception)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(ShopLensError, _shoplens_error)
     app.add_exception_handler(QueueFullError, _queue_full)
+    app.add_exception_handler(DeadlineExceededError, _deadline)

@@ -8,12 +8,14 @@ import json
 import os
 import secrets
 import threading
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, get_args
 
 from shoplens.errors import ShopLensError
+from shoplens.files import file_lock, write_atomic
 
 Role = Literal["reader", "merchant", "admin"]
 ROLES: tuple[str, ...] = get_args(Role)  # in increasing power: each role can do what the ones before it can
@@ -70,7 +72,7 @@ class KeyStore:
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
-        self._stamp: tuple[int, int] | None = None
+        self._stamp: tuple[int, int, int] | None = None
         self._records: dict[str, KeyRecord] = {}
 
     def create(self, role: str, label: str = "", merchant: str | None = None) -> str:
@@ -84,7 +86,7 @@ class KeyStore:
         salt = secrets.token_hex(16)
         created = datetime.now(UTC).isoformat(timespec="seconds")
         record = KeyRecord(key_id, role, salt, _digest(salt, key), created, label, merchant)  # type: ignore[arg-type]
-        with self._lock:
+        with self._lock, self._file_lock():
             records = self._read()
             records[key_id] = record
             self._write(records)
@@ -97,7 +99,7 @@ class KeyStore:
 
     def revoke(self, key_id: str) -> bool:
         """Delete a key by id; False if there was none."""
-        with self._lock:
+        with self._lock, self._file_lock():
             records = self._read()
             if records.pop(key_id, None) is None:
                 return False
@@ -116,16 +118,20 @@ class KeyStore:
         return Principal(record.id, record.role, record.merchant)
 
     def _current(self) -> dict[str, KeyRecord]:
-        """The records, reread only when the file's size or modification time changed."""
+        """The records, reread only when the file was replaced or its size or modification time changed."""
         try:
             st = self.path.stat()
-            stamp = (st.st_mtime_ns, st.st_size)
+            stamp = (st.st_ino, st.st_mtime_ns, st.st_size)  # every write is a new file (atomic rename)
         except OSError:
             self._stamp, self._records = None, {}
             return self._records
         if stamp != self._stamp:
             self._records, self._stamp = self._read(), stamp
         return self._records
+
+    def _file_lock(self) -> AbstractContextManager[None]:
+        """Held while changing the file, so two processes adding or revoking keys never lose each other's."""
+        return file_lock(self.path.with_name(f".{self.path.name}.lock"))
 
     def _read(self) -> dict[str, KeyRecord]:
         """Parse the keys file (an absent file holds no keys)."""
@@ -139,11 +145,6 @@ class KeyStore:
 
     def _write(self, records: dict[str, KeyRecord]) -> None:
         """Write the file atomically, readable by its owner only."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         body = {"version": FILE_VERSION, "keys": [r.__dict__ for r in records.values()]}
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(json.dumps(body, indent=2) + "\n")
-        os.replace(tmp, self.path)
+        write_atomic(self.path, (json.dumps(body, indent=2) + "\n").encode(), mode=0o600)
         self._stamp = None

@@ -47,14 +47,22 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=reg,
         )
+        self._series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
         self.model_info = Gauge(
             "shoplens_model_info", "The model version serving (1).", ["name", "version"], registry=reg
         )
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
         """Count one finished request and its latency."""
-        self.requests.labels(route, method, str(status)).inc()
-        self.latency.labels(route).observe(seconds)
+        key = (route, method, status)
+        series = self._series.get(key)
+        if series is None:  # the labelled children, looked up once per (route, method, status)
+            series = self._series[key] = (
+                self.requests.labels(route, method, str(status)),
+                self.latency.labels(route),
+            )
+        series[0].inc()
+        series[1].observe(seconds)
 
     def observe_batch(self, size: int, seconds: float) -> None:
         """Record one model call."""

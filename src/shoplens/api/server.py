@@ -10,7 +10,6 @@ import time
 from datetime import UTC, datetime
 from types import FrameType
 
-import faiss
 import uvicorn
 
 from shoplens.api.app import create_app
@@ -78,9 +77,6 @@ class GracefulServer(uvicorn.Server):
 def serve(settings: Settings) -> int:
     """Serve until SIGTERM/SIGINT; the exit status (0 after a graceful stop, 1 if the server never started)."""
     configure_logging(settings.log_level)
-    # One request, one search: faiss's OpenMP threads only contend with each other and with the event loop
-    # (measured: a recommendation took 83 ms with the default threads on 2 loaded cores, 13 ms with one).
-    faiss.omp_set_num_threads(settings.search_threads)
     app = create_app(settings)
     config = uvicorn.Config(
         app,

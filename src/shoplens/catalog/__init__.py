@@ -1,1 +1,4 @@
-"""Product catalogue: database, image store, ingestion, duplicates, QA."""
+"""Product catalogue: image store, ingestion, vector spaces, duplicates, jobs, fetching, named queries, QA.
+
+Its tables live in `shoplens.db.catalog`.
+"""

@@ -17,7 +17,8 @@ import numpy as np
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from shoplens.catalog.models import Embedding, ProductImage
+from shoplens.db.catalog import Embedding, ProductImage
+from shoplens.inference.predictor import l2_normalize
 
 COARSE_SLACK = 0.01  # block means correlate at least about as well as the pixels they average
 
@@ -35,7 +36,7 @@ def standardize(views: np.ndarray) -> np.ndarray:
     """Canonical views (N, P) as zero-mean unit-norm rows, so a dot product is their correlation."""
     x = views.astype(np.float32)
     x -= x.mean(axis=1, keepdims=True)
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-6)
+    return l2_normalize(x, eps=1e-6)
 
 
 class DuplicateCache:
@@ -77,7 +78,7 @@ class DuplicateCache:
         coarse = standardize(
             raw.reshape(-1, 8, side // 8, 8, side // 8).mean(axis=(2, 4)).reshape(len(raw), 64)
         )
-        vec_arr = np.stack([np.frombuffer(v, "<f4") for v in vectors]).astype(np.float32)
+        vec_arr = np.stack(vectors)
         self.ids = np.concatenate([self.ids, np.array(ids, np.int64)])
         self.products = np.concatenate([self.products, np.array(products, np.int64)])
         self.hashes = np.concatenate([self.hashes, np.array(hashes, np.int64)])

@@ -8,7 +8,8 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shoplens.catalog.models import Embedding, Product, ProductImage
+from shoplens.catalog.queries import product_vectors
+from shoplens.db.catalog import Product, ProductImage
 
 
 def retrieval_metrics(
@@ -69,14 +70,9 @@ def as_pairs(pairs: Iterable[Iterable[str]]) -> set[frozenset[str]]:
     return {frozenset(p) for p in pairs}
 
 
-def product_vectors(session: Session, version: str) -> tuple[list[str], np.ndarray]:
-    """('merchant/sku', embedding) of each product's first image under a model version."""
-    rows = session.execute(
-        select(Product.merchant_id, Product.sku, Embedding.vector)
-        .join(ProductImage, ProductImage.product_id == Product.id)
-        .join(Embedding, (Embedding.image_id == ProductImage.id) & (Embedding.model_version == version))
-        .where(ProductImage.position == 0)
-        .order_by(Product.id)
-    ).all()
-    keys = [f"{m}/{s}" for m, s, _ in rows]
-    return keys, np.stack([np.frombuffer(v, "<f4") for _, _, v in rows]).astype(np.float32)
+def vectors_by_sku(session: Session, version: str) -> tuple[list[str], np.ndarray]:
+    """('merchant/sku', search vector) of every product with one under a model version, by product id."""
+    vectors = product_vectors(session, version)
+    rows = session.execute(select(Product.id, Product.merchant_id, Product.sku).order_by(Product.id)).all()
+    found = [(f"{m}/{s}", vectors[pid]) for pid, m, s in rows if pid in vectors]
+    return [k for k, _ in found], np.stack([v for _, v in found])

@@ -15,9 +15,10 @@ from sqlalchemy.orm import Session
 
 from shoplens.catalog.fetch import FetchPolicy, fetch_all
 from shoplens.catalog.ingest import IngestItem, ItemOutcome, ProductIn
-from shoplens.catalog.models import IngestJob, IngestRow, utcnow
 from shoplens.catalog.queries import referenced_images
 from shoplens.catalog.service import Catalog
+from shoplens.db.base import utcnow
+from shoplens.db.catalog import IngestJob, IngestRow
 from shoplens.errors import DataFormatError, DataNotFoundError
 from shoplens.imaging.decode import DEFAULT_MAX_BYTES
 

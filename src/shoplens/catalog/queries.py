@@ -1,18 +1,25 @@
-"""Reading and changing products: filtered lists, duplicates, the QA summary, updates and deletes."""
+"""Reading and changing products: named queries (a product's category, search vector, first image), filtered
+lists, duplicates, merchants, the QA summary, updates, the taxonomy.
+
+A product's category is the one its merchant declared, else the model's prediction for its first image: the
+declaration is authoritative (the merchant can correct it), the model fills the gap when nothing was declared.
+A product's search vector is the embedding of its first image under a model version.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
 
-from sqlalchemy import Select, and_, delete, exists, func, or_, select
+import numpy as np
+from sqlalchemy import Select, and_, bindparam, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased, selectinload
 
-from shoplens.catalog.behaviour import Creative
-from shoplens.catalog.ingest import CatalogInputError
-from shoplens.catalog.models import Embedding, Product, ProductImage
-from shoplens.errors import ForbiddenError, NotFoundError
+from shoplens.db.ads import Creative
+from shoplens.db.catalog import Category, Embedding, Merchant, Product, ProductImage, Taxonomy
+from shoplens.errors import CatalogInputError, ForbiddenError, NotFoundError
 
 Flag = Literal["mismatch", "duplicate", "low_quality"]
 FLAGS: tuple[str, ...] = ("mismatch", "duplicate", "low_quality")
@@ -31,11 +38,11 @@ class ProductFilter:
     offset: int = 0
 
 
-def first_image_category() -> Any:
-    """Scalar subquery: the predicted category of a product's first image (correlated to Product only)."""
+def _of_first_image(column: str) -> Any:
+    """Scalar subquery: a column of a product's first image (correlated to Product only)."""
     img = aliased(ProductImage)
     return (
-        select(img.predicted_category)
+        select(getattr(img, column))
         .where(img.product_id == Product.id)
         .order_by(img.position, img.id)
         .limit(1)
@@ -44,9 +51,52 @@ def first_image_category() -> Any:
     )
 
 
+def first_image_category() -> Any:
+    """Scalar subquery: the predicted category of a product's first image (correlated to Product only)."""
+    return _of_first_image("predicted_category")
+
+
+def first_image_sha256() -> Any:
+    """Scalar subquery: the content id of a product's first image (correlated to Product only)."""
+    return _of_first_image("sha256")
+
+
 def product_category() -> Any:
     """A product's category: declared, else predicted from its first image (use with Product in the FROM)."""
     return func.coalesce(Product.declared_category, first_image_category())
+
+
+# Built once: constructing a statement costs more than running it on the hot paths (values go in as parameters).
+PRODUCT_CATEGORY = product_category()
+_VECTORS = (
+    select(ProductImage.product_id, Embedding.vector)
+    .join(Embedding, Embedding.image_id == ProductImage.id)
+    .where(Embedding.model_version == bindparam("version"))
+    .order_by(ProductImage.product_id, ProductImage.position.desc(), ProductImage.id.desc())
+)
+_VECTORS_OF = _VECTORS.where(ProductImage.product_id.in_(bindparam("ids", expanding=True)))
+
+
+def product_vectors(
+    session: Session, version: str, product_ids: Iterable[int] | None = None
+) -> dict[int, np.ndarray]:
+    """The search vector under `version` of each product given (all without ids); those without one left out."""
+    if product_ids is None:
+        rows = session.connection().execute(_VECTORS, {"version": version})
+    else:
+        ids = sorted(set(product_ids))
+        if not ids:
+            return {}
+        rows = session.connection().execute(_VECTORS_OF, {"ids": ids, "version": version})
+    return dict(rows.all())  # ordered so that each product's first image comes last and wins
+
+
+def product_vector(session: Session, product_id: int, version: str) -> np.ndarray:
+    """A product's search vector under `version`; NotFoundError when it has none."""
+    vector = product_vectors(session, version, [product_id]).get(product_id)
+    if vector is None:
+        raise NotFoundError(f"no product {product_id} with an indexed image")
+    return vector
 
 
 def flag_condition(flag: str) -> Any:
@@ -119,15 +169,6 @@ def update_product(
     return product
 
 
-def delete_product(session: Session, product: Product) -> list[int]:
-    """Delete a product with its images and embeddings; returns the image ids to drop from the indexes."""
-    ids = [img.id for img in product.images]
-    if ids:
-        session.execute(delete(Embedding).where(Embedding.image_id.in_(ids)))
-    session.delete(product)  # its images go with it (cascade)
-    return ids
-
-
 def duplicates_of(session: Session, product: Product) -> list[tuple[ProductImage, ProductImage, Product]]:
     """(this product's image, the duplicate image, its product) for every image grouped with this product's."""
     mine = [img for img in product.images if img.duplicate_group is not None]
@@ -146,9 +187,39 @@ def duplicates_of(session: Session, product: Product) -> list[tuple[ProductImage
     return [(by_group[o.duplicate_group], o, p) for o, p in rows]
 
 
+@dataclass(frozen=True)
+class MerchantSummary:
+    """A merchant and how many products it lists."""
+
+    id: str
+    name: str
+    products: int
+
+
+def list_merchants(session: Session) -> list[MerchantSummary]:
+    """Every merchant with its product count, by id."""
+    rows = session.execute(
+        select(Merchant.id, Merchant.name, func.count(Product.id))
+        .outerjoin(Product, Product.merchant_id == Merchant.id)
+        .group_by(Merchant.id, Merchant.name)
+        .order_by(Merchant.id)
+    )
+    return [MerchantSummary(i, n, c) for i, n, c in rows]
+
+
 def referenced_images(session: Session) -> set[str]:
     """Content ids some row refers to (product images and ad creatives); anything else stored is an orphan."""
     return set(session.scalars(select(ProductImage.sha256).union(select(Creative.sha256))))
+
+
+def ensure_taxonomy(session: Session, name: str, categories: Sequence[str]) -> Taxonomy:
+    """The taxonomy of this name, created with these categories when it does not exist yet."""
+    tax = session.scalar(select(Taxonomy).where(Taxonomy.name == name))
+    if tax is None:
+        tax = Taxonomy(name=name, categories=[Category(name=c, position=i) for i, c in enumerate(categories)])
+        session.add(tax)
+        session.flush()
+    return tax
 
 
 def qa_summary(session: Session, limit: int = 20) -> dict[str, Any]:

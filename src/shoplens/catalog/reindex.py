@@ -9,14 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
-from PIL import Image
 from sqlalchemy import exists, select, update
 from sqlalchemy.orm import aliased
 
-from shoplens.catalog.ingest import embed_images, is_mismatch, vector_bytes
-from shoplens.catalog.models import Embedding, Product, ProductImage
+from shoplens.catalog.recognise import is_mismatch, recognitions, search_dim, search_vectors
 from shoplens.catalog.service import Catalog, NoModelError
+from shoplens.db.catalog import Embedding, Product, ProductImage
 from shoplens.imaging import decode_image
 from shoplens.inference.store import LoadedModel
 
@@ -55,15 +53,15 @@ def embed_pending(
     predictions: dict[int, tuple[str, float, bool]] = {}
     while rows := _pending(catalog, model.version, batch):
         images = [decode_image(catalog.store.open(sha)) for _, sha, _ in rows]
-        probs, emb = embed_images(model, images)
+        probs, vectors = search_vectors(model, images)
+        seen = recognitions(model, probs, vectors)
         with catalog.sessions.begin() as session:
             session.add_all(
-                Embedding(image_id=i, model_version=model.version, vector=vector_bytes(e))
-                for (i, _, _), e in zip(rows, emb)
+                Embedding(image_id=i, model_version=model.version, vector=r.vector)
+                for (i, _, _), r in zip(rows, seen)
             )
-        for (image_id, _, declared), p in zip(rows, probs):
-            top = int(np.argmax(p))
-            predictions[image_id] = (labels[top], float(p[top]), is_mismatch(p, labels, declared, cfg))
+        for (image_id, _, declared), p, r in zip(rows, probs, seen):
+            predictions[image_id] = (r.category, r.confidence, is_mismatch(p, labels, declared, cfg))
         if progress:
             progress(len(rows))
     return predictions
@@ -82,7 +80,7 @@ def reindex(
     model = catalog.models.load(version)
     previous = catalog.space.active_version()
     predictions = embed_pending(catalog, model, progress=progress)
-    dim = embedding_dim(model)
+    dim = search_dim(model)  # from the bundle's recorded widths: nothing is run to learn it
     index = catalog.space.build(version, dim, method)
     predictions.update(embed_pending(catalog, model, progress=progress))  # images that arrived meanwhile
     with catalog.sessions.begin() as session:
@@ -95,8 +93,3 @@ def reindex(
     index = catalog.space.index(version, dim)  # in line with every embedding stored so far
     catalog.space.activate(version)
     return ReindexSummary(version, previous, len(predictions), len(index))
-
-
-def embedding_dim(model: LoadedModel) -> int:
-    """The length of the model's search vectors (from one blank image)."""
-    return int(embed_images(model, [Image.new("L", model.preprocess.size, 255)])[1].shape[1])

@@ -12,15 +12,18 @@ from PIL import Image
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from shoplens.catalog.db import default_url, ensure_taxonomy, open_database
 from shoplens.catalog.duplicates import DuplicateCache, DuplicateConfig
-from shoplens.catalog.ingest import Ingestor, MismatchConfig, embed_images
-from shoplens.catalog.models import Taxonomy
+from shoplens.catalog.ingest import Ingestor
+from shoplens.catalog.queries import ensure_taxonomy
+from shoplens.catalog.recognise import MismatchConfig, Recognition, recognitions, search_vectors
 from shoplens.catalog.storage import LocalImageStore
-from shoplens.catalog.vectors import VectorSpace
+from shoplens.catalog.vectors import VectorSpace, index_store
 from shoplens.config import Settings
+from shoplens.db.catalog import Taxonomy
+from shoplens.db.engine import default_url, open_database
 from shoplens.errors import ShopLensError
 from shoplens.imaging.quality import QualityConfig
+from shoplens.inference.predictor import ModelRunner, run_directly
 from shoplens.inference.store import LoadedModel, ModelStore
 
 
@@ -28,6 +31,7 @@ class NoModelError(ShopLensError):
     """The catalogue needs a model (to classify and embed) and none is available."""
 
     exit_code = 2
+    http_status = 503
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,9 @@ class CatalogConfig:
     database_url: str | None = None  # default: SQLite under data_dir
     taxonomy: str = "fashion-mnist"
     index_method: str = "exact"
+    vector_backend: str = "faiss"  # or "milvus"
+    milvus_uri: str | None = None  # default: milvus-lite under data_dir/index
+    milvus_token: str | None = None
     max_pixels: int = 40_000_000
     blur_faces_merchant: bool = False  # product shots: off by default
     blur_faces_shopper: bool = True  # review photos and other shopper uploads: on
@@ -53,6 +60,9 @@ def catalog_config(settings: Settings) -> CatalogConfig:
         database_url=settings.database_url,
         taxonomy=settings.taxonomy,
         index_method=settings.index_method,
+        vector_backend=settings.vector_backend,
+        milvus_uri=settings.milvus_uri,
+        milvus_token=settings.milvus_token.get_secret_value() if settings.milvus_token else None,
         max_pixels=settings.max_pixels,
         blur_faces_merchant=settings.blur_faces_merchant,
         blur_faces_shopper=settings.blur_faces_shopper,
@@ -69,16 +79,20 @@ class Catalog:
         config: CatalogConfig,
         models: ModelStore,
         serving: Callable[[], LoadedModel | None] | None = None,
+        runner: ModelRunner = run_directly,
     ) -> None:
         self.config = config
         self.models = models
         self.serving = serving  # the service's loaded model, reused when it is the version needed
+        self.runner = runner  # how model calls run: directly, or through a server's admission and batcher
         url = config.database_url or default_url(config.data_dir)
         self.engine: Engine
         self.engine, self.sessions = open_database(url)
         # Files are flushed to disk once per ingested batch (store.sync), before their rows are committed.
         self.store = LocalImageStore(config.data_dir / "images", fsync=False)
-        self.space = VectorSpace(config.data_dir / "index", self.sessions, config.index_method)
+        root = config.data_dir / "index"
+        store = index_store(root, config.vector_backend, config.milvus_uri, config.milvus_token)
+        self.space = VectorSpace(root, self.sessions, config.index_method, store)
         self._lock = threading.Lock()
         self._model: LoadedModel | None = None
         self._dup_caches: dict[str, DuplicateCache] = {}
@@ -118,19 +132,19 @@ class Catalog:
             return [c.name for c in tax.categories]
 
     def ingestor(self) -> Ingestor:
-        """An ingestor bound to the current model and this catalogue's settings."""
-        cfg, model = self.config, self.model()
+        """An ingestor that embeds through `embed` and judges images with this catalogue's settings."""
+        cfg = self.config
         return Ingestor(
             self.sessions,
             self.store,
             self.space,
-            model,
+            self.embed,
+            self.categories(),
             max_pixels=cfg.max_pixels,
             quality=cfg.quality,
             mismatch=cfg.mismatch,
             duplicates=cfg.duplicates,
-            categories=self.categories(),
-            duplicate_cache=self.duplicate_cache(model.version),
+            duplicate_caches=self.duplicate_cache,
         )
 
     def duplicate_cache(self, version: str) -> DuplicateCache:
@@ -139,10 +153,20 @@ class Catalog:
             return self._dup_caches.setdefault(version, DuplicateCache(version))
 
     def embed(self, images: list[Image.Image]) -> tuple[LoadedModel, np.ndarray, np.ndarray]:
-        """The search model, and its probabilities and search vectors for decoded photos."""
+        """The search model, and its probabilities and search vectors for decoded photos.
+
+        Every model call of the catalogue and of ads goes through here (ingestion, search by photo, the
+        duplicate check, creative recognition).
+        """
         model = self.model()
-        probs, vectors = embed_images(model, images)
+        probs, vectors = search_vectors(model, images, self.runner)
         return model, probs, vectors
+
+    def recognise(self, images: list[Image.Image]) -> list[Recognition]:
+        """Category, confidence and search vector of each decoded photo, from `embed`."""
+        if not images:
+            return []
+        return recognitions(*self.embed(images))
 
     def session(self) -> Session:
         """A new database session."""

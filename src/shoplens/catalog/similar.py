@@ -1,16 +1,25 @@
-"""Search by image: nearest embeddings in the active index, filtered, one hit per product with its best image."""
+"""Search by image — nearest embeddings in the active index, filtered, one hit per product with its best image —
+and the duplicate check of a photo not in the catalogue (ingestion's near-duplicate rule, nothing stored).
+
+A photo is embedded through `Catalog.embed` (the catalogue's one model path) with the model whose embeddings
+the active index holds; a product is looked up by its search vector.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
+from PIL import Image
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
-from shoplens.catalog.models import Embedding, Product, ProductImage
-from shoplens.errors import NotFoundError
-from shoplens.search.index import VectorIndex
+from shoplens.catalog.queries import get_product, product_vector
+from shoplens.catalog.service import Catalog
+from shoplens.db.catalog import Product, ProductImage
+from shoplens.imaging import decode_image
+from shoplens.imaging.hashing import canonical_view, perceptual_hash
+from shoplens.search.protocol import VectorIndex
 
 MAX_FETCH = 4096  # neighbours looked at before filters, at most
 
@@ -24,18 +33,71 @@ class Hit:
     similarity: float
 
 
-def product_vector(session: Session, product_id: int, version: str) -> np.ndarray:
-    """The embedding of a product's first image under `version`; NotFoundError when it has none."""
-    row = session.execute(
-        select(Embedding.vector)
-        .join(ProductImage, ProductImage.id == Embedding.image_id)
-        .where(ProductImage.product_id == product_id, Embedding.model_version == version)
-        .order_by(ProductImage.position, ProductImage.id)
-        .limit(1)
-    ).scalar_one_or_none()
-    if row is None:
-        raise NotFoundError(f"no product {product_id} with an indexed image")
-    return np.frombuffer(row, dtype="<f4").astype(np.float32)
+@dataclass(frozen=True)
+class Found:
+    """The hits of a search, best first, and the model version whose vectors answered."""
+
+    model_version: str
+    hits: list[Hit]
+
+
+def find_similar(
+    catalog: Catalog,
+    *,
+    photo: bytes | None = None,
+    product_id: int | None = None,
+    k: int = 10,
+    min_similarity: float = -1.0,
+    category: str | None = None,
+    merchant: str | None = None,
+) -> Found:
+    """Up to k products like a photo (untrusted bytes) or like a product (never itself), best first, filtered."""
+    if (photo is None) == (product_id is None):
+        raise ValueError("give exactly one of photo or product_id")
+    if photo is not None:
+        model, _, vectors = catalog.embed([decode_image(photo, max_pixels=catalog.config.max_pixels)])
+        version, query = model.version, vectors[0]
+    with catalog.sessions() as session:
+        if product_id is not None:
+            version = catalog.model().version
+            query = product_vector(session, product_id, version)
+        index = catalog.space.index(version, len(query))
+        hits = search_similar(
+            session,
+            index,
+            query,
+            k,
+            min_similarity=min_similarity,
+            category=category,
+            merchant=merchant,
+            exclude_product=product_id,
+        )
+        ids = [h.product.id for h in hits]  # their images too, for whoever shows the hits after the session
+        session.scalars(
+            select(Product).where(Product.id.in_(ids)).options(selectinload(Product.images))
+        ).all()
+    return Found(version, hits)
+
+
+def find_duplicates(catalog: Catalog, photo: bytes) -> Found:
+    """Catalogue products showing a near-duplicate of a photo (untrusted bytes), most similar first, one per product."""
+    image = decode_image(photo, max_pixels=catalog.config.max_pixels)
+    model, _, vectors = catalog.embed([image])
+    view = canonical_view(image)
+    phash = perceptual_hash(Image.fromarray(view))
+    cache = catalog.duplicate_cache(model.version)
+    with catalog.sessions() as session:
+        with cache.lock:
+            cache.refresh(session)
+            rows, sims = cache.matches(phash, vectors[0], view, catalog.config.duplicates)
+            image_ids = [int(i) for i in cache.ids[rows]]
+        best: dict[int, Hit] = {}
+        for image_id, sim in sorted(zip(image_ids, sims.tolist()), key=lambda x: -x[1]):
+            img = session.get(ProductImage, image_id)
+            if img is None or img.product_id in best:
+                continue  # deleted meanwhile, or this product already has a better image
+            best[img.product_id] = Hit(get_product(session, img.product_id), img, sim)
+    return Found(model.version, list(best.values()))
 
 
 def search_similar(

@@ -7,6 +7,7 @@ store can stand in later); `LocalImageStore` keeps the files on a local disk.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import os
 import re
@@ -82,6 +83,11 @@ class ImageStore(Protocol):
     def sweep(self, keep: Callable[[str], bool] | Collection[str]) -> int:
         """Delete stored images whose id is not kept and leftovers of interrupted writes; return the count."""
         ...
+
+
+def content_id(data: bytes) -> str:
+    """The id under which uploaded bytes are stored: their sha256 (the same bytes always give the same id)."""
+    return hashlib.sha256(data).hexdigest()
 
 
 def validate_image_id(image_id: str) -> str:

@@ -1,47 +1,177 @@
-"""Vector indexes per model version, persisted beside the database; the active one named in <root>/ACTIVE.
+"""Vector indexes per model version, and which version search uses (named in <root>/ACTIVE, an atomic switch).
 
-An index file is a cache of the `embeddings` table: loading one brings it in line with the table (ids added
-or deleted while no process held it), so a crash between commit and save loses nothing.
+Each version's index lives in one of two stores: a faiss file <root>/<version>/index.faiss (the default), or
+a Milvus collection named in <root>/<version>/milvus-collection (SHOPLENS_VECTOR_BACKEND=milvus). Either is
+a cache of the `embeddings` table: loading one brings it in line with the table (ids added or deleted while
+no process held it), so a crash between commit and save loses nothing.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from shoplens.catalog.models import Embedding
+from shoplens.db.catalog import Embedding
 from shoplens.files import file_lock, write_atomic
-from shoplens.search.index import FaissIndex, VectorIndex, load_index
+from shoplens.search.index import FaissIndex, load_index
+from shoplens.search.protocol import VectorIndex
 
 ACTIVE_FILE = "ACTIVE"
 INDEX_FILE = "index.faiss"
+COLLECTION_FILE = "milvus-collection"
+BACKENDS = ("faiss", "milvus")
+Stamp = tuple[int, int]
 
 
 @dataclass
 class _Loaded:
-    """An index in memory and the file stamp it was loaded from (or last saved to)."""
+    """An index in memory and the stamp of its store entry when it was loaded (or last saved)."""
 
     index: VectorIndex
-    stamp: tuple[int, int] | None
+    stamp: Stamp | None
+
+
+class IndexStore(Protocol):
+    """Where the index of each model version is kept."""
+
+    def path(self, version: str) -> Path:
+        """The file that stands for a version's index (its stamp changes when another process replaces it)."""
+        ...
+
+    def load(self, version: str) -> VectorIndex:
+        """The stored index of a version (its file stamp is not None)."""
+        ...
+
+    def new(self, version: str, dim: int, method: str, replace: bool) -> VectorIndex:
+        """An empty index for a version; replace: a fresh one that takes the old one's place when saved."""
+        ...
+
+    def save(self, version: str, index: VectorIndex) -> None:
+        """Persist a version's index (called under the space's lock and file lock)."""
+        ...
+
+    def versions(self) -> list[str]:
+        """Versions whose stored index erasure must reach even when no process has loaded it."""
+        ...
+
+
+class FaissFiles:
+    """faiss indexes in files: root/<version>/index.faiss, rewritten atomically on save."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def path(self, version: str) -> Path:
+        """The index file of a version."""
+        return self.root / version / INDEX_FILE
+
+    def load(self, version: str) -> VectorIndex:
+        """The index in a version's file."""
+        return load_index(self.path(version))
+
+    def new(self, version: str, dim: int, method: str, replace: bool) -> VectorIndex:
+        """An empty faiss index in memory (written when saved)."""
+        return FaissIndex(dim, method=method)
+
+    def save(self, version: str, index: VectorIndex) -> None:
+        """Rewrite the version's file atomically (a reader sees the old file or the new one)."""
+        assert isinstance(index, FaissIndex)
+        self.path(version).parent.mkdir(parents=True, exist_ok=True)
+        index.save(self.path(version))
+
+    def versions(self) -> list[str]:
+        """None: a file not loaded is brought in line with the table (erasures included) when it is loaded."""
+        return []
+
+
+class MilvusCollections:
+    """Milvus collections, one per version (shoplens_<version>_<created>), each named in root/<version>/.
+
+    A rebuild fills a new collection; saving it switches the name file atomically and drops the old one.
+    """
+
+    def __init__(self, root: Path, uri: str, token: str | None = None) -> None:
+        self.root, self.uri, self.token = root, uri, token
+
+    def path(self, version: str) -> Path:
+        """The file naming a version's collection."""
+        return self.root / version / COLLECTION_FILE
+
+    def load(self, version: str) -> VectorIndex:
+        """The version's collection."""
+        from shoplens.search.milvus import open_collection
+
+        return open_collection(self.uri, self.path(version).read_text().strip(), self.token)
+
+    def new(self, version: str, dim: int, method: str, replace: bool) -> VectorIndex:
+        """A new collection; a version's first one is named at once, a replacement when saved."""
+        from shoplens.search.milvus import MilvusIndex
+
+        with file_lock(self.root / ".lock"):
+            if not replace and self.path(version).exists():  # another process named one meanwhile
+                return self.load(version)
+            safe = re.sub(r"[^A-Za-z0-9_]", "_", version)[:150]
+            name = f"shoplens_{safe}_{time.time_ns():x}"
+            index = MilvusIndex(dim, method, uri=self.uri, collection=name, token=self.token)
+            if not replace:
+                self._name(version, name)
+            return index
+
+    def save(self, version: str, index: VectorIndex) -> None:
+        """Name the index's collection as the version's (if it is new) and drop the one it replaces."""
+        from shoplens.search.milvus import MilvusIndex, client_for
+
+        assert isinstance(index, MilvusIndex)
+        path = self.path(version)
+        old = path.read_text().strip() if path.exists() else None
+        if old != index.collection:
+            self._name(version, index.collection)
+            if old and client_for(self.uri, self.token).has_collection(old):
+                client_for(self.uri, self.token).drop_collection(old)
+
+    def versions(self) -> list[str]:
+        """Every version with a collection: erasure reaches them all."""
+        return sorted(p.parent.name for p in self.root.glob(f"*/{COLLECTION_FILE}"))
+
+    def _name(self, version: str, collection: str) -> None:
+        self.path(version).parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(self.path(version), (collection + "\n").encode())
+
+
+def index_store(root: Path, backend: str, milvus_uri: str | None, milvus_token: str | None) -> IndexStore:
+    """The store of a vector backend: faiss files under root, or Milvus (default: milvus-lite in root/milvus.db)."""
+    if backend == "faiss":
+        return FaissFiles(root)
+    if backend == "milvus":
+        return MilvusCollections(root, milvus_uri or str(root / "milvus.db"), milvus_token)
+    raise ValueError(f"unknown vector backend {backend!r}; expected one of {', '.join(BACKENDS)}")
 
 
 class VectorSpace:
     """The vector index of each model version under root/<version>/, and which version search uses."""
 
     def __init__(
-        self, root: str | os.PathLike, sessions: sessionmaker[Session], method: str = "exact"
+        self,
+        root: str | os.PathLike,
+        sessions: sessionmaker[Session],
+        method: str = "exact",
+        store: IndexStore | None = None,
     ) -> None:
         self.root = Path(root)
         self.sessions = sessions
         self.method = method
+        self.store = store or FaissFiles(self.root)
         self._lock = threading.RLock()
         self._loaded: dict[str, _Loaded] = {}
         self._deferred = (
@@ -61,18 +191,21 @@ class VectorSpace:
         write_atomic(self.root / ACTIVE_FILE, (version + "\n").encode())
 
     def path(self, version: str) -> Path:
-        """Where the index of a model version is kept."""
-        return self.root / version / INDEX_FILE
+        """The file that holds (faiss) or names (Milvus) the index of a model version."""
+        return self.store.path(version)
 
     def index(self, version: str, dim: int) -> VectorIndex:
-        """The index of `version` (vectors of `dim`), reloaded when another process saved a newer file, synced."""
+        """The index of `version` (vectors of `dim`), reloaded when another process replaced it, synced."""
         with self._lock:
             loaded = self._loaded.get(version)
             stamp = _stamp(self.path(version))
             if loaded is None or (stamp is not None and stamp != loaded.stamp):
-                index = load_index(self.path(version)) if stamp is not None else None
+                index = self.store.load(version) if stamp is not None else None
                 index = self._sync(version, index, dim)
-                loaded = self._loaded[version] = _Loaded(index, stamp)
+                named = (
+                    stamp if stamp is not None else _stamp(self.path(version))
+                )  # a new collection is named
+                loaded = self._loaded[version] = _Loaded(index, named)
             return loaded.index
 
     def add(self, version: str, ids: np.ndarray, vectors: np.ndarray) -> None:
@@ -101,31 +234,36 @@ class VectorSpace:
                     self._unsaved.clear()
 
     def remove(self, ids: np.ndarray) -> None:
-        """Drop image ids from every index held here and save them."""
+        """Drop image ids from every index held here (and every Milvus collection of a version) and save them."""
+        ids = np.asarray(ids, dtype=np.int64)
         with self._lock:
-            for version in list(self._loaded):
-                if self._loaded[version].index.remove(np.asarray(ids, dtype=np.int64)):
+            for version in sorted(set(self._loaded) | set(self.store.versions())):
+                held = self._loaded.get(version)
+                if (held.index if held else self.store.load(version)).remove(ids) and held:
                     self.save(version)
 
     def save(self, version: str) -> None:
-        """Write a version's index atomically (a reader sees the old file or the new one)."""
+        """Persist a version's index: a faiss file rewritten atomically, or a Milvus collection named."""
         with self._lock, file_lock(self.root / ".lock"):
             self._unsaved.discard(version)
-            path = self.path(version)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._loaded[version].index.save(path)
-            self._loaded[version].stamp = _stamp(path)
+            self.store.save(version, self._loaded[version].index)
+            self._loaded[version].stamp = _stamp(self.path(version))
 
     def build(self, version: str, dim: int, method: str | None = None) -> VectorIndex:
         """A fresh index of every stored embedding of `version`, saved (not activated)."""
         with self._lock:
-            index = self._sync(version, None, dim, method)
+            index = self._sync(version, None, dim, method, replace=True)
             self._loaded[version] = _Loaded(index, None)
             self.save(version)
             return index
 
     def _sync(
-        self, version: str, index: VectorIndex | None, dim: int, method: str | None = None
+        self,
+        version: str,
+        index: VectorIndex | None,
+        dim: int,
+        method: str | None = None,
+        replace: bool = False,
     ) -> VectorIndex:
         """The index with exactly the ids the embeddings table holds for `version`."""
         with self.sessions() as session:
@@ -141,7 +279,7 @@ class VectorSpace:
                 missing = np.setdiff1d(stored, held)
             ids, vectors = _vectors(session, version, missing)
         if index is None:
-            index = FaissIndex(dim, method=method or self.method)
+            index = self.store.new(version, dim, method or self.method, replace)
         if len(ids):
             index.add(ids, vectors)
         return index
@@ -161,13 +299,13 @@ def _vectors(
             )
         ):
             out_ids.append(image_id)
-            out.append(np.frombuffer(vec, dtype="<f4"))
+            out.append(vec)
     if not out:
         return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
-    return np.array(out_ids, dtype=np.int64), np.stack(out).astype(np.float32)
+    return np.array(out_ids, dtype=np.int64), np.stack(out)
 
 
-def _stamp(path: Path) -> tuple[int, int] | None:
+def _stamp(path: Path) -> Stamp | None:
     """A file's (mtime ns, size), or None when it does not exist."""
     try:
         st = path.stat()

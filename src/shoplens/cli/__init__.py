@@ -1,6 +1,16 @@
 """The `shoplens` command line: thin sub-commands over the package, one module per group."""
 
-from shoplens.cli import ads, behaviour, catalog, data, models, training  # noqa: F401  (each module registers its commands)
+from shoplens.cli import (  # noqa: F401  (each module registers its commands)
+    ads,
+    backbone,
+    behaviour,
+    catalog,
+    data,
+    keys,
+    serve,
+    training,
+    versions,
+)
 from shoplens.cli.common import app
 
 __all__ = ["app"]

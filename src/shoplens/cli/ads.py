@@ -9,8 +9,10 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from shoplens.cli.catalog import DataDir, DbUrl, open_catalog
-from shoplens.cli.common import ModelName, ModelsDir, app, friendly_errors, out
+from shoplens.cli.catalog import open_catalog
+from shoplens.cli.common import app, friendly_errors, out
+from shoplens.cli.options import CATALOG, with_settings
+from shoplens.config import Settings
 
 ads_app = typer.Typer(help="Ads: campaign reports, simulation.", no_args_is_help=True)
 app.add_typer(ads_app, name="ads")
@@ -18,19 +20,17 @@ app.add_typer(ads_app, name="ads")
 
 @ads_app.command("report")
 @friendly_errors
+@with_settings(CATALOG)
 def report(
+    settings: Settings,
     campaign_id: Annotated[int | None, typer.Argument(help="One campaign (default: every campaign).")] = None,
     merchant: Annotated[str | None, typer.Option(help="Only this merchant's campaigns.")] = None,
     limit: Annotated[int, typer.Option(min=1, max=10_000, help="Campaigns at most, newest first.")] = 100,
-    models_dir: ModelsDir = Path("var/models"),
-    name: ModelName = "fashion-mnist",
-    catalog_dir: DataDir = None,
-    database_url: DbUrl = None,
 ) -> None:
     """Impressions, clicks, CTR, spend and budget left per campaign (and per creative for one campaign)."""
     from shoplens.ads.reports import campaign_report, campaign_reports
 
-    with open_catalog(models_dir, name, catalog_dir, database_url) as catalog, catalog.sessions() as session:
+    with open_catalog(settings) as catalog, catalog.sessions() as session:
         reports = (
             [campaign_report(session, campaign_id)]
             if campaign_id
@@ -81,22 +81,20 @@ def report(
 
 @ads_app.command("simulate")
 @friendly_errors
+@with_settings(CATALOG)
 def simulate(
+    settings: Settings,
     users: Annotated[int, typer.Option(min=1, max=1_000_000, help="Simulated shoppers.")] = 500,
     rounds: Annotated[int, typer.Option(min=1, max=10_000_000, help="Ads shown (one per round).")] = 20_000,
     seed: int = 0,
     chart: Annotated[
         Path | None, typer.Option(help="Write cumulative CTR and regret curves here (PNG).")
     ] = None,
-    models_dir: ModelsDir = Path("var/models"),
-    name: ModelName = "fashion-mnist",
-    catalog_dir: DataDir = None,
-    database_url: DbUrl = None,
 ) -> None:
     """Simulate shoppers on the catalogue: ShopLens ad selection vs random vs the best single creative (JSON out)."""
     from shoplens.ads.simulate import simulate_ads, write_ads_chart
 
-    with open_catalog(models_dir, name, catalog_dir, database_url) as catalog:
+    with open_catalog(settings) as catalog:
         result = simulate_ads(catalog, n_users=users, rounds=rounds, seed=seed)
     if chart:
         write_ads_chart(result, chart)

@@ -7,8 +7,10 @@ from typing import Annotated
 
 import typer
 
-from shoplens.cli.catalog import DataDir, DbUrl, bar, open_catalog
-from shoplens.cli.common import ModelName, ModelsDir, app, err, friendly_errors, out
+from shoplens.cli.catalog import bar, open_catalog
+from shoplens.cli.common import app, err, friendly_errors, out
+from shoplens.cli.options import CATALOG, with_settings
+from shoplens.config import Settings
 
 events_app = typer.Typer(help="Shopper events: import.", no_args_is_help=True)
 report_app = typer.Typer(help="Reports: category trends.", no_args_is_help=True)
@@ -27,26 +29,22 @@ def _count_lines(path: Path) -> int:
 
 @events_app.command("import")
 @friendly_errors
+@with_settings(CATALOG)
 def import_events(
     source: Annotated[
         Path, typer.Argument(help="CSV: event_id,user_id,type,timestamp[,product_id,ad_id,session_id].")
     ],
+    settings: Settings,
     batch_size: Annotated[int, typer.Option(min=1, max=1000, help="Events per transaction.")] = 1000,
-    models_dir: ModelsDir = Path("var/models"),
-    name: ModelName = "fashion-mnist",
-    catalog_dir: DataDir = None,
-    database_url: DbUrl = None,
 ) -> None:
     """Record the events of a CSV file (ids pseudonymised with SHOPLENS_USER_ID_SECRET when set); re-runs add none."""
-    from shoplens.config import Settings
-    from shoplens.recommend.events import import_csv
+    from shoplens.behaviour.events import import_csv
 
-    secret = Settings().user_id_secret
     with (
-        open_catalog(models_dir, name, catalog_dir, database_url) as catalog,
+        open_catalog(settings) as catalog,
         bar(_count_lines(source), f"import {source.name}") as advance,
     ):
-        summary = import_csv(catalog.sessions, source, secret, batch_size, progress=advance)
+        summary = import_csv(catalog.sessions, source, settings.user_id_secret, batch_size, progress=advance)
     out.print(
         f"{summary.accepted} accepted, {summary.duplicates} duplicates (ignored), {summary.rejected} rejected"
         f" — {len(summary.users)} shoppers got new events"
@@ -61,23 +59,21 @@ def import_events(
 
 @report_app.command("trends")
 @friendly_errors
+@with_settings(CATALOG)
 def report_trends(
+    settings: Settings,
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for trends.csv and trends.png.")] = Path(
         "var/reports"
     ),
     days: Annotated[
         int, typer.Option(min=1, max=366, help="The last this many UTC days, today included.")
     ] = 30,
-    models_dir: ModelsDir = Path("var/models"),
-    name: ModelName = "fashion-mnist",
-    catalog_dir: DataDir = None,
-    database_url: DbUrl = None,
 ) -> None:
     """Uploads, views, carts and purchases per category per day: a CSV and a PNG chart."""
-    from shoplens.recommend.trends import category_trends, trend_window, write_chart, write_csv
+    from shoplens.behaviour.trends import category_trends, trend_window, write_chart, write_csv
 
     start, end = trend_window(days)
-    with open_catalog(models_dir, name, catalog_dir, database_url) as catalog, catalog.sessions() as session:
+    with open_catalog(settings) as catalog, catalog.sessions() as session:
         rows = category_trends(session, start, end)
     csv_path = write_csv(rows, out_dir / "trends.csv")
     png_path = write_chart(rows, out_dir / "trends.png", start, end)

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import (
@@ -20,24 +20,17 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from shoplens.cli.common import ModelName, ModelsDir, app, err, friendly_errors, out
+from shoplens.cli.common import app, err, friendly_errors, out
+from shoplens.cli.data import FashionMnistDir
+from shoplens.cli.options import CATALOG, with_settings
+from shoplens.config import Settings
+from shoplens.errors import NotFoundError
+
+if TYPE_CHECKING:
+    from shoplens.catalog.service import Catalog
 
 catalog_app = typer.Typer(help="The product catalogue: quality report, orphan sweep.", no_args_is_help=True)
 app.add_typer(catalog_app, name="catalog")
-DataDir = Annotated[
-    Path | None,
-    typer.Option(
-        "--catalog-dir", envvar="SHOPLENS_CATALOG_DIR", help="Catalogue data folder (default var/catalog)."
-    ),
-]
-DbUrl = Annotated[
-    str | None,
-    typer.Option(
-        "--database-url",
-        envvar="DATABASE_URL",
-        help="postgresql://… (default: SQLite in the catalogue folder).",
-    ),
-]
 
 
 class Kind(str, Enum):
@@ -48,23 +41,12 @@ class Kind(str, Enum):
 
 
 @contextmanager
-def open_catalog(
-    models_dir: Path, name: str, data_dir: Path | None, database_url: str | None, **settings: Any
-):  # type: ignore[no-untyped-def]
-    """The catalogue the options name (other settings from SHOPLENS_* variables), closed after the block."""
+def open_catalog(settings: Settings) -> Iterator[Catalog]:
+    """The catalogue the settings name, closed after the block."""
     from shoplens.catalog.service import Catalog, catalog_config
-    from shoplens.config import Settings
     from shoplens.inference.store import ModelStore
 
-    given = {
-        "models_dir": models_dir,
-        "model_name": name,
-        "catalog_dir": data_dir,
-        "database_url": database_url,
-        **settings,
-    }
-    s = Settings(**{k: v for k, v in given.items() if v is not None})
-    catalog = Catalog(catalog_config(s), ModelStore(s.models_dir, s.model_name))
+    catalog = Catalog(catalog_config(settings), ModelStore(settings.models_dir, settings.model_name))
     try:
         yield catalog
     finally:
@@ -88,14 +70,19 @@ def bar(total: int, what: str) -> Iterator[Any]:
 
 
 def detect_kind(source: Path) -> Kind:
-    """folder for a directory, csv for *.csv, urls for anything else."""
+    """folder for a directory, csv for *.csv, urls for any other file."""
     if source.is_dir():
         return Kind.folder
-    return Kind.csv if source.suffix.lower() == ".csv" else Kind.urls
+    if source.suffix.lower() == ".csv":
+        return Kind.csv
+    if not source.exists():
+        raise NotFoundError(f"no folder or file {source}")
+    return Kind.urls
 
 
 @app.command()
 @friendly_errors
+@with_settings(CATALOG, {"blur_faces_merchant": ("--blur-faces/--no-blur-faces",)})
 def ingest(
     source: Annotated[
         Path,
@@ -103,6 +90,7 @@ def ingest(
             help="A folder of images, a CSV manifest (sku,title,brand,price,category,image) or a file of URLs."
         ),
     ],
+    settings: Settings,
     kind: Annotated[
         Kind, typer.Option(help="What the source is (auto: by its type and suffix).")
     ] = Kind.auto,
@@ -118,23 +106,13 @@ def ingest(
     allow_private: Annotated[
         bool, typer.Option(help="Also fetch from internal addresses (loopback, private networks).")
     ] = False,
-    blur_faces: Annotated[
-        bool | None,
-        typer.Option(
-            "--blur-faces/--no-blur-faces", help="Blur faces (default: the merchant-photo setting, off)."
-        ),
-    ] = None,
     batch_size: Annotated[int, typer.Option(min=1, max=4096)] = 256,
-    models_dir: ModelsDir = Path("var/models"),
-    name: ModelName = "fashion-mnist",
-    catalog_dir: DataDir = None,
-    database_url: DbUrl = None,
 ) -> None:
     """Ingest products from a source; re-running it resumes (rows already done are skipped)."""
     from shoplens.catalog.fetch import FetchPolicy
     from shoplens.catalog.jobs import BulkIngest, rows_from_csv, rows_from_folder, rows_from_url_list
 
-    with open_catalog(models_dir, name, catalog_dir, database_url) as catalog:
+    with open_catalog(settings) as catalog:
         kind = detect_kind(source) if kind is Kind.auto else kind
         if kind is Kind.folder:
             rows = rows_from_folder(source, merchant, catalog.categories())
@@ -143,8 +121,7 @@ def ingest(
         else:
             rows = rows_from_url_list(source, merchant)
         policy = FetchPolicy(allowed_hosts=frozenset(allow_host or ()), allow_private=allow_private)
-        blur = catalog.config.blur_faces_merchant if blur_faces is None else blur_faces
-        job = BulkIngest(catalog, policy, batch_size=batch_size, blur_faces=blur)
+        job = BulkIngest(catalog, policy, batch_size=batch_size, blur_faces=settings.blur_faces_merchant)
         start = time.perf_counter()
         with bar(len(rows), f"ingest {source.name}") as advance:
             summary = job.run(kind.value, source, rows, merchant, progress=advance)
@@ -163,28 +140,25 @@ def ingest(
 
 @app.command()
 @friendly_errors
+@with_settings(CATALOG, {"index_method": ("--method",)})
 def reindex(
+    settings: Settings,
     version: Annotated[
         str | None, typer.Option(help="Model version to embed with (default: the active one).")
     ] = None,
-    method: Annotated[str | None, typer.Option(help="exact, hnsw or ivf (default: the setting).")] = None,
-    models_dir: ModelsDir = Path("var/models"),
-    name: ModelName = "fashion-mnist",
-    catalog_dir: DataDir = None,
-    database_url: DbUrl = None,
 ) -> None:
     """Embed the catalogue with a model version, build its vector index, then switch search to it."""
     from sqlalchemy import func, select
 
     from shoplens.ads.campaigns import reembed_creatives
-    from shoplens.catalog.models import ProductImage
     from shoplens.catalog.reindex import reindex as run
+    from shoplens.db.catalog import ProductImage
 
-    with open_catalog(models_dir, name, catalog_dir, database_url) as catalog:
+    with open_catalog(settings) as catalog:
         with catalog.sessions() as session:
             total = session.scalar(select(func.count(ProductImage.id))) or 0
         with bar(total, "embed") as advance:
-            summary = run(catalog, version, method, progress=advance)
+            summary = run(catalog, version, settings.index_method, progress=advance)
         creatives = reembed_creatives(catalog)  # ad creatives are recognised again with the new model
         out.print(
             f"search now uses {summary.version} (was {summary.previous or 'none'}): "
@@ -194,7 +168,9 @@ def reindex(
 
 @app.command("demo-catalog")
 @friendly_errors
+@with_settings(CATALOG)
 def demo_catalog(
+    settings: Settings,
     out_dir: Annotated[
         Path, typer.Option("--out", help="Where the generated photos, manifest and truth go.")
     ] = Path("var/demo-catalog"),
@@ -210,11 +186,7 @@ def demo_catalog(
             help="Simulated shoppers with two weeks of events, and demo ad campaigns (0: none).",
         ),
     ] = 40,
-    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Fashion-MNIST folder.")] = None,
-    models_dir: ModelsDir = Path("var/models"),
-    name: ModelName = "fashion-mnist",
-    catalog_dir: DataDir = None,
-    database_url: DbUrl = None,
+    data_dir: FashionMnistDir = None,
 ) -> None:
     """Build a catalogue from Fashion-MNIST test images (≈3 % wrong categories, ≈2 % near-duplicates), load it,
     and add demo shoppers with browsing histories and demo ad campaigns."""
@@ -231,14 +203,12 @@ def demo_catalog(
     )
     out.print(f"wrote {manifest} and {out_dir / 'truth.json'}")
     if load:
-        ingest(
-            manifest, Kind.csv, "default", None, False, None, 256, models_dir, name, catalog_dir, database_url
-        )
+        ingest(manifest, kind=Kind.csv, settings=settings)
         if shoppers:
             from shoplens.ads.demo import seed_demo_campaigns
             from shoplens.recommend.demo import seed_demo_shoppers
 
-            with open_catalog(models_dir, name, catalog_dir, database_url) as catalog:
+            with open_catalog(settings) as catalog:
                 events = seed_demo_shoppers(catalog, users=shoppers, seed=seed)
                 creatives = seed_demo_campaigns(catalog)
             out.print(
@@ -251,17 +221,12 @@ def demo_catalog(
 
 @catalog_app.command("qa")
 @friendly_errors
-def catalog_qa(
-    limit: Annotated[int, typer.Option(min=0, max=1000)] = 10,
-    models_dir: ModelsDir = Path("var/models"),
-    name: ModelName = "fashion-mnist",
-    catalog_dir: DataDir = None,
-    database_url: DbUrl = None,
-) -> None:
+@with_settings(CATALOG)
+def catalog_qa(settings: Settings, limit: Annotated[int, typer.Option(min=0, max=1000)] = 10) -> None:
     """Counts of flagged products (mismatch, duplicate, low quality) and the first few of each, as JSON."""
     from shoplens.catalog.queries import qa_summary
 
-    with open_catalog(models_dir, name, catalog_dir, database_url) as catalog:
+    with open_catalog(settings) as catalog:
         with catalog.sessions() as session:
             summary = qa_summary(session, limit)
             for flag in summary["flags"].values():
@@ -271,16 +236,12 @@ def catalog_qa(
 
 @catalog_app.command("sweep")
 @friendly_errors
-def catalog_sweep(
-    models_dir: ModelsDir = Path("var/models"),
-    name: ModelName = "fashion-mnist",
-    catalog_dir: DataDir = None,
-    database_url: DbUrl = None,
-) -> None:
+@with_settings(CATALOG)
+def catalog_sweep(settings: Settings) -> None:
     """Delete stored image files that no catalogue row refers to (left by an interrupted ingest)."""
     from shoplens.catalog.queries import referenced_images
 
-    with open_catalog(models_dir, name, catalog_dir, database_url) as catalog:
+    with open_catalog(settings) as catalog:
         with catalog.sessions() as session:
             keep = referenced_images(session)
         out.print(f"removed {catalog.store.sweep(keep)} orphan file(s)")
@@ -288,23 +249,17 @@ def catalog_sweep(
 
 @catalog_app.command("taxonomy")
 @friendly_errors
+@with_settings(CATALOG, {"taxonomy": ()})
 def catalog_taxonomy(
+    settings: Settings,
     categories: Annotated[
         list[str] | None, typer.Argument(help="Categories of a new taxonomy, in display order.")
     ] = None,
-    taxonomy: Annotated[
-        str | None,
-        typer.Option("--taxonomy", help="Its name (default: SHOPLENS_TAXONOMY, fashion-mnist)."),
-    ] = None,
-    models_dir: ModelsDir = Path("var/models"),
-    name: ModelName = "fashion-mnist",
-    catalog_dir: DataDir = None,
-    database_url: DbUrl = None,
 ) -> None:
     """Show the catalogue's taxonomy, or create a named one from the given categories."""
-    from shoplens.catalog.db import ensure_taxonomy
+    from shoplens.catalog.queries import ensure_taxonomy
 
-    with open_catalog(models_dir, name, catalog_dir, database_url, taxonomy=taxonomy) as catalog:
+    with open_catalog(settings) as catalog:
         if categories:
             with catalog.sessions.begin() as session:
                 existing = [

@@ -1,11 +1,10 @@
-"""What every `shoplens` sub-command shares: the Typer apps, consoles, error handling and common options."""
+"""What every `shoplens` sub-command shares: the Typer apps, consoles and error handling."""
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -26,7 +25,7 @@ err = Console(stderr=True, soft_wrap=True)
 
 
 def friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn ShopLensError into `error: …` on stderr and its exit code, never a traceback."""
+    """Turn ShopLensError, ValueError and OSError into `error: …` on stderr and an exit code, never a traceback."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -38,17 +37,9 @@ def friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         except ValueError as e:
             err.print(f"[red]error:[/red] {e}", highlight=False)
             raise typer.Exit(2) from None
+        except OSError as e:  # a path given that cannot be read or written
+            where = f"{e.filename}: " if e.filename else ""
+            err.print(f"[red]error:[/red] {where}{e.strerror or e}", highlight=False)
+            raise typer.Exit(1) from None
 
     return wrapper
-
-
-ModelsDir = Annotated[
-    Path,
-    typer.Option("--models-dir", envvar="SHOPLENS_MODELS_DIR", help="Root of <name>/<version>/ bundles."),
-]
-ModelName = Annotated[
-    str, typer.Option("--name", envvar="SHOPLENS_MODEL_NAME", help="Model name under the models dir.")
-]
-KeysFile = Annotated[
-    Path, typer.Option("--keys-file", envvar="SHOPLENS_API_KEYS_FILE", help="The hashed API keys file.")
-]

@@ -17,7 +17,7 @@ class Mode(str, Enum):
     RGB = "RGB"
 
 
-DataDir = Annotated[
+FashionMnistDir = Annotated[
     Path | None,
     typer.Option(
         "--data-dir",
@@ -57,7 +57,7 @@ def _source(
 
 @data_app.command("info")
 @friendly_errors
-def data_info(data_dir: DataDir = None) -> None:
+def data_info(data_dir: FashionMnistDir = None) -> None:
     """Where Fashion-MNIST was found, its files, shapes and whether they are the official ones."""
     from shoplens.data.fashion_mnist import CLASS_NAMES, describe
 
@@ -89,7 +89,7 @@ def data_download(
 def data_sample(
     out_path: Annotated[Path, typer.Argument(help="PNG file to write.")],
     index: Annotated[int, typer.Option(min=0, help="Which test image.")] = 0,
-    data_dir: DataDir = None,
+    data_dir: FashionMnistDir = None,
 ) -> None:
     """Write a Fashion-MNIST test image as a shop-style PNG (dark product on white), e.g. to try `serve`."""
     from PIL import Image

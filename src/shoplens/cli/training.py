@@ -11,7 +11,9 @@ from typing import Annotated
 import typer
 
 from shoplens.cli.common import app, friendly_errors, models_app, out
-from shoplens.cli.data import DataDir, Folder, Manifest, Mode, Verify, _source
+from shoplens.cli.data import FashionMnistDir, Folder, Manifest, Mode, Verify, _source
+from shoplens.cli.options import with_settings
+from shoplens.config import Settings
 from shoplens.errors import ImageError
 
 
@@ -43,9 +45,11 @@ def models_list() -> None:
 
 @app.command()
 @friendly_errors
+@with_settings({"models_dir": ()})
 def train(
+    settings: Settings,
     preset: Annotated[Preset, typer.Option(help="Defaults for every option below.")] = Preset.fast,
-    data_dir: DataDir = None,
+    data_dir: FashionMnistDir = None,
     folder: Folder = None,
     manifest: Manifest = None,
     verify: Verify = True,
@@ -77,7 +81,7 @@ def train(
     tta_flip: Annotated[bool | None, typer.Option("--tta-flip/--no-tta-flip")] = None,
     threads: Annotated[int | None, typer.Option(min=1, help="CPU threads (default: all cores).")] = None,
     output: Annotated[
-        Path | None, typer.Option(help="Bundle folder (default var/models/<name>/v<timestamp>).")
+        Path | None, typer.Option(help="Bundle folder (default: <models dir>/<data name>/v<UTC timestamp>).")
     ] = None,
     resume: Annotated[
         Path | None, typer.Option(help="Continue from a checkpoint (…/checkpoints/last.pt).")
@@ -118,11 +122,10 @@ def train(
     if resume and not resume.is_file():
         raise typer.BadParameter(f"{resume} does not exist", param_hint="--resume")
     if output is None:
-        output = (
-            resume.parent.parent
-            if resume
-            else default_output("fashion-mnist" if source.kind == "fashion-mnist" else "custom")
-        )
+        name = (
+            source.kind if source.kind == "fashion-mnist" else "custom"
+        )  # the bundle is named after its data
+        output = resume.parent.parent if resume else default_output(settings.models_dir, name)
     bundle, metrics = run_training(cfg, source, output, resume=resume, progress=progress)
     out.print(
         f"test accuracy {metrics['accuracy']:.4f}  top-3 {metrics['top3_accuracy']:.4f}  "
@@ -136,7 +139,7 @@ def train(
 @friendly_errors
 def evaluate(
     bundle: Annotated[Path, typer.Argument(help="A model bundle folder.")],
-    data_dir: DataDir = None,
+    data_dir: FashionMnistDir = None,
     folder: Folder = None,
     manifest: Manifest = None,
     verify: Verify = True,
@@ -166,10 +169,10 @@ def export(
     int8: Annotated[
         bool,
         typer.Option(
-            "--int8", help="Also try a static int8 model, calibrated on Fashion-MNIST training images."
+            "--int8", help="Also try a static int8 model, calibrated on the bundle's own training images."
         ),
     ] = False,
-    data_dir: DataDir = None,
+    data_dir: FashionMnistDir = None,
     verify: Verify = True,
     max_drop: Annotated[
         float,

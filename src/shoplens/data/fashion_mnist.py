@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
-import tempfile
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,8 +12,9 @@ from typing import Literal
 import numpy as np
 
 from shoplens.data.dataset import ImageDataset
-from shoplens.data.idx import parse_idx, read_idx_bytes
+from shoplens.data.idx import decompress_idx, parse_idx, read_idx_bytes
 from shoplens.errors import DataFormatError, DataNotFoundError
+from shoplens.files import write_atomic
 
 CLASS_NAMES = [
     "T-shirt/top",
@@ -159,18 +158,15 @@ def download(
         target = dest / name
         if target.is_file() and hashlib.sha256(read_idx_bytes(target)).hexdigest() == want:
             continue
-        with tempfile.NamedTemporaryFile(dir=dest, delete=False) as tmp:
-            try:
-                with urllib.request.urlopen(base_url + name, timeout=timeout) as r:
-                    shutil.copyfileobj(r, tmp)
-            except OSError as e:
-                os.unlink(tmp.name)
-                raise DataNotFoundError(f"download of {base_url + name} failed ({e}). {HOW_TO_GET}") from e
-        got = hashlib.sha256(read_idx_bytes(tmp.name)).hexdigest()
+        try:
+            with urllib.request.urlopen(base_url + name, timeout=timeout) as r:
+                raw = r.read()  # at most 26 MB; checked before anything is written
+        except OSError as e:
+            raise DataNotFoundError(f"download of {base_url + name} failed ({e}). {HOW_TO_GET}") from e
+        got = hashlib.sha256(decompress_idx(raw, base_url + name)).hexdigest()
         if got != want:
-            os.unlink(tmp.name)
             raise DataFormatError(
                 f"{base_url + name}: checksum mismatch ({got[:16]}… != {want[:16]}…), file discarded"
             )
-        os.replace(tmp.name, target)
+        write_atomic(target, raw)
     return dest

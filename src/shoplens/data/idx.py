@@ -30,11 +30,16 @@ def read_idx_bytes(path: str | os.PathLike) -> bytes:
         raw = path.read_bytes()
     except OSError as e:
         raise DataFormatError(f"{path}: cannot read ({e.strerror or e})") from e
+    return decompress_idx(raw, str(path))
+
+
+def decompress_idx(raw: bytes, name: str = "<bytes>") -> bytes:
+    """The IDX payload of a file's bytes: gunzipped when they are gzip (recognised by its magic)."""
     if raw[:2] == b"\x1f\x8b":
         try:
             return gzip.decompress(raw)
         except (OSError, EOFError, zlib.error) as e:
-            raise DataFormatError(f"{path}: corrupt gzip stream ({e})") from e
+            raise DataFormatError(f"{name}: corrupt gzip stream ({e})") from e
     return raw
 
 

@@ -1,6 +1,8 @@
-"""Images in: safe decoding of untrusted bytes, preprocessing to model input, training augmentation."""
+"""Images in: safe decoding of untrusted bytes and preprocessing to model input (numpy and Pillow only).
 
-from shoplens.imaging.augment import AugmentConfig, augment_batch
+Training augmentation works on torch tensors: import it from `shoplens.imaging.augment`.
+"""
+
 from shoplens.imaging.decode import (
     ACCEPTED_FORMATS,
     DEFAULT_MAX_FRAMES,
@@ -17,9 +19,7 @@ __all__ = [
     "ACCEPTED_FORMATS",
     "DEFAULT_MAX_FRAMES",
     "DEFAULT_MAX_PIXELS",
-    "AugmentConfig",
     "PreprocessConfig",
-    "augment_batch",
     "declared_size",
     "decode_image",
     "flatten_alpha",

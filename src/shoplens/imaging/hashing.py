@@ -6,7 +6,6 @@ BIGINT column; near-duplicate images have hashes a few bits apart.
 
 from __future__ import annotations
 
-import imagehash
 import numpy as np
 from PIL import Image
 
@@ -21,6 +20,8 @@ _BLOCK_ELEMENTS = 1 << 22  # pairs_within compares this many pairs at a time (32
 
 def perceptual_hash(image: Image.Image) -> int:
     """64-bit perceptual hash (pHash) of an image, as a signed int64-range Python int."""
+    import imagehash  # on first use: a server that never hashes starts without it
+
     bits = imagehash.phash(flatten_alpha(image), hash_size=8).hash.flatten()
     return to_signed(int.from_bytes(np.packbits(bits).tobytes(), "big"))
 

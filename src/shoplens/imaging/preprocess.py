@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 import numpy as np
-import torch
 from PIL import Image, ImageChops
 
 from shoplens.fields import reject_unknown_keys
@@ -16,7 +16,6 @@ from shoplens.imaging.decode import flatten_alpha
 MODES: tuple[str, ...] = ("L", "RGB")
 RESIZE_METHODS: tuple[str, ...] = ("pad", "crop")
 TRIM_TOLERANCE = 12  # grey levels a pixel may differ from the corner colour and still count as border
-_TRIM_LUT = [255 if v > TRIM_TOLERANCE else 0 for v in range(256)]  # built once: a lambda is re-run per image
 _RESAMPLE = Image.Resampling.LANCZOS
 _REDUCING_GAP = 2.0  # box-reduce large photos to no less than twice the final size, then resample
 _TRIM_PROBE_SIDE = 256  # shorter side of the reduced copy on which the border is found
@@ -104,17 +103,28 @@ def images_to_batch(images: Sequence[Image.Image], cfg: PreprocessConfig) -> np.
     return batch
 
 
-def normalize(batch: torch.Tensor, cfg: PreprocessConfig) -> torch.Tensor:
+def normalize(batch: np.ndarray, cfg: PreprocessConfig) -> np.ndarray:
     """Scale a uint8 (N, C, H, W) batch to float32 ((x / 255) - mean) / std, per channel."""
     if batch.ndim != 4 or batch.shape[1] != cfg.in_chans:
         raise ValueError(
             f"expected a (N, {cfg.in_chans}, H, W) batch for mode {cfg.mode}, got shape {tuple(batch.shape)}"
         )
-    if batch.dtype != torch.uint8:
+    if batch.dtype != np.uint8:
         raise ValueError(f"expected a uint8 batch, got {batch.dtype}")
-    mean = torch.tensor(cfg.mean, dtype=torch.float32, device=batch.device).view(1, -1, 1, 1)
-    std = torch.tensor(cfg.std, dtype=torch.float32, device=batch.device).view(1, -1, 1, 1)
-    return batch.float().div_(255.0).sub_(mean).div_(std)
+    scale, shift = _affine(cfg)
+    out = np.multiply(batch, scale, dtype=np.float32)
+    out += shift
+    return out
+
+
+@functools.lru_cache(maxsize=64)
+def _affine(cfg: PreprocessConfig) -> tuple[np.ndarray, np.ndarray]:
+    """normalize() as x * scale + shift: per-channel (1, C, 1, 1) float32 arrays, computed once per config."""
+    mean = np.broadcast_to(np.asarray(cfg.mean, np.float64), (cfg.in_chans,))
+    std = np.broadcast_to(np.asarray(cfg.std, np.float64), (cfg.in_chans,))
+    scale = (1.0 / (255.0 * std)).astype(np.float32).reshape(1, -1, 1, 1)
+    shift = (-mean / std).astype(np.float32).reshape(1, -1, 1, 1)
+    return scale, shift
 
 
 def _is_int(value: object) -> bool:
@@ -138,12 +148,15 @@ def _content_box(img: Image.Image, target_side: int) -> tuple[int, int, int, int
     """Box inside the uniform border whose colour is that of the corners; the whole image if uniform."""
     factor = max(1, min(img.size) // max(_TRIM_PROBE_SIDE, 2 * target_side))
     probe = img.reduce(factor) if factor > 1 else img  # the border is found on a small copy
-    corners = [probe.getpixel(xy) for xy in ((0, 0), (probe.width - 1, 0), (0, probe.height - 1))]
-    corners.append(probe.getpixel((probe.width - 1, probe.height - 1)))
-    colour = np.median(np.array(corners).reshape(4, -1), axis=0).round().astype(int)
-    fill = int(colour[0]) if probe.mode == "L" else tuple(int(v) for v in colour)
+    right, bottom = probe.width - 1, probe.height - 1
+    corners = [probe.getpixel(xy) for xy in ((0, 0), (right, 0), (0, bottom), (right, bottom))]
+    bands = [sorted(band) for band in zip(*(c if isinstance(c, tuple) else (c,) for c in corners))]
+    colour = tuple(round((b[1] + b[2]) / 2) for b in bands)  # the median of the four corners, per band
+    fill = colour[0] if probe.mode == "L" else colour
+    tolerance = TRIM_TOLERANCE if probe.mode == "L" else (TRIM_TOLERANCE,) * len(colour)
     difference = ImageChops.difference(probe, Image.new(probe.mode, probe.size, fill))
-    bbox = difference.point(_TRIM_LUT * len(difference.getbands())).getbbox()
+    # Subtracting the tolerance (clipped at 0) leaves non-zero exactly the samples beyond it.
+    bbox = ImageChops.subtract(difference, Image.new(probe.mode, probe.size, tolerance)).getbbox()
     if bbox is None:
         return (0, 0, img.width, img.height)
     left, top, right, bottom = (v * factor for v in bbox)

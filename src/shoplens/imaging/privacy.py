@@ -10,13 +10,16 @@ from __future__ import annotations
 import functools
 import os
 import threading
+from typing import TYPE_CHECKING
 
-import cv2
 import numpy as np
 from PIL import Image
 
 from shoplens.errors import ShopLensError
 from shoplens.imaging.decode import flatten_alpha
+
+if TYPE_CHECKING:
+    import cv2
 
 CASCADE_FILE = "haarcascade_frontalface_default.xml"
 Box = tuple[int, int, int, int]  # left, top, width, height in pixels
@@ -34,6 +37,8 @@ class FaceDetectorError(ShopLensError):
 @functools.cache
 def _cascade() -> cv2.CascadeClassifier:
     """OpenCV's frontal-face cascade, loaded once per process."""
+    import cv2
+
     path = os.path.join(cv2.data.haarcascades, CASCADE_FILE)
     classifier = cv2.CascadeClassifier(path)
     if classifier.empty():
@@ -50,6 +55,8 @@ def detect_faces(
     max_side: int = 1024,
 ) -> list[Box]:
     """Boxes (left, top, width, height) of the frontal faces found in an image, in its pixel coordinates."""
+    import cv2  # on first use: a server that never blurs starts without OpenCV
+
     gray = np.asarray(flatten_alpha(image).convert("L"))
     height, width = gray.shape
     if min(height, width) < min_size:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 from PIL import Image
 
@@ -79,6 +78,8 @@ def assess_quality(image: Image.Image, config: QualityConfig = QualityConfig()) 
 
 def laplacian_variance(gray: np.ndarray, analysis_side: int = 64) -> float:
     """Variance of the Laplacian of a uint8 grayscale array whose short side is scaled to analysis_side."""
+    import cv2  # on first use: a server that never ingests starts without OpenCV
+
     height, width = gray.shape
     scale = min(analysis_side / min(height, width), _MAX_ASPECT * analysis_side / max(height, width))
     if scale != 1.0:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
+import io
 import itertools
 import os
 import warnings
@@ -17,8 +19,10 @@ import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-from shoplens.data import ImageDataset, load_fashion_mnist
-from shoplens.errors import BundleError
+from shoplens.data import ImageDataset
+from shoplens.data.source import DataSource, load_data
+from shoplens.errors import BundleError, ShopLensError
+from shoplens.files import write_atomic
 from shoplens.imaging import normalize
 from shoplens.inference.onnx_session import INPUT, OUTPUTS, OrtSession
 from shoplens.inference.quantize import int8_trial
@@ -56,9 +60,11 @@ def fold_batchnorm(model: nn.Module) -> tuple[nn.Module, int]:
     return model, fused
 
 
-def graph_ops(path: str | os.PathLike) -> set[str]:
-    """The operator types used in an ONNX file's main graph."""
-    return {node.op_type for node in onnx.load(str(path), load_external_data=False).graph.node}
+def graph_ops(model: str | os.PathLike | onnx.ModelProto) -> set[str]:
+    """The operator types used in an ONNX model's main graph (a file or a loaded model)."""
+    if not isinstance(model, onnx.ModelProto):
+        model = onnx.load(str(model), load_external_data=False)
+    return {node.op_type for node in model.graph.node}
 
 
 def export_model_onnx(
@@ -68,33 +74,26 @@ def export_model_onnx(
     path = Path(path)
     folded, _ = fold_batchnorm(model)
     dummy = torch.zeros(2, *input_shape)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter(
-                "ignore", DeprecationWarning
-            )  # the TorchScript exporter announces its successor
-            torch.onnx.export(
-                _LogitsAndEmbedding(folded),
-                (dummy,),
-                str(tmp),
-                dynamo=False,
-                opset_version=opset,
-                input_names=[INPUT],
-                output_names=list(OUTPUTS),
-                do_constant_folding=True,
-                dynamic_axes={name: {0: "batch"} for name in (INPUT, *OUTPUTS)},
-            )
-        onnx.checker.check_model(str(tmp))
-        if "BatchNormalization" in graph_ops(tmp):
-            name = type(model).__name__
-            raise BundleError(
-                f"{name}: a BatchNorm does not follow a Conv2d in an nn.Sequential, cannot fold it"
-            )
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    os.replace(tmp, path)
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():  # the TorchScript exporter announces its successor
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(
+            _LogitsAndEmbedding(folded),
+            (dummy,),
+            buffer,
+            dynamo=False,
+            opset_version=opset,
+            input_names=[INPUT],
+            output_names=list(OUTPUTS),
+            do_constant_folding=True,
+            dynamic_axes={name: {0: "batch"} for name in (INPUT, *OUTPUTS)},
+        )
+    graph = onnx.load_model_from_string(buffer.getvalue())
+    onnx.checker.check_model(graph)
+    if "BatchNormalization" in graph_ops(graph):
+        name = type(model).__name__
+        raise BundleError(f"{name}: a BatchNorm does not follow a Conv2d in an nn.Sequential, cannot fold it")
+    write_atomic(path, buffer.getvalue())
     return path
 
 
@@ -113,11 +112,10 @@ def compare_with_torch(
 ) -> dict[str, float]:
     """Largest absolute difference per output between ONNX Runtime and torch (unfolded model) on random images."""
     shape = (n, bundle.preprocess.in_chans, *bundle.preprocess.size)
-    images = torch.from_numpy(np.random.default_rng(seed).integers(0, 256, shape, dtype=np.uint8))
-    x = normalize(images, bundle.preprocess)
-    feats = bundle.model.eval().forward_features(x)
+    x = normalize(np.random.default_rng(seed).integers(0, 256, shape, dtype=np.uint8), bundle.preprocess)
+    feats = bundle.model.eval().forward_features(torch.from_numpy(x))
     expected = (bundle.model.head(feats).numpy(), feats.numpy())
-    got = session.run(x.numpy())
+    got = session.run(x)
     for name, want, have in zip(OUTPUTS, expected, got):
         if want.shape != have.shape or not np.allclose(have, want, rtol=CHECK_RTOL, atol=CHECK_ATOL):
             worst = np.abs(have - want).max() if want.shape == have.shape else "shape mismatch"
@@ -158,13 +156,19 @@ def onnx_entry(bundle: Bundle, path: Path, opset: int, fused: int, diff: dict[st
 def calibration_data(
     bundle: Bundle, data_dir: str | os.PathLike | None, verify: bool
 ) -> tuple[ImageDataset, ImageDataset]:
-    """Fashion-MNIST (train, test) for int8 calibration and evaluation; other bundles must pass their own data."""
-    source = str(bundle.config.get("data", {}).get("source", "fashion-mnist"))
-    if not source.startswith("fashion-mnist"):
-        raise BundleError(
-            f"{bundle.path} was trained on {source}; int8 from the CLI needs a Fashion-MNIST bundle"
-        )
-    return load_fashion_mnist("train", data_dir, verify), load_fashion_mnist("test", data_dir, verify)
+    """(training pool, test set) of the data the bundle was trained on, as its config.json's `data` describes it.
+
+    `data_dir` says where that data is now (a Fashion-MNIST folder, the photo folder, the manifest), when it moved.
+    """
+    try:
+        source = DataSource.from_record(bundle.config.get("data") or {})
+    except ShopLensError as e:
+        raise BundleError(f"{bundle.path}: int8 calibration needs the training data ({e})") from e
+    if data_dir is not None:
+        source = dataclasses.replace(source, path=str(data_dir))
+    source = dataclasses.replace(source, verify=verify)
+    seed = int(bundle.config.get("train_config", {}).get("seed", 0))
+    return load_data(source, bundle.preprocess, seed)
 
 
 def export_onnx(
@@ -181,8 +185,8 @@ def export_onnx(
     """Write BUNDLE/model.onnx, checked against torch; with int8, also try model.int8.onnx. Returns model.onnx's path.
 
     The int8 model is kept only if its test accuracy is at most `max_accuracy_drop` points below fp32's; both outcomes
-    are recorded in config.json (`onnx_int8`). `data` is (calibration pool, test set), by default Fashion-MNIST
-    train/test from `data_dir`. Any export removes an older int8 model, which would no longer match model.onnx.
+    are recorded in config.json (`onnx_int8`). `data` is (calibration pool, test set), by default the bundle's own
+    training data (`calibration_data`). Any export removes an older int8 model, which would no longer match model.onnx.
     """
     bundle = load_bundle(bundle_path)
     if int8 and data is None:

@@ -45,6 +45,8 @@ class OrtSession:
             raise BundleError(
                 f"{self.path}: expected input {INPUT!r} and outputs {OUTPUTS}, got {inputs} → {outputs}"
             )
+        width = self.session.get_outputs()[outputs.index(OUTPUTS[1])].shape[-1]
+        self.embedding_dim = width if isinstance(width, int) else None
 
     def run(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Logits and features for one normalised float32 (N, C, H, W) batch."""

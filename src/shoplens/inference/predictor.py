@@ -1,18 +1,57 @@
-"""Predict categories and embeddings for photos with a bundle: its preprocessing, calibration and review threshold."""
+"""Predict categories and embeddings for photos with a bundle: its preprocessing, calibration and review threshold.
+
+numpy only: the softmax, L2 normalisation and flip test-time augmentation defined here are the ones training,
+export and the catalogue use too.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 from PIL import Image
 
-from shoplens.imaging import images_to_batch, normalize
-from shoplens.inference.session import InferenceSession, TorchSession
-from shoplens.models.bundle import Bundle
-from shoplens.training.metrics import softmax
+from shoplens.imaging import PreprocessConfig, images_to_batch, normalize
+from shoplens.inference.session import InferenceSession
+from shoplens.models.bundle import BundleSpec
+
+Outputs = tuple[np.ndarray, ...]
+ModelRunner = Callable[["Predictor", np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """Probabilities along the last axis of logits / temperature, without overflow."""
+    if not temperature > 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
+    z = np.asarray(logits, dtype=np.float64) / temperature  # a new array: changed in place below
+    z -= z.max(axis=-1, keepdims=True)
+    np.exp(z, out=z)
+    z /= z.sum(axis=-1, keepdims=True)
+    return z
+
+
+def l2_normalize(x: np.ndarray, eps: float = 1e-12) -> np.ndarray:
+    """Vectors along the last axis scaled to unit length (a zero vector stays zero)."""
+    x = np.asarray(x)
+    norms = np.sqrt(np.einsum("...i,...i->...", x, x))[..., None]
+    return x / np.maximum(norms, eps)
+
+
+def flip_tta(run: Callable[[np.ndarray], Outputs], x: np.ndarray) -> Outputs:
+    """`run`'s outputs averaged over each image and its left-right mirror, both in one call."""
+    n = len(x)
+    outputs = run(np.concatenate([x, x[..., ::-1]]))
+    return tuple((out[:n] + out[n:]) / 2 for out in outputs)
+
+
+def forward(
+    session: InferenceSession, batch: np.ndarray, preprocess: PreprocessConfig, tta_flip: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """Logits and features for uint8 model inputs (N, C, H, W): normalised, mirrored and averaged if asked."""
+    x = normalize(np.ascontiguousarray(batch), preprocess)
+    logits, feats = flip_tta(session.run, x) if tta_flip else session.run(x)
+    return logits, feats
 
 
 @dataclass(frozen=True)
@@ -29,29 +68,29 @@ class Prediction:
         return self.top[0][0]
 
 
-def l2_normalize(x: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit length (zero rows stay zero)."""
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return x / np.maximum(norms, 1e-12)
-
-
 class Predictor:
-    """A bundle plus a runtime session; uint8 arrays or photos in, probabilities, embeddings, predictions out."""
+    """A bundle's description plus a runtime session; uint8 arrays or photos in, probabilities, embeddings out."""
 
-    def __init__(self, bundle: Bundle, session: InferenceSession | None = None, top_k: int = 3) -> None:
+    def __init__(self, bundle: BundleSpec, session: InferenceSession | None = None, top_k: int = 3) -> None:
+        if session is None:  # torch eager: the network is built from the bundle's weights
+            from shoplens.inference.runtime import make_session
+
+            session = make_session(bundle, "torch")
         self.bundle = bundle
-        self.session = session or TorchSession(bundle.model)
+        self.session = session
         self.top_k = min(top_k, len(bundle.labels))
+
+    @property
+    def embedding_dim(self) -> int:
+        """Width of the embeddings `run` returns (recorded in the bundle, else known to the session)."""
+        dim = self.bundle.embedding_dim or getattr(self.session, "embedding_dim", None)
+        if not dim:
+            raise ValueError(f"{self.bundle.path}: the bundle does not record its embedding width")
+        return int(dim)
 
     def run(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Calibrated probabilities (N, K) and L2-normalised embeddings (N, D) for uint8 model inputs (N, C, H, W)."""
-        x = normalize(torch.from_numpy(np.ascontiguousarray(batch)), self.bundle.preprocess).numpy()
-        if self.bundle.tta_flip:  # the photo and its mirror in one runtime call, then averaged
-            logits, feats = self.session.run(np.concatenate([x, x[..., ::-1]]))
-            n = len(x)
-            logits, feats = (logits[:n] + logits[n:]) / 2, (feats[:n] + feats[n:]) / 2
-        else:
-            logits, feats = self.session.run(x)
+        logits, feats = forward(self.session, batch, self.bundle.preprocess, self.bundle.tta_flip)
         return softmax(logits, self.bundle.temperature), l2_normalize(feats)
 
     def probabilities(self, batch: np.ndarray) -> np.ndarray:
@@ -78,3 +117,12 @@ class Predictor:
         order = np.argsort(-p)[: min(top_k, len(p)) if top_k else self.top_k]
         top = [(self.bundle.labels[i], float(p[i])) for i in order]
         return Prediction(top=top, needs_review=top[0][1] < self.bundle.review_threshold, embedding=embedding)
+
+
+def run_directly(predictor: Predictor, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The plain ModelRunner: `predictor.run(batch)` in the calling thread (CLI, tests, bulk jobs).
+
+    A server passes its own runner instead (`api.service.Service.run_model`), which sends the batch through
+    the admission limit and the micro-batcher that classify requests use.
+    """
+    return predictor.run(batch)

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from onnxruntime.quantization import (
     CalibrationDataReader,
     CalibrationMethod,
@@ -25,7 +24,7 @@ from shoplens.errors import BundleError
 from shoplens.imaging import normalize
 from shoplens.inference.onnx_session import INPUT, OrtSession
 from shoplens.inference.predictor import Predictor
-from shoplens.models.bundle import Bundle
+from shoplens.models.bundle import BundleSpec
 
 EVAL_BATCH = 500
 CALIBRATION_BATCH = 64
@@ -51,12 +50,12 @@ class _Batches(CalibrationDataReader):
         self._it = self._batches()
 
 
-def calibration_sample(bundle: Bundle, pool: ImageDataset, n: int, seed: int = 0) -> np.ndarray:
+def calibration_sample(bundle: BundleSpec, pool: ImageDataset, n: int, seed: int = 0) -> np.ndarray:
     """`n` images drawn at random from `pool`, normalised as the bundle's Predictor does."""
     if len(pool) == 0:
         raise BundleError("int8 calibration needs at least one training image")
     idx = np.sort(np.random.default_rng(seed).choice(len(pool), min(n, len(pool)), replace=False))
-    return normalize(torch.from_numpy(pool.images[idx]), bundle.preprocess).numpy()
+    return normalize(pool.images[idx], bundle.preprocess)
 
 
 def quantize_int8(fp32_path: Path, out_path: Path, calibration: np.ndarray) -> Path:
@@ -85,7 +84,7 @@ def quantize_int8(fp32_path: Path, out_path: Path, calibration: np.ndarray) -> P
 
 
 def accuracy_and_speed(
-    bundle: Bundle, sessions: Sequence[OrtSession], test: ImageDataset, batch_size: int = EVAL_BATCH
+    bundle: BundleSpec, sessions: Sequence[OrtSession], test: ImageDataset, batch_size: int = EVAL_BATCH
 ) -> list[tuple[float, float]]:
     """(test accuracy, images/s at the median batch) per session via the bundle's Predictor; batches interleaved.
 
@@ -105,7 +104,7 @@ def accuracy_and_speed(
 
 
 def int8_trial(
-    bundle: Bundle,
+    bundle: BundleSpec,
     fp32_path: Path,
     int8_path: Path,
     pool: ImageDataset,

@@ -1,22 +1,24 @@
-"""Choose a runtime for a bundle and build its Predictor."""
+"""Choose a runtime for a bundle and build its Predictor; torch is imported only for the torch runtime."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
 
 from shoplens.errors import BundleError
+from shoplens.inference.kinds import Runtime
 from shoplens.inference.predictor import Predictor
-from shoplens.inference.session import InferenceSession, TorchSession
-from shoplens.models.bundle import Bundle, load_bundle
+from shoplens.inference.session import InferenceSession
+from shoplens.models.bundle import BundleSpec, read_bundle_spec
 
-Runtime = Literal["auto", "onnxruntime", "onnxruntime-int8", "torch"]
+__all__ = ["INT8_NAME", "ONNX_NAME", "Runtime", "load_predictor", "make_session"]
 ONNX_NAME = "model.onnx"
 INT8_NAME = "model.int8.onnx"
 
 
-def make_session(bundle: Bundle, runtime: Runtime = "auto", threads: int | None = None) -> InferenceSession:
+def make_session(
+    bundle: BundleSpec, runtime: Runtime = "auto", threads: int | None = None
+) -> InferenceSession:
     """ONNX Runtime when the bundle has model.onnx (or when asked for; int8 only when asked for), else torch eager."""
     onnx_path = bundle.path / (INT8_NAME if runtime == "onnxruntime-int8" else ONNX_NAME)
     if runtime in ("onnxruntime", "onnxruntime-int8") or (runtime == "auto" and onnx_path.is_file()):
@@ -28,12 +30,16 @@ def make_session(bundle: Bundle, runtime: Runtime = "auto", threads: int | None 
         from shoplens.inference.onnx_session import OrtSession
 
         return OrtSession(onnx_path, threads=threads)
-    return TorchSession(bundle.model, threads=threads)
+    from shoplens.inference.torch_session import TorchSession
+    from shoplens.models.bundle import load_network
+
+    network = getattr(bundle, "model", None)  # a loaded Bundle brings its network along
+    return TorchSession(network if network is not None else load_network(bundle), threads=threads)
 
 
 def load_predictor(
     path: str | os.PathLike, runtime: Runtime = "auto", threads: int | None = None, top_k: int = 3
 ) -> Predictor:
-    """Load a bundle folder and wrap it in a Predictor on the chosen runtime."""
-    bundle = load_bundle(Path(path))
-    return Predictor(bundle, make_session(bundle, runtime, threads), top_k=top_k)
+    """Read a bundle folder's description and wrap it in a Predictor on the chosen runtime."""
+    spec = read_bundle_spec(Path(path))
+    return Predictor(spec, make_session(spec, runtime, threads), top_k=top_k)

@@ -18,12 +18,11 @@ from pathlib import Path
 from shoplens.errors import BundleError, VersionNotFoundError
 from shoplens.files import file_lock, write_atomic
 from shoplens.imaging import PreprocessConfig
+from shoplens.inference.kinds import Runtime
 from shoplens.inference.predictor import Predictor
-from shoplens.inference.runtime import Runtime, load_predictor
+from shoplens.inference.runtime import load_predictor
 from shoplens.models.bundle import CONFIG, METRICS, WEIGHTS
 
-DEFAULT_ROOT = Path("var/models")
-DEFAULT_NAME = "fashion-mnist"
 ACTIVE_FILE = "ACTIVE"
 HISTORY_FILE = "HISTORY.json"
 HISTORY_LIMIT = 20
@@ -72,12 +71,7 @@ def predictor_loader(runtime: Runtime = "auto", threads: int | None = None) -> P
 class ModelStore:
     """The versions of one model name: list, load, activate (validated first), roll back."""
 
-    def __init__(
-        self,
-        root: str | os.PathLike = DEFAULT_ROOT,
-        name: str = DEFAULT_NAME,
-        loader: PredictorLoader | None = None,
-    ) -> None:
+    def __init__(self, root: str | os.PathLike, name: str, loader: PredictorLoader | None = None) -> None:
         if not VERSION_PATTERN.match(name):
             raise BundleError(f"invalid model name {name!r}: use letters, digits, '.', '_' and '-'")
         self.root = Path(root)
@@ -157,7 +151,7 @@ class ModelStore:
             previous = self.active_version()
             if previous and previous != version:
                 self._write_history([previous, *self.history()])
-            _write_atomic(self.folder / ACTIVE_FILE, version + "\n")
+            write_atomic(self.folder / ACTIVE_FILE, f"{version}\n".encode())
         return loaded
 
     def rollback(self) -> LoadedModel:
@@ -168,14 +162,14 @@ class ModelStore:
             raise NoEarlierVersionError(f"model {self.name!r} has no earlier active version to roll back to")
         loaded = self.load(earlier[0])
         with self._locked():
-            _write_atomic(self.folder / ACTIVE_FILE, earlier[0] + "\n")
+            write_atomic(self.folder / ACTIVE_FILE, f"{earlier[0]}\n".encode())
             self._write_history(earlier[1:])
         return loaded
 
     def _write_history(self, versions: list[str]) -> None:
         """Store the previous active versions (most recent first, capped)."""
         unique = list(dict.fromkeys(versions))[:HISTORY_LIMIT]
-        _write_atomic(self.folder / HISTORY_FILE, json.dumps({"previous": unique}, indent=2) + "\n")
+        write_atomic(self.folder / HISTORY_FILE, (json.dumps({"previous": unique}, indent=2) + "\n").encode())
 
     def _locked(self) -> AbstractContextManager[None]:
         """An exclusive file lock so a CLI and a server never interleave writes to ACTIVE and the history."""
@@ -249,7 +243,15 @@ def _accuracy(path: Path) -> float | None:
 
 
 def _created(path: Path) -> float:
-    """When a version was made: its weights' time (export and evaluation rewrite config.json, never the weights)."""
+    """When a version was made (POSIX seconds): the time its config.json records, else its weights' mtime.
+
+    Bundles saved before the time was recorded fall back to the weights' mtime (export and evaluation rewrite
+    config.json, never the weights); a copy or a restore from backup changes mtimes, never the recorded time.
+    """
+    try:
+        return datetime.fromisoformat(json.loads((path / CONFIG).read_text())["created"]).timestamp()
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        pass
     for name in (WEIGHTS, CONFIG):
         try:
             return (path / name).stat().st_mtime
@@ -264,8 +266,3 @@ def _config_mtime(path: Path) -> float:
         return (path / CONFIG).stat().st_mtime
     except OSError:
         return 0.0
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    """Replace a small text file in one step."""
-    write_atomic(path, text.encode())

@@ -1,20 +1,24 @@
-"""Model bundles: a folder holding weights and everything needed to use them (config, labels, preprocessing)."""
+"""Model bundles: a folder holding weights and everything needed to use them (config, labels, preprocessing).
+
+Two ways in: `read_bundle_spec` reads what serving needs (labels, preprocessing, calibration, embedding width)
+without torch; `load_bundle` also builds the torch network (training, export, the torch runtime).
+"""
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-import torch
-from safetensors.torch import load_file, save_file
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from shoplens.errors import BundleError
+from shoplens.files import write_atomic
 from shoplens.imaging import PreprocessConfig
-from shoplens.models.registry import create_model
+
+if TYPE_CHECKING:
+    from torch import nn
 
 CONFIG = "config.json"
 WEIGHTS = "model.safetensors"
@@ -24,17 +28,17 @@ FORMAT_VERSION = 1
 
 
 @dataclass
-class Bundle:
-    """A loaded bundle: the model in eval mode plus its config."""
+class BundleSpec:
+    """What a bundle says about its model: labels, preprocessing, calibration, embedding width (no weights)."""
 
     path: Path
-    model: nn.Module
     config: dict[str, Any]
     preprocess: PreprocessConfig
     labels: list[str]
     temperature: float = 1.0
     review_threshold: float = 0.0
     tta_flip: bool = False
+    embedding_dim: int | None = None  # width of the penultimate features; None in bundles that predate it
     metrics: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -46,6 +50,13 @@ class Bundle:
     def version(self) -> str:
         """The bundle's version (its folder name unless the config says otherwise)."""
         return self.config.get("version", self.path.name)
+
+
+@dataclass
+class Bundle(BundleSpec):
+    """A bundle with its torch network loaded (eval mode)."""
+
+    model: nn.Module = field(kw_only=True)
 
 
 def save_bundle(
@@ -65,6 +76,9 @@ def save_bundle(
     version: str | None = None,
 ) -> Path:
     """Write config.json and model.safetensors into `path` (created); metrics and card are added by evaluation."""
+    import torch
+    from safetensors.torch import save
+
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     config = {
@@ -85,21 +99,20 @@ def save_bundle(
         "temperature": float(temperature),
         "review_threshold": float(review_threshold),
         "tta_flip": bool(tta_flip),
+        "embedding_dim": int(model.num_features),
         "train_config": train_config,
         "data": data,
         "torch_version": torch.__version__,
+        "created": datetime.now(UTC).isoformat(),  # model versions are ordered by it
     }
-    state = {k: v.contiguous() for k, v in model.state_dict().items()}
-    save_file(state, str(path / WEIGHTS))
+    write_atomic(path / WEIGHTS, save({k: v.contiguous() for k, v in model.state_dict().items()}))
     write_json(path / CONFIG, config)
     return path
 
 
 def write_json(path: Path, obj: Any) -> None:
     """Pretty JSON, written atomically."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
+    write_atomic(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
 
 
 def read_config(path: str | os.PathLike) -> dict[str, Any]:
@@ -113,31 +126,63 @@ def read_config(path: str | os.PathLike) -> dict[str, Any]:
         raise BundleError(f"{path / CONFIG}: unreadable ({e})") from e
 
 
-def load_bundle(path: str | os.PathLike) -> Bundle:
-    """Load a bundle folder into a ready model (eval mode) with its preprocessing and labels."""
+def read_bundle_spec(path: str | os.PathLike) -> BundleSpec:
+    """A bundle's description from config.json (and metrics.json): everything but the weights."""
     path = Path(path)
     config = read_config(path)
     try:
         preprocess = PreprocessConfig.from_dict(config["preprocess"])
+        labels = [str(label) for label in config["labels"]]
+        temperature = float(config.get("temperature", 1.0))
+        review_threshold = float(config.get("review_threshold", 0.0))
+    except (KeyError, ValueError, TypeError) as e:
+        raise BundleError(f"{path}: cannot load the bundle ({type(e).__name__}: {e})") from e
+    metrics = json.loads((path / METRICS).read_text()) if (path / METRICS).is_file() else {}
+    return BundleSpec(
+        path=path,
+        config=config,
+        preprocess=preprocess,
+        labels=labels,
+        temperature=temperature,
+        review_threshold=review_threshold,
+        tta_flip=bool(config.get("tta_flip", False)),
+        embedding_dim=_embedding_dim(config),
+        metrics=metrics,
+    )
+
+
+def _embedding_dim(config: dict[str, Any]) -> int | None:
+    """The recorded feature width: config.json's own, else the exported graph's `embedding` output."""
+    if isinstance(config.get("embedding_dim"), int):
+        return config["embedding_dim"]
+    outputs = config.get("onnx", {}).get("outputs", [])
+    shape = next((o.get("shape") for o in outputs if o.get("name") == "embedding"), None)
+    return shape[1] if isinstance(shape, list) and len(shape) == 2 and isinstance(shape[1], int) else None
+
+
+def load_network(spec: BundleSpec) -> nn.Module:
+    """The bundle's torch network with its weights, in eval mode."""
+    from safetensors.torch import load_file
+
+    from shoplens.models.registry import create_model
+
+    config = spec.config
+    try:
         model = create_model(
             config["architecture"],
             num_classes=config["num_classes"],
-            in_chans=preprocess.in_chans,
-            img_size=preprocess.size,
+            in_chans=spec.preprocess.in_chans,
+            img_size=spec.preprocess.size,
             **config.get("model_kwargs", {}),
         )
-        model.load_state_dict(load_file(str(path / WEIGHTS)))
+        model.load_state_dict(load_file(str(spec.path / WEIGHTS)))
     except (KeyError, ValueError, TypeError, RuntimeError, OSError) as e:
-        raise BundleError(f"{path}: cannot load the bundle ({type(e).__name__}: {e})") from e
-    metrics = json.loads((path / METRICS).read_text()) if (path / METRICS).is_file() else {}
-    return Bundle(
-        path=path,
-        model=model.eval(),
-        config=config,
-        preprocess=preprocess,
-        labels=list(config["labels"]),
-        temperature=float(config.get("temperature", 1.0)),
-        review_threshold=float(config.get("review_threshold", 0.0)),
-        tta_flip=bool(config.get("tta_flip", False)),
-        metrics=metrics,
-    )
+        raise BundleError(f"{spec.path}: cannot load the bundle ({type(e).__name__}: {e})") from e
+    return model.eval()
+
+
+def load_bundle(path: str | os.PathLike) -> Bundle:
+    """Load a bundle folder into a ready model (eval mode) with its preprocessing and labels."""
+    spec = read_bundle_spec(path)
+    model = load_network(spec)
+    return Bundle(**{f.name: getattr(spec, f.name) for f in fields(spec)}, model=model)

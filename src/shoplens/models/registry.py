@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 
 from torch import nn
 
 ModelFn = Callable[..., nn.Module]
+BUILTIN = ("shoplens.models.seed_cnn", "shoplens.models.shopnet")  # modules that register on import
 
 
 class _Registry:
@@ -16,6 +18,7 @@ class _Registry:
         self._fns: dict[str, ModelFn] = {}
 
     def register(self, fn: ModelFn, name: str | None = None) -> ModelFn:
+        _register_builtin()  # so that a new model never silently takes a built-in name
         key = name or fn.__name__
         if key in self._fns:
             raise ValueError(f"model {key!r} is already registered")
@@ -23,15 +26,23 @@ class _Registry:
         return fn
 
     def get(self, name: str) -> ModelFn:
+        _register_builtin()
         if name not in self._fns:
             raise KeyError(f"unknown model {name!r}; registered: {', '.join(sorted(self._fns))}")
         return self._fns[name]
 
     def names(self) -> list[str]:
+        _register_builtin()
         return sorted(self._fns)
 
 
 REGISTRY = _Registry()
+
+
+def _register_builtin() -> None:
+    """Import the built-in architectures (each registers itself once, on import)."""
+    for module in BUILTIN:
+        importlib.import_module(module)
 
 
 def register_model(

@@ -1,7 +1,6 @@
-"""Shopper behaviour: events in, profiles, recommendations, related products, category trends, erasure.
+"""Recommendations: catalogue-wide statistics, candidate sources, the blending recommender, its simulator.
 
-`events` takes events in (validated, pseudonymised, idempotent); `profiles` turns a shopper's events into
-category affinity, a taste vector and recent items; `stats` aggregates the whole catalogue's events into arrays;
-`candidates` and `recommender` blend them into explained recommendations; `trends` counts per category and day;
-`erasure` forgets a shopper; `simulate` is the offline evaluation behind bench/recsys_sim.py.
+`stats` aggregates the whole catalogue's events into arrays; `candidates` and `recommender` blend them with the
+shopper's profile (`shoplens.behaviour.profiles`) into explained recommendations and related products;
+`simulate` is the offline evaluation behind bench/recsys_sim.py; `demo` seeds demo shoppers.
 """

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from shoplens.recommend.stats import ItemStats
-from shoplens.search.index import VectorIndex
+from shoplens.search.protocol import VectorIndex
 
 FLOOR = 0.1  # in the cold-start order: what a product outside the trending categories keeps of its score
 EPSILON = 0.01  # a category share this small counts as log(2): evidence grows with the share's log

@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import numpy as np
 
-from shoplens.catalog.models import utcnow
 from shoplens.catalog.service import Catalog
+from shoplens.db.base import utcnow
 from shoplens.recommend.simulate import SimConfig, load_world, record_log, simulate_log
 
 

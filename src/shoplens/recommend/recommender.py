@@ -22,12 +22,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from shoplens.catalog.behaviour import CachedRecommendation
-from shoplens.catalog.models import Product, ProductImage, utcnow
-from shoplens.catalog.service import Catalog
-from shoplens.errors import NotFoundError
-from shoplens.recommend import candidates as cand
-from shoplens.recommend.profiles import (
+from shoplens.behaviour.profiles import (
     Profile,
     ProfileConfig,
     load_profile,
@@ -35,7 +30,13 @@ from shoplens.recommend.profiles import (
     read_profile,
     store_profile,
 )
-from shoplens.recommend.sql import PRODUCT_CATEGORY, as_utc, product_vectors
+from shoplens.catalog.queries import PRODUCT_CATEGORY, first_image_sha256, product_vectors
+from shoplens.catalog.service import Catalog
+from shoplens.db.base import as_utc, utcnow
+from shoplens.db.behaviour import CachedRecommendation
+from shoplens.db.catalog import Product
+from shoplens.errors import NotFoundError
+from shoplens.recommend import candidates as cand
 from shoplens.recommend.stats import ItemStats, StatsCache, StatsConfig
 
 SOURCES = ("visual", "covis", "category", "trending")
@@ -107,15 +108,14 @@ class _Info:
     available: bool
 
 
-_FIRST_IMAGE = (
-    select(ProductImage.sha256)
-    .where(ProductImage.product_id == Product.id)
-    .order_by(ProductImage.position, ProductImage.id)
-    .limit(1)
-    .scalar_subquery()
-)
 PRODUCT_INFO = select(
-    Product.id, Product.title, PRODUCT_CATEGORY, Product.price, Product.stock, Product.status, _FIRST_IMAGE
+    Product.id,
+    Product.title,
+    PRODUCT_CATEGORY,
+    Product.price,
+    Product.stock,
+    Product.status,
+    first_image_sha256(),
 ).where(Product.id.in_(bindparam("ids", expanding=True)))
 
 
@@ -267,7 +267,7 @@ class Recommender:
         pool = pool[np.argsort(-blend[pool], kind="stable")]
         ids = [int(p) for p in stats.product_ids[pool]]
         info = _product_info(session, ids + recent)
-        vectors = product_vectors(session, ids + recent, version) if version else {}
+        vectors = product_vectors(session, version, ids + recent) if version else {}
         keep = [i for i, pid in enumerate(ids) if pid in info and info[pid].available]
         pool, ids = pool[keep], [ids[i] for i in keep]
         if not len(pool):
@@ -320,7 +320,7 @@ class Recommender:
         with self.catalog.sessions() as session:
             if session.get(Product, product_id) is None:
                 raise NotFoundError(f"no product {product_id}")
-            vector = product_vectors(session, [product_id], version).get(product_id) if version else None
+            vector = product_vectors(session, version, [product_id]).get(product_id) if version else None
         stats = self._snapshot([product_id])
         (row,) = stats.rows([product_id])
         scores = {"visual": self._visual(stats, [vector] if vector is not None else [], version)}

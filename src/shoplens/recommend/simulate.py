@@ -37,13 +37,14 @@ from typing import Any
 import numpy as np
 from sqlalchemy import select
 
-from shoplens.catalog.models import Embedding, Product, ProductImage
+from shoplens.behaviour.erasure import erase_user
+from shoplens.behaviour.events import MAX_BATCH, EventIn, record_events
+from shoplens.catalog.queries import PRODUCT_CATEGORY, product_vectors
 from shoplens.catalog.service import Catalog
+from shoplens.db.catalog import Product
 from shoplens.errors import ShopLensError
-from shoplens.recommend.erasure import erase_user
-from shoplens.recommend.events import MAX_BATCH, EventIn, record_events
+from shoplens.inference.predictor import l2_normalize
 from shoplens.recommend.recommender import Recommender, RecommenderConfig
-from shoplens.recommend.sql import product_category
 
 TYPES = ("view", "add_to_cart", "purchase")
 RECOMMENDERS = ("random", "popularity", "category", "visual", "blend")
@@ -106,27 +107,21 @@ class Log:
 def load_world(catalog: Catalog, version: str, appeal_sd: float, rng: np.random.Generator) -> World:
     """Every product with an embedded first image under `version`, and a hidden appeal for each."""
     with catalog.sessions() as session:
-        rows = session.execute(
-            select(Product.id, product_category(), Product.stock, Product.status, Embedding.vector)
-            .join(ProductImage, ProductImage.product_id == Product.id)
-            .join(Embedding, Embedding.image_id == ProductImage.id)
-            .where(Embedding.model_version == version)
-            .order_by(Product.id, ProductImage.position.desc(), ProductImage.id.desc())
-        ).all()
-    first = {r[0]: r for r in rows if r[1]}  # ordered so that each product's first image comes last and wins
+        vectors = product_vectors(session, version)
+        rows = session.execute(select(Product.id, PRODUCT_CATEGORY, Product.stock, Product.status)).all()
+    first = {r[0]: r for r in rows if r[1] and r[0] in vectors}
     if len(first) < 20:
         raise ShopLensError(
             "the simulation needs a catalogue of at least 20 embedded products with categories"
         )
     ids = np.array(sorted(first), dtype=np.int64)
     names = sorted({first[i][1] for i in ids})
-    vectors = np.stack([np.frombuffer(first[i][4], dtype="<f4") for i in ids]).astype(np.float32)
-    vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    unit = l2_normalize(np.stack([vectors[i] for i in ids]))
     return World(
         ids,
         np.array([names.index(first[i][1]) for i in ids]),
         names,
-        vectors,
+        unit,
         np.array([first[i][2] > 0 and first[i][3] == "active" for i in ids]),
         rng.lognormal(0.0, appeal_sd, len(ids)),
     )

@@ -14,16 +14,21 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy import sparse
 from sqlalchemy import String, cast, func, literal_column, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from shoplens.catalog.behaviour import Event
-from shoplens.catalog.models import Product, ProductImage
-from shoplens.recommend.profiles import DEFAULT_WEIGHTS
-from shoplens.recommend.sql import PRODUCT_EVENTS, age_days, as_day, decay, product_category, utc_day
+from shoplens.behaviour.events import PRODUCT_EVENTS
+from shoplens.behaviour.profiles import DEFAULT_WEIGHTS, age_days, decay
+from shoplens.catalog.queries import product_category
+from shoplens.db.base import as_day, utc_day
+from shoplens.db.behaviour import Event
+from shoplens.db.catalog import Product, ProductImage
+
+if TYPE_CHECKING:
+    from scipy import sparse
 
 
 @dataclass(frozen=True)
@@ -121,6 +126,8 @@ def _daily_weights(
 
 def _covisits(session: Session, ids: np.ndarray, since: datetime, config: StatsConfig) -> sparse.csr_matrix:
     """Products × products: in how many sessions both were viewed, carted or bought (diagonal zero)."""
+    from scipy import sparse  # on first use: a server that never recommends starts without scipy
+
     day = cast(utc_day(session, Event.ts), String)
     fallback = Event.user_id.concat(literal_column("':'")).concat(day)  # no session id: the user's day
     key = func.coalesce(Event.session_id, fallback)

@@ -1,4 +1,4 @@
-"""Vector search: nearest neighbours of image embeddings (exact, HNSW, IVF) behind a VectorIndex protocol."""
+"""Vector search: nearest neighbours of image embeddings behind a VectorIndex protocol (faiss; Milvus in .milvus)."""
 
 from shoplens.search.index import (
     APPROX_DEFAULTS,
@@ -6,10 +6,9 @@ from shoplens.search.index import (
     HNSW_DEFAULTS,
     IVF_DEFAULTS,
     FaissIndex,
-    VectorIndex,
-    VectorIndexError,
     load_index,
 )
+from shoplens.search.protocol import VectorIndex, VectorIndexError
 
 __all__ = [
     "APPROX_DEFAULTS",

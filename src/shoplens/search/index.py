@@ -1,20 +1,43 @@
-"""Nearest neighbours of L2-normalised embeddings: the VectorIndex protocol and its faiss implementation."""
+"""Nearest neighbours of L2-normalised embeddings on faiss: exact, HNSW and IVF indexes saved to one file."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import sys
 import threading
 import zipfile
 from pathlib import Path
-from types import MappingProxyType
-from typing import Any, Protocol
+from types import MappingProxyType, ModuleType
+from typing import Any
 
-import faiss
 import numpy as np
 
-from shoplens.errors import ShopLensError
 from shoplens.files import write_atomic
+from shoplens.search.protocol import (
+    VectorIndexError,
+    check_entries,
+    check_ids,
+    check_queries,
+    check_vectors,
+)
 
+
+def _lazy_import(name: str) -> ModuleType:
+    """Module `name`, executed on its first attribute access (importlib's LazyLoader)."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"no module named {name!r}")
+    spec.loader = importlib.util.LazyLoader(spec.loader)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+faiss = _lazy_import("faiss")  # loaded on first use: a server that never searches starts without it
 METHODS = ("exact", "hnsw", "ivf")
 FORMAT = "shoplens-vector-index"
 FORMAT_VERSION = 1
@@ -31,42 +54,6 @@ IVF_DEFAULTS = MappingProxyType({"nlist": 2048, "nprobe": 16})
 APPROX_METHOD = "ivf"
 # What the catalog (or anything wanting "fast, recall ≥ 0.95") passes: FaissIndex(dim, **APPROX_DEFAULTS).
 APPROX_DEFAULTS = MappingProxyType({"method": APPROX_METHOD, **IVF_DEFAULTS})
-
-
-class VectorIndexError(ShopLensError):
-    """A vector index was given bad input (shape, dtype, dim, k) or its file is missing or corrupt."""
-
-    exit_code = 2
-
-
-class VectorIndex(Protocol):
-    """Inner-product search over (id, vector) pairs; re-adding an id replaces its vector."""
-
-    dim: int
-
-    def __len__(self) -> int:
-        """Number of live vectors."""
-        ...
-
-    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
-        """Insert or replace the vectors (n, dim) float32 under the int64 ids (n,)."""
-        ...
-
-    def remove(self, ids: np.ndarray) -> int:
-        """Delete these ids; returns how many were present (unknown ids are ignored)."""
-        ...
-
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Scores (m, k) float32 and ids (m, k) int64, best first, padded with -inf / -1."""
-        ...
-
-    def ids(self) -> np.ndarray:
-        """The live ids, sorted."""
-        ...
-
-    def save(self, path: str | Path) -> None:
-        """Write the index to one file, atomically."""
-        ...
 
 
 class FaissIndex:
@@ -177,10 +164,7 @@ class FaissIndex:
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Scores (m, k) float32 and ids (m, k) int64 by inner product, best first, padded with -inf / -1."""
-        queries = _check_vectors(queries, self.dim, "queries")
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-            raise VectorIndexError(f"k must be a positive integer, got {k!r}")
-        k = int(k)
+        queries, k = check_queries(queries, k, self.dim)
         with self._lock:
             if not self._index.ntotal:
                 shape = (len(queries), k)
@@ -206,14 +190,7 @@ class FaissIndex:
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         """Insert or replace the vectors (n, dim) under the ids (n,); vectors should be L2-normalised."""
-        vectors = _check_vectors(vectors, self.dim, "vectors")
-        ids = _check_ids(ids)
-        if ids.size != vectors.shape[0]:
-            raise VectorIndexError(f"{ids.size} ids for {vectors.shape[0]} vectors")
-        if np.unique(ids).size != ids.size:
-            raise VectorIndexError("ids must be unique within one add() call")
-        if ids.size and ids.min() < 0:
-            raise VectorIndexError("ids must be ≥ 0 (-1 marks padding in search results)")
+        ids, vectors = check_entries(ids, vectors, self.dim)
         if not ids.size:
             return
         with self._lock:
@@ -236,7 +213,7 @@ class FaissIndex:
 
     def remove(self, ids: np.ndarray) -> int:
         """Delete these ids; returns how many were present (unknown ids are ignored)."""
-        ids = np.unique(_check_ids(ids))
+        ids = np.unique(check_ids(ids))
         if not ids.size:
             return 0
         with self._lock:
@@ -248,7 +225,7 @@ class FaissIndex:
 
     def train(self, vectors: np.ndarray) -> None:
         """IVF only: learn nlist centroids from a representative sample (≥ nlist vectors), leave flat mode."""
-        vectors = _check_vectors(vectors, self.dim, "training vectors")
+        vectors = check_vectors(vectors, self.dim, "training vectors")
         if self.method != "ivf":
             raise VectorIndexError(f"only an ivf index is trained, this one is {self.method!r}")
         if vectors.shape[0] < self.nlist:
@@ -367,7 +344,7 @@ def load_index(path: str | Path) -> FaissIndex:
     trained = bool(meta["trained"])
     kind = "hnsw" if index.method == "hnsw" else "ivf" if index.method == "ivf" and trained else "flat"
     tables_ok = index.method != "hnsw" or labels.size == alive.size == inner.ntotal
-    if inner.d != index.dim or not isinstance(inner, _FAISS_TYPES[kind]) or not tables_ok:
+    if inner.d != index.dim or not isinstance(inner, _faiss_types()[kind]) or not tables_ok:
         raise VectorIndexError(f"{path} is inconsistent: its faiss index does not match its metadata")
     index._index, index._trained = inner, trained
     if index.method == "hnsw":
@@ -378,31 +355,13 @@ def load_index(path: str | Path) -> FaissIndex:
     return index
 
 
-_FAISS_TYPES = {"hnsw": faiss.IndexHNSWFlat, "ivf": faiss.IndexIVFFlat, "flat": faiss.IndexIDMap2}
+def _faiss_types() -> dict[str, type]:
+    """The faiss index class each stored kind must be."""
+    return {"hnsw": faiss.IndexHNSWFlat, "ivf": faiss.IndexIVFFlat, "flat": faiss.IndexIDMap2}
 
 
 def _new_flat(dim: int) -> Any:
     return faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
-
-
-def _check_vectors(x: Any, dim: int, what: str) -> np.ndarray:
-    """A C-contiguous float32 (n, dim) copy-if-needed of x, or VectorIndexError saying what is wrong."""
-    x = np.asarray(x)
-    if x.dtype.kind != "f":
-        raise VectorIndexError(f"{what} must be floating point (float32), got dtype {x.dtype}")
-    if x.ndim != 2 or x.shape[1] != dim:
-        raise VectorIndexError(f"{what} must have shape (n, {dim}), got {x.shape}")
-    x = np.ascontiguousarray(x, dtype=np.float32)
-    if not np.isfinite(x).all():
-        raise VectorIndexError(f"{what} contain NaN or infinite values")
-    return x
-
-
-def _check_ids(ids: Any) -> np.ndarray:
-    ids = np.asarray(ids)
-    if ids.ndim != 1 or (ids.size and ids.dtype.kind not in "iu"):
-        raise VectorIndexError(f"ids must be a 1-D integer array, got shape {ids.shape}, dtype {ids.dtype}")
-    return np.ascontiguousarray(ids, dtype=np.int64)
 
 
 def _atomic_savez(path: Path, arrays: dict[str, np.ndarray]) -> None:

@@ -10,6 +10,7 @@ from torch import nn
 from shoplens.data import ImageDataset
 from shoplens.errors import ShopLensError
 from shoplens.imaging import PreprocessConfig
+from shoplens.inference.predictor import softmax
 from shoplens.models.bundle import METRICS, Bundle, write_json
 from shoplens.training.card import write_model_card
 from shoplens.training.loop import predict_logits
@@ -19,7 +20,6 @@ from shoplens.training.metrics import (
     expected_calibration_error,
     fit_temperature,
     review_stats,
-    softmax,
 )
 from shoplens.training.report import write_report
 

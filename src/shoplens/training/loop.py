@@ -17,7 +17,11 @@ from torch import nn
 
 from shoplens.data import ImageDataset
 from shoplens.errors import ShopLensError
-from shoplens.imaging import PreprocessConfig, augment_batch, normalize
+from shoplens.files import write_atomic
+from shoplens.imaging import PreprocessConfig, normalize
+from shoplens.imaging.augment import augment_batch
+from shoplens.inference.predictor import forward
+from shoplens.inference.torch_session import TorchSession
 from shoplens.models import create_model
 from shoplens.training.outlier_exposure import synthetic_outliers, uniform_loss
 from shoplens.training.photo_augment import photo_augment
@@ -83,16 +87,13 @@ def predict_logits(
     batch_size: int = 1000,
 ) -> np.ndarray:
     """Logits for uint8 images (N, C, H, W); with tta_flip, the mean of the image's and its mirror's logits."""
-    model.eval()
-    x_all = torch.as_tensor(images)
-    out = []
-    for i in range(0, len(x_all), batch_size):
-        x = normalize(x_all[i : i + batch_size], preprocess).contiguous(memory_format=torch.channels_last)
-        logits = model(x)
-        if tta_flip:
-            logits = (logits + model(x.flip(3))) / 2
-        out.append(logits.float())
-    return torch.cat(out).numpy() if out else np.zeros((0, 0), np.float32)
+    session = TorchSession(model)
+    x_all = np.asarray(images)
+    out = [
+        forward(session, x_all[i : i + batch_size], preprocess, tta_flip)[0]
+        for i in range(0, len(x_all), batch_size)
+    ]
+    return np.concatenate(out).astype(np.float32) if out else np.zeros((0, 0), np.float32)
 
 
 def _evaluate(model: nn.Module, ds: ImageDataset, preprocess: PreprocessConfig) -> tuple[float, float]:
@@ -114,7 +115,8 @@ def _batch_loss(
     if k:
         x = torch.cat([x[: len(x) - k], synthetic_outliers(x[len(x) - k :], gen)])
         y = y[: len(y) - k]
-    logits = model(normalize(x, preprocess).contiguous(memory_format=torch.channels_last))
+    x = torch.from_numpy(normalize(x.numpy(), preprocess)).contiguous(memory_format=torch.channels_last)
+    logits = model(x)
     loss = F.cross_entropy(logits[: len(y)], y, label_smoothing=cfg.label_smoothing)
     if k:
         loss = loss + cfg.outlier_weight * uniform_loss(logits[len(y) :])
@@ -127,9 +129,7 @@ def _set_threads(cfg: TrainConfig) -> None:
 
 def save_checkpoint(path: Path, state: dict) -> None:
     """Write a checkpoint atomically (a crash never leaves a half-written file)."""
-    tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    write_atomic(path, lambda fh: torch.save(state, fh))
 
 
 def load_checkpoint(path: str | os.PathLike, cfg: TrainConfig) -> dict:

@@ -15,16 +15,6 @@ _MIN_TEMPERATURE = 1e-2
 _MAX_TEMPERATURE = 1e2
 
 
-def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
-    """Probabilities along the last axis of logits / temperature, without overflow."""
-    if not temperature > 0:
-        raise ValueError(f"temperature must be > 0, got {temperature}")
-    z = np.asarray(logits, dtype=np.float64) / temperature
-    z = z - z.max(axis=-1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=-1, keepdims=True)
-
-
 def _validate(probs: np.ndarray, y_true: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Probs as float (N, K) and labels as int (N,), or a ValueError saying what is wrong."""
     probs = np.asarray(probs, dtype=np.float64)

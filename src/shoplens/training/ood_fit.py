@@ -45,7 +45,7 @@ def model_outputs(
     model.eval()
     logits, feats = [], []
     for i in range(0, len(arrays), batch_size):
-        x = normalize(torch.from_numpy(arrays[i : i + batch_size]), preprocess)
+        x = torch.from_numpy(normalize(np.ascontiguousarray(arrays[i : i + batch_size]), preprocess))
         views = [x, x.flip(3)] if tta_flip else [x]
         outs = [model.forward_features(v.contiguous(memory_format=torch.channels_last)) for v in views]
         logits.append((sum(model.head(f) for f in outs) / len(views)).numpy())

@@ -3,35 +3,19 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from shoplens.data import (
-    ImageDataset,
-    load_csv_manifest,
-    load_fashion_mnist,
-    load_image_folder,
-    stratified_split,
-)
+from shoplens.data import stratified_split
+from shoplens.data.source import DataSource, load_data
 from shoplens.imaging import PreprocessConfig
 from shoplens.models.bundle import load_bundle, save_bundle
 from shoplens.training.evaluate import calibrate, evaluate_bundle
 from shoplens.training.loop import train_model
 from shoplens.training.presets import TrainConfig
 
-
-@dataclass(frozen=True)
-class DataSource:
-    """Where training data comes from: Fashion-MNIST, a labelled folder, or a CSV manifest."""
-
-    kind: Literal["fashion-mnist", "folder", "manifest"] = "fashion-mnist"
-    path: str | None = None  # the folder or manifest; for Fashion-MNIST an explicit --data-dir
-    image_size: int = 28
-    mode: Literal["L", "RGB"] = "L"
-    test_fraction: float = 0.15  # held out from a folder/manifest (Fashion-MNIST has its own test split)
-    verify: bool = True  # Fashion-MNIST: insist on the official checksums and counts
+__all__ = ["DataSource", "default_output", "load_data", "preprocess_for", "run_training"]
 
 
 def preprocess_for(source: DataSource, cfg: TrainConfig) -> PreprocessConfig:
@@ -56,24 +40,7 @@ def preprocess_for(source: DataSource, cfg: TrainConfig) -> PreprocessConfig:
     return PreprocessConfig(size=size, mode=source.mode, resize="pad", mean=mean, std=std)
 
 
-def load_data(
-    source: DataSource, preprocess: PreprocessConfig, seed: int
-) -> tuple[ImageDataset, ImageDataset]:
-    """(training pool, test set); the test set is held out before any training decision."""
-    if source.kind == "fashion-mnist":
-        return (
-            load_fashion_mnist("train", source.path, source.verify),
-            load_fashion_mnist("test", source.path, source.verify),
-        )
-    loader = load_image_folder if source.kind == "folder" else load_csv_manifest
-    if source.path is None:
-        raise ValueError(f"a {source.kind} data source needs a path")
-    full = loader(source.path, preprocess)
-    pool_idx, test_idx = stratified_split(full.labels, source.test_fraction, seed=seed + 1)
-    return full.subset(pool_idx), full.subset(test_idx)
-
-
-def default_output(name: str = "fashion-mnist", root: str | os.PathLike = "var/models") -> Path:
+def default_output(root: str | os.PathLike, name: str) -> Path:
     """A new version folder: <root>/<name>/<UTC timestamp>."""
     return Path(root) / name / datetime.now(UTC).strftime("v%Y%m%d-%H%M%S")
 
@@ -112,6 +79,7 @@ def run_training(
         review_threshold=threshold,
         tta_flip=cfg.tta_flip,
         data={
+            **source.record(),
             "source": pool.source,
             "checksum": pool.checksum,
             "train_samples": len(train),

@@ -6,7 +6,6 @@ merchant when creating). Selection and ad events take any key, as a storefront r
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
@@ -42,15 +41,16 @@ from shoplens.api.ads_schemas import (
     report_public,
     selection_public,
 )
-from shoplens.api.deps import MerchantDep, ReaderDep, ServiceDep, acting_merchant
+from shoplens.api.catalog_deps import CatalogDep, OptionalShopperDep, SessionDep
+from shoplens.api.deps import MerchantDep, ReaderDep, SettingsDep, acting_merchant
 from shoplens.api.keys import Principal
-from shoplens.catalog.behaviour import user_key
-from shoplens.catalog.models import utcnow
+from shoplens.behaviour.events import MAX_FUTURE
 from shoplens.catalog.service import Catalog
+from shoplens.config import Settings
+from shoplens.db.base import utcnow
 from shoplens.errors import ForbiddenError
 
 router = APIRouter(prefix="/v1/ads", tags=["ads"])
-MAX_FUTURE = timedelta(minutes=5)  # clock skew allowed on an event's time
 CREATIVE_BODY = {
     "requestBody": {
         "required": True,
@@ -79,10 +79,9 @@ def _owned(catalog: Catalog, campaign_id: int, caller: Principal) -> CampaignPub
 
 
 @router.post("/campaigns", status_code=201, response_model=CampaignPublic, summary="Create a campaign")
-def create(body: CampaignCreate, caller: MerchantDep, service: ServiceDep) -> CampaignPublic:
+def create(body: CampaignCreate, caller: MerchantDep, catalog: CatalogDep) -> CampaignPublic:
     """A new campaign with a budget, a bid per click and optional target categories."""
     merchant = acting_merchant(caller, body.merchant)
-    catalog = service.catalog()
     spec = CampaignIn(
         merchant,
         body.name,
@@ -101,7 +100,7 @@ def create(body: CampaignCreate, caller: MerchantDep, service: ServiceDep) -> Ca
 @router.get("/campaigns", response_model=list[CampaignPublic], summary="List campaigns")
 def list_(
     caller: MerchantDep,
-    service: ServiceDep,
+    session: SessionDep,
     merchant: Annotated[
         str | None, Query(max_length=64, description="Only this merchant's (admin keys).")
     ] = None,
@@ -111,24 +110,22 @@ def list_(
     """Campaigns, newest first: a merchant key sees its own."""
     if caller.merchant is not None and merchant not in (None, caller.merchant):
         raise ForbiddenError("a merchant key lists only its own campaigns")
-    with service.catalog().sessions() as session:
-        campaigns = list_campaigns(session, caller.merchant or merchant, limit, offset)
-        creatives = creatives_of(session, [c.id for c in campaigns])
-        return [campaign_public(c, creatives[c.id]) for c in campaigns]
+    campaigns = list_campaigns(session, caller.merchant or merchant, limit, offset)
+    creatives = creatives_of(session, [c.id for c in campaigns])
+    return [campaign_public(c, creatives[c.id]) for c in campaigns]
 
 
 @router.get("/campaigns/{campaign_id}", response_model=CampaignPublic, summary="One campaign")
-def get(campaign_id: int, caller: MerchantDep, service: ServiceDep) -> CampaignPublic:
+def get(campaign_id: int, caller: MerchantDep, catalog: CatalogDep) -> CampaignPublic:
     """A campaign with its creatives and spend."""
-    return _owned(service.catalog(), campaign_id, caller)
+    return _owned(catalog, campaign_id, caller)
 
 
 @router.patch("/campaigns/{campaign_id}", response_model=CampaignPublic, summary="Change a campaign")
 def update(
-    campaign_id: int, changes: CampaignUpdate, caller: MerchantDep, service: ServiceDep
+    campaign_id: int, changes: CampaignUpdate, caller: MerchantDep, catalog: CatalogDep
 ) -> CampaignPublic:
     """Change name, budget, bid, target categories, status or end date."""
-    catalog = service.catalog()
     categories = catalog.categories()
     with catalog.sessions.begin() as session:
         campaign = get_campaign(session, campaign_id)
@@ -144,13 +141,18 @@ def update(
     openapi_extra=CREATIVE_BODY,
     summary="Add a creative (an image) to a campaign",
 )
-async def add(campaign_id: int, request: Request, caller: MerchantDep, service: ServiceDep) -> CreativePublic:
+async def add(
+    campaign_id: int,
+    request: Request,
+    caller: MerchantDep,
+    catalog: CatalogDep,
+    settings: SettingsDep,
+) -> CreativePublic:
     """Store the image (made safe, metadata-free) and recognise it: category, confidence, embedding."""
     if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
         raise HTTPException(415, "send multipart/form-data: the headline in 'headline', the image in 'file'")
-    catalog = await run_in_threadpool(service.catalog)
     await run_in_threadpool(_owned, catalog, campaign_id, caller)
-    async with request.form(max_files=1, max_fields=service.settings.max_parts) as form:
+    async with request.form(max_files=1, max_fields=settings.max_parts) as form:
         headline, upload = form.get("headline"), form.get("file")
         if not isinstance(headline, str):
             raise HTTPException(422, "missing form field 'headline'")
@@ -166,32 +168,32 @@ async def add(campaign_id: int, request: Request, caller: MerchantDep, service: 
 )
 def select(
     _caller: ReaderDep,
-    service: ServiceDep,
-    user_id: Annotated[
-        str | None, Query(min_length=1, max_length=100, description="The shopper (none: anonymous).")
-    ] = None,
+    catalog: CatalogDep,
+    shopper: OptionalShopperDep,
     context_product_id: Annotated[int | None, Query(ge=1, description="The product on the page.")] = None,
     slots: Annotated[int, Query(ge=1, le=10, description="How many ads the page shows.")] = 1,
 ) -> AdSelectionPublic:
     """Eligible creatives ranked by relevance and a Thompson-sampled click rate, with frequency caps and pacing."""
-    user = user_key(user_id, service.settings.user_id_secret) if user_id else None
-    selection = select_for(service.catalog(), AdRequest(user, context_product_id, slots))
+    user = shopper.key if shopper is not None else None
+    selection = select_for(catalog, AdRequest(user, context_product_id, slots))
     return selection_public(selection, context_product_id)
 
 
-def _event(service: ServiceDep, creative_id: int, body: AdEventCreate, kind: AdEventType) -> Response:
+def _event(
+    catalog: Catalog, settings: Settings, creative_id: int, body: AdEventCreate, kind: AdEventType
+) -> Response:
     """Record an ad event: 201 when new, 200 when its event_id was seen before."""
     ts = as_utc(body.ts) if body.ts else utcnow()
     if ts > utcnow() + MAX_FUTURE:
         raise HTTPException(422, f"ts {ts.isoformat()} is in the future")
-    user = user_key(body.user_id, service.settings.user_id_secret)
-    with service.catalog().sessions.begin() as session:
+    with catalog.sessions.begin() as session:
         recorded = record_ad_event(
             session,
             event_id=body.event_id,
             kind=kind,
             creative_id=creative_id,
-            user_id=user,
+            user_id=body.user_id,
+            secret=settings.user_id_secret,
             ts=ts,
             session_id=body.session_id,
         )
@@ -206,9 +208,11 @@ def _event(service: ServiceDep, creative_id: int, body: AdEventCreate, kind: AdE
     summary="An ad was shown",
     responses={200: {"description": "A repeat of an earlier event_id: ignored"}},
 )
-def impression(creative_id: int, body: AdEventCreate, _caller: ReaderDep, service: ServiceDep) -> Response:
+def impression(
+    creative_id: int, body: AdEventCreate, _caller: ReaderDep, catalog: CatalogDep, settings: SettingsDep
+) -> Response:
     """Record that a shopper saw a creative (counted in their segment)."""
-    return _event(service, creative_id, body, "ad_impression")
+    return _event(catalog, settings, creative_id, body, "ad_impression")
 
 
 @router.post(
@@ -218,16 +222,17 @@ def impression(creative_id: int, body: AdEventCreate, _caller: ReaderDep, servic
     summary="An ad was clicked",
     responses={200: {"description": "A repeat of an earlier event_id: ignored"}},
 )
-def click(creative_id: int, body: AdEventCreate, _caller: ReaderDep, service: ServiceDep) -> Response:
+def click(
+    creative_id: int, body: AdEventCreate, _caller: ReaderDep, catalog: CatalogDep, settings: SettingsDep
+) -> Response:
     """Record that a shopper clicked a creative (the campaign pays its bid)."""
-    return _event(service, creative_id, body, "ad_click")
+    return _event(catalog, settings, creative_id, body, "ad_click")
 
 
 @router.get(
     "/campaigns/{campaign_id}/report", response_model=CampaignReportPublic, summary="A campaign's report"
 )
-def report(campaign_id: int, caller: MerchantDep, service: ServiceDep) -> CampaignReportPublic:
+def report(campaign_id: int, caller: MerchantDep, session: SessionDep) -> CampaignReportPublic:
     """Impressions, clicks, CTR, spend and budget left, per campaign and per creative."""
-    with service.catalog().sessions() as session:
-        check_campaign_owner(get_campaign(session, campaign_id), caller.merchant)
-        return report_public(campaign_report(session, campaign_id))
+    check_campaign_owner(get_campaign(session, campaign_id), caller.merchant)
+    return report_public(campaign_report(session, campaign_id))

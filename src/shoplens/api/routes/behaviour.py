@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi import APIRouter, HTTPException, Query
 
 from shoplens.ads.feedback import apply_ad_event
 from shoplens.api.behaviour_schemas import (
@@ -21,19 +21,16 @@ from shoplens.api.behaviour_schemas import (
     TrendRowPublic,
     TrendsPublic,
 )
-from shoplens.api.deps import AdminDep, ReaderDep, ServiceDep
-from shoplens.catalog.behaviour import user_key
+from shoplens.api.catalog_deps import CatalogDep, RecommenderDep, SessionDep, ShopperDep
+from shoplens.api.deps import AdminDep, ReaderDep, SettingsDep
+from shoplens.behaviour.erasure import erase_user
+from shoplens.behaviour.events import MAX_BATCH, EventIn, record_events
+from shoplens.behaviour.trends import MAX_DAYS, category_trends, trend_window
 from shoplens.errors import NotFoundError
-from shoplens.recommend.erasure import erase_user
-from shoplens.recommend.events import MAX_BATCH, MAX_ID, EventIn, record_events
 from shoplens.recommend.recommender import Recommendation
-from shoplens.recommend.trends import MAX_DAYS, category_trends, trend_window
 
 router = APIRouter(prefix="/v1", tags=["behaviour"])
 CODES = {"accepted": 201, "duplicate": 200, "rejected": 422}
-UserId = Annotated[
-    str, Path(min_length=1, max_length=MAX_ID, description="The shopper's id, as sent in events.")
-]
 K = Annotated[int, Query(ge=1, le=100, description="How many products.")]
 
 
@@ -42,7 +39,13 @@ def _items(items: list[Recommendation]) -> list[RecommendationPublic]:
 
 
 @router.post("/events", response_model=EventBatchResult, summary="Record a batch of shopper events")
-def post_events(batch: EventBatch, _caller: ReaderDep, service: ServiceDep) -> EventBatchResult:
+def post_events(
+    batch: EventBatch,
+    _caller: ReaderDep,
+    settings: SettingsDep,
+    catalog: CatalogDep,
+    recommender: RecommenderDep,
+) -> EventBatchResult:
     """Store each valid event; a repeated event_id is ignored; a bad event is rejected alone (per-event results)."""
     if len(batch.events) > MAX_BATCH:
         raise HTTPException(
@@ -52,11 +55,9 @@ def post_events(batch: EventBatch, _caller: ReaderDep, service: ServiceDep) -> E
         EventIn(e.event_id, e.user_id, e.type, e.timestamp, e.product_id, e.ad_id, e.session_id)
         for e in batch.events
     ]
-    outcome = record_events(
-        service.catalog().sessions, events, service.settings.user_id_secret, on_new=apply_ad_event
-    )
+    outcome = record_events(catalog.sessions, events, settings.user_id_secret, on_new=apply_ad_event)
     if outcome.users:
-        service.recommender().stats.mark_dirty()
+        recommender.stats.mark_dirty()
     results = [
         EventResultPublic(event_id=r.event_id, status=r.status, code=CODES[r.status], reason=r.reason)  # type: ignore[arg-type]
         for r in outcome.results
@@ -70,13 +71,13 @@ def post_events(batch: EventBatch, _caller: ReaderDep, service: ServiceDep) -> E
 
 
 @router.get("/users/{user_id}/profile", response_model=ProfilePublic, summary="A shopper's profile")
-def get_profile(user_id: UserId, _caller: ReaderDep, service: ServiceDep) -> ProfilePublic:
+def get_profile(shopper: ShopperDep, _caller: ReaderDep, recommender: RecommenderDep) -> ProfilePublic:
     """Category affinity (top categories first), visual taste vector and recent products of a shopper."""
-    profile = service.recommender().profile(user_key(user_id, service.settings.user_id_secret))
+    profile = recommender.profile(shopper.key)
     if profile is None:
-        raise NotFoundError(f"no events recorded for user {user_id!r}")
+        raise NotFoundError(f"no events recorded for user {shopper.id!r}")
     return ProfilePublic(
-        user_id=user_id,
+        user_id=shopper.id,
         events=profile.events,
         model_version=profile.model_version,
         updated_at=profile.updated_at,
@@ -93,12 +94,12 @@ def get_profile(user_id: UserId, _caller: ReaderDep, service: ServiceDep) -> Pro
     summary="Recommendations for a shopper",
 )
 def get_recommendations(
-    user_id: UserId, _caller: ReaderDep, service: ServiceDep, k: K = 10
+    shopper: ShopperDep, _caller: ReaderDep, recommender: RecommenderDep, k: K = 10
 ) -> RecommendationsPublic:
     """Products for a shopper, each with its reason; trending products for a shopper without history."""
-    rec = service.recommender().recommend(user_key(user_id, service.settings.user_id_secret), k)
+    rec = recommender.recommend(shopper.key, k)
     return RecommendationsPublic(
-        user_id=user_id,
+        user_id=shopper.id,
         k=k,
         cold_start=rec.cold_start,
         cached=rec.cached,
@@ -111,15 +112,15 @@ def get_recommendations(
 @router.get(
     "/products/{product_id}/related", response_model=RelatedPublic, summary="Products related to a product"
 )
-def get_related(product_id: int, _caller: ReaderDep, service: ServiceDep, k: K = 10) -> RelatedPublic:
+def get_related(product_id: int, _caller: ReaderDep, recommender: RecommenderDep, k: K = 10) -> RelatedPublic:
     """Products that look like this one or were viewed in the same sessions, in stock, best first."""
-    return RelatedPublic(product_id=product_id, items=_items(service.recommender().related(product_id, k)))
+    return RelatedPublic(product_id=product_id, items=_items(recommender.related(product_id, k)))
 
 
 @router.get("/trends/categories", response_model=TrendsPublic, summary="Category trends per day")
 def get_trends(
     _caller: ReaderDep,
-    service: ServiceDep,
+    session: SessionDep,
     days: Annotated[
         int, Query(ge=1, le=MAX_DAYS, description="The last this many UTC days, today included.")
     ] = 30,
@@ -127,18 +128,17 @@ def get_trends(
 ) -> TrendsPublic:
     """Uploads, views, carts and purchases per category per UTC day."""
     start, end = trend_window(days)
-    with service.catalog().sessions() as session:
-        rows = category_trends(session, start, end, category)
+    rows = category_trends(session, start, end, category)
     return TrendsPublic(start=start, end=end, rows=[TrendRowPublic(**asdict(r)) for r in rows])
 
 
 @router.delete("/users/{user_id}", response_model=ErasurePublic, summary="Erase a shopper")
-def delete_user(user_id: UserId, _caller: AdminDep, service: ServiceDep) -> ErasurePublic:
+def delete_user(
+    shopper: ShopperDep, _caller: AdminDep, catalog: CatalogDep, recommender: RecommenderDep
+) -> ErasurePublic:
     """Delete the shopper's events (ad impressions and clicks too), profile and cached recommendations; repeatable."""
-    keys = {
-        user_id,
-        user_key(user_id, service.settings.user_id_secret),
-    }  # rows from before a secret was set, too
-    deleted = erase_user(service.catalog().sessions, keys)
-    service.recommender().stats.clear()
-    return ErasurePublic(user_id=user_id, deleted=deleted)
+    deleted = erase_user(
+        catalog.sessions, {shopper.id, shopper.key}
+    )  # rows from before a secret was set, too
+    recommender.stats.clear()
+    return ErasurePublic(user_id=shopper.id, deleted=deleted)

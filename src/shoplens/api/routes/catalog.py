@@ -7,8 +7,9 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Response
 
+from shoplens.api.catalog_deps import CatalogDep, SessionDep
 from shoplens.api.catalog_schemas import QaFlagPublic, QaPublic, product_public
-from shoplens.api.deps import ReaderDep, ServiceDep
+from shoplens.api.deps import ReaderDep
 from shoplens.catalog.queries import qa_summary
 
 router = APIRouter(prefix="/v1", tags=["catalog"])
@@ -18,24 +19,23 @@ SHA256 = re.compile(r"^[0-9a-f]{64}$")
 @router.get(
     "/catalog/qa", response_model=QaPublic, summary="Flagged products: mismatches, duplicates, low quality"
 )
-def qa(_caller: ReaderDep, service: ServiceDep, limit: Annotated[int, Query(ge=0, le=200)] = 20) -> QaPublic:
+def qa(_caller: ReaderDep, session: SessionDep, limit: Annotated[int, Query(ge=0, le=200)] = 20) -> QaPublic:
     """Counts of flagged products and the first `limit` of each flag."""
-    with service.catalog().sessions() as session:
-        summary = qa_summary(session, limit)
-        return QaPublic(
-            products=summary["products"],
-            duplicate_groups=summary["duplicate_groups"],
-            flags={
-                k: QaFlagPublic(count=v["count"], items=[product_public(p) for p in v["items"]])
-                for k, v in summary["flags"].items()
-            },
-        )
+    summary = qa_summary(session, limit)
+    return QaPublic(
+        products=summary["products"],
+        duplicate_groups=summary["duplicate_groups"],
+        flags={
+            k: QaFlagPublic(count=v["count"], items=[product_public(p) for p in v["items"]])
+            for k, v in summary["flags"].items()
+        },
+    )
 
 
 @router.get("/catalog/categories", response_model=list[str], summary="The catalogue's categories")
-def categories(_caller: ReaderDep, service: ServiceDep) -> list[str]:
+def categories(_caller: ReaderDep, catalog: CatalogDep) -> list[str]:
     """Category names of the taxonomy, in order."""
-    return service.catalog().categories()
+    return catalog.categories()
 
 
 @router.get(
@@ -44,12 +44,12 @@ def categories(_caller: ReaderDep, service: ServiceDep) -> list[str]:
     responses={200: {"content": {"image/png": {}}}, 404: {"description": "No such image"}},
 )
 def image(
-    sha256: str, _caller: ReaderDep, service: ServiceDep, variant: Literal["full", "thumb"] = "full"
+    sha256: str, _caller: ReaderDep, catalog: CatalogDep, variant: Literal["full", "thumb"] = "full"
 ) -> Response:
     """The stored copy of an image by content id."""
     if not SHA256.match(sha256):
         raise HTTPException(404, "no such image")
-    store = service.catalog().store
+    store = catalog.store
     if not store.exists(sha256):
         raise HTTPException(404, "no such image")
     headers = {"Cache-Control": "private, max-age=86400, immutable", "X-Content-Type-Options": "nosniff"}

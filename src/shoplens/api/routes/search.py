@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from shoplens.api.catalog_schemas import SimilarHit, SimilarPublic, image_public, product_public
-from shoplens.api.deps import ReaderDep, ServiceDep
-from shoplens.catalog.service import Catalog
-from shoplens.catalog.similar import product_vector, search_similar
-from shoplens.imaging import decode_image
+from shoplens.api.catalog_deps import CatalogDep
+from shoplens.api.catalog_schemas import SimilarPublic, similar_public
+from shoplens.api.deps import ReaderDep
+from shoplens.catalog.similar import find_similar
 
 router = APIRouter(prefix="/v1/search", tags=["search"])
 QUERY_BODY = {
@@ -72,54 +72,11 @@ async def read_query(request: Request) -> tuple[bytes | None, int | None]:
         raise HTTPException(422, f"product_id must be an integer, not {str(raw_id)[:40]!r}") from None
 
 
-def similar(
-    catalog: Catalog,
-    data: bytes | None,
-    product_id: int | None,
-    k: int,
-    min_similarity: float,
-    category: str | None,
-    merchant: str | None,
-    max_pixels: int,
-) -> SimilarPublic:
-    """Embed the query with the index's model, search, and shape the answer."""
-    model = catalog.model()
-    with catalog.sessions() as session:
-        if data is not None:
-            _, _, emb = catalog.embed([decode_image(data, max_pixels=max_pixels)])
-            query = emb[0]
-        else:
-            assert product_id is not None
-            query = product_vector(session, product_id, model.version)
-        index = catalog.space.index(model.version, len(query))
-        hits = search_similar(
-            session,
-            index,
-            query,
-            k,
-            min_similarity=min_similarity,
-            category=category,
-            merchant=merchant,
-            exclude_product=product_id,
-        )
-        return SimilarPublic(
-            model_version=model.version,
-            results=[
-                SimilarHit(
-                    similarity=round(h.similarity, 6),
-                    product=product_public(h.product),
-                    image=image_public(h.image),
-                )
-                for h in hits
-            ],
-        )
-
-
 @router.post("/similar", response_model=SimilarPublic, openapi_extra=QUERY_BODY, summary="Search by image")
 async def search(
     request: Request,
     _caller: ReaderDep,
-    service: ServiceDep,
+    catalog: CatalogDep,
     k: Annotated[int, Query(ge=1, le=100)] = 10,
     min_similarity: Annotated[
         float, Query(ge=-1, le=1, description="Leave out weaker matches (cosine).")
@@ -129,7 +86,16 @@ async def search(
 ) -> SimilarPublic:
     """Up to k products most similar to the photo (or product), each with the image that matched."""
     data, product_id = await read_query(request)
-    catalog = await run_in_threadpool(service.catalog)
-    return await run_in_threadpool(
-        similar, catalog, data, product_id, k, min_similarity, category, merchant, service.settings.max_pixels
+    found = await run_in_threadpool(
+        partial(
+            find_similar,
+            catalog,
+            photo=data,
+            product_id=product_id,
+            k=k,
+            min_similarity=min_similarity,
+            category=category,
+            merchant=merchant,
+        )
     )
+    return similar_public(found)

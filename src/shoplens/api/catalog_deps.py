@@ -1,0 +1,78 @@
+"""The catalogue's dependencies: the catalogue, a request's database session, the recommender, and the shopper a
+path or query names (pseudonymised on the way in). Only the catalogue API's routes import them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Path, Query
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from shoplens.api.deps import ServiceDep
+from shoplens.behaviour.events import MAX_ID, user_key
+from shoplens.catalog.service import Catalog
+from shoplens.recommend.recommender import Recommender
+
+
+async def get_catalog(service: ServiceDep) -> Catalog:
+    """The catalogue (opened in a worker thread the first time: opening it migrates the database)."""
+    return service.catalog() if service.catalog_open else await run_in_threadpool(service.catalog)
+
+
+CatalogDep = Annotated[Catalog, Depends(get_catalog)]
+
+
+async def get_session(catalog: CatalogDep) -> AsyncIterator[Session]:
+    """A database session for this request, closed after it (a session connects only when first used)."""
+    session = catalog.sessions()
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+async def get_recommender(service: ServiceDep, catalog: CatalogDep) -> Recommender:
+    """The recommender of the catalogue (one statistics snapshot shared by all requests)."""
+    return service.recommender()
+
+
+RecommenderDep = Annotated[Recommender, Depends(get_recommender)]
+
+
+@dataclass(frozen=True)
+class Shopper:
+    """A shopper as a request names them (`id`) and the key their rows are stored under (`key`)."""
+
+    id: str
+    key: str
+
+
+async def path_shopper(
+    service: ServiceDep,
+    user_id: Annotated[
+        str, Path(min_length=1, max_length=MAX_ID, description="The shopper's id, as sent in events.")
+    ],
+) -> Shopper:
+    """The shopper of a `/users/{user_id}` path, pseudonymised with the service's secret."""
+    return Shopper(user_id, user_key(user_id, service.settings.user_id_secret))
+
+
+async def query_shopper(
+    service: ServiceDep,
+    user_id: Annotated[
+        str | None, Query(min_length=1, max_length=MAX_ID, description="The shopper (none: anonymous).")
+    ] = None,
+) -> Shopper | None:
+    """The shopper of a `?user_id=` query (None when absent), pseudonymised with the service's secret."""
+    return None if user_id is None else Shopper(user_id, user_key(user_id, service.settings.user_id_secret))
+
+
+ShopperDep = Annotated[Shopper, Depends(path_shopper)]
+OptionalShopperDep = Annotated[Shopper | None, Depends(query_shopper)]

@@ -1,0 +1,66 @@
+"""Where a model's training data comes from (Fashion-MNIST, a labelled folder, a CSV manifest), as bundles record it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from shoplens.data.dataset import ImageDataset
+from shoplens.data.fashion_mnist import load_fashion_mnist
+from shoplens.data.folder import load_csv_manifest, load_image_folder
+from shoplens.data.split import stratified_split
+from shoplens.errors import DataFormatError
+from shoplens.imaging import PreprocessConfig
+
+SourceKind = Literal["fashion-mnist", "folder", "manifest"]
+KINDS: tuple[str, ...] = ("fashion-mnist", "folder", "manifest")
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """Where training data comes from: Fashion-MNIST, a labelled folder, or a CSV manifest."""
+
+    kind: SourceKind = "fashion-mnist"
+    path: str | None = None  # the folder or manifest; for Fashion-MNIST an explicit --data-dir
+    image_size: int = 28
+    mode: Literal["L", "RGB"] = "L"
+    test_fraction: float = 0.15  # held out from a folder/manifest (Fashion-MNIST has its own test split)
+    verify: bool = True  # Fashion-MNIST: insist on the official checksums and counts
+
+    def record(self) -> dict[str, Any]:
+        """What a bundle keeps to find this data again (config.json's `data`)."""
+        return {"kind": self.kind, "path": self.path, "test_fraction": self.test_fraction}
+
+    @classmethod
+    def from_record(cls, data: Mapping[str, Any]) -> DataSource:
+        """The source a bundle's `data` record names; older records only have `source` ("folder:/photos")."""
+        kind, path = data.get("kind"), data.get("path")
+        if kind is None:
+            source = str(data.get("source") or "fashion-mnist")
+            kind, _, rest = source.partition(":")
+            if kind == "fashion-mnist":  # fashion-mnist:<split>:<root>
+                rest = rest.partition(":")[2]
+            path = rest or None
+        if kind not in KINDS:
+            raise DataFormatError(
+                f"unknown training data source {kind!r} (expected one of {', '.join(KINDS)})"
+            )
+        return cls(kind, path, test_fraction=float(data.get("test_fraction", cls.test_fraction)))
+
+
+def load_data(
+    source: DataSource, preprocess: PreprocessConfig, seed: int
+) -> tuple[ImageDataset, ImageDataset]:
+    """(training pool, test set); the test set is held out before any training decision."""
+    if source.kind == "fashion-mnist":
+        return (
+            load_fashion_mnist("train", source.path, source.verify),
+            load_fashion_mnist("test", source.path, source.verify),
+        )
+    loader = load_image_folder if source.kind == "folder" else load_csv_manifest
+    if source.path is None:
+        raise DataFormatError(f"a {source.kind} data source needs a path")
+    full = loader(source.path, preprocess)
+    pool_idx, test_idx = stratified_split(full.labels, source.test_fraction, seed=seed + 1)
+    return full.subset(pool_idx), full.subset(test_idx)

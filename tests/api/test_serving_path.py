@@ -1,0 +1,144 @@
+"""The serving path: no training stack imported, one admission and batching path for every model call, the fast lane."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from shoplens.api import create_app
+from shoplens.api.schemas import ClassifyPublic
+from shoplens.inference.export import export_onnx
+from tests.api.conftest import NAME, classify, create, encode, product_photo, serving, settings_for
+from tests.api.test_service import _metric, slow_loader
+from tests.catalog.conftest import photos, png
+
+pytestmark = pytest.mark.anyio
+HEAVY = ("torch", "scipy", "sklearn", "shoplens.training")
+
+
+def run_python(code: str) -> str:
+    """Run code in a fresh interpreter with this one's import path; its stdout (it must succeed)."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_importing_the_app_and_the_cli_leaves_the_training_stack_out() -> None:
+    out = run_python(f"""
+        import sys
+        import shoplens.api.app, shoplens.cli
+        print([m for m in {(*HEAVY, "sqlalchemy")!r} if m in sys.modules])
+    """)
+    assert out.strip() == "[]"
+
+
+def test_serving_an_onnx_bundle_imports_neither_torch_nor_the_training_stack(
+    models_root: Path, keys_file: Path
+) -> None:
+    export_onnx(models_root / NAME / "v2")
+    out = run_python(f"""
+        import asyncio, io, sys
+        import httpx
+        from PIL import Image
+        from shoplens.api import create_app
+        from shoplens.config import Settings
+
+        async def main():
+            settings = Settings(models_dir={str(models_root)!r}, api_keys_file={str(keys_file)!r},
+                                catalog_dir={str(models_root.parent / "catalog")!r}, open_mode=True)
+            app = create_app(settings)
+            buf = io.BytesIO()
+            Image.new("L", (28, 28), 200).save(buf, "PNG")
+            async with app.router.lifespan_context(app):
+                transport = httpx.ASGITransport(app=app)
+                async with httpx.AsyncClient(transport=transport, base_url="http://shoplens.test") as c:
+                    while (await c.get("/readyz")).status_code != 200:
+                        await asyncio.sleep(0.02)
+                    r = await c.post("/v1/classify", files={{"file": ("a.png", buf.getvalue(), "image/png")}})
+                    assert r.status_code == 200, r.text
+                    assert (await c.get("/metrics")).status_code == 200
+                    print("sqlalchemy" in sys.modules)  # the catalogue API is not loaded for classify
+                    assert (await c.get("/v1/models")).status_code == 200
+                    assert "/v1/products" in (await c.get("/openapi.json")).json()["paths"]
+                    print("sqlalchemy" in sys.modules)  # it is for the rest
+                session = app.state.service.handle.current().predictor.session
+            print(type(session).__name__, [m for m in {HEAVY!r} if m in sys.modules])
+
+        asyncio.run(main())
+    """)
+    assert out.split() == ["False", "True", "OrtSession", "[]"]
+
+
+@pytest.fixture
+async def slow_api(models_root: Path, keys_file: Path, api_keys: dict[str, str]):
+    """A catalogue app whose model calls take 0.3 s, with room for one admitted model call at a time."""
+    app = create_app(settings_for(models_root, keys_file, max_inflight=1), loader=slow_loader)
+    async with serving(app, headers={"X-API-Key": api_keys["admin"]}) as c:
+        yield c
+
+
+async def test_catalogue_model_calls_share_classify_admission_and_batcher(slow_api, api_keys) -> None:
+    product = {"merchant": "m1", "sku": "S1", "title": "Item"}
+    assert (await create(slow_api, {}, product, png(photos(1, seed=3)[0]))).status_code == 201
+    query = {"files": {"file": ("q.png", png(photos(1, seed=4)[0]), "image/png")}}
+    assert (await slow_api.post("/v1/search/similar", **query)).status_code == 200
+    calls = _metric((await slow_api.get("/metrics")).text, "shoplens_batch_size_count")
+    assert calls == 2  # the ingestion and the search, each one micro-batcher call
+
+    async def search_while_classifying():
+        await asyncio.sleep(0.1)  # the classify request holds the only admission slot by now
+        return await slow_api.post("/v1/search/similar", **query)
+
+    busy_classify, refused = await asyncio.gather(
+        classify(slow_api, encode(product_photo())), search_while_classifying()
+    )
+    assert busy_classify.status_code == 200
+    assert refused.status_code == 503 and refused.headers["retry-after"] == "1"
+    dup = await slow_api.post("/v1/search/duplicates", **query)  # the slot is free again
+    assert dup.status_code == 200, dup.text
+
+
+async def test_the_fast_lane_answers_the_documented_schema_and_validates_like_fastapi(client) -> None:
+    r = await classify(client, encode(product_photo()), top_k=2, embed="yes")
+    assert r.status_code == 200 and r.headers["content-type"] == "application/json"
+    body = ClassifyPublic.model_validate(r.json())
+    assert len(body.results[0].top) == 2 and body.results[0].embedding is not None
+    for params, where in (
+        ({"top_k": 0}, "query.top_k"),
+        ({"top_k": 101}, "query.top_k"),
+        ({"embed": "x"}, "query.embed"),
+    ):
+        bad = await classify(client, encode(product_photo()), **params)
+        assert bad.status_code == 422 and bad.json()["detail"].startswith(where), bad.text
+    wrong_method = await client.get("/v1/classify")
+    assert wrong_method.status_code == 405
+    spec = (await client.get("/openapi.json")).json()["paths"]["/v1/classify"]["post"]
+    assert {p["name"] for p in spec["parameters"]} == {"top_k", "embed"}
+    assert {"APIKeyHeader", "HTTPBearer"} <= {k for s in spec["security"] for k in s}
+    assert spec["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "/ClassifyPublic"
+    )
+
+
+async def test_a_catalogue_batch_goes_to_the_batcher_max_batch_images_at_a_time(
+    models_root: Path, keys_file: Path, api_keys: dict[str, str]
+) -> None:
+    app = create_app(settings_for(models_root, keys_file, batch_max_size=2))
+    async with serving(app, headers={"X-API-Key": api_keys["admin"]}) as c:
+        product = {"merchant": "m1", "sku": "S3", "title": "Three photos"}
+        r = await create(c, {}, product, *(png(p) for p in photos(3, seed=7)))
+        assert r.status_code == 201, r.text
+        metrics = (await c.get("/metrics")).text
+    assert (
+        _metric(metrics, "shoplens_batch_size_count") == 2
+        and _metric(metrics, "shoplens_batch_size_sum") == 3
+    )

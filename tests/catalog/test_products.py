@@ -1,0 +1,103 @@
+"""Product operations the API and the CLI share, on both backends: idempotent create, delete with index entries,
+merchant listing; and the one model path (`Catalog.embed`) every model call of the catalogue and ads takes."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import pytest
+from sqlalchemy import func, select
+
+from shoplens.ads.campaigns import CampaignIn, add_creative, create_campaign
+from shoplens.catalog.ingest import IngestItem, ProductIn
+from shoplens.catalog.products import IdempotencyKey, create_product, delete_product, request_digest
+from shoplens.catalog.queries import list_merchants
+from shoplens.catalog.service import Catalog
+from shoplens.catalog.similar import find_duplicates, find_similar
+from shoplens.catalog.vectors import BACKENDS
+from shoplens.db.catalog import Embedding, Product
+from shoplens.errors import ConflictError, ForbiddenError
+from tests.catalog.conftest import DIM, photos, png
+
+PHOTOS = photos(4, seed=11)
+
+
+def render(product: Product) -> dict[str, Any]:
+    """What a caller shows of a product."""
+    return {"id": product.id, "sku": product.sku, "images": len(product.images)}
+
+
+def item(sku: str, image: bytes, merchant: str = "acme") -> IngestItem:
+    """A product with one image."""
+    return IngestItem(sku, ProductIn(merchant, sku, f"Product {sku}"), [image])
+
+
+def test_create_keeps_the_first_answer_for_a_key(catalog: Catalog) -> None:
+    data = png(PHOTOS[0])
+    key = IdempotencyKey("key-1", "k", request_digest('{"sku": "a"}', [data]))
+    first = create_product(catalog, item("a", data), render, key)
+    assert first.created and not first.replayed and first.payload["sku"] == "a"
+    again = create_product(catalog, item("a", data), render, key)
+    assert again.replayed and again.created and again.payload == first.payload
+    other = IdempotencyKey("key-1", "k", request_digest('{"sku": "b"}', [png(PHOTOS[1])]))
+    with pytest.raises(ConflictError):
+        create_product(catalog, item("b", png(PHOTOS[1])), render, other)
+    theirs = IdempotencyKey("key-2", "k", other.digest)  # the same key of another owner is another key
+    assert create_product(catalog, item("b", png(PHOTOS[1])), render, theirs).created
+    without = create_product(catalog, item("a", data), render)  # no key: already there, not created
+    assert not without.created and not without.replayed and without.payload == first.payload
+    with catalog.sessions() as s:
+        assert s.scalar(select(func.count(Product.id))) == 2
+
+
+@pytest.mark.parametrize("vector_backend", BACKENDS)
+def test_delete_takes_the_rows_and_the_index_entries(catalog: Catalog) -> None:
+    mine, theirs = (
+        create_product(catalog, item(sku, png(p), merchant), render)
+        for sku, p, merchant in (("a", PHOTOS[0], "acme"), ("b", PHOTOS[1], "globex"))
+    )
+    index = catalog.space.index("v1", DIM)
+    assert len(index) == 2
+    with pytest.raises(ForbiddenError):
+        delete_product(catalog, theirs.payload["id"], merchant="acme")
+    gone = delete_product(catalog, mine.payload["id"], merchant="acme")
+    assert len(gone) == 1 and not np.isin(gone, index.ids()).any() and len(index) == 1
+    with catalog.sessions() as s:
+        assert s.scalars(select(Product.sku)).all() == ["b"]
+        assert s.scalar(select(func.count()).select_from(Embedding)) == 1
+    assert [(m.id, m.products) for m in list_merchants_of(catalog)] == [("acme", 0), ("globex", 1)]
+
+
+def list_merchants_of(catalog: Catalog) -> list:  # type: ignore[type-arg]
+    """The merchant listing of the catalogue."""
+    with catalog.sessions() as s:
+        return list_merchants(s)
+
+
+def test_every_model_call_goes_through_catalog_embed(
+    catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[int] = []
+    embed = catalog.embed
+
+    def counted(images: list) -> Any:  # type: ignore[type-arg]
+        calls.append(len(images))
+        return embed(images)
+
+    monkeypatch.setattr(catalog, "embed", counted)
+    catalog.ingestor().ingest([item(f"p{i}", png(p)) for i, p in enumerate(PHOTOS[:3])])  # one batch
+    assert calls == [3]
+    found = find_similar(catalog, photo=png(PHOTOS[0]), k=2)
+    assert calls == [3, 1] and found.hits[0].similarity == pytest.approx(1.0, abs=1e-4)
+    assert find_similar(catalog, product_id=found.hits[0].product.id).hits  # a stored vector: no model call
+    assert calls == [3, 1]
+    assert [h.product.sku for h in find_duplicates(catalog, png(PHOTOS[1])).hits] == ["p1"]
+    assert calls == [3, 1, 1]
+    with catalog.sessions.begin() as s:
+        campaign = create_campaign(
+            s, CampaignIn("acme", "c", Decimal(10), Decimal(1)), catalog.categories()
+        ).id
+    add_creative(catalog, campaign, "Buy", png(PHOTOS[3]))
+    assert calls == [3, 1, 1, 1]
