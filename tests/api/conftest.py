@@ -24,15 +24,45 @@ from shoplens.api.keys import KeyStore
 from shoplens.config import Settings
 from shoplens.data.fashion_mnist import CLASS_NAMES
 from shoplens.imaging import PreprocessConfig
+from shoplens.inference.ood import OodDetector
 from shoplens.models import create_model, save_bundle
 
 NAME = "fashion-mnist"
 FMNIST_PRE = PreprocessConfig(
     size=(28, 28), mode="L", resize="pad", trim=True, invert=True, mean=(0.286,), std=(0.353,)
 )
+PHOTO_PRE = PreprocessConfig(size=(28, 28), mode="L", reader="photo", mean=(0.286,), std=(0.353,))
 
 
-def make_bundle(models_root: Path, version: str, seed: int, accuracy: float | None = None) -> Path:
+def add_detector(bundle_dir: Path, dim: int = 128, classes: int = 10) -> None:
+    """A "not a product" detector that flags photos whose border is no single background (few border inliers)."""
+    OodDetector(
+        centres=np.zeros((classes, dim)),
+        whitening=np.eye(dim),
+        feature_names=("bg_inliers",),
+        mean=np.array([0.7]),
+        scale=np.array([0.1]),
+        weights=np.array([-5.0]),
+        bias=0.0,
+        threshold=0.5,
+        review=0.3,
+    ).save(bundle_dir)
+
+
+def checkerboard() -> Image.Image:
+    """A picture that is no product: a black and white checkerboard filling the frame."""
+    return Image.fromarray(
+        (np.indices((20, 20)).sum(0) % 2 * 255).astype(np.uint8).repeat(15, 0).repeat(15, 1)
+    )
+
+
+def make_bundle(
+    models_root: Path,
+    version: str,
+    seed: int,
+    accuracy: float | None = None,
+    preprocess: PreprocessConfig = FMNIST_PRE,
+) -> Path:
     """A freshly initialised shopnet bundle at <models_root>/fashion-mnist/<version> (no training needed)."""
     torch.manual_seed(seed)
     model = create_model("shopnet", num_classes=10).eval()
@@ -42,7 +72,7 @@ def make_bundle(models_root: Path, version: str, seed: int, accuracy: float | No
         architecture="shopnet",
         model_kwargs={},
         labels=list(CLASS_NAMES),
-        preprocess=FMNIST_PRE,
+        preprocess=preprocess,
         train_config={"seed": seed},
         data={"source": "test"},
         review_threshold=0.5,

@@ -11,7 +11,6 @@ from shoplens.inference.ood import (
     RECOGNISED,
     OodDetector,
     load_detector,
-    log_sum_exp,
 )
 
 
@@ -33,20 +32,20 @@ def detector(threshold: float = 0.8, review: float = 0.5) -> OodDetector:
 
 def test_far_embeddings_score_higher_than_near_ones() -> None:
     det = detector()
-    logits = np.zeros((3, 2))
+    probs = np.full((3, 2), 0.5)
     emb = np.array([[1.0, 0.0], [0.0, 1.05], [3.0, 3.0]])
-    scores = det.score(logits, emb, [{}, {}, {}])
+    scores = det.score(probs, emb, [{}, {}, {}])
     assert scores.shape == (3,) and np.all((scores >= 0) & (scores <= 1))
     assert scores[2] > 0.9 > max(scores[0], scores[1])
 
 
 def test_model_features_are_what_they_say() -> None:
     det = detector()
-    logits = np.array([[2.0, 0.0], [0.0, 0.0]])
-    f = det.model_features(logits, np.array([[1.0, 0.0], [1.0, 1.0]]))
-    assert f["max_prob"][0] == pytest.approx(1 / (1 + np.exp(-2)))
-    assert f["max_prob"][1] == pytest.approx(0.5)
-    assert f["energy"] == pytest.approx(log_sum_exp(logits))
+    probs = np.array([[0.9, 0.1], [0.5, 0.5]])
+    f = det.model_features(probs, np.array([[1.0, 0.0], [1.0, 1.0]]))
+    assert f["max_prob"].tolist() == [0.9, 0.5]
+    assert f["entropy"][1] == pytest.approx(np.log(2))
+    assert f["entropy"][0] < f["entropy"][1]
     assert f["mahalanobis"][0] == pytest.approx(0.0)
     assert f["centre_cosine"][1] == pytest.approx(np.sqrt(0.5))
 

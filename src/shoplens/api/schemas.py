@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -22,7 +23,16 @@ class ClassificationPublic(BaseModel):
         None, description="The upload's file name, reduced to a safe base name; never used."
     )
     top: list[LabelScorePublic]
-    needs_review: bool = Field(description="The top probability is below the model's review threshold.")
+    needs_review: bool = Field(
+        description="A person should check: the top probability is below the review threshold, or the photo "
+        "does not look like a product."
+    )
+    status: Literal["recognised", "needs_review", "not_recognised"] = Field(
+        description="recognised; needs_review (unsure); not_recognised (not a product, by the model's detector)."
+    )
+    ood_score: float | None = Field(
+        None, ge=0, le=1, description="How unlike a product the photo is (0..1), for models with a detector."
+    )
     embedding: list[float] | None = Field(None, description="L2-normalised embedding (with ?embed=true).")
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from shoplens.imaging import images_to_batch
+from shoplens.imaging import images_to_inputs
 from shoplens.inference.predictor import ModelRunner, l2_normalize, run_directly
 from shoplens.inference.store import LoadedModel
 
@@ -38,10 +38,13 @@ class Recognition:
 
 def search_vectors(
     model: LoadedModel, images: Sequence[Image.Image], runner: ModelRunner = run_directly
-) -> tuple[np.ndarray, np.ndarray]:
-    """Calibrated probabilities (N, K) and search vectors (N, D + K) of decoded photos, the model run by `runner`."""
-    probs, features = runner(model.predictor, images_to_batch(list(images), model.preprocess))
-    return probs, l2_normalize(np.concatenate([features, probs], axis=1)).astype(np.float32)
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Calibrated probabilities (N, K), search vectors (N, D + K) and statuses (recognised, needs_review,
+    not_recognised) of decoded photos, the model run by `runner`."""
+    batch, cues = images_to_inputs(list(images), model.preprocess)
+    probs, features = runner(model.predictor, batch)
+    statuses = [model.predictor.prediction(p, f, cues=c).status for p, f, c in zip(probs, features, cues)]
+    return probs, l2_normalize(np.concatenate([features, probs], axis=1)).astype(np.float32), statuses
 
 
 def recognitions(model: LoadedModel, probs: np.ndarray, vectors: np.ndarray) -> list[Recognition]:

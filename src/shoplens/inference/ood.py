@@ -1,10 +1,10 @@
 """Is it a product at all? An out-of-distribution score per photo, with numpy only, stored with the bundle.
 
-The score combines what the model says (its confidence, its logits' energy, how far the photo's embedding
-lies from every class centre — a Mahalanobis distance with one shared covariance) with what the photo itself
-says (shoplens.imaging.photo's cues: background uniformity, product share, parts, solidity, ...) in a small
-logistic model fitted when the bundle is trained. Thresholds are chosen on validation photos so that few
-real products are flagged.
+The score combines what the model says (its calibrated confidence and entropy, how far the photo's
+L2-normalised embedding lies from every class centre — a Mahalanobis distance with one shared covariance)
+with what the photo itself says (shoplens.imaging.photo's cues: background uniformity, product share,
+parts, solidity, ...) in a small logistic model fitted when the bundle is trained. Thresholds are chosen
+on validation photos so that few real products are flagged.
 """
 
 from __future__ import annotations
@@ -18,14 +18,8 @@ from typing import Any
 import numpy as np
 
 OOD_FILE = "ood.json"
-MODEL_FEATURES = ("max_prob", "energy", "mahalanobis", "centre_cosine")
+MODEL_FEATURES = ("max_prob", "entropy", "mahalanobis", "centre_cosine")
 RECOGNISED, NEEDS_REVIEW, NOT_RECOGNISED = "recognised", "needs_review", "not_recognised"
-
-
-def log_sum_exp(logits: np.ndarray) -> np.ndarray:
-    """Row-wise log Σ exp, computed stably."""
-    top = logits.max(axis=1, keepdims=True)
-    return (top + np.log(np.exp(logits - top).sum(axis=1, keepdims=True)))[:, 0]
 
 
 @dataclass(frozen=True)
@@ -42,35 +36,33 @@ class OodDetector:
     threshold: float  # ood_score at or above: not recognised
     review: float  # ood_score at or above (but under threshold): needs review
 
-    def model_features(self, logits: np.ndarray, embeddings: np.ndarray) -> dict[str, np.ndarray]:
-        """Per-photo features from the model's raw logits (N, K) and embeddings (N, D)."""
-        shifted = logits - logits.max(axis=1, keepdims=True)
-        probs = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+    def model_features(self, probs: np.ndarray, embeddings: np.ndarray) -> dict[str, np.ndarray]:
+        """Per-photo features from calibrated probabilities (N, K) and L2-normalised embeddings (N, D)."""
         white = (embeddings[:, None, :] - self.centres[None]) @ self.whitening.T  # (N, K, D)
         unit = embeddings / np.maximum(np.linalg.norm(embeddings, axis=1, keepdims=True), 1e-12)
         centres = self.centres / np.maximum(np.linalg.norm(self.centres, axis=1, keepdims=True), 1e-12)
         return {
             "max_prob": probs.max(axis=1),
-            "energy": log_sum_exp(logits),
+            "entropy": -(probs * np.log(np.maximum(probs, 1e-12))).sum(axis=1),
             "mahalanobis": np.log1p((white**2).sum(axis=2).min(axis=1)),
             "centre_cosine": (unit @ centres.T).max(axis=1),
         }
 
     def features(
-        self, logits: np.ndarray, embeddings: np.ndarray, cues: Sequence[Mapping[str, float]]
+        self, probs: np.ndarray, embeddings: np.ndarray, cues: Sequence[Mapping[str, float]]
     ) -> np.ndarray:
         """(N, F) feature matrix in feature_names order."""
-        table = self.model_features(logits, embeddings)
+        table = self.model_features(probs, embeddings)
         for name in self.feature_names:
             if name not in table:
                 table[name] = np.array([float(c.get(name, 0.0)) for c in cues], np.float64)
         return np.stack([table[name] for name in self.feature_names], axis=1)
 
     def score(
-        self, logits: np.ndarray, embeddings: np.ndarray, cues: Sequence[Mapping[str, float]]
+        self, probs: np.ndarray, embeddings: np.ndarray, cues: Sequence[Mapping[str, float]]
     ) -> np.ndarray:
-        """(N,) out-of-distribution score in 0..1: high means "not a product"."""
-        z = (self.features(logits, embeddings, cues) - self.mean) / self.scale
+        """(N,) out-of-distribution score in 0..1 from Predictor.run's outputs: high means "not a product"."""
+        z = (self.features(probs, embeddings, cues) - self.mean) / self.scale
         return 1.0 / (1.0 + np.exp(-np.clip(z @ self.weights + self.bias, -50, 50)))
 
     def status(self, ood_score: float, needs_review: bool) -> str:

@@ -6,13 +6,14 @@ export and the catalogue use too.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 from PIL import Image
 
-from shoplens.imaging import PreprocessConfig, images_to_batch, normalize
+from shoplens.imaging import PreprocessConfig, images_to_inputs, normalize
+from shoplens.inference.ood import NEEDS_REVIEW, RECOGNISED, load_detector
 from shoplens.inference.session import InferenceSession
 from shoplens.models.bundle import BundleSpec
 
@@ -56,11 +57,17 @@ def forward(
 
 @dataclass(frozen=True)
 class Prediction:
-    """Top-k categories with calibrated probabilities, whether a person should check it, and the embedding."""
+    """Top-k categories with calibrated probabilities, whether a person should check it, and the embedding.
+
+    status is recognised, needs_review or not_recognised (not a product, by the bundle's detector);
+    ood_score (0..1, high: not a product) is None for bundles without a detector or inputs without photo cues.
+    """
 
     top: list[tuple[str, float]]
     needs_review: bool
     embedding: np.ndarray | None = None
+    ood_score: float | None = None
+    status: str = RECOGNISED
 
     @property
     def label(self) -> str:
@@ -79,6 +86,7 @@ class Predictor:
         self.bundle = bundle
         self.session = session
         self.top_k = min(top_k, len(bundle.labels))
+        self.ood = load_detector(bundle.path)  # None for bundles trained without one
 
     @property
     def embedding_dim(self) -> int:
@@ -97,26 +105,44 @@ class Predictor:
         """Calibrated class probabilities for uint8 model inputs (N, C, H, W)."""
         return self.run(batch)[0]
 
-    def predict_arrays(self, batch: np.ndarray, embed: bool = False) -> list[Prediction]:
-        """Predictions for uint8 model inputs (N, C, H, W)."""
+    def predict_arrays(
+        self, batch: np.ndarray, embed: bool = False, cues: Sequence[Mapping[str, float]] | None = None
+    ) -> list[Prediction]:
+        """Predictions for uint8 model inputs (N, C, H, W), with "not a product" scores when cues are given."""
         if len(batch) == 0:
             return []
         probs, emb = self.run(batch)
-        return [self.prediction(p, e if embed else None) for p, e in zip(probs, emb)]
+        cues = cues if cues is not None else [None] * len(batch)
+        preds = [self.prediction(p, e, cues=c) for p, e, c in zip(probs, emb, cues)]
+        return preds if embed else [replace(pred, embedding=None) for pred in preds]
 
     def predict_images(self, images: Sequence[Image.Image], embed: bool = False) -> list[Prediction]:
         """Predictions for decoded photos of any mode and size."""
         if not images:
             return []
-        return self.predict_arrays(images_to_batch(images, self.bundle.preprocess), embed=embed)
+        batch, cues = images_to_inputs(images, self.bundle.preprocess)
+        return self.predict_arrays(batch, embed=embed, cues=cues)
 
     def prediction(
-        self, p: np.ndarray, embedding: np.ndarray | None = None, top_k: int | None = None
+        self,
+        p: np.ndarray,
+        embedding: np.ndarray | None = None,
+        top_k: int | None = None,
+        cues: Mapping[str, float] | None = None,
     ) -> Prediction:
-        """Top-k (the predictor's own k unless given) and review flag for one row of probabilities."""
+        """Top-k (the predictor's own k unless given), review flag and status for one row of probabilities.
+
+        The "not a product" score needs the image's embedding and the photo reader's cues.
+        """
         order = np.argsort(-p)[: min(top_k, len(p)) if top_k else self.top_k]
         top = [(self.bundle.labels[i], float(p[i])) for i in order]
-        return Prediction(top=top, needs_review=top[0][1] < self.bundle.review_threshold, embedding=embedding)
+        review = top[0][1] < self.bundle.review_threshold
+        if self.ood is None or embedding is None or not cues:
+            status = NEEDS_REVIEW if review else RECOGNISED
+            return Prediction(top=top, needs_review=review, embedding=embedding, status=status)
+        score = float(self.ood.score(p[None], embedding[None], [cues])[0])
+        status = self.ood.status(score, review)
+        return Prediction(top, status != RECOGNISED, embedding, round(score, 6), status)
 
 
 def run_directly(predictor: Predictor, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

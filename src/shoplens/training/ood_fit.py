@@ -2,22 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import io
+import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import torch
+from PIL import Image
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
-from torch import nn
 
-from shoplens.imaging import PreprocessConfig, normalize
+from shoplens.data import ImageDataset
+from shoplens.imaging import PreprocessConfig, decode_image, images_to_inputs
 from shoplens.imaging.photo import CUE_NAMES
 from shoplens.inference.ood import MODEL_FEATURES, OodDetector
+from shoplens.inference.predictor import Predictor
+from shoplens.models.bundle import load_bundle
+from shoplens.training.outlier_synth import render_outlier
+from shoplens.training.photo_synth import render_photo
 
 DEFAULT_FEATURES = (*MODEL_FEATURES, *CUE_NAMES)
 SHRINKAGE = 0.1  # covariance shrinkage towards its mean variance, for a stable whitening
 MAX_FALSE_FLAGS = 0.025  # share of validation product photos allowed to be flagged "not recognised"
+CALIBRATION_PHOTOS = 500  # product photos, and as many non-products, read to fit a bundle's detector
+CALIBRATION_SIDES = (200, 640)  # canvas sides of the calibration photos (the reader works at 224 px anyway)
 REVIEW_SHARE = 0.10  # share of validation product photos sent to review by the out-of-distribution score
 
 
@@ -37,20 +45,44 @@ class PhotoSet:
         return PhotoSet(self.arrays[index], [self.cues[i] for i in index], self.labels[index])
 
 
-@torch.no_grad()
 def model_outputs(
-    model: nn.Module, arrays: np.ndarray, preprocess: PreprocessConfig, tta_flip: bool, batch_size: int = 500
+    predictor: Predictor, arrays: np.ndarray, batch_size: int = 500
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Raw logits (N, K) and embeddings (N, D) for uint8 inputs, averaged with the mirror image when tta_flip."""
-    model.eval()
-    logits, feats = [], []
-    for i in range(0, len(arrays), batch_size):
-        x = torch.from_numpy(normalize(np.ascontiguousarray(arrays[i : i + batch_size]), preprocess))
-        views = [x, x.flip(3)] if tta_flip else [x]
-        outs = [model.forward_features(v.contiguous(memory_format=torch.channels_last)) for v in views]
-        logits.append((sum(model.head(f) for f in outs) / len(views)).numpy())
-        feats.append((sum(outs) / len(views)).numpy())
-    return np.concatenate(logits), np.concatenate(feats)
+    """Calibrated probabilities (N, K) and L2-normalised embeddings (N, D), exactly as serving computes them."""
+    outs = [predictor.run(arrays[i : i + batch_size]) for i in range(0, len(arrays), batch_size)]
+    return np.concatenate([p for p, _ in outs]), np.concatenate([e for _, e in outs])
+
+
+def read_photos(photos: Sequence[bytes], preprocess: PreprocessConfig, labels: Sequence[int]) -> PhotoSet:
+    """Encoded photos read through the serving path (decode, then the bundle's preprocessing)."""
+    arrays, cues = images_to_inputs([decode_image(data) for data in photos], preprocess)
+    return PhotoSet(arrays, cues, np.asarray(labels, np.int64))
+
+
+def calibration_photos(
+    images: np.ndarray, labels: np.ndarray, preprocess: PreprocessConfig, n: int, seed: int = 0
+) -> tuple[PhotoSet, PhotoSet]:
+    """(product photos of validation garments, synthetic non-products), n of each, from the training renderers.
+
+    Most products are rendered as shop photos; one in six is the garment itself, light on dark, as a PNG.
+    """
+    rng = np.random.default_rng(seed)
+    pick = rng.choice(len(images), size=min(n, len(images)), replace=False)
+    photos = [
+        _png(images[i, 0])
+        if j % 6 == 5
+        else render_photo(images[i, 0], rng, sides=CALIBRATION_SIDES).encode()
+        for j, i in enumerate(pick)
+    ]
+    outliers = [render_outlier(rng, sides=CALIBRATION_SIDES).encode() for _ in range(n)]
+    return read_photos(photos, preprocess, labels[pick]), read_photos(outliers, preprocess, [-1] * n)
+
+
+def _png(plane: np.ndarray) -> bytes:
+    """A grey image as PNG bytes."""
+    buffer = io.BytesIO()
+    Image.fromarray(plane).save(buffer, "PNG")
+    return buffer.getvalue()
 
 
 def class_geometry(
@@ -67,12 +99,9 @@ def class_geometry(
 
 
 def fit_detector(
-    model: nn.Module,
-    preprocess: PreprocessConfig,
-    tta_flip: bool,
+    predictor: Predictor,
     products: PhotoSet,
     outliers: PhotoSet,
-    num_classes: int,
     features: Sequence[str] = DEFAULT_FEATURES,
     seed: int = 0,
 ) -> tuple[OodDetector, dict[str, float]]:
@@ -80,15 +109,15 @@ def fit_detector(
     rng = np.random.default_rng(seed)
     p_fit, p_hold = _halves(len(products), rng)
     o_fit, o_hold = _halves(len(outliers), rng)
-    p_logits, p_emb = model_outputs(model, products.arrays, preprocess, tta_flip)
-    o_logits, o_emb = model_outputs(model, outliers.arrays, preprocess, tta_flip)
-    centres, whitening = class_geometry(p_emb[p_fit], products.labels[p_fit], num_classes)
+    p_probs, p_emb = model_outputs(predictor, products.arrays)
+    o_probs, o_emb = model_outputs(predictor, outliers.arrays)
+    centres, whitening = class_geometry(p_emb[p_fit], products.labels[p_fit], p_probs.shape[1])
     n = len(features)
     draft = OodDetector(
         centres, whitening, tuple(features), np.zeros(n), np.ones(n), np.zeros(n), 0.0, 1.0, 1.0
     )
-    x_p = draft.features(p_logits, p_emb, products.cues)
-    x_o = draft.features(o_logits, o_emb, outliers.cues)
+    x_p = draft.features(p_probs, p_emb, products.cues)
+    x_o = draft.features(o_probs, o_emb, outliers.cues)
     x_fit = np.concatenate([x_p[p_fit], x_o[o_fit]])
     y_fit = np.concatenate([np.zeros(len(p_fit)), np.ones(len(o_fit))])
     mean, scale = x_fit.mean(axis=0), np.maximum(x_fit.std(axis=0), 1e-6)
@@ -96,12 +125,26 @@ def fit_detector(
     detector = OodDetector(
         centres, whitening, tuple(features), mean, scale, clf.coef_[0], float(clf.intercept_[0]), 1.0, 1.0
     )
-    s_p = detector.score(p_logits[p_hold], p_emb[p_hold], [products.cues[i] for i in p_hold])
-    s_o = detector.score(o_logits[o_hold], o_emb[o_hold], [outliers.cues[i] for i in o_hold])
+    s_p = detector.score(p_probs[p_hold], p_emb[p_hold], [products.cues[i] for i in p_hold])
+    s_o = detector.score(o_probs[o_hold], o_emb[o_hold], [outliers.cues[i] for i in o_hold])
     threshold = float(np.quantile(s_p, 1 - MAX_FALSE_FLAGS))
     review = float(min(np.quantile(s_p, 1 - REVIEW_SHARE), threshold))
     detector = OodDetector(**{**detector.__dict__, "threshold": threshold, "review": review})
     return detector, ood_metrics(s_p, s_o, threshold)
+
+
+def fit_bundle_detector(
+    bundle_dir: str | os.PathLike, val: ImageDataset, n: int = CALIBRATION_PHOTOS, seed: int = 0
+) -> dict[str, float]:
+    """Fit a saved bundle's detector on photos of its validation garments and synthetic non-products, store it.
+
+    Returns what it measured on the held-out halves (flagged share, false-flag share, AUROC).
+    """
+    predictor = Predictor(load_bundle(bundle_dir))
+    products, outliers = calibration_photos(val.images, val.labels, predictor.bundle.preprocess, n, seed)
+    detector, held_out = fit_detector(predictor, products, outliers, seed=seed)
+    detector.save(bundle_dir)
+    return held_out
 
 
 def _halves(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -123,8 +166,3 @@ def ood_metrics(product_scores: np.ndarray, outlier_scores: np.ndarray, threshol
         "ood_false_flag": float((product_scores >= threshold).mean()),
         "ood_auroc": auroc(product_scores, outlier_scores),
     }
-
-
-def cue_rows(cues: Sequence[Mapping[str, float]]) -> np.ndarray:
-    """(N, len(CUE_NAMES)) matrix of photo cues."""
-    return np.array([[float(c.get(name, 0.0)) for name in CUE_NAMES] for c in cues])

@@ -13,6 +13,7 @@ from shoplens.imaging import PreprocessConfig
 from shoplens.models.bundle import load_bundle, save_bundle
 from shoplens.training.evaluate import calibrate, evaluate_bundle
 from shoplens.training.loop import train_model
+from shoplens.training.ood_fit import fit_bundle_detector
 from shoplens.training.presets import TrainConfig
 
 __all__ = ["DataSource", "default_output", "load_data", "preprocess_for", "run_training"]
@@ -21,18 +22,9 @@ __all__ = ["DataSource", "default_output", "load_data", "preprocess_for", "run_t
 def preprocess_for(source: DataSource, cfg: TrainConfig) -> PreprocessConfig:
     """The preprocessing a model trained on this source needs, at training and prediction time alike."""
     size = (source.image_size, source.image_size)
-    if (
-        source.kind == "fashion-mnist"
-    ):  # products light-on-black, trimmed and centred, as Zalando prepared them
+    if source.kind == "fashion-mnist":  # photos read as Zalando prepared these: the product light on black
         return PreprocessConfig(
-            size=(28, 28),
-            mode="L",
-            resize="pad",
-            trim=True,
-            invert=True,
-            background=255,
-            mean=cfg.normalize_mean,
-            std=cfg.normalize_std,
+            size=(28, 28), mode="L", reader="photo", mean=cfg.normalize_mean, std=cfg.normalize_std
         )
     chans = 1 if source.mode == "L" else 3
     mean = cfg.normalize_mean * chans if len(cfg.normalize_mean) == 1 else cfg.normalize_mean
@@ -95,6 +87,10 @@ def run_training(
         "stopped": result.stopped,
         "best_val_acc": max((r.get("val_acc", 0.0) for r in result.history), default=None),
     }
+    if preprocess.reader == "photo" and len(val):  # "not a product": fitted on validation garments' photos
+        extra["ood_held_out"] = {
+            k: round(v, 4) for k, v in fit_bundle_detector(output, val, seed=cfg.seed).items()
+        }
     metrics = evaluate_bundle(load_bundle(output), test, history=result.history, extra=extra)
     metrics["extra"] = extra
     return output, metrics

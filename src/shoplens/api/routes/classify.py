@@ -30,7 +30,7 @@ from shoplens.api.schemas import ClassifyPublic
 from shoplens.api.service import Service
 from shoplens.api.uploads import MULTIPART_BODY, Upload, read_uploads
 from shoplens.errors import ImageError
-from shoplens.imaging import PreprocessConfig, declared_size, decode_image, image_to_array
+from shoplens.imaging import PreprocessConfig, declared_size, decode_image, read_image
 from shoplens.inference.batcher import BatchResult
 from shoplens.inference.store import LoadedModel
 
@@ -110,9 +110,9 @@ async def classify_images(request: Request, service: Service, query: ClassifyQue
     uploads = await read_uploads(request, settings.max_files, settings.max_parts)
     read = time.perf_counter()
     if small_enough_inline(uploads):
-        arrays = decode_all(uploads, model.preprocess, settings.max_pixels)
+        arrays, cues = decode_all(uploads, model.preprocess, settings.max_pixels)
     else:  # a large photo takes milliseconds: off the event loop
-        arrays = await run_in_threadpool(decode_all, uploads, model.preprocess, settings.max_pixels)
+        arrays, cues = await run_in_threadpool(decode_all, uploads, model.preprocess, settings.max_pixels)
     decoded = time.perf_counter()
     ticket = request.scope["state"]["ticket"]
     try:
@@ -128,7 +128,7 @@ async def classify_images(request: Request, service: Service, query: ClassifyQue
         "total": (time.perf_counter() - start) * 1000,
     }
     body = {
-        "results": [public(up, res, model, query) for up, res in zip(uploads, results)],
+        "results": [public(up, res, model, query, c) for up, res, c in zip(uploads, results, cues)],
         "model": {"name": model.name, "version": model.version},
         "timing_ms": {k: round(v, 3) for k, v in timing.items()},
     }
@@ -146,25 +146,34 @@ def small_enough_inline(uploads: list[Upload]) -> bool:
     return total <= INLINE_PIXELS
 
 
-def decode_all(uploads: list[Upload], preprocess: PreprocessConfig, max_pixels: int) -> list[np.ndarray]:
-    """Decode and preprocess every upload; the first bad one becomes a 4xx naming its position."""
-    arrays = []
+def decode_all(
+    uploads: list[Upload], preprocess: PreprocessConfig, max_pixels: int
+) -> tuple[list[np.ndarray], list[dict[str, float]]]:
+    """Decode and preprocess every upload (model inputs and photo cues); the first bad one becomes a 4xx."""
+    arrays, cues = [], []
     for up in uploads:
         try:
-            arrays.append(image_to_array(decode_image(up.data, max_pixels=max_pixels), preprocess))
+            array, cue = read_image(decode_image(up.data, max_pixels=max_pixels), preprocess)
         except ImageError as e:
             raise http_error(e, f"image {up.index}: " if len(uploads) > 1 else "") from e
-    return arrays
+        arrays.append(array)
+        cues.append(cue)
+    return arrays, cues
 
 
-def public(upload: Upload, result: BatchResult, model: LoadedModel, query: ClassifyQuery) -> dict:
-    """One image's answer (a ClassificationPublic): top-k, review flag, and the embedding when asked for."""
-    pred = model.predictor.prediction(result.probs, top_k=query.top_k)
+def public(
+    upload: Upload, result: BatchResult, model: LoadedModel, query: ClassifyQuery, cues: dict[str, float]
+) -> dict:
+    """One image's answer (a ClassificationPublic): top-k, review flag, status, and the embedding when asked."""
+    pred = model.predictor.prediction(result.probs, result.embedding, top_k=query.top_k, cues=cues)
     item: dict = {"index": upload.index}
     if upload.filename is not None:
         item["filename"] = upload.filename
     item["top"] = [{"label": label, "probability": round(p, 6)} for label, p in pred.top]
     item["needs_review"] = pred.needs_review
+    item["status"] = pred.status
+    if pred.ood_score is not None:
+        item["ood_score"] = pred.ood_score
     if query.embed:
         item["embedding"] = result.embedding.tolist()
     return item
