@@ -24,7 +24,7 @@ from shoplens.training.photo_synth import render_photo
 DEFAULT_FEATURES = (*MODEL_FEATURES, *CUE_NAMES)
 SHRINKAGE = 0.1  # covariance shrinkage towards its mean variance, for a stable whitening
 MAX_FALSE_FLAGS = 0.025  # share of validation product photos allowed to be flagged "not recognised"
-CALIBRATION_PHOTOS = 500  # product photos, and as many non-products, read to fit a bundle's detector
+CALIBRATION_PHOTOS = 400  # product photos, and as many non-products, read to fit a bundle's detector
 CALIBRATION_SIDES = (200, 640)  # canvas sides of the calibration photos (the reader works at 224 px anyway)
 REVIEW_SHARE = 0.10  # share of validation product photos sent to review by the out-of-distribution score
 
