@@ -88,9 +88,13 @@ def _png(plane: np.ndarray) -> bytes:
 def class_geometry(
     embeddings: np.ndarray, labels: np.ndarray, num_classes: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Class centres (K, D) and the whitening W = Σ^-1/2 of the shared, shrunk within-class covariance."""
-    centres = np.stack([embeddings[labels == k].mean(axis=0) for k in range(num_classes)])
-    centred = embeddings - centres[labels]
+    """Class centres (K, D) and the whitening W = Σ^-1/2 of the shared, shrunk within-class covariance.
+
+    Classes without photos here (a small validation split) get no centre.
+    """
+    present = np.array([k for k in range(num_classes) if (labels == k).any()])
+    centres = np.stack([embeddings[labels == k].mean(axis=0) for k in present])
+    centred = embeddings - centres[np.searchsorted(present, labels)]
     cov = centred.T @ centred / max(len(embeddings) - num_classes, 1)
     cov = (1 - SHRINKAGE) * cov + SHRINKAGE * np.trace(cov) / len(cov) * np.eye(len(cov))
     values, vectors = np.linalg.eigh(cov)
