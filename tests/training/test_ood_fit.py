@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from shoplens.data import ImageDataset
 from shoplens.data.fashion_mnist import CLASS_NAMES
 from shoplens.inference import Predictor
 from shoplens.inference.ood import load_detector
-from shoplens.models import create_model, save_bundle
 from shoplens.models.bundle import load_bundle
 from shoplens.training.ood_fit import fit_bundle_detector
-from tests.api.conftest import PHOTO_PRE
+from tests.api.conftest import PHOTO_PRE, make_bundle
 
 
 def garments(n: int) -> ImageDataset:
-    """Light blobs on black, sized like Fashion-MNIST, two of each class at least."""
+    """Light blobs on black, sized like Fashion-MNIST, classes in turn."""
     rng = np.random.default_rng(0)
     images = np.zeros((n, 1, 28, 28), np.uint8)
     for img in images:
@@ -26,17 +24,7 @@ def garments(n: int) -> ImageDataset:
 
 
 def test_the_detector_is_fitted_stored_and_served(tmp_path) -> None:
-    torch.manual_seed(0)
-    path = save_bundle(
-        tmp_path / "v1",
-        create_model("shopnet").eval(),
-        architecture="shopnet",
-        model_kwargs={},
-        labels=list(CLASS_NAMES),
-        preprocess=PHOTO_PRE,
-        train_config={},
-        data={},
-    )
+    path = make_bundle(tmp_path, "v1", seed=0, preprocess=PHOTO_PRE)
     held_out = fit_bundle_detector(path, garments(30), n=24)
     assert set(held_out) == {"ood_flagged", "ood_false_flag", "ood_auroc"}
     assert all(0 <= v <= 1 for v in held_out.values())
