@@ -43,7 +43,7 @@ def test_creative_is_recognised_and_stored_clean_on_upload(catalog: Catalog) -> 
     assert creative.predicted_category in CLASS_NAMES and 0 < (creative.confidence or 0) <= 1
     assert creative.model_version == "v1"
     # What the model sees in the decoded upload: the same category, confidence and search vector.
-    _, probs, vectors = catalog.embed([decode_image(data)])
+    _, probs, vectors, _ = catalog.embed([decode_image(data)])
     assert CLASS_NAMES[int(np.argmax(probs[0]))] == creative.predicted_category
     assert np.isclose(float(probs[0].max()), creative.confidence or 0)
     assert np.allclose(creative.embedding, vectors[0], atol=1e-6)
@@ -113,5 +113,5 @@ def test_creatives_are_recognised_again_after_a_model_switch(catalog: Catalog) -
     with catalog.sessions() as session:
         creative = session.get(Creative, first.id)
         assert creative is not None and creative.model_version == "v2"
-        _, _, vectors = catalog.embed([decode_image(jpeg_with_gps(PHOTOS[0]))])
+        _, _, vectors, _ = catalog.embed([decode_image(jpeg_with_gps(PHOTOS[0]))])
         assert np.allclose(creative.embedding, vectors[0], atol=1e-6)

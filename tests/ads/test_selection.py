@@ -24,7 +24,7 @@ PHOTOS = photos(12, seed=3)
 
 def two_kinds(catalog: Catalog) -> tuple[list[Image.Image], list[Image.Image], str, str]:
     """Photos the model puts in one category and photos it puts in another (the least alike pair decides)."""
-    model, probs, vectors = catalog.embed(PHOTOS)
+    model, probs, vectors, _ = catalog.embed(PHOTOS)
     labels = model.predictor.bundle.labels
     i, j = np.unravel_index(np.argmin(vectors @ vectors.T), (len(PHOTOS), len(PHOTOS)))
     top = probs.argmax(axis=1)

@@ -209,7 +209,7 @@ def test_serving_a_backbone_imports_no_training_stack(bundles: dict, tmp_path: P
                             backbone={str(bundles["siglip"])!r}, taxonomy_file={str(taxonomy)!r})
         buf = io.BytesIO()
         Image.new("RGB", (50, 40), (200, 10, 10)).save(buf, "PNG")
-        with TestClient(create_app(settings)) as client:
+        with TestClient(create_app(settings), base_url="http://localhost") as client:
             deadline = time.monotonic() + 60
             while client.get("/readyz").status_code != 200 and time.monotonic() < deadline:
                 time.sleep(0.02)

@@ -37,7 +37,7 @@ def test_reindex_switches_while_search_keeps_answering(catalog: Catalog, models_
     def search_until_done() -> None:
         while not done.is_set() and len(answers) < 5000:
             try:
-                model, _, emb = catalog.embed([PHOTOS[0]])
+                model, _, emb, _ = catalog.embed([PHOTOS[0]])
                 _, ids = catalog.space.index(model.version, emb.shape[1]).search(emb, 1)
                 answers.append((model.version, int(ids[0][0])))
             except BaseException as e:

@@ -9,7 +9,14 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from shoplens.imaging import PreprocessConfig, image_to_array, images_to_batch, normalize
+from shoplens.imaging import (
+    PreprocessConfig,
+    image_to_array,
+    images_to_batch,
+    images_to_inputs,
+    normalize,
+    read_image,
+)
 
 BLACK, WHITE = 0, 255
 
@@ -221,3 +228,22 @@ def test_config_round_trips_through_json() -> None:
 def test_from_dict_rejects_bad_keys_and_values(data: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         PreprocessConfig.from_dict(data)
+
+
+def test_photo_reader_is_one_path_with_cues() -> None:
+    photo = Image.new("RGB", (120, 90), (250, 250, 250))
+    photo.paste((40, 60, 150), (30, 20, 80, 80))
+    cfg = PreprocessConfig(reader="photo")
+    array, cues = read_image(photo, cfg)
+    assert array.shape == (1, 28, 28) and array.max() > 100 and array[0, 0, 0] == 0  # light product on black
+    np.testing.assert_array_equal(image_to_array(photo, cfg), array)
+    np.testing.assert_array_equal(images_to_inputs([photo], cfg)[0][0], array)
+    assert cues["fg_share"] > 0.1 and read_image(photo, PreprocessConfig())[1] == {}
+    assert PreprocessConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_photo_reader_settings_are_checked() -> None:
+    with pytest.raises(ValueError, match="reader must be one of"):
+        PreprocessConfig(reader="magic")
+    with pytest.raises(ValueError, match="needs mode L"):
+        PreprocessConfig(reader="photo", mode="RGB", mean=(0.5,), std=(0.5,))

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from PIL import Image
 from torch import nn
@@ -14,6 +15,7 @@ from torch import nn
 from shoplens.data.fashion_mnist import CLASS_NAMES
 from shoplens.imaging import PreprocessConfig
 from shoplens.imaging.preprocess import images_to_batch, normalize
+from shoplens.inference.ood import OodDetector
 from shoplens.models import create_model, save_bundle
 
 NAME = "fashion-mnist"  # the model name the service and the catalogue serve by default
@@ -21,6 +23,7 @@ DIM = 128 + 10  # search vectors of shopnet: its 128 features joined to the ten 
 FMNIST_PRE = PreprocessConfig(
     size=(28, 28), mode="L", resize="pad", trim=True, invert=True, mean=(0.286,), std=(0.353,)
 )
+PHOTO_PRE = PreprocessConfig(size=(28, 28), mode="L", reader="photo", mean=(0.286,), std=(0.353,))
 
 
 def bundle_at(
@@ -99,3 +102,18 @@ def fitted_bundle(
     return bundle_at(
         models_root / NAME / version, model=model, train_config={"steps": steps}, review_threshold=0.9
     )
+
+
+def add_detector(bundle_dir: Path, dim: int = 128, classes: int = 10) -> None:
+    """A "not a product" detector that flags photos whose border is no single background (few border inliers)."""
+    OodDetector(
+        centres=np.zeros((classes, dim)),
+        whitening=np.eye(dim),
+        feature_names=("bg_inliers",),
+        mean=np.array([0.7]),
+        scale=np.array([0.1]),
+        weights=np.array([-5.0]),
+        bias=0.0,
+        threshold=0.5,
+        review=0.3,
+    ).save(bundle_dir)

@@ -88,3 +88,10 @@ def write_folder(root: Path, n: int, seed: int = 0) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
         (folder / f"item_{i:03d}.png").write_bytes(png(p))
     return root
+
+
+def checkerboard() -> Image.Image:
+    """A picture that is no product: a black and white checkerboard filling the frame."""
+    return Image.fromarray(
+        (np.indices((20, 20)).sum(0) % 2 * 255).astype(np.uint8).repeat(15, 0).repeat(15, 1)
+    )

@@ -40,7 +40,7 @@ async def serving(app: FastAPI, ready: bool = True, **kwargs: Any) -> AsyncItera
     """The app with its lifespan running and an httpx client talking to it through ASGI."""
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        kwargs.setdefault("base_url", "http://shoplens.test")
+        kwargs.setdefault("base_url", "http://localhost")  # a loopback name: open mode answers only those
         async with httpx.AsyncClient(transport=transport, **kwargs) as c:
             if ready:
                 await wait_ready(c)

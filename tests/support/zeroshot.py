@@ -50,6 +50,7 @@ def zero_shot_settings(tmp_path: Path, bundle: Path, taxonomy: Path, **changes: 
         catalog_dir=tmp_path / "catalog",
         api_keys_file=tmp_path / "keys.json",
         open_mode=True,
+        open_write=True,
         reload_interval_s=0,
         backbone=bundle,
         taxonomy_file=taxonomy,

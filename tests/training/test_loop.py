@@ -8,6 +8,7 @@ from shoplens.data import load_fashion_mnist, stratified_split
 from shoplens.imaging import PreprocessConfig
 from shoplens.imaging.augment import AugmentConfig
 from shoplens.training.loop import CHECKPOINT_NAME, lr_at, train_model
+from shoplens.training.photo_augment import PhotoAugmentConfig
 from shoplens.training.presets import PRESETS, TrainConfig, preset_config
 
 pytestmark = pytest.mark.slow
@@ -23,6 +24,8 @@ def tiny_config(**kw) -> TrainConfig:
         "lr": 0.05,
         "threads": 1,
         "augment": AugmentConfig(crop_padding=2, hflip=True),
+        "photo_augment": PhotoAugmentConfig(),
+        "outlier_share": 0.0,
     }
     return dataclasses.replace(PRESETS["fast"], **{**base, **kw})
 

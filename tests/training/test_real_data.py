@@ -22,3 +22,4 @@ def test_fast_preset_briefly_on_real_data(tmp_path):
     assert metrics["accuracy"] > 0.85
     assert metrics["num_samples"] == 10_000
     assert (bundle / "report" / "misclassified.png").is_file()
+    assert (bundle / "ood.json").is_file() and metrics["extra"]["ood_held_out"]["ood_auroc"] > 0.5

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from shoplens.api.schemas import MAX_INT, NOT_NULL, Timestamp
+from shoplens.catalog.queries import NOT_A_PRODUCT
 from shoplens.catalog.similar import Found
 from shoplens.catalog.textsearch import TextFound
 from shoplens.db.catalog import PRODUCT_STATUSES, Product, ProductImage
@@ -116,6 +117,7 @@ class SimilarPublic(BaseModel):
 
     model_version: str
     results: list[SimilarHit]
+    reason: str | None = Field(None, description="Why there are no results, when the photo was refused.")
 
 
 class TextSearchHit(BaseModel):
@@ -177,8 +179,11 @@ def product_flags(p: Product) -> list[str]:
         flags.append("mismatch")
     if any(i.duplicate_group is not None for i in p.images):
         flags.append("duplicate")
-    if any(i.quality_flags for i in p.images):
+    image_flags = [set(filter(None, i.quality_flags.split(","))) for i in p.images]
+    if any(f - {NOT_A_PRODUCT} for f in image_flags):
         flags.append("low_quality")
+    if any(NOT_A_PRODUCT in f for f in image_flags):
+        flags.append(NOT_A_PRODUCT)
     return flags
 
 
@@ -206,6 +211,7 @@ def similar_public(found: Found) -> SimilarPublic:
     """Products found by image, as the API shows them."""
     return SimilarPublic(
         model_version=found.model_version,
+        reason=found.reason,
         results=[
             SimilarHit(
                 similarity=round(h.similarity, 6),

@@ -54,17 +54,24 @@ class ClassificationPublic(BaseModel):
         None, description="The upload's file name, reduced to a safe base name; never used."
     )
     top: list[LabelScorePublic]
-    needs_review: bool = Field(description="The top probability is below the model's review threshold.")
+    needs_review: bool = Field(
+        description="A person should check: the top probability is below the review threshold, or the photo "
+        "does not look like a product."
+    )
+    status: Literal["recognised", "needs_review", "not_recognised"] = Field(
+        description="recognised; needs_review (unsure); not_recognised (not a product: by the model's detector, "
+        "or for a zero-shot model when its 'not a product' prompts win)."
+    )
+    ood_score: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="How unlike a product the photo is (0..1), for models with a detector; for zero-shot models "
+        "the share the 'not a product' prompts take.",
+    )
     embedding: list[float] | None = Field(None, description="L2-normalised embedding (with ?embed=true).")
     colours: list[ColourPublic] | None = Field(
         None, description="The product's dominant colours, largest share first (with ?colours=true)."
-    )
-    status: Literal["recognised", "needs_review", "not_recognised"] | None = Field(
-        None,
-        description="Zero-shot models: not_recognised when the 'not a product' prompts win, else review.",
-    )
-    ood_score: float | None = Field(
-        None, ge=0, le=1, description="Zero-shot models: the share the 'not a product' prompts take."
     )
     attributes: dict[str, list[AttributeScorePublic]] | None = Field(
         None,

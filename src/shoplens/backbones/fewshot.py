@@ -87,6 +87,14 @@ class FewShotPredictor(Predictor):
         self.weights = weights.astype(np.float32)
         self.bias = bias.astype(np.float32)
 
+    def read(self, img: Image.Image) -> tuple[np.ndarray, dict[str, float]]:
+        """The photo as this model's input; no photo-reader cues (its own preprocessing)."""
+        return self.to_input(img), {}
+
+    def read_batch(self, images: Sequence[Image.Image]) -> tuple[np.ndarray, list[dict[str, float]]]:
+        """Photos as this model's input batch; no photo-reader cues."""
+        return self.to_batch(list(images)), [{} for _ in images]
+
     def to_input(self, img: Image.Image) -> np.ndarray:
         """One photo as the encoder's input."""
         return self.encoder.to_batch([img])[0]

@@ -16,6 +16,7 @@ import hashlib
 import itertools
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -77,6 +78,14 @@ class ZeroShotPredictor(Predictor):
         bounds = np.cumsum([0, *(len(p) for p in prompt_sets)])
         means = [emb[a:b].mean(axis=0) for a, b in itertools.pairwise(bounds)]
         return l2_normalize(np.stack(means)).astype(np.float32)
+
+    def read(self, img: Image.Image) -> tuple[np.ndarray, dict[str, float]]:
+        """The photo as this model's input; no photo-reader cues (its own preprocessing)."""
+        return self.to_input(img), {}
+
+    def read_batch(self, images: Sequence[Image.Image]) -> tuple[np.ndarray, list[dict[str, float]]]:
+        """Photos as this model's input batch; no photo-reader cues."""
+        return self.to_batch(list(images)), [{} for _ in images]
 
     def to_input(self, img: Image.Image) -> np.ndarray:
         """The backbone's float32 (3, H, W) pixels (its own resize, crop and normalisation)."""

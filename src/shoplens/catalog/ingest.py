@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from shoplens.catalog.duplicates import DuplicateCache, DuplicateConfig, assign_duplicates
+from shoplens.catalog.queries import NOT_A_PRODUCT
 from shoplens.catalog.recognise import MismatchConfig, is_mismatch, recognitions
 from shoplens.catalog.storage import ImageStore, content_id
 from shoplens.catalog.vectors import VectorSpace
@@ -22,10 +23,11 @@ from shoplens.imaging import decode_image
 from shoplens.imaging.hashing import canonical_view, perceptual_hash
 from shoplens.imaging.privacy import blur_faces
 from shoplens.imaging.quality import QualityConfig, QualityReport, assess_quality
+from shoplens.inference.ood import NOT_RECOGNISED
 from shoplens.inference.store import LoadedModel
 
 # The catalogue's one way to run the model: photos in, (the model, probabilities, search vectors) out.
-Embed = Callable[[list[Image.Image]], tuple[LoadedModel, np.ndarray, np.ndarray]]
+Embed = Callable[[list[Image.Image]], tuple[LoadedModel, np.ndarray, np.ndarray, list[str]]]
 BLURRED_MARK = b"\0shoplens:faces-blurred"
 _WRITERS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="shoplens-store")
 
@@ -166,11 +168,11 @@ class Ingestor:
             outcomes[key] = ItemOutcome(key, "skipped", product_id=product_id)
         if fresh:
             images = [p for it in fresh for p in prepared[it.key]]
-            model, probs, vectors = embed([p.image for p in images])
+            model, probs, vectors, statuses = embed([p.image for p in images])
             # The files are on disk before their rows are committed (writes overlap in threads: mostly I/O).
             list(_WRITERS.map(lambda p: self.store.put(p.sha256, p.image), images))
             self.store.sync()
-            outcomes.update(self._record(fresh, prepared, model, probs, vectors))
+            outcomes.update(self._record(fresh, prepared, model, probs, vectors, statuses))
         return [outcomes[it.key] for it in items]
 
     def _record(
@@ -180,6 +182,7 @@ class Ingestor:
         model: LoadedModel,
         probs: np.ndarray,
         vectors: np.ndarray,
+        statuses: Sequence[str],
     ) -> dict[str, ItemOutcome]:
         """Write products, images and embeddings in one transaction, then deduplicate and index the new images."""
         labels = list(model.predictor.bundle.labels)
@@ -204,7 +207,7 @@ class Ingestor:
                 have = {img.sha256 for img in product.images}
                 mine = added.setdefault(it.key, [])
                 for p in prepared[it.key]:
-                    pr, rec = probs[row], seen[row]
+                    pr, rec, status = probs[row], seen[row], statuses[row]
                     row += 1
                     if p.sha256 in have:
                         continue
@@ -216,7 +219,7 @@ class Ingestor:
                         width=p.image.width,
                         height=p.image.height,
                         bytes=p.nbytes,
-                        quality_flags=",".join(p.quality.flags),
+                        quality_flags=",".join(image_flags(p.quality.flags, status)),
                         sharpness=p.quality.sharpness,
                         brightness=p.quality.brightness,
                         faces_blurred=p.faces,
@@ -246,6 +249,11 @@ class Ingestor:
                 assign_duplicates(session, self.duplicate_caches(version), ids, self.duplicates)
             self.space.add(version, ids, stacked)
         return outcomes
+
+
+def image_flags(quality: Sequence[str], status: str) -> list[str]:
+    """An image's stored flags: its quality flags, and not_a_product when the model says it is none."""
+    return [*quality, NOT_A_PRODUCT] if status == NOT_RECOGNISED else list(quality)
 
 
 def _own_caches() -> Callable[[str], DuplicateCache]:

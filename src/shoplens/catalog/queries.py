@@ -21,8 +21,9 @@ from shoplens.db.ads import Creative
 from shoplens.db.catalog import Category, Embedding, Merchant, Product, ProductImage, Taxonomy
 from shoplens.errors import CatalogInputError, ForbiddenError, NotFoundError
 
-Flag = Literal["mismatch", "duplicate", "low_quality"]
-FLAGS: tuple[str, ...] = ("mismatch", "duplicate", "low_quality")
+Flag = Literal["mismatch", "duplicate", "low_quality", "not_a_product"]
+FLAGS: tuple[str, ...] = ("mismatch", "duplicate", "low_quality", "not_a_product")
+NOT_A_PRODUCT = "not_a_product"  # the image flag of photos the model does not recognise as a product
 UPDATABLE = ("title", "brand", "price", "category", "stock", "status")
 
 
@@ -106,7 +107,8 @@ def flag_condition(flag: str) -> Any:
     cond = {
         "mismatch": img.mismatch.is_(True),
         "duplicate": img.duplicate_group.is_not(None),
-        "low_quality": img.quality_flags != "",
+        "low_quality": and_(img.quality_flags != "", img.quality_flags != NOT_A_PRODUCT),
+        "not_a_product": img.quality_flags.contains(NOT_A_PRODUCT),
     }[flag]
     return exists().where(and_(img.product_id == Product.id, cond))
 

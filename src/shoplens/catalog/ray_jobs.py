@@ -168,9 +168,13 @@ def _write_batch(
         p = pickle.loads(batch["prepared"][i])
         prepared[key], position[id(p.image)] = [p], i
 
-    def computed(images: list[Any]) -> tuple[LoadedModel, np.ndarray, np.ndarray]:
+    def computed(images: list[Any]) -> tuple[LoadedModel, np.ndarray, np.ndarray, list[str]]:
         rows_of = [position[id(im)] for im in images]
-        return model, batch["probs"][rows_of], batch["vector"][rows_of]
+        probs = batch["probs"][rows_of]
+        statuses = [
+            model.predictor.prediction(p).status for p in probs
+        ]  # no photo cues on Ray: review rule only
+        return model, probs, batch["vector"][rows_of], statuses
 
     ingestor.ingest_prepared(items, prepared, outcomes, computed)
     return [outcomes[k] for k in keys]

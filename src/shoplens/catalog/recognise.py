@@ -36,10 +36,13 @@ class Recognition:
 
 def search_vectors(
     model: LoadedModel, images: Sequence[Image.Image], runner: ModelRunner = run_directly
-) -> tuple[np.ndarray, np.ndarray]:
-    """Calibrated probabilities (N, K) and search vectors (N, D + K) of decoded photos, the model run by `runner`."""
-    probs, features = runner(model.predictor, model.predictor.to_batch(list(images)))
-    return probs, model.predictor.search_vectors(probs, features)
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Calibrated probabilities (N, K), search vectors (N, D + K) and statuses (recognised, needs_review,
+    not_recognised) of decoded photos, the model run by `runner`."""
+    batch, cues = model.predictor.read_batch(list(images))
+    probs, features = runner(model.predictor, batch)
+    statuses = [model.predictor.prediction(p, f, cues=c).status for p, f, c in zip(probs, features, cues)]
+    return probs, model.predictor.search_vectors(probs, features), statuses
 
 
 def recognitions(model: LoadedModel, probs: np.ndarray, vectors: np.ndarray) -> list[Recognition]:

@@ -53,7 +53,7 @@ def embed_pending(
     predictions: dict[int, tuple[str, float, bool]] = {}
     while rows := pending(catalog, model.version, batch):
         images = [decode_image(catalog.store.open(sha)) for _, sha, _ in rows]
-        probs, vectors = search_vectors(model, images)
+        probs, vectors, _ = search_vectors(model, images)
         seen = recognitions(model, probs, vectors)
         with catalog.sessions.begin() as session:
             session.add_all(

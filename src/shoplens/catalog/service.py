@@ -154,21 +154,21 @@ class Catalog:
         with self._lock:
             return self._dup_caches.setdefault(version, DuplicateCache(version))
 
-    def embed(self, images: list[Image.Image]) -> tuple[LoadedModel, np.ndarray, np.ndarray]:
-        """The search model, and its probabilities and search vectors for decoded photos.
+    def embed(self, images: list[Image.Image]) -> tuple[LoadedModel, np.ndarray, np.ndarray, list[str]]:
+        """The search model, and its probabilities, search vectors and statuses for decoded photos.
 
         Every model call of the catalogue and of ads goes through here (ingestion, search by photo, the
         duplicate check, creative recognition).
         """
         model = self.model()
-        probs, vectors = search_vectors(model, images, self.runner)
-        return model, probs, vectors
+        probs, vectors, statuses = search_vectors(model, images, self.runner)
+        return model, probs, vectors, statuses
 
     def recognise(self, images: list[Image.Image]) -> list[Recognition]:
         """Category, confidence and search vector of each decoded photo, from `embed`."""
         if not images:
             return []
-        return recognitions(*self.embed(images))
+        return recognitions(*self.embed(images)[:3])
 
     def session(self) -> Session:
         """A new database session."""

@@ -19,8 +19,10 @@ from shoplens.catalog.service import Catalog
 from shoplens.db.catalog import Product, ProductImage
 from shoplens.imaging import decode_image
 from shoplens.imaging.hashing import canonical_view, perceptual_hash
+from shoplens.inference.ood import NOT_RECOGNISED
 from shoplens.search.protocol import VectorIndex
 
+NOT_A_PRODUCT_REASON = "the photo does not look like a product the model knows (not_recognised)"
 MAX_FETCH = 4096  # neighbours looked at before filters, at most
 
 
@@ -39,6 +41,7 @@ class Found:
 
     model_version: str
     hits: list[Hit]
+    reason: str | None = None  # why there are no hits, when the query was refused
 
 
 def find_similar(
@@ -55,7 +58,11 @@ def find_similar(
     if (photo is None) == (product_id is None):
         raise ValueError("give exactly one of photo or product_id")
     if photo is not None:
-        model, _, vectors = catalog.embed([decode_image(photo, max_pixels=catalog.config.max_pixels)])
+        model, _, vectors, statuses = catalog.embed(
+            [decode_image(photo, max_pixels=catalog.config.max_pixels)]
+        )
+        if statuses[0] == NOT_RECOGNISED:  # nothing in the catalogue looks like a photo of no product
+            return Found(model.version, [], reason=NOT_A_PRODUCT_REASON)
         version, query = model.version, vectors[0]
     with catalog.sessions() as session:
         if product_id is not None:
@@ -82,7 +89,7 @@ def find_similar(
 def find_duplicates(catalog: Catalog, photo: bytes) -> Found:
     """Catalogue products showing a near-duplicate of a photo (untrusted bytes), most similar first, one per product."""
     image = decode_image(photo, max_pixels=catalog.config.max_pixels)
-    model, _, vectors = catalog.embed([image])
+    model, _, vectors, _ = catalog.embed([image])
     view = canonical_view(image)
     phash = perceptual_hash(Image.fromarray(view))
     cache = catalog.duplicate_cache(model.version)

@@ -4,7 +4,7 @@ Every photo is encoded bytes, as a user would upload it, and goes through exactl
 does: the safe decoder, the bundle's own preprocessing and the Predictor (or a running server's
 `/v1/classify` itself). The "not a product" score is the prediction's `ood_score` where it has one, else
 1 − the highest calibrated probability; a photo counts as flagged by the model's own rule: `status ==
-"not_recognised"` where predictions carry a status, else `needs_review`.
+"not_recognised"` where predictions carry an ood_score (a bundle with a detector), else `needs_review`.
 """
 
 from __future__ import annotations
@@ -86,9 +86,9 @@ def answer(top_probability: float, needs_review: bool, label: str, extra: object
         probability=float(top_probability),
         needs_review=bool(needs_review),
         ood_score=float(score) if score is not None else 1.0 - float(top_probability),
-        flagged=status == "not_recognised" if status is not None else bool(needs_review),
+        flagged=status == "not_recognised" if score is not None else bool(needs_review),
         score_from="ood_score" if score is not None else "1 - max probability",
-        flag_rule="status == not_recognised" if status is not None else "needs_review",
+        flag_rule="status == not_recognised" if score is not None else "needs_review",
     )
 
 

@@ -1,4 +1,4 @@
-"""Images in: safe decoding of untrusted bytes and preprocessing to model input (numpy and Pillow only).
+"""Images in: safe decoding of untrusted bytes and preprocessing to model input (numpy, Pillow and OpenCV).
 
 Training augmentation works on torch tensors: import it from `shoplens.imaging.augment`.
 """
@@ -14,7 +14,14 @@ from shoplens.imaging.decode import (
     read_image_file,
     sniff_format,
 )
-from shoplens.imaging.preprocess import PreprocessConfig, image_to_array, images_to_batch, normalize
+from shoplens.imaging.preprocess import (
+    PreprocessConfig,
+    image_to_array,
+    images_to_batch,
+    images_to_inputs,
+    normalize,
+    read_image,
+)
 
 __all__ = [
     "ACCEPTED_FORMATS",
@@ -26,7 +33,9 @@ __all__ = [
     "flatten_alpha",
     "image_to_array",
     "images_to_batch",
+    "images_to_inputs",
     "normalize",
+    "read_image",
     "read_image_bytes",
     "read_image_file",
     "sniff_format",

@@ -1,4 +1,8 @@
-"""One code path from a decoded photo to model input, shared by training and prediction."""
+"""One code path from a decoded photo to model input, shared by training and prediction.
+
+Two readers: "plain" (trim, pad or crop, optional inversion) and "photo" (shoplens.imaging.photo: the product
+read off its background whatever the background's polarity, the way Fashion-MNIST's images were made).
+"""
 
 from __future__ import annotations
 
@@ -12,9 +16,11 @@ from PIL import Image, ImageChops
 
 from shoplens.fields import reject_unknown_keys
 from shoplens.imaging.decode import flatten_alpha
+from shoplens.imaging.photo import read_photo
 
 MODES: tuple[str, ...] = ("L", "RGB")
 RESIZE_METHODS: tuple[str, ...] = ("pad", "crop")
+READERS: tuple[str, ...] = ("plain", "photo")
 TRIM_TOLERANCE = 12  # grey levels a pixel may differ from the corner colour and still count as border
 _RESAMPLE = Image.Resampling.LANCZOS
 _REDUCING_GAP = 2.0  # box-reduce large photos to no less than twice the final size, then resample
@@ -33,6 +39,9 @@ class PreprocessConfig:
     background: int = 255
     mean: tuple[float, ...] = (0.0,)
     std: tuple[float, ...] = (1.0,)
+    # "photo": the product is read off its background (shoplens.imaging.photo), light on black, grey only;
+    # resize, trim, invert and background then do not apply.
+    reader: Literal["plain", "photo"] = "plain"
 
     def __post_init__(self) -> None:
         """Check every field, accepting lists where tuples are expected (as JSON gives them)."""
@@ -46,6 +55,10 @@ class PreprocessConfig:
         for name in ("trim", "invert"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
+        if self.reader not in READERS:
+            raise ValueError(f"reader must be one of {', '.join(READERS)}, got {self.reader!r}")
+        if self.reader == "photo" and self.mode != "L":
+            raise ValueError("the photo reader gives grey model inputs: it needs mode L")
         if not _is_int(self.background) or not 0 <= self.background <= 255:
             raise ValueError(f"background must be an integer grey level 0..255, got {self.background!r}")
         mean, std = _as_tuple("mean", self.mean), _as_tuple("std", self.std)
@@ -76,10 +89,20 @@ class PreprocessConfig:
         return cls(**data)
 
 
+def read_image(img: Image.Image, cfg: PreprocessConfig) -> tuple[np.ndarray, dict[str, float]]:
+    """A decoded image as the model's (C, H, W) uint8 input, with the photo reader's cues (empty for plain)."""
+    if cfg.reader == "photo":
+        reading = read_photo(img, cfg.size)
+        return reading.array, reading.cues
+    return image_to_array(img, cfg), {}
+
+
 def image_to_array(img: Image.Image, cfg: PreprocessConfig) -> np.ndarray:
     """Turn a decoded image into the model's (C, H, W) uint8 input."""
     if img.width == 0 or img.height == 0:
         raise ValueError(f"cannot preprocess an empty {img.width}x{img.height} image")
+    if cfg.reader == "photo":
+        return read_photo(img, cfg.size).array
     height, width = cfg.size
     img = flatten_alpha(img, (cfg.background,) * 3)
     region = _content_box(img, max(cfg.size)) if cfg.trim else (0, 0, img.width, img.height)
@@ -97,10 +120,19 @@ def image_to_array(img: Image.Image, cfg: PreprocessConfig) -> np.ndarray:
 
 def images_to_batch(images: Sequence[Image.Image], cfg: PreprocessConfig) -> np.ndarray:
     """Preprocess images into one (N, C, H, W) uint8 batch."""
+    return images_to_inputs(images, cfg)[0]
+
+
+def images_to_inputs(
+    images: Sequence[Image.Image], cfg: PreprocessConfig
+) -> tuple[np.ndarray, list[dict[str, float]]]:
+    """Preprocess images into one (N, C, H, W) uint8 batch, with each image's photo cues."""
     batch = np.empty((len(images), cfg.in_chans, *cfg.size), dtype=np.uint8)
+    cues = []
     for i, img in enumerate(images):
-        batch[i] = image_to_array(img, cfg)
-    return batch
+        batch[i], cue = read_image(img, cfg)
+        cues.append(cue)
+    return batch, cues
 
 
 def normalize(batch: np.ndarray, cfg: PreprocessConfig) -> np.ndarray:

@@ -6,14 +6,15 @@ export and the catalogue use too.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
-from shoplens.imaging import PreprocessConfig, image_to_array, images_to_batch, normalize
+from shoplens.imaging import PreprocessConfig, images_to_inputs, normalize, read_image
+from shoplens.inference.ood import NEEDS_REVIEW, RECOGNISED, OodDetector, load_detector
 from shoplens.inference.session import InferenceSession, make_session
 from shoplens.models.bundle import BundleSpec
 
@@ -57,11 +58,17 @@ def forward(
 
 @dataclass(frozen=True)
 class Prediction:
-    """Top-k categories with calibrated probabilities, whether a person should check it, and the embedding."""
+    """Top-k categories with calibrated probabilities, whether a person should check it, and the embedding.
+
+    status is recognised, needs_review or not_recognised (not a product, by the bundle's detector);
+    ood_score (0..1, high: not a product) is None for bundles without a detector or inputs without photo cues.
+    """
 
     top: list[tuple[str, float]]
     needs_review: bool
     embedding: np.ndarray | None = None
+    ood_score: float | None = None
+    status: str = RECOGNISED
 
     @property
     def label(self) -> str:
@@ -72,12 +79,15 @@ class Prediction:
 class Predictor:
     """A bundle's description plus a runtime session; uint8 arrays or photos in, probabilities, embeddings out."""
 
+    ood: OodDetector | None = None  # the bundle's "not a product" detector (subclasses may have none)
+
     def __init__(self, bundle: BundleSpec, session: InferenceSession | None = None, top_k: int = 3) -> None:
         if session is None:  # torch eager: the network is built from the bundle's weights
             session = make_session(bundle, "torch")
         self.bundle = bundle
         self.session = session
         self.top_k = min(top_k, len(bundle.labels))
+        self.ood = load_detector(bundle.path)  # None for bundles trained without one
 
     @property
     def embedding_dim(self) -> int:
@@ -92,13 +102,21 @@ class Predictor:
         logits, feats = forward(self.session, batch, self.bundle.preprocess, self.bundle.tta_flip)
         return softmax(logits, self.bundle.temperature), l2_normalize(feats)
 
+    def read(self, img: Image.Image) -> tuple[np.ndarray, dict[str, float]]:
+        """One decoded photo as this model's input array and the photo reader's cues (empty when it gives none)."""
+        return read_image(img, self.bundle.preprocess)
+
+    def read_batch(self, images: Sequence[Image.Image]) -> tuple[np.ndarray, list[dict[str, float]]]:
+        """Decoded photos as one input batch for `run`, with each photo's cues."""
+        return images_to_inputs(images, self.bundle.preprocess)
+
     def to_input(self, img: Image.Image) -> np.ndarray:
         """One decoded photo as this model's input array (what `run` takes, stacked)."""
-        return image_to_array(img, self.bundle.preprocess)
+        return self.read(img)[0]
 
     def to_batch(self, images: Sequence[Image.Image]) -> np.ndarray:
         """Decoded photos as one input batch for `run`."""
-        return images_to_batch(images, self.bundle.preprocess)
+        return self.read_batch(images)[0]
 
     def search_vectors(self, probs: np.ndarray, features: np.ndarray) -> np.ndarray:
         """Catalogue search vectors from `run`'s outputs: features joined to the category distribution, unit length.
@@ -121,28 +139,44 @@ class Predictor:
         """Calibrated class probabilities for uint8 model inputs (N, C, H, W)."""
         return self.run(batch)[0]
 
-    def predict_arrays(self, batch: np.ndarray, embed: bool = False) -> list[Prediction]:
-        """Predictions for uint8 model inputs (N, C, H, W)."""
+    def predict_arrays(
+        self, batch: np.ndarray, embed: bool = False, cues: Sequence[Mapping[str, float]] | None = None
+    ) -> list[Prediction]:
+        """Predictions for uint8 model inputs (N, C, H, W), with "not a product" scores when cues are given."""
         if len(batch) == 0:
             return []
         probs, emb = self.run(batch)
-        return [self.prediction(p, e if embed else None) for p, e in zip(probs, emb)]
+        cues = cues if cues is not None else [None] * len(batch)
+        preds = [self.prediction(p, e, cues=c) for p, e, c in zip(probs, emb, cues)]
+        return preds if embed else [replace(pred, embedding=None) for pred in preds]
 
     def predict_images(self, images: Sequence[Image.Image], embed: bool = False) -> list[Prediction]:
         """Predictions for decoded photos of any mode and size."""
         if not images:
             return []
-        return self.predict_arrays(self.to_batch(images), embed=embed)
+        batch, cues = self.read_batch(images)
+        return self.predict_arrays(batch, embed=embed, cues=cues)
 
     def prediction(
-        self, p: np.ndarray, embedding: np.ndarray | None = None, top_k: int | None = None
+        self,
+        p: np.ndarray,
+        embedding: np.ndarray | None = None,
+        top_k: int | None = None,
+        cues: Mapping[str, float] | None = None,
     ) -> Prediction:
-        """Top-k (the predictor's own k unless given) and review flag for one row of probabilities."""
+        """Top-k (the predictor's own k unless given), review flag and status for one row of probabilities.
+
+        The "not a product" score needs the image's embedding and the photo reader's cues.
+        """
         order = np.argsort(-p)[: min(top_k, len(p)) if top_k else self.top_k]
         top = [(self.bundle.labels[i], float(p[i])) for i in order]
-        return Prediction(
-            top=top, needs_review=top[0][1] < self.bundle.threshold_for(top[0][0]), embedding=embedding
-        )
+        review = top[0][1] < self.bundle.threshold_for(top[0][0])
+        if self.ood is None or embedding is None or not cues:
+            status = NEEDS_REVIEW if review else RECOGNISED
+            return Prediction(top=top, needs_review=review, embedding=embedding, status=status)
+        score = float(self.ood.score(p[None], embedding[None], [cues])[0])
+        status = self.ood.status(score, review)
+        return Prediction(top, status != RECOGNISED, embedding, round(score, 6), status)
 
 
 def run_directly(predictor: Predictor, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -23,6 +23,8 @@ from shoplens.imaging.augment import augment_batch
 from shoplens.inference.predictor import forward
 from shoplens.inference.torch_session import TorchSession
 from shoplens.models import create_model
+from shoplens.training.outlier_exposure import synthetic_outliers, uniform_loss
+from shoplens.training.photo_augment import photo_augment
 from shoplens.training.presets import TrainConfig
 from shoplens.training.progress import TrainProgress
 
@@ -100,6 +102,27 @@ def _evaluate(model: nn.Module, ds: ImageDataset, preprocess: PreprocessConfig) 
     return F.cross_entropy(logits, y).item(), (logits.argmax(1) == y).float().mean().item()
 
 
+def _batch_loss(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    cfg: TrainConfig,
+    preprocess: PreprocessConfig,
+    gen: torch.Generator,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(loss, logits, labels) of one uint8 batch; with outlier exposure its tail is replaced by non-products."""
+    k = round(cfg.outlier_share * len(y)) if cfg.outlier_share else 0
+    if k:
+        x = torch.cat([x[: len(x) - k], synthetic_outliers(x[len(x) - k :], gen)])
+        y = y[: len(y) - k]
+    x = torch.from_numpy(normalize(x.numpy(), preprocess)).contiguous(memory_format=torch.channels_last)
+    logits = model(x)
+    loss = F.cross_entropy(logits[: len(y)], y, label_smoothing=cfg.label_smoothing)
+    if k:
+        loss = loss + cfg.outlier_weight * uniform_loss(logits[len(y) :])
+    return loss, logits[: len(y)], y
+
+
 def _set_threads(cfg: TrainConfig) -> None:
     torch.set_num_threads(cfg.threads or os.cpu_count() or 1)
 
@@ -175,12 +198,9 @@ def train_model(
                     group["lr"] = lr_at(p, cfg)
                 idx = perm[b * cfg.batch_size : (b + 1) * cfg.batch_size]
                 x = augment_batch(x_all[idx], cfg.augment, gen) if cfg.augment.enabled else x_all[idx]
-                x = torch.from_numpy(normalize(x.numpy(), preprocess)).contiguous(
-                    memory_format=torch.channels_last
-                )
-                y = y_all[idx]
-                logits = model(x)
-                loss = F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)
+                if cfg.photo_augment.enabled:
+                    x = photo_augment(x, cfg.photo_augment, gen)
+                loss, logits, y = _batch_loss(model, x, y_all[idx], cfg, preprocess, gen)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()

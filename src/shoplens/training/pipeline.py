@@ -15,6 +15,7 @@ from shoplens.imaging import PreprocessConfig
 from shoplens.models.bundle import load_bundle, save_bundle
 from shoplens.training.evaluate import calibrate, evaluate_bundle
 from shoplens.training.loop import train_model
+from shoplens.training.ood_fit import fit_bundle_detector
 from shoplens.training.presets import TrainConfig
 from shoplens.training.small_data import adapt_to_data, thin_classes
 
@@ -25,18 +26,9 @@ __all__ = ["DataSource", "default_output", "load_data", "preprocess_for", "run_t
 def preprocess_for(source: DataSource, cfg: TrainConfig) -> PreprocessConfig:
     """The preprocessing a model trained on this source needs, at training and prediction time alike."""
     size = (source.image_size, source.image_size)
-    if (
-        source.kind == "fashion-mnist"
-    ):  # products light-on-black, trimmed and centred, as Zalando prepared them
+    if source.kind == "fashion-mnist":  # photos read as Zalando prepared these: the product light on black
         return PreprocessConfig(
-            size=(28, 28),
-            mode="L",
-            resize="pad",
-            trim=True,
-            invert=True,
-            background=255,
-            mean=cfg.normalize_mean,
-            std=cfg.normalize_std,
+            size=(28, 28), mode="L", reader="photo", mean=cfg.normalize_mean, std=cfg.normalize_std
         )
     chans = 1 if source.mode == "L" else 3
     mean = cfg.normalize_mean * chans if len(cfg.normalize_mean) == 1 else cfg.normalize_mean
@@ -107,6 +99,10 @@ def run_training(
         "warnings": warnings,
         "review_rule": cal.review_rule,
     }
+    if preprocess.reader == "photo" and len(val):  # "not a product": fitted on validation garments' photos
+        extra["ood_held_out"] = {
+            k: round(v, 4) for k, v in fit_bundle_detector(output, val, seed=cfg.seed).items()
+        }
     metrics = evaluate_bundle(load_bundle(output), test, history=result.history, extra=extra)
     metrics["extra"] = extra
     return output, metrics

@@ -142,9 +142,9 @@ async def classify_images(request: Request, service: Service, query: ClassifyQue
     except ImageError as e:
         raise http_error(e) from e
     if declared and pixels <= INLINE_PIXELS:  # cheaper than a thread hop (undeclared: decode_image's checks)
-        arrays = decode_all(uploads, model.predictor.to_input, settings.max_pixels, deadline)
+        arrays, cues = decode_all(uploads, model.predictor.read, settings.max_pixels, deadline)
     else:  # a large photo takes milliseconds: off the event loop, and never past the deadline
-        arrays = await decode_off_loop(uploads, model.predictor.to_input, settings.max_pixels, deadline)
+        arrays, cues = await decode_off_loop(uploads, model.predictor.read, settings.max_pixels, deadline)
     decoded = time.perf_counter()
     ticket = request.scope["state"]["ticket"]
     try:
@@ -165,7 +165,10 @@ async def classify_images(request: Request, service: Service, query: ClassifyQue
         "total": (time.perf_counter() - start) * 1000,
     }
     body = {
-        "results": [public(up, res, model, query, pal) for up, res, pal in zip(uploads, results, palettes)],
+        "results": [
+            public(up, res, model, query, cue, pal)
+            for up, res, cue, pal in zip(uploads, results, cues, palettes)
+        ],
         "model": {"name": model.name, "version": model.version},
         "timing_ms": {k: round(v, 3) for k, v in timing.items()},
     }
@@ -189,37 +192,48 @@ async def decode_off_loop(
 
 def decode_all(
     uploads: list[Upload],
-    to_input: Callable[[Image.Image], np.ndarray],
+    read: Callable[[Image.Image], tuple[np.ndarray, dict[str, float]]],
     max_pixels: int,
     deadline: float | None = None,
-) -> list[np.ndarray]:
-    """Decode every upload into the model's input; the first bad one becomes a 4xx naming its position.
+) -> tuple[list[np.ndarray], list[dict[str, float]]]:
+    """Decode every upload into the model's input and the photo reader's cues; the first bad one becomes a 4xx
+    naming its position.
 
     With a deadline (time.monotonic()), DeadlineExceededError once it has passed, checked between images.
     """
-    arrays = []
+    arrays, cues = [], []
     for up in uploads:
         if deadline is not None and time.monotonic() > deadline:
             raise DeadlineExceededError("the images were not decoded within the request deadline")
         try:
-            arrays.append(to_input(decode_image(up.data, max_pixels=max_pixels)))
+            array, cue = read(decode_image(up.data, max_pixels=max_pixels))
         except ImageError as e:
             raise http_error(e, f"image {up.index}: " if len(uploads) > 1 else "") from e
-    return arrays
+        arrays.append(array)
+        cues.append(cue)
+    return arrays, cues
 
 
 def public(
-    upload: Upload, result: BatchResult, model: LoadedModel, query: ClassifyQuery, colours: list | None = None
+    upload: Upload,
+    result: BatchResult,
+    model: LoadedModel,
+    query: ClassifyQuery,
+    cues: dict[str, float],
+    colours: list | None = None,
 ) -> dict:
-    """One image's answer (a ClassificationPublic): top-k, review flag, embedding and colours when asked for."""
-    pred = model.predictor.prediction(result.probs, top_k=query.limit)
+    """One image's answer (a ClassificationPublic): top-k, review flag, status, embedding and colours when asked."""
+    pred = model.predictor.prediction(result.probs, result.embedding, top_k=query.limit, cues=cues)
     item: dict = {"index": upload.index}
     if upload.filename is not None:
         item["filename"] = upload.filename
     scores = ((label, round(p, 6)) for label, p in pred.top)  # filtered as sent
     item["top"] = [{"label": label, "probability": p} for label, p in scores if p >= query.min_confidence]
     item["needs_review"] = pred.needs_review
-    item.update(model.predictor.details(result.probs, result.embedding))
+    item["status"] = pred.status
+    if pred.ood_score is not None:
+        item["ood_score"] = pred.ood_score
+    item.update(model.predictor.details(result.probs, result.embedding))  # zero-shot: its own fields
     if query.embed:
         item["embedding"] = result.embedding.tolist()
     if colours is not None:

@@ -127,7 +127,7 @@ export function apiImage(url, alt, attrs = {}) {
 
 export const pct = (p, digits = 1) => `${(100 * p).toFixed(digits)} %`;
 export const money = (v) => (v === null || v === undefined ? "—" : `€${Number(v).toFixed(2)}`);
-export const FLAG_NAMES = { mismatch: "category mismatch", duplicate: "near-duplicate", low_quality: "low quality" };
+export const FLAG_NAMES = { mismatch: "category mismatch", duplicate: "near-duplicate", low_quality: "low quality", not_a_product: "not a product" };
 
 /** A flag as a badge. */
 export const badge = (text, kind = "") => h("span", { class: `badge ${kind}`.trim() }, text);

@@ -20,12 +20,14 @@ function categories(answer) {
     h("h2", { id: "classify-category" }, "Category"),
     h("p", { class: "headline" },
       h("strong", { class: "category-name" }, top.label), " ", h("span", { class: "category-pct" }, pct(top.probability)),
-      " ", first.needs_review
-        ? badge("needs review", "warn")
-        : badge("confident", "ok")),
-    first.needs_review
-      ? h("p", { class: "muted small" }, "The model is less sure than its review threshold: a person should check this one.")
-      : null,
+      " ", first.status === "not_recognised"
+        ? badge("not a product", "danger")
+        : first.needs_review ? badge("needs review", "warn") : badge("confident", "ok")),
+    first.status === "not_recognised"
+      ? h("p", { class: "muted small" }, "This photo does not look like a product the model knows: its category is a guess.")
+      : first.needs_review
+        ? h("p", { class: "muted small" }, "The model is less sure than its review threshold: a person should check this one.")
+        : null,
     barList(first.top.map((t) => ({ label: t.label, value: t.probability, text: pct(t.probability) })),
       { label: "Category probabilities" }),
     h("p", { class: "muted small" }, `Model ${answer.model.name} ${answer.model.version} · ${answer.timing_ms.total.toFixed(1)} ms`));
@@ -49,7 +51,7 @@ function similar(answer) {
     items.length
       ? h("ul", { class: "grid", id: "similar-grid" }, items.map((hit) =>
         productCard(hit.product, hit.image.thumbnail_url, h("span", { class: "small" }, `similarity ${pct(hit.similarity, 0)}`))))
-      : h("p", { class: "muted" }, "No similar products in the catalogue yet."));
+      : h("p", { class: "muted" }, answer.reason ? `No search: ${answer.reason}.` : "No similar products in the catalogue yet."));
 }
 
 async function classify(file) {

@@ -1,0 +1,152 @@
+"""Read a product photo the way Fashion-MNIST was made: the product, light on black, fitted into the model input.
+
+Polarity comes from the background: on a light background the product's darkness is its intensity (Zalando
+inverted its photos), on a dark one its lightness, on a mid-grey one its distance either way. Pixels are
+measured relative to the fitted background, so gradients and uneven light cancel out; what lies outside the
+(slightly grown) product mask is set to black; the product's bounding box is fitted, aspect kept and centred.
+A 28×28 light-on-black Fashion-MNIST image comes out as it went in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from shoplens.imaging.decode import flatten_alpha
+from shoplens.imaging.foreground import Background, Foreground, fill_holes, luma, separate
+
+WORK_SIDE = 224  # longest side of the working copy on which the background and mask are found
+CONTRAST_FLOOR = 64.0  # luma range under which contrast is not stretched further (keeps noise down)
+LOW_CONTRAST = 0.3  # products fainter than this (90th percentile) are brightened ...
+TARGET_CONTRAST = 0.45  # ... to this, by at most MAX_GAIN
+MAX_GAIN = 4.0
+SHARPEN = 0.0  # unsharp-mask amount after shrinking to the input size
+FAINT = 0.05  # intensity above which pixels next to the mask still count for the bounding box
+CUE_NAMES = (
+    "bg_spread",
+    "bg_inliers",
+    "bg_level",
+    "fg_share",
+    "components",
+    "solidity",
+    "border_touch",
+    "bbox_fill",
+    "contrast",
+    "grabcut",
+)
+
+
+@dataclass(frozen=True)
+class PhotoReading:
+    """A photo read for the model: its input, the product mask, and cues about the photo itself."""
+
+    array: np.ndarray  # (1, H, W) uint8 model input, product light on black
+    mask: np.ndarray  # (h, w) bool product mask on the working copy
+    rgb: np.ndarray  # (h, w, 3) uint8 working copy of the photo (for colour attributes)
+    cues: dict[str, float]
+
+
+def working_copy(img: Image.Image, side: int = WORK_SIDE) -> np.ndarray:
+    """(h, w, 3) uint8 RGB copy whose longer side is at most `side` (transparency flattened onto white)."""
+    img = flatten_alpha(img, (255, 255, 255))
+    img = img.convert("RGB") if img.mode != "RGB" else img
+    scale = side / max(img.size)
+    if scale < 1:
+        size = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
+        img = img.resize(size, Image.Resampling.BOX, reducing_gap=2.0)
+    return np.asarray(img, dtype=np.uint8)
+
+
+def product_intensity(rgb: np.ndarray, background: Background) -> np.ndarray:
+    """(h, w) float32 0..1: how far each pixel's luma departs from the background's, either way."""
+    y, bg = luma(rgb), background.luma
+    darker = (bg - y) / np.maximum(bg, CONTRAST_FLOOR)
+    lighter = (y - bg) / np.maximum(255.0 - bg, CONTRAST_FLOOR)
+    return np.clip(np.maximum(darker, lighter), 0.0, 1.0)
+
+
+def fit_to_input(intensity: np.ndarray, mask: np.ndarray, size: tuple[int, int] = (28, 28)) -> np.ndarray:
+    """Crop the mask's bounding box of intensity, black outside the grown mask, fitted into size, centred."""
+    out = np.zeros(size, np.float32)
+    if not mask.any():
+        return out
+    top, bottom, left, right = _box(mask)
+    grow = max(1, round(max(bottom - top, right - left) / max(size) / 2))  # about half an output pixel
+    kept = cv2.dilate(mask.astype(np.uint8), np.ones((2 * grow + 1, 2 * grow + 1), np.uint8)) > 0
+    top, bottom, left, right = _box(mask | (kept & (intensity > FAINT)))  # faint edges belong to the product
+    scale = min(size[0] / (bottom - top), size[1] / (right - left))
+    kept = fill_holes(kept, max_share=1.0)  # dark patches inside the product are product
+    soft = cv2.GaussianBlur(kept.astype(np.float32), (0, 0), grow) if grow > 1 else kept.astype(np.float32)
+    crop = (intensity * soft)[top:bottom, left:right]
+    height = min(size[0], max(1, round((bottom - top) * scale)))
+    width = min(size[1], max(1, round((right - left) * scale)))
+    if (height, width) != crop.shape:
+        method = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+        crop = cv2.resize(crop, (width, height), interpolation=method)
+        if SHARPEN:  # Zalando sharpened after shrinking; an image already at input size is left alone
+            crop = np.clip(crop + SHARPEN * (crop - cv2.GaussianBlur(crop, (0, 0), 1.0)), 0, 1)
+    y0, x0 = (
+        (size[0] - height + 1) // 2,
+        (size[1] - width + 1) // 2,
+    )  # odd spare pixel on top/left, as Zalando did
+    out[y0 : y0 + height, x0 : x0 + width] = crop
+    return out
+
+
+def _box(mask: np.ndarray) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right) of the mask's True pixels, bottom and right exclusive."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+
+
+def _gain(intensity: np.ndarray, mask: np.ndarray) -> float:
+    """Brightening for faint products (white on white, black on black); 1 for everything else."""
+    if not mask.any():
+        return 1.0
+    level = float(np.percentile(intensity[mask], 90))
+    if level >= LOW_CONTRAST:
+        return 1.0
+    return float(min(MAX_GAIN, TARGET_CONTRAST / max(level, 1e-3)))
+
+
+def photo_cues(background: Background, fg: Foreground, intensity: np.ndarray) -> dict[str, float]:
+    """Numbers describing the photo (not the product's category) that tell product shots from other pictures."""
+    mask = fg.mask
+    area = float(mask.sum())
+    cues = dict.fromkeys(CUE_NAMES, 0.0)
+    cues.update(
+        bg_spread=background.spread,
+        bg_inliers=background.inliers,
+        bg_level=background.level / 255,
+        fg_share=area / mask.size,
+        components=float(fg.components),
+        grabcut=float(fg.grabcut),
+    )
+    if area:
+        ys, xs = np.nonzero(mask)
+        box = (ys.max() - ys.min() + 1) * (xs.max() - xs.min() + 1)
+        contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        hull = cv2.convexHull(np.concatenate(contours))
+        edges = np.concatenate([mask[0], mask[-1], mask[:, 0], mask[:, -1]])
+        cues.update(
+            solidity=area / max(cv2.contourArea(hull), 1.0),
+            border_touch=float(edges.mean()),
+            bbox_fill=area / box,
+            contrast=float(np.percentile(intensity[mask], 90)),
+        )
+    return cues
+
+
+def read_photo(img: Image.Image, size: tuple[int, int] = (28, 28), refine: bool = True) -> PhotoReading:
+    """Read a decoded photo of any mode and size into the model's light-on-black input, with its product mask."""
+    if img.width == 0 or img.height == 0:
+        raise ValueError(f"cannot read an empty {img.width}x{img.height} image")
+    rgb = working_copy(img)
+    background, fg = separate(rgb, refine=refine)
+    intensity = product_intensity(rgb, background)
+    fitted = np.clip(fit_to_input(intensity, fg.mask, size) * _gain(intensity, fg.mask), 0, 1)
+    array = (fitted * 255 + 0.5).astype(np.uint8)[None]
+    return PhotoReading(array, fg.mask, rgb, photo_cues(background, fg, intensity))

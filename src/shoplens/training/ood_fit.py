@@ -1,0 +1,172 @@
+"""Fit the "not a product" detector of shoplens.inference.ood on validation photos and synthetic non-products."""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+
+from shoplens.data import ImageDataset
+from shoplens.imaging import PreprocessConfig, decode_image, images_to_inputs
+from shoplens.imaging.photo import CUE_NAMES
+from shoplens.inference.ood import MODEL_FEATURES, OodDetector
+from shoplens.inference.predictor import Predictor
+from shoplens.models.bundle import load_bundle
+from shoplens.training.outlier_synth import render_outlier
+from shoplens.training.photo_synth import render_photo
+
+DEFAULT_FEATURES = (*MODEL_FEATURES, *CUE_NAMES)
+SHRINKAGE = 0.1  # covariance shrinkage towards its mean variance, for a stable whitening
+MAX_FALSE_FLAGS = 0.025  # share of validation product photos allowed to be flagged "not recognised"
+CALIBRATION_PHOTOS = 400  # product photos, and as many non-products, read to fit a bundle's detector
+CALIBRATION_SIDES = (200, 640)  # canvas sides of the calibration photos (the reader works at 224 px anyway)
+REVIEW_SHARE = 0.10  # share of validation product photos sent to review by the out-of-distribution score
+
+
+@dataclass
+class PhotoSet:
+    """Photos read for the model: inputs (N, C, H, W) uint8, their cues, and labels (-1 for non-products)."""
+
+    arrays: np.ndarray
+    cues: list[dict[str, float]]
+    labels: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def subset(self, index: np.ndarray) -> PhotoSet:
+        """The photos at the given positions."""
+        return PhotoSet(self.arrays[index], [self.cues[i] for i in index], self.labels[index])
+
+
+def model_outputs(
+    predictor: Predictor, arrays: np.ndarray, batch_size: int = 500
+) -> tuple[np.ndarray, np.ndarray]:
+    """Calibrated probabilities (N, K) and L2-normalised embeddings (N, D), exactly as serving computes them."""
+    outs = [predictor.run(arrays[i : i + batch_size]) for i in range(0, len(arrays), batch_size)]
+    return np.concatenate([p for p, _ in outs]), np.concatenate([e for _, e in outs])
+
+
+def read_photos(photos: Sequence[bytes], preprocess: PreprocessConfig, labels: Sequence[int]) -> PhotoSet:
+    """Encoded photos read through the serving path (decode, then the bundle's preprocessing)."""
+    arrays, cues = images_to_inputs([decode_image(data) for data in photos], preprocess)
+    return PhotoSet(arrays, cues, np.asarray(labels, np.int64))
+
+
+def calibration_photos(
+    images: np.ndarray, labels: np.ndarray, preprocess: PreprocessConfig, n: int, seed: int = 0
+) -> tuple[PhotoSet, PhotoSet]:
+    """(product photos of validation garments, synthetic non-products), n of each, from the training renderers.
+
+    Most products are rendered as shop photos; one in six is the garment itself, light on dark, as a PNG.
+    """
+    rng = np.random.default_rng(seed)
+    pick = rng.choice(len(images), size=min(n, len(images)), replace=False)
+    photos = [
+        _png(images[i, 0])
+        if j % 6 == 5
+        else render_photo(images[i, 0], rng, sides=CALIBRATION_SIDES).encode()
+        for j, i in enumerate(pick)
+    ]
+    outliers = [render_outlier(rng, sides=CALIBRATION_SIDES).encode() for _ in range(n)]
+    return read_photos(photos, preprocess, labels[pick]), read_photos(outliers, preprocess, [-1] * n)
+
+
+def _png(plane: np.ndarray) -> bytes:
+    """A grey image as PNG bytes."""
+    buffer = io.BytesIO()
+    Image.fromarray(plane).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def class_geometry(
+    embeddings: np.ndarray, labels: np.ndarray, num_classes: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Class centres (K, D) and the whitening W = Σ^-1/2 of the shared, shrunk within-class covariance.
+
+    Classes without photos here (a small validation split) get no centre.
+    """
+    present = np.array([k for k in range(num_classes) if (labels == k).any()])
+    centres = np.stack([embeddings[labels == k].mean(axis=0) for k in present])
+    centred = embeddings - centres[np.searchsorted(present, labels)]
+    cov = centred.T @ centred / max(len(embeddings) - num_classes, 1)
+    cov = (1 - SHRINKAGE) * cov + SHRINKAGE * np.trace(cov) / len(cov) * np.eye(len(cov))
+    values, vectors = np.linalg.eigh(cov)
+    whitening = (vectors / np.sqrt(np.maximum(values, 1e-12))).T
+    return centres, whitening
+
+
+def fit_detector(
+    predictor: Predictor,
+    products: PhotoSet,
+    outliers: PhotoSet,
+    features: Sequence[str] = DEFAULT_FEATURES,
+    seed: int = 0,
+) -> tuple[OodDetector, dict[str, float]]:
+    """Fit on half the product photos and half the outliers, set thresholds and measure on the other halves."""
+    rng = np.random.default_rng(seed)
+    p_fit, p_hold = _halves(len(products), rng)
+    o_fit, o_hold = _halves(len(outliers), rng)
+    p_probs, p_emb = model_outputs(predictor, products.arrays)
+    o_probs, o_emb = model_outputs(predictor, outliers.arrays)
+    centres, whitening = class_geometry(p_emb[p_fit], products.labels[p_fit], p_probs.shape[1])
+    n = len(features)
+    draft = OodDetector(
+        centres, whitening, tuple(features), np.zeros(n), np.ones(n), np.zeros(n), 0.0, 1.0, 1.0
+    )
+    x_p = draft.features(p_probs, p_emb, products.cues)
+    x_o = draft.features(o_probs, o_emb, outliers.cues)
+    x_fit = np.concatenate([x_p[p_fit], x_o[o_fit]])
+    y_fit = np.concatenate([np.zeros(len(p_fit)), np.ones(len(o_fit))])
+    mean, scale = x_fit.mean(axis=0), np.maximum(x_fit.std(axis=0), 1e-6)
+    clf = LogisticRegression(C=0.5, class_weight="balanced", max_iter=2000).fit((x_fit - mean) / scale, y_fit)
+    detector = OodDetector(
+        centres, whitening, tuple(features), mean, scale, clf.coef_[0], float(clf.intercept_[0]), 1.0, 1.0
+    )
+    s_p = detector.score(p_probs[p_hold], p_emb[p_hold], [products.cues[i] for i in p_hold])
+    s_o = detector.score(o_probs[o_hold], o_emb[o_hold], [outliers.cues[i] for i in o_hold])
+    threshold = float(np.quantile(s_p, 1 - MAX_FALSE_FLAGS))
+    review = float(min(np.quantile(s_p, 1 - REVIEW_SHARE), threshold))
+    detector = OodDetector(**{**detector.__dict__, "threshold": threshold, "review": review})
+    return detector, ood_metrics(s_p, s_o, threshold)
+
+
+def fit_bundle_detector(
+    bundle_dir: str | os.PathLike, val: ImageDataset, n: int = CALIBRATION_PHOTOS, seed: int = 0
+) -> dict[str, float]:
+    """Fit a saved bundle's detector on photos of its validation garments and synthetic non-products, store it.
+
+    Returns what it measured on the held-out halves (flagged share, false-flag share, AUROC).
+    """
+    predictor = Predictor(load_bundle(bundle_dir))
+    products, outliers = calibration_photos(val.images, val.labels, predictor.bundle.preprocess, n, seed)
+    detector, held_out = fit_detector(predictor, products, outliers, seed=seed)
+    detector.save(bundle_dir)
+    return held_out
+
+
+def _halves(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A random split of range(n) into two halves."""
+    order = rng.permutation(n)
+    return np.sort(order[: n // 2]), np.sort(order[n // 2 :])
+
+
+def auroc(negatives: np.ndarray, positives: np.ndarray) -> float:
+    """Probability that a random positive scores above a random negative."""
+    labels = np.concatenate([np.zeros(len(negatives)), np.ones(len(positives))])
+    return float(roc_auc_score(labels, np.concatenate([negatives, positives])))
+
+
+def ood_metrics(product_scores: np.ndarray, outlier_scores: np.ndarray, threshold: float) -> dict[str, float]:
+    """Share of non-products flagged, share of products falsely flagged, AUROC."""
+    return {
+        "ood_flagged": float((outlier_scores >= threshold).mean()),
+        "ood_false_flag": float((product_scores >= threshold).mean()),
+        "ood_auroc": auroc(product_scores, outlier_scores),
+    }

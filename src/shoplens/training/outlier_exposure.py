@@ -1,0 +1,96 @@
+"""Outlier exposure: synthetic non-products drawn straight at model input size, and the loss that teaches
+the model to be unsure about them (a uniform target over the categories).
+
+What pictures that are not products look like after shoplens.imaging.photo: full-frame textures, noise
+and gradients, lines of text, blobs and simple shapes fitted to the frame, garments cut up and shuffled.
+All batched tensor operations, cheap enough to mix into every training step.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+FAMILIES = ("field", "blob", "noise", "ramp", "shapes", "lines", "jigsaw")
+
+
+def _rand(n: int, g: torch.Generator, low: float = 0.0, high: float = 1.0) -> torch.Tensor:
+    """(n, 1, 1, 1) uniform floats in [low, high)."""
+    return low + (high - low) * torch.rand((n, 1, 1, 1), generator=g)
+
+
+def _field(n: int, size: tuple[int, int], g: torch.Generator) -> torch.Tensor:
+    """Smooth random fields 0..1: coarse noise (3–8 cells, one grid per batch) upsampled."""
+    cells = int(torch.randint(3, 9, (1,), generator=g))
+    coarse = torch.rand((n, 1, cells, cells), generator=g)
+    return F.interpolate(coarse, size=size, mode="bicubic", align_corners=False).clamp(0, 1)
+
+
+def _grid(n: int, size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """(n, 1, H, W) y and x coordinates in -1..1."""
+    ys = torch.linspace(-1, 1, size[0]).view(1, 1, -1, 1).expand(n, 1, *size)
+    xs = torch.linspace(-1, 1, size[1]).view(1, 1, 1, -1).expand(n, 1, *size)
+    return ys, xs
+
+
+def _shapes(n: int, size: tuple[int, int], g: torch.Generator) -> torch.Tensor:
+    """One to four filled ellipses or rectangles of random grey levels."""
+    ys, xs = _grid(n, size)
+    out = torch.zeros((n, 1, *size))
+    for _ in range(int(torch.randint(1, 5, (1,), generator=g))):
+        cy, cx = _rand(n, g, -0.6, 0.6), _rand(n, g, -0.6, 0.6)
+        ry, rx = _rand(n, g, 0.15, 0.9), _rand(n, g, 0.15, 0.9)
+        ellipse = ((ys - cy) / ry) ** 2 + ((xs - cx) / rx) ** 2 <= 1
+        box = ((ys - cy).abs() <= ry) & ((xs - cx).abs() <= rx)
+        inside = torch.where(torch.rand((n, 1, 1, 1), generator=g) < 0.5, ellipse, box)
+        out = torch.where(inside, _rand(n, g, 0.2, 1.0), out)
+    return out
+
+
+def _lines(n: int, size: tuple[int, int], g: torch.Generator) -> torch.Tensor:
+    """Rows of text-like dashes, or stripes at an angle."""
+    ys, xs = _grid(n, size)
+    period = _rand(n, g, 0.15, 0.5)
+    angle = torch.where(torch.rand((n, 1, 1, 1), generator=g) < 0.6, torch.zeros(()), _rand(n, g, 0, 3.1416))
+    u = ys * torch.cos(angle) + xs * torch.sin(angle)
+    rows = torch.sin(u / period * 3.1416) > _rand(n, g, 0.0, 0.6)
+    words = _field(n, size, g) > 0.45
+    return (rows & words).float() * _rand(n, g, 0.4, 1.0)
+
+
+def _jigsaw(garments: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    """Training images cut into 2×2 or 3×3 tiles and shuffled: garment texture without a garment's shape."""
+    n, c, h, w = garments.shape
+    k = int(torch.randint(2, 4, (1,), generator=g))
+    th, tw = h // k, w // k
+    tiles = garments[:, :, : th * k, : tw * k].reshape(n, c, k, th, k, tw).permute(0, 2, 4, 1, 3, 5)
+    tiles = tiles.reshape(n, k * k, c, th, tw)[:, torch.randperm(k * k, generator=g)]
+    out = tiles.reshape(n, k, k, c, th, tw).permute(0, 3, 1, 4, 2, 5).reshape(n, c, th * k, tw * k)
+    return F.pad(out, (0, w - tw * k, 0, h - th * k))
+
+
+def synthetic_outliers(garments: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    """As many non-product uint8 images as garments (N, 1, H, W) given; some are made from the garments."""
+    n, _, h, w = garments.shape
+    size = (h, w)
+    x = garments.float() / 255
+    family = torch.randint(len(FAMILIES), (n,), generator=g).view(n, 1, 1, 1)
+    field = _field(n, size, g)
+    options = {
+        "field": field * _rand(n, g, 0.3, 1.0),
+        "blob": (field > _rand(n, g, 0.35, 0.6)).float() * (0.4 + 0.6 * _field(n, size, g)),
+        "noise": torch.rand((n, 1, *size), generator=g) * _rand(n, g, 0.3, 1.0),
+        "ramp": ((_grid(n, size)[1] * _rand(n, g, -1, 1) + _grid(n, size)[0] * _rand(n, g, -1, 1)) / 2 + 0.5),
+        "shapes": _shapes(n, size, g),
+        "lines": _lines(n, size, g),
+        "jigsaw": _jigsaw(x, g),
+    }
+    out = torch.zeros((n, 1, *size))
+    for k, name in enumerate(FAMILIES):
+        out = torch.where(family == k, options[name], out)
+    return out.clamp(0, 1).mul(255).round().to(torch.uint8)
+
+
+def uniform_loss(logits: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy to the uniform distribution: lowest when the model has no preference at all."""
+    return -F.log_softmax(logits, dim=1).mean(dim=1).mean()

@@ -1,0 +1,139 @@
+"""Reading photos into the model's light-on-black input: polarity, backgrounds, trimming, masks."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from shoplens.imaging.foreground import border_mask, fit_background, luma, separate, to_lab
+from shoplens.imaging.photo import CUE_NAMES, fit_to_input, read_photo
+
+
+def shirt_mask(h: int, w: int, top: int, left: int, side: int) -> np.ndarray:
+    """A T-shirt silhouette of the given size placed in an (h, w) frame."""
+    pts = np.array([[0.3, 0], [0.7, 0], [1, 0.2], [0.85, 0.35], [0.78, 0.3], [0.78, 1], [0.22, 1], [0.22, 0.3],
+                    [0.15, 0.35], [0, 0.2]])  # fmt: skip
+    mask = np.zeros((h, w), np.uint8)
+    cv2.fillPoly(mask, [(pts * side + [left, top]).astype(np.int32)], 1)
+    return mask > 0
+
+
+def trousers_mask(h: int, w: int, top: int, left: int, side: int) -> np.ndarray:
+    """Trousers: two legs under a waistband, side tall and 0.4 side wide."""
+    pts = np.array([[0.3, 0], [0.7, 0], [0.7, 1], [0.53, 1], [0.5, 0.35], [0.47, 1], [0.3, 1]])
+    mask = np.zeros((h, w), np.uint8)
+    cv2.fillPoly(mask, [(pts * side + [left, top]).astype(np.int32)], 1)
+    return mask > 0
+
+
+def photo(background: np.ndarray, mask: np.ndarray, colour: tuple[int, int, int]) -> Image.Image:
+    """An RGB photo: the background with the masked product painted in a colour."""
+    rgb = background.copy()
+    rgb[mask] = colour
+    return Image.fromarray(rgb.astype(np.uint8))
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection over union of two masks."""
+    return float((a & b).sum() / max((a | b).sum(), 1))
+
+
+def test_fashion_mnist_style_image_comes_out_as_it_went_in() -> None:
+    rng = np.random.default_rng(0)
+    img = np.zeros((28, 28), np.uint8)
+    mask = shirt_mask(28, 28, 0, 1, 27)
+    img[mask] = rng.integers(120, 240, mask.sum())
+    out = read_photo(Image.fromarray(img)).array
+    assert out.shape == (1, 28, 28) and out.dtype == np.uint8
+    assert np.abs(out[0].astype(int) - img).mean() < 2.0
+
+
+def test_dark_product_on_white_is_inverted_trimmed_and_centred() -> None:
+    bg = np.full((300, 420, 3), 250, np.uint8)
+    mask = trousers_mask(300, 420, 20, 250, 150)
+    reading = read_photo(photo(bg, mask, (30, 40, 60)))
+    out = reading.array[0]
+    assert out.max() > 200  # dark product, bright input
+    rows, cols = np.flatnonzero(out.max(1) > 40), np.flatnonzero(out.max(0) > 40)
+    assert rows[-1] - rows[0] >= 25  # fitted to the input's height ...
+    assert abs((cols[0] + cols[-1]) / 2 - 13.5) <= 1.5  # ... and centred
+    assert out[:, :6].max() < 10 and out[:, -6:].max() < 10  # the background is black
+
+
+def test_light_product_on_dark_keeps_its_polarity() -> None:
+    bg = np.full((200, 200, 3), 12, np.uint8)
+    reading = read_photo(photo(bg, shirt_mask(200, 200, 30, 30, 140), (230, 230, 220)))
+    assert reading.array[0].max() > 200 and reading.cues["bg_level"] < 0.1
+
+
+def test_mid_grey_background_shows_lighter_and_darker_parts() -> None:
+    bg = np.full((240, 240, 3), 128, np.uint8)
+    mask = shirt_mask(240, 240, 40, 40, 160)
+    rgb = bg.copy()
+    rgb[mask] = (20, 20, 20)
+    rgb[mask & (np.arange(240)[:, None] > 140)] = (240, 240, 240)  # the lower half light
+    out = read_photo(Image.fromarray(rgb)).array[0]
+    assert out[6:12, 10:18].mean() > 150 and out[20:26, 10:18].mean() > 150
+
+
+@pytest.mark.parametrize("kind", ["gradient", "texture"])
+def test_mask_finds_the_product_on_difficult_backgrounds(kind: str) -> None:
+    h, w = 260, 200
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    level = 240 - 130 * xx / w if kind == "gradient" else 170 + 25 * np.sin(xx / 3) * np.sin(yy / 3)
+    bg = np.repeat(level[..., None], 3, axis=2)
+    truth = trousers_mask(h, w, 60, 30, 150)
+    reading = read_photo(photo(bg, truth, (160, 30, 40)))
+    small = cv2.resize(truth.astype(np.uint8), reading.mask.shape[::-1], interpolation=cv2.INTER_NEAREST) > 0
+    assert iou(reading.mask, small) > 0.85
+    assert reading.array[0, :, :6].max() < 20 and reading.array[0, :, -6:].max() < 20  # no background left
+
+
+def test_gradient_background_is_modelled_as_a_surface() -> None:
+    h, w = 120, 160
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    rgb = np.repeat((250 - 100 * xx / w - 40 * yy / h)[..., None], 3, axis=2).astype(np.uint8)
+    rgb[40:80, 60:100] = 0  # a product in the middle
+    bg = fit_background(to_lab(rgb), luma(rgb))
+    assert bg.spread < 2.0
+    assert abs(float(bg.luma[60, 80]) - (250 - 100 * 80 / w - 40 * 60 / h)) < 4  # under the product too
+
+
+def test_product_touching_the_border_does_not_become_background() -> None:
+    rgb = np.full((100, 100, 3), 245, np.uint8)
+    rgb[30:100, 20:80] = (20, 20, 90)  # cut off by the bottom edge
+    bg, fg = separate(rgb)
+    assert bg.luma[50, 50] > 200
+    assert fg.mask[60, 50] and not fg.mask[10, 10]
+
+
+def test_transparent_png_is_read_on_white() -> None:
+    rgba = np.zeros((150, 150, 4), np.uint8)
+    mask = trousers_mask(150, 150, 20, 20, 110)
+    rgba[mask] = (200, 40, 40, 255)
+    out = read_photo(Image.fromarray(rgba, "RGBA")).array[0]
+    assert out.max() > 100 and out[:, :6].max() < 10
+
+
+def test_blank_and_degenerate_images_give_an_empty_input() -> None:
+    blank = read_photo(Image.new("RGB", (300, 200), (240, 240, 240)))
+    assert blank.array.max() == 0 and not blank.mask.any()
+    assert set(blank.cues) == set(CUE_NAMES)
+    thin = read_photo(Image.new("L", (1, 500), 0))
+    assert thin.array.shape == (1, 28, 28)
+    with pytest.raises(ValueError):
+        read_photo(Image.new("RGB", (0, 5)))
+
+
+def test_fit_keeps_aspect_and_a_thin_product_keeps_a_pixel() -> None:
+    mask = np.zeros((100, 100), bool)
+    mask[10:90, 50] = True
+    out = fit_to_input(mask.astype(np.float32), mask)
+    assert (out > 0.5).any(axis=0).sum() >= 1 and (out > 0.5).any(axis=1).sum() >= 27
+
+
+def test_border_mask_is_at_least_one_pixel() -> None:
+    border = border_mask((5, 7))
+    assert border[0].all() and border[:, -1].all() and not border[2, 3]
