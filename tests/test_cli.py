@@ -70,11 +70,17 @@ def bundle(tmp_path_factory) -> Path:
     data = write_fashion_mnist_like(root / "data")
     out = root / "models" / "fmnist" / "v1"
     result = runner.invoke(
-        app, ["train", "--preset", "fast", "--data-dir", str(data), "--output", str(out), *FAST, "--activate"]
+        app, ["train", "--preset", "fast", "--data-dir", str(data), "--output", str(out), *FAST]
     )
     assert result.exit_code == 0, result.output
     assert "test accuracy" in result.output and "report:" in result.output
-    assert "active: v1" in result.output and (out.parent / "ACTIVE").read_text().strip() == "v1"
+    assert "not active yet" in result.output and not (out.parent / "ACTIVE").exists()
+    # Two epochs on 200 synthetic images may stay near chance: serving it is a forced activation.
+    activated = runner.invoke(
+        app,
+        ["models", "activate", "v1", "--force", "--models-dir", str(out.parent.parent), "--name", "fmnist"],
+    )
+    assert activated.exit_code == 0 and (out.parent / "ACTIVE").read_text().strip() == "v1", activated.output
     return out
 
 
@@ -104,7 +110,11 @@ def test_train_writes_a_complete_loadable_bundle(bundle):
         assert key in config
     assert len(config["data"]["checksum"]) == 64
     b = load_bundle(bundle)
-    assert b.labels == fm.CLASS_NAMES and b.metrics["accuracy"] > 0.3
+    # Learning is checked on real data (tests/training/test_real_data.py): two epochs of photo-domain training
+    # on 200 synthetic images may stay at chance, so here the evaluation is checked to be of the test split.
+    assert b.labels == fm.CLASS_NAMES and b.metrics["num_samples"] == 60
+    matrix = np.array(b.metrics["confusion_matrix"])
+    assert matrix.sum() == 60 and b.metrics["accuracy"] == pytest.approx(np.trace(matrix) / 60)
     assert "Intended use" in (bundle / "README.md").read_text()
 
 

@@ -32,7 +32,7 @@ from schemathesis.specs.openapi.checks import negative_data_rejection, positive_
 
 from shoplens.api import create_app
 from shoplens.api.keys import KeyStore
-from tests.support.bundles import make_bundle
+from tests.support.bundles import NAME, make_bundle
 from tests.support.images import encode, product_photo
 from tests.support.live import LiveServer
 from tests.support.service import settings_for
@@ -59,6 +59,9 @@ def contract_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[
     """A real server with a seeded catalogue; its base URL and a key per role."""
     root = tmp_path_factory.mktemp("contract")
     make_bundle(root / "models", "v1", seed=1)
+    (root / "models" / NAME / "ACTIVE").write_text(
+        "v1\n"
+    )  # activated, as `shoplens models activate` leaves it
     store = KeyStore(root / "keys.json")
     keys = {role: store.create(role, merchant="acme" if role == "merchant" else None) for role in ROLES}
     app = create_app(settings_for(root / "models", root / "keys.json", max_upload_bytes=2**20))
@@ -105,4 +108,6 @@ def test_every_operation_keeps_its_contract(
     excluded = [positive_data_acceptance]
     if case.media_type == "multipart/form-data":  # a "missing file" mutation can go out with the file part
         excluded.append(negative_data_rejection)
+    if any(isinstance(v, list) for v in (case.query or {}).values()):  # a single-valued parameter sent twice:
+        excluded.append(negative_data_rejection)  # the last one counts and is validated (Starlette)
     case.call_and_validate(base_url=base, headers=headers, timeout=30, excluded_checks=excluded)

@@ -74,7 +74,7 @@ def test_ingest_and_reindex_on_ray(local_ray: None, catalog: Catalog, tmp_path: 
     with catalog.sessions() as s:
         assert s.scalar(select(func.count(Product.id))) == 12
         assert s.scalar(select(func.count(Embedding.image_id))) == 12
-    model, _, emb = catalog.embed([decode_image(catalog.store.open(catalog_image(catalog)))])
+    model, _, emb, _ = catalog.embed([decode_image(catalog.store.open(catalog_image(catalog)))])
     assert catalog.space.index(model.version, emb.shape[1]).search(emb, 1)[0][0][0] > 0.99
 
     result = reindex(catalog, "v2", embedder=embed_pending_ray(catalog, workers=2))

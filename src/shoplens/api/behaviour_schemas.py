@@ -25,11 +25,13 @@ class EventCreate(BaseModel):
     )
     product_id: int | None = Field(
         None,
+        strict=True,
         description=f"Required for view, click, add_to_cart and purchase; 1 to {MAX_INT} (else that event alone "
         "is rejected).",
     )
     ad_id: int | None = Field(
         None,
+        strict=True,
         description=f"The creative; required for ad_impression and ad_click; 1 to {MAX_INT} (else that event "
         "alone is rejected).",
     )

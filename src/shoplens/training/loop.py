@@ -111,7 +111,10 @@ def _batch_loss(
     gen: torch.Generator,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(loss, logits, labels) of one uint8 batch; with outlier exposure its tail is replaced by non-products."""
-    k = round(cfg.outlier_share * len(y)) if cfg.outlier_share else 0
+    photo_domain = (
+        preprocess.reader == "photo"
+    )  # the non-product renderers draw what the photo reader outputs
+    k = round(cfg.outlier_share * len(y)) if cfg.outlier_share and photo_domain else 0
     if k:
         x = torch.cat([x[: len(x) - k], synthetic_outliers(x[len(x) - k :], gen)])
         y = y[: len(y) - k]
@@ -198,7 +201,7 @@ def train_model(
                     group["lr"] = lr_at(p, cfg)
                 idx = perm[b * cfg.batch_size : (b + 1) * cfg.batch_size]
                 x = augment_batch(x_all[idx], cfg.augment, gen) if cfg.augment.enabled else x_all[idx]
-                if cfg.photo_augment.enabled:
+                if cfg.photo_augment.enabled and preprocess.reader == "photo":  # looks like a read photo
                     x = photo_augment(x, cfg.photo_augment, gen)
                 loss, logits, y = _batch_loss(model, x, y_all[idx], cfg, preprocess, gen)
                 opt.zero_grad(set_to_none=True)
