@@ -66,7 +66,7 @@ test: install data
 
 # Everything but the slow, live-server, browser and PostgreSQL tests (the markers are in pyproject.toml).
 test-fast: install
-	$(BIN)/python -m pytest -m "not slow and not server and not browser and not postgres" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 -m "not slow and not server and not browser and not postgres and not contract" $(PYTEST_ARGS)
 
 bench: install
 	@scripts/ensure-data.sh --required

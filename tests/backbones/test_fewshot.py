@@ -21,6 +21,7 @@ from tests.support.bundles import make_bundle
 from tests.support.service import serving
 
 COLOURS = {"red": (200, 30, 30), "green": (30, 170, 40), "blue": (30, 40, 200)}
+pytestmark = pytest.mark.slow  # builds tiny CLIP/SigLIP bundles
 runner = CliRunner()
 
 

@@ -15,7 +15,7 @@ from shoplens.backbones import load_backbone
 from tests.support.service import serving
 from tests.support.zeroshot import TAXONOMY, write, zero_shot_settings
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]  # builds tiny CLIP/SigLIP bundles
 PRODUCTS = [  # title, brand
     ("Red summer dress", "Sunny"),
     ("Blue denim jeans", "Rivet"),

@@ -19,7 +19,7 @@ from tests.support.process import run_python
 from tests.support.service import serving
 from tests.support.zeroshot import TAXONOMY, photos, write, zero_shot_settings
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]  # builds tiny CLIP/SigLIP bundles
 FAMILIES = ("clip", "siglip")
 FASHION = Path(__file__).parents[2] / "src/shoplens/backbones/taxonomies/fashion.yaml"
 
