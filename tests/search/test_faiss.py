@@ -96,29 +96,6 @@ def test_corrupt_or_missing_file_is_a_clear_error(tmp_path: Path, damage: str) -
         load_index(path)
 
 
-def test_bad_input_is_a_clear_error(method: str) -> None:
-    index, _ = filled(method, n=10)
-    with pytest.raises(VectorIndexError, match=r"shape \(n, 32\)"):
-        index.add(np.array([1]), np.zeros((1, DIM + 1), np.float32))
-    with pytest.raises(VectorIndexError, match=r"shape \(n, 32\)"):
-        index.search(np.zeros((1, 8), np.float32), 3)
-    with pytest.raises(VectorIndexError, match="NaN or infinite"):
-        index.add(np.array([1]), np.full((1, DIM), np.nan, np.float32))
-    with pytest.raises(VectorIndexError, match="k must"):
-        index.search(unit(1), 0)
-    with pytest.raises(VectorIndexError, match="floating point"):
-        index.add(np.array([1]), np.ones((1, DIM), np.int64))
-    with pytest.raises(VectorIndexError, match="2 ids for 1 vectors"):
-        index.add(np.array([1, 2]), unit(1))
-    with pytest.raises(VectorIndexError, match="unique"):
-        index.add(np.array([1, 1]), unit(2))
-    with pytest.raises(VectorIndexError, match="≥ 0"):
-        index.add(np.array([-1]), unit(1))
-    with pytest.raises(VectorIndexError, match="unknown index method"):
-        FaissIndex(DIM, "annoy")
-    assert len(index) == 10, "nothing was added by the rejected calls"
-
-
 def test_hnsw_tombstones_then_compact() -> None:
     index, vectors = filled("hnsw", compact_ratio=None)
     index.remove(np.arange(1000, 1200))

@@ -16,6 +16,7 @@ import numpy as np
 from shoplens.files import write_atomic
 from shoplens.search.protocol import (
     VectorIndexError,
+    check_build,
     check_entries,
     check_ids,
     check_queries,
@@ -82,18 +83,16 @@ class FaissIndex:
         compact_ratio: float | None = 0.25,
         threads: int | None = None,
     ) -> None:
-        if method not in METHODS:
-            raise VectorIndexError(f"unknown index method {method!r}; expected one of {', '.join(METHODS)}")
-        for name, value in (
-            ("dim", dim),
-            ("M", M),
-            ("ef_construction", ef_construction),
-            ("ef_search", ef_search),
-            ("nlist", nlist),
-            ("nprobe", nprobe),
-        ):
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-                raise VectorIndexError(f"{name} must be a positive integer, got {value!r}")
+        check_build(
+            method,
+            METHODS,
+            dim=dim,
+            M=M,
+            ef_construction=ef_construction,
+            ef_search=ef_search,
+            nlist=nlist,
+            nprobe=nprobe,
+        )
         if threads is not None:
             if threads < 1:
                 raise VectorIndexError(f"threads must be ≥ 1, got {threads}")

@@ -17,7 +17,7 @@ import numpy as np
 from pymilvus import DataType, MilvusClient, MilvusException
 
 from shoplens.search.index import HNSW_DEFAULTS, IVF_DEFAULTS, METHODS
-from shoplens.search.protocol import VectorIndexError, check_entries, check_ids, check_queries
+from shoplens.search.protocol import VectorIndexError, check_build, check_entries, check_ids, check_queries
 
 ID, VECTOR = "id", "vector"
 MAX_TOPK = 16_384  # Milvus' limit on k (and on rows per query)
@@ -91,18 +91,16 @@ class MilvusIndex:
         nlist: int = IVF_DEFAULTS["nlist"],
         nprobe: int = IVF_DEFAULTS["nprobe"],
     ) -> None:
-        if method not in METHODS:
-            raise VectorIndexError(f"unknown index method {method!r}; expected one of {', '.join(METHODS)}")
-        for name, value in (
-            ("dim", dim),
-            ("M", M),
-            ("ef_construction", ef_construction),
-            ("ef_search", ef_search),
-            ("nlist", nlist),
-            ("nprobe", nprobe),
-        ):
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-                raise VectorIndexError(f"{name} must be a positive integer, got {value!r}")
+        check_build(
+            method,
+            METHODS,
+            dim=dim,
+            M=M,
+            ef_construction=ef_construction,
+            ef_search=ef_search,
+            nlist=nlist,
+            nprobe=nprobe,
+        )
         self.dim, self.method, self.uri, self.collection = int(dim), method, uri, collection
         self.ef_search, self.nprobe = int(ef_search), int(nprobe)
         self._client = client_for(uri, token)

@@ -45,6 +45,15 @@ class VectorIndex(Protocol):
         ...
 
 
+def check_build(method: str, methods: tuple[str, ...], **sizes: Any) -> None:
+    """VectorIndexError unless `method` is one of `methods` and every size is a positive integer."""
+    if method not in methods:
+        raise VectorIndexError(f"unknown index method {method!r}; expected one of {', '.join(methods)}")
+    for name, value in sizes.items():
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+            raise VectorIndexError(f"{name} must be a positive integer, got {value!r}")
+
+
 def check_vectors(x: Any, dim: int, what: str) -> np.ndarray:
     """A C-contiguous float32 (n, dim) copy-if-needed of x, or VectorIndexError saying what is wrong."""
     x = np.asarray(x)
