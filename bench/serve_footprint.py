@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import httpx
 from common import machine_info, write_results
-from serve_load import free_port, multipart_body, prepare_models, sample_png, stop
+from servers import free_port, multipart_body, prepare_models, sample_png, stop
 
 HERE = Path(__file__).resolve().parent.parent / "src"
 READY_TIMEOUT_S = 120.0

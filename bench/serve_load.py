@@ -17,19 +17,11 @@ import argparse
 import asyncio
 import contextlib
 import functools
-import io
-import os
-import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -37,177 +29,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import httpx
 import matplotlib
 import numpy as np
-from PIL import Image
 
 matplotlib.use("Agg")
 from common import RESULTS, machine_info, write_results
 from matplotlib.figure import Figure
+from servers import multipart_body, peer_command, prepare_models, running_server, sample_png, shoplens_command
 
 from shoplens.config import Settings
-from shoplens.errors import ShopLensError
-from shoplens.inference.store import ModelStore
-from shoplens.models.bundle import read_config
 
-NAME = "fashion-mnist"
 RAMP = (1, 2, 4, 8, 16, 32, 64, 128)
 REQUEST_TIMEOUT_S = 10.0
 MAX_REQUESTS_PER_LEVEL = 200_000
-BOUNDARY = "shoplensbench"
-
-
-def sample_png() -> tuple[bytes, str]:
-    """A 28×28 shop-style PNG: Fashion-MNIST test image 0 if the data is here, else a generated one."""
-    try:
-        from shoplens.data import load_fashion_mnist
-
-        pixels, source = 255 - load_fashion_mnist("test", verify=False).images[0, 0], "fashion-mnist test[0]"
-    except ShopLensError:
-        pixels = np.full((28, 28), 255, np.uint8)
-        pixels[6:22, 9:19], source = 40, "generated"
-    buf = io.BytesIO()
-    Image.fromarray(pixels).save(buf, "PNG")
-    return buf.getvalue(), source
-
-
-def prepare_models(workdir: Path, export: bool) -> tuple[Path, str]:
-    """A private models folder with a copy of the newest valid bundle (or a new tiny one), with ONNX as
-    `make demo` serves it, or torch only when export is False; returns (root, description)."""
-    root = workdir / "models"
-    store = ModelStore(Path("var/models"), NAME)
-    version = next((v for v in store.candidates() if _loads(store, v)), None)
-    if version is None:
-        version, source = "untrained", "a freshly initialised shopnet (no valid bundle in var/models)"
-        _tiny_bundle(root / NAME / version)
-    else:
-        source = f"var/models/{NAME}/{version}"
-        (root / NAME / version).mkdir(parents=True)
-        for name in ("config.json", "model.safetensors", "metrics.json") + (
-            ("model.onnx",) if export else ()
-        ):
-            if (store.folder / version / name).is_file():
-                shutil.copy2(store.folder / version / name, root / NAME / version / name)
-    dst = root / NAME / version
-    if export and not (dst / "model.onnx").is_file():
-        from shoplens.inference.export import export_onnx
-
-        export_onnx(dst)
-    runtime = "ONNX Runtime" if (dst / "model.onnx").is_file() else "torch"
-    tta = " with flip TTA" if read_config(dst).get("tta_flip") else ""
-    return root, f"{source} ({runtime}{tta})"
-
-
-def _tiny_bundle(path: Path) -> None:
-    """A freshly initialised shopnet bundle with Fashion-MNIST preprocessing."""
-    import torch
-
-    from shoplens.data.fashion_mnist import CLASS_NAMES
-    from shoplens.imaging import PreprocessConfig
-    from shoplens.models import create_model, save_bundle
-
-    torch.manual_seed(0)
-    pre = PreprocessConfig(size=(28, 28), mode="L", trim=True, invert=True, mean=(0.286,), std=(0.353,))
-    save_bundle(
-        path,
-        create_model("shopnet", num_classes=10),
-        architecture="shopnet",
-        model_kwargs={},
-        labels=list(CLASS_NAMES),
-        preprocess=pre,
-        train_config={},
-        data={},
-    )
-
-
-def _loads(store: ModelStore, version: str) -> bool:
-    """Whether a version loads (an experiment's unregistered architecture does not)."""
-    try:
-        store.load(version)
-    except ShopLensError as e:
-        print(f"skipping {version}: {e}", flush=True)
-        return False
-    return True
-
-
-def free_port() -> int:
-    """A loopback port that was free a moment ago."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def shoplens_command(port: int, models: Path, batching: bool) -> list[str]:
-    """`shoplens serve` on a loopback port, anonymous, from a private models folder."""
-    return [
-        sys.executable,
-        "-m",
-        "shoplens.cli",
-        "serve",
-        "--open",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--models-dir",
-        str(models),
-        "--batching" if batching else "--no-batching",
-    ]
-
-
-def peer_command(port: int, models: Path, threads: int) -> list[str]:
-    """The naive peer service on the same bundle, with the same inference threads."""
-    (bundle,) = (models / NAME).iterdir()
-    return [
-        sys.executable,
-        str(Path(__file__).with_name("naive_service.py")),
-        str(bundle),
-        str(port),
-        str(threads),
-    ]
-
-
-@contextmanager
-def running_server(
-    command: Callable[[int], list[str]], env_extra: dict[str, str], log: Path, ready_path: str = "/readyz"
-) -> Iterator[str]:
-    """A server subprocess (`command(port)`) until the block ends (SIGTERM, then wait); yields its base URL."""
-    port = free_port()
-    env = {**os.environ, "SHOPLENS_RELOAD_INTERVAL_S": "0", **env_extra}
-    with open(log, "a") as fh:
-        proc = subprocess.Popen(command(port), stdout=fh, stderr=fh, env=env)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}{ready_path}", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None:
-                raise RuntimeError(f"the server exited with {proc.returncode}; see {log}")
-            time.sleep(0.2)
-        else:
-            raise RuntimeError(f"the server was not ready within 120 s; see {log}")
-        yield base
-    finally:
-        stop(proc)
-
-
-def stop(proc: subprocess.Popen, timeout: float = 60) -> None:
-    """SIGTERM (a graceful drain), then SIGKILL if the process is still there after `timeout` seconds."""
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
-def multipart_body(png: bytes) -> tuple[bytes, dict[str, str]]:
-    """The request body, encoded once."""
-    head = f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="sample.png"\r\n'
-    body = (head + "Content-Type: image/png\r\n\r\n").encode() + png + f"\r\n--{BOUNDARY}--\r\n".encode()
-    return body, {"content-type": f"multipart/form-data; boundary={BOUNDARY}"}
 
 
 async def load_level(

@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from shoplens.backbones.serving import FEW_SHOT
 from shoplens.errors import BundleError
 from shoplens.imaging import PreprocessConfig
+from shoplens.inference.kinds import FEW_SHOT
 from shoplens.inference.predictor import Predictor, l2_normalize, softmax
 from shoplens.models.bundle import BundleSpec
 

@@ -7,12 +7,9 @@ import json
 import os
 from pathlib import Path
 
-from shoplens.inference.kinds import Runtime
+from shoplens.inference.kinds import FEW_SHOT, ZERO_SHOT, Runtime
 from shoplens.inference.predictor import Predictor
 from shoplens.inference.store import LoadedModel, ModelStore, PredictorLoader, predictor_loader
-
-ZERO_SHOT = "zero-shot"
-FEW_SHOT = "few-shot"
 
 
 def version_kind(path: str | os.PathLike) -> str | None:

@@ -29,11 +29,11 @@ from shoplens.backbones.config import CONFIG
 from shoplens.backbones.config import read_config as read_backbone_config
 from shoplens.backbones.preprocess import image_to_pixels, images_to_pixels
 from shoplens.backbones.runtime import ImageTextBackbone, logits
-from shoplens.backbones.serving import ZERO_SHOT as KIND
 from shoplens.backbones.taxonomy import AttributeGroup, ZeroShotTaxonomy, read_taxonomy, taxonomy_from_dict
 from shoplens.errors import BundleError
 from shoplens.files import write_atomic
 from shoplens.imaging import PreprocessConfig
+from shoplens.inference.kinds import ZERO_SHOT as KIND
 from shoplens.inference.predictor import Predictor, l2_normalize, softmax
 from shoplens.models.bundle import BundleSpec
 

@@ -3,3 +3,7 @@
 from typing import Literal
 
 Runtime = Literal["auto", "onnxruntime", "onnxruntime-int8", "torch"]
+
+# Model versions that are not trained bundles name their kind in config.json (a trained bundle names none).
+ZERO_SHOT = "zero-shot"  # an image–text backbone plus a taxonomy of prompts
+FEW_SHOT = "few-shot"  # a head fitted on a frozen encoder's embeddings

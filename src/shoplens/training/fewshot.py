@@ -23,11 +23,11 @@ import numpy as np
 from PIL import Image
 
 from shoplens.backbones.fewshot import HEAD, FrozenEncoder
-from shoplens.backbones.serving import FEW_SHOT
 from shoplens.data.folder import folder_items
 from shoplens.errors import DataNotFoundError
 from shoplens.files import write_atomic
 from shoplens.imaging import read_image_file
+from shoplens.inference.kinds import FEW_SHOT
 
 BATCH = 64
 
