@@ -109,18 +109,26 @@ def test_an_erased_shoppers_later_events_are_refused_and_nothing_is_cached_for_t
     assert mentions(catalog.sessions, gone) == [] and mentions(catalog.sessions, "gone") == []
 
 
-def test_a_store_racing_an_erasure_waits_for_it_and_stores_nothing(catalog: Catalog) -> None:
-    stored: list[bool] = []
+def test_writes_racing_an_erasure_wait_for_it_and_store_nothing(catalog: Catalog, shop: list[int]) -> None:
+    stored: list[object] = []
     row = UserProfile(user_id="racer", affinity="{}", recent="[]", events=1, updated_at=utcnow())
-    writer = threading.Thread(target=lambda: stored.append(store_unless_erased(catalog.sessions, row)))
+    event = EventIn("late", "racer", "view", "2026-11-27T10:00:00Z", shop[0])
+    writers = [
+        threading.Thread(target=lambda: stored.append(store_unless_erased(catalog.sessions, row))),
+        threading.Thread(
+            target=lambda: stored.append(record_events(catalog.sessions, [event]).results[0].reason)
+        ),
+    ]
     with catalog.sessions.begin() as s:  # an erasure in progress: guard held, tombstone not yet committed
         erasure_guard(s, exclusive=True)
         s.add(ErasedShopper(digest=tombstone("racer"), erased_at=utcnow()))
-        writer.start()
-        writer.join(0.5)
-        assert writer.is_alive()  # waits for the erasure to end
-    writer.join(15)
-    assert stored == [False] and mentions(catalog.sessions, "racer") == []
+        for writer in writers:
+            writer.start()
+        writers[0].join(0.5)
+        assert all(w.is_alive() for w in writers)  # they wait for the erasure to end
+    for writer in writers:
+        writer.join(15)
+    assert sorted(map(str, stored)) == sorted(["False", ERASED]) and mentions(catalog.sessions, "racer") == []
 
 
 def test_cached_rows_older_than_the_ttl_are_deleted(catalog: Catalog) -> None:

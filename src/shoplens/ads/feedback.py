@@ -24,7 +24,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from shoplens.ads.tokens import Impression
-from shoplens.behaviour.erasure import erased
+from shoplens.behaviour.erasure import erased, erasure_guard
 from shoplens.behaviour.events import ERASED, ShopperErasedError, forget_derived, user_key
 from shoplens.behaviour.profiles import segment_at
 from shoplens.db.ads import AdStat, Campaign, ClickCharge, Creative
@@ -169,6 +169,7 @@ def record_ad_event(
         "ad_id": creative_id,
         "ts": as_utc(ts) if ts else utcnow(),
     }
+    erasure_guard(session)
     if erased(session, [values["user_id"]]):
         raise ShopperErasedError(ERASED)
     insert = upsert(session)(Event).values(**values).on_conflict_do_nothing(index_elements=[Event.event_id])

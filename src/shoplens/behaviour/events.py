@@ -26,7 +26,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
-from shoplens.behaviour.erasure import erased
+from shoplens.behaviour.erasure import erased, erasure_guard
 from shoplens.db.ads import Creative
 from shoplens.db.base import MAX_INT, utcnow
 from shoplens.db.behaviour import EVENT_TYPES, CachedRecommendation, Event, UserProfile
@@ -207,6 +207,7 @@ def record_events(
         except EventError as err:
             results[n] = EventResult(e.event_id, "rejected", str(err))
     with sessions.begin() as session:
+        erasure_guard(session)  # an erasure in progress ends first; its tombstones are then seen below
         products = _existing(
             session, Product.id, {r["product_id"] for r in rows.values() if r["product_id"] is not None}
         )
