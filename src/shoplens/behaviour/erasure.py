@@ -64,13 +64,20 @@ def erasure_guard(session: Session, exclusive: bool = False) -> None:
         session.execute(update(ErasedShopper).where(false()).values(digest=ErasedShopper.digest))
 
 
-def store_unless_erased(sessions: sessionmaker[Session], row: Base) -> bool:
-    """Store (or replace) a cached row of a shopper (its `user_id`) unless they were erased; whether it was stored."""
+def store_unless_erased(
+    sessions: sessionmaker[Session], row: Base, expire: tuple[datetime, float] | None = None
+) -> bool:
+    """Store (or replace) a cached row of a shopper (its `user_id`) unless they were erased; whether it was stored.
+
+    With expire (now, ttl_s), cached rows older than the TTL are deleted in the same transaction.
+    """
     table = type(row)
     key = [getattr(row, c.key) for c in inspect(table).primary_key]
     try:
         with sessions.begin() as session:
             erasure_guard(session)
+            if expire is not None:
+                _expire(session, *expire)
             if erased(session, [row.user_id]):  # type: ignore[attr-defined]
                 return False
             session.execute(delete(table).where(*(c == v for c, v in zip(inspect(table).primary_key, key))))
@@ -80,15 +87,20 @@ def store_unless_erased(sessions: sessionmaker[Session], row: Base) -> bool:
     return True
 
 
+def _expire(session: Session, now: datetime, ttl_s: float) -> int:
+    """Delete cached profiles and recommendations older than ttl_s; how many."""
+    cutoff = now - timedelta(seconds=ttl_s)
+    old = [
+        session.execute(delete(UserProfile).where(UserProfile.updated_at < cutoff)),
+        session.execute(delete(CachedRecommendation).where(CachedRecommendation.created_at < cutoff)),
+    ]
+    return sum(int(r.rowcount or 0) for r in old)  # type: ignore[attr-defined]
+
+
 def expire_cached(sessions: sessionmaker[Session], now: datetime, ttl_s: float) -> int:
     """Delete cached profiles and recommendations older than ttl_s (they are recomputed when asked for); how many."""
-    cutoff = now - timedelta(seconds=ttl_s)
     with sessions.begin() as session:
-        old = [
-            session.execute(delete(UserProfile).where(UserProfile.updated_at < cutoff)),
-            session.execute(delete(CachedRecommendation).where(CachedRecommendation.created_at < cutoff)),
-        ]
-    return sum(int(r.rowcount or 0) for r in old)  # type: ignore[attr-defined]
+        return _expire(session, now, ttl_s)
 
 
 def erase_user(sessions: sessionmaker[Session], keys: Iterable[str]) -> dict[str, int]:

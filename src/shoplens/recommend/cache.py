@@ -10,7 +10,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from shoplens.behaviour.erasure import expire_cached, store_unless_erased
+from shoplens.behaviour.erasure import store_unless_erased
 from shoplens.db.base import as_utc
 from shoplens.db.behaviour import CachedRecommendation
 from shoplens.recommend.items import Recommendation, Recommendations, product_info
@@ -41,8 +41,7 @@ def store_cached(sessions: sessionmaker[Session], rec: Recommendations, ttl_s: f
         "cold_start": rec.cold_start,
         "model_version": rec.model_version,
     }
-    expire_cached(sessions, rec.generated_at, ttl_s)
     row = CachedRecommendation(
         user_id=rec.user_id, k=rec.k, payload=json.dumps(payload), created_at=rec.generated_at
     )
-    store_unless_erased(sessions, row)
+    store_unless_erased(sessions, row, expire=(rec.generated_at, ttl_s))
