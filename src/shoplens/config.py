@@ -140,6 +140,12 @@ class Settings(BaseSettings):
         None,
         description="Key for pseudonymising shopper ids on the way in (HMAC-SHA256); unset: ids kept as sent.",
     )
+    shopper_cache_ttl_s: float = Field(
+        600.0,
+        gt=0,
+        le=30 * 86400,
+        description="Seconds a shopper's cached profile and recommendations are kept (then computed again).",
+    )
     ad_token_secret: SecretStr | None = Field(
         None,
         description="Key signing the impression tokens of served ads (set it when several processes serve; "

@@ -143,12 +143,16 @@ class Service:
 
     def recommender(self) -> Recommender:
         """The recommender (one statistics snapshot shared by all requests), created on first use."""
-        from shoplens.recommend.recommender import Recommender
+        from shoplens.behaviour.profiles import ProfileConfig
+        from shoplens.recommend.recommender import Recommender, RecommenderConfig
 
         catalog = self.catalog()
+        ttl = self.settings.shopper_cache_ttl_s
         with self._catalog_lock:
             if self._recommender is None:
-                self._recommender = Recommender(catalog)
+                self._recommender = Recommender(
+                    catalog, RecommenderConfig(cache_ttl_s=ttl), ProfileConfig(cache_ttl_s=ttl)
+                )
             return self._recommender
 
     def close(self) -> None:
