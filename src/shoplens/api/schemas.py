@@ -152,4 +152,6 @@ class StatusPublic(BaseModel):
 
     status: str
     model: ModelRefPublic | None = None
-    worker: int | None = Field(None, description="The server process that answered (0..N-1 with --workers N).")
+    worker: int | None = Field(
+        None, description="The server process that answered (0..N-1 with --workers N)."
+    )
