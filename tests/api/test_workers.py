@@ -23,15 +23,15 @@ def versions_by_worker(base: str, rounds: int = 60) -> dict[int, set[str]]:
     """The versions /readyz reported, per worker, over `rounds` rounds of 8 concurrent fresh connections."""
     seen: dict[int, set[str]] = {}
 
-    def ready(_: int) -> dict:
-        return httpx.get(
-            f"{base}/readyz", timeout=10
-        ).json()  # a new connection each: any worker may accept it
+    def ready(_: int) -> httpx.Response:
+        """GET /readyz on a new connection: any worker may accept it."""
+        return httpx.get(f"{base}/readyz", timeout=10)
 
     with ThreadPoolExecutor(8) as pool:
         for _ in range(rounds):
-            for body in pool.map(ready, range(8)):
-                seen.setdefault(body["worker"], set()).add(body["model"]["version"])
+            for r in pool.map(ready, range(8)):
+                if r.status_code == 200:  # a worker still loading its model answers 503
+                    seen.setdefault(r.json()["worker"], set()).add(r.json()["model"]["version"])
             if len(seen) == 2:
                 return seen
     return seen

@@ -97,6 +97,9 @@ class Supervisor:
     """Starts the workers, replaces those that die, and passes stop signals on to them."""
 
     def __init__(self, settings: Settings) -> None:
+        if settings.threads is None:  # N workers each using every core would only fight over them
+            threads = max(1, (os.cpu_count() or 1) // settings.workers)
+            settings = settings.model_copy(update={"threads": threads})
         self.settings = settings
         self.sock = bind(settings)
         self.admission = SharedAdmission(settings.workers, settings.max_inflight)
