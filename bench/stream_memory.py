@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import machine_info, write_results  # noqa: E402
+from common import machine_info, write_results
 
 SIZES = (10_000, 100_000)
 BATCH = 256
@@ -127,7 +127,9 @@ def main() -> None:
     parser.add_argument("--child", nargs=2, metavar=("MODE", "FOLDER"), help=argparse.SUPPRESS)
     parser.add_argument("--workdir", type=Path, help="Where to generate the photos (default: a temp dir).")
     parser.add_argument("--sizes", type=int, nargs=2, default=SIZES, help="The two folder sizes.")
-    parser.add_argument("--name", default="stream_memory", help="Results file name (bench/results/NAME.json).")
+    parser.add_argument(
+        "--name", default="stream_memory", help="Results file name (bench/results/NAME.json)."
+    )
     args = parser.parse_args()
     sizes = sorted(args.sizes)
     if args.child:

@@ -7,6 +7,7 @@ copying them page by page (reference counts). Nothing here imports torch.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import os
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from shoplens.data.dataset import ImageDataset, array_checksum
+from shoplens.data.dataset import ImageDataset, Labelled, array_checksum
 from shoplens.errors import DataFormatError, ImageError
 from shoplens.imaging import PreprocessConfig, image_to_array, read_image_file
 
@@ -35,7 +36,7 @@ def file_list_checksum(paths: np.ndarray, labels: np.ndarray) -> str:
 
 
 @dataclass
-class FileDataset:
+class FileDataset(Labelled):
     """Labelled photos on disk, decoded to the model's (C, H, W) uint8 input when an item is read."""
 
     paths: np.ndarray  # bytes (os.fsencode of each path)
@@ -65,11 +66,6 @@ class FileDataset:
     def __len__(self) -> int:
         return len(self.labels)
 
-    @property
-    def num_classes(self) -> int:
-        """Number of categories."""
-        return len(self.class_names)
-
     def path(self, i: int) -> str:
         """The file of item i."""
         return os.fsdecode(bytes(self.paths[i]))
@@ -90,20 +86,7 @@ class FileDataset:
 
     def subset(self, indices: np.ndarray) -> FileDataset:
         """A dataset of only the given rows (same classes, same source and checksum)."""
-        return FileDataset(
-            self.paths[indices],
-            self.labels[indices],
-            self.class_names,
-            self.preprocess,
-            self.source,
-            self.checksum,
-            self.meta,
-        )
-
-    def class_counts(self) -> dict[str, int]:
-        """How many images each class has."""
-        counts = np.bincount(self.labels, minlength=self.num_classes)
-        return {name: int(c) for name, c in zip(self.class_names, counts)}
+        return dataclasses.replace(self, paths=self.paths[indices], labels=self.labels[indices])
 
     def materialize(self) -> ImageDataset:
         """Every readable photo decoded into one in-memory array; unreadable ones are listed in meta["skipped"]."""
