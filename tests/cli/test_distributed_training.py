@@ -9,9 +9,14 @@ from typer.testing import CliRunner
 from shoplens.cli import app
 from tests.support.data import write_image_folder
 
-pytestmark = pytest.mark.slow
+
+def test_nproc_under_torchrun_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    result = CliRunner().invoke(app, ["train", "--folder", str(tmp_path), "--nproc", "2"])
+    assert result.exit_code == 2 and "torchrun already started this process" in result.output
 
 
+@pytest.mark.slow
 def test_two_processes_train_one_bundle_from_a_streamed_folder(tmp_path):
     root = write_image_folder(tmp_path / "shop", 400)
     out = tmp_path / "models" / "shop" / "v1"

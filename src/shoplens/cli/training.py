@@ -147,6 +147,13 @@ def train(
     }
     if aug:
         cfg = dataclasses.replace(cfg, augment=dataclasses.replace(cfg.augment, **aug))
+    if nproc > 1:
+        from shoplens.training.distributed import under_torchrun
+
+        if under_torchrun():
+            raise typer.BadParameter(
+                "torchrun already started this process; give one or the other", param_hint="--nproc"
+            )
     source = dataclasses.replace(_source(data_dir, folder, manifest, image_size, mode, verify), stream=stream)
     if resume and not resume.is_file():
         raise typer.BadParameter(f"{resume} does not exist", param_hint="--resume")

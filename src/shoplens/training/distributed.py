@@ -97,9 +97,9 @@ def from_env() -> Dist:
     return Dist(rank, world, local_rank, int(os.environ.get("LOCAL_WORLD_SIZE", str(world))))
 
 
-def env_rank() -> int:
-    """This process's rank as torchrun set it (0 outside torchrun)."""
-    return int(os.environ.get("RANK", "0"))
+def under_torchrun() -> bool:
+    """Whether torchrun (or `launch`) started this process as one rank of several."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
 
 
 def _free_port() -> int:
