@@ -175,7 +175,9 @@ class LocalImageStore:
         if variant == "thumb" and self.exists(image_id):
             with Image.open(self._path(image_id, "full")) as full:
                 data = self._encode(thumbnail(_pixels_only(full), self.thumb_size))
-            with contextlib.suppress(StoreFullError, StoreReadOnlyError):  # served all the same, kept next time
+            with contextlib.suppress(
+                StoreFullError, StoreReadOnlyError
+            ):  # served all the same, kept next time
                 self._write(path, data)
             return data
         raise ImageNotFoundError(f"no {variant} image stored under id {image_id}")
