@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import contextlib
+import subprocess
+import tempfile
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
@@ -18,11 +20,13 @@ from shoplens.api import create_app
 from shoplens.db.catalog import Product
 from tests.support.faults import FaultUnavailableError, disk_full, read_only, small_disk
 from tests.support.images import photos, png
+from tests.support.live import free_port
 from tests.support.service import as_key, create, serving, settings_for
 
 pytestmark = pytest.mark.anyio
 PHOTOS = photos(4, seed=41)
 T = TypeVar("T")
+CLUSTER = Path(__file__).resolve().parents[2] / "scripts" / "pg-test-cluster.sh"
 
 
 def _events(product: int, *ids: str) -> dict:
@@ -117,3 +121,46 @@ async def test_a_full_image_store_answers_507_and_stores_nothing_half(
             assert again.status_code == 201 and len(again.json()["images"]) == 2
             for image in again.json()["images"]:
                 assert (await c.get(f"/v1/images/{image['sha256']}", headers=reader)).status_code == 200
+
+
+@pytest.fixture
+def own_cluster() -> Iterator[tuple[str, Path]]:
+    """A PostgreSQL cluster of this test's own (it is stopped and started): (URL, its folder)."""
+    if not list(Path("/usr/lib/postgresql").glob("*/bin")):
+        pytest.skip("PostgreSQL is not installed")
+    folder = Path(tempfile.mkdtemp(prefix="shoplens-pg."))  # not under tmp_path: the server's user must reach it
+    folder.chmod(0o755)
+    url = subprocess.run(
+        [str(CLUSTER), "start", str(folder), str(free_port())], capture_output=True, text=True, timeout=120
+    ).stdout.strip()
+    try:
+        if not url:
+            pytest.skip("could not start a PostgreSQL cluster here")
+        yield url, folder
+    finally:
+        subprocess.run([str(CLUSTER), "stop", str(folder)], timeout=120)
+
+
+@pytest.mark.postgres
+async def test_a_stopped_postgres_answers_503_and_the_service_reconnects(
+    models_root: Path, keys_file: Path, api_keys: dict[str, str], own_cluster: tuple[str, Path]
+) -> None:
+    url, folder = own_cluster
+    app = create_app(settings_for(models_root, keys_file, database_url=url))
+    merchant, reader = as_key(api_keys, "merchant"), as_key(api_keys, "reader")
+    async with serving(app) as c:
+        assert (await create(c, merchant, {"sku": "A", "title": "Bag"}, png(PHOTOS[0]))).status_code == 201
+        subprocess.run([str(CLUSTER), "pause", str(folder)], check=True, timeout=60)
+        try:
+            assert _unavailable(await create(c, merchant, {"sku": "B", "title": "Coat"}, png(PHOTOS[1])))
+            assert _unavailable(await c.get("/v1/products", headers=reader))
+            assert _unavailable(await c.get("/readyz"))
+            classified = await c.post(
+                "/v1/classify", files={"file": ("a.png", png(PHOTOS[2]))}, headers=reader
+            )
+            assert classified.status_code == 200  # what needs no database goes on
+        finally:
+            subprocess.run([str(CLUSTER), "resume", str(folder)], check=True, timeout=60)
+        assert (await c.get("/readyz")).status_code == 200
+        assert (await create(c, merchant, {"sku": "B", "title": "Coat"}, png(PHOTOS[1]))).status_code == 201
+        assert (await c.get("/v1/products", headers=reader)).json()["total"] == 2
