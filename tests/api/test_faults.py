@@ -128,7 +128,9 @@ def own_cluster() -> Iterator[tuple[str, Path]]:
     """A PostgreSQL cluster of this test's own (it is stopped and started): (URL, its folder)."""
     if not list(Path("/usr/lib/postgresql").glob("*/bin")):
         pytest.skip("PostgreSQL is not installed")
-    folder = Path(tempfile.mkdtemp(prefix="shoplens-pg."))  # not under tmp_path: the server's user must reach it
+    folder = Path(
+        tempfile.mkdtemp(prefix="shoplens-pg.")
+    )  # not under tmp_path: the server's user must reach it
     folder.chmod(0o755)
     url = subprocess.run(
         [str(CLUSTER), "start", str(folder), str(free_port())], capture_output=True, text=True, timeout=120
