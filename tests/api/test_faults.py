@@ -72,6 +72,7 @@ async def test_a_read_only_database_answers_503_keeps_reads_and_recovers(
     async with serving(app) as c:
         first = await create(c, merchant, {"sku": "A", "title": "Bag"}, png(PHOTOS[0]))
         assert first.status_code == 201 and (await c.get("/readyz")).status_code == 200
+        assert (await c.post("/v1/events", json=_events(first.json()["id"], "e0"), headers=reader)).is_success
         with staged(read_only(db)):
             # Writes first, before any probe has noticed: the pool's open connections must not write either.
             assert _unavailable(await create(c, merchant, {"sku": "B", "title": "Coat"}, png(PHOTOS[1])))
@@ -82,6 +83,10 @@ async def test_a_read_only_database_answers_503_keeps_reads_and_recovers(
             listed = await c.get("/v1/products", headers=reader)
             assert listed.status_code == 200 and [p["sku"] for p in listed.json()["items"]] == ["A"]
             assert (await c.get(f"/v1/products/{first.json()['id']}", headers=reader)).status_code == 200
+            recommended = await c.get(
+                "/v1/users/ann/recommendations", headers=reader
+            )  # its cache is not kept
+            assert recommended.status_code == 200 and recommended.json()["cached"] is False
         assert (await c.get("/readyz")).status_code == 200
         again = await create(c, merchant, {"sku": "B", "title": "Coat"}, png(PHOTOS[1]))
         assert again.status_code == 201, again.text

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shoplens.catalog.queries import PRODUCT_CATEGORY, product_vectors
 from shoplens.db.ads import Creative
+from shoplens.db.availability import DatabaseUnavailableError
 from shoplens.db.base import as_utc, utcnow
 from shoplens.db.behaviour import Event, UserProfile
 from shoplens.db.catalog import Product
@@ -202,7 +203,7 @@ def store_profile(sessions: sessionmaker[Session], profile: Profile) -> None:
                     updated_at=profile.updated_at,
                 )
             )
-    except IntegrityError:
+    except (IntegrityError, DatabaseUnavailableError):  # a cache that cannot be kept now is not an error
         pass
 
 

@@ -35,8 +35,14 @@ def _unavailable(ctx: ExceptionContext) -> BaseException | None:
         return None
     if not (ctx.is_disconnect or isinstance(ctx.sqlalchemy_exception, (OperationalError, InterfaceError))):
         return None  # constraint violations and the like are the caller's to handle
-    if READ_ONLY in str(ctx.original_exception):
-        ctx.is_disconnect = True  # a connection opened read-only stays so: replace it (and its pool)
+    if (
+        READ_ONLY in str(ctx.original_exception)
+        and ctx.engine is not None
+        and not sqlite_read_only(ctx.engine)
+    ):
+        ctx.is_disconnect = (
+            True  # opened while the file was read-only, it stays so: replace it (and its pool)
+        )
     log.warning("database unavailable: %s", ctx.original_exception)
     return DatabaseUnavailableError(
         "the database is unavailable (read-only, full or unreachable); retry later"

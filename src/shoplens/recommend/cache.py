@@ -11,6 +11,7 @@ from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from shoplens.db.availability import DatabaseUnavailableError
 from shoplens.db.base import as_utc
 from shoplens.db.behaviour import CachedRecommendation
 from shoplens.recommend.items import Recommendation, Recommendations, product_info
@@ -50,5 +51,5 @@ def store_cached(sessions: sessionmaker[Session], rec: Recommendations, ttl_s: f
                     user_id=rec.user_id, k=rec.k, payload=json.dumps(payload), created_at=rec.generated_at
                 )
             )
-    except IntegrityError:
+    except (IntegrityError, DatabaseUnavailableError):  # a cache that cannot be kept now is not an error
         pass
