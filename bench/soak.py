@@ -38,7 +38,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from servers import free_port, prepare_models
 from soak_chart import plot
 from soak_server import CLUSTER_SCRIPT, Server, postgres_stopped, seed, setup_keys
-from soak_traffic import REFUSALS, Answer, Record, Traffic, counts, drive, lost_writes, shop_pngs
+from soak_traffic import MIX, READS, REFUSALS, Answer, Record, Traffic, counts, drive, lost_writes, shop_pngs
 from tests.support.faults import FaultUnavailableError, disk_full, read_only, small_disk
 
 ROOT = Path(__file__).resolve().parent
@@ -229,7 +229,7 @@ async def soak(args: argparse.Namespace, workdir: Path, progress: Progress) -> d
         env["SHOPLENS_DATABASE_URL"] = args.database_url
     images = shop_pngs()
     record = Record()
-    traffic = Traffic(keys, images, record)
+    traffic = Traffic(keys, images, record, READS if args.reads_only else MIX)
     server = Server(env, workdir / "server.log")
     with contextlib.ExitStack() as stack:
         try:
@@ -351,6 +351,11 @@ def main() -> None:
     parser.add_argument("--ramp-s", type=float, default=8.0, help="Seconds per ramp step.")
     parser.add_argument("--fault-s", type=float, default=20.0, help="Seconds each fault lasts.")
     parser.add_argument("--postgres", action="store_true", help="Run on a throw-away PostgreSQL cluster.")
+    parser.add_argument(
+        "--reads-only",
+        action="store_true",
+        help="No product creates or shopper events in the mix (the data stays put: memory growth is not data).",
+    )
     parser.add_argument("--name", default="soak", help="Results name: bench/results/NAME.{json,png}.")
     args = parser.parse_args()
     args.database_url, args.pg_dir = None, None
@@ -375,7 +380,12 @@ def main() -> None:
         "machine": machine_info(),
         "database": "postgresql" if args.postgres else "sqlite",
         **result,
-        "settings": {"duration_s": args.duration, "ramp_step_s": args.ramp_s, "fault_s": args.fault_s},
+        "settings": {
+            "duration_s": args.duration,
+            "ramp_step_s": args.ramp_s,
+            "fault_s": args.fault_s,
+            "mix": READS if args.reads_only else MIX,
+        },
         "notes": NOTES,
     }
     path = write_results(args.name, payload)

@@ -31,6 +31,7 @@ MIX = {
     "ads_select_click": 12,
     "search": 15,
 }
+READS = {**MIX, "products_create": 0, "events": 0}  # --reads-only: the catalogue and events do not grow
 USERS = 500
 REFUSALS = frozenset({503, 507})  # the answers a fault is meant to give (503 with Retry-After)
 MAX_REQUESTS = 5_000_000  # every load loop ends by this count as well as by time
@@ -88,7 +89,14 @@ def shop_pngs(n: int = 2000) -> list[bytes]:
 class Traffic:
     """Sends the mix; keeps the products it knows (seeded and created) and records answers and writes."""
 
-    def __init__(self, keys: dict[str, str], images: Sequence[bytes], record: Record, seed: int = 0) -> None:
+    def __init__(
+        self,
+        keys: dict[str, str],
+        images: Sequence[bytes],
+        record: Record,
+        mix: dict[str, int] = MIX,
+        seed: int = 0,
+    ) -> None:
         self.h = {role: {"X-API-Key": key} for role, key in keys.items()}
         self.images = images
         self.record = record
@@ -96,7 +104,7 @@ class Traffic:
         self.products: list[int] = []
         self.ids = itertools.count()
         self.run = f"{time.time_ns():x}"  # event ids and skus unique to this run
-        self.routes, self.weights = list(MIX), list(MIX.values())
+        self.routes, self.weights = list(mix), list(mix.values())
 
     def _note(self, t0: float, route: str, r: httpx.Response | None) -> None:
         status = r.status_code if r is not None else 0
