@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shoplens.api.schemas import MAX_INT, NOT_NULL, Timestamp
+from shoplens.api.schemas import MAX_INT, NOT_NULL, AttributeScorePublic, ColourPublic, Timestamp
 from shoplens.catalog.queries import NOT_A_PRODUCT
 from shoplens.catalog.similar import Found
 from shoplens.catalog.textsearch import TextFound
@@ -64,6 +64,11 @@ class ImagePublic(BaseModel):
     mismatch: bool
     duplicate_group: int | None
     faces_blurred: int
+    colours: list[ColourPublic] = Field(description="The product's dominant colours here, largest share first.")
+    attributes: dict[str, list[AttributeScorePublic]] = Field(
+        description="What an image–text backbone's attribute prompts see here, per attribute, best first "
+        "(empty for other models)."
+    )
 
 
 class ProductPublic(BaseModel):
@@ -169,7 +174,17 @@ def image_public(img: ProductImage) -> ImagePublic:
         mismatch=img.mismatch,
         duplicate_group=img.duplicate_group,
         faces_blurred=img.faces_blurred,
+        colours=[ColourPublic(name=c.name, hex=c.hex, share=c.share) for c in img.colours],
+        attributes=image_attributes(img),
     )
+
+
+def image_attributes(img: ProductImage) -> dict[str, list[AttributeScorePublic]]:
+    """An image's stored attribute values, per attribute, best first."""
+    out: dict[str, list[AttributeScorePublic]] = {}
+    for a in sorted(img.attributes, key=lambda a: (a.attribute, -a.score)):
+        out.setdefault(a.attribute, []).append(AttributeScorePublic(value=a.value, score=a.score))
+    return out
 
 
 def product_flags(p: Product) -> list[str]:

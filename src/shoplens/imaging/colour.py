@@ -7,6 +7,7 @@ colours, clusters of the same name merge, and each colour comes with its hex and
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -35,6 +36,7 @@ PALETTE: dict[str, str] = {  # clothing colour names and a typical shade of each
 MAX_SIDE = 128  # colours need no detail: the photo is shrunk first
 BACKGROUND_DELTA = 14.0  # CIELAB distance from the border's colour above which a pixel is product
 MIN_FOREGROUND = 0.005  # a smaller share: the photo is taken as all product (e.g. a close-up of fabric)
+SIMILARITY_SCALE = 20.0  # CIELAB distance at which two colours count as about 0.6 alike (Gaussian kernel σ)
 
 
 @dataclass(frozen=True)
@@ -54,10 +56,13 @@ def _lab(rgb: np.ndarray) -> np.ndarray:
     )
 
 
+def _rgb(hexes: Sequence[str]) -> np.ndarray:
+    """uint8 RGB (N, 3) of '#RRGGBB' strings."""
+    return np.array([[int(h[i : i + 2], 16) for i in (1, 3, 5)] for h in hexes], np.uint8)
+
+
 _NAMES = list(PALETTE)
-_PALETTE_LAB = _lab(
-    np.array([[int(h[i : i + 2], 16) for i in (1, 3, 5)] for h in PALETTE.values()], np.uint8)
-)
+_PALETTE_LAB = _lab(_rgb(list(PALETTE.values())))
 
 
 def name_of(lab: np.ndarray) -> str:
@@ -103,6 +108,26 @@ def dominant_colours(rgb: np.ndarray, k: int = 3, seed: int = 0) -> list[Colour]
 def photo_colours(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> list[Colour]:
     """Dominant colours of the product in an encoded photo (safe decode, EXIF orientation applied)."""
     return dominant_colours(np.asarray(decode_image(data, max_pixels=max_pixels).convert("RGB")))
+
+
+def palette_similarity(a: Sequence[Colour], b: Sequence[Colour]) -> float:
+    """How alike two products' colours are, 0..1: the cosine of their share histograms under a CIELAB kernel.
+
+    Each colour is a point in CIELAB (its measured hex) weighted by its share; two histograms are compared with
+    k(x, y) = exp(−|x − y|² / 2σ²) as the inner product, so near shades count as partly the same colour.
+    1 for the same palette, near 0 for colours far apart; 0 when either has no colours.
+    """
+    if not a or not b:
+        return 0.0
+    la, lb = _lab(_rgb([c.hex for c in a])), _lab(_rgb([c.hex for c in b]))
+    wa, wb = np.array([c.share for c in a]), np.array([c.share for c in b])
+
+    def inner(x: np.ndarray, wx: np.ndarray, y: np.ndarray, wy: np.ndarray) -> float:
+        d2 = ((x[:, None, :] - y[None, :, :]) ** 2).sum(axis=2)
+        return float(wx @ np.exp(-d2 / (2 * SIMILARITY_SCALE**2)) @ wy)
+
+    norm = np.sqrt(inner(la, wa, la, wa) * inner(lb, wb, lb, wb))
+    return float(np.clip(inner(la, wa, lb, wb) / norm, 0.0, 1.0)) if norm > 0 else 0.0
 
 
 def _hex(rgb: np.ndarray) -> str:
