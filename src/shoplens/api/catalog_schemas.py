@@ -64,7 +64,9 @@ class ImagePublic(BaseModel):
     mismatch: bool
     duplicate_group: int | None
     faces_blurred: int
-    colours: list[ColourPublic] = Field(description="The product's dominant colours here, largest share first.")
+    colours: list[ColourPublic] = Field(
+        description="The product's dominant colours here, largest share first."
+    )
     attributes: dict[str, list[AttributeScorePublic]] = Field(
         description="What an image–text backbone's attribute prompts see here, per attribute, best first "
         "(empty for other models)."
@@ -112,7 +114,14 @@ class DuplicatePublic(BaseModel):
 class SimilarHit(BaseModel):
     """A similar product, how similar, and the image of it that matched."""
 
-    similarity: float
+    similarity: float = Field(description="Cosine of the query and the matched image.")
+    score: float = Field(
+        description="What results are ranked by: the cosine, or with colour_weight w, "
+        "(1 − w) · cosine + w · colour_similarity."
+    )
+    colour_similarity: float | None = Field(
+        None, description="How alike the query's and the image's colours are, 0..1 (with colour_weight > 0)."
+    )
     product: ProductPublic
     image: ImagePublic
 
@@ -230,6 +239,8 @@ def similar_public(found: Found) -> SimilarPublic:
         results=[
             SimilarHit(
                 similarity=round(h.similarity, 6),
+                score=round(h.score, 6),
+                colour_similarity=None if h.colour_similarity is None else round(h.colour_similarity, 6),
                 product=product_public(h.product),
                 image=image_public(h.image),
             )

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 from PIL import Image
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from shoplens.db.catalog import ImageAttribute, ImageColour, Product, ProductImage
@@ -88,7 +88,9 @@ def parse_attributes(specs: Iterable[str]) -> tuple[tuple[str, str], ...]:
         for spec in filter(None, (s.strip() for s in raw.split(","))):
             name, sep, value = spec.partition(":")
             if not sep or not name.strip() or not value.strip():
-                raise CatalogInputError(f"attribute filter {spec!r}: give attribute:value, e.g. pattern:striped")
+                raise CatalogInputError(
+                    f"attribute filter {spec!r}: give attribute:value, e.g. pattern:striped"
+                )
             out.append((name.strip().lower(), value.strip().lower()))
     return tuple(dict.fromkeys(out))
 
@@ -124,12 +126,21 @@ def attribute_condition(pairs: Sequence[tuple[str, str]]) -> Any:
     )
 
 
+def _uncoloured() -> Any:
+    """SQL condition: the image has no colours stored."""
+    return ~exists().where(ImageColour.image_id == ProductImage.id)
+
+
+def count_uncoloured(session: Session) -> int:
+    """How many images have no colours stored."""
+    return session.scalar(select(func.count(ProductImage.id)).where(_uncoloured())) or 0
+
+
 def missing_colours(session: Session, after: int, limit: int) -> list[tuple[int, str]]:
     """(image id, content id) of up to `limit` images with no colours stored and an id above `after`, by id."""
-    has = exists().where(ImageColour.image_id == ProductImage.id)
     rows = session.execute(
         select(ProductImage.id, ProductImage.sha256)
-        .where(~has, ProductImage.id > after)
+        .where(_uncoloured(), ProductImage.id > after)
         .order_by(ProductImage.id)
         .limit(limit)
     )
