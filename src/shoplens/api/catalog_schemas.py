@@ -152,6 +152,13 @@ class TextSearchPublic(BaseModel):
     results: list[TextSearchHit]
 
 
+class PaletteColourPublic(BaseModel):
+    """A colour name products can be filtered by, and a typical shade of it."""
+
+    name: str
+    hex: str
+
+
 class QaFlagPublic(BaseModel):
     """How many products carry a flag and the first ones."""
 
