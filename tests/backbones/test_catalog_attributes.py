@@ -9,13 +9,23 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from sqlalchemy import func, select
 
 from shoplens.api import create_app
+from shoplens.backbones.serving import model_loader
+from shoplens.backbones.zeroshot import create_zero_shot_version
+from shoplens.catalog.ingest import IngestItem, ProductIn
+from shoplens.catalog.reindex import reindex
+from shoplens.catalog.service import Catalog, CatalogConfig
+from shoplens.db.catalog import Embedding, ImageAttribute, ProductImage
+from shoplens.inference.store import ModelStore
+from tests.support.bundles import NAME
 from tests.support.images import png
 from tests.support.service import serving
+from tests.support.shop import ingest_all
 from tests.support.zeroshot import TAXONOMY, write, zero_shot_settings
 
-pytestmark = [pytest.mark.anyio, pytest.mark.slow]  # builds tiny CLIP/SigLIP bundles
+pytestmark = pytest.mark.slow  # builds tiny CLIP/SigLIP bundles
 
 
 def photo(seed: int) -> Image.Image:
@@ -24,6 +34,7 @@ def photo(seed: int) -> Image.Image:
     return Image.fromarray(rng.integers(0, 256, (48, 40, 3), dtype=np.uint8))
 
 
+@pytest.mark.anyio
 async def test_a_zero_shot_catalogue_stores_and_filters_attributes(
     bundles: dict, tmp_path: Path, database_url: str
 ) -> None:
@@ -67,3 +78,30 @@ async def test_a_zero_shot_catalogue_stores_and_filters_attributes(
             if any(a["score"] >= 0.5 for a in p["images"][0]["attributes"]["material"])
         }
         assert {p["id"] for p in r.json()["items"]} == anything
+
+
+def test_reindex_with_a_zero_shot_version_stores_attributes_and_back_removes_them(
+    bundles: dict, models_root: Path, database_url: str, tmp_path: Path
+) -> None:
+    store = ModelStore(models_root, NAME, model_loader())  # trained and zero-shot versions, as the CLI's
+    catalog = Catalog(CatalogConfig(data_dir=tmp_path / "catalog", database_url=database_url), store)
+    ingest_all(
+        catalog, [IngestItem(f"k{i}", ProductIn("m", f"s{i}", f"T{i}"), [png(photo(i))]) for i in range(3)]
+    )
+    with catalog.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(ImageAttribute)) == 0  # a trained model: none
+    zs = create_zero_shot_version(
+        models_root, NAME, bundles["siglip"], write(tmp_path / "tax", TAXONOMY)
+    ).name
+    reindex(catalog, zs)
+    scorer = catalog.models.load(zs).predictor.attribute_scores
+    with catalog.sessions() as s:
+        for img in s.scalars(select(ProductImage)):
+            vector = s.get(Embedding, (img.id, zs)).vector
+            seen = {(g, v["value"]) for g, values in scorer(vector).items() for v in values}
+            assert seen and {(a.attribute, a.value) for a in img.attributes} == seen
+            assert {a.model_version for a in img.attributes} == {zs}
+    reindex(catalog, "v2")  # a trained model sees no attributes: the backbone's go with its recognition
+    with catalog.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(ImageAttribute)) == 0
+    catalog.close()

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 from PIL import Image
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import and_, delete, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from shoplens.db.catalog import ImageAttribute, ImageColour, Product, ProductImage
@@ -60,6 +60,18 @@ def attribute_rows(model: LoadedModel, vectors: np.ndarray) -> list[list[ImageAt
         ]
         for vector in vectors
     ]
+
+
+def replace_attributes(
+    session: Session, model: LoadedModel, image_ids: Sequence[int], vectors: np.ndarray
+) -> None:
+    """Replace the stored attributes of these images with what `model` sees in them (a reindex; none: removed)."""
+    ids = [int(i) for i in image_ids]
+    session.execute(delete(ImageAttribute).where(ImageAttribute.image_id.in_(ids)))
+    for image_id, rows in zip(ids, attribute_rows(model, vectors)):
+        for row in rows:
+            row.image_id = image_id
+        session.add_all(rows)
 
 
 def attribute_scorer(model: LoadedModel) -> Callable[[np.ndarray], dict[str, list[dict[str, Any]]]] | None:
