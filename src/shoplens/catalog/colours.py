@@ -15,25 +15,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from PIL import Image
 from sqlalchemy import and_, delete, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from shoplens.db.catalog import ImageAttribute, ImageColour, Product, ProductImage
 from shoplens.errors import CatalogInputError, ShopLensError
 from shoplens.imaging import decode_image
-from shoplens.imaging.colour import PALETTE, Colour, dominant_colours
+from shoplens.imaging.colour import PALETTE, Colour, image_colours
 from shoplens.inference.store import LoadedModel
 
 COLOUR_NAMES: tuple[str, ...] = tuple(PALETTE)
 MIN_COLOUR_SHARE = 0.2
 MIN_ATTRIBUTE_SCORE = 0.5
 MAX_NAME = 64  # longest attribute name or value stored (the columns' width)
-
-
-def image_colours(image: Image.Image) -> list[Colour]:
-    """The dominant colours of the product in a decoded photo."""
-    return dominant_colours(np.asarray(image.convert("RGB")))
 
 
 def colour_rows(colours: Sequence[Colour]) -> list[ImageColour]:

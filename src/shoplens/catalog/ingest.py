@@ -13,7 +13,7 @@ from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from shoplens.catalog.colours import attribute_rows, colour_rows, image_colours
+from shoplens.catalog.colours import attribute_rows, colour_rows
 from shoplens.catalog.duplicates import DuplicateCache, DuplicateConfig, assign_duplicates
 from shoplens.catalog.queries import NOT_A_PRODUCT
 from shoplens.catalog.recognise import MismatchConfig, is_mismatch, recognitions
@@ -22,7 +22,7 @@ from shoplens.catalog.vectors import VectorSpace
 from shoplens.db.catalog import Embedding, Merchant, Product, ProductImage
 from shoplens.errors import CatalogInputError, ShopLensError
 from shoplens.imaging import decode_image
-from shoplens.imaging.colour import Colour
+from shoplens.imaging.colour import Colour, image_colours
 from shoplens.imaging.hashing import canonical_view, perceptual_hash
 from shoplens.imaging.privacy import blur_faces
 from shoplens.imaging.quality import QualityConfig, QualityReport, assess_quality

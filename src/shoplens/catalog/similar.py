@@ -19,12 +19,12 @@ from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from shoplens.catalog.colours import image_colours, stored_colours
+from shoplens.catalog.colours import stored_colours
 from shoplens.catalog.queries import get_product, product_vector
 from shoplens.catalog.service import Catalog
 from shoplens.db.catalog import Product, ProductImage
 from shoplens.imaging import decode_image
-from shoplens.imaging.colour import Colour, palette_similarity
+from shoplens.imaging.colour import Colour, image_colours, palette_similarity
 from shoplens.imaging.hashing import canonical_view, perceptual_hash
 from shoplens.inference.ood import NOT_RECOGNISED
 from shoplens.search.protocol import VectorIndex
