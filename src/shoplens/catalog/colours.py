@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sqlalchemy import and_, delete, exists, func, or_, select
-from sqlalchemy.orm import Session, aliased, sessionmaker
+from sqlalchemy import and_, delete, exists, func, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from shoplens.db.catalog import ImageAttribute, ImageColour, Product, ProductImage
 from shoplens.errors import CatalogInputError, ShopLensError
@@ -102,14 +102,17 @@ def parse_attributes(specs: Iterable[str]) -> tuple[tuple[str, str], ...]:
 
 
 def colour_condition(names: Sequence[str]) -> Any:
-    """SQL condition: one of the product's images shows one of these colours (share ≥ MIN_COLOUR_SHARE)."""
-    img, colour = aliased(ProductImage), aliased(ImageColour)
-    return exists().where(
-        img.product_id == Product.id,
-        colour.image_id == img.id,
-        colour.name.in_(list(names)),
-        colour.share >= MIN_COLOUR_SHARE,
+    """SQL condition: one of the product's images shows one of these colours (share ≥ MIN_COLOUR_SHARE).
+
+    An uncorrelated IN (the products having it, found once through the colour-name index): as a correlated
+    EXISTS, SQLite scanned every image of that colour for every product (0.7 s for 2000 products).
+    """
+    having = (
+        select(ProductImage.product_id)
+        .join(ImageColour, ImageColour.image_id == ProductImage.id)
+        .where(ImageColour.name.in_(list(names)), ImageColour.share >= MIN_COLOUR_SHARE)
     )
+    return Product.id.in_(having)
 
 
 def attribute_condition(pairs: Sequence[tuple[str, str]]) -> Any:
@@ -117,15 +120,16 @@ def attribute_condition(pairs: Sequence[tuple[str, str]]) -> Any:
     by_name: dict[str, list[str]] = {}
     for name, value in pairs:
         by_name.setdefault(name, []).append(value)
-    img, attr = aliased(ProductImage), aliased(ImageAttribute)
     return and_(
         *(
-            exists().where(
-                img.product_id == Product.id,
-                attr.image_id == img.id,
-                attr.attribute == name,
-                or_(*(attr.value == v for v in values)),
-                attr.score >= MIN_ATTRIBUTE_SCORE,
+            Product.id.in_(
+                select(ProductImage.product_id)
+                .join(ImageAttribute, ImageAttribute.image_id == ProductImage.id)
+                .where(
+                    ImageAttribute.attribute == name,
+                    ImageAttribute.value.in_(values),
+                    ImageAttribute.score >= MIN_ATTRIBUTE_SCORE,
+                )
             )
             for name, values in by_name.items()
         )

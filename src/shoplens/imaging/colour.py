@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -89,7 +90,8 @@ def dominant_colours(rgb: np.ndarray, k: int = 3, seed: int = 0) -> list[Colour]
         rgb = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     pixels = rgb[foreground_mask(rgb)]
     lab = _lab(pixels)
-    k = max(1, min(k, len(np.unique(pixels, axis=0))))
+    packed = (pixels[:, 0].astype(np.int32) << 16) | (pixels[:, 1].astype(np.int32) << 8) | pixels[:, 2]
+    k = max(1, min(k, len(np.unique(packed))))  # no more clusters than distinct colours
     cv2.setRNGSeed(seed)
     criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 0.5)
     _, assigned, _ = cv2.kmeans(lab, k, None, criteria, 3, cv2.KMEANS_PP_CENTERS)
@@ -131,7 +133,7 @@ def palette_similarity(a: Sequence[Colour], b: Sequence[Colour]) -> float:
     """
     if not a or not b:
         return 0.0
-    la, lb = _lab(_rgb([c.hex for c in a])), _lab(_rgb([c.hex for c in b]))
+    la, lb = np.stack([_hex_lab(c.hex) for c in a]), np.stack([_hex_lab(c.hex) for c in b])
     wa, wb = np.array([c.share for c in a]), np.array([c.share for c in b])
 
     def inner(x: np.ndarray, wx: np.ndarray, y: np.ndarray, wy: np.ndarray) -> float:
@@ -140,6 +142,14 @@ def palette_similarity(a: Sequence[Colour], b: Sequence[Colour]) -> float:
 
     norm = np.sqrt(inner(la, wa, la, wa) * inner(lb, wb, lb, wb))
     return float(np.clip(inner(la, wa, lb, wb) / norm, 0.0, 1.0)) if norm > 0 else 0.0
+
+
+@lru_cache(maxsize=65536)
+def _hex_lab(hex_colour: str) -> np.ndarray:
+    """CIELAB of a '#RRGGBB' colour (cached: a search compares the same few shades again and again)."""
+    lab = _lab(_rgb([hex_colour]))[0]
+    lab.flags.writeable = False
+    return lab
 
 
 def _hex(rgb: np.ndarray) -> str:
