@@ -66,6 +66,8 @@ async def test_bad_colour_and_attribute_filters_are_problems(
         body = r.json()
         assert words in str(body) and body["errors"][0]["loc"] == ["query", where]
     assert await skus(api, reader, attribute="pattern:striped") == []  # a trained model sees no attributes
+    palette = (await api.get("/v1/catalog/colours", headers=reader)).json()
+    assert len(palette) == 16 and palette[10] == {"name": "red", "hex": "#B8322E"}
 
 
 async def test_search_by_product_with_a_colour_weight(
