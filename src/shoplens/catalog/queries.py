@@ -17,6 +17,7 @@ import numpy as np
 from sqlalchemy import Select, and_, bindparam, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased, selectinload
 
+from shoplens.catalog.colours import attribute_condition, colour_condition
 from shoplens.db.ads import Creative
 from shoplens.db.catalog import Category, Embedding, Merchant, Product, ProductImage, Taxonomy
 from shoplens.errors import CatalogInputError, ForbiddenError, NotFoundError
@@ -29,7 +30,8 @@ UPDATABLE = ("title", "brand", "price", "category", "stock", "status")
 
 @dataclass(frozen=True)
 class ProductFilter:
-    """Which products to list: category, merchant, a flag, text on title/brand; one page of them."""
+    """Which products to list: category, merchant, a flag, text on title/brand, colours (any of them), attribute
+    values (of each attribute named, any value given); one page of them."""
 
     category: str | None = None
     merchant: str | None = None
@@ -38,6 +40,10 @@ class ProductFilter:
     limit: int = 50
     offset: int = 0
     before_id: int | None = None  # keyset paging: only products older than this one
+    colours: tuple[str, ...] = ()  # palette names (catalog.colours.check_colours)
+    attributes: tuple[
+        tuple[str, str], ...
+    ] = ()  # (attribute, value) pairs (catalog.colours.parse_attributes)
 
 
 def _of_first_image(column: str) -> Any:
@@ -122,6 +128,10 @@ def _filtered(f: ProductFilter) -> Select[tuple[Product]]:
         stmt = stmt.where(Product.merchant_id == f.merchant)
     if f.flag:
         stmt = stmt.where(flag_condition(f.flag))
+    if f.colours:
+        stmt = stmt.where(colour_condition(f.colours))
+    if f.attributes:
+        stmt = stmt.where(attribute_condition(f.attributes))
     if f.q:
         escaped = f.q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         like = f"%{escaped}%"  # the query's own % and _ match themselves

@@ -1,4 +1,5 @@
-"""Catalogue-wide views: the QA summary, the taxonomy, and stored images (re-encoded, never the upload)."""
+"""Catalogue-wide views: the QA summary, the taxonomy, the colour names, and stored images (re-encoded, never the
+upload)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Query, Response
 
 from shoplens.api.catalog_deps import CatalogDep, SessionDep
-from shoplens.api.catalog_schemas import QaFlagPublic, QaPublic, product_public
+from shoplens.api.catalog_schemas import PaletteColourPublic, QaFlagPublic, QaPublic, product_public
 from shoplens.api.deps import ReaderDep
 from shoplens.api.openapi import problems
 from shoplens.catalog.queries import qa_summary
+from shoplens.imaging.colour import PALETTE
 
 router = APIRouter(prefix="/v1", tags=["catalog"])
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -45,6 +47,17 @@ def qa(_caller: ReaderDep, session: SessionDep, limit: Annotated[int, Query(ge=0
 def categories(_caller: ReaderDep, catalog: CatalogDep) -> list[str]:
     """Category names of the taxonomy, in order."""
     return catalog.categories()
+
+
+@router.get(
+    "/catalog/colours",
+    response_model=list[PaletteColourPublic],
+    operation_id="listColours",
+    summary="The colour names products are filtered by",
+)
+def colours(_caller: ReaderDep) -> list[PaletteColourPublic]:
+    """Every colour name of the palette with a typical shade, in palette order."""
+    return [PaletteColourPublic(name=name, hex=shade) for name, shade in PALETTE.items()]
 
 
 @router.get(

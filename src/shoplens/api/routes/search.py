@@ -138,6 +138,15 @@ async def search(
     ] = 0.0,
     category: Annotated[str | None, Query(description="Only products declared in this category.")] = None,
     merchant: Annotated[str | None, Query(description="Only this merchant's products.")] = None,
+    colour_weight: Annotated[
+        float,
+        Query(
+            ge=0,
+            le=1,
+            description="Blend colour into the ranking: (1 − w) · cosine + w · colour similarity of the "
+            "dominant colours (0: by look alone).",
+        ),
+    ] = 0.0,
 ) -> SimilarPublic:
     """Up to k products most similar to the photo (or product), each with the image that matched."""
     data, product_id = await read_query(request, service)
@@ -151,6 +160,7 @@ async def search(
             min_similarity=min_similarity,
             category=category,
             merchant=merchant,
+            colour_weight=colour_weight,
         )
     )
     return similar_public(found)
