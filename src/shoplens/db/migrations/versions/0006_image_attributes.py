@@ -2,7 +2,7 @@
 sees in it (pattern: striped, …), so products can be filtered by them.
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-12-03 02:40:00
 """
 
