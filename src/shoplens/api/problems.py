@@ -51,6 +51,9 @@ _TYPES = (  # the first type of each status is that status's default
         "method_not_allowed", 405, "Method not allowed", "The path exists; the method does not (see Allow)."
     ),
     ProblemType(
+        "request_timeout", 408, "Request timeout", "The request body was not received in time (slow sender)."
+    ),
+    ProblemType(
         "conflict", 409, "Conflict", "The request clashes with what exists (a reused Idempotency-Key…)."
     ),
     ProblemType(

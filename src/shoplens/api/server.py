@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import signal
@@ -9,8 +10,11 @@ import sys
 import time
 from datetime import UTC, datetime
 from types import FrameType
+from typing import Any
 
 import uvicorn
+from fastapi import FastAPI
+from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
 from shoplens.api.app import create_app
 from shoplens.api.service import Lifecycle
@@ -74,21 +78,69 @@ class GracefulServer(uvicorn.Server):
         return await super().on_tick(counter)
 
 
+def with_header_timeout(seconds: float) -> type[asyncio.Protocol]:
+    """uvicorn's HTTP protocol, closing a connection that has not sent a request's headers within `seconds`.
+
+    uvicorn times out only idle keep-alive connections; one that sends nothing, or its headers a byte at a
+    time, would otherwise stay open for good. The clock starts when the connection opens and again after each
+    response; the body's own time limit is the app's (BodyLimitMiddleware).
+    """
+    base: Any = AutoHTTPProtocol
+
+    class HeaderTimeoutProtocol(base):
+        _header_timer: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport: Any) -> None:
+            super().connection_made(transport)
+            self._arm_header_timer()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            self._arm_header_timer()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            if self._header_timer is not None:
+                self._header_timer.cancel()
+            super().connection_lost(exc)
+
+        def _arm_header_timer(self) -> None:
+            if self._header_timer is not None:
+                self._header_timer.cancel()
+            self._header_timer = self.loop.call_later(seconds, self._headers_overdue)
+
+        def _headers_overdue(self) -> None:
+            self._header_timer = None
+            waiting = self.cycle is None or self.cycle.response_complete  # no request being answered
+            if waiting and not self.transport.is_closing():
+                self.transport.close()
+
+    return HeaderTimeoutProtocol
+
+
+def uvicorn_config(app: FastAPI, settings: Settings, **overrides: Any) -> uvicorn.Config:
+    """uvicorn's configuration for the app: JSON logs, connection limits and timeouts from settings."""
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_config": None,
+        "access_log": False,
+        "server_header": False,
+        "timeout_graceful_shutdown": int(settings.drain_timeout_s) or None,
+        "lifespan": "on",
+        "log_level": settings.log_level,
+        "http": with_header_timeout(settings.header_timeout_s),
+        "timeout_keep_alive": settings.keep_alive_timeout_s,
+        "limit_concurrency": settings.max_connections,
+        "h11_max_incomplete_event_size": 64 * 1024,  # headers larger than this are refused (h11 only)
+    }
+    return uvicorn.Config(app, **{**options, **overrides})
+
+
 def serve(settings: Settings) -> int:
     """Serve until SIGTERM/SIGINT; the exit status (0 after a graceful stop, 1 if the server never started)."""
     configure_logging(settings.log_level)
     app = create_app(settings)
-    config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        access_log=False,
-        server_header=False,
-        timeout_graceful_shutdown=int(settings.drain_timeout_s) or None,
-        lifespan="on",
-        log_level=settings.log_level,
-    )
+    config = uvicorn_config(app, settings)
     server = GracefulServer(config, app.state.service.lifecycle, settings.drain_timeout_s)
     server.run()
     return 0 if server.started else 1
