@@ -228,6 +228,15 @@ def referenced_images(session: Session) -> set[str]:
     return set(session.scalars(select(ProductImage.sha256).union(select(Creative.sha256))))
 
 
+def image_referenced(session: Session, sha256: str) -> bool:
+    """Whether a product image or an ad creative still refers to this content id (else it is not served)."""
+    return bool(
+        session.scalar(
+            select(exists().where(ProductImage.sha256 == sha256) | exists().where(Creative.sha256 == sha256))
+        )
+    )
+
+
 def ensure_taxonomy(session: Session, name: str, categories: Sequence[str]) -> Taxonomy:
     """The taxonomy of this name, created with these categories when it does not exist yet."""
     tax = session.scalar(select(Taxonomy).where(Taxonomy.name == name))
