@@ -68,53 +68,79 @@ class GracefulServer(uvicorn.Server):
             return
         super().handle_exit(sig, frame)
 
+    def receiving(self) -> int:
+        """Connections on which a request has begun to arrive (its headers are not complete yet)."""
+        return sum(getattr(c, "receiving_request", False) for c in self.server_state.connections)
+
     async def on_tick(self, counter: int) -> bool:
-        """Exit once draining has no request left in flight (or has taken drain_timeout_s)."""
+        """Exit once draining has no request left in flight, nor one arriving (or has taken drain_timeout_s).
+
+        A request that has begun to arrive is answered too (503 shutting_down, once its headers are in;
+        header_timeout_s bounds the wait) rather than cut off: its client could not tell whether it was acted on.
+        """
         if self.draining_since is not None and not self.should_exit:
             waited = time.monotonic() - self.draining_since
-            if self.lifecycle.inflight == 0 or waited > self.drain_timeout_s:
+            if (self.lifecycle.inflight == 0 and self.receiving() == 0) or waited > self.drain_timeout_s:
                 log.info("drained: stopping", extra={"fields": {"waited_s": round(waited, 2)}})
                 self.should_exit = True
         return await super().on_tick(counter)
 
 
-def with_header_timeout(seconds: float) -> type[asyncio.Protocol]:
-    """uvicorn's HTTP protocol, closing a connection that has not sent a request's headers within `seconds`.
+_Base: Any = AutoHTTPProtocol  # httptools' protocol where installed, else h11's
+
+
+class ConnectionProtocol(_Base):
+    """uvicorn's HTTP protocol, closing a connection that has not sent a request's headers within
+    `header_timeout_s`, and telling a draining server whether a request is on its way (`receiving_request`).
 
     uvicorn times out only idle keep-alive connections; one that sends nothing, or its headers a byte at a
     time, would otherwise stay open for good. The clock starts when the connection opens and again after each
     response; the body's own time limit is the app's (BodyLimitMiddleware).
     """
-    base: Any = AutoHTTPProtocol
 
-    class HeaderTimeoutProtocol(base):
-        _header_timer: asyncio.TimerHandle | None = None
+    header_timeout_s = 10.0
+    receiving_request = False  # bytes of a request whose headers are not complete yet have arrived
+    _header_timer: asyncio.TimerHandle | None = None
 
-        def connection_made(self, transport: Any) -> None:
-            super().connection_made(transport)
-            self._arm_header_timer()
+    def connection_made(self, transport: Any) -> None:
+        """Start the headers clock."""
+        super().connection_made(transport)
+        self._arm_header_timer()
 
-        def on_response_complete(self) -> None:
-            super().on_response_complete()
-            self._arm_header_timer()
+    def data_received(self, data: bytes) -> None:
+        """Feed the parser; note whether a request's headers are still incomplete."""
+        super().data_received(data)
+        self.receiving_request = self._between_requests()
 
-        def connection_lost(self, exc: Exception | None) -> None:
-            if self._header_timer is not None:
-                self._header_timer.cancel()
-            super().connection_lost(exc)
+    def on_response_complete(self) -> None:
+        """Restart the headers clock for the next request on this connection."""
+        super().on_response_complete()
+        self._arm_header_timer()
 
-        def _arm_header_timer(self) -> None:
-            if self._header_timer is not None:
-                self._header_timer.cancel()
-            self._header_timer = self.loop.call_later(seconds, self._headers_overdue)
+    def connection_lost(self, exc: Exception | None) -> None:
+        """Stop the headers clock."""
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+        self.receiving_request = False
+        super().connection_lost(exc)
 
-        def _headers_overdue(self) -> None:
-            self._header_timer = None
-            waiting = self.cycle is None or self.cycle.response_complete  # no request being answered
-            if waiting and not self.transport.is_closing():
-                self.transport.close()
+    def _between_requests(self) -> bool:
+        return self.cycle is None or self.cycle.response_complete
 
-    return HeaderTimeoutProtocol
+    def _arm_header_timer(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+        self._header_timer = self.loop.call_later(self.header_timeout_s, self._headers_overdue)
+
+    def _headers_overdue(self) -> None:
+        self._header_timer = None
+        if self._between_requests() and not self.transport.is_closing():
+            self.transport.close()
+
+
+def with_header_timeout(seconds: float) -> type[asyncio.Protocol]:
+    """ConnectionProtocol with this headers timeout."""
+    return type("ConnectionProtocol", (ConnectionProtocol,), {"header_timeout_s": seconds})
 
 
 def uvicorn_config(app: FastAPI, settings: Settings, **overrides: Any) -> uvicorn.Config:
