@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import stat
 from datetime import UTC, datetime
 from pathlib import Path
@@ -95,3 +96,28 @@ async def test_form_fields_that_are_not_utf8_are_refused_not_stored(api: httpx.A
     good = product.decode("latin-1").encode()  # the same text, as UTF-8
     r = await api.post("/v1/products", data={"product": good}, files=files, headers=merchant)
     assert r.status_code == 201 and r.json()["title"] == "café ÿ"
+
+
+async def test_concurrent_first_writes_to_a_fresh_catalogue_all_succeed(
+    api: httpx.AsyncClient, api_keys
+) -> None:
+    admin = as_key(api_keys, "admin")
+    images = [png(p) for p in photos(4, seed=21)]
+    answers = await asyncio.gather(  # each would create the taxonomy and the merchant "new" if absent
+        *(
+            create(api, admin, {"merchant": "new", "sku": f"s{i}", "title": "T"}, x)
+            for i, x in enumerate(images)
+        )
+    )
+    assert [a.status_code for a in answers] == [201] * 4, [a.text[:200] for a in answers]
+    campaigns = await asyncio.gather(
+        *(
+            api.post(
+                "/v1/ads/campaigns",
+                json={"merchant": f"c{i % 2}", "name": f"n{i}", "budget": 5, "bid": 1},
+                headers=admin,
+            )
+            for i in range(4)
+        )
+    )
+    assert [c.status_code for c in campaigns] == [201] * 4, [c.text[:200] for c in campaigns]

@@ -15,9 +15,12 @@ from typing import Any, Literal
 
 import numpy as np
 from sqlalchemy import Select, and_, bindparam, exists, func, or_, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from shoplens.db.ads import Creative
+from shoplens.db.base import utcnow
 from shoplens.db.catalog import Category, Embedding, Merchant, Product, ProductImage, Taxonomy
 from shoplens.errors import CatalogInputError, ForbiddenError, NotFoundError
 
@@ -235,6 +238,16 @@ def image_referenced(session: Session, sha256: str) -> bool:
             select(exists().where(ProductImage.sha256 == sha256) | exists().where(Creative.sha256 == sha256))
         )
     )
+
+
+def ensure_merchants(session: Session, ids: Iterable[str]) -> None:
+    """Create the merchants that do not exist yet (one a concurrent transaction creates is left alone)."""
+    rows = [{"id": m, "name": m, "created_at": utcnow()} for m in sorted(set(ids))]
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    session.execute(insert(Merchant).values(rows).on_conflict_do_nothing(index_elements=["id"]))
 
 
 def ensure_taxonomy(session: Session, name: str, categories: Sequence[str]) -> Taxonomy:
