@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
@@ -117,7 +118,7 @@ def test_sigterm_answers_every_request_in_flight_then_exits_0(models_root: Path,
         for sock in partial:
             with sock:
                 sock.sendall(b"Content-Length: 0\r\n\r\n")
-                answer = b"".join(iter(lambda: sock.recv(65536), b""))  # until the server closes it
+                answer = b"".join(iter(functools.partial(sock.recv, 65536), b""))  # until it closes
             assert answer.startswith(b"HTTP/1.1 503") and b"shutting_down" in answer, answer
         assert proc.wait(timeout=30) == 0
     finally:
