@@ -10,6 +10,7 @@ from shoplens.api.problems import send_problem
 
 EXEMPT = frozenset({"/livez", "/readyz", "/metrics"})  # probes are never limited
 RETRY_AFTER = {"Retry-After": "1"}
+VERIFIED = "verified_key"  # request state: (the presented key, its Principal), set by caller_of
 
 
 def presented_key(scope: Scope) -> str | None:
@@ -24,7 +25,10 @@ def presented_key(scope: Scope) -> str | None:
 
 
 def caller_of(scope: Scope, keys: KeyStore) -> str:
-    """Whom a request counts against: its key's id when the key is valid, else its client address."""
+    """Whom a request counts against: its key's id when the key is valid, else its client address.
+
+    The verified key is left in the request's state (VERIFIED), so the route's key check need not repeat it.
+    """
     key = presented_key(scope)
     if key:
         try:
@@ -32,6 +36,7 @@ def caller_of(scope: Scope, keys: KeyStore) -> str:
         except KeyFileError:  # answered by the route (503); the address stands in meanwhile
             principal = None
         if principal is not None and principal.key_id:
+            scope.setdefault("state", {})[VERIFIED] = (key, principal)
             return f"key:{principal.key_id}"
     client = scope.get("client")
     return f"addr:{client[0] if client else ''}"
