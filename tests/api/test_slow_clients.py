@@ -121,3 +121,22 @@ def test_one_key_may_have_only_so_many_requests_in_flight(
             assert httpx.get(f"{base}/readyz").status_code == 200  # probes are never limited
         time.sleep(0.3)  # the stalled requests ended with their connections
         assert classify(base, reader).status_code == 200
+
+
+def test_headers_past_the_cap_get_431_and_a_closed_connection(
+    models_root: Path, keys_file: Path, api_keys: dict[str, str]
+) -> None:
+    with live(models_root, keys_file) as base:
+        host, port = base.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port))) as sock:
+            try:
+                sock.sendall(b"GET /livez HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+                for i in range(256):  # 4 MiB of headers if they were all taken
+                    sock.sendall(b"X-Pad-%d: " % i + b"a" * 16_000 + b"\r\n")
+                reply = answer_of(sock, 10)
+            except OSError:  # reset: closed with headers unread, which may discard the 431 on its way
+                reply = b"reset"
+        head, _, body = reply.partition(b"\r\n\r\n")
+        assert reply == b"reset" or head.startswith(b"HTTP/1.1 431"), reply[:200]
+        assert reply == b"reset" or json.loads(body)["code"] == "request_header_fields_too_large"
+        assert classify(base, api_keys["reader"]).status_code == 200

@@ -91,6 +91,12 @@ _TYPES = (  # the first type of each status is that status's default
         "too_many_requests", 429, "Too many requests", "This key sends too much at once; see Retry-After."
     ),
     ProblemType(
+        "request_header_fields_too_large",
+        431,
+        "Request header fields too large",
+        "The request line and headers are over the limit; the connection is closed.",
+    ),
+    ProblemType(
         "internal_error", 500, "Internal error", "A bug: report it with the instance (the request id)."
     ),
     ProblemType(

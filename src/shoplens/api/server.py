@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
 from shoplens.api.app import create_app
+from shoplens.api.problems import PROBLEM_JSON, problem_body
 from shoplens.api.service import Lifecycle
 from shoplens.config import Settings
 
@@ -89,17 +90,34 @@ class GracefulServer(uvicorn.Server):
 _Base: Any = AutoHTTPProtocol  # httptools' protocol where installed, else h11's
 
 
+MAX_HEAD_BYTES = 64 * 1024  # a request line and headers larger than this get 431
+
+
+def _too_large_head() -> bytes:
+    """The raw 431 answer to a request whose head is over MAX_HEAD_BYTES (no request id: it never began)."""
+    detail = f"the request line and headers are larger than {MAX_HEAD_BYTES:,} bytes"
+    body = problem_body(431, detail, "", "request_header_fields_too_large")
+    head = (
+        "HTTP/1.1 431 Request Header Fields Too Large\r\n"
+        f"content-type: {PROBLEM_JSON}\r\ncontent-length: {len(body)}\r\nconnection: close\r\n\r\n"
+    )
+    return head.encode() + body
+
+
 class ConnectionProtocol(_Base):
     """uvicorn's HTTP protocol, closing a connection that has not sent a request's headers within
-    `header_timeout_s`, and telling a draining server whether a request is on its way (`receiving_request`).
+    `header_timeout_s` or sends more than MAX_HEAD_BYTES of them (431), and telling a draining server
+    whether a request is on its way (`receiving_request`).
 
     uvicorn times out only idle keep-alive connections; one that sends nothing, or its headers a byte at a
-    time, would otherwise stay open for good. The clock starts when the connection opens and again after each
-    response; the body's own time limit is the app's (BodyLimitMiddleware).
+    time, would otherwise stay open for good; and its httptools parser takes headers of any size. The clock
+    starts when the connection opens and again after each response; the body's own time limit is the app's
+    (BodyLimitMiddleware).
     """
 
     header_timeout_s = 10.0
     receiving_request = False  # bytes of a request whose headers are not complete yet have arrived
+    _head_bytes = 0  # bytes received since the last request's headers were complete
     _header_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: Any) -> None:
@@ -108,9 +126,13 @@ class ConnectionProtocol(_Base):
         self._arm_header_timer()
 
     def data_received(self, data: bytes) -> None:
-        """Feed the parser; note whether a request's headers are still incomplete."""
+        """Feed the parser; note whether a request's headers are still incomplete, and refuse them past the cap."""
         super().data_received(data)
         self.receiving_request = self._between_requests()
+        self._head_bytes = self._head_bytes + len(data) if self.receiving_request else 0
+        if self._head_bytes > MAX_HEAD_BYTES and not self.transport.is_closing():
+            self.transport.write(_too_large_head())
+            self.transport.close()
 
     def on_response_complete(self) -> None:
         """Restart the headers clock for the next request on this connection."""
@@ -157,7 +179,8 @@ def uvicorn_config(app: FastAPI, settings: Settings, **overrides: Any) -> uvicor
         "http": with_header_timeout(settings.header_timeout_s),
         "timeout_keep_alive": settings.keep_alive_timeout_s,
         "limit_concurrency": settings.max_connections,
-        "h11_max_incomplete_event_size": 64 * 1024,  # headers larger than this are refused (h11 only)
+        "h11_max_incomplete_event_size": 16
+        * 1024,  # larger headers are refused (with h11; httptools: 80 KiB)
     }
     return uvicorn.Config(app, **{**options, **overrides})
 
