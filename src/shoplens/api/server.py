@@ -19,6 +19,7 @@ from uvicorn.protocols.http.auto import AutoHTTPProtocol
 from shoplens.api.app import create_app
 from shoplens.api.problems import PROBLEM_JSON, problem_body
 from shoplens.api.service import Lifecycle
+from shoplens.api.workers import Worker, supervise
 from shoplens.config import Settings
 
 log = logging.getLogger(__name__)
@@ -180,16 +181,22 @@ def uvicorn_config(app: FastAPI, settings: Settings, **overrides: Any) -> uvicor
         "timeout_keep_alive": settings.keep_alive_timeout_s,
         "limit_concurrency": settings.max_connections,
         "h11_max_incomplete_event_size": 16
-        * 1024,  # larger headers are refused (with h11; httptools: 80 KiB)
+        * 1024,  # with h11; ConnectionProtocol caps heads at MAX_HEAD_BYTES
     }
     return uvicorn.Config(app, **{**options, **overrides})
 
 
-def serve(settings: Settings) -> int:
-    """Serve until SIGTERM/SIGINT; the exit status (0 after a graceful stop, 1 if the server never started)."""
+def serve(settings: Settings, worker: Worker | None = None) -> int:
+    """Serve until SIGTERM/SIGINT; the exit status (0 after a graceful stop, 1 if the server never started).
+
+    With settings.workers > 1 this process supervises that many workers (api/workers.py), each of which comes back
+    here with its `worker`: the shared socket and admission counts.
+    """
     configure_logging(settings.log_level)
-    app = create_app(settings)
+    if worker is None and settings.workers > 1:
+        return supervise(settings)
+    app = create_app(settings, worker=worker)
     config = uvicorn_config(app, settings)
     server = GracefulServer(config, app.state.service.lifecycle, settings.drain_timeout_s)
-    server.run()
+    server.run(sockets=[worker.sock] if worker else None)
     return 0 if server.started else 1

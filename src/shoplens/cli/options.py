@@ -32,6 +32,7 @@ SERVE: Group = {
     "open_write": ("--open-write",),
     "batching": ("--batching/--no-batching",),
     "runtime": (),
+    "workers": (),
     "backbone": (),
     "taxonomy_file": (),
     **KEYS,

@@ -41,7 +41,8 @@ class TrainConfig:
     tta_flip: bool = False
     normalize_mean: tuple[float, ...] = FASHION_MNIST_MEAN
     normalize_std: tuple[float, ...] = FASHION_MNIST_STD
-    threads: int | None = None  # None: every CPU core
+    threads: int | None = None  # None: every CPU core (shared among the processes of a distributed run)
+    loader_workers: int = 2  # processes decoding a streamed folder or manifest
     review_target_accuracy: float = 0.98
 
     def to_dict(self) -> dict[str, Any]:

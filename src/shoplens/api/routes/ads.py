@@ -263,7 +263,7 @@ def _event(
     response_model=AdEventPublic,
     operation_id="recordAdImpression",
     summary="An ad was shown",
-    responses={200: {"description": "A repeat of an earlier event_id: ignored"}, **problems(404)},
+    responses={200: {"description": "A repeat of an earlier event_id: ignored"}, **problems(404, 409)},
 )
 def impression(
     creative_id: RowId, body: AdEventCreate, _caller: ReaderDep, catalog: CatalogDep, settings: SettingsDep
@@ -278,7 +278,7 @@ def impression(
     response_model=AdEventPublic,
     operation_id="recordAdClick",
     summary="An ad was clicked",
-    responses={200: {"description": "A repeat of an earlier event_id: ignored"}, **problems(404)},
+    responses={200: {"description": "A repeat of an earlier event_id: ignored"}, **problems(404, 409)},
 )
 def click(
     creative_id: RowId, body: AdEventCreate, _caller: ReaderDep, catalog: CatalogDep, settings: SettingsDep

@@ -36,7 +36,8 @@ async def readyz(service: ServiceDep) -> StatusPublic:
     model = service.handle.current()
     if model is None:
         raise HTTPProblem(503, service.handle.unavailable_reason(), "no_model")
-    return StatusPublic(status="ready", model=ModelRefPublic(name=model.name, version=model.version))
+    ref = ModelRefPublic(name=model.name, version=model.version)
+    return StatusPublic(status="ready", model=ref, worker=service.lifecycle.worker)
 
 
 @router.get("/metrics", include_in_schema=False)
