@@ -48,3 +48,8 @@ def test_rendered_products_are_mostly_named_in_the_colour_they_were_drawn() -> N
 def test_not_an_rgb_array_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="expected an RGB image"):
         dominant_colours(np.zeros((10, 10), np.uint8))
+
+
+def test_a_one_pixel_photo_has_its_one_colour() -> None:
+    (colour,) = dominant_colours(np.array([[[200, 20, 20]]], dtype=np.uint8))
+    assert colour.name == "red" and colour.share == 1.0

@@ -84,10 +84,13 @@ def dominant_colours(rgb: np.ndarray, k: int = 3, seed: int = 0) -> list[Colour]
     pixels = rgb[foreground_mask(rgb)]
     lab = _lab(pixels)
     k = max(1, min(k, len(np.unique(pixels, axis=0))))
-    cv2.setRNGSeed(seed)
-    criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 0.5)
-    _, assigned, _ = cv2.kmeans(lab, k, None, criteria, 3, cv2.KMEANS_PP_CENTERS)
-    assigned = assigned.ravel()
+    if k == 1:  # one colour (or one pixel, where cv2.kmeans answers labels out of range)
+        assigned = np.zeros(len(lab), dtype=np.int32)
+    else:
+        cv2.setRNGSeed(seed)
+        criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 0.5)
+        _, assigned, _ = cv2.kmeans(lab, k, None, criteria, 3, cv2.KMEANS_PP_CENTERS)
+        assigned = assigned.ravel()
     merged: dict[str, list[int]] = {}
     for c in range(k):
         members = np.flatnonzero(assigned == c)
