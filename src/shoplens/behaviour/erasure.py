@@ -23,6 +23,7 @@ from sqlalchemy import Engine, Table, delete, false, inspect, select, text, upda
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from shoplens.db.availability import DatabaseUnavailableError
 from shoplens.db.base import Base, utcnow
 from shoplens.db.behaviour import CachedRecommendation, ErasedShopper, UserProfile
 from shoplens.db.engine import checkpoint
@@ -83,6 +84,8 @@ def store_unless_erased(
             session.execute(delete(table).where(*(c == v for c, v in zip(inspect(table).primary_key, key))))
             session.add(row)
     except IntegrityError:  # a concurrent request stored it first
+        return False
+    except DatabaseUnavailableError:  # a cache that cannot be kept now (read-only, stopped) is not an error
         return False
     return True
 

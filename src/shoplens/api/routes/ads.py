@@ -167,7 +167,7 @@ def update(
     openapi_extra=CREATIVE_BODY,
     operation_id="addCreative",
     summary="Add a creative (an image) to a campaign",
-    responses=problems(404, 413, 415),
+    responses=problems(404, 413, 415, 507),
 )
 async def add(
     campaign_id: RowId,
