@@ -78,3 +78,8 @@ def test_palette_similarity_is_one_for_the_same_colours_and_falls_with_cielab_di
     assert half == pytest.approx(palette_similarity([red], [Colour("red", red.hex, 0.5), white]))
     assert 0.5 < half < 0.9  # half of it is the same red
     assert palette_similarity([], [red]) == 0.0
+
+
+def test_a_one_pixel_photo_has_its_one_colour() -> None:
+    (colour,) = dominant_colours(np.array([[[200, 20, 20]]], dtype=np.uint8))
+    assert colour.name == "red" and colour.share == 1.0

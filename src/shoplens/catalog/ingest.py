@@ -15,11 +15,11 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from shoplens.catalog.colours import attribute_rows, colour_rows
 from shoplens.catalog.duplicates import DuplicateCache, DuplicateConfig, assign_duplicates
-from shoplens.catalog.queries import NOT_A_PRODUCT
+from shoplens.catalog.queries import NOT_A_PRODUCT, ensure_merchants
 from shoplens.catalog.recognise import MismatchConfig, is_mismatch, recognitions
 from shoplens.catalog.storage import ImageStore, content_id
 from shoplens.catalog.vectors import VectorSpace
-from shoplens.db.catalog import Embedding, Merchant, Product, ProductImage
+from shoplens.db.catalog import Embedding, Product, ProductImage
 from shoplens.errors import CatalogInputError, ShopLensError
 from shoplens.imaging import decode_image
 from shoplens.imaging.colour import Colour, image_colours
@@ -199,9 +199,7 @@ class Ingestor:
         row = 0
         with self.sessions.begin() as session:
             products = load_products(session, [it.product for it in items])
-            merchants = {it.product.merchant for it in items}
-            known = set(session.scalars(select(Merchant.id).where(Merchant.id.in_(merchants))))
-            session.add_all(Merchant(id=m, name=m) for m in sorted(merchants - known))
+            ensure_merchants(session, (it.product.merchant for it in items))
             for it in items:
                 product = products.get(_key(it.product))
                 if product is None:

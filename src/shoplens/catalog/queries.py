@@ -15,10 +15,13 @@ from typing import Any, Literal
 
 import numpy as np
 from sqlalchemy import Select, and_, bindparam, exists, func, or_, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from shoplens.catalog.colours import attribute_condition, colour_condition
 from shoplens.db.ads import Creative
+from shoplens.db.base import utcnow
 from shoplens.db.catalog import Category, Embedding, Merchant, Product, ProductImage, Taxonomy
 from shoplens.errors import CatalogInputError, ForbiddenError, NotFoundError
 
@@ -236,6 +239,25 @@ def count_images(session: Session) -> int:
 def referenced_images(session: Session) -> set[str]:
     """Content ids some row refers to (product images and ad creatives); anything else stored is an orphan."""
     return set(session.scalars(select(ProductImage.sha256).union(select(Creative.sha256))))
+
+
+def image_referenced(session: Session, sha256: str) -> bool:
+    """Whether a product image or an ad creative still refers to this content id (else it is not served)."""
+    return bool(
+        session.scalar(
+            select(exists().where(ProductImage.sha256 == sha256) | exists().where(Creative.sha256 == sha256))
+        )
+    )
+
+
+def ensure_merchants(session: Session, ids: Iterable[str]) -> None:
+    """Create the merchants that do not exist yet (one a concurrent transaction creates is left alone)."""
+    rows = [{"id": m, "name": m, "created_at": utcnow()} for m in sorted(set(ids))]
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    session.execute(insert(Merchant).values(rows).on_conflict_do_nothing(index_elements=["id"]))
 
 
 def ensure_taxonomy(session: Session, name: str, categories: Sequence[str]) -> Taxonomy:

@@ -92,10 +92,13 @@ def dominant_colours(rgb: np.ndarray, k: int = 3, seed: int = 0) -> list[Colour]
     lab = _lab(pixels)
     packed = (pixels[:, 0].astype(np.int32) << 16) | (pixels[:, 1].astype(np.int32) << 8) | pixels[:, 2]
     k = max(1, min(k, len(np.unique(packed))))  # no more clusters than distinct colours
-    cv2.setRNGSeed(seed)
-    criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 0.5)
-    _, assigned, _ = cv2.kmeans(lab, k, None, criteria, 3, cv2.KMEANS_PP_CENTERS)
-    assigned = assigned.ravel()
+    if k == 1:  # one colour (or one pixel, where cv2.kmeans answers labels out of range)
+        assigned = np.zeros(len(lab), dtype=np.int32)
+    else:
+        cv2.setRNGSeed(seed)
+        criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 0.5)
+        _, assigned, _ = cv2.kmeans(lab, k, None, criteria, 3, cv2.KMEANS_PP_CENTERS)
+        assigned = assigned.ravel()
     merged: dict[str, list[int]] = {}
     for c in range(k):
         members = np.flatnonzero(assigned == c)

@@ -12,7 +12,7 @@ from shoplens.api.catalog_deps import CatalogDep, SessionDep
 from shoplens.api.catalog_schemas import PaletteColourPublic, QaFlagPublic, QaPublic, product_public
 from shoplens.api.deps import ReaderDep
 from shoplens.api.openapi import problems
-from shoplens.catalog.queries import qa_summary
+from shoplens.catalog.queries import image_referenced, qa_summary
 from shoplens.imaging.colour import PALETTE
 
 router = APIRouter(prefix="/v1", tags=["catalog"])
@@ -67,13 +67,18 @@ def colours(_caller: ReaderDep) -> list[PaletteColourPublic]:
     responses={200: {"content": {"image/png": {}}}, **problems(404)},
 )
 def image(
-    sha256: str, _caller: ReaderDep, catalog: CatalogDep, variant: Literal["full", "thumb"] = "full"
+    sha256: str,
+    _caller: ReaderDep,
+    catalog: CatalogDep,
+    session: SessionDep,
+    variant: Literal["full", "thumb"] = "full",
 ) -> Response:
-    """The stored copy of an image by content id."""
+    """The stored copy of an image by content id, while a product or creative refers to it."""
     if not SHA256.match(sha256):
         raise HTTPException(404, "no such image")
     store = catalog.store
-    if not store.exists(sha256):
+    # A deleted product's file stays until the next sweep (a new row may take it up again); it is not served.
+    if not image_referenced(session, sha256) or not store.exists(sha256):
         raise HTTPException(404, "no such image")
     headers = {"Cache-Control": "private, max-age=86400, immutable", "X-Content-Type-Options": "nosniff"}
     return Response(store.open(sha256, variant), media_type="image/png", headers=headers)

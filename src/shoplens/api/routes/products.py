@@ -23,6 +23,7 @@ from shoplens.api.catalog_schemas import (
 from shoplens.api.cursors import MAX_CURSOR, decode_cursor, encode_cursor
 from shoplens.api.deps import MerchantDep, ReaderDep, SettingsDep, acting_merchant
 from shoplens.api.errors import invalid
+from shoplens.api.forms import read_form
 from shoplens.api.openapi import problems
 from shoplens.api.schemas import MAX_INT
 from shoplens.api.uploads import FILE_FIELDS, IMAGE_TYPES
@@ -84,7 +85,7 @@ async def read_product_form(
         raise HTTPException(
             415, "send multipart/form-data: the product as JSON in 'product', images in 'files'"
         )
-    async with request.form(max_files=max_files, max_fields=max_parts) as form:
+    async with read_form(request, max_files, max_parts) as form:
         raw = form.get("product")
         if not isinstance(raw, str):
             raise HTTPException(422, "missing form field 'product' (the product as JSON)")
