@@ -12,7 +12,7 @@ import typer
 
 from shoplens.cli.common import app, friendly_errors, models_app, out
 from shoplens.cli.data import FashionMnistDir, Folder, Manifest, Mode, Verify, _source
-from shoplens.cli.options import with_settings
+from shoplens.cli.options import DEVICE, with_settings
 from shoplens.config import Settings
 from shoplens.errors import ImageError
 
@@ -45,7 +45,7 @@ def models_list() -> None:
 
 @app.command()
 @friendly_errors
-@with_settings({"models_dir": ()})
+@with_settings({"models_dir": ()}, DEVICE)
 def train(
     settings: Settings,
     preset: Annotated[Preset, typer.Option(help="Defaults for every option below.")] = Preset.fast,
@@ -105,9 +105,11 @@ def train(
         few_shot(settings, backbone, folder, output, threads)
         return
 
+    from shoplens.inference.devices import torch_device
     from shoplens.training.pipeline import default_output, run_training
     from shoplens.training.presets import preset_config
 
+    torch_device(settings.device)  # an unusable --device fails before any data is read
     cfg = preset_config(
         preset.value,
         model=model,
@@ -124,6 +126,7 @@ def train(
         seed=seed,
         tta_flip=tta_flip,
         threads=threads,
+        device=settings.device,
     )
     aug = {
         k: v

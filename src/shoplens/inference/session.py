@@ -8,7 +8,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from shoplens.errors import BundleError
-from shoplens.inference.kinds import Runtime
+from shoplens.inference.kinds import Device, Runtime
 from shoplens.models.bundle import BundleSpec
 
 ONNX_NAME = "model.onnx"
@@ -27,7 +27,7 @@ class InferenceSession(Protocol):
 
 
 def make_session(
-    bundle: BundleSpec, runtime: Runtime = "auto", threads: int | None = None
+    bundle: BundleSpec, runtime: Runtime = "auto", threads: int | None = None, device: Device = "cpu"
 ) -> InferenceSession:
     """ONNX Runtime when the bundle has model.onnx (or when asked for; int8 only when asked for), else torch eager."""
     onnx_path = bundle.path / (INT8_NAME if runtime == "onnxruntime-int8" else ONNX_NAME)
@@ -39,9 +39,9 @@ def make_session(
             )
         from shoplens.inference.onnx_session import OrtSession  # heavy: only for the runtime chosen
 
-        return OrtSession(onnx_path, threads=threads)
+        return OrtSession(onnx_path, threads=threads, device=device)
     from shoplens.inference.torch_session import TorchSession  # torch: never on the ONNX path
     from shoplens.models.bundle import load_network
 
     network = getattr(bundle, "model", None)  # a loaded Bundle brings its network along
-    return TorchSession(network if network is not None else load_network(bundle), threads=threads)
+    return TorchSession(network if network is not None else load_network(bundle), threads, device)

@@ -20,9 +20,11 @@ from shoplens.errors import ShopLensError
 from shoplens.files import write_atomic
 from shoplens.imaging import PreprocessConfig, normalize
 from shoplens.imaging.augment import augment_batch
+from shoplens.inference.devices import torch_device
 from shoplens.inference.predictor import forward
 from shoplens.inference.torch_session import TorchSession
 from shoplens.models import create_model
+from shoplens.training.metric_loss import logits_and_features, metric_loss
 from shoplens.training.outlier_exposure import synthetic_outliers, uniform_loss
 from shoplens.training.photo_augment import photo_augment
 from shoplens.training.presets import TrainConfig
@@ -118,9 +120,17 @@ def _batch_loss(
     if k:
         x = torch.cat([x[: len(x) - k], synthetic_outliers(x[len(x) - k :], gen)])
         y = y[: len(y) - k]
-    x = torch.from_numpy(normalize(x.numpy(), preprocess)).contiguous(memory_format=torch.channels_last)
-    logits = model(x)
+    device = next(model.parameters()).device
+    x = (
+        torch.from_numpy(normalize(x.numpy(), preprocess))
+        .to(device)
+        .contiguous(memory_format=torch.channels_last)
+    )
+    y = y.to(device)
+    logits, features = logits_and_features(model, x)
     loss = F.cross_entropy(logits[: len(y)], y, label_smoothing=cfg.label_smoothing)
+    if cfg.metric_loss != "none":  # shapes the search embedding; the outlier tail has no class to cluster in
+        loss = loss + cfg.metric_weight * metric_loss(cfg.metric_loss, features[: len(y)], y, model)
     if k:
         loss = loss + cfg.outlier_weight * uniform_loss(logits[len(y) :])
     return loss, logits[: len(y)], y
@@ -162,7 +172,8 @@ def train_model(
     _set_threads(cfg)
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
-    model = build_model(cfg, train.num_classes, preprocess).to(memory_format=torch.channels_last)
+    device = torch_device(cfg.device)
+    model = build_model(cfg, train.num_classes, preprocess).to(device, memory_format=torch.channels_last)
     opt = build_optimizer(model, cfg)
     x_all, y_all = torch.from_numpy(train.images), torch.from_numpy(train.labels)
     steps_per_epoch = max(1, len(train) // cfg.batch_size)  # drop the ragged last batch (BatchNorm)
@@ -257,4 +268,4 @@ def train_model(
     stopped = stopped or ("epochs" if epoch >= cfg.epochs else "time budget")
     if cfg.early_stopping and best[1] is not None:
         model.load_state_dict(best[1])
-    return TrainResult(model.eval(), history, time.perf_counter() - start, images_seen, stopped)
+    return TrainResult(model.cpu().eval(), history, time.perf_counter() - start, images_seen, stopped)

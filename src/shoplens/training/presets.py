@@ -35,6 +35,10 @@ class TrainConfig:
     photo_augment: PhotoAugmentConfig = field(default_factory=PhotoAugmentConfig)
     outlier_share: float = 0.0  # share of each batch replaced by synthetic non-products (outlier exposure)
     outlier_weight: float = 0.5  # weight of their uniform-target loss
+    metric_loss: Literal["none", "supcon", "cosface", "proxy_anchor"] = (
+        "none"  # on the embedding (metric_loss.py)
+    )
+    metric_weight: float = 1.0  # its weight next to the cross-entropy
     val_fraction: float = 0.1
     early_stopping: int | None = None  # epochs without validation improvement before stopping
     seed: int = 0
@@ -42,6 +46,7 @@ class TrainConfig:
     normalize_mean: tuple[float, ...] = FASHION_MNIST_MEAN
     normalize_std: tuple[float, ...] = FASHION_MNIST_STD
     threads: int | None = None  # None: every CPU core
+    device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: CUDA when torch can use it (inference/devices.py)
     review_target_accuracy: float = 0.98
 
     def to_dict(self) -> dict[str, Any]:
