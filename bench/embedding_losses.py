@@ -65,9 +65,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default="embedding_losses")
     args = ap.parse_args()
-    base = dataclasses.replace(
-        preset_config(args.preset, epochs=args.epochs, seed=args.seed), time_budget=None
-    )
+    base = preset_config(args.preset, epochs=args.epochs, seed=args.seed)
+    base = dataclasses.replace(base, time_budget=None)  # epochs, not the clock, end every run alike
     source = DataSource(verify=False)
     preprocess = preprocess_for(source, base)
     pool, test = load_data(source, preprocess, base.seed)
@@ -76,12 +75,19 @@ def main() -> None:
         rng = np.random.default_rng(args.seed)
         train_idx = np.sort(rng.choice(train_idx, min(args.train_size, len(train_idx)), replace=False))
     train, val = pool.subset(train_idx), pool.subset(val_idx)
-    runs = []
+    runs: list[dict] = []
+    setup = {
+        "preset": args.preset,
+        "model": base.model,
+        "epochs": args.epochs,
+        "train_images": len(train),
+        "test_images": len(test),
+        "seed": args.seed,
+        "k": 10,
+    }
     for name in args.losses.split(","):
         for weight in [float(w) for w in args.weights.split(",")] if name != "none" else [0.0]:
-            cfg = dataclasses.replace(
-                base, metric_loss=name, metric_weight=weight
-            )  # epochs, not time, decide
+            cfg = dataclasses.replace(base, metric_loss=name, metric_weight=weight)
             start = time.perf_counter()
             result = train_model(cfg, train, val, preprocess, progress=False)
             seconds = time.perf_counter() - start
@@ -94,22 +100,7 @@ def main() -> None:
             }
             print(row, flush=True)
             runs.append(row)
-    write_results(
-        args.out,
-        {
-            "machine": machine_info(),
-            "setup": {
-                "preset": args.preset,
-                "model": base.model,
-                "epochs": args.epochs,
-                "train_images": len(train),
-                "test_images": len(test),
-                "seed": args.seed,
-                "k": 10,
-            },
-            "runs": runs,
-        },
-    )
+            write_results(args.out, {"machine": machine_info(), "setup": setup, "runs": runs})
 
 
 if __name__ == "__main__":
