@@ -101,6 +101,7 @@ PRESETS: dict[str, TrainConfig] = {
         augment=AugmentConfig(hflip=True),
         photo_augment=PhotoAugmentConfig(probability=0.5),  # half of each batch looks like a read photo
         outlier_share=0.125,  # an eighth of each batch: synthetic non-products, uniform target
+        metric_loss="supcon",  # the search embedding clustered by category (bench/embedding_losses.py)
         tta_flip=True,
     ),
     # Highest accuracy within 15 minutes on a 2-core machine.
@@ -118,6 +119,7 @@ PRESETS: dict[str, TrainConfig] = {
         augment=AugmentConfig(crop_padding=2, hflip=True),
         photo_augment=PhotoAugmentConfig(probability=0.5),
         outlier_share=0.125,
+        metric_loss="supcon",
         tta_flip=True,
     ),
 }
