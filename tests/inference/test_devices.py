@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 from shoplens.cli import app
 from shoplens.errors import DeviceUnavailableError
 from shoplens.inference.devices import CPU_PROVIDER, CUDA_PROVIDER, choose, ort_providers, torch_device
+from tests.support.bundles import make_bundle
 
 runner = CliRunner()
 no_torch_cuda = pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA GPU")
@@ -67,6 +68,18 @@ def test_cli_refuses_cuda_without_a_gpu(args: list[str]):
     assert result.exit_code == 2 and isinstance(result.exception, SystemExit), result.output
     assert "error" in result.output and "no usable CUDA GPU" in result.output
     assert "Traceback" not in result.output
+
+
+@no_torch_cuda
+def test_embedding_on_cuda_without_a_gpu_is_a_clear_error(tmp_path):
+    make_bundle(tmp_path / "models", "v1", seed=1)
+    (tmp_path / "photos").mkdir()
+    args = ["--models-dir", str(tmp_path / "models"), "--version", "v1", "--device", "cuda"]
+    result = runner.invoke(
+        app, ["classify-batch", str(tmp_path / "photos"), "--out", str(tmp_path / "o.parquet"), *args]
+    )
+    assert result.exit_code == 2 and "no usable CUDA GPU" in result.output, result.output
+    assert not (tmp_path / "o.parquet").exists()
 
 
 def test_cli_rejects_an_unknown_device():
