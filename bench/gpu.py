@@ -71,21 +71,20 @@ def main() -> None:
     args = ap.parse_args()
     devices = args.devices.split(",")
     if "cuda" in devices:
-        torch_device("cuda")  # no GPU: DeviceUnavailableError, nothing written
+        try:
+            torch_device("cuda")
+        except DeviceUnavailableError as e:
+            raise SystemExit(f"error: {e}; nothing written") from None
     cfg = dataclasses.replace(preset_config("fast", epochs=1), time_budget=None)
     source = DataSource(verify=False)
     preprocess = preprocess_for(source, cfg)
     pool, test = load_data(source, preprocess, cfg.seed)
     train = pool.subset(np.arange(min(args.train_images, len(pool))))
     results: dict = {"machine": machine_info(), "setup": vars(args), "training": {}, "embedding": []}
-    model = None
     for device in devices:
-        row = training_rate(dataclasses.replace(cfg, device=device), train, preprocess)
+        row, model = training_rate(dataclasses.replace(cfg, device=device), train, preprocess)
         results["training"][device] = row
         print("training", device, row, flush=True)
-    model = train_model(
-        dataclasses.replace(cfg, device=devices[-1]), train, None, preprocess, progress=False
-    ).model
     with tempfile.TemporaryDirectory(prefix="shoplens-gpu-") as tmp:
         bundle = Path(tmp) / "bundle"
         save_bundle(
