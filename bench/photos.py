@@ -31,6 +31,7 @@ from shoplens.evaluation.photos import (
     RemoteClassifier,
     active_bundle,
     bundle_summary,
+    record_in_bundle,
     run_photo_benchmark,
 )
 
@@ -90,6 +91,8 @@ def main() -> int:
         payload["pending"]["fashion_mnist_top1"] = "measured on the test arrays with a bundle: pass --bundle"
     adopt_other_benchmarks(payload)
     path = write_results(args.out, payload)
+    if bundle is not None and not args.url and not args.limit:  # a full run: the model card quotes it
+        print(f"recorded in {record_in_bundle(bundle, payload)}")
     plot_photo_benchmark(payload, thumbs, RESULTS / f"{args.out}.png")
     print(
         f"{path}: shop {payload['shop_photo_top1']:.3f}, light-on-dark {payload['light_on_dark_top1']:.3f}, "

@@ -1,5 +1,5 @@
 """Load-test `shoplens serve` on loopback: find the saturation throughput, then 1× and 2× of it, batching on/off,
-and the naive peer service (bench/naive_service.py) on the same bundle in the same run.
+the naive peer service (bench/naive_service.py) on the same bundle, and 1 vs 2 server workers, in the same run.
 
     .venv/bin/python bench/serve_load.py [--duration 6] [--repeats 3] [--no-export --name serve_load_torch]
 
@@ -8,6 +8,9 @@ var/models/fashion-mnist (or a freshly initialised shopnet bundle if there is no
 bounded asyncio + httpx closed-loop load generator (each client sends one 28×28 PNG per request, then the next).
 The peer — FastAPI + python-multipart + Pillow + ONNX Runtime on the same model.onnx, no safety at all — is
 measured at the saturation concurrency, interleaved with ShopLens' levels (with --export only).
+`workers`: `shoplens serve --workers 1` and `--workers 2` (batching on, default in-flight limit, the same inference
+threads per worker) at 2× the saturation concurrency (at least 8 clients), repeats interleaved; --workers-only
+measures just that pair and replaces the `workers` entry of the results file.
 Writes bench/results/serve_load.json and .png (or NAME.json and .png with --name).
 """
 
@@ -17,6 +20,7 @@ import argparse
 import asyncio
 import contextlib
 import functools
+import json
 import statistics
 import sys
 import tempfile
@@ -33,7 +37,15 @@ import numpy as np
 matplotlib.use("Agg")
 from common import RESULTS, machine_info, write_results
 from matplotlib.figure import Figure
-from servers import multipart_body, peer_command, prepare_models, running_server, sample_png, shoplens_command
+from servers import (
+    multipart_body,
+    peer_command,
+    prepare_models,
+    running_server,
+    sample_png,
+    shoplens_command,
+    wait_for_workers,
+)
 
 from shoplens.config import Settings
 
@@ -162,6 +174,11 @@ def main() -> None:
         "--peer-concurrency", type=int, default=4, help="Clients in the head-to-head with the naive peer."
     )
     parser.add_argument("--name", default="serve_load", help="Results name: bench/results/NAME.{json,png}.")
+    parser.add_argument(
+        "--workers-only",
+        action="store_true",
+        help="Measure only 1 vs 2 workers (at the results file's saturation) and replace its `workers` entry.",
+    )
     args = parser.parse_args()
     png, image_source = sample_png()
     body, headers = multipart_body(png)
@@ -170,6 +187,12 @@ def main() -> None:
         models, bundle = prepare_models(Path(tmp), args.export)
         log = Path(tmp) / "server.log"
         print(f"bundle: {bundle}; image: {image_source}", flush=True)
+        if args.workers_only:
+            payload = json.loads((RESULTS / f"{args.name}.json").read_text())
+            clients = worker_clients(payload["saturation_concurrency"])
+            payload["workers"] = measure_workers(models, env, log, body, headers, clients, args)
+            print(f"wrote {write_results(args.name, payload)} (workers only)")
+            return
         with running_server(
             functools.partial(shoplens_command, models=models, batching=True), env, log
         ) as base:
@@ -179,7 +202,8 @@ def main() -> None:
         print(f"saturation: {sat['rps']} req/s at {c1} clients; in-flight limit set to {c1}", flush=True)
         env["SHOPLENS_MAX_INFLIGHT"] = str(c1)
         levels, h2h = measure_levels(models, env, log, body, headers, c1, args)
-    write(ramp, sat, levels, h2h, bundle, image_source, args)
+        workers = measure_workers(models, env, log, body, headers, worker_clients(c1), args)
+    write(ramp, sat, levels, h2h, bundle, image_source, args, workers)
 
 
 def measure_levels(
@@ -231,6 +255,47 @@ def measure_levels(
     return levels, {name: summarise(r) for name, r in h2h_runs.items()}
 
 
+def worker_clients(saturation: int) -> int:
+    """Clients for the workers comparison: 2× saturation, and enough to keep two workers busy."""
+    return max(2 * saturation, 8)
+
+
+def measure_workers(
+    models: Path,
+    env: dict[str, str],
+    log: Path,
+    body: bytes,
+    headers: dict[str, str],
+    clients: int,
+    args: argparse.Namespace,
+) -> dict:
+    """`shoplens serve --workers 1` and `--workers 2` at `clients` clients, repeats interleaved; rows and the ratio."""
+    worker_env = {
+        **env,
+        "SHOPLENS_MAX_INFLIGHT": str(Settings().max_inflight),
+        "SHOPLENS_RELOAD_INTERVAL_S": "2",
+    }
+    runs: dict[int, list[dict]] = {}
+    with contextlib.ExitStack() as stack:
+        bases = {}
+        for n in (1, 2):
+            command = functools.partial(shoplens_command, models=models, batching=True, workers=n)
+            bases[n] = stack.enter_context(running_server(command, worker_env, log))
+            wait_for_workers(bases[n], n)
+            measure(bases[n], body, headers, 2 * n, 2.0, warmup=True)
+        for _ in range(args.repeats):
+            for n, base in bases.items():
+                runs.setdefault(n, []).append(measure(base, body, headers, clients, args.duration, workers=n))
+    rows = {str(n): summarise(r, workers=n) for n, r in runs.items()}
+    return {
+        "concurrency": clients,
+        "date": machine_info()["date"],
+        "load_average_1_5_15_min": machine_info()["load_average_1_5_15_min"],
+        "runs": rows,
+        "speedup_2_over_1": round(rows["2"]["rps"] / max(rows["1"]["rps"], 1e-9), 2),
+    }
+
+
 def run_ramp(base: str, body: bytes, headers: dict[str, str], args: argparse.Namespace) -> list[dict]:
     """Doubling concurrency until two steps bring no 5% gain; rows as in `levels`."""
     measure(base, body, headers, 4, 2.0, warmup=True)
@@ -253,6 +318,7 @@ def write(
     bundle: str,
     image_source: str,
     args: argparse.Namespace,
+    workers: dict | None = None,
 ) -> None:
     """The JSON results and the chart."""
     on = {r["concurrency"]: r for r in levels if r["batching"]}
@@ -277,6 +343,7 @@ def write(
         }
         if h2h
         else None,
+        "workers": workers,
         "settings": {
             "duration_s": args.duration,
             "repeats": args.repeats,
@@ -302,7 +369,10 @@ def write(
             "SHOPLENS_MAX_INFLIGHT set to the saturation concurrency, as an operator would from this ramp. "
             "`head_to_head`: ShopLens (batching on and off, default in-flight limit) and the naive peer (`peer`) at "
             "the same peer_concurrency clients, interleaved in the same repeats as the levels; `vs_peer` is "
-            "ShopLens' throughput over the peer's there."
+            "ShopLens' throughput over the peer's there. `workers`: `shoplens serve --workers 1` vs `--workers 2` "
+            "(batching on, default in-flight limit, server_threads inference threads in each worker) at 2× the "
+            "saturation concurrency (at least 8 clients), interleaved, with its own date and load; "
+            "`settings.workers` is the worker count of every other row."
         ),
     }
     path = write_results(args.name, payload)

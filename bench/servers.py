@@ -108,8 +108,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def shoplens_command(port: int, models: Path, batching: bool) -> list[str]:
-    """`shoplens serve` on a loopback port, anonymous, from a private models folder."""
+def shoplens_command(port: int, models: Path, batching: bool, workers: int = 1) -> list[str]:
+    """`shoplens serve` on a loopback port, anonymous, from a private models folder, with `workers` processes."""
     return [
         sys.executable,
         "-m",
@@ -123,7 +123,25 @@ def shoplens_command(port: int, models: Path, batching: bool) -> list[str]:
         "--models-dir",
         str(models),
         "--batching" if batching else "--no-batching",
+        "--workers",
+        str(workers),
     ]
+
+
+def wait_for_workers(base: str, workers: int, timeout: float = 120) -> None:
+    """Poll /readyz on fresh connections until each of `workers` worker processes has answered ready."""
+    seen: set[int | None] = set()
+    deadline = time.monotonic() + timeout
+    while len(seen) < workers:
+        if time.monotonic() > deadline:
+            raise RuntimeError(
+                f"only workers {sorted(seen, key=str)} of {workers} became ready within {timeout} s"
+            )
+        r = httpx.get(f"{base}/readyz", timeout=5)
+        if r.status_code == 200:
+            seen.add(r.json().get("worker"))
+        else:
+            time.sleep(0.05)
 
 
 def peer_command(port: int, models: Path, threads: int) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -82,6 +83,28 @@ def test_cli_keys_create_prints_the_key_once(tmp_path: Path) -> None:
     assert key not in keys_file.read_text()
     bad = CliRunner().invoke(cli, ["keys", "create", "--role", "root", "--keys-file", str(keys_file)])
     assert bad.exit_code == 2 and "unknown role" in bad.output
+
+
+def test_cli_keys_create_with_the_shopper_data_scope(tmp_path: Path) -> None:
+    keys_file = tmp_path / "keys.json"
+    args = ["keys", "create", "--scope", "shopper-data", "--label", "analyst", "--keys-file", str(keys_file)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    caller = KeyStore(keys_file).verify(result.stdout.strip().splitlines()[-1])
+    assert caller is not None and caller.role == "reader" and caller.holds("shopper-data")
+    listed = CliRunner().invoke(cli, ["keys", "list", "--keys-file", str(keys_file)])
+    assert "shopper-data" in listed.stdout
+    bad = CliRunner().invoke(cli, ["keys", "create", "--scope", "everything", "--keys-file", str(keys_file)])
+    assert bad.exit_code == 2 and "unknown scope" in bad.output
+
+
+def test_a_keys_file_from_before_scopes_still_reads(keys_file: Path, api_keys) -> None:
+    data = json.loads(keys_file.read_text())
+    for record in data["keys"]:
+        record.pop("scopes")
+    keys_file.write_text(json.dumps(data))
+    caller = KeyStore(keys_file).verify(api_keys["reader"])
+    assert caller is not None and caller.scopes == frozenset() and not caller.holds("shopper-data")
 
 
 async def test_a_key_revoked_through_the_cli_gets_401_at_once(client, keys_file: Path, api_keys) -> None:

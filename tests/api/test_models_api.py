@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from shoplens.api import create_app
+from shoplens.inference.export import export_onnx
 from shoplens.inference.store import ModelStore
 from tests.support.bundles import NAME, corrupt_bundle, make_bundle
 from tests.support.images import encode, product_photo
@@ -38,6 +39,26 @@ async def test_list_versions_with_accuracy_active_and_serving(client) -> None:
         ("v2", 0.83, True),
         ("v1", 0.81, False),
     ]
+    assert body["runtime"] == {  # a bundle without model.onnx runs on torch; no calibration to show
+        "runtime": "torch",
+        "chosen_by": "settings",
+        "rule": None,
+        "cpu_flags": [],
+        "candidates": [],
+    }
+
+
+async def test_the_runtime_auto_chose_is_listed_with_its_calibration(
+    models_root: Path, keys_file: Path, api_keys
+) -> None:
+    export_onnx(models_root / NAME / "v2")
+    app = create_app(settings_for(models_root, keys_file))
+    async with serving(app, headers={"X-API-Key": api_keys["reader"]}) as c:
+        runtime = (await c.get("/v1/models")).json()["runtime"]
+    tried = {row["runtime"]: row for row in runtime["candidates"]}
+    assert runtime["chosen_by"] == "calibration" and runtime["runtime"] in tried
+    assert tried["onnxruntime"]["passed"] and tried["onnxruntime"]["images_per_second"] > 0
+    assert set(tried) >= {"onnxruntime", "openvino"} and "agreement" in runtime["rule"]
 
 
 async def test_activate_then_rollback_switches_what_serves(client, admin) -> None:

@@ -1,5 +1,6 @@
-"""Shopper privacy: ids stay out of the access log, GETs write nothing for unknown or erased shoppers, expired
-cache rows go, the SQLite file and its WAL hold no trace of an erased shopper, profiles are admin-only."""
+"""Shopper privacy: ids stay out of the logs, GETs write nothing for unknown or erased shoppers, an erased
+shopper's later events are refused, expired cache rows go, no file (database, WAL, vector index) and no log holds
+a trace of an erased shopper, profiles need the shopper-data scope."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ from pydantic import SecretStr
 from sqlalchemy import func, select
 
 from shoplens.api import create_app
-from shoplens.behaviour.events import user_key
+from shoplens.api.keys import KeyStore
+from shoplens.behaviour.events import ERASED, user_key
 from shoplens.db.behaviour import CachedRecommendation, UserProfile
 from tests.support.images import photos, png
+from tests.support.privacy import files_holding, mentions
 from tests.support.service import as_key, create, serving, settings_for
 
 pytestmark = pytest.mark.anyio
@@ -26,46 +29,105 @@ def _rows(app, table) -> int:  # type: ignore[no-untyped-def]
         return s.scalar(select(func.count()).select_from(table))
 
 
-async def test_erasure_leaves_no_trace_and_gets_write_nothing(
+def _log_text(records: list[logging.LogRecord]) -> str:
+    """Everything the log records say: messages, structured fields, exceptions."""
+    return "\n".join(f"{r.getMessage()} {getattr(r, 'fields', '')} {r.exc_text or ''}" for r in records)
+
+
+async def test_erasure_leaves_no_trace_and_later_requests_write_nothing(
     models_root: Path, keys_file: Path, api_keys, caplog: pytest.LogCaptureFixture
 ) -> None:
     catalog_dir = models_root.parent / "catalog"
     app = create_app(settings_for(models_root, keys_file, catalog_dir=catalog_dir, user_id_secret=SECRET))
-    reader, admin = as_key(api_keys, "reader"), as_key(api_keys, "admin")
-    pseudonym = user_key("zoe-4711", SecretStr(SECRET)).encode()
+    reader, admin, merchant = (
+        as_key(api_keys, "reader"),
+        as_key(api_keys, "admin"),
+        as_key(api_keys, "merchant"),
+    )
+    pseudonym = user_key("zoe-4711", SecretStr(SECRET))
+    caplog.set_level(logging.DEBUG)  # every logger, every level
     async with serving(app) as c:
         ids = [
-            (
-                await create(c, as_key(api_keys, "merchant"), {"sku": f"s{i}", "title": f"T{i}"}, png(p))
-            ).json()["id"]
+            (await create(c, merchant, {"sku": f"s{i}", "title": f"T{i}"}, png(p))).json()["id"]
             for i, p in enumerate(photos(3, seed=8))
         ]
+        campaign = (
+            await c.post(
+                "/v1/ads/campaigns", json={"name": "S", "budget": "10", "bid": "0.5"}, headers=merchant
+            )
+        ).json()
+        ad = await c.post(
+            f"/v1/ads/campaigns/{campaign['id']}/creatives",
+            data={"headline": "New"},
+            files={"file": ("ad.png", png(photos(1, seed=9)[0]), "image/png")},
+            headers=merchant,
+        )
+        creative = ad.json()["id"]
         now = datetime.now(UTC).isoformat()
         events = [
             {"event_id": f"e{i}", "user_id": "zoe-4711", "type": "view", "product_id": p, "timestamp": now}
             for i, p in enumerate(ids)
         ]
-        with caplog.at_level(logging.INFO, logger="shoplens.access"):
-            assert (await c.post("/v1/events", json={"events": events}, headers=reader)).json()[
-                "accepted"
-            ] == 3
-            assert (await c.get("/v1/users/zoe-4711/recommendations", headers=reader)).status_code == 200
-            assert (await c.get("/v1/users/zoe-4711/profile", headers=reader)).status_code == 403
-            assert (await c.get("/v1/users/zoe-4711/profile", headers=admin)).status_code == 200
-        logged = " ".join(str(getattr(r, "fields", "")) for r in caplog.records)
-        assert "/v1/users/{user_id}/recommendations" in logged and "zoe-4711" not in logged
-        assert _rows(app, CachedRecommendation) == 1
+        assert (await c.post("/v1/events", json={"events": events}, headers=reader)).json()["accepted"] == 3
+        impression = {"event_id": "i1", "user_id": "zoe-4711"}
+        assert (
+            await c.post(f"/v1/ads/{creative}/impression", json=impression, headers=reader)
+        ).status_code == 201
+        assert (await c.get("/v1/users/zoe-4711/recommendations", headers=reader)).status_code == 200
+        assert (await c.get("/v1/users/zoe-4711/profile", headers=admin)).status_code == 200
+        logged = [r for r in caplog.records if r.name == "shoplens.access"]
+        assert "/v1/users/{user_id}/recommendations" in _log_text(logged)  # the template, not the id
+        assert _rows(app, CachedRecommendation) == _rows(app, UserProfile) == 1
 
         assert (await c.delete("/v1/users/zoe-4711?vacuum=true", headers=admin)).status_code == 200
         for _ in range(2):  # later requests for the erased shopper and for made-up ones write nothing
             for user in ("zoe-4711", "made-up-1", "made-up-2"):
                 r = await c.get(f"/v1/users/{user}/recommendations", headers=reader)
                 assert r.status_code == 200 and r.json()["cold_start"] is True
+                r = await c.get("/v1/ads/select", params={"user_id": user}, headers=reader)
+                assert r.status_code == 200 and r.json()["segment"] == "all"
+                assert (await c.get(f"/v1/users/{user}/profile", headers=admin)).status_code == 404
+        late = [{**events[0], "event_id": "late"}]
+        r = await c.post("/v1/events", json={"events": late}, headers=reader)
+        assert r.json()["rejected"] == 1 and r.json()["results"][0]["reason"] == ERASED
+        r = await c.post(
+            f"/v1/ads/{creative}/click", json={"event_id": "c1", "user_id": "zoe-4711"}, headers=reader
+        )
+        assert r.status_code == 409
         assert _rows(app, CachedRecommendation) == _rows(app, UserProfile) == 0
-        files = list(catalog_dir.glob("catalog.db*")) + [p for p in catalog_dir.rglob("*") if p.is_file()]
-        assert any(p.name == "catalog.db" for p in files)
-        leaking = [p.name for p in files if pseudonym in p.read_bytes() or b"zoe-4711" in p.read_bytes()]
-        assert leaking == []
+        catalog = app.state.service.catalog()
+        assert mentions(catalog.sessions, pseudonym) == mentions(catalog.sessions, "zoe-4711") == []
+        needles = [pseudonym.encode(), b"zoe-4711", b"made-up-1"]
+        names = {p.name for p in catalog_dir.rglob("*") if p.is_file()}
+        assert {"catalog.db", "catalog.db-wal"} <= names and any(n.endswith(".faiss") for n in names), names
+        assert files_holding([catalog_dir, keys_file], needles) == []  # database, WAL, vector index, images
+    assert files_holding([catalog_dir], needles) == []  # and once the server has closed the database
+    served = [
+        r for r in caplog.records if not r.name.startswith(("httpx", "httpcore"))
+    ]  # not the test client's
+    assert served and not any(n.decode() in _log_text(served) for n in needles)
+
+
+async def test_profiles_need_the_shopper_data_scope(models_root: Path, keys_file: Path, api_keys) -> None:
+    app = create_app(settings_for(models_root, keys_file))
+    scoped = {"X-API-Key": KeyStore(keys_file).create("reader", "analyst", scopes=["shopper-data"])}
+    async with serving(app) as c:
+        (pid,) = [
+            (await create(c, as_key(api_keys, "merchant"), {"sku": "s", "title": "T"}, png(p))).json()["id"]
+            for p in photos(1, seed=9)
+        ]
+        event = {"event_id": "v", "user_id": "ann", "type": "view", "product_id": pid}
+        event["timestamp"] = datetime.now(UTC).isoformat()
+        await c.post("/v1/events", json={"events": [event]}, headers=scoped)
+        codes = {
+            who: (await c.get("/v1/users/ann/profile", headers=headers)).status_code
+            for who, headers in [("scoped", scoped), *((r, as_key(api_keys, r)) for r in api_keys)]
+        }
+        assert codes == {"scoped": 200, "reader": 403, "merchant": 403, "admin": 200}
+        refused = await c.get("/v1/users/ann/profile", headers=as_key(api_keys, "merchant"))
+        assert "shopper-data" in refused.json()["detail"]
+        operation = (await c.get("/openapi.json")).json()["paths"]["/v1/users/{user_id}/profile"]["get"]
+        assert {"401", "403", "404"} <= set(operation["responses"])
 
 
 async def test_expired_cache_rows_are_dropped(models_root: Path, keys_file: Path, api_keys) -> None:

@@ -1,7 +1,8 @@
-"""`shoplens events import` and `shoplens report trends` through Typer's runner, on both backends."""
+"""`shoplens events import|erase|expire` and `shoplens report trends` through Typer's runner, on both backends."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -9,10 +10,11 @@ from pydantic import SecretStr
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from shoplens.behaviour.events import user_key
+from shoplens.behaviour.events import ERASED, EventIn, record_events, user_key
 from shoplens.catalog.service import Catalog
 from shoplens.cli import app
-from shoplens.db.behaviour import Event
+from shoplens.db.base import utcnow
+from shoplens.db.behaviour import CachedRecommendation, Event
 
 runner = CliRunner()
 
@@ -66,3 +68,27 @@ def test_events_import_then_trends_report(
     assert result.exit_code == 0, result.output
     assert (out / "trends.csv").read_text().startswith("day,category,uploads,views,carts,purchases\n")
     assert (out / "trends.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_events_erase_and_expire(
+    catalog: Catalog, shop: list[int], models_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SHOPLENS_USER_ID_SECRET", "k")
+    monkeypatch.setenv("SHOPLENS_SHOPPER_CACHE_TTL_S", "60")
+    event = EventIn("1", "ann", "view", "2026-11-27T10:00:00Z", shop[0])
+    assert record_events(catalog.sessions, [event], SecretStr("k")).count("accepted") == 1
+    with catalog.sessions.begin() as s:
+        old = utcnow() - timedelta(seconds=61)
+        s.add(CachedRecommendation(user_id="bob", k=10, payload="{}", created_at=old))
+    result = runner.invoke(app, ["events", "expire", *options(catalog, models_root)])
+    assert result.exit_code == 0 and "deleted 1 expired cached rows (older than 60 s)" in result.output
+
+    result = runner.invoke(app, ["events", "erase", "ann", "--vacuum", *options(catalog, models_root)])
+    assert result.exit_code == 0, result.output
+    assert "1 from events" in result.output and "database file rewritten" in result.output
+    with catalog.sessions() as s:
+        assert s.scalars(select(Event.user_id)).all() == []
+    again = record_events(
+        catalog.sessions, [EventIn("2", "ann", "view", "2026-11-27T10:01:00Z", shop[0])], SecretStr("k")
+    )
+    assert again.results[0].reason == ERASED

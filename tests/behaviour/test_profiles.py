@@ -11,6 +11,7 @@ from shoplens.behaviour.events import EventIn, record_events
 from shoplens.behaviour.profiles import ProfileConfig, compute_profile, load_profile, segment_at
 from shoplens.catalog.queries import product_vectors
 from shoplens.catalog.service import Catalog
+from shoplens.db.base import as_utc
 from shoplens.db.behaviour import UserProfile
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -73,17 +74,22 @@ def test_no_events_no_profile(catalog: Catalog) -> None:
     assert load_profile(catalog.sessions, "nobody", "v1", CONFIG, NOW) is None
 
 
-def test_profile_is_cached_until_new_events_arrive(catalog: Catalog, shop: list[int]) -> None:
+def test_profile_is_cached_until_new_events_arrive_or_it_expires(catalog: Catalog, shop: list[int]) -> None:
     record(catalog, ("1", "view", shop[0], 1))
     first = load_profile(catalog.sessions, "u1", "v1", CONFIG, NOW)
     with catalog.sessions() as s:
         row = s.get(UserProfile, "u1")
         assert row is not None and row.events == 1 and row.model_version == "v1"
-    cached = load_profile(catalog.sessions, "u1", "v1", CONFIG, NOW + timedelta(days=30))
+    cached = load_profile(catalog.sessions, "u1", "v1", CONFIG, NOW + timedelta(seconds=CONFIG.cache_ttl_s))
     assert cached is not None and first is not None and cached.affinity == first.affinity
     assert (
         np.allclose(cached.taste, first.taste) and cached.updated_at == first.updated_at
     )  # served from the row
+    later = NOW + timedelta(seconds=CONFIG.cache_ttl_s + 1)
+    expired = load_profile(catalog.sessions, "u1", "v1", CONFIG, later)
+    assert expired is not None and expired.updated_at == later  # computed again, and cached anew
+    with catalog.sessions() as s:
+        assert as_utc(s.get(UserProfile, "u1").updated_at) == later  # type: ignore[union-attr]
     record(catalog, ("2", "purchase", shop[1], 0))
     with catalog.sessions() as s:
         assert s.scalars(select(UserProfile)).all() == []

@@ -36,3 +36,15 @@ def write_fashion_mnist_like(root: Path, n_train: int = 200, n_test: int = 60) -
         write_idx(root / img_name, images)
         write_idx(root / lbl_name, labels)
     return root
+
+
+def write_image_folder(root: Path, n: int, seed: int = 0, num_classes: int = 10) -> Path:
+    """A labelled folder root/c<k>/<i>.png of n learnable synthetic images (see synthetic_images)."""
+    from PIL import Image
+
+    images, labels = synthetic_images(n, seed, num_classes)
+    for i, (image, label) in enumerate(zip(images, labels)):
+        folder = root / f"c{label}"
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(folder / f"{i:06d}.png")
+    return root

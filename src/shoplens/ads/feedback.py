@@ -24,7 +24,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from shoplens.ads.tokens import Impression
-from shoplens.behaviour.events import forget_derived, user_key
+from shoplens.behaviour.erasure import erased, erasure_guard
+from shoplens.behaviour.events import ERASED, ShopperErasedError, forget_derived, user_key
 from shoplens.behaviour.profiles import segment_at
 from shoplens.db.ads import AdStat, Campaign, ClickCharge, Creative
 from shoplens.db.base import as_utc, utcnow
@@ -154,6 +155,7 @@ def record_ad_event(
     """Store an ad event and count it (the shopper id pseudonymised under `secret`); not recorded when seen before.
 
     A click is charged only for `impression`, a valid token's (`check_token`; a string: why it is not valid).
+    An erased shopper's event is refused (ShopperErasedError).
     """
     if kind not in AD_EVENTS:
         raise ValueError(f"kind must be one of {AD_EVENTS}, got {kind!r}")
@@ -167,6 +169,9 @@ def record_ad_event(
         "ad_id": creative_id,
         "ts": as_utc(ts) if ts else utcnow(),
     }
+    erasure_guard(session)
+    if erased(session, [values["user_id"]]):
+        raise ShopperErasedError(ERASED)
     insert = upsert(session)(Event).values(**values).on_conflict_do_nothing(index_elements=[Event.event_id])
     stored = session.scalar(insert.returning(Event.id))
     if stored is None:  # seen before (perhaps stored by a concurrent request a moment ago)

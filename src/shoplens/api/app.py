@@ -26,6 +26,7 @@ from shoplens.api.middleware import (
 )
 from shoplens.api.routes import classify, health, models, problems, web
 from shoplens.api.service import Lifecycle, Service
+from shoplens.api.workers import Worker
 from shoplens.backbones.serving import model_loader, use_backbone
 from shoplens.config import Settings
 from shoplens.inference.batcher import MicroBatcher
@@ -115,8 +116,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         service.close()
 
 
-def create_app(settings: Settings | None = None, *, loader: PredictorLoader | None = None) -> FastAPI:
-    """A ready-to-serve app; `loader` (bundle folder → Predictor) replaces the runtime's, for tests."""
+def create_app(
+    settings: Settings | None = None, *, loader: PredictorLoader | None = None, worker: Worker | None = None
+) -> FastAPI:
+    """A ready-to-serve app; `loader` (bundle folder → Predictor) replaces the runtime's, for tests; `worker`: one
+    of several server processes (its admission slots shared with the others)."""
     settings = settings or Settings()
     store = ModelStore(
         settings.models_dir,
@@ -128,6 +132,8 @@ def create_app(settings: Settings | None = None, *, loader: PredictorLoader | No
         loaded = use_backbone(store, settings.backbone, settings.taxonomy_file)[1]
     metrics = Metrics()
     lifecycle = Lifecycle(max_admitted=settings.max_inflight)
+    if worker is not None:
+        lifecycle.shared, lifecycle.worker = worker.admission, worker.index
     batcher = MicroBatcher(
         max_batch=settings.effective_batch_size,
         max_wait_ms=settings.batch_max_wait_ms if settings.batching else 0,

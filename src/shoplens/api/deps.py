@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from shoplens.api.keys import ROLES, KeyFileError, Principal, Role, role_allows
+from shoplens.api.keys import ROLES, KeyFileError, Principal, Role, Scope, role_allows
 from shoplens.api.openapi import raises
 from shoplens.api.service import Service
 from shoplens.config import Settings, is_loopback
@@ -101,10 +101,13 @@ def authorize(
     return principal
 
 
-def require(role: Role) -> Callable[..., Awaitable[Principal]]:
-    """A dependency admitting callers whose key has `role` or a stronger one (anyone in open mode)."""
+def require(role: Role, scope: Scope | None = None) -> Callable[..., Awaitable[Principal]]:
+    """A dependency admitting callers whose key has `role` or a stronger one (anyone in open mode) and, when
+    given, holds `scope` (an admin holds every scope)."""
 
-    refusals = (401,) if role == ROLES[0] else (401, 403)  # the weakest role is never refused for its role
+    refusals = (
+        (401,) if role == ROLES[0] and scope is None else (401, 403)
+    )  # the weakest role is never refused
 
     @raises(*refusals)
     async def caller(
@@ -113,7 +116,12 @@ def require(role: Role) -> Callable[..., Awaitable[Principal]]:
         api_key: Annotated[str | None, Depends(api_key_header)],
         token: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     ) -> Principal:
-        return authorize(service, api_key, token.credentials if token else None, role, request)
+        principal = authorize(service, api_key, token.credentials if token else None, role, request)
+        if scope is not None and not principal.holds(scope):
+            raise ForbiddenError(
+                f"this needs a key with the {scope} scope (`shoplens keys create --scope {scope}`)"
+            )
+        return principal
 
     return caller
 
@@ -134,3 +142,4 @@ def acting_merchant(caller: Principal, requested: str | None, field: str = "merc
 ReaderDep = Annotated[Principal, Depends(require("reader"))]
 MerchantDep = Annotated[Principal, Depends(require("merchant"))]
 AdminDep = Annotated[Principal, Depends(require("admin"))]
+ShopperDataDep = Annotated[Principal, Depends(require("reader", "shopper-data"))]  # shopper profiles

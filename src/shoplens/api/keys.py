@@ -1,4 +1,8 @@
-"""API keys with roles, stored only as salted SHA-256 hashes in a JSON file; the key itself is shown once."""
+"""API keys with roles and scopes, stored only as salted SHA-256 hashes in a JSON file; the key is shown once.
+
+A role is how much a key may do (each role can do what the ones before it can); a scope is access to one kind of
+sensitive data, granted key by key: `shopper-data` reads shopper profiles. Admin keys hold every scope.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import json
 import os
 import secrets
 import threading
+from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,6 +24,8 @@ from shoplens.files import file_lock, write_atomic
 
 Role = Literal["reader", "merchant", "admin"]
 ROLES: tuple[str, ...] = get_args(Role)  # in increasing power: each role can do what the ones before it can
+Scope = Literal["shopper-data"]
+SCOPES: tuple[str, ...] = get_args(Scope)
 KEY_PREFIX = "slk"
 FILE_VERSION = 1
 
@@ -31,11 +38,17 @@ class KeyFileError(ShopLensError):
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: the key's id (None when anonymous in open mode), its role, and a merchant key's merchant."""
+    """Who is calling: the key's id (None when anonymous in open mode), its role, a merchant key's merchant, and
+    its scopes."""
 
     key_id: str | None
     role: Role
     merchant: str | None = None
+    scopes: frozenset[str] = frozenset()
+
+    def holds(self, scope: Scope) -> bool:
+        """Whether this caller may read the data of a scope (admins may read all)."""
+        return self.role == "admin" or scope in self.scopes
 
     @property
     def owner(self) -> str:
@@ -54,6 +67,7 @@ class KeyRecord:
     created: str
     label: str = ""
     merchant: str | None = None
+    scopes: tuple[str, ...] = ()  # a file written before scopes existed has none
 
 
 def role_allows(have: str, need: str) -> bool:
@@ -75,17 +89,23 @@ class KeyStore:
         self._stamp: tuple[int, int, int] | None = None
         self._records: dict[str, KeyRecord] = {}
 
-    def create(self, role: str, label: str = "", merchant: str | None = None) -> str:
-        """Add a key with this role (a merchant key names its merchant) and return it, the only time it is in clear."""
+    def create(
+        self, role: str, label: str = "", merchant: str | None = None, scopes: Iterable[str] = ()
+    ) -> str:
+        """Add a key with this role (a merchant key names its merchant) and scopes; return it, the only time it is
+        in clear."""
         if role not in ROLES:
             raise KeyFileError(f"unknown role {role!r}; roles: {', '.join(ROLES)}")
+        scopes = tuple(sorted(set(scopes)))
+        if unknown := [s for s in scopes if s not in SCOPES]:
+            raise KeyFileError(f"unknown scope {unknown[0]!r}; scopes: {', '.join(SCOPES)}")
         if (role == "merchant") != bool(merchant):
             raise KeyFileError("a merchant key needs --merchant, and only a merchant key takes one")
         key_id = secrets.token_hex(6)
         key = f"{KEY_PREFIX}_{key_id}_{secrets.token_urlsafe(32)}"
         salt = secrets.token_hex(16)
         created = datetime.now(UTC).isoformat(timespec="seconds")
-        record = KeyRecord(key_id, role, salt, _digest(salt, key), created, label, merchant)  # type: ignore[arg-type]
+        record = KeyRecord(key_id, role, salt, _digest(salt, key), created, label, merchant, scopes)  # type: ignore[arg-type]
         with self._lock, self._file_lock():
             records = self._read()
             records[key_id] = record
@@ -115,7 +135,7 @@ class KeyStore:
             record = self._current().get(parts[1])
         if record is None or not hmac.compare_digest(record.sha256, _digest(record.salt, key)):
             return None
-        return Principal(record.id, record.role, record.merchant)
+        return Principal(record.id, record.role, record.merchant, frozenset(record.scopes))
 
     def _current(self) -> dict[str, KeyRecord]:
         """The records, reread only when the file was replaced or its size or modification time changed."""
@@ -137,7 +157,10 @@ class KeyStore:
         """Parse the keys file (an absent file holds no keys)."""
         try:
             data: Any = json.loads(self.path.read_text())
-            return {r["id"]: KeyRecord(**r) for r in data.get("keys", [])}
+            return {
+                r["id"]: KeyRecord(**{**r, "scopes": tuple(r.get("scopes", ()))})
+                for r in data.get("keys", [])
+            }
         except FileNotFoundError:
             return {}
         except (OSError, ValueError, TypeError, KeyError, AttributeError) as e:
@@ -145,6 +168,9 @@ class KeyStore:
 
     def _write(self, records: dict[str, KeyRecord]) -> None:
         """Write the file atomically, readable by its owner only."""
-        body = {"version": FILE_VERSION, "keys": [r.__dict__ for r in records.values()]}
+        body = {
+            "version": FILE_VERSION,
+            "keys": [{**r.__dict__, "scopes": list(r.scopes)} for r in records.values()],
+        }
         write_atomic(self.path, (json.dumps(body, indent=2) + "\n").encode(), mode=0o600)
         self._stamp = None

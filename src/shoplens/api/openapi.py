@@ -40,6 +40,7 @@ DESCRIPTIONS = {
     500: "A bug; `instance` is the request id to report",
     503: "Not now (busy, no model, a dependency down, shutting down); see Retry-After",
     504: "Not answered within the request deadline",
+    507: "The image store is full: nothing was stored",
 }
 HEADERS = {
     401: {"WWW-Authenticate": "How to authenticate (Bearer)"},

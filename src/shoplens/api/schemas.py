@@ -104,6 +104,29 @@ class ModelVersionPublic(BaseModel):
     serving: bool = Field(description="Loaded and answering requests in this process.")
 
 
+class RuntimeCandidatePublic(BaseModel):
+    """One runtime the load-time calibration tried, checked against FP32 ONNX Runtime and timed if accurate."""
+
+    runtime: str
+    passed: bool
+    top1_agreement: float | None = None
+    max_prob_diff: float | None = None
+    images_per_second: float | None = None
+    reason: str | None = None
+
+
+class RuntimePublic(BaseModel):
+    """How the serving version runs in this process: its runtime and, under `auto`, the calibration behind it."""
+
+    runtime: str
+    chosen_by: str = Field(description="calibration, the only candidate that passed, or the settings.")
+    rule: str | None = None
+    cpu_flags: list[str] = Field(
+        default_factory=list, description="The CPU's flags that matter to inference."
+    )
+    candidates: list[RuntimeCandidatePublic] = Field(default_factory=list)
+
+
 class ModelListPublic(BaseModel):
     """The versions of the served model name, newest first."""
 
@@ -111,6 +134,9 @@ class ModelListPublic(BaseModel):
     active: str | None
     serving: str | None
     versions: list[ModelVersionPublic]
+    runtime: RuntimePublic | None = Field(
+        None, description="The serving version's runtime here (None: none)."
+    )
 
 
 class ActivationPublic(BaseModel):
@@ -126,3 +152,6 @@ class StatusPublic(BaseModel):
 
     status: str
     model: ModelRefPublic | None = None
+    worker: int | None = Field(
+        None, description="The server process that answered (0..N-1 with --workers N)."
+    )

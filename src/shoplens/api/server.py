@@ -14,6 +14,7 @@ import uvicorn
 
 from shoplens.api.app import create_app
 from shoplens.api.service import Lifecycle
+from shoplens.api.workers import Worker, supervise
 from shoplens.config import Settings
 
 log = logging.getLogger(__name__)
@@ -74,10 +75,16 @@ class GracefulServer(uvicorn.Server):
         return await super().on_tick(counter)
 
 
-def serve(settings: Settings) -> int:
-    """Serve until SIGTERM/SIGINT; the exit status (0 after a graceful stop, 1 if the server never started)."""
+def serve(settings: Settings, worker: Worker | None = None) -> int:
+    """Serve until SIGTERM/SIGINT; the exit status (0 after a graceful stop, 1 if the server never started).
+
+    With settings.workers > 1 this process supervises that many workers (api/workers.py), each of which comes back
+    here with its `worker`: the shared socket and admission counts.
+    """
     configure_logging(settings.log_level)
-    app = create_app(settings)
+    if worker is None and settings.workers > 1:
+        return supervise(settings)
+    app = create_app(settings, worker=worker)
     config = uvicorn.Config(
         app,
         host=settings.host,
@@ -90,5 +97,5 @@ def serve(settings: Settings) -> int:
         log_level=settings.log_level,
     )
     server = GracefulServer(config, app.state.service.lifecycle, settings.drain_timeout_s)
-    server.run()
+    server.run(sockets=[worker.sock] if worker else None)
     return 0 if server.started else 1

@@ -24,6 +24,7 @@ from shoplens.inference.predictor import Predictor
 from shoplens.inference.store import ModelHandle
 
 if TYPE_CHECKING:  # the catalogue stack (SQLAlchemy, faiss, the domain rooms) loads on first use
+    from shoplens.api.workers import SharedAdmission
     from shoplens.catalog.service import Catalog
     from shoplens.recommend.recommender import Recommender
 
@@ -40,9 +41,17 @@ class Lifecycle:
         0  # admitted classify requests still reading and decoding (their images are on their way)
     )
 
+    shared: SharedAdmission | None = (
+        None  # with several workers: the slots of all of them (the limit is global)
+    )
+    worker: int | None = None  # this process's number among the workers (None: the only one)
+
     def admit(self) -> bool:
         """Take a slot for model work; False when all are taken (the caller answers 503)."""
-        if self.admitted >= self.max_admitted:
+        if self.shared is not None and self.worker is not None:
+            if not self.shared.admit(self.worker):
+                return False
+        elif self.admitted >= self.max_admitted:
             return False
         self.admitted += 1
         return True
@@ -50,6 +59,8 @@ class Lifecycle:
     def release(self) -> None:
         """Give an admitted slot back."""
         self.admitted -= 1
+        if self.shared is not None and self.worker is not None:
+            self.shared.release(self.worker)
 
 
 class Ticket:
@@ -143,12 +154,16 @@ class Service:
 
     def recommender(self) -> Recommender:
         """The recommender (one statistics snapshot shared by all requests), created on first use."""
-        from shoplens.recommend.recommender import Recommender
+        from shoplens.behaviour.profiles import ProfileConfig
+        from shoplens.recommend.recommender import Recommender, RecommenderConfig
 
         catalog = self.catalog()
+        ttl = self.settings.shopper_cache_ttl_s
         with self._catalog_lock:
             if self._recommender is None:
-                self._recommender = Recommender(catalog)
+                self._recommender = Recommender(
+                    catalog, RecommenderConfig(cache_ttl_s=ttl), ProfileConfig(cache_ttl_s=ttl)
+                )
             return self._recommender
 
     def close(self) -> None:

@@ -6,6 +6,8 @@ a zone is taken as UTC, and one more than `MAX_FUTURE` ahead of the server's clo
 
 When a secret is set, user ids are replaced by HMAC-SHA256(secret, id) before anything is stored, so the raw id
 never reaches the database; the same id always maps to the same key, so profiles and erasure still work.
+Events of an erased shopper (see `erasure`) are rejected alone, with the reason `ERASED`: erasure is final, and
+a sender's late or replayed events must not bring the shopper back.
 """
 
 from __future__ import annotations
@@ -24,11 +26,12 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
+from shoplens.behaviour.erasure import erased, erasure_guard
 from shoplens.db.ads import Creative
 from shoplens.db.base import MAX_INT, utcnow
 from shoplens.db.behaviour import EVENT_TYPES, CachedRecommendation, Event, UserProfile
 from shoplens.db.catalog import Product
-from shoplens.errors import DataFormatError, DataNotFoundError, ShopLensError
+from shoplens.errors import ConflictError, DataFormatError, DataNotFoundError, ShopLensError
 
 PRODUCT_EVENTS = ("view", "click", "add_to_cart", "purchase")
 MAX_BATCH = 1000
@@ -37,6 +40,7 @@ MAX_PAST = timedelta(days=730)  # older events (0001-01-01) are mistakes, and wo
 MAX_ID = 100  # characters of event, user and session ids (the columns' width)
 AD_EVENTS = ("ad_impression", "ad_click")
 CSV_COLUMNS = ("event_id", "user_id", "type", "timestamp")  # required; product_id, ad_id, session_id optional
+ERASED = "this shopper was erased: their events are refused"
 
 
 def user_key(user_id: str, secret: SecretStr | None) -> str:
@@ -50,6 +54,10 @@ class EventError(ShopLensError):
     """One event cannot be accepted as sent."""
 
     exit_code = 2
+
+
+class ShopperErasedError(ConflictError):
+    """An event for a shopper who was erased (409 for a single ad event; a batch rejects such events alone)."""
 
 
 @dataclass(frozen=True)
@@ -199,12 +207,16 @@ def record_events(
         except EventError as err:
             results[n] = EventResult(e.event_id, "rejected", str(err))
     with sessions.begin() as session:
+        erasure_guard(session)  # an erasure in progress ends first; its tombstones are then seen below
         products = _existing(
             session, Product.id, {r["product_id"] for r in rows.values() if r["product_id"] is not None}
         )
         ads = _existing(session, Creative.id, {r["ad_id"] for r in rows.values() if r["ad_id"] is not None})
+        gone = erased(session, {r["user_id"] for r in rows.values()})
         for n, r in list(rows.items()):
-            if r["product_id"] is not None and r["product_id"] not in products:
+            if r["user_id"] in gone:
+                results[n] = EventResult(r["event_id"], "rejected", ERASED)
+            elif r["product_id"] is not None and r["product_id"] not in products:
                 results[n] = EventResult(r["event_id"], "rejected", f"unknown product {r['product_id']}")
             elif r["ad_id"] is not None and r["ad_id"] not in ads:
                 results[n] = EventResult(r["event_id"], "rejected", f"unknown ad {r['ad_id']}")

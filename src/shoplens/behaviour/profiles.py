@@ -6,8 +6,10 @@ category (a product's for product events, the recognised category of the creativ
 to sum to 1; the segment is the category with the most affinity ("all" without one); the taste vector is the
 weighted mean of the search vectors of the products interacted with, L2-normalised. Because decay multiplies
 every weight by the same factor as time passes, a normalised profile does not change until the shopper acts
-again: it is cached in `user_profiles` and dropped when new events arrive. A profile can also be computed as it
-was at a past time (`before=`): ads count an impression in the segment the shopper had when it was shown.
+again: it is cached in `user_profiles`, dropped when new events arrive, and not used (then deleted, see
+`erasure.expire_cached`) after `cache_ttl_s`; nothing is cached for an erased shopper. A profile can also be
+computed as it was at a past time (`before=`): ads count an impression in the segment the shopper had when it was
+shown.
 """
 
 from __future__ import annotations
@@ -20,9 +22,9 @@ from types import MappingProxyType
 
 import numpy as np
 from sqlalchemy import bindparam, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from shoplens.behaviour.erasure import store_unless_erased
 from shoplens.catalog.queries import PRODUCT_CATEGORY, product_vectors
 from shoplens.db.ads import Creative
 from shoplens.db.base import as_utc, utcnow
@@ -45,6 +47,7 @@ class ProfileConfig:
     max_events: int = 500  # the newest events of a shopper that count
     taste_items: int = 50  # the products with most weight that make up the taste vector
     recent: int = 20
+    cache_ttl_s: float = 600.0  # a cached profile older than this is computed again
 
     def weigh(self, kinds: Sequence[str], ages: np.ndarray) -> np.ndarray:
         """Each event's weight: its type's weight × 2^(−age / half_life), ages in days."""
@@ -188,22 +191,17 @@ def profile_from_row(row: UserProfile) -> Profile:
 
 
 def store_profile(sessions: sessionmaker[Session], profile: Profile) -> None:
-    """Cache a profile (a concurrent request that stored it first wins)."""
-    try:
-        with sessions.begin() as session:
-            session.merge(
-                UserProfile(
-                    user_id=profile.user_id,
-                    model_version=profile.model_version,
-                    affinity=json.dumps(profile.affinity),
-                    taste=profile.taste,
-                    recent=json.dumps(profile.recent),
-                    events=profile.events,
-                    updated_at=profile.updated_at,
-                )
-            )
-    except IntegrityError:
-        pass
+    """Cache a profile (a concurrent request that stored it first wins; an erased shopper's is not stored)."""
+    row = UserProfile(
+        user_id=profile.user_id,
+        model_version=profile.model_version,
+        affinity=json.dumps(profile.affinity),
+        taste=profile.taste,
+        recent=json.dumps(profile.recent),
+        events=profile.events,
+        updated_at=profile.updated_at,
+    )
+    store_unless_erased(sessions, row)
 
 
 def read_profile(
@@ -216,7 +214,8 @@ def read_profile(
 ) -> tuple[Profile | None, bool]:
     """The user's profile — cached when computed for this model version, else computed — and whether it was computed."""
     row = session.get(UserProfile, user) if use_cache else None
-    if row is not None and row.model_version == version:
+    fresh = row is not None and (now - as_utc(row.updated_at)).total_seconds() <= config.cache_ttl_s
+    if row is not None and fresh and row.model_version == version:
         return profile_from_row(row), False
     return compute_profile(session, user, version, config, now), True
 

@@ -19,6 +19,7 @@ from shoplens.catalog.recognise import MismatchConfig, Recognition, recognitions
 from shoplens.catalog.storage import LocalImageStore
 from shoplens.catalog.vectors import VectorSpace, index_store
 from shoplens.config import Settings
+from shoplens.db.availability import Availability
 from shoplens.db.catalog import Taxonomy
 from shoplens.db.engine import default_url, open_database
 from shoplens.errors import ShopLensError
@@ -89,6 +90,7 @@ class Catalog:
         url = config.database_url or default_url(config.data_dir)
         self.engine: Engine
         self.engine, self.sessions = open_database(url)
+        self.availability = Availability(self.engine)  # asked by readiness probes
         # Files are flushed to disk once per ingested batch (store.sync), before their rows are committed.
         self.store = LocalImageStore(config.data_dir / "images", fsync=False)
         root = config.data_dir / "index"

@@ -7,6 +7,7 @@ store can stand in later); `LocalImageStore` keeps the files on a local disk.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import io
 import os
@@ -40,6 +41,22 @@ class ImageNotFoundError(ShopLensError):
     """No image (or thumbnail) is stored under that id."""
 
     exit_code = 2
+
+
+class StoreFullError(ShopLensError):
+    """The image store has no room left (its disk or quota is full): nothing was stored."""
+
+    exit_code = 2
+    http_status = 507
+    code = "insufficient_storage"
+
+
+class StoreReadOnlyError(ShopLensError):
+    """The image store cannot be written now (a read-only file system): nothing was stored."""
+
+    exit_code = 2
+    http_status = 503
+    code = "service_unavailable"
 
 
 @dataclass(frozen=True)
@@ -158,7 +175,10 @@ class LocalImageStore:
         if variant == "thumb" and self.exists(image_id):
             with Image.open(self._path(image_id, "full")) as full:
                 data = self._encode(thumbnail(_pixels_only(full), self.thumb_size))
-            self._write(path, data)
+            with contextlib.suppress(
+                StoreFullError, StoreReadOnlyError
+            ):  # served all the same, kept next time
+                self._write(path, data)
             return data
         raise ImageNotFoundError(f"no {variant} image stored under id {image_id}")
 
@@ -240,8 +260,16 @@ class LocalImageStore:
         return buffer.getvalue()
 
     def _write(self, path: Path, data: bytes) -> int:
-        """Write data under path atomically (fsynced when the store was made with fsync=True)."""
-        return write_atomic(path, data, fsync=self.fsync)
+        """Write data under path atomically (fsynced when the store was made with fsync=True); a full or read-only
+        disk is StoreFullError or StoreReadOnlyError, and leaves no partial file."""
+        try:
+            return write_atomic(path, data, fsync=self.fsync)
+        except OSError as e:
+            if e.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise StoreFullError("the image store is full; nothing was stored") from e
+            if e.errno == errno.EROFS:
+                raise StoreReadOnlyError("the image store is read-only now; retry later") from e
+            raise
 
     def _files(self) -> Iterator[Path]:
         """Every file in the fan-out folders (by the id's first two hex digits), sorted."""

@@ -1,4 +1,4 @@
-"""`shoplens events import|shoppers` and `shoplens report trends`: shopper behaviour from the shell."""
+"""`shoplens events import|shoppers|erase|expire` and `shoplens report trends`: shopper behaviour from the shell."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ from shoplens.cli.common import app, err, friendly_errors, out
 from shoplens.cli.options import CATALOG, with_settings
 from shoplens.config import Settings
 
-events_app = typer.Typer(help="Shopper events: import, the most active shoppers.", no_args_is_help=True)
+events_app = typer.Typer(
+    help="Shopper events: import, the most active shoppers, erasure, cache expiry.", no_args_is_help=True
+)
 report_app = typer.Typer(help="Reports: category trends.", no_args_is_help=True)
 app.add_typer(events_app, name="events")
 app.add_typer(report_app, name="report")
@@ -76,6 +78,44 @@ def shoppers(
         out.print("no shopper events yet")
     for s in found:
         print(f"{s.user_id}\t{s.events}\t{s.last_event.isoformat()}")
+
+
+@events_app.command("erase")
+@friendly_errors
+@with_settings(CATALOG)
+def erase(
+    user_id: Annotated[str, typer.Argument(help="The shopper's id, as sent in events.")],
+    settings: Settings,
+    vacuum: Annotated[
+        bool,
+        typer.Option(help="SQLite: also rewrite the database file, so no freed page keeps a trace (slow)."),
+    ] = False,
+) -> None:
+    """Delete a shopper's events, profile and cached recommendations, refuse their later events; repeatable.
+
+    A running server's co-visitation counts (no shopper ids in them) follow within a minute, at their rebuild.
+    """
+    from shoplens.behaviour.erasure import erase_shopper
+    from shoplens.behaviour.events import user_key
+
+    keys = {user_id, user_key(user_id, settings.user_id_secret)}
+    with open_catalog(settings) as catalog:
+        deleted = erase_shopper(catalog.sessions, catalog.engine, keys, vacuum)
+    rows = ", ".join(f"{n} from {table}" for table, n in deleted.items())
+    out.print(f"erased the shopper: {rows}{'; database file rewritten' if vacuum else ''}")
+
+
+@events_app.command("expire")
+@friendly_errors
+@with_settings(CATALOG)
+def expire(settings: Settings) -> None:
+    """Delete cached profiles and recommendations older than SHOPLENS_SHOPPER_CACHE_TTL_S."""
+    from shoplens.behaviour.erasure import expire_cached
+    from shoplens.db.base import utcnow
+
+    with open_catalog(settings) as catalog:
+        n = expire_cached(catalog.sessions, utcnow(), settings.shopper_cache_ttl_s)
+    out.print(f"deleted {n} expired cached rows (older than {settings.shopper_cache_ttl_s:g} s)")
 
 
 @report_app.command("trends")

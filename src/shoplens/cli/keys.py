@@ -26,12 +26,17 @@ def keys_create(
     merchant: Annotated[
         str | None, typer.Option(help="The merchant a merchant key acts for (its products only).")
     ] = None,
+    scope: Annotated[
+        list[str] | None,
+        typer.Option(help="Access to sensitive data, repeatable: shopper-data (shopper profiles)."),
+    ] = None,
 ) -> None:
     """Create an API key and print it once (only its salted hash is stored)."""
     from shoplens.api.keys import KeyStore
 
-    key = KeyStore(settings.api_keys_file).create(role, label, merchant)
-    err.print(f"created a {role} key in {settings.api_keys_file}; it is shown only now:")
+    key = KeyStore(settings.api_keys_file).create(role, label, merchant, scope or ())
+    scopes = f" with scope {', '.join(scope)}" if scope else ""
+    err.print(f"created a {role} key{scopes} in {settings.api_keys_file}; it is shown only now:")
     print(key)
 
 
@@ -39,7 +44,7 @@ def keys_create(
 @friendly_errors
 @with_settings(KEYS)
 def keys_list(settings: Settings) -> None:
-    """Stored keys: id (for `keys revoke`), role, merchant, creation time, label — never the keys."""
+    """Stored keys: id (for `keys revoke`), role, merchant, scopes, creation time, label — never the keys."""
     from shoplens.api.keys import KeyStore
 
     records = KeyStore(settings.api_keys_file).records()
@@ -47,10 +52,10 @@ def keys_list(settings: Settings) -> None:
         out.print(f"no keys in {settings.api_keys_file}")
         return
     table = Table(title=f"API keys in {settings.api_keys_file}")
-    for col in ("id", "role", "merchant", "created (UTC)", "label"):
+    for col in ("id", "role", "merchant", "scopes", "created (UTC)", "label"):
         table.add_column(col, no_wrap=col == "id")
     for r in records:
-        table.add_row(r.id, r.role, r.merchant or "-", r.created, r.label)
+        table.add_row(r.id, r.role, r.merchant or "-", ", ".join(r.scopes) or "-", r.created, r.label)
     out.print(table)
 
 

@@ -33,6 +33,7 @@ SERVE: Group = {
     "open_write": ("--open-write",),
     "batching": ("--batching/--no-batching",),
     "runtime": (),
+    "workers": (),
     **DEVICE,
     "backbone": (),
     "taxonomy_file": (),

@@ -87,6 +87,21 @@ def train(
         Path | None, typer.Option(help="Continue from a checkpoint (…/checkpoints/last.pt).")
     ] = None,
     progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
+    nproc: Annotated[
+        int,
+        typer.Option(
+            min=1, help="Train in N local processes (DistributedDataParallel; gloo on CPU, NCCL on GPUs)."
+        ),
+    ] = 1,
+    stream: Annotated[
+        bool | None,
+        typer.Option(
+            "--stream/--no-stream",
+            help="Decode --folder/--manifest photos from disk while training instead of holding them in memory "
+            "(default: above 20000 photos).",
+            show_default=False,
+        ),
+    ] = None,
     activate: Annotated[
         bool, typer.Option("--activate", help="Serve the new version (refused if it is near chance).")
     ] = False,
@@ -135,7 +150,14 @@ def train(
     }
     if aug:
         cfg = dataclasses.replace(cfg, augment=dataclasses.replace(cfg.augment, **aug))
-    source = _source(data_dir, folder, manifest, image_size, mode, verify)
+    if nproc > 1:
+        from shoplens.training.distributed import under_torchrun
+
+        if under_torchrun():
+            raise typer.BadParameter(
+                "torchrun already started this process; give one or the other", param_hint="--nproc"
+            )
+    source = dataclasses.replace(_source(data_dir, folder, manifest, image_size, mode, verify), stream=stream)
     if resume and not resume.is_file():
         raise typer.BadParameter(f"{resume} does not exist", param_hint="--resume")
     if output is None:
@@ -147,7 +169,14 @@ def train(
 
     given = {"batch_size": batch_size, "epochs": epochs, "lr": lr, "time_budget": time_budget}
     keep = {name for name, value in given.items() if value is not None}
-    bundle, metrics = run_training(cfg, source, output, resume=resume, progress=progress, keep=keep)
+    if nproc > 1:
+        from shoplens.training.distributed import launch
+
+        bundle, metrics = launch(nproc, run_training, cfg, source, output, resume, progress, keep)
+    else:
+        bundle, metrics = run_training(cfg, source, output, resume=resume, progress=progress, keep=keep)
+    if not metrics:  # one of torchrun's other ranks: rank 0 reports
+        return
     extra = metrics["extra"]
     for option, (before, after) in extra["adapted_to_small_data"].items():
         out.print(

@@ -8,8 +8,25 @@ from dataclasses import dataclass, field
 import numpy as np
 
 
+class Labelled:
+    """What every dataset answers from its `labels` and `class_names` (in memory or on disk)."""
+
+    labels: np.ndarray
+    class_names: list[str]
+
+    @property
+    def num_classes(self) -> int:
+        """Number of categories."""
+        return len(self.class_names)
+
+    def class_counts(self) -> dict[str, int]:
+        """How many images each class has."""
+        counts = np.bincount(self.labels, minlength=self.num_classes)
+        return {name: int(c) for name, c in zip(self.class_names, counts)}
+
+
 @dataclass
-class ImageDataset:
+class ImageDataset(Labelled):
     """Images (N, C, H, W) uint8 at the model's input size, integer labels, and class names."""
 
     images: np.ndarray
@@ -35,11 +52,6 @@ class ImageDataset:
     def __len__(self) -> int:
         return len(self.labels)
 
-    @property
-    def num_classes(self) -> int:
-        """Number of categories."""
-        return len(self.class_names)
-
     def subset(self, indices: np.ndarray) -> ImageDataset:
         """A dataset holding only the given rows (same classes, same source)."""
         return ImageDataset(
@@ -50,11 +62,6 @@ class ImageDataset:
             self.checksum,
             self.meta,
         )
-
-    def class_counts(self) -> dict[str, int]:
-        """How many images each class has."""
-        counts = np.bincount(self.labels, minlength=self.num_classes)
-        return {name: int(c) for name, c in zip(self.class_names, counts)}
 
 
 def array_checksum(*arrays: np.ndarray) -> str:

@@ -1,4 +1,7 @@
-"""A merchant's own categories: a labelled folder (root/<category>/*.jpg) or a CSV manifest (path,label)."""
+"""A merchant's own categories: a labelled folder (root/<category>/*.jpg) or a CSV manifest (path,label).
+
+Both are read into memory, or left on disk and decoded when read (`stream`, see data/stream.py).
+"""
 
 from __future__ import annotations
 
@@ -7,43 +10,29 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-import numpy as np
-
-from shoplens.data.dataset import ImageDataset, array_checksum
-from shoplens.errors import DataFormatError, DataNotFoundError, ImageError
-from shoplens.imaging import PreprocessConfig, image_to_array, read_image_file
+from shoplens.data.dataset import ImageDataset
+from shoplens.data.stream import STREAM_ABOVE, FileDataset
+from shoplens.errors import DataFormatError, DataNotFoundError
+from shoplens.imaging import PreprocessConfig
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif"}
 
 
-def _build(items: Iterable[tuple[Path, str]], cfg: PreprocessConfig, source: str) -> ImageDataset:
+def _build(
+    items: Iterable[tuple[Path, str]], cfg: PreprocessConfig, source: str, stream: bool | None
+) -> ImageDataset | FileDataset:
+    """The labelled photos on disk (stream) or decoded into memory; stream=None: on disk above STREAM_ABOVE."""
     items = list(items)
     if not items:
         raise DataNotFoundError(f"{source}: no images found (accepted: {', '.join(sorted(IMAGE_SUFFIXES))})")
     class_names = sorted({label for _, label in items})
     index = {name: i for i, name in enumerate(class_names)}
-    arrays, labels, skipped = [], [], []
-    for path, label in items:
-        try:
-            arrays.append(image_to_array(read_image_file(path), cfg))
-        except ImageError as e:
-            skipped.append({"path": str(path), "error": str(e)})
-            continue
-        labels.append(index[label])
-    if not arrays:
-        raise DataFormatError(
-            f"{source}: none of the {len(items)} images could be read (first: {skipped[0]['error']})"
-        )
-    images = np.stack(arrays)
-    labels_arr = np.asarray(labels, dtype=np.int64)
-    return ImageDataset(
-        images,
-        labels_arr,
-        class_names,
-        source=source,
-        checksum=array_checksum(images, labels_arr),
-        meta={"skipped": skipped},
+    files = FileDataset.from_items(
+        [p for p, _ in items], [index[label] for _, label in items], class_names, cfg, source
     )
+    if stream is None:
+        stream = len(files) > STREAM_ABOVE
+    return files if stream else files.materialize()
 
 
 def folder_items(root: str | os.PathLike) -> list[tuple[Path, str]]:
@@ -59,12 +48,16 @@ def folder_items(root: str | os.PathLike) -> list[tuple[Path, str]]:
     ]
 
 
-def load_image_folder(root: str | os.PathLike, cfg: PreprocessConfig) -> ImageDataset:
-    """One class per sub-folder of root; every photo goes through the model's preprocessing."""
-    return _build(folder_items(root), cfg, f"folder:{Path(root)}")
+def load_image_folder(
+    root: str | os.PathLike, cfg: PreprocessConfig, stream: bool | None = False
+) -> ImageDataset | FileDataset:
+    """One class per sub-folder of root; every photo goes through the model's preprocessing (stream: when read)."""
+    return _build(folder_items(root), cfg, f"folder:{Path(root)}", stream)
 
 
-def load_csv_manifest(manifest: str | os.PathLike, cfg: PreprocessConfig) -> ImageDataset:
+def load_csv_manifest(
+    manifest: str | os.PathLike, cfg: PreprocessConfig, stream: bool | None = False
+) -> ImageDataset | FileDataset:
     """Rows of `path,label` (a header row is optional); relative paths resolve against the manifest's folder."""
     manifest = Path(manifest)
     try:
@@ -80,4 +73,4 @@ def load_csv_manifest(manifest: str | os.PathLike, cfg: PreprocessConfig) -> Ima
             raise DataFormatError(f"{manifest}: row {n} needs `path,label`, got {row!r}")
         path = Path(row[0].strip())
         items.append((path if path.is_absolute() else manifest.parent / path, row[1].strip()))
-    return _build(items, cfg, f"manifest:{manifest}")
+    return _build(items, cfg, f"manifest:{manifest}", stream)

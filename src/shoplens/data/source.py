@@ -10,6 +10,7 @@ from shoplens.data.dataset import ImageDataset
 from shoplens.data.fashion_mnist import load_fashion_mnist
 from shoplens.data.folder import load_csv_manifest, load_image_folder
 from shoplens.data.split import stratified_split
+from shoplens.data.stream import FileDataset
 from shoplens.errors import DataFormatError
 from shoplens.imaging import PreprocessConfig
 
@@ -27,6 +28,9 @@ class DataSource:
     mode: Literal["L", "RGB"] = "L"
     test_fraction: float = 0.15  # held out from a folder/manifest (Fashion-MNIST has its own test split)
     verify: bool = True  # Fashion-MNIST: insist on the official checksums and counts
+    stream: bool | None = (
+        False  # folder/manifest: decode when read (None: above data.stream.STREAM_ABOVE photos)
+    )
 
     def record(self) -> dict[str, Any]:
         """What a bundle keeps to find this data again (config.json's `data`)."""
@@ -51,8 +55,11 @@ class DataSource:
 
 def load_data(
     source: DataSource, preprocess: PreprocessConfig, seed: int
-) -> tuple[ImageDataset, ImageDataset]:
-    """(training pool, test set); the test set is held out before any training decision."""
+) -> tuple[ImageDataset | FileDataset, ImageDataset | FileDataset]:
+    """(training pool, test set); the test set is held out before any training decision.
+
+    A streamed folder or manifest gives FileDatasets (`data.stream.in_memory` reads one whole).
+    """
     if source.kind == "fashion-mnist":
         return (
             load_fashion_mnist("train", source.path, source.verify),
@@ -61,6 +68,6 @@ def load_data(
     loader = load_image_folder if source.kind == "folder" else load_csv_manifest
     if source.path is None:
         raise DataFormatError(f"a {source.kind} data source needs a path")
-    full = loader(source.path, preprocess)
+    full = loader(source.path, preprocess, stream=source.stream)
     pool_idx, test_idx = stratified_split(full.labels, source.test_fraction, seed=seed + 1)
     return full.subset(pool_idx), full.subset(test_idx)

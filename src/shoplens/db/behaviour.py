@@ -1,7 +1,8 @@
-"""Shopper behaviour's tables: events, cached profiles and cached recommendations.
+"""Shopper behaviour's tables: events, cached profiles and cached recommendations, erased shoppers.
 
 Everything tied to a shopper is keyed by `user_id` (pseudonymised on the way in when a secret is set), so
-erasing a user is a few keyed deletes.
+erasing a user is a few keyed deletes. The erased are remembered only as a one-way digest of their key (no
+`user_id` column), so that nothing is stored under their key again.
 """
 
 from __future__ import annotations
@@ -53,3 +54,11 @@ class CachedRecommendation(Base):
     k: Mapped[int] = mapped_column(Integer, primary_key=True)
     payload: Mapped[str] = mapped_column(Text)  # JSON
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ErasedShopper(Base):
+    """A tombstone: the digest of an erased shopper's key; their events are refused and nothing is cached for them."""
+
+    __tablename__ = "erased_shoppers"
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 hex, see behaviour.erasure
+    erased_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

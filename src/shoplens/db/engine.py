@@ -11,6 +11,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from shoplens.db.availability import DatabaseUnavailableError, watch
 from shoplens.errors import ShopLensError
 
 if TYPE_CHECKING:
@@ -76,12 +77,15 @@ def make_engine(url: str) -> Engine:
             parsed, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
         )
         event.listen(engine, "connect", _sqlite_pragmas)
+        watch(engine)
         return engine
     if parsed.get_backend_name() != "postgresql":
         raise DatabaseError(
             f"unsupported database {parsed.get_backend_name()!r}: use sqlite:/// or postgresql://"
         )
-    return create_engine(parsed, pool_pre_ping=True)
+    engine = create_engine(parsed, pool_pre_ping=True)
+    watch(engine)
+    return engine
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -103,8 +107,9 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         with engine.begin() as conn:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, revision)
-    except OperationalError as e:
-        raise DatabaseError(f"cannot reach the database {engine.url.render_as_string()}: {e.orig}") from e
+    except (OperationalError, DatabaseUnavailableError) as e:
+        why = e.__cause__ if isinstance(e, DatabaseUnavailableError) else e.orig
+        raise DatabaseError(f"cannot reach the database {engine.url.render_as_string()}: {why}") from e
 
 
 def open_database(url: str) -> tuple[Engine, sessionmaker[Session]]:

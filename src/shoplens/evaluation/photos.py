@@ -30,7 +30,8 @@ from shoplens.evaluation.photo_summary import Record, summarise
 from shoplens.imaging import decode_image
 from shoplens.inference import load_predictor
 from shoplens.inference.store import ModelStore
-from shoplens.models.bundle import read_config
+from shoplens.models.bundle import read_bundle_spec, read_config, write_json
+from shoplens.training.card import PHOTO_BENCHMARK, write_model_card
 
 FAILURES = (ShopLensError, OSError, httpx.HTTPError)  # what a benchmark run reports as an error, not a crash
 THUMB = 160  # side of the contact-sheet thumbnails kept from the run
@@ -241,3 +242,21 @@ def run_photo_benchmark(
         "seconds": {k: round(v, 1) for k, v in seconds.items()},
     }
     return result, shop_thumbs + lod_thumbs + non_thumbs
+
+
+def record_in_bundle(bundle_dir: str | os.PathLike, payload: dict[str, Any]) -> Path:
+    """Store the benchmark's headline numbers in the bundle and rewrite its model card with them."""
+    spec = read_bundle_spec(bundle_dir)
+    keys = ("shop_photo_top1", "light_on_dark_top1", "ood_flagged", "ood_false_flag", "ood_auroc")
+    record = {
+        **{k: payload.get(k) for k in keys},
+        "photos": sum(payload.get("counts", {}).values()),
+        "counts": payload.get("counts", {}),
+        "command": payload.get("command"),
+        "measured_at": time.strftime("%Y-%m-%d", time.gmtime()),
+    }
+    path = spec.path / PHOTO_BENCHMARK
+    write_json(path, record)
+    if "macro_f1" in spec.metrics:  # an evaluated bundle has a card to rewrite
+        write_model_card(spec, spec.metrics)
+    return path

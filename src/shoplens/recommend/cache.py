@@ -1,16 +1,16 @@
 """Answers kept per (shopper, k) in `recommendation_cache`: given again within their TTL while every product in
-them can still be sold; dropped when the shopper acts (`behaviour.events.forget_derived`)."""
+them can still be sold; dropped when the shopper acts (`behaviour.events.forget_derived`), deleted once expired
+(on the next store, or `shoplens events expire`), never stored for an erased shopper."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import delete
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from shoplens.behaviour.erasure import store_unless_erased
 from shoplens.db.base import as_utc
 from shoplens.db.behaviour import CachedRecommendation
 from shoplens.recommend.items import Recommendation, Recommendations, product_info
@@ -35,20 +35,13 @@ def read_cached(
 
 
 def store_cached(sessions: sessionmaker[Session], rec: Recommendations, ttl_s: float) -> None:
-    """Cache an answer (a concurrent request that stored first wins), dropping answers older than ttl_s."""
+    """Cache an answer (a concurrent request that stored first wins), deleting cached rows older than ttl_s."""
     payload = {
         "items": [asdict(i) for i in rec.items],
         "cold_start": rec.cold_start,
         "model_version": rec.model_version,
     }
-    try:
-        with sessions.begin() as session:
-            expired = rec.generated_at - timedelta(seconds=ttl_s)
-            session.execute(delete(CachedRecommendation).where(CachedRecommendation.created_at < expired))
-            session.merge(
-                CachedRecommendation(
-                    user_id=rec.user_id, k=rec.k, payload=json.dumps(payload), created_at=rec.generated_at
-                )
-            )
-    except IntegrityError:
-        pass
+    row = CachedRecommendation(
+        user_id=rec.user_id, k=rec.k, payload=json.dumps(payload), created_at=rec.generated_at
+    )
+    store_unless_erased(sessions, row, expire=(rec.generated_at, ttl_s))

@@ -2,13 +2,65 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from shoplens.models.bundle import CARD, Bundle
+from shoplens.inference.ood import OOD_FILE
+from shoplens.models.bundle import CARD, BundleSpec
 from shoplens.training.metrics import describe_estimate
 
+PHOTO_BENCHMARK = "photo_benchmark.json"  # written into the bundle by bench/photos.py
 
-def write_model_card(bundle: Bundle, metrics: dict[str, Any]) -> None:
+
+def _pct(value: Any) -> str:
+    """0.731 → '73.1 %'; missing → 'not measured'."""
+    return f"{100 * value:.1f} %" if isinstance(value, int | float) else "not measured"
+
+
+def _non_products(bundle: BundleSpec, metrics: dict[str, Any]) -> str:
+    """How the bundle treats photos that are not products, with what training measured."""
+    if not (bundle.path / OOD_FILE).is_file():
+        return (
+            "This bundle has no out-of-distribution detector: a photo that is not a product still gets one of the "
+            "categories above, with no warning beyond a lower confidence."
+        )
+    held = metrics.get("extra", {}).get("ood_held_out", {})
+    return (
+        "Every photo also gets an `ood_score` (0..1, high = not a product) from a small logistic model over the "
+        "calibrated confidence, the entropy, the Mahalanobis distance of the embedding to the class centres and "
+        "cues read from the photo (background uniformity, product share, …), stored in `ood.json`. At or above "
+        "its threshold the result's `status` is `not_recognised` and search answers no matches; between the "
+        "review cut and the threshold it is `needs_review`.\n"
+        f"- Fitted on photos rendered from validation garments and on synthetic non-products (textures, text, "
+        f"noise, gradients, UI mock-ups). On their held-out halves: {_pct(held.get('ood_flagged'))} of the "
+        f"non-products flagged, {_pct(held.get('ood_false_flag'))} of the product photos falsely flagged, AUROC "
+        f"{held.get('ood_auroc', float('nan')):.3f}. Real non-product photos are harder; see below."
+    )
+
+
+def _shop_photos(bundle: BundleSpec) -> str:
+    """The bundle's measured accuracy on rendered shop photos, or how to measure it."""
+    path = bundle.path / PHOTO_BENCHMARK
+    if not path.is_file():
+        return (
+            "Not measured for this bundle yet: `python bench/photos.py --bundle "
+            f"{bundle.path}` renders Fashion-MNIST test garments as shop photos, adds real and synthetic "
+            "non-product photos, and records the result here."
+        )
+    r = json.loads(path.read_text())
+    return (
+        f"Measured by `{r.get('command', 'bench/photos.py')}` on {r.get('photos', '?')} rendered photos "
+        f"({r.get('measured_at', '?')}):\n\n"
+        "| measure | value |\n|---|---|\n"
+        f"| shop-photo top-1 (varied garments, backgrounds, sizes, JPEG) | {_pct(r.get('shop_photo_top1'))} |\n"
+        f"| light-on-dark photos top-1 | {_pct(r.get('light_on_dark_top1'))} |\n"
+        f"| non-product photos flagged `not_recognised` | {_pct(r.get('ood_flagged'))} |\n"
+        f"| shop photos falsely flagged | {_pct(r.get('ood_false_flag'))} |\n"
+        f"| not-a-product AUROC | {r.get('ood_auroc', float('nan')):.3f} |"
+    )
+
+
+def write_model_card(bundle: BundleSpec, metrics: dict[str, Any]) -> None:
     """Data, metrics, intended use and limitations of the bundle, as Markdown."""
     cfg = bundle.config
     tc = cfg.get("train_config", {})
@@ -48,14 +100,24 @@ ShopLens product-category classifier: `{cfg["architecture"]}`, trained with pres
 |---|---|---|---|---|
 {rows}
 
+## What it recognises
+{len(bundle.labels)} categories: {", ".join(bundle.labels)}. Anything else is outside what it knows.
+
+## Photos that are not products
+{_non_products(bundle, metrics)}
+
+## Accuracy on shop photos
+{_shop_photos(bundle)}
+
 ## Intended use
 Suggest a product category for a merchant's or shopper's photo of a single fashion item, with a calibrated
 confidence; predictions under the review threshold should go to a person.
 
 ## Limitations
 - Trained on {cfg["input"]["height"]}×{cfg["input"]["width"]} grayscale, centred, single-product images on a plain
-  background (Fashion-MNIST style). Photos with several items, busy backgrounds, models wearing the item, or
-  categories outside the {len(bundle.labels)} known ones will be mis-classified with no warning beyond a low confidence.
+  background (Fashion-MNIST style), read from photos by the `{bundle.preprocess.reader}` reader.
+  Photos with several items, models wearing the item, or busy backgrounds are outside what it was trained on;
+  dark garments on dark backgrounds are its weakest photos.
 - The weakest classes (see the table) are look-alikes such as Shirt vs T-shirt/top vs Pullover vs Coat.
 - Calibration was fitted on the validation split; it holds for data like the training data, not under shift.
 """

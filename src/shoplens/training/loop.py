@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from shoplens.data import ImageDataset
+from shoplens.data.stream import FileDataset
 from shoplens.errors import ShopLensError
 from shoplens.files import write_atomic
 from shoplens.imaging import PreprocessConfig, normalize
@@ -24,6 +25,8 @@ from shoplens.inference.devices import torch_device
 from shoplens.inference.predictor import forward
 from shoplens.inference.torch_session import TorchSession
 from shoplens.models import create_model
+from shoplens.training.distributed import Dist
+from shoplens.training.feed import EpochFeed
 from shoplens.training.metric_loss import logits_and_features, metric_loss
 from shoplens.training.outlier_exposure import synthetic_outliers, uniform_loss
 from shoplens.training.photo_augment import photo_augment
@@ -99,6 +102,8 @@ def predict_logits(
 
 
 def _evaluate(model: nn.Module, ds: ImageDataset, preprocess: PreprocessConfig) -> tuple[float, float]:
+    if next(model.parameters()).device.type != "cpu":  # predictions run on the CPU (numpy in, numpy out)
+        model = copy.deepcopy(model).cpu()
     logits = torch.from_numpy(predict_logits(model, ds.images, preprocess))
     y = torch.from_numpy(ds.labels)
     return F.cross_entropy(logits, y).item(), (logits.argmax(1) == y).float().mean().item()
@@ -120,13 +125,9 @@ def _batch_loss(
     if k:
         x = torch.cat([x[: len(x) - k], synthetic_outliers(x[len(x) - k :], gen)])
         y = y[: len(y) - k]
+    x = torch.from_numpy(normalize(x.numpy(), preprocess)).contiguous(memory_format=torch.channels_last)
     device = next(model.parameters()).device
-    x = (
-        torch.from_numpy(normalize(x.numpy(), preprocess))
-        .to(device)
-        .contiguous(memory_format=torch.channels_last)
-    )
-    y = y.to(device)
+    x, y = x.to(device), y.to(device)
     logits, features = logits_and_features(model, x)
     loss = F.cross_entropy(logits[: len(y)], y, label_smoothing=cfg.label_smoothing)
     if cfg.metric_loss != "none":  # shapes the search embedding; the outlier tail has no class to cluster in
@@ -136,8 +137,8 @@ def _batch_loss(
     return loss, logits[: len(y)], y
 
 
-def _set_threads(cfg: TrainConfig) -> None:
-    torch.set_num_threads(cfg.threads or os.cpu_count() or 1)
+def _set_threads(cfg: TrainConfig, dist: Dist) -> None:
+    torch.set_num_threads(cfg.threads or max(1, (os.cpu_count() or 1) // dist.local_world))
 
 
 def save_checkpoint(path: Path, state: dict) -> None:
@@ -160,23 +161,29 @@ def load_checkpoint(path: str | os.PathLike, cfg: TrainConfig) -> dict:
 
 def train_model(
     cfg: TrainConfig,
-    train: ImageDataset,
+    train: ImageDataset | FileDataset,
     val: ImageDataset | None,
     preprocess: PreprocessConfig,
     checkpoint_dir: Path | None = None,
     resume: str | os.PathLike | None = None,
     progress: bool = True,
     on_epoch_end: Callable[[dict], None] | None = None,
+    dist: Dist | None = None,
 ) -> TrainResult:
-    """Train the config's model on `train`, validating on `val` after every epoch (then checkpointing)."""
-    _set_threads(cfg)
+    """Train the config's model on `train`, validating on `val` after every epoch (then checkpointing).
+
+    With `dist`, this process is one rank of a DistributedDataParallel run: it trains on its shard of each
+    epoch, metrics are summed over ranks, and only rank 0 writes checkpoints.
+    """
+    dist = dist or Dist()
+    _set_threads(cfg, dist)
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
-    device = torch_device(cfg.device)
+    device = dist.device if dist.world > 1 else torch.device(torch_device(cfg.device))
     model = build_model(cfg, train.num_classes, preprocess).to(device, memory_format=torch.channels_last)
     opt = build_optimizer(model, cfg)
-    x_all, y_all = torch.from_numpy(train.images), torch.from_numpy(train.labels)
-    steps_per_epoch = max(1, len(train) // cfg.batch_size)  # drop the ragged last batch (BatchNorm)
+    feed = EpochFeed(train, cfg.batch_size, gen, cfg.seed, dist, cfg.loader_workers)
+    steps_per_epoch = feed.steps
     total_steps = steps_per_epoch * cfg.epochs
     history: list[dict] = []
     step, epoch, elapsed0 = 0, 0, 0.0
@@ -188,6 +195,8 @@ def train_model(
         gen.set_state(state["generator"])
         step, epoch, elapsed0, history = state["step"], state["epoch"], state["elapsed"], state["history"]
         best = (state["best_val_acc"], state.get("best_model"), state.get("best_epoch", epoch))
+    trainee = dist.wrap(model)  # what steps; `model` is the network itself
+    checkpoint_dir = checkpoint_dir if dist.main else None
     if checkpoint_dir:
         checkpoint_dir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter() - elapsed0
@@ -195,26 +204,24 @@ def train_model(
 
     def progress_now() -> float:
         p = step / total_steps
-        if cfg.time_budget:
-            p = max(p, (time.perf_counter() - start) / cfg.time_budget)
+        if cfg.time_budget:  # ranks agree, so that all stop at the same step
+            p = dist.max(max(p, (time.perf_counter() - start) / cfg.time_budget))
         return p
 
     with TrainProgress(enabled=progress, total=1.0, description=f"{cfg.preset}:{cfg.model}") as bar:
         while epoch < cfg.epochs and progress_now() < 1.0:
-            model.train()
-            perm = torch.randperm(len(train), generator=gen)
+            trainee.train()
             loss_sum, correct, seen = 0.0, 0, 0
-            for b in range(steps_per_epoch):
+            for x, y in feed.epoch(epoch):
                 p = progress_now()
                 if p >= 1.0:
                     break
                 for group in opt.param_groups:
                     group["lr"] = lr_at(p, cfg)
-                idx = perm[b * cfg.batch_size : (b + 1) * cfg.batch_size]
-                x = augment_batch(x_all[idx], cfg.augment, gen) if cfg.augment.enabled else x_all[idx]
+                x = augment_batch(x, cfg.augment, gen) if cfg.augment.enabled else x
                 if cfg.photo_augment.enabled and preprocess.reader == "photo":  # looks like a read photo
                     x = photo_augment(x, cfg.photo_augment, gen)
-                loss, logits, y = _batch_loss(model, x, y_all[idx], cfg, preprocess, gen)
+                loss, logits, y = _batch_loss(trainee, x, y, cfg, preprocess, gen)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -224,7 +231,9 @@ def train_model(
                 correct += (logits.argmax(1) == y).sum().item()
                 bar.update(p, epoch=epoch + 1, loss=loss_sum / seen, acc=correct / seen)
             epoch += 1
-            images_seen += seen
+            loss_sum, correct, seen = dist.sum(loss_sum, correct, seen)
+            dist.sync_buffers(model)
+            images_seen += int(seen)
             row = {
                 "epoch": epoch,
                 "train_loss": loss_sum / max(seen, 1),

@@ -11,8 +11,10 @@ from typing import Any
 
 from shoplens.data import stratified_split
 from shoplens.data.source import DataSource, load_data
+from shoplens.data.stream import in_memory
 from shoplens.imaging import PreprocessConfig
 from shoplens.models.bundle import load_bundle, save_bundle
+from shoplens.training.distributed import Dist, from_env
 from shoplens.training.evaluate import calibrate, evaluate_bundle
 from shoplens.training.loop import train_model
 from shoplens.training.ood_fit import fit_bundle_detector
@@ -48,23 +50,37 @@ def run_training(
     resume: str | os.PathLike | None = None,
     progress: bool = True,
     keep: Collection[str] = (),
+    dist: Dist | None = None,
 ) -> tuple[Path, dict[str, Any]]:
     """Train, calibrate on validation, save the bundle, evaluate it on the test set; returns (bundle path, metrics).
 
     Batch size, LR and epochs adapt to a small training set unless named in `keep` (options the user set).
+    Under torchrun (or `distributed.launch`) every rank trains; rank 0 alone writes the bundle and returns
+    metrics, the others return an empty dict.
     """
-    output = Path(output)
+    dist = dist or from_env()
+    output = Path(dist.share(str(output)))  # one timestamped folder for all ranks
     preprocess = preprocess_for(source, cfg)
     pool, test = load_data(source, preprocess, cfg.seed)
     train_idx, val_idx = stratified_split(pool.labels, cfg.val_fraction, seed=cfg.seed)
-    train, val = pool.subset(train_idx), pool.subset(val_idx)
+    train, val = pool.subset(train_idx), in_memory(pool.subset(val_idx))
     cfg, adapted = adapt_to_data(cfg, len(train), keep)
     warnings = thin_classes(train.class_counts())
-    for warning in warnings:
+    for warning in warnings if dist.main else ():
         log.warning(warning)
     result = train_model(
-        cfg, train, val, preprocess, checkpoint_dir=output / "checkpoints", resume=resume, progress=progress
+        cfg,
+        train,
+        val,
+        preprocess,
+        checkpoint_dir=output / "checkpoints",
+        resume=resume,
+        progress=progress and dist.main,
+        dist=dist,
     )
+    if not dist.main:
+        return output, {}
+    test = in_memory(test)
     cal = calibrate(result.model, val, preprocess, cfg.tta_flip, cfg.review_target_accuracy)
     save_bundle(
         output,

@@ -45,7 +45,8 @@ class TrainConfig:
     tta_flip: bool = False
     normalize_mean: tuple[float, ...] = FASHION_MNIST_MEAN
     normalize_std: tuple[float, ...] = FASHION_MNIST_STD
-    threads: int | None = None  # None: every CPU core
+    threads: int | None = None  # None: every CPU core (shared among the processes of a distributed run)
+    loader_workers: int = 2  # processes decoding a streamed folder or manifest
     device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: CUDA when torch can use it (inference/devices.py)
     review_target_accuracy: float = 0.98
 

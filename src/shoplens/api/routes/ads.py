@@ -166,7 +166,7 @@ def update(
     openapi_extra=CREATIVE_BODY,
     operation_id="addCreative",
     summary="Add a creative (an image) to a campaign",
-    responses=problems(404, 413, 415),
+    responses=problems(404, 413, 415, 507),
 )
 async def add(
     campaign_id: RowId,
@@ -262,7 +262,7 @@ def _event(
     response_model=AdEventPublic,
     operation_id="recordAdImpression",
     summary="An ad was shown",
-    responses={200: {"description": "A repeat of an earlier event_id: ignored"}, **problems(404)},
+    responses={200: {"description": "A repeat of an earlier event_id: ignored"}, **problems(404, 409)},
 )
 def impression(
     creative_id: RowId, body: AdEventCreate, _caller: ReaderDep, catalog: CatalogDep, settings: SettingsDep
@@ -277,7 +277,7 @@ def impression(
     response_model=AdEventPublic,
     operation_id="recordAdClick",
     summary="An ad was clicked",
-    responses={200: {"description": "A repeat of an earlier event_id: ignored"}, **problems(404)},
+    responses={200: {"description": "A repeat of an earlier event_id: ignored"}, **problems(404, 409)},
 )
 def click(
     creative_id: RowId, body: AdEventCreate, _caller: ReaderDep, catalog: CatalogDep, settings: SettingsDep

@@ -22,12 +22,11 @@ from shoplens.api.behaviour_schemas import (
     TrendsPublic,
 )
 from shoplens.api.catalog_deps import CatalogDep, RecommenderDep, RowId, SessionDep, ShopperDep
-from shoplens.api.deps import AdminDep, ReaderDep, SettingsDep
+from shoplens.api.deps import AdminDep, ReaderDep, SettingsDep, ShopperDataDep
 from shoplens.api.openapi import problems
-from shoplens.behaviour.erasure import erase_user
+from shoplens.behaviour.erasure import erase_shopper
 from shoplens.behaviour.events import MAX_BATCH, EventIn, record_events
 from shoplens.behaviour.trends import MAX_DAYS, category_trends, trend_window
-from shoplens.db.engine import checkpoint
 from shoplens.errors import NotFoundError
 from shoplens.recommend.items import Recommendation
 
@@ -85,10 +84,11 @@ def post_events(
     summary="A shopper's profile",
     responses=problems(403, 404),
 )
-def get_profile(shopper: ShopperDep, _caller: AdminDep, recommender: RecommenderDep) -> ProfilePublic:
+def get_profile(shopper: ShopperDep, _caller: ShopperDataDep, recommender: RecommenderDep) -> ProfilePublic:
     """Category affinity (top categories first), visual taste vector and recent products of a shopper.
 
-    Shopper data: an admin key only (a reader or merchant key, perhaps a competitor's, gets 403).
+    Shopper data: a key with the `shopper-data` scope, or an admin key; any other (perhaps a competitor
+    merchant's) gets 403.
     """
     profile = recommender.profile(shopper.key)
     if profile is None:
@@ -171,10 +171,12 @@ def delete_user(
     recommender: RecommenderDep,
     vacuum: Annotated[bool, Query(description="SQLite: also rewrite the database file (slow).")] = False,
 ) -> ErasurePublic:
-    """Delete the shopper's events (ad impressions and clicks too), profile and cached recommendations; repeatable."""
-    deleted = erase_user(
-        catalog.sessions, {shopper.id, shopper.key}
-    )  # rows from before a secret was set, too
-    checkpoint(catalog.engine, vacuum)  # SQLite: the write-ahead log no longer holds the erased rows either
+    """Delete the shopper's events (ad impressions and clicks too), profile and cached recommendations; repeatable.
+
+    Their later events are refused (a tombstone remembers a digest of their id, not the id). SQLite's write-ahead
+    log is emptied; with vacuum, the database file is rewritten too (slow on a large catalogue).
+    """
+    keys = {shopper.id, shopper.key}  # rows from before a secret was set, too
+    deleted = erase_shopper(catalog.sessions, catalog.engine, keys, vacuum)
     recommender.stats.clear()
     return ErasurePublic(user_id=shopper.id, deleted=deleted)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
+from starlette.concurrency import run_in_threadpool
 
 from shoplens.api.deps import ServiceDep
 from shoplens.api.errors import HTTPProblem
@@ -25,18 +26,25 @@ async def livez() -> StatusPublic:
     summary="Ready for traffic",
     responses={
         503: {
-            "description": "No active model or none loaded yet (`no_model`), or shutting down (`shutting_down`)"
+            "description": "No active model or none loaded yet (`no_model`), shutting down (`shutting_down`), "
+            "or the catalogue database cannot take writes now (`service_unavailable`)"
         }
     },
 )
 async def readyz(service: ServiceDep) -> StatusPublic:
-    """200 with the serving version once a model is loaded; 503 before that and while shutting down."""
+    """200 with the serving version once a model is loaded; 503 before that, while shutting down, and while the
+    catalogue's database (once opened) cannot take writes."""
     if service.lifecycle.shutting_down:
         raise HTTPProblem(503, "shutting down", "shutting_down")
     model = service.handle.current()
     if model is None:
         raise HTTPProblem(503, service.handle.unavailable_reason(), "no_model")
-    return StatusPublic(status="ready", model=ModelRefPublic(name=model.name, version=model.version))
+    if service.catalog_open:
+        problem = await run_in_threadpool(service.catalog().availability.problem)
+        if problem is not None:
+            raise HTTPProblem(503, problem, "service_unavailable")
+    ref = ModelRefPublic(name=model.name, version=model.version)
+    return StatusPublic(status="ready", model=ref, worker=service.lifecycle.worker)
 
 
 @router.get("/metrics", include_in_schema=False)

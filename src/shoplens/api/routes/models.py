@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from shoplens.api.deps import AdminDep, ReaderDep, ServiceDep
 from shoplens.api.errors import HTTPProblem, http_error
-from shoplens.api.schemas import ActivationPublic, ModelListPublic, ModelVersionPublic
+from shoplens.api.schemas import ActivationPublic, ModelListPublic, ModelVersionPublic, RuntimePublic
 from shoplens.errors import BundleError, VersionNotFoundError
 from shoplens.inference.store import LoadedModel, ModelHandle, NoEarlierVersionError
 
@@ -40,7 +40,17 @@ def list_versions(_caller: ReaderDep, service: ServiceDep) -> ModelListPublic:
             )
             for v in versions
         ],
+        runtime=_runtime(serving),
     )
+
+
+def _runtime(serving: LoadedModel | None) -> RuntimePublic | None:
+    """The serving model's runtime and, under auto, the calibration record that chose it."""
+    session = getattr(serving.predictor, "session", None) if serving else None
+    if session is None:
+        return None
+    record = getattr(session, "calibration", None)
+    return RuntimePublic(**record) if record else RuntimePublic(runtime=session.runtime, chosen_by="settings")
 
 
 def _activation(handle: ModelHandle, previous: LoadedModel | None, loaded: LoadedModel) -> ActivationPublic:

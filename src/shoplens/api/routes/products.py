@@ -107,7 +107,7 @@ def _render(product: Product) -> dict:
     summary="Create a product with images",
     responses={
         200: {"description": "A retry with the same Idempotency-Key: the first answer"},
-        **problems(409, 415),
+        **problems(409, 415, 507),
     },
 )
 async def create_product(

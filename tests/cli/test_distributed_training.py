@@ -1,0 +1,33 @@
+"""`shoplens train --nproc 2` on a streamed folder: two processes, one bundle, one report."""
+
+import json
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from shoplens.cli import app
+from tests.support.data import write_image_folder
+
+
+def test_nproc_under_torchrun_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    result = CliRunner().invoke(app, ["train", "--folder", str(tmp_path), "--nproc", "2"])
+    assert result.exit_code == 2 and "torchrun already started this process" in result.output
+
+
+@pytest.mark.slow
+def test_two_processes_train_one_bundle_from_a_streamed_folder(tmp_path):
+    root = write_image_folder(tmp_path / "shop", 400)
+    out = tmp_path / "models" / "shop" / "v1"
+    args = ["--folder", str(root), "--stream", "--nproc", "2", "--epochs", "2", "--batch-size", "32"]
+    result = CliRunner().invoke(
+        app, ["train", *args, "--threads", "1", "--no-progress", "--output", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert result.output.count("test accuracy") == 1  # rank 0 reports
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["accuracy"] > 0.5  # ten classes: chance is 0.1
+    state = torch.load(out / "checkpoints" / "last.pt", weights_only=False)
+    assert state["epoch"] == 2 and [r["epoch"] for r in state["history"]] == [1, 2]
+    assert json.loads((out / "config.json").read_text())["data"]["kind"] == "folder"

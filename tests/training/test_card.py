@@ -1,0 +1,52 @@
+"""The model card says what the model recognises, how it treats non-products and what it scored on shop photos."""
+
+import json
+from pathlib import Path
+
+from shoplens.evaluation.photos import record_in_bundle
+from shoplens.models.bundle import read_bundle_spec
+from shoplens.training.card import write_model_card
+from tests.support.bundles import add_detector, make_bundle
+
+METRICS = {
+    "accuracy": 0.91,
+    "top3_accuracy": 0.99,
+    "macro_f1": 0.9,
+    "per_class": {},
+    "extra": {"ood_held_out": {"ood_flagged": 0.95, "ood_false_flag": 0.02, "ood_auroc": 0.987}},
+}
+
+
+def _evaluated(tmp_path: Path) -> Path:
+    bundle = make_bundle(tmp_path, "v1", seed=0)
+    (bundle / "metrics.json").write_text(json.dumps(METRICS))
+    return bundle
+
+
+def test_card_without_detector_or_photo_numbers_says_so(tmp_path: Path) -> None:
+    bundle = _evaluated(tmp_path)
+    write_model_card(read_bundle_spec(bundle), METRICS)
+    card = (bundle / "README.md").read_text()
+    assert "10 categories: T-shirt/top, Trouser" in card
+    assert "no out-of-distribution detector" in card
+    assert f"python bench/photos.py --bundle {bundle}" in card
+
+
+def test_card_quotes_detector_and_recorded_photo_benchmark(tmp_path: Path) -> None:
+    bundle = _evaluated(tmp_path)
+    add_detector(bundle)
+    payload = {
+        "shop_photo_top1": 0.731,
+        "light_on_dark_top1": 0.877,
+        "ood_flagged": 0.756,
+        "ood_false_flag": 0.132,
+        "ood_auroc": 0.921,
+        "counts": {"shop": 1000, "light_on_dark": 300, "non_product": 500},
+        "command": "python bench/photos.py --bundle X",
+    }
+    path = record_in_bundle(bundle, payload)
+    assert json.loads(path.read_text())["photos"] == 1800
+    card = (bundle / "README.md").read_text()
+    assert "`not_recognised`" in card and "95.0 % of the non-products flagged" in card
+    assert "| shop-photo top-1 (varied garments, backgrounds, sizes, JPEG) | 73.1 % |" in card
+    assert "| shop photos falsely flagged | 13.2 % |" in card and "on 1800 rendered photos" in card
