@@ -22,10 +22,15 @@ COSFACE_SCALE, COSFACE_MARGIN = 16.0, 0.2
 PROXY_ALPHA, PROXY_DELTA = 32.0, 0.1
 
 
+def network(model: nn.Module) -> nn.Module:
+    """The network itself, unwrapped from DistributedDataParallel."""
+    return getattr(model, "module", model)
+
+
 def logits_and_features(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The model's logits and the features its head received in the same forward pass."""
+    """The model's logits and the features its head received in the same forward pass (DDP-wrapped or not)."""
     seen: list[torch.Tensor] = []
-    handle = model.head.register_forward_pre_hook(lambda _module, args: seen.append(args[0]))
+    handle = network(model).head.register_forward_pre_hook(lambda _module, args: seen.append(args[0]))
     try:
         logits = model(x)
     finally:
@@ -80,7 +85,7 @@ def metric_loss(name: str, features: torch.Tensor, labels: torch.Tensor, model: 
     if name == "supcon":
         return supcon_loss(features, labels, SUPCON_TEMPERATURE)
     if name == "cosface":
-        return cosface_loss(features, labels, model.head.weight, COSFACE_SCALE, COSFACE_MARGIN)
+        return cosface_loss(features, labels, network(model).head.weight, COSFACE_SCALE, COSFACE_MARGIN)
     if name == "proxy_anchor":
-        return proxy_anchor_loss(features, labels, model.head.weight, PROXY_ALPHA, PROXY_DELTA)
+        return proxy_anchor_loss(features, labels, network(model).head.weight, PROXY_ALPHA, PROXY_DELTA)
     raise ValueError(f"unknown metric loss {name!r} ({', '.join(METRIC_LOSSES)})")
