@@ -29,6 +29,13 @@ class Optimizer(str, Enum):
     adamw = "adamw"
 
 
+class MetricLoss(str, Enum):
+    none = "none"
+    supcon = "supcon"
+    cosface = "cosface"
+    proxy_anchor = "proxy_anchor"
+
+
 class Schedule(str, Enum):
     onecycle = "onecycle"
     cosine = "cosine"
@@ -68,6 +75,9 @@ def train(
     weight_decay: Annotated[float | None, typer.Option(min=0)] = None,
     schedule: Annotated[Schedule | None, typer.Option()] = None,
     label_smoothing: Annotated[float | None, typer.Option(min=0, max=0.99)] = None,
+    metric_loss: Annotated[
+        MetricLoss | None, typer.Option(help="Metric-learning loss on the search embedding.")
+    ] = None,
     crop_padding: Annotated[
         int | None, typer.Option(min=0, help="Random translation by up to N pixels.")
     ] = None,
@@ -136,6 +146,7 @@ def train(
         weight_decay=weight_decay,
         schedule=schedule.value if schedule else None,
         label_smoothing=label_smoothing,
+        metric_loss=metric_loss.value if metric_loss else None,
         val_fraction=val_fraction,
         early_stopping=early_stopping,
         seed=seed,
