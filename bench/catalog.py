@@ -187,7 +187,7 @@ def main() -> None:
         }
         catalog = Catalog(CatalogConfig(data_dir=root / "catalog"), models)
         version = catalog.model().version
-        rows = rows_from_csv(manifest, "default")
+        rows = rows_from_csv(manifest, "default", merchant_column=True)  # the demo has 20 merchants
         start = time.perf_counter()
         summary = BulkIngest(catalog).run("csv", manifest, rows, "default")
         ingest_s = time.perf_counter() - start
