@@ -162,7 +162,12 @@ def running_server(
 ) -> Iterator[str]:
     """A server subprocess (`command(port)`) until the block ends (SIGTERM, then wait); yields its base URL."""
     port = free_port()
-    env = {**os.environ, "SHOPLENS_RELOAD_INTERVAL_S": "0", **env_extra}
+    env = {  # the load generator is one caller: the per-caller limit would refuse most of its clients
+        **os.environ,
+        "SHOPLENS_RELOAD_INTERVAL_S": "0",
+        "SHOPLENS_MAX_INFLIGHT_PER_CALLER": "100000",
+        **env_extra,
+    }
     with open(log, "a") as fh:
         proc = subprocess.Popen(command(port), stdout=fh, stderr=fh, env=env)
     base = f"http://127.0.0.1:{port}"

@@ -224,6 +224,7 @@ async def soak(args: argparse.Namespace, workdir: Path, progress: Progress) -> d
         "SHOPLENS_RELOAD_INTERVAL_S": "0",
         "SHOPLENS_AD_TOKEN_SECRET": secrets.token_hex(16),  # tokens stay valid across the kill -9 restart
         "SHOPLENS_THREADS": "1",
+        "SHOPLENS_MAX_INFLIGHT_PER_CALLER": "100000",  # up to 32 clients share three keys: one load generator
     }
     if args.database_url:
         env["SHOPLENS_DATABASE_URL"] = args.database_url

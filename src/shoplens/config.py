@@ -84,6 +84,24 @@ class Settings(BaseSettings):
     request_deadline_ms: float = Field(
         5000, gt=0, description="A classify request not answered by then gets 504."
     )
+    max_inflight_per_caller: int = Field(
+        16,
+        ge=1,
+        description="Requests one API key (or, without a valid key, one client address) may have in flight; "
+        "more get 429.",
+    )
+    body_timeout_s: float = Field(
+        15.0, gt=0, description="A request body not received in full by then gets 408 (slow senders)."
+    )
+    header_timeout_s: float = Field(
+        10.0, gt=0, description="A connection that has not sent a request's headers by then is closed."
+    )
+    keep_alive_timeout_s: float = Field(
+        5.0, gt=0, description="An idle keep-alive connection is closed after this long."
+    )
+    max_connections: int = Field(
+        2048, ge=1, description="Open connections (or requests) at once; past it new ones get 503."
+    )
     max_top_k: int = Field(10, ge=1)
     api_keys_file: Path = Field(
         Path("var/api-keys.json"), description="Hashed API keys (`shoplens keys create`)."

@@ -121,3 +121,17 @@ async def test_a_key_revoked_through_the_cli_gets_401_at_once(client, keys_file:
     assert key_id not in listed.stdout and api_keys["reader"].split("_", 2)[1] in listed.stdout
     again = CliRunner().invoke(cli, ["keys", "revoke", key_id, "--keys-file", str(keys_file)])
     assert again.exit_code == 2 and "no key with id" in again.output
+
+
+async def test_a_key_is_verified_once_per_request(
+    models_root: Path, keys_file: Path, api_keys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = create_app(settings_for(models_root, keys_file))
+    keys: KeyStore = app.state.service.keys
+    calls = []
+    verify = keys.verify
+    monkeypatch.setattr(keys, "verify", lambda key: calls.append(key) or verify(key))
+    async with serving(app, headers={"X-API-Key": api_keys["reader"]}) as c:
+        assert (await classify(c, encode(product_photo()))).status_code == 200
+        assert (await c.get("/v1/models")).status_code == 200
+    assert len(calls) == 2  # the per-caller limit's check serves the route's too

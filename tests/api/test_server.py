@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -27,6 +29,8 @@ BOUNDARY = "liveboundary"
 HEAD = f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n\r\n'.encode()
 TAIL = f"\r\n--{BOUNDARY}--\r\n".encode()
 FORM = {"content-type": f"multipart/form-data; boundary={BOUNDARY}"}
+SLOW_BODIES = 2  # requests in flight when SIGTERM comes: these have sent their headers and stall the body,
+PARTIAL_HEADERS = 2  # and these have sent only part of their headers
 
 
 @pytest.fixture
@@ -58,7 +62,7 @@ def test_a_huge_chunked_upload_gets_413_without_being_read(live_server: str) -> 
     assert ok.status_code == 200
 
 
-def test_sigterm_drains_in_flight_requests_then_exits_0(models_root: Path, tmp_path: Path) -> None:
+def test_sigterm_answers_every_request_in_flight_then_exits_0(models_root: Path, tmp_path: Path) -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     log_path = tmp_path / "server.log"
@@ -78,22 +82,26 @@ def test_sigterm_drains_in_flight_requests_then_exits_0(models_root: Path, tmp_p
         proc = subprocess.Popen(cmd, stdout=log, stderr=log, env=env)
     try:
         wait_until_ready(base)
-        started, release = threading.Event(), threading.Event()
-        result: dict[str, httpx.Response] = {}
+        started, release = threading.Semaphore(0), threading.Event()
+        result: dict[int, httpx.Response] = {}
 
         def slow_body() -> Iterator[bytes]:
             yield HEAD
-            started.set()
+            started.release()
             release.wait(30)
             yield encode(product_photo()) + TAIL
 
-        def upload() -> None:
-            result["r"] = httpx.post(f"{base}/v1/classify", content=slow_body(), headers=FORM, timeout=60)
+        def upload(i: int) -> None:
+            result[i] = httpx.post(f"{base}/v1/classify", content=slow_body(), headers=FORM, timeout=60)
 
-        worker = threading.Thread(target=upload)
-        worker.start()
-        assert started.wait(30)
-        time.sleep(0.3)  # the server has the headers: the request is in flight
+        workers = [threading.Thread(target=upload, args=(i,)) for i in range(SLOW_BODIES)]
+        for worker in workers:
+            worker.start()
+        assert all(started.acquire(timeout=30) for _ in workers)
+        partial = [socket.create_connection(("127.0.0.1", port), timeout=30) for _ in range(PARTIAL_HEADERS)]
+        for sock in partial:
+            sock.sendall(b"POST /v1/classify HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        time.sleep(0.3)  # the server has what was sent: the requests are in flight
         proc.send_signal(signal.SIGTERM)
         time.sleep(0.3)
         assert httpx.get(f"{base}/readyz", timeout=5).status_code == 503
@@ -102,8 +110,16 @@ def test_sigterm_drains_in_flight_requests_then_exits_0(models_root: Path, tmp_p
         )
         assert refused.status_code == 503 and refused.headers["retry-after"]
         release.set()
-        worker.join(30)
-        assert result["r"].status_code == 200 and result["r"].json()["results"][0]["top"]
+        for worker in workers:
+            worker.join(30)
+        assert sorted(result) == list(range(SLOW_BODIES))
+        assert all(r.status_code == 200 and r.json()["results"][0]["top"] for r in result.values())
+        time.sleep(0.5)  # the server has answered all it had: it still waits for the requests on their way
+        for sock in partial:
+            with sock:
+                sock.sendall(b"Content-Length: 0\r\n\r\n")
+                answer = b"".join(iter(functools.partial(sock.recv, 65536), b""))  # until it closes
+            assert answer.startswith(b"HTTP/1.1 503") and b"shutting_down" in answer, answer
         assert proc.wait(timeout=30) == 0
     finally:
         if proc.poll() is None:
@@ -111,6 +127,6 @@ def test_sigterm_drains_in_flight_requests_then_exits_0(models_root: Path, tmp_p
             proc.wait()
     lines = [json.loads(line) for line in log_path.read_text().splitlines() if line.startswith("{")]
     access = [x for x in lines if x.get("logger") == "shoplens.access" and x["path"] == "/v1/classify"]
-    assert sorted(x["status"] for x in access) == [200, 503] and all(
+    assert sorted(x["status"] for x in access) == [200] * SLOW_BODIES + [503] * (1 + PARTIAL_HEADERS) and all(
         x["request_id"] and x["ms"] >= 0 for x in access
     )

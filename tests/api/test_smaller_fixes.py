@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import stat
 from datetime import UTC, datetime
 from pathlib import Path
@@ -64,3 +65,59 @@ def test_a_new_sqlite_database_is_owner_only(tmp_path: Path) -> None:
     engine.dispose()
     for path in (tmp_path / "c").iterdir():
         assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, path.name
+
+
+async def test_a_deleted_products_image_is_not_served_once_nothing_refers_to_it(
+    api: httpx.AsyncClient, api_keys
+) -> None:
+    admin, reader = as_key(api_keys, "admin"), as_key(api_keys, "reader")
+    shared, own = (png(p) for p in photos(2, seed=16))
+    a = (await create(api, admin, {"merchant": "m1", "sku": "a", "title": "A"}, shared, own)).json()
+    b = (await create(api, admin, {"merchant": "m2", "sku": "b", "title": "B"}, shared)).json()
+    urls = [image["url"] for image in a["images"]]
+    assert b["images"][0]["url"] == urls[0]  # one stored file, two products
+    assert [(await api.get(url, headers=reader)).status_code for url in urls] == [200, 200]
+    assert (await api.delete(f"/v1/products/{a['id']}", headers=admin)).status_code == 204
+    assert [(await api.get(url, headers=reader)).status_code for url in urls] == [200, 404]
+    assert (await api.get(urls[1] + "?variant=thumb", headers=reader)).status_code == 404
+    assert (await api.delete(f"/v1/products/{b['id']}", headers=admin)).status_code == 204
+    assert (await api.get(urls[0], headers=reader)).status_code == 404
+
+
+async def test_form_fields_that_are_not_utf8_are_refused_not_stored(api: httpx.AsyncClient, api_keys) -> None:
+    merchant = as_key(api_keys, "merchant")
+    (photo,) = (png(p) for p in photos(1, seed=17))
+    product = b'{"sku": "u", "title": "caf\xe9 \xff"}'  # Latin-1 bytes, not UTF-8
+    files = [("files", ("0.png", photo, "image/png"))]
+    r = await api.post("/v1/products", data={"product": product}, files=files, headers=merchant)
+    assert r.status_code == 400 and "'product' is not valid utf-8" in r.json()["detail"], r.text
+    listed = await api.get("/v1/products", headers=as_key(api_keys, "reader"))
+    assert listed.json()["total"] == 0
+    good = product.decode("latin-1").encode()  # the same text, as UTF-8
+    r = await api.post("/v1/products", data={"product": good}, files=files, headers=merchant)
+    assert r.status_code == 201 and r.json()["title"] == "café ÿ"
+
+
+async def test_concurrent_first_writes_to_a_fresh_catalogue_all_succeed(
+    api: httpx.AsyncClient, api_keys
+) -> None:
+    admin = as_key(api_keys, "admin")
+    images = [png(p) for p in photos(4, seed=21)]
+    answers = await asyncio.gather(  # each would create the taxonomy and the merchant "new" if absent
+        *(
+            create(api, admin, {"merchant": "new", "sku": f"s{i}", "title": "T"}, x)
+            for i, x in enumerate(images)
+        )
+    )
+    assert [a.status_code for a in answers] == [201] * 4, [a.text[:200] for a in answers]
+    campaigns = await asyncio.gather(
+        *(
+            api.post(
+                "/v1/ads/campaigns",
+                json={"merchant": f"c{i % 2}", "name": f"n{i}", "budget": 5, "bid": 1},
+                headers=admin,
+            )
+            for i in range(4)
+        )
+    )
+    assert [c.status_code for c in campaigns] == [201] * 4, [c.text[:200] for c in campaigns]

@@ -33,7 +33,7 @@ def test_a_database_made_before_the_move_upgrades_in_place_and_reads_back(tmp_pa
     engine, sessions = open_database(f"sqlite:///{path}")
     head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == head == "0005"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == head == "0006"
     with sessions() as s:
         tax = s.scalar(select(Taxonomy))
         assert tax is not None and [c.name for c in tax.categories] == ["T-shirt/top", "Trouser", "Bag"]

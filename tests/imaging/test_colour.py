@@ -9,7 +9,14 @@ import pytest
 from PIL import Image
 
 from shoplens.data.product_shapes import SHAPES, render_product_coloured
-from shoplens.imaging.colour import PALETTE, dominant_colours, name_of
+from shoplens.imaging.colour import (
+    PALETTE,
+    Colour,
+    dominant_colours,
+    image_colours,
+    name_of,
+    palette_similarity,
+)
 from shoplens.imaging.colour import _lab as lab
 
 
@@ -48,3 +55,31 @@ def test_rendered_products_are_mostly_named_in_the_colour_they_were_drawn() -> N
 def test_not_an_rgb_array_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="expected an RGB image"):
         dominant_colours(np.zeros((10, 10), np.uint8))
+
+
+def test_a_large_photo_shrunk_first_gives_the_colours_of_the_whole() -> None:
+    photo = np.full((2000, 1600, 3), 242, np.uint8)
+    photo[300:1700, 400:1000] = (31, 42, 72)  # navy
+    photo[300:1700, 1000:1200] = (232, 200, 64)  # yellow
+    whole = dominant_colours(photo)
+    shrunk = image_colours(Image.fromarray(photo))
+    assert [c.name for c in shrunk] == [c.name for c in whole] and whole[0].name == "navy"
+    assert [c.share for c in shrunk] == pytest.approx([c.share for c in whole], abs=0.01)
+    assert [c.name for c in image_colours(Image.fromarray(photo).convert("P"))][:2] == ["navy", "yellow"]
+
+
+def test_palette_similarity_is_one_for_the_same_colours_and_falls_with_cielab_distance() -> None:
+    red, near_red = Colour("red", "#B8322E", 1.0), Colour("red", "#C0392F", 1.0)
+    blue, white = Colour("blue", "#3565A8", 1.0), Colour("white", "#F4F4F2", 0.5)
+    assert palette_similarity([red], [red]) == pytest.approx(1.0)
+    assert 0.9 < palette_similarity([red], [near_red]) < 1.0
+    assert palette_similarity([red], [blue]) < 0.01
+    half = palette_similarity([Colour("red", red.hex, 0.5), white], [red])
+    assert half == pytest.approx(palette_similarity([red], [Colour("red", red.hex, 0.5), white]))
+    assert 0.5 < half < 0.9  # half of it is the same red
+    assert palette_similarity([], [red]) == 0.0
+
+
+def test_a_one_pixel_photo_has_its_one_colour() -> None:
+    (colour,) = dominant_colours(np.array([[[200, 20, 20]]], dtype=np.uint8))
+    assert colour.name == "red" and colour.share == 1.0

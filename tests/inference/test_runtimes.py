@@ -9,7 +9,7 @@ import pytest
 
 from shoplens.errors import BundleError
 from shoplens.inference import load_predictor
-from shoplens.inference.calibrate import Candidate, calibrate, candidate_runtimes
+from shoplens.inference.calibrate import Candidate, calibrate, candidate_runtimes, choose_session
 from shoplens.inference.cpu import cpu_flags, has_amx_bf16, has_vnni, inference_flags
 from shoplens.inference.export import export_onnx
 from shoplens.inference.openvino_session import OpenVinoSession
@@ -59,12 +59,18 @@ def test_openvino_predicts_like_onnxruntime(exported):
 def test_auto_calibrates_and_records_its_choice(exported):
     session = load_predictor(exported).session
     record = session.calibration
-    names = [row["runtime"] for row in record["candidates"]]
-    assert names[:2] == ["onnxruntime", "openvino"] and record["runtime"] == session.runtime in names
+    assert [row["runtime"] for row in record["candidates"]] == candidate_runtimes(read_bundle_spec(exported))
+    assert record["cpu_flags"] == inference_flags() and record["runtime"] == session.runtime
+
+
+def test_calibration_times_the_candidates_that_pass_and_keeps_the_fastest(exported):
+    session = choose_session(read_bundle_spec(exported), runtimes=["onnxruntime", "openvino"])
+    record = session.calibration
+    assert [row["runtime"] for row in record["candidates"]] == ["onnxruntime", "openvino"]
     assert all(row["passed"] and row["top1_agreement"] == 1.0 for row in record["candidates"])
     chosen = next(row for row in record["candidates"] if row["runtime"] == record["runtime"])
     assert chosen["images_per_second"] == max(row["images_per_second"] for row in record["candidates"])
-    assert record["cpu_flags"] == inference_flags()
+    assert record["chosen_by"] == "calibration" and session.runtime == record["runtime"]
 
 
 def test_calibration_rejects_a_fast_candidate_that_disagrees(exported):
@@ -93,8 +99,8 @@ def test_calibration_skips_a_candidate_that_cannot_load(exported):
 
 def test_candidates_follow_the_cpu(exported, tmp_path):
     spec = read_bundle_spec(exported)
-    assert candidate_runtimes(spec, frozenset({"avx2"})) == ["onnxruntime", "openvino"]
-    assert candidate_runtimes(spec, AMX_XEON) == ["onnxruntime", "openvino", "openvino-bf16"]  # no int8 file
+    assert candidate_runtimes(spec, frozenset({"avx2"})) == ["onnxruntime"]  # nothing cheaper to try
+    assert candidate_runtimes(spec, AMX_XEON) == ["onnxruntime", "openvino-bf16"]  # no int8 file
     (exported / "model.int8.onnx").write_bytes((exported / "model.onnx").read_bytes())
     try:
         assert candidate_runtimes(spec, AMX_XEON)[-2:] == ["onnxruntime-int8", "openvino-int8"]

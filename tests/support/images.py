@@ -95,3 +95,16 @@ def checkerboard() -> Image.Image:
     return Image.fromarray(
         (np.indices((20, 20)).sum(0) % 2 * 255).astype(np.uint8).repeat(15, 0).repeat(15, 1)
     )
+
+
+def garment(colour: tuple[int, int, int], seed: int = 0, size: tuple[int, int] = (64, 80)) -> Image.Image:
+    """A product in one colour on a near-white background: a body and two sleeves, placed by the seed."""
+    rng = np.random.default_rng(seed)
+    w, h = size
+    img = Image.new("RGB", size, (246, 246, 244))
+    draw = ImageDraw.Draw(img)
+    x, y = (int(v) for v in rng.integers(4, 12, 2))
+    draw.rectangle([x + 12, y + 8, w - x - 12, h - y - 6], fill=colour)
+    draw.rectangle([x, y + 8, x + 12, y + 30 + int(rng.integers(0, 12))], fill=colour)
+    draw.rectangle([w - x - 12, y + 8, w - x, y + 30 + int(rng.integers(0, 12))], fill=colour)
+    return img

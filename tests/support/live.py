@@ -12,6 +12,9 @@ import httpx
 import uvicorn
 from fastapi import FastAPI
 
+from shoplens.api.server import uvicorn_config
+from shoplens.config import Settings
+
 
 def free_port() -> int:
     """A port that was free a moment ago on the loopback interface."""
@@ -35,19 +38,26 @@ def wait_until_ready(base: str, timeout: float = 120) -> None:
 
 @dataclass
 class LiveServer:
-    """A uvicorn server in a thread on a free loopback port; `base` is its URL once entered."""
+    """A uvicorn server in a thread on a free loopback port; `base` is its URL once entered.
+
+    With `settings`, uvicorn is configured as `shoplens serve` configures it (timeouts, connection limits).
+    """
 
     app: FastAPI
     timeout: float = 120
+    settings: Settings | None = None
     base: str = ""
     server: uvicorn.Server | None = None
     thread: threading.Thread | None = None
     sock: socket.socket | None = None
 
     def __enter__(self) -> Self:
-        self.server = uvicorn.Server(
-            uvicorn.Config(self.app, log_config=None, access_log=False, lifespan="on")
+        config = (
+            uvicorn_config(self.app, self.settings)
+            if self.settings is not None
+            else uvicorn.Config(self.app, log_config=None, access_log=False, lifespan="on")
         )
+        self.server = uvicorn.Server(config)
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.base = f"http://127.0.0.1:{self.sock.getsockname()[1]}"

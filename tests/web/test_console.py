@@ -118,6 +118,36 @@ def test_the_catalogue_filters_by_flag_category_and_merchant(demo: Demo, page: A
     )
 
 
+def test_the_catalogue_filters_by_colour_and_shows_a_products_colours(demo: Demo, page: Any) -> None:
+    """The colour filter lists exactly the products the API says show that colour (share ≥ 0.2 in a photo); a
+    product's detail shows its photo's colours with their shares."""
+    everything = [*demo.products, demo.duplicate, demo.small]
+    shows = {
+        p["id"]
+        for p in everything
+        if any(c["name"] == "brown" and c["share"] >= 0.2 for c in p["images"][0]["colours"])
+    }
+    assert 0 < len(shows) < len(everything)  # the filter has something to leave out
+    page.goto(f"{demo.base}/#catalog")
+    grid = page.locator("#catalog-grid > li")
+    expect(grid).to_have_count(len(everything))
+    expect(page.locator("select[name=colour] option")).to_have_count(17)  # "Any" and the palette
+    page.select_option("select[name=colour]", "brown")
+    expect(grid).to_have_count(len(shows))
+    listed = {int(i) for i in grid.evaluate_all("cards => cards.map(c => c.dataset.productId)")}
+    assert listed == shows
+    grid.first.get_by_role("button").click()
+    dialog = page.locator("#product-dialog")
+    expect(dialog).to_be_visible()
+    product = next(p for p in everything if p["id"] == max(shows))  # newest first
+    first = product["images"][0]["colours"][0]
+    share = f"{100 * first['share']:.1f} %"
+    expect(dialog.locator("dl.facts")).to_contain_text(f"Colours{first['name']} {share}")
+    page.keyboard.press("Escape")
+    page.select_option("select[name=colour]", "")
+    expect(grid).to_have_count(len(everything))
+
+
 def test_the_search_box_finds_products_by_words(demo: Demo, page: Any, shots: Path) -> None:
     brand = demo.products[0]["brand"]
     expected = [p["title"] for p in [*demo.products, demo.duplicate, demo.small] if p["brand"] == brand]

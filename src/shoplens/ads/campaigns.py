@@ -17,11 +17,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from shoplens.catalog.queries import ensure_merchants
 from shoplens.catalog.service import Catalog
 from shoplens.catalog.storage import content_id
 from shoplens.db.ads import Campaign, Creative
 from shoplens.db.base import as_utc, utcnow
-from shoplens.db.catalog import Merchant
 from shoplens.errors import CatalogInputError, ForbiddenError, NotFoundError
 from shoplens.imaging import decode_image
 
@@ -81,9 +81,8 @@ def create_campaign(session: Session, spec: CampaignIn, categories: Sequence[str
     _check_money(spec.budget, spec.bid)
     starts_at = as_utc(spec.starts_at) if spec.starts_at else utcnow()
     _check_dates(starts_at, spec.ends_at)
-    if spec.merchant is not None and session.get(Merchant, spec.merchant) is None:
-        session.add(Merchant(id=spec.merchant, name=spec.merchant))
-        session.flush()  # no ORM relationship orders the two INSERTs
+    if spec.merchant is not None:
+        ensure_merchants(session, [spec.merchant])
     campaign = Campaign(
         merchant_id=spec.merchant,
         name=spec.name,

@@ -17,6 +17,7 @@ from shoplens import __version__
 from shoplens.api import openapi
 from shoplens.api.errors import add_exception_handlers
 from shoplens.api.keys import KeyStore
+from shoplens.api.limits import CallerLimitMiddleware
 from shoplens.api.metrics import Metrics
 from shoplens.api.middleware import (
     AdmissionMiddleware,
@@ -152,19 +153,21 @@ def create_app(
         description=DESCRIPTION,
         **NO_TELEMETRY,
     )
-    service = Service(
-        settings, ModelHandle(store, loaded), batcher, KeyStore(settings.api_keys_file), metrics, lifecycle
-    )
+    keys = KeyStore(settings.api_keys_file)
+    service = Service(settings, ModelHandle(store, loaded), batcher, keys, metrics, lifecycle)
     app.state.service = service
     add_exception_handlers(app)
     openapi.install(app)
-    # Outermost last: request id/logs/metrics → body limit → admission → fast lane (classify) or the deferred
-    # routers' loading → FastAPI.
+    # Outermost last: request id/logs/metrics → per-caller limit → body limits → admission → fast lane
+    # (classify) or the deferred routers' loading → FastAPI.
     lanes = [r for r in classify.router.routes if isinstance(r, classify.ClassifyRoute)]
     app.add_middleware(DeferredRoutersMiddleware, fastapi_app=app, modules=DEFERRED)
     app.add_middleware(FastLaneMiddleware, routes=lanes)
     app.add_middleware(AdmissionMiddleware, lifecycle=lifecycle, paths=ADMITTED)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_upload_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware, max_bytes=settings.max_upload_bytes, timeout_s=settings.body_timeout_s
+    )
+    app.add_middleware(CallerLimitMiddleware, keys=keys, limit=settings.max_inflight_per_caller)
     app.add_middleware(RequestContextMiddleware, metrics=metrics, lifecycle=lifecycle, known_paths=ADMITTED)
     for router in (r.router for r in (health, classify, models, problems, web)):
         app.include_router(router)  # each router carries its full prefix, so metrics see full route templates

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shoplens.api.schemas import MAX_INT, NOT_NULL, Timestamp
+from shoplens.api.schemas import MAX_INT, NOT_NULL, AttributeScorePublic, ColourPublic, Timestamp
 from shoplens.catalog.queries import NOT_A_PRODUCT
 from shoplens.catalog.similar import Found
 from shoplens.catalog.textsearch import TextFound
@@ -64,6 +64,13 @@ class ImagePublic(BaseModel):
     mismatch: bool
     duplicate_group: int | None
     faces_blurred: int
+    colours: list[ColourPublic] = Field(
+        description="The product's dominant colours here, largest share first."
+    )
+    attributes: dict[str, list[AttributeScorePublic]] = Field(
+        description="What an image–text backbone's attribute prompts see here, per attribute, best first "
+        "(empty for other models)."
+    )
 
 
 class ProductPublic(BaseModel):
@@ -107,7 +114,14 @@ class DuplicatePublic(BaseModel):
 class SimilarHit(BaseModel):
     """A similar product, how similar, and the image of it that matched."""
 
-    similarity: float
+    similarity: float = Field(description="Cosine of the query and the matched image.")
+    score: float = Field(
+        description="What results are ranked by: the cosine, or with colour_weight w, "
+        "(1 − w) · cosine + w · colour_similarity."
+    )
+    colour_similarity: float | None = Field(
+        None, description="How alike the query's and the image's colours are, 0..1 (with colour_weight > 0)."
+    )
     product: ProductPublic
     image: ImagePublic
 
@@ -136,6 +150,13 @@ class TextSearchPublic(BaseModel):
 
     model_version: str | None
     results: list[TextSearchHit]
+
+
+class PaletteColourPublic(BaseModel):
+    """A colour name products can be filtered by, and a typical shade of it."""
+
+    name: str
+    hex: str
 
 
 class QaFlagPublic(BaseModel):
@@ -169,7 +190,17 @@ def image_public(img: ProductImage) -> ImagePublic:
         mismatch=img.mismatch,
         duplicate_group=img.duplicate_group,
         faces_blurred=img.faces_blurred,
+        colours=[ColourPublic(name=c.name, hex=c.hex, share=c.share) for c in img.colours],
+        attributes=image_attributes(img),
     )
+
+
+def image_attributes(img: ProductImage) -> dict[str, list[AttributeScorePublic]]:
+    """An image's stored attribute values, per attribute, best first."""
+    out: dict[str, list[AttributeScorePublic]] = {}
+    for a in sorted(img.attributes, key=lambda a: (a.attribute, -a.score)):
+        out.setdefault(a.attribute, []).append(AttributeScorePublic(value=a.value, score=a.score))
+    return out
 
 
 def product_flags(p: Product) -> list[str]:
@@ -215,6 +246,8 @@ def similar_public(found: Found) -> SimilarPublic:
         results=[
             SimilarHit(
                 similarity=round(h.similarity, 6),
+                score=round(h.score, 6),
+                colour_similarity=None if h.colour_similarity is None else round(h.colour_similarity, 6),
                 product=product_public(h.product),
                 image=image_public(h.image),
             )

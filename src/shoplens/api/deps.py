@@ -16,6 +16,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from shoplens.api.keys import ROLES, KeyFileError, Principal, Role, Scope, role_allows
+from shoplens.api.limits import VERIFIED
 from shoplens.api.openapi import raises
 from shoplens.api.service import Service
 from shoplens.config import Settings, is_loopback
@@ -71,6 +72,14 @@ def open_caller(settings: Settings, request: Request | None, role: Role) -> Prin
     return principal
 
 
+def verified_key(service: Service, presented: str, request: Request | None) -> Principal | None:
+    """The principal of a presented key: as the per-caller limit verified it for this request, else checked now."""
+    seen = request.scope.get("state", {}).get(VERIFIED) if request is not None else None
+    if seen is not None and seen[0] == presented:
+        return seen[1]
+    return service.keys.verify(presented)
+
+
 def authorize(
     service: Service,
     api_key: str | None,
@@ -90,7 +99,7 @@ def authorize(
             401, "an API key is required: send it as X-API-Key (or Authorization: Bearer)", CHALLENGE
         )
     try:
-        principal = service.keys.verify(presented)
+        principal = verified_key(service, presented, request)
     except KeyFileError as e:  # the reason (with the file's path) goes to the log, not to the caller
         log.error("API keys unavailable: %s", e)
         raise ServiceUnavailableError("API keys cannot be checked right now") from None

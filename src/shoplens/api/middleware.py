@@ -1,7 +1,9 @@
-"""ASGI middleware: request ids, logs, metrics, shutdown refusal; body size limit; admission; a fast lane."""
+"""ASGI middleware: request ids, logs, metrics, shutdown refusal; body size and time limits; admission; a fast
+lane."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 import os
@@ -51,16 +53,32 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
+class BodyTimeoutError(HTTPProblem):
+    """The request body did not arrive in full within the body timeout (raised while it is being read)."""
+
+    def __init__(self, seconds: float) -> None:
+        detail = f"the request body was not received within {seconds:g} s"
+        super().__init__(408, detail, "request_timeout", CLOSE)
+
+
+def has_body(scope: Scope) -> bool:
+    """Whether the request declares a body (a non-zero Content-Length, or a chunked one)."""
+    declared = _header(scope, b"content-length")
+    return _header(scope, b"transfer-encoding") is not None or (declared or "0").strip() not in ("", "0")
+
+
 class BodyLimitMiddleware:
-    """413 for bodies over max_bytes: from Content-Length before reading, else as soon as the stream passes it.
+    """413 for bodies over max_bytes: from Content-Length before reading, else as soon as the stream passes it;
+    408 for a body not received in full within timeout_s of the request's start (a client that stalls).
 
     A response sent before a large (or chunked) body was read to its end closes the connection, so the
     server never drains the rest of an unwanted upload to keep the connection alive.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, timeout_s: float = 15.0) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.timeout_s = timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -81,15 +99,26 @@ class BodyLimitMiddleware:
         body_done = (
             not chunked and int(declared or 0) <= CHEAP_TO_DRAIN
         )  # the server may read the rest itself
+        complete = not has_body(scope)  # every byte of the body has arrived (no deadline to keep after that)
+        deadline = asyncio.get_running_loop().time() + self.timeout_s
 
         async def limited_receive() -> Message:
-            nonlocal received, body_done
-            message = await receive()
+            nonlocal received, body_done, complete
+            if complete:
+                return await receive()
+            try:
+                async with asyncio.timeout_at(deadline):
+                    message = await receive()
+            except TimeoutError:
+                raise BodyTimeoutError(self.timeout_s) from None
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
                     raise BodyTooLargeError(self.max_bytes)
-                body_done = body_done or not message.get("more_body", False)
+                complete = not message.get("more_body", False)
+                body_done = body_done or complete
+            else:
+                complete = True  # disconnected
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -102,16 +131,18 @@ class BodyLimitMiddleware:
 
         try:
             await self.app(scope, limited_receive, tracking_send)
-        except BodyTooLargeError as e:
+        except (BodyTooLargeError, BodyTimeoutError) as e:
             if started:
                 raise
-            await send_problem(scope, send, 413, str(e.detail), e.code, CLOSE)
+            await send_problem(scope, send, e.status_code, str(e.detail), e.code, CLOSE)
 
 
 class AdmissionMiddleware:
     """Requests to the guarded paths take an admission slot (`Lifecycle.admit`) or get 503 + Retry-After at once.
 
-    Refusing here, before routing, dependencies and the body, keeps a refusal far cheaper than an answer, so an
+    The body is received first (within the body limits around this middleware): a slot is held only by a
+    request that can be worked on, so clients that send headers and stall their bodies never starve the others.
+    Refusing here, before routing, dependencies and decoding, keeps a refusal far cheaper than an answer, so an
     overloaded service spends its CPU on the requests it admitted. Catalogue model calls take the same slots
     (`Service.run_model`).
     """
@@ -125,6 +156,8 @@ class AdmissionMiddleware:
         if scope["type"] != "http" or scope["path"] not in self.paths:
             await self.app(scope, receive, send)
             return
+        if has_body(scope):
+            receive = await received_in_full(receive)
         lifecycle = self.lifecycle
         if not lifecycle.admit():
             await send_problem(scope, send, 503, "the service is busy; retry shortly", "busy")
@@ -137,6 +170,25 @@ class AdmissionMiddleware:
         finally:
             ticket.queued()
             lifecycle.release()
+
+
+async def received_in_full(receive: Receive) -> Receive:
+    """Read a request's whole body now; a receive that hands it over as one message (then waits as `receive`)."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            pending = [message]  # the client left: the app sees it as it would have
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            pending = [{"type": "http.request", "body": b"".join(chunks), "more_body": False}]
+            break
+
+    async def replay() -> Message:
+        return pending.pop() if pending else await receive()
+
+    return replay
 
 
 class LaneRoute(Protocol):

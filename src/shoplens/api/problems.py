@@ -51,6 +51,9 @@ _TYPES = (  # the first type of each status is that status's default
         "method_not_allowed", 405, "Method not allowed", "The path exists; the method does not (see Allow)."
     ),
     ProblemType(
+        "request_timeout", 408, "Request timeout", "The request body was not received in time (slow sender)."
+    ),
+    ProblemType(
         "conflict", 409, "Conflict", "The request clashes with what exists (a reused Idempotency-Key…)."
     ),
     ProblemType(
@@ -86,6 +89,12 @@ _TYPES = (  # the first type of each status is that status's default
     ProblemType("invalid_model_bundle", 422, "Invalid model bundle", "The model version cannot be loaded."),
     ProblemType(
         "too_many_requests", 429, "Too many requests", "This key sends too much at once; see Retry-After."
+    ),
+    ProblemType(
+        "request_header_fields_too_large",
+        431,
+        "Request header fields too large",
+        "The request line and headers are over the limit; the connection is closed.",
     ),
     ProblemType(
         "internal_error", 500, "Internal error", "A bug: report it with the instance (the request id)."

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import signal
@@ -9,10 +10,14 @@ import sys
 import time
 from datetime import UTC, datetime
 from types import FrameType
+from typing import Any
 
 import uvicorn
+from fastapi import FastAPI
+from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
 from shoplens.api.app import create_app
+from shoplens.api.problems import PROBLEM_JSON, problem_body
 from shoplens.api.service import Lifecycle
 from shoplens.api.workers import Worker, supervise
 from shoplens.config import Settings
@@ -65,14 +70,120 @@ class GracefulServer(uvicorn.Server):
             return
         super().handle_exit(sig, frame)
 
+    def receiving(self) -> int:
+        """Connections on which a request has begun to arrive (its headers are not complete yet)."""
+        return sum(getattr(c, "receiving_request", False) for c in self.server_state.connections)
+
     async def on_tick(self, counter: int) -> bool:
-        """Exit once draining has no request left in flight (or has taken drain_timeout_s)."""
+        """Exit once draining has no request left in flight, nor one arriving (or has taken drain_timeout_s).
+
+        A request that has begun to arrive is answered too (503 shutting_down, once its headers are in;
+        header_timeout_s bounds the wait) rather than cut off: its client could not tell whether it was acted on.
+        """
         if self.draining_since is not None and not self.should_exit:
             waited = time.monotonic() - self.draining_since
-            if self.lifecycle.inflight == 0 or waited > self.drain_timeout_s:
+            if (self.lifecycle.inflight == 0 and self.receiving() == 0) or waited > self.drain_timeout_s:
                 log.info("drained: stopping", extra={"fields": {"waited_s": round(waited, 2)}})
                 self.should_exit = True
         return await super().on_tick(counter)
+
+
+_Base: Any = AutoHTTPProtocol  # httptools' protocol where installed, else h11's
+
+
+MAX_HEAD_BYTES = 64 * 1024  # a request line and headers larger than this get 431
+
+
+def _too_large_head() -> bytes:
+    """The raw 431 answer to a request whose head is over MAX_HEAD_BYTES (no request id: it never began)."""
+    detail = f"the request line and headers are larger than {MAX_HEAD_BYTES:,} bytes"
+    body = problem_body(431, detail, "", "request_header_fields_too_large")
+    head = (
+        "HTTP/1.1 431 Request Header Fields Too Large\r\n"
+        f"content-type: {PROBLEM_JSON}\r\ncontent-length: {len(body)}\r\nconnection: close\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+class ConnectionProtocol(_Base):
+    """uvicorn's HTTP protocol, closing a connection that has not sent a request's headers within
+    `header_timeout_s` or sends more than MAX_HEAD_BYTES of them (431), and telling a draining server
+    whether a request is on its way (`receiving_request`).
+
+    uvicorn times out only idle keep-alive connections; one that sends nothing, or its headers a byte at a
+    time, would otherwise stay open for good; and its httptools parser takes headers of any size. The clock
+    starts when the connection opens and again after each response; the body's own time limit is the app's
+    (BodyLimitMiddleware).
+    """
+
+    header_timeout_s = 10.0
+    receiving_request = False  # bytes of a request whose headers are not complete yet have arrived
+    _head_bytes = 0  # bytes received since the last request's headers were complete
+    _header_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: Any) -> None:
+        """Start the headers clock."""
+        super().connection_made(transport)
+        self._arm_header_timer()
+
+    def data_received(self, data: bytes) -> None:
+        """Feed the parser; note whether a request's headers are still incomplete, and refuse them past the cap."""
+        super().data_received(data)
+        self.receiving_request = self._between_requests()
+        self._head_bytes = self._head_bytes + len(data) if self.receiving_request else 0
+        if self._head_bytes > MAX_HEAD_BYTES and not self.transport.is_closing():
+            self.transport.write(_too_large_head())
+            self.transport.close()
+
+    def on_response_complete(self) -> None:
+        """Restart the headers clock for the next request on this connection."""
+        super().on_response_complete()
+        self._arm_header_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """Stop the headers clock."""
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+        self.receiving_request = False
+        super().connection_lost(exc)
+
+    def _between_requests(self) -> bool:
+        return self.cycle is None or self.cycle.response_complete
+
+    def _arm_header_timer(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+        self._header_timer = self.loop.call_later(self.header_timeout_s, self._headers_overdue)
+
+    def _headers_overdue(self) -> None:
+        self._header_timer = None
+        if self._between_requests() and not self.transport.is_closing():
+            self.transport.close()
+
+
+def with_header_timeout(seconds: float) -> type[asyncio.Protocol]:
+    """ConnectionProtocol with this headers timeout."""
+    return type("ConnectionProtocol", (ConnectionProtocol,), {"header_timeout_s": seconds})
+
+
+def uvicorn_config(app: FastAPI, settings: Settings, **overrides: Any) -> uvicorn.Config:
+    """uvicorn's configuration for the app: JSON logs, connection limits and timeouts from settings."""
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_config": None,
+        "access_log": False,
+        "server_header": False,
+        "timeout_graceful_shutdown": int(settings.drain_timeout_s) or None,
+        "lifespan": "on",
+        "log_level": settings.log_level,
+        "http": with_header_timeout(settings.header_timeout_s),
+        "timeout_keep_alive": settings.keep_alive_timeout_s,
+        "limit_concurrency": settings.max_connections,
+        "h11_max_incomplete_event_size": 16
+        * 1024,  # with h11; ConnectionProtocol caps heads at MAX_HEAD_BYTES
+    }
+    return uvicorn.Config(app, **{**options, **overrides})
 
 
 def serve(settings: Settings, worker: Worker | None = None) -> int:
@@ -85,17 +196,7 @@ def serve(settings: Settings, worker: Worker | None = None) -> int:
     if worker is None and settings.workers > 1:
         return supervise(settings)
     app = create_app(settings, worker=worker)
-    config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        access_log=False,
-        server_header=False,
-        timeout_graceful_shutdown=int(settings.drain_timeout_s) or None,
-        lifespan="on",
-        log_level=settings.log_level,
-    )
+    config = uvicorn_config(app, settings)
     server = GracefulServer(config, app.state.service.lifecycle, settings.drain_timeout_s)
     server.run(sockets=[worker.sock] if worker else None)
     return 0 if server.started else 1

@@ -1,4 +1,5 @@
-"""What happens to each incoming image: safe decode, face blur, quality, hash, classify, store, record, deduplicate."""
+"""What happens to each incoming image: safe decode, face blur, quality, hash, colours, classify (and attributes),
+store, record, deduplicate."""
 
 from __future__ import annotations
 
@@ -12,14 +13,16 @@ from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
+from shoplens.catalog.colours import attribute_rows, colour_rows
 from shoplens.catalog.duplicates import DuplicateCache, DuplicateConfig, assign_duplicates
-from shoplens.catalog.queries import NOT_A_PRODUCT
+from shoplens.catalog.queries import NOT_A_PRODUCT, ensure_merchants
 from shoplens.catalog.recognise import MismatchConfig, is_mismatch, recognitions
 from shoplens.catalog.storage import ImageStore, content_id
 from shoplens.catalog.vectors import VectorSpace
-from shoplens.db.catalog import Embedding, Merchant, Product, ProductImage
+from shoplens.db.catalog import Embedding, Product, ProductImage
 from shoplens.errors import CatalogInputError, ShopLensError
 from shoplens.imaging import decode_image
+from shoplens.imaging.colour import Colour, image_colours
 from shoplens.imaging.hashing import canonical_view, perceptual_hash
 from shoplens.imaging.privacy import blur_faces
 from shoplens.imaging.quality import QualityConfig, QualityReport, assess_quality
@@ -81,10 +84,11 @@ class Prepared:
     phash: int
     faces: int
     nbytes: int
+    colours: list[Colour]
 
 
 def prepare(data: bytes, blur: bool, max_pixels: int, quality: QualityConfig) -> Prepared:
-    """Decode untrusted bytes (metadata dropped), blur faces if asked, measure quality and hash."""
+    """Decode untrusted bytes (metadata dropped), blur faces if asked, measure quality, hash and colours."""
     image = decode_image(data, max_pixels=max_pixels)
     faces = 0
     if blur:
@@ -94,7 +98,8 @@ def prepare(data: bytes, blur: bool, max_pixels: int, quality: QualityConfig) ->
     # A blurred copy differs from the upload, so it gets its own content id: a merchant's unblurred copy of
     # the same bytes can never stand in for it.
     sha256 = content_id(data + BLURRED_MARK) if faces else content_id(data)
-    return Prepared(sha256, image, assess_quality(image, quality), view, phash, faces, len(data))
+    quality_report = assess_quality(image, quality)
+    return Prepared(sha256, image, quality_report, view, phash, faces, len(data), image_colours(image))
 
 
 class Ingestor:
@@ -188,14 +193,13 @@ class Ingestor:
         labels = list(model.predictor.bundle.labels)
         version = model.version
         seen = recognitions(model, probs, vectors)
+        attributes = attribute_rows(model, vectors)  # none unless the model has attribute prompts
         outcomes: dict[str, ItemOutcome] = {}
         added: dict[str, list[tuple[ProductImage, np.ndarray]]] = {}
         row = 0
         with self.sessions.begin() as session:
             products = load_products(session, [it.product for it in items])
-            merchants = {it.product.merchant for it in items}
-            known = set(session.scalars(select(Merchant.id).where(Merchant.id.in_(merchants))))
-            session.add_all(Merchant(id=m, name=m) for m in sorted(merchants - known))
+            ensure_merchants(session, (it.product.merchant for it in items))
             for it in items:
                 product = products.get(_key(it.product))
                 if product is None:
@@ -207,7 +211,7 @@ class Ingestor:
                 have = {img.sha256 for img in product.images}
                 mine = added.setdefault(it.key, [])
                 for p in prepared[it.key]:
-                    pr, rec, status = probs[row], seen[row], statuses[row]
+                    pr, rec, status, attrs = probs[row], seen[row], statuses[row], attributes[row]
                     row += 1
                     if p.sha256 in have:
                         continue
@@ -229,6 +233,8 @@ class Ingestor:
                         position=len(product.images),
                         source="shopper" if it.blur_faces else "merchant",
                         mismatch=is_mismatch(pr, labels, it.product.category, self.mismatch),
+                        colours=colour_rows(p.colours),
+                        attributes=attrs,
                     )
                     product.images.append(img)
                     mine.append((img, rec.vector))

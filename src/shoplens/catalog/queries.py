@@ -15,9 +15,13 @@ from typing import Any, Literal
 
 import numpy as np
 from sqlalchemy import Select, and_, bindparam, exists, func, or_, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased, selectinload
 
+from shoplens.catalog.colours import attribute_condition, colour_condition
 from shoplens.db.ads import Creative
+from shoplens.db.base import utcnow
 from shoplens.db.catalog import Category, Embedding, Merchant, Product, ProductImage, Taxonomy
 from shoplens.errors import CatalogInputError, ForbiddenError, NotFoundError
 
@@ -29,7 +33,8 @@ UPDATABLE = ("title", "brand", "price", "category", "stock", "status")
 
 @dataclass(frozen=True)
 class ProductFilter:
-    """Which products to list: category, merchant, a flag, text on title/brand; one page of them."""
+    """Which products to list: category, merchant, a flag, text on title/brand, colours (any of them), attribute
+    values (of each attribute named, any value given); one page of them."""
 
     category: str | None = None
     merchant: str | None = None
@@ -38,6 +43,10 @@ class ProductFilter:
     limit: int = 50
     offset: int = 0
     before_id: int | None = None  # keyset paging: only products older than this one
+    colours: tuple[str, ...] = ()  # palette names (catalog.colours.check_colours)
+    attributes: tuple[
+        tuple[str, str], ...
+    ] = ()  # (attribute, value) pairs (catalog.colours.parse_attributes)
 
 
 def _of_first_image(column: str) -> Any:
@@ -122,6 +131,10 @@ def _filtered(f: ProductFilter) -> Select[tuple[Product]]:
         stmt = stmt.where(Product.merchant_id == f.merchant)
     if f.flag:
         stmt = stmt.where(flag_condition(f.flag))
+    if f.colours:
+        stmt = stmt.where(colour_condition(f.colours))
+    if f.attributes:
+        stmt = stmt.where(attribute_condition(f.attributes))
     if f.q:
         escaped = f.q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         like = f"%{escaped}%"  # the query's own % and _ match themselves
@@ -226,6 +239,25 @@ def count_images(session: Session) -> int:
 def referenced_images(session: Session) -> set[str]:
     """Content ids some row refers to (product images and ad creatives); anything else stored is an orphan."""
     return set(session.scalars(select(ProductImage.sha256).union(select(Creative.sha256))))
+
+
+def image_referenced(session: Session, sha256: str) -> bool:
+    """Whether a product image or an ad creative still refers to this content id (else it is not served)."""
+    return bool(
+        session.scalar(
+            select(exists().where(ProductImage.sha256 == sha256) | exists().where(Creative.sha256 == sha256))
+        )
+    )
+
+
+def ensure_merchants(session: Session, ids: Iterable[str]) -> None:
+    """Create the merchants that do not exist yet (one a concurrent transaction creates is left alone)."""
+    rows = [{"id": m, "name": m, "created_at": utcnow()} for m in sorted(set(ids))]
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    session.execute(insert(Merchant).values(rows).on_conflict_do_nothing(index_elements=["id"]))
 
 
 def ensure_taxonomy(session: Session, name: str, categories: Sequence[str]) -> Taxonomy:

@@ -30,6 +30,7 @@ from shoplens.catalog.batch import (
     prepare_stage,
     source_batch,
 )
+from shoplens.catalog.colours import replace_attributes
 from shoplens.catalog.ingest import IngestItem, Ingestor, ItemOutcome
 from shoplens.catalog.recognise import is_mismatch, recognitions
 from shoplens.catalog.service import Catalog
@@ -210,6 +211,7 @@ def embed_pending_ray(catalog: Catalog, workers: int) -> Callable[..., dict[int,
                     Embedding(image_id=i, model_version=model.version, vector=r.vector)
                     for i, r in zip(ids, seen)
                 )
+                replace_attributes(session, model, ids, batch["vector"][ok])
             for i, row, r in zip(ids, ok, seen):
                 mismatch = is_mismatch(batch["probs"][row], labels, declared[i], catalog.config.mismatch)
                 done[i] = (r.category, r.confidence, mismatch)

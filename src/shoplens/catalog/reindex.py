@@ -1,5 +1,7 @@
 """Re-embed the catalogue with another model version and switch search to it atomically.
 
+Each image re-embedded also gets the new model's attributes (an image–text backbone's; none for other models).
+
 Searches keep using the old version's index (and model) until the switch; images ingested meanwhile are
 picked up by a final catch-up pass before it.
 """
@@ -12,6 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import exists, select, update
 from sqlalchemy.orm import aliased
 
+from shoplens.catalog.colours import replace_attributes
 from shoplens.catalog.recognise import is_mismatch, recognitions, search_dim, search_vectors
 from shoplens.catalog.service import Catalog, NoModelError
 from shoplens.db.catalog import Embedding, Product, ProductImage
@@ -60,6 +63,7 @@ def embed_pending(
                 Embedding(image_id=i, model_version=model.version, vector=r.vector)
                 for (i, _, _), r in zip(rows, seen)
             )
+            replace_attributes(session, model, [i for i, _, _ in rows], vectors)
         for (image_id, _, declared), p, r in zip(rows, probs, seen):
             predictions[image_id] = (r.category, r.confidence, is_mismatch(p, labels, declared, cfg))
         if progress:

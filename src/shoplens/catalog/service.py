@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shoplens.catalog.duplicates import DuplicateCache, DuplicateConfig
@@ -129,6 +130,12 @@ class Catalog:
 
     def categories(self) -> list[str]:
         """The category names of the catalogue's taxonomy (created from the model's labels the first time)."""
+        try:
+            return self._categories()
+        except IntegrityError:  # a concurrent first request created it a moment ago: read that one
+            return self._categories()
+
+    def _categories(self) -> list[str]:
         with self.sessions.begin() as session:
             tax = session.scalar(select(Taxonomy).where(Taxonomy.name == self.config.taxonomy))
             if tax is None:

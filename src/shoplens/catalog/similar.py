@@ -3,10 +3,15 @@ and the duplicate check of a photo not in the catalogue (ingestion's near-duplic
 
 A photo is embedded through `Catalog.embed` (the catalogue's one model path) with the model whose embeddings
 the active index holds; a product is looked up by its search vector.
+
+With a colour weight w > 0 the nearest neighbours fetched are ranked by (1 − w) · cosine + w · colour similarity
+(`shoplens.imaging.colour.palette_similarity` of the query's and the image's dominant colours); w = 0 is the
+cosine ranking itself.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,10 +19,12 @@ from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from shoplens.catalog.colours import stored_colours
 from shoplens.catalog.queries import get_product, product_vector
 from shoplens.catalog.service import Catalog
 from shoplens.db.catalog import Product, ProductImage
 from shoplens.imaging import decode_image
+from shoplens.imaging.colour import Colour, image_colours, palette_similarity
 from shoplens.imaging.hashing import canonical_view, perceptual_hash
 from shoplens.inference.ood import NOT_RECOGNISED
 from shoplens.search.protocol import VectorIndex
@@ -28,11 +35,17 @@ MAX_FETCH = 4096  # neighbours looked at before filters, at most
 
 @dataclass(frozen=True)
 class Hit:
-    """A product similar to the query, its similarity, and which of its images matched."""
+    """A product similar to the query, its similarity, and which of its images matched.
+
+    similarity is the cosine; score what the hits are ranked by (the cosine, blended with colour_similarity
+    when a colour weight is given).
+    """
 
     product: Product
     image: ProductImage
     similarity: float
+    score: float
+    colour_similarity: float | None = None
 
 
 @dataclass(frozen=True)
@@ -53,21 +66,28 @@ def find_similar(
     min_similarity: float = -1.0,
     category: str | None = None,
     merchant: str | None = None,
+    colour_weight: float = 0.0,
 ) -> Found:
-    """Up to k products like a photo (untrusted bytes) or like a product (never itself), best first, filtered."""
+    """Up to k products like a photo (untrusted bytes) or like a product (never itself), best first, filtered;
+    colour_weight in 0..1 blends colour similarity into the ranking."""
     if (photo is None) == (product_id is None):
         raise ValueError("give exactly one of photo or product_id")
+    if not 0.0 <= colour_weight <= 1.0:
+        raise ValueError(f"colour_weight must lie in 0..1, not {colour_weight}")
+    colours: list[Colour] = []
     if photo is not None:
-        model, _, vectors, statuses = catalog.embed(
-            [decode_image(photo, max_pixels=catalog.config.max_pixels)]
-        )
+        image = decode_image(photo, max_pixels=catalog.config.max_pixels)
+        model, _, vectors, statuses = catalog.embed([image])
         if statuses[0] == NOT_RECOGNISED:  # nothing in the catalogue looks like a photo of no product
             return Found(model.version, [], reason=NOT_A_PRODUCT_REASON)
         version, query = model.version, vectors[0]
+        colours = image_colours(image) if colour_weight > 0 else []
     with catalog.sessions() as session:
         if product_id is not None:
             version = catalog.model().version
             query = product_vector(session, product_id, version)
+            if colour_weight > 0:  # the colours of the image whose vector is the product's: its first
+                colours = stored_colours(get_product(session, product_id).images[0])
         index = catalog.space.index(version, len(query))
         hits = search_similar(
             session,
@@ -78,6 +98,8 @@ def find_similar(
             category=category,
             merchant=merchant,
             exclude_product=product_id,
+            colour_weight=colour_weight,
+            colours=colours,
         )
         ids = [h.product.id for h in hits]  # their images too, for whoever shows the hits after the session
         session.scalars(
@@ -103,7 +125,7 @@ def find_duplicates(catalog: Catalog, photo: bytes) -> Found:
             img = session.get(ProductImage, image_id)
             if img is None or img.product_id in best:
                 continue  # deleted meanwhile, or this product already has a better image
-            best[img.product_id] = Hit(get_product(session, img.product_id), img, sim)
+            best[img.product_id] = Hit(get_product(session, img.product_id), img, sim, sim)
     return Found(model.version, list(best.values()))
 
 
@@ -117,13 +139,17 @@ def search_similar(
     category: str | None = None,
     merchant: str | None = None,
     exclude_product: int | None = None,
+    colour_weight: float = 0.0,
+    colours: Sequence[Colour] = (),
 ) -> list[Hit]:
-    """Up to k products most similar to the query vector, best first, passing the filters."""
+    """Up to k products most similar to the query vector, best first, passing the filters; with a colour weight,
+    ranked by cosine blended with the similarity of each image's colours to `colours`."""
     fetch = min(max(k * 8, 64), MAX_FETCH)
     while True:
         scores, ids = index.search(query.reshape(1, -1).astype(np.float32), min(fetch, max(len(index), 1)))
         pairs = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0 and s >= min_similarity]
-        hits = _resolve(session, pairs, k, category, merchant, exclude_product)
+        blend = Blend(colour_weight, colours)
+        hits = _resolve(session, pairs, k, category, merchant, exclude_product, blend)
         exhausted = len(pairs) < fetch or fetch >= min(len(index), MAX_FETCH)
         if len(hits) >= k or exhausted:
             return hits
@@ -137,8 +163,9 @@ def _resolve(
     category: str | None,
     merchant: str | None,
     exclude_product: int | None,
+    blend: Blend,
 ) -> list[Hit]:
-    """Image ids with scores → one hit per product (its best image), filtered, in score order."""
+    """Image ids with cosines → one hit per product (its best image), filtered, in order of blended score."""
     if not pairs:
         return []
     stmt = select(ProductImage, Product).join(Product).where(ProductImage.id.in_([i for i, _ in pairs]))
@@ -147,16 +174,31 @@ def _resolve(
     if merchant:
         stmt = stmt.where(Product.merchant_id == merchant)
     rows = {img.id: (img, prod) for img, prod in session.execute(stmt).all()}
+    scored = [blend.hit(*rows[i], cos) for i, cos in pairs if i in rows]
+    if blend.weight > 0:
+        scored.sort(key=lambda h: -h.score)  # stable: equal scores keep the cosine order
     hits: list[Hit] = []
     seen: set[int] = set()
-    for image_id, score in pairs:
-        if image_id not in rows:
+    for hit in scored:
+        if hit.product.id in seen or hit.product.id == exclude_product:
             continue
-        img, prod = rows[image_id]
-        if prod.id in seen or prod.id == exclude_product:
-            continue
-        seen.add(prod.id)
-        hits.append(Hit(prod, img, score))
+        seen.add(hit.product.id)
+        hits.append(hit)
         if len(hits) == k:
             break
     return hits
+
+
+@dataclass(frozen=True)
+class Blend:
+    """How hits are scored: the cosine alone (weight 0), or blended with colour similarity to `colours`."""
+
+    weight: float
+    colours: Sequence[Colour]
+
+    def hit(self, img: ProductImage, product: Product, cosine: float) -> Hit:
+        """A hit for an image with this cosine to the query, scored."""
+        if self.weight <= 0:
+            return Hit(product, img, cosine, cosine)
+        alike = palette_similarity(self.colours, stored_colours(img))
+        return Hit(product, img, cosine, (1 - self.weight) * cosine + self.weight * alike, alike)

@@ -1,4 +1,5 @@
-"""`shoplens catalog delete|similar|duplicates|merchants`: the catalogue operations the API offers, from the shell.
+"""`shoplens catalog list|delete|similar|duplicates|merchants|colours`: the catalogue operations the API offers,
+from the shell.
 
 Each command calls the same domain function as its API route (`catalog.products`, `catalog.similar`,
 `catalog.queries`), so the two cannot drift apart.
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from shoplens.cli.catalog import catalog_app, open_catalog
-from shoplens.cli.common import friendly_errors, out
+from shoplens.cli.common import err, friendly_errors, out
 from shoplens.cli.options import CATALOG, with_settings
 from shoplens.config import Settings
 
@@ -70,6 +71,12 @@ def similar(
     ] = 0.0,
     category: Annotated[str | None, typer.Option(help="Only products declared in this category.")] = None,
     merchant: Annotated[str | None, typer.Option(help="Only this merchant's products.")] = None,
+    colour_weight: Annotated[
+        float,
+        typer.Option(
+            min=0, max=1, help="Blend colour into the ranking: (1 − w)·cosine + w·colour similarity."
+        ),
+    ] = 0.0,
 ) -> None:
     """Search by image: the catalogue products that look most like a photo, best first."""
     from shoplens.catalog.similar import find_similar
@@ -78,7 +85,13 @@ def similar(
     data = read_image_bytes(photo, max_bytes=settings.max_upload_bytes)
     with open_catalog(settings) as catalog:
         found = find_similar(
-            catalog, photo=data, k=k, min_similarity=min_similarity, category=category, merchant=merchant
+            catalog,
+            photo=data,
+            k=k,
+            min_similarity=min_similarity,
+            category=category,
+            merchant=merchant,
+            colour_weight=colour_weight,
         )
     print_found(found, "no similar products")
 
@@ -110,3 +123,67 @@ def merchants(settings: Settings) -> None:
         out.print("no merchants yet")
     for m in found:
         print(f"{m.id}\t{m.products}\t{m.name}")
+
+
+@catalog_app.command("list")
+@friendly_errors
+@with_settings(CATALOG)
+def list_(
+    settings: Settings,
+    category: Annotated[str | None, typer.Option(help="Only products declared in this category.")] = None,
+    merchant: Annotated[str | None, typer.Option(help="Only this merchant's products.")] = None,
+    q: Annotated[str | None, typer.Option("--q", help="Text in the title or brand.")] = None,
+    colour: Annotated[
+        list[str] | None,
+        typer.Option(help="A colour (repeat, or a comma list: any of them), e.g. red, navy, light blue."),
+    ] = None,
+    attribute: Annotated[
+        list[str] | None, typer.Option(help="An attribute value as attribute:value, e.g. pattern:striped.")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="At most this many products.")] = 50,
+) -> None:
+    """Products matching every filter, newest first: id, merchant/sku, category, colours, title (tab-separated)."""
+    from shoplens.catalog.colours import check_colours, parse_attributes
+    from shoplens.catalog.queries import ProductFilter, list_products
+
+    chosen = ProductFilter(
+        category,
+        merchant,
+        None,
+        q,
+        limit,
+        colours=check_colours(colour or []),
+        attributes=parse_attributes(attribute or []),
+    )
+    with open_catalog(settings) as catalog, catalog.sessions() as session:
+        total, found = list_products(session, chosen)
+        for p in found:
+            colours = ",".join(dict.fromkeys(c.name for img in p.images for c in img.colours)) or "-"
+            print(f"{p.id}\t{p.merchant_id}/{p.sku}\t{p.declared_category or '-'}\t{colours}\t{p.title}")
+    out.print(f"{len(found)} of {total} product(s)", highlight=False)
+
+
+@catalog_app.command("colours")
+@friendly_errors
+@with_settings(CATALOG)
+def colours(
+    settings: Settings,
+    backfill: Annotated[
+        bool, typer.Option("--backfill", help="Compute the colours of stored images that have none.")
+    ] = False,
+) -> None:
+    """The catalogue's colours: with --backfill, compute them for images stored before colours were kept."""
+    from shoplens.catalog.colours import backfill_colours, count_uncoloured
+
+    with open_catalog(settings) as catalog:
+        if not backfill:
+            with catalog.sessions() as session:
+                missing = count_uncoloured(session)
+            out.print(f"{missing} image(s) without colours (shoplens catalog colours --backfill)")
+            return
+        done = backfill_colours(catalog.sessions, catalog.store.open)
+    out.print(f"coloured {done.coloured} image(s)", highlight=False)
+    for image_id, why in done.failed.items():
+        err.print(f"image {image_id}: {why}", highlight=False)
+    if done.failed:
+        raise typer.Exit(1)

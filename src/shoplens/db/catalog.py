@@ -1,4 +1,5 @@
-"""The catalogue's tables: taxonomies, merchants, products, images, embeddings, ingestion jobs, idempotency keys.
+"""The catalogue's tables: taxonomies, merchants, products, images (with their colours and attributes), embeddings,
+ingestion jobs, idempotency keys.
 
 Alembic migrations in `shoplens/db/migrations` create exactly these; a test checks they agree.
 """
@@ -15,6 +16,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     Numeric,
@@ -116,6 +118,40 @@ class ProductImage(Base):
     source: Mapped[str] = mapped_column(String(16), default="merchant")  # merchant | shopper
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     product: Mapped[Product] = relationship(back_populates="images")
+    # Loaded with the image (one query per list of images): every rendering of an image shows them.
+    colours: Mapped[list[ImageColour]] = relationship(
+        order_by="ImageColour.position", cascade="all, delete-orphan", passive_deletes=True, lazy="selectin"
+    )
+    attributes: Mapped[list[ImageAttribute]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, lazy="selectin"
+    )
+
+
+class ImageColour(Base):
+    """A dominant colour of the product in an image: palette name, measured hex, share of the product's pixels."""
+
+    __tablename__ = "image_colours"
+    image_id: Mapped[int] = mapped_column(
+        ForeignKey("product_images.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(32), primary_key=True, index=True)
+    position: Mapped[int] = mapped_column(Integer)  # 0: the largest share
+    hex: Mapped[str] = mapped_column(String(7))
+    share: Mapped[float] = mapped_column(Float)
+
+
+class ImageAttribute(Base):
+    """An attribute value an image–text backbone sees in an image (e.g. pattern: striped) and its score."""
+
+    __tablename__ = "image_attributes"
+    __table_args__ = (Index("ix_image_attributes_attribute_value", "attribute", "value"),)
+    image_id: Mapped[int] = mapped_column(
+        ForeignKey("product_images.id", ondelete="CASCADE"), primary_key=True
+    )
+    attribute: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(64), primary_key=True)
+    score: Mapped[float] = mapped_column(Float)
+    model_version: Mapped[str] = mapped_column(String(128))
 
 
 class Embedding(Base):

@@ -7,10 +7,13 @@ colours, clusters of the same name merge, and each colour comes with its hex and
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import cv2
 import numpy as np
+from PIL import Image
 
 from shoplens.imaging.decode import DEFAULT_MAX_PIXELS, decode_image
 
@@ -35,6 +38,7 @@ PALETTE: dict[str, str] = {  # clothing colour names and a typical shade of each
 MAX_SIDE = 128  # colours need no detail: the photo is shrunk first
 BACKGROUND_DELTA = 14.0  # CIELAB distance from the border's colour above which a pixel is product
 MIN_FOREGROUND = 0.005  # a smaller share: the photo is taken as all product (e.g. a close-up of fabric)
+SIMILARITY_SCALE = 20.0  # CIELAB distance at which two colours count as about 0.6 alike (Gaussian kernel σ)
 
 
 @dataclass(frozen=True)
@@ -54,10 +58,13 @@ def _lab(rgb: np.ndarray) -> np.ndarray:
     )
 
 
+def _rgb(hexes: Sequence[str]) -> np.ndarray:
+    """uint8 RGB (N, 3) of '#RRGGBB' strings."""
+    return np.array([[int(h[i : i + 2], 16) for i in (1, 3, 5)] for h in hexes], np.uint8)
+
+
 _NAMES = list(PALETTE)
-_PALETTE_LAB = _lab(
-    np.array([[int(h[i : i + 2], 16) for i in (1, 3, 5)] for h in PALETTE.values()], np.uint8)
-)
+_PALETTE_LAB = _lab(_rgb(list(PALETTE.values())))
 
 
 def name_of(lab: np.ndarray) -> str:
@@ -83,11 +90,15 @@ def dominant_colours(rgb: np.ndarray, k: int = 3, seed: int = 0) -> list[Colour]
         rgb = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     pixels = rgb[foreground_mask(rgb)]
     lab = _lab(pixels)
-    k = max(1, min(k, len(np.unique(pixels, axis=0))))
-    cv2.setRNGSeed(seed)
-    criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 0.5)
-    _, assigned, _ = cv2.kmeans(lab, k, None, criteria, 3, cv2.KMEANS_PP_CENTERS)
-    assigned = assigned.ravel()
+    packed = (pixels[:, 0].astype(np.int32) << 16) | (pixels[:, 1].astype(np.int32) << 8) | pixels[:, 2]
+    k = max(1, min(k, len(np.unique(packed))))  # no more clusters than distinct colours
+    if k == 1:  # one colour (or one pixel, where cv2.kmeans answers labels out of range)
+        assigned = np.zeros(len(lab), dtype=np.int32)
+    else:
+        cv2.setRNGSeed(seed)
+        criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 0.5)
+        _, assigned, _ = cv2.kmeans(lab, k, None, criteria, 3, cv2.KMEANS_PP_CENTERS)
+        assigned = assigned.ravel()
     merged: dict[str, list[int]] = {}
     for c in range(k):
         members = np.flatnonzero(assigned == c)
@@ -102,7 +113,46 @@ def dominant_colours(rgb: np.ndarray, k: int = 3, seed: int = 0) -> list[Colour]
 
 def photo_colours(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> list[Colour]:
     """Dominant colours of the product in an encoded photo (safe decode, EXIF orientation applied)."""
-    return dominant_colours(np.asarray(decode_image(data, max_pixels=max_pixels).convert("RGB")))
+    return image_colours(decode_image(data, max_pixels=max_pixels))
+
+
+def image_colours(image: Image.Image) -> list[Colour]:
+    """Dominant colours of the product in a decoded photo.
+
+    A large photo is first shrunk by a whole factor (box filter) to at least twice MAX_SIDE: copying every
+    pixel of a 1600 × 2000 photo as an array took 66 ms, the colours themselves 7 ms.
+    """
+    rgb = image if image.mode == "RGB" else image.convert("RGB")
+    factor = max(rgb.size) // (2 * MAX_SIDE)
+    return dominant_colours(np.asarray(rgb.reduce(factor) if factor > 1 else rgb))
+
+
+def palette_similarity(a: Sequence[Colour], b: Sequence[Colour]) -> float:
+    """How alike two products' colours are, 0..1: the cosine of their share histograms under a CIELAB kernel.
+
+    Each colour is a point in CIELAB (its measured hex) weighted by its share; two histograms are compared with
+    k(x, y) = exp(−|x − y|² / 2σ²) as the inner product, so near shades count as partly the same colour.
+    1 for the same palette, near 0 for colours far apart; 0 when either has no colours.
+    """
+    if not a or not b:
+        return 0.0
+    la, lb = np.stack([_hex_lab(c.hex) for c in a]), np.stack([_hex_lab(c.hex) for c in b])
+    wa, wb = np.array([c.share for c in a]), np.array([c.share for c in b])
+
+    def inner(x: np.ndarray, wx: np.ndarray, y: np.ndarray, wy: np.ndarray) -> float:
+        d2 = ((x[:, None, :] - y[None, :, :]) ** 2).sum(axis=2)
+        return float(wx @ np.exp(-d2 / (2 * SIMILARITY_SCALE**2)) @ wy)
+
+    norm = np.sqrt(inner(la, wa, la, wa) * inner(lb, wb, lb, wb))
+    return float(np.clip(inner(la, wa, lb, wb) / norm, 0.0, 1.0)) if norm > 0 else 0.0
+
+
+@lru_cache(maxsize=65536)
+def _hex_lab(hex_colour: str) -> np.ndarray:
+    """CIELAB of a '#RRGGBB' colour (cached: a search compares the same few shades again and again)."""
+    lab = _lab(_rgb([hex_colour]))[0]
+    lab.flags.writeable = False
+    return lab
 
 
 def _hex(rgb: np.ndarray) -> str:

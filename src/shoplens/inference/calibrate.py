@@ -1,8 +1,11 @@
 """The runtime `auto` picks at load: each candidate timed on a few batches, checked against FP32 ONNX Runtime.
 
-A candidate is a runtime name (session.py opens it): ONNX Runtime FP32 (the reference), OpenVINO FP32 where
-OpenVINO is installed, OpenVINO bf16 on AMX, and the bundle's int8 QDQ model under both runtimes on CPUs with
-int8 dot products (VNNI). The fastest candidate whose top-1 agrees with the reference on at least MIN_AGREEMENT of
+A candidate is a runtime name (session.py opens it): ONNX Runtime FP32 (the reference), OpenVINO bf16 on AMX, and
+the bundle's int8 QDQ model under both runtimes on CPUs with int8 dot products (VNNI). OpenVINO FP32 is not a
+candidate of `auto` (ask for it by name): it brings no cheaper arithmetic, and on the AVX2 machine it was measured
+on it was slower than ONNX Runtime at batches 1 and 32 (bench/results/inference.json) while loading it cost a
+serving process 70 MiB and 0.7 s — so on a CPU with neither AMX nor VNNI, `auto` is ONNX Runtime with no timing.
+The fastest candidate whose top-1 agrees with the reference on at least MIN_AGREEMENT of
 the calibration images, with no probability further than MAX_PROB_DIFF from it, serves; the record says why.
 """
 
@@ -53,10 +56,8 @@ def candidate_runtimes(bundle: BundleSpec, flags: frozenset[str] | None = None) 
     names = [REFERENCE]
     openvino = importlib.util.find_spec("openvino") is not None
     int8 = (bundle.path / INT8_NAME).is_file() and has_vnni(flags)
-    if openvino:
-        names.append("openvino")
-        if has_amx_bf16(flags):
-            names.append("openvino-bf16")
+    if openvino and has_amx_bf16(flags):
+        names.append("openvino-bf16")
     if int8:
         names += ["onnxruntime-int8", *(["openvino-int8"] if openvino else [])]
     return names

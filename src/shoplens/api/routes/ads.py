@@ -44,6 +44,7 @@ from shoplens.api.ads_schemas import (
 )
 from shoplens.api.catalog_deps import CatalogDep, OptionalShopperDep, RowId, SessionDep
 from shoplens.api.deps import MerchantDep, ReaderDep, SettingsDep, acting_merchant
+from shoplens.api.forms import read_form
 from shoplens.api.keys import Principal
 from shoplens.api.openapi import problems
 from shoplens.api.schemas import MAX_INT
@@ -179,7 +180,7 @@ async def add(
     if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
         raise HTTPException(415, "send multipart/form-data: the headline in 'headline', the image in 'file'")
     await run_in_threadpool(_owned, catalog, campaign_id, caller)
-    async with request.form(max_files=1, max_fields=settings.max_parts) as form:
+    async with read_form(request, max_files=1, max_fields=settings.max_parts) as form:
         headline, upload = form.get("headline"), form.get("file")
         if not isinstance(headline, str):
             raise HTTPException(422, "missing form field 'headline'")

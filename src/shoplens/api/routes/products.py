@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
+from pydantic import StringConstraints, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
@@ -23,10 +23,18 @@ from shoplens.api.catalog_schemas import (
 from shoplens.api.cursors import MAX_CURSOR, decode_cursor, encode_cursor
 from shoplens.api.deps import MerchantDep, ReaderDep, SettingsDep, acting_merchant
 from shoplens.api.errors import invalid
+from shoplens.api.forms import read_form
 from shoplens.api.openapi import problems
 from shoplens.api.schemas import MAX_INT
 from shoplens.api.uploads import FILE_FIELDS, IMAGE_TYPES
 from shoplens.catalog import products
+from shoplens.catalog.colours import (
+    COLOUR_NAMES,
+    MIN_ATTRIBUTE_SCORE,
+    MIN_COLOUR_SHARE,
+    check_colours,
+    parse_attributes,
+)
 from shoplens.catalog.ingest import IngestItem, ProductIn
 from shoplens.catalog.products import IdempotencyKey, request_digest
 from shoplens.catalog.queries import (
@@ -39,9 +47,12 @@ from shoplens.catalog.queries import (
     update_product,
 )
 from shoplens.db.catalog import Product
+from shoplens.errors import CatalogInputError
 from shoplens.imaging.decode import check_pixel_budget
 
 router = APIRouter(prefix="/v1/products", tags=["products"])
+MAX_FILTERS = 20  # colour or attribute values in one list request
+FilterValue = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 IMAGES_BODY = {
     "requestBody": {
         "required": True,
@@ -74,7 +85,7 @@ async def read_product_form(
         raise HTTPException(
             415, "send multipart/form-data: the product as JSON in 'product', images in 'files'"
         )
-    async with request.form(max_files=max_files, max_fields=max_parts) as form:
+    async with read_form(request, max_files, max_parts) as form:
         raw = form.get("product")
         if not isinstance(raw, str):
             raise HTTPException(422, "missing form field 'product' (the product as JSON)")
@@ -145,6 +156,23 @@ def list_(
     merchant: str | None = None,
     flag: Flag | None = None,
     q: Annotated[str | None, Query(max_length=100, description="Text in the title or brand.")] = None,
+    colour: Annotated[
+        list[FilterValue],
+        Query(
+            max_length=MAX_FILTERS,
+            description="Colours, any of them (repeat, or a comma list): an image shows it with a share of "
+            f"at least {MIN_COLOUR_SHARE}. Names: {', '.join(COLOUR_NAMES)}.",
+        ),
+    ] = [],  # noqa: B006 (FastAPI copies defaults)
+    attribute: Annotated[
+        list[FilterValue],
+        Query(
+            max_length=MAX_FILTERS,
+            description="Attribute values as attribute:value (e.g. pattern:striped; repeat, or a comma list): "
+            f"an image scores it at least {MIN_ATTRIBUTE_SCORE}. Values of one attribute: any of them; "
+            "several attributes: each of them.",
+        ),
+    ] = [],  # noqa: B006
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[
         int, Query(ge=0, le=MAX_INT, description="Rows to skip (small pages; else `cursor`).")
@@ -154,11 +182,20 @@ def list_(
     ] = None,
 ) -> ProductPage:
     """Products matching every filter given, newest first; `next_cursor` continues the list (null at its end)."""
-    filters = (category, merchant, flag, q)
+    try:
+        colours = check_colours(colour)
+    except CatalogInputError as e:
+        raise invalid(("query", "colour"), str(e)) from None
+    try:
+        attributes = parse_attributes(attribute)
+    except CatalogInputError as e:
+        raise invalid(("query", "attribute"), str(e)) from None
+    filters = (category, merchant, flag, q, colours, attributes)
     if cursor is not None and offset:
         raise invalid(("query", "offset"), "give cursor or offset, not both")
     before = None if cursor is None else decode_cursor(cursor, filters)
-    total, items = list_products(session, ProductFilter(*filters, limit + 1, offset, before))
+    chosen = ProductFilter(category, merchant, flag, q, limit + 1, offset, before, colours, attributes)
+    total, items = list_products(session, chosen)
     page, more = items[:limit], len(items) > limit
     return ProductPage(
         total=total,

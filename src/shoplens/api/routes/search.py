@@ -14,6 +14,7 @@ from starlette.datastructures import UploadFile
 from shoplens.api.catalog_deps import CatalogDep
 from shoplens.api.catalog_schemas import SimilarPublic, TextSearchPublic, similar_public, text_search_public
 from shoplens.api.deps import ReaderDep, ServiceDep
+from shoplens.api.forms import read_form
 from shoplens.api.json_images import OneImage, image_bytes, parse_json
 from shoplens.api.openapi import REF, component, problems
 from shoplens.api.schemas import MAX_INT
@@ -71,7 +72,7 @@ async def read_query(request: Request, service: Service) -> tuple[bytes | None, 
     raw_id: object = None
     data: bytes | None = None
     if content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
-        async with request.form(max_files=1, max_fields=8) as form:
+        async with read_form(request, max_files=1, max_fields=8) as form:
             upload, raw_id = form.get("file"), form.get("product_id")
             if isinstance(upload, UploadFile):
                 data = await upload.read()
@@ -138,6 +139,15 @@ async def search(
     ] = 0.0,
     category: Annotated[str | None, Query(description="Only products declared in this category.")] = None,
     merchant: Annotated[str | None, Query(description="Only this merchant's products.")] = None,
+    colour_weight: Annotated[
+        float,
+        Query(
+            ge=0,
+            le=1,
+            description="Blend colour into the ranking: (1 − w) · cosine + w · colour similarity of the "
+            "dominant colours (0: by look alone).",
+        ),
+    ] = 0.0,
 ) -> SimilarPublic:
     """Up to k products most similar to the photo (or product), each with the image that matched."""
     data, product_id = await read_query(request, service)
@@ -151,6 +161,7 @@ async def search(
             min_similarity=min_similarity,
             category=category,
             merchant=merchant,
+            colour_weight=colour_weight,
         )
     )
     return similar_public(found)

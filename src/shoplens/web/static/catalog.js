@@ -60,12 +60,14 @@ function fillSelect(select, options) {
 async function loadFilterOptions() {
   const form = section.querySelector("#catalog-filters");
   try {
-    const [categories, merchants, qa] = await Promise.all([
+    const [categories, merchants, qa, colours] = await Promise.all([
       api("/v1/catalog/categories"), api("/v1/catalog/merchants"), api("/v1/catalog/qa", { params: { limit: 0 } }),
+      api("/v1/catalog/colours"),
     ]);
     state.categories = categories;
     fillSelect(form.elements.category, categories.map((c) => [c, c]));
     fillSelect(form.elements.merchant, merchants.map((m) => [m.id, `${m.name} (${m.products})`]));
+    fillSelect(form.elements.colour, colours.map((c) => [c.name, c.name]));
     for (const option of form.elements.flag.options) {
       const count = qa.flags[option.value]?.count;
       if (count !== undefined) option.textContent = `${option.textContent.replace(/ \(\d+\)$/, "")} (${count})`;
@@ -84,8 +86,20 @@ function facts(product) {
     ["Predicted category", product.predicted_category
       ? `${product.predicted_category}${image.confidence != null ? ` (${pct(image.confidence)})` : ""}` : "—"],
     ["Model version", image.model_version || "—"],
+    ["Colours", image.colours?.length ? swatches(image.colours) : "—"],
+    ...Object.entries(image.attributes || {}).map(([name, values]) =>
+      [name[0].toUpperCase() + name.slice(1), values.map((v) => `${v.value} (${pct(v.score)})`).join(", ")]),
   ];
   return h("dl", { class: "facts" }, rows.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
+}
+
+/** A photo's dominant colours: a swatch, the name and the share of each. */
+function swatches(colours) {
+  return h("span", { class: "swatches" }, colours.map((c) => {
+    const swatch = h("span", { class: "swatch", "aria-hidden": "true" });
+    swatch.style.background = c.hex; // through the CSSOM: the page's CSP allows no style attributes
+    return h("span", { class: "swatch-item" }, swatch, `${c.name} ${pct(c.share)}`);
+  }));
 }
 
 function imagesOf(product) {

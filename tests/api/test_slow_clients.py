@@ -1,0 +1,142 @@
+"""Against a real uvicorn on 127.0.0.1: clients that stall their headers or bodies, and the per-caller limit."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from shoplens.api import create_app
+from tests.support.images import encode, product_photo
+from tests.support.live import LiveServer
+from tests.support.service import settings_for
+
+pytestmark = pytest.mark.server
+
+STALLED = 64  # as many as the default admission slots (max_inflight)
+BODY_TIMEOUT_S = 5.0  # long enough for the ordinary requests to be answered first on a busy machine
+
+
+def stalled_upload(base: str, key: str, declared: int = 100_000) -> socket.socket:
+    """A connection that sent a classify request's headers (Content-Length: declared) and a little body, then stalls."""
+    host, port = base.removeprefix("http://").split(":")
+    sock = socket.create_connection((host, int(port)), timeout=5)
+    head = (
+        f"POST /v1/classify HTTP/1.1\r\nHost: {host}\r\nX-API-Key: {key}\r\n"
+        f"Content-Type: multipart/form-data; boundary=b\r\nContent-Length: {declared}\r\n\r\n"
+    )
+    sock.sendall(head.encode() + b"--b\r\n")
+    return sock
+
+
+def answer_of(sock: socket.socket, timeout: float) -> bytes:
+    """Everything the server sends on a connection until it closes it (or `timeout` passes)."""
+    sock.settimeout(timeout)
+    data = b""
+    try:
+        while chunk := sock.recv(65536):
+            data += chunk
+    except TimeoutError:
+        pass
+    return data
+
+
+def classify(base: str, key: str) -> httpx.Response:
+    """One ordinary classify request."""
+    files = {"file": ("a.png", encode(product_photo()), "image/png")}
+    return httpx.post(f"{base}/v1/classify", files=files, headers={"X-API-Key": key}, timeout=30)
+
+
+@contextmanager
+def live(models_root: Path, keys_file: Path, **changes: object) -> Iterator[str]:
+    """The app under uvicorn configured as `shoplens serve` configures it; yields its base URL."""
+    settings = settings_for(models_root, keys_file, **changes)
+    with LiveServer(create_app(settings), settings=settings) as server:
+        yield server.base
+
+
+def test_stalled_bodies_neither_starve_classify_nor_stay_open(
+    models_root: Path, keys_file: Path, api_keys: dict[str, str]
+) -> None:
+    reader = api_keys["reader"]
+    with (
+        live(
+            models_root, keys_file, body_timeout_s=BODY_TIMEOUT_S, max_inflight_per_caller=4 * STALLED
+        ) as base,
+        ExitStack() as stack,
+    ):
+        started = time.monotonic()
+        stalled = [stack.enter_context(stalled_upload(base, reader)) for _ in range(STALLED)]
+        time.sleep(0.3)  # the server has every stalled request's headers
+        answers = [classify(base, reader) for _ in range(5)]
+        assert time.monotonic() - started < BODY_TIMEOUT_S  # all sent while the others were stalled
+        assert [r.status_code for r in answers] == [200] * 5, answers[-1].text
+        replies = [answer_of(sock, BODY_TIMEOUT_S + 10) for sock in stalled]
+        waited = time.monotonic() - started
+    assert BODY_TIMEOUT_S - 0.5 < waited < BODY_TIMEOUT_S + 10
+    for reply in replies:
+        head, _, body = reply.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 408"), reply[:200]
+        assert b"application/problem+json" in head and b"connection: close" in head.lower()
+        assert json.loads(body)["code"] == "request_timeout"
+
+
+def test_connections_that_never_finish_their_headers_are_closed(
+    models_root: Path, keys_file: Path, api_keys: dict[str, str]
+) -> None:
+    with live(models_root, keys_file, header_timeout_s=1.0, keep_alive_timeout_s=30.0) as base:
+        host, port = base.removeprefix("http://").split(":")
+        with (
+            socket.create_connection((host, int(port))) as silent,
+            socket.create_connection((host, int(port))) as partial,
+        ):
+            partial.sendall(b"POST /v1/classify HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            started = time.monotonic()
+            assert answer_of(silent, 10) == b"" and answer_of(partial, 10) == b""  # closed, nothing sent
+            assert time.monotonic() - started < 5
+        assert classify(base, api_keys["reader"]).status_code == 200
+
+
+def test_one_key_may_have_only_so_many_requests_in_flight(
+    models_root: Path, keys_file: Path, api_keys: dict[str, str]
+) -> None:
+    reader, merchant = api_keys["reader"], api_keys["merchant"]
+    with live(models_root, keys_file, max_inflight_per_caller=2) as base:
+        with stalled_upload(base, reader), stalled_upload(base, reader):
+            time.sleep(0.3)
+            refused = classify(base, reader)
+            assert refused.status_code == 429 and refused.headers["retry-after"] == "1"
+            assert refused.headers["content-type"] == "application/problem+json"
+            assert refused.json()["code"] == "too_many_requests"
+            assert classify(base, merchant).status_code == 200  # another key has its own share
+            # a key naming the reader's id without its secret counts against the address, not the reader
+            forged = "_".join(reader.split("_", 2)[:2]) + "_forged"
+            assert classify(base, forged).status_code == 401
+            assert httpx.get(f"{base}/readyz").status_code == 200  # probes are never limited
+        time.sleep(0.3)  # the stalled requests ended with their connections
+        assert classify(base, reader).status_code == 200
+
+
+def test_headers_past_the_cap_get_431_and_a_closed_connection(
+    models_root: Path, keys_file: Path, api_keys: dict[str, str]
+) -> None:
+    with live(models_root, keys_file) as base:
+        host, port = base.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port))) as sock:
+            try:
+                sock.sendall(b"GET /livez HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+                for i in range(256):  # 4 MiB of headers if they were all taken
+                    sock.sendall(b"X-Pad-%d: " % i + b"a" * 16_000 + b"\r\n")
+                reply = answer_of(sock, 10)
+            except OSError:  # reset: closed with headers unread, which may discard the 431 on its way
+                reply = b"reset"
+        head, _, body = reply.partition(b"\r\n\r\n")
+        assert reply == b"reset" or head.startswith(b"HTTP/1.1 431"), reply[:200]
+        assert reply == b"reset" or json.loads(body)["code"] == "request_header_fields_too_large"
+        assert classify(base, api_keys["reader"]).status_code == 200
