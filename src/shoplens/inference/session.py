@@ -66,9 +66,7 @@ def make_session(
     if runtime == "auto" and (bundle.path / ONNX_NAME).is_file():
         from shoplens.inference.devices import CUDA_PROVIDER, ort_providers
 
-        if CUDA_PROVIDER in ort_providers(
-            device
-        ):  # a usable GPU: ONNX Runtime on it (cuda without one: error)
+        if CUDA_PROVIDER in ort_providers(device):  # a usable GPU (cuda without one: an error)
             return open_onnx(bundle, "onnxruntime", threads, device)
         from shoplens.inference.calibrate import choose_session  # times and checks each CPU candidate
 
