@@ -48,7 +48,9 @@ def open_demo(root: Path, products: int, models: ModelStore, data_dir: str | Non
     manifest = write_demo_catalog(
         test.images, test.labels, list(test.class_names), root / "demo-src", DemoConfig(products=products)
     )
-    summary = BulkIngest(catalog).run("csv", manifest, rows_from_csv(manifest, "default"), "default")
+    summary = BulkIngest(catalog).run(
+        "csv", manifest, rows_from_csv(manifest, "default", merchant_column=True), "default"
+    )
     print(f"demo catalogue: {summary.done} products ingested in {time.perf_counter() - started:.0f} s")
     return catalog, time.perf_counter() - started
 

@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from shoplens.inference.kinds import Runtime
+from shoplens.inference.kinds import Device, Runtime
 
 MiB = 2**20
 
@@ -41,6 +41,9 @@ class Settings(BaseSettings):
         "ONNX Runtime on a short calibration at load, when the bundle has model.onnx; else torch.",
     )
     threads: int | None = Field(None, ge=1, description="Inference threads (default: the runtime's choice).")
+    device: Device = Field(
+        "auto", description="Where models train and run: auto (CUDA when available, else CPU), cpu or cuda."
+    )
     backbone: Path | None = Field(
         None,
         description="Serve zero-shot: an image–text bundle (`shoplens backbone import`), with taxonomy_file.",

@@ -62,6 +62,13 @@ class BundleError(ShopLensError):
     code = "invalid_model_bundle"
 
 
+class DeviceUnavailableError(ShopLensError):
+    """The device asked for (e.g. cuda) is not usable on this machine."""
+
+    exit_code = 2
+    http_status = 503
+
+
 class VersionNotFoundError(BundleError):
     """No model version of that name exists in the models directory."""
 

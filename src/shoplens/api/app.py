@@ -126,7 +126,7 @@ def create_app(
     store = ModelStore(
         settings.models_dir,
         settings.model_name,
-        loader or model_loader(settings.runtime, settings.threads),
+        loader or model_loader(settings.runtime, settings.threads, settings.device),
     )
     loaded = None  # a zero-shot version is loaded once, here, when it is activated
     if settings.backbone is not None and settings.taxonomy_file is not None:

@@ -7,7 +7,7 @@ import json
 import os
 from pathlib import Path
 
-from shoplens.inference.kinds import FEW_SHOT, ZERO_SHOT, Runtime
+from shoplens.inference.kinds import FEW_SHOT, ZERO_SHOT, Device, Runtime
 from shoplens.inference.predictor import Predictor
 from shoplens.inference.store import LoadedModel, ModelStore, PredictorLoader, predictor_loader
 
@@ -21,9 +21,11 @@ def version_kind(path: str | os.PathLike) -> str | None:
     return kind if isinstance(kind, str) else None
 
 
-def model_loader(runtime: Runtime = "auto", threads: int | None = None) -> PredictorLoader:
-    """A model-store loader for trained bundles, zero-shot and few-shot versions alike."""
-    trained = predictor_loader(runtime, threads)
+def model_loader(
+    runtime: Runtime = "auto", threads: int | None = None, device: Device = "cpu"
+) -> PredictorLoader:
+    """A model-store loader for trained bundles, zero-shot and few-shot versions alike (trained ones on `device`)."""
+    trained = predictor_loader(runtime, threads, device)
 
     def load(path: Path) -> Predictor:
         kind = version_kind(path)

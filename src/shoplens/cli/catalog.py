@@ -26,7 +26,7 @@ from rich.progress import (
 
 from shoplens.cli.common import app, err, friendly_errors, out
 from shoplens.cli.data import FashionMnistDir
-from shoplens.cli.options import CATALOG, MODEL, with_settings
+from shoplens.cli.options import CATALOG, DEVICE, MODEL, with_settings
 from shoplens.config import Settings
 from shoplens.errors import NotFoundError
 
@@ -74,7 +74,8 @@ def open_catalog(settings: Settings) -> Iterator[Catalog]:
     from shoplens.inference.store import ModelStore
 
     catalog = Catalog(
-        catalog_config(settings), ModelStore(settings.models_dir, settings.model_name, model_loader())
+        catalog_config(settings),
+        ModelStore(settings.models_dir, settings.model_name, model_loader(device=settings.device)),
     )
     try:
         yield catalog
@@ -111,7 +112,7 @@ def detect_kind(source: Path) -> Kind:
 
 @app.command()
 @friendly_errors
-@with_settings(CATALOG, {"blur_faces_merchant": ("--blur-faces/--no-blur-faces",)})
+@with_settings(CATALOG, DEVICE, {"blur_faces_merchant": ("--blur-faces/--no-blur-faces",)})
 def ingest(
     source: Annotated[
         Path,
@@ -183,7 +184,7 @@ def ingest(
 
 @app.command()
 @friendly_errors
-@with_settings(CATALOG, {"index_method": ("--method",)})
+@with_settings(CATALOG, DEVICE, {"index_method": ("--method",)})
 def reindex(
     settings: Settings,
     version: Annotated[
@@ -217,7 +218,7 @@ def reindex(
 
 @app.command("classify-batch")
 @friendly_errors
-@with_settings(MODEL, {"max_pixels": ()})
+@with_settings(MODEL, DEVICE, {"max_pixels": ()})
 def classify_batch(
     source: Annotated[
         Path, typer.Argument(help="A folder of images, or a CSV / Parquet manifest with an 'image' column.")
@@ -233,11 +234,11 @@ def classify_batch(
     from shoplens.catalog.batch import classify_sources
     from shoplens.catalog.engines import classify_batch as run
     from shoplens.catalog.service import NoModelError
-    from shoplens.inference.store import ModelStore
+    from shoplens.inference.store import ModelStore, predictor_loader
 
     if not source.exists():
         raise NotFoundError(f"no folder or file {source}")
-    store = ModelStore(settings.models_dir, settings.model_name)
+    store = ModelStore(settings.models_dir, settings.model_name, predictor_loader(device=settings.device))
     version = version or store.active_version()
     if version is None:
         raise NoModelError(f"no model version of {store.name!r} in {store.root}: train one first")

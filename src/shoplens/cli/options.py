@@ -24,6 +24,7 @@ Group = Mapping[str, tuple[str, ...]]  # Settings field -> its flags (empty: --f
 MODEL: Group = {"models_dir": (), "model_name": ("--name",)}
 CATALOG: Group = {**MODEL, "catalog_dir": (), "database_url": (), "vector_backend": (), "milvus_uri": ()}
 KEYS: Group = {"api_keys_file": ("--keys-file",)}
+DEVICE: Group = {"device": ()}  # commands that train or run a model
 SERVE: Group = {
     "host": (),
     "port": (),
@@ -33,6 +34,7 @@ SERVE: Group = {
     "batching": ("--batching/--no-batching",),
     "runtime": (),
     "workers": (),
+    **DEVICE,
     "backbone": (),
     "taxonomy_file": (),
     **KEYS,

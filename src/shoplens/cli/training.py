@@ -12,7 +12,7 @@ import typer
 
 from shoplens.cli.common import app, friendly_errors, models_app, out
 from shoplens.cli.data import FashionMnistDir, Folder, Manifest, Mode, Verify, _source
-from shoplens.cli.options import with_settings
+from shoplens.cli.options import DEVICE, with_settings
 from shoplens.config import Settings
 from shoplens.errors import ImageError
 
@@ -27,6 +27,13 @@ class Optimizer(str, Enum):
     sgd = "sgd"
     adam = "adam"
     adamw = "adamw"
+
+
+class MetricLoss(str, Enum):
+    none = "none"
+    supcon = "supcon"
+    cosface = "cosface"
+    proxy_anchor = "proxy_anchor"
 
 
 class Schedule(str, Enum):
@@ -45,7 +52,7 @@ def models_list() -> None:
 
 @app.command()
 @friendly_errors
-@with_settings({"models_dir": ()})
+@with_settings({"models_dir": ()}, DEVICE)
 def train(
     settings: Settings,
     preset: Annotated[Preset, typer.Option(help="Defaults for every option below.")] = Preset.fast,
@@ -68,6 +75,9 @@ def train(
     weight_decay: Annotated[float | None, typer.Option(min=0)] = None,
     schedule: Annotated[Schedule | None, typer.Option()] = None,
     label_smoothing: Annotated[float | None, typer.Option(min=0, max=0.99)] = None,
+    metric_loss: Annotated[
+        MetricLoss | None, typer.Option(help="Metric-learning loss on the search embedding.")
+    ] = None,
     crop_padding: Annotated[
         int | None, typer.Option(min=0, help="Random translation by up to N pixels.")
     ] = None,
@@ -120,9 +130,11 @@ def train(
         few_shot(settings, backbone, folder, output, threads)
         return
 
+    from shoplens.inference.devices import torch_device
     from shoplens.training.pipeline import default_output, run_training
     from shoplens.training.presets import preset_config
 
+    torch_device(settings.device)  # an unusable --device fails before any data is read
     cfg = preset_config(
         preset.value,
         model=model,
@@ -134,11 +146,13 @@ def train(
         weight_decay=weight_decay,
         schedule=schedule.value if schedule else None,
         label_smoothing=label_smoothing,
+        metric_loss=metric_loss.value if metric_loss else None,
         val_fraction=val_fraction,
         early_stopping=early_stopping,
         seed=seed,
         tta_flip=tta_flip,
         threads=threads,
+        device=settings.device,
     )
     aug = {
         k: v

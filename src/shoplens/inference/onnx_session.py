@@ -9,6 +9,8 @@ import numpy as np
 import onnxruntime as ort
 
 from shoplens.errors import BundleError
+from shoplens.inference.devices import ort_providers
+from shoplens.inference.kinds import Device
 
 INPUT = "input"
 OUTPUTS = ("logits", "embedding")
@@ -30,13 +32,14 @@ class OrtSession:
 
     runtime = "onnxruntime"
 
-    def __init__(self, path: str | os.PathLike, threads: int | None = None) -> None:
+    def __init__(self, path: str | os.PathLike, threads: int | None = None, device: Device = "cpu") -> None:
         self.path = Path(path)
         if not self.path.is_file():
             raise BundleError(f"{self.path} does not exist")
+        providers = ort_providers(device)
         try:
             opts = session_options(threads)
-            self.session = ort.InferenceSession(str(self.path), opts, providers=["CPUExecutionProvider"])
+            self.session = ort.InferenceSession(str(self.path), opts, providers=providers)
         except Exception as e:  # ORT's own exception types (InvalidGraph, Fail, …) derive from Exception only
             raise BundleError(f"{self.path}: ONNX Runtime cannot load it ({type(e).__name__}: {e})") from e
         inputs = [i.name for i in self.session.get_inputs()]

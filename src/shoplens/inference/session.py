@@ -8,7 +8,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from shoplens.errors import BundleError
-from shoplens.inference.kinds import Runtime
+from shoplens.inference.kinds import Device, Runtime
 from shoplens.models.bundle import BundleSpec
 
 ONNX_NAME = "model.onnx"
@@ -35,7 +35,9 @@ ONNX_RUNTIMES = {  # runtime name -> (the bundle's file it runs, OpenVINO's prec
 }
 
 
-def open_onnx(bundle: BundleSpec, runtime: str, threads: int | None = None) -> InferenceSession:
+def open_onnx(
+    bundle: BundleSpec, runtime: str, threads: int | None = None, device: Device = "cpu"
+) -> InferenceSession:
     """A session of one ONNX runtime name (ONNX_RUNTIMES) on the bundle's exported model."""
     name, precision = ONNX_RUNTIMES[runtime]
     path = bundle.path / name
@@ -45,7 +47,7 @@ def open_onnx(bundle: BundleSpec, runtime: str, threads: int | None = None) -> I
     if precision is None:
         from shoplens.inference.onnx_session import OrtSession  # heavy: only for the runtime chosen
 
-        return OrtSession(path, threads=threads)
+        return OrtSession(path, threads=threads, device=device)
     try:
         from shoplens.inference.openvino_session import OpenVinoSession
     except ImportError as e:
@@ -56,17 +58,21 @@ def open_onnx(bundle: BundleSpec, runtime: str, threads: int | None = None) -> I
 
 
 def make_session(
-    bundle: BundleSpec, runtime: Runtime = "auto", threads: int | None = None
+    bundle: BundleSpec, runtime: Runtime = "auto", threads: int | None = None, device: Device = "cpu"
 ) -> InferenceSession:
     """The named runtime; auto: the fastest accurate ONNX runtime when the bundle has model.onnx, else torch eager."""
     if runtime in ONNX_RUNTIMES:
-        return open_onnx(bundle, runtime, threads)
+        return open_onnx(bundle, runtime, threads, device)
     if runtime == "auto" and (bundle.path / ONNX_NAME).is_file():
-        from shoplens.inference.calibrate import choose_session  # times and checks each candidate
+        from shoplens.inference.devices import CUDA_PROVIDER, ort_providers
+
+        if CUDA_PROVIDER in ort_providers(device):  # a usable GPU (cuda without one: an error)
+            return open_onnx(bundle, "onnxruntime", threads, device)
+        from shoplens.inference.calibrate import choose_session  # times and checks each CPU candidate
 
         return choose_session(bundle, threads)
     from shoplens.inference.torch_session import TorchSession  # torch: never on the ONNX path
     from shoplens.models.bundle import load_network
 
     network = getattr(bundle, "model", None)  # a loaded Bundle brings its network along
-    return TorchSession(network if network is not None else load_network(bundle), threads=threads)
+    return TorchSession(network if network is not None else load_network(bundle), threads, device)

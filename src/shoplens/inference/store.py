@@ -19,7 +19,7 @@ from pathlib import Path
 from shoplens.errors import BundleError, VersionNotFoundError
 from shoplens.files import file_lock, write_atomic
 from shoplens.imaging import PreprocessConfig
-from shoplens.inference.kinds import Runtime
+from shoplens.inference.kinds import Device, Runtime
 from shoplens.inference.predictor import Predictor
 from shoplens.inference.runtime import load_predictor
 from shoplens.models.bundle import CONFIG, METRICS, WEIGHTS, read_bundle_spec
@@ -70,9 +70,11 @@ class LoadedModel:
         return self.predictor.bundle.preprocess
 
 
-def predictor_loader(runtime: Runtime = "auto", threads: int | None = None) -> PredictorLoader:
-    """A loader that builds a Predictor for a bundle folder on the chosen runtime."""
-    return functools.partial(load_predictor, runtime=runtime, threads=threads)
+def predictor_loader(
+    runtime: Runtime = "auto", threads: int | None = None, device: Device = "cpu"
+) -> PredictorLoader:
+    """A loader that builds a Predictor for a bundle folder on the chosen runtime and device."""
+    return functools.partial(load_predictor, runtime=runtime, threads=threads, device=device)
 
 
 class ModelStore:

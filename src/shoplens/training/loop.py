@@ -21,11 +21,13 @@ from shoplens.errors import ShopLensError
 from shoplens.files import write_atomic
 from shoplens.imaging import PreprocessConfig, normalize
 from shoplens.imaging.augment import augment_batch
+from shoplens.inference.devices import torch_device
 from shoplens.inference.predictor import forward
 from shoplens.inference.torch_session import TorchSession
 from shoplens.models import create_model
 from shoplens.training.distributed import Dist
 from shoplens.training.feed import EpochFeed
+from shoplens.training.metric_loss import logits_and_features, metric_loss
 from shoplens.training.outlier_exposure import synthetic_outliers, uniform_loss
 from shoplens.training.photo_augment import photo_augment
 from shoplens.training.presets import TrainConfig
@@ -126,8 +128,10 @@ def _batch_loss(
     x = torch.from_numpy(normalize(x.numpy(), preprocess)).contiguous(memory_format=torch.channels_last)
     device = next(model.parameters()).device
     x, y = x.to(device), y.to(device)
-    logits = model(x)
+    logits, features = logits_and_features(model, x)
     loss = F.cross_entropy(logits[: len(y)], y, label_smoothing=cfg.label_smoothing)
+    if cfg.metric_loss != "none":  # shapes the search embedding; the outlier tail has no class to cluster in
+        loss = loss + cfg.metric_weight * metric_loss(cfg.metric_loss, features[: len(y)], y, model)
     if k:
         loss = loss + cfg.outlier_weight * uniform_loss(logits[len(y) :])
     return loss, logits[: len(y)], y
@@ -175,7 +179,8 @@ def train_model(
     _set_threads(cfg, dist)
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
-    model = build_model(cfg, train.num_classes, preprocess).to(dist.device, memory_format=torch.channels_last)
+    device = dist.device if dist.world > 1 else torch.device(torch_device(cfg.device))
+    model = build_model(cfg, train.num_classes, preprocess).to(device, memory_format=torch.channels_last)
     opt = build_optimizer(model, cfg)
     feed = EpochFeed(train, cfg.batch_size, gen, cfg.seed, dist, cfg.loader_workers)
     steps_per_epoch = feed.steps

@@ -35,6 +35,10 @@ class TrainConfig:
     photo_augment: PhotoAugmentConfig = field(default_factory=PhotoAugmentConfig)
     outlier_share: float = 0.0  # share of each batch replaced by synthetic non-products (outlier exposure)
     outlier_weight: float = 0.5  # weight of their uniform-target loss
+    metric_loss: Literal["none", "supcon", "cosface", "proxy_anchor"] = (
+        "none"  # on the embedding (metric_loss.py)
+    )
+    metric_weight: float = 1.0  # its weight next to the cross-entropy
     val_fraction: float = 0.1
     early_stopping: int | None = None  # epochs without validation improvement before stopping
     seed: int = 0
@@ -43,6 +47,7 @@ class TrainConfig:
     normalize_std: tuple[float, ...] = FASHION_MNIST_STD
     threads: int | None = None  # None: every CPU core (shared among the processes of a distributed run)
     loader_workers: int = 2  # processes decoding a streamed folder or manifest
+    device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: CUDA when torch can use it (inference/devices.py)
     review_target_accuracy: float = 0.98
 
     def to_dict(self) -> dict[str, Any]:
@@ -97,6 +102,7 @@ PRESETS: dict[str, TrainConfig] = {
         augment=AugmentConfig(hflip=True),
         photo_augment=PhotoAugmentConfig(probability=0.5),  # half of each batch looks like a read photo
         outlier_share=0.125,  # an eighth of each batch: synthetic non-products, uniform target
+        metric_loss="supcon",  # the search embedding clustered by category (bench/embedding_losses.py)
         tta_flip=True,
     ),
     # Highest accuracy within 15 minutes on a 2-core machine.
@@ -114,6 +120,7 @@ PRESETS: dict[str, TrainConfig] = {
         augment=AugmentConfig(crop_padding=2, hflip=True),
         photo_augment=PhotoAugmentConfig(probability=0.5),
         outlier_share=0.125,
+        metric_loss="supcon",
         tta_flip=True,
     ),
 }
