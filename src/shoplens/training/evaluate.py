@@ -73,6 +73,8 @@ def evaluate_bundle(
     cutoffs = np.array([bundle.threshold_for(label) for label in bundle.labels])
     metrics["review"] = review_stats(probs, test.labels, bundle.review_threshold, cutoffs)
     metrics["data"] = {"source": test.source, "checksum": test.checksum, "num_samples": len(test)}
+    if extra is not None:  # training's own measurements (time, the detector's held-out numbers) for the card
+        metrics["extra"] = extra
     report_dir = Path(report_dir) if report_dir else bundle.path / "report"
     write_report(
         report_dir,

@@ -120,5 +120,4 @@ def run_training(
             k: round(v, 4) for k, v in fit_bundle_detector(output, val, seed=cfg.seed).items()
         }
     metrics = evaluate_bundle(load_bundle(output), test, history=result.history, extra=extra)
-    metrics["extra"] = extra
     return output, metrics
