@@ -16,6 +16,7 @@ from shoplens.api.app import create_app
 from shoplens.api.service import Lifecycle
 from shoplens.api.workers import Worker, supervise
 from shoplens.config import Settings
+from shoplens.malloc import pin_thresholds
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,7 @@ def serve(settings: Settings, worker: Worker | None = None) -> int:
     here with its `worker`: the shared socket and admission counts.
     """
     configure_logging(settings.log_level)
+    pin_thresholds(settings.malloc_mmap_threshold_kib)  # before the model and the catalogue are loaded
     if worker is None and settings.workers > 1:
         return supervise(settings)
     app = create_app(settings, worker=worker)
