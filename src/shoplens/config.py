@@ -122,6 +122,12 @@ class Settings(BaseSettings):
         ge=1,
         description="Server processes on the one port; each loads the model, max_inflight holds across all.",
     )
+    malloc_mmap_threshold_kib: int = Field(
+        256,
+        ge=0,
+        description="Blocks above this many KiB are returned to the system when freed, and glibc's heaps are "
+        "trimmed past twice it (0: glibc's own sliding threshold, which lets RSS keep freed memory).",
+    )
     drain_timeout_s: float = Field(
         30.0, ge=0, description="On SIGTERM, how long in-flight requests may take."
     )

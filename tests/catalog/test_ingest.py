@@ -174,6 +174,12 @@ def test_the_same_photo_within_one_product_is_not_a_duplicate(catalog: Catalog) 
         assert s.scalars(select(ProductImage.duplicate_group)).all() == [None, None]
 
 
+def test_the_duplicate_check_keeps_each_view_as_one_byte_a_pixel(catalog: Catalog) -> None:
+    catalog.ingestor().ingest([item(f"v{i}", png(p)) for i, p in enumerate(photos(3, seed=5))])
+    views = catalog.duplicate_cache("v1").views
+    assert views.dtype == np.uint8 and views.shape == (3, 32 * 32)  # 1 KiB an image held, not 4 as float32
+
+
 def test_index_answers_with_the_image_itself_first(catalog: Catalog) -> None:
     out = catalog.ingestor().ingest([item(f"p{i}", png(p)) for i, p in enumerate(photos(8, seed=4))])
     index = catalog.space.index("v1", DIM)

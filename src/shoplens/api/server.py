@@ -21,6 +21,7 @@ from shoplens.api.problems import PROBLEM_JSON, problem_body
 from shoplens.api.service import Lifecycle
 from shoplens.api.workers import Worker, supervise
 from shoplens.config import Settings
+from shoplens.malloc import pin_thresholds
 
 log = logging.getLogger(__name__)
 
@@ -193,6 +194,7 @@ def serve(settings: Settings, worker: Worker | None = None) -> int:
     here with its `worker`: the shared socket and admission counts.
     """
     configure_logging(settings.log_level)
+    pin_thresholds(settings.malloc_mmap_threshold_kib)  # before the model and the catalogue are loaded
     if worker is None and settings.workers > 1:
         return supervise(settings)
     app = create_app(settings, worker=worker)

@@ -40,7 +40,10 @@ def standardize(views: np.ndarray) -> np.ndarray:
 
 
 class DuplicateCache:
-    """Hash, product, standardized view and embedding of every image of one model version, kept up to date."""
+    """Hash, product, canonical view and embedding of every image of one model version, kept up to date.
+
+    Views stay as their bytes (1 KiB an image, a quarter of float32) and are standardized for the rows compared.
+    """
 
     def __init__(self, version: str) -> None:
         self.version = version
@@ -48,7 +51,7 @@ class DuplicateCache:
         self.ids = np.zeros(0, np.int64)
         self.products = np.zeros(0, np.int64)
         self.hashes = np.zeros(0, np.int64)
-        self.views = np.zeros((0, 0), np.float32)
+        self.views = np.zeros((0, 0), np.uint8)
         self.coarse = np.zeros((0, 0), np.float32)  # 8×8 block means of the views: a cheap first pixel check
         self.vectors = np.zeros((0, 0), np.float32)
         self.lock = threading.Lock()
@@ -74,7 +77,6 @@ class DuplicateCache:
         ids, products, hashes, views, vectors = zip(*rows)
         raw = np.stack([np.frombuffer(v, np.uint8) for v in views])
         side = int(np.sqrt(raw.shape[1]))
-        view_arr = standardize(raw)
         coarse = standardize(
             raw.reshape(-1, 8, side // 8, 8, side // 8).mean(axis=(2, 4)).reshape(len(raw), 64)
         )
@@ -82,7 +84,7 @@ class DuplicateCache:
         self.ids = np.concatenate([self.ids, np.array(ids, np.int64)])
         self.products = np.concatenate([self.products, np.array(products, np.int64)])
         self.hashes = np.concatenate([self.hashes, np.array(hashes, np.int64)])
-        self.views = view_arr if len(self.views) == 0 else np.concatenate([self.views, view_arr])
+        self.views = raw if len(self.views) == 0 else np.concatenate([self.views, raw])
         self.coarse = coarse if len(self.coarse) == 0 else np.concatenate([self.coarse, coarse])
         self.vectors = vec_arr if len(self.vectors) == 0 else np.concatenate([self.vectors, vec_arr])
         self.last_id = int(self.ids[-1])
@@ -105,7 +107,7 @@ class DuplicateCache:
         r, j = r[likely], j[likely]
         if r.size == 0:
             return []
-        corr = np.einsum("ij,ij->i", self.views[rows[r]], self.views[j])
+        corr = np.einsum("ij,ij->i", standardize(self.views[rows[r]]), standardize(self.views[j]))
         keep = corr >= cfg.min_pixel_correlation
         return [(int(self.ids[rows[a]]), int(self.ids[b])) for a, b in zip(r[keep], j[keep])]
 
@@ -118,7 +120,7 @@ class DuplicateCache:
         bits = np.bitwise_xor(self.hashes, np.int64(phash)).view(np.uint64)
         sims = self.vectors @ vector
         close = np.nonzero((np.bitwise_count(bits) <= cfg.max_hamming) & (sims >= cfg.min_similarity))[0]
-        corr = self.views[close] @ standardize(view.reshape(1, -1))[0]
+        corr = standardize(self.views[close]) @ standardize(view.reshape(1, -1))[0]
         rows = close[corr >= cfg.min_pixel_correlation]
         return rows, sims[rows]
 
