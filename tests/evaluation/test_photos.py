@@ -9,9 +9,10 @@ from starlette.testclient import TestClient
 
 from shoplens.api.app import create_app
 from shoplens.config import Settings
+from shoplens.data import load_fashion_mnist
 from shoplens.errors import ShopLensError
 from shoplens.evaluation.photo_chart import plot_photo_benchmark
-from shoplens.evaluation.photo_summary import ood_separation
+from shoplens.evaluation.photo_summary import cross_retrieval, ood_separation
 from shoplens.evaluation.photos import (
     LocalClassifier,
     PhotoBenchConfig,
@@ -54,6 +55,11 @@ def test_smoke_run_reports_every_number_and_draws_the_chart(bundle, fmnist_dir, 
         assert 0.0 <= result[key] <= 1.0, key
     assert result["colour_accuracy"] is None and result["small_folder_top1"] is None
     assert set(result["pending"]) == {"colour_accuracy", "small_folder_top1"}
+    retrieval = result["shop_retrieval"]
+    test_split = load_fashion_mnist("test", fmnist_dir, verify=False)
+    assert retrieval["queries"] == 4 and retrieval["catalogue"] == len(test_split)
+    assert 0.0 <= result["shop_precision_at_10"] == retrieval["precision_at_10"] <= 1.0
+    assert 0.0 <= retrieval["source_at_10"] <= 1.0
     assert sum(v["n"] for v in result["per_condition"]["background"].values()) == 4
     assert result["ood_score_source"] == ["1 - max probability"] and result["flag_rule"] == ["needs_review"]
     assert 0.0 <= classify.fashion_mnist_top1(fmnist_dir, verify=False) <= 1.0
@@ -125,3 +131,19 @@ def test_ood_separation_of_known_scores():
     reversed_ = ood_separation([0.7, 0.8, 0.9], [0.1, 0.2, 0.3])
     assert reversed_["ood_auroc"] == 0.0 and reversed_["ood_fpr_at_95_tpr"] == 1.0
     assert ood_separation([], [0.5])["ood_auroc"] is None
+
+
+def test_cross_retrieval_leaves_the_source_out_of_precision_and_finds_it():
+    catalogue = np.eye(4, dtype=np.float32)[[0, 0, 1, 1, 2, 3]]  # rows 0,1 alike; 2,3 alike
+    catalogue[[1, 3]] *= 0.99  # the twins come second
+    labels = np.array([0, 0, 1, 1, 2, 2])
+    queries = catalogue[[0, 2]]  # made from rows 0 and 2
+    got = cross_retrieval(queries, labels[[0, 2]], np.array([0, 2]), catalogue, labels, k=1)
+    assert got == {
+        "precision_at_1": 1.0,
+        "source_at_1": 1.0,
+    }  # the twin (same label) is first once the source is out
+    wrong = cross_retrieval(queries, np.array([2, 2]), np.array([0, 2]), catalogue, labels, k=1, chunk=1)
+    assert wrong["precision_at_1"] == 0.0
+    lost = cross_retrieval(catalogue[[4]], labels[[4]], np.array([5]), catalogue, labels, k=1)
+    assert lost == {"precision_at_1": 1.0, "source_at_1": 0.0}  # row 4 beats its source row 5; same label

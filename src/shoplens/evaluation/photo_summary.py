@@ -150,3 +150,29 @@ def summarise(shop: list[Record], light_on_dark: list[Record], non_products: lis
         },
         "roc": separation["roc"],
     }
+
+
+def cross_retrieval(
+    queries: np.ndarray,
+    query_labels: np.ndarray,
+    sources: np.ndarray,
+    catalogue: np.ndarray,
+    labels: np.ndarray,
+    k: int = 10,
+    chunk: int = 500,
+) -> dict[str, float]:
+    """Photos searching a catalogue: same-label precision@k (own source row left out) and source found@k.
+
+    Query i was made from catalogue row sources[i]; `source_at_k` is how often that row is among the first k.
+    """
+    hits = found = 0
+    for start in range(0, len(queries), chunk):
+        sims = queries[start : start + chunk] @ catalogue.T
+        own = sources[start : start + chunk]
+        rows = np.arange(len(sims))
+        found += int((np.argsort(-sims, axis=1)[:, :k] == own[:, None]).any(axis=1).sum())
+        sims[rows, own] = -np.inf
+        order = np.argsort(-sims, axis=1)[:, :k]
+        hits += int((labels[order] == query_labels[start : start + chunk, None]).sum())
+    n = max(len(queries), 1)
+    return {f"precision_at_{k}": hits / (n * k), f"source_at_{k}": found / n}

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
+import numpy as np
 from PIL import Image
 
 # Everything this benchmark uses from the rest of ShopLens; adapt here if those move.
@@ -26,7 +27,7 @@ from shoplens.data.non_products import non_product_photos
 from shoplens.data.procedural import EncodedPhoto
 from shoplens.data.shop_photos import light_on_dark_photos, shop_photos
 from shoplens.errors import ShopLensError
-from shoplens.evaluation.photo_summary import Record, summarise
+from shoplens.evaluation.photo_summary import Record, cross_retrieval, summarise
 from shoplens.imaging import decode_image
 from shoplens.inference import load_predictor
 from shoplens.inference.store import ModelStore
@@ -39,6 +40,7 @@ PENDING = {
     "colour_accuracy": "named-colour accuracy needs colour attributes in classify results (issue 11 §5)",
     "small_folder_top1": "measured by the small-folder training benchmark (issue 11 §6), not by photos",
 }
+RETRIEVAL_K = 10
 
 
 @dataclass(frozen=True)
@@ -100,11 +102,23 @@ class LocalClassifier:
         self.predictor = load_predictor(bundle)
         if list(self.predictor.bundle.labels) != list(CLASS_NAMES):
             raise ShopLensError(f"{bundle} does not predict Fashion-MNIST's categories: nothing to compare")
+        self.kept: list[np.ndarray] | None = None  # search vectors of the photos classified, while keeping
 
     def __call__(self, photos: Sequence[bytes]) -> list[Answer]:
         """One Answer per encoded photo."""
-        preds = self.predictor.predict_images([decode_image(data) for data in photos])
+        batch, cues = self.predictor.read_batch([decode_image(data) for data in photos])
+        preds = self.predictor.predict_arrays(batch, cues=cues)
+        if self.kept is not None:
+            self.kept.append(self.predictor.search_vectors(*self.predictor.run(batch)))
         return [answer(p.top[0][1], p.needs_review, p.label, p) for p in preds]
+
+    def search_vectors(self, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+        """Catalogue search vectors of uint8 model inputs (N, C, H, W), as ingestion stores them."""
+        parts = [
+            self.predictor.search_vectors(*self.predictor.run(images[i : i + batch_size]))
+            for i in range(0, len(images), batch_size)
+        ]
+        return np.concatenate(parts)
 
     def fashion_mnist_top1(self, data_dir: str | os.PathLike | None = None, verify: bool = True) -> float:
         """Top-1 on the Fashion-MNIST test arrays, as the bundle's own evaluation measures it."""
@@ -204,6 +218,9 @@ def run_photo_benchmark(
 
     seconds: dict[str, float] = {}
     start = time.perf_counter()
+    local = classify if isinstance(classify, LocalClassifier) else None
+    if local is not None:
+        local.kept = []
     shop, shop_thumbs = _run_set(
         shop_photos(images, labels, config.shop, config.seed),
         classify,
@@ -211,6 +228,10 @@ def run_photo_benchmark(
         lambda i, _r: i < config.samples,
         named,
     )
+    retrieval = None
+    if local is not None and local.kept:
+        retrieval = shop_retrieval(local, np.concatenate(local.kept), shop, test.images, labels)
+        local.kept = None
     seconds["shop"] = time.perf_counter() - start
     lod, lod_thumbs = _run_set(
         light_on_dark_photos(images, labels, config.light_on_dark, config.seed),
@@ -236,18 +257,49 @@ def run_photo_benchmark(
         **summarise(shop, lod, non),
         "ood_score_source": sorted({r["score_from"] for r in shop + non}),
         "flag_rule": sorted({r["flag_rule"] for r in shop + non}),
+        "shop_precision_at_10": retrieval and retrieval[f"precision_at_{RETRIEVAL_K}"],
+        "shop_retrieval": retrieval,
         "colour_accuracy": None,
         "small_folder_top1": None,
-        "pending": PENDING,
+        "pending": PENDING
+        if retrieval
+        else {
+            **PENDING,
+            "shop_precision_at_10": "search vectors come from an in-process bundle: pass --bundle",
+        },
         "seconds": {k: round(v, 1) for k, v in seconds.items()},
     }
     return result, shop_thumbs + lod_thumbs + non_thumbs
 
 
+def shop_retrieval(
+    local: LocalClassifier, vectors: np.ndarray, shop: list[Record], images: np.ndarray, labels: np.ndarray
+) -> dict[str, Any]:
+    """Shop photos searching the Fashion-MNIST test set as a catalogue (each photo's own garment is in it)."""
+    catalogue = local.search_vectors(images)
+    sources = np.array([r["test_index"] for r in shop])
+    measured = cross_retrieval(vectors, labels[sources], sources, catalogue, labels, RETRIEVAL_K)
+    return {
+        **measured,
+        "queries": len(shop),
+        "catalogue": len(catalogue),
+        "what": f"each shop photo's search vector against those of the {len(catalogue):,} test garments "
+        f"(their Fashion-MNIST arrays): same-category share of the first {RETRIEVAL_K} with the photo's own "
+        f"garment left out, and how often that garment is among the first {RETRIEVAL_K}",
+    }
+
+
 def record_in_bundle(bundle_dir: str | os.PathLike, payload: dict[str, Any]) -> Path:
     """Store the benchmark's headline numbers in the bundle and rewrite its model card with them."""
     spec = read_bundle_spec(bundle_dir)
-    keys = ("shop_photo_top1", "light_on_dark_top1", "ood_flagged", "ood_false_flag", "ood_auroc")
+    keys = (
+        "shop_photo_top1",
+        "light_on_dark_top1",
+        "ood_flagged",
+        "ood_false_flag",
+        "ood_auroc",
+        "shop_precision_at_10",
+    )
     record = {
         **{k: payload.get(k) for k in keys},
         "photos": sum(payload.get("counts", {}).values()),

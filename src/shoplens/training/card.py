@@ -57,6 +57,12 @@ def _shop_photos(bundle: BundleSpec) -> str:
         f"| non-product photos flagged `not_recognised` | {_pct(r.get('ood_flagged'))} |\n"
         f"| shop photos falsely flagged | {_pct(r.get('ood_false_flag'))} |\n"
         f"| not-a-product AUROC | {r.get('ood_auroc', float('nan')):.3f} |"
+        + (
+            f"\n| shop photos searching the test catalogue: same category in the first 10 | "
+            f"{_pct(r['shop_precision_at_10'])} |"
+            if r.get("shop_precision_at_10") is not None
+            else ""
+        )
     )
 
 
