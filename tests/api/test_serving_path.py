@@ -8,9 +8,11 @@ from pathlib import Path
 import pytest
 
 from shoplens.api import create_app
+from shoplens.api.routes import classify as classify_route
 from shoplens.api.schemas import ClassifyPublic
+from shoplens.imaging.photo import WORK_SIDE
 from shoplens.inference.export import export_onnx
-from tests.support.bundles import NAME
+from tests.support.bundles import NAME, PHOTO_PRE, make_bundle
 from tests.support.images import encode, photos, png, product_photo
 from tests.support.process import run_python
 from tests.support.service import classify, create, metric, serving, settings_for, slow_loader
@@ -137,3 +139,27 @@ async def test_a_catalogue_batch_goes_to_the_batcher_max_batch_images_at_a_time(
     assert (
         metric(metrics, "shoplens_batch_size_count") == 2 and metric(metrics, "shoplens_batch_size_sum") == 3
     )
+
+
+async def test_a_large_jpeg_is_decoded_only_as_large_as_the_models_reading_needs(
+    models_root: Path, keys_file: Path, api_keys: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[tuple[int | None, tuple[int, int]]] = []
+    real = classify_route.decode_image
+
+    def spy(data: bytes, **options: object) -> object:
+        img = real(data, **options)
+        seen.append((options.get("at_least"), img.size))
+        return img
+
+    monkeypatch.setattr(classify_route, "decode_image", spy)
+    big = encode(product_photo().convert("RGB").resize((2400, 1800)), "JPEG", quality=90)
+    headers = {"X-API-Key": api_keys["reader"]}
+    async with serving(create_app(settings_for(models_root, keys_file)), headers=headers) as c:
+        assert (await classify(c, big, "big.jpg")).status_code == 200  # v2 reads plainly: the whole photo
+    make_bundle(models_root, "v3", seed=3, preprocess=PHOTO_PRE)
+    (models_root / NAME / "ACTIVE").write_text("v3\n")
+    async with serving(create_app(settings_for(models_root, keys_file)), headers=headers) as c:
+        answer = await classify(c, big, "big.jpg")
+    assert answer.status_code == 200 and answer.json()["model"]["version"] == "v3"
+    assert seen == [(None, (2400, 1800)), (WORK_SIDE, (300, 225))]  # an eighth: both sides still >= 224

@@ -376,3 +376,25 @@ def test_flatten_alpha_accepts_other_pillow_modes() -> None:
     assert flatten_alpha(Image.new("YCbCr", (1, 1), (76, 85, 255))).mode == "RGB"
     palette_alpha = _palette_image().convert("PA")
     assert flatten_alpha(palette_alpha).mode == "RGB"
+
+
+def test_a_large_jpeg_decodes_reduced_but_never_below_at_least() -> None:
+    photo = Image.fromarray(np.random.default_rng(0).integers(0, 255, (60, 80, 3), np.uint8)).resize(
+        (2000, 1500)
+    )
+    data = encode(photo, "JPEG", quality=90)
+    assert decode_image(data).size == (2000, 1500)
+    reduced = decode_image(data, at_least=180)
+    assert reduced.size == (250, 188) and reduced.mode == "RGB"  # 1/8: both sides still above 180
+    assert decode_image(data, at_least=224).size == (500, 375)  # 1/4: 1/8 would leave 188 rows
+    whole = np.asarray(decode_image(data).resize(reduced.size, Image.Resampling.BOX), np.float32)
+    small = np.asarray(reduced, np.float32)
+    assert np.abs(small - whole).mean() < 8 and np.corrcoef(small.ravel(), whole.ravel())[0, 1] > 0.98
+    assert decode_image(encode(photo, "PNG"), at_least=224).size == (2000, 1500)  # other formats: whole
+
+
+def test_a_reduced_jpeg_is_still_turned_upright() -> None:
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    img = decode_image(encode(gradient(1600, 800), "JPEG", exif=exif.tobytes()), at_least=100)
+    assert img.size == (100, 200)

@@ -106,7 +106,8 @@ class LocalClassifier:
 
     def __call__(self, photos: Sequence[bytes]) -> list[Answer]:
         """One Answer per encoded photo."""
-        batch, cues = self.predictor.read_batch([decode_image(data) for data in photos])
+        side = self.predictor.decode_side  # as /v1/classify decodes
+        batch, cues = self.predictor.read_batch([decode_image(data, at_least=side) for data in photos])
         preds = self.predictor.predict_arrays(batch, cues=cues)
         if self.kept is not None:
             self.kept.append(self.predictor.search_vectors(*self.predictor.run(batch)))

@@ -113,7 +113,7 @@ def dominant_colours(rgb: np.ndarray, k: int = 3, seed: int = 0) -> list[Colour]
 
 def photo_colours(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> list[Colour]:
     """Dominant colours of the product in an encoded photo (safe decode, EXIF orientation applied)."""
-    return image_colours(decode_image(data, max_pixels=max_pixels))
+    return image_colours(decode_image(data, max_pixels=max_pixels, at_least=2 * MAX_SIDE))
 
 
 def image_colours(image: Image.Image) -> list[Colour]:

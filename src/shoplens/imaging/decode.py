@@ -63,12 +63,18 @@ def sniff_format(data: bytes) -> str | None:
 
 
 def decode_image(
-    data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, max_aspect: float = DEFAULT_MAX_ASPECT
+    data: bytes,
+    *,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_aspect: float = DEFAULT_MAX_ASPECT,
+    at_least: int | None = None,
 ) -> Image.Image:
     """Decode untrusted bytes into a loaded L/LA/RGB/RGBA image without metadata, or raise an ImageError.
 
     The size the header declares is checked before any pixel is decoded: at most max_pixels, and neither
-    side more than max_aspect times the other.
+    side more than max_aspect times the other. With `at_least`, a JPEG is decoded at the smallest of the
+    codec's scales (1/2, 1/4, 1/8) that keeps both sides at least that long: a 12-megapixel photo read for
+    a 224-pixel working copy costs a fraction of its full decode. Other formats always decode whole.
     """
     fmt = sniff_format(data)
     if fmt is None:
@@ -88,6 +94,8 @@ def decode_image(
             with Image.open(io.BytesIO(data), formats=[fmt]) as opened:
                 opened.seek(0)  # first frame only: later frames of an animation are never read
                 _check_size(opened.size, max_pixels, max_aspect)
+                if at_least is not None and fmt == "JPEG":
+                    opened.draft(opened.mode, (at_least, at_least))  # never below at_least on either side
                 opened.load()
                 _turn_upright(opened)
                 return _plain_copy(opened)

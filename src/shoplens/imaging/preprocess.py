@@ -16,7 +16,7 @@ from PIL import Image, ImageChops
 
 from shoplens.fields import reject_unknown_keys
 from shoplens.imaging.decode import flatten_alpha
-from shoplens.imaging.photo import read_photo
+from shoplens.imaging.photo import WORK_SIDE, read_photo
 
 MODES: tuple[str, ...] = ("L", "RGB")
 RESIZE_METHODS: tuple[str, ...] = ("pad", "crop")
@@ -72,6 +72,11 @@ class PreprocessConfig:
         object.__setattr__(self, "size", tuple(int(v) for v in size))
         object.__setattr__(self, "mean", tuple(float(v) for v in mean))
         object.__setattr__(self, "std", tuple(float(v) for v in std))
+
+    @property
+    def decode_side(self) -> int | None:
+        """Shortest side a decoded photo needs for this reading (JPEGs may decode reduced to it); None: whole."""
+        return WORK_SIDE if self.reader == "photo" else None  # the photo reader works at WORK_SIDE anyway
 
     @property
     def in_chans(self) -> int:

@@ -102,6 +102,11 @@ class Predictor:
         logits, feats = forward(self.session, batch, self.bundle.preprocess, self.bundle.tta_flip)
         return softmax(logits, self.bundle.temperature), l2_normalize(feats)
 
+    @property
+    def decode_side(self) -> int | None:
+        """What `read` needs of a photo: both sides at least this long (None: the whole photo)."""
+        return self.bundle.preprocess.decode_side
+
     def read(self, img: Image.Image) -> tuple[np.ndarray, dict[str, float]]:
         """One decoded photo as this model's input array and the photo reader's cues (empty when it gives none)."""
         return read_image(img, self.bundle.preprocess)

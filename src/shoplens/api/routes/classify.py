@@ -141,10 +141,11 @@ async def classify_images(request: Request, service: Service, query: ClassifyQue
         pixels, declared = check_pixel_budget([up.data for up in uploads], settings.max_request_pixels)
     except ImageError as e:
         raise http_error(e) from e
+    reading = (model.predictor.read, settings.max_pixels, deadline, model.predictor.decode_side)
     if declared and pixels <= INLINE_PIXELS:  # cheaper than a thread hop (undeclared: decode_image's checks)
-        arrays, cues = decode_all(uploads, model.predictor.read, settings.max_pixels, deadline)
+        arrays, cues = decode_all(uploads, *reading)
     else:  # a large photo takes milliseconds: off the event loop, and never past the deadline
-        arrays, cues = await decode_off_loop(uploads, model.predictor.read, settings.max_pixels, deadline)
+        arrays, cues = await decode_off_loop(uploads, *reading)
     decoded = time.perf_counter()
     ticket = request.scope["state"]["ticket"]
     try:
@@ -176,13 +177,17 @@ async def classify_images(request: Request, service: Service, query: ClassifyQue
 
 
 async def decode_off_loop(
-    uploads: list[Upload], to_input: Callable[[Image.Image], np.ndarray], max_pixels: int, deadline: float
-) -> list[np.ndarray]:
+    uploads: list[Upload],
+    read: Callable[[Image.Image], tuple[np.ndarray, dict[str, float]]],
+    max_pixels: int,
+    deadline: float,
+    at_least: int | None = None,
+) -> tuple[list[np.ndarray], list[dict[str, float]]]:
     """decode_all in a worker thread, answered by the deadline at the latest (DeadlineExceededError).
 
     The thread stops at its next image once the deadline has passed; the request does not wait for it.
     """
-    work = asyncio.ensure_future(run_in_threadpool(decode_all, uploads, to_input, max_pixels, deadline))
+    work = asyncio.ensure_future(run_in_threadpool(decode_all, uploads, read, max_pixels, deadline, at_least))
     try:
         return await asyncio.wait_for(asyncio.shield(work), max(0.0, deadline - time.monotonic()))
     except TimeoutError:
@@ -195,18 +200,20 @@ def decode_all(
     read: Callable[[Image.Image], tuple[np.ndarray, dict[str, float]]],
     max_pixels: int,
     deadline: float | None = None,
+    at_least: int | None = None,
 ) -> tuple[list[np.ndarray], list[dict[str, float]]]:
     """Decode every upload into the model's input and the photo reader's cues; the first bad one becomes a 4xx
     naming its position.
 
-    With a deadline (time.monotonic()), DeadlineExceededError once it has passed, checked between images.
+    With a deadline (time.monotonic()), DeadlineExceededError once it has passed, checked between images;
+    `at_least` is the model's decode_side (JPEGs decoded reduced down to it).
     """
     arrays, cues = [], []
     for up in uploads:
         if deadline is not None and time.monotonic() > deadline:
             raise DeadlineExceededError("the images were not decoded within the request deadline")
         try:
-            array, cue = read(decode_image(up.data, max_pixels=max_pixels))
+            array, cue = read(decode_image(up.data, max_pixels=max_pixels, at_least=at_least))
         except ImageError as e:
             raise http_error(e, f"image {up.index}: " if len(uploads) > 1 else "") from e
         arrays.append(array)
