@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import cv2
 import numpy as np
 import pytest
@@ -89,6 +91,27 @@ def test_mask_finds_the_product_on_difficult_backgrounds(kind: str) -> None:
     small = cv2.resize(truth.astype(np.uint8), reading.mask.shape[::-1], interpolation=cv2.INTER_NEAREST) > 0
     assert iou(reading.mask, small) > 0.85
     assert reading.array[0, :, :6].max() < 20 and reading.array[0, :, -6:].max() < 20  # no background left
+
+
+def _jpeg(img: Image.Image) -> Image.Image:
+    """The photo after a JPEG round trip at quality 85, as a shop's upload would be."""
+    buffer = io.BytesIO()
+    img.save(buffer, "JPEG", quality=85)
+    return Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
+
+
+@pytest.mark.parametrize("background, garment", [(244, 232), (18, 27)])  # white on white, black on black
+def test_a_garment_faint_against_its_background_is_still_found(background: int, garment: int) -> None:
+    h, w = 240, 200
+    truth = shirt_mask(h, w, 40, 30, 150)
+    img = _jpeg(photo(np.full((h, w, 3), background, np.float32), truth, (garment,) * 3))
+    _, found = separate(np.asarray(img))
+    assert 3.0 <= found.threshold < 7.0  # the second, closer look
+    assert iou(found.mask, truth) > 0.8
+    empty = _jpeg(Image.fromarray(np.full((h, w, 3), background, np.uint8)))
+    noise = np.random.default_rng(0).normal(0, 1.5, (h, w, 3))  # sensor noise on a plain backdrop
+    plain = _jpeg(Image.fromarray(np.clip(background + noise, 0, 255).astype(np.uint8)))
+    assert not separate(np.asarray(empty))[1].mask.any() and not separate(np.asarray(plain))[1].mask.any()
 
 
 def test_gradient_background_is_modelled_as_a_surface() -> None:

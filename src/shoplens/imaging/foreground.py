@@ -15,6 +15,10 @@ import numpy as np
 
 BORDER_SHARE = 0.04  # width of the border strip, as a share of the shorter side
 MIN_THRESHOLD = 7.0  # ΔE a pixel must differ from the background at least (JPEG noise on white ≈ 2–4)
+# Where nothing passes that on a clean background (white on white, black on black), a second look down to
+# the background's own noise: SPREAD_FACTOR × its spread, at least FAINT_THRESHOLD ΔE.
+FAINT_THRESHOLD = 3.0
+FAINT_SHARE = 0.01  # a mask under this share of the photo counts as "nothing found"
 MAX_THRESHOLD = 40.0
 SPREAD_FACTOR = 2.5  # threshold = SPREAD_FACTOR × the border's own 90th-percentile deviation
 TEXTURED_SPREAD = 5.0  # above this the background counts as textured: distances are taken on a smoothed image
@@ -166,15 +170,28 @@ def separate(rgb: np.ndarray, refine: bool = True) -> tuple[Background, Foregrou
         smooth_lab = _smooth(lab, smoothing_sigma(shape, True))
         textured = fit_background(smooth_lab, y)
         background = Background(textured.lab, textured.luma, textured.spread, textured.inliers, True)
-    distance = np.linalg.norm(smooth_lab - background.lab, axis=-1)
+    distance = np.linalg.norm(smooth_lab - background.lab, axis=-1).astype(np.float32)
     threshold = float(np.clip(SPREAD_FACTOR * background.spread, MIN_THRESHOLD, MAX_THRESHOLD))
+    found = _foreground(rgb, distance, threshold, background, refine)
+    faint = max(SPREAD_FACTOR * background.spread, FAINT_THRESHOLD)
+    if found.mask.mean() < FAINT_SHARE and not background.textured and faint < threshold:
+        closer = _foreground(rgb, distance, faint, background, refine)
+        if closer.mask.any():
+            found = closer
+    return background, found
+
+
+def _foreground(
+    rgb: np.ndarray, distance: np.ndarray, threshold: float, background: Background, refine: bool
+) -> Foreground:
+    """The mask of pixels farther than threshold from the background, cleaned, refined by GrabCut when unsure."""
     mask, parts = clean_mask(distance > threshold)
     used = False
     if refine and _unsure(mask, background):
         refined, refined_parts = clean_mask(grabcut(rgb, distance, threshold, mask))
         if refined.any():
             mask, parts, used = refined, refined_parts, True
-    return background, Foreground(mask, distance.astype(np.float32), threshold, parts, used)
+    return Foreground(mask, distance, threshold, parts, used)
 
 
 def _smooth(image: np.ndarray, sigma: float) -> np.ndarray:
