@@ -114,6 +114,19 @@ def test_a_garment_faint_against_its_background_is_still_found(background: int, 
     assert not separate(np.asarray(empty))[1].mask.any() and not separate(np.asarray(plain))[1].mask.any()
 
 
+def test_a_soft_blob_of_background_shading_is_dropped_and_the_product_kept() -> None:
+    h, w = 240, 200
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    shading = 200 - 70 * np.exp(-((yy - 170) ** 2 + (xx - 150) ** 2) / (2 * 22**2))  # a radial spot
+    truth = shirt_mask(h, w, 20, 10, 110)
+    img = photo(np.repeat(shading[..., None], 3, axis=2), truth, (150, 20, 30))
+    _, found = separate(np.asarray(img))
+    spot = (yy - 170) ** 2 + (xx - 150) ** 2 < 15**2
+    assert found.distance[spot].min() > found.threshold  # the spot stands off the fitted surface ...
+    assert not (found.mask & spot).any() and found.components == 1  # ... but its outline is soft
+    assert iou(found.mask, truth) > 0.85
+
+
 def test_gradient_background_is_modelled_as_a_surface() -> None:
     h, w = 120, 160
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)

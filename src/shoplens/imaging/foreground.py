@@ -23,6 +23,7 @@ MAX_THRESHOLD = 40.0
 SPREAD_FACTOR = 2.5  # threshold = SPREAD_FACTOR × the border's own 90th-percentile deviation
 TEXTURED_SPREAD = 5.0  # above this the background counts as textured: distances are taken on a smoothed image
 KEEP_SHARE = 0.08  # components smaller than this share of the largest are dropped
+SOFT_EDGE_RATIO = 0.3  # parts whose outline is softer than this share of the sharpest part's are shading
 GRABCUT_SIDE = 128  # GrabCut runs on a copy no larger than this
 _ROBUST_ROUNDS = 3
 _MAX_BORDER_SAMPLES = 1200  # border pixels used for the fit (every k-th)
@@ -191,7 +192,27 @@ def _foreground(
         refined, refined_parts = clean_mask(grabcut(rgb, distance, threshold, mask))
         if refined.any():
             mask, parts, used = refined, refined_parts, True
+    if parts > 1:
+        mask, parts = drop_soft_parts(mask, distance)
     return Foreground(mask, distance, threshold, parts, used)
+
+
+def drop_soft_parts(mask: np.ndarray, distance: np.ndarray) -> tuple[np.ndarray, int]:
+    """Drop the mask's parts whose outline is soft next to the sharpest part's, and count the parts kept.
+
+    A product's outline is a step in the distance to the background; the blob a radial gradient or a
+    vignette leaves where the smooth background surface does not fit rises gently.
+    """
+    count, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+    if count <= 2:
+        return mask, count - 1
+    gy, gx = np.gradient(distance)
+    edge = np.hypot(gx, gy)
+    rim = mask & ~(cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0)
+    sums = np.bincount(labels[rim], weights=edge[rim], minlength=count)[1:]
+    sharpness = sums / np.maximum(np.bincount(labels[rim], minlength=count)[1:], 1)
+    keep = np.flatnonzero(sharpness >= SOFT_EDGE_RATIO * sharpness.max()) + 1
+    return np.isin(labels, keep), len(keep)
 
 
 def _smooth(image: np.ndarray, sigma: float) -> np.ndarray:
