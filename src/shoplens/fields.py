@@ -1,10 +1,12 @@
-"""Building dataclasses from JSON-like dicts with a clear error for unknown keys."""
+"""Field rules shared by every room: dataclasses from JSON-like dicts, the largest integer a row holds."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import fields
 from typing import Any
+
+MAX_INT = 2**31 - 1  # the largest value an Integer column holds on every backend (PostgreSQL int4)
 
 
 def reject_unknown_keys(cls: type, data: Mapping[str, Any], what: str) -> None:

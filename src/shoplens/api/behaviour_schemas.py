@@ -7,8 +7,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shoplens.api.schemas import MAX_INT, Timestamp
+from shoplens.api.schemas import Timestamp
 from shoplens.behaviour.events import MAX_BATCH
+from shoplens.fields import MAX_INT
 
 
 class EventCreate(BaseModel):

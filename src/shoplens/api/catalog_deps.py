@@ -14,9 +14,9 @@ from starlette.concurrency import run_in_threadpool
 
 from shoplens.api.deps import ServiceDep
 from shoplens.api.openapi import raises
-from shoplens.api.schemas import MAX_INT
 from shoplens.behaviour.events import MAX_ID, user_key
 from shoplens.catalog.service import Catalog
+from shoplens.fields import MAX_INT
 from shoplens.recommend.recommender import Recommender
 
 RowId = Annotated[int, Path(ge=1, le=MAX_INT, description="The id the service gave it.")]

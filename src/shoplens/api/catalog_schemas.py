@@ -7,11 +7,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shoplens.api.schemas import MAX_INT, NOT_NULL, AttributeScorePublic, ColourPublic, Timestamp
+from shoplens.api.schemas import NOT_NULL, AttributeScorePublic, ColourPublic, Timestamp
 from shoplens.catalog.queries import NOT_A_PRODUCT
 from shoplens.catalog.similar import Found
 from shoplens.catalog.textsearch import TextFound
 from shoplens.db.catalog import PRODUCT_STATUSES, Product, ProductImage
+from shoplens.fields import MAX_INT
 
 Status = Literal["active", "draft", "archived"]
 assert set(PRODUCT_STATUSES) == {"active", "draft", "archived"}

@@ -8,7 +8,7 @@ import json
 from collections.abc import Sequence
 
 from shoplens.api.errors import invalid
-from shoplens.api.schemas import MAX_INT
+from shoplens.fields import MAX_INT
 
 MAX_CURSOR = 200  # characters
 

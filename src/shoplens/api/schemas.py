@@ -7,8 +7,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, Field
 
-MAX_INT = 2**31 - 1  # the largest INTEGER column value (32-bit on PostgreSQL): ids, counts, offsets
-
 
 def _aware(value: datetime) -> datetime:
     """A time with its zone: the database keeps UTC, and SQLite drops the zone."""

@@ -28,10 +28,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shoplens.behaviour.erasure import erased, erasure_guard
 from shoplens.db.ads import Creative
-from shoplens.db.base import MAX_INT, utcnow
+from shoplens.db.base import utcnow
 from shoplens.db.behaviour import EVENT_TYPES, CachedRecommendation, Event, UserProfile
 from shoplens.db.catalog import Product
 from shoplens.errors import ConflictError, DataFormatError, DataNotFoundError, ShopLensError
+from shoplens.fields import MAX_INT
 
 PRODUCT_EVENTS = ("view", "click", "add_to_cart", "purchase")
 MAX_BATCH = 1000

@@ -17,7 +17,6 @@ NAMING = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
-MAX_INT = 2**31 - 1  # the largest value an Integer column holds on every backend (PostgreSQL int4)
 VECTOR_DTYPE = np.dtype("<f4")  # how a vector is stored: float32, little-endian
 
 

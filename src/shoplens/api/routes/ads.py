@@ -47,13 +47,13 @@ from shoplens.api.deps import MerchantDep, ReaderDep, SettingsDep, acting_mercha
 from shoplens.api.forms import read_form
 from shoplens.api.keys import Principal
 from shoplens.api.openapi import problems
-from shoplens.api.schemas import MAX_INT
 from shoplens.api.uploads import IMAGE_TYPES
 from shoplens.behaviour.events import MAX_FUTURE, user_key
 from shoplens.catalog.service import Catalog
 from shoplens.config import Settings
 from shoplens.db.base import utcnow
 from shoplens.errors import ForbiddenError
+from shoplens.fields import MAX_INT
 
 router = APIRouter(prefix="/v1/ads", tags=["ads"])
 CREATIVE_BODY = {

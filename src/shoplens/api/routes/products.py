@@ -25,7 +25,6 @@ from shoplens.api.deps import MerchantDep, ReaderDep, SettingsDep, acting_mercha
 from shoplens.api.errors import invalid
 from shoplens.api.forms import read_form
 from shoplens.api.openapi import problems
-from shoplens.api.schemas import MAX_INT
 from shoplens.api.uploads import FILE_FIELDS, IMAGE_TYPES
 from shoplens.catalog import products
 from shoplens.catalog.colours import (
@@ -48,6 +47,7 @@ from shoplens.catalog.queries import (
 )
 from shoplens.db.catalog import Product
 from shoplens.errors import CatalogInputError
+from shoplens.fields import MAX_INT
 from shoplens.imaging.decode import check_pixel_budget
 
 router = APIRouter(prefix="/v1/products", tags=["products"])

@@ -17,11 +17,11 @@ from shoplens.api.deps import ReaderDep, ServiceDep
 from shoplens.api.forms import read_form
 from shoplens.api.json_images import OneImage, image_bytes, parse_json
 from shoplens.api.openapi import REF, component, problems
-from shoplens.api.schemas import MAX_INT
 from shoplens.api.service import Service
 from shoplens.api.uploads import IMAGE_TYPES
 from shoplens.catalog.similar import find_similar
 from shoplens.catalog.textsearch import MAX_QUERY, search_by_text
+from shoplens.fields import MAX_INT
 
 router = APIRouter(prefix="/v1/search", tags=["search"])
 
