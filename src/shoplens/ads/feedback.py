@@ -19,8 +19,6 @@ from typing import Literal
 
 from pydantic import SecretStr
 from sqlalchemy import case, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from shoplens.ads.tokens import Impression
@@ -28,17 +26,12 @@ from shoplens.behaviour.erasure import erased, erasure_guard
 from shoplens.behaviour.events import ERASED, ShopperErasedError, forget_derived, user_key
 from shoplens.behaviour.profiles import segment_at
 from shoplens.db.ads import AdStat, Campaign, ClickCharge, Creative
-from shoplens.db.base import as_utc, utcnow
+from shoplens.db.base import as_utc, upsert, utcnow
 from shoplens.db.behaviour import Event
 from shoplens.errors import NotFoundError
 
 AD_EVENTS = ("ad_impression", "ad_click")
 AdEventType = Literal["ad_impression", "ad_click"]
-
-
-def upsert(session: Session):  # type: ignore[no-untyped-def]
-    """The INSERT … ON CONFLICT construct of the session's database (SQLite and PostgreSQL both have one)."""
-    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 
 def _count(session: Session, creative_id: int, segment: str, impressions: int, clicks: int) -> None:

@@ -181,8 +181,8 @@ def uvicorn_config(app: FastAPI, settings: Settings, **overrides: Any) -> uvicor
         "http": with_header_timeout(settings.header_timeout_s),
         "timeout_keep_alive": settings.keep_alive_timeout_s,
         "limit_concurrency": settings.max_connections,
-        "h11_max_incomplete_event_size": 16
-        * 1024,  # with h11; ConnectionProtocol caps heads at MAX_HEAD_BYTES
+        # with h11; ConnectionProtocol caps heads at MAX_HEAD_BYTES
+        "h11_max_incomplete_event_size": 16 * 1024,
     }
     return uvicorn.Config(app, **{**options, **overrides})
 

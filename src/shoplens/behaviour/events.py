@@ -23,12 +23,11 @@ from typing import Any
 
 from pydantic import SecretStr
 from sqlalchemy import delete, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from shoplens.behaviour.erasure import erased, erasure_guard
 from shoplens.db.ads import Creative
-from shoplens.db.base import utcnow
+from shoplens.db.base import upsert, utcnow
 from shoplens.db.behaviour import EVENT_TYPES, CachedRecommendation, Event, UserProfile
 from shoplens.db.catalog import Product
 from shoplens.errors import ConflictError, DataFormatError, DataNotFoundError, ShopLensError
@@ -166,9 +165,10 @@ def _insert_new(session: Session, rows: list[dict[str, Any]]) -> set[str]:
     """Insert rows, skipping event ids already stored (even by a concurrent request); the event ids inserted."""
     if not rows:
         return set()
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     now = utcnow()
-    stmt = dialect.insert(Event).on_conflict_do_nothing(index_elements=["event_id"]).returning(Event.event_id)
+    stmt = (
+        upsert(session)(Event).on_conflict_do_nothing(index_elements=["event_id"]).returning(Event.event_id)
+    )
     return set(session.scalars(stmt, [{**r, "created_at": now} for r in rows]))
 
 

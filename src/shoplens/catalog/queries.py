@@ -15,13 +15,11 @@ from typing import Any, Literal
 
 import numpy as np
 from sqlalchemy import Select, and_, bindparam, exists, func, or_, select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from shoplens.catalog.colours import attribute_condition, colour_condition
 from shoplens.db.ads import Creative
-from shoplens.db.base import utcnow
+from shoplens.db.base import upsert, utcnow
 from shoplens.db.catalog import Category, Embedding, Merchant, Product, ProductImage, Taxonomy
 from shoplens.errors import CatalogInputError, ForbiddenError, NotFoundError
 
@@ -44,9 +42,8 @@ class ProductFilter:
     offset: int = 0
     before_id: int | None = None  # keyset paging: only products older than this one
     colours: tuple[str, ...] = ()  # palette names (catalog.colours.check_colours)
-    attributes: tuple[
-        tuple[str, str], ...
-    ] = ()  # (attribute, value) pairs (catalog.colours.parse_attributes)
+    # (attribute, value) pairs (catalog.colours.parse_attributes)
+    attributes: tuple[tuple[str, str], ...] = ()
 
 
 def _of_first_image(column: str) -> Any:
@@ -255,9 +252,7 @@ def ensure_merchants(session: Session, ids: Iterable[str]) -> None:
     rows = [{"id": m, "name": m, "created_at": utcnow()} for m in sorted(set(ids))]
     if not rows:
         return
-    dialect = session.get_bind().dialect.name
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    session.execute(insert(Merchant).values(rows).on_conflict_do_nothing(index_elements=["id"]))
+    session.execute(upsert(session)(Merchant).values(rows).on_conflict_do_nothing(index_elements=["id"]))
 
 
 def ensure_taxonomy(session: Session, name: str, categories: Sequence[str]) -> Taxonomy:

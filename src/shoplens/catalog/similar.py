@@ -145,10 +145,10 @@ def search_similar(
     """Up to k products most similar to the query vector, best first, passing the filters; with a colour weight,
     ranked by cosine blended with the similarity of each image's colours to `colours`."""
     fetch = min(max(k * 8, 64), MAX_FETCH)
+    blend = Blend(colour_weight, colours)
     while True:
         scores, ids = index.search(query.reshape(1, -1).astype(np.float32), min(fetch, max(len(index), 1)))
         pairs = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0 and s >= min_similarity]
-        blend = Blend(colour_weight, colours)
         hits = _resolve(session, pairs, k, category, merchant, exclude_product, blend)
         exhausted = len(pairs) < fetch or fetch >= min(len(index), MAX_FETCH)
         if len(hits) >= k or exhausted:

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import ColumnElement, Dialect, LargeBinary, MetaData, func, literal_column
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.types import TypeDecorator
 
@@ -29,6 +30,11 @@ class Base(DeclarativeBase):
 def utcnow() -> datetime:
     """The current time in UTC (timezone-aware)."""
     return datetime.now(UTC)
+
+
+def upsert(session: Session):  # type: ignore[no-untyped-def]
+    """The INSERT … ON CONFLICT construct of the session's database (SQLite and PostgreSQL both have one)."""
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
 def as_utc(value: datetime) -> datetime:
