@@ -196,7 +196,7 @@ def serve(settings: Settings, worker: Worker | None = None) -> int:
     configure_logging(settings.log_level)
     pin_thresholds(settings.malloc_mmap_threshold_kib)  # before the model and the catalogue are loaded
     if worker is None and settings.workers > 1:
-        return supervise(settings)
+        return supervise(settings, serve)
     app = create_app(settings, worker=worker)
     config = uvicorn_config(app, settings)
     server = GracefulServer(config, app.state.service.lifecycle, settings.drain_timeout_s)

@@ -18,6 +18,7 @@ import os
 import signal
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
 from types import FrameType
@@ -82,25 +83,27 @@ def bind(settings: Settings) -> socket.socket:
     return sock
 
 
-def _worker_main(settings: Settings, worker: Worker) -> None:
+Serve = Callable[[Settings, Worker], int]  # one worker's server (api.server.serve): its exit status
+
+
+def _worker_main(settings: Settings, worker: Worker, serve: Serve) -> None:
     """A worker process: its own process group (a terminal's Ctrl-C reaches the supervisor only, which passes it on
     as one SIGTERM), dying with the supervisor, serving until told to stop."""
     os.setpgid(0, 0)
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    from shoplens.api.server import serve
-
     raise SystemExit(serve(settings, worker))
 
 
 class Supervisor:
     """Starts the workers, replaces those that die, and passes stop signals on to them."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, serve: Serve) -> None:
         if settings.threads is None:  # N workers each using every core would only fight over them
             threads = max(1, (os.cpu_count() or 1) // settings.workers)
             settings = settings.model_copy(update={"threads": threads})
         self.settings = settings
+        self.serve = serve
         self.sock = bind(settings)
         self.admission = SharedAdmission(settings.workers, settings.max_inflight)
         self.procs: dict[int, BaseProcess] = {}
@@ -111,7 +114,7 @@ class Supervisor:
         self.admission.reset(index)
         worker = Worker(index, self.sock, self.admission)
         proc = FORK.Process(
-            target=_worker_main, args=(self.settings, worker), name=f"shoplens-worker-{index}"
+            target=_worker_main, args=(self.settings, worker, self.serve), name=f"shoplens-worker-{index}"
         )
         proc.start()
         self.procs[index] = proc
@@ -166,6 +169,7 @@ class Supervisor:
         return int(status)
 
 
-def supervise(settings: Settings) -> int:
-    """Run settings.workers worker processes on one port until SIGTERM/SIGINT; the exit status."""
-    return Supervisor(settings).run()
+def supervise(settings: Settings, serve: Serve) -> int:
+    """Run settings.workers worker processes on one port, each in `serve` (api.server's), until SIGTERM/SIGINT; the
+    exit status."""
+    return Supervisor(settings, serve).run()
