@@ -12,6 +12,7 @@ from shoplens.inference.ood import (
     OodDetector,
     load_detector,
 )
+from shoplens.inference.trees import LEAF, BoostedTrees
 
 
 def detector(threshold: float = 0.8, review: float = 0.5) -> OodDetector:
@@ -79,3 +80,37 @@ def test_inconsistent_parameters_are_refused() -> None:
     data["whitening"] = [[1.0]]
     with pytest.raises(ValueError):
         OodDetector.from_dict(data)
+
+
+def stump(feature: int, threshold: float, low: float, high: float) -> BoostedTrees:
+    """One tree of one split: `low` at or under the threshold, `high` above it."""
+    return BoostedTrees(
+        feature=np.array([[feature, LEAF, LEAF]]),
+        threshold=np.array([[threshold, 0.0, 0.0]]),
+        left=np.array([[1, 1, 2]]),
+        right=np.array([[2, 1, 2]]),
+        value=np.array([[0.0, low, high]]),
+        learning_rate=1.0,
+    )
+
+
+def test_trees_add_to_the_linear_part_and_survive_storage(tmp_path) -> None:
+    base = detector()
+    det = OodDetector(**{**base.__dict__, "weights": np.zeros(2), "trees": stump(1, 0.5, -10.0, 10.0)})
+    probs, emb = np.full((2, 2), 0.5), np.array([[1.0, 0.0], [1.0, 0.0]])
+    scores = det.score(probs, emb, [{"fg_share": 0.0}, {"fg_share": 1.0}])  # z = fg_share: 0 and 1
+    assert scores[0] < 0.001 and scores[1] > 0.999
+    det.save(tmp_path)
+    back = load_detector(tmp_path)
+    assert back.trees is not None
+    assert back.score(probs[:1], emb[:1], [{"fg_share": 1.0}]) == pytest.approx(scores[1:])
+
+
+def test_trees_that_test_a_missing_feature_are_refused() -> None:
+    base = detector()
+    data = OodDetector(**{**base.__dict__, "trees": stump(5, 0.0, 0.0, 1.0)}).to_dict()
+    with pytest.raises(ValueError, match="feature"):
+        OodDetector.from_dict(data)
+    data["trees"]["left"] = [[7, 1, 2]]
+    with pytest.raises(ValueError, match="child"):
+        BoostedTrees.from_dict(data["trees"])

@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
-import numpy as np
+import json
+from pathlib import Path
 
+import numpy as np
+import pytest
+from PIL import Image
+from sklearn.ensemble import GradientBoostingClassifier
+from typer.testing import CliRunner
+
+from shoplens.cli import app
 from shoplens.data import ImageDataset
 from shoplens.data.fashion_mnist import CLASS_NAMES
+from shoplens.errors import BundleError
 from shoplens.inference import Predictor
 from shoplens.inference.ood import load_detector
+from shoplens.inference.trees import BoostedTrees
 from shoplens.models.bundle import load_bundle
-from shoplens.training.ood_fit import fit_bundle_detector
+from shoplens.training.ood_fit import (
+    TREES,
+    fit_bundle_detector,
+    prior_log_odds,
+    refit_bundle_detector,
+    trees_of,
+)
 from tests.support.bundles import PHOTO_PRE, make_bundle
 
 
@@ -31,3 +47,67 @@ def test_the_detector_is_fitted_stored_and_served(tmp_path) -> None:
     detector = load_detector(path)
     assert detector is not None and 0 < detector.review <= detector.threshold <= 1
     assert Predictor(load_bundle(path)).ood is not None
+
+
+def test_the_stored_trees_score_exactly_as_the_fitted_booster() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(600, 4))
+    y = (x[:, 0] * x[:, 1] + x[:, 2] ** 2 > 1).astype(float)  # an interaction no linear model captures
+    boosted = GradientBoostingClassifier(**TREES, random_state=0).fit(x, y)
+    trees = trees_of(boosted)
+    probe = rng.normal(size=(300, 4))
+    expected = boosted.decision_function(probe)
+    assert np.allclose(trees.raw(probe) + prior_log_odds(y), expected, atol=1e-9)
+    back = BoostedTrees.from_dict(json.loads(json.dumps(trees.to_dict())))
+    assert np.allclose(back.raw(probe), trees.raw(probe))
+
+
+def bundle_of_garment_folder(tmp_path: Path, per_class: int = 6) -> Path:
+    """A photo-reading bundle (version v1 under tmp_path/models) whose training data is a folder of garments.
+
+    Class sub-folders c0..c9 of light-on-black PNGs; half of its pool is its validation split.
+    """
+    data = garments(10 * per_class)
+    names = [f"c{k}" for k in range(10)]
+    for i, (img, label) in enumerate(zip(data.images, data.labels, strict=True)):
+        folder = tmp_path / "photos" / names[label]
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(img[0]).save(folder / f"{i}.png")
+    return make_bundle(
+        tmp_path / "models",
+        "v1",
+        seed=0,
+        preprocess=PHOTO_PRE,
+        labels=names,
+        train_config={"seed": 0, "val_fraction": 0.5},
+        data={"kind": "folder", "path": str(tmp_path / "photos"), "test_fraction": 0.2},
+    )
+
+
+def test_refit_fits_again_on_the_bundles_own_validation_split(tmp_path) -> None:
+    path = bundle_of_garment_folder(tmp_path)
+    (path / "metrics.json").write_text(json.dumps({"accuracy": 0.5, "extra": {"epochs": 3}}))
+    assert load_detector(path) is None
+    held_out = refit_bundle_detector(path, n=20)
+    detector = load_detector(path)
+    assert detector is not None and detector.trees is not None
+    metrics = json.loads((path / "metrics.json").read_text())
+    assert metrics["extra"]["ood_held_out"] == {k: round(v, 4) for k, v in held_out.items()}
+    assert metrics["extra"]["epochs"] == 3  # the rest of the evaluation is kept
+
+
+def test_refit_refuses_a_bundle_that_does_not_read_photos(tmp_path) -> None:
+    path = make_bundle(tmp_path, "v1", seed=0)
+    with pytest.raises(BundleError, match="photo reader"):
+        refit_bundle_detector(path, n=10)
+
+
+def test_refit_from_the_command_line(tmp_path) -> None:
+    bundle_of_garment_folder(tmp_path, per_class=4)
+    runner = CliRunner()
+    args = ["models", "refit-detector", "v1", "--models-dir", str(tmp_path / "models")]
+    done = runner.invoke(app, args)
+    assert done.exit_code == 0, done.output
+    assert "detector refitted" in done.output and "AUROC" in done.output
+    missing = runner.invoke(app, ["models", "refit-detector", "v9", "--models-dir", str(tmp_path / "models")])
+    assert missing.exit_code != 0 and "no version 'v9'" in missing.output

@@ -163,7 +163,7 @@ def calibration_data(
     try:
         source = DataSource.from_record(bundle.config.get("data") or {})
     except ShopLensError as e:
-        raise BundleError(f"{bundle.path}: int8 calibration needs the training data ({e})") from e
+        raise BundleError(f"{bundle.path}: this needs the data the bundle was trained on ({e})") from e
     if data_dir is not None:
         source = dataclasses.replace(source, path=str(data_dir))
     source = dataclasses.replace(source, verify=verify)

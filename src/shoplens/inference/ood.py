@@ -3,8 +3,9 @@
 The score combines what the model says (its calibrated confidence and entropy, how far the photo's
 L2-normalised embedding lies from every class centre — a Mahalanobis distance with one shared covariance)
 with what the photo itself says (shoplens.imaging.photo's cues: background uniformity, product share,
-parts, solidity, ...) in a small logistic model fitted when the bundle is trained. Thresholds are chosen
-on validation photos so that few real products are flagged.
+parts, solidity, ...) in a small model fitted when the bundle is trained: an additive score of a linear part
+and, in bundles fitted since the reader's cues proved to interact, gradient-boosted trees
+(shoplens.inference.trees). Thresholds are chosen on validation photos so that few real products are flagged.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from shoplens.inference.trees import BoostedTrees
+
 OOD_FILE = "ood.json"
 MODEL_FEATURES = ("max_prob", "entropy", "mahalanobis", "centre_cosine")
 RECOGNISED, NEEDS_REVIEW, NOT_RECOGNISED = "recognised", "needs_review", "not_recognised"
@@ -24,17 +27,18 @@ RECOGNISED, NEEDS_REVIEW, NOT_RECOGNISED = "recognised", "needs_review", "not_re
 
 @dataclass(frozen=True)
 class OodDetector:
-    """Class centres and whitening of the embedding space, a logistic model over features, two thresholds."""
+    """Class centres and whitening of the embedding space, an additive model over features, two thresholds."""
 
     centres: np.ndarray  # (K, D) class means of the embeddings
     whitening: np.ndarray  # (D, D): ||W (e - c)||² is the Mahalanobis distance
     feature_names: tuple[str, ...]
     mean: np.ndarray  # (F,) feature standardisation
     scale: np.ndarray  # (F,)
-    weights: np.ndarray  # (F,) logistic weights on standardised features
+    weights: np.ndarray  # (F,) linear weights on standardised features
     bias: float
     threshold: float  # ood_score at or above: not recognised
     review: float  # ood_score at or above (but under threshold): needs review
+    trees: BoostedTrees | None = None  # added to the linear part's log-odds, on standardised features
 
     def model_features(self, probs: np.ndarray, embeddings: np.ndarray) -> dict[str, np.ndarray]:
         """Per-photo features from calibrated probabilities (N, K) and L2-normalised embeddings (N, D)."""
@@ -63,7 +67,10 @@ class OodDetector:
     ) -> np.ndarray:
         """(N,) out-of-distribution score in 0..1 from Predictor.run's outputs: high means "not a product"."""
         z = (self.features(probs, embeddings, cues) - self.mean) / self.scale
-        return 1.0 / (1.0 + np.exp(-np.clip(z @ self.weights + self.bias, -50, 50)))
+        logit = z @ self.weights + self.bias
+        if self.trees is not None:
+            logit = logit + self.trees.raw(z)
+        return 1.0 / (1.0 + np.exp(-np.clip(logit, -50, 50)))
 
     def status(self, ood_score: float, needs_review: bool) -> str:
         """recognised, needs_review or not_recognised for one photo."""
@@ -85,6 +92,7 @@ class OodDetector:
             "bias": float(self.bias),
             "threshold": float(self.threshold),
             "review": float(self.review),
+            **({"trees": self.trees.to_dict()} if self.trees is not None else {}),
         }
 
     @classmethod
@@ -99,6 +107,9 @@ class OodDetector:
             len(names) == len(arrays["mean"]) == len(arrays["scale"]) == len(arrays["weights"])
         ):
             raise ValueError("inconsistent out-of-distribution parameters")
+        trees = BoostedTrees.from_dict(data["trees"]) if data.get("trees") is not None else None
+        if trees is not None and trees.feature.size and trees.feature.max() >= len(names):
+            raise ValueError("the detector's trees test a feature it does not have")
         return cls(
             arrays["centres"],
             arrays["whitening"],
@@ -109,6 +120,7 @@ class OodDetector:
             float(data["bias"]),
             float(data["threshold"]),
             float(data["review"]),
+            trees,
         )
 
     def save(self, bundle_dir: str | Path) -> Path:

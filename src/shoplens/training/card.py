@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from shoplens.inference.ood import OOD_FILE
+from shoplens.inference.ood import OOD_FILE, load_detector
 from shoplens.models.bundle import CARD, BundleSpec
 from shoplens.training.metrics import describe_estimate
 
@@ -25,8 +25,15 @@ def _non_products(bundle: BundleSpec, metrics: dict[str, Any]) -> str:
             "categories above, with no warning beyond a lower confidence."
         )
     held = metrics.get("extra", {}).get("ood_held_out", {})
+    detector = load_detector(bundle.path)
+    trees = detector.trees if detector is not None else None
+    model = (
+        f"gradient-boosted trees ({trees.feature.shape[0]} trees of at most {trees.feature.shape[1]} nodes)"
+        if trees is not None
+        else "a small logistic model"
+    )
     return (
-        "Every photo also gets an `ood_score` (0..1, high = not a product) from a small logistic model over the "
+        f"Every photo also gets an `ood_score` (0..1, high = not a product) from {model} over the "
         "calibrated confidence, the entropy, the Mahalanobis distance of the embedding to the class centres and "
         "cues read from the photo (background uniformity, product share, …), stored in `ood.json`. At or above "
         "its threshold the result's `status` is `not_recognised` and search answers no matches; between the "
