@@ -27,7 +27,7 @@ from shoplens.imaging import normalize
 from shoplens.inference.onnx_session import INPUT, OUTPUTS, OrtSession
 from shoplens.inference.quantize import int8_trial
 from shoplens.inference.session import INT8_NAME, ONNX_NAME
-from shoplens.models.bundle import CONFIG, WEIGHTS, Bundle, load_bundle, read_config, write_json
+from shoplens.models.bundle import CONFIG, WEIGHTS, Bundle, BundleSpec, load_bundle, read_config, write_json
 
 DEFAULT_OPSET = 17
 CHECK_RTOL, CHECK_ATOL = 1e-3, 1e-4  # an export further than this from torch is refused
@@ -154,7 +154,7 @@ def onnx_entry(bundle: Bundle, path: Path, opset: int, fused: int, diff: dict[st
 
 
 def calibration_data(
-    bundle: Bundle, data_dir: str | os.PathLike | None, verify: bool
+    bundle: BundleSpec, data_dir: str | os.PathLike | None, verify: bool
 ) -> tuple[ImageDataset, ImageDataset]:
     """(training pool, test set) of the data the bundle was trained on, as its config.json's `data` describes it.
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from shoplens.inference.ood import OOD_FILE, load_detector
+from shoplens.inference.ood import load_detector
 from shoplens.models.bundle import CARD, BundleSpec
 from shoplens.training.metrics import describe_estimate
 
@@ -19,14 +19,14 @@ def _pct(value: Any) -> str:
 
 def _non_products(bundle: BundleSpec, metrics: dict[str, Any]) -> str:
     """How the bundle treats photos that are not products, with what training measured."""
-    if not (bundle.path / OOD_FILE).is_file():
+    detector = load_detector(bundle.path)
+    if detector is None:
         return (
             "This bundle has no out-of-distribution detector: a photo that is not a product still gets one of the "
             "categories above, with no warning beyond a lower confidence."
         )
     held = metrics.get("extra", {}).get("ood_held_out", {})
-    detector = load_detector(bundle.path)
-    trees = detector.trees if detector is not None else None
+    trees = detector.trees
     model = (
         f"gradient-boosted trees ({trees.feature.shape[0]} trees of at most {trees.feature.shape[1]} nodes)"
         if trees is not None

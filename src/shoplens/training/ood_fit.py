@@ -17,7 +17,6 @@ from shoplens.data.stream import in_memory
 from shoplens.errors import BundleError
 from shoplens.imaging import PreprocessConfig, decode_image, images_to_inputs
 from shoplens.imaging.photo import CUE_NAMES
-from shoplens.inference.export import calibration_data
 from shoplens.inference.ood import MODEL_FEATURES, OodDetector
 from shoplens.inference.predictor import Predictor
 from shoplens.inference.trees import LEAF, BoostedTrees
@@ -202,18 +201,19 @@ def refit_bundle_detector(
 
     Its metrics and model card follow. Returns the held-out measures, as fit_bundle_detector does.
     """
-    bundle = load_bundle(bundle_dir)
-    if bundle.preprocess.reader != "photo":
+    from shoplens.inference.export import calibration_data  # onnx and its runtime: only when refitting
+
+    spec = read_bundle_spec(bundle_dir)
+    if spec.preprocess.reader != "photo":
         raise BundleError(
-            f"{bundle.path} does not read photos: a not-a-product detector needs the photo reader"
+            f"{spec.path} does not read photos: a not-a-product detector needs the photo reader"
         )
-    pool, _test = calibration_data(bundle, data_dir, verify)
-    train_config = bundle.config.get("train_config", {})
+    pool, _test = calibration_data(spec, data_dir, verify)
+    train_config = spec.config.get("train_config", {})
     seed = int(train_config.get("seed", 0))
     _train, val_idx = stratified_split(pool.labels, float(train_config.get("val_fraction", 0.1)), seed=seed)
-    held_out = fit_bundle_detector(bundle.path, in_memory(pool.subset(val_idx)), n, seed)
-    spec = read_bundle_spec(bundle.path)
-    if spec.metrics:
+    held_out = fit_bundle_detector(spec.path, in_memory(pool.subset(val_idx)), n, seed)
+    if spec.metrics:  # fitting wrote ood.json only: the metrics read above are still the bundle's
         metrics = {**spec.metrics}
         metrics["extra"] = {
             **metrics.get("extra", {}),
@@ -221,7 +221,7 @@ def refit_bundle_detector(
         }
         write_json(spec.path / METRICS, metrics)
         if "macro_f1" in metrics:
-            write_model_card(read_bundle_spec(bundle.path), metrics)
+            write_model_card(spec, metrics)
     return held_out
 
 
