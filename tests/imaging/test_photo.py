@@ -114,6 +114,28 @@ def test_a_garment_faint_against_its_background_is_still_found(background: int, 
     assert not separate(np.asarray(empty))[1].mask.any() and not separate(np.asarray(plain))[1].mask.any()
 
 
+@pytest.mark.parametrize("background, garment, panel", [(246, 234, 200), (16, 27, 60)])
+def test_a_faint_garment_grows_from_its_strongest_part(background: int, garment: int, panel: int) -> None:
+    h, w = 240, 200
+    truth = shirt_mask(h, w, 40, 30, 150)
+    rgb = np.full((h, w, 3), background, np.float32)
+    rgb[truth] = garment  # the garment barely departs from the backdrop ...
+    rgb[truth & (np.arange(h)[:, None] > 150)] = panel  # ... except a darker (lighter) hem, a few % of the photo
+    _, found = separate(np.asarray(_jpeg(Image.fromarray(rgb.astype(np.uint8)))))
+    assert found.threshold < 7.0  # grown at the closer bar ...
+    assert iou(found.mask, truth) > 0.8  # ... into the whole garment, not just its hem
+
+
+def test_a_bold_product_does_not_grow_into_its_soft_shadow() -> None:
+    h, w = 240, 200
+    truth = shirt_mask(h, w, 30, 20, 140)
+    shadow = cv2.GaussianBlur(np.roll(truth, (8, 10), axis=(0, 1)).astype(np.float32), (0, 0), 6)
+    rgb = np.repeat((248 * (1 - 0.06 * shadow))[..., None], 3, axis=2)  # a faint drop shadow
+    rgb[truth] = (25, 35, 70)
+    _, found = separate(np.asarray(_jpeg(Image.fromarray(rgb.astype(np.uint8)))))
+    assert found.threshold >= 7.0 and iou(found.mask, truth) > 0.9
+
+
 def test_a_soft_blob_of_background_shading_is_dropped_and_the_product_kept() -> None:
     h, w = 240, 200
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)

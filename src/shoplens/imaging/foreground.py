@@ -4,6 +4,9 @@ The border is assumed to be background. A smooth surface (quadratic in x and y, 
 touches the border) fitted to its CIELAB colours models uniform and gradient backgrounds alike; the border's
 own deviation from that surface (its spread) sets how far a pixel must differ to count as product, so a
 textured or noisy background raises the bar. Where the simple mask is unsure, OpenCV's GrabCut refines it.
+A faint product (white on white, black on black) often passes that bar only in its darkest or lightest parts:
+the mask then grows from them into every connected pixel that departs from the background by more than its
+noise (hysteresis, as an edge detector links weak edges to strong ones).
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ MIN_THRESHOLD = 7.0  # ΔE a pixel must differ from the background at least (JPE
 FAINT_THRESHOLD = 3.0
 FAINT_SHARE = 0.01  # a mask under this share of the photo counts as "nothing found"
 MAX_THRESHOLD = 40.0
+CONTRAST_FLOOR = 64.0  # luma range under which a departure is not stretched further (keeps noise down)
+LOW_CONTRAST = 0.3  # a product whose 90th-percentile departure is under this counts as faint
 SPREAD_FACTOR = 2.5  # threshold = SPREAD_FACTOR × the border's own 90th-percentile deviation
 TEXTURED_SPREAD = 5.0  # above this the background counts as textured: distances are taken on a smoothed image
 KEEP_SHARE = 0.08  # components smaller than this share of the largest are dropped
@@ -66,6 +71,19 @@ def to_lab(rgb: np.ndarray) -> np.ndarray:
 def luma(rgb: np.ndarray) -> np.ndarray:
     """ITU-R 601 luma 0..255 of an (H, W, 3) uint8 sRGB image, as Pillow's convert("L") computes it."""
     return rgb.astype(np.float32) @ np.float32([0.299, 0.587, 0.114])
+
+
+def product_intensity(rgb: np.ndarray, background: Background) -> np.ndarray:
+    """(h, w) float32 0..1: how far each pixel's luma departs from the background's, either way."""
+    y, bg = luma(rgb), background.luma
+    darker = (bg - y) / np.maximum(bg, CONTRAST_FLOOR)
+    lighter = (y - bg) / np.maximum(255.0 - bg, CONTRAST_FLOOR)
+    return np.clip(np.maximum(darker, lighter), 0.0, 1.0)
+
+
+def is_faint(intensity: np.ndarray, mask: np.ndarray) -> bool:
+    """Whether the masked product departs little from its background (its 90th percentile under LOW_CONTRAST)."""
+    return bool(mask.any()) and float(np.percentile(intensity[mask], 90)) < LOW_CONTRAST
 
 
 def border_mask(shape: tuple[int, int], share: float = BORDER_SHARE) -> np.ndarray:
@@ -179,7 +197,24 @@ def separate(rgb: np.ndarray, refine: bool = True) -> tuple[Background, Foregrou
         closer = _foreground(rgb, distance, faint, background, refine)
         if closer.mask.any():
             found = closer
+    if (
+        not background.textured
+        and faint < found.threshold
+        and is_faint(product_intensity(rgb, background), found.mask)
+    ):
+        found = _grow(found, faint)
     return background, found
+
+
+def _grow(found: Foreground, low: float) -> Foreground:
+    """The mask grown into the connected pixels farther than `low` from the background (unless that floods it)."""
+    candidates = found.distance > low
+    _, labels = cv2.connectedComponents(candidates.astype(np.uint8), connectivity=8)
+    linked = np.unique(labels[found.mask & candidates])
+    grown, parts = clean_mask(np.isin(labels, linked[linked > 0]) | found.mask)
+    if grown.mean() > 0.8:  # the background itself, not a product
+        return found
+    return Foreground(grown, found.distance, low, parts, found.grabcut)
 
 
 def _foreground(

@@ -16,12 +16,17 @@ import numpy as np
 from PIL import Image
 
 from shoplens.imaging.decode import flatten_alpha
-from shoplens.imaging.foreground import Background, Foreground, fill_holes, luma, separate
+from shoplens.imaging.foreground import (
+    Background,
+    Foreground,
+    fill_holes,
+    is_faint,
+    product_intensity,
+    separate,
+)
 
 WORK_SIDE = 224  # longest side of the working copy on which the background and mask are found
-CONTRAST_FLOOR = 64.0  # luma range under which contrast is not stretched further (keeps noise down)
-LOW_CONTRAST = 0.3  # products fainter than this (90th percentile) are brightened ...
-TARGET_CONTRAST = 0.45  # ... to this, by at most MAX_GAIN
+TARGET_CONTRAST = 0.45  # faint products (foreground.LOW_CONTRAST) are brightened to this, by at most MAX_GAIN
 MAX_GAIN = 4.0
 SHARPEN = 0.0  # unsharp-mask amount after shrinking to the input size
 FAINT = 0.05  # intensity above which pixels next to the mask still count for the bounding box
@@ -60,14 +65,6 @@ def working_copy(img: Image.Image, side: int = WORK_SIDE) -> np.ndarray:
     return np.asarray(img, dtype=np.uint8)
 
 
-def product_intensity(rgb: np.ndarray, background: Background) -> np.ndarray:
-    """(h, w) float32 0..1: how far each pixel's luma departs from the background's, either way."""
-    y, bg = luma(rgb), background.luma
-    darker = (bg - y) / np.maximum(bg, CONTRAST_FLOOR)
-    lighter = (y - bg) / np.maximum(255.0 - bg, CONTRAST_FLOOR)
-    return np.clip(np.maximum(darker, lighter), 0.0, 1.0)
-
-
 def fit_to_input(intensity: np.ndarray, mask: np.ndarray, size: tuple[int, int] = (28, 28)) -> np.ndarray:
     """Crop the mask's bounding box of intensity, black outside the grown mask, fitted into size, centred."""
     out = np.zeros(size, np.float32)
@@ -104,11 +101,9 @@ def _box(mask: np.ndarray) -> tuple[int, int, int, int]:
 
 def _gain(intensity: np.ndarray, mask: np.ndarray) -> float:
     """Brightening for faint products (white on white, black on black); 1 for everything else."""
-    if not mask.any():
+    if not is_faint(intensity, mask):
         return 1.0
     level = float(np.percentile(intensity[mask], 90))
-    if level >= LOW_CONTRAST:
-        return 1.0
     return float(min(MAX_GAIN, TARGET_CONTRAST / max(level, 1e-3)))
 
 
