@@ -120,7 +120,9 @@ def test_a_faint_garment_grows_from_its_strongest_part(background: int, garment:
     truth = shirt_mask(h, w, 40, 30, 150)
     rgb = np.full((h, w, 3), background, np.float32)
     rgb[truth] = garment  # the garment barely departs from the backdrop ...
-    rgb[truth & (np.arange(h)[:, None] > 150)] = panel  # ... except a darker (lighter) hem, a few % of the photo
+    rgb[truth & (np.arange(h)[:, None] > 150)] = (
+        panel  # ... except a darker (lighter) hem, a few % of the photo
+    )
     _, found = separate(np.asarray(_jpeg(Image.fromarray(rgb.astype(np.uint8)))))
     assert found.threshold < 7.0  # grown at the closer bar ...
     assert iou(found.mask, truth) > 0.8  # ... into the whole garment, not just its hem
