@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from shoplens.imaging.foreground import border_mask, fit_background, luma, separate, to_lab
+from shoplens.imaging.foreground import border_mask, fit_background, is_gradient, luma, separate, to_lab
 from shoplens.imaging.photo import CUE_NAMES, fit_to_input, read_photo
 
 
@@ -149,6 +149,21 @@ def test_a_soft_blob_of_background_shading_is_dropped_and_the_product_kept() -> 
     assert found.distance[spot].min() > found.threshold  # the spot stands off the fitted surface ...
     assert not (found.mask & spot).any() and found.components == 1  # ... but its outline is soft
     assert iou(found.mask, truth) > 0.85
+
+
+@pytest.mark.parametrize("centre, colour", [((150, 120), (40, 60, 150)), ((170, 100), (150, 40, 40))])
+def test_a_radial_gradient_peaking_inside_the_frame_is_background_not_product(
+    centre: tuple[int, int], colour: tuple[int, int, int]
+) -> None:
+    h, w = 240, 240
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    r = np.hypot(yy - centre[0], xx - centre[1])
+    cone = 70 + 170 * (1 - r / r.max())  # brightest under the garment's hem, falling off to every edge
+    truth = shirt_mask(h, w, 30, 60, 120)
+    img = photo(np.repeat(cone[..., None], 3, axis=2), truth, colour)
+    background, found = separate(np.asarray(_jpeg(img)))
+    assert is_gradient(background)  # fitted again inside the frame ...
+    assert iou(found.mask, truth) > 0.85  # ... so the peak around the product is not read as part of it
 
 
 def test_gradient_background_is_modelled_as_a_surface() -> None:

@@ -4,9 +4,13 @@ The border is assumed to be background. A smooth surface (quadratic in x and y, 
 touches the border) fitted to its CIELAB colours models uniform and gradient backgrounds alike; the border's
 own deviation from that surface (its spread) sets how far a pixel must differ to count as product, so a
 textured or noisy background raises the bar. Where the simple mask is unsure, OpenCV's GrabCut refines it.
-A faint product (white on white, black on black) often passes that bar only in its darkest or lightest parts:
-the mask then grows from them into every connected pixel that departs from the background by more than its
-noise (hysteresis, as an edge detector links weak edges to strong ones).
+
+A faint product (white on white, black on black) often passes that bar only in its darkest or lightest
+parts: the mask then grows from them into every connected pixel that departs from the background by more
+than its noise (hysteresis, as an edge detector links weak edges to strong ones). On a gradient (the border's
+surface spans more than GRADIENT_RANGE) the background is fitted once more, as a cubic surface on every pixel
+away from the first mask: a spotlight's or a radial gradient's peak inside the frame, which the border alone
+cannot show, then no longer passes for product.
 """
 
 from __future__ import annotations
@@ -27,6 +31,11 @@ CONTRAST_FLOOR = 64.0  # luma range under which a departure is not stretched fur
 LOW_CONTRAST = 0.3  # a product whose 90th-percentile departure is under this counts as faint
 SPREAD_FACTOR = 2.5  # threshold = SPREAD_FACTOR × the border's own 90th-percentile deviation
 TEXTURED_SPREAD = 5.0  # above this the background counts as textured: distances are taken on a smoothed image
+GRADIENT_RANGE = 15.0  # ΔE across the border-fitted surface above which the background counts as a gradient
+INTERIOR_DEGREE = 3  # ... and is fitted again, as a cubic surface, on the pixels away from the product
+INTERIOR_ROUNDS = 2  # fits, each on the background the previous one left
+INTERIOR_MAX_SHARE = 0.6  # not when the product fills more of the photo than this (too little left)
+_MAX_INTERIOR_SAMPLES = 4000
 KEEP_SHARE = 0.08  # components smaller than this share of the largest are dropped
 SOFT_EDGE_RATIO = 0.3  # parts whose outline is softer than this share of the sharpest part's are shading
 GRABCUT_SIDE = 128  # GrabCut runs on a copy no larger than this
@@ -95,11 +104,21 @@ def border_mask(shape: tuple[int, int], share: float = BORDER_SHARE) -> np.ndarr
     return border
 
 
-def _design(ys: np.ndarray, xs: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Quadratic surface terms [1, u, v, u², v², uv] of pixel coordinates scaled to -0.5..0.5."""
+def _terms(u: np.ndarray, v: np.ndarray, degree: int) -> list[np.ndarray]:
+    """Polynomial terms of u and v up to a total degree, lowest first: 1, u, v, u², uv, v², u³, …"""
+    return [u**i * v ** (d - i) for d in range(degree + 1) for i in range(d, -1, -1)]
+
+
+def _degree(n_terms: int) -> int:
+    """The total degree whose polynomial in two variables has n_terms terms (1, 3, 6, 10, …)."""
+    return round((np.sqrt(8 * n_terms + 1) - 3) / 2)
+
+
+def _design(ys: np.ndarray, xs: np.ndarray, shape: tuple[int, int], degree: int = 2) -> np.ndarray:
+    """Surface terms (see _terms) of pixel coordinates scaled to -0.5..0.5, one row per pixel."""
     u = xs.astype(np.float32) / max(shape[1] - 1, 1) - 0.5
     v = ys.astype(np.float32) / max(shape[0] - 1, 1) - 0.5
-    return np.stack([np.ones_like(u), u, v, u * u, v * v, u * v], axis=-1)
+    return np.stack(_terms(u, v, degree), axis=-1)
 
 
 def fit_background(lab: np.ndarray, luma_img: np.ndarray, border: np.ndarray | None = None) -> Background:
@@ -110,8 +129,8 @@ def fit_background(lab: np.ndarray, luma_img: np.ndarray, border: np.ndarray | N
     step = max(1, len(ys) // _MAX_BORDER_SAMPLES)
     ys, xs = ys[::step], xs[::step]
     values = np.concatenate([lab[ys, xs], luma_img[ys, xs, None]], axis=1)
-    terms = 6 if min(shape) >= 48 else 3  # a quadratic surface needs a border wide enough to pin it down
-    design = _design(ys, xs, shape)[:, :terms]
+    degree = 2 if min(shape) >= 48 else 1  # a quadratic surface needs a border wide enough to pin it down
+    design = _design(ys, xs, shape, degree)
     # Start from the whole border and from each corner's colour; refine the fit that explains most of it.
     starts = [
         _robust_fit(design, values, start, rounds=1)
@@ -130,12 +149,38 @@ def fit_background(lab: np.ndarray, luma_img: np.ndarray, border: np.ndarray | N
     )
 
 
+def fit_interior(
+    lab: np.ndarray, luma_img: np.ndarray, product: np.ndarray, border_fit: Background
+) -> Background:
+    """The background fitted again, as a cubic surface, on every pixel away from the product mask."""
+    shape = lab.shape[:2]
+    away = cv2.dilate(product.astype(np.uint8), np.ones((5, 5), np.uint8)) == 0
+    ys, xs = np.nonzero(away)
+    step = max(1, len(ys) // _MAX_INTERIOR_SAMPLES)
+    ys, xs = ys[::step], xs[::step]
+    values = np.concatenate([lab[ys, xs], luma_img[ys, xs, None]], axis=1)
+    coef = np.linalg.lstsq(_design(ys, xs, shape, INTERIOR_DEGREE), values, rcond=None)[0].astype(np.float32)
+    surface = _surface(coef, shape)
+    return Background(
+        lab=surface[..., :3].astype(np.float32),
+        luma=np.clip(surface[..., 3], 0, 255).astype(np.float32),
+        spread=border_fit.spread,
+        inliers=border_fit.inliers,
+        textured=False,
+    )
+
+
+def is_gradient(background: Background) -> bool:
+    """Whether the fitted background's colour changes across the frame by more than GRADIENT_RANGE ΔE."""
+    lab = background.lab.reshape(-1, 3)
+    return float(np.linalg.norm(lab.max(axis=0) - lab.min(axis=0))) > GRADIENT_RANGE
+
+
 def _surface(coef: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """(H, W, channels) values of the fitted surface at every pixel (terms as in _design)."""
     u = (np.arange(shape[1], dtype=np.float32) / max(shape[1] - 1, 1) - 0.5)[None, :, None]
     v = (np.arange(shape[0], dtype=np.float32) / max(shape[0] - 1, 1) - 0.5)[:, None, None]
-    terms = [np.ones((1, 1, 1), np.float32), u, v, u * u, v * v, u * v][: len(coef)]
-    return sum(t * c for t, c in zip(terms, coef))
+    return sum(t * c for t, c in zip(_terms(u, v, _degree(len(coef))), coef))
 
 
 def _robust_fit(
@@ -203,6 +248,16 @@ def separate(rgb: np.ndarray, refine: bool = True) -> tuple[Background, Foregrou
         and is_faint(product_intensity(rgb, background), found.mask)
     ):
         found = _grow(found, faint)
+    if not background.textured and is_gradient(background) and 0 < found.mask.mean() <= INTERIOR_MAX_SHARE:
+        for _ in range(
+            INTERIOR_ROUNDS
+        ):  # each round sees more background, as the mask sheds what was not product
+            inner = fit_interior(smooth_lab, y, found.mask, background)
+            distance = np.linalg.norm(smooth_lab - inner.lab, axis=-1).astype(np.float32)
+            again = _foreground(rgb, distance, found.threshold, inner, refine)
+            if not again.mask.any():
+                break
+            background, found = inner, again
     return background, found
 
 
