@@ -166,6 +166,19 @@ def test_a_radial_gradient_peaking_inside_the_frame_is_background_not_product(
     assert iou(found.mask, truth) > 0.85  # ... so the peak around the product is not read as part of it
 
 
+def test_seams_running_to_the_edge_are_dropped_and_a_thin_strap_is_kept() -> None:
+    h, w = 240, 200
+    truth = shirt_mask(h, w, 50, 40, 120)
+    truth[170:200, 98:101] = True  # a 3-px strap hanging below the hem, short of the edge
+    rgb = np.full((h, w, 3), 200.0, np.float32)
+    rgb[:, 60:62] = rgb[:, 140:142] = 120  # two floorboard seams, through and beside the garment
+    rgb[truth] = (150, 30, 40)
+    _, found = separate(np.asarray(_jpeg(Image.fromarray(rgb.astype(np.uint8)))))
+    assert iou(found.mask, truth) > 0.9
+    assert not found.mask[:40].any() and not found.mask[215:].any()  # no seam left above or below the garment
+    assert found.mask[175:195, 98:101].mean() > 0.8  # the strap stays
+
+
 def test_gradient_background_is_modelled_as_a_surface() -> None:
     h, w = 120, 160
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)

@@ -10,7 +10,8 @@ parts: the mask then grows from them into every connected pixel that departs fro
 than its noise (hysteresis, as an edge detector links weak edges to strong ones). On a gradient (the border's
 surface spans more than GRADIENT_RANGE) the background is fitted once more, as a cubic surface on every pixel
 away from the first mask: a spotlight's or a radial gradient's peak inside the frame, which the border alone
-cannot show, then no longer passes for product.
+cannot show, then no longer passes for product. Thin strands of the mask that run to the photo's edge (a
+floor's seams, a rail) are dropped.
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ INTERIOR_DEGREE = 3  # ... and is fitted again, as a cubic surface, on the pixel
 INTERIOR_ROUNDS = 2  # fits, each on the background the previous one left
 INTERIOR_MAX_SHARE = 0.6  # not when the product fills more of the photo than this (too little left)
 _MAX_INTERIOR_SAMPLES = 4000
+THIN_WIDTH = (
+    5  # px of the working copy: strands of the mask narrower than this that reach the edge are dropped
+)
 KEEP_SHARE = 0.08  # components smaller than this share of the largest are dropped
 SOFT_EDGE_RATIO = 0.3  # parts whose outline is softer than this share of the sharpest part's are shading
 GRABCUT_SIDE = 128  # GrabCut runs on a copy no larger than this
@@ -284,7 +288,28 @@ def _foreground(
             mask, parts, used = refined, refined_parts, True
     if parts > 1:
         mask, parts = drop_soft_parts(mask, distance)
+    mask, parts = drop_thin_border_parts(mask, parts)
     return Foreground(mask, distance, threshold, parts, used)
+
+
+def drop_thin_border_parts(mask: np.ndarray, parts: int) -> tuple[np.ndarray, int]:
+    """Drop thin strands of the mask that run to the photo's edge (a floor's seams, a rail), and count the parts.
+
+    Thin means narrower than THIN_WIDTH pixels of the working copy: what a morphological opening removes.
+    """
+    if not mask.any() or min(mask.shape) < 64:
+        return mask, parts
+    opened = cv2.morphologyEx(
+        mask.astype(np.uint8), cv2.MORPH_OPEN, np.ones((THIN_WIDTH, THIN_WIDTH), np.uint8)
+    )
+    thin = mask & (opened == 0)
+    _, labels = cv2.connectedComponents(thin.astype(np.uint8), connectivity=8)
+    edge = border_mask(mask.shape, 0.0)
+    strands = np.unique(labels[edge & thin])
+    if not strands[strands > 0].size:
+        return mask, parts
+    cleaned, kept = clean_mask(mask & ~np.isin(labels, strands[strands > 0]))
+    return (cleaned, kept) if cleaned.any() else (mask, parts)
 
 
 def drop_soft_parts(mask: np.ndarray, distance: np.ndarray) -> tuple[np.ndarray, int]:
