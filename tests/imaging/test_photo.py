@@ -211,6 +211,10 @@ def test_blank_and_degenerate_images_give_an_empty_input() -> None:
     assert set(blank.cues) == set(CUE_NAMES)
     thin = read_photo(Image.new("L", (1, 500), 0))
     assert thin.array.shape == (1, 28, 28)
+    noisy = (
+        np.random.default_rng(0).integers(0, 256, (1, 292, 3)).astype(np.uint8)
+    )  # a one-row strip of noise
+    assert read_photo(Image.fromarray(noisy)).array.shape == (1, 28, 28)
     with pytest.raises(ValueError):
         read_photo(Image.new("RGB", (0, 5)))
 

@@ -252,7 +252,8 @@ def separate(rgb: np.ndarray, refine: bool = True) -> tuple[Background, Foregrou
         and is_faint(product_intensity(rgb, background), found.mask)
     ):
         found = _grow(found, faint)
-    if not background.textured and is_gradient(background) and 0 < found.mask.mean() <= INTERIOR_MAX_SHARE:
+    refit = min(shape) >= 48 and not background.textured and is_gradient(background)  # a cubic needs room
+    if refit and 0 < found.mask.mean() <= INTERIOR_MAX_SHARE:
         for _ in range(
             INTERIOR_ROUNDS
         ):  # each round sees more background, as the mask sheds what was not product
@@ -319,7 +320,7 @@ def drop_soft_parts(mask: np.ndarray, distance: np.ndarray) -> tuple[np.ndarray,
     vignette leaves where the smooth background surface does not fit rises gently.
     """
     count, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
-    if count <= 2:
+    if count <= 2 or min(mask.shape) < 2:  # one part, or a strip too thin for a gradient
         return mask, count - 1
     gy, gx = np.gradient(distance)
     edge = np.hypot(gx, gy)
