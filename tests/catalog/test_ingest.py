@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,7 @@ from sqlalchemy import func, select
 from shoplens.catalog.demo import near_duplicate
 from shoplens.catalog.ingest import IngestItem, ProductIn
 from shoplens.catalog.service import Catalog
-from shoplens.catalog.storage import content_id
+from shoplens.catalog.storage import StoreFullError, content_id
 from shoplens.db.catalog import Embedding, Product, ProductImage
 from shoplens.imaging.privacy import detect_faces
 from tests.support.bundles import DIM
@@ -187,3 +188,22 @@ def test_index_answers_with_the_image_itself_first(catalog: Catalog) -> None:
         vec = s.get(Embedding, (out[3].image_ids[0], "v1")).vector
     scores, ids = index.search(vec[None].astype(np.float32), 3)
     assert ids[0][0] == out[3].image_ids[0] and scores[0][0] == pytest.approx(1.0, abs=1e-4)
+
+
+def test_a_full_store_is_reported_only_after_every_write_has_ended(
+    catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ingestor = catalog.ingestor()
+    images = [png(p) for p in photos(3)]
+    ended: list[str] = []
+
+    def put(sha256: str, image: Image.Image) -> None:
+        if sha256 == content_id(images[0]):  # the first write finds the disk full at once ...
+            raise StoreFullError("the image store is full; nothing was stored")
+        time.sleep(0.3)  # ... while the others are still writing
+        ended.append(sha256)
+
+    monkeypatch.setattr(ingestor.store, "put", put)
+    with pytest.raises(StoreFullError):
+        ingestor.ingest([item(f"p{i}", data) for i, data in enumerate(images)])
+    assert len(ended) == 2  # no write was left running behind the error

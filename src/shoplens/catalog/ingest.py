@@ -4,7 +4,7 @@ store, record, deduplicate."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -175,7 +175,12 @@ class Ingestor:
             images = [p for it in fresh for p in prepared[it.key]]
             model, probs, vectors, statuses = embed([p.image for p in images])
             # The files are on disk before their rows are committed (writes overlap in threads: mostly I/O).
-            list(_WRITERS.map(lambda p: self.store.put(p.sha256, p.image), images))
+            # Every write ends before a failure is raised, so that no temp file is still being written after
+            # the caller has been told (507) that nothing was stored.
+            writes = [_WRITERS.submit(self.store.put, p.sha256, p.image) for p in images]
+            wait(writes)
+            for write in writes:
+                write.result()
             self.store.sync()
             outcomes.update(self._record(fresh, prepared, model, probs, vectors, statuses))
         return [outcomes[it.key] for it in items]
