@@ -179,6 +179,19 @@ def test_seams_running_to_the_edge_are_dropped_and_a_thin_strap_is_kept() -> Non
     assert found.mask[175:195, 98:101].mean() > 0.8  # the strap stays
 
 
+def test_the_same_photo_is_always_read_the_same() -> None:
+    rng = np.random.default_rng(1)
+    h, w = 260, 220
+    for k in range(10):  # noisy backdrops, where GrabCut refines the mask from random starting draws
+        noise = 40 * rng.standard_normal((h, w, 3)).mean(axis=2, keepdims=True) + rng.normal(0, 25, (h, w, 3))
+        img = _jpeg(
+            photo(np.clip(150 + noise, 0, 255), shirt_mask(h, w, 40, 30, 150), (150 + 10 * k, 120, 110))
+        )
+        first, again = read_photo(img), read_photo(img)
+        assert first.cues["grabcut"] == 1.0
+        assert np.array_equal(first.array, again.array) and np.array_equal(first.mask, again.mask)
+
+
 def test_gradient_background_is_modelled_as_a_surface() -> None:
     h, w = 120, 160
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)

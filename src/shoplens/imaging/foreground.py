@@ -108,9 +108,14 @@ def border_mask(shape: tuple[int, int], share: float = BORDER_SHARE) -> np.ndarr
     return border
 
 
+def _powers(degree: int) -> list[tuple[int, int]]:
+    """(power of u, power of v) of each polynomial term up to a total degree, lowest first: 1, u, v, u², uv, v², …"""
+    return [(i, d - i) for d in range(degree + 1) for i in range(d, -1, -1)]
+
+
 def _terms(u: np.ndarray, v: np.ndarray, degree: int) -> list[np.ndarray]:
-    """Polynomial terms of u and v up to a total degree, lowest first: 1, u, v, u², uv, v², u³, …"""
-    return [u**i * v ** (d - i) for d in range(degree + 1) for i in range(d, -1, -1)]
+    """The polynomial terms of u and v up to a total degree, in _powers' order."""
+    return [u**i * v**j for i, j in _powers(degree)]
 
 
 def _degree(n_terms: int) -> int:
@@ -176,7 +181,9 @@ def fit_interior(
 
 def is_gradient(background: Background) -> bool:
     """Whether the fitted background's colour changes across the frame by more than GRADIENT_RANGE ΔE."""
-    lab = background.lab.reshape(-1, 3)
+    h, w = background.lab.shape[:2]
+    rows, cols = np.r_[0:h:4, h - 1], np.r_[0:w:4, w - 1]  # a smooth surface: every 4th pixel and the last
+    lab = background.lab[np.ix_(rows, cols)].reshape(-1, 3)  # ... show its range
     return float(np.linalg.norm(lab.max(axis=0) - lab.min(axis=0))) > GRADIENT_RANGE
 
 
@@ -184,7 +191,12 @@ def _surface(coef: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """(H, W, channels) values of the fitted surface at every pixel (terms as in _design)."""
     u = (np.arange(shape[1], dtype=np.float32) / max(shape[1] - 1, 1) - 0.5)[None, :, None]
     v = (np.arange(shape[0], dtype=np.float32) / max(shape[0] - 1, 1) - 0.5)[:, None, None]
-    return sum(t * c for t, c in zip(_terms(u, v, _degree(len(coef))), coef))
+    rows: dict[
+        int, np.ndarray
+    ] = {}  # per power of v, a polynomial in u along one row: full-size work only here
+    for (i, j), c in zip(_powers(_degree(len(coef))), coef):
+        rows[j] = rows.get(j, 0) + u**i * c
+    return sum(v**j * row for j, row in rows.items())
 
 
 def _robust_fit(
@@ -390,6 +402,7 @@ def grabcut(rgb: np.ndarray, distance: np.ndarray, threshold: float, mask: np.nd
         return np.zeros_like(mask)
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
     try:
+        cv2.setRNGSeed(0)  # GrabCut starts its colour models from random draws: the same photo, the same mask
         cv2.grabCut(small, seeds, None, bgd, fgd, 3, cv2.GC_INIT_WITH_MASK)
     except cv2.error:  # GrabCut refuses seeds without both classes: keep the simple mask
         return mask
