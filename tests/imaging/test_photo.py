@@ -120,9 +120,8 @@ def test_a_faint_garment_grows_from_its_strongest_part(background: int, garment:
     truth = shirt_mask(h, w, 40, 30, 150)
     rgb = np.full((h, w, 3), background, np.float32)
     rgb[truth] = garment  # the garment barely departs from the backdrop ...
-    rgb[truth & (np.arange(h)[:, None] > 150)] = (
-        panel  # ... except a darker (lighter) hem, a few % of the photo
-    )
+    hem = truth & (np.arange(h)[:, None] > 150)  # ... except a darker (lighter) hem, a few % of the photo
+    rgb[hem] = panel
     _, found = separate(np.asarray(_jpeg(Image.fromarray(rgb.astype(np.uint8)))))
     assert found.threshold < 7.0  # grown at the closer bar ...
     assert iou(found.mask, truth) > 0.8  # ... into the whole garment, not just its hem
@@ -224,9 +223,8 @@ def test_blank_and_degenerate_images_give_an_empty_input() -> None:
     assert set(blank.cues) == set(CUE_NAMES)
     thin = read_photo(Image.new("L", (1, 500), 0))
     assert thin.array.shape == (1, 28, 28)
-    noisy = (
-        np.random.default_rng(0).integers(0, 256, (1, 292, 3)).astype(np.uint8)
-    )  # a one-row strip of noise
+    # A one-row strip of noise.
+    noisy = np.random.default_rng(0).integers(0, 256, (1, 292, 3)).astype(np.uint8)
     assert read_photo(Image.fromarray(noisy)).array.shape == (1, 28, 28)
     with pytest.raises(ValueError):
         read_photo(Image.new("RGB", (0, 5)))

@@ -37,9 +37,8 @@ INTERIOR_DEGREE = 3  # ... and is fitted again, as a cubic surface, on the pixel
 INTERIOR_ROUNDS = 2  # fits, each on the background the previous one left
 INTERIOR_MAX_SHARE = 0.6  # not when the product fills more of the photo than this (too little left)
 _MAX_INTERIOR_SAMPLES = 4000
-THIN_WIDTH = (
-    5  # px of the working copy: strands of the mask narrower than this that reach the edge are dropped
-)
+# Strands of the mask narrower than this (px of the working copy) that run to the photo's edge are dropped.
+THIN_WIDTH = 5
 KEEP_SHARE = 0.08  # components smaller than this share of the largest are dropped
 SOFT_EDGE_RATIO = 0.3  # parts whose outline is softer than this share of the sharpest part's are shading
 GRABCUT_SIDE = 128  # GrabCut runs on a copy no larger than this
@@ -191,9 +190,8 @@ def _surface(coef: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """(H, W, channels) values of the fitted surface at every pixel (terms as in _design)."""
     u = (np.arange(shape[1], dtype=np.float32) / max(shape[1] - 1, 1) - 0.5)[None, :, None]
     v = (np.arange(shape[0], dtype=np.float32) / max(shape[0] - 1, 1) - 0.5)[:, None, None]
-    rows: dict[
-        int, np.ndarray
-    ] = {}  # per power of v, a polynomial in u along one row: full-size work only here
+    # Per power of v, a polynomial in u along one row: only the last sum works at full size.
+    rows: dict[int, np.ndarray] = {}
     for (i, j), c in zip(_powers(_degree(len(coef))), coef):
         rows[j] = rows.get(j, 0) + u**i * c
     return sum(v**j * row for j, row in rows.items())
@@ -266,9 +264,8 @@ def separate(rgb: np.ndarray, refine: bool = True) -> tuple[Background, Foregrou
         found = _grow(found, faint)
     refit = min(shape) >= 48 and not background.textured and is_gradient(background)  # a cubic needs room
     if refit and 0 < found.mask.mean() <= INTERIOR_MAX_SHARE:
-        for _ in range(
-            INTERIOR_ROUNDS
-        ):  # each round sees more background, as the mask sheds what was not product
+        # Each round sees more background, as the mask sheds what was not product.
+        for _ in range(INTERIOR_ROUNDS):
             inner = fit_interior(smooth_lab, y, found.mask, background)
             distance = np.linalg.norm(smooth_lab - inner.lab, axis=-1).astype(np.float32)
             again = _foreground(rgb, distance, found.threshold, inner, refine)
@@ -312,10 +309,8 @@ def drop_thin_border_parts(mask: np.ndarray, parts: int) -> tuple[np.ndarray, in
     """
     if not mask.any() or min(mask.shape) < 64:
         return mask, parts
-    opened = cv2.morphologyEx(
-        mask.astype(np.uint8), cv2.MORPH_OPEN, np.ones((THIN_WIDTH, THIN_WIDTH), np.uint8)
-    )
-    thin = mask & (opened == 0)
+    kernel = np.ones((THIN_WIDTH, THIN_WIDTH), np.uint8)
+    thin = mask & (cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_OPEN, kernel) == 0)
     _, labels = cv2.connectedComponents(thin.astype(np.uint8), connectivity=8)
     edge = border_mask(mask.shape, 0.0)
     strands = np.unique(labels[edge & thin])
