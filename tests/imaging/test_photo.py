@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from shoplens.imaging.foreground import border_mask, fit_background, is_gradient, luma, separate, to_lab
+from shoplens.imaging.background import border_mask, fit_background, is_gradient, luma, to_lab
+from shoplens.imaging.foreground import separate
 from shoplens.imaging.photo import CUE_NAMES, fit_to_input, read_photo
 
 

@@ -1,17 +1,14 @@
-"""Product versus background: a background model fitted on the photo's border, and a foreground mask.
+"""Product versus background: the product mask, measured against the background model of imaging.background.
 
-The border is assumed to be background. A smooth surface (quadratic in x and y, robust to a product that
-touches the border) fitted to its CIELAB colours models uniform and gradient backgrounds alike; the border's
-own deviation from that surface (its spread) sets how far a pixel must differ to count as product, so a
-textured or noisy background raises the bar. Where the simple mask is unsure, OpenCV's GrabCut refines it.
+A pixel is product when its CIELAB colour stands off the fitted background by more than the border's own noise
+allows, so a textured or noisy background raises the bar. Where the simple mask is unsure, OpenCV's GrabCut
+refines it.
 
 A faint product (white on white, black on black) often passes that bar only in its darkest or lightest
 parts: the mask then grows from them into every connected pixel that departs from the background by more
-than its noise (hysteresis, as an edge detector links weak edges to strong ones). On a gradient (the border's
-surface spans more than GRADIENT_RANGE) the background is fitted once more, as a cubic surface on every pixel
-away from the first mask: a spotlight's or a radial gradient's peak inside the frame, which the border alone
-cannot show, then no longer passes for product. Thin strands of the mask that run to the photo's edge (a
-floor's seams, a rail) are dropped.
+than its noise (hysteresis, as an edge detector links weak edges to strong ones). On a gradient the background
+is fitted once more inside the frame, around the first mask, so that a spotlight's peak no longer passes for
+product. Thin strands of the mask that run to the photo's edge (a floor's seams, a rail) are dropped.
 """
 
 from __future__ import annotations
@@ -21,7 +18,16 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-BORDER_SHARE = 0.04  # width of the border strip, as a share of the shorter side
+from shoplens.imaging.background import (
+    Background,
+    border_mask,
+    fit_background,
+    fit_interior,
+    is_gradient,
+    luma,
+    to_lab,
+)
+
 MIN_THRESHOLD = 7.0  # ΔE a pixel must differ from the background at least (JPEG noise on white ≈ 2–4)
 # Where nothing passes that on a clean background (white on white, black on black), a second look down to
 # the background's own noise: SPREAD_FACTOR × its spread, at least FAINT_THRESHOLD ΔE.
@@ -31,36 +37,13 @@ MAX_THRESHOLD = 40.0
 CONTRAST_FLOOR = 64.0  # luma range under which a departure is not stretched further (keeps noise down)
 LOW_CONTRAST = 0.3  # a product whose 90th-percentile departure is under this counts as faint
 SPREAD_FACTOR = 2.5  # threshold = SPREAD_FACTOR × the border's own 90th-percentile deviation
-TEXTURED_SPREAD = 5.0  # above this the background counts as textured: distances are taken on a smoothed image
-GRADIENT_RANGE = 15.0  # ΔE across the border-fitted surface above which the background counts as a gradient
-INTERIOR_DEGREE = 3  # ... and is fitted again, as a cubic surface, on the pixels away from the product
 INTERIOR_ROUNDS = 2  # fits, each on the background the previous one left
 INTERIOR_MAX_SHARE = 0.6  # not when the product fills more of the photo than this (too little left)
-_MAX_INTERIOR_SAMPLES = 4000
 # Strands of the mask narrower than this (px of the working copy) that run to the photo's edge are dropped.
 THIN_WIDTH = 5
 KEEP_SHARE = 0.08  # components smaller than this share of the largest are dropped
 SOFT_EDGE_RATIO = 0.3  # parts whose outline is softer than this share of the sharpest part's are shading
 GRABCUT_SIDE = 128  # GrabCut runs on a copy no larger than this
-_ROBUST_ROUNDS = 3
-_MAX_BORDER_SAMPLES = 1200  # border pixels used for the fit (every k-th)
-_SEED_DISTANCE = 12.0  # ΔE from a corner's colour within which border pixels seed the fit
-
-
-@dataclass(frozen=True)
-class Background:
-    """A background model: its CIELAB colour and luma at every pixel, and how well the border fits it."""
-
-    lab: np.ndarray  # (H, W, 3) float32
-    luma: np.ndarray  # (H, W) float32, 0..255
-    spread: float  # ΔE of the border around the model (90th percentile of the inliers)
-    inliers: float  # share of border pixels the model explains
-    textured: bool
-
-    @property
-    def level(self) -> float:
-        """Median background luma, 0..255."""
-        return float(np.median(self.luma))
 
 
 @dataclass(frozen=True)
@@ -74,17 +57,6 @@ class Foreground:
     grabcut: bool  # whether GrabCut refined the mask
 
 
-def to_lab(rgb: np.ndarray) -> np.ndarray:
-    """CIELAB (L 0..100, a and b about -128..127) of an (H, W, 3) uint8 sRGB image, float32."""
-    lab = cv2.cvtColor(np.ascontiguousarray(rgb, dtype=np.uint8), cv2.COLOR_RGB2Lab).astype(np.float32)
-    return lab * np.float32([100 / 255, 1, 1]) - np.float32([0, 128, 128])  # OpenCV's 8-bit encoding undone
-
-
-def luma(rgb: np.ndarray) -> np.ndarray:
-    """ITU-R 601 luma 0..255 of an (H, W, 3) uint8 sRGB image, as Pillow's convert("L") computes it."""
-    return rgb.astype(np.float32) @ np.float32([0.299, 0.587, 0.114])
-
-
 def product_intensity(rgb: np.ndarray, background: Background) -> np.ndarray:
     """(h, w) float32 0..1: how far each pixel's luma departs from the background's, either way."""
     y, bg = luma(rgb), background.luma
@@ -96,141 +68,6 @@ def product_intensity(rgb: np.ndarray, background: Background) -> np.ndarray:
 def is_faint(intensity: np.ndarray, mask: np.ndarray) -> bool:
     """Whether the masked product departs little from its background (its 90th percentile under LOW_CONTRAST)."""
     return bool(mask.any()) and float(np.percentile(intensity[mask], 90)) < LOW_CONTRAST
-
-
-def border_mask(shape: tuple[int, int], share: float = BORDER_SHARE) -> np.ndarray:
-    """(H, W) bool: the strip along the edges, at least one pixel wide."""
-    h, w = shape
-    width = max(1, round(share * min(h, w)))
-    border = np.zeros(shape, bool)
-    border[:width], border[-width:], border[:, :width], border[:, -width:] = True, True, True, True
-    return border
-
-
-def _powers(degree: int) -> list[tuple[int, int]]:
-    """(power of u, power of v) of each polynomial term up to a total degree, lowest first: 1, u, v, u², uv, v², …"""
-    return [(i, d - i) for d in range(degree + 1) for i in range(d, -1, -1)]
-
-
-def _terms(u: np.ndarray, v: np.ndarray, degree: int) -> list[np.ndarray]:
-    """The polynomial terms of u and v up to a total degree, in _powers' order."""
-    return [u**i * v**j for i, j in _powers(degree)]
-
-
-def _degree(n_terms: int) -> int:
-    """The total degree whose polynomial in two variables has n_terms terms (1, 3, 6, 10, …)."""
-    return round((np.sqrt(8 * n_terms + 1) - 3) / 2)
-
-
-def _design(ys: np.ndarray, xs: np.ndarray, shape: tuple[int, int], degree: int = 2) -> np.ndarray:
-    """Surface terms (see _terms) of pixel coordinates scaled to -0.5..0.5, one row per pixel."""
-    u = xs.astype(np.float32) / max(shape[1] - 1, 1) - 0.5
-    v = ys.astype(np.float32) / max(shape[0] - 1, 1) - 0.5
-    return np.stack(_terms(u, v, degree), axis=-1)
-
-
-def fit_background(lab: np.ndarray, luma_img: np.ndarray, border: np.ndarray | None = None) -> Background:
-    """Fit a smooth background (colour and luma) to the border, ignoring border pixels that are product."""
-    shape = lab.shape[:2]
-    border = border_mask(shape) if border is None else border
-    ys, xs = np.nonzero(border)
-    step = max(1, len(ys) // _MAX_BORDER_SAMPLES)
-    ys, xs = ys[::step], xs[::step]
-    values = np.concatenate([lab[ys, xs], luma_img[ys, xs, None]], axis=1)
-    degree = 2 if min(shape) >= 48 else 1  # a quadratic surface needs a border wide enough to pin it down
-    design = _design(ys, xs, shape, degree)
-    # Start from the whole border and from each corner's colour; refine the fit that explains most of it.
-    starts = [
-        _robust_fit(design, values, start, rounds=1)
-        for start in [np.ones(len(ys), bool), *_corner_seeds(values, ys, xs, shape)]
-    ]
-    _, _, keep = max(starts, key=lambda fit: int((fit[1] <= _SEED_DISTANCE).sum()))
-    coef, residual, keep = _robust_fit(design, values, keep, rounds=_ROBUST_ROUNDS)
-    spread = float(np.percentile(residual[keep], 90))
-    surface = _surface(coef, shape)
-    return Background(
-        lab=surface[..., :3].astype(np.float32),
-        luma=np.clip(surface[..., 3], 0, 255).astype(np.float32),
-        spread=spread,
-        inliers=float(keep.mean()),
-        textured=spread > TEXTURED_SPREAD,
-    )
-
-
-def fit_interior(
-    lab: np.ndarray, luma_img: np.ndarray, product: np.ndarray, border_fit: Background
-) -> Background:
-    """The background fitted again, as a cubic surface, on every pixel away from the product mask."""
-    shape = lab.shape[:2]
-    away = cv2.dilate(product.astype(np.uint8), np.ones((5, 5), np.uint8)) == 0
-    ys, xs = np.nonzero(away)
-    step = max(1, len(ys) // _MAX_INTERIOR_SAMPLES)
-    ys, xs = ys[::step], xs[::step]
-    values = np.concatenate([lab[ys, xs], luma_img[ys, xs, None]], axis=1)
-    coef = np.linalg.lstsq(_design(ys, xs, shape, INTERIOR_DEGREE), values, rcond=None)[0].astype(np.float32)
-    surface = _surface(coef, shape)
-    return Background(
-        lab=surface[..., :3].astype(np.float32),
-        luma=np.clip(surface[..., 3], 0, 255).astype(np.float32),
-        spread=border_fit.spread,
-        inliers=border_fit.inliers,
-        textured=False,
-    )
-
-
-def is_gradient(background: Background) -> bool:
-    """Whether the fitted background's colour changes across the frame by more than GRADIENT_RANGE ΔE."""
-    h, w = background.lab.shape[:2]
-    rows, cols = np.r_[0:h:4, h - 1], np.r_[0:w:4, w - 1]  # a smooth surface: every 4th pixel and the last
-    lab = background.lab[np.ix_(rows, cols)].reshape(-1, 3)  # ... show its range
-    return float(np.linalg.norm(lab.max(axis=0) - lab.min(axis=0))) > GRADIENT_RANGE
-
-
-def _surface(coef: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """(H, W, channels) values of the fitted surface at every pixel (terms as in _design)."""
-    u = (np.arange(shape[1], dtype=np.float32) / max(shape[1] - 1, 1) - 0.5)[None, :, None]
-    v = (np.arange(shape[0], dtype=np.float32) / max(shape[0] - 1, 1) - 0.5)[:, None, None]
-    # Per power of v, a polynomial in u along one row: only the last sum works at full size.
-    rows: dict[int, np.ndarray] = {}
-    for (i, j), c in zip(_powers(_degree(len(coef))), coef):
-        rows[j] = rows.get(j, 0) + u**i * c
-    return sum(v**j * row for j, row in rows.items())
-
-
-def _robust_fit(
-    design: np.ndarray, values: np.ndarray, keep: np.ndarray, rounds: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Refit on the pixels the surface explains, a few rounds: (coefficients, ΔE residuals, inliers)."""
-    for _ in range(rounds):
-        coef = _ridge(design[keep], values[keep])
-        residual = np.linalg.norm((design @ coef - values)[:, :3], axis=1)
-        keep = residual <= max(2.5 * float(np.median(residual[keep])), 3.0)
-    return coef, residual, keep
-
-
-def _corner_seeds(
-    values: np.ndarray, ys: np.ndarray, xs: np.ndarray, shape: tuple[int, int]
-) -> list[np.ndarray]:
-    """For each corner, the border pixels close to its colour (at least a handful of them)."""
-    h, w = shape
-    reach = max(1, round(0.1 * min(h, w)))
-    near = (np.minimum(xs, w - 1 - xs) < reach) & (np.minimum(ys, h - 1 - ys) < reach)
-    seeds = []
-    for top in (True, False):
-        for left in (True, False):
-            corner = near & ((ys < h / 2) == top) & ((xs < w / 2) == left)
-            if corner.any():
-                close = np.linalg.norm(values[:, :3] - np.median(values[corner, :3], axis=0), axis=1)
-                if (close <= _SEED_DISTANCE).sum() >= 4:
-                    seeds.append(close <= _SEED_DISTANCE)
-    return seeds
-
-
-def _ridge(design: np.ndarray, values: np.ndarray, alpha: float = 1e-3) -> np.ndarray:
-    """Least-squares coefficients with a little ridge so that a thin border never makes them explode."""
-    gram = design.T @ design + alpha * len(design) * np.eye(design.shape[1], dtype=np.float32)
-    gram[0, 0] -= alpha * len(design)  # the constant term is not shrunk
-    return np.linalg.solve(gram, design.T @ values).astype(np.float32)
 
 
 def smoothing_sigma(shape: tuple[int, int], textured: bool) -> float:

@@ -15,15 +15,9 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from shoplens.imaging.background import Background
 from shoplens.imaging.decode import flatten_alpha
-from shoplens.imaging.foreground import (
-    Background,
-    Foreground,
-    fill_holes,
-    is_faint,
-    product_intensity,
-    separate,
-)
+from shoplens.imaging.foreground import Foreground, fill_holes, is_faint, product_intensity, separate
 
 WORK_SIDE = 224  # longest side of the working copy on which the background and mask are found
 TARGET_CONTRAST = 0.45  # faint products (foreground.LOW_CONTRAST) are brightened to this, by at most MAX_GAIN
