@@ -128,6 +128,16 @@ def test_a_faint_garment_grows_from_its_strongest_part(background: int, garment:
     assert iou(found.mask, truth) > 0.8  # ... into the whole garment, not just its hem
 
 
+def test_a_white_garment_a_shade_lighter_than_its_grey_backdrop_grows_from_its_lightest_part() -> None:
+    h, w = 240, 200
+    truth = shirt_mask(h, w, 40, 30, 150)
+    rgb = np.full((h, w, 3), 222, np.float32)  # light grey: little headroom above it, so ...
+    rgb[truth] = 236  # ... the garment departs far in luma (past LOW_CONTRAST) but by under 7 ΔE in colour
+    rgb[truth & (np.arange(h)[:, None] > 150)] = 252  # only its lightest part passes the first bar
+    _, found = separate(np.asarray(_jpeg(Image.fromarray(rgb.astype(np.uint8)))))
+    assert found.threshold < 7.0 and iou(found.mask, truth) > 0.8
+
+
 def test_a_bold_product_does_not_grow_into_its_soft_shadow() -> None:
     h, w = 240, 200
     truth = shirt_mask(h, w, 30, 20, 140)

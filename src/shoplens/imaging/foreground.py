@@ -4,11 +4,12 @@ A pixel is product when its CIELAB colour stands off the fitted background by mo
 allows, so a textured or noisy background raises the bar. Where the simple mask is unsure, OpenCV's GrabCut
 refines it.
 
-A faint product (white on white, black on black) often passes that bar only in its darkest or lightest
-parts: the mask then grows from them into every connected pixel that departs from the background by more
-than its noise (hysteresis, as an edge detector links weak edges to strong ones). On a gradient the background
-is fitted once more inside the frame, around the first mask, so that a spotlight's peak no longer passes for
-product. Thin strands of the mask that run to the photo's edge (a floor's seams, a rail) are dropped.
+A faint product (white on white, black on black, white a shade lighter than light grey) often passes that
+bar only in its darkest or lightest parts: the mask then grows from them into every connected pixel that
+departs from the background by more than its noise (hysteresis, as an edge detector links weak edges to
+strong ones). On a gradient the background is fitted once more inside the frame, around the first mask, so
+that a spotlight's peak no longer passes for product. Thin strands of the mask that run to the photo's edge
+(a floor's seams, a rail) are dropped.
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ FAINT_SHARE = 0.01  # a mask under this share of the photo counts as "nothing fo
 MAX_THRESHOLD = 40.0
 CONTRAST_FLOOR = 64.0  # luma range under which a departure is not stretched further (keeps noise down)
 LOW_CONTRAST = 0.3  # a product whose 90th-percentile departure is under this counts as faint
+# ... and so does one whose 90th-percentile ΔE to the background is under this: a white garment a shade lighter
+# than a light-grey backdrop departs far in luma for the little headroom left above it, yet little in colour.
+FAINT_DISTANCE = 15.0
 SPREAD_FACTOR = 2.5  # threshold = SPREAD_FACTOR × the border's own 90th-percentile deviation
 INTERIOR_ROUNDS = 2  # fits, each on the background the previous one left
 INTERIOR_MAX_SHARE = 0.6  # not when the product fills more of the photo than this (too little left)
@@ -96,7 +100,7 @@ def separate(rgb: np.ndarray, refine: bool = True) -> tuple[Background, Foregrou
     if (
         not background.textured
         and faint < found.threshold
-        and is_faint(product_intensity(rgb, background), found.mask)
+        and (is_faint(product_intensity(rgb, background), found.mask) or _blends_in(found))
     ):
         found = _grow(found, faint)
     refit = min(shape) >= 48 and not background.textured and is_gradient(background)  # a cubic needs room
@@ -110,6 +114,11 @@ def separate(rgb: np.ndarray, refine: bool = True) -> tuple[Background, Foregrou
                 break
             background, found = inner, again
     return background, found
+
+
+def _blends_in(found: Foreground) -> bool:
+    """Whether the masked product stands off its background by little colour (90th-pct ΔE under FAINT_DISTANCE)."""
+    return bool(found.mask.any()) and float(np.percentile(found.distance[found.mask], 90)) < FAINT_DISTANCE
 
 
 def _grow(found: Foreground, low: float) -> Foreground:
