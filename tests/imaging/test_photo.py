@@ -228,6 +228,33 @@ def test_transparent_png_is_read_on_white() -> None:
     assert out.max() > 100 and out[:, :6].max() < 10
 
 
+def test_a_cutout_is_read_with_its_transparency_as_the_product_mask() -> None:
+    h, w = 210, 180  # within the reader's working size, so that its mask lines up with the truth
+    truth = shirt_mask(h, w, 30, 20, 140)
+    shade = np.linspace(238, 252, w)[None, :].repeat(h, 0)  # a white shirt, lit from one side
+    rgba = np.zeros((h, w, 4), np.uint8)  # transparent pixels' colour is anyone's guess: black here
+    rgba[..., :3][truth] = shade[truth, None].astype(np.uint8)
+    rgba[..., 3][truth] = 255
+    cutout = read_photo(Image.fromarray(rgba, "RGBA"))
+    flattened = read_photo(Image.fromarray(rgba, "RGBA").convert("RGB").point(lambda v: v or 255))
+    assert iou(cutout.mask, truth) > 0.95  # on white alone, white on white would be found only in part
+    assert iou(flattened.mask, truth) < 0.9
+    silhouette = fit_to_input(truth.astype(np.float32), truth) > 0.5
+    assert iou(cutout.array[0] > 0, silhouette) > 0.85  # the whole shirt, faint as white is in Fashion-MNIST
+
+
+def test_an_opaque_image_with_an_alpha_channel_is_read_like_any_photo() -> None:
+    h, w = 210, 180  # within the reader's working size, so that its mask lines up with the truth
+    truth = shirt_mask(h, w, 30, 20, 140)
+    rgba = np.full((h, w, 4), 255, np.uint8)  # opaque everywhere: the alpha says nothing about the product
+    rgba[..., :3][truth] = (30, 40, 90)
+    with_alpha, without = (
+        read_photo(Image.fromarray(rgba, "RGBA")),
+        read_photo(Image.fromarray(rgba[..., :3])),
+    )
+    assert np.array_equal(with_alpha.mask, without.mask) and iou(with_alpha.mask, truth) > 0.9
+
+
 def test_blank_and_degenerate_images_give_an_empty_input() -> None:
     blank = read_photo(Image.new("RGB", (300, 200), (240, 240, 240)))
     assert blank.array.max() == 0 and not blank.mask.any()

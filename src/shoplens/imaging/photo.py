@@ -4,26 +4,37 @@ Polarity comes from the background: on a light background the product's darkness
 inverted its photos), on a dark one its lightness, on a mid-grey one its distance either way. Pixels are
 measured relative to the fitted background, so gradients and uneven light cancel out; what lies outside the
 (slightly grown) product mask is set to black; the product's bounding box is fitted, aspect kept and centred.
-A 28×28 light-on-black Fashion-MNIST image comes out as it went in.
+A 28×28 light-on-black Fashion-MNIST image comes out as it went in. A cut-out (a product on a transparent
+background, as shops export them) is read on white with its transparency as the product mask.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
 from PIL import Image
 
-from shoplens.imaging.background import Background
+from shoplens.imaging.background import Background, border_mask
 from shoplens.imaging.decode import flatten_alpha
-from shoplens.imaging.foreground import Foreground, fill_holes, is_faint, product_intensity, separate
+from shoplens.imaging.foreground import (
+    FAINT_SHARE,
+    Foreground,
+    clean_mask,
+    fill_holes,
+    is_faint,
+    product_intensity,
+    separate,
+)
 
 WORK_SIDE = 224  # longest side of the working copy on which the background and mask are found
 TARGET_CONTRAST = 0.45  # faint products (foreground.LOW_CONTRAST) are brightened to this, by at most MAX_GAIN
 MAX_GAIN = 4.0
 SHARPEN = 0.0  # unsharp-mask amount after shrinking to the input size
 FAINT = 0.05  # intensity above which pixels next to the mask still count for the bounding box
+OPAQUE = 128  # alpha from which a pixel of a cut-out is product
+CUTOUT_BORDER = 0.9  # share of the border that must be transparent for an image to count as a cut-out
 CUE_NAMES = (
     "bg_spread",
     "bg_inliers",
@@ -57,6 +68,22 @@ def working_copy(img: Image.Image, side: int = WORK_SIDE) -> np.ndarray:
         size = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
         img = img.resize(size, Image.Resampling.BOX, reducing_gap=2.0)
     return np.asarray(img, dtype=np.uint8)
+
+
+def cutout_mask(img: Image.Image, shape: tuple[int, int]) -> np.ndarray | None:
+    """The product mask a cut-out's transparency draws, at shape (h, w); None when the image is no cut-out.
+
+    A cut-out is transparent along (nearly) all of its border and opaque over part of the frame; an image that
+    merely carries an alpha channel, opaque everywhere, is read like any photo.
+    """
+    if img.mode not in ("LA", "RGBA"):  # decode_image gives L, LA, RGB or RGBA
+        return None
+    alpha = img.getchannel("A").resize((shape[1], shape[0]), Image.Resampling.BOX)
+    opaque = np.asarray(alpha) >= OPAQUE
+    transparent_border = float((~opaque[border_mask(shape, 0.0)]).mean())
+    if transparent_border < CUTOUT_BORDER or not FAINT_SHARE <= opaque.mean() <= 1 - FAINT_SHARE:
+        return None
+    return opaque
 
 
 def fit_to_input(intensity: np.ndarray, mask: np.ndarray, size: tuple[int, int] = (28, 28)) -> np.ndarray:
@@ -135,6 +162,10 @@ def read_photo(img: Image.Image, size: tuple[int, int] = (28, 28), refine: bool 
         raise ValueError(f"cannot read an empty {img.width}x{img.height} image")
     rgb = working_copy(img)
     background, fg = separate(rgb, refine=refine)
+    outline = cutout_mask(img, rgb.shape[:2])
+    if outline is not None:  # the shop drew the product's outline itself: a white garment stays whole
+        mask, parts = clean_mask(outline)
+        fg = replace(fg, mask=mask, components=parts, grabcut=False)
     intensity = product_intensity(rgb, background)
     fitted = np.clip(fit_to_input(intensity, fg.mask, size) * _gain(intensity, fg.mask), 0, 1)
     array = (fitted * 255 + 0.5).astype(np.uint8)[None]
