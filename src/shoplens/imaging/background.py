@@ -4,9 +4,7 @@ The border is assumed to be background. A smooth surface (quadratic in x and y, 
 touches the border) fitted to its colours models uniform and gradient backgrounds alike, and the border's own
 deviation from it (its spread) says how noisy or textured the background is. On a gradient (the border's
 surface spans more than GRADIENT_RANGE) the background can be fitted again as a cubic surface on every pixel
-away from a product mask: a spotlight's peak inside the frame, which the border alone cannot show. A busy
-texture (blotches of several colours) has no smooth surface; there the border's palette, a few k-means colours,
-stands for the background, and a pixel's distance is to the nearest of them.
+away from a product mask: a spotlight's peak inside the frame, which the border alone cannot show.
 """
 
 from __future__ import annotations
@@ -24,8 +22,6 @@ _MAX_INTERIOR_SAMPLES = 4000
 _ROBUST_ROUNDS = 3
 _MAX_BORDER_SAMPLES = 1200  # border pixels used for the fit (every k-th)
 _SEED_DISTANCE = 12.0  # ΔE from a corner's colour within which border pixels seed the fit
-PALETTE_COLOURS = 8  # k-means colours that summarise a textured border
-_MAX_PALETTE_SAMPLES = 4000
 
 
 @dataclass(frozen=True)
@@ -62,22 +58,6 @@ def border_mask(shape: tuple[int, int], share: float = BORDER_SHARE) -> np.ndarr
     border = np.zeros(shape, bool)
     border[:width], border[-width:], border[:, :width], border[:, -width:] = True, True, True, True
     return border
-
-
-def palette_distance(lab: np.ndarray) -> tuple[np.ndarray, float]:
-    """ΔE from every pixel to the nearest colour of the border's palette, and the border's own 90th percentile of it."""
-    border = border_mask(lab.shape[:2])
-    samples = lab[border].reshape(-1, 3).astype(np.float32)
-    if len(samples) > _MAX_PALETTE_SAMPLES:
-        samples = samples[np.random.default_rng(0).choice(len(samples), _MAX_PALETTE_SAMPLES, replace=False)]
-    count = min(PALETTE_COLOURS, len(samples))
-    criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 0.5)
-    cv2.setRNGSeed(0)  # k-means++ draws its first centres: the same photo, the same palette
-    _, _, centres = cv2.kmeans(samples, count, None, criteria, 1, cv2.KMEANS_PP_CENTERS)
-    distance = np.full(lab.shape[:2], np.inf, np.float32)
-    for centre in centres:
-        np.minimum(distance, np.linalg.norm(lab - centre, axis=-1), out=distance)
-    return distance, float(np.percentile(distance[border], 90))
 
 
 def _powers(degree: int) -> list[tuple[int, int]]:

@@ -1,8 +1,8 @@
 """Product versus background: the product mask, measured against the background model of imaging.background.
 
 A pixel is product when its CIELAB colour stands off the fitted background by more than the border's own noise
-allows, so a textured or noisy background raises the bar; on a textured one the distance is to the nearest colour
-of the border's palette. Where the simple mask is unsure, OpenCV's GrabCut refines it.
+allows, so a textured or noisy background raises the bar. Where the simple mask is unsure, OpenCV's GrabCut
+refines it.
 
 A faint product (white on white, black on black, white a shade lighter than light grey) often passes that
 bar only in its darkest or lightest parts: the mask then grows from them into every connected pixel that
@@ -26,7 +26,6 @@ from shoplens.imaging.background import (
     fit_interior,
     is_gradient,
     luma,
-    palette_distance,
     to_lab,
 )
 
@@ -91,12 +90,7 @@ def separate(rgb: np.ndarray, refine: bool = True) -> tuple[Background, Foregrou
         textured = fit_background(smooth_lab, y)
         background = Background(textured.lab, textured.luma, textured.spread, textured.inliers, True)
     distance = np.linalg.norm(smooth_lab - background.lab, axis=-1).astype(np.float32)
-    spread = background.spread
-    if (
-        background.textured
-    ):  # no smooth surface fits blotches of colour: what is new is a colour the border lacks
-        distance, spread = palette_distance(smooth_lab)
-    threshold = float(np.clip(SPREAD_FACTOR * spread, MIN_THRESHOLD, MAX_THRESHOLD))
+    threshold = float(np.clip(SPREAD_FACTOR * background.spread, MIN_THRESHOLD, MAX_THRESHOLD))
     found = _foreground(rgb, distance, threshold, background, refine)
     faint = max(SPREAD_FACTOR * background.spread, FAINT_THRESHOLD)
     if found.mask.mean() < FAINT_SHARE and not background.textured and faint < threshold:
