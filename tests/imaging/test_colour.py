@@ -83,3 +83,16 @@ def test_palette_similarity_is_one_for_the_same_colours_and_falls_with_cielab_di
 def test_a_one_pixel_photo_has_its_one_colour() -> None:
     (colour,) = dominant_colours(np.array([[[200, 20, 20]]], dtype=np.uint8))
     assert colour.name == "red" and colour.share == 1.0
+
+
+def test_a_cutout_gives_the_colours_of_its_opaque_pixels_only() -> None:
+    rgba = np.zeros((120, 160, 4), np.uint8)
+    rgba[..., :3] = np.random.default_rng(0).integers(0, 256, (120, 160, 3))  # what the cut-out left behind
+    rgba[40:80, 60:100] = (184, 50, 46, 255)  # a red product, a twelfth of the frame
+    colours = image_colours(Image.fromarray(rgba, "RGBA"))
+    assert [c.name for c in colours] == ["red"] and colours[0].share == 1.0
+
+
+def test_a_product_mask_must_fit_the_photo() -> None:
+    with pytest.raises(ValueError, match="product mask"):
+        dominant_colours(np.zeros((10, 10, 3), np.uint8), product=np.ones((5, 5), bool))

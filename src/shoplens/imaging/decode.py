@@ -28,6 +28,7 @@ DEFAULT_MAX_BYTES = 50 * 2**20
 # memory (Pillow works row by row, and square canvases of the long side are easy to build by mistake).
 DEFAULT_MAX_ASPECT = 64
 STANDARD_MODES: tuple[str, ...] = ("L", "LA", "RGB", "RGBA")
+OPAQUE = 128  # alpha from which a pixel of a cut-out (a product on a transparent background) is product
 
 _ACCEPTED_TEXT = "accepted formats: JPEG, PNG, WebP, GIF"
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image
 
 from shoplens.imaging.background import Background, border_mask
-from shoplens.imaging.decode import flatten_alpha
+from shoplens.imaging.decode import OPAQUE, flatten_alpha
 from shoplens.imaging.foreground import (
     FAINT_SHARE,
     Foreground,
@@ -33,7 +33,6 @@ TARGET_CONTRAST = 0.45  # faint products (foreground.LOW_CONTRAST) are brightene
 MAX_GAIN = 4.0
 SHARPEN = 0.0  # unsharp-mask amount after shrinking to the input size
 FAINT = 0.05  # intensity above which pixels next to the mask still count for the bounding box
-OPAQUE = 128  # alpha from which a pixel of a cut-out is product
 CUTOUT_BORDER = 0.9  # share of the border that must be transparent for an image to count as a cut-out
 CUE_NAMES = (
     "bg_spread",
