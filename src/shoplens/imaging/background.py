@@ -100,14 +100,7 @@ def fit_background(lab: np.ndarray, luma_img: np.ndarray, border: np.ndarray | N
     _, _, keep = max(starts, key=lambda fit: int((fit[1] <= _SEED_DISTANCE).sum()))
     coef, residual, keep = _robust_fit(design, values, keep, rounds=_ROBUST_ROUNDS)
     spread = float(np.percentile(residual[keep], 90))
-    surface = _surface(coef, shape)
-    return Background(
-        lab=surface[..., :3].astype(np.float32),
-        luma=np.clip(surface[..., 3], 0, 255).astype(np.float32),
-        spread=spread,
-        inliers=float(keep.mean()),
-        textured=spread > TEXTURED_SPREAD,
-    )
+    return _from_surface(coef, shape, spread, float(keep.mean()), spread > TEXTURED_SPREAD)
 
 
 def fit_interior(
@@ -121,14 +114,7 @@ def fit_interior(
     ys, xs = ys[::step], xs[::step]
     values = np.concatenate([lab[ys, xs], luma_img[ys, xs, None]], axis=1)
     coef = np.linalg.lstsq(_design(ys, xs, shape, INTERIOR_DEGREE), values, rcond=None)[0].astype(np.float32)
-    surface = _surface(coef, shape)
-    return Background(
-        lab=surface[..., :3].astype(np.float32),
-        luma=np.clip(surface[..., 3], 0, 255).astype(np.float32),
-        spread=border_fit.spread,
-        inliers=border_fit.inliers,
-        textured=False,
-    )
+    return _from_surface(coef, shape, border_fit.spread, border_fit.inliers, textured=False)
 
 
 def is_gradient(background: Background) -> bool:
@@ -137,6 +123,20 @@ def is_gradient(background: Background) -> bool:
     rows, cols = np.r_[0:h:4, h - 1], np.r_[0:w:4, w - 1]  # a smooth surface: every 4th pixel and the last
     lab = background.lab[np.ix_(rows, cols)].reshape(-1, 3)  # ... show its range
     return float(np.linalg.norm(lab.max(axis=0) - lab.min(axis=0))) > GRADIENT_RANGE
+
+
+def _from_surface(
+    coef: np.ndarray, shape: tuple[int, int], spread: float, inliers: float, textured: bool
+) -> Background:
+    """The background a fitted surface (CIELAB and luma coefficients) draws over the frame."""
+    surface = _surface(coef, shape)
+    return Background(
+        lab=surface[..., :3].astype(np.float32),
+        luma=np.clip(surface[..., 3], 0, 255).astype(np.float32),
+        spread=spread,
+        inliers=inliers,
+        textured=textured,
+    )
 
 
 def _surface(coef: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

@@ -160,8 +160,8 @@ def read_photo(img: Image.Image, size: tuple[int, int] = (28, 28), refine: bool 
     if img.width == 0 or img.height == 0:
         raise ValueError(f"cannot read an empty {img.width}x{img.height} image")
     rgb = working_copy(img)
-    background, fg = separate(rgb, refine=refine)
     outline = cutout_mask(img, rgb.shape[:2])
+    background, fg = separate(rgb, refine=refine and outline is None)  # no GrabCut for a mask not kept
     if outline is not None:  # the shop drew the product's outline itself: a white garment stays whole
         mask, parts = clean_mask(outline)
         fg = replace(fg, mask=mask, components=parts, grabcut=False)
