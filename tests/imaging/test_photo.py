@@ -202,6 +202,43 @@ def test_the_same_photo_is_always_read_the_same() -> None:
         assert np.array_equal(first.array, again.array) and np.array_equal(first.mask, again.mask)
 
 
+def test_a_product_on_blotches_of_colour_is_told_by_the_colours_the_border_lacks() -> None:
+    h, w = 240, 200
+    backdrop = _clouds(h, w, (200, 60, 200), (60, 190, 70))  # magenta and green clouds: no smooth surface
+    truth = shirt_mask(h, w, 40, 30, 140)
+    _, found = separate(np.asarray(_jpeg(photo(backdrop, truth, (120, 75, 45)))))  # a brown shirt
+    assert iou(found.mask, truth) > 0.85
+
+
+def _clouds(h: int, w: int, a: tuple[int, int, int], b: tuple[int, int, int], seed: int = 3) -> np.ndarray:
+    """Soft blotches of two colours, as a busy studio backdrop (no smooth surface fits them)."""
+    field = cv2.GaussianBlur(np.random.default_rng(seed).random((h, w)).astype(np.float32), (0, 0), 3)
+    mix = np.clip((field - field.mean()) / field.std() * 0.5 + 0.5, 0, 1)[..., None]
+    return mix * a + (1 - mix) * b
+
+
+def test_a_product_cut_off_by_the_edge_of_a_blotched_backdrop_keeps_its_colours() -> None:
+    h, w = 240, 200
+    backdrop = _clouds(h, w, (200, 60, 200), (60, 190, 70))
+    truth = np.zeros((h, w), bool)
+    truth[90:, 50:150] = True  # a brown bag cut off by the bottom edge: its colour is on the border too
+    _, found = separate(np.asarray(_jpeg(photo(backdrop, truth, (120, 75, 45)))))
+    assert iou(found.mask, truth) > 0.85
+
+
+def test_planks_whose_shades_run_across_the_frame_are_background() -> None:
+    h, w = 240, 200
+    rows = np.arange(h)[:, None, None]
+    shade = np.array([215.0, 170.0, 130.0])[
+        (rows // 40) % 3
+    ]  # planks of three shades, each from edge to edge
+    grain = 20 * np.sin(np.arange(w)[None, :, None] / 2.0 + rows / 9.0)
+    backdrop = np.broadcast_to(shade + grain, (h, w, 1)) * np.array([1.0, 0.85, 0.6])  # a wood's browns
+    truth = trousers_mask(h, w, 50, 60, 150)
+    _, found = separate(np.asarray(_jpeg(photo(backdrop, truth, (40, 60, 160)))))  # blue jeans
+    assert iou(found.mask, truth) > 0.85
+
+
 def test_gradient_background_is_modelled_as_a_surface() -> None:
     h, w = 120, 160
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)

@@ -4,7 +4,9 @@ The border is assumed to be background. A smooth surface (quadratic in x and y, 
 touches the border) fitted to its colours models uniform and gradient backgrounds alike, and the border's own
 deviation from it (its spread) says how noisy or textured the background is. On a gradient (the border's
 surface spans more than GRADIENT_RANGE) the background can be fitted again as a cubic surface on every pixel
-away from a product mask: a spotlight's peak inside the frame, which the border alone cannot show.
+away from a product mask: a spotlight's peak inside the frame, which the border alone cannot show. A busy
+texture (blotches of several colours) has no smooth surface; there the border's palette, a few k-means colours,
+stands for the background, and a pixel's distance is to the nearest of them.
 """
 
 from __future__ import annotations
@@ -22,6 +24,11 @@ _MAX_INTERIOR_SAMPLES = 4000
 _ROBUST_ROUNDS = 3
 _MAX_BORDER_SAMPLES = 1200  # border pixels used for the fit (every k-th)
 _SEED_DISTANCE = 12.0  # ΔE from a corner's colour within which border pixels seed the fit
+PALETTE_COLOURS = 8  # k-means colours that summarise a textured border
+_MAX_PALETTE_SAMPLES = 4000
+PALETTE_SIDES = 3  # sides of the border a palette colour must be seen along to count as background ...
+PALETTE_SIDE_SHARE = 0.05  # ... in at least this share of that side's pixels, within PALETTE_REACH ΔE of it
+PALETTE_REACH = 10.0  # (k-means cuts a wood's or a cloud's continuous shades into several colours)
 
 
 @dataclass(frozen=True)
@@ -58,6 +65,36 @@ def border_mask(shape: tuple[int, int], share: float = BORDER_SHARE) -> np.ndarr
     border = np.zeros(shape, bool)
     border[:width], border[-width:], border[:, :width], border[:, -width:] = True, True, True, True
     return border
+
+
+def palette_distance(lab: np.ndarray) -> tuple[np.ndarray, float]:
+    """ΔE from every pixel to the nearest background colour of the border's palette, and the border's 90th pct of it.
+
+    Only colours found along at least PALETTE_SIDES of the four sides, or along two opposite ones (a plank, a
+    stripe), count as background: a product that touches the border shows its colours on one side, or on two
+    that meet at a corner, and stays product.
+    """
+    h, w = lab.shape[:2]
+    ys, xs = np.nonzero(border_mask((h, w)))
+    step = max(1, len(ys) // _MAX_PALETTE_SAMPLES)
+    ys, xs = ys[::step], xs[::step]
+    samples = lab[ys, xs].reshape(-1, 3).astype(np.float32)
+    count = min(PALETTE_COLOURS, len(samples))
+    criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 0.5)
+    cv2.setRNGSeed(0)  # k-means++ draws its first centres: the same photo, the same palette
+    _, member, centres = cv2.kmeans(samples, count, None, criteria, 1, cv2.KMEANS_PP_CENTERS)
+    width = max(1, round(BORDER_SHARE * min(h, w)))
+    sides = [ys < width, ys >= h - width, xs < width, xs >= w - width]  # top, bottom, left, right
+    near = np.linalg.norm(samples[None] - centres[:, None], axis=-1) < PALETTE_REACH  # (colours, samples)
+    shown = np.stack([near[:, side].mean(axis=1) > PALETTE_SIDE_SHARE for side in sides], axis=1)
+    across = (shown[:, 0] & shown[:, 1]) | (shown[:, 2] & shown[:, 3])  # a plank or a stripe runs across
+    background = (shown.sum(axis=1) >= PALETTE_SIDES) | across
+    kept = np.flatnonzero(background) if background.any() else [int(np.bincount(member.ravel()).argmax())]
+    distance = np.full((h, w), np.inf, np.float32)
+    for k in kept:
+        np.minimum(distance, np.linalg.norm(lab - centres[k], axis=-1), out=distance)
+    on_border = np.isin(member.ravel(), kept)
+    return distance, float(np.percentile(distance[ys[on_border], xs[on_border]], 90))
 
 
 def _powers(degree: int) -> list[tuple[int, int]]:

@@ -1,8 +1,9 @@
 """Product versus background: the product mask, measured against the background model of imaging.background.
 
 A pixel is product when its CIELAB colour stands off the fitted background by more than the border's own noise
-allows, so a textured or noisy background raises the bar. Where the simple mask is unsure, OpenCV's GrabCut
-refines it.
+allows, so a textured or noisy background raises the bar; on a textured one the distance is to the nearest of the
+border's background colours (its palette), unless no product stands off them. Where the simple mask is unsure,
+OpenCV's GrabCut refines it.
 
 A faint product (white on white, black on black, white a shade lighter than light grey) often passes that
 bar only in its darkest or lightest parts: the mask then grows from them into every connected pixel that
@@ -26,6 +27,7 @@ from shoplens.imaging.background import (
     fit_interior,
     is_gradient,
     luma,
+    palette_distance,
     to_lab,
 )
 
@@ -91,7 +93,9 @@ def separate(rgb: np.ndarray, refine: bool = True) -> tuple[Background, Foregrou
         background = Background(textured.lab, textured.luma, textured.spread, textured.inliers, True)
     distance = np.linalg.norm(smooth_lab - background.lab, axis=-1).astype(np.float32)
     threshold = float(np.clip(SPREAD_FACTOR * background.spread, MIN_THRESHOLD, MAX_THRESHOLD))
-    found = _foreground(rgb, distance, threshold, background, refine)
+    found = _by_palette(rgb, smooth_lab, background, refine) if background.textured else None
+    if found is None:
+        found = _foreground(rgb, distance, threshold, background, refine)
     faint = max(SPREAD_FACTOR * background.spread, FAINT_THRESHOLD)
     if found.mask.mean() < FAINT_SHARE and not background.textured and faint < threshold:
         closer = _foreground(rgb, distance, faint, background, refine)
@@ -114,6 +118,20 @@ def separate(rgb: np.ndarray, refine: bool = True) -> tuple[Background, Foregrou
                 break
             background, found = inner, again
     return background, found
+
+
+def _by_palette(
+    rgb: np.ndarray, smooth_lab: np.ndarray, background: Background, refine: bool
+) -> Foreground | None:
+    """On a textured backdrop, the pixels whose colour the border lacks (None when that finds no product).
+
+    No smooth surface fits blotches of several colours; a product in the backdrop's own colours, though, is
+    better told by its departure from the surface.
+    """
+    distance, spread = palette_distance(smooth_lab)
+    threshold = float(np.clip(SPREAD_FACTOR * spread, MIN_THRESHOLD, MAX_THRESHOLD))
+    found = _foreground(rgb, distance, threshold, background, refine)
+    return found if found.mask.mean() >= FAINT_SHARE else None
 
 
 def _blends_in(found: Foreground) -> bool:
