@@ -257,6 +257,15 @@ def test_product_touching_the_border_does_not_become_background() -> None:
     assert fg.mask[60, 50] and not fg.mask[10, 10]
 
 
+def test_a_product_filling_a_corner_does_not_bend_a_plain_black_backdrop() -> None:
+    rgb = np.zeros((224, 224, 3), np.float32)
+    rgb[100:, :150] = 110  # cut off by the bottom and left edges, its rim soft as an upscaled image's
+    rgb = cv2.GaussianBlur(rgb, (0, 0), 2.0).astype(np.uint8)
+    bg = fit_background(to_lab(rgb), luma(rgb))
+    assert bg.spread < 1.0 and not bg.textured
+    assert float(bg.luma[20, 112]) < 2.0 and float(bg.luma[200, 200]) < 2.0  # black, away from and near it
+
+
 def test_transparent_png_is_read_on_white() -> None:
     rgba = np.zeros((150, 150, 4), np.uint8)
     mask = trousers_mask(150, 150, 20, 20, 110)

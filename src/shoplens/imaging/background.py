@@ -24,6 +24,7 @@ _MAX_INTERIOR_SAMPLES = 4000
 _ROBUST_ROUNDS = 3
 _MAX_BORDER_SAMPLES = 1200  # border pixels used for the fit (every k-th)
 _SEED_DISTANCE = 12.0  # ΔE from a corner's colour within which border pixels seed the fit
+_CLOSE_FIT = 3.0  # ΔE within which a plain backdrop's fit explains its border exactly
 PALETTE_COLOURS = 8  # k-means colours that summarise a textured border
 _MAX_PALETTE_SAMPLES = 4000
 PALETTE_SIDES = 3  # sides of the border a palette colour must be seen along to count as background ...
@@ -134,7 +135,11 @@ def fit_background(lab: np.ndarray, luma_img: np.ndarray, border: np.ndarray | N
         _robust_fit(design, values, start, rounds=1)
         for start in [np.ones(len(ys), bool), *_corner_seeds(values, ys, xs, shape)]
     ]
-    _, _, keep = max(starts, key=lambda fit: int((fit[1] <= _SEED_DISTANCE).sum()))
+    exact = max(starts, key=lambda fit: int((fit[1] <= _CLOSE_FIT).sum()))
+    if (exact[1] <= _CLOSE_FIT).mean() >= 0.5:  # a plain backdrop that most of the border shows exactly
+        keep = exact[2]
+    else:  # noise or texture: the fit that explains most of the border roughly
+        _, _, keep = max(starts, key=lambda fit: int((fit[1] <= _SEED_DISTANCE).sum()))
     coef, residual, keep = _robust_fit(design, values, keep, rounds=_ROBUST_ROUNDS)
     spread = float(np.percentile(residual[keep], 90))
     return _from_surface(coef, shape, spread, float(keep.mean()), spread > TEXTURED_SPREAD)
