@@ -79,7 +79,7 @@ def palette_distance(lab: np.ndarray) -> tuple[np.ndarray, float]:
     ys, xs = np.nonzero(border_mask((h, w)))
     step = max(1, len(ys) // _MAX_PALETTE_SAMPLES)
     ys, xs = ys[::step], xs[::step]
-    samples = lab[ys, xs].reshape(-1, 3).astype(np.float32)
+    samples = lab[ys, xs].astype(np.float32)
     count = min(PALETTE_COLOURS, len(samples))
     criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 0.5)
     cv2.setRNGSeed(0)  # k-means++ draws its first centres: the same photo, the same palette

@@ -92,7 +92,7 @@ def separate(rgb: np.ndarray, refine: bool = True) -> tuple[Background, Foregrou
         textured = fit_background(smooth_lab, y)
         background = Background(textured.lab, textured.luma, textured.spread, textured.inliers, True)
     distance = np.linalg.norm(smooth_lab - background.lab, axis=-1).astype(np.float32)
-    threshold = float(np.clip(SPREAD_FACTOR * background.spread, MIN_THRESHOLD, MAX_THRESHOLD))
+    threshold = _bar(background.spread)
     found = _by_palette(rgb, smooth_lab, background, refine) if background.textured else None
     if found is None:
         found = _foreground(rgb, distance, threshold, background, refine)
@@ -120,6 +120,11 @@ def separate(rgb: np.ndarray, refine: bool = True) -> tuple[Background, Foregrou
     return background, found
 
 
+def _bar(spread: float) -> float:
+    """The ΔE a pixel must stand off the background to be product, given the border's own spread around it."""
+    return float(np.clip(SPREAD_FACTOR * spread, MIN_THRESHOLD, MAX_THRESHOLD))
+
+
 def _by_palette(
     rgb: np.ndarray, smooth_lab: np.ndarray, background: Background, refine: bool
 ) -> Foreground | None:
@@ -129,8 +134,7 @@ def _by_palette(
     better told by its departure from the surface.
     """
     distance, spread = palette_distance(smooth_lab)
-    threshold = float(np.clip(SPREAD_FACTOR * spread, MIN_THRESHOLD, MAX_THRESHOLD))
-    found = _foreground(rgb, distance, threshold, background, refine)
+    found = _foreground(rgb, distance, _bar(spread), background, refine)
     return found if found.mask.mean() >= FAINT_SHARE else None
 
 
