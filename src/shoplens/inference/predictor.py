@@ -15,7 +15,7 @@ from PIL import Image
 
 from shoplens.imaging import PreprocessConfig, images_to_inputs, normalize, read_image
 from shoplens.inference.ood import NEEDS_REVIEW, RECOGNISED, OodDetector, load_detector
-from shoplens.inference.session import InferenceSession, make_session
+from shoplens.inference.session import InferenceSession, open_torch
 from shoplens.models.bundle import BundleSpec
 
 Outputs = tuple[np.ndarray, ...]
@@ -83,7 +83,7 @@ class Predictor:
 
     def __init__(self, bundle: BundleSpec, session: InferenceSession | None = None, top_k: int = 3) -> None:
         if session is None:  # torch eager: the network is built from the bundle's weights
-            session = make_session(bundle, "torch")
+            session = open_torch(bundle)
         self.bundle = bundle
         self.session = session
         self.top_k = min(top_k, len(bundle.labels))

@@ -1,16 +1,39 @@
-"""Build a bundle folder's Predictor on a chosen runtime (the session itself is chosen in `session.py`)."""
+"""Build a bundle folder's Predictor on a chosen runtime: the named one, or for `auto` the fastest accurate one."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
+from shoplens.inference.calibrate import choose_session
 from shoplens.inference.kinds import Device, Runtime
 from shoplens.inference.predictor import Predictor
-from shoplens.inference.session import INT8_NAME, ONNX_NAME, make_session
-from shoplens.models.bundle import read_bundle_spec
+from shoplens.inference.session import (
+    INT8_NAME,
+    ONNX_NAME,
+    ONNX_RUNTIMES,
+    InferenceSession,
+    open_onnx,
+    open_torch,
+)
+from shoplens.models.bundle import BundleSpec, read_bundle_spec
 
 __all__ = ["INT8_NAME", "ONNX_NAME", "Runtime", "load_predictor", "make_session"]
+
+
+def make_session(
+    bundle: BundleSpec, runtime: Runtime = "auto", threads: int | None = None, device: Device = "cpu"
+) -> InferenceSession:
+    """The named runtime; auto: the fastest accurate ONNX runtime when the bundle has model.onnx, else torch eager."""
+    if runtime in ONNX_RUNTIMES:
+        return open_onnx(bundle, runtime, threads, device)
+    if runtime == "auto" and (bundle.path / ONNX_NAME).is_file():
+        from shoplens.inference.devices import CUDA_PROVIDER, ort_providers
+
+        if CUDA_PROVIDER in ort_providers(device):  # a usable GPU (cuda without one: an error)
+            return open_onnx(bundle, "onnxruntime", threads, device)
+        return choose_session(bundle, threads)  # times and checks each CPU candidate
+    return open_torch(bundle, threads, device)
 
 
 def load_predictor(

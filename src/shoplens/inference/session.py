@@ -1,5 +1,6 @@
-"""Runtime sessions: the protocol every one follows (a model's forward pass on normalised float batches) and
-the choice of one for a bundle. torch is imported only for the torch runtime, ONNX Runtime only for its own."""
+"""Runtime sessions: the protocol every one follows (a model's forward pass on normalised float batches), and
+opening one by name. torch is imported only for the torch runtime, ONNX Runtime only for its own; which one
+`auto` picks is decided in runtime.py."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from shoplens.errors import BundleError
-from shoplens.inference.kinds import Device, Runtime
+from shoplens.inference.kinds import Device
 from shoplens.models.bundle import BundleSpec
 
 ONNX_NAME = "model.onnx"
@@ -57,20 +58,8 @@ def open_onnx(
     return session
 
 
-def make_session(
-    bundle: BundleSpec, runtime: Runtime = "auto", threads: int | None = None, device: Device = "cpu"
-) -> InferenceSession:
-    """The named runtime; auto: the fastest accurate ONNX runtime when the bundle has model.onnx, else torch eager."""
-    if runtime in ONNX_RUNTIMES:
-        return open_onnx(bundle, runtime, threads, device)
-    if runtime == "auto" and (bundle.path / ONNX_NAME).is_file():
-        from shoplens.inference.devices import CUDA_PROVIDER, ort_providers
-
-        if CUDA_PROVIDER in ort_providers(device):  # a usable GPU (cuda without one: an error)
-            return open_onnx(bundle, "onnxruntime", threads, device)
-        from shoplens.inference.calibrate import choose_session  # times and checks each CPU candidate
-
-        return choose_session(bundle, threads)
+def open_torch(bundle: BundleSpec, threads: int | None = None, device: Device = "cpu") -> InferenceSession:
+    """torch eager on the bundle's network (a loaded Bundle's own, else built from its weights)."""
     from shoplens.inference.torch_session import TorchSession  # torch: never on the ONNX path
     from shoplens.models.bundle import load_network
 
