@@ -17,10 +17,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import itertools
 import os
 import secrets
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -32,24 +30,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.support.fa
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import httpx
-import numpy as np
 from common import machine_info, write_results
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from servers import free_port, prepare_models
 from soak_chart import plot
 from soak_server import CLUSTER_SCRIPT, Server, postgres_stopped, seed, setup_keys
-from soak_traffic import MIX, READS, REFUSALS, Answer, Record, Traffic, counts, drive, lost_writes, shop_pngs
+from soak_summary import counts_int, refused_by_route, route_latencies, rps, rss_growth, timeline
+from soak_traffic import MIX, READS, REFUSALS, Record, Traffic, counts, drive, lost_writes, shop_pngs
 from tests.support.faults import FaultUnavailableError, disk_full, read_only, small_disk
 
 ROOT = Path(__file__).resolve().parent
 RAMP = (1, 2, 4, 8, 16, 32)
 IMAGE_DISK_KIB = 48 * 1024  # the image store's tmpfs: room for the run, small enough to fill at once
 RECOVERY_S = 30.0
-
-
-def rps(record: Record, start: float, end: float) -> float:
-    """Answers per second (any status) in [start, end)."""
-    return len(record.between(start, end)) / max(end - start, 1e-9)
 
 
 async def ramp(traffic: Traffic, base: str, step_s: float, progress: Progress) -> list[dict]:
@@ -154,62 +147,14 @@ async def run_fault(name: str, stage: Fault | None, server: Server, traffic: Tra
         "fault_s": round(undone - start, 1),
         "status_counts": dict(sorted(counts(answers).items())),
         "refused_by_route": refused_by_route(answers),
-        "readyz_statuses": dict(sorted(counts_int(readyz).items())),
+        "readyz_statuses": counts_int(readyz),
         "writes_checked": sum(1 for w in traffic.record.writes if start - 2 <= w.t < end),
         "window": [start, end],
     }
 
 
-def refused_by_route(answers: list[Answer]) -> dict[str, dict[str, int]]:
-    """Per route, the non-2xx statuses it answered (what a fault stopped, and how)."""
-    out: dict[str, dict[str, int]] = {}
-    for a in answers:
-        if not 200 <= a.status < 300:
-            route = out.setdefault(a.route, {})
-            route[str(a.status)] = route.get(str(a.status), 0) + 1
-    return {r: dict(sorted(c.items())) for r, c in sorted(out.items())}
-
-
-def counts_int(values: list[int]) -> dict[str, int]:
-    """Counts of integer values, keyed as strings."""
-    out: dict[str, int] = {}
-    for v in values:
-        out[str(v)] = out.get(str(v), 0) + 1
-    return out
-
-
 def _keys(traffic: Traffic) -> dict[str, str]:
     return {role: h["X-API-Key"] for role, h in traffic.h.items()}
-
-
-def route_latencies(record: Record, start: float, end: float) -> dict[str, dict]:
-    """p50/p95/p99 (ms) and count per route over the answers in [start, end)."""
-    by: dict[str, list[float]] = {}
-    for a in record.between(start, end):
-        by.setdefault(a.route, []).append(a.ms)
-    return {
-        route: {
-            "requests": len(ms),
-            **{f"p{q}_ms": round(float(np.percentile(ms, q)), 1) for q in (50, 95, 99)},
-        }
-        for route, ms in sorted(by.items())
-    }
-
-
-def rss_growth(samples: list[dict], start: float, end: float) -> dict:
-    """RSS after warm-up (a quarter of the hold, at most 60 s) vs at its end: medians of the first and last 10%."""
-    warm = start + min(60.0, (end - start) / 4)
-    window = max(5.0, (end - start) / 10)
-    base = [s["rss_mib"] for s in samples if warm <= s["t"] < warm + window and s["rss_mib"]]
-    last = [s["rss_mib"] for s in samples if end - window <= s["t"] < end and s["rss_mib"]]
-    peak = max((s["rss_mib"] for s in samples if start <= s["t"] < end and s["rss_mib"]), default=None)
-    b, e = statistics.median(base), statistics.median(last)
-    return {
-        "after_warmup_mib": round(b, 1),
-        "end_mib": round(e, 1),
-        "peak_mib": round(peak or 0, 1),
-        "growth_pct": round(100 * (e - b) / b, 2),
-    }
 
 
 async def soak(args: argparse.Namespace, workdir: Path, progress: Progress) -> dict:
@@ -268,6 +213,7 @@ async def soak(args: argparse.Namespace, workdir: Path, progress: Progress) -> d
         missing = await lost_writes(server.base, keys, record.writes)
     hold = record.between(hold_start, hold_end)
     status = counts(hold)
+    rss = rss_growth(samples, hold_start, hold_end)
     if not image_disk:
         faults = [
             f if f["name"] != "disk_full" else {"name": "disk_full", "skipped": why_not} for f in faults
@@ -278,8 +224,8 @@ async def soak(args: argparse.Namespace, workdir: Path, progress: Progress) -> d
         "status_counts": dict(sorted(status.items())),
         "five_xx": sum(n for s, n in status.items() if int(s) >= 500),
         "no_answer": status.get("0", 0),
-        "rss_growth_pct": rss_growth(samples, hold_start, hold_end)["growth_pct"],
-        "rss": rss_growth(samples, hold_start, hold_end),
+        "rss_growth_pct": rss["growth_pct"],
+        "rss": rss,
         "throughput_rps": round(len(hold) / (hold_end - hold_start), 1),
         "saturation": {"ramp": ramp_rows, "best_rps": best, "clients_held": clients},
         "routes": route_latencies(record, hold_start, hold_end),
@@ -321,27 +267,6 @@ async def fault_phase(
     stop.set()
     await load
     return results
-
-
-def timeline(samples: list[dict], t0: float, faults: list[dict]) -> dict:
-    """Per-second requests/s and RSS from the start of the hold, and the fault windows, for the chart."""
-    rows = [s for s in samples if s["t"] >= t0]
-    return {
-        "t_s": [round(s["t"] - t0, 1) for s in rows[1:]],
-        "rps": [
-            round((b["answers"] - a["answers"]) / (b["t"] - a["t"]), 1) for a, b in itertools.pairwise(rows)
-        ],
-        "rss_mib": [s["rss_mib"] and round(s["rss_mib"], 1) for s in rows[1:]],
-        "faults": [
-            {
-                "name": f["name"],
-                "start_s": round(f["window"][0] - t0, 1),
-                "end_s": round(f["window"][1] - t0, 1),
-            }
-            for f in faults
-            if "window" in f
-        ],
-    }
 
 
 def main() -> None:

@@ -229,9 +229,7 @@ def test_a_product_cut_off_by_the_edge_of_a_blotched_backdrop_keeps_its_colours(
 def test_planks_whose_shades_run_across_the_frame_are_background() -> None:
     h, w = 240, 200
     rows = np.arange(h)[:, None, None]
-    shade = np.array([215.0, 170.0, 130.0])[
-        (rows // 40) % 3
-    ]  # planks of three shades, each from edge to edge
+    shade = np.array([215.0, 170.0, 130.0])[(rows // 40) % 3]  # planks of three shades, edge to edge
     grain = 20 * np.sin(np.arange(w)[None, :, None] / 2.0 + rows / 9.0)
     backdrop = np.broadcast_to(shade + grain, (h, w, 1)) * np.array([1.0, 0.85, 0.6])  # a wood's browns
     truth = trousers_mask(h, w, 50, 60, 150)
