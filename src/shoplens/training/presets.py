@@ -100,7 +100,7 @@ PRESETS: dict[str, TrainConfig] = {
         schedule="onecycle",
         label_smoothing=0.1,
         augment=AugmentConfig(hflip=True),
-        photo_augment=PhotoAugmentConfig(probability=0.5),  # half of each batch looks like a read photo
+        photo_augment=PhotoAugmentConfig(probability=0.4),  # 40 %: bench/photo_share.py
         outlier_share=0.125,  # an eighth of each batch: synthetic non-products, uniform target
         metric_loss="supcon",  # the search embedding clustered by category (bench/embedding_losses.py)
         tta_flip=True,
@@ -118,7 +118,7 @@ PRESETS: dict[str, TrainConfig] = {
         schedule="onecycle",
         label_smoothing=0.1,
         augment=AugmentConfig(crop_padding=2, hflip=True),
-        photo_augment=PhotoAugmentConfig(probability=0.5),
+        photo_augment=PhotoAugmentConfig(probability=0.4),
         outlier_share=0.125,
         metric_loss="supcon",
         tta_flip=True,
