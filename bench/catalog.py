@@ -175,6 +175,12 @@ def main() -> None:
         return
     products, big = (2000, 100_000) if args.quick else (10_000, 1_000_000)
     models = ModelStore(args.models_dir, args.name)
+    if models.active_version() is None:  # said before 10,000 files are written, not as a traceback
+        parser.exit(
+            2,
+            f"bench/catalog.py: no active version of {args.name!r} in {args.models_dir}: "
+            "activate one (shoplens models activate VERSION --models-dir DIR)\n",
+        )
     test = load_fashion_mnist("test", verify=False)
     with tempfile.TemporaryDirectory(prefix="shoplens-bench-") as tmp:
         root = Path(tmp)
