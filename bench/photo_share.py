@@ -70,7 +70,7 @@ def main() -> None:
     preprocess = preprocess_for(source, base)
     pool, test = load_data(source, preprocess, base.seed)
     train_idx, val_idx = stratified_split(pool.labels, base.val_fraction, seed=base.seed)  # one split for all
-    val, test = in_memory(pool.subset(val_idx)), in_memory(test)
+    train, val, test = pool.subset(train_idx), in_memory(pool.subset(val_idx)), in_memory(test)
     bench = PhotoBenchConfig(seed=0)
     start = time.perf_counter()
     products, _ = calibration_photos(val.images, val.labels, preprocess, RENDERS, seed=RENDER_SEED)
@@ -92,7 +92,7 @@ def main() -> None:
         for seed in args.seeds:
             cfg = preset_config(args.preset, seed=seed, photo_augment=PhotoAugmentConfig(probability=share))
             t0 = time.perf_counter()
-            result = train_model(cfg, pool.subset(train_idx), val, preprocess, progress=False)
+            result = train_model(cfg, train, val, preprocess, progress=False)
             seconds = time.perf_counter() - t0
             row = {"share": share, "seed": seed, "epochs": len(result.history), "seconds": round(seconds, 1)}
             row.update({name: top1(result.model, x, y, preprocess) for name, (x, y) in sets.items()})
