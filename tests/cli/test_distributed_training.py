@@ -1,6 +1,9 @@
 """`shoplens train --nproc 2` on a streamed folder: two processes, one bundle, one report."""
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -32,3 +35,24 @@ def test_two_processes_train_one_bundle_from_a_streamed_folder(tmp_path):
     state = torch.load(out / "checkpoints" / "last.pt", weights_only=False)
     assert state["epoch"] == 2 and [r["epoch"] for r in state["history"]] == [1, 2]
     assert json.loads((out / "config.json").read_text())["data"]["kind"] == "folder"
+
+
+@pytest.mark.slow
+def test_torchrun_trains_one_bundle_and_exits_cleanly(tmp_path):
+    root = write_image_folder(tmp_path / "shop", 200)
+    out = tmp_path / "models" / "shop" / "v1"
+    torchrun = [
+        str(Path(sys.executable).with_name("torchrun")),
+        "--nproc-per-node",
+        "2",
+        "-m",
+        "shoplens.training",
+    ]
+    args = ["--folder", str(root), "--stream", "--epochs", "1", "--batch-size", "32", "--metric-loss", "none"]
+    args = [*torchrun, *args, "--threads", "1", "--no-progress"]
+    done = subprocess.run([*args, "--output", str(out)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]  # no rank aborted while the interpreter shut down
+    assert done.stdout.count("test accuracy") == 1 and (out / "model.safetensors").is_file()
+    nowhere = [*torchrun, "--folder", str(tmp_path / "nowhere")]
+    bad = subprocess.run(nowhere, capture_output=True, text=True, timeout=300)
+    assert bad.returncode != 0 and "not a folder" in bad.stdout + bad.stderr  # each rank's own message

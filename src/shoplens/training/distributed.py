@@ -10,10 +10,11 @@ from __future__ import annotations
 import os
 import pickle
 import socket
+import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import torch
 import torch.distributed as tdist
@@ -108,6 +109,18 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def leave(code: int = 0) -> NoReturn:
+    """End this rank's process now, skipping Python's finalization (see below)."""
+    # gloo's worker threads free a finished collective's tensors after the caller has its result. If the
+    # interpreter is finalizing by then, their GIL request ends the thread inside a destructor: SIGABRT
+    # ("terminate called without an active exception"), a finished run reported as a crash.
+    if tdist.is_initialized():
+        tdist.destroy_process_group()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 def _worker(rank: int, world: int, port: int, fn: Callable[..., Any], args: tuple, result: str) -> None:
     os.environ.update(
         MASTER_ADDR="127.0.0.1",
@@ -122,9 +135,11 @@ def _worker(rank: int, world: int, port: int, fn: Callable[..., Any], args: tupl
         if rank == 0:
             with open(result, "wb") as fh:
                 pickle.dump(value, fh)
-    finally:
+    except BaseException:
         if tdist.is_initialized():
             tdist.destroy_process_group()
+        raise  # torch's spawn records it for `launch`
+    leave(0)
 
 
 def launch(nproc: int, fn: Callable[..., Any], *args: Any) -> Any:
@@ -139,5 +154,7 @@ def launch(nproc: int, fn: Callable[..., Any], *args: Any) -> Any:
             )
         except mp.ProcessRaisedException as e:
             raise ShopLensError(f"a training process failed: {str(e).strip().splitlines()[-1]}") from e
+        except mp.ProcessExitedException as e:  # killed, or aborted in native code
+            raise ShopLensError(f"a training process failed: {e}") from e
         with open(result, "rb") as fh:
             return pickle.load(fh)
