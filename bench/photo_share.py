@@ -27,9 +27,9 @@ from shoplens.data.shop_photos import light_on_dark_photos, shop_photos
 from shoplens.data.source import DataSource, load_data
 from shoplens.data.stream import in_memory
 from shoplens.evaluation.photos import PhotoBenchConfig
-from shoplens.imaging import PreprocessConfig, decode_image, images_to_inputs
+from shoplens.imaging import PreprocessConfig
 from shoplens.training.loop import predict_logits, train_model
-from shoplens.training.ood_fit import calibration_photos
+from shoplens.training.ood_fit import calibration_photos, read_photos
 from shoplens.training.photo_augment import PhotoAugmentConfig
 from shoplens.training.pipeline import preprocess_for
 from shoplens.training.presets import preset_config
@@ -40,12 +40,10 @@ RENDER_SEED = 11
 
 def read_set(photos, preprocess: PreprocessConfig) -> tuple[np.ndarray, np.ndarray]:
     """Encoded benchmark photos read through the serving path: (inputs, labels)."""
-    xs, ys = [], []
-    for photo in photos:
-        x, _ = images_to_inputs([decode_image(photo.data, at_least=preprocess.decode_side)], preprocess)
-        xs.append(x[0])
-        ys.append(photo.meta["label"])
-    return np.stack(xs), np.array(ys)
+    read = read_photos(
+        [photo.data for photo in photos], preprocess, [photo.meta["label"] for photo in photos]
+    )
+    return read.arrays, read.labels
 
 
 def top1(model, x: np.ndarray, y: np.ndarray, preprocess: PreprocessConfig) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from shoplens.cli import app
 from shoplens.data import ImageDataset
 from shoplens.data.fashion_mnist import CLASS_NAMES
 from shoplens.errors import BundleError
+from shoplens.imaging import decode_image
 from shoplens.inference import Predictor
 from shoplens.inference.ood import load_detector
 from shoplens.inference.trees import BoostedTrees
@@ -23,6 +25,7 @@ from shoplens.training.ood_fit import (
     TREES,
     fit_bundle_detector,
     prior_log_odds,
+    read_photos,
     refit_bundle_detector,
     trees_of,
 )
@@ -37,6 +40,21 @@ def garments(n: int) -> ImageDataset:
         top, left = rng.integers(2, 8, 2)
         img[0, top : top + rng.integers(12, 20), left : left + rng.integers(10, 18)] = rng.integers(80, 255)
     return ImageDataset(images, np.arange(n) % 10, list(CLASS_NAMES))
+
+
+def test_calibration_photos_are_read_as_classify_reads_them(tmp_path) -> None:
+    predictor = Predictor(load_bundle(make_bundle(tmp_path, "v1", seed=0, preprocess=PHOTO_PRE)))
+    rng = np.random.default_rng(1)
+    canvas = np.full((900, 1200, 3), 235, np.uint8)
+    canvas[150:750, 400:850] = rng.integers(20, 120, (600, 450, 3))  # a dark, finely textured garment
+    buffer = io.BytesIO()
+    Image.fromarray(canvas).save(buffer, "JPEG", quality=90)
+    data = buffer.getvalue()
+    read = read_photos([data], predictor.bundle.preprocess, [3])
+    served, cues = predictor.read(decode_image(data, at_least=predictor.decode_side))  # as /v1/classify
+    assert np.array_equal(read.arrays[0], served) and read.cues == [cues] and read.labels.tolist() == [3]
+    whole, _ = predictor.read(decode_image(data))
+    assert not np.array_equal(whole, served)  # the reduced decode is not a no-op for this photo
 
 
 def test_the_detector_is_fitted_stored_and_served(tmp_path) -> None:

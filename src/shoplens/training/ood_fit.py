@@ -59,9 +59,13 @@ def model_outputs(
 
 
 def read_photos(photos: Sequence[bytes], preprocess: PreprocessConfig, labels: Sequence[int]) -> PhotoSet:
-    """Encoded photos read through the serving path (decode, then the bundle's preprocessing)."""
-    arrays, cues = images_to_inputs([decode_image(data) for data in photos], preprocess)
-    return PhotoSet(arrays, cues, np.asarray(labels, np.int64))
+    """Encoded photos read through the serving path (decoded as /v1/classify decodes, then preprocessed)."""
+    arrays, cues = [], []
+    for data in photos:  # one at a time: a few thousand decoded 2000-px photos would not fit in memory
+        x, cue = images_to_inputs([decode_image(data, at_least=preprocess.decode_side)], preprocess)
+        arrays.append(x[0])
+        cues.extend(cue)
+    return PhotoSet(np.stack(arrays), cues, np.asarray(labels, np.int64))
 
 
 def calibration_photos(
