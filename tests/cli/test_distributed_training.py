@@ -43,6 +43,7 @@ def test_torchrun_trains_one_bundle_and_exits_cleanly(tmp_path):
     out = tmp_path / "models" / "shop" / "v1"
     torchrun = [
         str(Path(sys.executable).with_name("torchrun")),
+        "--standalone",  # a free port of its own for the rendezvous
         "--nproc-per-node",
         "2",
         "-m",
