@@ -39,7 +39,8 @@ RENDER_SEED = 11
 
 
 def read_set(photos, preprocess: PreprocessConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Encoded benchmark photos read through the serving path: (inputs, labels)."""
+    """Encoded benchmark photos (an iterable, read once) read through the serving path: (inputs, labels)."""
+    photos = list(photos)
     read = read_photos(
         [photo.data for photo in photos], preprocess, [photo.meta["label"] for photo in photos]
     )
