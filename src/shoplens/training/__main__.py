@@ -8,8 +8,11 @@ from shoplens.training.distributed import leave, under_torchrun
 try:
     app(["train", *sys.argv[1:]], prog_name="python -m shoplens.training")
 except SystemExit as done:
-    if not under_torchrun():
-        raise
-    if isinstance(done.code, str):
-        print(done.code, file=sys.stderr)
-    leave(done.code if isinstance(done.code, int) else int(done.code is not None))
+    code = done.code
+else:
+    code = 0
+if not under_torchrun():
+    sys.exit(code)
+if isinstance(code, str):  # what sys.exit would have printed
+    print(code, file=sys.stderr)
+leave(code if isinstance(code, int) else int(code is not None))  # a rank skips finalization (see leave)

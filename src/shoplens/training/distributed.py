@@ -110,7 +110,7 @@ def _free_port() -> int:
 
 
 def leave(code: int = 0) -> NoReturn:
-    """End this rank's process now, skipping Python's finalization (see below)."""
+    """End this rank's process now with this exit code, skipping Python's finalization (why: below)."""
     # gloo's worker threads free a finished collective's tensors after the caller has its result. If the
     # interpreter is finalizing by then, their GIL request ends the thread inside a destructor: SIGABRT
     # ("terminate called without an active exception"), a finished run reported as a crash.
