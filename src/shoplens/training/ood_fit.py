@@ -15,7 +15,7 @@ from sklearn.metrics import roc_auc_score
 from shoplens.data import ImageDataset, stratified_split
 from shoplens.data.stream import in_memory
 from shoplens.errors import BundleError
-from shoplens.imaging import PreprocessConfig, decode_image, images_to_inputs
+from shoplens.imaging import PreprocessConfig, decode_image, read_image
 from shoplens.imaging.photo import CUE_NAMES
 from shoplens.inference.ood import MODEL_FEATURES, OodDetector
 from shoplens.inference.predictor import Predictor
@@ -60,12 +60,9 @@ def model_outputs(
 
 def read_photos(photos: Sequence[bytes], preprocess: PreprocessConfig, labels: Sequence[int]) -> PhotoSet:
     """Encoded photos read through the serving path (decoded as /v1/classify decodes, then preprocessed)."""
-    arrays, cues = [], []
-    for data in photos:  # one at a time: a few thousand decoded 2000-px photos would not fit in memory
-        x, cue = images_to_inputs([decode_image(data, at_least=preprocess.decode_side)], preprocess)
-        arrays.append(x[0])
-        cues.extend(cue)
-    return PhotoSet(np.stack(arrays), cues, np.asarray(labels, np.int64))
+    # one at a time: a few thousand decoded 2000-px photos would not fit in memory
+    reads = [read_image(decode_image(data, at_least=preprocess.decode_side), preprocess) for data in photos]
+    return PhotoSet(np.stack([x for x, _ in reads]), [cue for _, cue in reads], np.asarray(labels, np.int64))
 
 
 def calibration_photos(
