@@ -7,7 +7,8 @@ import torch
 from shoplens.data import load_fashion_mnist, stratified_split
 from shoplens.imaging import PreprocessConfig
 from shoplens.imaging.augment import AugmentConfig
-from shoplens.training.loop import CHECKPOINT_NAME, lr_at, train_model
+from shoplens.training import loop
+from shoplens.training.loop import CHECKPOINT_NAME, autocast_dtype, lr_at, train_model
 from shoplens.training.photo_augment import PhotoAugmentConfig
 from shoplens.training.presets import PRESETS, TrainConfig, preset_config
 
@@ -134,3 +135,25 @@ def test_uses_every_core_by_default(splits):
     torch.set_num_threads(1)
     train_model(tiny_config(epochs=1, threads=None), train, val, PRE, progress=False)
     assert torch.get_num_threads() == os.cpu_count()
+
+
+def test_autocast_dtype_follows_the_precision_and_the_hardware(monkeypatch):
+    cpu = torch.device("cpu")
+    assert autocast_dtype("fp32", cpu) is None
+    assert autocast_dtype("bf16", cpu) is torch.bfloat16
+    monkeypatch.setattr(loop, "has_amx_bf16", lambda: True)
+    assert autocast_dtype("auto", cpu) is torch.bfloat16
+    monkeypatch.setattr(loop, "has_amx_bf16", lambda: False)
+    assert autocast_dtype("auto", cpu) is None
+
+
+def test_bf16_training_learns_with_fp32_weights(splits):
+    train, val = splits
+    half = train_model(tiny_config(epochs=2, precision="bf16"), train, val, PRE, progress=False)
+    full = train_model(tiny_config(epochs=2, precision="fp32"), train, val, PRE, progress=False)
+    assert half.history[-1]["val_acc"] > 0.5
+    assert (half.precision, full.precision) == ("bf16", "fp32")
+    weights = half.model.state_dict()
+    assert all(w.dtype != torch.bfloat16 for w in weights.values())
+    reference = full.model.state_dict()
+    assert not all(torch.equal(weights[k], reference[k]) for k in weights)  # the forward pass ran in bf16

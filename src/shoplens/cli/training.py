@@ -41,6 +41,12 @@ class Schedule(str, Enum):
     cosine = "cosine"
 
 
+class Precision(str, Enum):
+    auto = "auto"
+    fp32 = "fp32"
+    bf16 = "bf16"
+
+
 @models_app.command("list")
 def models_list() -> None:
     """Registered architectures."""
@@ -90,6 +96,12 @@ def train(
     seed: Annotated[int | None, typer.Option()] = None,
     tta_flip: Annotated[bool | None, typer.Option("--tta-flip/--no-tta-flip")] = None,
     threads: Annotated[int | None, typer.Option(min=1, help="CPU threads (default: all cores).")] = None,
+    precision: Annotated[
+        Precision | None,
+        typer.Option(
+            help="The forward pass in bf16 (autocast); auto: where the CPU has AMX or the GPU bf16."
+        ),
+    ] = None,
     output: Annotated[
         Path | None, typer.Option(help="Bundle folder (default: <models dir>/<data name>/v<UTC timestamp>).")
     ] = None,
@@ -153,6 +165,7 @@ def train(
         tta_flip=tta_flip,
         threads=threads,
         device=settings.device,
+        precision=precision.value if precision else None,
     )
     aug = {
         k: v
@@ -198,7 +211,8 @@ def train(
     out.print(f"review threshold: {extra['review_rule']}", soft_wrap=True)
     out.print(
         f"test accuracy {metrics['accuracy']:.4f}  top-3 {metrics['top3_accuracy']:.4f}  "
-        f"macro F1 {metrics['macro_f1']:.4f}  ({metrics['extra']['train_seconds']:.0f}s training)\n"
+        f"macro F1 {metrics['macro_f1']:.4f}  "
+        f"({extra['train_seconds']:.0f}s training, {extra.get('precision', 'fp32')})\n"
         f"ECE {describe_estimate(metrics, 'ece')}  NLL {describe_estimate(metrics, 'nll')}",
         soft_wrap=True,
     )

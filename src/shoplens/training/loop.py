@@ -21,6 +21,7 @@ from shoplens.errors import ShopLensError
 from shoplens.files import write_atomic
 from shoplens.imaging import PreprocessConfig, normalize
 from shoplens.imaging.augment import augment_batch
+from shoplens.inference.cpu import has_amx_bf16
 from shoplens.inference.devices import torch_device
 from shoplens.inference.predictor import forward
 from shoplens.inference.torch_session import TorchSession
@@ -45,6 +46,7 @@ class TrainResult:
     train_seconds: float
     images_seen: int
     stopped: str
+    precision: str = "fp32"  # what the forward passes ran in ("bf16": autocast)
 
 
 def lr_at(progress: float, cfg: TrainConfig) -> float:
@@ -109,6 +111,16 @@ def _evaluate(model: nn.Module, ds: ImageDataset, preprocess: PreprocessConfig) 
     return F.cross_entropy(logits, y).item(), (logits.argmax(1) == y).float().mean().item()
 
 
+def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    """The dtype a training run's forward pass is autocast to (None: fp32) for its `precision` on `device`."""
+    if precision == "bf16":
+        return torch.bfloat16
+    if precision != "auto":
+        return None
+    fast = torch.cuda.is_bf16_supported() if device.type == "cuda" else has_amx_bf16()
+    return torch.bfloat16 if fast else None
+
+
 def _batch_loss(
     model: nn.Module,
     x: torch.Tensor,
@@ -116,6 +128,7 @@ def _batch_loss(
     cfg: TrainConfig,
     preprocess: PreprocessConfig,
     gen: torch.Generator,
+    dtype: torch.dtype | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(loss, logits, labels) of one uint8 batch; with outlier exposure its tail is replaced by non-products."""
     photo_domain = (
@@ -128,7 +141,9 @@ def _batch_loss(
     x = torch.from_numpy(normalize(x.numpy(), preprocess)).contiguous(memory_format=torch.channels_last)
     device = next(model.parameters()).device
     x, y = x.to(device), y.to(device)
-    logits, features = logits_and_features(model, x)
+    with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+        logits, features = logits_and_features(model, x)
+    logits, features = logits.float(), features.float()  # losses in fp32
     loss = F.cross_entropy(logits[: len(y)], y, label_smoothing=cfg.label_smoothing)
     if cfg.metric_loss != "none":  # shapes the search embedding; the outlier tail has no class to cluster in
         loss = loss + cfg.metric_weight * metric_loss(cfg.metric_loss, features[: len(y)], y, model)
@@ -182,6 +197,7 @@ def train_model(
     device = dist.device if dist.world > 1 else torch.device(torch_device(cfg.device))
     model = build_model(cfg, train.num_classes, preprocess).to(device, memory_format=torch.channels_last)
     opt = build_optimizer(model, cfg)
+    dtype = autocast_dtype(cfg.precision, torch.device(device))
     feed = EpochFeed(train, cfg.batch_size, gen, cfg.seed, dist, cfg.loader_workers)
     steps_per_epoch = feed.steps
     total_steps = steps_per_epoch * cfg.epochs
@@ -221,7 +237,7 @@ def train_model(
                 x = augment_batch(x, cfg.augment, gen) if cfg.augment.enabled else x
                 if cfg.photo_augment.enabled and preprocess.reader == "photo":  # looks like a read photo
                     x = photo_augment(x, cfg.photo_augment, gen)
-                loss, logits, y = _batch_loss(trainee, x, y, cfg, preprocess, gen)
+                loss, logits, y = _batch_loss(trainee, x, y, cfg, preprocess, gen, dtype)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -277,4 +293,11 @@ def train_model(
     stopped = stopped or ("epochs" if epoch >= cfg.epochs else "time budget")
     if cfg.early_stopping and best[1] is not None:
         model.load_state_dict(best[1])
-    return TrainResult(model.cpu().eval(), history, time.perf_counter() - start, images_seen, stopped)
+    return TrainResult(
+        model.cpu().eval(),
+        history,
+        time.perf_counter() - start,
+        images_seen,
+        stopped,
+        "bf16" if dtype is not None else "fp32",
+    )

@@ -110,6 +110,7 @@ def run_training(
         "images_per_second": round(result.images_seen / max(result.train_seconds, 1e-9), 1),
         "epochs": len(result.history),
         "stopped": result.stopped,
+        "precision": result.precision,
         "best_val_acc": max((r.get("val_acc", 0.0) for r in result.history), default=None),
         "adapted_to_small_data": adapted,
         "warnings": warnings,

@@ -48,6 +48,9 @@ class TrainConfig:
     threads: int | None = None  # None: every CPU core (shared among the processes of a distributed run)
     loader_workers: int = 2  # processes decoding a streamed folder or manifest
     device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: CUDA when torch can use it (inference/devices.py)
+    # bf16: the forward pass under autocast (weights, gradients and losses stay fp32); auto: bf16 where the device
+    # multiplies bf16 in hardware (AMX on a CPU, a GPU that supports it), else fp32 (loop.autocast_dtype)
+    precision: Literal["auto", "fp32", "bf16"] = "fp32"
     review_target_accuracy: float = 0.98
 
     def to_dict(self) -> dict[str, Any]:
