@@ -1,6 +1,6 @@
 """Train the `seed`, `fast` and `best` presets on Fashion-MNIST in one run and compare them.
 
-    .venv/bin/python bench/train_vs_seed.py [--seeds 3] [--best-seeds 1] [--best-budget 840]
+    .venv/bin/python bench/train_vs_seed.py [--seeds 3] [--best-seeds 1] [--best-budget 840] [--keep DIR]
 
 `fast` gets a wall-clock budget equal to the matching `seed` run's training time; `best` gets --best-budget
 seconds. Writes bench/results/train_vs_seed.json and bench/results/train_vs_seed.png.
@@ -91,10 +91,16 @@ def main() -> None:
     parser.add_argument(
         "--best-budget", type=float, default=None, help="seconds for best (default: the preset's)"
     )
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        default=None,
+        help="keep the bundles in this folder (PRESET/seedN) instead of a temp one",
+    )
     args = parser.parse_args()
     runs: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="shoplens-bench-") as tmp:
-        work = Path(tmp)
+        work = args.keep or Path(tmp)
         for seed in range(args.seeds):
             seed_row = run("seed", seed, work)
             runs.append(seed_row)

@@ -81,5 +81,13 @@ def shopnet(num_classes: int = 10, in_chans: int = 1, img_size: tuple[int, int] 
 def shopnet_wide(
     num_classes: int = 10, in_chans: int = 1, img_size: tuple[int, int] = (28, 28), **kw
 ) -> ShopNet:
-    """1.5× the default's width, for the `best` preset's 15-minute budget."""
+    """1.5× the default's width (≈2.3× its compute)."""
     return ShopNet(num_classes, in_chans, img_size, widths=(24, 48, 96), final_width=192, **kw)
+
+
+@register_model
+def shopnet_large(
+    num_classes: int = 10, in_chans: int = 1, img_size: tuple[int, int] = (28, 28), **kw
+) -> ShopNet:
+    """3× the default's width (≈9× its compute), for the `best` preset's 14 minutes in bf16 on an AMX CPU."""
+    return ShopNet(num_classes, in_chans, img_size, widths=(48, 96, 192), final_width=384, **kw)

@@ -107,11 +107,12 @@ PRESETS: dict[str, TrainConfig] = {
         outlier_share=0.125,  # an eighth of each batch: synthetic non-products, uniform target
         metric_loss="supcon",  # the search embedding clustered by category (bench/embedding_losses.py)
         tta_flip=True,
+        precision="auto",  # bf16 on AMX: the same accuracy in 0.7× the time (README, Training)
     ),
     # Highest accuracy within 15 minutes on a 2-core machine.
     "best": TrainConfig(
         preset="best",
-        model="shopnet_wide",
+        model="shopnet_large",  # 3× shopnet's width: affordable in bf16, +0.5 points over shopnet_wide
         epochs=100,
         time_budget=840.0,
         batch_size=256,
@@ -125,6 +126,7 @@ PRESETS: dict[str, TrainConfig] = {
         outlier_share=0.125,
         metric_loss="supcon",
         tta_flip=True,
+        precision="auto",
     ),
 }
 
