@@ -16,13 +16,14 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine_info, mean_std, write_results
 
-from shoplens.data import stratified_split
+from shoplens.data import ImageDataset, stratified_split
 from shoplens.data.shop_photos import light_on_dark_photos, shop_photos
 from shoplens.data.source import DataSource, load_data
 from shoplens.data.stream import in_memory
@@ -47,6 +48,32 @@ def read_set(photos, preprocess: PreprocessConfig) -> tuple[np.ndarray, np.ndarr
     return read.arrays, read.labels
 
 
+def scoring_sets(
+    preset: str,
+) -> tuple[Any, ImageDataset, PreprocessConfig, dict[str, tuple[np.ndarray, np.ndarray]]]:
+    """The preset's training and validation splits, its preprocessing, and every set a run is scored on."""
+    base = preset_config(preset)
+    source = DataSource(kind="fashion-mnist")
+    preprocess = preprocess_for(source, base)
+    pool, test = load_data(source, preprocess, base.seed)
+    train_idx, val_idx = stratified_split(pool.labels, base.val_fraction, seed=base.seed)  # one split for all
+    train, val, test = pool.subset(train_idx), in_memory(pool.subset(val_idx)), in_memory(test)
+    bench = PhotoBenchConfig(seed=0)
+    products, _ = calibration_photos(val.images, val.labels, preprocess, RENDERS, seed=RENDER_SEED)
+    sets = {
+        "validation": (val.images, val.labels),
+        "training_side_renders": (products.arrays, products.labels),
+        "fashion_mnist_test": (test.images, test.labels),
+        "shop_photos": read_set(
+            shop_photos(test.images[:, 0], test.labels, bench.shop, bench.seed), preprocess
+        ),
+        "light_on_dark": read_set(
+            light_on_dark_photos(test.images[:, 0], test.labels, bench.light_on_dark, bench.seed), preprocess
+        ),
+    }
+    return train, val, preprocess, sets
+
+
 def top1(model, x: np.ndarray, y: np.ndarray, preprocess: PreprocessConfig) -> float:
     """Share of images whose mirror-averaged top class is their label."""
     logits = predict_logits(model, x, preprocess, tta_flip=True)
@@ -64,26 +91,8 @@ def main() -> None:
     parser.add_argument("--out", default="photo_share")
     args = parser.parse_args()
 
-    base = preset_config(args.preset)
-    source = DataSource(kind="fashion-mnist")
-    preprocess = preprocess_for(source, base)
-    pool, test = load_data(source, preprocess, base.seed)
-    train_idx, val_idx = stratified_split(pool.labels, base.val_fraction, seed=base.seed)  # one split for all
-    train, val, test = pool.subset(train_idx), in_memory(pool.subset(val_idx)), in_memory(test)
-    bench = PhotoBenchConfig(seed=0)
     start = time.perf_counter()
-    products, _ = calibration_photos(val.images, val.labels, preprocess, RENDERS, seed=RENDER_SEED)
-    sets = {
-        "validation": (val.images, val.labels),
-        "training_side_renders": (products.arrays, products.labels),
-        "fashion_mnist_test": (test.images, test.labels),
-        "shop_photos": read_set(
-            shop_photos(test.images[:, 0], test.labels, bench.shop, bench.seed), preprocess
-        ),
-        "light_on_dark": read_set(
-            light_on_dark_photos(test.images[:, 0], test.labels, bench.light_on_dark, bench.seed), preprocess
-        ),
-    }
+    train, val, preprocess, sets = scoring_sets(args.preset)
     print(f"photo sets read in {time.perf_counter() - start:.0f} s", flush=True)
 
     runs = []

@@ -19,18 +19,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS, machine_info, write_results
-from photo_share import RENDER_SEED, RENDERS, read_set, top1
+from photo_share import scoring_sets, top1
 
-from shoplens.data import stratified_split
-from shoplens.data.shop_photos import light_on_dark_photos, shop_photos
-from shoplens.data.source import DataSource, load_data
-from shoplens.data.stream import in_memory
-from shoplens.evaluation.photos import PhotoBenchConfig
 from shoplens.models.registry import register_model
 from shoplens.models.shopnet import ShopNet
 from shoplens.training.loop import train_model
-from shoplens.training.ood_fit import calibration_photos
-from shoplens.training.pipeline import preprocess_for
 from shoplens.training.presets import preset_config
 
 
@@ -70,25 +63,7 @@ def main() -> None:
     parser.add_argument("--out", default="recipe_variants")
     args = parser.parse_args()
 
-    base = preset_config(args.preset)
-    source = DataSource(kind="fashion-mnist")
-    preprocess = preprocess_for(source, base)
-    pool, test = load_data(source, preprocess, base.seed)
-    train_idx, val_idx = stratified_split(pool.labels, base.val_fraction, seed=base.seed)
-    train, val, test = pool.subset(train_idx), in_memory(pool.subset(val_idx)), in_memory(test)
-    bench = PhotoBenchConfig(seed=0)
-    products, _ = calibration_photos(val.images, val.labels, preprocess, RENDERS, seed=RENDER_SEED)
-    sets = {
-        "validation": (val.images, val.labels),
-        "training_side_renders": (products.arrays, products.labels),
-        "fashion_mnist_test": (test.images, test.labels),
-        "shop_photos": read_set(
-            shop_photos(test.images[:, 0], test.labels, bench.shop, bench.seed), preprocess
-        ),
-        "light_on_dark": read_set(
-            light_on_dark_photos(test.images[:, 0], test.labels, bench.light_on_dark, bench.seed), preprocess
-        ),
-    }
+    train, val, preprocess, sets = scoring_sets(args.preset)
     path = RESULTS / f"{args.out}.json"
     runs = json.loads(path.read_text())["runs"] if path.exists() else []
     for text in args.variants:
