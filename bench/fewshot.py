@@ -69,6 +69,11 @@ def main() -> None:
     )
     ap.add_argument("--c", type=float, default=10.0, help="Inverse L2 strength of the head.")
     ap.add_argument("--data-dir", default=None)
+    ap.add_argument(
+        "--precision", default=None, help="The 8-class model's precision (default: the preset's)."
+    )
+    ap.add_argument("--base-seed", type=int, default=0, help="Seed of the 8-class model's training.")
+    ap.add_argument("--out", default="fewshot")
     args = ap.parse_args()
     held = [int(v) for v in args.held_out.split(",")]
     ks = [int(v) for v in args.ks.split(",")]
@@ -76,7 +81,7 @@ def main() -> None:
     old = [c for c in range(len(pool.class_names)) if c not in held]
     order = old + held  # the 10-class head's label order: old classes first
 
-    cfg = preset_config("fast", time_budget=args.budget, seed=0)
+    cfg = preset_config("fast", time_budget=args.budget, seed=args.base_seed, precision=args.precision)
     preprocess = preprocess_for(DataSource(), cfg)
     old_pool = only(pool, old)
     train_idx, val_idx = stratified_split(old_pool.labels, cfg.val_fraction, seed=0)
@@ -152,6 +157,8 @@ def main() -> None:
             "budget_s": args.budget,
             "train_seconds": round(train_seconds, 1),
             "epochs": len(result.history),
+            "precision": result.precision,
+            "seed": args.base_seed,
         },
         "head": {
             "kind": "multinomial logistic regression, balanced class weights",
@@ -163,7 +170,7 @@ def main() -> None:
         "runs": runs,
         "machine": machine_info(),
     }
-    print(write_results("fewshot", payload))
+    print(write_results(args.out, payload))
 
 
 if __name__ == "__main__":
