@@ -212,7 +212,7 @@ def train(
     out.print(
         f"test accuracy {metrics['accuracy']:.4f}  top-3 {metrics['top3_accuracy']:.4f}  "
         f"macro F1 {metrics['macro_f1']:.4f}  "
-        f"({extra['train_seconds']:.0f}s training, {extra.get('precision', 'fp32')})\n"
+        f"({extra['train_seconds']:.0f}s training, {extra['precision']})\n"
         f"ECE {describe_estimate(metrics, 'ece')}  NLL {describe_estimate(metrics, 'nll')}",
         soft_wrap=True,
     )

@@ -197,7 +197,7 @@ def train_model(
     device = dist.device if dist.world > 1 else torch.device(torch_device(cfg.device))
     model = build_model(cfg, train.num_classes, preprocess).to(device, memory_format=torch.channels_last)
     opt = build_optimizer(model, cfg)
-    dtype = autocast_dtype(cfg.precision, torch.device(device))
+    dtype = autocast_dtype(cfg.precision, device)
     feed = EpochFeed(train, cfg.batch_size, gen, cfg.seed, dist, cfg.loader_workers)
     steps_per_epoch = feed.steps
     total_steps = steps_per_epoch * cfg.epochs
