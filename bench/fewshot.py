@@ -72,6 +72,7 @@ def main() -> None:
     ap.add_argument(
         "--precision", default=None, help="The 8-class model's precision (default: the preset's)."
     )
+    ap.add_argument("--model", default=None, help="The 8-class model's architecture (default: the preset's).")
     ap.add_argument("--base-seed", type=int, default=0, help="Seed of the 8-class model's training.")
     ap.add_argument("--out", default="fewshot")
     args = ap.parse_args()
@@ -81,7 +82,9 @@ def main() -> None:
     old = [c for c in range(len(pool.class_names)) if c not in held]
     order = old + held  # the 10-class head's label order: old classes first
 
-    cfg = preset_config("fast", time_budget=args.budget, seed=args.base_seed, precision=args.precision)
+    cfg = preset_config(
+        "fast", time_budget=args.budget, seed=args.base_seed, precision=args.precision, model=args.model
+    )
     preprocess = preprocess_for(DataSource(), cfg)
     old_pool = only(pool, old)
     train_idx, val_idx = stratified_split(old_pool.labels, cfg.val_fraction, seed=0)

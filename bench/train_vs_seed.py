@@ -97,6 +97,7 @@ def main() -> None:
         default=None,
         help="keep the bundles in this folder (PRESET/seedN) instead of a temp one",
     )
+    parser.add_argument("--out", default="train_vs_seed", help="results name")
     args = parser.parse_args()
     runs: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="shoplens-bench-") as tmp:
@@ -115,9 +116,9 @@ def main() -> None:
         for p in ("seed", "fast", "best")
         if any(r["preset"] == p for r in runs)
     }
-    path = write_results("train_vs_seed", {"machine": machine_info(), "runs": runs, "summary": summary})
-    plot(runs, RESULTS / "train_vs_seed.png")
-    print(f"wrote {path} and {RESULTS / 'train_vs_seed.png'}")
+    path = write_results(args.out, {"machine": machine_info(), "runs": runs, "summary": summary})
+    plot(runs, RESULTS / f"{args.out}.png")
+    print(f"wrote {path} and {RESULTS / f'{args.out}.png'}")
 
 
 if __name__ == "__main__":

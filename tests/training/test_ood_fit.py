@@ -13,21 +13,25 @@ from sklearn.ensemble import GradientBoostingClassifier
 from typer.testing import CliRunner
 
 from shoplens.cli import app
-from shoplens.data import ImageDataset
+from shoplens.data import ImageDataset, stratified_split
 from shoplens.data.fashion_mnist import CLASS_NAMES
 from shoplens.errors import BundleError
 from shoplens.imaging import decode_image
 from shoplens.inference import Predictor
+from shoplens.inference.export import calibration_data
 from shoplens.inference.ood import load_detector
 from shoplens.inference.trees import BoostedTrees
-from shoplens.models.bundle import load_bundle
+from shoplens.models.bundle import load_bundle, read_bundle_spec
 from shoplens.training.ood_fit import (
     TREES,
+    calibration_photos,
     fit_bundle_detector,
+    fit_detector,
     prior_log_odds,
     read_photos,
     refit_bundle_detector,
     trees_of,
+    validation_split,
 )
 from tests.support.bundles import PHOTO_PRE, make_bundle
 
@@ -129,3 +133,25 @@ def test_refit_from_the_command_line(tmp_path) -> None:
     assert "detector refitted" in done.output and "AUROC" in done.output
     missing = runner.invoke(app, ["models", "refit-detector", "v9", "--models-dir", str(tmp_path / "models")])
     assert missing.exit_code != 0 and "no version 'v9'" in missing.output
+
+
+def test_tree_settings_and_features_can_be_chosen_per_fit(tmp_path) -> None:
+    predictor = Predictor(load_bundle(make_bundle(tmp_path, "v1", seed=0, preprocess=PHOTO_PRE)))
+    data = garments(30)
+    products, outliers = calibration_photos(data.images, data.labels, predictor.bundle.preprocess, 24)
+    default, _ = fit_detector(predictor, products, outliers)
+    small, _ = fit_detector(
+        predictor, products, outliers, features=("bg_spread", "fg_share"), trees={"n_estimators": 7}
+    )
+    assert len(default.trees.value) == TREES["n_estimators"] and len(small.trees.value) == 7
+    assert small.feature_names == ("bg_spread", "fg_share")
+
+
+def test_validation_split_is_the_one_the_bundle_was_trained_with(tmp_path) -> None:
+    path = bundle_of_garment_folder(tmp_path)
+    spec = read_bundle_spec(path)
+    val, seed = validation_split(spec)
+    pool, test = calibration_data(spec, None, True)
+    _train, val_idx = stratified_split(pool.labels, 0.5, seed=0)  # the bundle's val_fraction and seed
+    assert seed == 0 and np.array_equal(val.images, pool.images[val_idx])
+    assert not {img.tobytes() for img in val.images} & {img.tobytes() for img in test.images}

@@ -20,7 +20,7 @@ from shoplens.imaging.photo import CUE_NAMES
 from shoplens.inference.ood import MODEL_FEATURES, OodDetector
 from shoplens.inference.predictor import Predictor
 from shoplens.inference.trees import LEAF, BoostedTrees
-from shoplens.models.bundle import METRICS, load_bundle, read_bundle_spec, write_json
+from shoplens.models.bundle import METRICS, BundleSpec, load_bundle, read_bundle_spec, write_json
 from shoplens.training.card import write_model_card
 from shoplens.training.outlier_synth import render_outlier
 from shoplens.training.photo_synth import render_photo
@@ -73,6 +73,15 @@ def calibration_photos(
     Most products are rendered as shop photos; one in six is the garment itself, light on dark, as a PNG.
     """
     rng = np.random.default_rng(seed)
+    products = product_photos(images, labels, preprocess, n, rng)
+    outliers = [render_outlier(rng, sides=CALIBRATION_SIDES).encode() for _ in range(len(products))]
+    return products, read_photos(outliers, preprocess, [-1] * len(products))
+
+
+def product_photos(
+    images: np.ndarray, labels: np.ndarray, preprocess: PreprocessConfig, n: int, rng: np.random.Generator
+) -> PhotoSet:
+    """Up to n validation garments rendered by the training renderer, one in six as a light-on-dark PNG, read."""
     pick = rng.choice(len(images), size=min(n, len(images)), replace=False)
     photos = [
         _png(images[i, 0])
@@ -80,8 +89,7 @@ def calibration_photos(
         else render_photo(images[i, 0], rng, sides=CALIBRATION_SIDES).encode()
         for j, i in enumerate(pick)
     ]
-    outliers = [render_outlier(rng, sides=CALIBRATION_SIDES).encode() for _ in pick]
-    return read_photos(photos, preprocess, labels[pick]), read_photos(outliers, preprocess, [-1] * len(pick))
+    return read_photos(photos, preprocess, labels[pick])
 
 
 def _png(plane: np.ndarray) -> bytes:
@@ -114,8 +122,12 @@ def fit_detector(
     outliers: PhotoSet,
     features: Sequence[str] = DEFAULT_FEATURES,
     seed: int = 0,
+    trees: dict[str, float] | None = None,
 ) -> tuple[OodDetector, dict[str, float]]:
-    """Fit on half the product photos and half the outliers, set thresholds and measure on the other halves."""
+    """Fit on half the product photos and half the outliers, set thresholds and measure on the other halves.
+
+    `trees` replaces TREES' settings of the boosted model (bench/ood_kinds.py compares them).
+    """
     rng = np.random.default_rng(seed)
     p_fit, p_hold = _halves(len(products), rng)
     o_fit, o_hold = _halves(len(outliers), rng)
@@ -131,7 +143,9 @@ def fit_detector(
     x_fit = np.concatenate([x_p[p_fit], x_o[o_fit]])
     y_fit = np.concatenate([np.zeros(len(p_fit)), np.ones(len(o_fit))])
     mean, scale = x_fit.mean(axis=0), np.maximum(x_fit.std(axis=0), 1e-6)
-    boosted = GradientBoostingClassifier(**TREES, random_state=seed).fit((x_fit - mean) / scale, y_fit)
+    boosted = GradientBoostingClassifier(**{**TREES, **(trees or {})}, random_state=seed).fit(
+        (x_fit - mean) / scale, y_fit
+    )
     detector = OodDetector(
         centres,
         whitening,
@@ -202,18 +216,13 @@ def refit_bundle_detector(
 
     Its metrics and model card follow. Returns the held-out measures, as fit_bundle_detector does.
     """
-    from shoplens.inference.export import calibration_data  # onnx and its runtime: only when refitting
-
     spec = read_bundle_spec(bundle_dir)
     if spec.preprocess.reader != "photo":
         raise BundleError(
             f"{spec.path} does not read photos: a not-a-product detector needs the photo reader"
         )
-    pool, _test = calibration_data(spec, data_dir, verify)
-    train_config = spec.config.get("train_config", {})
-    seed = int(train_config.get("seed", 0))
-    _train, val_idx = stratified_split(pool.labels, float(train_config.get("val_fraction", 0.1)), seed=seed)
-    held_out = fit_bundle_detector(spec.path, in_memory(pool.subset(val_idx)), n, seed)
+    val, seed = validation_split(spec, data_dir, verify)
+    held_out = fit_bundle_detector(spec.path, val, n, seed)
     if spec.metrics:  # fitting wrote ood.json only: the metrics read above are still the bundle's
         metrics = {**spec.metrics}
         metrics["extra"] = {
@@ -224,6 +233,19 @@ def refit_bundle_detector(
         if "macro_f1" in metrics:
             write_model_card(spec, metrics)
     return held_out
+
+
+def validation_split(
+    spec: BundleSpec, data_dir: str | os.PathLike | None = None, verify: bool = True
+) -> tuple[ImageDataset, int]:
+    """(the validation split the bundle was trained with, in memory; its training seed)."""
+    from shoplens.inference.export import calibration_data  # onnx and its runtime: only when refitting
+
+    pool, _test = calibration_data(spec, data_dir, verify)
+    train_config = spec.config.get("train_config", {})
+    seed = int(train_config.get("seed", 0))
+    _train, val_idx = stratified_split(pool.labels, float(train_config.get("val_fraction", 0.1)), seed=seed)
+    return in_memory(pool.subset(val_idx)), seed
 
 
 def _halves(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
