@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from sklearn.ensemble import GradientBoostingClassifier
 from typer.testing import CliRunner
 
 from shoplens.cli import app
@@ -24,6 +23,7 @@ from shoplens.inference.trees import BoostedTrees
 from shoplens.models.bundle import load_bundle, read_bundle_spec
 from shoplens.training.ood_fit import (
     TREES,
+    booster,
     calibration_photos,
     fit_bundle_detector,
     fit_detector,
@@ -74,14 +74,39 @@ def test_the_detector_is_fitted_stored_and_served(tmp_path) -> None:
 def test_the_stored_trees_score_exactly_as_the_fitted_booster() -> None:
     rng = np.random.default_rng(0)
     x = rng.normal(size=(600, 4))
-    y = (x[:, 0] * x[:, 1] + x[:, 2] ** 2 > 1).astype(float)  # an interaction no linear model captures
-    boosted = GradientBoostingClassifier(**TREES, random_state=0).fit(x, y)
+    y = (x[:, 2] * x[:, 3] + x[:, 1] ** 2 - x[:, 0] > 1).astype(
+        float
+    )  # an interaction no linear model captures
+    boosted = booster(("max_prob", "entropy", "bg_spread", "fg_share")).fit(x, y)
     trees = trees_of(boosted)
+    assert len(trees.value) == TREES["max_iter"]
     probe = rng.normal(size=(300, 4))
     expected = boosted.decision_function(probe)
     assert np.allclose(trees.raw(probe) + prior_log_odds(y), expected, atol=1e-9)
     back = BoostedTrees.from_dict(json.loads(json.dumps(trees.to_dict())))
     assert np.allclose(back.raw(probe), trees.raw(probe))
+
+
+def test_low_confidence_always_counts_towards_not_a_product() -> None:
+    """Monotone in the model's features, which never share a tree with the photo's cues."""
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(800, 4))
+    # in the training data, outliers are told apart by a cue alone where x[:, 2] > 1: the model feature is noise there
+    y = np.where(x[:, 2] > 1, x[:, 3] > 0, x[:, 0] < -0.5).astype(float)
+    trees = trees_of(booster(("max_prob", "centre_cosine", "bg_spread", "fg_share")).fit(x, y))
+    probe = rng.normal(size=(200, 4))
+    surer = probe.copy()
+    surer[:, 0] += 1.0  # more confident, all else equal
+    assert (trees.raw(surer) <= trees.raw(probe) + 1e-12).all()
+    shift = trees.raw(surer) - trees.raw(probe)
+    cues_moved = probe.copy()
+    cues_moved[:, 2] += 2.0  # the confidence effect does not depend on the cues (no shared trees)
+    cues_surer = cues_moved.copy()
+    cues_surer[:, 0] += 1.0
+    assert np.allclose(trees.raw(cues_surer) - trees.raw(cues_moved), shift)
+    assert shift.min() < 0  # and it is there at all
+    free = booster(("max_prob", "bg_spread"), {"constrained": 0})
+    assert free.monotonic_cst is None and free.interaction_cst is None
 
 
 def bundle_of_garment_folder(tmp_path: Path, per_class: int = 6) -> Path:
@@ -141,9 +166,9 @@ def test_tree_settings_and_features_can_be_chosen_per_fit(tmp_path) -> None:
     products, outliers = calibration_photos(data.images, data.labels, predictor.bundle.preprocess, 24)
     default, _ = fit_detector(predictor, products, outliers)
     small, _ = fit_detector(
-        predictor, products, outliers, features=("bg_spread", "fg_share"), trees={"n_estimators": 7}
+        predictor, products, outliers, features=("bg_spread", "fg_share"), trees={"max_iter": 7}
     )
-    assert len(default.trees.value) == TREES["n_estimators"] and len(small.trees.value) == 7
+    assert len(default.trees.value) == TREES["max_iter"] and len(small.trees.value) == 7
     assert small.feature_names == ("bg_spread", "fg_share")
 
 

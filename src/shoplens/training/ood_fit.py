@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
-from sklearn.ensemble import GradientBoostingClassifier
+from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import roc_auc_score
 
 from shoplens.data import ImageDataset, stratified_split
@@ -29,7 +29,12 @@ DEFAULT_FEATURES = (*MODEL_FEATURES, *CUE_NAMES)
 SHRINKAGE = 0.1  # covariance shrinkage towards its mean variance, for a stable whitening
 MAX_FALSE_FLAGS = 0.025  # share of validation product photos allowed to be flagged "not recognised"
 CALIBRATION_PHOTOS = 2000  # product photos, and as many non-products, read to fit a bundle's detector
-TREES = {"n_estimators": 150, "max_depth": 3, "learning_rate": 0.1, "subsample": 0.8}  # the boosted detector
+TREES = {"max_iter": 150, "max_depth": 3, "learning_rate": 0.1}  # the boosted detector (bench/ood_kinds.py)
+# How the not-a-product odds may move with each model feature, all else equal: down as the model grows surer,
+# up as the photo lies farther from every class. With the model's and the photo's cues kept in separate trees (no
+# interactions between the two groups), a kind of non-product the fit never saw cannot hide in a region of the
+# cues where only products were seen: low confidence still counts (bench/results/ood_kinds.json).
+MONOTONE = {"max_prob": -1, "entropy": 1, "mahalanobis": 1, "centre_cosine": -1}
 CALIBRATION_SIDES = (200, 640)  # canvas sides of the calibration photos (the reader works at 224 px anyway)
 REVIEW_SHARE = 0.10  # share of validation product photos sent to review by the out-of-distribution score
 
@@ -126,7 +131,7 @@ def fit_detector(
 ) -> tuple[OodDetector, dict[str, float]]:
     """Fit on half the product photos and half the outliers, set thresholds and measure on the other halves.
 
-    `trees` replaces TREES' settings of the boosted model (bench/ood_kinds.py compares them).
+    `trees` replaces TREES' settings of the booster (bench/ood_kinds.py compares them).
     """
     rng = np.random.default_rng(seed)
     p_fit, p_hold = _halves(len(products), rng)
@@ -143,9 +148,7 @@ def fit_detector(
     x_fit = np.concatenate([x_p[p_fit], x_o[o_fit]])
     y_fit = np.concatenate([np.zeros(len(p_fit)), np.ones(len(o_fit))])
     mean, scale = x_fit.mean(axis=0), np.maximum(x_fit.std(axis=0), 1e-6)
-    boosted = GradientBoostingClassifier(**{**TREES, **(trees or {})}, random_state=seed).fit(
-        (x_fit - mean) / scale, y_fit
-    )
+    boosted = booster(features, trees, seed).fit((x_fit - mean) / scale, y_fit)
     detector = OodDetector(
         centres,
         whitening,
@@ -166,24 +169,47 @@ def fit_detector(
     return detector, ood_metrics(s_p, s_o, threshold)
 
 
-def trees_of(boosted: GradientBoostingClassifier) -> BoostedTrees:
-    """A fitted binary scikit-learn booster's trees as numpy arrays (its prior log-odds not included)."""
-    trees = [estimator[0].tree_ for estimator in boosted.estimators_]
-    width = max(t.node_count for t in trees)
+def booster(
+    features: Sequence[str], settings: dict[str, float] | None = None, seed: int = 0
+) -> HistGradientBoostingClassifier:
+    """The detector's unfitted booster: TREES (with `settings` on top), MONOTONE, model and photo cues apart.
+
+    The setting `constrained=0` leaves out MONOTONE and the separation (bench/ood_kinds.py measures both ways).
+    """
+    settings = {**TREES, **(settings or {})}
+    constraints = {}
+    if settings.pop("constrained", 1):
+        model = [i for i, name in enumerate(features) if name in MODEL_FEATURES]
+        photo = [i for i, name in enumerate(features) if name not in MODEL_FEATURES]
+        constraints = {
+            "monotonic_cst": [MONOTONE.get(name, 0) for name in features],
+            "interaction_cst": [group for group in (model, photo) if group],
+        }
+    return HistGradientBoostingClassifier(**settings, **constraints, early_stopping=False, random_state=seed)
+
+
+def trees_of(boosted: HistGradientBoostingClassifier) -> BoostedTrees:
+    """A fitted binary histogram booster's trees as numpy arrays (its baseline log-odds not included).
+
+    scikit-learn has no public view of these trees; its predictors' node tables are read (a test checks that the
+    arrays score exactly as the booster). Leaf values already carry the shrinkage: learning rate 1.
+    """
+    tables = [predictor.nodes for (predictor,) in boosted._predictors]
+    width = max(len(t) for t in tables)
 
     def padded(values: np.ndarray, fill: float) -> np.ndarray:
         return np.concatenate([values, np.full(width - len(values), fill, values.dtype)])
 
     rows: dict[str, list[np.ndarray]] = {k: [] for k in ("feature", "threshold", "left", "right", "value")}
-    for t in trees:
-        leaf = t.children_left < 0
-        itself = np.arange(t.node_count)
-        rows["feature"].append(padded(np.where(leaf, LEAF, t.feature).astype(np.int64), LEAF))
-        rows["threshold"].append(padded(t.threshold.astype(np.float64), 0.0))
-        rows["left"].append(padded(np.where(leaf, itself, t.children_left).astype(np.int64), 0))
-        rows["right"].append(padded(np.where(leaf, itself, t.children_right).astype(np.int64), 0))
-        rows["value"].append(padded(t.value[:, 0, 0].astype(np.float64), 0.0))
-    return BoostedTrees(**{k: np.stack(v) for k, v in rows.items()}, learning_rate=boosted.learning_rate)
+    for t in tables:
+        leaf = t["is_leaf"].astype(bool)
+        itself = np.arange(len(t))
+        rows["feature"].append(padded(np.where(leaf, LEAF, t["feature_idx"]).astype(np.int64), LEAF))
+        rows["threshold"].append(padded(t["num_threshold"].astype(np.float64), 0.0))
+        rows["left"].append(padded(np.where(leaf, itself, t["left"]).astype(np.int64), 0))
+        rows["right"].append(padded(np.where(leaf, itself, t["right"]).astype(np.int64), 0))
+        rows["value"].append(padded(np.where(leaf, t["value"], 0.0).astype(np.float64), 0.0))
+    return BoostedTrees(**{k: np.stack(v) for k, v in rows.items()}, learning_rate=1.0)
 
 
 def prior_log_odds(y: np.ndarray) -> float:
