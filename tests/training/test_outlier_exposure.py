@@ -36,7 +36,7 @@ def test_training_with_photo_augmentation_and_outliers_learns(fmnist_dir) -> Non
     tr, va = stratified_split(pool.labels, 0.2, seed=0)
     cfg = dataclasses.replace(
         PRESETS["fast"],
-        epochs=3,
+        epochs=6,
         batch_size=32,
         lr=0.05,
         threads=1,
