@@ -163,3 +163,10 @@ def test_config_round_trips_and_validates() -> None:
     for data in [*bad, {"fill": 256}]:
         with pytest.raises(ValueError):
             AugmentConfig.from_dict(data)
+
+
+def test_runs_on_the_device_the_batch_is_on() -> None:
+    x = torch.zeros((8, 1, 28, 28), dtype=torch.uint8).to("meta")  # torch refuses to mix devices
+    cfg = AugmentConfig(crop_padding=2, hflip=True, erasing=1.0)
+    out = augment_batch(x, cfg, torch.Generator().manual_seed(0))
+    assert out.device.type == "meta" and out.shape == x.shape

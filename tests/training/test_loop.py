@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from shoplens.data import load_fashion_mnist, stratified_split
-from shoplens.imaging import PreprocessConfig
+from shoplens.imaging import PreprocessConfig, normalize
 from shoplens.imaging.augment import AugmentConfig
 from shoplens.training import loop
 from shoplens.training.loop import CHECKPOINT_NAME, autocast_dtype, lr_at, train_model
@@ -157,3 +157,11 @@ def test_bf16_training_learns_with_fp32_weights(splits):
     assert all(w.dtype != torch.bfloat16 for w in weights.values())
     reference = full.model.state_dict()
     assert not all(torch.equal(weights[k], reference[k]) for k in weights)  # the forward pass ran in bf16
+
+
+def test_training_normalises_exactly_as_serving_does_on_any_device():
+    x = torch.randint(0, 256, (16, 1, 28, 28), dtype=torch.uint8)
+    trained = loop._normalized(x, PRE)
+    assert torch.equal(trained, torch.from_numpy(normalize(x.numpy(), PRE)))  # bit for bit: one preprocessing
+    assert trained.is_contiguous(memory_format=torch.channels_last)
+    assert loop._normalized(x.to("meta"), PRE).device.type == "meta"  # a GPU normalises its own batches

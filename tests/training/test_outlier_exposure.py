@@ -24,6 +24,12 @@ def test_outliers_have_the_garments_shape_and_vary() -> None:
     assert torch.equal(out, again)
 
 
+def test_outliers_are_drawn_on_the_device_the_garments_are_on() -> None:
+    garments = torch.randint(0, 256, (64, 1, 28, 28), dtype=torch.uint8).to("meta")  # mixing devices raises
+    out = synthetic_outliers(garments, torch.Generator().manual_seed(0))
+    assert out.device.type == "meta" and out.shape == garments.shape and out.dtype == torch.uint8
+
+
 def test_uniform_loss_is_lowest_for_no_preference() -> None:
     flat = uniform_loss(torch.zeros((4, 10)))
     sure = uniform_loss(torch.tensor([[9.0] + [0.0] * 9] * 4))

@@ -59,3 +59,11 @@ def test_config_round_trips_and_rejects_bad_values() -> None:
 def test_rejects_float_batches() -> None:
     with pytest.raises(ValueError):
         photo_augment(torch.zeros((2, 1, 28, 28)), PhotoAugmentConfig(probability=1.0), torch.Generator())
+
+
+def test_runs_on_the_device_the_batch_is_on() -> None:
+    # torch refuses to mix devices, so a batch on the "meta" device fails wherever a draw was left on the CPU;
+    # this is what lets a GPU prepare its own training batches
+    cfg = PhotoAugmentConfig(probability=1.0, noise=1.0, shadow=1.0, blur=1.0, lowres=1.0)
+    out = photo_augment(batch().to("meta"), cfg, torch.Generator().manual_seed(0))
+    assert out.device.type == "meta" and out.shape == (64, 1, 28, 28) and out.dtype == torch.uint8

@@ -148,14 +148,14 @@ def normalize(batch: np.ndarray, cfg: PreprocessConfig) -> np.ndarray:
         )
     if batch.dtype != np.uint8:
         raise ValueError(f"expected a uint8 batch, got {batch.dtype}")
-    scale, shift = _affine(cfg)
+    scale, shift = normalize_affine(cfg)
     out = np.multiply(batch, scale, dtype=np.float32)
     out += shift
     return out
 
 
 @functools.lru_cache(maxsize=64)
-def _affine(cfg: PreprocessConfig) -> tuple[np.ndarray, np.ndarray]:
+def normalize_affine(cfg: PreprocessConfig) -> tuple[np.ndarray, np.ndarray]:
     """normalize() as x * scale + shift: per-channel (1, C, 1, 1) float32 arrays, computed once per config."""
     mean = np.broadcast_to(np.asarray(cfg.mean, np.float64), (cfg.in_chans,))
     std = np.broadcast_to(np.asarray(cfg.std, np.float64), (cfg.in_chans,))

@@ -19,8 +19,9 @@ from shoplens.data import ImageDataset
 from shoplens.data.stream import FileDataset
 from shoplens.errors import ShopLensError
 from shoplens.files import write_atomic
-from shoplens.imaging import PreprocessConfig, normalize
+from shoplens.imaging import PreprocessConfig
 from shoplens.imaging.augment import augment_batch
+from shoplens.imaging.preprocess import normalize_affine
 from shoplens.inference.cpu import has_amx_bf16
 from shoplens.inference.devices import torch_device
 from shoplens.inference.predictor import forward
@@ -138,9 +139,8 @@ def _batch_loss(
     if k:
         x = torch.cat([x[: len(x) - k], synthetic_outliers(x[len(x) - k :], gen)])
         y = y[: len(y) - k]
-    x = torch.from_numpy(normalize(x.numpy(), preprocess)).contiguous(memory_format=torch.channels_last)
     device = next(model.parameters()).device
-    x, y = x.to(device), y.to(device)
+    x, y = _normalized(x, preprocess).to(device), y.to(device)
     with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
         logits, features = logits_and_features(model, x)
     logits, features = logits.float(), features.float()  # losses in fp32
@@ -150,6 +150,12 @@ def _batch_loss(
     if k:
         loss = loss + cfg.outlier_weight * uniform_loss(logits[len(y) :])
     return loss, logits[: len(y)], y
+
+
+def _normalized(x: torch.Tensor, preprocess: PreprocessConfig) -> torch.Tensor:
+    """A uint8 batch as the model's float input (channels-last): imaging.normalize, on the batch's device."""
+    scale, shift = (torch.from_numpy(a).to(x.device) for a in normalize_affine(preprocess))
+    return (x.float() * scale + shift).contiguous(memory_format=torch.channels_last)
 
 
 def _set_threads(cfg: TrainConfig, dist: Dist) -> None:
@@ -232,6 +238,7 @@ def train_model(
                 p = progress_now()
                 if p >= 1.0:
                     break
+                x = x.to(device)  # a GPU prepares its batches itself (same random draws as on the CPU)
                 for group in opt.param_groups:
                     group["lr"] = lr_at(p, cfg)
                 x = augment_batch(x, cfg.augment, gen) if cfg.augment.enabled else x

@@ -14,48 +14,49 @@ import torch.nn.functional as F
 FAMILIES = ("field", "blob", "noise", "ramp", "shapes", "lines", "jigsaw")
 
 
-def _rand(n: int, g: torch.Generator, low: float = 0.0, high: float = 1.0) -> torch.Tensor:
-    """(n, 1, 1, 1) uniform floats in [low, high)."""
-    return low + (high - low) * torch.rand((n, 1, 1, 1), generator=g)
+def _rand(n: int, g: torch.Generator, low: float = 0.0, high: float = 1.0, device=None) -> torch.Tensor:
+    """(n, 1, 1, 1) uniform floats in [low, high), drawn from g (on the CPU) and moved to device."""
+    return (low + (high - low) * torch.rand((n, 1, 1, 1), generator=g)).to(device)
 
 
-def _field(n: int, size: tuple[int, int], g: torch.Generator) -> torch.Tensor:
+def _field(n: int, size: tuple[int, int], g: torch.Generator, device=None) -> torch.Tensor:
     """Smooth random fields 0..1: coarse noise (3–8 cells, one grid per batch) upsampled."""
     cells = int(torch.randint(3, 9, (1,), generator=g))
-    coarse = torch.rand((n, 1, cells, cells), generator=g)
+    coarse = torch.rand((n, 1, cells, cells), generator=g).to(device)
     return F.interpolate(coarse, size=size, mode="bicubic", align_corners=False).clamp(0, 1)
 
 
-def _grid(n: int, size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+def _grid(n: int, size: tuple[int, int], device=None) -> tuple[torch.Tensor, torch.Tensor]:
     """(n, 1, H, W) y and x coordinates in -1..1."""
-    ys = torch.linspace(-1, 1, size[0]).view(1, 1, -1, 1).expand(n, 1, *size)
-    xs = torch.linspace(-1, 1, size[1]).view(1, 1, 1, -1).expand(n, 1, *size)
+    ys = torch.linspace(-1, 1, size[0], device=device).view(1, 1, -1, 1).expand(n, 1, *size)
+    xs = torch.linspace(-1, 1, size[1], device=device).view(1, 1, 1, -1).expand(n, 1, *size)
     return ys, xs
 
 
-def _shapes(n: int, size: tuple[int, int], g: torch.Generator) -> torch.Tensor:
+def _shapes(n: int, size: tuple[int, int], g: torch.Generator, device=None) -> torch.Tensor:
     """One to four filled ellipses or rectangles of random grey levels."""
-    ys, xs = _grid(n, size)
-    out = torch.zeros((n, 1, *size))
+    ys, xs = _grid(n, size, device)
+    out = torch.zeros((n, 1, *size), device=device)
     for _ in range(int(torch.randint(1, 5, (1,), generator=g))):
-        cy, cx = _rand(n, g, -0.6, 0.6), _rand(n, g, -0.6, 0.6)
-        ry, rx = _rand(n, g, 0.15, 0.9), _rand(n, g, 0.15, 0.9)
+        cy, cx = _rand(n, g, -0.6, 0.6, device), _rand(n, g, -0.6, 0.6, device)
+        ry, rx = _rand(n, g, 0.15, 0.9, device), _rand(n, g, 0.15, 0.9, device)
         ellipse = ((ys - cy) / ry) ** 2 + ((xs - cx) / rx) ** 2 <= 1
         box = ((ys - cy).abs() <= ry) & ((xs - cx).abs() <= rx)
-        inside = torch.where(torch.rand((n, 1, 1, 1), generator=g) < 0.5, ellipse, box)
-        out = torch.where(inside, _rand(n, g, 0.2, 1.0), out)
+        inside = torch.where(_rand(n, g, device=device) < 0.5, ellipse, box)
+        out = torch.where(inside, _rand(n, g, 0.2, 1.0, device), out)
     return out
 
 
-def _lines(n: int, size: tuple[int, int], g: torch.Generator) -> torch.Tensor:
+def _lines(n: int, size: tuple[int, int], g: torch.Generator, device=None) -> torch.Tensor:
     """Rows of text-like dashes, or stripes at an angle."""
-    ys, xs = _grid(n, size)
-    period = _rand(n, g, 0.15, 0.5)
-    angle = torch.where(torch.rand((n, 1, 1, 1), generator=g) < 0.6, torch.zeros(()), _rand(n, g, 0, 3.1416))
+    ys, xs = _grid(n, size, device)
+    period = _rand(n, g, 0.15, 0.5, device)
+    straight = _rand(n, g, device=device) < 0.6
+    angle = torch.where(straight, torch.zeros((), device=device), _rand(n, g, 0, 3.1416, device))
     u = ys * torch.cos(angle) + xs * torch.sin(angle)
-    rows = torch.sin(u / period * 3.1416) > _rand(n, g, 0.0, 0.6)
-    words = _field(n, size, g) > 0.45
-    return (rows & words).float() * _rand(n, g, 0.4, 1.0)
+    rows = torch.sin(u / period * 3.1416) > _rand(n, g, 0.0, 0.6, device)
+    words = _field(n, size, g, device) > 0.45
+    return (rows & words).float() * _rand(n, g, 0.4, 1.0, device)
 
 
 def _jigsaw(garments: torch.Tensor, g: torch.Generator) -> torch.Tensor:
@@ -72,20 +73,21 @@ def _jigsaw(garments: torch.Tensor, g: torch.Generator) -> torch.Tensor:
 def synthetic_outliers(garments: torch.Tensor, g: torch.Generator) -> torch.Tensor:
     """As many non-product uint8 images as garments (N, 1, H, W) given; some are made from the garments."""
     n, _, h, w = garments.shape
-    size = (h, w)
+    size, device = (h, w), garments.device
     x = garments.float() / 255
-    family = torch.randint(len(FAMILIES), (n,), generator=g).view(n, 1, 1, 1)
-    field = _field(n, size, g)
+    family = torch.randint(len(FAMILIES), (n,), generator=g).view(n, 1, 1, 1).to(device)
+    field = _field(n, size, g, device)
+    ys, xs = _grid(n, size, device)
     options = {
-        "field": field * _rand(n, g, 0.3, 1.0),
-        "blob": (field > _rand(n, g, 0.35, 0.6)).float() * (0.4 + 0.6 * _field(n, size, g)),
-        "noise": torch.rand((n, 1, *size), generator=g) * _rand(n, g, 0.3, 1.0),
-        "ramp": ((_grid(n, size)[1] * _rand(n, g, -1, 1) + _grid(n, size)[0] * _rand(n, g, -1, 1)) / 2 + 0.5),
-        "shapes": _shapes(n, size, g),
-        "lines": _lines(n, size, g),
+        "field": field * _rand(n, g, 0.3, 1.0, device),
+        "blob": (field > _rand(n, g, 0.35, 0.6, device)).float() * (0.4 + 0.6 * _field(n, size, g, device)),
+        "noise": torch.rand((n, 1, *size), generator=g).to(device) * _rand(n, g, 0.3, 1.0, device),
+        "ramp": ((xs * _rand(n, g, -1, 1, device) + ys * _rand(n, g, -1, 1, device)) / 2 + 0.5),
+        "shapes": _shapes(n, size, g, device),
+        "lines": _lines(n, size, g, device),
         "jigsaw": _jigsaw(x, g),
     }
-    out = torch.zeros((n, 1, *size))
+    out = torch.zeros((n, 1, *size), device=device)
     for k, name in enumerate(FAMILIES):
         out = torch.where(family == k, options[name], out)
     return out.clamp(0, 1).mul(255).round().to(torch.uint8)

@@ -71,18 +71,22 @@ class PhotoAugmentConfig:
         return cls(**data)
 
 
-def _rand(n: int, generator: torch.Generator, low: float = 0.0, high: float = 1.0) -> torch.Tensor:
-    """(n, 1, 1, 1) uniform floats in [low, high)."""
-    return low + (high - low) * torch.rand((n, 1, 1, 1), generator=generator)
+def _rand(n: int, g: torch.Generator, low: float = 0.0, high: float = 1.0, device=None) -> torch.Tensor:
+    """(n, 1, 1, 1) uniform floats in [low, high), drawn from g (on the CPU) and moved to device."""
+    return (low + (high - low) * torch.rand((n, 1, 1, 1), generator=g)).to(device)
 
 
-def _chance(n: int, p: float, generator: torch.Generator) -> torch.Tensor:
+def _chance(n: int, p: float, g: torch.Generator, device=None) -> torch.Tensor:
     """(n, 1, 1, 1) booleans, each True with probability p."""
-    return torch.rand((n, 1, 1, 1), generator=generator) < p
+    return (torch.rand((n, 1, 1, 1), generator=g) < p).to(device)
 
 
 def photo_augment(x: torch.Tensor, cfg: PhotoAugmentConfig, generator: torch.Generator) -> torch.Tensor:
-    """A copy of a uint8 (N, 1, H, W) batch in which a random share of images looks like a read photo."""
+    """A copy of a uint8 (N, 1, H, W) batch in which a random share of images looks like a read photo.
+
+    The batch may live on any device: the random draws come from `generator` on the CPU (so a seed gives the
+    same photos everywhere) and the arithmetic runs where the batch is.
+    """
     if x.ndim != 4 or x.dtype != torch.uint8:
         raise ValueError(f"expected a uint8 (N, C, H, W) tensor, got {x.dtype} of shape {tuple(x.shape)}")
     chosen = torch.rand(len(x), generator=generator) < cfg.probability
@@ -95,7 +99,7 @@ def photo_augment(x: torch.Tensor, cfg: PhotoAugmentConfig, generator: torch.Gen
 
 def _as_photo(x: torch.Tensor, cfg: PhotoAugmentConfig, g: torch.Generator) -> torch.Tensor:
     """The chain of photo effects on floats 0..1."""
-    n = len(x)
+    n, device = len(x), x.device
     x, mask = _photograph(x, g)
     kept = _mask_error(mask, cfg.mask_error, g)
     x = x * F.avg_pool2d(kept, 3, 1, 1).clamp(min=kept)  # black outside the (soft-edged) mask
@@ -103,7 +107,11 @@ def _as_photo(x: torch.Tensor, cfg: PhotoAugmentConfig, g: torch.Generator) -> t
     x = _where(_chance(n, cfg.blur, g).view(n), x, lambda v: _blur_or_sharpen(v, g))
     noisy = _chance(n, cfg.noise, g).view(n)
     x = _where(
-        noisy, x, lambda v: v + torch.randn(v.shape, generator=g) * _rand(len(v), g, 0.0, 0.06) * (v > 0)
+        noisy,
+        x,
+        lambda v: (
+            v + torch.randn(v.shape, generator=g).to(device) * _rand(len(v), g, 0.0, 0.06, device) * (v > 0)
+        ),
     )
     x = _where(_chance(n, cfg.lowres, g).view(n), x, lambda v: _lowres(v, g))
     return _place(x.clamp(0, 1), cfg, g)
@@ -127,18 +135,19 @@ def _mask_error(mask: torch.Tensor, p: float, g: torch.Generator) -> torch.Tenso
 
 def _photograph(x: torch.Tensor, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """(what reading back a photo of each garment gives, its product mask), both (N, 1, H, W) floats."""
-    n = len(x)
-    soft = _chance(n, 0.5, g)
+    n, device = len(x), x.device
+    soft = _chance(n, 0.5, g, device)
     alpha = torch.where(
         soft,
-        (x * _rand(n, g, 1.5, 5.0)).clamp(0, 1),
-        ((x - _rand(n, g, 0.02, 0.15)) / _rand(n, g, 0.02, 0.1) + 0.5).clamp(0, 1),
+        (x * _rand(n, g, 1.5, 5.0, device)).clamp(0, 1),
+        ((x - _rand(n, g, 0.02, 0.15, device)) / _rand(n, g, 0.02, 0.1, device) + 0.5).clamp(0, 1),
     )
     look = _look(x, g)
     kind = torch.multinomial(torch.tensor(_BACKGROUND_WEIGHTS), n, replacement=True, generator=g).view(
         n, 1, 1, 1
     )
     light, mid, dark = _rand(n, g, 0.75, 1.0), _rand(n, g, 0.3, 0.7), _rand(n, g, 0.0, 0.2)
+    kind, light, mid, dark = kind.to(device), light.to(device), mid.to(device), dark.to(device)
     bg = torch.where(kind == 0, light, torch.where(kind == 1, mid, dark))
     photo = bg * (1 - alpha) + look * alpha
     darker = (bg - photo) / bg.clamp_min(0.25)
@@ -154,23 +163,27 @@ def _photograph(x: torch.Tensor, g: torch.Generator) -> tuple[torch.Tensor, torc
 def _look(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
     """The garment's lightness 0..1 in the photo: a colour shaded, lit, flat or patterned."""
     n, _, h, w = x.shape
-    colour, other = _rand(n, g, 0.03, 0.97), _rand(n, g, 0.0, 1.0)
+    device = x.device
+    colour, other = _rand(n, g, 0.03, 0.97, device), _rand(n, g, 0.0, 1.0, device)
     detail = x / x.amax(dim=(2, 3), keepdim=True).clamp_min(1e-3)
-    detail = torch.where(_chance(n, 0.5, g), 1 - detail, detail)
-    period = torch.randint(2, 7, (n, 1, 1, 1), generator=g)
-    ys = torch.arange(h).view(1, 1, h, 1)
-    xs = torch.arange(w).view(1, 1, 1, w)
-    stripes = torch.where(_chance(n, 0.5, g), (xs // period) % 2 == 0, ((xs + ys) // period) % 2 == 0)
+    detail = torch.where(_chance(n, 0.5, g, device), 1 - detail, detail)
+    period = torch.randint(2, 7, (n, 1, 1, 1), generator=g).to(device)
+    ys = torch.arange(h, device=device).view(1, 1, h, 1)
+    xs = torch.arange(w, device=device).view(1, 1, 1, w)
+    vertical = _chance(n, 0.5, g, device)
+    stripes = torch.where(vertical, (xs // period) % 2 == 0, ((xs + ys) // period) % 2 == 0)
     looks = torch.stack(
         [
-            1 - x ** torch.exp(_rand(n, g, -0.5, 0.4)) * (1 - colour),  # Fashion-MNIST's value is darkness
-            colour * (_rand(n, g, 0.5, 0.8) + _rand(n, g, 0.2, 0.5) * detail),
+            1
+            - x ** torch.exp(_rand(n, g, -0.5, 0.4, device))
+            * (1 - colour),  # Fashion-MNIST's value is darkness
+            colour * (_rand(n, g, 0.5, 0.8, device) + _rand(n, g, 0.2, 0.5, device) * detail),
             colour.expand(n, 1, h, w),
             torch.where(stripes, colour, other) * (0.75 + 0.25 * x),
         ]
     )
-    pick = torch.multinomial(torch.tensor(_LOOK_WEIGHTS), n, replacement=True, generator=g)
-    return looks[pick, torch.arange(n)]
+    pick = torch.multinomial(torch.tensor(_LOOK_WEIGHTS), n, replacement=True, generator=g).to(device)
+    return looks[pick, torch.arange(n, device=device)]
 
 
 def _leftover(x_and_mask: torch.Tensor, g: torch.Generator) -> torch.Tensor:
@@ -178,13 +191,16 @@ def _leftover(x_and_mask: torch.Tensor, g: torch.Generator) -> torch.Tensor:
     x, mask = x_and_mask[:, :1], x_and_mask[:, 1:]
     dy, dx = (torch.randint(-3, 4, (2,), generator=g)).tolist()
     blob = F.avg_pool2d(torch.roll(mask, shifts=(dy, dx), dims=(2, 3)), 5, 1, 2)
-    return torch.cat([torch.maximum(x, blob * _rand(len(x), g, 0.05, 0.4) * (1 - mask)), mask], 1)
+    return torch.cat([torch.maximum(x, blob * _rand(len(x), g, 0.05, 0.4, x.device) * (1 - mask)), mask], 1)
 
 
 def _blur_or_sharpen(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
     """Blend with a 3×3 blur: towards it (soft photo) or away from it (sharpened), per image."""
-    kernel = torch.tensor([[1.0, 2.0, 1.0], [2.0, 4.0, 2.0], [1.0, 2.0, 1.0]]).view(1, 1, 3, 3) / 16
-    return x + _rand(len(x), g, -0.6, 1.0) * (F.conv2d(x, kernel, padding=1) - x)
+    kernel = (
+        torch.tensor([[1.0, 2.0, 1.0], [2.0, 4.0, 2.0], [1.0, 2.0, 1.0]], device=x.device).view(1, 1, 3, 3)
+        / 16
+    )
+    return x + _rand(len(x), g, -0.6, 1.0, x.device) * (F.conv2d(x, kernel, padding=1) - x)
 
 
 def _lowres(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
@@ -204,6 +220,6 @@ def _place(x: torch.Tensor, cfg: PhotoAugmentConfig, g: torch.Generator) -> torc
     cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
     theta = torch.stack(
         [torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1
-    )
+    ).to(x.device)
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
