@@ -11,7 +11,7 @@ from PIL import Image
 
 from shoplens.imaging.background import border_mask, fit_background, is_gradient, luma, to_lab
 from shoplens.imaging.foreground import separate
-from shoplens.imaging.photo import CUE_NAMES, fit_to_input, read_photo
+from shoplens.imaging.photo import CUE_NAMES, fit_to_input, letterbox, read_photo
 
 
 def shirt_mask(h: int, w: int, top: int, left: int, side: int) -> np.ndarray:
@@ -322,3 +322,57 @@ def test_fit_keeps_aspect_and_a_thin_product_keeps_a_pixel() -> None:
 def test_border_mask_is_at_least_one_pixel() -> None:
     border = border_mask((5, 7))
     assert border[0].all() and border[:, -1].all() and not border[2, 3]
+
+
+def _letterboxed(inner: Image.Image, bars: str, fill: tuple[int, int, int]) -> Image.Image:
+    """The photo padded with flat bars: to a square (top and bottom, or left and right), or framed on all sides."""
+    w, h = inner.size
+    size = {"square": (max(w, h), max(w, h)), "frame": (w * 6 // 5, h * 6 // 5)}[bars]
+    canvas = Image.new("RGB", size, fill)
+    canvas.paste(inner, ((size[0] - w) // 2, (size[1] - h) // 2))
+    return _jpeg(canvas)
+
+
+@pytest.mark.parametrize("fill", [(255, 255, 255), (0, 0, 0)])
+@pytest.mark.parametrize(
+    ("shape", "bars"), [((300, 200), "square"), ((200, 300), "square"), ((220, 220), "frame")]
+)
+@pytest.mark.parametrize("backdrop", ["grey", "gradient"])
+def test_a_letterboxed_photo_is_read_as_the_photo_inside_its_bars(fill, shape, bars, backdrop) -> None:
+    h, w = shape
+    xx = np.mgrid[0:h, 0:w][1].astype(np.float32)
+    level = np.full((h, w), 140.0) if backdrop == "grey" else 200 - 90 * xx / w
+    shirt = shirt_mask(h, w, h // 5, w // 5, 3 * min(h, w) // 5)
+    inner = photo(np.repeat(level[..., None], 3, axis=2), shirt, (150, 30, 40))
+    alone = read_photo(_jpeg(inner)).array.astype(int)
+    padded = read_photo(_letterboxed(inner, bars, fill)).array.astype(int)
+    # read with its bars, the photo inside came out 31–85 grey levels away from reading it alone; now 1–8
+    assert np.abs(padded - alone).mean() < 12
+
+
+def test_bars_are_found_on_opposite_sides_only_and_never_on_thumbnails() -> None:
+    inner = np.full((100, 200, 3), 120, np.uint8)
+    boxed = np.full((200, 200, 3), 255, np.uint8)
+    boxed[50:150] = inner
+    rows, cols = letterbox(boxed)
+    assert abs(rows.start - 50) <= 3 and abs(rows.stop - 150) <= 3 and cols == slice(0, 200)
+    one_sided = boxed[50:]  # a bar at the bottom alone is a backdrop, not a letterbox
+    assert letterbox(one_sided) is None
+    assert letterbox(np.ascontiguousarray(boxed[::5, ::5])) is None  # 40 px: never searched
+
+
+def test_a_plain_backdrop_and_a_product_spanning_the_frame_are_not_letterboxes() -> None:
+    white = np.full((240, 240, 3), 250, np.uint8)
+    shirt = np.asarray(photo(white, shirt_mask(240, 240, 40, 40, 160), (30, 40, 60)))
+    assert letterbox(shirt) is None
+    rng = np.random.default_rng(0)
+    clutch = np.zeros(
+        (240, 240, 3), np.uint8
+    )  # a bag as wide as the frame on black: bars, but nothing inside
+    clutch[70:170] = rng.integers(90, 200, (100, 240, 1))
+    assert letterbox(clutch) is not None
+    out = read_photo(Image.fromarray(clutch)).array[0]
+    rows = np.flatnonzero(out.max(1) > 40)
+    assert (out[rows[0] : rows[-1] + 1] > 40).mean() > 0.8 and 9 <= len(
+        rows
+    ) <= 16  # the whole bag, as before
