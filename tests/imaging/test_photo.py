@@ -7,10 +7,10 @@ import io
 import cv2
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from shoplens.imaging.background import border_mask, fit_background, is_gradient, luma, to_lab
-from shoplens.imaging.foreground import separate
+from shoplens.imaging.foreground import drop_corner_overlays, separate
 from shoplens.imaging.photo import CUE_NAMES, fit_to_input, letterbox, read_photo
 
 
@@ -376,3 +376,35 @@ def test_a_plain_backdrop_and_a_product_spanning_the_frame_are_not_letterboxes()
     assert (out[rows[0] : rows[-1] + 1] > 40).mean() > 0.8 and 9 <= len(
         rows
     ) <= 16  # the whole bag, as before
+
+
+def test_a_sale_badge_in_a_corner_is_not_taken_for_the_product() -> None:
+    bg = np.full((240, 200, 3), 235, np.uint8)
+    shirt = cv2.GaussianBlur(
+        shirt_mask(240, 200, 60, 40, 130).astype(np.float32), (0, 0), 2.0
+    )  # a soft outline
+    plain = Image.fromarray(bg - (shirt[..., None] * np.array([60, 70, 80])).astype(np.uint8))
+    badged = plain.copy()
+    ImageDraw.Draw(badged).ellipse(
+        (8, 8, 40, 40), fill=(220, 30, 40)
+    )  # crisp and saturated: it outshone the shirt
+    alone, with_badge = read_photo(plain), read_photo(badged)
+    assert not with_badge.mask[:40, :40].any() and with_badge.mask.mean() > 0.2
+    assert np.abs(with_badge.array.astype(int) - alone.array.astype(int)).mean() < 3
+
+
+def test_only_small_parts_clear_of_the_product_in_a_corner_are_overlays() -> None:
+    mask = np.zeros((100, 100), bool)
+    mask[30:90, 35:75] = True  # the product
+    mask[3:13, 3:13] = True  # a badge in the top-left corner
+    kept, parts = drop_corner_overlays(mask)
+    assert parts == 1 and not kept[:20, :20].any() and kept[30:90, 35:75].all()
+    wide = np.zeros((100, 100), bool)
+    wide[5:60, 0:60] = True
+    wide[50:98, 40:100] = True
+    wide[88:98, 2:12] = True  # in a corner, but inside the box of the rest: a sandal's strap
+    assert drop_corner_overlays(wide)[1] == 2
+    pair = np.zeros((100, 100), bool)
+    pair[40:60, 40:60] = True
+    pair[80:98, 80:98] = True  # as large as the other part: a second shoe, not a badge
+    assert drop_corner_overlays(pair)[1] == 2

@@ -48,6 +48,12 @@ INTERIOR_MAX_SHARE = 0.6  # not when the product fills more of the photo than th
 # Strands of the mask narrower than this (px of the working copy) that run to the photo's edge are dropped.
 THIN_WIDTH = 5
 KEEP_SHARE = 0.08  # components smaller than this share of the largest are dropped
+# A part of the mask wholly within this share of the width and of the height from one corner, smaller than
+# OVERLAY_SHARE of the photo and than OVERLAY_RATIO of the largest other part, and outside the box of the other
+# parts is laid over the photo (a "sale" badge, a logo, a watermark).
+OVERLAY_ZONE = 0.3
+OVERLAY_SHARE = 0.05
+OVERLAY_RATIO = 0.5  # at most this share of the largest other part
 SOFT_EDGE_RATIO = 0.3  # parts whose outline is softer than this share of the sharpest part's are shading
 GRABCUT_SIDE = 128  # GrabCut runs on a copy no larger than this
 
@@ -165,6 +171,8 @@ def _foreground(
         if refined.any():
             mask, parts, used = refined, refined_parts, True
     if parts > 1:
+        mask, parts = drop_corner_overlays(mask)
+    if parts > 1:
         mask, parts = drop_soft_parts(mask, distance)
     mask, parts = drop_thin_border_parts(mask, parts)
     return Foreground(mask, distance, threshold, parts, used)
@@ -186,6 +194,31 @@ def drop_thin_border_parts(mask: np.ndarray, parts: int) -> tuple[np.ndarray, in
         return mask, parts
     cleaned, kept = clean_mask(mask & ~np.isin(labels, strands[strands > 0]))
     return (cleaned, kept) if cleaned.any() else (mask, parts)
+
+
+def drop_corner_overlays(mask: np.ndarray) -> tuple[np.ndarray, int]:
+    """Drop small parts of the mask confined to a corner while another part is not, and count the parts kept.
+
+    Shops lay badges, logos and watermarks over a corner of the photo; their crisp, saturated edges would
+    otherwise outshine the product's softer outline (drop_soft_parts) or stretch its bounding box.
+    """
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    if count <= 2:
+        return mask, count - 1
+    h, w = mask.shape
+    x, y, width, height, area = (stats[1:, i] for i in range(5))
+    across = (x + width <= OVERLAY_ZONE * w) | (x >= (1 - OVERLAY_ZONE) * w)
+    along = (y + height <= OVERLAY_ZONE * h) | (y >= (1 - OVERLAY_ZONE) * h)
+    overlay = across & along & (area < OVERLAY_SHARE * h * w)
+    if overlay.all() or not overlay.any():
+        return mask, count - 1
+    rest = ~overlay  # an overlay lies outside the box of the rest: a sandal's strap in a corner stays
+    top, left = y[rest].min(), x[rest].min()
+    bottom, right = (y + height)[rest].max(), (x + width)[rest].max()
+    outside = (x + width <= left) | (x >= right) | (y + height <= top) | (y >= bottom)
+    small = area <= OVERLAY_RATIO * area[rest].max()  # ... and is well smaller than the product
+    keep = np.flatnonzero(~(overlay & outside & small)) + 1
+    return np.isin(labels, keep), len(keep)
 
 
 def drop_soft_parts(mask: np.ndarray, distance: np.ndarray) -> tuple[np.ndarray, int]:
