@@ -37,9 +37,7 @@ CUTOUT_BORDER = 0.9  # share of the border that must be transparent for an image
 # Letterboxing: bars of one flat colour that shops and platforms add on opposite sides to make a photo square.
 BAR_TOLERANCE = 6  # grey levels a bar's pixels may stray from its colour (JPEG, resampling)
 BAR_STEP = 10  # the least step, in grey levels, from a bar to the photo inside it ...
-BAR_EDGE_SHARE = (
-    0.9  # ... along at least this share of the bar's inner edge (a straight cut, not a product's top)
-)
+BAR_EDGE_SHARE = 0.9  # ... along at least this share of its inner edge (a straight cut, not a product's top)
 BAR_MIN = 2  # a bar is at least this many working-copy pixels deep
 BAR_MARGIN = 2  # rows or columns cut beyond a bar's last one: its blend with the photo on resampling
 BAR_MIN_SIDE = 48  # smaller working copies (thumbnails, Fashion-MNIST itself) are never searched for bars

@@ -14,26 +14,34 @@ import torch.nn.functional as F
 FAMILIES = ("field", "blob", "noise", "ramp", "shapes", "lines", "jigsaw")
 
 
-def _rand(n: int, g: torch.Generator, low: float = 0.0, high: float = 1.0, device=None) -> torch.Tensor:
+def _rand(
+    n: int, g: torch.Generator, low: float = 0.0, high: float = 1.0, device: torch.device | None = None
+) -> torch.Tensor:
     """(n, 1, 1, 1) uniform floats in [low, high), drawn from g (on the CPU) and moved to device."""
     return (low + (high - low) * torch.rand((n, 1, 1, 1), generator=g)).to(device)
 
 
-def _field(n: int, size: tuple[int, int], g: torch.Generator, device=None) -> torch.Tensor:
+def _field(
+    n: int, size: tuple[int, int], g: torch.Generator, device: torch.device | None = None
+) -> torch.Tensor:
     """Smooth random fields 0..1: coarse noise (3–8 cells, one grid per batch) upsampled."""
     cells = int(torch.randint(3, 9, (1,), generator=g))
     coarse = torch.rand((n, 1, cells, cells), generator=g).to(device)
     return F.interpolate(coarse, size=size, mode="bicubic", align_corners=False).clamp(0, 1)
 
 
-def _grid(n: int, size: tuple[int, int], device=None) -> tuple[torch.Tensor, torch.Tensor]:
+def _grid(
+    n: int, size: tuple[int, int], device: torch.device | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(n, 1, H, W) y and x coordinates in -1..1."""
     ys = torch.linspace(-1, 1, size[0], device=device).view(1, 1, -1, 1).expand(n, 1, *size)
     xs = torch.linspace(-1, 1, size[1], device=device).view(1, 1, 1, -1).expand(n, 1, *size)
     return ys, xs
 
 
-def _shapes(n: int, size: tuple[int, int], g: torch.Generator, device=None) -> torch.Tensor:
+def _shapes(
+    n: int, size: tuple[int, int], g: torch.Generator, device: torch.device | None = None
+) -> torch.Tensor:
     """One to four filled ellipses or rectangles of random grey levels."""
     ys, xs = _grid(n, size, device)
     out = torch.zeros((n, 1, *size), device=device)
@@ -47,7 +55,9 @@ def _shapes(n: int, size: tuple[int, int], g: torch.Generator, device=None) -> t
     return out
 
 
-def _lines(n: int, size: tuple[int, int], g: torch.Generator, device=None) -> torch.Tensor:
+def _lines(
+    n: int, size: tuple[int, int], g: torch.Generator, device: torch.device | None = None
+) -> torch.Tensor:
     """Rows of text-like dashes, or stripes at an angle."""
     ys, xs = _grid(n, size, device)
     period = _rand(n, g, 0.15, 0.5, device)

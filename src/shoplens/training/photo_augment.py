@@ -71,12 +71,14 @@ class PhotoAugmentConfig:
         return cls(**data)
 
 
-def _rand(n: int, g: torch.Generator, low: float = 0.0, high: float = 1.0, device=None) -> torch.Tensor:
+def _rand(
+    n: int, g: torch.Generator, low: float = 0.0, high: float = 1.0, device: torch.device | None = None
+) -> torch.Tensor:
     """(n, 1, 1, 1) uniform floats in [low, high), drawn from g (on the CPU) and moved to device."""
     return (low + (high - low) * torch.rand((n, 1, 1, 1), generator=g)).to(device)
 
 
-def _chance(n: int, p: float, g: torch.Generator, device=None) -> torch.Tensor:
+def _chance(n: int, p: float, g: torch.Generator, device: torch.device | None = None) -> torch.Tensor:
     """(n, 1, 1, 1) booleans, each True with probability p."""
     return (torch.rand((n, 1, 1, 1), generator=g) < p).to(device)
 
