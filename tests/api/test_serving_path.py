@@ -66,7 +66,10 @@ def test_serving_an_onnx_bundle_imports_neither_torch_nor_the_training_stack(
 
         asyncio.run(main())
     """)
-    assert out.split() == ["False", "True", "OrtSession", "[]"]
+    lazy, loaded, session, heavy = out.split()
+    assert (lazy, loaded, heavy) == ("False", "True", "[]")
+    # "auto" times ONNX Runtime against OpenVINO at start and keeps the faster: either, never torch
+    assert session in ("OrtSession", "OpenVinoSession")
 
 
 @pytest.fixture
