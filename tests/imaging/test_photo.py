@@ -2,45 +2,15 @@
 
 from __future__ import annotations
 
-import io
-
 import cv2
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from shoplens.imaging.background import border_mask, fit_background, is_gradient, luma, to_lab
-from shoplens.imaging.foreground import drop_corner_overlays, separate
-from shoplens.imaging.photo import CUE_NAMES, fit_to_input, letterbox, read_photo
-
-
-def shirt_mask(h: int, w: int, top: int, left: int, side: int) -> np.ndarray:
-    """A T-shirt silhouette of the given size placed in an (h, w) frame."""
-    pts = np.array([[0.3, 0], [0.7, 0], [1, 0.2], [0.85, 0.35], [0.78, 0.3], [0.78, 1], [0.22, 1], [0.22, 0.3],
-                    [0.15, 0.35], [0, 0.2]])  # fmt: skip
-    mask = np.zeros((h, w), np.uint8)
-    cv2.fillPoly(mask, [(pts * side + [left, top]).astype(np.int32)], 1)
-    return mask > 0
-
-
-def trousers_mask(h: int, w: int, top: int, left: int, side: int) -> np.ndarray:
-    """Trousers: two legs under a waistband, side tall and 0.4 side wide."""
-    pts = np.array([[0.3, 0], [0.7, 0], [0.7, 1], [0.53, 1], [0.5, 0.35], [0.47, 1], [0.3, 1]])
-    mask = np.zeros((h, w), np.uint8)
-    cv2.fillPoly(mask, [(pts * side + [left, top]).astype(np.int32)], 1)
-    return mask > 0
-
-
-def photo(background: np.ndarray, mask: np.ndarray, colour: tuple[int, int, int]) -> Image.Image:
-    """An RGB photo: the background with the masked product painted in a colour."""
-    rgb = background.copy()
-    rgb[mask] = colour
-    return Image.fromarray(rgb.astype(np.uint8))
-
-
-def iou(a: np.ndarray, b: np.ndarray) -> float:
-    """Intersection over union of two masks."""
-    return float((a & b).sum() / max((a | b).sum(), 1))
+from shoplens.imaging.foreground import separate
+from shoplens.imaging.photo import CUE_NAMES, fit_to_input, read_photo
+from tests.imaging.drawn import iou, jpeg, photo, shirt_mask, trousers_mask
 
 
 def test_fashion_mnist_style_image_comes_out_as_it_went_in() -> None:
@@ -94,24 +64,17 @@ def test_mask_finds_the_product_on_difficult_backgrounds(kind: str) -> None:
     assert reading.array[0, :, :6].max() < 20 and reading.array[0, :, -6:].max() < 20  # no background left
 
 
-def _jpeg(img: Image.Image) -> Image.Image:
-    """The photo after a JPEG round trip at quality 85, as a shop's upload would be."""
-    buffer = io.BytesIO()
-    img.save(buffer, "JPEG", quality=85)
-    return Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
-
-
 @pytest.mark.parametrize("background, garment", [(244, 232), (18, 27)])  # white on white, black on black
 def test_a_garment_faint_against_its_background_is_still_found(background: int, garment: int) -> None:
     h, w = 240, 200
     truth = shirt_mask(h, w, 40, 30, 150)
-    img = _jpeg(photo(np.full((h, w, 3), background, np.float32), truth, (garment,) * 3))
+    img = jpeg(photo(np.full((h, w, 3), background, np.float32), truth, (garment,) * 3))
     _, found = separate(np.asarray(img))
     assert 3.0 <= found.threshold < 7.0  # the second, closer look
     assert iou(found.mask, truth) > 0.8
-    empty = _jpeg(Image.fromarray(np.full((h, w, 3), background, np.uint8)))
+    empty = jpeg(Image.fromarray(np.full((h, w, 3), background, np.uint8)))
     noise = np.random.default_rng(0).normal(0, 1.5, (h, w, 3))  # sensor noise on a plain backdrop
-    plain = _jpeg(Image.fromarray(np.clip(background + noise, 0, 255).astype(np.uint8)))
+    plain = jpeg(Image.fromarray(np.clip(background + noise, 0, 255).astype(np.uint8)))
     assert not separate(np.asarray(empty))[1].mask.any() and not separate(np.asarray(plain))[1].mask.any()
 
 
@@ -123,7 +86,7 @@ def test_a_faint_garment_grows_from_its_strongest_part(background: int, garment:
     rgb[truth] = garment  # the garment barely departs from the backdrop ...
     hem = truth & (np.arange(h)[:, None] > 150)  # ... except a darker (lighter) hem, a few % of the photo
     rgb[hem] = panel
-    _, found = separate(np.asarray(_jpeg(Image.fromarray(rgb.astype(np.uint8)))))
+    _, found = separate(np.asarray(jpeg(Image.fromarray(rgb.astype(np.uint8)))))
     assert found.threshold < 7.0  # grown at the closer bar ...
     assert iou(found.mask, truth) > 0.8  # ... into the whole garment, not just its hem
 
@@ -134,7 +97,7 @@ def test_a_white_garment_a_shade_lighter_than_its_grey_backdrop_grows_from_its_l
     rgb = np.full((h, w, 3), 222, np.float32)  # light grey: little headroom above it, so ...
     rgb[truth] = 236  # ... the garment departs far in luma (past LOW_CONTRAST) but by under 7 ΔE in colour
     rgb[truth & (np.arange(h)[:, None] > 150)] = 252  # only its lightest part passes the first bar
-    _, found = separate(np.asarray(_jpeg(Image.fromarray(rgb.astype(np.uint8)))))
+    _, found = separate(np.asarray(jpeg(Image.fromarray(rgb.astype(np.uint8)))))
     assert found.threshold < 7.0 and iou(found.mask, truth) > 0.8
 
 
@@ -144,7 +107,7 @@ def test_a_bold_product_does_not_grow_into_its_soft_shadow() -> None:
     shadow = cv2.GaussianBlur(np.roll(truth, (8, 10), axis=(0, 1)).astype(np.float32), (0, 0), 6)
     rgb = np.repeat((248 * (1 - 0.06 * shadow))[..., None], 3, axis=2)  # a faint drop shadow
     rgb[truth] = (25, 35, 70)
-    _, found = separate(np.asarray(_jpeg(Image.fromarray(rgb.astype(np.uint8)))))
+    _, found = separate(np.asarray(jpeg(Image.fromarray(rgb.astype(np.uint8)))))
     assert found.threshold >= 7.0 and iou(found.mask, truth) > 0.9
 
 
@@ -171,7 +134,7 @@ def test_a_radial_gradient_peaking_inside_the_frame_is_background_not_product(
     cone = 70 + 170 * (1 - r / r.max())  # brightest under the garment's hem, falling off to every edge
     truth = shirt_mask(h, w, 30, 60, 120)
     img = photo(np.repeat(cone[..., None], 3, axis=2), truth, colour)
-    background, found = separate(np.asarray(_jpeg(img)))
+    background, found = separate(np.asarray(jpeg(img)))
     assert is_gradient(background)  # fitted again inside the frame ...
     assert iou(found.mask, truth) > 0.85  # ... so the peak around the product is not read as part of it
 
@@ -183,7 +146,7 @@ def test_seams_running_to_the_edge_are_dropped_and_a_thin_strap_is_kept() -> Non
     rgb = np.full((h, w, 3), 200.0, np.float32)
     rgb[:, 60:62] = rgb[:, 140:142] = 120  # two floorboard seams, through and beside the garment
     rgb[truth] = (150, 30, 40)
-    _, found = separate(np.asarray(_jpeg(Image.fromarray(rgb.astype(np.uint8)))))
+    _, found = separate(np.asarray(jpeg(Image.fromarray(rgb.astype(np.uint8)))))
     assert iou(found.mask, truth) > 0.9
     assert not found.mask[:40].any() and not found.mask[215:].any()  # no seam left above or below the garment
     assert found.mask[175:195, 98:101].mean() > 0.8  # the strap stays
@@ -194,7 +157,7 @@ def test_the_same_photo_is_always_read_the_same() -> None:
     h, w = 260, 220
     for k in range(10):  # noisy backdrops, where GrabCut refines the mask from random starting draws
         noise = 40 * rng.standard_normal((h, w, 3)).mean(axis=2, keepdims=True) + rng.normal(0, 25, (h, w, 3))
-        img = _jpeg(
+        img = jpeg(
             photo(np.clip(150 + noise, 0, 255), shirt_mask(h, w, 40, 30, 150), (150 + 10 * k, 120, 110))
         )
         first, again = read_photo(img), read_photo(img)
@@ -206,7 +169,7 @@ def test_a_product_on_blotches_of_colour_is_told_by_the_colours_the_border_lacks
     h, w = 240, 200
     backdrop = _clouds(h, w, (200, 60, 200), (60, 190, 70))  # magenta and green clouds: no smooth surface
     truth = shirt_mask(h, w, 40, 30, 140)
-    _, found = separate(np.asarray(_jpeg(photo(backdrop, truth, (120, 75, 45)))))  # a brown shirt
+    _, found = separate(np.asarray(jpeg(photo(backdrop, truth, (120, 75, 45)))))  # a brown shirt
     assert iou(found.mask, truth) > 0.85
 
 
@@ -222,7 +185,7 @@ def test_a_product_cut_off_by_the_edge_of_a_blotched_backdrop_keeps_its_colours(
     backdrop = _clouds(h, w, (200, 60, 200), (60, 190, 70))
     truth = np.zeros((h, w), bool)
     truth[90:, 50:150] = True  # a brown bag cut off by the bottom edge: its colour is on the border too
-    _, found = separate(np.asarray(_jpeg(photo(backdrop, truth, (120, 75, 45)))))
+    _, found = separate(np.asarray(jpeg(photo(backdrop, truth, (120, 75, 45)))))
     assert iou(found.mask, truth) > 0.85
 
 
@@ -233,7 +196,7 @@ def test_planks_whose_shades_run_across_the_frame_are_background() -> None:
     grain = 20 * np.sin(np.arange(w)[None, :, None] / 2.0 + rows / 9.0)
     backdrop = np.broadcast_to(shade + grain, (h, w, 1)) * np.array([1.0, 0.85, 0.6])  # a wood's browns
     truth = trousers_mask(h, w, 50, 60, 150)
-    _, found = separate(np.asarray(_jpeg(photo(backdrop, truth, (40, 60, 160)))))  # blue jeans
+    _, found = separate(np.asarray(jpeg(photo(backdrop, truth, (40, 60, 160)))))  # blue jeans
     assert iou(found.mask, truth) > 0.85
 
 
@@ -322,89 +285,3 @@ def test_fit_keeps_aspect_and_a_thin_product_keeps_a_pixel() -> None:
 def test_border_mask_is_at_least_one_pixel() -> None:
     border = border_mask((5, 7))
     assert border[0].all() and border[:, -1].all() and not border[2, 3]
-
-
-def _letterboxed(inner: Image.Image, bars: str, fill: tuple[int, int, int]) -> Image.Image:
-    """The photo padded with flat bars: to a square (top and bottom, or left and right), or framed on all sides."""
-    w, h = inner.size
-    size = {"square": (max(w, h), max(w, h)), "frame": (w * 6 // 5, h * 6 // 5)}[bars]
-    canvas = Image.new("RGB", size, fill)
-    canvas.paste(inner, ((size[0] - w) // 2, (size[1] - h) // 2))
-    return _jpeg(canvas)
-
-
-@pytest.mark.parametrize("fill", [(255, 255, 255), (0, 0, 0)])
-@pytest.mark.parametrize(
-    ("shape", "bars"), [((300, 200), "square"), ((200, 300), "square"), ((220, 220), "frame")]
-)
-@pytest.mark.parametrize("backdrop", ["grey", "gradient"])
-def test_a_letterboxed_photo_is_read_as_the_photo_inside_its_bars(fill, shape, bars, backdrop) -> None:
-    h, w = shape
-    xx = np.mgrid[0:h, 0:w][1].astype(np.float32)
-    level = np.full((h, w), 140.0) if backdrop == "grey" else 200 - 90 * xx / w
-    shirt = shirt_mask(h, w, h // 5, w // 5, 3 * min(h, w) // 5)
-    inner = photo(np.repeat(level[..., None], 3, axis=2), shirt, (150, 30, 40))
-    alone = read_photo(_jpeg(inner)).array.astype(int)
-    padded = read_photo(_letterboxed(inner, bars, fill)).array.astype(int)
-    # read with its bars, the photo inside came out 31–85 grey levels away from reading it alone; now 1–8
-    assert np.abs(padded - alone).mean() < 12
-
-
-def test_bars_are_found_on_opposite_sides_only_and_never_on_thumbnails() -> None:
-    inner = np.full((100, 200, 3), 120, np.uint8)
-    boxed = np.full((200, 200, 3), 255, np.uint8)
-    boxed[50:150] = inner
-    rows, cols = letterbox(boxed)
-    assert abs(rows.start - 50) <= 3 and abs(rows.stop - 150) <= 3 and cols == slice(0, 200)
-    one_sided = boxed[50:]  # a bar at the bottom alone is a backdrop, not a letterbox
-    assert letterbox(one_sided) is None
-    assert letterbox(np.ascontiguousarray(boxed[::5, ::5])) is None  # 40 px: never searched
-
-
-def test_a_plain_backdrop_and_a_product_spanning_the_frame_are_not_letterboxes() -> None:
-    white = np.full((240, 240, 3), 250, np.uint8)
-    shirt = np.asarray(photo(white, shirt_mask(240, 240, 40, 40, 160), (30, 40, 60)))
-    assert letterbox(shirt) is None
-    rng = np.random.default_rng(0)
-    clutch = np.zeros(
-        (240, 240, 3), np.uint8
-    )  # a bag as wide as the frame on black: bars, but nothing inside
-    clutch[70:170] = rng.integers(90, 200, (100, 240, 1))
-    assert letterbox(clutch) is not None
-    out = read_photo(Image.fromarray(clutch)).array[0]
-    rows = np.flatnonzero(out.max(1) > 40)
-    assert (out[rows[0] : rows[-1] + 1] > 40).mean() > 0.8 and 9 <= len(
-        rows
-    ) <= 16  # the whole bag, as before
-
-
-def test_a_sale_badge_in_a_corner_is_not_taken_for_the_product() -> None:
-    bg = np.full((240, 200, 3), 235, np.uint8)
-    shirt = cv2.GaussianBlur(
-        shirt_mask(240, 200, 60, 40, 130).astype(np.float32), (0, 0), 2.0
-    )  # a soft outline
-    plain = Image.fromarray(bg - (shirt[..., None] * np.array([60, 70, 80])).astype(np.uint8))
-    badged = plain.copy()
-    ImageDraw.Draw(badged).ellipse(
-        (8, 8, 40, 40), fill=(220, 30, 40)
-    )  # crisp and saturated: it outshone the shirt
-    alone, with_badge = read_photo(plain), read_photo(badged)
-    assert not with_badge.mask[:40, :40].any() and with_badge.mask.mean() > 0.2
-    assert np.abs(with_badge.array.astype(int) - alone.array.astype(int)).mean() < 3
-
-
-def test_only_small_parts_clear_of_the_product_in_a_corner_are_overlays() -> None:
-    mask = np.zeros((100, 100), bool)
-    mask[30:90, 35:75] = True  # the product
-    mask[3:13, 3:13] = True  # a badge in the top-left corner
-    kept, parts = drop_corner_overlays(mask)
-    assert parts == 1 and not kept[:20, :20].any() and kept[30:90, 35:75].all()
-    wide = np.zeros((100, 100), bool)
-    wide[5:60, 0:60] = True
-    wide[50:98, 40:100] = True
-    wide[88:98, 2:12] = True  # in a corner, but inside the box of the rest: a sandal's strap
-    assert drop_corner_overlays(wide)[1] == 2
-    pair = np.zeros((100, 100), bool)
-    pair[40:60, 40:60] = True
-    pair[80:98, 80:98] = True  # as large as the other part: a second shoe, not a badge
-    assert drop_corner_overlays(pair)[1] == 2

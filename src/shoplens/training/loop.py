@@ -140,7 +140,7 @@ def _batch_loss(
         x = torch.cat([x[: len(x) - k], synthetic_outliers(x[len(x) - k :], gen)])
         y = y[: len(y) - k]
     device = next(model.parameters()).device
-    x, y = _normalized(x, preprocess).to(device), y.to(device)
+    x, y = _normalized(x, preprocess), y.to(device)  # train_model moved x to the model's device
     with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
         logits, features = logits_and_features(model, x)
     logits, features = logits.float(), features.float()  # losses in fp32

@@ -145,11 +145,13 @@ def _photograph(x: torch.Tensor, g: torch.Generator) -> tuple[torch.Tensor, torc
         ((x - _rand(n, g, 0.02, 0.15, device)) / _rand(n, g, 0.02, 0.1, device) + 0.5).clamp(0, 1),
     )
     look = _look(x, g)
-    kind = torch.multinomial(torch.tensor(_BACKGROUND_WEIGHTS), n, replacement=True, generator=g).view(
-        n, 1, 1, 1
+    kind = torch.multinomial(torch.tensor(_BACKGROUND_WEIGHTS), n, replacement=True, generator=g)
+    kind = kind.view(n, 1, 1, 1).to(device)
+    light, mid, dark = (
+        _rand(n, g, 0.75, 1.0, device),
+        _rand(n, g, 0.3, 0.7, device),
+        _rand(n, g, 0.0, 0.2, device),
     )
-    light, mid, dark = _rand(n, g, 0.75, 1.0), _rand(n, g, 0.3, 0.7), _rand(n, g, 0.0, 0.2)
-    kind, light, mid, dark = kind.to(device), light.to(device), mid.to(device), dark.to(device)
     bg = torch.where(kind == 0, light, torch.where(kind == 1, mid, dark))
     photo = bg * (1 - alpha) + look * alpha
     darker = (bg - photo) / bg.clamp_min(0.25)

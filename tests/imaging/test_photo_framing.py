@@ -1,0 +1,98 @@
+"""What shops add around and over a product photo: letterbox bars, and badges or logos in a corner."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from shoplens.imaging.foreground import drop_corner_overlays
+from shoplens.imaging.photo import letterbox, read_photo
+from tests.imaging.drawn import jpeg, photo, shirt_mask
+
+
+def _letterboxed(inner: Image.Image, bars: str, fill: tuple[int, int, int]) -> Image.Image:
+    """The photo padded with flat bars: to a square (top and bottom, or left and right), or framed on all sides."""
+    w, h = inner.size
+    size = {"square": (max(w, h), max(w, h)), "frame": (w * 6 // 5, h * 6 // 5)}[bars]
+    canvas = Image.new("RGB", size, fill)
+    canvas.paste(inner, ((size[0] - w) // 2, (size[1] - h) // 2))
+    return jpeg(canvas)
+
+
+@pytest.mark.parametrize("fill", [(255, 255, 255), (0, 0, 0)])
+@pytest.mark.parametrize(
+    ("shape", "bars"), [((300, 200), "square"), ((200, 300), "square"), ((220, 220), "frame")]
+)
+@pytest.mark.parametrize("backdrop", ["grey", "gradient"])
+def test_a_letterboxed_photo_is_read_as_the_photo_inside_its_bars(fill, shape, bars, backdrop) -> None:
+    h, w = shape
+    xx = np.mgrid[0:h, 0:w][1].astype(np.float32)
+    level = np.full((h, w), 140.0) if backdrop == "grey" else 200 - 90 * xx / w
+    shirt = shirt_mask(h, w, h // 5, w // 5, 3 * min(h, w) // 5)
+    inner = photo(np.repeat(level[..., None], 3, axis=2), shirt, (150, 30, 40))
+    alone = read_photo(jpeg(inner)).array.astype(int)
+    padded = read_photo(_letterboxed(inner, bars, fill)).array.astype(int)
+    # read with its bars, the photo inside came out 31–85 grey levels away from reading it alone; now 1–8
+    assert np.abs(padded - alone).mean() < 12
+
+
+def test_bars_are_found_on_opposite_sides_only_and_never_on_thumbnails() -> None:
+    inner = np.full((100, 200, 3), 120, np.uint8)
+    boxed = np.full((200, 200, 3), 255, np.uint8)
+    boxed[50:150] = inner
+    rows, cols = letterbox(boxed)
+    assert abs(rows.start - 50) <= 3 and abs(rows.stop - 150) <= 3 and cols == slice(0, 200)
+    one_sided = boxed[50:]  # a bar at the bottom alone is a backdrop, not a letterbox
+    assert letterbox(one_sided) is None
+    assert letterbox(np.ascontiguousarray(boxed[::5, ::5])) is None  # 40 px: never searched
+
+
+def test_a_plain_backdrop_and_a_product_spanning_the_frame_are_not_letterboxes() -> None:
+    white = np.full((240, 240, 3), 250, np.uint8)
+    shirt = np.asarray(photo(white, shirt_mask(240, 240, 40, 40, 160), (30, 40, 60)))
+    assert letterbox(shirt) is None
+    rng = np.random.default_rng(0)
+    clutch = np.zeros(
+        (240, 240, 3), np.uint8
+    )  # a bag as wide as the frame on black: bars, but nothing inside
+    clutch[70:170] = rng.integers(90, 200, (100, 240, 1))
+    assert letterbox(clutch) is not None
+    out = read_photo(Image.fromarray(clutch)).array[0]
+    rows = np.flatnonzero(out.max(1) > 40)
+    assert (out[rows[0] : rows[-1] + 1] > 40).mean() > 0.8 and 9 <= len(
+        rows
+    ) <= 16  # the whole bag, as before
+
+
+def test_a_sale_badge_in_a_corner_is_not_taken_for_the_product() -> None:
+    bg = np.full((240, 200, 3), 235, np.uint8)
+    shirt = cv2.GaussianBlur(
+        shirt_mask(240, 200, 60, 40, 130).astype(np.float32), (0, 0), 2.0
+    )  # a soft outline
+    plain = Image.fromarray(bg - (shirt[..., None] * np.array([60, 70, 80])).astype(np.uint8))
+    badged = plain.copy()
+    ImageDraw.Draw(badged).ellipse(
+        (8, 8, 40, 40), fill=(220, 30, 40)
+    )  # crisp and saturated: it outshone the shirt
+    alone, with_badge = read_photo(plain), read_photo(badged)
+    assert not with_badge.mask[:40, :40].any() and with_badge.mask.mean() > 0.2
+    assert np.abs(with_badge.array.astype(int) - alone.array.astype(int)).mean() < 3
+
+
+def test_only_small_parts_clear_of_the_product_in_a_corner_are_overlays() -> None:
+    mask = np.zeros((100, 100), bool)
+    mask[30:90, 35:75] = True  # the product
+    mask[3:13, 3:13] = True  # a badge in the top-left corner
+    kept, parts = drop_corner_overlays(mask)
+    assert parts == 1 and not kept[:20, :20].any() and kept[30:90, 35:75].all()
+    wide = np.zeros((100, 100), bool)
+    wide[5:60, 0:60] = True
+    wide[50:98, 40:100] = True
+    wide[88:98, 2:12] = True  # in a corner, but inside the box of the rest: a sandal's strap
+    assert drop_corner_overlays(wide)[1] == 2
+    pair = np.zeros((100, 100), bool)
+    pair[40:60, 40:60] = True
+    pair[80:98, 80:98] = True  # as large as the other part: a second shoe, not a badge
+    assert drop_corner_overlays(pair)[1] == 2
