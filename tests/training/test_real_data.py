@@ -23,5 +23,6 @@ def test_fast_preset_briefly_on_real_data(tmp_path):
     assert metrics["num_samples"] == 10_000
     assert (bundle / "report" / "misclassified.png").is_file()
     assert (bundle / "ood.json").is_file() and metrics["extra"]["ood_held_out"]["ood_auroc"] > 0.5
+    assert (bundle / "search.json").is_file() and metrics["extra"]["search_width"] == 128  # 192 features
     card = (bundle / "README.md").read_text()  # the card quotes the detector's held-out numbers
     assert f"AUROC {metrics['extra']['ood_held_out']['ood_auroc']:.3f}" in card

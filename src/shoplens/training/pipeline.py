@@ -10,14 +10,17 @@ from pathlib import Path
 from typing import Any
 
 from shoplens.data import stratified_split
+from shoplens.data.dataset import ImageDataset
 from shoplens.data.source import DataSource, load_data
 from shoplens.data.stream import in_memory
 from shoplens.imaging import PreprocessConfig
+from shoplens.inference.predictor import Predictor
+from shoplens.inference.projection import SEARCH_WIDTH, SearchProjection
 from shoplens.models.bundle import load_bundle, save_bundle
 from shoplens.training.distributed import Dist, from_env
 from shoplens.training.evaluate import calibrate, evaluate_bundle
 from shoplens.training.loop import train_model
-from shoplens.training.ood_fit import fit_bundle_detector
+from shoplens.training.ood_fit import fit_bundle_detector, model_outputs
 from shoplens.training.presets import TrainConfig
 from shoplens.training.small_data import adapt_to_data, thin_classes
 
@@ -116,9 +119,24 @@ def run_training(
         "warnings": warnings,
         "review_rule": cal.review_rule,
     }
+    extra["search_width"] = fit_search_projection(output, val)
     if preprocess.reader == "photo" and len(val):  # "not a product": fitted on validation garments' photos
         extra["ood_held_out"] = {
             k: round(v, 4) for k, v in fit_bundle_detector(output, val, seed=cfg.seed).items()
         }
     metrics = evaluate_bundle(load_bundle(output), test, history=result.history, extra=extra)
     return output, metrics
+
+
+def fit_search_projection(
+    bundle_dir: str | os.PathLike, val: ImageDataset, width: int = SEARCH_WIDTH
+) -> int | None:
+    """Fit a saved bundle's search projection on its validation features and store it; its width, or None."""
+    if not len(val):
+        return None
+    _, features = model_outputs(Predictor(load_bundle(bundle_dir)), val.images)
+    projection = SearchProjection.fit(features, width)
+    if projection is None:  # features already narrow, or too few images to find their directions
+        return None
+    projection.save(bundle_dir)
+    return projection.width

@@ -1,0 +1,89 @@
+"""Search projections: fitted on features, stored with the bundle, narrowing the catalogue's search vectors."""
+
+import numpy as np
+import pytest
+
+from shoplens.data.dataset import ImageDataset
+from shoplens.inference import Predictor
+from shoplens.inference.predictor import l2_normalize
+from shoplens.inference.projection import MIN_FIT_SAMPLES, SEARCH_FILE, SearchProjection, load_projection
+from shoplens.models.bundle import BundleSpec, load_bundle
+from shoplens.training.pipeline import fit_search_projection
+from tests.support.bundles import bundle_at
+
+
+def features_in_a_subspace(n: int, dim: int, rank: int, seed: int = 0) -> np.ndarray:
+    """n unit rows of width dim that vary in only `rank` directions around a common offset."""
+    rng = np.random.default_rng(seed)
+    basis = np.linalg.qr(rng.standard_normal((dim, rank)))[0]
+    return (rng.standard_normal((n, rank)) @ basis.T + rng.standard_normal(dim)).astype(np.float32)
+
+
+def test_fit_keeps_the_geometry_of_features_that_vary_in_fewer_directions_than_it_keeps() -> None:
+    feats = features_in_a_subspace(600, 40, 6)
+    projection = SearchProjection.fit(feats, width=8)
+    assert projection is not None and projection.width == 8
+    projected = projection.apply(feats)
+    assert projected.shape == (600, 8) and projected.dtype == np.float32
+    centred = feats - feats.mean(axis=0)
+    np.testing.assert_allclose(projected @ projected.T, centred @ centred.T, atol=2e-3)
+
+
+def test_fit_keeps_the_directions_of_most_variance_first() -> None:
+    rng = np.random.default_rng(1)
+    feats = rng.standard_normal((800, 20)) * np.linspace(10, 1, 20)  # axis 0 varies most, axis 19 least
+    projection = SearchProjection.fit(feats, width=3)
+    assert projection is not None
+    assert sorted(np.argmax(np.abs(projection.components), axis=0).tolist()) == [0, 1, 2]
+
+
+def test_nothing_is_fitted_for_narrow_features_or_too_few_images() -> None:
+    assert SearchProjection.fit(features_in_a_subspace(600, 8, 4), width=8) is None  # nothing to narrow
+    assert SearchProjection.fit(features_in_a_subspace(MIN_FIT_SAMPLES - 1, 40, 6), width=8) is None
+
+
+def test_a_projection_survives_the_bundle_folder_and_refuses_inconsistent_shapes(tmp_path) -> None:
+    assert load_projection(tmp_path) is None
+    projection = SearchProjection.fit(features_in_a_subspace(600, 40, 6), width=8)
+    assert projection is not None
+    assert projection.save(tmp_path) == tmp_path / SEARCH_FILE
+    loaded = load_projection(tmp_path)
+    assert loaded is not None
+    np.testing.assert_array_equal(loaded.components, projection.components)
+    np.testing.assert_array_equal(loaded.mean, projection.mean)
+    with pytest.raises(ValueError, match="inconsistent"):
+        SearchProjection.from_dict({"mean": [0.0] * 39, "components": projection.components.tolist()})
+
+
+def tiny_bundle(tmp_path) -> BundleSpec:
+    return load_bundle(bundle_at(tmp_path / "v1", labels=list("abcd")))
+
+
+def test_a_bundle_with_a_projection_searches_with_its_projected_features(tmp_path) -> None:
+    bundle = tiny_bundle(tmp_path)
+    x = np.random.default_rng(2).integers(0, 256, (MIN_FIT_SAMPLES + 88, 1, 28, 28), dtype=np.uint8)
+    plain = Predictor(bundle)
+    probs, feats = plain.run(x)
+    assert plain.search_dim == bundle.embedding_dim + 4
+    assert plain.search_vectors(probs, feats).shape == (len(x), plain.search_dim)
+
+    val = ImageDataset(x, np.zeros(len(x), np.int64), ["a", "b", "c", "d"])
+    assert fit_search_projection(bundle.path, val, width=8) == 8
+    projected = Predictor(bundle)
+    vectors = projected.search_vectors(probs, feats)
+    assert projected.search_dim == 12 and vectors.shape == (len(x), 12) and vectors.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-5)
+    assert projected.projection is not None
+    narrowed = l2_normalize(projected.projection.apply(feats))
+    np.testing.assert_allclose(vectors, l2_normalize(np.concatenate([narrowed, probs], axis=1)), atol=1e-6)
+
+
+def test_too_few_validation_images_leave_the_bundle_searching_with_whole_features(tmp_path) -> None:
+    bundle = tiny_bundle(tmp_path)
+    x = np.zeros((20, 1, 28, 28), np.uint8)
+    assert (
+        fit_search_projection(bundle.path, ImageDataset(x, np.zeros(20, np.int64), list("abcd")), width=8)
+        is None
+    )
+    assert not (bundle.path / SEARCH_FILE).exists()
+    assert Predictor(bundle).search_dim == bundle.embedding_dim + 4
