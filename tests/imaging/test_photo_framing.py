@@ -38,6 +38,25 @@ def test_a_letterboxed_photo_is_read_as_the_photo_inside_its_bars(fill, shape, b
     assert np.abs(padded - alone).mean() < 12
 
 
+def test_a_photo_framed_in_its_corner_colour_is_read_as_the_photo_inside_the_frame() -> None:
+    h, w = 240, 200
+    xx = np.mgrid[0:h, 0:w][1].astype(np.float32)
+    level = 170 - 40 * xx / w  # a soft gradient: the frame matches the left edge, the right departs by 40
+    inner = photo(np.repeat(level[..., None], 3, axis=2), shirt_mask(h, w, 50, 40, 120), (150, 30, 40))
+    corner = np.asarray(inner)[0, 0]
+    framed = _letterboxed(inner, "frame", tuple(int(v) for v in corner))
+    rows, cols = letterbox(
+        np.asarray(framed)
+    )  # the frame: 24 rows and 20 columns deep; the shirt from (74, 60)
+    assert (
+        24 <= rows.start <= 28 and 20 <= cols.start < 60
+    )  # where the frame's colour runs on into the photo's
+    assert 264 - 4 <= rows.stop <= 264 and 220 - 4 <= cols.stop <= 220  # ... backdrop, so may the found frame
+    alone = read_photo(jpeg(inner)).array.astype(int)
+    # read with its frame, the step from the frame to the photo became the product: 51 grey levels off; now 3
+    assert np.abs(read_photo(framed).array.astype(int) - alone).mean() < 6
+
+
 def test_bars_are_found_on_opposite_sides_only_and_never_on_thumbnails() -> None:
     inner = np.full((100, 200, 3), 120, np.uint8)
     boxed = np.full((200, 200, 3), 255, np.uint8)
