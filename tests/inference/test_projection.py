@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from shoplens.data.dataset import ImageDataset
+from shoplens.errors import BundleError
 from shoplens.inference import Predictor
 from shoplens.inference.predictor import l2_normalize
 from shoplens.inference.projection import MIN_FIT_SAMPLES, SEARCH_FILE, SearchProjection, load_projection
@@ -76,6 +77,18 @@ def test_a_bundle_with_a_projection_searches_with_its_projected_features(tmp_pat
     assert projected.projection is not None
     narrowed = l2_normalize(projected.projection.apply(feats))
     np.testing.assert_allclose(vectors, l2_normalize(np.concatenate([narrowed, probs], axis=1)), atol=1e-6)
+
+
+def test_a_broken_or_mismatched_projection_is_a_bundle_error(tmp_path) -> None:
+    bundle = tiny_bundle(tmp_path)
+    (bundle.path / SEARCH_FILE).write_text("{not json")
+    with pytest.raises(BundleError, match="unreadable search projection"):
+        Predictor(bundle)
+    wrong = SearchProjection.fit(features_in_a_subspace(600, bundle.embedding_dim + 1, 6), width=8)
+    assert wrong is not None
+    wrong.save(bundle.path)
+    with pytest.raises(BundleError, match=f"projects {bundle.embedding_dim + 1} features"):
+        Predictor(bundle)
 
 
 def test_too_few_validation_images_leave_the_bundle_searching_with_whole_features(tmp_path) -> None:

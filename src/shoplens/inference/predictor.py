@@ -90,7 +90,7 @@ class Predictor:
         self.session = session
         self.top_k = min(top_k, len(bundle.labels))
         self.ood = load_detector(bundle.path)  # None for bundles trained without one
-        self.projection = load_projection(bundle.path)
+        self.projection = load_projection(bundle.path, bundle.embedding_dim)
 
     @property
     def embedding_dim(self) -> int:

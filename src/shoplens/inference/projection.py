@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from shoplens.errors import BundleError
+
 SEARCH_FILE = "search.json"
 SEARCH_WIDTH = 128  # directions kept: features this wide or narrower are searched whole
 MIN_FIT_SAMPLES = 4 * SEARCH_WIDTH  # fewer validation images: no projection (its directions would be noise)
@@ -70,9 +72,15 @@ class SearchProjection:
         return path
 
 
-def load_projection(bundle_dir: str | Path) -> SearchProjection | None:
-    """The bundle's search projection, or None for bundles that search with their whole features."""
+def load_projection(bundle_dir: str | Path, features: int | None = None) -> SearchProjection | None:
+    """The bundle's search projection of `features`-wide features (None: unchecked), or None if it has none."""
     path = Path(bundle_dir) / SEARCH_FILE
     if not path.is_file():
         return None
-    return SearchProjection.from_dict(json.loads(path.read_text()))
+    try:
+        projection = SearchProjection.from_dict(json.loads(path.read_text()))
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise BundleError(f"{path}: unreadable search projection ({e})") from None
+    if features is not None and projection.mean.shape[0] != features:
+        raise BundleError(f"{path}: projects {projection.mean.shape[0]} features, the model gives {features}")
+    return projection
