@@ -93,6 +93,7 @@ CHANGES: dict[str, Callable[[Image.Image], Image.Image]] = {
     "square_white_bars": lambda im: _square(im, (255, 255, 255)),
     "square_black_bars": lambda im: _square(im, (0, 0, 0)),
     "framed_in_corner_colour": _framed,
+    "square_corner_bars": lambda im: _square(im, im.convert("RGB").getpixel((0, 0))),
     "grey_watermark_corner": _watermark,
     "red_sale_badge_corner": _badge,
 }

@@ -38,23 +38,23 @@ def test_a_letterboxed_photo_is_read_as_the_photo_inside_its_bars(fill, shape, b
     assert np.abs(padded - alone).mean() < 12
 
 
-def test_a_photo_framed_in_its_corner_colour_is_read_as_the_photo_inside_the_frame() -> None:
+@pytest.mark.parametrize("bars", ["frame", "square"])
+def test_a_photo_padded_with_its_corner_colour_is_read_as_the_photo_inside(bars) -> None:
     h, w = 240, 200
     xx = np.mgrid[0:h, 0:w][1].astype(np.float32)
-    level = 170 - 40 * xx / w  # a soft gradient: the frame matches the left edge, the right departs by 40
+    level = 170 - 40 * xx / w  # a soft gradient: the padding matches the left edge, the right departs by 40
     inner = photo(np.repeat(level[..., None], 3, axis=2), shirt_mask(h, w, 50, 40, 120), (150, 30, 40))
-    corner = np.asarray(inner)[0, 0]
-    framed = _letterboxed(inner, "frame", tuple(int(v) for v in corner))
-    rows, cols = letterbox(
-        np.asarray(framed)
-    )  # the frame: 24 rows and 20 columns deep; the shirt from (74, 60)
-    assert (
-        24 <= rows.start <= 28 and 20 <= cols.start < 60
-    )  # where the frame's colour runs on into the photo's
-    assert 264 - 4 <= rows.stop <= 264 and 220 - 4 <= cols.stop <= 220  # ... backdrop, so may the found frame
+    padded = _letterboxed(inner, bars, tuple(int(v) for v in np.asarray(inner)[0, 0]))
+    rows, cols = letterbox(np.asarray(padded))
+    if bars == "frame":  # 24 rows and 20 columns deep; the shirt from (74, 60)
+        assert 24 <= rows.start <= 28 and 20 <= cols.start < 60  # where the frame's colour runs on into the
+        assert 264 - 4 <= rows.stop <= 264 and 220 - 4 <= cols.stop <= 220  # photo's backdrop, so may the box
+    else:  # 20 columns on each side; the shirt from column 60
+        assert rows == slice(0, 240) and 20 <= cols.start < 60 and 220 - 4 <= cols.stop <= 220
     alone = read_photo(jpeg(inner)).array.astype(int)
-    # read with its frame, the step from the frame to the photo became the product: 51 grey levels off; now 3
-    assert np.abs(read_photo(framed).array.astype(int) - alone).mean() < 6
+    # read with its padding, the step from the padding to the photo became the product (framed: 51 grey levels
+    # off, squared: 56); now 3 and 2
+    assert np.abs(read_photo(padded).array.astype(int) - alone).mean() < 6
 
 
 def test_bars_are_found_on_opposite_sides_only_and_never_on_thumbnails() -> None:

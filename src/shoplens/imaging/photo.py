@@ -36,13 +36,8 @@ FAINT = 0.05  # intensity above which pixels next to the mask still count for th
 CUTOUT_BORDER = 0.9  # share of the border that must be transparent for an image to count as a cut-out
 # Letterboxing: bars of one flat colour that shops and platforms add on opposite sides to make a photo square.
 BAR_TOLERANCE = 6  # grey levels a bar's pixels may stray from its colour (JPEG, resampling)
-BAR_STEP = 10  # the least step, in grey levels, from a bar to the photo inside it ...
-BAR_EDGE_SHARE = 0.9  # ... along at least this share of its inner edge (a straight cut, not a product's top)
-# A frame (bars of one colour on all four sides, as when a photo is padded with its corner's colour) counts with
-# a smaller step, as its colour may be close to the photo's own backdrop. Chosen on the selection set's renders
-# (bench/photo_consistency.py --set renders): none of the 71 unframed photos with flat margins on all four sides
-# steps this way, 81 of 254 framed ones do (the rest are framed in their own flat backdrop's colour: no step).
-FRAME_STEP, FRAME_EDGE_SHARE = 3, 0.8
+BAR_STEP = 3  # grey levels the photo inside a bar must step away from its colour by (more than) ...
+BAR_EDGE_SHARE = 0.8  # ... along at least this share of its inner edge (a straight cut, not a product's top)
 BAR_MIN = 2  # a bar is at least this many working-copy pixels deep
 BAR_MARGIN = 2  # rows or columns cut beyond a bar's last one: its blend with the photo on resampling
 BAR_MIN_SIDE = 48  # smaller working copies (thumbnails, Fashion-MNIST itself) are never searched for bars
@@ -182,15 +177,13 @@ def letterbox(rgb: np.ndarray) -> tuple[slice, slice] | None:
         return None
     sides = [rgb, rgb[::-1], rgb.transpose(1, 0, 2), rgb.transpose(1, 0, 2)[::-1]]  # top, bottom, left, right
     flats = [_flat_rows(side) for side in sides]
-    framed = all(d >= BAR_MIN and np.abs(c - flats[0][1]).max() <= BAR_TOLERANCE for d, c in flats)
-    step = (FRAME_STEP, FRAME_EDGE_SHARE) if framed else (BAR_STEP, BAR_EDGE_SHARE)
     found = []
     for i, (depth, colour) in enumerate(flats):
         across = [flats[j] for j in ((2, 3) if i < 2 else (0, 1))]  # bars of the same colour along the edge
         start, stop = (
             d if d >= BAR_MIN and np.abs(c - colour).max() <= BAR_TOLERANCE else 0 for d, c in across
         )
-        found.append(depth >= BAR_MIN and _steps(sides[i], depth, colour, start, stop, *step))
+        found.append(depth >= BAR_MIN and _steps(sides[i], depth, colour, start, stop))
     rows, cols = slice(0, h), slice(0, w)
     for near, far, length, axis in ((0, 1, h, 0), (2, 3, w, 1)):
         if not (found[near] and found[far]) or np.abs(flats[near][1] - flats[far][1]).max() > BAR_TOLERANCE:
@@ -214,14 +207,12 @@ def _flat_rows(view: np.ndarray) -> tuple[int, np.ndarray]:
     return half, colour
 
 
-def _steps(
-    view: np.ndarray, depth: int, colour: np.ndarray, start: int, stop: int, step: int, share: float
-) -> bool:
-    """Whether the photo steps more than `step` away from a bar `depth` rows deep along `share` of its edge."""
+def _steps(view: np.ndarray, depth: int, colour: np.ndarray, start: int, stop: int) -> bool:
+    """Whether the photo steps away from a bar `depth` rows deep along its edge, between start and stop."""
     if depth + 1 >= len(view) // 2:
         return False
     row = view[depth + 1, start : view.shape[1] - stop].astype(np.int16)  # past a row blended with the bar
-    return bool(row.size) and float((np.abs(row - colour).max(axis=1) > step).mean()) >= share
+    return bool(row.size) and float((np.abs(row - colour).max(axis=1) > BAR_STEP).mean()) >= BAR_EDGE_SHARE
 
 
 def read_photo(img: Image.Image, size: tuple[int, int] = (28, 28), refine: bool = True) -> PhotoReading:
