@@ -1,5 +1,5 @@
 """Re-embedding with a new model version: the index switches atomically and search keeps answering meanwhile
-(faiss files and Milvus collections)."""
+(faiss files and Milvus collections), at the new version's own vector width."""
 
 from __future__ import annotations
 
@@ -13,8 +13,12 @@ from sqlalchemy import func, select
 from shoplens.catalog.ingest import IngestItem, ProductIn
 from shoplens.catalog.reindex import reindex
 from shoplens.catalog.service import Catalog
+from shoplens.data.dataset import ImageDataset
+from shoplens.data.fashion_mnist import CLASS_NAMES
 from shoplens.db.catalog import Embedding, ProductImage
+from shoplens.inference.projection import MIN_FIT_SAMPLES
 from shoplens.inference.store import ModelStore
+from shoplens.training.pipeline import fit_search_projection
 from tests.support.bundles import DIM, NAME
 from tests.support.images import photos, png
 from tests.support.vectors import vector_backends
@@ -72,3 +76,23 @@ def test_reindex_switches_while_search_keeps_answering(catalog: Catalog, models_
     assert len(catalog.space.index("v2", DIM)) == 13
     _scores, ids = catalog.space.index("v2", DIM).search(np.zeros((1, DIM), np.float32), 13)
     assert set(ids[0]) >= {target, late.image_ids[0]}
+
+
+def test_a_version_with_a_search_projection_gets_an_index_of_its_projected_width(
+    catalog: Catalog, models_root: Path
+) -> None:
+    out = catalog.ingestor().ingest(
+        [IngestItem(f"k{i}", ProductIn("m", f"s{i}", f"T{i}"), [png(p)]) for i, p in enumerate(PHOTOS)]
+    )
+    v2 = models_root / NAME / "v2"
+    arrays = np.random.default_rng(5).integers(0, 256, (MIN_FIT_SAMPLES, 1, 28, 28), dtype=np.uint8)
+    val = ImageDataset(arrays, np.zeros(len(arrays), np.int64), list(CLASS_NAMES))
+    assert fit_search_projection(v2, val, width=8) == 8
+    other = Catalog(catalog.config, ModelStore(models_root, NAME))
+    summary = reindex(other, "v2")
+    other.close()
+    assert (summary.version, summary.indexed) == ("v2", 12)
+    model, _, emb, _ = catalog.embed([PHOTOS[3]])
+    assert model.version == "v2" and emb.shape == (1, 8 + len(CLASS_NAMES)) != (1, DIM)
+    _, ids = catalog.space.index("v2", emb.shape[1]).search(emb, 1)
+    assert int(ids[0][0]) == out[3].image_ids[0]  # each photo still finds itself first
