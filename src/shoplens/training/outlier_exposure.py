@@ -11,14 +11,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from shoplens.training.photo_augment import uniform_draws
+
 FAMILIES = ("field", "blob", "noise", "ramp", "shapes", "lines", "jigsaw")
-
-
-def _rand(
-    n: int, g: torch.Generator, low: float = 0.0, high: float = 1.0, device: torch.device | None = None
-) -> torch.Tensor:
-    """(n, 1, 1, 1) uniform floats in [low, high), drawn from g (on the CPU) and moved to device."""
-    return (low + (high - low) * torch.rand((n, 1, 1, 1), generator=g)).to(device)
 
 
 def _field(
@@ -46,12 +41,12 @@ def _shapes(
     ys, xs = _grid(n, size, device)
     out = torch.zeros((n, 1, *size), device=device)
     for _ in range(int(torch.randint(1, 5, (1,), generator=g))):
-        cy, cx = _rand(n, g, -0.6, 0.6, device), _rand(n, g, -0.6, 0.6, device)
-        ry, rx = _rand(n, g, 0.15, 0.9, device), _rand(n, g, 0.15, 0.9, device)
+        cy, cx = uniform_draws(n, g, -0.6, 0.6, device), uniform_draws(n, g, -0.6, 0.6, device)
+        ry, rx = uniform_draws(n, g, 0.15, 0.9, device), uniform_draws(n, g, 0.15, 0.9, device)
         ellipse = ((ys - cy) / ry) ** 2 + ((xs - cx) / rx) ** 2 <= 1
         box = ((ys - cy).abs() <= ry) & ((xs - cx).abs() <= rx)
-        inside = torch.where(_rand(n, g, device=device) < 0.5, ellipse, box)
-        out = torch.where(inside, _rand(n, g, 0.2, 1.0, device), out)
+        inside = torch.where(uniform_draws(n, g, device=device) < 0.5, ellipse, box)
+        out = torch.where(inside, uniform_draws(n, g, 0.2, 1.0, device), out)
     return out
 
 
@@ -60,13 +55,13 @@ def _lines(
 ) -> torch.Tensor:
     """Rows of text-like dashes, or stripes at an angle."""
     ys, xs = _grid(n, size, device)
-    period = _rand(n, g, 0.15, 0.5, device)
-    straight = _rand(n, g, device=device) < 0.6
-    angle = torch.where(straight, torch.zeros((), device=device), _rand(n, g, 0, 3.1416, device))
+    period = uniform_draws(n, g, 0.15, 0.5, device)
+    straight = uniform_draws(n, g, device=device) < 0.6
+    angle = torch.where(straight, torch.zeros((), device=device), uniform_draws(n, g, 0, 3.1416, device))
     u = ys * torch.cos(angle) + xs * torch.sin(angle)
-    rows = torch.sin(u / period * 3.1416) > _rand(n, g, 0.0, 0.6, device)
+    rows = torch.sin(u / period * 3.1416) > uniform_draws(n, g, 0.0, 0.6, device)
     words = _field(n, size, g, device) > 0.45
-    return (rows & words).float() * _rand(n, g, 0.4, 1.0, device)
+    return (rows & words).float() * uniform_draws(n, g, 0.4, 1.0, device)
 
 
 def _jigsaw(garments: torch.Tensor, g: torch.Generator) -> torch.Tensor:
@@ -89,10 +84,13 @@ def synthetic_outliers(garments: torch.Tensor, g: torch.Generator) -> torch.Tens
     field = _field(n, size, g, device)
     ys, xs = _grid(n, size, device)
     options = {
-        "field": field * _rand(n, g, 0.3, 1.0, device),
-        "blob": (field > _rand(n, g, 0.35, 0.6, device)).float() * (0.4 + 0.6 * _field(n, size, g, device)),
-        "noise": torch.rand((n, 1, *size), generator=g).to(device) * _rand(n, g, 0.3, 1.0, device),
-        "ramp": ((xs * _rand(n, g, -1, 1, device) + ys * _rand(n, g, -1, 1, device)) / 2 + 0.5),
+        "field": field * uniform_draws(n, g, 0.3, 1.0, device),
+        "blob": (field > uniform_draws(n, g, 0.35, 0.6, device)).float()
+        * (0.4 + 0.6 * _field(n, size, g, device)),
+        "noise": torch.rand((n, 1, *size), generator=g).to(device) * uniform_draws(n, g, 0.3, 1.0, device),
+        "ramp": (
+            (xs * uniform_draws(n, g, -1, 1, device) + ys * uniform_draws(n, g, -1, 1, device)) / 2 + 0.5
+        ),
         "shapes": _shapes(n, size, g, device),
         "lines": _lines(n, size, g, device),
         "jigsaw": _jigsaw(x, g),

@@ -71,7 +71,7 @@ class PhotoAugmentConfig:
         return cls(**data)
 
 
-def _rand(
+def uniform_draws(
     n: int, g: torch.Generator, low: float = 0.0, high: float = 1.0, device: torch.device | None = None
 ) -> torch.Tensor:
     """(n, 1, 1, 1) uniform floats in [low, high), drawn from g (on the CPU) and moved to device."""
@@ -112,7 +112,10 @@ def _as_photo(x: torch.Tensor, cfg: PhotoAugmentConfig, g: torch.Generator) -> t
         noisy,
         x,
         lambda v: (
-            v + torch.randn(v.shape, generator=g).to(device) * _rand(len(v), g, 0.0, 0.06, device) * (v > 0)
+            v
+            + torch.randn(v.shape, generator=g).to(device)
+            * uniform_draws(len(v), g, 0.0, 0.06, device)
+            * (v > 0)
         ),
     )
     x = _where(_chance(n, cfg.lowres, g).view(n), x, lambda v: _lowres(v, g))
@@ -141,16 +144,18 @@ def _photograph(x: torch.Tensor, g: torch.Generator) -> tuple[torch.Tensor, torc
     soft = _chance(n, 0.5, g, device)
     alpha = torch.where(
         soft,
-        (x * _rand(n, g, 1.5, 5.0, device)).clamp(0, 1),
-        ((x - _rand(n, g, 0.02, 0.15, device)) / _rand(n, g, 0.02, 0.1, device) + 0.5).clamp(0, 1),
+        (x * uniform_draws(n, g, 1.5, 5.0, device)).clamp(0, 1),
+        ((x - uniform_draws(n, g, 0.02, 0.15, device)) / uniform_draws(n, g, 0.02, 0.1, device) + 0.5).clamp(
+            0, 1
+        ),
     )
     look = _look(x, g)
     kind = torch.multinomial(torch.tensor(_BACKGROUND_WEIGHTS), n, replacement=True, generator=g)
     kind = kind.view(n, 1, 1, 1).to(device)
     light, mid, dark = (
-        _rand(n, g, 0.75, 1.0, device),
-        _rand(n, g, 0.3, 0.7, device),
-        _rand(n, g, 0.0, 0.2, device),
+        uniform_draws(n, g, 0.75, 1.0, device),
+        uniform_draws(n, g, 0.3, 0.7, device),
+        uniform_draws(n, g, 0.0, 0.2, device),
     )
     bg = torch.where(kind == 0, light, torch.where(kind == 1, mid, dark))
     photo = bg * (1 - alpha) + look * alpha
@@ -168,7 +173,7 @@ def _look(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
     """The garment's lightness 0..1 in the photo: a colour shaded, lit, flat or patterned."""
     n, _, h, w = x.shape
     device = x.device
-    colour, other = _rand(n, g, 0.03, 0.97, device), _rand(n, g, 0.0, 1.0, device)
+    colour, other = uniform_draws(n, g, 0.03, 0.97, device), uniform_draws(n, g, 0.0, 1.0, device)
     detail = x / x.amax(dim=(2, 3), keepdim=True).clamp_min(1e-3)
     detail = torch.where(_chance(n, 0.5, g, device), 1 - detail, detail)
     period = torch.randint(2, 7, (n, 1, 1, 1), generator=g).to(device)
@@ -179,9 +184,9 @@ def _look(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
     looks = torch.stack(
         [
             1
-            - x ** torch.exp(_rand(n, g, -0.5, 0.4, device))
+            - x ** torch.exp(uniform_draws(n, g, -0.5, 0.4, device))
             * (1 - colour),  # Fashion-MNIST's value is darkness
-            colour * (_rand(n, g, 0.5, 0.8, device) + _rand(n, g, 0.2, 0.5, device) * detail),
+            colour * (uniform_draws(n, g, 0.5, 0.8, device) + uniform_draws(n, g, 0.2, 0.5, device) * detail),
             colour.expand(n, 1, h, w),
             torch.where(stripes, colour, other) * (0.75 + 0.25 * x),
         ]
@@ -195,7 +200,9 @@ def _leftover(x_and_mask: torch.Tensor, g: torch.Generator) -> torch.Tensor:
     x, mask = x_and_mask[:, :1], x_and_mask[:, 1:]
     dy, dx = (torch.randint(-3, 4, (2,), generator=g)).tolist()
     blob = F.avg_pool2d(torch.roll(mask, shifts=(dy, dx), dims=(2, 3)), 5, 1, 2)
-    return torch.cat([torch.maximum(x, blob * _rand(len(x), g, 0.05, 0.4, x.device) * (1 - mask)), mask], 1)
+    return torch.cat(
+        [torch.maximum(x, blob * uniform_draws(len(x), g, 0.05, 0.4, x.device) * (1 - mask)), mask], 1
+    )
 
 
 def _blur_or_sharpen(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
@@ -204,7 +211,7 @@ def _blur_or_sharpen(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
         torch.tensor([[1.0, 2.0, 1.0], [2.0, 4.0, 2.0], [1.0, 2.0, 1.0]], device=x.device).view(1, 1, 3, 3)
         / 16
     )
-    return x + _rand(len(x), g, -0.6, 1.0, x.device) * (F.conv2d(x, kernel, padding=1) - x)
+    return x + uniform_draws(len(x), g, -0.6, 1.0, x.device) * (F.conv2d(x, kernel, padding=1) - x)
 
 
 def _lowres(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
@@ -218,7 +225,7 @@ def _lowres(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
 def _place(x: torch.Tensor, cfg: PhotoAugmentConfig, g: torch.Generator) -> torch.Tensor:
     """The trim's error: the product a little smaller or larger, tilted and off-centre, black around it."""
     n = len(x)
-    scale = _rand(n, g, *cfg.scale).view(n)
+    scale = uniform_draws(n, g, *cfg.scale).view(n)
     angle = (torch.rand(n, generator=g) * 2 - 1) * (cfg.rotate * torch.pi / 180)
     shift = (torch.rand((n, 2), generator=g) * 2 - 1) * cfg.shift * 2  # affine_grid spans -1..1
     cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
