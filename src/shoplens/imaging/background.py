@@ -130,11 +130,13 @@ def fit_background(lab: np.ndarray, luma_img: np.ndarray, border: np.ndarray | N
     values = np.concatenate([lab[ys, xs], luma_img[ys, xs, None]], axis=1)
     degree = 2 if min(shape) >= 48 else 1  # a quadratic surface needs a border wide enough to pin it down
     design = _design(ys, xs, shape, degree)
-    # Start from the whole border and from each corner's colour; refine the fit that explains most of it.
-    starts = [
-        _robust_fit(design, values, start, rounds=1)
-        for start in [np.ones(len(ys), bool), *_corner_seeds(values, ys, xs, shape)]
-    ]
+    # Start from the whole border and from each corner's colour; refine the fit that explains most of it. On a
+    # plain backdrop the corners pick the same pixels: each distinct start is fitted once (first one kept).
+    seeds = [np.ones(len(ys), bool), *_corner_seeds(values, ys, xs, shape)]
+    distinct: dict[bytes, np.ndarray] = {}
+    for seed in seeds:
+        distinct.setdefault(seed.tobytes(), seed)
+    starts = [_robust_fit(design, values, start, rounds=1) for start in distinct.values()]
     exact = max(starts, key=lambda fit: int((fit[1] <= _CLOSE_FIT).sum()))
     if (exact[1] <= _CLOSE_FIT).mean() >= 0.5:  # a plain backdrop that most of the border shows exactly
         keep = exact[2]
