@@ -31,3 +31,16 @@ def test_without_a_detector_or_cues_the_status_follows_the_review_flag(tmp_path)
     add_detector(tmp_path)
     batch = images_to_batch([checkerboard()], PHOTO_PRE)
     assert Predictor(photo_bundle(tmp_path)).predict_arrays(batch)[0].ood_score is None  # no photo cues
+
+
+def test_scores_computed_for_a_whole_batch_are_each_photos_own(tmp_path) -> None:
+    add_detector(tmp_path)
+    predictor = Predictor(photo_bundle(tmp_path))
+    batch, cues = predictor.read_batch([product_photo(), checkerboard(), product_photo((80, 140))])
+    probs, emb = predictor.run(batch)
+    cues[2] = {}  # a row without photo cues gets no score, whatever the others get
+    together = predictor.predictions(probs, emb, cues)
+    alone = [predictor.prediction(p, e, cues=c) for p, e, c in zip(probs, emb, cues)]
+    assert [(p.top, p.ood_score, p.status) for p in together] == [(p.top, p.ood_score, p.status) for p in alone]
+    assert together[0].status == "recognised" and together[1].status == "not_recognised"
+    assert together[2].ood_score is None

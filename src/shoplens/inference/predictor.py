@@ -118,6 +118,12 @@ class Predictor:
         """Decoded photos as one input batch for `run`, with each photo's cues."""
         return images_to_inputs(images, self.bundle.preprocess)
 
+    @property
+    def reading(self) -> PreprocessConfig | None:
+        """The preprocessing `read_batch` applies through `images_to_inputs`, so that photos may be read in another
+        process and their inputs handed to `run`; None for predictors that read photos their own way."""
+        return self.bundle.preprocess
+
     def to_input(self, img: Image.Image) -> np.ndarray:
         """One decoded photo as this model's input array (what `run` takes, stacked)."""
         return self.read(img)[0]
@@ -158,9 +164,26 @@ class Predictor:
         if len(batch) == 0:
             return []
         probs, emb = self.run(batch)
-        cues = cues if cues is not None else [None] * len(batch)
-        preds = [self.prediction(p, e, cues=c) for p, e, c in zip(probs, emb, cues)]
+        preds = self.predictions(probs, emb, cues)
         return preds if embed else [replace(pred, embedding=None) for pred in preds]
+
+    def predictions(
+        self,
+        probs: np.ndarray,
+        embeddings: np.ndarray,
+        cues: Sequence[Mapping[str, float] | None] | None = None,
+    ) -> list[Prediction]:
+        """`prediction` for each row of `run`'s outputs, the "not a product" scores computed in one go."""
+        cues = cues if cues is not None else [None] * len(probs)
+        rows = [i for i, c in enumerate(cues) if c]
+        scores: dict[int, float] = {}
+        if self.ood is not None and rows:
+            found = self.ood.score(probs[rows], embeddings[rows], [cues[i] or {} for i in rows])
+            scores = dict(zip(rows, found.tolist()))
+        return [
+            self.prediction(p, e, cues=c, score=scores.get(i))
+            for i, (p, e, c) in enumerate(zip(probs, embeddings, cues))
+        ]
 
     def predict_images(self, images: Sequence[Image.Image], embed: bool = False) -> list[Prediction]:
         """Predictions for decoded photos of any mode and size."""
@@ -175,10 +198,12 @@ class Predictor:
         embedding: np.ndarray | None = None,
         top_k: int | None = None,
         cues: Mapping[str, float] | None = None,
+        score: float | None = None,
     ) -> Prediction:
         """Top-k (the predictor's own k unless given), review flag and status for one row of probabilities.
 
-        The "not a product" score needs the image's embedding and the photo reader's cues.
+        The "not a product" score needs the image's embedding and the photo reader's cues (`score`: that score,
+        already computed with them).
         """
         order = np.argsort(-p)[: min(top_k, len(p)) if top_k else self.top_k]
         top = [(self.bundle.labels[i], float(p[i])) for i in order]
@@ -186,7 +211,8 @@ class Predictor:
         if self.ood is None or embedding is None or not cues:
             status = NEEDS_REVIEW if review else RECOGNISED
             return Prediction(top=top, needs_review=review, embedding=embedding, status=status)
-        score = float(self.ood.score(p[None], embedding[None], [cues])[0])
+        if score is None:
+            score = float(self.ood.score(p[None], embedding[None], [cues])[0])
         status = self.ood.status(score, review)
         return Prediction(top, status != RECOGNISED, embedding, round(score, 6), status)
 
