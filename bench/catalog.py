@@ -7,8 +7,9 @@
 
 Builds the demo catalogue (Fashion-MNIST test images, seeded wrong categories and near-duplicates) in a
 temporary folder with the active model of var/models, ingests it end to end from local files through the
-same code as `shoplens ingest`, and scores it against the seeded truth. Writes bench/results/catalog.json
-and catalog.png. The "milvus" entry times Milvus (milvus-lite unless --milvus-uri names a server) next to
+same code as `shoplens ingest` (its default of 2 worker processes; --workers 1: all in this process), and
+scores it against the seeded truth. Writes bench/results/catalog.json and catalog.png. The "milvus" entry
+times Milvus (milvus-lite unless --milvus-uri names a server) next to
 faiss on the same 100k synthetic vectors and queries.
 """
 
@@ -165,6 +166,9 @@ def main() -> None:
     )
     parser.add_argument("--milvus-method", default="hnsw", choices=("exact", "hnsw", "ivf"))
     parser.add_argument(
+        "--workers", type=int, default=2, help="ingestion's worker processes, as `shoplens ingest --workers`"
+    )
+    parser.add_argument(
         "--keep-synthetic",
         action="store_true",
         help="keep the existing results' synthetic-vector rows (1M latency, Milvus), which no model changes",
@@ -195,7 +199,8 @@ def main() -> None:
         version = catalog.model().version
         rows = rows_from_csv(manifest, "default", merchant_column=True)  # the demo has 20 merchants
         start = time.perf_counter()
-        summary = BulkIngest(catalog).run("csv", manifest, rows, "default")
+        job = BulkIngest(catalog, workers=args.workers)
+        summary = job.run("csv", manifest, rows, "default")
         ingest_s = time.perf_counter() - start
         assert summary.failed == 0, summary.errors[:5]
         with catalog.sessions() as session:
@@ -233,6 +238,7 @@ def main() -> None:
         "duplicate_recall": dup_r,
         "seeded": {"wrong_category": len(truth["wrong_category"]), "duplicates": len(truth["duplicates"])},
         "ingest_images_per_second": len(rows) / ingest_s,
+        "ingest_workers": job.processes,
         "ingest_seconds": ingest_s,
         "latency": latency,
         "milvus": kept.get("milvus") or milvus_entry(vectors.shape[1], args.milvus_uri, args.milvus_method),

@@ -13,6 +13,7 @@ from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import numpy as np
 import pytest
 from sqlalchemy import func, select
 
@@ -20,8 +21,9 @@ from shoplens.catalog.fetch import FetchPolicy
 from shoplens.catalog.ingest import IngestItem, ProductIn
 from shoplens.catalog.jobs import BulkIngest, rows_from_csv, rows_from_folder, rows_from_url_list
 from shoplens.catalog.service import Catalog, CatalogConfig
-from shoplens.db.catalog import IngestRow, Product, ProductImage
+from shoplens.db.catalog import Embedding, IngestRow, Product, ProductImage
 from shoplens.errors import DataFormatError
+from shoplens.inference import Predictor
 from shoplens.inference.store import ModelStore
 from tests.support.images import photos, png, write_folder
 
@@ -66,6 +68,59 @@ def test_csv_rows_fail_alone_with_reasons(catalog: Catalog, tmp_path: Path) -> N
         assert stored["line 2"] == "done" and stored["line 3"] == "failed"
         price = s.scalar(select(Product.price).where(Product.sku == "a"))
         assert float(price) == 12.5
+
+
+def test_worker_processes_store_what_one_process_stores(
+    catalog: Catalog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    imgs = tmp_path / "imgs"
+    imgs.mkdir()
+    for i, p in enumerate(photos(9, seed=4)):
+        (imgs / f"{i}.png").write_bytes(png(p))
+    (imgs / "notes.png").write_text("<html>not an image</html>")
+    lines = [f"s{i},Item {i},Brand,1,{'Bag' if i % 2 else ''},imgs/{i}.png" for i in range(9)]
+    lines += ["bad,Not an image,Brand,1,Bag,imgs/notes.png", "odd,Bad category,Brand,1,Spaceship,imgs/1.png"]
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("sku,title,brand,price,category,image\n" + "\n".join(lines) + "\n")
+
+    alone = BulkIngest(catalog, batch_size=4, workers=1)
+    one = alone.run("csv", manifest, rows_from_csv(manifest, "one"), "one")
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)  # two worker processes on any machine
+
+    def no_reading_here(*_args: object) -> None:
+        raise AssertionError("the workers read the photos for the model: this process must not")
+
+    monkeypatch.setattr(Predictor, "read_batch", no_reading_here)
+    pool = BulkIngest(catalog, batch_size=4, workers=2)
+    two = pool.run("csv", manifest, rows_from_csv(manifest, "two"), "two")
+    assert (alone.processes, pool.processes) == (1, 2)
+    assert (one.done, one.failed, two.done, two.failed) == (9, 2, 9, 2)
+    assert sorted(one.errors) == sorted(two.errors)
+    columns = (
+        Product.sku,
+        ProductImage.sha256,
+        ProductImage.predicted_category,
+        ProductImage.confidence,
+        ProductImage.quality_flags,
+        ProductImage.phash,
+        ProductImage.mismatch,
+        Embedding.vector,
+    )
+    with catalog.sessions() as s:
+        stored = {
+            merchant: [
+                (*row[:-1], np.asarray(row[-1]).tobytes())
+                for row in s.execute(
+                    select(*columns)
+                    .join(ProductImage, ProductImage.product_id == Product.id)
+                    .join(Embedding, Embedding.image_id == ProductImage.id)
+                    .where(Product.merchant_id == merchant)
+                    .order_by(Product.sku)
+                )
+            ]
+            for merchant in ("one", "two")
+        }
+    assert len(stored["one"]) == 9 and stored["one"] == stored["two"]
 
 
 def test_sweep_keeps_product_and_creative_images(catalog: Catalog) -> None:

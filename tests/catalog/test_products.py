@@ -83,9 +83,9 @@ def test_every_model_call_goes_through_catalog_embed(
     calls: list[int] = []
     embed = catalog.embed
 
-    def counted(images: list) -> Any:  # type: ignore[type-arg]
+    def counted(images: list, read: Any = None) -> Any:  # type: ignore[type-arg]
         calls.append(len(images))
-        return embed(images)
+        return embed(images, read)
 
     monkeypatch.setattr(catalog, "embed", counted)
     catalog.ingestor().ingest([item(f"p{i}", png(p)) for i, p in enumerate(PHOTOS[:3])])  # one batch

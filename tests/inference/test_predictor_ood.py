@@ -41,6 +41,8 @@ def test_scores_computed_for_a_whole_batch_are_each_photos_own(tmp_path) -> None
     cues[2] = {}  # a row without photo cues gets no score, whatever the others get
     together = predictor.predictions(probs, emb, cues)
     alone = [predictor.prediction(p, e, cues=c) for p, e, c in zip(probs, emb, cues)]
-    assert [(p.top, p.ood_score, p.status) for p in together] == [(p.top, p.ood_score, p.status) for p in alone]
+    assert [(p.top, p.ood_score, p.status) for p in together] == [
+        (p.top, p.ood_score, p.status) for p in alone
+    ]
     assert together[0].status == "recognised" and together[1].status == "not_recognised"
     assert together[2].ood_score is None

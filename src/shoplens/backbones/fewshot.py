@@ -95,6 +95,11 @@ class FewShotPredictor(Predictor):
         """Photos as this model's input batch; no photo-reader cues."""
         return self.to_batch(list(images)), [{} for _ in images]
 
+    @property
+    def reading(self) -> None:
+        """None: photos are read by this model's own preprocessing, never elsewhere."""
+        return None
+
     def to_input(self, img: Image.Image) -> np.ndarray:
         """One photo as the encoder's input."""
         return self.encoder.to_batch([img])[0]

@@ -87,6 +87,11 @@ class ZeroShotPredictor(Predictor):
         """Photos as this model's input batch; no photo-reader cues."""
         return self.to_batch(list(images)), [{} for _ in images]
 
+    @property
+    def reading(self) -> None:
+        """None: photos are read by this model's own preprocessing, never elsewhere."""
+        return None
+
     def to_input(self, img: Image.Image) -> np.ndarray:
         """The backbone's float32 (3, H, W) pixels (its own resize, crop and normalisation)."""
         return image_to_pixels(img, self.backbone.config.image)

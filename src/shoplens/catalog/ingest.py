@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
+from typing import Protocol
 
 import numpy as np
 from PIL import Image
@@ -16,12 +17,12 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 from shoplens.catalog.colours import attribute_rows, colour_rows
 from shoplens.catalog.duplicates import DuplicateCache, DuplicateConfig, assign_duplicates
 from shoplens.catalog.queries import NOT_A_PRODUCT, ensure_merchants
-from shoplens.catalog.recognise import MismatchConfig, is_mismatch, recognitions
+from shoplens.catalog.recognise import MismatchConfig, ModelInputs, is_mismatch, recognitions
 from shoplens.catalog.storage import ImageStore, content_id
 from shoplens.catalog.vectors import VectorSpace
 from shoplens.db.catalog import Embedding, Product, ProductImage
 from shoplens.errors import CatalogInputError, ShopLensError
-from shoplens.imaging import decode_image
+from shoplens.imaging import PreprocessConfig, decode_image, read_image
 from shoplens.imaging.colour import Colour, image_colours
 from shoplens.imaging.hashing import canonical_view, perceptual_hash
 from shoplens.imaging.privacy import blur_faces
@@ -29,8 +30,16 @@ from shoplens.imaging.quality import QualityConfig, QualityReport, assess_qualit
 from shoplens.inference.ood import NOT_RECOGNISED
 from shoplens.inference.store import LoadedModel
 
-# The catalogue's one way to run the model: photos in, (the model, probabilities, search vectors) out.
-Embed = Callable[[list[Image.Image]], tuple[LoadedModel, np.ndarray, np.ndarray, list[str]]]
+
+class Embed(Protocol):
+    """The catalogue's one way to run the model: photos (maybe already read for it) in; the model, probabilities,
+    search vectors and statuses out."""
+
+    def __call__(
+        self, images: list[Image.Image], read: ModelInputs | None = None, /
+    ) -> tuple[LoadedModel, np.ndarray, np.ndarray, list[str]]: ...
+
+
 BLURRED_MARK = b"\0shoplens:faces-blurred"
 _WRITERS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="shoplens-store")
 
@@ -85,6 +94,19 @@ class Prepared:
     faces: int
     nbytes: int
     colours: list[Colour]
+    model_input: tuple[np.ndarray, dict[str, float]] | None = (
+        None  # read for the model with `Preparation.reading`
+    )
+
+
+@dataclass(frozen=True)
+class Preparation:
+    """How items are checked and their images prepared (picklable: worker processes prepare by it too)."""
+
+    categories: tuple[str, ...]
+    max_pixels: int
+    quality: QualityConfig
+    reading: PreprocessConfig | None = None  # also read each image for the model this way (Predictor.reading)
 
 
 def prepare(data: bytes, blur: bool, max_pixels: int, quality: QualityConfig) -> Prepared:
@@ -100,6 +122,43 @@ def prepare(data: bytes, blur: bool, max_pixels: int, quality: QualityConfig) ->
     sha256 = content_id(data + BLURRED_MARK) if faces else content_id(data)
     quality_report = assess_quality(image, quality)
     return Prepared(sha256, image, quality_report, view, phash, faces, len(data), image_colours(image))
+
+
+def prepare_items(
+    items: Sequence[IngestItem], how: Preparation
+) -> tuple[dict[str, list[Prepared]], dict[str, ItemOutcome]]:
+    """Check each item and prepare its images: (prepared images by key, outcomes of the items that failed)."""
+    prepared: dict[str, list[Prepared]] = {}
+    failed: dict[str, ItemOutcome] = {}
+    for item in items:
+        try:
+            check_item(item, how.categories)
+            images = [prepare(d, item.blur_faces, how.max_pixels, how.quality) for d in item.images]
+        except ShopLensError as e:
+            failed[item.key] = ItemOutcome(item.key, "failed", error=str(e), exception=e)
+            continue
+        if how.reading is not None:
+            images = [replace(p, model_input=read_image(p.image, how.reading)) for p in images]
+        prepared[item.key] = images
+    return prepared, failed
+
+
+def check_item(item: IngestItem, categories: Sequence[str]) -> None:
+    """Raise CatalogInputError for an item that cannot be stored as declared."""
+    check_product(item.product, categories)
+    if not item.images:
+        raise CatalogInputError("a product needs at least one image")
+
+
+def model_inputs(images: Sequence[Prepared], reading: PreprocessConfig | None) -> ModelInputs | None:
+    """The images' model inputs as one batch when every one was read with `reading`, else None."""
+    if reading is None or not images or any(p.model_input is None for p in images):
+        return None
+    return ModelInputs(
+        reading,
+        np.stack([p.model_input[0] for p in images if p.model_input is not None]),
+        [p.model_input[1] for p in images if p.model_input is not None],
+    )
 
 
 class Ingestor:
@@ -131,25 +190,18 @@ class Ingestor:
         self.duplicates = duplicates or DuplicateConfig()
         self.duplicate_caches = duplicate_caches or _own_caches()
 
+    def preparation(self, reading: PreprocessConfig | None = None) -> Preparation:
+        """How this ingestor checks items and prepares images (`reading`: also read them for the model)."""
+        return Preparation(tuple(self.categories), self.max_pixels, self.quality, reading)
+
     def ingest(self, items: Sequence[IngestItem]) -> list[ItemOutcome]:
         """Ingest a batch; every item gets an outcome, bad ones fail alone with a reason."""
-        outcomes: dict[str, ItemOutcome] = {}
-        prepared: dict[str, list[Prepared]] = {}
-        for item in items:
-            try:
-                self.check(item)
-                prepared[item.key] = [
-                    prepare(d, item.blur_faces, self.max_pixels, self.quality) for d in item.images
-                ]
-            except ShopLensError as e:
-                outcomes[item.key] = ItemOutcome(item.key, "failed", error=str(e), exception=e)
+        prepared, outcomes = prepare_items(items, self.preparation())
         return self.ingest_prepared(items, prepared, outcomes, self.embed)
 
     def check(self, item: IngestItem) -> None:
         """Raise CatalogInputError for an item that cannot be stored as declared."""
-        check_product(item.product, self.categories)
-        if not item.images:
-            raise CatalogInputError("a product needs at least one image")
+        check_item(item, self.categories)
 
     def ingest_prepared(
         self,
@@ -157,9 +209,13 @@ class Ingestor:
         prepared: dict[str, list[Prepared]],
         outcomes: dict[str, ItemOutcome],
         embed: Embed,
+        reading: PreprocessConfig | None = None,
     ) -> list[ItemOutcome]:
         """Store the items whose images are prepared (the others have their outcome already): skip unchanged
-        products, run `embed` on the rest, write files, rows, duplicates and index entries."""
+        products, run `embed` on the rest, write files, rows, duplicates and index entries.
+
+        reading: how the images were read for the model while prepared (`Preparation.reading`), if they were.
+        """
         todo = [it for it in items if it.key in prepared]
         with self.sessions() as session:
             current = load_products(session, [it.product for it in todo])
@@ -173,7 +229,8 @@ class Ingestor:
             outcomes[key] = ItemOutcome(key, "skipped", product_id=product_id)
         if fresh:
             images = [p for it in fresh for p in prepared[it.key]]
-            model, probs, vectors, statuses = embed([p.image for p in images])
+            read = model_inputs(images, reading)
+            model, probs, vectors, statuses = embed([p.image for p in images], read)
             # The files are on disk before their rows are committed (writes overlap in threads: mostly I/O).
             # Every write ends before a failure is raised, so that no temp file is still being written after
             # the caller has been told (507) that nothing was stored.

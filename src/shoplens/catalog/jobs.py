@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
+import os
 import re
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -14,12 +18,13 @@ from sqlalchemy.orm import Session
 
 from shoplens.catalog.batch import IMAGE_SUFFIXES, chunks, is_uri, is_web_url, manifest_records, read_bytes
 from shoplens.catalog.fetch import FetchPolicy, fetch_all
-from shoplens.catalog.ingest import IngestItem, Ingestor, ItemOutcome, ProductIn
+from shoplens.catalog.ingest import IngestItem, Ingestor, ItemOutcome, Prepared, ProductIn, prepare_items
 from shoplens.catalog.queries import referenced_images
 from shoplens.catalog.service import Catalog
 from shoplens.db.base import utcnow
 from shoplens.db.catalog import IngestJob, IngestRow
 from shoplens.errors import DataFormatError, DataNotFoundError
+from shoplens.imaging import PreprocessConfig
 from shoplens.imaging.decode import DEFAULT_MAX_BYTES
 
 CSV_COLUMNS = ("sku", "title", "brand", "price", "category", "image")
@@ -184,9 +189,13 @@ class BulkIngest:
         batch_size: int = 256,
         blur_faces: bool = False,
         max_bytes: int = DEFAULT_MAX_BYTES,
+        workers: int = 1,
     ) -> None:
+        if workers < 1:
+            raise ValueError(f"workers must be at least 1, got {workers}")
         self.catalog, self.policy, self.batch_size = catalog, policy or FetchPolicy(), batch_size
-        self.blur_faces, self.max_bytes = blur_faces, max_bytes
+        self.blur_faces, self.max_bytes, self.workers = blur_faces, max_bytes, workers
+        self.processes = 1  # worker processes the last local run prepared images in (1: none, in this one)
 
     def run(
         self,
@@ -229,9 +238,26 @@ class BulkIngest:
         return summary
 
     def _local(self, ingestor: Ingestor, rows: Sequence[Row]) -> Iterator[list[ItemOutcome]]:
-        """The rows' outcomes, batch_size rows at a time, in this process."""
-        for batch in chunks(rows, self.batch_size):
-            yield self._batch(ingestor, batch)
+        """The rows' outcomes, batch_size rows at a time, on this machine.
+
+        With workers > 1 (at most one per CPU) and more than one batch, worker processes decode, check, measure
+        and read each batch's images for the model while this process runs the model on the batch before and
+        writes it. They are started with "spawn": a script that runs such a job needs the
+        `if __name__ == "__main__":` guard.
+        """
+        self.processes = processes = min(self.workers, os.cpu_count() or 1)
+        if processes == 1 or len(rows) <= self.batch_size:
+            for batch in chunks(rows, self.batch_size):
+                yield self._batch(ingestor, batch)
+            return
+        with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool:
+            ahead: deque[_Sent] = deque()
+            for batch in chunks(rows, self.batch_size):
+                ahead.append(self._send(pool, ingestor, batch))
+                if len(ahead) > 1:
+                    yield self._finish(ingestor, ahead.popleft())
+            while ahead:
+                yield self._finish(ingestor, ahead.popleft())
 
     def _start(self, session: Session, job_id: str, kind: str, source: Path) -> set[str]:
         """Create or reopen the job; the keys of rows already done or skipped."""
@@ -254,6 +280,32 @@ class BulkIngest:
 
     def _batch(self, ingestor: Ingestor, rows: Sequence[Row]) -> list[ItemOutcome]:
         """Read or fetch the rows' images, then ingest those that could be read."""
+        outcomes, items = self._gather(rows)
+        for o in ingestor.ingest(items):
+            outcomes[o.key] = o
+        return [outcomes[r.key] for r in rows]
+
+    def _send(self, pool: ProcessPoolExecutor, ingestor: Ingestor, rows: Sequence[Row]) -> _Sent:
+        """Read or fetch the rows' images and hand them to the worker processes, in `workers` shares."""
+        outcomes, items = self._gather(rows)
+        how = ingestor.preparation(self.catalog.model().predictor.reading)
+        share = max(1, -(-len(items) // self.processes))
+        parts = [pool.submit(prepare_items, items[i : i + share], how) for i in range(0, len(items), share)]
+        return _Sent(rows, items, outcomes, parts, how.reading)
+
+    def _finish(self, ingestor: Ingestor, sent: _Sent) -> list[ItemOutcome]:
+        """Ingest a batch the workers have prepared."""
+        prepared: dict[str, list[Prepared]] = {}
+        for part in sent.parts:
+            done, failed = part.result()
+            prepared.update(done)
+            sent.outcomes.update(failed)
+        for o in ingestor.ingest_prepared(sent.items, prepared, sent.outcomes, ingestor.embed, sent.reading):
+            sent.outcomes[o.key] = o
+        return [sent.outcomes[r.key] for r in sent.rows]
+
+    def _gather(self, rows: Sequence[Row]) -> tuple[dict[str, ItemOutcome], list[IngestItem]]:
+        """Read or fetch the rows' images: (outcomes of the rows that failed, items for those that did not)."""
         outcomes: dict[str, ItemOutcome] = {}
         data: dict[str, bytes] = {}
         urls = [r for r in rows if r.error is None and is_web_url(r.image)]
@@ -276,9 +328,18 @@ class BulkIngest:
             for r in rows
             if r.key in data and r.product
         ]
-        for o in ingestor.ingest(items):
-            outcomes[o.key] = o
-        return [outcomes[r.key] for r in rows]
+        return outcomes, items
+
+
+@dataclass
+class _Sent:
+    """A batch handed to the worker processes: its rows, items, outcomes so far, and the workers' parts."""
+
+    rows: Sequence[Row]
+    items: list[IngestItem]
+    outcomes: dict[str, ItemOutcome]
+    parts: list[Future[tuple[dict[str, list[Prepared]], dict[str, ItemOutcome]]]]
+    reading: PreprocessConfig | None
 
 
 def _record_rows(session: Session, job_id: str, outcomes: Sequence[ItemOutcome]) -> None:

@@ -169,7 +169,9 @@ def _write_batch(
         p = pickle.loads(batch["prepared"][i])
         prepared[key], position[id(p.image)] = [p], i
 
-    def computed(images: list[Any]) -> tuple[LoadedModel, np.ndarray, np.ndarray, list[str]]:
+    def computed(
+        images: list[Any], _read: object = None, /
+    ) -> tuple[LoadedModel, np.ndarray, np.ndarray, list[str]]:  # read on Ray already
         rows_of = [position[id(im)] for im in images]
         probs = batch["probs"][rows_of]
         statuses = [

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from shoplens.imaging import PreprocessConfig, images_to_inputs
 from shoplens.inference.predictor import ModelRunner, run_directly
 from shoplens.inference.store import LoadedModel
 
@@ -34,14 +35,38 @@ class Recognition:
     model_version: str
 
 
+@dataclass(frozen=True)
+class ModelInputs:
+    """Photos already read for a model: how they were read, the uint8 input batch and the reader's cues."""
+
+    reading: PreprocessConfig
+    batch: np.ndarray
+    cues: list[dict[str, float]]
+
+
+def read_inputs(images: Sequence[Image.Image], reading: PreprocessConfig) -> ModelInputs:
+    """Decoded photos read as a model with `reading` (Predictor.reading) reads them."""
+    return ModelInputs(reading, *images_to_inputs(images, reading))
+
+
 def search_vectors(
-    model: LoadedModel, images: Sequence[Image.Image], runner: ModelRunner = run_directly
+    model: LoadedModel,
+    images: Sequence[Image.Image],
+    runner: ModelRunner = run_directly,
+    read: ModelInputs | None = None,
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Calibrated probabilities (N, K), search vectors (N, D + K) and statuses (recognised, needs_review,
-    not_recognised) of decoded photos, the model run by `runner`."""
-    batch, cues = model.predictor.read_batch(list(images))
+    not_recognised) of decoded photos, the model run by `runner`.
+
+    `read`: the same photos already read elsewhere; used when they were read the way this model reads (a model
+    activated meanwhile may read differently: then the photos are read again here).
+    """
+    if read is not None and len(read.batch) == len(images) and read.reading == model.predictor.reading:
+        batch, cues = read.batch, read.cues
+    else:
+        batch, cues = model.predictor.read_batch(list(images))
     probs, features = runner(model.predictor, batch)
-    statuses = [model.predictor.prediction(p, f, cues=c).status for p, f, c in zip(probs, features, cues)]
+    statuses = [pred.status for pred in model.predictor.predictions(probs, features, cues)]
     return probs, model.predictor.search_vectors(probs, features), statuses
 
 

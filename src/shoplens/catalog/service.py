@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from shoplens.catalog.duplicates import DuplicateCache, DuplicateConfig
 from shoplens.catalog.ingest import Ingestor
 from shoplens.catalog.queries import ensure_taxonomy
-from shoplens.catalog.recognise import MismatchConfig, Recognition, recognitions, search_vectors
+from shoplens.catalog.recognise import MismatchConfig, ModelInputs, Recognition, recognitions, search_vectors
 from shoplens.catalog.storage import LocalImageStore
 from shoplens.catalog.vectors import VectorSpace, index_store
 from shoplens.config import Settings
@@ -163,14 +163,17 @@ class Catalog:
         with self._lock:
             return self._dup_caches.setdefault(version, DuplicateCache(version))
 
-    def embed(self, images: list[Image.Image]) -> tuple[LoadedModel, np.ndarray, np.ndarray, list[str]]:
-        """The search model, and its probabilities, search vectors and statuses for decoded photos.
+    def embed(
+        self, images: list[Image.Image], read: ModelInputs | None = None
+    ) -> tuple[LoadedModel, np.ndarray, np.ndarray, list[str]]:
+        """The search model, and its probabilities, search vectors and statuses for decoded photos (`read`: the
+        same photos already read for the model, as bulk ingestion's worker processes do).
 
         Every model call of the catalogue and of ads goes through here (ingestion, search by photo, the
         duplicate check, creative recognition).
         """
         model = self.model()
-        probs, vectors, statuses = search_vectors(model, images, self.runner)
+        probs, vectors, statuses = search_vectors(model, images, self.runner, read)
         return model, probs, vectors, statuses
 
     def recognise(self, images: list[Image.Image]) -> list[Recognition]:

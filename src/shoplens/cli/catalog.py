@@ -57,6 +57,15 @@ RayAddress = Annotated[
     ),
 ]
 Workers = Annotated[int, typer.Option(min=1, max=1024, help="Ray: model actors (one model each).")]
+IngestWorkers = Annotated[
+    int,
+    typer.Option(
+        min=1,
+        max=1024,
+        help="Ray: model actors (one model each). Local: processes that decode and read the images while this "
+        "one runs the model and writes (at most one per CPU; 1: all in this process).",
+    ),
+]
 
 
 class Kind(str, Enum):
@@ -141,7 +150,7 @@ def ingest(
     batch_size: Annotated[int, typer.Option(min=1, max=4096)] = 256,
     engine: EngineOption = Engine.local,
     ray_address: RayAddress = None,
-    workers: Workers = 2,
+    workers: IngestWorkers = 2,
 ) -> None:
     """Ingest products from a source; re-running it resumes (rows already done are skipped)."""
     from shoplens.catalog.fetch import FetchPolicy
@@ -156,7 +165,9 @@ def ingest(
         else:
             rows = rows_from_url_list(source, merchant)
         policy = FetchPolicy(allowed_hosts=frozenset(allow_host or ()), allow_private=allow_private)
-        job = BulkIngest(catalog, policy, batch_size=batch_size, blur_faces=settings.blur_faces_merchant)
+        job = BulkIngest(
+            catalog, policy, batch_size=batch_size, blur_faces=settings.blur_faces_merchant, workers=workers
+        )
         if engine is Engine.ray and kind is Kind.urls:
             raise typer.BadParameter("URL lists are fetched by the local engine: use --engine local")
         start = time.perf_counter()
