@@ -6,9 +6,15 @@ from dataclasses import replace
 
 import numpy as np
 
-from shoplens.catalog.recognise import read_inputs, search_vectors
+from shoplens.catalog.recognise import ModelInputs, search_vectors
 from shoplens.catalog.service import Catalog
+from shoplens.imaging import PreprocessConfig, images_to_inputs
 from tests.support.images import photos
+
+
+def read_inputs(images: list, reading: PreprocessConfig) -> ModelInputs:  # type: ignore[type-arg]
+    """The photos read elsewhere, as a worker process reads them for a model with `reading`."""
+    return ModelInputs(reading, *images_to_inputs(images, reading))
 
 
 def test_photos_read_elsewhere_give_what_reading_them_here_gives(catalog: Catalog) -> None:

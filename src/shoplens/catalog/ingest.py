@@ -94,9 +94,8 @@ class Prepared:
     faces: int
     nbytes: int
     colours: list[Colour]
-    model_input: tuple[np.ndarray, dict[str, float]] | None = (
-        None  # read for the model with `Preparation.reading`
-    )
+    # The image read for the model (input array, reader's cues) with `Preparation.reading`, when asked.
+    model_input: tuple[np.ndarray, dict[str, float]] | None = None
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from shoplens.imaging import PreprocessConfig, images_to_inputs
+from shoplens.imaging import PreprocessConfig
 from shoplens.inference.predictor import ModelRunner, run_directly
 from shoplens.inference.store import LoadedModel
 
@@ -42,11 +42,6 @@ class ModelInputs:
     reading: PreprocessConfig
     batch: np.ndarray
     cues: list[dict[str, float]]
-
-
-def read_inputs(images: Sequence[Image.Image], reading: PreprocessConfig) -> ModelInputs:
-    """Decoded photos read as a model with `reading` (Predictor.reading) reads them."""
-    return ModelInputs(reading, *images_to_inputs(images, reading))
 
 
 def search_vectors(
