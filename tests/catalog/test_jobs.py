@@ -208,6 +208,23 @@ def ingest_cmd(source: Path, models: Path, catalog_dir: Path, database_url: str)
     ]
 
 
+def children(pid: int) -> list[int]:
+    """The processes a process started, from /proc."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def running(pid: int) -> bool:
+    """Whether a process exists and is not a zombie waiting to be reaped."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
 @pytest.mark.slow
 def test_sigkill_mid_ingest_then_rerun_gives_every_row_once_and_no_orphans(
     models_root: Path, database_url: str, tmp_path: Path
@@ -233,11 +250,17 @@ def test_sigkill_mid_ingest_then_rerun_gives_every_row_once_and_no_orphans(
             if n >= 32 or proc.poll() is not None:
                 break
             time.sleep(0.05)
+        workers = children(proc.pid)  # the worker processes preparing images (and multiprocessing's tracker)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
         with cat.sessions() as s:
             killed_at = s.scalar(select(func.count(Product.id)))
         assert 0 < killed_at < N_ROWS, "the ingest should have been killed mid-way"
+        assert len(workers) >= 2 or (os.cpu_count() or 1) < 2, "two CPUs: the ingest runs worker processes"
+        gone_by = time.monotonic() + 10
+        while [w for w in workers if running(w)] and time.monotonic() < gone_by:
+            time.sleep(0.1)
+        assert not [w for w in workers if running(w)], "worker processes outlived the killed ingest"
         rerun = subprocess.run(
             ingest_cmd(root, models_root, catalog_dir, database_url),
             env=env,

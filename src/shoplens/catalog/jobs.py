@@ -6,6 +6,8 @@ import hashlib
 import multiprocessing
 import os
 import re
+import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -250,7 +252,10 @@ class BulkIngest:
             for batch in chunks(rows, self.batch_size):
                 yield self._batch(ingestor, batch)
             return
-        with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool:
+        spawn = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(
+            processes, mp_context=spawn, initializer=_leave_with_parent, initargs=(os.getpid(),)
+        ) as pool:
             ahead: deque[_Sent] = deque()
             for batch in chunks(rows, self.batch_size):
                 ahead.append(self._send(pool, ingestor, batch))
@@ -329,6 +334,20 @@ class BulkIngest:
             if r.key in data and r.product
         ]
         return outcomes, items
+
+
+def _leave_with_parent(parent: int, every: float = 1.0) -> None:
+    """In a worker process: exit as soon as the process that started it is gone (killed with SIGKILL, say).
+
+    A pool's workers hold both ends of their task queue, so the parent's death alone never wakes them.
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="shoplens-parent-watch", daemon=True).start()
 
 
 @dataclass
