@@ -197,7 +197,7 @@ class BulkIngest:
             raise ValueError(f"workers must be at least 1, got {workers}")
         self.catalog, self.policy, self.batch_size = catalog, policy or FetchPolicy(), batch_size
         self.blur_faces, self.max_bytes, self.workers = blur_faces, max_bytes, workers
-        self.processes = 1  # worker processes the last local run prepared images in (1: none, in this one)
+        self.processes = 1  # worker processes the last local run prepared images in (reported; 1: none)
 
     def run(
         self,
@@ -258,7 +258,7 @@ class BulkIngest:
         ) as pool:
             ahead: deque[_Sent] = deque()
             for batch in chunks(rows, self.batch_size):
-                ahead.append(self._send(pool, ingestor, batch))
+                ahead.append(self._send(pool, processes, ingestor, batch))
                 if len(ahead) > 1:
                     yield self._finish(ingestor, ahead.popleft())
             while ahead:
@@ -290,11 +290,13 @@ class BulkIngest:
             outcomes[o.key] = o
         return [outcomes[r.key] for r in rows]
 
-    def _send(self, pool: ProcessPoolExecutor, ingestor: Ingestor, rows: Sequence[Row]) -> _Sent:
-        """Read or fetch the rows' images and hand them to the worker processes, in `workers` shares."""
+    def _send(
+        self, pool: ProcessPoolExecutor, processes: int, ingestor: Ingestor, rows: Sequence[Row]
+    ) -> _Sent:
+        """Read or fetch the rows' images and hand them to the pool's `processes` workers, a share each."""
         outcomes, items = self._gather(rows)
         how = ingestor.preparation(self.catalog.model().predictor.reading)
-        share = max(1, -(-len(items) // self.processes))
+        share = max(1, -(-len(items) // processes))
         parts = [pool.submit(prepare_items, items[i : i + share], how) for i in range(0, len(items), share)]
         return _Sent(rows, items, outcomes, parts, how.reading)
 
