@@ -22,11 +22,16 @@ from shoplens.inference.ood import load_detector
 from shoplens.inference.trees import BoostedTrees
 from shoplens.models.bundle import load_bundle, read_bundle_spec
 from shoplens.training.ood_fit import (
+    BAGS,
     TREES,
+    PhotoSet,
+    auroc,
+    averaged,
     booster,
     calibration_photos,
     fit_bundle_detector,
     fit_detector,
+    model_outputs,
     prior_log_odds,
     read_photos,
     refit_bundle_detector,
@@ -85,6 +90,43 @@ def test_the_stored_trees_score_exactly_as_the_fitted_booster() -> None:
     assert np.allclose(trees.raw(probe) + prior_log_odds(y), expected, atol=1e-9)
     back = BoostedTrees.from_dict(json.loads(json.dumps(trees.to_dict())))
     assert np.allclose(back.raw(probe), trees.raw(probe))
+
+
+def test_averaged_trees_score_the_mean_of_their_forests() -> None:
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(400, 3))
+    y = (x[:, 0] + x[:, 1] * x[:, 2] > 0).astype(float)
+    names = ("bg_spread", "fg_share", "solidity")
+    forests = [
+        trees_of(booster(names, {"max_depth": 2, "max_iter": 5}).fit(x, y)),
+        trees_of(booster(names, {"max_depth": 4, "max_iter": 9}).fit(x, y)),  # wider trees: padded
+        trees_of(booster(names, {"max_iter": 3, "learning_rate": 0.3}).fit(x[:200], y[:200])),
+    ]
+    probe = rng.normal(size=(100, 3))
+    mean = np.mean([f.raw(probe) for f in forests], axis=0)
+    together = averaged(forests)
+    assert len(together.value) == 17 and np.allclose(together.raw(probe), mean, atol=1e-12)
+
+
+def test_the_fit_is_measured_and_thresholded_on_photos_its_boosters_did_not_see(tmp_path) -> None:
+    """Products and "non-products" drawn alike: boosters tell their own photos apart, never unseen ones."""
+    predictor = Predictor(load_bundle(make_bundle(tmp_path, "v1", seed=0, preprocess=PHOTO_PRE)))
+    data = garments(160)
+    photos, _ = calibration_photos(data.images, data.labels, predictor.bundle.preprocess, 160)
+    first, second = np.arange(0, 160, 2), np.arange(1, 160, 2)
+    products = photos.subset(first)
+    alike = PhotoSet(photos.arrays[second], [photos.cues[i] for i in second], np.full(80, -1))
+    detector, held_out = fit_detector(predictor, products, alike, bags=4)
+    assert held_out["ood_auroc"] < 0.75  # chance, give or take 80 + 80 photos' noise
+    probs, emb = model_outputs(predictor, np.concatenate([products.arrays, alike.arrays]))
+    seen = detector.score(probs, emb, products.cues + alike.cues)
+    assert auroc(seen[:80], seen[80:]) > 0.8  # the averaged boosters did learn the photos they saw
+    assert held_out["ood_false_flag"] == pytest.approx(0.025, abs=0.02)
+    again, _ = fit_detector(predictor, products, alike, bags=4)
+    assert again.to_dict() == detector.to_dict()  # seeded: the same halves and boosters
+    for bags in (0, 3):
+        with pytest.raises(ValueError, match="bags"):
+            fit_detector(predictor, products, alike, bags=bags)
 
 
 def test_low_confidence_always_counts_towards_not_a_product() -> None:
@@ -168,7 +210,7 @@ def test_tree_settings_and_features_can_be_chosen_per_fit(tmp_path) -> None:
     small, _ = fit_detector(
         predictor, products, outliers, features=("bg_spread", "fg_share"), trees={"max_iter": 7}
     )
-    assert len(default.trees.value) == TREES["max_iter"] and len(small.trees.value) == 7
+    assert len(default.trees.value) == BAGS * TREES["max_iter"] and len(small.trees.value) == BAGS * 7
     assert small.feature_names == ("bg_spread", "fg_share")
 
 

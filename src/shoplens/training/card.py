@@ -39,8 +39,9 @@ def _non_products(bundle: BundleSpec, metrics: dict[str, Any]) -> str:
         "its threshold the result's `status` is `not_recognised` and search answers no matches; between the "
         "review cut and the threshold it is `needs_review`.\n"
         f"- Fitted on photos rendered from validation garments and on synthetic non-products (textures, text, "
-        f"noise, gradients, UI mock-ups). On their held-out halves: {_pct(held.get('ood_flagged'))} of the "
-        f"non-products flagged, {_pct(held.get('ood_false_flag'))} of the product photos falsely flagged, AUROC "
+        "noise, gradients, UI mock-ups), each photo then scored by the trees fitted without it: "
+        f"{_pct(held.get('ood_flagged'))} of the non-products flagged, "
+        f"{_pct(held.get('ood_false_flag'))} of the product photos falsely flagged, AUROC "
         f"{held.get('ood_auroc', float('nan')):.3f}. Real non-product photos are harder; see below."
     )
 
