@@ -12,23 +12,23 @@ from shoplens.behaviour.events import EventIn, record_events
 from shoplens.behaviour.trends import TrendRow, category_trends, trend_window, write_chart, write_csv
 from shoplens.catalog.service import Catalog
 
-TODAY = datetime.now(UTC).date()
-
 
 def at(day: date, hour: int) -> str:
     return datetime(day.year, day.month, day.day, hour, tzinfo=UTC).isoformat()
 
 
 def test_counts_per_category_per_day(catalog: Catalog, shop: list[int]) -> None:
+    # The test's own day, taken when it runs (a module-level date went stale when a run crossed midnight UTC).
+    today = datetime.now(UTC).date()
     coat, bag = shop[0], shop[1]
-    d1 = TODAY - timedelta(days=2)
+    d1 = today - timedelta(days=2)
     events = [
         EventIn("1", "u1", "view", at(d1, 23), coat),
         EventIn("2", "u2", "view", at(d1, 1), coat),
         EventIn("3", "u1", "add_to_cart", at(d1, 23), coat),
-        EventIn("4", "u1", "purchase", at(TODAY, 0), coat),
-        EventIn("5", "u3", "view", at(TODAY, 0), bag),
-        EventIn("6", "u3", "click", at(TODAY, 0), bag),
+        EventIn("4", "u1", "purchase", at(today, 0), coat),
+        EventIn("5", "u3", "view", at(today, 0), bag),
+        EventIn("6", "u3", "click", at(today, 0), bag),
         EventIn(
             "7",
             "u3",
@@ -39,13 +39,13 @@ def test_counts_per_category_per_day(catalog: Catalog, shop: list[int]) -> None:
     ]
     assert record_events(catalog.sessions, events).count("accepted") == 7
     start, end = trend_window(2)
-    assert (start, end) == (TODAY - timedelta(days=1), TODAY)
+    assert (start, end) == (today - timedelta(days=1), today)
     with catalog.sessions() as s:
-        rows = category_trends(s, d1, TODAY)
-        bags = category_trends(s, d1, TODAY, "Bag")
-    assert TrendRow(d1, "Coat", 0, 2, 1, 0) in rows and TrendRow(TODAY, "Bag", 3, 1, 0, 0) in rows
-    assert TrendRow(TODAY, "Coat", 3, 0, 0, 1) in rows  # three coats were stored today (uploads)
-    assert {r.category for r in rows if r.day == TODAY} == {"Coat", "Bag", "Sneaker", "Dress"}
+        rows = category_trends(s, d1, today)
+        bags = category_trends(s, d1, today, "Bag")
+    assert TrendRow(d1, "Coat", 0, 2, 1, 0) in rows and TrendRow(today, "Bag", 3, 1, 0, 0) in rows
+    assert TrendRow(today, "Coat", 3, 0, 0, 1) in rows  # three coats were stored today (uploads)
+    assert {r.category for r in rows if r.day == today} == {"Coat", "Bag", "Sneaker", "Dress"}
     assert all(r.day >= d1 for r in rows)  # the view one minute before d1 is outside the window
     assert bags == [r for r in rows if r.category == "Bag"]
 
