@@ -23,6 +23,7 @@ from shoplens.inference.trees import BoostedTrees
 from shoplens.models.bundle import load_bundle, read_bundle_spec
 from shoplens.training.ood_fit import (
     BAGS,
+    MIN_PHOTOS,
     TREES,
     PhotoSet,
     auroc,
@@ -31,6 +32,7 @@ from shoplens.training.ood_fit import (
     calibration_photos,
     fit_bundle_detector,
     fit_detector,
+    flag_threshold,
     model_outputs,
     prior_log_odds,
     read_photos,
@@ -127,6 +129,33 @@ def test_the_fit_is_measured_and_thresholded_on_photos_its_boosters_did_not_see(
     for bags in (0, 3):
         with pytest.raises(ValueError, match="bags"):
             fit_detector(predictor, products, alike, bags=bags)
+
+
+def test_thresholds_flag_at_most_their_share_whatever_the_ties() -> None:
+    scores = np.linspace(0.0, 1.0, 200)
+    assert (scores >= flag_threshold(scores, 0.025)).sum() == 5  # 2.5 % of 200
+    tied = np.r_[np.full(190, 0.3), np.linspace(0.5, 0.9, 10)]
+    assert (tied >= flag_threshold(tied, 0.03)).sum() == 6
+    assert (
+        tied >= flag_threshold(tied, 0.10)
+    ).sum() == 10  # 20 allowed, but the 11th is tied with 189 others
+    assert (np.full(50, 0.5) >= flag_threshold(np.full(50, 0.5), 0.025)).sum() == 0
+
+
+def test_a_detector_fitted_on_too_few_photos_flags_nothing_or_refuses(tmp_path) -> None:
+    """Ten photos of each kind are too few for a single split (20 per leaf): the trees stay flat, and a flat
+    score must not send every product to "not recognised"."""
+    predictor = Predictor(load_bundle(make_bundle(tmp_path, "v1", seed=0, preprocess=PHOTO_PRE)))
+    data = garments(10)
+    products, outliers = calibration_photos(data.images, data.labels, predictor.bundle.preprocess, 10)
+    detector, held_out = fit_detector(predictor, products, outliers)
+    probs, emb = model_outputs(predictor, products.arrays)
+    scores = detector.score(probs, emb, products.cues)
+    assert np.ptp(scores) < 1e-9  # flat indeed
+    assert (scores < detector.threshold).all() and held_out["ood_false_flag"] == 0.0
+    few = products.subset(np.arange(MIN_PHOTOS - 1))
+    with pytest.raises(ValueError, match=f"at least {MIN_PHOTOS} product photos"):
+        fit_detector(predictor, few, outliers)
 
 
 def test_low_confidence_always_counts_towards_not_a_product() -> None:

@@ -39,6 +39,7 @@ CALIBRATION_SIDES = (200, 640)  # canvas sides of the calibration photos (the re
 REVIEW_SHARE = 0.10  # share of validation product photos sent to review by the out-of-distribution score
 # Boosters averaged, each fitted on half of the calibration photos (bench/ood_bagging.py): steadier than one
 BAGS = 8
+MIN_PHOTOS = 4  # of each kind, so that every half holds two: below it, no detector is fitted
 
 
 @dataclass
@@ -141,6 +142,11 @@ def fit_detector(
     """
     if bags != 1 and (bags < 2 or bags % 2):
         raise ValueError(f"bags must be 1 or an even number, got {bags}")
+    if min(len(products), len(outliers)) < MIN_PHOTOS:
+        raise ValueError(
+            f"a not-a-product detector needs at least {MIN_PHOTOS} product photos and as many non-products to fit "
+            f"on, got {len(products)} and {len(outliers)}"
+        )
     rng = np.random.default_rng(seed)
     p_probs, p_emb = model_outputs(predictor, products.arrays)
     o_probs, o_emb = model_outputs(predictor, outliers.arrays)
@@ -173,8 +179,8 @@ def fit_detector(
     scores = 1.0 / (1.0 + np.exp(-np.clip(log_odds[held] / left_out[held], -50, 50)))
     is_product = y[held] == 0
     s_p, s_o = scores[is_product], scores[~is_product]
-    threshold = float(np.quantile(s_p, 1 - MAX_FALSE_FLAGS))
-    review = float(min(np.quantile(s_p, 1 - REVIEW_SHARE), threshold))
+    threshold = flag_threshold(s_p, MAX_FALSE_FLAGS)
+    review = min(flag_threshold(s_p, REVIEW_SHARE), threshold)
     centres, whitening = class_geometry(p_emb, products.labels, num_classes)
     detector = OodDetector(
         centres,
@@ -189,6 +195,18 @@ def fit_detector(
         trees=averaged(fitted),
     )
     return detector, ood_metrics(s_p, s_o, threshold)
+
+
+def flag_threshold(scores: np.ndarray, share: float) -> float:
+    """The lowest threshold at which at most `share` of the scores lie at or above it.
+
+    Ties never push the share over: a detector that scores every photo alike flags none of them.
+    """
+    ordered = np.sort(np.asarray(scores, np.float64))[::-1]
+    allowed = int(np.floor(share * len(ordered)))
+    if allowed >= len(ordered):
+        return float(ordered[-1])
+    return float(np.nextafter(ordered[allowed], np.inf))
 
 
 def _crossed_features(

@@ -20,7 +20,7 @@ from shoplens.models.bundle import load_bundle, save_bundle
 from shoplens.training.distributed import Dist, from_env
 from shoplens.training.evaluate import calibrate, evaluate_bundle
 from shoplens.training.loop import train_model
-from shoplens.training.ood_fit import fit_bundle_detector, model_outputs
+from shoplens.training.ood_fit import MIN_PHOTOS, fit_bundle_detector, model_outputs
 from shoplens.training.presets import TrainConfig
 from shoplens.training.small_data import adapt_to_data, thin_classes
 
@@ -120,10 +120,17 @@ def run_training(
         "review_rule": cal.review_rule,
     }
     extra["search_width"] = fit_search_projection(output, val)
-    if preprocess.reader == "photo" and len(val):  # "not a product": fitted on validation garments' photos
+    if (
+        preprocess.reader == "photo" and len(val) >= MIN_PHOTOS
+    ):  # "not a product": from validation garments' photos
         extra["ood_held_out"] = {
             k: round(v, 4) for k, v in fit_bundle_detector(output, val, seed=cfg.seed).items()
         }
+    elif preprocess.reader == "photo":
+        warnings.append(
+            f"no not-a-product detector: the validation split holds {len(val)} images, fewer than {MIN_PHOTOS}"
+        )
+        log.warning(warnings[-1])
     metrics = evaluate_bundle(load_bundle(output), test, history=result.history, extra=extra)
     return output, metrics
 
