@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -167,18 +168,10 @@ def fit_detector(
     y = np.concatenate([np.zeros(len(products)), np.ones(len(outliers))])
     mean, scale = x.mean(axis=0), np.maximum(x.std(axis=0), 1e-6)
     z = (x - mean) / scale
-    fitted, baselines, log_odds, left_out = [], [], np.zeros(len(y)), np.zeros(len(y))
-    for k, bag in enumerate(_paired_bags(len(products), len(outliers), bags, rng)):
-        fitted.append(trees_of(booster(features, trees, seed + k).fit(z[bag], y[bag])))
-        baselines.append(prior_log_odds(y[bag]))
-        out = np.ones(len(y), bool)
-        out[bag] = False
-        log_odds[out] += baselines[-1] + fitted[-1].raw(z[out])
-        left_out[out] += 1
-    held = left_out > 0
-    scores = 1.0 / (1.0 + np.exp(-np.clip(log_odds[held] / left_out[held], -50, 50)))
-    is_product = y[held] == 0
-    s_p, s_o = scores[is_product], scores[~is_product]
+    bag_list = _paired_bags(len(products), len(outliers), bags, rng)
+    fitted, baselines, scores = _out_of_bag(z, y, bag_list, lambda k: booster(features, trees, seed + k))
+    held = ~np.isnan(scores)
+    s_p, s_o = scores[held & (y == 0)], scores[held & (y == 1)]
     threshold = flag_threshold(s_p, MAX_FALSE_FLAGS)
     review = min(flag_threshold(s_p, REVIEW_SHARE), threshold)
     centres, whitening = class_geometry(p_emb, products.labels, num_classes)
@@ -227,6 +220,24 @@ def _crossed_features(
         )
         x[part] = draft.features(probs[part], embeddings[part], [cues[i] for i in part])
     return x
+
+
+def _out_of_bag(
+    z: np.ndarray, y: np.ndarray, bags: Sequence[np.ndarray], new_booster: Callable[[int], Any]
+) -> tuple[list[BoostedTrees], list[float], np.ndarray]:
+    """Boosters fitted on each bag's rows of (z, y): their trees, their baseline log-odds, and each row's score
+    averaged over the boosters that did not see it (NaN for a row every booster saw)."""
+    fitted, baselines, log_odds, left_out = [], [], np.zeros(len(y)), np.zeros(len(y))
+    for k, bag in enumerate(bags):
+        fitted.append(trees_of(new_booster(k).fit(z[bag], y[bag])))
+        baselines.append(prior_log_odds(y[bag]))
+        out = np.ones(len(y), bool)
+        out[bag] = False
+        log_odds[out] += baselines[-1] + fitted[-1].raw(z[out])
+        left_out[out] += 1
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(left_out > 0, log_odds / left_out, np.nan)
+    return fitted, baselines, 1.0 / (1.0 + np.exp(-np.clip(mean, -50, 50)))
 
 
 def _paired_bags(n_products: int, n_outliers: int, bags: int, rng: np.random.Generator) -> list[np.ndarray]:
