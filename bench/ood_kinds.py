@@ -6,9 +6,10 @@
 The detector is fitted on synthetic non-products from the training side (shoplens.training.outlier_synth), the
 same families the model saw in its outlier exposure; the photos users send mistakenly are other families. This
 selection check needs no benchmark photo: for each of the renderer's kinds in turn, the detector is fitted as
-`fit_detector` fits it on the product photos and every *other* kind, its threshold set as always (2.5 % of
-held-out product photos flagged), and then asked about the left-out kind. The mean share flagged over the left-out
-kinds says how well the detector generalises to new kinds; the full fit's held-out AUROC is the usual check.
+`fit_detector` fits it on the product photos and every *other* kind, its threshold set as always (2.5 % of the
+product photos flagged, each scored by the boosters that did not see it), and then asked about the left-out kind.
+The mean share flagged over the left-out kinds says how well the detector generalises to new kinds; the full fit's
+out-of-bag AUROC is the usual check.
 
 A variant is NAME:setting,... where a setting is `key=value` for the booster (TREES in shoplens.training.ood_fit;
 `constrained=0` drops its monotone and no-interaction constraints) or `-feature` to leave a feature out. Photos are
