@@ -11,7 +11,7 @@ product photos flagged, each scored by the boosters that did not see it), and th
 The mean share flagged over the left-out kinds says how well the detector generalises to new kinds; the full fit's
 out-of-bag AUROC is the usual check.
 
-A variant is NAME:setting,... where a setting is `key=value` for the booster (TREES in shoplens.training.ood_fit;
+A variant is NAME:setting,... where a setting is `key=value` for the booster (TREES in shoplens.training.ood_boost;
 `constrained=0` drops its monotone and no-interaction constraints) or `-feature` to leave a feature out. Photos are
 read once per preprocessing, and shared by the bundles that read alike.
 Writes bench/results/NAME.json (default ood_kinds).
