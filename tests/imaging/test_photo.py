@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from shoplens.imaging.background import border_mask, fit_background, is_gradient, luma, to_lab
+from shoplens.imaging.background import border_mask, find_seam, fit_background, is_gradient, luma, to_lab
 from shoplens.imaging.foreground import separate
 from shoplens.imaging.photo import CUE_NAMES, fit_to_input, read_photo
 from tests.imaging.drawn import iou, jpeg, photo, shirt_mask, trousers_mask
@@ -208,6 +208,52 @@ def test_gradient_background_is_modelled_as_a_surface() -> None:
     bg = fit_background(to_lab(rgb), luma(rgb))
     assert bg.spread < 2.0
     assert abs(float(bg.luma[60, 80]) - (250 - 100 * 80 / w - 40 * 60 / h)) < 4  # under the product too
+
+
+def _studio_with_floor(h: int, w: int, seam_left: int, seam_right: int, floor: float) -> np.ndarray:
+    """A light wall (with a soft sweep of light) meeting a floor `floor` times as bright below a tilted line."""
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    wall = 244 - 8 * xx / w
+    below = yy > seam_left + (seam_right - seam_left) * xx / (w - 1)
+    return np.repeat(np.where(below, wall * floor, wall)[..., None], 3, axis=2)
+
+
+@pytest.mark.parametrize("floor", [0.7, 0.8])
+def test_a_wall_meeting_the_floor_behind_the_product_is_background(floor: float) -> None:
+    h, w = 300, 240
+    truth = trousers_mask(h, w, 60, 40, 200)  # stands across the seam
+    rgb = np.asarray(jpeg(photo(_studio_with_floor(h, w, 200, 212, floor), truth, (150, 40, 40))))
+    seam = find_seam(to_lab(rgb))
+    assert seam is not None and abs(seam[0] - 200.5) <= 2 and abs(seam[1] - 212.5) <= 2
+    _, found = separate(rgb)
+    assert iou(found.mask, truth) > 0.85  # without the seam the floor joined the product
+
+
+def test_a_smooth_gradient_or_a_plain_backdrop_has_no_seam() -> None:
+    h, w = 200, 160
+    yy = np.mgrid[0:h, 0:w][0].astype(np.float32)
+    ramp = np.repeat((250 - 60 * yy / h)[..., None], 3, axis=2).astype(
+        np.uint8
+    )  # light falling off downwards
+    plain = np.full((h, w, 3), 240, np.uint8)
+    plain[40:160, 40:120] = (30, 30, 120)
+    assert find_seam(to_lab(ramp)) is None and find_seam(to_lab(plain)) is None
+
+
+@pytest.mark.parametrize(
+    ("fill", "weave"),
+    [((40, 40, 40), False), ((200, 190, 180), True)],  # far darker than any floor; a floor of one colour
+)
+def test_a_product_filling_the_bottom_edge_to_edge_is_no_floor(
+    fill: tuple[int, int, int], weave: bool
+) -> None:
+    rgb = np.full((200, 200, 3), 245, np.uint8)
+    rgb[120:] = fill  # a close-up: the product runs off the left, right and bottom edges
+    if weave:
+        rgb[120:, ::6] = (fill[0] // 2, fill[1] // 2, fill[2] // 2)
+    assert find_seam(to_lab(rgb)) is None
+    _, found = separate(rgb)
+    assert found.mask[160, 100] and not found.mask[40, 100]
 
 
 def test_product_touching_the_border_does_not_become_background() -> None:

@@ -7,6 +7,10 @@ surface spans more than GRADIENT_RANGE) the background can be fitted again as a 
 away from a product mask: a spotlight's peak inside the frame, which the border alone cannot show. A busy
 texture (blotches of several colours) has no smooth surface; there the border's palette, a few k-means colours,
 stands for the background, and a pixel's distance is to the nearest of them.
+
+Where a wall meets the floor (or a table's edge runs behind the product) the background steps in brightness along
+a line across the frame. When both side edges show such a step at about the same height, and the colour below it
+is the bottom edge's, the surface gets a step term along the line through the two: the floor is background too.
 """
 
 from __future__ import annotations
@@ -30,6 +34,18 @@ _MAX_PALETTE_SAMPLES = 4000
 PALETTE_SIDES = 3  # sides of the border a palette colour must be seen along to count as background ...
 PALETTE_SIDE_SHARE = 0.05  # ... in at least this share of that side's pixels, within PALETTE_REACH ΔE of it
 PALETTE_REACH = 10.0  # (k-means cuts a wood's or a cloud's continuous shades into several colours)
+# A seam (wall meets floor): a step of SEAM_STEP to SEAM_MAX ΔE on both side edges, below SEAM_FROM of the height,
+# SEAM_SHARE of it within SEAM_RAMP rows (a gradient rises over many), the two at most SEAM_TILT of the width
+# apart in height, no other step along the side more than SEAM_SHARE as high (planks and stripes step often), and
+# the side below it within SEAM_MATCH ΔE of the bottom edge's colour, which is one colour along the whole edge
+# (90 % of it within SEAM_MATCH): a product filling the bottom edge to edge is no floor.
+SEAM_STEP = 4.0
+SEAM_MAX = 35.0
+SEAM_FROM = 0.2
+SEAM_SHARE = 0.6
+SEAM_RAMP = 2
+SEAM_TILT = 0.07
+SEAM_MATCH = 8.0
 
 
 @dataclass(frozen=True)
@@ -41,6 +57,7 @@ class Background:
     spread: float  # ΔE of the border around the model (90th percentile of the inliers)
     inliers: float  # share of border pixels the model explains
     textured: bool
+    seam: tuple[float, float] | None = None  # first row below a wall/floor seam at the left and right edges
 
     @property
     def level(self) -> float:
@@ -120,8 +137,13 @@ def _design(ys: np.ndarray, xs: np.ndarray, shape: tuple[int, int], degree: int 
     return np.stack(_terms(u, v, degree), axis=-1)
 
 
-def fit_background(lab: np.ndarray, luma_img: np.ndarray, border: np.ndarray | None = None) -> Background:
-    """Fit a smooth background (colour and luma) to the border, ignoring border pixels that are product."""
+def fit_background(
+    lab: np.ndarray, luma_img: np.ndarray, border: np.ndarray | None = None, seams: bool = True
+) -> Background:
+    """Fit a smooth background (colour and luma) to the border, ignoring border pixels that are product.
+
+    A wall/floor seam is looked for only with `seams` (see find_seam).
+    """
     shape = lab.shape[:2]
     border = border_mask(shape) if border is None else border
     ys, xs = np.nonzero(border)
@@ -129,7 +151,8 @@ def fit_background(lab: np.ndarray, luma_img: np.ndarray, border: np.ndarray | N
     ys, xs = ys[::step], xs[::step]
     values = np.concatenate([lab[ys, xs], luma_img[ys, xs, None]], axis=1)
     degree = 2 if min(shape) >= 48 else 1  # a quadratic surface needs a border wide enough to pin it down
-    design = _design(ys, xs, shape, degree)
+    seam = find_seam(lab, border) if seams else None
+    design = _with_seam(_design(ys, xs, shape, degree), ys, xs, shape, seam)
     # Start from the whole border and from each corner's colour; refine the fit that explains most of it. On a
     # plain backdrop the corners pick the same pixels: each distinct start is fitted once (first one kept).
     seeds = [np.ones(len(ys), bool), *_corner_seeds(values, ys, xs, shape)]
@@ -144,7 +167,7 @@ def fit_background(lab: np.ndarray, luma_img: np.ndarray, border: np.ndarray | N
         _, _, keep = max(starts, key=lambda fit: int((fit[1] <= _SEED_DISTANCE).sum()))
     coef, residual, keep = _robust_fit(design, values, keep, rounds=_ROBUST_ROUNDS)
     spread = float(np.percentile(residual[keep], 90))
-    return _from_surface(coef, shape, spread, float(keep.mean()), spread > TEXTURED_SPREAD)
+    return _from_surface(coef, shape, spread, float(keep.mean()), spread > TEXTURED_SPREAD, seam)
 
 
 def fit_interior(
@@ -157,8 +180,9 @@ def fit_interior(
     step = max(1, len(ys) // _MAX_INTERIOR_SAMPLES)
     ys, xs = ys[::step], xs[::step]
     values = np.concatenate([lab[ys, xs], luma_img[ys, xs, None]], axis=1)
-    coef = np.linalg.lstsq(_design(ys, xs, shape, INTERIOR_DEGREE), values, rcond=None)[0].astype(np.float32)
-    return _from_surface(coef, shape, border_fit.spread, border_fit.inliers, textured=False)
+    design = _with_seam(_design(ys, xs, shape, INTERIOR_DEGREE), ys, xs, shape, border_fit.seam)
+    coef = np.linalg.lstsq(design, values, rcond=None)[0].astype(np.float32)
+    return _from_surface(coef, shape, border_fit.spread, border_fit.inliers, False, border_fit.seam)
 
 
 def is_gradient(background: Background) -> bool:
@@ -170,17 +194,90 @@ def is_gradient(background: Background) -> bool:
 
 
 def _from_surface(
-    coef: np.ndarray, shape: tuple[int, int], spread: float, inliers: float, textured: bool
+    coef: np.ndarray,
+    shape: tuple[int, int],
+    spread: float,
+    inliers: float,
+    textured: bool,
+    seam: tuple[float, float] | None = None,
 ) -> Background:
-    """The background a fitted surface (CIELAB and luma coefficients) draws over the frame."""
-    surface = _surface(coef, shape)
+    """The background a fitted surface (CIELAB and luma coefficients, the seam's step last) draws over the frame."""
+    if seam is None:
+        surface = _surface(coef, shape)
+    else:
+        surface = _surface(coef[:-1], shape) + below_seam(shape, seam)[..., None] * coef[-1]
     return Background(
         lab=surface[..., :3].astype(np.float32),
         luma=np.clip(surface[..., 3], 0, 255).astype(np.float32),
         spread=spread,
         inliers=inliers,
         textured=textured,
+        seam=seam,
     )
+
+
+def find_seam(lab: np.ndarray, border: np.ndarray | None = None) -> tuple[float, float] | None:
+    """(first row below it at the left edge, at the right edge) of a wall/floor seam across the frame, or None.
+
+    Only the plain border strip is looked at (not a custom border, such as an interior fit's).
+    """
+    h, w = lab.shape[:2]
+    if min(h, w) < 48 or (border is not None and not np.array_equal(border, border_mask((h, w)))):
+        return None
+    width = max(1, round(BORDER_SHARE * min(h, w)))
+    window = max(2, round(0.03 * h))
+    edge = lab[-width:].reshape(-1, 3)
+    bottom = np.median(edge, axis=0)
+    if np.percentile(np.linalg.norm(edge - bottom, axis=1), 90) > SEAM_MATCH:
+        return None
+    found = []
+    for strip in (lab[:, :width], lab[:, -width:]):
+        rows = np.median(strip, axis=1)  # (h, 3): each row's colour along this edge
+        total = np.concatenate([np.zeros((1, 3), np.float32), np.cumsum(rows, axis=0)])
+        r = np.arange(max(window, round(SEAM_FROM * h)), h - window)  # a step between rows r - 1 and r
+        if not len(r):
+            return None
+        above = (total[r] - total[r - window]) / window
+        below = (total[r + window] - total[r]) / window
+        jump = np.linalg.norm(below - above, axis=1)
+        i = int(np.argmax(jump))
+        row = int(r[i])
+        elsewhere = np.abs(r - row) > 2 * window
+        if elsewhere.any() and jump[elsewhere].max() > SEAM_SHARE * jump[i]:  # planks, stripes: no one seam
+            return None
+        near = np.linalg.norm(rows[row : row + SEAM_RAMP].mean(0) - rows[row - SEAM_RAMP : row].mean(0))
+        if not SEAM_STEP <= jump[i] <= SEAM_MAX or near < SEAM_SHARE * jump[i]:
+            return None
+        if (
+            np.linalg.norm(below[i] - bottom) > SEAM_MATCH
+        ):  # what lies below is the floor the bottom edge shows
+            return None
+        found.append((row, float(below[i][0] - above[i][0])))
+    (left, step_left), (right, step_right) = found
+    if step_left * step_right <= 0 or abs(left - right) > SEAM_TILT * w:
+        return None
+    return float(left), float(right)
+
+
+def below_seam(shape: tuple[int, int], seam: tuple[float, float]) -> np.ndarray:
+    """(H, W) float32: 1 below the seam's line (through its left and right rows), 0 above."""
+    h, w = shape
+    left, right = seam
+    line = left - 0.5 + (right - left) * np.arange(w, dtype=np.float32) / max(w - 1, 1)
+    return (np.arange(h, dtype=np.float32)[:, None] > line[None, :]).astype(np.float32)
+
+
+def _with_seam(
+    design: np.ndarray,
+    ys: np.ndarray,
+    xs: np.ndarray,
+    shape: tuple[int, int],
+    seam: tuple[float, float] | None,
+) -> np.ndarray:
+    """The surface design with the seam's step as its last column (unchanged without a seam)."""
+    if seam is None:
+        return design
+    return np.column_stack([design, below_seam(shape, seam)[ys, xs]])
 
 
 def _surface(coef: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

@@ -15,7 +15,7 @@ that a spotlight's peak no longer passes for product. Thin strands of the mask t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -95,8 +95,8 @@ def separate(rgb: np.ndarray, refine: bool = True) -> tuple[Background, Foregrou
     background = fit_background(smooth_lab, y)
     if background.textured:  # measure again after averaging the texture away
         smooth_lab = _smooth(lab, smoothing_sigma(shape, True))
-        textured = fit_background(smooth_lab, y)
-        background = Background(textured.lab, textured.luma, textured.spread, textured.inliers, True)
+        textured = fit_background(smooth_lab, y, seams=False)
+        background = replace(textured, textured=True)
     distance = np.linalg.norm(smooth_lab - background.lab, axis=-1).astype(np.float32)
     threshold = _bar(background.spread)
     found = _by_palette(rgb, smooth_lab, background, refine) if background.textured else None

@@ -1,0 +1,117 @@
+"""How does a bundle read garments shot the ways studios shoot them: on a hanger, where wall meets floor, under a
+hard spotlight, on a mannequin?
+
+    .venv/bin/python bench/studio_scenes.py --bundle M/fashion-mnist/v5-fast [--count 600] [--out studio_scenes]
+
+Renders Fashion-MNIST TEST garments with `shoplens.data.studio_scenes` (the set-ups in turn) and classifies each
+photo through the serving path (safe decode, the bundle's preprocessing, the Predictor). Reports, per set-up:
+top-1, the share sent to review, the share called "not a product", and the top-1 the same garments get as their
+28×28 originals, so that what the set-up costs is read off directly. Writes bench/results/NAME.{json,png}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import machine_info, write_results
+
+from shoplens.data import CLASS_NAMES, load_fashion_mnist
+from shoplens.data.studio_scenes import SETUPS, studio_photos
+from shoplens.evaluation.photos import LocalClassifier
+
+
+def main() -> None:
+    """Run the studio set-ups against one bundle and write the results."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--bundle", required=True, help="a bundle folder")
+    parser.add_argument("--count", type=int, default=600, help="photos in all (the set-ups in turn)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default="studio_scenes")
+    args = parser.parse_args()
+    if args.count < len(SETUPS):
+        parser.error(f"--count must be at least {len(SETUPS)}, one photo per set-up")
+    clf = LocalClassifier(args.bundle)
+    test = load_fashion_mnist("test")
+    start = time.perf_counter()
+    photos = list(studio_photos(test.images[:, 0], test.labels, args.count, args.seed))
+    rendered = time.perf_counter() - start
+    answers = []
+    for i in range(0, len(photos), 32):
+        answers += clf([p.data for p in photos[i : i + 32]])
+    index = np.array([p.meta["test_index"] for p in photos])
+    originals = clf.predictor.probabilities(test.images[index]).argmax(1)
+    rows: dict[str, list[tuple[bool, bool, bool, bool]]] = defaultdict(list)
+    for photo, ans, original in zip(photos, answers, originals, strict=True):
+        truth = CLASS_NAMES[photo.meta["label"]]
+        rows[photo.meta["setup"]].append(
+            (ans.predicted == truth, ans.needs_review, ans.flagged, int(original) == photo.meta["label"])
+        )
+    per_setup = {}
+    for setup in SETUPS:
+        table = np.array(rows[setup], bool).reshape(-1, 4)
+        per_setup[setup] = {
+            "n": len(table),
+            "top1": float(table[:, 0].mean()) if len(table) else None,
+            "needs_review": float(table[:, 1].mean()) if len(table) else None,
+            "not_a_product": float(table[:, 2].mean()) if len(table) else None,
+            "original_top1": float(table[:, 3].mean()) if len(table) else None,
+        }
+        print(
+            f"{setup:12s} n={len(table):4d} "
+            + " ".join(f"{k}={v:.3f}" for k, v in per_setup[setup].items() if k != "n")
+        )
+    every = np.concatenate([np.array(rows[s], bool).reshape(-1, 4) for s in SETUPS])
+    payload = {
+        "benchmark": "studio set-ups",
+        "command": " ".join(["python", *sys.argv]),
+        "bundle": str(args.bundle),
+        "config": {"count": args.count, "seed": args.seed},
+        "top1": float(every[:, 0].mean()),
+        "original_top1": float(every[:, 3].mean()),
+        "not_a_product": float(every[:, 2].mean()),
+        "per_setup": per_setup,
+        "seconds": {"render": round(rendered, 1), "all": round(time.perf_counter() - start, 1)},
+        "machine": machine_info(),
+    }
+    path = write_results(args.out, payload)
+    _chart(per_setup, path.with_suffix(".png"))
+    print(f"top-1 {payload['top1']:.3f} (originals {payload['original_top1']:.3f}) → {path}")
+
+
+def _chart(per_setup: dict, path: Path) -> None:
+    """Bars: top-1 of the photos and of their originals, and the share called not a product, per set-up."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [s for s in SETUPS if per_setup[s]["n"]]
+    x = np.arange(len(names))
+    fig, ax = plt.subplots(figsize=(8, 4))
+    for k, (key, label) in enumerate(
+        (
+            ("top1", "photo top-1"),
+            ("original_top1", "the garment's 28×28 original"),
+            ("not_a_product", "called not a product"),
+        )
+    ):
+        ax.bar(x + (k - 1) * 0.27, [per_setup[s][key] for s in names], 0.27, label=label)
+    ax.set_xticks(x, [f"{s}\n(n={per_setup[s]['n']})" for s in names])
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("share of photos")
+    ax.set_title("Studio set-ups (Fashion-MNIST test garments)")
+    ax.legend(loc="lower left", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    main()

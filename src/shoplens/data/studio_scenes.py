@@ -1,0 +1,179 @@
+"""Fashion-MNIST TEST garments shot the ways studios shoot them: an evaluation instrument, never training data.
+
+The photo benchmark (`shop_photos`) lays each garment on a backdrop. Studios also hang it, stand it where the
+wall meets the floor, light it with a hard spot or dress a mannequin in it. Each photo here is one set-up:
+
+- `plain`: the garment on a studio backdrop, as a reference.
+- `hanger`: on a wire hanger, its hook and the ends of its bar showing above the shoulders (tops, dresses, coats)
+  or a clip bar above the waistband (trousers); shoes and bags get a plain shot.
+- `seam`: the wall meets the floor (or a table's edge) behind it, a step of 8–30 % in brightness at 55–85 % of
+  the height, level or tilted by up to 3°; lit floors are darker or lighter than the wall.
+- `cast_shadow`: a hard shadow from a spotlight, offset by 4–10 % of the garment's size, 25–55 % dark.
+- `mannequin`: a neck form (white, black or skin-toned) above the collar of tops, dresses and coats; the other
+  categories get a plain shot.
+
+The garment itself is coloured and shaded as in `shop_photos` (`garment_layers`); light, dark and mid-grey
+backdrops, 360–1600 px canvases, sensor noise and JPEG 70–95.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import cv2
+import numpy as np
+from PIL import Image, ImageDraw
+
+from shoplens.data.procedural import paste_clipped
+from shoplens.data.shop_photos import (
+    EncodedPhoto,
+    encode_jpeg,
+    garment_layers,
+    garment_order,
+    sample_spec,
+    studio,
+    to_uint8,
+)
+
+SETUPS = ("plain", "hanger", "seam", "cast_shadow", "mannequin")
+WORN_ON_TOP = (0, 2, 3, 4, 6)  # T-shirt/top, Pullover, Dress, Coat, Shirt: what hangs from shoulders
+HUNG = (*WORN_ON_TOP, 1)  # ... and trousers, from a clip bar
+HANGER_GREYS = (0.15, 0.35, 0.75)  # dark wire, grey wire, chrome
+MANNEQUIN_COLOURS = ((0.95, 0.95, 0.93), (0.1, 0.1, 0.1), (0.86, 0.69, 0.55))
+
+
+def studio_photo(
+    image28: np.ndarray, label: int, setup: str, rng: np.random.Generator
+) -> tuple[np.ndarray, dict]:
+    """One upright photo (uint8 RGB) of the garment in the given set-up, with its metadata."""
+    if setup not in SETUPS:
+        raise ValueError(f"unknown set-up {setup!r}; expected one of {', '.join(SETUPS)}")
+    backdrop = str(rng.choice(["light", "mid_grey", "dark"], p=[0.6, 0.25, 0.15]))
+    spec = sample_spec(rng, background=backdrop)
+    long_side = int(np.exp(rng.uniform(np.log(360), np.log(1600))))
+    h, w = (
+        (long_side, int(long_side * rng.choice([1.0, 0.8, 0.75])))
+        if rng.random() < 0.7
+        else (
+            int(long_side * 0.75),
+            long_side,
+        )
+    )
+    size = max(16, round(rng.uniform(0.45, 0.75) * min(h, w)))
+    rgb, alpha = garment_layers(image28, spec, size, rng)
+    rows, cols = np.nonzero(alpha > 0.5)
+    gh, gw = rows.max() - rows.min() + 1, cols.max() - cols.min() + 1
+    room_top = round(0.22 * h)  # space above for a hook or a neck
+    top = int(rng.integers(room_top, max(room_top + 1, h - gh - round(0.05 * h)))) - rows.min()
+    left = int(rng.integers(0, max(1, w - gw))) - cols.min()
+    scene = studio(h, w, rng, backdrop)
+    meta: dict = {"setup": setup, "backdrop": backdrop, "colour": spec.colour, "width": w, "height": h}
+    if setup == "seam":
+        meta.update(_seam(scene, rng))
+    canvas_alpha = np.zeros((h, w), np.float32)
+    paste_clipped(canvas_alpha, alpha, left, top)
+    box = (left + cols.min(), top + rows.min(), left + cols.max() + 1, top + rows.max() + 1)
+    if setup == "cast_shadow":
+        meta.update(_cast_shadow(scene, canvas_alpha, gw, rng))
+    drawn = Image.fromarray(to_uint8(scene))
+    if setup == "hanger" and label in HUNG:
+        meta.update(_hanger(drawn, box, label, rng))
+    elif setup == "hanger":  # shoes and bags are not hung
+        meta["setup"] = "plain"
+    if setup == "mannequin" and label in WORN_ON_TOP:
+        meta.update(_mannequin(drawn, box, rng))
+    elif setup == "mannequin":
+        meta["setup"] = "plain"
+    scene = np.asarray(drawn, np.float32) / 255
+    layer = np.zeros((h, w, 3), np.float32)
+    paste_clipped(layer, rgb, left, top)
+    scene += (layer - scene) * canvas_alpha[..., None]
+    scene += rng.standard_normal(scene.shape, dtype=np.float32) * float(rng.uniform(0.5, 4) / 255)
+    return to_uint8(scene), meta
+
+
+def _seam(scene: np.ndarray, rng: np.random.Generator) -> dict:
+    """Darken or lighten everything below a (slightly tilted) line: the floor or a table top."""
+    h, w = scene.shape[:2]
+    at, tilt = float(rng.uniform(0.55, 0.85)), float(rng.uniform(-3, 3))
+    ys, xs = np.mgrid[0:h, 0:w]
+    below = ys > at * h + (xs - w / 2) * np.tan(np.radians(tilt))
+    level = float(scene.mean())
+    step = float(rng.uniform(0.08, 0.3))
+    if level > 0.8 or rng.random() < 0.6:  # a light wall can only have a darker floor
+        step = -step
+    lift = abs(step) * 0.3 if level < 0.25 else 0.0  # on a dark set a step must be added to show
+    scene[below] = np.clip(scene[below] * (1 + step) + lift, 0, 1)
+    return {"seam_at": at, "seam_tilt": tilt, "seam_step": step}
+
+
+def _cast_shadow(scene: np.ndarray, alpha: np.ndarray, garment_width: int, rng: np.random.Generator) -> dict:
+    """A hard shadow of the garment, offset away from a spotlight."""
+    angle = rng.uniform(0, 2 * np.pi)
+    shift = rng.uniform(0.04, 0.1) * garment_width
+    matrix = np.float32([[1, 0, shift * np.cos(angle)], [0, 1, shift * np.sin(angle)]])
+    shadow = cv2.warpAffine(alpha, matrix, (alpha.shape[1], alpha.shape[0]))
+    shadow = cv2.GaussianBlur(shadow, (0, 0), max(0.5, 0.006 * garment_width))
+    darkness = float(rng.uniform(0.25, 0.55))
+    scene *= (1 - darkness * shadow)[..., None]
+    return {"shadow_darkness": darkness, "shadow_shift": shift / garment_width}
+
+
+def _hanger(img: Image.Image, box: tuple[int, ...], label: int, rng: np.random.Generator) -> dict:
+    """A wire hanger's hook and bar (behind the garment, which is pasted over it)."""
+    left, top, right, _bottom = box
+    width = right - left
+    cx = (left + right) / 2 + rng.uniform(-0.05, 0.05) * width
+    wire = max(2, round(width * rng.uniform(0.008, 0.02)))
+    grey = int(255 * float(rng.choice(HANGER_GREYS)))
+    colour = (grey, grey, grey)
+    draw = ImageDraw.Draw(img)
+    hook = width * rng.uniform(0.12, 0.2)
+    if label in WORN_ON_TOP:  # shoulders slope down from the neck
+        span, drop = width * rng.uniform(0.3, 0.42), hook * 0.35
+        neck = (cx, top - drop)
+        draw.line([(cx - span, top + drop), neck, (cx + span, top + drop)], fill=colour, width=wire)
+    else:  # trousers: a clip bar across the waistband
+        span = width * rng.uniform(0.4, 0.55)
+        neck = (cx, top - hook * 0.35)
+        draw.line([(cx - span, top + 2), (cx + span, top + 2)], fill=colour, width=wire)
+        draw.line([(cx, top + 2), neck], fill=colour, width=wire)
+    r = hook * 0.3
+    draw.line([neck, (neck[0], neck[1] - hook * 0.4)], fill=colour, width=wire)
+    draw.arc(
+        [neck[0] - r, neck[1] - hook * 0.4 - 2 * r, neck[0] + r, neck[1] - hook * 0.4],
+        180,
+        60,
+        fill=colour,
+        width=wire,
+    )
+    return {"hanger_wire": wire, "hanger_grey": grey / 255}
+
+
+def _mannequin(img: Image.Image, box: tuple[int, ...], rng: np.random.Generator) -> dict:
+    """A neck form rising from the collar."""
+    left, top, right, _bottom = box
+    width = right - left
+    cx = (left + right) / 2
+    colour = MANNEQUIN_COLOURS[int(rng.integers(len(MANNEQUIN_COLOURS)))]
+    fill = tuple(int(255 * c) for c in colour)
+    neck_w, neck_h = width * rng.uniform(0.1, 0.16), width * rng.uniform(0.15, 0.3)
+    draw = ImageDraw.Draw(img)
+    draw.rectangle([cx - neck_w, top - neck_h, cx + neck_w, top + neck_h * 0.5], fill=fill)
+    draw.ellipse(
+        [cx - neck_w, top - neck_h - neck_w * 0.5, cx + neck_w, top - neck_h + neck_w * 0.5], fill=fill
+    )
+    return {"mannequin": "white" if colour[0] > 0.9 else "black" if colour[0] < 0.2 else "skin"}
+
+
+def studio_photos(
+    images: np.ndarray, labels: np.ndarray, count: int, seed: int = 0
+) -> Iterator[EncodedPhoto]:
+    """`count` studio photos of Fashion-MNIST TEST images (N, 28, 28), the set-ups in turn; photo i from (seed, i)."""
+    order = garment_order(len(images), seed + 1)  # other garments than the photo benchmark's first ones
+    for i in range(min(count, len(images))):
+        idx, rng = int(order[i]), np.random.default_rng([seed, 3, i])
+        pixels, meta = studio_photo(images[idx], int(labels[idx]), SETUPS[i % len(SETUPS)], rng)
+        quality = int(rng.integers(70, 96))
+        meta.update(set="studio", label=int(labels[idx]), test_index=idx, jpeg_quality=quality)
+        yield EncodedPhoto(encode_jpeg(pixels, quality), meta)
