@@ -321,6 +321,15 @@ def test_blank_and_degenerate_images_give_an_empty_input() -> None:
         read_photo(Image.new("RGB", (0, 5)))
 
 
+def test_aspect_cue_says_whether_the_product_is_wide_or_tall() -> None:
+    bg = np.full((240, 320, 3), 248, np.uint8)
+    wide = np.zeros((240, 320), bool)
+    wide[110:130, 40:280] = True  # a banner-like strip, 12:1
+    tall = trousers_mask(240, 320, 20, 120, 200)  # 0.4:1
+    assert read_photo(photo(bg, wide, (20, 20, 20))).cues["aspect"] > 2.0
+    assert -1.2 < read_photo(photo(bg, tall, (20, 20, 20))).cues["aspect"] < -0.7
+
+
 def test_fit_keeps_aspect_and_a_thin_product_keeps_a_pixel() -> None:
     mask = np.zeros((100, 100), bool)
     mask[10:90, 50] = True

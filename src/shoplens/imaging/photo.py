@@ -54,6 +54,7 @@ CUE_NAMES = (
     "bbox_fill",
     "contrast",
     "grabcut",
+    "aspect",
 )
 
 
@@ -160,6 +161,7 @@ def photo_cues(background: Background, fg: Foreground, intensity: np.ndarray) ->
             border_touch=float(edges.mean()),
             bbox_fill=area / box,
             contrast=float(np.percentile(intensity[mask], 90)),
+            aspect=float(np.log((xs.max() - xs.min() + 1) / (ys.max() - ys.min() + 1))),
         )
     return cues
 
