@@ -1,10 +1,11 @@
 import io
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
 
-from shoplens.data.studio_scenes import HUNG, SETUPS, WORN_ON_TOP, studio_photo, studio_photos
+from shoplens.data.studio_scenes import ELIGIBLE, SETUPS, studio_photo, studio_photos
 from shoplens.imaging import decode_image
 from shoplens.imaging.background import find_seam, to_lab
 from shoplens.imaging.photo import working_copy
@@ -13,28 +14,45 @@ from tests.data.test_shop_photos import garment
 
 def test_each_setup_renders_an_upright_photo_with_its_metadata() -> None:
     for setup in SETUPS:
-        pixels, meta = studio_photo(garment(), 0, setup, np.random.default_rng(1))  # a T-shirt: every set-up
+        label = ELIGIBLE.get(setup, (0,))[0]
+        pixels, meta = studio_photo(garment(), label, setup, np.random.default_rng(1))
         assert pixels.dtype == np.uint8 and pixels.shape == (meta["height"], meta["width"], 3)
         assert meta["setup"] == setup and 360 * 0.75 <= max(pixels.shape[:2]) <= 1600
 
 
-def test_photos_are_deterministic_per_seed_and_take_the_setups_in_turn() -> None:
-    images, labels = np.stack([garment(i) for i in range(6)]), np.zeros(6, np.int64)  # all T-shirts
-    first = list(studio_photos(images, labels, 5, seed=2))
-    again = list(studio_photos(images, labels, 5, seed=2))
-    other = list(studio_photos(images, labels, 5, seed=3))
+def test_photos_are_deterministic_per_seed_take_the_setups_in_turn_and_each_garment_once() -> None:
+    labels = np.array([0, 5, 7, 1, 9, 2, 8, 3, 5, 4, 7, 6, 9, 0])  # tops, shoes, trousers and a bag
+    images = np.stack([garment(i) for i in range(len(labels))])
+    first = list(studio_photos(images, labels, 7, seed=2))
+    again = list(studio_photos(images, labels, 7, seed=2))
+    other = list(studio_photos(images, labels, 7, seed=3))
     assert [p.data for p in first] == [p.data for p in again]
     assert [p.data for p in first] != [p.data for p in other]
     assert [p.meta["setup"] for p in first] == list(SETUPS)
-    assert {p.meta["test_index"] for p in first} <= set(range(6))
+    assert len({p.meta["test_index"] for p in first}) == 7
+    for p in first:
+        assert p.meta["label"] in ELIGIBLE.get(p.meta["setup"], (p.meta["label"],))
 
 
-@pytest.mark.parametrize("label", [5, 7, 8, 9])  # sandal, sneaker, bag, ankle boot
-def test_shoes_and_bags_are_neither_hung_nor_put_on_a_mannequin(label: int) -> None:
-    assert label not in HUNG and label not in WORN_ON_TOP
-    for setup in ("hanger", "mannequin"):
-        _, meta = studio_photo(garment(), label, setup, np.random.default_rng(4))
-        assert meta["setup"] == "plain"
+def test_a_setup_stops_when_no_garment_of_its_categories_is_left() -> None:
+    images, labels = np.stack([garment(i) for i in range(6)]), np.zeros(6, np.int64)  # T-shirts only: no pair
+    assert [p.meta["setup"] for p in studio_photos(images, labels, 10)] == list(SETUPS[:5])
+
+
+@pytest.mark.parametrize(("label", "setup"), [(5, "hanger"), (8, "mannequin"), (0, "pair")])
+def test_a_category_a_setup_does_not_shoot_is_refused(label: int, setup: str) -> None:
+    with pytest.raises(ValueError, match="is not shot in"):
+        studio_photo(garment(), label, setup, np.random.default_rng(4))
+
+
+def test_a_pair_is_two_shoes_apart_or_overlapping() -> None:
+    for setup, apart in (("pair", True), ("pair_overlapping", False)):
+        pixels, meta = studio_photo(garment(), 7, setup, np.random.default_rng(6))
+        assert (meta["pair_gap"] > 0) == apart
+        dark = np.abs(pixels.astype(np.int16) - np.median(pixels, axis=(0, 1))).max(axis=2) > 40
+        _, _, stats, _ = cv2.connectedComponentsWithStats(dark.astype(np.uint8))
+        big = (stats[1:, cv2.CC_STAT_AREA] > 0.2 * stats[1:, cv2.CC_STAT_AREA].max()).sum()
+        assert big == (2 if apart else 1)
 
 
 def test_a_seam_photo_steps_in_brightness_where_its_metadata_says() -> None:

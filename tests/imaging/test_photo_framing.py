@@ -1,4 +1,4 @@
-"""What shops add around and over a product photo: letterbox bars, and badges or logos in a corner."""
+"""What shops add around and over a product photo: letterbox bars, badges or logos in a corner, a second shoe."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from shoplens.imaging.foreground import drop_corner_overlays
+from shoplens.imaging.foreground import drop_corner_overlays, one_of_a_pair
 from shoplens.imaging.photo import letterbox, read_photo
 from tests.imaging.drawn import jpeg, photo, shirt_mask
 
@@ -115,3 +115,47 @@ def test_only_small_parts_clear_of_the_product_in_a_corner_are_overlays() -> Non
     pair[40:60, 40:60] = True
     pair[80:98, 80:98] = True  # as large as the other part: a second shoe, not a badge
     assert drop_corner_overlays(pair)[1] == 2
+
+
+def _shoe(h: int, w: int, left: int, top: int, side: int, mirrored: bool = False) -> np.ndarray:
+    """A sneaker-like silhouette (sole, toe cap, ankle collar) side wide, placed at (left, top)."""
+    pts = np.array([[0, 1], [0, 0.55], [0.3, 0.5], [0.45, 0.1], [0.75, 0], [0.8, 0.45], [1, 0.6], [1, 1]])
+    if mirrored:
+        pts[:, 0] = 1 - pts[:, 0]
+    mask = np.zeros((h, w), np.uint8)
+    cv2.fillPoly(mask, [(pts * [side, side * 0.5] + [left, top]).astype(np.int32)], 1)
+    return mask > 0
+
+
+@pytest.mark.parametrize("arrangement", ["side_by_side", "one_above_the_other"])
+def test_a_pair_of_shoes_is_read_as_one_shoe(arrangement: str) -> None:
+    h, w = 300, 400
+    one = _shoe(h, w, 40, 120, 140)
+    other = (
+        _shoe(h, w, 210, 125, 140, mirrored=True)
+        if arrangement == "side_by_side"
+        else _shoe(h, w, 60, 210, 140)
+    )
+    single = read_photo(jpeg(photo(np.full((h, w, 3), 245, np.uint8), one, (30, 90, 40))))
+    pair = read_photo(jpeg(photo(np.full((h, w, 3), 245, np.uint8), one | other, (30, 90, 40))))
+    assert pair.cues["components"] == 1  # the second shoe is no longer part of the product
+    either = min(
+        np.abs(pair.array.astype(int) - x.astype(int)).mean() for x in (single.array, single.array[..., ::-1])
+    )
+    assert either < 3  # the one shoe, or the other (its mirror image)
+
+
+def test_only_two_alike_parts_apart_are_a_pair() -> None:
+    pair = np.zeros((100, 100), bool)
+    pair[40:60, 10:45], pair[42:60, 55:88] = True, True  # alike, side by side
+    kept, parts = one_of_a_pair(pair)
+    assert parts == 1 and kept[50, 20] and not kept[50, 70]
+    unlike = np.zeros((100, 100), bool)
+    unlike[20:90, 10:60], unlike[40:60, 70:85] = True, True  # a bag and its detached strap
+    assert one_of_a_pair(unlike)[1] == 2
+    staggered = np.zeros((100, 100), bool)
+    staggered[10:40, 10:40], staggered[60:90, 60:90] = (
+        True,
+        True,
+    )  # apart along both axes: no row or column shared
+    assert one_of_a_pair(staggered)[1] == 2

@@ -35,9 +35,15 @@ from shoplens.data.shop_photos import (
     to_uint8,
 )
 
-SETUPS = ("plain", "hanger", "seam", "cast_shadow", "mannequin")
+SETUPS = ("plain", "hanger", "seam", "cast_shadow", "mannequin", "pair", "pair_overlapping")
 WORN_ON_TOP = (0, 2, 3, 4, 6)  # T-shirt/top, Pullover, Dress, Coat, Shirt: what hangs from shoulders
 HUNG = (*WORN_ON_TOP, 1)  # ... and trousers, from a clip bar
+SHOES = (5, 7, 9)  # Sandal, Sneaker, Ankle boot: shown as pairs
+ELIGIBLE = {"hanger": HUNG, "mannequin": WORN_ON_TOP, "pair": SHOES, "pair_overlapping": SHOES}
+PAIR_GAP = {
+    "pair": (0.03, 0.25),
+    "pair_overlapping": (-0.2, -0.03),
+}  # between the shoes, share of one's width
 HANGER_GREYS = (0.15, 0.35, 0.75)  # dark wire, grey wire, chrome
 MANNEQUIN_COLOURS = ((0.95, 0.95, 0.93), (0.1, 0.1, 0.1), (0.86, 0.69, 0.55))
 
@@ -48,26 +54,36 @@ def studio_photo(
     """One upright photo (uint8 RGB) of the garment in the given set-up, with its metadata."""
     if setup not in SETUPS:
         raise ValueError(f"unknown set-up {setup!r}; expected one of {', '.join(SETUPS)}")
+    if label not in ELIGIBLE.get(setup, (label,)):
+        raise ValueError(f"category {label} is not shot in the {setup!r} set-up")
     backdrop = str(rng.choice(["light", "mid_grey", "dark"], p=[0.6, 0.25, 0.15]))
     spec = sample_spec(rng, background=backdrop)
     long_side = int(np.exp(rng.uniform(np.log(360), np.log(1600))))
+    portrait = rng.random() < 0.7 and setup not in PAIR_GAP
     h, w = (
         (long_side, int(long_side * rng.choice([1.0, 0.8, 0.75])))
-        if rng.random() < 0.7
-        else (
-            int(long_side * 0.75),
-            long_side,
-        )
+        if portrait
+        else (int(long_side * 0.75), long_side)
     )
-    size = max(16, round(rng.uniform(0.45, 0.75) * min(h, w)))
-    rgb, alpha = garment_layers(image28, spec, size, rng)
+    share = rng.uniform(0.3, 0.42) if setup in PAIR_GAP else rng.uniform(0.45, 0.75)
+    rgb, alpha = garment_layers(image28, spec, max(16, round(share * min(h, w))), rng)
     rows, cols = np.nonzero(alpha > 0.5)
     gh, gw = rows.max() - rows.min() + 1, cols.max() - cols.min() + 1
     room_top = round(0.22 * h)  # space above for a hook or a neck
     top = int(rng.integers(room_top, max(room_top + 1, h - gh - round(0.05 * h)))) - rows.min()
-    left = int(rng.integers(0, max(1, w - gw))) - cols.min()
-    scene = studio(h, w, rng, backdrop)
+    placed = [(rgb, alpha, top)]
+    span = gw
     meta: dict = {"setup": setup, "backdrop": backdrop, "colour": spec.colour, "width": w, "height": h}
+    if setup in PAIR_GAP:  # the other shoe, mirrored, beside it (behind it when they overlap)
+        gap = round(float(rng.uniform(*PAIR_GAP[setup])) * gw)
+        shift = gw + gap
+        placed.insert(0, (rgb[:, ::-1], alpha[:, ::-1], top + round(rng.uniform(-0.05, 0.05) * gh)))
+        span = 2 * gw + gap
+        meta["pair_gap"] = gap / gw
+    x = int(rng.integers(0, max(1, w - span)))  # where the garment's box (the pair's) starts
+    left = x - cols.min()
+    lefts = [left] if len(placed) == 1 else [x + shift - (alpha.shape[1] - 1 - cols.max()), left]
+    scene = studio(h, w, rng, backdrop)
     if setup == "seam":
         meta.update(_seam(scene, rng))
     canvas_alpha = np.zeros((h, w), np.float32)
@@ -76,18 +92,16 @@ def studio_photo(
     if setup == "cast_shadow":
         meta.update(_cast_shadow(scene, canvas_alpha, gw, rng))
     drawn = Image.fromarray(to_uint8(scene))
-    if setup == "hanger" and label in HUNG:
+    if setup == "hanger":
         meta.update(_hanger(drawn, box, label, rng))
-    elif setup == "hanger":  # shoes and bags are not hung
-        meta["setup"] = "plain"
-    if setup == "mannequin" and label in WORN_ON_TOP:
+    if setup == "mannequin":
         meta.update(_mannequin(drawn, box, rng))
-    elif setup == "mannequin":
-        meta["setup"] = "plain"
     scene = np.asarray(drawn, np.float32) / 255
-    layer = np.zeros((h, w, 3), np.float32)
-    paste_clipped(layer, rgb, left, top)
-    scene += (layer - scene) * canvas_alpha[..., None]
+    for (layer_rgb, layer_alpha, layer_top), layer_left in zip(placed, lefts, strict=True):
+        layer, cover = np.zeros((h, w, 3), np.float32), np.zeros((h, w), np.float32)
+        paste_clipped(layer, layer_rgb, layer_left, layer_top)
+        paste_clipped(cover, layer_alpha, layer_left, layer_top)
+        scene += (layer - scene) * cover[..., None]
     scene += rng.standard_normal(scene.shape, dtype=np.float32) * float(rng.uniform(0.5, 4) / 255)
     return to_uint8(scene), meta
 
@@ -169,11 +183,27 @@ def _mannequin(img: Image.Image, box: tuple[int, ...], rng: np.random.Generator)
 def studio_photos(
     images: np.ndarray, labels: np.ndarray, count: int, seed: int = 0
 ) -> Iterator[EncodedPhoto]:
-    """`count` studio photos of Fashion-MNIST TEST images (N, 28, 28), the set-ups in turn; photo i from (seed, i)."""
+    """`count` studio photos of Fashion-MNIST TEST images (N, 28, 28), the set-ups in turn; photo i from (seed, i).
+
+    Each set-up takes the next garment, in a seeded order, of a category it shoots, and no garment twice.
+    """
     order = garment_order(len(images), seed + 1)  # other garments than the photo benchmark's first ones
-    for i in range(min(count, len(images))):
-        idx, rng = int(order[i]), np.random.default_rng([seed, 3, i])
-        pixels, meta = studio_photo(images[idx], int(labels[idx]), SETUPS[i % len(SETUPS)], rng)
+    used: set[int] = set()
+    cursor = dict.fromkeys(SETUPS, 0)
+    for i in range(count):
+        setup = SETUPS[i % len(SETUPS)]
+        eligible = ELIGIBLE.get(setup)
+        while cursor[setup] < len(order) and (
+            int(order[cursor[setup]]) in used
+            or (eligible and int(labels[order[cursor[setup]]]) not in eligible)
+        ):
+            cursor[setup] += 1
+        if cursor[setup] == len(order):
+            return  # no garment left for this set-up
+        idx = int(order[cursor[setup]])
+        used.add(idx)
+        rng = np.random.default_rng([seed, 3, i])
+        pixels, meta = studio_photo(images[idx], int(labels[idx]), setup, rng)
         quality = int(rng.integers(70, 96))
         meta.update(set="studio", label=int(labels[idx]), test_index=idx, jpeg_quality=quality)
         yield EncodedPhoto(encode_jpeg(pixels, quality), meta)
