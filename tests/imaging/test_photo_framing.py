@@ -159,3 +159,50 @@ def test_only_two_alike_parts_apart_are_a_pair() -> None:
         True,
     )  # apart along both axes: no row or column shared
     assert one_of_a_pair(staggered)[1] == 2
+
+
+def _on_glossy_floor(shape: np.ndarray, colour: tuple[int, int, int], opacity: float) -> np.ndarray:
+    """A textured product on white with its mirror image below it at `opacity`, touching its lowest row."""
+    h, w = shape.shape
+    rows = np.flatnonzero(shape.any(axis=1))
+    grain = (np.sin(np.arange(h)[:, None] / 3.0) * np.cos(np.arange(w)[None, :] / 4.0) * 40)[..., None]
+    product = np.clip(np.array(colour, np.float32) + grain, 0, 255)
+    rgb = np.full((h, w, 3), 245.0, np.float32)
+    rgb[shape] = product[shape]
+    bottom = rows[-1]
+    depth = min(bottom - rows[0] + 1, h - bottom - 1)
+    for k in range(1, depth + 1):  # row bottom + k mirrors row bottom + 1 - k
+        src = bottom + 1 - k
+        hit = shape[src]
+        rgb[bottom + k, hit] = rgb[bottom + k, hit] * (1 - opacity) + rgb[src, hit] * opacity
+    return rgb.astype(np.uint8)
+
+
+def test_a_reflection_on_a_glossy_floor_is_not_read_as_product() -> None:
+    h, w = 320, 300
+    shoe = _shoe(h, w, 60, 60, 180)  # its lowest row is 150; the floor below reflects it
+    single = read_photo(jpeg(Image.fromarray(_on_glossy_floor(shoe, (40, 60, 150), 0.0))))  # a matt floor
+    glossy = read_photo(jpeg(Image.fromarray(_on_glossy_floor(shoe, (40, 60, 150), 0.3))))
+    assert not glossy.mask[108:].any()  # (the working copy is 224 px high: row 150 of 320 is row 105)
+    assert abs(int(glossy.mask.sum()) - int(single.mask.sum())) < 0.05 * single.mask.sum()
+
+    def occupied(reading) -> int:
+        return int((reading.array[0].max(axis=1) > 20).sum())
+
+    assert abs(occupied(glossy) - occupied(single)) <= 1  # the read is the shoe's height, not shoe and floor
+
+
+@pytest.mark.parametrize("case", ["flat_two_tone", "solid_mirror"])
+def test_a_product_whose_lower_part_merely_looks_alike_is_kept_whole(case: str) -> None:
+    h, w = 300, 300
+    box = np.zeros((h, w), bool)
+    box[60:240, 80:220] = True  # a bag: its lower half mirrors its upper half in shape
+    if case == "flat_two_tone":  # fainter below, but flat: no texture to mirror
+        rgb = np.full((h, w, 3), 245, np.uint8)
+        rgb[60:150, 80:220] = (40, 40, 120)
+        rgb[150:240, 80:220] = (180, 180, 220)
+    else:  # mirrored texture, but as strong below as above: the same bag, not a reflection
+        rgb = _on_glossy_floor(np.pad(box[:150], ((0, 150), (0, 0))), (40, 40, 120), 1.0)
+    reading = read_photo(jpeg(Image.fromarray(rgb)))
+    rows = np.flatnonzero(reading.mask.any(axis=1))
+    assert rows[-1] - rows[0] > 0.55 * 224  # most of the 180-row product (of 300) on the 224-px working copy

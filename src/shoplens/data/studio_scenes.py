@@ -5,12 +5,16 @@ wall meets the floor, light it with a hard spot or dress a mannequin in it. Each
 
 - `plain`: the garment on a studio backdrop, as a reference.
 - `hanger`: on a wire hanger, its hook and the ends of its bar showing above the shoulders (tops, dresses, coats)
-  or a clip bar above the waistband (trousers); shoes and bags get a plain shot.
+  or a clip bar above the waistband (trousers).
 - `seam`: the wall meets the floor (or a table's edge) behind it, a step of 8–30 % in brightness at 55–85 % of
   the height, level or tilted by up to 3°; lit floors are darker or lighter than the wall.
 - `cast_shadow`: a hard shadow from a spotlight, offset by 4–10 % of the garment's size, 25–55 % dark.
-- `mannequin`: a neck form (white, black or skin-toned) above the collar of tops, dresses and coats; the other
-  categories get a plain shot.
+- `mannequin`: a neck form (white, black or skin-toned) above the collar of tops, dresses and coats.
+- `pair`, `pair_overlapping`: sandals, sneakers and ankle boots as pairs, the second shoe mirrored, beside the first
+  (3–25 % of a shoe apart) or behind it (overlapping by 3–20 %).
+- `reflection`: shoes and bags on a glossy floor, their mirror image below them at 15–40 % opacity, fading.
+
+Each set-up shoots only the categories it fits (`ELIGIBLE`).
 
 The garment itself is coloured and shaded as in `shop_photos` (`garment_layers`); light, dark and mid-grey
 backdrops, 360–1600 px canvases, sensor noise and JPEG 70–95.
@@ -35,11 +39,17 @@ from shoplens.data.shop_photos import (
     to_uint8,
 )
 
-SETUPS = ("plain", "hanger", "seam", "cast_shadow", "mannequin", "pair", "pair_overlapping")
+SETUPS = ("plain", "hanger", "seam", "cast_shadow", "mannequin", "pair", "pair_overlapping", "reflection")
 WORN_ON_TOP = (0, 2, 3, 4, 6)  # T-shirt/top, Pullover, Dress, Coat, Shirt: what hangs from shoulders
 HUNG = (*WORN_ON_TOP, 1)  # ... and trousers, from a clip bar
 SHOES = (5, 7, 9)  # Sandal, Sneaker, Ankle boot: shown as pairs
-ELIGIBLE = {"hanger": HUNG, "mannequin": WORN_ON_TOP, "pair": SHOES, "pair_overlapping": SHOES}
+ELIGIBLE = {
+    "hanger": HUNG,
+    "mannequin": WORN_ON_TOP,
+    "pair": SHOES,
+    "pair_overlapping": SHOES,
+    "reflection": (*SHOES, 8),  # shoes and bags stand on glossy floors
+}
 PAIR_GAP = {
     "pair": (0.03, 0.25),
     "pair_overlapping": (-0.2, -0.03),
@@ -70,7 +80,8 @@ def studio_photo(
     rows, cols = np.nonzero(alpha > 0.5)
     gh, gw = rows.max() - rows.min() + 1, cols.max() - cols.min() + 1
     room_top = round(0.22 * h)  # space above for a hook or a neck
-    top = int(rng.integers(room_top, max(room_top + 1, h - gh - round(0.05 * h)))) - rows.min()
+    room_below = round(0.05 * h) if setup != "reflection" else round(0.5 * gh)  # ... below for a reflection
+    top = int(rng.integers(room_top, max(room_top + 1, h - gh - room_below))) - rows.min()
     placed = [(rgb, alpha, top)]
     span = gw
     meta: dict = {"setup": setup, "backdrop": backdrop, "colour": spec.colour, "width": w, "height": h}
@@ -80,9 +91,19 @@ def studio_photo(
         placed.insert(0, (rgb[:, ::-1], alpha[:, ::-1], top + round(rng.uniform(-0.05, 0.05) * gh)))
         span = 2 * gw + gap
         meta["pair_gap"] = gap / gw
+    if setup == "reflection":  # the mirror image, fading away from the contact line, behind it
+        opacity = float(rng.uniform(0.15, 0.4))
+        fade = np.linspace(1, 0, alpha.shape[0], dtype=np.float32)[:, None] ** float(rng.uniform(0.5, 2))
+        mirror = alpha[::-1] * opacity * np.roll(fade, alpha.shape[0] - 1 - rows.max(), axis=0)
+        placed.insert(0, (rgb[::-1], mirror, top + 2 * rows.max() + 2 - alpha.shape[0]))
+        shift, meta["reflection_opacity"] = 0, opacity
     x = int(rng.integers(0, max(1, w - span)))  # where the garment's box (the pair's) starts
     left = x - cols.min()
-    lefts = [left] if len(placed) == 1 else [x + shift - (alpha.shape[1] - 1 - cols.max()), left]
+    lefts = (
+        [left]
+        if len(placed) == 1
+        else [left if setup == "reflection" else x + shift - (alpha.shape[1] - 1 - cols.max()), left]
+    )
     scene = studio(h, w, rng, backdrop)
     if setup == "seam":
         meta.update(_seam(scene, rng))

@@ -22,6 +22,7 @@ from shoplens.imaging.foreground import (
     FAINT_SHARE,
     Foreground,
     clean_mask,
+    drop_reflection,
     fill_holes,
     is_faint,
     product_intensity,
@@ -243,6 +244,8 @@ def _read(rgb: np.ndarray, outline: np.ndarray | None, size: tuple[int, int], re
         mask, parts = clean_mask(outline)
         fg = replace(fg, mask=mask, components=parts, grabcut=False)
     intensity = product_intensity(rgb, background)
+    if outline is None:  # a glossy floor's mirror image is no product (a cut-out's outline has none)
+        fg = replace(fg, mask=drop_reflection(fg.mask, intensity))
     fitted = np.clip(fit_to_input(intensity, fg.mask, size) * _gain(intensity, fg.mask), 0, 1)
     array = (fitted * 255 + 0.5).astype(np.uint8)[None]
     return PhotoReading(array, fg.mask, rgb, photo_cues(background, fg, intensity))
