@@ -1,10 +1,12 @@
 """How does a bundle read garments shot the ways studios shoot them: on a hanger, where wall meets floor, under a
 hard spotlight, on a mannequin?
 
-    .venv/bin/python bench/studio_scenes.py --bundle M/fashion-mnist/v5-fast [--count 600] [--out studio_scenes]
+    .venv/bin/python bench/studio_scenes.py --bundle M/fashion-mnist/v5-fast [--count 800] [--out studio_scenes]
+    .venv/bin/python bench/studio_scenes.py --bundle B --url http://127.0.0.1:8000 [--api-key KEY]   # via a server
 
 Renders Fashion-MNIST TEST garments with `shoplens.data.studio_scenes` (the set-ups in turn) and classifies each
-photo through the serving path (safe decode, the bundle's preprocessing, the Predictor). Reports, per set-up:
+photo through the serving path (safe decode, the bundle's preprocessing, the Predictor), or through a running
+server's /v1/classify with --url (the bundle then only classifies the originals). Reports, per set-up:
 top-1, the share sent to review, the share called "not a product", and the top-1 the same garments get as their
 28×28 originals, so that what the set-up costs is read off directly. Writes bench/results/NAME.{json,png}.
 """
@@ -12,6 +14,7 @@ top-1, the share sent to review, the share called "not a product", and the top-1
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections import defaultdict
@@ -24,29 +27,32 @@ from common import machine_info, write_results
 
 from shoplens.data import CLASS_NAMES, load_fashion_mnist
 from shoplens.data.studio_scenes import SETUPS, studio_photos
-from shoplens.evaluation.photos import LocalClassifier
+from shoplens.evaluation.photos import LocalClassifier, RemoteClassifier
 
 
 def main() -> None:
     """Run the studio set-ups against one bundle and write the results."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--bundle", required=True, help="a bundle folder")
-    parser.add_argument("--count", type=int, default=600, help="photos in all (the set-ups in turn)")
+    parser.add_argument("--count", type=int, default=800, help="photos in all (the set-ups in turn)")
+    parser.add_argument("--url", help="classify the photos through this server's /v1/classify")
+    parser.add_argument("--api-key", default=os.environ.get("SHOPLENS_API_KEY"), help="X-API-Key for --url")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="studio_scenes")
     args = parser.parse_args()
     if args.count < len(SETUPS):
         parser.error(f"--count must be at least {len(SETUPS)}, one photo per set-up")
-    clf = LocalClassifier(args.bundle)
+    local = LocalClassifier(args.bundle)
+    classify = RemoteClassifier(args.url, args.api_key) if args.url else local
     test = load_fashion_mnist("test")
     start = time.perf_counter()
     photos = list(studio_photos(test.images[:, 0], test.labels, args.count, args.seed))
     rendered = time.perf_counter() - start
     answers = []
     for i in range(0, len(photos), 32):
-        answers += clf([p.data for p in photos[i : i + 32]])
+        answers += classify([p.data for p in photos[i : i + 32]])
     index = np.array([p.meta["test_index"] for p in photos])
-    originals = clf.predictor.probabilities(test.images[index]).argmax(1)
+    originals = local.predictor.probabilities(test.images[index]).argmax(1)
     rows: dict[str, list[tuple[bool, bool, bool, bool]]] = defaultdict(list)
     for photo, ans, original in zip(photos, answers, originals, strict=True):
         truth = CLASS_NAMES[photo.meta["label"]]
@@ -72,6 +78,9 @@ def main() -> None:
         "benchmark": "studio set-ups",
         "command": " ".join(["python", *sys.argv]),
         "bundle": str(args.bundle),
+        "via": f"{args.url}/v1/classify"
+        if args.url
+        else "in-process: decode_image → bundle preprocessing → Predictor",
         "config": {"count": args.count, "seed": args.seed},
         "top1": float(every[:, 0].mean()),
         "original_top1": float(every[:, 3].mean()),
