@@ -248,9 +248,8 @@ def find_seam(lab: np.ndarray, border: np.ndarray | None = None) -> tuple[float,
         near = np.linalg.norm(rows[row : row + SEAM_RAMP].mean(0) - rows[row - SEAM_RAMP : row].mean(0))
         if not SEAM_STEP <= jump[i] <= SEAM_MAX or near < SEAM_SHARE * jump[i]:
             return None
-        if (
-            np.linalg.norm(below[i] - bottom) > SEAM_MATCH
-        ):  # what lies below is the floor the bottom edge shows
+        # What lies below the step is the floor that the bottom edge shows.
+        if np.linalg.norm(below[i] - bottom) > SEAM_MATCH:
             return None
         found.append((row, float(below[i][0] - above[i][0])))
     (left, step_left), (right, step_right) = found

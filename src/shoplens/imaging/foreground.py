@@ -70,9 +70,8 @@ REFLECTION_TEXTURE = 0.5
 REFLECTION_FADE = 0.5
 REFLECTION_STEP = 0.6
 REFLECTION_MIN = 0.1
-REFLECTION_ECHO = (
-    0.08  # ... its texture at least this share as strong as the product's (opacity 0.15 gives 0.15)
-)
+# ... and its texture at least REFLECTION_ECHO as strong as the product's (a floor at opacity 0.15 gives 0.15).
+REFLECTION_ECHO = 0.08
 SOFT_EDGE_RATIO = 0.3  # parts whose outline is softer than this share of the sharpest part's are shading
 GRABCUT_SIDE = 128  # GrabCut runs on a copy no larger than this
 
@@ -271,12 +270,10 @@ def _mirrored_below(mask: np.ndarray, intensity: np.ndarray, row: int, span: int
     under, over = intensity[row : row + span], intensity[row - span : row][::-1]
     if np.median(under[below]) > REFLECTION_FADE * max(float(np.median(over[above])), 1e-6):
         return False
-    core = (
-        cv2.erode(both.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
-    )  # inside: any outline's rim mirrors,
-    core[round(0.7 * span) :] = (
-        False  # ... and so do a rectangle's top and bottom edges, at the band's far end
-    )
+    # Inside the outline (any outline's rim mirrors) and away from the band's far end (a rectangle's top and
+    # bottom edges mirror each other there).
+    core = cv2.erode(both.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    core[round(0.7 * span) :] = False
     if core.sum() < 10:
         return False
     # What varies across (columns) looks the same flipped upside down: only what varies down the rows can mirror.
