@@ -96,14 +96,12 @@ def studio_photo(
         fade = np.linspace(1, 0, alpha.shape[0], dtype=np.float32)[:, None] ** float(rng.uniform(0.5, 2))
         mirror = alpha[::-1] * opacity * np.roll(fade, alpha.shape[0] - 1 - rows.max(), axis=0)
         placed.insert(0, (rgb[::-1], mirror, top + 2 * rows.max() + 2 - alpha.shape[0]))
-        shift, meta["reflection_opacity"] = 0, opacity
+        meta["reflection_opacity"] = opacity
     x = int(rng.integers(0, max(1, w - span)))  # where the garment's box (the pair's) starts
     left = x - cols.min()
-    lefts = (
-        [left]
-        if len(placed) == 1
-        else [left if setup == "reflection" else x + shift - (alpha.shape[1] - 1 - cols.max()), left]
-    )
+    lefts = [left] * len(placed)  # a reflection lies right under the garment
+    if setup in PAIR_GAP:  # the mirrored shoe's box starts `shift` after the first one's
+        lefts[0] = x + shift - (alpha.shape[1] - 1 - cols.max())
     scene = studio(h, w, rng, backdrop)
     if setup == "seam":
         meta.update(_seam(scene, rng))

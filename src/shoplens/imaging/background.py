@@ -142,16 +142,16 @@ def fit_background(
 ) -> Background:
     """Fit a smooth background (colour and luma) to the border, ignoring border pixels that are product.
 
-    A wall/floor seam is looked for only with `seams` (see find_seam).
+    A wall/floor seam is looked for only with `seams` and the plain border strip (see find_seam).
     """
     shape = lab.shape[:2]
+    seam = find_seam(lab) if seams and border is None else None  # a seam runs across the plain border strip
     border = border_mask(shape) if border is None else border
     ys, xs = np.nonzero(border)
     step = max(1, len(ys) // _MAX_BORDER_SAMPLES)
     ys, xs = ys[::step], xs[::step]
     values = np.concatenate([lab[ys, xs], luma_img[ys, xs, None]], axis=1)
     degree = 2 if min(shape) >= 48 else 1  # a quadratic surface needs a border wide enough to pin it down
-    seam = find_seam(lab, border) if seams else None
     design = _with_seam(_design(ys, xs, shape, degree), ys, xs, shape, seam)
     # Start from the whole border and from each corner's colour; refine the fit that explains most of it. On a
     # plain backdrop the corners pick the same pixels: each distinct start is fitted once (first one kept).
@@ -216,13 +216,10 @@ def _from_surface(
     )
 
 
-def find_seam(lab: np.ndarray, border: np.ndarray | None = None) -> tuple[float, float] | None:
-    """(first row below it at the left edge, at the right edge) of a wall/floor seam across the frame, or None.
-
-    Only the plain border strip is looked at (not a custom border, such as an interior fit's).
-    """
+def find_seam(lab: np.ndarray) -> tuple[float, float] | None:
+    """(first row below it at the left edge, at the right edge) of a wall/floor seam across the frame, or None."""
     h, w = lab.shape[:2]
-    if min(h, w) < 48 or (border is not None and not np.array_equal(border, border_mask((h, w)))):
+    if min(h, w) < 48:
         return None
     width = max(1, round(BORDER_SHARE * min(h, w)))
     window = max(2, round(0.03 * h))

@@ -22,12 +22,12 @@ from shoplens.imaging.foreground import (
     FAINT_SHARE,
     Foreground,
     clean_mask,
-    drop_reflection,
     fill_holes,
     is_faint,
     product_intensity,
     separate,
 )
+from shoplens.imaging.reflection import drop_reflection
 
 WORK_SIDE = 224  # longest side of the working copy on which the background and mask are found
 TARGET_CONTRAST = 0.45  # faint products (foreground.LOW_CONTRAST) are brightened to this, by at most MAX_GAIN
