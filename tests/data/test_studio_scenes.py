@@ -23,13 +23,14 @@ def test_each_setup_renders_an_upright_photo_with_its_metadata() -> None:
 def test_photos_are_deterministic_per_seed_take_the_setups_in_turn_and_each_garment_once() -> None:
     labels = np.array([0, 5, 7, 1, 9, 2, 8, 3, 5, 4, 7, 6, 9, 0])  # tops, shoes, trousers and a bag
     images = np.stack([garment(i) for i in range(len(labels))])
-    first = list(studio_photos(images, labels, 8, seed=2))
-    again = list(studio_photos(images, labels, 8, seed=2))
-    other = list(studio_photos(images, labels, 8, seed=3))
+    n = len(SETUPS)
+    first = list(studio_photos(images, labels, n, seed=2))
+    again = list(studio_photos(images, labels, n, seed=2))
+    other = list(studio_photos(images, labels, n, seed=3))
     assert [p.data for p in first] == [p.data for p in again]
     assert [p.data for p in first] != [p.data for p in other]
     assert [p.meta["setup"] for p in first] == list(SETUPS)
-    assert len({p.meta["test_index"] for p in first}) == 8
+    assert len({p.meta["test_index"] for p in first}) == n
     for p in first:
         assert p.meta["label"] in ELIGIBLE.get(p.meta["setup"], (p.meta["label"],))
 
@@ -65,6 +66,24 @@ def test_a_seam_photo_steps_in_brightness_where_its_metadata_says() -> None:
         assert abs(step) > 4 and np.sign(step) == np.sign(meta["seam_step"])
         seam = find_seam(to_lab(working_copy(decode_image(_png(pixels)))))
         assert seam is not None  # the reader finds it
+
+
+def test_a_frame_is_a_line_drawn_where_its_metadata_says_and_overlays_keep_to_their_corner() -> None:
+    for i in range(3):
+        pixels, meta = studio_photo(garment(), 3, "frame", np.random.default_rng([11, i]))
+        h, w = pixels.shape[:2]
+        at = round(meta["frame_margin"] * min(h, w))
+        line = pixels[at, w // 3 : 2 * w // 3].astype(np.float32)  # along the top side, clear of the corners
+        beside = pixels[at + meta["frame_width"] + 3, w // 3 : 2 * w // 3].astype(np.float32)
+        assert np.abs(line - beside).mean() > 15
+    for kind in ("logo", "price_tag"):
+        pixels, meta = studio_photo(garment(), 3, kind, np.random.default_rng(12))
+        assert meta["corner"].split()[0] in ("top", "bottom") and meta["corner"].split()[1] in (
+            "left",
+            "right",
+        )
+        if kind == "price_tag":
+            assert meta["corner"].startswith("bottom")  # tags hang low
 
 
 def test_unknown_setup_is_refused() -> None:

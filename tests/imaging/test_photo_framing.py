@@ -1,14 +1,16 @@
-"""What shops add around and over a product photo: letterbox bars, badges or logos in a corner, a second shoe."""
+"""What shops add around and over a product photo: letterbox bars, a drawn frame, badges, logos, price tags and
+watermarks along its edges, a second shoe."""
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
-from shoplens.imaging.foreground import drop_corner_overlays, one_of_a_pair
-from shoplens.imaging.photo import letterbox, read_photo
+from shoplens.imaging.foreground import drop_overlays, drop_thin_border_parts, one_of_a_pair
+from shoplens.imaging.framing import drawn_frame, letterbox
+from shoplens.imaging.photo import read_photo
 from tests.imaging.drawn import jpeg, photo, shirt_mask
 
 
@@ -104,17 +106,115 @@ def test_only_small_parts_clear_of_the_product_in_a_corner_are_overlays() -> Non
     mask = np.zeros((100, 100), bool)
     mask[30:90, 35:75] = True  # the product
     mask[3:13, 3:13] = True  # a badge in the top-left corner
-    kept, parts = drop_corner_overlays(mask)
+    kept, parts = drop_overlays(mask)
     assert parts == 1 and not kept[:20, :20].any() and kept[30:90, 35:75].all()
     wide = np.zeros((100, 100), bool)
     wide[5:60, 0:60] = True
     wide[50:98, 40:100] = True
     wide[88:98, 2:12] = True  # in a corner, but inside the box of the rest: a sandal's strap
-    assert drop_corner_overlays(wide)[1] == 2
-    pair = np.zeros((100, 100), bool)
-    pair[40:60, 40:60] = True
-    pair[80:98, 80:98] = True  # as large as the other part: a second shoe, not a badge
-    assert drop_corner_overlays(pair)[1] == 2
+    assert drop_overlays(wide)[1] == 2
+    yy, xx = np.mgrid[0:100, 0:100]
+    pair = ((yy - 50) / 10) ** 2 + ((xx - 50) / 10) ** 2 <= 1
+    pair |= ((yy - 89) / 9) ** 2 + ((xx - 89) / 9) ** 2 <= 1  # as large as the other part: a second shoe
+    assert drop_overlays(pair)[1] == 2
+    plate = ((yy - 50) / 10) ** 2 + ((xx - 50) / 10) ** 2 <= 1
+    plate[82:98, 82:98] = True  # almost as large, but a plate filling its box: a logo or a price tag
+    kept, parts = drop_overlays(plate)
+    assert parts == 1 and not kept[80:, 80:].any()
+
+
+def test_an_overlay_along_any_edge_is_dropped_but_never_the_largest_part() -> None:
+    mask = np.zeros((100, 100), bool)
+    mask[10:25, 40:70] = True  # a small product high up in the frame
+    mask[90:96, 35:40], mask[90:96, 45:50], mask[90:96, 55:60] = True, True, True  # a watermark's letters
+    kept, parts = drop_overlays(mask)  # the letters lie along the bottom edge, in no corner
+    assert parts == 1 and kept[10:25, 40:70].all() and not kept[85:].any()
+    alone = np.zeros((100, 100), bool)
+    alone[5:20, 5:30] = True  # the product itself, small and in a corner
+    alone[90:95, 80:84] = True
+    assert drop_overlays(alone)[0][5:20, 5:30].all()
+
+
+def test_a_drawn_line_across_the_photo_is_no_product() -> None:
+    mask = np.zeros((200, 200), bool)
+    mask[40:150, 60:140] = True  # the product
+    mask[170:172, 20:180] = True  # a rule under it, clear of the edges (a frame's side, a caption's line)
+    kept, parts = drop_thin_border_parts(mask, 2)
+    assert parts == 1 and not kept[165:].any() and kept[40:150, 60:140].all()
+
+
+def _framed(img: Image.Image, colour: tuple[int, int, int], margin: int = 8, width: int = 2) -> Image.Image:
+    """The photo with a line drawn around it, `margin` px inside its edges."""
+    out = img.copy()
+    ImageDraw.Draw(out).rectangle(
+        (margin, margin, out.width - 1 - margin, out.height - 1 - margin), outline=colour, width=width
+    )
+    return out
+
+
+@pytest.mark.parametrize(
+    ("backdrop", "colour", "line"),
+    [
+        (235, (40, 60, 150), (60, 60, 60)),
+        (25, (10, 10, 14), (120, 120, 120)),
+        (140, (150, 30, 40), (30, 30, 30)),
+    ],
+)
+def test_a_photo_framed_by_a_drawn_line_is_read_inside_it(backdrop, colour, line) -> None:
+    h, w = 300, 240
+    rng = np.random.default_rng(0)
+    light = 12 * np.mgrid[0:h, 0:w][0][..., None] / h  # a camera's noise and uneven light: no flat bars
+    bg = np.clip(backdrop + light + rng.normal(0, 4, (h, w, 3)), 0, 255)
+    plain = photo(bg, shirt_mask(h, w, 70, 50, 150), colour)
+    framed = _framed(plain, line)
+    assert drawn_frame(np.asarray(framed)) is not None and drawn_frame(np.asarray(plain)) is None
+    alone, inside = read_photo(jpeg(plain)), read_photo(jpeg(framed))
+    assert inside.cues["components"] == 1
+    # before: the line was read as a second part, the shirt shrinking inside the box it spans (74 and 55 grey
+    # levels off), or, around the black shirt on black, spoilt the background's fit so that only a quarter of the
+    # shirt was found (47 off); now 7.5, 0.2 and 0.1 (the crop moves the shirt by a fraction of an input pixel)
+    assert np.abs(inside.array.astype(int) - alone.array.astype(int)).mean() < 10
+
+
+def test_a_check_backdrop_or_a_line_on_three_sides_is_no_frame() -> None:
+    h, w = 240, 240
+    yy, xx = np.mgrid[0:h, 0:w]
+    checks = np.where(((yy // 6) + (xx // 6)) % 2 == 0, 200, 150).astype(np.uint8)
+    assert drawn_frame(np.repeat(checks[..., None], 3, axis=2)) is None  # rows of checks are lines too
+    three = np.full((h, w, 3), 230, np.uint8)
+    three[8:10, 8:-8] = three[-10:-8, 8:-8] = three[8:-8, 8:10] = 60  # top, bottom, left: the right side open
+    assert drawn_frame(three) is None
+
+
+def test_a_watermark_or_a_price_tag_is_not_read_as_part_of_the_product() -> None:
+    h, w = 320, 240
+    plain = photo(np.full((h, w, 3), 238, np.uint8), shirt_mask(h, w, 40, 60, 130), (30, 90, 40))
+    marked = plain.copy()
+    ImageDraw.Draw(marked).text(
+        (100, 292), "www.shop.example", fill=(80, 80, 80), font=ImageFont.load_default(16)
+    )
+    tagged = plain.copy()
+    ImageDraw.Draw(tagged).rectangle((14, 250, 74, 280), fill=(252, 252, 252), outline=(20, 20, 20), width=2)
+    ImageDraw.Draw(tagged).text((20, 256), "29,99", fill=(200, 0, 0), font=ImageFont.load_default(16))
+    alone = read_photo(jpeg(plain))
+    for overlaid in (marked, tagged):
+        reading = read_photo(jpeg(overlaid))
+        assert not reading.mask[int(0.75 * 224) :].any()  # the product ends at row 170 of 320 (119 of 224)
+        assert np.abs(reading.array.astype(int) - alone.array.astype(int)).mean() < 3
+
+
+def test_a_price_tag_over_a_black_coat_on_black_is_looked_past() -> None:
+    h, w = 320, 240
+    rng = np.random.default_rng(1)
+    bg = np.clip(22 + rng.normal(0, 1.5, (h, w, 3)), 0, 255)
+    coat = shirt_mask(h, w, 50, 50, 150)
+    plain = photo(bg, coat, (34, 34, 38))  # black on black: found only by the closer look
+    tagged = plain.copy()
+    ImageDraw.Draw(tagged).rectangle((12, 270, 72, 300), fill=(250, 250, 250))
+    reading, alone = read_photo(jpeg(tagged)), read_photo(jpeg(plain))
+    assert alone.mask.mean() > 0.1  # (the closer look finds the coat when nothing else is there)
+    # before: the tag alone was found, so the closer look never ran and the tag was read as the product
+    assert reading.mask[40:150, 40:160].mean() > 0.5 and not reading.mask[185:].any()
 
 
 def _shoe(h: int, w: int, left: int, top: int, side: int, mirrored: bool = False) -> np.ndarray:

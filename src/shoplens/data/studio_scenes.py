@@ -14,6 +14,14 @@ wall meets the floor, light it with a hard spot or dress a mannequin in it. Each
   (3–25 % of a shoe apart) or behind it (overlapping by 3–20 %).
 - `reflection`: shoes and bags on a glossy floor, their mirror image below them at 15–40 % opacity, fading.
 
+Then what shops lay over the finished photo (any category):
+
+- `watermark`: the shop's name or address in grey or white letters 3–6 % of the height tall, 50–100 % opaque,
+  along the bottom or top edge or across a lower corner.
+- `logo`: a coloured plate with white letters, 15–30 % of the width wide, in a corner.
+- `price_tag`: a white tag with a red or black price, 12–22 % of the width wide, in a lower corner.
+- `frame`: a grey or coloured line 1–4 px (at 600 px) thick drawn around the photo, 1–4 % inside its edges.
+
 Each set-up shoots only the categories it fits (`ELIGIBLE`).
 
 The garment itself is coloured and shaded as in `shop_photos` (`garment_layers`); light, dark and mid-grey
@@ -26,7 +34,7 @@ from collections.abc import Iterator
 
 import cv2
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 from shoplens.data.procedural import paste_clipped
 from shoplens.data.shop_photos import (
@@ -39,7 +47,22 @@ from shoplens.data.shop_photos import (
     to_uint8,
 )
 
-SETUPS = ("plain", "hanger", "seam", "cast_shadow", "mannequin", "pair", "pair_overlapping", "reflection")
+SETUPS = (
+    "plain",
+    "hanger",
+    "seam",
+    "cast_shadow",
+    "mannequin",
+    "pair",
+    "pair_overlapping",
+    "reflection",
+    "watermark",
+    "logo",
+    "price_tag",
+    "frame",
+)
+OVERLAYS = ("watermark", "logo", "price_tag", "frame")  # laid over the finished photo
+SHOP_NAMES = ("SHOP.COM", "© modehaus", "www.style-store.example", "BRANDNAME", "outlet24", "LUXE")
 WORN_ON_TOP = (0, 2, 3, 4, 6)  # T-shirt/top, Pullover, Dress, Coat, Shirt: what hangs from shoulders
 HUNG = (*WORN_ON_TOP, 1)  # ... and trousers, from a clip bar
 SHOES = (5, 7, 9)  # Sandal, Sneaker, Ankle boot: shown as pairs
@@ -121,8 +144,57 @@ def studio_photo(
         paste_clipped(layer, layer_rgb, layer_left, layer_top)
         paste_clipped(cover, layer_alpha, layer_left, layer_top)
         scene += (layer - scene) * cover[..., None]
+    if setup in OVERLAYS:
+        drawn = Image.fromarray(to_uint8(scene))
+        meta.update(_overlay(drawn, setup, rng))
+        scene = np.asarray(drawn, np.float32) / 255
     scene += rng.standard_normal(scene.shape, dtype=np.float32) * float(rng.uniform(0.5, 4) / 255)
     return to_uint8(scene), meta
+
+
+def _overlay(img: Image.Image, kind: str, rng: np.random.Generator) -> dict:
+    """Draw what a shop lays over the finished photo: a watermark, a logo plate, a price tag or a frame line."""
+    w, h = img.size
+    draw = ImageDraw.Draw(img, "RGBA")
+    if kind == "frame":
+        margin = round(float(rng.uniform(0.01, 0.04)) * min(w, h))
+        width = max(1, round(float(rng.uniform(1, 4)) * min(w, h) / 600))
+        colour = tuple(
+            int(c) for c in rng.choice([(60, 60, 60), (150, 150, 150), (20, 40, 90), (140, 30, 40)])
+        )
+        draw.rectangle((margin, margin, w - 1 - margin, h - 1 - margin), outline=colour, width=width)
+        return {"frame_margin": margin / min(w, h), "frame_width": width}
+    if kind == "watermark":
+        text = str(rng.choice(SHOP_NAMES))
+        font = ImageFont.load_default(max(8, round(float(rng.uniform(0.03, 0.06)) * h)))
+        left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
+        tw, th = right - left, bottom - top
+        where = str(rng.choice(["bottom", "top", "corner"]))
+        x = (w - tw) // 2 if where != "corner" else w - tw - round(0.04 * w)
+        y = round(0.03 * h) if where == "top" else h - th - round(0.04 * h)
+        grey = int(rng.choice([90, 160, 250]))
+        draw.text((x - left, y - top), text, fill=(grey, grey, grey, int(rng.uniform(128, 256))), font=font)
+        return {"watermark": where}
+    plate_w = round(float(rng.uniform(*((0.15, 0.3) if kind == "logo" else (0.12, 0.22)))) * w)
+    plate_h = round(plate_w * float(rng.uniform(0.3, 0.5)))
+    right_side, low = bool(rng.random() < 0.5), kind == "price_tag" or bool(rng.random() < 0.3)
+    x = w - plate_w - round(0.03 * w) if right_side else round(0.03 * w)
+    y = h - plate_h - round(0.03 * h) if low else round(0.03 * h)
+    if kind == "logo":
+        fill = tuple(int(c) for c in rng.integers(0, 200, 3))
+        ink, text = (255, 255, 255), str(rng.choice(SHOP_NAMES))
+        draw.rectangle((x, y, x + plate_w, y + plate_h), fill=fill)
+    else:
+        ink = (200, 0, 0) if rng.random() < 0.6 else (20, 20, 20)
+        text = f"{rng.integers(5, 200)},99 EUR" if rng.random() < 0.5 else f"${rng.integers(5, 200)}.99"
+        draw.rectangle((x, y, x + plate_w, y + plate_h), fill=(250, 250, 250), outline=(40, 40, 40), width=2)
+    size = max(6, round(plate_h * 0.5))
+    font = ImageFont.load_default(size)
+    while size > 6 and draw.textlength(text, font=font) > 0.9 * plate_w:  # the letters stay on the plate
+        size -= 1
+        font = ImageFont.load_default(size)
+    draw.text((x + 0.05 * plate_w, y + plate_h * 0.2), text, fill=ink, font=font)
+    return {"corner": ("bottom " if low else "top ") + ("right" if right_side else "left")}
 
 
 def _seam(scene: np.ndarray, rng: np.random.Generator) -> dict:

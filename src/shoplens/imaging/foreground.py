@@ -48,12 +48,19 @@ INTERIOR_MAX_SHARE = 0.6  # not when the product fills more of the photo than th
 # Strands of the mask narrower than this (px of the working copy) that run to the photo's edge are dropped.
 THIN_WIDTH = 5
 KEEP_SHARE = 0.08  # components smaller than this share of the largest are dropped
-# A part of the mask wholly within this share of the width and of the height from one corner, smaller than
-# OVERLAY_SHARE of the photo and than OVERLAY_RATIO of the largest other part, and outside the box of the other
-# parts is laid over the photo (a "sale" badge, a logo, a watermark).
+# A part of the mask wholly within this share of the width or of the height from one edge, smaller than
+# OVERLAY_SHARE of the photo and than OVERLAY_RATIO of the largest other part, and clear of the box of the other
+# parts by OVERLAY_GAP of the photo's side is laid over the photo (a "sale" badge, a logo, a watermark's letters,
+# a price tag).
 OVERLAY_ZONE = 0.3
 OVERLAY_SHARE = 0.05
 OVERLAY_RATIO = 0.5  # at most this share of the largest other part
+OVERLAY_GAP = 0.01
+# A part filling this share of its box (a plate, a tag) may be an overlay up to the product's own size.
+OVERLAY_BOXY = 0.9
+OVERLAY_FOUND = 2.0  # a closer look past a mask that is only an overlay must find this many times more
+# A thin strand (see THIN_WIDTH) as long as this share of the photo's side is a drawn line (a frame, a rule).
+LINE_SPAN = 0.6
 # A pair (shoes side by side, earrings): exactly two parts, the smaller at least PAIR_AREA of the larger's area,
 # their boxes within PAIR_SIZE of each other's height and width, apart along one axis and overlapping by at least
 # PAIR_OVERLAP of the shorter along the other. Only the larger is read: a category is learnt from one item.
@@ -109,10 +116,14 @@ def separate(rgb: np.ndarray, refine: bool = True) -> tuple[Background, Foregrou
     if found is None:
         found = _foreground(rgb, distance, threshold, background, refine)
     faint = max(SPREAD_FACTOR * background.spread, FAINT_THRESHOLD)
-    if found.mask.mean() < FAINT_SHARE and not background.textured and faint < threshold:
-        closer = _foreground(rgb, distance, faint, background, refine)
-        if closer.mask.any():
-            found = closer
+    if not background.textured and faint < threshold:
+        # Nothing found, or only what an overlay would be (a price tag over a black coat on black): look closer.
+        empty = found.mask.mean() < FAINT_SHARE
+        badge = not empty and _overlay_alone(found.mask) and not _blends_in(found)
+        if empty or badge:
+            closer = _foreground(rgb, distance, faint, background, refine)
+            if closer.mask.sum() > (OVERLAY_FOUND * found.mask.sum() if badge else 0):
+                found = closer
     if (
         not background.textured
         and faint < found.threshold
@@ -177,7 +188,7 @@ def _foreground(
         if refined.any():
             mask, parts, used = refined, refined_parts, True
     if parts > 1:
-        mask, parts = drop_corner_overlays(mask)
+        mask, parts = drop_overlays(mask, distance)
     if parts > 1:
         mask, parts = drop_soft_parts(mask, distance)
     mask, parts = drop_thin_border_parts(mask, parts)
@@ -187,7 +198,8 @@ def _foreground(
 
 
 def drop_thin_border_parts(mask: np.ndarray, parts: int) -> tuple[np.ndarray, int]:
-    """Drop thin strands of the mask that run to the photo's edge (a floor's seams, a rail), and count the parts.
+    """Drop thin strands of the mask that run to the photo's edge (a floor's seams, a rail) or span most of it
+    (a drawn frame or rule), and count the parts.
 
     Thin means narrower than THIN_WIDTH pixels of the working copy: what a morphological opening removes.
     """
@@ -195,12 +207,15 @@ def drop_thin_border_parts(mask: np.ndarray, parts: int) -> tuple[np.ndarray, in
         return mask, parts
     kernel = np.ones((THIN_WIDTH, THIN_WIDTH), np.uint8)
     thin = mask & (cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_OPEN, kernel) == 0)
-    _, labels = cv2.connectedComponents(thin.astype(np.uint8), connectivity=8)
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(thin.astype(np.uint8), connectivity=8)
+    h, w = mask.shape
     edge = border_mask(mask.shape, 0.0)
-    strands = np.unique(labels[edge & thin])
-    if not strands[strands > 0].size:
+    long = (stats[:, cv2.CC_STAT_WIDTH] >= LINE_SPAN * w) | (stats[:, cv2.CC_STAT_HEIGHT] >= LINE_SPAN * h)
+    strands = np.union1d(np.unique(labels[edge & thin]), np.flatnonzero(long))
+    strands = strands[strands > 0]
+    if not strands.size:
         return mask, parts
-    cleaned, kept = clean_mask(mask & ~np.isin(labels, strands[strands > 0]))
+    cleaned, kept = clean_mask(mask & ~np.isin(labels, strands))
     return (cleaned, kept) if cleaned.any() else (mask, parts)
 
 
@@ -227,29 +242,58 @@ def one_of_a_pair(mask: np.ndarray) -> tuple[np.ndarray, int]:
     return labels == larger, 1
 
 
-def drop_corner_overlays(mask: np.ndarray) -> tuple[np.ndarray, int]:
-    """Drop small parts of the mask confined to a corner while another part is not, and count the parts kept.
+def drop_overlays(mask: np.ndarray, distance: np.ndarray | None = None) -> tuple[np.ndarray, int]:
+    """Drop small parts of the mask near an edge of the photo and clear of the rest, and count the parts kept.
 
-    Shops lay badges, logos and watermarks over a corner of the photo; their crisp, saturated edges would
-    otherwise outshine the product's softer outline (drop_soft_parts) or stretch its bounding box.
+    Shops lay badges, logos, price tags and watermarks over the photo along its edges, mostly in a corner; their
+    crisp, saturated edges would otherwise outshine the product's softer outline (drop_soft_parts) or stretch
+    its bounding box. Given the distance to the background, a part that blends in (as the pieces of a white
+    garment on white do: under FAINT_DISTANCE) is never taken for one: what a shop lays over a photo stands out.
     """
     count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
     if count <= 2:
         return mask, count - 1
     h, w = mask.shape
     x, y, width, height, area = (stats[1:, i] for i in range(5))
-    across = (x + width <= OVERLAY_ZONE * w) | (x >= (1 - OVERLAY_ZONE) * w)
-    along = (y + height <= OVERLAY_ZONE * h) | (y >= (1 - OVERLAY_ZONE) * h)
-    overlay = across & along & (area < OVERLAY_SHARE * h * w)
-    if overlay.all() or not overlay.any():
+    overlay = _near_edge(mask.shape, x, y, width, height) & (area < OVERLAY_SHARE * h * w)
+    overlay[np.argmax(area)] = False  # the largest part is taken for the product, however small
+    if distance is not None:
+        for i in np.flatnonzero(overlay):
+            overlay[i] = np.percentile(distance[labels == i + 1], 90) >= FAINT_DISTANCE
+    if not overlay.any():
         return mask, count - 1
-    rest = ~overlay  # an overlay lies outside the box of the rest: a sandal's strap in a corner stays
+    rest = ~overlay  # an overlay lies clear of the box of the rest: a sandal's strap at the edge stays
     top, left = y[rest].min(), x[rest].min()
     bottom, right = (y + height)[rest].max(), (x + width)[rest].max()
-    outside = (x + width <= left) | (x >= right) | (y + height <= top) | (y >= bottom)
-    small = area <= OVERLAY_RATIO * area[rest].max()  # ... and is well smaller than the product
-    keep = np.flatnonzero(~(overlay & outside & small)) + 1
+    gap = OVERLAY_GAP * max(h, w)
+    clear = (x + width + gap <= left) | (x >= right + gap) | (y + height + gap <= top) | (y >= bottom + gap)
+    boxy = area >= OVERLAY_BOXY * width * height
+    # ... and is well smaller than the product, or a plate smaller than it
+    small = (area <= OVERLAY_RATIO * area[rest].max()) | (boxy & (area < area[rest].max()))
+    keep = np.flatnonzero(~(overlay & clear & small)) + 1
     return np.isin(labels, keep), len(keep)
+
+
+def _near_edge(
+    shape: tuple[int, int], x: np.ndarray, y: np.ndarray, width: np.ndarray, height: np.ndarray
+) -> np.ndarray:
+    """Whether boxes lie wholly within OVERLAY_ZONE of one edge of a photo of this shape."""
+    h, w = shape
+    return (
+        (x + width <= OVERLAY_ZONE * w)
+        | (x >= (1 - OVERLAY_ZONE) * w)
+        | (y + height <= OVERLAY_ZONE * h)
+        | (y >= (1 - OVERLAY_ZONE) * h)
+    )
+
+
+def _overlay_alone(mask: np.ndarray) -> bool:
+    """Whether the whole mask is small and near one edge: what a badge or tag over an unseen product leaves."""
+    if not mask.any():
+        return False
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    box = np.array([cols[0], rows[0], cols[-1] + 1 - cols[0], rows[-1] + 1 - rows[0]])
+    return bool(mask.mean() < OVERLAY_SHARE and _near_edge(mask.shape, *box))
 
 
 def drop_soft_parts(mask: np.ndarray, distance: np.ndarray) -> tuple[np.ndarray, int]:

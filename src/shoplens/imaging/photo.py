@@ -27,6 +27,7 @@ from shoplens.imaging.foreground import (
     product_intensity,
     separate,
 )
+from shoplens.imaging.framing import drawn_frame, letterbox
 from shoplens.imaging.reflection import drop_reflection
 
 WORK_SIDE = 224  # longest side of the working copy on which the background and mask are found
@@ -35,13 +36,6 @@ MAX_GAIN = 4.0
 SHARPEN = 0.0  # unsharp-mask amount after shrinking to the input size
 FAINT = 0.05  # intensity above which pixels next to the mask still count for the bounding box
 CUTOUT_BORDER = 0.9  # share of the border that must be transparent for an image to count as a cut-out
-# Letterboxing: bars of one flat colour that shops and platforms add on opposite sides to make a photo square.
-BAR_TOLERANCE = 6  # grey levels a bar's pixels may stray from its colour (JPEG, resampling)
-BAR_STEP = 3  # grey levels the photo inside a bar must step away from its colour by (more than) ...
-BAR_EDGE_SHARE = 0.8  # ... along at least this share of its inner edge (a straight cut, not a product's top)
-BAR_MIN = 2  # a bar is at least this many working-copy pixels deep
-BAR_MARGIN = 2  # rows or columns cut beyond a bar's last one: its blend with the photo on resampling
-BAR_MIN_SIDE = 48  # smaller working copies (thumbnails, Fashion-MNIST itself) are never searched for bars
 INNER_TOUCH = 0.1  # the photo inside bars is read only if its product keeps off its edges ...
 INNER_SHARE = (0.01, 0.8)  # ... and covers a plausible share of it
 CUE_NAMES = (
@@ -167,67 +161,20 @@ def photo_cues(background: Background, fg: Foreground, intensity: np.ndarray) ->
     return cues
 
 
-def letterbox(rgb: np.ndarray) -> tuple[slice, slice] | None:
-    """(rows, columns) of the photo inside flat bars added on opposite sides, or None when there are none.
-
-    A pair counts when both bars are one colour (within BAR_TOLERANCE), the same colour, at least BAR_MIN deep,
-    and each ends in a straight step of at least BAR_STEP along BAR_EDGE_SHARE of its inner edge (between
-    the bars of that colour across it, when the photo is framed on all sides): a product lying on a plain
-    background rarely cuts its background off along a whole side, and read_photo checks what it finds inside.
-    """
-    h, w = rgb.shape[:2]
-    if max(h, w) < BAR_MIN_SIDE:
-        return None
-    sides = [rgb, rgb[::-1], rgb.transpose(1, 0, 2), rgb.transpose(1, 0, 2)[::-1]]  # top, bottom, left, right
-    flats = [_flat_rows(side) for side in sides]
-    found = []
-    for i, (depth, colour) in enumerate(flats):
-        across = [flats[j] for j in ((2, 3) if i < 2 else (0, 1))]  # bars of the same colour along the edge
-        start, stop = (
-            d if d >= BAR_MIN and np.abs(c - colour).max() <= BAR_TOLERANCE else 0 for d, c in across
-        )
-        found.append(depth >= BAR_MIN and _steps(sides[i], depth, colour, start, stop))
-    rows, cols = slice(0, h), slice(0, w)
-    for near, far, length, axis in ((0, 1, h, 0), (2, 3, w, 1)):
-        if not (found[near] and found[far]) or np.abs(flats[near][1] - flats[far][1]).max() > BAR_TOLERANCE:
-            continue
-        inner = slice(flats[near][0] + BAR_MARGIN, length - flats[far][0] - BAR_MARGIN)
-        if inner.stop - inner.start < max(BAR_MIN_SIDE // 4, length // 5):
-            continue
-        rows, cols = (inner, cols) if axis == 0 else (rows, inner)
-    return None if (rows, cols) == (slice(0, h), slice(0, w)) else (rows, cols)
-
-
-def _flat_rows(view: np.ndarray) -> tuple[int, np.ndarray]:
-    """(how many of the first rows of an (H, W, 3) image are one flat colour, up to half of them; that colour)."""
-    colour = np.median(view[0], axis=0).astype(np.int16)
-    half = len(view) // 2
-    for start in range(0, half, 8):  # eight rows at a time: most photos stop being flat early
-        block = view[start : min(start + 8, half)].astype(np.int16)
-        flat = (np.abs(block - colour).max(axis=2) <= BAR_TOLERANCE).mean(axis=1) >= 0.95  # 95 % of a row
-        if not flat.all():
-            return start + int(np.argmin(flat)), colour
-    return half, colour
-
-
-def _steps(view: np.ndarray, depth: int, colour: np.ndarray, start: int, stop: int) -> bool:
-    """Whether the photo steps away from a bar `depth` rows deep along its edge, between start and stop."""
-    if depth + 1 >= len(view) // 2:
-        return False
-    row = view[depth + 1, start : view.shape[1] - stop].astype(np.int16)  # past a row blended with the bar
-    return bool(row.size) and float((np.abs(row - colour).max(axis=1) > BAR_STEP).mean()) >= BAR_EDGE_SHARE
-
-
 def read_photo(img: Image.Image, size: tuple[int, int] = (28, 28), refine: bool = True) -> PhotoReading:
     """Read a decoded photo of any mode and size into the model's light-on-black input, with its product mask.
 
     A letterboxed photo (flat bars on opposite sides) is read without its bars when the photo inside them shows
-    a product clear of its edges; otherwise, or when in doubt, the whole frame is read.
+    a product clear of its edges; otherwise, or when in doubt, the whole frame is read. A photo framed by a drawn
+    line is read inside it.
     """
     if img.width == 0 or img.height == 0:
         raise ValueError(f"cannot read an empty {img.width}x{img.height} image")
     rgb = working_copy(img)
     outline = cutout_mask(img, rgb.shape[:2])
+    frame = drawn_frame(rgb) if outline is None else None
+    if frame is not None:
+        return _read(np.ascontiguousarray(rgb[frame]), None, size, refine)
     box = letterbox(rgb) if outline is None else None
     if box is not None:
         inner = _read(np.ascontiguousarray(rgb[box]), None, size, refine)

@@ -1,0 +1,128 @@
+"""What shops draw around a product photo: flat bars that pad it to a shape (letterboxing), a thin frame line.
+
+Both are found on the working copy (see shoplens.imaging.photo) and return the rows and columns of the photo
+inside them, which is then read as if it were the whole photo.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from shoplens.imaging.background import luma
+
+# Letterboxing: bars of one flat colour that shops and platforms add on opposite sides to make a photo square.
+BAR_TOLERANCE = 6  # grey levels a bar's pixels may stray from its colour (JPEG, resampling)
+BAR_STEP = 3  # grey levels the photo inside a bar must step away from its colour by (more than) ...
+BAR_EDGE_SHARE = 0.8  # ... along at least this share of its inner edge (a straight cut, not a product's top)
+BAR_MIN = 2  # a bar is at least this many working-copy pixels deep
+BAR_MARGIN = 2  # rows or columns cut beyond a bar's last one: its blend with the photo on resampling
+BAR_MIN_SIDE = 48  # smaller working copies (thumbnails, Fashion-MNIST itself) are never searched for bars
+# A drawn frame: on each side a line at most FRAME_WIDTH pixels thick, within FRAME_DEPTH of the side from the
+# edge, stepping FRAME_STEP luma off the backdrop on both its sides (which agree within half of that) along
+# FRAME_SHARE of its length.
+FRAME_WIDTH = 4
+FRAME_DEPTH = 0.12
+FRAME_STEP = 12.0
+FRAME_SHARE = 0.8
+FRAME_MARGIN = 1  # rows or columns cut beyond a frame line: its blend with the backdrop on resampling
+
+
+def letterbox(rgb: np.ndarray) -> tuple[slice, slice] | None:
+    """(rows, columns) of the photo inside flat bars added on opposite sides, or None when there are none.
+
+    A pair counts when both bars are one colour (within BAR_TOLERANCE), the same colour, at least BAR_MIN deep,
+    and each ends in a straight step of at least BAR_STEP along BAR_EDGE_SHARE of its inner edge (between
+    the bars of that colour across it, when the photo is framed on all sides): a product lying on a plain
+    background rarely cuts its background off along a whole side, and read_photo checks what it finds inside.
+    """
+    h, w = rgb.shape[:2]
+    if max(h, w) < BAR_MIN_SIDE:
+        return None
+    sides = [rgb, rgb[::-1], rgb.transpose(1, 0, 2), rgb.transpose(1, 0, 2)[::-1]]  # top, bottom, left, right
+    flats = [_flat_rows(side) for side in sides]
+    found = []
+    for i, (depth, colour) in enumerate(flats):
+        across = [flats[j] for j in ((2, 3) if i < 2 else (0, 1))]  # bars of the same colour along the edge
+        start, stop = (
+            d if d >= BAR_MIN and np.abs(c - colour).max() <= BAR_TOLERANCE else 0 for d, c in across
+        )
+        found.append(depth >= BAR_MIN and _steps(sides[i], depth, colour, start, stop))
+    rows, cols = slice(0, h), slice(0, w)
+    for near, far, length, axis in ((0, 1, h, 0), (2, 3, w, 1)):
+        if not (found[near] and found[far]) or np.abs(flats[near][1] - flats[far][1]).max() > BAR_TOLERANCE:
+            continue
+        inner = slice(flats[near][0] + BAR_MARGIN, length - flats[far][0] - BAR_MARGIN)
+        if inner.stop - inner.start < max(BAR_MIN_SIDE // 4, length // 5):
+            continue
+        rows, cols = (inner, cols) if axis == 0 else (rows, inner)
+    return None if (rows, cols) == (slice(0, h), slice(0, w)) else (rows, cols)
+
+
+def _flat_rows(view: np.ndarray) -> tuple[int, np.ndarray]:
+    """(how many of the first rows of an (H, W, 3) image are one flat colour, up to half of them; that colour)."""
+    colour = np.median(view[0], axis=0).astype(np.int16)
+    half = len(view) // 2
+    for start in range(0, half, 8):  # eight rows at a time: most photos stop being flat early
+        block = view[start : min(start + 8, half)].astype(np.int16)
+        flat = (np.abs(block - colour).max(axis=2) <= BAR_TOLERANCE).mean(axis=1) >= 0.95  # 95 % of a row
+        if not flat.all():
+            return start + int(np.argmin(flat)), colour
+    return half, colour
+
+
+def _steps(view: np.ndarray, depth: int, colour: np.ndarray, start: int, stop: int) -> bool:
+    """Whether the photo steps away from a bar `depth` rows deep along its edge, between start and stop."""
+    if depth + 1 >= len(view) // 2:
+        return False
+    row = view[depth + 1, start : view.shape[1] - stop].astype(np.int16)  # past a row blended with the bar
+    return bool(row.size) and float((np.abs(row - colour).max(axis=1) > BAR_STEP).mean()) >= BAR_EDGE_SHARE
+
+
+def drawn_frame(rgb: np.ndarray) -> tuple[slice, slice] | None:
+    """(rows, columns) inside a thin line drawn around the photo on all four sides, or None when there is none.
+
+    Marketplaces and shops frame photos with a line a little inside the edge; its own edges would pass for the
+    product's (or spoil the background's fit along the border) and stretch the product's box to the whole frame.
+    """
+    h, w = rgb.shape[:2]
+    if max(h, w) < BAR_MIN_SIDE:
+        return None
+    y = luma(rgb)
+    depths = [_line_depth(side) for side in (y, y[::-1], y.T, y.T[::-1])]  # top, bottom, left, right
+    if any(d is None for d in depths):
+        return None
+    top, bottom, left, right = (int(d) for d in depths)
+    if h - top - bottom < BAR_MIN_SIDE // 2 or w - left - right < BAR_MIN_SIDE // 2:
+        return None
+    return slice(top, h - bottom), slice(left, w - right)
+
+
+def _line_depth(view: np.ndarray) -> int | None:
+    """Rows from the top edge of a luma view to just past the one drawn line along it, or None.
+
+    None as well when more than one line is found: a check or stripe pattern on the backdrop, not a frame.
+    """
+    n, length = view.shape
+    middle = view[:, length // 10 : length - length // 10]  # a product may reach into the corners
+    found: list[tuple[int, int]] = []  # (start, depth past the line)
+    for start in range(2, max(3, round(FRAME_DEPTH * n))):
+        depth = _line_at(middle, start)
+        if depth is not None and not (found and start <= found[-1][1]):  # a new line, not the same one again
+            found.append((start, depth))
+    return found[0][1] if len(found) == 1 else None
+
+
+def _line_at(middle: np.ndarray, start: int) -> int | None:
+    """Rows to just past a line starting at row `start` of a luma view, or None when none starts there."""
+    outside = middle[start - 2]
+    for width in range(1, FRAME_WIDTH + 1):
+        if start + width + 1 >= len(middle) // 2:
+            return None
+        line = middle[start : start + width].mean(axis=0)
+        inside = middle[start + width + 1]
+        to_out, to_in = line - outside, line - inside
+        stepped = (np.sign(to_out) == np.sign(to_in)) & (np.minimum(abs(to_out), abs(to_in)) > FRAME_STEP)
+        same_backdrop = abs(float(np.median(outside)) - float(np.median(inside))) < FRAME_STEP / 2
+        if stepped.mean() >= FRAME_SHARE and same_backdrop:
+            return start + width + FRAME_MARGIN
+    return None
