@@ -28,6 +28,7 @@ from shoplens.imaging.foreground import (
     separate,
 )
 from shoplens.imaging.framing import drawn_frame, letterbox
+from shoplens.imaging.mannequin import drop_neck
 from shoplens.imaging.reflection import drop_reflection
 
 WORK_SIDE = 224  # longest side of the working copy on which the background and mask are found
@@ -191,8 +192,8 @@ def _read(rgb: np.ndarray, outline: np.ndarray | None, size: tuple[int, int], re
         mask, parts = clean_mask(outline)
         fg = replace(fg, mask=mask, components=parts, grabcut=False)
     intensity = product_intensity(rgb, background)
-    if outline is None:  # a glossy floor's mirror image is no product (a cut-out's outline has none)
-        fg = replace(fg, mask=drop_reflection(fg.mask, intensity))
+    if outline is None:  # a glossy floor's mirror image or a mannequin's neck is no product
+        fg = replace(fg, mask=drop_neck(drop_reflection(fg.mask, intensity)))
     fitted = np.clip(fit_to_input(intensity, fg.mask, size) * _gain(intensity, fg.mask), 0, 1)
     array = (fitted * 255 + 0.5).astype(np.uint8)[None]
     return PhotoReading(array, fg.mask, rgb, photo_cues(background, fg, intensity))
