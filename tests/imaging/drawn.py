@@ -26,6 +26,16 @@ def trousers_mask(h: int, w: int, top: int, left: int, side: int) -> np.ndarray:
     return mask > 0
 
 
+def shoe_mask(h: int, w: int, left: int, top: int, side: int, mirrored: bool = False) -> np.ndarray:
+    """A sneaker-like silhouette (sole, toe cap, ankle collar) side wide, placed at (left, top)."""
+    pts = np.array([[0, 1], [0, 0.55], [0.3, 0.5], [0.45, 0.1], [0.75, 0], [0.8, 0.45], [1, 0.6], [1, 1]])
+    if mirrored:
+        pts[:, 0] = 1 - pts[:, 0]
+    mask = np.zeros((h, w), np.uint8)
+    cv2.fillPoly(mask, [(pts * [side, side * 0.5] + [left, top]).astype(np.int32)], 1)
+    return mask > 0
+
+
 def photo(background: np.ndarray, mask: np.ndarray, colour: tuple[int, int, int]) -> Image.Image:
     """An RGB photo: the background with the masked product painted in a colour."""
     rgb = background.copy()

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from shoplens.imaging.foreground import drop_overlays, drop_thin_border_parts, one_of_a_pair
+from shoplens.imaging.foreground import drop_overlays, drop_thin_border_parts
 from shoplens.imaging.framing import drawn_frame, letterbox
 from shoplens.imaging.photo import read_photo
-from tests.imaging.drawn import jpeg, photo, shirt_mask
+from tests.imaging.drawn import jpeg, photo, shirt_mask, shoe_mask
 
 
 def _letterboxed(inner: Image.Image, bars: str, fill: tuple[int, int, int]) -> Image.Image:
@@ -217,50 +217,6 @@ def test_a_price_tag_over_a_black_coat_on_black_is_looked_past() -> None:
     assert reading.mask[40:150, 40:160].mean() > 0.5 and not reading.mask[185:].any()
 
 
-def _shoe(h: int, w: int, left: int, top: int, side: int, mirrored: bool = False) -> np.ndarray:
-    """A sneaker-like silhouette (sole, toe cap, ankle collar) side wide, placed at (left, top)."""
-    pts = np.array([[0, 1], [0, 0.55], [0.3, 0.5], [0.45, 0.1], [0.75, 0], [0.8, 0.45], [1, 0.6], [1, 1]])
-    if mirrored:
-        pts[:, 0] = 1 - pts[:, 0]
-    mask = np.zeros((h, w), np.uint8)
-    cv2.fillPoly(mask, [(pts * [side, side * 0.5] + [left, top]).astype(np.int32)], 1)
-    return mask > 0
-
-
-@pytest.mark.parametrize("arrangement", ["side_by_side", "one_above_the_other"])
-def test_a_pair_of_shoes_is_read_as_one_shoe(arrangement: str) -> None:
-    h, w = 300, 400
-    one = _shoe(h, w, 40, 120, 140)
-    other = (
-        _shoe(h, w, 210, 125, 140, mirrored=True)
-        if arrangement == "side_by_side"
-        else _shoe(h, w, 60, 210, 140)
-    )
-    single = read_photo(jpeg(photo(np.full((h, w, 3), 245, np.uint8), one, (30, 90, 40))))
-    pair = read_photo(jpeg(photo(np.full((h, w, 3), 245, np.uint8), one | other, (30, 90, 40))))
-    assert pair.cues["components"] == 1  # the second shoe is no longer part of the product
-    either = min(
-        np.abs(pair.array.astype(int) - x.astype(int)).mean() for x in (single.array, single.array[..., ::-1])
-    )
-    assert either < 3  # the one shoe, or the other (its mirror image)
-
-
-def test_only_two_alike_parts_apart_are_a_pair() -> None:
-    pair = np.zeros((100, 100), bool)
-    pair[40:60, 10:45], pair[42:60, 55:88] = True, True  # alike, side by side
-    kept, parts = one_of_a_pair(pair)
-    assert parts == 1 and kept[50, 20] and not kept[50, 70]
-    unlike = np.zeros((100, 100), bool)
-    unlike[20:90, 10:60], unlike[40:60, 70:85] = True, True  # a bag and its detached strap
-    assert one_of_a_pair(unlike)[1] == 2
-    staggered = np.zeros((100, 100), bool)
-    staggered[10:40, 10:40], staggered[60:90, 60:90] = (
-        True,
-        True,
-    )  # apart along both axes: no row or column shared
-    assert one_of_a_pair(staggered)[1] == 2
-
-
 def _on_glossy_floor(shape: np.ndarray, colour: tuple[int, int, int], opacity: float) -> np.ndarray:
     """A textured product on white with its mirror image below it at `opacity`, touching its lowest row."""
     h, w = shape.shape
@@ -280,7 +236,7 @@ def _on_glossy_floor(shape: np.ndarray, colour: tuple[int, int, int], opacity: f
 
 def test_a_reflection_on_a_glossy_floor_is_not_read_as_product() -> None:
     h, w = 320, 300
-    shoe = _shoe(h, w, 60, 60, 180)  # its lowest row is 150; the floor below reflects it
+    shoe = shoe_mask(h, w, 60, 60, 180)  # its lowest row is 150; the floor below reflects it
     single = read_photo(jpeg(Image.fromarray(_on_glossy_floor(shoe, (40, 60, 150), 0.0))))  # a matt floor
     glossy = read_photo(jpeg(Image.fromarray(_on_glossy_floor(shoe, (40, 60, 150), 0.3))))
     assert not glossy.mask[108:].any()  # (the working copy is 224 px high: row 150 of 320 is row 105)

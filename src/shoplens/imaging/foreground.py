@@ -30,6 +30,7 @@ from shoplens.imaging.background import (
     palette_distance,
     to_lab,
 )
+from shoplens.imaging.pairs import one_of_a_pair
 
 MIN_THRESHOLD = 7.0  # ΔE a pixel must differ from the background at least (JPEG noise on white ≈ 2–4)
 # Where nothing passes that on a clean background (white on white, black on black), a second look down to
@@ -61,12 +62,6 @@ OVERLAY_BOXY = 0.9
 OVERLAY_FOUND = 2.0  # a closer look past a mask that is only an overlay must find this many times more
 # A thin strand (see THIN_WIDTH) as long as this share of the photo's side is a drawn line (a frame, a rule).
 LINE_SPAN = 0.6
-# A pair (shoes side by side, earrings): exactly two parts, the smaller at least PAIR_AREA of the larger's area,
-# their boxes within PAIR_SIZE of each other's height and width, apart along one axis and overlapping by at least
-# PAIR_OVERLAP of the shorter along the other. Only the larger is read: a category is learnt from one item.
-PAIR_AREA = 0.6
-PAIR_SIZE = 0.3
-PAIR_OVERLAP = 0.5
 SOFT_EDGE_RATIO = 0.3  # parts whose outline is softer than this share of the sharpest part's are shading
 GRABCUT_SIDE = 128  # GrabCut runs on a copy no larger than this
 
@@ -217,29 +212,6 @@ def drop_thin_border_parts(mask: np.ndarray, parts: int) -> tuple[np.ndarray, in
         return mask, parts
     cleaned, kept = clean_mask(mask & ~np.isin(labels, strands))
     return (cleaned, kept) if cleaned.any() else (mask, parts)
-
-
-def one_of_a_pair(mask: np.ndarray) -> tuple[np.ndarray, int]:
-    """The larger of two alike parts lying side by side (or one above the other), and the parts kept.
-
-    Shops show shoes as pairs; the model knows one shoe. Two parts that differ in size, or that overlap along
-    both axes (a bag and its detached strap, a garment and its shadow), are left as they are.
-    """
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
-    if count != 3:
-        return mask, count - 1
-    (x0, y0, w0, h0, a0), (x1, y1, w1, h1, a1) = sorted(stats[1:].tolist(), key=lambda s: -s[4])
-    alike = a1 >= PAIR_AREA * a0 and abs(w1 - w0) <= PAIR_SIZE * w0 and abs(h1 - h0) <= PAIR_SIZE * h0
-
-    def overlap(start0: int, size0: int, start1: int, size1: int) -> float:
-        return (min(start0 + size0, start1 + size1) - max(start0, start1)) / min(size0, size1)
-
-    across, down = overlap(x0, w0, x1, w1), overlap(y0, h0, y1, h1)
-    apart = (across <= 0 and down >= PAIR_OVERLAP) or (down <= 0 and across >= PAIR_OVERLAP)
-    if not (alike and apart):
-        return mask, 2
-    larger = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
-    return labels == larger, 1
 
 
 def drop_overlays(mask: np.ndarray, distance: np.ndarray | None = None) -> tuple[np.ndarray, int]:

@@ -29,6 +29,7 @@ from shoplens.imaging.foreground import (
 )
 from shoplens.imaging.framing import drawn_frame, letterbox
 from shoplens.imaging.mannequin import drop_neck
+from shoplens.imaging.pairs import half_of_a_mirrored_pair, one_of_a_pair
 from shoplens.imaging.reflection import drop_reflection
 
 WORK_SIDE = 224  # longest side of the working copy on which the background and mask are found
@@ -190,10 +191,13 @@ def _read(rgb: np.ndarray, outline: np.ndarray | None, size: tuple[int, int], re
     background, fg = separate(rgb, refine=refine and outline is None)  # no GrabCut for a mask not kept
     if outline is not None:  # the shop drew the product's outline itself: a white garment stays whole
         mask, parts = clean_mask(outline)
+        if parts == 2:  # ... and may show shoes as a pair, as in its photos
+            mask, parts = one_of_a_pair(mask)
         fg = replace(fg, mask=mask, components=parts, grabcut=False)
     intensity = product_intensity(rgb, background)
     if outline is None:  # a glossy floor's mirror image or a mannequin's neck is no product
         fg = replace(fg, mask=drop_neck(drop_reflection(fg.mask, intensity)))
+    fg = replace(fg, mask=half_of_a_mirrored_pair(fg.mask))  # shoes heel to heel: one of them is read
     fitted = np.clip(fit_to_input(intensity, fg.mask, size) * _gain(intensity, fg.mask), 0, 1)
     array = (fitted * 255 + 0.5).astype(np.uint8)[None]
     return PhotoReading(array, fg.mask, rgb, photo_cues(background, fg, intensity))

@@ -1,0 +1,108 @@
+"""Shoes shown as a pair: one shoe is read, as the model learnt a category from one item.
+
+Two alike parts side by side (or one above the other) are a pair apart (`one_of_a_pair`). A pair placed heel to
+heel or toe to toe, touching or overlapping, is one part of the mask (`half_of_a_mirrored_pair`), a shape about
+twice as wide as a shoe. It is told by its symmetry: the mask is its own mirror image about an upright axis near
+its middle, while each half is far from symmetric (a shoe's toe is no heel). A clutch bag is as wide and as
+symmetric, but its halves are near-symmetric themselves (a rounded rectangle, halved, is still one); it is left
+alone.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+# A pair apart (shoes side by side, earrings): exactly two parts, the smaller at least PAIR_AREA of the larger's
+# area, their boxes within PAIR_SIZE of each other's height and width, apart along one axis and overlapping by at
+# least PAIR_OVERLAP of the shorter along the other. Only the larger is read.
+PAIR_AREA = 0.6
+PAIR_SIZE = 0.3
+PAIR_OVERLAP = 0.5
+# A mirrored pair, one part:
+PAIR_ASPECT = 1.8  # the mask's box is at least this many times as wide as it is tall
+MIRROR_IOU = (
+    0.8  # the mask overlaps its mirror image about the axis at least this much (intersection over union)
+)
+AXIS_RANGE = 0.1  # the axis lies within this share of the box's width from its centre
+SHIFT_RANGE = 0.06  # one shoe may stand this share of the box's height higher than the other
+HALF_MIRROR_IOU = 0.75  # each half overlaps its own mirror image at most this much, and ...
+WIDE_PAIR = (
+    2.6  # ... either the box is this many times as wide as tall (two shoes' length: few single items are)
+)
+SHOE_HALF = 0.45  # ... or each half overlaps its mirror image at most this much (a boot's shaft is no toe)
+MIN_HEIGHT = 8  # masks fewer rows tall are too coarse to judge
+
+
+def half_of_a_mirrored_pair(mask: np.ndarray) -> np.ndarray:
+    """The mask's left half when it shows a mirrored pair (shoes heel to heel or toe to toe), else the mask."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if len(rows) < MIN_HEIGHT:
+        return mask
+    top, bottom, left, right = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+    height, width = bottom - top, right - left
+    if width < PAIR_ASPECT * height:
+        return mask
+    band = mask[top:bottom, left:right]
+    axis, score = _mirror_axis(band)
+    if score < MIRROR_IOU:
+        return mask
+    halves = max(_self_mirror_iou(band[:, :axis]), _self_mirror_iou(band[:, axis:]))
+    if halves > HALF_MIRROR_IOU or (width < WIDE_PAIR * height and halves > SHOE_HALF):
+        return mask
+    kept = mask.copy()
+    kept[:, left + axis :] = False
+    return kept
+
+
+def _mirror_axis(band: np.ndarray) -> tuple[int, float]:
+    """The column about which the band best mirrors itself (one side moved up or down a little), and how well."""
+    height, width = band.shape
+    reach, shifts = max(1, round(AXIS_RANGE * width)), round(SHIFT_RANGE * height)
+    best = (width // 2, 0.0)
+    for axis in range(max(1, width // 2 - reach), min(width - 1, width // 2 + reach) + 1):
+        side = max(axis, width - axis)
+        flipped = np.zeros((height, side), bool)
+        flipped[:, :axis] = band[:, :axis][:, ::-1]
+        other = np.zeros((height, side), bool)
+        other[:, : width - axis] = band[:, axis:]
+        for shift in range(-shifts, shifts + 1):
+            moved = np.roll(other, shift, axis=0)
+            union = np.count_nonzero(flipped | moved)
+            score = np.count_nonzero(flipped & moved) / union if union else 0.0
+            if score > best[1]:
+                best = (axis, score)
+    return best
+
+
+def _self_mirror_iou(half: np.ndarray) -> float:
+    """How well a half, cropped to its own box, overlaps its mirror image (1 for a symmetric shape)."""
+    cols = np.flatnonzero(half.any(axis=0))
+    if not len(cols):
+        return 1.0
+    part = half[:, cols[0] : cols[-1] + 1]
+    union = np.count_nonzero(part | part[:, ::-1])
+    return np.count_nonzero(part & part[:, ::-1]) / union
+
+
+def one_of_a_pair(mask: np.ndarray) -> tuple[np.ndarray, int]:
+    """The larger of two alike parts lying side by side (or one above the other), and the parts kept.
+
+    Shops show shoes as pairs; the model knows one shoe. Two parts that differ in size, or that overlap along
+    both axes (a bag and its detached strap, a garment and its shadow), are left as they are.
+    """
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    if count != 3:
+        return mask, count - 1
+    (x0, y0, w0, h0, a0), (x1, y1, w1, h1, a1) = sorted(stats[1:].tolist(), key=lambda s: -s[4])
+    alike = a1 >= PAIR_AREA * a0 and abs(w1 - w0) <= PAIR_SIZE * w0 and abs(h1 - h0) <= PAIR_SIZE * h0
+
+    def overlap(start0: int, size0: int, start1: int, size1: int) -> float:
+        return (min(start0 + size0, start1 + size1) - max(start0, start1)) / min(size0, size1)
+
+    across, down = overlap(x0, w0, x1, w1), overlap(y0, h0, y1, h1)
+    apart = (across <= 0 and down >= PAIR_OVERLAP) or (down <= 0 and across >= PAIR_OVERLAP)
+    if not (alike and apart):
+        return mask, 2
+    larger = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    return labels == larger, 1
