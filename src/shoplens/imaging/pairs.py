@@ -62,12 +62,11 @@ def _mirror_axis(band: np.ndarray) -> tuple[int, float]:
     best = (width // 2, 0.0)
     for axis in range(max(1, width // 2 - reach), min(width - 1, width // 2 + reach) + 1):
         side = max(axis, width - axis)
-        flipped = np.zeros((height, side), bool)
-        flipped[:, :axis] = band[:, :axis][:, ::-1]
-        other = np.zeros((height, side), bool)
-        other[:, : width - axis] = band[:, axis:]
+        flipped = np.zeros((height + 2 * shifts, side), bool)  # room above and below: nothing wraps round
+        flipped[shifts : shifts + height, :axis] = band[:, :axis][:, ::-1]
         for shift in range(-shifts, shifts + 1):
-            moved = np.roll(other, shift, axis=0)
+            moved = np.zeros_like(flipped)
+            moved[shifts + shift : shifts + shift + height, : width - axis] = band[:, axis:]
             union = np.count_nonzero(flipped | moved)
             score = np.count_nonzero(flipped & moved) / union if union else 0.0
             if score > best[1]:
