@@ -21,15 +21,13 @@ PAIR_SIZE = 0.3
 PAIR_OVERLAP = 0.5
 # A mirrored pair, one part:
 PAIR_ASPECT = 1.8  # the mask's box is at least this many times as wide as it is tall
-MIRROR_IOU = (
-    0.8  # the mask overlaps its mirror image about the axis at least this much (intersection over union)
-)
+# The mask overlaps its mirror image about the axis at least this much (intersection over union).
+MIRROR_IOU = 0.8
 AXIS_RANGE = 0.1  # the axis lies within this share of the box's width from its centre
 SHIFT_RANGE = 0.06  # one shoe may stand this share of the box's height higher than the other
 HALF_MIRROR_IOU = 0.75  # each half overlaps its own mirror image at most this much, and ...
-WIDE_PAIR = (
-    2.6  # ... either the box is this many times as wide as tall (two shoes' length: few single items are)
-)
+# ... either the box is this many times as wide as tall (two shoes' length: few single items are) ...
+WIDE_PAIR = 2.6
 SHOE_HALF = 0.45  # ... or each half overlaps its mirror image at most this much (a boot's shaft is no toe)
 MIN_HEIGHT = 8  # masks fewer rows tall are too coarse to judge
 
@@ -67,8 +65,7 @@ def _mirror_axis(band: np.ndarray) -> tuple[int, float]:
         for shift in range(-shifts, shifts + 1):
             moved = np.zeros_like(flipped)
             moved[shifts + shift : shifts + shift + height, : width - axis] = band[:, axis:]
-            union = np.count_nonzero(flipped | moved)
-            score = np.count_nonzero(flipped & moved) / union if union else 0.0
+            score = _iou(flipped, moved)
             if score > best[1]:
                 best = (axis, score)
     return best
@@ -80,8 +77,13 @@ def _self_mirror_iou(half: np.ndarray) -> float:
     if not len(cols):
         return 1.0
     part = half[:, cols[0] : cols[-1] + 1]
-    union = np.count_nonzero(part | part[:, ::-1])
-    return np.count_nonzero(part & part[:, ::-1]) / union
+    return _iou(part, part[:, ::-1])
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection over union of two boolean masks of one shape (0 when both are empty)."""
+    union = np.count_nonzero(a | b)
+    return np.count_nonzero(a & b) / union if union else 0.0
 
 
 def one_of_a_pair(mask: np.ndarray) -> tuple[np.ndarray, int]:
