@@ -77,6 +77,40 @@ class Foreground:
     grabcut: bool  # whether GrabCut refined the mask
 
 
+@dataclass(frozen=True)
+class MaskRows:
+    """A mask's rows from its first to its last: the band, and where each row starts, ends and how far it spans."""
+
+    top: int  # the first row in the mask
+    band: np.ndarray  # (height, W) bool: the mask's rows top to bottom
+    first: np.ndarray  # (height,) first column of each row (W where the row is empty)
+    last: np.ndarray  # (height,) last column of each row (-1 where the row is empty)
+    span: np.ndarray  # (height,) last - first + 1, 0 where the row is empty
+
+    @property
+    def height(self) -> int:
+        """Rows from the first to the last."""
+        return len(self.band)
+
+    @property
+    def widest(self) -> float:
+        """The widest row's span."""
+        return float(self.span.max())
+
+
+def upright_rows(mask: np.ndarray, min_rows: int, upright: float) -> MaskRows | None:
+    """The mask's rows when it is at least min_rows tall and `upright` times its widest row; None otherwise."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    if len(rows) < max(min_rows, 1):
+        return None
+    band = mask[rows[0] : rows[-1] + 1]
+    cols = np.arange(mask.shape[1])
+    first = np.where(band, cols, mask.shape[1]).min(axis=1)
+    last = np.where(band, cols, -1).max(axis=1)
+    found = MaskRows(int(rows[0]), band, first, last, np.maximum(last - first + 1, 0))
+    return found if found.height >= upright * found.widest else None
+
+
 def product_intensity(rgb: np.ndarray, background: Background) -> np.ndarray:
     """(h, w) float32 0..1: how far each pixel's luma departs from the background's, either way."""
     y, bg = luma(rgb), background.luma
@@ -196,12 +230,11 @@ def drop_thin_border_parts(mask: np.ndarray, parts: int) -> tuple[np.ndarray, in
     """Drop thin strands of the mask that run to the photo's edge (a floor's seams, a rail) or span most of it
     (a drawn frame or rule), and count the parts.
 
-    Thin means narrower than THIN_WIDTH pixels of the working copy: what a morphological opening removes.
+    Thin: `thin_strands`.
     """
     if not mask.any() or min(mask.shape) < 64:
         return mask, parts
-    kernel = np.ones((THIN_WIDTH, THIN_WIDTH), np.uint8)
-    thin = mask & (cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_OPEN, kernel) == 0)
+    thin = thin_strands(mask)
     _, labels, stats, _ = cv2.connectedComponentsWithStats(thin.astype(np.uint8), connectivity=8)
     h, w = mask.shape
     edge = border_mask(mask.shape, 0.0)
@@ -212,6 +245,12 @@ def drop_thin_border_parts(mask: np.ndarray, parts: int) -> tuple[np.ndarray, in
         return mask, parts
     cleaned, kept = clean_mask(mask & ~np.isin(labels, strands))
     return (cleaned, kept) if cleaned.any() else (mask, parts)
+
+
+def thin_strands(mask: np.ndarray) -> np.ndarray:
+    """The mask's pixels in strands narrower than THIN_WIDTH: what a morphological opening removes."""
+    kernel = np.ones((THIN_WIDTH, THIN_WIDTH), np.uint8)
+    return mask & (cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_OPEN, kernel) == 0)
 
 
 def drop_overlays(mask: np.ndarray, distance: np.ndarray | None = None) -> tuple[np.ndarray, int]:

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from shoplens.imaging.foreground import upright_rows
+
+MIN_ROWS = 20  # a mask fewer rows tall is left alone
 NECK_WIDTH = 0.36  # the post's rows are at most this share of the garment's widest row ...
 NECK_SOLID = 0.85  # ... and filled across at least this share of their span
 NECK_HEIGHT = (0.1, 0.35)  # the post is this share of the mask's height tall, ...
@@ -23,21 +26,13 @@ NECK_CENTRE = 0.1  # the post's centre within this share of the garment's width 
 
 def drop_neck(mask: np.ndarray) -> np.ndarray:
     """The mask without a mannequin's neck rising from its top (the mask itself when there is none)."""
-    rows = np.flatnonzero(mask.any(axis=1))
-    if len(rows) < 20:
+    rows = upright_rows(mask, MIN_ROWS, UPRIGHT)
+    if rows is None:
         return mask
-    top, bottom = int(rows[0]), int(rows[-1]) + 1
-    band = mask[top:bottom]
-    height = bottom - top
+    top, band, first, last, span = rows.top, rows.band, rows.first, rows.last, rows.span
+    height, widest = rows.height, rows.widest
     filled = band.any(axis=0)
-    cols = np.arange(mask.shape[1])
-    first = np.where(band, cols, mask.shape[1]).min(axis=1)
-    last = np.where(band, cols, -1).max(axis=1)
-    span = np.maximum(last - first + 1, 0)
     count = band.sum(axis=1)
-    widest = float(span.max())
-    if height < UPRIGHT * widest:
-        return mask
     solid = count >= NECK_SOLID * np.maximum(span, 1)
     post = (span > 0) & (span <= NECK_WIDTH * widest) & solid
     length = int(np.argmin(post)) if not post.all() else height  # rows of the post from the top

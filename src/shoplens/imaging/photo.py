@@ -28,6 +28,7 @@ from shoplens.imaging.foreground import (
     separate,
 )
 from shoplens.imaging.framing import drawn_frame, letterbox
+from shoplens.imaging.hanger import drop_hook
 from shoplens.imaging.mannequin import drop_neck
 from shoplens.imaging.pairs import half_of_a_mirrored_pair, one_of_a_pair
 from shoplens.imaging.reflection import drop_reflection
@@ -195,8 +196,8 @@ def _read(rgb: np.ndarray, outline: np.ndarray | None, size: tuple[int, int], re
             mask, parts = one_of_a_pair(mask)
         fg = replace(fg, mask=mask, components=parts, grabcut=False)
     intensity = product_intensity(rgb, background)
-    if outline is None:  # a glossy floor's mirror image or a mannequin's neck is no product
-        fg = replace(fg, mask=drop_neck(drop_reflection(fg.mask, intensity)))
+    if outline is None:  # a glossy floor's mirror image, a mannequin's neck or a hanger's hook is no product
+        fg = replace(fg, mask=drop_hook(drop_neck(drop_reflection(fg.mask, intensity))))
     fg = replace(fg, mask=half_of_a_mirrored_pair(fg.mask))  # shoes heel to heel: one of them is read
     fitted = np.clip(fit_to_input(intensity, fg.mask, size) * _gain(intensity, fg.mask), 0, 1)
     array = (fitted * 255 + 0.5).astype(np.uint8)[None]
