@@ -123,6 +123,17 @@ def test_only_small_parts_clear_of_the_product_in_a_corner_are_overlays() -> Non
     assert parts == 1 and not kept[80:, 80:].any()
 
 
+def test_a_wide_plate_may_cover_a_tenth_of_the_photo_but_other_parts_only_a_twentieth() -> None:
+    mask = np.zeros((100, 100), bool)
+    mask[35:95, 50:95] = True  # the product
+    mask[3:18, 3:53] = True  # a shop's name on a plate across the top-left corner: 7.5 % of the photo
+    kept, parts = drop_overlays(mask)
+    assert parts == 1 and not kept[:20].any() and kept[35:95, 50:95].all()
+    ragged = mask.copy()
+    ragged[3:18:2, 3:53:4] = False  # as large, but not a plate (it fills 86 % of its box): kept
+    assert drop_overlays(ragged)[1] == 2
+
+
 def test_an_overlay_along_any_edge_is_dropped_but_never_the_largest_part() -> None:
     mask = np.zeros((100, 100), bool)
     mask[10:25, 40:70] = True  # a small product high up in the frame

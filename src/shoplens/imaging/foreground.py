@@ -57,8 +57,9 @@ OVERLAY_ZONE = 0.3
 OVERLAY_SHARE = 0.05
 OVERLAY_RATIO = 0.5  # at most this share of the largest other part
 OVERLAY_GAP = 0.01
-# A part filling this share of its box (a plate, a tag) may be an overlay up to the product's own size.
+# A part filling this share of its box (a plate, a tag) may be an overlay up to the product's own size, ...
 OVERLAY_BOXY = 0.9
+OVERLAY_PLATE_SHARE = 0.1  # ... and up to this share of the photo (a shop's name on a plate is wide)
 OVERLAY_FOUND = 2.0  # a closer look past a mask that is only an overlay must find this many times more
 # A thin strand (see THIN_WIDTH) as long as this share of the photo's side is a drawn line (a frame, a rule).
 LINE_SPAN = 0.6
@@ -266,7 +267,9 @@ def drop_overlays(mask: np.ndarray, distance: np.ndarray | None = None) -> tuple
         return mask, count - 1
     h, w = mask.shape
     x, y, width, height, area = (stats[1:, i] for i in range(5))
-    overlay = _near_edge(mask.shape, x, y, width, height) & (area < OVERLAY_SHARE * h * w)
+    boxy = area >= OVERLAY_BOXY * width * height
+    share = np.where(boxy, OVERLAY_PLATE_SHARE, OVERLAY_SHARE)
+    overlay = _near_edge(mask.shape, x, y, width, height) & (area < share * h * w)
     overlay[np.argmax(area)] = False  # the largest part is taken for the product, however small
     if distance is not None:
         for i in np.flatnonzero(overlay):
@@ -278,7 +281,6 @@ def drop_overlays(mask: np.ndarray, distance: np.ndarray | None = None) -> tuple
     bottom, right = (y + height)[rest].max(), (x + width)[rest].max()
     gap = OVERLAY_GAP * max(h, w)
     clear = (x + width + gap <= left) | (x >= right + gap) | (y + height + gap <= top) | (y >= bottom + gap)
-    boxy = area >= OVERLAY_BOXY * width * height
     # ... and is well smaller than the product, or a plate smaller than it
     small = (area <= OVERLAY_RATIO * area[rest].max()) | (boxy & (area < area[rest].max()))
     keep = np.flatnonzero(~(overlay & clear & small)) + 1
