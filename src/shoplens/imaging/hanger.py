@@ -51,12 +51,14 @@ def drop_hook(mask: np.ndarray) -> np.ndarray:
         return mask
     out = mask.copy()
     out[top : top + length] = False
-    _, labels, stats, _ = cv2.connectedComponentsWithStats(thin_strands(out).astype(np.uint8), connectivity=8)
+    reach = top + length + WIRE_BAND * height  # what ends above this row, under the hook, may be wire
+    out &= ~_parts_ending_above(thin_strands(out), reach)
+    return out & ~_parts_ending_above(out, reach, max_area=WIRE_SHARE * mask.sum())
+
+
+def _parts_ending_above(mask: np.ndarray, row: float, max_area: float = np.inf) -> np.ndarray:
+    """The mask's connected parts whose last row lies above `row` and whose area is under max_area."""
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
     ends = stats[:, cv2.CC_STAT_TOP] + stats[:, cv2.CC_STAT_HEIGHT]
-    wire = np.flatnonzero(ends <= top + length + WIRE_BAND * height)
-    out &= ~np.isin(labels, wire[wire > 0])
-    _, labels, stats, _ = cv2.connectedComponentsWithStats(out.astype(np.uint8), connectivity=8)
-    ends = stats[:, cv2.CC_STAT_TOP] + stats[:, cv2.CC_STAT_HEIGHT]
-    small = stats[:, cv2.CC_STAT_AREA] < WIRE_SHARE * mask.sum()
-    pieces = np.flatnonzero((ends <= top + length + WIRE_BAND * height) & small)
-    return out & ~np.isin(labels, pieces[pieces > 0])
+    chosen = np.flatnonzero((ends <= row) & (stats[:, cv2.CC_STAT_AREA] < max_area))
+    return np.isin(labels, chosen[chosen > 0])
