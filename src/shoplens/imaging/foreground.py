@@ -98,6 +98,10 @@ class MaskRows:
         """The widest row's span."""
         return float(self.span.max())
 
+    def run_from_top(self, flags: np.ndarray) -> int:
+        """How many rows from the top in a row have their flag set (a post, a hook)."""
+        return int(np.argmin(flags)) if not flags.all() else self.height
+
 
 def upright_rows(mask: np.ndarray, min_rows: int, upright: float) -> MaskRows | None:
     """The mask's rows when it is at least min_rows tall and `upright` times its widest row; None otherwise."""

@@ -37,7 +37,7 @@ def drop_hook(mask: np.ndarray) -> np.ndarray:
     top, band, first, last, span = rows.top, rows.band, rows.first, rows.last, rows.span
     height, widest = rows.height, rows.widest
     narrow = (span > 0) & (span <= HOOK_SPAN * widest)
-    length = int(np.argmin(narrow)) if not narrow.all() else height  # rows of the hook from the top
+    length = rows.run_from_top(narrow)  # rows of the hook
     if not HOOK_HEIGHT[0] * height <= length <= HOOK_HEIGHT[1] * height:
         return mask
     if span[:length].min() > STEM * widest:  # no wire-thin row: a tab or a handle's loop

@@ -35,7 +35,7 @@ def drop_neck(mask: np.ndarray) -> np.ndarray:
     count = band.sum(axis=1)
     solid = count >= NECK_SOLID * np.maximum(span, 1)
     post = (span > 0) & (span <= NECK_WIDTH * widest) & solid
-    length = int(np.argmin(post)) if not post.all() else height  # rows of the post from the top
+    length = rows.run_from_top(post)  # rows of the post
     if not NECK_HEIGHT[0] * height <= length <= NECK_HEIGHT[1] * height or length < NECK_TALL * widest:
         return mask
     neck = float(np.median(span[:length]))
