@@ -3,6 +3,7 @@ hard spotlight, on a mannequin?
 
     .venv/bin/python bench/studio_scenes.py --bundle M/fashion-mnist/v5-fast [--count 800] [--out studio_scenes]
     .venv/bin/python bench/studio_scenes.py --bundle B --url http://127.0.0.1:8000 [--api-key KEY]   # via a server
+    .venv/bin/python bench/studio_scenes.py --bundle B --setups tilted --count 800   # garments laid at a slant
 
 Renders Fashion-MNIST TEST garments with `shoplens.data.studio_scenes` (the set-ups in turn) and classifies each
 photo through the serving path (safe decode, the bundle's preprocessing, the Predictor), or through a running
@@ -26,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine_info, write_results
 
 from shoplens.data import CLASS_NAMES, load_fashion_mnist
-from shoplens.data.studio_scenes import SETUPS, studio_photos
+from shoplens.data.studio_scenes import GROUPS, studio_photos
 from shoplens.evaluation.photos import LocalClassifier, RemoteClassifier
 
 
@@ -38,15 +39,20 @@ def main() -> None:
     parser.add_argument("--url", help="classify the photos through this server's /v1/classify")
     parser.add_argument("--api-key", default=os.environ.get("SHOPLENS_API_KEY"), help="X-API-Key for --url")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default="studio_scenes")
+    parser.add_argument("--setups", choices=sorted(GROUPS), default="studio", help="which group of set-ups")
+    parser.add_argument(
+        "--out", help="results name (default: studio_scenes, or tilted_photos for --setups tilted)"
+    )
     args = parser.parse_args()
-    if args.count < len(SETUPS):
-        parser.error(f"--count must be at least {len(SETUPS)}, one photo per set-up")
+    setups = GROUPS[args.setups]
+    out = args.out or ("studio_scenes" if args.setups == "studio" else "tilted_photos")
+    if args.count < len(setups):
+        parser.error(f"--count must be at least {len(setups)}, one photo per set-up")
     local = LocalClassifier(args.bundle)
     classify = RemoteClassifier(args.url, args.api_key) if args.url else local
     test = load_fashion_mnist("test")
     start = time.perf_counter()
-    photos = list(studio_photos(test.images[:, 0], test.labels, args.count, args.seed))
+    photos = list(studio_photos(test.images[:, 0], test.labels, args.count, args.seed, setups))
     rendered = time.perf_counter() - start
     answers = []
     for i in range(0, len(photos), 32):
@@ -60,7 +66,7 @@ def main() -> None:
             (ans.predicted == truth, ans.needs_review, ans.flagged, int(original) == photo.meta["label"])
         )
     per_setup = {}
-    for setup in SETUPS:
+    for setup in setups:
         table = np.array(rows[setup], bool).reshape(-1, 4)
         per_setup[setup] = {
             "n": len(table),
@@ -73,7 +79,7 @@ def main() -> None:
             f"{setup:12s} n={len(table):4d} "
             + " ".join(f"{k}={v:.3f}" for k, v in per_setup[setup].items() if k != "n")
         )
-    every = np.concatenate([np.array(rows[s], bool).reshape(-1, 4) for s in SETUPS])
+    every = np.concatenate([np.array(rows[s], bool).reshape(-1, 4) for s in setups])
     payload = {
         "benchmark": "studio set-ups",
         "command": " ".join(["python", *sys.argv]),
@@ -81,7 +87,7 @@ def main() -> None:
         "via": f"{args.url}/v1/classify"
         if args.url
         else "in-process: decode_image → bundle preprocessing → Predictor",
-        "config": {"count": args.count, "seed": args.seed},
+        "config": {"count": args.count, "seed": args.seed, "setups": args.setups},
         "top1": float(every[:, 0].mean()),
         "original_top1": float(every[:, 3].mean()),
         "not_a_product": float(every[:, 2].mean()),
@@ -89,19 +95,19 @@ def main() -> None:
         "seconds": {"render": round(rendered, 1), "all": round(time.perf_counter() - start, 1)},
         "machine": machine_info(),
     }
-    path = write_results(args.out, payload)
-    _chart(per_setup, path.with_suffix(".png"))
+    path = write_results(out, payload)
+    _chart(per_setup, setups, path.with_suffix(".png"))
     print(f"top-1 {payload['top1']:.3f} (originals {payload['original_top1']:.3f}) → {path}")
 
 
-def _chart(per_setup: dict, path: Path) -> None:
+def _chart(per_setup: dict, setups: tuple[str, ...], path: Path) -> None:
     """Bars: top-1 of the photos and of their originals, and the share called not a product, per set-up."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    names = [s for s in SETUPS if per_setup[s]["n"]]
+    names = [s for s in setups if per_setup[s]["n"]]
     x = np.arange(len(names))
     fig, ax = plt.subplots(figsize=(8, 4))
     for k, (key, label) in enumerate(

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from shoplens.data.studio_scenes import ELIGIBLE, SETUPS, studio_photo, studio_photos
+from shoplens.data.studio_scenes import ELIGIBLE, GROUPS, SETUPS, TILTS, studio_photo, studio_photos
 from shoplens.imaging import decode_image
 from shoplens.imaging.background import find_seam, to_lab
 from shoplens.imaging.photo import working_copy
@@ -84,6 +84,16 @@ def test_a_frame_is_a_line_drawn_where_its_metadata_says_and_overlays_keep_to_th
         )
         if kind == "price_tag":
             assert meta["corner"].startswith("bottom")  # tags hang low
+
+
+def test_the_tilted_group_lays_any_garment_at_its_band_of_angles_beside_plain_photos() -> None:
+    labels = np.array([0, 5, 7, 1, 9, 2, 8, 3])
+    images = np.stack([garment(i) for i in range(len(labels))])
+    photos = list(studio_photos(images, labels, 8, seed=1, setups=GROUPS["tilted"]))
+    assert [p.meta["setup"] for p in photos] == list(GROUPS["tilted"]) * 2
+    for p in photos:
+        low, high = TILTS.get(p.meta["setup"], (0.0, 6.0))  # plain photos keep the benchmark's slight tilts
+        assert low <= abs(p.meta["tilt"]) <= high
 
 
 def test_unknown_setup_is_refused() -> None:

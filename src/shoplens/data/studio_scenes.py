@@ -24,6 +24,9 @@ Then what shops lay over the finished photo (any category):
 
 Each set-up shoots only the categories it fits (`ELIGIBLE`).
 
+A second group (`GROUPS["tilted"]`) lays any garment at a slant: `tilted_5_10`, `tilted_10_20` and `tilted_20_35`
+turn it by that many degrees, either way, beside `plain` as the reference.
+
 The garment itself is coloured and shaded as in `shop_photos` (`garment_layers`); light, dark and mid-grey
 backdrops, 360–1600 px canvases, sensor noise and JPEG 70–95.
 """
@@ -31,6 +34,7 @@ backdrops, 360–1600 px canvases, sensor noise and JPEG 70–95.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 import cv2
 import numpy as np
@@ -62,6 +66,8 @@ SETUPS = (
     "frame",
 )
 OVERLAYS = ("watermark", "logo", "price_tag", "frame")  # laid over the finished photo
+TILTS = {"tilted_5_10": (5.0, 10.0), "tilted_10_20": (10.0, 20.0), "tilted_20_35": (20.0, 35.0)}  # degrees
+GROUPS = {"studio": SETUPS, "tilted": ("plain", *TILTS)}
 SHOP_NAMES = ("SHOP.COM", "© modehaus", "www.style-store.example", "BRANDNAME", "outlet24", "LUXE")
 WORN_ON_TOP = (0, 2, 3, 4, 6)  # T-shirt/top, Pullover, Dress, Coat, Shirt: what hangs from shoulders
 HUNG = (*WORN_ON_TOP, 1)  # ... and trousers, from a clip bar
@@ -85,12 +91,14 @@ def studio_photo(
     image28: np.ndarray, label: int, setup: str, rng: np.random.Generator
 ) -> tuple[np.ndarray, dict]:
     """One upright photo (uint8 RGB) of the garment in the given set-up, with its metadata."""
-    if setup not in SETUPS:
-        raise ValueError(f"unknown set-up {setup!r}; expected one of {', '.join(SETUPS)}")
+    if setup not in SETUPS and setup not in TILTS:
+        raise ValueError(f"unknown set-up {setup!r}; expected one of {', '.join((*SETUPS, *TILTS))}")
     if label not in ELIGIBLE.get(setup, (label,)):
         raise ValueError(f"category {label} is not shot in the {setup!r} set-up")
     backdrop = str(rng.choice(["light", "mid_grey", "dark"], p=[0.6, 0.25, 0.15]))
     spec = sample_spec(rng, background=backdrop)
+    if setup in TILTS:
+        spec = replace(spec, tilt=float(rng.choice([-1.0, 1.0]) * rng.uniform(*TILTS[setup])))
     long_side = int(np.exp(rng.uniform(np.log(360), np.log(1600))))
     portrait = rng.random() < 0.7 and setup not in PAIR_GAP
     h, w = (
@@ -108,6 +116,7 @@ def studio_photo(
     placed = [(rgb, alpha, top)]
     span = gw
     meta: dict = {"setup": setup, "backdrop": backdrop, "colour": spec.colour, "width": w, "height": h}
+    meta["tilt"] = spec.tilt
     if setup in PAIR_GAP:  # the other shoe, mirrored, beside it (behind it when they overlap)
         gap = round(float(rng.uniform(*PAIR_GAP[setup])) * gw)
         shift = gw + gap
@@ -272,17 +281,17 @@ def _mannequin(img: Image.Image, box: tuple[int, ...], rng: np.random.Generator)
 
 
 def studio_photos(
-    images: np.ndarray, labels: np.ndarray, count: int, seed: int = 0
+    images: np.ndarray, labels: np.ndarray, count: int, seed: int = 0, setups: tuple[str, ...] = SETUPS
 ) -> Iterator[EncodedPhoto]:
-    """`count` studio photos of Fashion-MNIST TEST images (N, 28, 28), the set-ups in turn; photo i from (seed, i).
+    """`count` studio photos of Fashion-MNIST TEST images (N, 28, 28), `setups` in turn; photo i from (seed, i).
 
     Each set-up takes the next garment, in a seeded order, of a category it shoots, and no garment twice.
     """
     order = garment_order(len(images), seed + 1)  # other garments than the photo benchmark's first ones
     used: set[int] = set()
-    cursor = dict.fromkeys(SETUPS, 0)
+    cursor = dict.fromkeys(setups, 0)
     for i in range(count):
-        setup = SETUPS[i % len(SETUPS)]
+        setup = setups[i % len(setups)]
         eligible = ELIGIBLE.get(setup)
         while cursor[setup] < len(order) and (
             int(order[cursor[setup]]) in used
