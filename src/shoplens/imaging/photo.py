@@ -3,7 +3,8 @@
 Polarity comes from the background: on a light background the product's darkness is its intensity (Zalando
 inverted its photos), on a dark one its lightness, on a mid-grey one its distance either way. Pixels are
 measured relative to the fitted background, so gradients and uneven light cancel out; what lies outside the
-(slightly grown) product mask is set to black; the product's bounding box is fitted, aspect kept and centred.
+(slightly grown) product mask is set to black; a product at a slant is turned upright (`tilt`); the product's
+bounding box is fitted, aspect kept and centred.
 A 28×28 light-on-black Fashion-MNIST image comes out as it went in. A cut-out (a product on a transparent
 background, as shops export them) is read on white with its transparency as the product mask.
 """
@@ -32,6 +33,7 @@ from shoplens.imaging.hanger import drop_hook
 from shoplens.imaging.mannequin import drop_neck
 from shoplens.imaging.pairs import half_of_a_mirrored_pair, one_of_a_pair
 from shoplens.imaging.reflection import drop_reflection
+from shoplens.imaging.tilt import upright
 
 WORK_SIDE = 224  # longest side of the working copy on which the background and mask are found
 TARGET_CONTRAST = 0.45  # faint products (foreground.LOW_CONTRAST) are brightened to this, by at most MAX_GAIN
@@ -135,8 +137,13 @@ def _gain(intensity: np.ndarray, mask: np.ndarray) -> float:
     return float(min(MAX_GAIN, TARGET_CONTRAST / max(level, 1e-3)))
 
 
-def photo_cues(background: Background, fg: Foreground, intensity: np.ndarray) -> dict[str, float]:
-    """Numbers describing the photo (not the product's category) that tell product shots from other pictures."""
+def photo_cues(
+    background: Background, fg: Foreground, intensity: np.ndarray, box_mask: np.ndarray | None = None
+) -> dict[str, float]:
+    """Numbers describing the photo (not the product's category) that tell product shots from other pictures.
+
+    The box's fill and aspect are measured on box_mask when given (the product turned upright), else on the mask.
+    """
     mask = fg.mask
     area = float(mask.sum())
     cues = dict.fromkeys(CUE_NAMES, 0.0)
@@ -149,7 +156,7 @@ def photo_cues(background: Background, fg: Foreground, intensity: np.ndarray) ->
         grabcut=float(fg.grabcut),
     )
     if area:
-        ys, xs = np.nonzero(mask)
+        ys, xs = np.nonzero(mask if box_mask is None else box_mask)
         box = (ys.max() - ys.min() + 1) * (xs.max() - xs.min() + 1)
         contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
         hull = cv2.convexHull(np.concatenate(contours))
@@ -157,7 +164,7 @@ def photo_cues(background: Background, fg: Foreground, intensity: np.ndarray) ->
         cues.update(
             solidity=area / max(cv2.contourArea(hull), 1.0),
             border_touch=float(edges.mean()),
-            bbox_fill=area / box,
+            bbox_fill=min(1.0, area / box),
             contrast=float(np.percentile(intensity[mask], 90)),
             aspect=float(np.log((xs.max() - xs.min() + 1) / (ys.max() - ys.min() + 1))),
         )
@@ -199,6 +206,8 @@ def _read(rgb: np.ndarray, outline: np.ndarray | None, size: tuple[int, int], re
     if outline is None:  # a glossy floor's mirror image, a mannequin's neck or a hanger's hook is no product
         fg = replace(fg, mask=drop_hook(drop_neck(drop_reflection(fg.mask, intensity))))
     fg = replace(fg, mask=half_of_a_mirrored_pair(fg.mask))  # shoes heel to heel: one of them is read
-    fitted = np.clip(fit_to_input(intensity, fg.mask, size) * _gain(intensity, fg.mask), 0, 1)
+    turned = upright(intensity, fg.mask)  # a product laid at a slant is read straight
+    fitted = np.clip(fit_to_input(turned.intensity, turned.mask, size) * _gain(intensity, fg.mask), 0, 1)
     array = (fitted * 255 + 0.5).astype(np.uint8)[None]
-    return PhotoReading(array, fg.mask, rgb, photo_cues(background, fg, intensity))
+    cues = photo_cues(background, fg, intensity, turned.mask if turned.angle else None)
+    return PhotoReading(array, fg.mask, rgb, cues)
