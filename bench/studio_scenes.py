@@ -4,6 +4,7 @@ hard spotlight, on a mannequin?
     .venv/bin/python bench/studio_scenes.py --bundle M/fashion-mnist/v5-fast [--count 800] [--out studio_scenes]
     .venv/bin/python bench/studio_scenes.py --bundle B --url http://127.0.0.1:8000 [--api-key KEY]   # via a server
     .venv/bin/python bench/studio_scenes.py --bundle B --setups tilted --count 800   # garments laid at a slant
+    .venv/bin/python bench/studio_scenes.py --bundle B --setups beside --count 400   # another garment beside it
 
 Renders Fashion-MNIST TEST garments with `shoplens.data.studio_scenes` (the set-ups in turn) and classifies each
 photo through the serving path (safe decode, the bundle's preprocessing, the Predictor), or through a running
@@ -40,12 +41,13 @@ def main() -> None:
     parser.add_argument("--api-key", default=os.environ.get("SHOPLENS_API_KEY"), help="X-API-Key for --url")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--setups", choices=sorted(GROUPS), default="studio", help="which group of set-ups")
-    parser.add_argument(
-        "--out", help="results name (default: studio_scenes, or tilted_photos for --setups tilted)"
-    )
+    parser.add_argument("--out", help="results name (default: studio_scenes, tilted_photos or beside_photos)")
     args = parser.parse_args()
     setups = GROUPS[args.setups]
-    out = args.out or ("studio_scenes" if args.setups == "studio" else "tilted_photos")
+    out = (
+        args.out
+        or {"studio": "studio_scenes", "tilted": "tilted_photos", "beside": "beside_photos"}[args.setups]
+    )
     if args.count < len(setups):
         parser.error(f"--count must be at least {len(setups)}, one photo per set-up")
     local = LocalClassifier(args.bundle)

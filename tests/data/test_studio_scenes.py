@@ -96,6 +96,20 @@ def test_the_tilted_group_lays_any_garment_at_its_band_of_angles_beside_plain_ph
         assert low <= abs(p.meta["tilt"]) <= high
 
 
+def test_the_beside_group_stands_another_smaller_garment_to_the_right_on_the_same_line() -> None:
+    labels = np.array([0, 5, 7, 1, 9, 2, 8, 3])
+    images = np.stack([garment(i) for i in range(len(labels))])
+    photos = list(studio_photos(images, labels, 4, seed=1, setups=GROUPS["beside"]))
+    assert [p.meta["setup"] for p in photos] == ["plain", "beside"] * 2
+    for p in photos[1::2]:
+        assert p.meta["other_label"] in labels and 0.05 <= p.meta["other_gap"] <= 0.25
+        assert p.meta["width"] > p.meta["height"]  # side by side: landscape
+    with pytest.raises(ValueError, match="only it"):
+        studio_photo(garment(), 0, "beside", np.random.default_rng(0))  # no other garment
+    with pytest.raises(ValueError, match="only it"):
+        studio_photo(garment(), 0, "plain", np.random.default_rng(0), other=garment(1))
+
+
 def test_unknown_setup_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown set-up"):
         studio_photo(garment(), 0, "lifestyle", np.random.default_rng(0))

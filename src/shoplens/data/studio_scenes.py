@@ -25,7 +25,8 @@ Then what shops lay over the finished photo (any category):
 Each set-up shoots only the categories it fits (`ELIGIBLE`).
 
 A second group (`GROUPS["tilted"]`) lays any garment at a slant: `tilted_5_10`, `tilted_10_20` and `tilted_20_35`
-turn it by that many degrees, either way, beside `plain` as the reference.
+turn it by that many degrees, either way, beside `plain` as the reference. A third (`GROUPS["beside"]`) shows another,
+smaller garment (35–60 % of its size, any category) standing beside it, 5–25 % of its width apart (`beside`).
 
 The garment itself is coloured and shaded as in `shop_photos` (`garment_layers`); light, dark and mid-grey
 backdrops, 360–1600 px canvases, sensor noise and JPEG 70–95.
@@ -67,7 +68,8 @@ SETUPS = (
 )
 OVERLAYS = ("watermark", "logo", "price_tag", "frame")  # laid over the finished photo
 TILTS = {"tilted_5_10": (5.0, 10.0), "tilted_10_20": (10.0, 20.0), "tilted_20_35": (20.0, 35.0)}  # degrees
-GROUPS = {"studio": SETUPS, "tilted": ("plain", *TILTS)}
+GROUPS = {"studio": SETUPS, "tilted": ("plain", *TILTS), "beside": ("plain", "beside")}
+KNOWN = (*SETUPS, *TILTS, "beside")
 SHOP_NAMES = ("SHOP.COM", "© modehaus", "www.style-store.example", "BRANDNAME", "outlet24", "LUXE")
 WORN_ON_TOP = (0, 2, 3, 4, 6)  # T-shirt/top, Pullover, Dress, Coat, Shirt: what hangs from shoulders
 HUNG = (*WORN_ON_TOP, 1)  # ... and trousers, from a clip bar
@@ -88,11 +90,13 @@ MANNEQUIN_COLOURS = ((0.95, 0.95, 0.93), (0.1, 0.1, 0.1), (0.86, 0.69, 0.55))
 
 
 def studio_photo(
-    image28: np.ndarray, label: int, setup: str, rng: np.random.Generator
+    image28: np.ndarray, label: int, setup: str, rng: np.random.Generator, other: np.ndarray | None = None
 ) -> tuple[np.ndarray, dict]:
-    """One upright photo (uint8 RGB) of the garment in the given set-up, with its metadata."""
-    if setup not in SETUPS and setup not in TILTS:
-        raise ValueError(f"unknown set-up {setup!r}; expected one of {', '.join((*SETUPS, *TILTS))}")
+    """One upright photo (uint8 RGB) of the garment in the set-up (`other`: the garment beside it), with metadata."""
+    if setup not in KNOWN:
+        raise ValueError(f"unknown set-up {setup!r}; expected one of {', '.join(KNOWN)}")
+    if (setup == "beside") != (other is not None):
+        raise ValueError("the 'beside' set-up, and only it, shows another garment")
     if label not in ELIGIBLE.get(setup, (label,)):
         raise ValueError(f"category {label} is not shot in the {setup!r} set-up")
     backdrop = str(rng.choice(["light", "mid_grey", "dark"], p=[0.6, 0.25, 0.15]))
@@ -100,13 +104,14 @@ def studio_photo(
     if setup in TILTS:
         spec = replace(spec, tilt=float(rng.choice([-1.0, 1.0]) * rng.uniform(*TILTS[setup])))
     long_side = int(np.exp(rng.uniform(np.log(360), np.log(1600))))
-    portrait = rng.random() < 0.7 and setup not in PAIR_GAP
+    side_by_side = setup in PAIR_GAP or setup == "beside"
+    portrait = rng.random() < 0.7 and not side_by_side
     h, w = (
         (long_side, int(long_side * rng.choice([1.0, 0.8, 0.75])))
         if portrait
         else (int(long_side * 0.75), long_side)
     )
-    share = rng.uniform(0.3, 0.42) if setup in PAIR_GAP else rng.uniform(0.45, 0.75)
+    share = rng.uniform(0.3, 0.42) if side_by_side else rng.uniform(0.45, 0.75)
     rgb, alpha = garment_layers(image28, spec, max(16, round(share * min(h, w))), rng)
     rows, cols = np.nonzero(alpha > 0.5)
     gh, gw = rows.max() - rows.min() + 1, cols.max() - cols.min() + 1
@@ -123,6 +128,19 @@ def studio_photo(
         placed.insert(0, (rgb[:, ::-1], alpha[:, ::-1], top + round(rng.uniform(-0.05, 0.05) * gh)))
         span = 2 * gw + gap
         meta["pair_gap"] = gap / gw
+    if other is not None:  # another garment standing on the same line, to the right
+        other_rgb, other_alpha = garment_layers(
+            other,
+            replace(sample_spec(rng, background=backdrop), tilt=0.0),
+            max(16, round(share * rng.uniform(0.35, 0.6) * min(h, w))),
+            rng,
+        )
+        other_rows, other_cols = np.nonzero(other_alpha > 0.5)
+        gap = round(float(rng.uniform(0.05, 0.25)) * gw)
+        shift = gw + gap
+        placed.insert(0, (other_rgb, other_alpha, top + rows.max() - other_rows.max()))
+        span = shift + other_cols.max() - other_cols.min() + 1
+        meta["other_gap"] = gap / gw
     if setup == "reflection":  # the mirror image, fading away from the contact line, behind it
         opacity = float(rng.uniform(0.15, 0.4))
         fade = np.linspace(1, 0, alpha.shape[0], dtype=np.float32)[:, None] ** float(rng.uniform(0.5, 2))
@@ -134,6 +152,8 @@ def studio_photo(
     lefts = [left] * len(placed)  # a reflection lies right under the garment
     if setup in PAIR_GAP:  # the mirrored shoe's box starts `shift` after the first one's
         lefts[0] = x + shift - (alpha.shape[1] - 1 - cols.max())
+    if other is not None:  # ... and so does the other garment's
+        lefts[0] = x + shift - other_cols.min()
     scene = studio(h, w, rng, backdrop)
     if setup == "seam":
         meta.update(_seam(scene, rng))
@@ -303,7 +323,12 @@ def studio_photos(
         idx = int(order[cursor[setup]])
         used.add(idx)
         rng = np.random.default_rng([seed, 3, i])
-        pixels, meta = studio_photo(images[idx], int(labels[idx]), setup, rng)
+        other = int(order[-1 - i]) if setup == "beside" else None  # from the far end of the order
+        pixels, meta = studio_photo(
+            images[idx], int(labels[idx]), setup, rng, None if other is None else images[other]
+        )
+        if other is not None:
+            meta["other_label"] = int(labels[other])
         quality = int(rng.integers(70, 96))
         meta.update(set="studio", label=int(labels[idx]), test_index=idx, jpeg_quality=quality)
         yield EncodedPhoto(encode_jpeg(pixels, quality), meta)
