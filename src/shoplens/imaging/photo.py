@@ -32,7 +32,6 @@ from shoplens.imaging.framing import drawn_frame, letterbox
 from shoplens.imaging.hanger import drop_hook
 from shoplens.imaging.mannequin import drop_neck
 from shoplens.imaging.pairs import half_of_a_mirrored_pair, one_of_a_pair
-from shoplens.imaging.props import drop_apart
 from shoplens.imaging.reflection import drop_reflection
 from shoplens.imaging.tilt import upright
 
@@ -206,8 +205,6 @@ def _read(rgb: np.ndarray, outline: np.ndarray | None, size: tuple[int, int], re
     intensity = product_intensity(rgb, background)
     if outline is None:  # a glossy floor's mirror image, a mannequin's neck or a hanger's hook is no product
         fg = replace(fg, mask=drop_hook(drop_neck(drop_reflection(fg.mask, intensity))))
-    if not is_faint(intensity, fg.mask):  # nor is a smaller thing lying apart from it (a faint product's mask
-        fg = replace(fg, mask=drop_apart(fg.mask))  # falls apart by itself: its pieces are the product's)
     fg = replace(fg, mask=half_of_a_mirrored_pair(fg.mask))  # shoes heel to heel: one of them is read
     turned = upright(intensity, fg.mask)  # a product laid at a slant is read straight
     fitted = np.clip(fit_to_input(turned.intensity, turned.mask, size) * _gain(intensity, fg.mask), 0, 1)
