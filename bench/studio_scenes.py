@@ -5,6 +5,7 @@ hard spotlight, on a mannequin?
     .venv/bin/python bench/studio_scenes.py --bundle B --url http://127.0.0.1:8000 [--api-key KEY]   # via a server
     .venv/bin/python bench/studio_scenes.py --bundle B --setups tilted --count 800   # garments laid at a slant
     .venv/bin/python bench/studio_scenes.py --bundle B --setups beside --count 400   # another garment beside it
+    .venv/bin/python bench/studio_scenes.py --bundle B --setups surfaces --count 800  # on brick, grass, gravel
 
 Renders Fashion-MNIST TEST garments with `shoplens.data.studio_scenes` (the set-ups in turn) and classifies each
 photo through the serving path (safe decode, the bundle's preprocessing, the Predictor), or through a running
@@ -41,12 +42,19 @@ def main() -> None:
     parser.add_argument("--api-key", default=os.environ.get("SHOPLENS_API_KEY"), help="X-API-Key for --url")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--setups", choices=sorted(GROUPS), default="studio", help="which group of set-ups")
-    parser.add_argument("--out", help="results name (default: studio_scenes, tilted_photos or beside_photos)")
+    parser.add_argument(
+        "--out", help="results name (default: studio_scenes, tilted_photos, beside_photos or surface_photos)"
+    )
     args = parser.parse_args()
     setups = GROUPS[args.setups]
     out = (
         args.out
-        or {"studio": "studio_scenes", "tilted": "tilted_photos", "beside": "beside_photos"}[args.setups]
+        or {
+            "studio": "studio_scenes",
+            "tilted": "tilted_photos",
+            "beside": "beside_photos",
+            "surfaces": "surface_photos",
+        }[args.setups]
     )
     if args.count < len(setups):
         parser.error(f"--count must be at least {len(setups)}, one photo per set-up")

@@ -110,6 +110,22 @@ def test_the_beside_group_stands_another_smaller_garment_to_the_right_on_the_sam
         studio_photo(garment(), 0, "plain", np.random.default_rng(0), other=garment(1))
 
 
+def test_the_surfaces_group_lays_garments_on_photographed_surfaces_beside_plain_photos() -> None:
+    labels = np.array([0, 5, 7, 1, 9, 2, 8, 3])
+    images = np.stack([garment(i) for i in range(len(labels))])
+    photos = list(studio_photos(images, labels, 8, seed=1, setups=GROUPS["surfaces"]))
+    assert [p.meta["setup"] for p in photos] == list(GROUPS["surfaces"]) * 2
+    for p in photos:
+        pixels = np.asarray(Image.open(io.BytesIO(p.data)).convert("L"), np.float32)
+        corner = pixels[: pixels.shape[0] // 6, : pixels.shape[1] // 6]  # backdrop only: garments sit lower
+        if p.meta["setup"] == "plain":
+            assert p.meta["backdrop"] in ("light", "mid_grey", "dark") and corner.std() < 8
+        else:
+            assert (
+                p.meta["backdrop"] == p.meta["setup"].removeprefix("on_") and corner.std() > 12
+            )  # a texture
+
+
 def test_unknown_setup_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown set-up"):
         studio_photo(garment(), 0, "lifestyle", np.random.default_rng(0))

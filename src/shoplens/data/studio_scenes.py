@@ -27,6 +27,9 @@ Each set-up shoots only the categories it fits (`ELIGIBLE`).
 A second group (`GROUPS["tilted"]`) lays any garment at a slant: `tilted_5_10`, `tilted_10_20` and `tilted_20_35`
 turn it by that many degrees, either way, beside `plain` as the reference. A third (`GROUPS["beside"]`) shows another,
 smaller garment (35–60 % of its size, any category) standing beside it, 5–25 % of its width apart (`beside`).
+A fourth (`GROUPS["surfaces"]`) lays it on photographed surfaces instead of a studio backdrop: `on_brick`,
+`on_grass` and `on_gravel` are scikit-image's bundled photos of them (grey), tinted as such surfaces are
+(terracotta, green, warm or cool stone), seen at 0.5–2× their scale and cropped anywhere.
 
 The garment itself is coloured and shaded as in `shop_photos` (`garment_layers`); light, dark and mid-grey
 backdrops, 360–1600 px canvases, sensor noise and JPEG 70–95.
@@ -36,6 +39,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -68,8 +72,18 @@ SETUPS = (
 )
 OVERLAYS = ("watermark", "logo", "price_tag", "frame")  # laid over the finished photo
 TILTS = {"tilted_5_10": (5.0, 10.0), "tilted_10_20": (10.0, 20.0), "tilted_20_35": (20.0, 35.0)}  # degrees
-GROUPS = {"studio": SETUPS, "tilted": ("plain", *TILTS), "beside": ("plain", "beside")}
-KNOWN = (*SETUPS, *TILTS, "beside")
+SURFACES = {  # set-up: (scikit-image picture, tints it may take, RGB factors)
+    "on_brick": ("brick.png", ((1.0, 0.62, 0.48), (0.95, 0.8, 0.7), (0.85, 0.85, 0.85))),
+    "on_grass": ("grass.png", ((0.55, 0.85, 0.4), (0.65, 0.8, 0.45))),
+    "on_gravel": ("gravel.png", ((0.95, 0.9, 0.82), (0.82, 0.86, 0.92), (0.9, 0.9, 0.9))),
+}
+GROUPS = {
+    "studio": SETUPS,
+    "tilted": ("plain", *TILTS),
+    "beside": ("plain", "beside"),
+    "surfaces": ("plain", *SURFACES),
+}
+KNOWN = (*SETUPS, *TILTS, "beside", *SURFACES)
 SHOP_NAMES = ("SHOP.COM", "© modehaus", "www.style-store.example", "BRANDNAME", "outlet24", "LUXE")
 WORN_ON_TOP = (0, 2, 3, 4, 6)  # T-shirt/top, Pullover, Dress, Coat, Shirt: what hangs from shoulders
 HUNG = (*WORN_ON_TOP, 1)  # ... and trousers, from a clip bar
@@ -154,7 +168,9 @@ def studio_photo(
         lefts[0] = x + shift - (alpha.shape[1] - 1 - cols.max())
     if other is not None:  # ... and so does the other garment's
         lefts[0] = x + shift - other_cols.min()
-    scene = studio(h, w, rng, backdrop)
+    scene = _surface(h, w, setup, rng) if setup in SURFACES else studio(h, w, rng, backdrop)
+    if setup in SURFACES:
+        meta["backdrop"] = setup.removeprefix("on_")
     if setup == "seam":
         meta.update(_seam(scene, rng))
     canvas_alpha = np.zeros((h, w), np.float32)
@@ -179,6 +195,29 @@ def studio_photo(
         scene = np.asarray(drawn, np.float32) / 255
     scene += rng.standard_normal(scene.shape, dtype=np.float32) * float(rng.uniform(0.5, 4) / 255)
     return to_uint8(scene), meta
+
+
+def _surface(h: int, w: int, setup: str, rng: np.random.Generator) -> np.ndarray:
+    """(h, w, 3) float 0..1: a photographed surface, tinted, at a random scale and crop."""
+    import skimage  # a dependency of the package; its data folder ships the pictures
+
+    name, tints = SURFACES[setup]
+    grey = (
+        np.asarray(Image.open(Path(skimage.__file__).parent / "data" / name).convert("L"), np.float32) / 255
+    )
+    scale = float(np.exp(rng.uniform(np.log(0.5), np.log(2.0)))) * max(h, w) / max(grey.shape)
+    reps = (
+        int(np.ceil(max(h, w) / (scale * min(grey.shape)))) + 1
+    )  # mirrored tiles where one does not cover it
+    tiled = np.tile(np.concatenate([grey, grey[::-1]], axis=0), (reps, reps))[: reps * grey.shape[0]]
+    tiled = np.concatenate([tiled, tiled[:, ::-1]], axis=1)
+    big = cv2.resize(
+        tiled, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    )
+    top = int(rng.integers(0, big.shape[0] - h + 1))
+    left = int(rng.integers(0, big.shape[1] - w + 1))
+    tint = np.asarray(tints[int(rng.integers(len(tints)))], np.float32)
+    return np.clip(big[top : top + h, left : left + w, None] * tint * float(rng.uniform(0.85, 1.1)), 0, 1)
 
 
 def _overlay(img: Image.Image, kind: str, rng: np.random.Generator) -> dict:
