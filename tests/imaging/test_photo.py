@@ -7,7 +7,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from shoplens.imaging.background import border_mask, find_seam, fit_background, is_gradient, luma, to_lab
+from shoplens.imaging.background import (
+    border_mask,
+    busy_border,
+    find_seam,
+    fit_background,
+    is_gradient,
+    luma,
+    to_lab,
+)
 from shoplens.imaging.foreground import separate
 from shoplens.imaging.photo import CUE_NAMES, fit_to_input, read_photo
 from tests.imaging.drawn import iou, jpeg, photo, shirt_mask, trousers_mask
@@ -155,11 +163,13 @@ def test_seams_running_to_the_edge_are_dropped_and_a_thin_strap_is_kept() -> Non
 def test_the_same_photo_is_always_read_the_same() -> None:
     rng = np.random.default_rng(1)
     h, w = 260, 220
-    for k in range(10):  # noisy backdrops, where GrabCut refines the mask from random starting draws
-        noise = 40 * rng.standard_normal((h, w, 3)).mean(axis=2, keepdims=True) + rng.normal(0, 25, (h, w, 3))
-        img = jpeg(
-            photo(np.clip(150 + noise, 0, 255), shirt_mask(h, w, 40, 30, 150), (150 + 10 * k, 120, 110))
-        )
+    close_crop = np.zeros((h, w), bool)
+    close_crop[12:-12, 10:-10] = (
+        True  # a product filling most of the frame: the mask is unsure, GrabCut refines it
+    )
+    for k in range(10):  # on noisy backdrops; GrabCut starts its colour models from random draws
+        noise = rng.normal(0, 8, (h, w, 3))
+        img = jpeg(photo(np.clip(200 + noise, 0, 255), close_crop, (150 + 10 * k, 120, 110)))
         first, again = read_photo(img), read_photo(img)
         assert first.cues["grabcut"] == 1.0
         assert np.array_equal(first.array, again.array) and np.array_equal(first.mask, again.mask)
@@ -198,6 +208,40 @@ def test_planks_whose_shades_run_across_the_frame_are_background() -> None:
     truth = trousers_mask(h, w, 50, 60, 150)
     _, found = separate(np.asarray(jpeg(photo(backdrop, truth, (40, 60, 160)))))  # blue jeans
     assert iou(found.mask, truth) > 0.85
+
+
+def _bricks(h: int, w: int, mortar: int = 2) -> np.ndarray:
+    """Grey bricks in courses offset by half a brick, with light mortar lines between them."""
+    wall = np.full((h, w, 3), 125.0)
+    wall[np.arange(h) % 18 < mortar] = 225  # bed joints
+    for top in range(0, h, 18):
+        offset = 20 if (top // 18) % 2 else 0
+        wall[top : top + 18, [x for x in range(w) if (x + offset) % 40 < mortar]] = 225  # head joints
+    return wall
+
+
+def test_a_product_on_bricks_is_read_without_their_mortar() -> None:
+    h, w = 240, 200
+    truth = shirt_mask(h, w, 50, 40, 120)
+    _, found = separate(np.asarray(jpeg(photo(_bricks(h, w), truth, (170, 40, 40)))))  # a red shirt on a wall
+    assert iou(found.mask, truth) > 0.85
+    assert not found.mask[:40].any() and not found.mask[200:].any()  # no mortar above or below the shirt
+
+
+def test_a_border_is_busy_when_what_the_surface_misses_lies_in_many_runs_on_every_side() -> None:
+    h, w = 240, 200
+    bricks, plain = _bricks(h, w), np.full((h, w, 3), 200.0)
+    top_to_bottom, cut_off = trousers_mask(h, w, 0, 60, 240), np.zeros((h, w), bool)
+    cut_off[100:, 120:] = True  # a bag cut off by the bottom and right edges
+    for backdrop, product, busy in (
+        (bricks, shirt_mask(h, w, 50, 40, 120), True),
+        (bricks[3:], shirt_mask(h - 3, w, 50, 40, 120), True),  # a joint along the bottom edge, not across it
+        (plain, top_to_bottom, False),
+        (plain, cut_off, False),
+    ):
+        rgb = np.asarray(jpeg(photo(backdrop, product, (40, 60, 160))))
+        lab = to_lab(rgb)
+        assert busy_border(lab, fit_background(lab, luma(rgb)), 7.0) == busy
 
 
 def test_gradient_background_is_modelled_as_a_surface() -> None:

@@ -6,7 +6,9 @@ deviation from it (its spread) says how noisy or textured the background is. On 
 surface spans more than GRADIENT_RANGE) the background can be fitted again as a cubic surface on every pixel
 away from a product mask: a spotlight's peak inside the frame, which the border alone cannot show. A busy
 texture (blotches of several colours) has no smooth surface; there the border's palette, a few k-means colours,
-stands for the background, and a pixel's distance is to the nearest of them.
+stands for the background, and a pixel's distance is to the nearest of them. A texture of fine lines or grains
+(bricks and their mortar, gravel, grass) can leave most of the border on the surface and so a small spread: the
+border is busy when what the surface misses lies in many separate runs along every side, as no product does.
 
 Where a wall meets the floor (or a table's edge runs behind the product) the background steps in brightness along
 a line across the frame. When both side edges show such a step at about the same height, and the colour below it
@@ -34,6 +36,11 @@ _MAX_PALETTE_SAMPLES = 4000
 PALETTE_SIDES = 3  # sides of the border a palette colour must be seen along to count as background ...
 PALETTE_SIDE_SHARE = 0.05  # ... in at least this share of that side's pixels, within PALETTE_REACH ΔE of it
 PALETTE_REACH = 10.0  # (k-means cuts a wood's or a cloud's continuous shades into several colours)
+# A border is busy (textured) when along each of its four sides at least BUSY_SHARE of the pixels, in at least
+# BUSY_RUNS separate runs, stand off the surface by more than the product's bar: a product crossing a side
+# makes one run or two there.
+BUSY_RUNS = 3
+BUSY_SHARE = 0.03
 # A seam (wall meets floor): a step of SEAM_STEP to SEAM_MAX ΔE on both side edges, below SEAM_FROM of the height,
 # SEAM_SHARE of it within SEAM_RAMP rows (a gradient rises over many), the two at most SEAM_TILT of the width
 # apart in height, no other step along the side more than SEAM_SHARE as high (planks and stripes step often), and
@@ -83,6 +90,26 @@ def border_mask(shape: tuple[int, int], share: float = BORDER_SHARE) -> np.ndarr
     border = np.zeros(shape, bool)
     border[:width], border[-width:], border[:, :width], border[:, -width:] = True, True, True, True
     return border
+
+
+def busy_border(lab: np.ndarray, background: Background, bar: float) -> bool:
+    """Whether what the fitted surface misses along the border lies in many separate runs on every side.
+
+    bar is the ΔE a pixel must stand off to be product. Along each side, a place counts as missed when most of
+    the border strip's depth there is: a line running along the side (a brick course's joint) is not a run.
+    """
+    h, w = lab.shape[:2]
+    if min(h, w) < 48:
+        return False
+    width = max(1, round(BORDER_SHARE * min(h, w)))
+    off = np.linalg.norm(lab - background.lab, axis=-1) > bar
+    sides = (off[:width].mean(0), off[-width:].mean(0), off[:, :width].mean(1), off[:, -width:].mean(1))
+    for depth in sides:
+        missed = depth > 0.5
+        runs = int(missed[0]) + int((missed[1:] & ~missed[:-1]).sum())
+        if runs < BUSY_RUNS or missed.mean() < BUSY_SHARE:
+            return False
+    return True
 
 
 def palette_distance(lab: np.ndarray) -> tuple[np.ndarray, float]:

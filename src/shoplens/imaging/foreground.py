@@ -2,8 +2,9 @@
 
 A pixel is product when its CIELAB colour stands off the fitted background by more than the border's own noise
 allows, so a textured or noisy background raises the bar; on a textured one the distance is to the nearest of the
-border's background colours (its palette), unless no product stands off them. Where the simple mask is unsure,
-OpenCV's GrabCut refines it.
+border's background colours (its palette), unless no product stands off them; that mask is kept as drawn, its rim
+(blurred by the smoothing a texture needs) cut back to the product's edge. Where the simple mask is unsure, OpenCV's
+GrabCut refines it.
 
 A faint product (white on white, black on black, white a shade lighter than light grey) often passes that
 bar only in its darkest or lightest parts: the mask then grows from them into every connected pixel that
@@ -23,6 +24,7 @@ import numpy as np
 from shoplens.imaging.background import (
     Background,
     border_mask,
+    busy_border,
     fit_background,
     fit_interior,
     is_gradient,
@@ -140,6 +142,8 @@ def separate(rgb: np.ndarray, refine: bool = True) -> tuple[Background, Foregrou
     lab, y = to_lab(rgb), luma(rgb)
     smooth_lab = _smooth(lab, smoothing_sigma(shape, False))
     background = fit_background(smooth_lab, y)
+    if not background.textured and busy_border(smooth_lab, background, _bar(background.spread)):
+        background = replace(background, textured=True)  # fine lines or grains the surface leaves out
     if background.textured:  # measure again after averaging the texture away
         smooth_lab = _smooth(lab, smoothing_sigma(shape, True))
         textured = fit_background(smooth_lab, y, seams=False)
@@ -191,8 +195,24 @@ def _by_palette(
     better told by its departure from the surface.
     """
     distance, spread = palette_distance(smooth_lab)
-    found = _foreground(rgb, distance, _bar(spread), background, refine)
-    return found if found.mask.mean() >= FAINT_SHARE else None
+    # The border's own colours tell the product's outline better than GrabCut's blobs, unless its size is odd.
+    found = _foreground(rgb, distance, _bar(spread), background, refine, texture_unsure=False)
+    if found.mask.mean() < FAINT_SHARE:
+        return None
+    return found if found.grabcut else _tighten(found, smoothing_sigma(rgb.shape[:2], True))
+
+
+def _tighten(found: Foreground, sigma: float) -> Foreground:
+    """The mask with its blurred rim cut back to where the product's edge was.
+
+    Smoothing by sigma px spreads a step outwards; the edge is its middle, half the product's median distance.
+    """
+    mask = found.mask
+    cut = max(found.threshold, 0.5 * float(np.median(found.distance[mask])))
+    reach = 2 * int(np.ceil(2 * sigma)) + 1
+    core = cv2.erode(mask.astype(np.uint8), np.ones((reach, reach), np.uint8)) > 0
+    tight, parts = clean_mask(mask & (core | (found.distance >= cut)))
+    return replace(found, mask=tight, components=parts) if tight.any() else found
 
 
 def _blends_in(found: Foreground) -> bool:
@@ -212,12 +232,20 @@ def _grow(found: Foreground, low: float) -> Foreground:
 
 
 def _foreground(
-    rgb: np.ndarray, distance: np.ndarray, threshold: float, background: Background, refine: bool
+    rgb: np.ndarray,
+    distance: np.ndarray,
+    threshold: float,
+    background: Background,
+    refine: bool,
+    texture_unsure: bool = True,
 ) -> Foreground:
-    """The mask of pixels farther than threshold from the background, cleaned, refined by GrabCut when unsure."""
+    """The mask of pixels farther than threshold from the background, cleaned, refined by GrabCut when unsure.
+
+    A textured background makes the mask unsure only with texture_unsure.
+    """
     mask, parts = clean_mask(distance > threshold)
     used = False
-    if refine and _unsure(mask, background):
+    if refine and _unsure(mask, background.textured and texture_unsure):
         refined, refined_parts = clean_mask(grabcut(rgb, distance, threshold, mask))
         if refined.any():
             mask, parts, used = refined, refined_parts, True
@@ -367,11 +395,11 @@ def fill_holes(mask: np.ndarray, max_share: float) -> np.ndarray:
     return out
 
 
-def _unsure(mask: np.ndarray, background: Background) -> bool:
-    """Whether the simple mask deserves GrabCut: textured background, product on the border, or implausible size."""
+def _unsure(mask: np.ndarray, textured: bool) -> bool:
+    """Whether the simple mask deserves GrabCut: a textured background, or an implausible size."""
     if min(mask.shape) < 64:
         return False
-    return background.textured or not 0.01 <= mask.mean() <= 0.8
+    return textured or not 0.01 <= mask.mean() <= 0.8
 
 
 def grabcut(rgb: np.ndarray, distance: np.ndarray, threshold: float, mask: np.ndarray) -> np.ndarray:
