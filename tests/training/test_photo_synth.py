@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from shoplens.training.outlier_synth import KINDS, render_outlier
-from shoplens.training.photo_synth import _tiles, render_background, render_photo
+from shoplens.training.photo_synth import render_background, render_photo
 
 
 def garment() -> np.ndarray:
@@ -42,17 +42,6 @@ def test_background_kinds_have_their_lightness(kind: str) -> None:
         assert bg.mean() > 0.85
     if kind == "dark":
         assert bg.mean() < 0.3
-
-
-def test_tiles_are_cells_of_their_own_shade_between_thin_joints() -> None:
-    yy, xx = np.mgrid[0:200, 0:300].astype(np.float32)
-    for seed in range(5):
-        tiles = _tiles(yy, xx, np.random.default_rng(seed))
-        joints = np.abs(tiles) == 1.0
-        assert 0.01 < joints.mean() < 0.5  # thin lines, lighter or darker than every cell
-        assert np.abs(tiles[~joints]).max() <= 0.5 and len(np.unique(tiles[~joints])) >= 4  # cells, each one shade
-        assert joints.any(axis=1).all()  # joints cross every row (the cells' sides) ...
-        assert joints.all(axis=1).any()  # ... and run along whole rows (between courses)
 
 
 def test_photo_encodes_to_a_decodable_file() -> None:

@@ -132,29 +132,13 @@ def _radial(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
     return d / max(float(d.max()), 1e-6)
 
 
-def _tiles(yy: np.ndarray, xx: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Bricks, tiles or boards: cells of their own shade between thin joints, lighter or darker, courses offset."""
-    side = max(yy.shape)
-    height = rng.uniform(0.03, 0.12) * side
-    width = height * rng.uniform(1.0, 4.0)
-    course = yy // height
-    along = xx + (course % 2) * width * rng.choice([0.0, 0.5, 0.33])
-    cell = (course * 7919 + along // width).astype(np.int64) % 4096
-    shade = rng.uniform(-0.5, 0.5, 4096).astype(np.float32)[cell]
-    joint = max(1.0, rng.uniform(0.06, 0.15) * height)  # mortar, grout or the gap between boards
-    on_joint = (yy % height < joint) | (along % width < joint)
-    return np.where(on_joint, rng.choice([-1.0, 1.0]), shade).astype(np.float32)
-
-
 def _texture(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
-    """A zero-mean texture in about [-1, 1]: cloudy noise, wood-like stripes, weave, grain or tiles."""
+    """A zero-mean texture in about [-1, 1]: cloudy noise, wood-like stripes, weave or grain."""
     h, w = shape
-    kind = rng.choice(("clouds", "stripes", "weave", "grain", "tiles"))
+    kind = rng.choice(("clouds", "stripes", "weave", "grain"))
     if kind == "clouds":
         return value_noise(shape, rng, cells=rng.uniform(2, 12), octaves=4)
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    if kind == "tiles":
-        return _tiles(yy, xx, rng)
     period = rng.uniform(0.01, 0.08) * max(h, w)
     if kind == "stripes":
         angle = rng.uniform(0, np.pi)
