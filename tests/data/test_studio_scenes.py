@@ -86,9 +86,14 @@ def test_a_frame_is_a_line_drawn_where_its_metadata_says_and_overlays_keep_to_th
             assert meta["corner"].startswith("bottom")  # tags hang low
 
 
-def test_the_tilted_group_lays_any_garment_at_its_band_of_angles_beside_plain_photos() -> None:
+def _eight_garments() -> tuple[np.ndarray, np.ndarray]:
+    """Eight drawn garments of different categories, and their labels."""
     labels = np.array([0, 5, 7, 1, 9, 2, 8, 3])
-    images = np.stack([garment(i) for i in range(len(labels))])
+    return np.stack([garment(i) for i in range(len(labels))]), labels
+
+
+def test_the_tilted_group_lays_any_garment_at_its_band_of_angles_beside_plain_photos() -> None:
+    images, labels = _eight_garments()
     photos = list(studio_photos(images, labels, 8, seed=1, setups=GROUPS["tilted"]))
     assert [p.meta["setup"] for p in photos] == list(GROUPS["tilted"]) * 2
     for p in photos:
@@ -97,8 +102,7 @@ def test_the_tilted_group_lays_any_garment_at_its_band_of_angles_beside_plain_ph
 
 
 def test_the_beside_group_stands_another_smaller_garment_to_the_right_on_the_same_line() -> None:
-    labels = np.array([0, 5, 7, 1, 9, 2, 8, 3])
-    images = np.stack([garment(i) for i in range(len(labels))])
+    images, labels = _eight_garments()
     photos = list(studio_photos(images, labels, 4, seed=1, setups=GROUPS["beside"]))
     assert [p.meta["setup"] for p in photos] == ["plain", "beside"] * 2
     for p in photos[1::2]:
@@ -111,8 +115,7 @@ def test_the_beside_group_stands_another_smaller_garment_to_the_right_on_the_sam
 
 
 def test_the_surfaces_group_lays_garments_on_photographed_surfaces_beside_plain_photos() -> None:
-    labels = np.array([0, 5, 7, 1, 9, 2, 8, 3])
-    images = np.stack([garment(i) for i in range(len(labels))])
+    images, labels = _eight_garments()
     photos = list(studio_photos(images, labels, 8, seed=1, setups=GROUPS["surfaces"]))
     assert [p.meta["setup"] for p in photos] == list(GROUPS["surfaces"]) * 2
     for p in photos:

@@ -37,6 +37,7 @@ backdrops, 360–1600 px canvases, sensor noise and JPEG 70–95.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -168,9 +169,11 @@ def studio_photo(
         lefts[0] = x + shift - (alpha.shape[1] - 1 - cols.max())
     if other is not None:  # ... and so does the other garment's
         lefts[0] = x + shift - other_cols.min()
-    scene = _surface(h, w, setup, rng) if setup in SURFACES else studio(h, w, rng, backdrop)
     if setup in SURFACES:
+        scene = _surface(h, w, setup, rng)
         meta["backdrop"] = setup.removeprefix("on_")
+    else:
+        scene = studio(h, w, rng, backdrop)
     if setup == "seam":
         meta.update(_seam(scene, rng))
     canvas_alpha = np.zeros((h, w), np.float32)
@@ -197,23 +200,27 @@ def studio_photo(
     return to_uint8(scene), meta
 
 
-def _surface(h: int, w: int, setup: str, rng: np.random.Generator) -> np.ndarray:
-    """(h, w, 3) float 0..1: a photographed surface, tinted, at a random scale and crop."""
+@functools.cache
+def _picture(name: str) -> np.ndarray:
+    """One of scikit-image's bundled pictures, grey, 0..1 (read once per process)."""
     import skimage  # a dependency of the package; its data folder ships the pictures
 
+    path = Path(skimage.__file__).parent / "data" / name
+    return np.asarray(Image.open(path).convert("L"), np.float32) / 255
+
+
+def _surface(h: int, w: int, setup: str, rng: np.random.Generator) -> np.ndarray:
+    """(h, w, 3) float 0..1: a photographed surface, tinted, at a random scale and crop."""
     name, tints = SURFACES[setup]
-    grey = (
-        np.asarray(Image.open(Path(skimage.__file__).parent / "data" / name).convert("L"), np.float32) / 255
-    )
+    grey = _picture(name)
     scale = float(np.exp(rng.uniform(np.log(0.5), np.log(2.0)))) * max(h, w) / max(grey.shape)
     reps = (
         int(np.ceil(max(h, w) / (scale * min(grey.shape)))) + 1
     )  # mirrored tiles where one does not cover it
     tiled = np.tile(np.concatenate([grey, grey[::-1]], axis=0), (reps, reps))[: reps * grey.shape[0]]
     tiled = np.concatenate([tiled, tiled[:, ::-1]], axis=1)
-    big = cv2.resize(
-        tiled, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-    )
+    method = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    big = cv2.resize(tiled, None, fx=scale, fy=scale, interpolation=method)
     top = int(rng.integers(0, big.shape[0] - h + 1))
     left = int(rng.integers(0, big.shape[1] - w + 1))
     tint = np.asarray(tints[int(rng.integers(len(tints)))], np.float32)
