@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from shoplens.data.shop_photos import ShopPhotoSpec, render
 from shoplens.imaging.background import (
     border_mask,
     busy_border,
@@ -17,7 +18,7 @@ from shoplens.imaging.background import (
     to_lab,
 )
 from shoplens.imaging.foreground import separate
-from shoplens.imaging.photo import CUE_NAMES, fit_to_input, read_photo
+from shoplens.imaging.photo import CUE_NAMES, fit_to_input, read_photo, working_copy
 from tests.imaging.drawn import iou, jpeg, photo, shirt_mask, trousers_mask
 
 
@@ -107,6 +108,24 @@ def test_a_white_garment_a_shade_lighter_than_its_grey_backdrop_grows_from_its_l
     rgb[truth & (np.arange(h)[:, None] > 150)] = 252  # only its lightest part passes the first bar
     _, found = separate(np.asarray(jpeg(Image.fromarray(rgb.astype(np.uint8)))))
     assert found.threshold < 7.0 and iou(found.mask, truth) > 0.8
+
+
+@pytest.mark.parametrize("body", [241.0, None])  # a white shirt with shaded folds; the folds alone
+def test_a_white_garment_under_the_pixel_noise_grows_from_its_folds_where_the_noise_averages_away(
+    body: float | None,
+) -> None:
+    h, w = 240, 200
+    shirt = shirt_mask(h, w, 40, 30, 150)
+    yy, xx = np.mgrid[0:h, 0:w]
+    fold = shirt & ((np.abs(xx - 105) < 8) | (np.abs(yy - 100) < 6))  # down the front and across the chest
+    rgb = np.full((h, w, 3), 246.0, np.float32)
+    if body is not None:
+        rgb[shirt] = body  # 5 grey levels under the backdrop: within the sensor noise of single pixels
+    rgb[fold] = 222
+    rgb += np.random.default_rng(0).normal(0, 1.5, (h, w, 1))
+    _, found = separate(np.asarray(jpeg(Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8)))))
+    truth = fold if body is None else shirt
+    assert iou(found.mask, truth) > 0.85  # the whole shirt (0.24 before), and the folds alone stay folds
 
 
 def test_a_bold_product_does_not_grow_into_its_soft_shadow() -> None:
@@ -384,3 +403,42 @@ def test_fit_keeps_aspect_and_a_thin_product_keeps_a_pixel() -> None:
 def test_border_mask_is_at_least_one_pixel() -> None:
     border = border_mask((5, 7))
     assert border[0].all() and border[:, -1].all() and not border[2, 3]
+
+
+def test_a_faint_garment_does_not_grow_over_a_lit_backdrop_padded_with_its_corner_colour() -> None:
+    garment = np.zeros((28, 28), np.uint8)
+    shape = shirt_mask(28, 28, 2, 3, 22)
+    garment[shape] = np.random.default_rng(0).integers(120, 200, shape.sum())
+    spec = ShopPhotoSpec(
+        width=311,
+        height=311,
+        background="dark",
+        texture=None,
+        blown_out=False,
+        colour="black",
+        scale=0.58,
+        position=(0.92, 0.45),
+        tilt=0.0,
+        shading=0.47,
+        light_gradient=0.07,
+        light_angle=2.83,
+        vignette=0.016,
+        exposure=1.02,
+        white_balance=(1.04, 1.01, 0.94),
+        shadow_opacity=0.46,
+        shadow_blur=0.03,
+        shadow_offset=(-0.007, 0.002),
+        blur_sigma=0.0,
+        noise_sigma=0.014,
+        jpeg_quality=76,
+        exif_orientation=1,
+        seed=1,
+    )  # black on black, lit 7 % more on one side
+    pixels, _, _ = render(garment, spec)
+    padded = np.empty((373, 373, 3), np.uint8)
+    padded[:] = pixels[0, 0]  # as a shop pads a photo to a larger canvas, in the colour of its corner
+    padded[31:342, 31:342] = pixels
+    as_is = separate(working_copy(Image.fromarray(pixels)))[1].mask.mean()
+    framed = separate(working_copy(Image.fromarray(padded)))[1].mask.mean()
+    # the garment (a smaller share of the larger canvas), not the lit photo inside it (0.38 of the canvas)
+    assert framed < 0.75 * as_is

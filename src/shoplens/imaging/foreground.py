@@ -9,8 +9,10 @@ GrabCut refines it.
 A faint product (white on white, black on black, white a shade lighter than light grey) often passes that
 bar only in its darkest or lightest parts: the mask then grows from them into every connected pixel that
 departs from the background by more than its noise (hysteresis, as an edge detector links weak edges to
-strong ones). On a gradient the background is fitted once more inside the frame, around the first mask, so
-that a spotlight's peak no longer passes for product. Thin strands of the mask that run to the photo's edge
+strong ones), and once more where it blends in (under FAINT_DISTANCE): on a copy smoothed as for a textured
+backdrop, where the noise averages away and a white garment's plain stretches between its seams show. On a
+gradient the background is fitted once more inside the frame, around the first mask, so that a spotlight's peak
+no longer passes for product. Thin strands of the mask that run to the photo's edge
 (a floor's seams, a rail) are dropped.
 """
 
@@ -46,6 +48,13 @@ LOW_CONTRAST = 0.3  # a product whose 90th-percentile departure is under this co
 # than a light-grey backdrop departs far in luma for the little headroom left above it, yet little in colour.
 FAINT_DISTANCE = 15.0
 SPREAD_FACTOR = 2.5  # threshold = SPREAD_FACTOR × the border's own 90th-percentile deviation
+SMOOTHED_FLOOR = 1.0  # ΔE a smoothed departure must pass even where the border has no noise (blown-out white)
+FLOODED = 0.8  # a mask grown over more of the photo than this is the background itself
+# A faint product grown on the smoothed copy may reach GROW_REACH of its box's size past that box; where the growth
+# runs along more than SPILL of that bound, it is the backdrop that departs from the fit (a vignette, a photo
+# padded with a flat frame), not more product.
+GROW_REACH = 0.15
+SPILL = 0.25
 INTERIOR_ROUNDS = 2  # fits, each on the background the previous one left
 INTERIOR_MAX_SHARE = 0.6  # not when the product fills more of the photo than this (too little left)
 # Strands of the mask narrower than this (px of the working copy) that run to the photo's edge are dropped.
@@ -168,6 +177,8 @@ def separate(rgb: np.ndarray, refine: bool = True) -> tuple[Background, Foregrou
         and (is_faint(product_intensity(rgb, background), found.mask) or _blends_in(found))
     ):
         found = _grow(found, faint)
+        if _blends_in(found):
+            found = _grow_smoothed(lab, background, found)
     refit = min(shape) >= 48 and not background.textured and is_gradient(background)  # a cubic needs room
     if refit and 0 < found.mask.mean() <= INTERIOR_MAX_SHARE:
         # Each round sees more background, as the mask sheds what was not product.
@@ -222,13 +233,53 @@ def _blends_in(found: Foreground) -> bool:
 
 def _grow(found: Foreground, low: float) -> Foreground:
     """The mask grown into the connected pixels farther than `low` from the background (unless that floods it)."""
-    candidates = found.distance > low
-    _, labels = cv2.connectedComponents(candidates.astype(np.uint8), connectivity=8)
-    linked = np.unique(labels[found.mask & candidates])
-    grown, parts = clean_mask(np.isin(labels, linked[linked > 0]) | found.mask)
-    if grown.mean() > 0.8:  # the background itself, not a product
+    grown, parts = _linked(found.mask, found.distance > low)
+    if grown.mean() > FLOODED:  # the background itself, not a product
         return found
     return Foreground(grown, found.distance, low, parts, found.grabcut)
+
+
+def _grow_smoothed(lab: np.ndarray, background: Background, found: Foreground) -> Foreground:
+    """A faint mask grown further on a copy smoothed as for a textured backdrop, its blurred rim cut back.
+
+    What is left of a white garment on white after the closer look is often its seams and shaded folds: the
+    rest departs from the backdrop by less than the pixel noise, but by more than that noise averaged away.
+    """
+    shape = lab.shape[:2]
+    sigma = smoothing_sigma(shape, True)
+    distance = np.linalg.norm(_smooth(lab, sigma) - background.lab, axis=-1).astype(np.float32)
+    border = border_mask(shape) & ~found.mask & (found.distance <= found.threshold)
+    if not border.any():
+        return found
+    low = max(SPREAD_FACTOR * float(np.percentile(distance[border], 90)), SMOOTHED_FLOOR)
+    grown, parts = _linked(found.mask, distance > low)
+    reach = _reach(found.mask, GROW_REACH)
+    outline = reach & ~(cv2.erode(reach.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0)
+    spill = (
+        float(grown[outline].mean()) if outline.any() else 0.0
+    )  # no bound inside a product filling the photo
+    if grown.mean() > FLOODED or spill > SPILL:  # the backdrop around it, not more product
+        return found
+    grown, parts = clean_mask(grown & reach)
+    tight = _tighten(Foreground(grown, distance, low, parts, found.grabcut), sigma)
+    mask, parts = clean_mask(tight.mask | found.mask)
+    return replace(found, mask=mask, components=parts)
+
+
+def _reach(mask: np.ndarray, share: float) -> np.ndarray:
+    """The mask's bounding box grown by `share` of its height and width on every side, within the photo."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    dy, dx = round(share * (rows[-1] - rows[0] + 1)), round(share * (cols[-1] - cols[0] + 1))
+    reach = np.zeros(mask.shape, bool)
+    reach[max(0, rows[0] - dy) : rows[-1] + 1 + dy, max(0, cols[0] - dx) : cols[-1] + 1 + dx] = True
+    return reach
+
+
+def _linked(seed: np.ndarray, candidates: np.ndarray) -> tuple[np.ndarray, int]:
+    """The seed with every connected part of candidates that touches it, cleaned, and its count of parts."""
+    _, labels = cv2.connectedComponents(candidates.astype(np.uint8), connectivity=8)
+    linked = np.unique(labels[seed & candidates])
+    return clean_mask(np.isin(labels, linked[linked > 0]) | seed)
 
 
 def _foreground(
