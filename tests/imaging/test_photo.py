@@ -110,9 +110,10 @@ def test_a_white_garment_a_shade_lighter_than_its_grey_backdrop_grows_from_its_l
     assert found.threshold < 7.0 and iou(found.mask, truth) > 0.8
 
 
-@pytest.mark.parametrize("body", [241.0, None])  # a white shirt with shaded folds; the folds alone
+# A white shirt with shaded folds that pass the first bar (ΔE ≈ 10) or only the closer look (ΔE ≈ 6); the folds alone.
+@pytest.mark.parametrize("body, folds", [(241.0, 222), (241.0, 230), (None, 222)])
 def test_a_white_garment_under_the_pixel_noise_grows_from_its_folds_where_the_noise_averages_away(
-    body: float | None,
+    body: float | None, folds: int
 ) -> None:
     h, w = 240, 200
     shirt = shirt_mask(h, w, 40, 30, 150)
@@ -121,11 +122,11 @@ def test_a_white_garment_under_the_pixel_noise_grows_from_its_folds_where_the_no
     rgb = np.full((h, w, 3), 246.0, np.float32)
     if body is not None:
         rgb[shirt] = body  # 5 grey levels under the backdrop: within the sensor noise of single pixels
-    rgb[fold] = 222
+    rgb[fold] = folds
     rgb += np.random.default_rng(0).normal(0, 1.5, (h, w, 1))
     _, found = separate(np.asarray(jpeg(Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8)))))
-    truth = fold if body is None else shirt
-    assert iou(found.mask, truth) > 0.85  # the whole shirt (0.24 before), and the folds alone stay folds
+    truth = fold if body is None else shirt  # the whole shirt (IoU 0.24, 0.21 before), the folds alone
+    assert iou(found.mask, truth) > 0.85
 
 
 def test_a_bold_product_does_not_grow_into_its_soft_shadow() -> None:
@@ -347,7 +348,7 @@ def test_transparent_png_is_read_on_white() -> None:
 def test_a_cutout_is_read_with_its_transparency_as_the_product_mask() -> None:
     h, w = 210, 180  # within the reader's working size, so that its mask lines up with the truth
     truth = shirt_mask(h, w, 30, 20, 140)
-    shade = np.linspace(238, 252, w)[None, :].repeat(h, 0)  # a white shirt, lit from one side
+    shade = np.linspace(238, 255, w)[None, :].repeat(h, 0)  # a white shirt, lit from one side to pure white
     rgba = np.zeros((h, w, 4), np.uint8)  # transparent pixels' colour is anyone's guess: black here
     rgba[..., :3][truth] = shade[truth, None].astype(np.uint8)
     rgba[..., 3][truth] = 255

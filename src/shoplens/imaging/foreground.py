@@ -177,8 +177,8 @@ def separate(rgb: np.ndarray, refine: bool = True) -> tuple[Background, Foregrou
         and (is_faint(product_intensity(rgb, background), found.mask) or _blends_in(found))
     ):
         found = _grow(found, faint)
-        if _blends_in(found):
-            found = _grow_smoothed(lab, background, found)
+    if not background.textured and _blends_in(found):
+        found = _grow_smoothed(lab, background, found)
     refit = min(shape) >= 48 and not background.textured and is_gradient(background)  # a cubic needs room
     if refit and 0 < found.mask.mean() <= INTERIOR_MAX_SHARE:
         # Each round sees more background, as the mask sheds what was not product.
