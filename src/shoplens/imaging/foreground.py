@@ -242,8 +242,8 @@ def _grow(found: Foreground, low: float) -> Foreground:
 def _grow_smoothed(lab: np.ndarray, background: Background, found: Foreground) -> Foreground:
     """A faint mask grown further on a copy smoothed as for a textured backdrop, its blurred rim cut back.
 
-    What is left of a white garment on white after the closer look is often its seams and shaded folds: the
-    rest departs from the backdrop by less than the pixel noise, but by more than that noise averaged away.
+    What the bars find of a white garment on white is often only its seams and shaded folds: the rest departs
+    from the backdrop by less than the pixel noise, but by more than that noise averaged away.
     """
     shape = lab.shape[:2]
     sigma = smoothing_sigma(shape, True)
@@ -255,9 +255,8 @@ def _grow_smoothed(lab: np.ndarray, background: Background, found: Foreground) -
     grown, parts = _linked(found.mask, distance > low)
     reach = _reach(found.mask, GROW_REACH)
     outline = reach & ~(cv2.erode(reach.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0)
-    spill = (
-        float(grown[outline].mean()) if outline.any() else 0.0
-    )  # no bound inside a product filling the photo
+    # A seed whose box, grown, covers the whole photo has no bound to spill over.
+    spill = float(grown[outline].mean()) if outline.any() else 0.0
     if grown.mean() > FLOODED or spill > SPILL:  # the backdrop around it, not more product
         return found
     grown, parts = clean_mask(grown & reach)
