@@ -267,11 +267,17 @@ def _grow_smoothed(lab: np.ndarray, background: Background, found: Foreground) -
 
 def _reach(mask: np.ndarray, share: float) -> np.ndarray:
     """The mask's bounding box grown by `share` of its height and width on every side, within the photo."""
-    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-    dy, dx = round(share * (rows[-1] - rows[0] + 1)), round(share * (cols[-1] - cols[0] + 1))
+    top, bottom, left, right = mask_box(mask)
+    dy, dx = round(share * (bottom - top)), round(share * (right - left))
     reach = np.zeros(mask.shape, bool)
-    reach[max(0, rows[0] - dy) : rows[-1] + 1 + dy, max(0, cols[0] - dx) : cols[-1] + 1 + dx] = True
+    reach[max(0, top - dy) : bottom + dy, max(0, left - dx) : right + dx] = True
     return reach
+
+
+def mask_box(mask: np.ndarray) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right) of the mask's True pixels, bottom and right exclusive."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
 
 
 def _linked(seed: np.ndarray, candidates: np.ndarray) -> tuple[np.ndarray, int]:
@@ -386,9 +392,8 @@ def _overlay_alone(mask: np.ndarray) -> bool:
     """Whether the whole mask is small and near one edge: what a badge or tag over an unseen product leaves."""
     if not mask.any():
         return False
-    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-    box = np.array([cols[0], rows[0], cols[-1] + 1 - cols[0], rows[-1] + 1 - rows[0]])
-    return bool(mask.mean() < OVERLAY_SHARE and _near_edge(mask.shape, *box))
+    top, bottom, left, right = mask_box(mask)
+    return bool(mask.mean() < OVERLAY_SHARE and _near_edge(mask.shape, left, top, right - left, bottom - top))
 
 
 def drop_soft_parts(mask: np.ndarray, distance: np.ndarray) -> tuple[np.ndarray, int]:

@@ -25,6 +25,7 @@ from shoplens.imaging.foreground import (
     clean_mask,
     fill_holes,
     is_faint,
+    mask_box,
     product_intensity,
     separate,
 )
@@ -100,10 +101,11 @@ def fit_to_input(intensity: np.ndarray, mask: np.ndarray, size: tuple[int, int] 
     out = np.zeros(size, np.float32)
     if not mask.any():
         return out
-    top, bottom, left, right = _box(mask)
+    top, bottom, left, right = mask_box(mask)
     grow = max(1, round(max(bottom - top, right - left) / max(size) / 2))  # about half an output pixel
     kept = cv2.dilate(mask.astype(np.uint8), np.ones((2 * grow + 1, 2 * grow + 1), np.uint8)) > 0
-    top, bottom, left, right = _box(mask | (kept & (intensity > FAINT)))  # faint edges belong to the product
+    # faint edges belong to the product
+    top, bottom, left, right = mask_box(mask | (kept & (intensity > FAINT)))
     scale = min(size[0] / (bottom - top), size[1] / (right - left))
     kept = fill_holes(kept, max_share=1.0)  # dark patches inside the product are product
     soft = cv2.GaussianBlur(kept.astype(np.float32), (0, 0), grow) if grow > 1 else kept.astype(np.float32)
@@ -121,12 +123,6 @@ def fit_to_input(intensity: np.ndarray, mask: np.ndarray, size: tuple[int, int] 
     )  # odd spare pixel on top/left, as Zalando did
     out[y0 : y0 + height, x0 : x0 + width] = crop
     return out
-
-
-def _box(mask: np.ndarray) -> tuple[int, int, int, int]:
-    """(top, bottom, left, right) of the mask's True pixels, bottom and right exclusive."""
-    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
 
 
 def _gain(intensity: np.ndarray, mask: np.ndarray) -> float:
