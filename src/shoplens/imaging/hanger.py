@@ -13,7 +13,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from shoplens.imaging.foreground import thin_strands, upright_rows
+from shoplens.imaging.mask_parts import thin_strands, upright_rows
 
 MIN_ROWS = 20  # a mask fewer rows tall is left alone
 HOOK_SPAN = 0.2  # the hook's rows span at most this share of the mask's widest row ...
@@ -23,7 +23,7 @@ UPRIGHT = 0.8  # the mask is at least this share of its width tall: what hangs (
 WIDEN = 2.0  # within WIDEN_ROWS of the height under the hook, a row this many times its widest row
 WIDEN_ROWS = 0.05
 HOOK_CENTRE = 0.1  # the hook's centre within this share of the widest row of the mask's centre
-# Thin pieces (foreground.thin_strands) ending within this share of the height under the hook are wire too, ...
+# Thin pieces (mask_parts.thin_strands) ending within this share of the height under the hook are wire too, ...
 WIRE_BAND = 0.12
 # ... and so are small pieces there (where the bar meets the stem): under this share of the mask
 WIRE_SHARE = 0.05

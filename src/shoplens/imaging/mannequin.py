@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from shoplens.imaging.foreground import upright_rows
+from shoplens.imaging.mask_parts import upright_rows
 
 MIN_ROWS = 20  # a mask fewer rows tall is left alone
 NECK_WIDTH = 0.36  # the post's rows are at most this share of the garment's widest row ...

@@ -22,16 +22,14 @@ from shoplens.imaging.decode import OPAQUE, flatten_alpha
 from shoplens.imaging.foreground import (
     FAINT_SHARE,
     Foreground,
-    clean_mask,
-    fill_holes,
     is_faint,
-    mask_box,
     product_intensity,
     separate,
 )
 from shoplens.imaging.framing import drawn_frame, letterbox
 from shoplens.imaging.hanger import drop_hook
 from shoplens.imaging.mannequin import drop_neck
+from shoplens.imaging.mask_parts import clean_mask, fill_holes, mask_box
 from shoplens.imaging.pairs import half_of_a_mirrored_pair, one_of_a_pair
 from shoplens.imaging.reflection import drop_reflection
 from shoplens.imaging.tilt import upright
