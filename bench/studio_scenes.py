@@ -6,6 +6,7 @@ hard spotlight, on a mannequin?
     .venv/bin/python bench/studio_scenes.py --bundle B --setups tilted --count 800   # garments laid at a slant
     .venv/bin/python bench/studio_scenes.py --bundle B --setups beside --count 400   # another garment beside it
     .venv/bin/python bench/studio_scenes.py --bundle B --setups surfaces --count 800  # on brick, grass, gravel
+    .venv/bin/python bench/studio_scenes.py --bundle B --setups patterns --count 1000  # patterned garments
 
 Renders Fashion-MNIST TEST garments with `shoplens.data.studio_scenes` (the set-ups in turn) and classifies each
 photo through the serving path (safe decode, the bundle's preprocessing, the Predictor), or through a running
@@ -43,7 +44,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--setups", choices=sorted(GROUPS), default="studio", help="which group of set-ups")
     parser.add_argument(
-        "--out", help="results name (default: studio_scenes, tilted_photos, beside_photos or surface_photos)"
+        "--out",
+        help="results name (default: studio_scenes, tilted_photos, beside_photos, surface_photos or pattern_photos)",
     )
     args = parser.parse_args()
     setups = GROUPS[args.setups]
@@ -54,6 +56,7 @@ def main() -> None:
             "tilted": "tilted_photos",
             "beside": "beside_photos",
             "surfaces": "surface_photos",
+            "patterns": "pattern_photos",
         }[args.setups]
     )
     if args.count < len(setups):

@@ -30,6 +30,11 @@ smaller garment (35–60 % of its size, any category) standing beside it, 5–25
 A fourth (`GROUPS["surfaces"]`) lays it on photographed surfaces instead of a studio backdrop: `on_brick`,
 `on_grass` and `on_gravel` are scikit-image's bundled photos of them (grey), tinted as such surfaces are
 (terracotta, green, warm or cool stone), seen at 0.5–2× their scale and cropped anywhere.
+A fifth (`GROUPS["patterns"]`) dresses the garment in a pattern of its colour and a second palette colour at least
+0.2 apart in lightness, under the same shading: `striped` (stripes across, down or at 45°, 6–16 per garment, 30–60 %
+of the second colour), `checked` (gingham: bands both ways at half strength, full where they cross), `dotted`
+(polka dots, 5–14 per garment) and `printed` (a block, disc or bar of the second colour, 20–40 % of the garment's
+width, on its upper middle).
 
 The garment itself is coloured and shaded as in `shop_photos` (`garment_layers`); light, dark and mid-grey
 backdrops, 360–1600 px canvases, sensor noise and JPEG 70–95.
@@ -46,8 +51,9 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from shoplens.data.procedural import paste_clipped
+from shoplens.data.procedural import hex_to_rgb, paste_clipped
 from shoplens.data.shop_photos import (
+    PALETTE,
     EncodedPhoto,
     encode_jpeg,
     garment_layers,
@@ -78,13 +84,15 @@ SURFACES = {  # set-up: (scikit-image picture, tints it may take, RGB factors)
     "on_grass": ("grass.png", ((0.55, 0.85, 0.4), (0.65, 0.8, 0.45))),
     "on_gravel": ("gravel.png", ((0.95, 0.9, 0.82), (0.82, 0.86, 0.92), (0.9, 0.9, 0.9))),
 }
+PATTERNS = ("striped", "checked", "dotted", "printed")  # drawn on the garment in a second colour
 GROUPS = {
     "studio": SETUPS,
     "tilted": ("plain", *TILTS),
     "beside": ("plain", "beside"),
     "surfaces": ("plain", *SURFACES),
+    "patterns": ("plain", *PATTERNS),
 }
-KNOWN = (*SETUPS, *TILTS, "beside", *SURFACES)
+KNOWN = (*SETUPS, *TILTS, "beside", *SURFACES, *PATTERNS)
 SHOP_NAMES = ("SHOP.COM", "© modehaus", "www.style-store.example", "BRANDNAME", "outlet24", "LUXE")
 WORN_ON_TOP = (0, 2, 3, 4, 6)  # T-shirt/top, Pullover, Dress, Coat, Shirt: what hangs from shoulders
 HUNG = (*WORN_ON_TOP, 1)  # ... and trousers, from a clip bar
@@ -102,6 +110,8 @@ PAIR_GAP = {
 }  # between the shoes, share of one's width
 HANGER_GREYS = (0.15, 0.35, 0.75)  # dark wire, grey wire, chrome
 MANNEQUIN_COLOURS = ((0.95, 0.95, 0.93), (0.1, 0.1, 0.1), (0.86, 0.69, 0.55))
+# ITU-R 601 luma weights: a pattern's two colours differ in lightness by at least 0.2 on this measure
+LUMA = np.float32([0.299, 0.587, 0.114])
 
 
 def studio_photo(
@@ -129,13 +139,15 @@ def studio_photo(
     share = rng.uniform(0.3, 0.42) if side_by_side else rng.uniform(0.45, 0.75)
     rgb, alpha = garment_layers(image28, spec, max(16, round(share * min(h, w))), rng)
     rows, cols = np.nonzero(alpha > 0.5)
+    meta: dict = {"setup": setup, "backdrop": backdrop, "colour": spec.colour, "width": w, "height": h}
+    if setup in PATTERNS:
+        rgb = draw_pattern(rgb, alpha, spec.colour, setup, rng, meta)
     gh, gw = rows.max() - rows.min() + 1, cols.max() - cols.min() + 1
     room_top = round(0.22 * h)  # space above for a hook or a neck
     room_below = round(0.05 * h) if setup != "reflection" else round(0.5 * gh)  # ... below for a reflection
     top = int(rng.integers(room_top, max(room_top + 1, h - gh - room_below))) - rows.min()
     placed = [(rgb, alpha, top)]
     span = gw
-    meta: dict = {"setup": setup, "backdrop": backdrop, "colour": spec.colour, "width": w, "height": h}
     meta["tilt"] = spec.tilt
     if setup in PAIR_GAP:  # the other shoe, mirrored, beside it (behind it when they overlap)
         gap = round(float(rng.uniform(*PAIR_GAP[setup])) * gw)
@@ -198,6 +210,53 @@ def studio_photo(
         scene = np.asarray(drawn, np.float32) / 255
     scene += rng.standard_normal(scene.shape, dtype=np.float32) * float(rng.uniform(0.5, 4) / 255)
     return to_uint8(scene), meta
+
+
+def draw_pattern(
+    rgb: np.ndarray, alpha: np.ndarray, colour: str, kind: str, rng: np.random.Generator, meta: dict
+) -> np.ndarray:
+    """The shaded garment (RGB 0..1) redrawn in a pattern of its colour and a second one, its shading kept.
+
+    The second colour and the pattern's draws are added to `meta`.
+    """
+    first = hex_to_rgb(PALETTE[colour])
+    lightness = {name: float(hex_to_rgb(value) @ LUMA) for name, value in PALETTE.items()}
+    others = [name for name in PALETTE if abs(lightness[name] - lightness[colour]) >= 0.2]
+    second = str(rng.choice(others))
+    shade = rgb / np.maximum(first, 1e-3)  # the garment's shading, as garment_layers applied it
+    h, w = alpha.shape
+    rows, cols = np.nonzero(alpha > 0.5)
+    size = max(rows.max() - rows.min(), cols.max() - cols.min()) + 1
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    if kind == "printed":
+        cy = rows.min() + rng.uniform(0.3, 0.45) * (rows.max() - rows.min())
+        cx = float(cols.mean())
+        half = rng.uniform(0.1, 0.2) * (cols.max() - cols.min() + 1)
+        shape = str(rng.choice(["block", "disc", "bar"]))
+        if shape == "disc":
+            cover = (np.hypot(yy - cy, xx - cx) <= half).astype(np.float32)
+        else:
+            tall = half * (0.8 if shape == "block" else 0.3)
+            cover = ((np.abs(yy - cy) <= tall) & (np.abs(xx - cx) <= half)).astype(np.float32)
+        meta["print"] = shape
+    else:
+        period = size / rng.uniform(*((5, 14) if kind == "dotted" else (6, 16)))
+        if kind == "striped":
+            angle = float(rng.choice([0.0, 90.0, 45.0, -45.0]))
+            across = (np.cos(np.radians(angle)) * yy + np.sin(np.radians(angle)) * xx) / period
+            cover = ((across % 1) < rng.uniform(0.3, 0.6)).astype(np.float32)
+            meta["stripe_angle"] = angle
+        elif kind == "checked":
+            bands = rng.uniform(0.3, 0.5)
+            cover = 0.5 * (((yy / period) % 1) < bands) + 0.5 * (((xx / period) % 1) < bands)
+        else:
+            radius = rng.uniform(0.15, 0.3)
+            cover = (np.hypot((yy / period) % 1 - 0.5, (xx / period) % 1 - 0.5) <= radius).astype(np.float32)
+        meta["pattern_period"] = float(period / size)
+    cover = cv2.GaussianBlur(cover.astype(np.float32), (0, 0), max(0.5, size / 400))  # printed, not aliased
+    meta["second_colour"] = second
+    paint = first + (hex_to_rgb(PALETTE[second]) - first) * cover[..., None]
+    return np.clip(paint * shade, 0, 1).astype(np.float32)
 
 
 @functools.cache
