@@ -53,3 +53,13 @@ def jpeg(img: Image.Image) -> Image.Image:
     buffer = io.BytesIO()
     img.save(buffer, "JPEG", quality=85)
     return Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
+
+
+def bricks(h: int, w: int, mortar: int = 2) -> np.ndarray:
+    """Grey bricks in courses offset by half a brick, with light mortar lines between them."""
+    wall = np.full((h, w, 3), 125.0)
+    wall[np.arange(h) % 18 < mortar] = 225  # bed joints
+    for top in range(0, h, 18):
+        offset = 20 if (top // 18) % 2 else 0
+        wall[top : top + 18, [x for x in range(w) if (x + offset) % 40 < mortar]] = 225  # head joints
+    return wall
