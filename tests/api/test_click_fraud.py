@@ -10,11 +10,11 @@ import pytest
 
 from shoplens.ads.tokens import TOKEN_TTL, Impression, check_token, issue_token, signing_key
 from shoplens.db.base import utcnow
-from tests.api.test_ads import PHOTOS, event, new_campaign, upload
-from tests.support.images import png
-from tests.support.service import as_key
+from tests.support.images import photos, png
+from tests.support.service import as_key, event, new_campaign, upload
 
 pytestmark = pytest.mark.anyio
+PHOTOS = photos(4, seed=33)
 
 
 async def _served(api: httpx.AsyncClient, api_keys, user: str = "alice") -> tuple[dict, dict, str]:

@@ -17,19 +17,7 @@ from shoplens.data.shop_photos import (
     shop_photos,
 )
 from shoplens.imaging import decode_image
-
-
-def garment(seed: int = 0) -> np.ndarray:
-    """A 28×28 Fashion-MNIST-like garment: a light, shaded T-shirt shape with a darker print, on black."""
-    img = np.zeros((28, 28), np.uint8)
-    shirt = np.array(
-        [[9, 3], [18, 3], [26, 8], [22, 12], [20, 10], [20, 26], [7, 26], [7, 10], [5, 12], [1, 8]]
-    )
-    cv2.fillPoly(img, [shirt], 1)
-    shade = np.linspace(120, 230, 28)[None, :] + np.random.default_rng(seed).integers(-15, 15, (28, 28))
-    img = (img * np.clip(shade, 0, 255)).astype(np.uint8)
-    img[14:18, 11:16] = 250  # a print
-    return img
+from tests.support.data import fm_garment
 
 
 def specs(n: int, small: bool = True, **imposed: str):
@@ -46,7 +34,7 @@ def specs(n: int, small: bool = True, **imposed: str):
 
 @pytest.mark.slow
 def test_renders_are_deterministic_per_seed_and_differ_between_seeds():
-    images, labels = np.stack([garment(i) for i in range(3)]), np.arange(3)
+    images, labels = np.stack([fm_garment(i) for i in range(3)]), np.arange(3)
     first = list(shop_photos(images, labels, 2, seed=3))
     again = list(shop_photos(images, labels, 2, seed=3))
     other = list(shop_photos(images, labels, 2, seed=4))
@@ -55,12 +43,12 @@ def test_renders_are_deterministic_per_seed_and_differ_between_seeds():
     assert all(a.data != b.data for a, b in zip(first, other))
     assert next(shop_photos(images, labels, 1, seed=3)).data == first[0].data  # rendered alone, the same
     spec = specs(1)[0]
-    np.testing.assert_array_equal(render(garment(), spec)[0], render(garment(), spec)[0])
+    np.testing.assert_array_equal(render(fm_garment(), spec)[0], render(fm_garment(), spec)[0])
 
 
 def test_garment_box_has_the_requested_scale_and_stays_in_the_frame():
     for spec in [*specs(10), *specs(2, small=False)[1:]]:
-        pixels, alpha, (left, top, right, bottom) = render(garment(), spec)
+        pixels, alpha, (left, top, right, bottom) = render(fm_garment(), spec)
         assert pixels.shape == (spec.height, spec.width, 3)
         assert 0 <= left < right <= spec.width and 0 <= top < bottom <= spec.height
         rows, cols = np.nonzero(alpha > 0.5)
@@ -87,14 +75,14 @@ def test_the_pixels_show_the_garment_where_the_metadata_says():
 def _encode(spec):
     from shoplens.data.shop_photos import shop_photo
 
-    return shop_photo(garment(), 0, 0, spec)
+    return shop_photo(fm_garment(), 0, 0, spec)
 
 
 @pytest.mark.parametrize("orientation", [3, 6, 8])
 def test_exif_rotated_files_decode_upright_through_shoplens(orientation):
     spec = replace(specs(1)[0], width=300, height=200, exif_orientation=orientation, jpeg_quality=95)
     photo = _encode(spec)
-    upright, _alpha, _box = render(garment(), spec)
+    upright, _alpha, _box = render(fm_garment(), spec)
     stored = Image.open(io.BytesIO(photo.data))
     assert stored.getexif()[0x0112] == orientation
     assert stored.size == ((200, 300) if orientation in (6, 8) else (300, 200))  # pixels really stored turned
@@ -117,7 +105,7 @@ def _lab(rgb: np.ndarray) -> np.ndarray:
 def _garment_lab(spec) -> np.ndarray:
     """Median CIELAB colour of the decoded photo inside the garment (its alpha eroded: no edge pixels)."""
     pixels = np.asarray(decode_image(_encode(spec).data).convert("RGB"))
-    _upright, alpha, _box = render(garment(), spec)
+    _upright, alpha, _box = render(fm_garment(), spec)
     core = cv2.erode((alpha > 0.99).astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
     return np.median(_lab(pixels[core]), axis=0)
 
@@ -152,7 +140,7 @@ def test_conditions_cover_the_documented_variety():
 
 
 def test_light_on_dark_set_holds_originals_upscaled_copies_and_renders():
-    images, labels = np.stack([garment(i) for i in range(6)]), np.arange(6) % 10
+    images, labels = np.stack([fm_garment(i) for i in range(6)]), np.arange(6) % 10
     photos = list(light_on_dark_photos(images, labels, 6, seed=0))
     variants = [p.meta["variant"] for p in photos]
     assert variants[0] == variants[3] == "original_png" and variants[2] == variants[5] == "colourised"

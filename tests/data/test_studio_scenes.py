@@ -21,20 +21,20 @@ from shoplens.data.studio_scenes import (
 from shoplens.imaging import decode_image
 from shoplens.imaging.background import find_seam, to_lab
 from shoplens.imaging.photo import working_copy
-from tests.data.test_shop_photos import garment
+from tests.support.data import fm_garment
 
 
 def test_each_setup_renders_an_upright_photo_with_its_metadata() -> None:
     for setup in SETUPS:
         label = ELIGIBLE.get(setup, (0,))[0]
-        pixels, meta = studio_photo(garment(), label, setup, np.random.default_rng(1))
+        pixels, meta = studio_photo(fm_garment(), label, setup, np.random.default_rng(1))
         assert pixels.dtype == np.uint8 and pixels.shape == (meta["height"], meta["width"], 3)
         assert meta["setup"] == setup and 360 * 0.75 <= max(pixels.shape[:2]) <= 1600
 
 
 def test_photos_are_deterministic_per_seed_take_the_setups_in_turn_and_each_garment_once() -> None:
     labels = np.array([0, 5, 7, 1, 9, 2, 8, 3, 5, 4, 7, 6, 9, 0])  # tops, shoes, trousers and a bag
-    images = np.stack([garment(i) for i in range(len(labels))])
+    images = np.stack([fm_garment(i) for i in range(len(labels))])
     n = len(SETUPS)
     first = list(studio_photos(images, labels, n, seed=2))
     again = list(studio_photos(images, labels, n, seed=2))
@@ -48,19 +48,22 @@ def test_photos_are_deterministic_per_seed_take_the_setups_in_turn_and_each_garm
 
 
 def test_a_setup_stops_when_no_garment_of_its_categories_is_left() -> None:
-    images, labels = np.stack([garment(i) for i in range(6)]), np.zeros(6, np.int64)  # T-shirts only: no pair
+    images, labels = (
+        np.stack([fm_garment(i) for i in range(6)]),
+        np.zeros(6, np.int64),
+    )  # T-shirts only: no pair
     assert [p.meta["setup"] for p in studio_photos(images, labels, 10)] == list(SETUPS[:5])
 
 
 @pytest.mark.parametrize(("label", "setup"), [(5, "hanger"), (8, "mannequin"), (0, "pair")])
 def test_a_category_a_setup_does_not_shoot_is_refused(label: int, setup: str) -> None:
     with pytest.raises(ValueError, match="is not shot in"):
-        studio_photo(garment(), label, setup, np.random.default_rng(4))
+        studio_photo(fm_garment(), label, setup, np.random.default_rng(4))
 
 
 def test_a_pair_is_two_shoes_apart_or_overlapping() -> None:
     for setup, apart in (("pair", True), ("pair_overlapping", False)):
-        pixels, meta = studio_photo(garment(), 7, setup, np.random.default_rng(6))
+        pixels, meta = studio_photo(fm_garment(), 7, setup, np.random.default_rng(6))
         assert (meta["pair_gap"] > 0) == apart
         dark = np.abs(pixels.astype(np.int16) - np.median(pixels, axis=(0, 1))).max(axis=2) > 40
         _, _, stats, _ = cv2.connectedComponentsWithStats(dark.astype(np.uint8))
@@ -70,7 +73,7 @@ def test_a_pair_is_two_shoes_apart_or_overlapping() -> None:
 
 def test_a_seam_photo_steps_in_brightness_where_its_metadata_says() -> None:
     for i in range(4):
-        pixels, meta = studio_photo(garment(), 0, "seam", np.random.default_rng([9, i]))
+        pixels, meta = studio_photo(fm_garment(), 0, "seam", np.random.default_rng([9, i]))
         h = pixels.shape[0]
         row = round(meta["seam_at"] * h)
         edge = pixels[:, :8].astype(np.float32).mean(axis=(1, 2))  # the left edge, clear of the garment
@@ -82,14 +85,14 @@ def test_a_seam_photo_steps_in_brightness_where_its_metadata_says() -> None:
 
 def test_a_frame_is_a_line_drawn_where_its_metadata_says_and_overlays_keep_to_their_corner() -> None:
     for i in range(3):
-        pixels, meta = studio_photo(garment(), 3, "frame", np.random.default_rng([11, i]))
+        pixels, meta = studio_photo(fm_garment(), 3, "frame", np.random.default_rng([11, i]))
         h, w = pixels.shape[:2]
         at = round(meta["frame_margin"] * min(h, w))
         line = pixels[at, w // 3 : 2 * w // 3].astype(np.float32)  # along the top side, clear of the corners
         beside = pixels[at + meta["frame_width"] + 3, w // 3 : 2 * w // 3].astype(np.float32)
         assert np.abs(line - beside).mean() > 15
     for kind in ("logo", "price_tag"):
-        pixels, meta = studio_photo(garment(), 3, kind, np.random.default_rng(12))
+        pixels, meta = studio_photo(fm_garment(), 3, kind, np.random.default_rng(12))
         assert meta["corner"].split()[0] in ("top", "bottom") and meta["corner"].split()[1] in (
             "left",
             "right",
@@ -101,7 +104,7 @@ def test_a_frame_is_a_line_drawn_where_its_metadata_says_and_overlays_keep_to_th
 def _eight_garments() -> tuple[np.ndarray, np.ndarray]:
     """Eight drawn garments of different categories, and their labels."""
     labels = np.array([0, 5, 7, 1, 9, 2, 8, 3])
-    return np.stack([garment(i) for i in range(len(labels))]), labels
+    return np.stack([fm_garment(i) for i in range(len(labels))]), labels
 
 
 def test_the_tilted_group_lays_any_garment_at_its_band_of_angles_beside_plain_photos() -> None:
@@ -121,9 +124,9 @@ def test_the_beside_group_stands_another_smaller_garment_to_the_right_on_the_sam
         assert p.meta["other_label"] in labels and 0.05 <= p.meta["other_gap"] <= 0.25
         assert p.meta["width"] > p.meta["height"]  # side by side: landscape
     with pytest.raises(ValueError, match="only it"):
-        studio_photo(garment(), 0, "beside", np.random.default_rng(0))  # no other garment
+        studio_photo(fm_garment(), 0, "beside", np.random.default_rng(0))  # no other garment
     with pytest.raises(ValueError, match="only it"):
-        studio_photo(garment(), 0, "plain", np.random.default_rng(0), other=garment(1))
+        studio_photo(fm_garment(), 0, "plain", np.random.default_rng(0), other=fm_garment(1))
 
 
 def test_the_surfaces_group_lays_garments_on_photographed_surfaces_beside_plain_photos() -> None:
@@ -143,7 +146,7 @@ def test_the_surfaces_group_lays_garments_on_photographed_surfaces_beside_plain_
 
 def test_unknown_setup_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown set-up"):
-        studio_photo(garment(), 0, "lifestyle", np.random.default_rng(0))
+        studio_photo(fm_garment(), 0, "lifestyle", np.random.default_rng(0))
 
 
 def _png(pixels: np.ndarray) -> bytes:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from shoplens.data.fashion_mnist import FILES
@@ -48,3 +49,16 @@ def write_image_folder(root: Path, n: int, seed: int = 0, num_classes: int = 10)
         folder.mkdir(parents=True, exist_ok=True)
         Image.fromarray(image).save(folder / f"{i:06d}.png")
     return root
+
+
+def fm_garment(seed: int = 0) -> np.ndarray:
+    """A 28×28 Fashion-MNIST-like garment: a light, shaded T-shirt shape with a darker print, on black."""
+    img = np.zeros((28, 28), np.uint8)
+    shirt = np.array(
+        [[9, 3], [18, 3], [26, 8], [22, 12], [20, 10], [20, 26], [7, 26], [7, 10], [5, 12], [1, 8]]
+    )
+    cv2.fillPoly(img, [shirt], 1)
+    shade = np.linspace(120, 230, 28)[None, :] + np.random.default_rng(seed).integers(-15, 15, (28, 28))
+    img = (img * np.clip(shade, 0, 255)).astype(np.uint8)
+    img[14:18, 11:16] = 250  # a print
+    return img

@@ -1,4 +1,5 @@
-"""Talking to the service in a test: settings, an app with its lifespan running, and the requests tests repeat."""
+"""Talking to the service in a test: settings, an app with its lifespan running, and the requests tests repeat
+(classify, create, the ads requests)."""
 
 from __future__ import annotations
 
@@ -103,3 +104,43 @@ class SlowPredictor(Predictor):
 def slow_loader(path: Path) -> Predictor:
     """Load a bundle into a SlowPredictor."""
     return SlowPredictor(load_bundle(path))
+
+
+CAMPAIGN = {"name": "Spring", "budget": "10.00", "bid": "0.50"}
+
+
+async def new_campaign(c: httpx.AsyncClient, headers: dict[str, str], **fields: object) -> httpx.Response:
+    """POST /v1/ads/campaigns."""
+    return await c.post("/v1/ads/campaigns", json={**CAMPAIGN, **fields}, headers=headers)
+
+
+async def upload(
+    c: httpx.AsyncClient,
+    headers: dict[str, str],
+    campaign_id: int,
+    data: bytes,
+    headline: str | None = "Fresh looks",
+    content_type: str = "image/png",
+) -> httpx.Response:
+    """POST a creative as multipart (headline field + file)."""
+    fields = {"headline": headline} if headline is not None else {}
+    return await c.post(
+        f"/v1/ads/campaigns/{campaign_id}/creatives",
+        data=fields,
+        files={"file": ("ad.png", data, content_type)},
+        headers=headers,
+    )
+
+
+async def event(
+    c: httpx.AsyncClient,
+    headers: dict[str, str],
+    creative_id: int,
+    kind: str,
+    event_id: str,
+    user: str = "shopper-1",
+    **extra: object,
+) -> httpx.Response:
+    """POST an impression or a click."""
+    body = {"event_id": event_id, "user_id": user, **extra}
+    return await c.post(f"/v1/ads/{creative_id}/{kind}", json=body, headers=headers)
