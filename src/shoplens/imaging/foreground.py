@@ -13,7 +13,7 @@ strong ones), and once more where it blends in (under FAINT_DISTANCE): on a copy
 backdrop, where the noise averages away and a white garment's plain stretches between its seams show. On a
 gradient the background is fitted once more inside the frame, around the first mask, so that a spotlight's peak
 no longer passes for product. Thin strands of the mask that run to the photo's edge
-(a floor's seams, a rail) are dropped.
+(a floor's seams, a rail) are dropped, with the other rules on the mask's parts (imaging.mask_parts).
 """
 
 from __future__ import annotations
@@ -52,10 +52,9 @@ FAINT_THRESHOLD = 3.0
 FAINT_SHARE = 0.01  # a mask under this share of the photo counts as "nothing found"
 MAX_THRESHOLD = 40.0
 CONTRAST_FLOOR = 64.0  # luma range under which a departure is not stretched further (keeps noise down)
-LOW_CONTRAST = (
-    0.3  # a product whose 90th-percentile departure is under this counts as faint (as does one that
-)
-# blends in: mask_parts.FAINT_DISTANCE)
+# A product whose 90th-percentile departure is under LOW_CONTRAST counts as faint, as does one that blends in
+# (mask_parts.FAINT_DISTANCE).
+LOW_CONTRAST = 0.3
 SPREAD_FACTOR = 2.5  # threshold = SPREAD_FACTOR × the border's own 90th-percentile deviation
 SMOOTHED_FLOOR = 1.0  # ΔE a smoothed departure must pass even where the border has no noise (blown-out white)
 FLOODED = 0.8  # a mask grown over more of the photo than this is the background itself
