@@ -5,19 +5,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from shoplens.data.procedural import hex_to_rgb
-from shoplens.data.shop_photos import PALETTE
-from shoplens.data.studio_scenes import (
-    ELIGIBLE,
-    GROUPS,
-    LUMA,
-    PATTERNS,
-    SETUPS,
-    TILTS,
-    draw_pattern,
-    studio_photo,
-    studio_photos,
-)
+from shoplens.data.garment_patterns import PATTERNS
+from shoplens.data.studio_scenes import ELIGIBLE, GROUPS, SETUPS, TILTS, studio_photo, studio_photos
 from shoplens.imaging import decode_image
 from shoplens.imaging.background import find_seam, to_lab
 from shoplens.imaging.photo import working_copy
@@ -153,30 +142,6 @@ def _png(pixels: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, "PNG")
     return buffer.getvalue()
-
-
-@pytest.mark.parametrize("kind", ["striped", "checked", "dotted", "printed"])
-def test_a_pattern_is_drawn_in_the_garments_colour_and_a_second_one_under_its_shading(kind: str) -> None:
-    first, size = "navy", 200
-    alpha = np.zeros((size + 20, size + 20), np.float32)
-    alpha[10:-10, 10:-10] = 1.0
-    shade = np.linspace(0.6, 1.0, size + 20, dtype=np.float32)[:, None, None]  # lit from below
-    rgb = hex_to_rgb(PALETTE[first]) * shade * np.ones_like(alpha)[..., None]
-    meta: dict = {}
-    out = draw_pattern(rgb, alpha, first, kind, np.random.default_rng(3), meta)
-    second = hex_to_rgb(PALETTE[meta["second_colour"]])
-    assert abs(float((second - hex_to_rgb(PALETTE[first])) @ LUMA)) >= 0.2
-    inside = (out / shade)[10:-10, 10:-10].reshape(-1, 3)  # the shading taken off again
-    near_first = np.abs(inside - hex_to_rgb(PALETTE[first])).max(1) < 0.02
-    near_second = np.abs(inside - second).max(1) < 0.02
-    assert near_first.mean() > 0.15 and near_second.mean() > 0.02  # both colours (gingham's bands blend them)
-    if kind == "printed":  # one shape on the upper middle, 20-40 % of the garment's width
-        ys, xs = np.nonzero(near_second.reshape(size, size))
-        assert ys.mean() < 0.5 * size and abs(xs.mean() - size / 2) < 0.05 * size
-        assert 0.18 * size <= xs.max() - xs.min() + 1 <= 0.42 * size
-    else:  # repeated across the garment
-        rows = near_second.reshape(size, size)
-        assert rows[: size // 2].mean() > 0.02 and rows[size // 2 :].mean() > 0.02
 
 
 def test_the_patterns_group_dresses_garments_in_patterns_beside_plain_photos() -> None:

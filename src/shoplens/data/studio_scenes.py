@@ -14,7 +14,7 @@ wall meets the floor, light it with a hard spot or dress a mannequin in it. Each
   (3–25 % of a shoe apart) or behind it (overlapping by 3–20 %).
 - `reflection`: shoes and bags on a glossy floor, their mirror image below them at 15–40 % opacity, fading.
 
-Then what shops lay over the finished photo (any category):
+Then what shops lay over the finished photo (any category; drawn by `data/shop_overlays.py`):
 
 - `watermark`: the shop's name or address in grey or white letters 3–6 % of the height tall, 50–100 % opaque,
   along the bottom or top edge or across a lower corner.
@@ -30,11 +30,8 @@ smaller garment (35–60 % of its size, any category) standing beside it, 5–25
 A fourth (`GROUPS["surfaces"]`) lays it on photographed surfaces instead of a studio backdrop: `on_brick`,
 `on_grass` and `on_gravel` are scikit-image's bundled photos of them (grey), tinted as such surfaces are
 (terracotta, green, warm or cool stone), seen at 0.5–2× their scale and cropped anywhere.
-A fifth (`GROUPS["patterns"]`) dresses the garment in a pattern of its colour and a second palette colour at least
-0.2 apart in lightness, under the same shading: `striped` (stripes across, down or at 45°, 6–16 per garment, 30–60 %
-of the second colour), `checked` (gingham: bands both ways at half strength, full where they cross), `dotted`
-(polka dots, 5–14 per garment) and `printed` (a block, disc or bar of the second colour, 20–40 % of the garment's
-width, on its upper middle).
+A fifth (`GROUPS["patterns"]`) dresses the garment in a pattern of its colour and a second one: `striped`,
+`checked`, `dotted` or `printed` (`data/garment_patterns.py`).
 
 The garment itself is coloured and shaded as in `shop_photos` (`garment_layers`); light, dark and mid-grey
 backdrops, 360–1600 px canvases, sensor noise and JPEG 70–95.
@@ -49,11 +46,12 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
-from shoplens.data.procedural import hex_to_rgb, paste_clipped
+from shoplens.data.garment_patterns import PATTERNS, draw_pattern
+from shoplens.data.procedural import paste_clipped
+from shoplens.data.shop_overlays import OVERLAYS, draw_overlay
 from shoplens.data.shop_photos import (
-    PALETTE,
     EncodedPhoto,
     encode_jpeg,
     garment_layers,
@@ -77,14 +75,12 @@ SETUPS = (
     "price_tag",
     "frame",
 )
-OVERLAYS = ("watermark", "logo", "price_tag", "frame")  # laid over the finished photo
 TILTS = {"tilted_5_10": (5.0, 10.0), "tilted_10_20": (10.0, 20.0), "tilted_20_35": (20.0, 35.0)}  # degrees
 SURFACES = {  # set-up: (scikit-image picture, tints it may take, RGB factors)
     "on_brick": ("brick.png", ((1.0, 0.62, 0.48), (0.95, 0.8, 0.7), (0.85, 0.85, 0.85))),
     "on_grass": ("grass.png", ((0.55, 0.85, 0.4), (0.65, 0.8, 0.45))),
     "on_gravel": ("gravel.png", ((0.95, 0.9, 0.82), (0.82, 0.86, 0.92), (0.9, 0.9, 0.9))),
 }
-PATTERNS = ("striped", "checked", "dotted", "printed")  # drawn on the garment in a second colour
 GROUPS = {
     "studio": SETUPS,
     "tilted": ("plain", *TILTS),
@@ -93,7 +89,6 @@ GROUPS = {
     "patterns": ("plain", *PATTERNS),
 }
 KNOWN = (*SETUPS, *TILTS, "beside", *SURFACES, *PATTERNS)
-SHOP_NAMES = ("SHOP.COM", "© modehaus", "www.style-store.example", "BRANDNAME", "outlet24", "LUXE")
 WORN_ON_TOP = (0, 2, 3, 4, 6)  # T-shirt/top, Pullover, Dress, Coat, Shirt: what hangs from shoulders
 HUNG = (*WORN_ON_TOP, 1)  # ... and trousers, from a clip bar
 SHOES = (5, 7, 9)  # Sandal, Sneaker, Ankle boot: shown as pairs
@@ -110,8 +105,6 @@ PAIR_GAP = {
 }  # between the shoes, share of one's width
 HANGER_GREYS = (0.15, 0.35, 0.75)  # dark wire, grey wire, chrome
 MANNEQUIN_COLOURS = ((0.95, 0.95, 0.93), (0.1, 0.1, 0.1), (0.86, 0.69, 0.55))
-# ITU-R 601 luma weights: a pattern's two colours differ in lightness by at least 0.2 on this measure
-LUMA = np.float32([0.299, 0.587, 0.114])
 
 
 def studio_photo(
@@ -206,57 +199,10 @@ def studio_photo(
         scene += (layer - scene) * cover[..., None]
     if setup in OVERLAYS:
         drawn = Image.fromarray(to_uint8(scene))
-        meta.update(_overlay(drawn, setup, rng))
+        meta.update(draw_overlay(drawn, setup, rng))
         scene = np.asarray(drawn, np.float32) / 255
     scene += rng.standard_normal(scene.shape, dtype=np.float32) * float(rng.uniform(0.5, 4) / 255)
     return to_uint8(scene), meta
-
-
-def draw_pattern(
-    rgb: np.ndarray, alpha: np.ndarray, colour: str, kind: str, rng: np.random.Generator, meta: dict
-) -> np.ndarray:
-    """The shaded garment (RGB 0..1) redrawn in a pattern of its colour and a second one, its shading kept.
-
-    The second colour and the pattern's draws are added to `meta`.
-    """
-    first = hex_to_rgb(PALETTE[colour])
-    lightness = {name: float(hex_to_rgb(value) @ LUMA) for name, value in PALETTE.items()}
-    others = [name for name in PALETTE if abs(lightness[name] - lightness[colour]) >= 0.2]
-    second = str(rng.choice(others))
-    shade = rgb / np.maximum(first, 1e-3)  # the garment's shading, as garment_layers applied it
-    h, w = alpha.shape
-    rows, cols = np.nonzero(alpha > 0.5)
-    size = max(rows.max() - rows.min(), cols.max() - cols.min()) + 1
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    if kind == "printed":
-        cy = rows.min() + rng.uniform(0.3, 0.45) * (rows.max() - rows.min())
-        cx = float(cols.mean())
-        half = rng.uniform(0.1, 0.2) * (cols.max() - cols.min() + 1)
-        shape = str(rng.choice(["block", "disc", "bar"]))
-        if shape == "disc":
-            cover = (np.hypot(yy - cy, xx - cx) <= half).astype(np.float32)
-        else:
-            tall = half * (0.8 if shape == "block" else 0.3)
-            cover = ((np.abs(yy - cy) <= tall) & (np.abs(xx - cx) <= half)).astype(np.float32)
-        meta["print"] = shape
-    else:
-        period = size / rng.uniform(*((5, 14) if kind == "dotted" else (6, 16)))
-        if kind == "striped":
-            angle = float(rng.choice([0.0, 90.0, 45.0, -45.0]))
-            across = (np.cos(np.radians(angle)) * yy + np.sin(np.radians(angle)) * xx) / period
-            cover = ((across % 1) < rng.uniform(0.3, 0.6)).astype(np.float32)
-            meta["stripe_angle"] = angle
-        elif kind == "checked":
-            bands = rng.uniform(0.3, 0.5)
-            cover = 0.5 * (((yy / period) % 1) < bands) + 0.5 * (((xx / period) % 1) < bands)
-        else:
-            radius = rng.uniform(0.15, 0.3)
-            cover = (np.hypot((yy / period) % 1 - 0.5, (xx / period) % 1 - 0.5) <= radius).astype(np.float32)
-        meta["pattern_period"] = float(period / size)
-    cover = cv2.GaussianBlur(cover.astype(np.float32), (0, 0), max(0.5, size / 400))  # printed, not aliased
-    meta["second_colour"] = second
-    paint = first + (hex_to_rgb(PALETTE[second]) - first) * cover[..., None]
-    return np.clip(paint * shade, 0, 1).astype(np.float32)
 
 
 @functools.cache
@@ -284,51 +230,6 @@ def _surface(h: int, w: int, setup: str, rng: np.random.Generator) -> np.ndarray
     left = int(rng.integers(0, big.shape[1] - w + 1))
     tint = np.asarray(tints[int(rng.integers(len(tints)))], np.float32)
     return np.clip(big[top : top + h, left : left + w, None] * tint * float(rng.uniform(0.85, 1.1)), 0, 1)
-
-
-def _overlay(img: Image.Image, kind: str, rng: np.random.Generator) -> dict:
-    """Draw what a shop lays over the finished photo: a watermark, a logo plate, a price tag or a frame line."""
-    w, h = img.size
-    draw = ImageDraw.Draw(img, "RGBA")
-    if kind == "frame":
-        margin = round(float(rng.uniform(0.01, 0.04)) * min(w, h))
-        width = max(1, round(float(rng.uniform(1, 4)) * min(w, h) / 600))
-        colour = tuple(
-            int(c) for c in rng.choice([(60, 60, 60), (150, 150, 150), (20, 40, 90), (140, 30, 40)])
-        )
-        draw.rectangle((margin, margin, w - 1 - margin, h - 1 - margin), outline=colour, width=width)
-        return {"frame_margin": margin / min(w, h), "frame_width": width}
-    if kind == "watermark":
-        text = str(rng.choice(SHOP_NAMES))
-        font = ImageFont.load_default(max(8, round(float(rng.uniform(0.03, 0.06)) * h)))
-        left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
-        tw, th = right - left, bottom - top
-        where = str(rng.choice(["bottom", "top", "corner"]))
-        x = (w - tw) // 2 if where != "corner" else w - tw - round(0.04 * w)
-        y = round(0.03 * h) if where == "top" else h - th - round(0.04 * h)
-        grey = int(rng.choice([90, 160, 250]))
-        draw.text((x - left, y - top), text, fill=(grey, grey, grey, int(rng.uniform(128, 256))), font=font)
-        return {"watermark": where}
-    plate_w = round(float(rng.uniform(*((0.15, 0.3) if kind == "logo" else (0.12, 0.22)))) * w)
-    plate_h = round(plate_w * float(rng.uniform(0.3, 0.5)))
-    right_side, low = bool(rng.random() < 0.5), kind == "price_tag" or bool(rng.random() < 0.3)
-    x = w - plate_w - round(0.03 * w) if right_side else round(0.03 * w)
-    y = h - plate_h - round(0.03 * h) if low else round(0.03 * h)
-    if kind == "logo":
-        fill = tuple(int(c) for c in rng.integers(0, 200, 3))
-        ink, text = (255, 255, 255), str(rng.choice(SHOP_NAMES))
-        draw.rectangle((x, y, x + plate_w, y + plate_h), fill=fill)
-    else:
-        ink = (200, 0, 0) if rng.random() < 0.6 else (20, 20, 20)
-        text = f"{rng.integers(5, 200)},99 EUR" if rng.random() < 0.5 else f"${rng.integers(5, 200)}.99"
-        draw.rectangle((x, y, x + plate_w, y + plate_h), fill=(250, 250, 250), outline=(40, 40, 40), width=2)
-    size = max(6, round(plate_h * 0.5))
-    font = ImageFont.load_default(size)
-    while size > 6 and draw.textlength(text, font=font) > 0.9 * plate_w:  # the letters stay on the plate
-        size -= 1
-        font = ImageFont.load_default(size)
-    draw.text((x + 0.05 * plate_w, y + plate_h * 0.2), text, fill=ink, font=font)
-    return {"corner": ("bottom " if low else "top ") + ("right" if right_side else "left")}
 
 
 def _seam(scene: np.ndarray, rng: np.random.Generator) -> dict:
