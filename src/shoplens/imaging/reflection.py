@@ -2,7 +2,7 @@
 
 Below some row the mask mirrors the part above it, and so does its texture, weaker; the intensity steps down at
 that row. Only the upper side is product. Thresholds were chosen on renders of validation garments (none of 800
-cut) and of shoes and bags on a glossy floor (81 % found); see README, "Studio set-ups".
+cut) and of shoes and bags on a glossy floor (81 % found); see docs/photo-studies.md, "Studio set-ups".
 """
 
 from __future__ import annotations
