@@ -220,3 +220,19 @@ def test_a_product_whose_lower_part_merely_looks_alike_is_kept_whole(case: str) 
     reading = read_photo(jpeg(Image.fromarray(rgb)))
     rows = np.flatnonzero(reading.mask.any(axis=1))
     assert rows[-1] - rows[0] > 0.55 * 224  # most of the 180-row product (of 300) on the 224-px working copy
+
+
+@pytest.mark.parametrize("width", [1, 2, 3, 4])
+def test_a_drawn_frame_is_cut_just_past_its_line_whatever_its_width(width) -> None:
+    h, w, margin = 200, 160, 7
+    img = np.full((h, w, 3), 228, np.uint8)
+    inner = slice(margin, -margin)
+    img[margin : margin + width, inner] = img[h - margin - width : h - margin, inner] = 70
+    img[inner, margin : margin + width] = img[inner, w - margin - width : w - margin] = 70
+    rows, cols = drawn_frame(img)
+    for cut in (rows.start, h - rows.stop, cols.start, w - cols.stop):
+        assert margin + width <= cut <= margin + width + 2  # the line and its blend go, the photo stays
+    thicker = img.copy()
+    # a band of 8 rows is no drawn line (at most 4 rows, and a blended row on each side)
+    thicker[margin : margin + 8, inner] = 70
+    assert drawn_frame(thicker) is None
