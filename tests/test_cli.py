@@ -38,7 +38,7 @@ def product_photo(size=(120, 90)) -> Image.Image:
 
 
 def write_photos(folder: Path) -> list[Path]:
-    """The same photo as JPEG, PNG, WebP, RGBA, grayscale, CMYK, palette and EXIF-rotated JPEG and PNG."""
+    """The same photo as JPEG, PNG, WebP, AVIF, RGBA, grayscale, CMYK, palette and EXIF-rotated JPEG and PNG."""
     folder.mkdir(parents=True, exist_ok=True)
     base = product_photo()
     paths = []
@@ -46,6 +46,7 @@ def write_photos(folder: Path) -> list[Path]:
         ("a.jpg", base, "JPEG"),
         ("b.png", base, "PNG"),
         ("c.webp", base, "WEBP"),
+        ("c2.avif", base, "AVIF"),
         ("d_rgba.png", base.convert("RGBA"), "PNG"),
         ("e_gray.png", base.convert("L"), "PNG"),
         ("f_cmyk.jpg", base.convert("CMYK"), "JPEG"),

@@ -11,7 +11,7 @@ from shoplens.imaging import declared_size
 from tests.support.images import png_with_header
 
 
-@pytest.mark.parametrize("fmt", ["PNG", "GIF", "JPEG", "WEBP"])
+@pytest.mark.parametrize("fmt", ["PNG", "GIF", "JPEG", "WEBP", "AVIF"])
 def test_each_accepted_format_announces_its_size(fmt: str) -> None:
     buf = io.BytesIO()
     Image.new("RGB", (37, 23)).save(buf, fmt)

@@ -19,12 +19,11 @@ from typing import Any
 import numpy as np
 
 from shoplens.errors import DataFormatError, DataNotFoundError, ShopLensError
-from shoplens.imaging import PreprocessConfig, decode_image, images_to_batch
+from shoplens.imaging import IMAGE_SUFFIXES, PreprocessConfig, decode_image, images_to_batch
 from shoplens.imaging.decode import DEFAULT_MAX_BYTES
 from shoplens.imaging.quality import QualityConfig
 from shoplens.inference.store import LoadedModel
 
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".gif"})
 DEFAULT_BATCH = 256  # images per model call unless the bundle says (ONNX Runtime peaked at 32-256 here)
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _WEB = re.compile(r"^https?://", re.IGNORECASE)

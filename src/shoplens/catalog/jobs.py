@@ -18,7 +18,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shoplens.catalog.batch import IMAGE_SUFFIXES, chunks, is_uri, is_web_url, manifest_records, read_bytes
+from shoplens.catalog.batch import chunks, is_uri, is_web_url, manifest_records, read_bytes
 from shoplens.catalog.fetch import FetchPolicy, fetch_all
 from shoplens.catalog.ingest import IngestItem, Ingestor, ItemOutcome, Prepared, ProductIn, prepare_items
 from shoplens.catalog.queries import referenced_images
@@ -26,7 +26,7 @@ from shoplens.catalog.service import Catalog
 from shoplens.db.base import utcnow
 from shoplens.db.catalog import IngestJob, IngestRow
 from shoplens.errors import DataFormatError, DataNotFoundError
-from shoplens.imaging import PreprocessConfig
+from shoplens.imaging import IMAGE_SUFFIXES, PreprocessConfig
 from shoplens.imaging.decode import DEFAULT_MAX_BYTES
 
 CSV_COLUMNS = ("sku", "title", "brand", "price", "category", "image")

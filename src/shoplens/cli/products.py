@@ -22,7 +22,9 @@ if TYPE_CHECKING:
 
 Photo = Annotated[
     Path,
-    typer.Argument(help="A JPEG, PNG, WebP or GIF photo, at most SHOPLENS_MAX_UPLOAD_BYTES (not stored)."),
+    typer.Argument(
+        help="A JPEG, PNG, WebP, GIF or AVIF photo, at most SHOPLENS_MAX_UPLOAD_BYTES (not stored)."
+    ),
 ]
 Limit = Annotated[int, typer.Option("-k", "--k", min=1, max=100, help="At most this many products.")]
 

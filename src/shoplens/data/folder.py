@@ -13,9 +13,7 @@ from pathlib import Path
 from shoplens.data.dataset import ImageDataset
 from shoplens.data.stream import STREAM_ABOVE, FileDataset
 from shoplens.errors import DataFormatError, DataNotFoundError
-from shoplens.imaging import PreprocessConfig
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif"}
+from shoplens.imaging import IMAGE_SUFFIXES, PreprocessConfig
 
 
 def _build(

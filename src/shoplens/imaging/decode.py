@@ -10,7 +10,7 @@ import warnings
 from collections.abc import Sequence
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError, features
 
 from shoplens.errors import (
     AspectRatioError,
@@ -20,7 +20,10 @@ from shoplens.errors import (
     UnsupportedFormatError,
 )
 
-ACCEPTED_FORMATS: tuple[str, ...] = ("JPEG", "PNG", "WEBP", "GIF")
+# AVIF where this Pillow was built with libavif (the PyPI wheels are): other builds answer it as unsupported.
+ACCEPTED_FORMATS: tuple[str, ...] = ("JPEG", "PNG", "WEBP", "GIF") + (
+    ("AVIF",) if features.check("avif") else ()
+)
 DEFAULT_MAX_PIXELS = 40_000_000
 DEFAULT_MAX_FRAMES = 100
 DEFAULT_MAX_BYTES = 50 * 2**20
@@ -30,7 +33,17 @@ DEFAULT_MAX_ASPECT = 64
 STANDARD_MODES: tuple[str, ...] = ("L", "LA", "RGB", "RGBA")
 OPAQUE = 128  # alpha from which a pixel of a cut-out (a product on a transparent background) is product
 
-_ACCEPTED_TEXT = "accepted formats: JPEG, PNG, WebP, GIF"
+# File name endings that folder and manifest readers take for images (decoding then goes by the bytes alone).
+_SUFFIXES = {
+    "JPEG": (".jpg", ".jpeg"),
+    "PNG": (".png",),
+    "WEBP": (".webp",),
+    "GIF": (".gif",),
+    "AVIF": (".avif",),
+}
+IMAGE_SUFFIXES: frozenset[str] = frozenset(s for fmt in ACCEPTED_FORMATS for s in _SUFFIXES[fmt])
+_DISPLAY = {"WEBP": "WebP"}
+_ACCEPTED_TEXT = "accepted formats: " + ", ".join(_DISPLAY.get(f, f) for f in ACCEPTED_FORMATS)
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _HIGH_DEPTH_MODES = ("I", "I;16", "I;16L", "I;16B", "I;16N", "F")
 _CONVERT_BLOCK = 1 << 20  # samples converted at a time from 16 to 8 bits
@@ -46,6 +59,7 @@ _DECODE_ERRORS: tuple[type[Exception], ...] = (
     TypeError,
     ZeroDivisionError,
     OverflowError,
+    RuntimeError,  # the AVIF codec's "Failed to decode image: ..."
 )
 
 
@@ -60,6 +74,8 @@ def sniff_format(data: bytes) -> str | None:
         return "WEBP"
     if head[:6] in (b"GIF87a", b"GIF89a"):
         return "GIF"
+    if head[4:8] == b"ftyp" and head[8:12] in (b"avif", b"avis") and "AVIF" in ACCEPTED_FORMATS:
+        return "AVIF"  # an ISO-BMFF file whose major brand is AVIF (HEIC and other brands are not decodable)
     return None
 
 
@@ -172,7 +188,7 @@ def flatten_alpha(img: Image.Image, background: tuple[int, int, int] = (255, 255
 
 def _display(fmt: str) -> str:
     """Human spelling of a Pillow format name."""
-    return "WebP" if fmt == "WEBP" else fmt
+    return _DISPLAY.get(fmt, fmt)
 
 
 def _check_size(size: tuple[int, int], max_pixels: int, max_aspect: float = DEFAULT_MAX_ASPECT) -> None:
