@@ -31,6 +31,7 @@ from shoplens.imaging.hanger import drop_hook
 from shoplens.imaging.mannequin import drop_neck
 from shoplens.imaging.mask_parts import clean_mask, fill_holes, mask_box
 from shoplens.imaging.pairs import half_of_a_mirrored_pair, one_of_a_pair
+from shoplens.imaging.props import drop_apart
 from shoplens.imaging.reflection import drop_reflection
 from shoplens.imaging.tilt import upright
 
@@ -200,8 +201,14 @@ def _read(rgb: np.ndarray, outline: np.ndarray | None, size: tuple[int, int], re
     if outline is None:  # a glossy floor's mirror image, a mannequin's neck or a hanger's hook is no product
         fg = replace(fg, mask=drop_hook(drop_neck(drop_reflection(fg.mask, intensity))))
     fg = replace(fg, mask=half_of_a_mirrored_pair(fg.mask))  # shoes heel to heel: one of them is read
+    scene = fg  # what the photo shows, for the cues: a scene of several things must still look like one
+    if not is_faint(intensity, fg.mask):  # a smaller thing lying apart from the product is not read with it
+        fg = replace(fg, mask=drop_apart(fg.mask))  # (a faint product's mask falls apart by itself)
     turned = upright(intensity, fg.mask)  # a product laid at a slant is read straight
     fitted = np.clip(fit_to_input(turned.intensity, turned.mask, size) * _gain(intensity, fg.mask), 0, 1)
     array = (fitted * 255 + 0.5).astype(np.uint8)[None]
-    cues = photo_cues(background, fg, intensity, turned.mask if turned.angle else None)
+    if scene.mask is fg.mask:
+        cues = photo_cues(background, fg, intensity, turned.mask if turned.angle else None)
+    else:
+        cues = photo_cues(background, scene, intensity)
     return PhotoReading(array, fg.mask, rgb, cues)

@@ -1,0 +1,68 @@
+"""Something smaller lying apart from the product is not read with it; the product's own parts are."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from shoplens.imaging.photo import read_photo
+from shoplens.imaging.props import drop_apart
+from tests.imaging.drawn import jpeg, photo, shirt_mask, shoe_mask, trousers_mask
+
+
+def test_a_shoe_beside_a_shirt_is_dropped_and_the_shirt_read_as_alone() -> None:
+    h, w = 400, 520
+    shirt = shirt_mask(h, w, 30, 30, 280)
+    shoe = shoe_mask(h, w, 330, 250, 170)  # a fifth of the shirt's area, in the lower right, clear of its box
+    assert np.array_equal(drop_apart(shirt | shoe), shirt)
+    bg = np.full((h, w, 3), 240, np.uint8)
+    alone = read_photo(jpeg(photo(bg, shirt, (40, 70, 150)))).array.astype(int)
+    both = photo(np.asarray(photo(bg, shoe, (20, 20, 20))), shirt, (40, 70, 150))
+    read = read_photo(jpeg(both)).array.astype(int)
+    # read with the shoe, the shirt sat small in a corner of the input: 93 grey levels from the shirt read alone
+    assert np.abs(read - alone).mean() < 6
+
+
+@pytest.mark.parametrize("case", ["strap", "legs", "touching", "as_large"])
+def test_parts_within_reach_or_as_large_as_the_product_stay(case: str) -> None:
+    h, w = 360, 480
+    mask = np.zeros((h, w), bool)
+    if case == "strap":  # a sandal's strap, apart from its sole, reaching down into the sole's box
+        mask[250:270, 60:400] = True
+        mask[200:252, 150:300] = True
+        mask[249:252, 150:300] = False
+    elif case == "legs":  # trouser legs cut apart at the crotch: alike in size
+        mask = trousers_mask(h, w, 20, 150, 320)
+        mask[:, 228:232] = False
+    elif case == "touching":  # a smaller part whose box reaches into the product's grown box
+        mask = shirt_mask(h, w, 30, 30, 280)
+        mask[300:340, 300:360] = True  # its box reaches 10 px into the shirt's box
+    else:  # a second product nearly as large: left for the merchant to crop
+        mask = shirt_mask(h, w, 40, 10, 220) | shirt_mask(h, w, 60, 250, 200)
+    assert np.array_equal(drop_apart(mask), mask)
+
+
+def test_a_single_part_is_returned_as_it_is() -> None:
+    mask = shirt_mask(200, 200, 20, 20, 160)
+    assert drop_apart(mask) is mask
+
+
+def test_a_garment_split_into_bands_by_its_stripes_is_kept_whole() -> None:
+    # light stripes the colour of the backdrop cut the mask into bands, each apart from the largest one's box
+    mask = shirt_mask(300, 300, 30, 30, 240)
+    rows = np.arange(300)[:, None]
+    banded = mask & ((rows // 12) % 2 == 0)
+    assert np.array_equal(drop_apart(banded), banded)
+    two = mask & (rows < 150) | mask & (rows >= 230)  # one wide gap: two parts, the lower one small and apart
+    assert np.array_equal(drop_apart(two), mask & (rows < 150))
+
+
+def test_the_cues_see_the_whole_scene_while_the_model_sees_the_product() -> None:
+    h, w = 400, 520
+    shirt, shoe = shirt_mask(h, w, 30, 30, 280), shoe_mask(h, w, 330, 250, 170)
+    bg = np.full((h, w, 3), 240, np.uint8)
+    read = read_photo(jpeg(photo(np.asarray(photo(bg, shoe, (20, 20, 20))), shirt, (40, 70, 150))))
+    scene_share, product_share = read.cues["fg_share"], float(read.mask.mean())
+    # the detector's cues measure the shirt and the shoe (a scene of several things should still look like
+    # one), the product mask the shirt alone
+    assert scene_share > 1.1 * product_share
