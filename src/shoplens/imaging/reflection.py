@@ -62,7 +62,9 @@ def _mirrored_below(mask: np.ndarray, intensity: np.ndarray, row: int, span: int
         return False
     # What varies across (columns) looks the same flipped upside down: only what varies down the rows can mirror.
     echo, source = _down_the_rows(under, core), _down_the_rows(over, core)
-    if not np.corrcoef(echo, source)[0, 1] >= REFLECTION_TEXTURE:  # NaN: flat, nothing to mirror
+    with np.errstate(invalid="ignore", divide="ignore"):  # a flat side has no correlation: NaN, no warning
+        texture = np.corrcoef(echo, source)[0, 1]
+    if not texture >= REFLECTION_TEXTURE:  # NaN: flat, nothing to mirror
         return False
     if echo.std() < REFLECTION_ECHO * source.std():  # a flat part's JPEG ringing echoes nothing
         return False
