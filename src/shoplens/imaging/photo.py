@@ -207,8 +207,7 @@ def _read(rgb: np.ndarray, outline: np.ndarray | None, size: tuple[int, int], re
     turned = upright(intensity, fg.mask)  # a product laid at a slant is read straight
     fitted = np.clip(fit_to_input(turned.intensity, turned.mask, size) * _gain(intensity, fg.mask), 0, 1)
     array = (fitted * 255 + 0.5).astype(np.uint8)[None]
-    if scene.mask is fg.mask:
-        cues = photo_cues(background, fg, intensity, turned.mask if turned.angle else None)
-    else:
-        cues = photo_cues(background, scene, intensity)
+    # the cues measure the box of the product turned upright, unless they see more than the product
+    upright_box = turned.mask if turned.angle and scene.mask is fg.mask else None
+    cues = photo_cues(background, scene, intensity, upright_box)
     return PhotoReading(array, fg.mask, rgb, cues)
