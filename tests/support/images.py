@@ -108,3 +108,10 @@ def garment(colour: tuple[int, int, int], seed: int = 0, size: tuple[int, int] =
     draw.rectangle([x, y + 8, x + 12, y + 30 + int(rng.integers(0, 12))], fill=colour)
     draw.rectangle([w - x - 12, y + 8, w - x, y + 30 + int(rng.integers(0, 12))], fill=colour)
     return img
+
+
+def gradient(width: int = 16, height: int = 12) -> Image.Image:
+    """A small RGB image whose pixels all differ, so orientation mistakes show."""
+    ys, xs = np.mgrid[0:height, 0:width]
+    rgb = np.stack([xs * 255 // (width - 1), ys * 255 // (height - 1), (xs * 7 + ys * 13) % 256], axis=-1)
+    return Image.fromarray(rgb.astype(np.uint8))
