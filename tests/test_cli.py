@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from shoplens.cli import app
 from shoplens.data import fashion_mnist as fm
 from shoplens.models import load_bundle
+from tests.support.images import encode
 
 pytestmark = pytest.mark.slow
 
@@ -38,7 +39,7 @@ def product_photo(size=(120, 90)) -> Image.Image:
 
 
 def write_photos(folder: Path) -> list[Path]:
-    """The same photo as JPEG, PNG, WebP, AVIF, RGBA, grayscale, CMYK, palette and EXIF-rotated JPEG and PNG."""
+    """The same photo as JPEG, PNG, WebP, AVIF, HEIC, RGBA, grey, CMYK, palette and EXIF-rotated JPEG and PNG."""
     folder.mkdir(parents=True, exist_ok=True)
     base = product_photo()
     paths = []
@@ -47,12 +48,13 @@ def write_photos(folder: Path) -> list[Path]:
         ("b.png", base, "PNG"),
         ("c.webp", base, "WEBP"),
         ("c2.avif", base, "AVIF"),
+        ("c3.heic", base, "HEIF"),
         ("d_rgba.png", base.convert("RGBA"), "PNG"),
         ("e_gray.png", base.convert("L"), "PNG"),
         ("f_cmyk.jpg", base.convert("CMYK"), "JPEG"),
         ("g_palette.png", base.convert("P"), "PNG"),
     ]:
-        img.save(folder / name, fmt)
+        (folder / name).write_bytes(encode(img, fmt))
         paths.append(folder / name)
     exif = Image.Exif()
     exif[0x0112] = 6  # rotate 90° clockwise on display

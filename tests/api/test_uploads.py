@@ -122,7 +122,7 @@ async def test_zero_width_or_height_is_400(client, width: int, height: int) -> N
 async def test_every_accepted_format_is_classified_alike_whatever_its_name(client, fmt: str) -> None:
     photo = product_photo()
     png = (await classify(client, encode(photo, "PNG"))).json()["results"][0]
-    params = {"WEBP": {"lossless": True}, "AVIF": {"quality": 100}}.get(fmt, {})
+    params = {"WEBP": {"lossless": True}, "AVIF": {"quality": 100}, "HEIF": {"quality": 95}}.get(fmt, {})
     r = await client.post(
         "/v1/classify",
         files={"file": ("upload.bin", encode(photo, fmt, **params), "application/octet-stream")},
@@ -131,7 +131,7 @@ async def test_every_accepted_format_is_classified_alike_whatever_its_name(clien
     assert r.json()["results"][0]["top"][0]["label"] == png["top"][0]["label"]
 
 
-@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "GIF", "WEBP", "AVIF"])
+@pytest.mark.parametrize("fmt", ACCEPTED_FORMATS)
 async def test_truncated_or_corrupt_data_is_400(client, fmt: str) -> None:
     data = encode(product_photo(), fmt)
     r = await classify(client, data[: len(data) // 2])

@@ -17,6 +17,8 @@ import pytest
 from PIL import Image
 
 from shoplens.catalog.fetch import FetchPolicy, FetchResult, _is_public, fetch_all, fetch_many
+from shoplens.imaging import decode_image
+from tests.support.images import encode
 
 MiB = 2**20
 HUGE_TOTAL = 64 * MiB  # what /huge would send if nobody stopped reading
@@ -27,6 +29,12 @@ def png(i: int = 0) -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", (8, 8), (i * 40 % 256, 100, 200)).save(buffer, "PNG")
     return buffer.getvalue()
+
+
+# An iPhone-style HEIC whose ftyp box names only the structural brand first: the codec is in its compatible
+# brands, past the first 12 bytes; and an MP4 movie's first bytes, the same container.
+HEIC = encode(Image.new("RGB", (8, 8), (200, 30, 30)), "HEIF").replace(b"ftypheic", b"ftypmif1", 1)
+MOVIE = b"\x00\x00\x00\x20ftypisom\x00\x00\x02\x00isomiso2avc1mp41" + bytes(200)
 
 
 class Server(ThreadingHTTPServer):
@@ -59,7 +67,7 @@ class Server(ThreadingHTTPServer):
 
 
 class Handler(BaseHTTPRequestHandler):
-    """Routes: /png, /html, /huge, /declared-huge, /flaky, /slow, /redirect, /loop, /probe; else 404."""
+    """Routes: /png, /heic, /movie, /html, /huge, /declared-huge, /flaky, /slow, /redirect, /loop, /probe; else 404."""
 
     server: Server
 
@@ -91,6 +99,12 @@ class Handler(BaseHTTPRequestHandler):
 
     def route_png(self, query: dict[str, str]) -> None:
         self.reply(200, png(int(query.get("i", 0))))
+
+    def route_heic(self, query: dict[str, str]) -> None:
+        self.reply(200, HEIC, "application/octet-stream")
+
+    def route_movie(self, query: dict[str, str]) -> None:
+        self.reply(200, MOVIE, "image/heic")
 
     def route_html(self, query: dict[str, str]) -> None:
         self.reply(200, b"<!doctype html><html><body>not a picture</body></html>", "image/png")
@@ -275,6 +289,13 @@ def test_html_is_not_an_image_whatever_its_content_type(server: Server) -> None:
     result = fetch_one(server.url("/html"), local())
     assert result.error == "not an image (image/png)"
     assert result.attempts == 1
+
+
+def test_heic_is_sniffed_past_its_structural_brand_and_a_movie_is_not_an_image(server: Server) -> None:
+    result = fetch_one(server.url("/heic"), local())
+    assert result.ok, result.error
+    assert decode_image(result.data).getpixel((4, 4)) == pytest.approx((200, 30, 30), abs=8)
+    assert fetch_one(server.url("/movie"), local()).error == "not an image (image/heic)"
 
 
 def test_body_without_length_is_cut_off_at_the_cap(server: Server) -> None:

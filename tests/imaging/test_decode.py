@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import resource
 import struct
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -22,7 +24,7 @@ CONTRACT_ERRORS = (UnsupportedFormatError, ImageTooLargeError, CorruptImageError
 
 def valid_file(fmt: str) -> bytes:
     """A small valid file of an accepted format."""
-    params = {"WEBP": {"lossless": True}, "AVIF": {"quality": 100}}.get(fmt, {})
+    params = {"WEBP": {"lossless": True}, "AVIF": {"quality": 100}, "HEIF": {"quality": 95}}.get(fmt, {})
     return encode(gradient(), fmt, **params)
 
 
@@ -57,12 +59,28 @@ def test_sniff_recognises_each_accepted_format_from_its_bytes(fmt: str) -> None:
         b"BM" + bytes(60),
         b"II*\x00" + bytes(60),
         b"\x89PNX\r\n\x1a\n",
-        b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00",  # HEIC: the same container, a codec Pillow lacks
         b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00",  # an MP4 video
+        b"\x00\x00\x00\x18ftypqt  \x00\x00\x00\x00",  # a QuickTime movie
+        b"\x00\x00\x00\x18ftypmif1\x00\x00\x00\x00mif1jpeg",  # an image item of a codec not decoded here
+        b"\x00\x00\x00\x10ftypmif1\x00\x00\x00\x00heic",  # heic lies past the box's declared 16 bytes
     ],
 )
 def test_sniff_returns_none_for_other_content(data: bytes) -> None:
     assert sniff_format(data) is None
+
+
+@pytest.mark.parametrize(
+    ("data", "fmt"),
+    [
+        (b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic", "HEIF"),  # what iPhones write
+        (b"\x00\x00\x00\x18ftyphevc\x00\x00\x00\x00msf1hevc", "HEIF"),  # an HEVC image sequence
+        (b"\x00\x00\x00\x1cftypmif1\x00\x00\x00\x00mif1miafheic", "HEIF"),  # structural major brand
+        (b"\x00\x00\x00\x1cftypmif1\x00\x00\x00\x00mif1miafavif", "AVIF"),
+        (b"\x00\x00\x00\x18ftypavis\x00\x00\x00\x00msf1avis", "AVIF"),
+    ],
+)
+def test_sniff_names_iso_media_images_by_their_coding_brand(data: bytes, fmt: str) -> None:
+    assert sniff_format(data) == fmt
 
 
 @pytest.mark.parametrize(
@@ -87,12 +105,31 @@ def test_non_images_are_unsupported_and_the_message_lists_accepted_formats(data:
         decode_image(data)
 
 
+def test_without_pi_heif_a_heic_is_unsupported_and_the_message_says_what_is_accepted() -> None:
+    script = (
+        "import sys; sys.modules['pi_heif'] = None\n"  # as if it were not installed
+        "from shoplens.imaging import ACCEPTED_FORMATS, IMAGE_SUFFIXES, decode_image\n"
+        "from shoplens.errors import UnsupportedFormatError\n"
+        "assert 'HEIF' not in ACCEPTED_FORMATS and '.heic' not in IMAGE_SUFFIXES\n"
+        "try:\n"
+        "    decode_image(sys.stdin.buffer.read())\n"
+        "except UnsupportedFormatError as e:\n"
+        "    print(e)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], input=valid_file("HEIF"), capture_output=True, check=True
+    )
+    assert done.stdout.decode().strip() == (
+        "not a supported image; accepted formats: JPEG, PNG, WebP, GIF, AVIF"
+    )
+
+
 @pytest.mark.parametrize("fmt", ACCEPTED_FORMATS)
 def test_each_format_decodes_to_the_stored_pixels(fmt: str) -> None:
     img = decode_image(valid_file(fmt))
     assert (img.size, img.mode) == ((16, 12), "RGB")
     expected = np.asarray(gradient(), dtype=int)
-    tolerance = {"JPEG": 40, "AVIF": 40, "GIF": 64}.get(fmt, 0)  # lossy or palette formats
+    tolerance = {"JPEG": 40, "AVIF": 40, "HEIF": 40, "GIF": 64}.get(fmt, 0)  # lossy or palette formats
     assert np.abs(np.asarray(img, dtype=int) - expected).max() <= tolerance
 
 
@@ -194,6 +231,7 @@ MAGICS = (
     b"GIF87a",
     b"RIFF\x10\x00\x00\x00WEBPVP8 ",
     b"\x00\x00\x00\x1cftypavif",
+    b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic",
 )
 
 

@@ -3,6 +3,7 @@ metadata dropped, transparency flattened, and JPEGs decoded reduced but upright.
 
 from __future__ import annotations
 
+import io
 import struct
 
 import numpy as np
@@ -73,6 +74,34 @@ def test_avif_is_accepted_turned_upright_and_refused_from_its_header_when_too_la
         decode_image(bytes(data))
 
 
+def test_heic_is_accepted_turned_upright_and_refused_from_its_header_when_too_large() -> None:
+    assert "HEIF" in ACCEPTED_FORMATS  # pi-heif, a dependency, decodes it with libheif and libde265
+    exif = Image.Exif()
+    exif[0x0112] = 6  # the encoder stores the turn as the container's rotation, as iPhones do
+    upright = decode_image(encode(gradient(32, 16), "HEIF", exif=exif.tobytes()))
+    assert upright.size == (16, 32)  # turned once: the orientation the decoder applied is not applied again
+    data = bytearray(encode(gradient(64, 64), "HEIF"))  # whole coding blocks: no clean-aperture crop box
+    ispe = data.index(b"ispe")  # the image's declared width and height
+    data[ispe + 8 : ispe + 16] = struct.pack(">II", 7000, 7000)
+    with pytest.raises(ImageTooLargeError, match="49,000,000 pixels"):
+        decode_image(bytes(data))
+
+
+def test_a_heic_of_several_images_gives_its_primary_image_and_keeps_a_cut_out_transparent() -> None:
+    import pillow_heif
+
+    frames = [Image.new("RGBA", (8, 6), colour) for colour in ((0, 0, 255, 255), (255, 0, 0, 0))]
+    frames[1].putpixel((2, 2), (255, 0, 0, 255))  # red on transparent: a cut-out
+    heif = pillow_heif.from_pillow(frames[0])
+    heif.add_from_pillow(frames[1])
+    buf = io.BytesIO()
+    heif.save(buf, quality=-1, primary_index=1)
+    img = decode_image(buf.getvalue())
+    assert (img.size, img.mode) == ((8, 6), "RGBA")
+    assert img.getpixel((0, 0))[3] == 0
+    assert np.abs(np.subtract(img.getpixel((2, 2)), (255, 0, 0, 255))).max() <= 8
+
+
 def _palette_image() -> Image.Image:
     img = Image.new("P", (4, 4), 1)
     img.putpalette([0, 0, 0, 255, 0, 0] + [0] * 762)
@@ -111,7 +140,7 @@ def test_sixteen_bit_png_is_scaled_to_eight_bits() -> None:
     np.testing.assert_array_equal(np.asarray(img), [[0, 1, 128, 255]])
 
 
-@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "AVIF"])
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "AVIF", "HEIF"])
 def test_metadata_is_stripped(fmt: str) -> None:
     exif = Image.Exif()
     exif[0x010E] = "secret description"

@@ -13,9 +13,14 @@ from PIL import Image, ImageDraw
 
 
 def encode(img: Image.Image, fmt: str = "PNG", **params: Any) -> bytes:
-    """An image as bytes in a Pillow format."""
+    """An image as bytes in a Pillow format, or as HEIC for "HEIF" (pillow-heif's encoder)."""
     buf = io.BytesIO()
-    img.save(buf, fmt, **params)
+    if fmt == "HEIF":  # the runtime's pi-heif only decodes; pillow-heif's opener is never registered here
+        import pillow_heif
+
+        pillow_heif.from_pillow(img).save(buf, **params)
+    else:
+        img.save(buf, fmt, **params)
     return buf.getvalue()
 
 

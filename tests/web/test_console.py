@@ -14,7 +14,7 @@ from shoplens.api import create_app
 from shoplens.api.keys import KeyStore
 from shoplens.data.fashion_mnist import CLASS_NAMES
 from tests.support.console import DUPLICATED, PHOTOS, Demo, open_page, service_settings
-from tests.support.images import png
+from tests.support.images import encode, png
 from tests.support.live import LiveServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
@@ -70,6 +70,18 @@ def test_upload_a_photo_shows_its_category_similar_products_and_a_duplicate_warn
     assert set(similar.locator("img").evaluate_all("imgs => imgs.map(i => i.alt)")) <= titles
     images_loaded(page, "#similar-grid img")
     page.screenshot(path=shots / "classify.png", full_page=True)
+
+
+def test_a_heic_upload_is_classified_though_the_browser_cannot_show_it(demo: Demo, page: Any) -> None:
+    page.goto(f"{demo.base}/#classify")
+    heic = encode(PHOTOS[DUPLICATED], "HEIF", quality=95)
+    page.set_input_files(
+        "#classify-file", files=[{"name": "tee.heic", "mimeType": "image/heic", "buffer": heic}]
+    )
+    expect(page.locator(".category-name")).to_have_text(ANY_CATEGORY)
+    expect(page.locator("#classify-result .bars li")).to_have_count(5)
+    expect(page.locator(".preview .no-preview")).to_contain_text("cannot show this file's format")
+    expect(page.get_by_role("note", name="Duplicate warning")).to_contain_text(demo.duplicate["title"])
 
 
 def test_a_non_image_upload_shows_the_apis_message(demo: Demo, page: Any, shots: Path) -> None:

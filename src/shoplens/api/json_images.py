@@ -29,7 +29,7 @@ class Base64Image(BaseModel):
     base64: str = Field(
         min_length=1,
         json_schema_extra={"format": "base64"},
-        description="The image file (JPEG, PNG, WebP, GIF or AVIF), base64 with the standard alphabet.",
+        description="The image file (JPEG, PNG, WebP, GIF, AVIF or HEIC), base64 with the standard alphabet.",
     )
 
 

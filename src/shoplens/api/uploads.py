@@ -14,7 +14,7 @@ FILE_FIELDS = ("file", "files")
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f]")
 MAX_NAME = 200
 
-IMAGE_TYPES = "image/jpeg, image/png, image/webp, image/gif, image/avif"
+IMAGE_TYPES = "image/jpeg, image/png, image/webp, image/gif, image/avif, image/heic"
 # The request body in the OpenAPI document (the route reads the form itself, to apply its own limits).
 IMAGE_FORM = {
     "schema": {

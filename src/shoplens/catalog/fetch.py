@@ -21,13 +21,12 @@ from http.cookiejar import CookieJar, DefaultCookiePolicy
 import httpx
 
 from shoplens.errors import ShopLensError
-from shoplens.imaging.decode import sniff_format
+from shoplens.imaging.decode import SNIFF_BYTES, sniff_format
 
 DEFAULT_MAX_BYTES = 10 * 2**20
 
 _IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
-_SNIFF_BYTES = 12  # what sniff_format looks at
 # identity: a compressed body could expand far past max_bytes within a single decoded chunk.
 _HEADERS = {"User-Agent": "ShopLens-fetch/0.1", "Accept": "image/*", "Accept-Encoding": "identity"}
 
@@ -254,7 +253,7 @@ async def _read(
         body += chunk
         if len(body) > policy.max_bytes:
             raise too_large
-        if not sniffed and len(body) >= _SNIFF_BYTES:
+        if not sniffed and len(body) >= SNIFF_BYTES:
             _require_image(body, response)  # refuse a non-image before reading the rest of it
             sniffed = True
     _require_image(body, response)
@@ -263,7 +262,7 @@ async def _read(
 
 def _require_image(body: bytearray, response: httpx.Response) -> None:
     """Refuse content whose magic bytes are not an accepted image format."""
-    if sniff_format(bytes(body[:_SNIFF_BYTES])) is not None:
+    if sniff_format(bytes(body[:SNIFF_BYTES])) is not None:
         return
     content_type = response.headers.get("content-type", "").split(";")[0].strip()[:60]
     what = "empty response" if not body else content_type or "unknown content"

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 Photo = Annotated[
     Path,
     typer.Argument(
-        help="A JPEG, PNG, WebP, GIF or AVIF photo, at most SHOPLENS_MAX_UPLOAD_BYTES (not stored)."
+        help="A JPEG, PNG, WebP, GIF, AVIF or HEIC photo, at most SHOPLENS_MAX_UPLOAD_BYTES (not stored)."
     ),
 ]
 Limit = Annotated[int, typer.Option("-k", "--k", min=1, max=100, help="At most this many products.")]

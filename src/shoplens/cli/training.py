@@ -325,7 +325,7 @@ def export(
 @friendly_errors
 def predict(
     bundle: Annotated[Path, typer.Argument(help="A model bundle folder.")],
-    images: Annotated[list[Path], typer.Argument(help="JPEG, PNG, WebP, GIF or AVIF photos.")],
+    images: Annotated[list[Path], typer.Argument(help="JPEG, PNG, WebP, GIF, AVIF or HEIC photos.")],
     top_k: Annotated[int, typer.Option(min=1)] = 3,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
 ) -> None:

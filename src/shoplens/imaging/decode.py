@@ -20,9 +20,24 @@ from shoplens.errors import (
     UnsupportedFormatError,
 )
 
-# AVIF where this Pillow was built with libavif (the PyPI wheels are): other builds answer it as unsupported.
-ACCEPTED_FORMATS: tuple[str, ...] = ("JPEG", "PNG", "WEBP", "GIF") + (
-    ("AVIF",) if features.check("avif") else ()
+
+def _register_heif() -> bool:
+    """Let Pillow open HEIC/HEIF files with pi-heif's decoder (libheif, libde265) when it is installed."""
+    try:
+        import pi_heif
+    except ImportError:  # HEIC is then answered like any format nobody can decode here
+        return False
+    # Only the primary image is read: thumbnails, depth maps and other auxiliary images are never parsed.
+    pi_heif.register_heif_opener(thumbnails=False, depth_images=False, aux_images=False)
+    return True
+
+
+# AVIF where this Pillow was built with libavif (the PyPI wheels are), HEIF (iPhones' HEIC) where pi-heif is
+# installed (a dependency): other installations answer them as unsupported.
+ACCEPTED_FORMATS: tuple[str, ...] = (
+    ("JPEG", "PNG", "WEBP", "GIF")
+    + (("AVIF",) if features.check("avif") else ())
+    + (("HEIF",) if _register_heif() else ())
 )
 DEFAULT_MAX_PIXELS = 40_000_000
 DEFAULT_MAX_FRAMES = 100
@@ -40,11 +55,21 @@ _SUFFIXES = {
     "WEBP": (".webp",),
     "GIF": (".gif",),
     "AVIF": (".avif",),
+    "HEIF": (".heic", ".heif"),
 }
 IMAGE_SUFFIXES: frozenset[str] = frozenset(s for fmt in ACCEPTED_FORMATS for s in _SUFFIXES[fmt])
-_DISPLAY = {"WEBP": "WebP"}
+_DISPLAY = {"WEBP": "WebP", "HEIF": "HEIC"}
 _ACCEPTED_TEXT = "accepted formats: " + ", ".join(_DISPLAY.get(f, f) for f in ACCEPTED_FORMATS)
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+SNIFF_BYTES = 64  # what sniff_format looks at: the magic bytes, or an ISO-BMFF file's ftyp box
+# ISO-BMFF brands (ISO/IEC 23008-12, the AV1 image format): a coding brand names the codec; the structural
+# brands mif1 / msf1 (an image, an image sequence) leave it to the compatible brands listed after them.
+_BRANDS = {
+    b"avif": "AVIF",
+    b"avis": "AVIF",
+    **dict.fromkeys((b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs"), "HEIF"),
+}
+_STRUCTURAL_BRANDS = (b"mif1", b"msf1")
 _HIGH_DEPTH_MODES = ("I", "I;16", "I;16L", "I;16B", "I;16N", "F")
 _CONVERT_BLOCK = 1 << 20  # samples converted at a time from 16 to 8 bits
 # What Pillow and its codecs raise on malformed input (UnidentifiedImageError is an OSError).
@@ -65,7 +90,7 @@ _DECODE_ERRORS: tuple[type[Exception], ...] = (
 
 def sniff_format(data: bytes) -> str | None:
     """Name the accepted format announced by the content's magic bytes, or None."""
-    head = bytes(data[:12])
+    head = bytes(data[:SNIFF_BYTES])
     if head.startswith(b"\xff\xd8\xff"):
         return "JPEG"
     if head.startswith(_PNG_SIGNATURE):
@@ -74,9 +99,20 @@ def sniff_format(data: bytes) -> str | None:
         return "WEBP"
     if head[:6] in (b"GIF87a", b"GIF89a"):
         return "GIF"
-    if head[4:8] == b"ftyp" and head[8:12] in (b"avif", b"avis") and "AVIF" in ACCEPTED_FORMATS:
-        return "AVIF"  # an ISO-BMFF file whose major brand is AVIF (HEIC and other brands are not decodable)
-    return None
+    fmt = _iso_image_format(head)
+    return fmt if fmt in ACCEPTED_FORMATS else None  # MP4, QuickTime and other ISO-BMFF files: None
+
+
+def _iso_image_format(head: bytes) -> str | None:
+    """AVIF or HEIF for an ISO-BMFF file whose ftyp box names one by its major brand, or by a compatible brand
+    after the structural mif1 / msf1; else None."""
+    if head[4:8] != b"ftyp":
+        return None
+    brands = [head[8:12]]
+    if brands[0] in _STRUCTURAL_BRANDS:  # size, "ftyp", major brand, minor version, then compatible brands
+        end = min(int.from_bytes(head[:4], "big"), len(head))
+        brands += [head[i : i + 4] for i in range(16, end - 3, 4)]
+    return next((_BRANDS[b] for b in brands if b in _BRANDS), None)
 
 
 def decode_image(
@@ -109,7 +145,8 @@ def decode_image(
             warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data), formats=[fmt]) as opened:
-                opened.seek(0)  # first frame only: later frames of an animation are never read
+                if fmt != "HEIF":  # a HEIC opens on its primary image, the one a viewer shows
+                    opened.seek(0)  # first frame only: later frames of an animation are never read
                 _check_size(opened.size, max_pixels, max_aspect)
                 if at_least is not None and fmt == "JPEG":
                     opened.draft(opened.mode, (at_least, at_least))  # never below at_least on either side

@@ -69,7 +69,10 @@ async function classify(file) {
   }
   previewUrl = URL.createObjectURL(file);
   const layout = h("div", { class: "classify-layout" },
-    h("figure", { class: "preview" }, h("img", { src: previewUrl, alt: `Your photo ${file.name || ""}`.trim() }),
+    h("figure", { class: "preview" }, h("img", { src: previewUrl, alt: `Your photo ${file.name || ""}`.trim(),
+      // HEIC and AVIF read on the server whatever the browser shows: say so instead of a broken image
+      onerror: (event) => event.target.replaceWith(h("p", { class: "muted small no-preview" },
+        "This browser cannot show this file's format; ShopLens read it as below.")) }),
       h("figcaption", { class: "muted small" }, file.name || "")),
     categories(answer));
   const related = h("div", {}, h("p", { class: "muted" }, "Looking for similar products…"));
