@@ -8,11 +8,11 @@ import struct
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageCms
 
 from shoplens.errors import ImageTooLargeError
 from shoplens.imaging import ACCEPTED_FORMATS, decode_image, flatten_alpha
-from tests.support.images import encode, gradient
+from tests.support.images import DISPLAY_P3, encode, gradient
 
 
 @pytest.mark.parametrize("fmt", ["GIF", "WEBP", "AVIF"])
@@ -100,6 +100,39 @@ def test_a_heic_of_several_images_gives_its_primary_image_and_keeps_a_cut_out_tr
     assert (img.size, img.mode) == ((8, 6), "RGBA")
     assert img.getpixel((0, 0))[3] == 0
     assert np.abs(np.subtract(img.getpixel((2, 2)), (255, 0, 0, 255))).max() <= 8
+
+
+def _p3_to_srgb(rgb: tuple[int, int, int]) -> np.ndarray:
+    """What a colour-managed viewer shows for Display P3 values (the test profile's gamma 2.2), as sRGB values."""
+    linear = (np.asarray(rgb) / 255) ** 2.2
+    p3_to_srgb = np.array([[1.2249, -0.2247, 0.0], [-0.0420, 1.0419, 0.0], [-0.0197, -0.0786, 1.0979]])
+    out = np.clip(p3_to_srgb @ linear, 0, 1)
+    return 255 * np.where(out <= 0.0031308, 12.92 * out, 1.055 * out ** (1 / 2.4) - 0.055)
+
+
+@pytest.mark.parametrize("fmt", [f for f in ACCEPTED_FORMATS if f != "GIF"])  # GIF carries no ICC profile
+def test_a_photo_with_a_display_p3_profile_is_converted_to_srgb(fmt: str) -> None:
+    colour = (200, 100, 100)
+    photo = Image.new("RGB", (64, 64), colour)
+    params = {"JPEG": {"quality": 100}, "WEBP": {"lossless": True}, "AVIF": {"quality": 100}}.get(fmt, {})
+    if fmt == "HEIF":
+        photo.info["icc_profile"] = DISPLAY_P3  # pillow-heif takes the profile from the image
+        params = {"quality": -1}
+    else:
+        params["icc_profile"] = DISPLAY_P3
+    got = np.asarray(decode_image(encode(photo, fmt, **params)).getpixel((32, 32)), dtype=float)
+    assert np.abs(got - _p3_to_srgb(colour)).max() <= 3  # (216, 93, 97): redder than the file's numbers
+
+
+def test_srgb_or_unusable_profiles_leave_the_pixels_and_transparency_as_they_are() -> None:
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    photo = Image.new("RGBA", (4, 4), (200, 100, 100, 77))
+    for icc in (srgb, b"not a colour profile" * 8, DISPLAY_P3[:200]):
+        assert decode_image(encode(photo, "PNG", icc_profile=icc)).getpixel((0, 0)) == (200, 100, 100, 77)
+    converted = decode_image(encode(photo, "PNG", icc_profile=DISPLAY_P3)).getpixel((0, 0))
+    assert converted[3] == 77 and np.abs(np.subtract(converted[:3], _p3_to_srgb((200, 100, 100)))).max() <= 3
+    grey = decode_image(encode(Image.new("L", (4, 4), 90), "PNG", icc_profile=DISPLAY_P3))
+    assert (grey.mode, grey.getpixel((0, 0))) == ("L", 90)  # an RGB profile on grey pixels is not applied
 
 
 def _palette_image() -> Image.Image:

@@ -120,3 +120,56 @@ def gradient(width: int = 16, height: int = 12) -> Image.Image:
     ys, xs = np.mgrid[0:height, 0:width]
     rgb = np.stack([xs * 255 // (width - 1), ys * 255 // (height - 1), (xs * 7 + ys * 13) % 256], axis=-1)
     return Image.fromarray(rgb.astype(np.uint8))
+
+
+def _s15(value: float) -> bytes:
+    """An ICC s15Fixed16Number."""
+    return struct.pack(">i", round(value * 65536))
+
+
+def _icc_tag_xyz(x: float, y: float, z: float) -> bytes:
+    return b"XYZ " + bytes(4) + _s15(x) + _s15(y) + _s15(z)
+
+
+def rgb_icc_profile(name: str, red: tuple, green: tuple, blue: tuple, gamma: float = 2.2) -> bytes:
+    """A minimal ICC v2 RGB display profile: the primaries' D50 XYZ and one gamma curve for each channel."""
+    ascii_name = name.encode() + b"\0"
+    description = (
+        b"desc" + bytes(4) + struct.pack(">I", len(ascii_name)) + ascii_name + bytes(4 + 4 + 2 + 1 + 67)
+    )
+    curve = b"curv" + bytes(4) + struct.pack(">IH", 1, round(gamma * 256)) + bytes(2)
+    tags = [
+        (b"desc", description),
+        (b"cprt", b"text" + bytes(4) + b"test data\0"),
+        (b"wtpt", _icc_tag_xyz(0.9642, 1.0, 0.8249)),
+        (b"rXYZ", _icc_tag_xyz(*red)),
+        (b"gXYZ", _icc_tag_xyz(*green)),
+        (b"bXYZ", _icc_tag_xyz(*blue)),
+        *((channel, curve) for channel in (b"rTRC", b"gTRC", b"bTRC")),
+    ]
+    first = 128 + 4 + 12 * len(tags)
+    table, data = b"", b""
+    for signature, body in tags:
+        data += bytes(-(first + len(data)) % 4)  # tags start on 4-byte boundaries
+        table += signature + struct.pack(">II", first + len(data), len(body))
+        data += body
+    header = (
+        struct.pack(">I", first + len(data))
+        + bytes(4)
+        + struct.pack(">I", 0x02100000)  # version 2.1
+        + b"mntrRGB XYZ "
+        + bytes(12)
+        + b"acsp"
+        + bytes(28)
+        + _s15(0.9642)  # the D50 illuminant of the connection space
+        + _s15(1.0)
+        + _s15(0.8249)
+        + bytes(48)
+    )
+    return header + struct.pack(">I", len(tags)) + table + data
+
+
+# Display P3 (what phones shoot in), its primaries adapted to D50 as Apple's profile states them; gamma 2.2 here
+DISPLAY_P3 = rgb_icc_profile(
+    "Display P3 (test)", (0.5151, 0.2412, -0.0011), (0.2920, 0.6922, 0.0419), (0.1571, 0.0666, 0.7841)
+)

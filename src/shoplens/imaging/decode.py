@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import os
 import struct
@@ -10,7 +11,7 @@ import warnings
 from collections.abc import Sequence
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError, features
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError, features
 
 from shoplens.errors import (
     AspectRatioError,
@@ -152,7 +153,7 @@ def decode_image(
                     opened.draft(opened.mode, (at_least, at_least))  # never below at_least on either side
                 opened.load()
                 _turn_upright(opened)
-                return _plain_copy(opened)
+                return _plain_copy(_in_srgb(opened))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageTooLargeError(f"image has too many pixels: {exc}") from exc
     except _DECODE_ERRORS as exc:
@@ -289,6 +290,46 @@ def _turn_upright(img: Image.Image) -> None:
     """Apply the EXIF orientation (1-8) to the pixels in place."""
     with contextlib.suppress(_DECODE_ERRORS):  # malformed EXIF is metadata we drop anyway: keep the pixels
         ImageOps.exif_transpose(img, in_place=True)
+
+
+def _in_srgb(img: Image.Image) -> Image.Image:
+    """An RGB(A) image whose file embeds a colour profile other than sRGB, converted to sRGB; else img itself.
+
+    Every later step (the model's luminance, named colours, stored copies, which carry no profile) takes pixels
+    as sRGB: a phone's Display P3 photo read as its raw numbers would look duller and name colours wrongly.
+    """
+    icc = img.info.get("icc_profile")
+    if not icc or img.mode not in ("RGB", "RGBA"):
+        return img
+    transform = _srgb_transform(bytes(icc), img.mode)
+    if transform is None:
+        return img
+    try:
+        return ImageCms.applyTransform(img, transform)
+    except (ImageCms.PyCMSError, *_DECODE_ERRORS):  # keep the pixels as they are, like a viewer without CMS
+        return img
+
+
+@functools.lru_cache(maxsize=16)
+def _srgb_transform(icc: bytes, mode: str) -> ImageCms.ImageCmsTransform | None:
+    """The transform from an embedded ICC profile to sRGB for mode; None for sRGB itself or an unusable profile."""
+    try:
+        profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        if "srgb" in ImageCms.getProfileDescription(profile).lower():  # sRGB IEC61966-2.1 and its kin
+            return None
+        # NOCACHE: one transform serves every thread; Little CMS's one-pixel cache would be shared between them
+        return ImageCms.buildTransform(profile, _srgb_profile(), mode, mode, flags=ImageCms.Flags.NOCACHE)
+    except (
+        ImageCms.PyCMSError,
+        *_DECODE_ERRORS,
+    ):  # not a profile, or not one for RGB: read the numbers as sRGB
+        return None
+
+
+@functools.cache
+def _srgb_profile() -> ImageCms.ImageCmsProfile:
+    """Little CMS's built-in sRGB profile."""
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
 
 
 def _standard_mode(img: Image.Image) -> Image.Image:
