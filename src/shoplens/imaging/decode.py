@@ -319,11 +319,8 @@ def _srgb_transform(icc: bytes, mode: str) -> ImageCms.ImageCmsTransform | None:
             return None
         # NOCACHE: one transform serves every thread; Little CMS's one-pixel cache would be shared between them
         return ImageCms.buildTransform(profile, _srgb_profile(), mode, mode, flags=ImageCms.Flags.NOCACHE)
-    except (
-        ImageCms.PyCMSError,
-        *_DECODE_ERRORS,
-    ):  # not a profile, or not one for RGB: read the numbers as sRGB
-        return None
+    except (ImageCms.PyCMSError, *_DECODE_ERRORS):
+        return None  # not a profile, or not one for RGB: the numbers are read as sRGB
 
 
 @functools.cache
