@@ -21,9 +21,11 @@ from shoplens.catalog.batch import classify_sources
 from shoplens.catalog.engines import classify_batch
 from shoplens.catalog.fetch import FetchPolicy
 from shoplens.catalog.jobs import BulkIngest, rows_from_folder
+from shoplens.catalog.ray_jobs import ray_cluster
 from shoplens.catalog.reindex import reindex
 from shoplens.catalog.service import Catalog, CatalogConfig
 from shoplens.db.catalog import Embedding, IngestRow, Product, ProductImage
+from shoplens.errors import ShopLensError
 from shoplens.imaging import decode_image
 from shoplens.inference.store import ModelStore
 from tests.support.bundles import NAME
@@ -36,9 +38,52 @@ pytestmark = pytest.mark.slow  # a Ray start and its actor pools take tens of se
 @pytest.fixture(scope="module")
 def local_ray() -> Iterator[None]:
     """A local Ray with 2 CPUs for the module's tests (the jobs join it rather than starting their own)."""
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
+    with ray_cluster(num_cpus=2):
+        yield
+
+
+class FlakyStart:
+    """Stands in for ray.init: fails its first `failures` calls the way Ray's node start-up does."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures, self.calls, self.shutdowns = failures, 0, 0
+
+    def init(self, **kwargs: object) -> None:
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise Exception("The current node timed out during startup.")
+
+    def shutdown(self) -> None:
+        self.shutdowns += 1
+
+
+def fake_ray(monkeypatch: pytest.MonkeyPatch, failures: int) -> FlakyStart:
+    """Ray's start and stop replaced by a FlakyStart (no Ray is started)."""
+    fake = FlakyStart(failures)
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", fake.init)
+    monkeypatch.setattr(ray, "shutdown", fake.shutdown)
+    return fake
+
+
+def test_a_local_start_that_times_out_is_tried_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = fake_ray(monkeypatch, failures=1)
+    with ray_cluster(num_cpus=2):
+        assert fake.calls == 2
+    assert fake.shutdowns == 2  # what the failed start left, then the block's own Ray
+
+
+@pytest.mark.parametrize(("address", "calls"), [(None, 2), ("10.0.0.9:6379", 1)])
+def test_ray_that_never_starts_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch, address: str | None, calls: int
+) -> None:
+    fake = fake_ray(monkeypatch, failures=2)
+    with (
+        pytest.raises(ShopLensError, match=r"Ray did not start .*timed out during startup"),
+        ray_cluster(address, num_cpus=2),
+    ):
+        pass  # never entered
+    assert fake.calls == calls  # a cluster to join is asked once
 
 
 def test_classify_batch_on_ray_matches_local(local_ray: None, models_root: Path, tmp_path: Path) -> None:

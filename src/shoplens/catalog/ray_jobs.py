@@ -39,6 +39,8 @@ from shoplens.db.catalog import Embedding
 from shoplens.errors import ShopLensError
 from shoplens.inference.store import LoadedModel
 
+LOCAL_START_TRIES = 2  # a local Ray whose node misses its start-up deadline is started once more
+
 
 @contextmanager
 def ray_cluster(address: str | None = None, num_cpus: int | None = None) -> Iterator[None]:
@@ -48,13 +50,32 @@ def ray_cluster(address: str | None = None, num_cpus: int | None = None) -> Iter
     if ray.is_initialized():
         yield
         return
-    ray.init(
-        address=address, num_cpus=None if address else num_cpus, include_dashboard=False, log_to_driver=False
-    )
+    _start(ray, address, num_cpus)
     try:
         yield
     finally:
         ray.shutdown()
+
+
+def _start(ray: Any, address: str | None, num_cpus: int | None) -> None:
+    """ray.init; a local start is tried twice, a join once; ShopLensError when Ray does not come up."""
+    tries = 1 if address else LOCAL_START_TRIES
+    for attempt in range(1, tries + 1):
+        try:
+            ray.init(
+                address=address,
+                num_cpus=None if address else num_cpus,
+                include_dashboard=False,
+                log_to_driver=False,
+            )
+            return
+        # Ray raises a bare Exception when its node misses the start-up deadline (seen once in CI on a loaded
+        # 2-core machine, the raylet having written no log), ConnectionError when nothing answers at address.
+        except Exception as e:
+            ray.shutdown()  # what a half-started local node left running
+            if attempt == tries:
+                where = f"at {address}" if address else f"locally ({tries} tries)"
+                raise ShopLensError(f"Ray did not start {where}: {e}") from e
 
 
 class _Worker:
