@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import struct
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -131,33 +132,30 @@ def _icc_tag_xyz(x: float, y: float, z: float) -> bytes:
     return b"XYZ " + bytes(4) + _s15(x) + _s15(y) + _s15(z)
 
 
-def rgb_icc_profile(name: str, red: tuple, green: tuple, blue: tuple, gamma: float = 2.2) -> bytes:
-    """A minimal ICC v2 RGB display profile: the primaries' D50 XYZ and one gamma curve for each channel."""
+def _icc_profile(signature: bytes, name: str, tags: list[tuple[bytes, bytes]]) -> bytes:
+    """An ICC v2 profile: the header (device class, colour space and connection space in `signature`), a
+    description, a copyright, a D50 white point and the given tags."""
     ascii_name = name.encode() + b"\0"
     description = (
         b"desc" + bytes(4) + struct.pack(">I", len(ascii_name)) + ascii_name + bytes(4 + 4 + 2 + 1 + 67)
     )
-    curve = b"curv" + bytes(4) + struct.pack(">IH", 1, round(gamma * 256)) + bytes(2)
     tags = [
         (b"desc", description),
         (b"cprt", b"text" + bytes(4) + b"test data\0"),
         (b"wtpt", _icc_tag_xyz(0.9642, 1.0, 0.8249)),
-        (b"rXYZ", _icc_tag_xyz(*red)),
-        (b"gXYZ", _icc_tag_xyz(*green)),
-        (b"bXYZ", _icc_tag_xyz(*blue)),
-        *((channel, curve) for channel in (b"rTRC", b"gTRC", b"bTRC")),
+        *tags,
     ]
     first = 128 + 4 + 12 * len(tags)
     table, data = b"", b""
-    for signature, body in tags:
+    for tag, body in tags:
         data += bytes(-(first + len(data)) % 4)  # tags start on 4-byte boundaries
-        table += signature + struct.pack(">II", first + len(data), len(body))
+        table += tag + struct.pack(">II", first + len(data), len(body))
         data += body
     header = (
         struct.pack(">I", first + len(data))
         + bytes(4)
         + struct.pack(">I", 0x02100000)  # version 2.1
-        + b"mntrRGB XYZ "
+        + signature
         + bytes(12)
         + b"acsp"
         + bytes(28)
@@ -167,6 +165,46 @@ def rgb_icc_profile(name: str, red: tuple, green: tuple, blue: tuple, gamma: flo
         + bytes(48)
     )
     return header + struct.pack(">I", len(tags)) + table + data
+
+
+def rgb_icc_profile(name: str, red: tuple, green: tuple, blue: tuple, gamma: float = 2.2) -> bytes:
+    """A minimal ICC v2 RGB display profile: the primaries' D50 XYZ and one gamma curve for each channel."""
+    curve = b"curv" + bytes(4) + struct.pack(">IH", 1, round(gamma * 256)) + bytes(2)
+    primaries = [(b"rXYZ", red), (b"gXYZ", green), (b"bXYZ", blue)]
+    return _icc_profile(
+        b"mntrRGB XYZ ",
+        name,
+        [*((tag, _icc_tag_xyz(*xyz)) for tag, xyz in primaries)]
+        + [(channel, curve) for channel in (b"rTRC", b"gTRC", b"bTRC")],
+    )
+
+
+def cmyk_icc_profile(
+    name: str, lab: Callable[[tuple[int, int, int, int]], tuple[float, float, float]]
+) -> bytes:
+    """A minimal ICC v2 CMYK printer profile: ink amounts (0 or 1 each) to CIELAB at the 16 corners of an
+    8-bit lookup table, `lab(c, m, y, k)` giving each corner's colour, interpolated in between."""
+    ramp = bytes(range(256))
+    grid = b"".join(
+        bytes(round(v) for v in _lab8(lab((c, m, y, k))))
+        for c in (0, 1)
+        for m in (0, 1)
+        for y in (0, 1)
+        for k in (0, 1)  # the last input varies fastest
+    )
+    identity = b"".join(_s15(float(i == j)) for i in range(3) for j in range(3))
+    table = b"mft1" + bytes(4) + bytes([4, 3, 2, 0]) + identity + ramp * 4 + grid + ramp * 3
+    return _icc_profile(b"prtrCMYKLab ", name, [(b"A2B0", table)])
+
+
+def _lab8(lab: tuple[float, float, float]) -> tuple[float, float, float]:
+    """CIELAB as an 8-bit ICC v2 table stores it: L 0-100 on 0-255, a and b offset by 128."""
+    lightness, a, b = lab
+    return (
+        min(255.0, max(0.0, lightness * 255 / 100)),
+        min(255.0, max(0.0, a + 128)),
+        min(255.0, max(0.0, b + 128)),
+    )
 
 
 # Display P3 (what phones shoot in), its primaries adapted to D50 as Apple's profile states them; gamma 2.2 here

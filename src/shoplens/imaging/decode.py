@@ -293,13 +293,15 @@ def _turn_upright(img: Image.Image) -> None:
 
 
 def _in_srgb(img: Image.Image) -> Image.Image:
-    """An RGB(A) image whose file embeds a colour profile other than sRGB, converted to sRGB; else img itself.
+    """An RGB(A) or CMYK image whose file embeds a colour profile other than sRGB, converted to sRGB (CMYK to
+    RGB); else img itself.
 
     Every later step (the model's luminance, named colours, stored copies, which carry no profile) takes pixels
-    as sRGB: a phone's Display P3 photo read as its raw numbers would look duller and name colours wrongly.
+    as sRGB: a phone's Display P3 photo read as its raw numbers would look duller and name colours wrongly, and
+    a print shop's CMYK photo converted without its profile would glare (full cyan ink as (0, 255, 255)).
     """
     icc = img.info.get("icc_profile")
-    if not icc or img.mode not in ("RGB", "RGBA"):
+    if not icc or img.mode not in ("RGB", "RGBA", "CMYK"):
         return img
     transform = _srgb_transform(bytes(icc), img.mode)
     if transform is None:
@@ -312,13 +314,15 @@ def _in_srgb(img: Image.Image) -> Image.Image:
 
 @functools.lru_cache(maxsize=16)
 def _srgb_transform(icc: bytes, mode: str) -> ImageCms.ImageCmsTransform | None:
-    """The transform from an embedded ICC profile to sRGB for mode; None for sRGB itself or an unusable profile."""
+    """The transform from an embedded ICC profile to sRGB for mode; None for sRGB itself or an unusable profile
+    (one for another colour space than the pixels' among them)."""
     try:
         profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
         if "srgb" in ImageCms.getProfileDescription(profile).lower():  # sRGB IEC61966-2.1 and its kin
             return None
         # NOCACHE: one transform serves every thread; Little CMS's one-pixel cache would be shared between them
-        return ImageCms.buildTransform(profile, _srgb_profile(), mode, mode, flags=ImageCms.Flags.NOCACHE)
+        out = "RGB" if mode == "CMYK" else mode
+        return ImageCms.buildTransform(profile, _srgb_profile(), mode, out, flags=ImageCms.Flags.NOCACHE)
     except (ImageCms.PyCMSError, *_DECODE_ERRORS):
         return None  # not a profile, or not one for RGB: the numbers are read as sRGB
 
