@@ -17,6 +17,7 @@ from shoplens.api.errors import HTTPProblem, invalid
 from shoplens.api.openapi import REF, component
 from shoplens.api.uploads import IMAGE_FORM, Upload, read_uploads
 from shoplens.config import Settings
+from shoplens.imaging.decode import ACCEPTED_NAMES
 
 MAX_URL = 2048
 T = TypeVar("T")
@@ -29,7 +30,8 @@ class Base64Image(BaseModel):
     base64: str = Field(
         min_length=1,
         json_schema_extra={"format": "base64"},
-        description="The image file (JPEG, PNG, WebP, GIF, AVIF or HEIC), base64 with the standard alphabet.",
+        description=f"The image file ({', '.join(ACCEPTED_NAMES[:-1])} or {ACCEPTED_NAMES[-1]}), base64 with the "
+        "standard alphabet.",
     )
 
 

@@ -10,11 +10,13 @@ from fastapi import HTTPException, Request
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
+from shoplens.imaging.decode import ACCEPTED_MEDIA_TYPES
+
 FILE_FIELDS = ("file", "files")
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f]")
 MAX_NAME = 200
 
-IMAGE_TYPES = "image/jpeg, image/png, image/webp, image/gif, image/avif, image/heic"
+IMAGE_TYPES = ", ".join(ACCEPTED_MEDIA_TYPES)  # what the decoder here reads, for the OpenAPI document
 # The request body in the OpenAPI document (the route reads the form itself, to apply its own limits).
 IMAGE_FORM = {
     "schema": {

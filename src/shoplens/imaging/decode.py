@@ -60,7 +60,17 @@ _SUFFIXES = {
 }
 IMAGE_SUFFIXES: frozenset[str] = frozenset(s for fmt in ACCEPTED_FORMATS for s in _SUFFIXES[fmt])
 _DISPLAY = {"WEBP": "WebP", "HEIF": "HEIC"}
-_ACCEPTED_TEXT = "accepted formats: " + ", ".join(_DISPLAY.get(f, f) for f in ACCEPTED_FORMATS)
+_MEDIA_TYPES = {
+    "JPEG": "image/jpeg",
+    "PNG": "image/png",
+    "WEBP": "image/webp",
+    "GIF": "image/gif",
+    "AVIF": "image/avif",
+    "HEIF": "image/heic",
+}
+ACCEPTED_NAMES: tuple[str, ...] = tuple(_DISPLAY.get(f, f) for f in ACCEPTED_FORMATS)  # as people write them
+ACCEPTED_MEDIA_TYPES: tuple[str, ...] = tuple(_MEDIA_TYPES[f] for f in ACCEPTED_FORMATS)
+_ACCEPTED_TEXT = "accepted formats: " + ", ".join(ACCEPTED_NAMES)
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SNIFF_BYTES = 64  # what sniff_format looks at: the magic bytes, or an ISO-BMFF file's ftyp box
 # ISO-BMFF brands (ISO/IEC 23008-12, the AV1 image format): a coding brand names the codec; the structural
