@@ -43,6 +43,46 @@ def test_nothing_is_fitted_for_narrow_features_or_too_few_images() -> None:
     assert SearchProjection.fit(features_in_a_subspace(MIN_FIT_SAMPLES - 1, 40, 6), width=8) is None
 
 
+def categories_hidden_by_a_louder_spread(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """n rows of width 6 in 3 categories that lie 2 apart along axis 0 (spread 0.3 there), under noise of spread
+    5 along the other axes that says nothing about the category."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 3, n)
+    feats = rng.standard_normal((n, 6)) * np.r_[0.3, np.full(5, 5.0)]
+    feats[:, 0] += 2.0 * labels
+    return feats.astype(np.float32), labels
+
+
+def neighbours_agreeing(vectors: np.ndarray, labels: np.ndarray) -> float:
+    """Share of rows whose nearest other row by cosine is of its category."""
+    unit = l2_normalize(vectors)
+    sims = unit @ unit.T
+    np.fill_diagonal(sims, -np.inf)
+    return float((labels[sims.argmax(axis=1)] == labels).mean())
+
+
+def test_labels_whiten_the_spread_within_categories_so_neighbours_share_theirs() -> None:
+    feats, labels = categories_hidden_by_a_louder_spread(MIN_FIT_SAMPLES + 100)
+    whitened = SearchProjection.fit(feats, labels, width=16)
+    assert whitened is not None and whitened.width == 6  # nothing to narrow, all to whiten
+    test_feats, test_labels = categories_hidden_by_a_louder_spread(900, seed=1)
+    assert (
+        neighbours_agreeing(test_feats - whitened.mean, test_labels) < 0.65
+    )  # unwhitened, the noise decides
+    assert neighbours_agreeing(whitened.apply(test_feats), test_labels) > 0.9
+
+
+def test_one_category_is_no_spread_to_whiten_against() -> None:
+    feats, labels = categories_hidden_by_a_louder_spread(MIN_FIT_SAMPLES)
+    assert SearchProjection.fit(feats, np.zeros(len(feats), np.int64), width=16) is None
+    with pytest.raises(ValueError, match="labels for"):
+        SearchProjection.fit(feats, labels[:-1], width=16)
+    same = SearchProjection.fit(features_in_a_subspace(600, 40, 6), np.zeros(600, np.int64), width=8)
+    plain = SearchProjection.fit(features_in_a_subspace(600, 40, 6), width=8)
+    assert same is not None and plain is not None
+    np.testing.assert_array_equal(same.components, plain.components)
+
+
 def test_a_projection_survives_the_bundle_folder_and_refuses_inconsistent_shapes(tmp_path) -> None:
     assert load_projection(tmp_path) is None
     projection = SearchProjection.fit(features_in_a_subspace(600, 40, 6), width=8)

@@ -142,7 +142,7 @@ def fit_search_projection(
     if not len(val):
         return None
     _, features = model_outputs(Predictor(load_bundle(bundle_dir)), val.images)
-    projection = SearchProjection.fit(features, width)
+    projection = SearchProjection.fit(features, val.labels, width)
     if projection is None:  # features already narrow, or too few images to find their directions
         return None
     projection.save(bundle_dir)
