@@ -7,8 +7,15 @@ from shoplens.data.dataset import ImageDataset
 from shoplens.errors import BundleError
 from shoplens.inference import Predictor
 from shoplens.inference.predictor import l2_normalize
-from shoplens.inference.projection import MIN_FIT_SAMPLES, SEARCH_FILE, SearchProjection, load_projection
+from shoplens.inference.projection import (
+    MIN_FIT_SAMPLES,
+    MIN_PAIRS,
+    SEARCH_FILE,
+    SearchProjection,
+    load_projection,
+)
 from shoplens.models.bundle import BundleSpec, load_bundle
+from shoplens.training.ood_fit import PhotoSet
 from shoplens.training.pipeline import fit_search_projection
 from tests.support.bundles import bundle_at
 
@@ -83,6 +90,40 @@ def test_one_category_is_no_spread_to_whiten_against() -> None:
     np.testing.assert_array_equal(same.components, plain.components)
 
 
+def photos_of_products(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(n products' features of width 6, spread 1 every way; photos of them, moved by 2 along axes 0 and 1 as
+    lighting and backdrop move them, and by 0.1 every way)."""
+    rng = np.random.default_rng(seed)
+    products = rng.standard_normal((n, 6))
+    photos = products + 0.1 * rng.standard_normal((n, 6))
+    photos[:, :2] += 2.0 * rng.standard_normal((n, 2))
+    return products.astype(np.float32), photos.astype(np.float32)
+
+
+def own_product_nearest(photos: np.ndarray, products: np.ndarray) -> float:
+    """Share of photos whose nearest product by cosine is the one they show (row i of products)."""
+    sims = l2_normalize(photos) @ l2_normalize(products).T
+    return float((sims.argmax(axis=1) == np.arange(len(photos))).mean())
+
+
+def test_photo_product_pairs_whiten_what_photos_add_so_a_photo_finds_its_own_product() -> None:
+    products, photos = photos_of_products(MIN_FIT_SAMPLES)
+    whitened = SearchProjection.fit(products, width=16, pairs=(photos, products))
+    assert whitened is not None and whitened.width == 6
+    test_products, test_photos = photos_of_products(300, seed=1)
+    plain = own_product_nearest(test_photos - whitened.mean, test_products - whitened.mean)
+    found = own_product_nearest(whitened.apply(test_photos), whitened.apply(test_products))
+    assert plain < 0.3 and found > 0.8
+
+
+def test_too_few_or_mismatched_pairs() -> None:
+    products, photos = photos_of_products(MIN_FIT_SAMPLES)
+    few = MIN_PAIRS - 1
+    assert SearchProjection.fit(products, width=16, pairs=(photos[:few], products[:few])) is None
+    with pytest.raises(ValueError, match="pairs must be"):
+        SearchProjection.fit(products, width=16, pairs=(photos, products[:-1]))
+
+
 def test_a_projection_survives_the_bundle_folder_and_refuses_inconsistent_shapes(tmp_path) -> None:
     assert load_projection(tmp_path) is None
     projection = SearchProjection.fit(features_in_a_subspace(600, 40, 6), width=8)
@@ -117,6 +158,28 @@ def test_a_bundle_with_a_projection_searches_with_its_projected_features(tmp_pat
     assert projected.projection is not None
     narrowed = l2_normalize(projected.projection.apply(feats))
     np.testing.assert_allclose(vectors, l2_normalize(np.concatenate([narrowed, probs], axis=1)), atol=1e-6)
+
+
+def test_photos_of_validation_garments_are_paired_with_the_garment_each_shows(tmp_path) -> None:
+    bundle = tiny_bundle(tmp_path)
+    rng = np.random.default_rng(4)
+    x = rng.integers(0, 256, (MIN_FIT_SAMPLES + 88, 1, 28, 28), dtype=np.uint8)
+    val = ImageDataset(x, np.arange(len(x)) % 4, ["a", "b", "c", "d"])
+    sources = rng.permutation(len(x))[: MIN_PAIRS + 40]
+    no_cues = [{}] * len(sources)
+
+    def fitted(arrays: np.ndarray) -> np.ndarray:
+        photos = PhotoSet(arrays, no_cues, val.labels[sources], sources)
+        assert fit_search_projection(bundle.path, val, width=8, photos=photos) == 8
+        projection = load_projection(bundle.path)
+        assert projection is not None
+        return projection.components
+
+    assert fit_search_projection(bundle.path, val, width=8) == 8
+    by_category = load_projection(bundle.path).components
+    # photos that show their garment exactly add no spread: the projection is the categories' alone
+    np.testing.assert_allclose(fitted(x[sources]), by_category, rtol=1e-4, atol=1e-5)
+    assert not np.allclose(fitted(255 - x[sources]), by_category, atol=1e-3)
 
 
 def test_a_broken_or_mismatched_projection_is_a_bundle_error(tmp_path) -> None:

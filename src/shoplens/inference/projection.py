@@ -1,14 +1,16 @@
-"""A trained bundle's search projection: its features' principal directions, whitened within categories.
+"""A trained bundle's search projection: its features' principal directions, whitened for search.
 
 The default model's features are 192 numbers; joined to the 10 category probabilities they made 202-wide search
 vectors, 46 % more index and exact-search time than the 138 of the model before. Centred on the validation
 features' mean and projected on their first 128 principal directions (99.6 % of their variance), the vectors
-are 138 wide again. Whitened against the validation images' spread around their own category's mean, directions
-in which one category's images differ weigh less than those that tell categories apart: on the 10k demo
-catalogue same-category precision@10 went 0.904 -> 0.909 against the principal directions alone, and shop photos
-searching the test garments found their own garment among the first 10 for 45.5 % instead of 36.5 %
-(bench/catalog.py, bench/photos.py; docs/catalogue-studies.md). Fitted when a bundle is trained
-(shoplens.training), stored beside its weights; bundles without one search with their whole features.
+are 138 wide again. They are then whitened against two spreads, each counted alike: of the validation images
+around their own category's mean, and of photos of validation garments (the detector's calibration photos)
+from the garment each shows. Directions in which one category's images differ, or in which a photo's light and
+backdrop move it, weigh less than those that tell products apart. On the same bundle (bench/catalog.py,
+bench/photos.py; docs/catalogue-studies.md): shop photos find their own garment among their first 10 neighbours
+for 50.2 % instead of 36.5 %, same-category precision@10 of shop photos 0.829 instead of 0.819, of the 10k demo
+catalogue 0.908 instead of 0.904. Fitted when a bundle is trained (shoplens.training), stored beside its weights;
+bundles without one search with their whole features.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from shoplens.errors import BundleError
 SEARCH_FILE = "search.json"
 SEARCH_WIDTH = 128  # directions kept: features this wide or narrower are searched whole
 MIN_FIT_SAMPLES = 4 * SEARCH_WIDTH  # fewer validation images: no projection (its directions would be noise)
-WHITEN_SHRINK = 0.05  # share of the within-category covariance replaced by its mean variance
+WHITEN_SHRINK = 0.05  # share of the covariance whitened against that is replaced by its mean variance
+MIN_PAIRS = SEARCH_WIDTH  # fewer photo-product pairs: their spread is not used
 
 
 @dataclass(frozen=True)
@@ -52,23 +55,40 @@ class SearchProjection:
 
     @classmethod
     def fit(
-        cls, features: np.ndarray, labels: np.ndarray | None = None, width: int = SEARCH_WIDTH
+        cls,
+        features: np.ndarray,
+        labels: np.ndarray | None = None,
+        width: int = SEARCH_WIDTH,
+        pairs: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> SearchProjection | None:
-        """Features' first `width` principal directions, whitened against the spread within each category when
-        labels are given; None when there is nothing to narrow or whiten, or fewer than MIN_FIT_SAMPLES rows."""
+        """Features' first `width` principal directions, whitened against their spread within each category (with
+        labels) and between photos and the products they show (`pairs`: photos' and products' features, row by
+        row); None when there is nothing to narrow or whiten, or fewer than MIN_FIT_SAMPLES rows."""
         features = np.asarray(features, np.float64)
         if labels is not None and len(labels) != len(features):
             raise ValueError(f"{len(labels)} labels for {len(features)} rows of features")
+        if pairs is not None and (len(pairs) != 2 or np.shape(pairs[0]) != np.shape(pairs[1])):
+            raise ValueError("pairs must be two arrays of the same shape: photos' features, their products'")
         if features.ndim != 2 or len(features) < max(MIN_FIT_SAMPLES, width):
             return None
-        whiten = labels is not None and _categories(labels) >= 2
-        if features.shape[1] <= width and not whiten:
+        by_category = labels is not None and _categories(labels) >= 2
+        by_pairs = pairs is not None and len(pairs[0]) >= MIN_PAIRS
+        if features.shape[1] <= width and not (by_category or by_pairs):
             return None
         mean = features.mean(axis=0)
         _, _, vt = np.linalg.svd(features - mean, full_matrices=False)
         components = vt[:width].T
-        if whiten:
-            components = components @ _within_whitening((features - mean) @ components, np.asarray(labels))
+        spreads = []
+        if by_category:
+            _, _, centred = category_spread((features - mean) @ components, np.asarray(labels))
+            spreads.append(centred)
+        if by_pairs:
+            spreads.append((np.asarray(pairs[0], np.float64) - np.asarray(pairs[1], np.float64)) @ components)
+        covariances = [rows.T @ rows / len(rows) for rows in spreads]
+        covariances = [cov / np.trace(cov) for cov in covariances if np.trace(cov) > 0]
+        if covariances:  # each part counts alike, whatever its scale
+            whitening = inverse_sqrt(np.mean(covariances, axis=0), WHITEN_SHRINK)
+            components = components @ whitening.T
         return cls(mean.astype(np.float32), np.ascontiguousarray(components, np.float32))
 
     def to_dict(self) -> dict[str, Any]:
@@ -93,24 +113,21 @@ def _categories(labels: np.ndarray) -> int:
     return int((counts >= 2).sum())
 
 
-def _within_whitening(projected: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """(W, W) map that makes the spread of rows around their category's mean (nearly) the same every way.
+def category_spread(rows: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(the categories present, sorted; their centres (K, D); every row minus its own category's centre)."""
+    present = np.unique(labels)
+    centres = np.stack([rows[labels == k].mean(axis=0) for k in present])
+    return present, centres, rows - centres[np.searchsorted(present, labels)]
 
-    Directions in which images of one category differ (pose, shading) then weigh less in the cosine than those
-    that tell categories apart. The covariance is shrunk towards its mean variance (WHITEN_SHRINK) so that
-    directions in which the categories barely vary are not blown up.
+
+def inverse_sqrt(cov: np.ndarray, shrinkage: float) -> np.ndarray:
+    """W with ||W x||² the Mahalanobis length of x under cov shrunk towards its mean variance by `shrinkage`.
+
+    The shrinkage keeps directions in which the rows barely vary from being blown up.
     """
-    centred = np.concatenate(
-        [projected[labels == c] - projected[labels == c].mean(axis=0) for c in np.unique(labels)]
-    )
-    within = centred.T @ centred / len(centred)
-    level = float(np.trace(within)) / len(within)
-    if level <= 0:  # no spread within any category: nothing to whiten against
-        return np.eye(len(within))
-    values, vectors = np.linalg.eigh(
-        (1 - WHITEN_SHRINK) * within + WHITEN_SHRINK * level * np.eye(len(within))
-    )
-    return vectors @ np.diag(np.clip(values, 1e-12 * level, None) ** -0.5) @ vectors.T * np.sqrt(level)
+    cov = (1 - shrinkage) * cov + shrinkage * np.trace(cov) / len(cov) * np.eye(len(cov))
+    values, vectors = np.linalg.eigh(cov)
+    return (vectors / np.sqrt(np.maximum(values, 1e-12))).T
 
 
 def load_projection(bundle_dir: str | Path, features: int | None = None) -> SearchProjection | None:

@@ -18,6 +18,7 @@ from shoplens.imaging import PreprocessConfig, decode_image, read_image
 from shoplens.imaging.photo import CUE_NAMES
 from shoplens.inference.ood import MODEL_FEATURES, OodDetector
 from shoplens.inference.predictor import Predictor
+from shoplens.inference.projection import category_spread, inverse_sqrt
 from shoplens.models.bundle import METRICS, BundleSpec, load_bundle, read_bundle_spec, write_json
 from shoplens.training.card import write_model_card
 from shoplens.training.ood_boost import averaged, booster, out_of_bag
@@ -42,13 +43,15 @@ class PhotoSet:
     arrays: np.ndarray
     cues: list[dict[str, float]]
     labels: np.ndarray
+    sources: np.ndarray | None = None  # the garment each photo shows, as a position in the images rendered
 
     def __len__(self) -> int:
         return len(self.labels)
 
     def subset(self, index: np.ndarray) -> PhotoSet:
         """The photos at the given positions."""
-        return PhotoSet(self.arrays[index], [self.cues[i] for i in index], self.labels[index])
+        sources = None if self.sources is None else self.sources[index]
+        return PhotoSet(self.arrays[index], [self.cues[i] for i in index], self.labels[index], sources)
 
 
 def model_outputs(
@@ -90,7 +93,8 @@ def product_photos(
         else render_photo(images[i, 0], rng, sides=CALIBRATION_SIDES).encode()
         for j, i in enumerate(pick)
     ]
-    return read_photos(photos, preprocess, labels[pick])
+    read = read_photos(photos, preprocess, labels[pick])
+    return PhotoSet(read.arrays, read.cues, read.labels, pick)
 
 
 def _png(plane: np.ndarray) -> bytes:
@@ -107,14 +111,9 @@ def class_geometry(
 
     Classes without photos here (a small validation split) get no centre.
     """
-    present = np.array([k for k in range(num_classes) if (labels == k).any()])
-    centres = np.stack([embeddings[labels == k].mean(axis=0) for k in present])
-    centred = embeddings - centres[np.searchsorted(present, labels)]
+    _, centres, centred = category_spread(embeddings, labels)
     cov = centred.T @ centred / max(len(embeddings) - num_classes, 1)
-    cov = (1 - SHRINKAGE) * cov + SHRINKAGE * np.trace(cov) / len(cov) * np.eye(len(cov))
-    values, vectors = np.linalg.eigh(cov)
-    whitening = (vectors / np.sqrt(np.maximum(values, 1e-12))).T
-    return centres, whitening
+    return centres, inverse_sqrt(cov, SHRINKAGE)
 
 
 def fit_detector(
@@ -226,14 +225,21 @@ def _paired_bags(n_products: int, n_outliers: int, bags: int, rng: np.random.Gen
 
 
 def fit_bundle_detector(
-    bundle_dir: str | os.PathLike, val: ImageDataset, n: int = CALIBRATION_PHOTOS, seed: int = 0
+    bundle_dir: str | os.PathLike,
+    val: ImageDataset,
+    n: int = CALIBRATION_PHOTOS,
+    seed: int = 0,
+    photos: tuple[PhotoSet, PhotoSet] | None = None,
 ) -> dict[str, float]:
     """Fit a saved bundle's detector on photos of its validation garments and synthetic non-products, store it.
 
-    Returns what it measured out of bag (flagged share, false-flag share, AUROC).
+    `photos` are calibration_photos' (product photos, non-products) when already read. Returns what it measured
+    out of bag (flagged share, false-flag share, AUROC).
     """
     predictor = Predictor(load_bundle(bundle_dir))
-    products, outliers = calibration_photos(val.images, val.labels, predictor.bundle.preprocess, n, seed)
+    products, outliers = photos or calibration_photos(
+        val.images, val.labels, predictor.bundle.preprocess, n, seed
+    )
     detector, held_out = fit_detector(predictor, products, outliers, seed=seed)
     detector.save(bundle_dir)
     return held_out

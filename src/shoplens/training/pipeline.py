@@ -20,7 +20,14 @@ from shoplens.models.bundle import load_bundle, save_bundle
 from shoplens.training.distributed import Dist, from_env
 from shoplens.training.evaluate import calibrate, evaluate_bundle
 from shoplens.training.loop import train_model
-from shoplens.training.ood_fit import MIN_PHOTOS, fit_bundle_detector, model_outputs
+from shoplens.training.ood_fit import (
+    CALIBRATION_PHOTOS,
+    MIN_PHOTOS,
+    PhotoSet,
+    calibration_photos,
+    fit_bundle_detector,
+    model_outputs,
+)
 from shoplens.training.presets import TrainConfig
 from shoplens.training.small_data import adapt_to_data, thin_classes
 
@@ -119,12 +126,13 @@ def run_training(
         "warnings": warnings,
         "review_rule": cal.review_rule,
     }
-    extra["search_width"] = fit_search_projection(output, val)
-    if (
-        preprocess.reader == "photo" and len(val) >= MIN_PHOTOS
-    ):  # "not a product": from validation garments' photos
+    photos = None
+    if preprocess.reader == "photo" and len(val) >= MIN_PHOTOS:  # validation garments' photos, read once
+        photos = calibration_photos(val.images, val.labels, preprocess, CALIBRATION_PHOTOS, cfg.seed)
+    extra["search_width"] = fit_search_projection(output, val, photos=photos[0] if photos else None)
+    if photos is not None:  # "not a product": from those photos and synthetic non-products
         extra["ood_held_out"] = {
-            k: round(v, 4) for k, v in fit_bundle_detector(output, val, seed=cfg.seed).items()
+            k: round(v, 4) for k, v in fit_bundle_detector(output, val, seed=cfg.seed, photos=photos).items()
         }
     elif preprocess.reader == "photo":
         warnings.append(
@@ -136,13 +144,21 @@ def run_training(
 
 
 def fit_search_projection(
-    bundle_dir: str | os.PathLike, val: ImageDataset, width: int = SEARCH_WIDTH
+    bundle_dir: str | os.PathLike,
+    val: ImageDataset,
+    width: int = SEARCH_WIDTH,
+    photos: PhotoSet | None = None,
 ) -> int | None:
-    """Fit a saved bundle's search projection on its validation features and store it; its width, or None."""
+    """Fit a saved bundle's search projection on its validation features (and on `photos` of validation garments,
+    each against the garment it shows) and store it; its width, or None."""
     if not len(val):
         return None
-    _, features = model_outputs(Predictor(load_bundle(bundle_dir)), val.images)
-    projection = SearchProjection.fit(features, val.labels, width)
+    predictor = Predictor(load_bundle(bundle_dir))
+    _, features = model_outputs(predictor, val.images)
+    pairs = None
+    if photos is not None and photos.sources is not None:
+        pairs = (model_outputs(predictor, photos.arrays)[1], features[photos.sources])
+    projection = SearchProjection.fit(features, val.labels, width, pairs)
     if projection is None:  # features already narrow, or too few images to find their directions
         return None
     projection.save(bundle_dir)
