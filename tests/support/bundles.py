@@ -12,6 +12,7 @@ import torch
 from PIL import Image
 from torch import nn
 
+from shoplens.data import ImageDataset
 from shoplens.data.fashion_mnist import CLASS_NAMES
 from shoplens.imaging import PreprocessConfig
 from shoplens.imaging.preprocess import images_to_batch, normalize
@@ -117,3 +118,35 @@ def add_detector(bundle_dir: Path, dim: int = 128, classes: int = 10) -> None:
         threshold=0.5,
         review=0.3,
     ).save(bundle_dir)
+
+
+def garments(n: int) -> ImageDataset:
+    """Light blobs on black, sized like Fashion-MNIST, classes in turn."""
+    rng = np.random.default_rng(0)
+    images = np.zeros((n, 1, 28, 28), np.uint8)
+    for img in images:
+        top, left = rng.integers(2, 8, 2)
+        img[0, top : top + rng.integers(12, 20), left : left + rng.integers(10, 18)] = rng.integers(80, 255)
+    return ImageDataset(images, np.arange(n) % 10, list(CLASS_NAMES))
+
+
+def bundle_of_garment_folder(tmp_path: Path, per_class: int = 6) -> Path:
+    """A photo-reading bundle (version v1 under tmp_path/models) whose training data is a folder of garments.
+
+    Class sub-folders c0..c9 of light-on-black PNGs; half of its pool is its validation split.
+    """
+    data = garments(10 * per_class)
+    names = [f"c{k}" for k in range(10)]
+    for i, (img, label) in enumerate(zip(data.images, data.labels, strict=True)):
+        folder = tmp_path / "photos" / names[label]
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(img[0]).save(folder / f"{i}.png")
+    return make_bundle(
+        tmp_path / "models",
+        "v1",
+        seed=0,
+        preprocess=PHOTO_PRE,
+        labels=names,
+        train_config={"seed": 0, "val_fraction": 0.5},
+        data={"kind": "folder", "path": str(tmp_path / "photos"), "test_fraction": 0.2},
+    )

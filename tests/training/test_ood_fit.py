@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,8 +11,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from shoplens.cli import app
-from shoplens.data import ImageDataset, stratified_split
-from shoplens.data.fashion_mnist import CLASS_NAMES
+from shoplens.data import stratified_split
 from shoplens.errors import BundleError
 from shoplens.imaging import decode_image
 from shoplens.inference import Predictor
@@ -35,17 +33,7 @@ from shoplens.training.ood_fit import (
     refit_bundle_detector,
     validation_split,
 )
-from tests.support.bundles import PHOTO_PRE, make_bundle
-
-
-def garments(n: int) -> ImageDataset:
-    """Light blobs on black, sized like Fashion-MNIST, classes in turn."""
-    rng = np.random.default_rng(0)
-    images = np.zeros((n, 1, 28, 28), np.uint8)
-    for img in images:
-        top, left = rng.integers(2, 8, 2)
-        img[0, top : top + rng.integers(12, 20), left : left + rng.integers(10, 18)] = rng.integers(80, 255)
-    return ImageDataset(images, np.arange(n) % 10, list(CLASS_NAMES))
+from tests.support.bundles import PHOTO_PRE, bundle_of_garment_folder, garments, make_bundle
 
 
 def test_calibration_photos_are_read_as_classify_reads_them(tmp_path) -> None:
@@ -119,28 +107,6 @@ def test_a_detector_fitted_on_too_few_photos_flags_nothing_or_refuses(tmp_path) 
     few = products.subset(np.arange(MIN_PHOTOS - 1))
     with pytest.raises(ValueError, match=f"at least {MIN_PHOTOS} product photos"):
         fit_detector(predictor, few, outliers)
-
-
-def bundle_of_garment_folder(tmp_path: Path, per_class: int = 6) -> Path:
-    """A photo-reading bundle (version v1 under tmp_path/models) whose training data is a folder of garments.
-
-    Class sub-folders c0..c9 of light-on-black PNGs; half of its pool is its validation split.
-    """
-    data = garments(10 * per_class)
-    names = [f"c{k}" for k in range(10)]
-    for i, (img, label) in enumerate(zip(data.images, data.labels, strict=True)):
-        folder = tmp_path / "photos" / names[label]
-        folder.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(img[0]).save(folder / f"{i}.png")
-    return make_bundle(
-        tmp_path / "models",
-        "v1",
-        seed=0,
-        preprocess=PHOTO_PRE,
-        labels=names,
-        train_config={"seed": 0, "val_fraction": 0.5},
-        data={"kind": "folder", "path": str(tmp_path / "photos"), "test_fraction": 0.2},
-    )
 
 
 def test_refit_fits_again_on_the_bundles_own_validation_split(tmp_path) -> None:

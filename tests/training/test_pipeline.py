@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
-import pytest
+import json
+from pathlib import Path
 
+import pytest
+from typer.testing import CliRunner
+
+from shoplens.cli import app
 from shoplens.data.source import DataSource
+from shoplens.errors import BundleError
+from shoplens.inference.projection import MIN_PAIRS, load_projection
+from shoplens.models.bundle import read_bundle_spec
+from shoplens.training.card import PHOTO_BENCHMARK
 from shoplens.training.ood_fit import MIN_PHOTOS
-from shoplens.training.pipeline import run_training
+from shoplens.training.pipeline import CHECKPOINTS, refit_bundle_search, run_training
 from shoplens.training.presets import preset_config
+from tests.support.bundles import bundle_of_garment_folder
 
 
 @pytest.mark.parametrize("val_fraction", [0.0, 0.2])
@@ -27,3 +37,46 @@ def test_the_detector_is_fitted_when_validation_can_hold_it_and_its_absence_is_w
     else:
         assert (bundle / "ood.json").is_file() and set(metrics["extra"]["ood_held_out"]) >= {"ood_auroc"}
         assert warned == []
+
+
+def with_evaluation(path: Path) -> Path:
+    """The bundle at path with a metrics.json, a training checkpoint and a photo benchmark record."""
+    (path / "metrics.json").write_text(
+        json.dumps({"accuracy": 0.5, "extra": {"epochs": 3, "search_width": None}})
+    )
+    (path / CHECKPOINTS).mkdir()
+    (path / CHECKPOINTS / "last.pt").write_bytes(b"weights")
+    (path / PHOTO_BENCHMARK).write_text("{}")
+    return path
+
+
+@pytest.mark.slow
+def test_refit_search_writes_a_new_version_and_leaves_the_old_one_as_it_was(tmp_path) -> None:
+    old = with_evaluation(bundle_of_garment_folder(tmp_path, per_class=130))  # 520 validation garments
+    before = {p.name: p.read_bytes() for p in old.iterdir() if p.is_file()}
+    new = old.parent / "v1-search"
+    width = refit_bundle_search(old, new, n=MIN_PAIRS + 12)
+    assert width is not None and width == load_projection(new).width
+    assert {p.name: p.read_bytes() for p in old.iterdir() if p.is_file()} == before  # its vectors stay valid
+    spec = read_bundle_spec(new)
+    assert spec.version == "v1-search" and spec.config["created"] > read_bundle_spec(old).config["created"]
+    assert spec.metrics["extra"] == {"epochs": 3, "search_width": width, "search_refitted_from": "v1"}
+    assert not (new / CHECKPOINTS).exists() and not (new / PHOTO_BENCHMARK).exists()
+    assert sorted(p.name for p in old.parent.iterdir()) == ["v1", "v1-search"]  # nothing left half-built
+    with pytest.raises(BundleError, match="already exists"):
+        refit_bundle_search(old, new)
+    with pytest.raises(BundleError, match="not a version name"):
+        refit_bundle_search(old, old.parent / ".hidden")
+
+
+@pytest.mark.slow
+def test_refit_search_from_the_command_line(tmp_path) -> None:
+    old = bundle_of_garment_folder(tmp_path, per_class=130)
+    runner = CliRunner()
+    models = ["--models-dir", str(tmp_path / "models")]
+    done = runner.invoke(app, ["models", "refit-search", "v1", "--as", "v2", *models])
+    assert done.exit_code == 0, done.output
+    assert "v2: a copy of v1" in done.output and "reindex --version v2" in " ".join(done.output.split())
+    assert (old.parent / "v2" / "search.json").is_file()
+    missing = runner.invoke(app, ["models", "refit-search", "v9", *models])
+    assert missing.exit_code != 0 and "no version 'v9'" in missing.output

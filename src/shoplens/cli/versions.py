@@ -80,3 +80,31 @@ def models_refit_detector(
         f"{version}: detector refitted; on its held-out photos {held['ood_flagged']:.1%} of non-products flagged, "
         f"{held['ood_false_flag']:.1%} of products falsely flagged, AUROC {held['ood_auroc']:.3f}"
     )
+
+
+@models_app.command("refit-search")
+@friendly_errors
+@with_settings(MODEL)
+def models_refit_search(
+    version: Annotated[str, typer.Argument(help="The version whose search projection is fitted again.")],
+    settings: Settings,
+    as_version: Annotated[
+        str | None, typer.Option("--as", help="Name of the new version (default: VERSION-search).")
+    ] = None,
+    data_dir: Annotated[
+        str | None, typer.Option("--data-dir", help="Where the training data is now, if it moved.")
+    ] = None,
+) -> None:
+    """Copy a version, its search projection fitted again with today's fitter, as a new version (not activated)."""
+    from shoplens.training.pipeline import refit_bundle_search
+
+    path = _store(settings).path_of(version)
+    new = as_version or f"{version}-search"
+    width = refit_bundle_search(path, path.parent / new, data_dir)
+    fitted = (
+        f"its search projection {width} wide" if width else "no search projection (too few validation images)"
+    )
+    out.print(
+        f"{new}: a copy of {version} with {fitted}; to search with it: shoplens models activate {new}, "
+        f"then shoplens reindex --version {new}"
+    )

@@ -4,19 +4,33 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 from collections.abc import Collection
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from shoplens.data import stratified_split
 from shoplens.data.dataset import ImageDataset
 from shoplens.data.source import DataSource, load_data
 from shoplens.data.stream import in_memory
+from shoplens.errors import BundleError
 from shoplens.imaging import PreprocessConfig
 from shoplens.inference.predictor import Predictor
-from shoplens.inference.projection import SEARCH_WIDTH, SearchProjection
-from shoplens.models.bundle import load_bundle, save_bundle
+from shoplens.inference.projection import SEARCH_FILE, SEARCH_WIDTH, SearchProjection
+from shoplens.inference.store import VERSION_PATTERN
+from shoplens.models.bundle import (
+    CONFIG,
+    METRICS,
+    load_bundle,
+    read_bundle_spec,
+    read_config,
+    save_bundle,
+    write_json,
+)
+from shoplens.training.card import PHOTO_BENCHMARK, write_model_card
 from shoplens.training.distributed import Dist, from_env
 from shoplens.training.evaluate import calibrate, evaluate_bundle
 from shoplens.training.loop import train_model
@@ -27,10 +41,13 @@ from shoplens.training.ood_fit import (
     calibration_photos,
     fit_bundle_detector,
     model_outputs,
+    product_photos,
+    validation_split,
 )
 from shoplens.training.presets import TrainConfig
 from shoplens.training.small_data import adapt_to_data, thin_classes
 
+CHECKPOINTS = "checkpoints"  # the folder of a bundle its training checkpoints are written to
 log = logging.getLogger(__name__)
 __all__ = ["DataSource", "default_output", "load_data", "preprocess_for", "run_training"]
 
@@ -83,7 +100,7 @@ def run_training(
         train,
         val,
         preprocess,
-        checkpoint_dir=output / "checkpoints",
+        checkpoint_dir=output / CHECKPOINTS,
         resume=resume,
         progress=progress and dist.main,
         dist=dist,
@@ -163,3 +180,54 @@ def fit_search_projection(
         return None
     projection.save(bundle_dir)
     return projection.width
+
+
+def refit_bundle_search(
+    bundle_dir: str | os.PathLike,
+    output: str | os.PathLike,
+    data_dir: str | os.PathLike | None = None,
+    verify: bool = True,
+    n: int = CALIBRATION_PHOTOS,
+) -> int | None:
+    """Copy a trained bundle to `output`, a new version, with its search projection fitted again by today's fitter
+    on its own validation split (and photos of it, for a photo-reading bundle); the new projection's width, or None.
+
+    A new version, because a catalogue indexed with a version keeps the vectors it stored: changing that version's
+    projection in place would search them with queries projected otherwise. The copy is built in a hidden folder
+    beside `output` (no store lists it) and renamed at the end.
+    """
+    spec = read_bundle_spec(bundle_dir)
+    output = Path(output)
+    if not VERSION_PATTERN.match(output.name):
+        raise BundleError(f"{output.name!r} is not a version name (letters, digits, '.', '_' and '-')")
+    if output.exists():
+        raise BundleError(f"{output} already exists: name another version")
+    val, seed = validation_split(spec, data_dir, verify)
+    staging = output.parent / f".{output.name}.partial"
+    shutil.rmtree(staging, ignore_errors=True)
+    # neither its checkpoints nor its photo benchmark, whose search numbers were measured with the old projection
+    shutil.copytree(spec.path, staging, ignore=shutil.ignore_patterns(CHECKPOINTS, PHOTO_BENCHMARK))
+    try:
+        config = read_config(staging)
+        config.update(version=output.name, created=datetime.now(UTC).isoformat())
+        write_json(staging / CONFIG, config)
+        (staging / SEARCH_FILE).unlink(missing_ok=True)
+        photos = None
+        if spec.preprocess.reader == "photo" and len(val) >= MIN_PHOTOS:
+            photos = product_photos(val.images, val.labels, spec.preprocess, n, np.random.default_rng(seed))
+        width = fit_search_projection(staging, val, photos=photos)
+        if spec.metrics:
+            extra = {
+                **spec.metrics.get("extra", {}),
+                "search_width": width,
+                "search_refitted_from": spec.version,
+            }
+            write_json(staging / METRICS, {**spec.metrics, "extra": extra})
+        os.rename(staging, output)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    copied = read_bundle_spec(output)
+    if copied.metrics and "macro_f1" in copied.metrics:
+        write_model_card(copied, copied.metrics)
+    return width
