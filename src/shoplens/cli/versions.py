@@ -61,15 +61,19 @@ def _store(settings: Settings) -> ModelStore:
     return ModelStore(settings.models_dir, settings.model_name, model_loader())
 
 
+# where a refit finds the version's training data, when it moved since training
+DataDir = Annotated[
+    str | None, typer.Option("--data-dir", help="Where the training data is now, if it moved.")
+]
+
+
 @models_app.command("refit-detector")
 @friendly_errors
 @with_settings(MODEL)
 def models_refit_detector(
     version: Annotated[str, typer.Argument(help="The version whose not-a-product detector is fitted again.")],
     settings: Settings,
-    data_dir: Annotated[
-        str | None, typer.Option("--data-dir", help="Where the training data is now, if it moved.")
-    ] = None,
+    data_dir: DataDir = None,
 ) -> None:
     """Fit a version's "not a product" detector again with today's photo reader (its model is left as it is)."""
     from shoplens.training.ood_fit import refit_bundle_detector
@@ -91,9 +95,7 @@ def models_refit_search(
     as_version: Annotated[
         str | None, typer.Option("--as", help="Name of the new version (default: VERSION-search).")
     ] = None,
-    data_dir: Annotated[
-        str | None, typer.Option("--data-dir", help="Where the training data is now, if it moved.")
-    ] = None,
+    data_dir: DataDir = None,
 ) -> None:
     """Copy a version, its search projection fitted again with today's fitter, as a new version (not activated)."""
     from shoplens.training.pipeline import refit_bundle_search
