@@ -42,6 +42,7 @@ def test_card_quotes_detector_and_recorded_photo_benchmark(tmp_path: Path) -> No
         "ood_false_flag": 0.132,
         "ood_auroc": 0.921,
         "shop_precision_at_10": 0.812,
+        "shop_retrieval": {"precision_at_10": 0.812, "source_at_10": 0.502},
         "counts": {"shop": 1000, "light_on_dark": 300, "non_product": 500},
         "command": "python bench/photos.py --bundle X",
     }
@@ -52,3 +53,7 @@ def test_card_quotes_detector_and_recorded_photo_benchmark(tmp_path: Path) -> No
     assert "| shop-photo top-1 (varied garments, backgrounds, sizes, JPEG) | 73.1 % |" in card
     assert "| shop photos falsely flagged | 13.2 % |" in card and "on 1800 rendered photos" in card
     assert "| shop photos searching the test catalogue: same category in the first 10 | 81.2 % |" in card
+    assert (
+        "| shop photos searching the test catalogue: the very garment shown in the first 10 | 50.2 % |"
+        in card
+    )

@@ -303,6 +303,7 @@ def record_in_bundle(bundle_dir: str | os.PathLike, payload: dict[str, Any]) -> 
     )
     record = {
         **{k: payload.get(k) for k in keys},
+        "shop_source_at_10": (payload.get("shop_retrieval") or {}).get(f"source_at_{RETRIEVAL_K}"),
         "photos": sum(payload.get("counts", {}).values()),
         "counts": payload.get("counts", {}),
         "command": payload.get("command"),

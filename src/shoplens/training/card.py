@@ -71,6 +71,12 @@ def _shop_photos(bundle: BundleSpec) -> str:
             if r.get("shop_precision_at_10") is not None
             else ""
         )
+        + (
+            f"\n| shop photos searching the test catalogue: the very garment shown in the first 10 | "
+            f"{_pct(r['shop_source_at_10'])} |"
+            if r.get("shop_source_at_10") is not None
+            else ""
+        )
     )
 
 
