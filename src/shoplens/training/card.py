@@ -10,6 +10,7 @@ from shoplens.models.bundle import CARD, BundleSpec
 from shoplens.training.metrics import describe_estimate
 
 PHOTO_BENCHMARK = "photo_benchmark.json"  # written into the bundle by bench/photos.py
+_SEARCH_ROWS = (("shop_precision_at_10", "same category"), ("shop_source_at_10", "the very garment shown"))
 
 
 def _pct(value: Any) -> str:
@@ -65,17 +66,10 @@ def _shop_photos(bundle: BundleSpec) -> str:
         f"| non-product photos flagged `not_recognised` | {_pct(r.get('ood_flagged'))} |\n"
         f"| shop photos falsely flagged | {_pct(r.get('ood_false_flag'))} |\n"
         f"| not-a-product AUROC | {r.get('ood_auroc', float('nan')):.3f} |"
-        + (
-            f"\n| shop photos searching the test catalogue: same category in the first 10 | "
-            f"{_pct(r['shop_precision_at_10'])} |"
-            if r.get("shop_precision_at_10") is not None
-            else ""
-        )
-        + (
-            f"\n| shop photos searching the test catalogue: the very garment shown in the first 10 | "
-            f"{_pct(r['shop_source_at_10'])} |"
-            if r.get("shop_source_at_10") is not None
-            else ""
+        + "".join(
+            f"\n| shop photos searching the test catalogue: {what} in the first 10 | {_pct(r[key])} |"
+            for key, what in _SEARCH_ROWS
+            if r.get(key) is not None  # records of older runs lack them
         )
     )
 

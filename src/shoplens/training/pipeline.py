@@ -214,6 +214,8 @@ def refit_bundle_search(
         (staging / SEARCH_FILE).unlink(missing_ok=True)
         photos = None
         if spec.preprocess.reader == "photo" and len(val) >= MIN_PHOTOS:
+            # calibration_photos(..., seed) draws its product photos first from this generator: the same photos
+            # training fitted on, without reading the non-products
             photos = product_photos(val.images, val.labels, spec.preprocess, n, np.random.default_rng(seed))
         width = fit_search_projection(staging, val, photos=photos)
         if spec.metrics:
