@@ -10,7 +10,7 @@ import pytest
 from shoplens.errors import BundleError
 from shoplens.inference import load_predictor
 from shoplens.inference.calibrate import Candidate, calibrate, candidate_runtimes, choose_session
-from shoplens.inference.cpu import cpu_flags, has_amx_bf16, has_vnni, inference_flags
+from shoplens.inference.cpu import cpu_flags, has_amx_bf16, has_bf16_dot, has_vnni, inference_flags
 from shoplens.inference.export import export_onnx
 from shoplens.inference.openvino_session import OpenVinoSession
 from shoplens.inference.session import open_onnx
@@ -114,6 +114,13 @@ def test_candidates_follow_the_cpu(exported, tmp_path):
     flags = cpu_flags(str(cpuinfo))
     assert has_vnni(flags) and has_amx_bf16(flags) and not has_vnni(frozenset({"avx2"}))
     assert inference_flags(flags) == ["avx2", "avx512f", "avx512_vnni", "amx_tile", "amx_bf16"]
+
+
+def test_bf16_dot_products_come_from_avx512_bf16_or_amx():
+    zen5 = frozenset({"avx2", "avx512f", "avx512_vnni", "avx512_bf16"})  # AMD EPYC: no AMX, native bf16
+    assert has_bf16_dot(zen5) and not has_amx_bf16(zen5)
+    assert has_bf16_dot(AMX_XEON)
+    assert not has_bf16_dot(frozenset({"avx2", "fma", "avx512f", "avx512_vnni"}))  # bf16 would be emulated
 
 
 def test_openvino_names_a_missing_int8_model(exported):

@@ -141,9 +141,9 @@ def test_autocast_dtype_follows_the_precision_and_the_hardware(monkeypatch):
     cpu = torch.device("cpu")
     assert autocast_dtype("fp32", cpu) is None
     assert autocast_dtype("bf16", cpu) is torch.bfloat16
-    monkeypatch.setattr(loop, "has_amx_bf16", lambda: True)
+    monkeypatch.setattr(loop, "has_bf16_dot", lambda: True)
     assert autocast_dtype("auto", cpu) is torch.bfloat16
-    monkeypatch.setattr(loop, "has_amx_bf16", lambda: False)
+    monkeypatch.setattr(loop, "has_bf16_dot", lambda: False)
     assert autocast_dtype("auto", cpu) is None
 
 

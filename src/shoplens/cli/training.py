@@ -99,7 +99,7 @@ def train(
     precision: Annotated[
         Precision | None,
         typer.Option(
-            help="The forward pass in bf16 (autocast); auto: where the CPU has AMX or the GPU bf16."
+            help="The forward pass in bf16 (autocast); auto: where the CPU (AVX-512 BF16, AMX) or GPU multiplies bf16."
         ),
     ] = None,
     output: Annotated[

@@ -49,3 +49,9 @@ def has_amx_bf16(flags: frozenset[str] | None = None) -> bool:
     """AMX tiles with bf16 matrix multiplies (Sapphire Rapids and later)."""
     have = cpu_flags() if flags is None else flags
     return "amx_bf16" in have
+
+
+def has_bf16_dot(flags: frozenset[str] | None = None) -> bool:
+    """bf16 dot products in hardware: AVX-512 BF16 (AMD Zen 4 and later, Intel Cooper Lake) or AMX."""
+    have = cpu_flags() if flags is None else flags
+    return bool({"avx512_bf16", "amx_bf16"} & have)

@@ -22,7 +22,7 @@ from shoplens.files import write_atomic
 from shoplens.imaging import PreprocessConfig
 from shoplens.imaging.augment import augment_batch
 from shoplens.imaging.preprocess import normalize_affine
-from shoplens.inference.cpu import has_amx_bf16
+from shoplens.inference.cpu import has_bf16_dot
 from shoplens.inference.devices import torch_device
 from shoplens.inference.predictor import forward
 from shoplens.inference.torch_session import TorchSession
@@ -118,7 +118,7 @@ def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
         return torch.bfloat16
     if precision != "auto":
         return None
-    fast = torch.cuda.is_bf16_supported() if device.type == "cuda" else has_amx_bf16()
+    fast = torch.cuda.is_bf16_supported() if device.type == "cuda" else has_bf16_dot()
     return torch.bfloat16 if fast else None
 
 

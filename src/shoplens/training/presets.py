@@ -49,7 +49,7 @@ class TrainConfig:
     loader_workers: int = 2  # processes decoding a streamed folder or manifest
     device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: CUDA when torch can use it (inference/devices.py)
     # bf16: the forward pass under autocast (weights, gradients and losses stay fp32); auto: bf16 where the device
-    # multiplies bf16 in hardware (AMX on a CPU, a GPU that supports it), else fp32 (loop.autocast_dtype)
+    # multiplies bf16 in hardware (a CPU's AVX-512 BF16 or AMX, a GPU that supports it), else fp32 (loop.autocast_dtype)
     precision: Literal["auto", "fp32", "bf16"] = "fp32"
     review_target_accuracy: float = 0.98
 
