@@ -15,9 +15,11 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def machine_info() -> dict:
-    """CPU model, cores, memory and library versions of this machine."""
+    """CPU model and precision-relevant flags, cores, memory and library versions of this machine."""
     import numpy
     import torch
+
+    from shoplens.inference.cpu import inference_flags
 
     cpu = platform.processor() or ""
     try:
@@ -33,6 +35,7 @@ def machine_info() -> dict:
     return {
         "cpu": cpu,
         "cores": os.cpu_count(),
+        "cpu_flags": inference_flags(),  # what decides the precisions that pay (AVX-512, VNNI, bf16, AMX)
         "memory_gib": mem,
         "python": sys.version.split()[0],
         "torch": torch.__version__,

@@ -5,8 +5,8 @@
 
 Writes bench/results/inference.json and bench/results/inference.png. Inputs are normalised float32 batches (the
 Predictor's normalisation is not timed); ONNX models are exported to a temporary folder, never into a bundle.
-The machine record names the CPU flags that decide which precision pays (AVX2, AVX-512, VNNI, AMX); OpenVINO runs
-FP32 everywhere and bf16 too where the CPU has AMX.
+The machine record (as in every bench file) names the CPU flags that decide which precision pays (AVX2, AVX-512,
+VNNI, bf16, AMX); OpenVINO runs FP32 everywhere and bf16 too where the CPU has AMX.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from torch import nn
 
 from shoplens.errors import BundleError
 from shoplens.inference.benchmark import count_macs, sgemm_peak, theoretical_peak, time_session
-from shoplens.inference.cpu import has_amx_bf16, inference_flags
+from shoplens.inference.cpu import has_amx_bf16
 from shoplens.inference.export import export_model_onnx
 from shoplens.inference.onnx_session import OrtSession
 from shoplens.inference.openvino_session import OpenVinoSession
@@ -225,7 +225,6 @@ def main() -> None:
         r["peak_fraction_sgemm"] = round(r["gmac_per_second"] / peak["measured_sgemm"]["gmac_per_second"], 4)
     machine = {
         **machine_info(),
-        "cpu_flags": inference_flags(),
         "onnxruntime": onnxruntime.__version__,
         "openvino": openvino.__version__,
         "tensorflow": tf_info,
