@@ -32,6 +32,16 @@ def test_card_without_detector_or_photo_numbers_says_so(tmp_path: Path) -> None:
     assert f"python bench/photos.py --bundle {bundle}" in card
 
 
+def test_card_says_how_the_training_ran(tmp_path: Path) -> None:
+    bundle = _evaluated(tmp_path)
+    extra = {**METRICS["extra"], "epochs": 8, "train_seconds": 77.9, "precision": "bf16"}
+    write_model_card(read_bundle_spec(bundle), {**METRICS, "extra": extra})
+    card = (bundle / "README.md").read_text()
+    assert "` (8 epochs in 78 s, forward passes in bf16).\n" in card
+    write_model_card(read_bundle_spec(bundle), METRICS)  # an older metrics.json without them
+    assert "forward passes" not in (bundle / "README.md").read_text()
+
+
 def test_card_quotes_detector_and_recorded_photo_benchmark(tmp_path: Path) -> None:
     bundle = _evaluated(tmp_path)
     add_detector(bundle)

@@ -74,6 +74,17 @@ def _shop_photos(bundle: BundleSpec) -> str:
     )
 
 
+def _training_run(metrics: dict[str, Any]) -> str:
+    """How long the training ran and in which precision, where metrics.json records it ('' where not)."""
+    extra = metrics.get("extra", {})
+    parts = []
+    if extra.get("epochs") and extra.get("train_seconds") is not None:
+        parts.append(f"{extra['epochs']} epochs in {float(extra['train_seconds']):.0f} s")
+    if extra.get("precision"):
+        parts.append(f"forward passes in {extra['precision']}")
+    return f" ({', '.join(parts)})" if parts else ""
+
+
 def write_model_card(bundle: BundleSpec, metrics: dict[str, Any]) -> None:
     """Data, metrics, intended use and limitations of the bundle, as Markdown."""
     cfg = bundle.config
@@ -85,9 +96,10 @@ def write_model_card(bundle: BundleSpec, metrics: dict[str, Any]) -> None:
         f"| {name} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | {m['support']} |"
         for name, m in ((n, per_class[n]) for n in metrics.get("labels", per_class) if n in per_class)
     )
+    trained = f"trained with preset `{tc.get('preset')}`{_training_run(metrics)}"
     text = f"""# {bundle.name} {bundle.version}
 
-ShopLens product-category classifier: `{cfg["architecture"]}`, trained with preset `{tc.get("preset")}`.
+ShopLens product-category classifier: `{cfg["architecture"]}`, {trained}.
 
 ## Data
 - Training data: `{data.get("source", "?")}` (checksum `{data.get("checksum", "?")[:16]}…`),
