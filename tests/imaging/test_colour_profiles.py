@@ -1,4 +1,4 @@
-"""Colour profiles: photos whose embedded ICC profile is not sRGB (Display P3, a press's CMYK) decode to sRGB
+"""Colour profiles: photos whose embedded ICC profile is not sRGB (Display P3, a press's CMYK, a grey) decode to sRGB
 values, checked against the colour science rather than against Little CMS; other profiles leave the pixels."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import pytest
 from PIL import Image, ImageCms
 
 from shoplens.imaging import ACCEPTED_FORMATS, decode_image
-from tests.support.images import DISPLAY_P3, cmyk_icc_profile, encode
+from tests.support.images import DISPLAY_P3, cmyk_icc_profile, encode, grey_icc_profile
 
 
 def _p3_to_srgb(rgb: tuple[int, int, int]) -> np.ndarray:
@@ -42,6 +42,30 @@ def test_srgb_or_unusable_profiles_leave_the_pixels_and_transparency_as_they_are
     assert converted[3] == 77 and np.abs(np.subtract(converted[:3], _p3_to_srgb((200, 100, 100)))).max() <= 3
     grey = decode_image(encode(Image.new("L", (4, 4), 90), "PNG", icc_profile=DISPLAY_P3))
     assert (grey.mode, grey.getpixel((0, 0))) == ("L", 90)  # an RGB profile on grey pixels is not applied
+
+
+def _srgb_encoded(luminance: np.ndarray) -> np.ndarray:
+    """8-bit sRGB values of linear luminances 0..1."""
+    return 255 * np.where(luminance <= 0.0031308, 12.92 * luminance, 1.055 * luminance ** (1 / 2.4) - 0.055)
+
+
+@pytest.mark.parametrize(("fmt", "mode"), [("PNG", "L"), ("JPEG", "L"), ("PNG", "LA")])
+def test_a_grey_photo_is_read_by_its_grey_profile(fmt: str, mode: str) -> None:
+    levels = np.repeat(np.arange(0, 256, 17, dtype=np.uint8), 8)[None].repeat(8, axis=0)  # 16 flat steps
+    photo = Image.fromarray(levels)
+    if mode == "LA":
+        photo = Image.merge("LA", (photo, Image.new("L", photo.size, 77)))
+    params = {"quality": 100} if fmt == "JPEG" else {}
+    linear = grey_icc_profile("Linear grey (test)", gamma=1.0)  # stored values are luminance itself
+    decoded = decode_image(encode(photo, fmt, icc_profile=linear, **params))
+    assert decoded.mode == mode
+    got = np.asarray(decoded.getchannel("L"), dtype=float)[4, 4::8]
+    want = _srgb_encoded(levels[0, ::8] / 255)  # mid-grey 136 shows as 193: lighter than its number
+    assert np.abs(got - want).max() <= 2, (got, want)
+    if mode == "LA":
+        assert decoded.getchannel("A").getextrema() == (77, 77)
+    plain = decode_image(encode(photo, fmt, **params))  # without a profile the numbers are sRGB's
+    assert np.abs(np.asarray(plain.getchannel("L"), dtype=float)[4, 4::8] - levels[0, ::8]).max() <= 1
 
 
 def _ink_lab(ink: tuple[int, int, int, int]) -> tuple[float, float, float]:

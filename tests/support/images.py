@@ -179,6 +179,12 @@ def rgb_icc_profile(name: str, red: tuple, green: tuple, blue: tuple, gamma: flo
     )
 
 
+def grey_icc_profile(name: str, gamma: float) -> bytes:
+    """A minimal ICC v2 grey display profile: one gamma curve from the stored value to luminance."""
+    curve = b"curv" + bytes(4) + struct.pack(">IH", 1, round(gamma * 256)) + bytes(2)
+    return _icc_profile(b"mntrGRAYXYZ ", name, [(b"kTRC", curve)])
+
+
 def cmyk_icc_profile(
     name: str, lab: Callable[[tuple[int, int, int, int]], tuple[float, float, float]]
 ) -> bytes:
