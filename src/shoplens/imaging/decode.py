@@ -20,6 +20,7 @@ from shoplens.errors import (
     ImageTooLargeError,
     UnsupportedFormatError,
 )
+from shoplens.imaging.nclx import nclx_to_srgb
 
 
 def _register_heif() -> bool:
@@ -310,9 +311,11 @@ def _in_srgb(img: Image.Image) -> Image.Image:
     as sRGB: a phone's Display P3 photo read as its raw numbers would look duller and name colours wrongly, a
     print shop's CMYK photo converted without its profile would glare (full cyan ink as (0, 255, 255)), and a
     black-and-white photo saved with a press's grey profile (Photoshop's "Dot Gain 20%") would read lighter than
-    a viewer shows it.
+    a viewer shows it. A HEIC photo may describe its colour by numbers instead (`nclx`): see `nclx_to_srgb`.
     """
     icc = img.info.get("icc_profile")
+    if not icc and isinstance(nclx := img.info.get("nclx_profile"), dict):  # HEIC's colour by numbers
+        return nclx_to_srgb(img, nclx) or img
     if not icc or img.mode not in ("RGB", "RGBA", "CMYK", "L", "LA"):
         return img
     if img.mode in ("L", "LA"):
