@@ -1,5 +1,6 @@
 """What a decoded image holds: the first frame of an animation (a HEIC's primary image), EXIF orientation
-applied, modes normalised, metadata dropped, transparency flattened, and JPEGs decoded reduced but upright.
+applied, modes normalised, metadata dropped, transparency flattened, and JPEGs decoded reduced (HEIC and AVIF shrunk
+after decoding) but upright.
 Colour profiles: test_colour_profiles.py."""
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from PIL import Image
 
 from shoplens.errors import ImageTooLargeError
 from shoplens.imaging import ACCEPTED_FORMATS, IMAGE_SUFFIXES, decode_image, flatten_alpha
-from tests.support.images import encode, gradient
+from tests.support.images import DISPLAY_P3, encode, gradient
 
 
 @pytest.mark.parametrize("fmt", ["GIF", "WEBP", "AVIF"])
@@ -196,6 +197,31 @@ def test_a_large_jpeg_decodes_reduced_but_never_below_at_least() -> None:
     small = np.asarray(reduced, np.float32)
     assert np.abs(small - whole).mean() < 8 and np.corrcoef(small.ravel(), whole.ravel())[0, 1] > 0.98
     assert decode_image(encode(photo, "PNG"), at_least=224).size == (2000, 1500)  # other formats: whole
+
+
+@pytest.mark.parametrize("fmt", [f for f in ("HEIF", "AVIF") if f in ACCEPTED_FORMATS])
+def test_a_phone_photo_without_reduced_decoding_is_shrunk_upright_before_its_colour_is_converted(
+    fmt: str,
+) -> None:
+    photo = Image.new("RGB", (1200, 900), (200, 100, 100))
+    photo.paste((40, 160, 90), (0, 0, 1200, 450))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored turned: the upright photo is 900 wide
+    if fmt == "HEIF":
+        photo.info["icc_profile"] = DISPLAY_P3  # pillow-heif takes the profile from the image
+        data = encode(photo, fmt, quality=-1, exif=exif.tobytes())
+    else:
+        data = encode(photo, fmt, quality=100, icc_profile=DISPLAY_P3, exif=exif.tobytes())
+    whole = decode_image(data)
+    assert whole.size == (900, 1200)
+    small = decode_image(data, at_least=224)
+    assert small.size == (225, 300)  # 1/4, upright: 1/5 would leave 180 columns
+    assert decode_image(data, at_least=500).size == (900, 1200)  # no whole factor keeps 500: as it is
+    for point in ((56, 10), (170, 290)):  # each half's colour converted from P3 as in the whole decode
+        got, want = small.getpixel(point), whole.getpixel((point[0] * 4, point[1] * 4))
+        assert np.abs(np.subtract(got, want)).max() <= 2, (point, got, want)
+    assert small.getpixel((56, 150))[0] > 210  # (216, 93, 97): converted, not the file's (200, 100, 100)
+    assert small.getpixel((170, 150))[1] > small.getpixel((170, 150))[0]  # the stored top is on the right
 
 
 def test_a_reduced_jpeg_is_still_turned_upright() -> None:

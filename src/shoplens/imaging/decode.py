@@ -41,6 +41,9 @@ ACCEPTED_FORMATS: tuple[str, ...] = (
     + (("AVIF",) if features.check("avif") else ())
     + (("HEIF",) if _register_heif() else ())
 )
+# Formats whose codecs cannot decode at a reduced scale: with `at_least` they are shrunk right after decoding,
+# before their colour is converted (HEVC and AV1 phone photos: 12 megapixels whatever the reader needs)
+_WHOLE_ONLY = frozenset({"HEIF", "AVIF"})
 DEFAULT_MAX_PIXELS = 40_000_000
 DEFAULT_MAX_FRAMES = 100
 DEFAULT_MAX_BYTES = 50 * 2**20
@@ -139,7 +142,8 @@ def decode_image(
     The size the header declares is checked before any pixel is decoded: at most max_pixels, and neither
     side more than max_aspect times the other. With `at_least`, a JPEG is decoded at the smallest of the
     codec's scales (1/2, 1/4, 1/8) that keeps both sides at least that long: a 12-megapixel photo read for
-    a 224-pixel working copy costs a fraction of its full decode. Other formats always decode whole.
+    a 224-pixel working copy costs a fraction of its full decode. A HEIC or AVIF decodes whole, then is shrunk
+    by the same rule (any whole factor up to 8) before its colour is converted. Other formats decode whole.
     """
     fmt = sniff_format(data)
     if fmt is None:
@@ -164,7 +168,8 @@ def decode_image(
                     opened.draft(opened.mode, (at_least, at_least))  # never below at_least on either side
                 opened.load()
                 _turn_upright(opened)
-                return _plain_copy(_in_srgb(opened))
+                reduced = _reduced(opened, at_least) if at_least is not None and fmt in _WHOLE_ONLY else opened
+                return _plain_copy(_in_srgb(reduced))  # a reduced copy is converted faster
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageTooLargeError(f"image has too many pixels: {exc}") from exc
     except _DECODE_ERRORS as exc:
@@ -295,6 +300,15 @@ def _webp_canvas_size(data: bytes) -> tuple[int, int] | None:
         bits = int.from_bytes(data[21:25], "little")
         return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
     return None
+
+
+def _reduced(img: Image.Image, at_least: int) -> Image.Image:
+    """img shrunk by the largest whole factor up to 8 that keeps both sides at least `at_least` long (img itself
+    when there is none), as JPEG's reduced decode would give it; the file's colour description kept."""
+    factor = min(8, min(img.size) // max(at_least, 1))
+    if factor < 2 or img.mode not in STANDARD_MODES:
+        return img
+    return img.reduce(factor)
 
 
 def _turn_upright(img: Image.Image) -> None:
