@@ -28,8 +28,8 @@ from shoplens.db.catalog import Embedding, IngestRow, Product, ProductImage
 from shoplens.errors import ShopLensError
 from shoplens.imaging import decode_image
 from shoplens.inference.store import ModelStore
-from tests.support.bundles import NAME
-from tests.support.images import write_folder
+from tests.support.bundles import NAME, PHOTO_PRE, add_detector, make_bundle
+from tests.support.images import checkerboard, encode, product_photo, write_folder
 
 ray = pytest.importorskip("ray")
 pytestmark = pytest.mark.slow  # a Ray start and its actor pools take tens of seconds on two cores
@@ -127,6 +127,39 @@ def test_ingest_and_reindex_on_ray(local_ray: None, catalog: Catalog, tmp_path: 
     with catalog.sessions() as s:
         versions = s.execute(select(Embedding.model_version, func.count()).group_by(Embedding.model_version))
         assert dict(versions.all()) == {"v1": 12, "v2": 12}
+
+
+def test_ray_jobs_tell_products_from_other_pictures_as_the_local_engine_does(
+    local_ray: None, catalog: Catalog, models_root: Path, tmp_path: Path
+) -> None:
+    from shoplens.catalog.ray_jobs import ingest_outcomes_ray
+
+    add_detector(make_bundle(models_root, "v3", seed=3, preprocess=PHOTO_PRE))  # flags the checkerboard
+    (models_root / NAME / "ACTIVE").write_text("v3\n")
+    root = tmp_path / "photos"
+    (root / "Coat").mkdir(parents=True)
+    (root / "Coat" / "good.png").write_bytes(encode(product_photo()))
+    (root / "Coat" / "odd.png").write_bytes(encode(checkerboard()))
+    model = ModelStore(models_root, NAME).load("v3")
+    classify_batch(model, classify_sources(root), tmp_path / "local.parquet")
+    classify_batch(model, classify_sources(root), tmp_path / "ray.parquet", engine="ray", workers=2)
+    a = pq.read_table(tmp_path / "local.parquet").to_pandas().set_index("key").sort_index()
+    b = pq.read_table(tmp_path / "ray.parquet").to_pandas().set_index("key").sort_index()
+    assert a.loc["Coat/odd.png", "status"] == "not_recognised" != a.loc["Coat/good.png", "status"]
+    assert list(a["status"]) == list(b["status"])
+    np.testing.assert_allclose(a["ood_score"], b["ood_score"], atol=1e-5)  # as /v1/classify scores them
+
+    job = BulkIngest(catalog, FetchPolicy(), batch_size=4)
+    engine = ingest_outcomes_ray(catalog, workers=2, blur_faces=False, max_bytes=job.max_bytes, write_batch=4)
+    assert (
+        job.run(
+            "folder", root, rows_from_folder(root, "acme", catalog.categories()), "acme", engine=engine
+        ).done
+        == 2
+    )
+    with catalog.sessions() as s:
+        flags = dict(s.execute(select(Product.sku, ProductImage.quality_flags).join(ProductImage)).all())
+    assert ["not_a_product" in f for _, f in sorted(flags.items())] == [False, True]  # good, odd
 
 
 def catalog_image(catalog: Catalog) -> str:

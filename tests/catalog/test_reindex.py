@@ -1,5 +1,6 @@
 """Re-embedding with a new model version: the index switches atomically and search keeps answering meanwhile
-(faiss files and Milvus collections), at the new version's own vector width."""
+(faiss files and Milvus collections), at the new version's own vector width; each image's category and "not a
+product" flag follow the version switched to, back and forth."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from shoplens.catalog.ingest import IngestItem, ProductIn
+from shoplens.catalog.queries import qa_summary
 from shoplens.catalog.reindex import reindex
 from shoplens.catalog.service import Catalog
 from shoplens.data.dataset import ImageDataset
@@ -19,8 +21,8 @@ from shoplens.db.catalog import Embedding, ProductImage
 from shoplens.inference.projection import MIN_FIT_SAMPLES
 from shoplens.inference.store import ModelStore
 from shoplens.training.pipeline import fit_search_projection
-from tests.support.bundles import DIM, NAME
-from tests.support.images import photos, png
+from tests.support.bundles import DIM, NAME, PHOTO_PRE, add_detector, make_bundle
+from tests.support.images import checkerboard, encode, photos, png, product_photo
 from tests.support.vectors import vector_backends
 
 PHOTOS = photos(12, seed=31)
@@ -96,3 +98,44 @@ def test_a_version_with_a_search_projection_gets_an_index_of_its_projected_width
     assert model.version == "v2" and emb.shape == (1, 8 + len(CLASS_NAMES)) != (1, DIM)
     _, ids = catalog.space.index("v2", emb.shape[1]).search(emb, 1)
     assert int(ids[0][0]) == out[3].image_ids[0]  # each photo still finds itself first
+
+
+def test_each_image_takes_the_not_a_product_flag_of_the_version_switched_to(
+    catalog: Catalog, models_root: Path
+) -> None:
+    add_detector(make_bundle(models_root, "v3", seed=3, preprocess=PHOTO_PRE))  # flags the checkerboard
+    out = catalog.ingestor().ingest(
+        [
+            IngestItem("good", ProductIn("m", "good", "Coat", category="Coat"), [encode(product_photo())]),
+            IngestItem("odd", ProductIn("m", "odd", "Board", category="Coat"), [encode(checkerboard())]),
+        ]
+    )
+    good, odd = (o.image_ids[0] for o in out)
+
+    def stored() -> dict[int, tuple[list[str], str | None, str | None]]:
+        with catalog.sessions() as s:
+            rows = s.execute(
+                select(
+                    ProductImage.id,
+                    ProductImage.quality_flags,
+                    ProductImage.model_version,
+                    ProductImage.predicted_category,
+                )
+            )
+            return {i: (sorted(f for f in flags.split(",") if f), v, c) for i, flags, v, c in rows}
+
+    before = stored()
+    assert "not_a_product" not in before[odd][0]  # v1 has no detector
+    assert reindex(catalog, "v3").embedded == 2
+    after = stored()
+    assert after[odd][0] == sorted([*before[odd][0], "not_a_product"]) and after[odd][1] == "v3"
+    assert after[good][0] == before[good][0] and after[good][1] == "v3"
+    with catalog.sessions() as s:
+        assert qa_summary(s)["flags"]["not_a_product"]["count"] == 1  # what the console's QA lists
+
+    back = reindex(catalog, "v1")  # v1's embeddings are kept; the model runs again for the rest
+    assert (back.version, back.embedded) == ("v1", 2)
+    assert stored() == before
+    with catalog.sessions() as s:
+        assert s.scalar(select(func.count()).where(Embedding.model_version == "v1")) == 2
+        assert qa_summary(s)["flags"]["not_a_product"]["count"] == 0

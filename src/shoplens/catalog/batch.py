@@ -19,8 +19,9 @@ from typing import Any
 import numpy as np
 
 from shoplens.errors import DataFormatError, DataNotFoundError, ShopLensError
-from shoplens.imaging import IMAGE_SUFFIXES, PreprocessConfig, decode_image, images_to_batch
+from shoplens.imaging import IMAGE_SUFFIXES, PreprocessConfig, decode_image, read_image
 from shoplens.imaging.decode import DEFAULT_MAX_BYTES
+from shoplens.imaging.photo import CUE_NAMES
 from shoplens.imaging.quality import QualityConfig
 from shoplens.inference.store import LoadedModel
 
@@ -130,16 +131,35 @@ def decode_stage(
     max_bytes: int = DEFAULT_MAX_BYTES,
     reader: Callable[[str, int], bytes] = read_bytes,
 ) -> Batch:
-    """Read (with `reader`), safely decode and preprocess each image: adds `input` (N, C, H, W) uint8, `error`."""
+    """Read (with `reader`), safely decode and preprocess each image: adds `input` (N, C, H, W) uint8, the photo
+    reader's `cues` (see cue_rows) and `error`."""
     inputs = np.zeros((len(batch["key"]), pre.in_chans, *pre.size), np.uint8)
+    cues = cue_rows(len(batch["key"]))
     errors = np.full(len(batch["key"]), "", object)
     for i, location in enumerate(batch["image"]):
         try:
             image = decode_image(reader(str(location), max_bytes), max_pixels=max_pixels)
-            inputs[i] = images_to_batch([image], pre)[0]
+            inputs[i], cues[i] = _read(image, pre)
         except (OSError, ValueError, ShopLensError) as e:
             errors[i] = f"{location}: {e}"
-    return {**batch, "input": inputs, "error": errors}
+    return {**batch, "input": inputs, "cues": cues, "error": errors}
+
+
+def cue_rows(n: int) -> np.ndarray:
+    """Room for n images' photo cues as a float array (one column per CUE_NAMES entry), NaN where none: the
+    "not a product" detector needs them after the model has run, wherever the image was read."""
+    return np.full((n, len(CUE_NAMES)), np.nan, np.float32)
+
+
+def cue_maps(rows: np.ndarray) -> list[dict[str, float] | None]:
+    """cue_rows' rows as the cue mappings Predictor.predictions takes (None where an image has none)."""
+    return [None if np.isnan(r).all() else dict(zip(CUE_NAMES, r.tolist())) for r in rows]
+
+
+def _read(image: Any, pre: PreprocessConfig) -> tuple[np.ndarray, np.ndarray]:
+    """An image as the model's input and its cues as one row of cue_rows."""
+    array, cues = read_image(image, pre)
+    return array, np.array([cues.get(name, np.nan) for name in CUE_NAMES], np.float32)
 
 
 def prepare_stage(
@@ -147,12 +167,13 @@ def prepare_stage(
 ) -> Batch:
     """Ingestion's per-image work before the model: read, make safe (decode, blur), measure, hash, preprocess.
 
-    Adds `prepared` (the pickled result the catalogue writer stores), `input` and `error`.
+    Adds `prepared` (the pickled result the catalogue writer stores), `input`, `cues` and `error`.
     """
     from shoplens.catalog.ingest import prepare
 
     n = len(batch["key"])
     inputs = np.zeros((n, pre.in_chans, *pre.size), np.uint8)
+    cues = cue_rows(n)
     prepared = np.full(n, b"", object)
     errors = np.full(n, "", object)
     for i, location in enumerate(batch["image"]):
@@ -161,11 +182,11 @@ def prepare_stage(
             continue
         try:
             p = prepare(read_bytes(str(location), max_bytes), blur, max_pixels, quality)
-            inputs[i] = images_to_batch([p.image], pre)[0]
+            inputs[i], cues[i] = _read(p.image, pre)
             prepared[i] = pickle.dumps(p)
         except (OSError, ValueError, ShopLensError) as e:
             errors[i] = f"{location}: {e}"
-    return {**batch, "prepared": prepared, "input": inputs, "error": errors}
+    return {**batch, "prepared": prepared, "input": inputs, "cues": cues, "error": errors}
 
 
 class ModelStage:
@@ -184,13 +205,18 @@ class ModelStage:
         return stage
 
     def __call__(self, batch: Batch) -> Batch:
-        """The batch with `probs` (N, K) and `vector` (N, D + K) added."""
+        """The batch with `probs` (N, K), `vector` (N, D + K), `status` and `ood_score` (NaN: none) added, as
+        /v1/classify would answer for each image."""
         probs, features = self.predictor.run(np.ascontiguousarray(batch["input"]))
-        rest = {k: v for k, v in batch.items() if k != "input"}  # the pixels are not needed downstream
+        cues = cue_maps(batch["cues"]) if "cues" in batch else None
+        seen = self.predictor.predictions(probs, features, cues)
+        rest = {k: v for k, v in batch.items() if k not in ("input", "cues")}  # not needed downstream
         return {
             **rest,
             "probs": probs.astype(np.float32),
             "vector": self.predictor.search_vectors(probs, features),
+            "status": np.array([p.status for p in seen], object),
+            "ood_score": np.array([np.nan if p.ood_score is None else p.ood_score for p in seen], np.float32),
         }
 
 
@@ -222,6 +248,8 @@ class PredictionsFile:
                 "image": pa.array(batch["image"].astype(str)),
                 "label": pa.array(labels, pa.string(), mask=~ok),
                 "confidence": pa.array(probs[np.arange(len(ok)), top], pa.float32(), mask=~ok),
+                "status": pa.array(batch["status"].astype(str), pa.string(), mask=~ok),
+                "ood_score": pa.array(batch["ood_score"], pa.float32(), mask=~ok | np.isnan(batch["ood_score"])),
                 "probabilities": _vectors(probs, failed),
                 "embedding": _vectors(np.asarray(batch["vector"], np.float32), failed),
                 "model_version": pa.array([self.version] * len(ok)),

@@ -33,6 +33,7 @@ from shoplens.catalog.batch import (
 from shoplens.catalog.colours import replace_attributes
 from shoplens.catalog.ingest import IngestItem, Ingestor, ItemOutcome
 from shoplens.catalog.recognise import is_mismatch, recognitions
+from shoplens.catalog.reindex import Seen, pending
 from shoplens.catalog.service import Catalog
 from shoplens.catalog.storage import LocalImageStore
 from shoplens.db.catalog import Embedding
@@ -194,29 +195,26 @@ def _write_batch(
         images: list[Any], _read: object = None, /
     ) -> tuple[LoadedModel, np.ndarray, np.ndarray, list[str]]:  # read on Ray already
         rows_of = [position[id(im)] for im in images]
-        probs = batch["probs"][rows_of]
-        statuses = [
-            model.predictor.prediction(p).status for p in probs
-        ]  # no photo cues on Ray: review rule only
-        return model, probs, batch["vector"][rows_of], statuses
+        return model, batch["probs"][rows_of], batch["vector"][rows_of], list(batch["status"][rows_of])
 
     ingestor.ingest_prepared(items, prepared, outcomes, computed)
     return [outcomes[k] for k in keys]
 
 
-def embed_pending_ray(catalog: Catalog, workers: int) -> Callable[..., dict[int, tuple[str, float, bool]]]:
-    """A reindex embedder: every image lacking an embedding of the model, embedded on Ray, stored here."""
+def embed_pending_ray(catalog: Catalog, workers: int) -> Callable[..., dict[int, Seen]]:
+    """A reindex embedder: every image lacking an embedding of the model (`stale`: and every image whose stored
+    category another version gave), run on Ray, stored here."""
 
     def embed(
-        _catalog: Catalog, model: LoadedModel, progress: Callable[[int], None] | None = None
-    ) -> dict[int, tuple[str, float, bool]]:
-        from shoplens.catalog.reindex import pending
-
-        rows = pending(catalog, model.version, limit=None)
-        declared = {image_id: category for image_id, _, category in rows}
+        _catalog: Catalog,
+        model: LoadedModel,
+        progress: Callable[[int], None] | None = None,
+        stale: bool = False,
+    ) -> dict[int, Seen]:
+        rows = {r.image_id: r for r in pending(catalog, model.version, limit=None, stale=stale)}
         table = {
-            "key": np.array([image_id for image_id, _, _ in rows], np.int64),
-            "image": np.array([sha for _, sha, _ in rows], object),
+            "key": np.array(list(rows), np.int64),
+            "image": np.array([r.sha256 for r in rows.values()], object),
         }
         store_root = str(catalog.store.root)  # type: ignore[attr-defined]
         reader = functools.partial(_read_stored, store_root)
@@ -224,7 +222,7 @@ def embed_pending_ray(catalog: Catalog, workers: int) -> Callable[..., dict[int,
             decode_stage, pre=model.preprocess, max_pixels=catalog.config.max_pixels, reader=reader
         )
         labels = list(model.predictor.bundle.labels)
-        done: dict[int, tuple[str, float, bool]] = {}
+        done: dict[int, Seen] = {}
         for batch in run_pipeline(table, stage, model, workers):
             ok = [i for i, e in enumerate(batch["error"]) if not e]
             seen = recognitions(model, batch["probs"][ok], batch["vector"][ok])
@@ -233,11 +231,12 @@ def embed_pending_ray(catalog: Catalog, workers: int) -> Callable[..., dict[int,
                 session.add_all(
                     Embedding(image_id=i, model_version=model.version, vector=r.vector)
                     for i, r in zip(ids, seen)
+                    if not rows[i].embedded
                 )
                 replace_attributes(session, model, ids, batch["vector"][ok])
             for i, row, r in zip(ids, ok, seen):
-                mismatch = is_mismatch(batch["probs"][row], labels, declared[i], catalog.config.mismatch)
-                done[i] = (r.category, r.confidence, mismatch)
+                mismatch = is_mismatch(batch["probs"][row], labels, rows[i].declared, catalog.config.mismatch)
+                done[i] = Seen(r.category, r.confidence, mismatch, str(batch["status"][row]))
             if progress:
                 progress(len(batch["key"]))
         return done

@@ -1,6 +1,9 @@
 """Re-embed the catalogue with another model version and switch search to it atomically.
 
-Each image re-embedded also gets the new model's attributes (an image–text backbone's; none for other models).
+Each image re-embedded also gets the new model's attributes (an image–text backbone's; none for other models), and
+at the switch its category, confidence, mismatch flag and "not a product" flag as the new model sees it. An image
+that already has the version's embedding (a switch back to an earlier version) keeps that embedding and is run
+through the model again for the rest.
 
 Searches keep using the old version's index (and model) until the switch; images ingested meanwhile are
 picked up by a final catch-up pass before it.
@@ -8,13 +11,16 @@ picked up by a final catch-up pass before it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import exists, or_, select, update
 from sqlalchemy.orm import aliased
 
 from shoplens.catalog.colours import replace_attributes
+from shoplens.catalog.ingest import image_flags
+from shoplens.catalog.queries import NOT_A_PRODUCT
 from shoplens.catalog.recognise import is_mismatch, recognitions, search_dim, search_vectors
 from shoplens.catalog.service import Catalog, NoModelError
 from shoplens.db.catalog import Embedding, Product, ProductImage
@@ -32,43 +38,104 @@ class ReindexSummary:
     indexed: int
 
 
-def pending(catalog: Catalog, version: str, limit: int | None) -> list[tuple[int, str, str | None]]:
-    """(image id, content id, declared category) of images with no embedding from `version` yet."""
+class Seen(NamedTuple):
+    """What a model version says about one catalogue image, stored on the image at the switch."""
+
+    category: str
+    confidence: float
+    mismatch: bool
+    status: str  # recognised, needs_review or not_recognised (flagged not_a_product)
+
+
+class Pending(NamedTuple):
+    """An image a reindex runs through the model."""
+
+    image_id: int
+    sha256: str
+    declared: str | None
+    embedded: bool  # it already has the version's embedding (kept as it is)
+
+
+def pending(
+    catalog: Catalog, version: str, limit: int | None, after: int = 0, stale: bool = False
+) -> list[Pending]:
+    """Images with no embedding from `version` yet (`stale`: also those whose stored category another version
+    gave), by id after `after`."""
     emb = aliased(Embedding)
     has = exists().where(emb.image_id == ProductImage.id, emb.model_version == version)
+    needed = or_(~has, ProductImage.model_version.is_distinct_from(version)) if stale else ~has
     with catalog.sessions() as session:
         rows = session.execute(
-            select(ProductImage.id, ProductImage.sha256, Product.declared_category)
+            select(ProductImage.id, ProductImage.sha256, Product.declared_category, has)
             .join(Product)
-            .where(~has)
+            .where(needed, ProductImage.id > after)
             .order_by(ProductImage.id)
             .limit(limit)
         ).all()
-    return [tuple(r) for r in rows]  # type: ignore[misc]
+    return [Pending(*r) for r in rows]
 
 
 def embed_pending(
-    catalog: Catalog, model: LoadedModel, batch: int = 512, progress: Callable[[int], None] | None = None
-) -> dict[int, tuple[str, float, bool]]:
-    """Embed every image lacking a `model` embedding; their new (prediction, confidence, mismatch) by image id."""
+    catalog: Catalog,
+    model: LoadedModel,
+    batch: int = 512,
+    progress: Callable[[int], None] | None = None,
+    stale: bool = False,
+) -> dict[int, Seen]:
+    """Embed every image lacking a `model` embedding (`stale`: and run the model again on those whose stored
+    category another version gave); what it sees in each, by image id."""
     labels = list(model.predictor.bundle.labels)
     cfg = catalog.config.mismatch
-    predictions: dict[int, tuple[str, float, bool]] = {}
-    while rows := pending(catalog, model.version, batch):
-        images = [decode_image(catalog.store.open(sha)) for _, sha, _ in rows]
-        probs, vectors, _ = search_vectors(model, images)
+    predictions: dict[int, Seen] = {}
+    after = 0
+    while rows := pending(catalog, model.version, batch, after, stale):
+        images = [decode_image(catalog.store.open(r.sha256)) for r in rows]
+        probs, vectors, statuses = search_vectors(model, images)
         seen = recognitions(model, probs, vectors)
         with catalog.sessions.begin() as session:
             session.add_all(
-                Embedding(image_id=i, model_version=model.version, vector=r.vector)
-                for (i, _, _), r in zip(rows, seen)
+                Embedding(image_id=r.image_id, model_version=model.version, vector=s.vector)
+                for r, s in zip(rows, seen)
+                if not r.embedded
             )
-            replace_attributes(session, model, [i for i, _, _ in rows], vectors)
-        for (image_id, _, declared), p, r in zip(rows, probs, seen):
-            predictions[image_id] = (r.category, r.confidence, is_mismatch(p, labels, declared, cfg))
+            replace_attributes(session, model, [r.image_id for r in rows], vectors)
+        for r, p, s, status in zip(rows, probs, seen, statuses):
+            predictions[r.image_id] = Seen(
+                s.category, s.confidence, is_mismatch(p, labels, r.declared, cfg), status
+            )
+        after = rows[-1].image_id
         if progress:
             progress(len(rows))
     return predictions
+
+
+def store_predictions(catalog: Catalog, version: str, predictions: dict[int, Seen], chunk: int = 500) -> None:
+    """Write what `version` sees in each image onto it, in one transaction: category, confidence, mismatch, and
+    the not_a_product flag among its quality flags."""
+    ids = sorted(predictions)
+    with catalog.sessions.begin() as session:
+        for start in range(0, len(ids), chunk):
+            part = ids[start : start + chunk]
+            query = select(ProductImage.id, ProductImage.quality_flags).where(ProductImage.id.in_(part))
+            flags: dict[int, str] = dict(session.execute(query).all())  # type: ignore[arg-type]
+            for image_id in part:
+                seen = predictions[image_id]
+                session.execute(
+                    update(ProductImage)
+                    .where(ProductImage.id == image_id)
+                    .values(
+                        predicted_category=seen.category,
+                        confidence=seen.confidence,
+                        mismatch=seen.mismatch,
+                        model_version=version,
+                        quality_flags=",".join(image_flags(_quality(flags.get(image_id)), seen.status)),
+                    )
+                )
+
+
+def _quality(flags: str | None) -> Sequence[str]:
+    """An image's stored flags less the model's not_a_product (the flags its photo's quality gave)."""
+    return [f for f in (flags or "").split(",") if f and f != NOT_A_PRODUCT]
 
 
 def reindex(
@@ -76,7 +143,7 @@ def reindex(
     version: str | None = None,
     method: str | None = None,
     progress: Callable[[int], None] | None = None,
-    embedder: Callable[..., dict[int, tuple[str, float, bool]]] | None = None,
+    embedder: Callable[..., dict[int, Seen]] | None = None,
 ) -> ReindexSummary:
     """Embed all images with `version` (default: the model store's active one), build its index, switch to it.
 
@@ -88,17 +155,11 @@ def reindex(
         raise NoModelError("no active model version to reindex with")
     model = catalog.models.load(version)
     previous = catalog.space.active_version()
-    predictions = embedder(catalog, model, progress=progress)
+    predictions = embedder(catalog, model, progress=progress, stale=True)
     dim = search_dim(model)  # from the bundle's recorded widths: nothing is run to learn it
     index = catalog.space.build(version, dim, method)
     predictions.update(embedder(catalog, model, progress=progress))  # images that arrived meanwhile
-    with catalog.sessions.begin() as session:
-        for image_id, (label, conf, mismatch) in predictions.items():
-            session.execute(
-                update(ProductImage)
-                .where(ProductImage.id == image_id)
-                .values(predicted_category=label, confidence=conf, mismatch=mismatch, model_version=version)
-            )
+    store_predictions(catalog, version, predictions)
     index = catalog.space.index(version, dim)  # in line with every embedding stored so far
     catalog.space.activate(version)
     return ReindexSummary(version, previous, len(predictions), len(index))
