@@ -35,6 +35,10 @@ def test_demo_catalog_then_qa_and_reindex(models_root: Path, fmnist_dir: Path, t
     assert qa.exit_code == 0 and json.loads(qa.stdout)["products"] == 50
     r = runner.invoke(app, ["reindex", "--version", "v2", *opts])
     assert r.exit_code == 0 and "search now uses v2 (was v1)" in r.output and "50 vectors indexed" in r.output
+    r = runner.invoke(app, ["reindex", "--version", "v2", *opts])  # nothing new: no image runs again
+    assert r.exit_code == 0 and "0 images embedded" in r.output
+    r = runner.invoke(app, ["reindex", "--version", "v2", "--refresh", *opts])
+    assert r.exit_code == 0 and "50 images embedded" in r.output and "50 vectors indexed" in r.output
     r = runner.invoke(app, ["catalog", "sweep", *opts])
     assert r.exit_code == 0 and "removed 0 orphan" in r.output
 

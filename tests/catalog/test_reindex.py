@@ -139,3 +139,30 @@ def test_each_image_takes_the_not_a_product_flag_of_the_version_switched_to(
     with catalog.sessions() as s:
         assert s.scalar(select(func.count()).where(Embedding.model_version == "v1")) == 2
         assert qa_summary(s)["flags"]["not_a_product"]["count"] == 0
+
+
+def test_refresh_runs_the_model_again_after_a_versions_detector_changed_in_place(
+    catalog: Catalog, models_root: Path
+) -> None:
+    v3 = make_bundle(models_root, "v3", seed=3, preprocess=PHOTO_PRE)
+    add_detector(v3)
+    out = catalog.ingestor().ingest(
+        [IngestItem("odd", ProductIn("m", "odd", "Board"), [encode(checkerboard())])]
+    )
+    image_id = out[0].image_ids[0]
+
+    def flags() -> str:
+        with catalog.sessions() as s:
+            return s.scalar(select(ProductImage.quality_flags).where(ProductImage.id == image_id)) or ""
+
+    reindex(catalog, "v3")
+    assert "not_a_product" in flags()
+    add_detector(
+        v3, threshold=1.01
+    )  # as `shoplens models refit-detector v3` would change it: flags nothing now
+    assert reindex(catalog, "v3").embedded == 0 and "not_a_product" in flags()  # nothing new to embed
+    assert reindex(catalog, "v3", refresh=True).embedded == 1 and "not_a_product" not in flags()
+    with catalog.sessions() as s:
+        assert (
+            s.scalar(select(func.count()).where(Embedding.model_version == "v3")) == 1
+        )  # kept, not added twice

@@ -105,8 +105,9 @@ def fitted_bundle(
     )
 
 
-def add_detector(bundle_dir: Path, dim: int = 128, classes: int = 10) -> None:
-    """A "not a product" detector that flags photos whose border is no single background (few border inliers)."""
+def add_detector(bundle_dir: Path, dim: int = 128, classes: int = 10, threshold: float = 0.5) -> None:
+    """A "not a product" detector that flags photos whose border is no single background (few border inliers);
+    with a threshold over 1 it flags nothing."""
     OodDetector(
         centres=np.zeros((classes, dim)),
         whitening=np.eye(dim),
@@ -115,8 +116,8 @@ def add_detector(bundle_dir: Path, dim: int = 128, classes: int = 10) -> None:
         scale=np.array([0.1]),
         weights=np.array([-5.0]),
         bias=0.0,
-        threshold=0.5,
-        review=0.3,
+        threshold=threshold,
+        review=min(0.3, threshold),
     ).save(bundle_dir)
 
 

@@ -249,7 +249,9 @@ class PredictionsFile:
                 "label": pa.array(labels, pa.string(), mask=~ok),
                 "confidence": pa.array(probs[np.arange(len(ok)), top], pa.float32(), mask=~ok),
                 "status": pa.array(batch["status"].astype(str), pa.string(), mask=~ok),
-                "ood_score": pa.array(batch["ood_score"], pa.float32(), mask=~ok | np.isnan(batch["ood_score"])),
+                "ood_score": pa.array(
+                    batch["ood_score"], pa.float32(), mask=~ok | np.isnan(batch["ood_score"])
+                ),
                 "probabilities": _vectors(probs, failed),
                 "embedding": _vectors(np.asarray(batch["vector"], np.float32), failed),
                 "model_version": pa.array([self.version] * len(ok)),

@@ -33,7 +33,7 @@ from shoplens.catalog.batch import (
 from shoplens.catalog.colours import replace_attributes
 from shoplens.catalog.ingest import IngestItem, Ingestor, ItemOutcome
 from shoplens.catalog.recognise import is_mismatch, recognitions
-from shoplens.catalog.reindex import Seen, pending
+from shoplens.catalog.reindex import Scope, Seen, pending
 from shoplens.catalog.service import Catalog
 from shoplens.catalog.storage import LocalImageStore
 from shoplens.db.catalog import Embedding
@@ -202,16 +202,16 @@ def _write_batch(
 
 
 def embed_pending_ray(catalog: Catalog, workers: int) -> Callable[..., dict[int, Seen]]:
-    """A reindex embedder: every image lacking an embedding of the model (`stale`: and every image whose stored
-    category another version gave), run on Ray, stored here."""
+    """A reindex embedder: the images of a scope (default: those lacking an embedding of the model), run on Ray,
+    stored here."""
 
     def embed(
         _catalog: Catalog,
         model: LoadedModel,
         progress: Callable[[int], None] | None = None,
-        stale: bool = False,
+        scope: Scope = "missing",
     ) -> dict[int, Seen]:
-        rows = {r.image_id: r for r in pending(catalog, model.version, limit=None, stale=stale)}
+        rows = {r.image_id: r for r in pending(catalog, model.version, limit=None, scope=scope)}
         table = {
             "key": np.array(list(rows), np.int64),
             "image": np.array([r.sha256 for r in rows.values()], object),

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
-from sqlalchemy import exists, or_, select, update
+from sqlalchemy import exists, or_, select, true, update
 from sqlalchemy.orm import aliased
 
 from shoplens.catalog.colours import replace_attributes
@@ -47,6 +47,11 @@ class Seen(NamedTuple):
     status: str  # recognised, needs_review or not_recognised (flagged not_a_product)
 
 
+# which images a pass runs through the model: those without the version's embedding, also those whose stored
+# category another version gave, or every image (after the version's detector or calibration changed in place)
+Scope = Literal["missing", "stale", "all"]
+
+
 class Pending(NamedTuple):
     """An image a reindex runs through the model."""
 
@@ -57,13 +62,16 @@ class Pending(NamedTuple):
 
 
 def pending(
-    catalog: Catalog, version: str, limit: int | None, after: int = 0, stale: bool = False
+    catalog: Catalog, version: str, limit: int | None, after: int = 0, scope: Scope = "missing"
 ) -> list[Pending]:
-    """Images with no embedding from `version` yet (`stale`: also those whose stored category another version
-    gave), by id after `after`."""
+    """The images of `scope` for `version` (default: those with no embedding from it yet), by id after `after`."""
     emb = aliased(Embedding)
     has = exists().where(emb.image_id == ProductImage.id, emb.model_version == version)
-    needed = or_(~has, ProductImage.model_version.is_distinct_from(version)) if stale else ~has
+    needed = {
+        "missing": ~has,
+        "stale": or_(~has, ProductImage.model_version.is_distinct_from(version)),
+        "all": true(),
+    }[scope]
     with catalog.sessions() as session:
         rows = session.execute(
             select(ProductImage.id, ProductImage.sha256, Product.declared_category, has)
@@ -80,15 +88,15 @@ def embed_pending(
     model: LoadedModel,
     batch: int = 512,
     progress: Callable[[int], None] | None = None,
-    stale: bool = False,
+    scope: Scope = "missing",
 ) -> dict[int, Seen]:
-    """Embed every image lacking a `model` embedding (`stale`: and run the model again on those whose stored
-    category another version gave); what it sees in each, by image id."""
+    """Run the model on the images of `scope` (default: those lacking its embedding), storing the embeddings they
+    lack; what it sees in each, by image id."""
     labels = list(model.predictor.bundle.labels)
     cfg = catalog.config.mismatch
     predictions: dict[int, Seen] = {}
     after = 0
-    while rows := pending(catalog, model.version, batch, after, stale):
+    while rows := pending(catalog, model.version, batch, after, scope):
         images = [decode_image(catalog.store.open(r.sha256)) for r in rows]
         probs, vectors, statuses = search_vectors(model, images)
         seen = recognitions(model, probs, vectors)
@@ -144,10 +152,13 @@ def reindex(
     method: str | None = None,
     progress: Callable[[int], None] | None = None,
     embedder: Callable[..., dict[int, Seen]] | None = None,
+    refresh: bool = False,
 ) -> ReindexSummary:
     """Embed all images with `version` (default: the model store's active one), build its index, switch to it.
 
     embedder: how images lacking an embedding get one (default embed_pending, here; Ray: ray_jobs).
+    refresh: run the model again on every image, not only on those another version recognised (after the
+    version's detector was fitted again in place, `shoplens models refit-detector`).
     """
     embedder = embedder or embed_pending
     version = version or catalog.models.active_version()
@@ -155,7 +166,7 @@ def reindex(
         raise NoModelError("no active model version to reindex with")
     model = catalog.models.load(version)
     previous = catalog.space.active_version()
-    predictions = embedder(catalog, model, progress=progress, stale=True)
+    predictions = embedder(catalog, model, progress=progress, scope="all" if refresh else "stale")
     dim = search_dim(model)  # from the bundle's recorded widths: nothing is run to learn it
     index = catalog.space.build(version, dim, method)
     predictions.update(embedder(catalog, model, progress=progress))  # images that arrived meanwhile

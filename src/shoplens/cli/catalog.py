@@ -204,6 +204,13 @@ def reindex(
     engine: EngineOption = Engine.local,
     ray_address: RayAddress = None,
     workers: Workers = 2,
+    refresh: Annotated[
+        bool,
+        typer.Option(
+            "--refresh",
+            help="Run the model again on every image (after `shoplens models refit-detector` changed the version).",
+        ),
+    ] = False,
 ) -> None:
     """Embed the catalogue with a model version, build its vector index, then switch search to it."""
     from shoplens.ads.campaigns import reembed_creatives
@@ -219,7 +226,9 @@ def reindex(
                 from shoplens.catalog.ray_jobs import embed_pending_ray
 
                 embedder = embed_pending_ray(catalog, workers)
-            summary = run(catalog, version, settings.index_method, progress=advance, embedder=embedder)
+            summary = run(
+                catalog, version, settings.index_method, progress=advance, embedder=embedder, refresh=refresh
+            )
         creatives = reembed_creatives(catalog)  # ad creatives are recognised again with the new model
         out.print(
             f"search now uses {summary.version} (was {summary.previous or 'none'}): "
