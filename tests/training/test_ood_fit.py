@@ -133,7 +133,7 @@ def test_refit_from_the_command_line(tmp_path) -> None:
     args = ["models", "refit-detector", "v1", "--models-dir", str(tmp_path / "models")]
     done = runner.invoke(app, args)
     assert done.exit_code == 0, done.output
-    assert "detector refitted" in done.output and "AUROC" in done.output
+    assert "detector refitted" in done.output and "AUROC" in done.output and "--refresh" in done.output
     missing = runner.invoke(app, ["models", "refit-detector", "v9", "--models-dir", str(tmp_path / "models")])
     assert missing.exit_code != 0 and "no version 'v9'" in missing.output
 

@@ -82,7 +82,8 @@ def models_refit_detector(
     held = refit_bundle_detector(path, data_dir)
     out.print(
         f"{version}: detector refitted; on its held-out photos {held['ood_flagged']:.1%} of non-products flagged, "
-        f"{held['ood_false_flag']:.1%} of products falsely flagged, AUROC {held['ood_auroc']:.3f}"
+        f"{held['ood_false_flag']:.1%} of products falsely flagged, AUROC {held['ood_auroc']:.3f}; a catalogue "
+        f"searched with {version} gets its flags from `shoplens reindex --version {version} --refresh`"
     )
 
 

@@ -168,7 +168,9 @@ def decode_image(
                     opened.draft(opened.mode, (at_least, at_least))  # never below at_least on either side
                 opened.load()
                 _turn_upright(opened)
-                reduced = _reduced(opened, at_least) if at_least is not None and fmt in _WHOLE_ONLY else opened
+                reduced = (
+                    _reduced(opened, at_least) if at_least is not None and fmt in _WHOLE_ONLY else opened
+                )
                 return _plain_copy(_in_srgb(reduced))  # a reduced copy is converted faster
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageTooLargeError(f"image has too many pixels: {exc}") from exc
