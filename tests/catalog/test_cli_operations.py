@@ -9,7 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from shoplens.cli import app
-from tests.support.images import photos, png
+from tests.support.bundles import NAME, PHOTO_PRE, add_detector, make_bundle
+from tests.support.images import checkerboard, encode, photos, png, product_photo
 
 runner = CliRunner()
 
@@ -52,6 +53,27 @@ def test_search_by_image_ranks_the_product_of_the_photo_first_and_filters(
     assert [h[2] for h in search(opts, files[1], "-k", "1")] == ["acme/Bag-1"]
     assert search(opts, files[1], "--merchant", "other") == []
     assert search(opts, files[1], "--category", "Sneaker") == []
+
+
+def test_search_with_a_photo_of_no_product_says_why_it_found_nothing(
+    models_root: Path, tmp_path: Path
+) -> None:
+    add_detector(make_bundle(models_root, "v3", seed=3, preprocess=PHOTO_PRE))  # flags the checkerboard
+    (models_root / NAME / "ACTIVE").write_text("v3\n")
+    folder = tmp_path / "photos" / "Coat"
+    folder.mkdir(parents=True)
+    (folder / "coat.png").write_bytes(encode(product_photo()))
+    (tmp_path / "board.png").write_bytes(encode(checkerboard()))
+    opts = ["--models-dir", str(models_root), "--catalog-dir", str(tmp_path / "catalog")]
+    assert (
+        runner.invoke(app, ["ingest", str(tmp_path / "photos"), "--merchant", "acme", *opts]).exit_code == 0
+    )
+    assert [h[2] for h in search(opts, folder / "coat.png")] == ["acme/Coat-coat"]
+    r = runner.invoke(
+        app, ["catalog", "similar", str(tmp_path / "board.png"), "--min-similarity", "-1", *opts]
+    )
+    assert r.exit_code == 0 and hits(r.stdout) == []
+    assert "no similar products: the photo does not look like a product" in " ".join(r.output.split())
 
 
 def test_duplicate_check_finds_the_stored_copy_only(

@@ -32,7 +32,8 @@ Limit = Annotated[int, typer.Option("-k", "--k", min=1, max=100, help="At most t
 def print_found(found: Found, nothing: str) -> None:
     """One tab-separated line per hit (similarity, product id, merchant/sku, category, title, matched image)."""
     if not found.hits:
-        out.print(f"{nothing} (model {found.model_version})", highlight=False)
+        why = f": {found.reason}" if found.reason else ""  # a photo of no product is not searched with
+        out.print(f"{nothing}{why} (model {found.model_version})", highlight=False)
         return
     for hit in found.hits:
         p = hit.product
