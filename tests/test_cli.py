@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 from shoplens.cli import app
 from shoplens.data import fashion_mnist as fm
 from shoplens.models import load_bundle
-from tests.support.images import encode
+from tests.support.bundles import PHOTO_PRE, add_detector, make_bundle
+from tests.support.images import checkerboard, encode
 
 pytestmark = pytest.mark.slow
 
@@ -163,6 +164,21 @@ def test_predict_plain_output_one_line_per_file(bundle, tmp_path):
     assert result.exit_code == 0, result.output
     lines = result.stdout.strip().splitlines()
     assert len(lines) == 2 and all(line.count("\t") >= 3 for line in lines)
+
+
+def test_predict_says_what_classify_says_of_a_picture_of_no_product(tmp_path):
+    bundle = make_bundle(tmp_path / "models", "v1", seed=3, preprocess=PHOTO_PRE)
+    add_detector(bundle)  # flags the checkerboard
+    (tmp_path / "coat.png").write_bytes(encode(product_photo()))
+    (tmp_path / "board.png").write_bytes(encode(checkerboard()))
+    files = [str(tmp_path / "coat.png"), str(tmp_path / "board.png")]
+    result = runner.invoke(app, ["predict", str(bundle), *files, "--json"])
+    assert result.exit_code == 0, result.output
+    coat, board = (json.loads(line) for line in result.stdout.splitlines())
+    assert board["status"] == "not_recognised" and board["ood_score"] > 0.5 and board["needs_review"]
+    assert coat["status"] != "not_recognised" and coat["ood_score"] < 0.5
+    plain = runner.invoke(app, ["predict", str(bundle), *files]).stdout.splitlines()
+    assert plain[1].endswith("\tnot a product") and not plain[0].endswith("\tnot a product")
 
 
 def test_missing_data_explains_and_exits_2(tmp_path, monkeypatch):

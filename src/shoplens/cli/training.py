@@ -329,15 +329,17 @@ def predict(
     top_k: Annotated[int, typer.Option(min=1)] = 3,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
 ) -> None:
-    """Top-k categories with probabilities, one line per photo; unreadable photos get an error line."""
+    """Top-k categories with probabilities, one line per photo, with its status as /v1/classify gives it
+    (needs review, not a product); unreadable photos get an error line."""
     from shoplens.imaging import read_image_file
     from shoplens.inference import load_predictor
+    from shoplens.inference.ood import NOT_RECOGNISED
 
     predictor = load_predictor(bundle, top_k=top_k)  # ONNX Runtime when the bundle was exported
     failed = 0
     for path in images:
-        try:
-            pred = predictor.predict_images([read_image_file(path)])[0]
+        try:  # decoded as /v1/classify decodes (a large JPEG at a reduced scale), so both answer alike
+            pred = predictor.predict_images([read_image_file(path, at_least=predictor.decode_side)])[0]
         except ImageError as e:
             failed += 1
             line = json.dumps({"file": str(path), "error": str(e)}) if as_json else f"{path}\terror: {e}"
@@ -345,9 +347,12 @@ def predict(
             continue
         if as_json:
             top = [{"label": lbl, "probability": round(p, 4)} for lbl, p in pred.top]
-            print(json.dumps({"file": str(path), "top": top, "needs_review": pred.needs_review}))
+            answer = {"file": str(path), "top": top, "needs_review": pred.needs_review, "status": pred.status}
+            print(json.dumps(answer | ({"ood_score": pred.ood_score} if pred.ood_score is not None else {})))
         else:
-            flag = "\tneeds review" if pred.needs_review else ""
+            flag = {NOT_RECOGNISED: "\tnot a product"}.get(
+                pred.status, "\tneeds review" if pred.needs_review else ""
+            )
             print(f"{path}\t" + "\t".join(f"{lbl} {p:.3f}" for lbl, p in pred.top) + flag)
     if failed:
         raise typer.Exit(1)

@@ -218,12 +218,13 @@ def read_image_file(
     *,
     max_bytes: int = DEFAULT_MAX_BYTES,
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    at_least: int | None = None,
 ) -> Image.Image:
     """Read an image file of at most max_bytes and decode it like decode_image."""
     name = os.fspath(path)
     data = read_image_bytes(path, max_bytes=max_bytes)
     try:
-        return decode_image(data, max_pixels=max_pixels)
+        return decode_image(data, max_pixels=max_pixels, at_least=at_least)
     except ImageError as exc:
         raise type(exc)(f"{name}: {exc}") from exc
 
