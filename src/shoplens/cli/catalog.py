@@ -250,7 +250,8 @@ def classify_batch(
     ray_address: RayAddress = None,
     workers: Workers = 2,
 ) -> None:
-    """Classify and embed many images into Parquet: key, image, label, confidence, probabilities, embedding."""
+    """Classify and embed many images into Parquet: key, image, label, confidence, status, ood_score, probabilities,
+    embedding."""
     from shoplens.catalog.batch import classify_sources
     from shoplens.catalog.engines import classify_batch as run
     from shoplens.catalog.service import NoModelError
