@@ -55,3 +55,21 @@ def test_large_folders_stream_by_default_small_ones_load(shop, monkeypatch):
     photo = min((shop / "c0").iterdir())
     photo.rename(shop / "c1" / photo.name)  # relabelled: another data set
     assert load_image_folder(shop, CFG, stream=True).checksum != first
+
+
+def test_a_large_photo_is_read_for_training_as_classify_reads_it(tmp_path):
+    from PIL import Image
+
+    from shoplens.imaging import decode_image, read_image
+    from tests.support.bundles import PHOTO_PRE
+    from tests.support.images import encode, product_photo
+
+    (tmp_path / "Coat").mkdir()
+    data = encode(
+        product_photo().resize((2000, 2400), Image.Resampling.BICUBIC).convert("RGB"), "JPEG", quality=90
+    )
+    (tmp_path / "Coat" / "big.jpg").write_bytes(data)
+    pixels, _ = load_image_folder(tmp_path, PHOTO_PRE, stream=True)[0]
+    served, _ = read_image(decode_image(data, at_least=PHOTO_PRE.decode_side), PHOTO_PRE)  # as /v1/classify
+    assert np.array_equal(pixels, served)
+    assert decode_image(data, at_least=PHOTO_PRE.decode_side).size == (250, 300)  # read from 1/8 of the photo

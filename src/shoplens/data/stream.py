@@ -71,8 +71,13 @@ class FileDataset(Labelled):
         return os.fsdecode(bytes(self.paths[i]))
 
     def decode(self, i: int) -> np.ndarray:
-        """Item i's pixels at the model's input size; ImageError when the file cannot be read."""
-        return image_to_array(read_image_file(self.path(i)), self.preprocess)
+        """Item i's pixels at the model's input size; ImageError when the file cannot be read.
+
+        Decoded as /v1/classify decodes (a large JPEG at the smallest scale the reading needs), so that a model
+        learns from the same reads it will serve, and a folder of phone photos reads several times faster.
+        """
+        image = read_image_file(self.path(i), at_least=self.preprocess.decode_side)
+        return image_to_array(image, self.preprocess)
 
     def __getitem__(self, i: int) -> tuple[np.ndarray, int]:
         """(pixels, label); an unreadable photo is logged and the next readable one stands in for it."""
