@@ -2,10 +2,14 @@
 the naive peer service (bench/naive_service.py) on the same bundle, and 1 vs 2 server workers, in the same run.
 
     .venv/bin/python bench/serve_load.py [--duration 6] [--repeats 3] [--no-export --name serve_load_torch]
+    .venv/bin/python bench/serve_load.py --photo     # shop photos and the whole bundle → serve_load_photo.{json,png}
 
 Starts a real uvicorn server (a subprocess, one worker) on 127.0.0.1 with a copy of the newest bundle under
 var/models/fashion-mnist (or a freshly initialised shopnet bundle if there is none), and drives it with a
 bounded asyncio + httpx closed-loop load generator (each client sends one 28×28 PNG per request, then the next).
+With --photo each request is a shop photo instead (the photo benchmark's first, a JPEG of a few hundred pixels) and
+the server gets the whole bundle, its not-a-product detector included: what serving a merchant's photos costs. The
+peer is then left out: it reads no photo (it resizes the whole frame to 28×28), so its speed says nothing.
 The peer — FastAPI + python-multipart + Pillow + ONNX Runtime on the same model.onnx, no safety at all — is
 measured at the saturation concurrency, interleaved with ShopLens' levels (with --export only).
 `workers`: `shoplens serve --workers 1` and `--workers 2` (batching on, default in-flight limit, the same inference
@@ -42,6 +46,7 @@ from servers import (
     peer_command,
     prepare_models,
     running_server,
+    sample_photo,
     sample_png,
     shoplens_command,
     wait_for_workers,
@@ -173,18 +178,22 @@ def main() -> None:
     parser.add_argument(
         "--peer-concurrency", type=int, default=4, help="Clients in the head-to-head with the naive peer."
     )
-    parser.add_argument("--name", default="serve_load", help="Results name: bench/results/NAME.{json,png}.")
+    parser.add_argument("--name", help="Results name: bench/results/NAME.{json,png} (serve_load[_photo]).")
+    parser.add_argument("--photo", action="store_true", help="Shop photos and the whole bundle (no peer).")
     parser.add_argument(
         "--workers-only",
         action="store_true",
         help="Measure only 1 vs 2 workers (at the results file's saturation) and replace its `workers` entry.",
     )
     args = parser.parse_args()
-    png, image_source = sample_png()
-    body, headers = multipart_body(png)
+    args.name = args.name or ("serve_load_photo" if args.photo else "serve_load")
+    image, image_source = sample_photo() if args.photo else sample_png()
+    if not args.photo:
+        image_source += ", 28×28 PNG"
+    body, headers = multipart_body(image)
     env = {"SHOPLENS_THREADS": str(args.threads), "SHOPLENS_MAX_INFLIGHT": "4096"}
     with tempfile.TemporaryDirectory(prefix="shoplens-bench-") as tmp:
-        models, bundle = prepare_models(Path(tmp), args.export)
+        models, bundle = prepare_models(Path(tmp), args.export, whole=args.photo)
         log = Path(tmp) / "server.log"
         print(f"bundle: {bundle}; image: {image_source}", flush=True)
         if args.workers_only:
@@ -229,9 +238,10 @@ def measure_levels(
             return stack.enter_context(running_server(command, environment, log))
 
         servers = {True: start(True, env), False: start(False, env)}
-        h2h = {True: start(True, h2h_env), False: start(False, h2h_env)} if args.export else {}
+        with_peer = args.export and not args.photo
+        h2h = {True: start(True, h2h_env), False: start(False, h2h_env)} if with_peer else {}
         naive = functools.partial(peer_command, models=models, threads=args.threads)
-        peer = stack.enter_context(running_server(naive, env, log, "/openapi.json")) if args.export else None
+        peer = stack.enter_context(running_server(naive, env, log, "/openapi.json")) if with_peer else None
         for base in (*servers.values(), *h2h.values(), *([peer] if peer else [])):
             measure(base, body, headers, 1, 2.0, warmup=True)
         runs: dict[tuple[int, bool], list[dict]] = {}
@@ -328,7 +338,7 @@ def write(
     payload = {
         "machine": machine_info(),
         "bundle": bundle,
-        "image": f"{image_source}, 28×28 PNG, one per request",
+        "image": f"{image_source}, one per request",
         "saturation_rps": sat["rps"],
         "saturation_concurrency": c1,
         "ramp": ramp,

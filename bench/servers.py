@@ -41,15 +41,32 @@ def sample_png() -> tuple[bytes, str]:
     return buf.getvalue(), source
 
 
-def prepare_models(workdir: Path, export: bool) -> tuple[Path, str]:
+def sample_photo() -> tuple[bytes, str]:
+    """A shop photo as a merchant sends it: the photo benchmark's first rendering of a Fashion-MNIST test garment."""
+    from shoplens.data import load_fashion_mnist
+    from shoplens.data.shop_photos import shop_photos
+
+    test = load_fashion_mnist("test", verify=False)
+    photo = next(iter(shop_photos(test.images[:, 0], test.labels, 1, seed=0)))
+    size = Image.open(io.BytesIO(photo.data)).size
+    return photo.data, f"shop photo 0 of bench/photos.py's set ({size[0]}×{size[1]})"
+
+
+def prepare_models(workdir: Path, export: bool, whole: bool = False) -> tuple[Path, str]:
     """A private models folder with a copy of the newest valid bundle (or a new tiny one), with ONNX as
-    `make demo` serves it, or torch only when export is False; returns (root, description)."""
+    `make demo` serves it, or torch only when export is False; `whole`: everything the bundle holds (its
+    not-a-product detector and search projection too), not only the model. Returns (root, description)."""
     root = workdir / "models"
     store = ModelStore(Path("var/models"), NAME)
     version = next((v for v in store.candidates() if _loads(store, v)), None)
     if version is None:
         version, source = "untrained", "a freshly initialised shopnet (no valid bundle in var/models)"
         _tiny_bundle(root / NAME / version)
+    elif whole:
+        source = f"var/models/{NAME}/{version}, whole"
+        shutil.copytree(
+            store.folder / version, root / NAME / version, ignore=shutil.ignore_patterns("checkpoints")
+        )
     else:
         source = f"var/models/{NAME}/{version}"
         (root / NAME / version).mkdir(parents=True)
@@ -199,8 +216,11 @@ def stop(proc: subprocess.Popen, timeout: float = 60) -> None:
         proc.wait()
 
 
-def multipart_body(png: bytes) -> tuple[bytes, dict[str, str]]:
-    """The request body, encoded once."""
-    head = f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="sample.png"\r\n'
-    body = (head + "Content-Type: image/png\r\n\r\n").encode() + png + f"\r\n--{BOUNDARY}--\r\n".encode()
+def multipart_body(image: bytes) -> tuple[bytes, dict[str, str]]:
+    """The request body for one PNG or JPEG file, encoded once."""
+    kind = "jpeg" if image.startswith(b"\xff\xd8") else "png"
+    head = f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="sample.{kind}"\r\n'
+    body = (
+        (head + f"Content-Type: image/{kind}\r\n\r\n").encode() + image + f"\r\n--{BOUNDARY}--\r\n".encode()
+    )
     return body, {"content-type": f"multipart/form-data; boundary={BOUNDARY}"}
