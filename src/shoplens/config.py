@@ -150,6 +150,12 @@ class Settings(BaseSettings):
     index_method: Literal["exact", "hnsw", "ivf"] = Field(
         "exact", description="Vector index: exact inner product, HNSW or IVF."
     )
+    store_max_side: int = Field(
+        0,
+        ge=0,
+        description="Longest side of the catalogue's stored copy of an image: larger ones are shrunk when stored "
+        "(0: stored full size). Nothing reads more than 224 px of it; a 12-MP phone photo is a 22 MB PNG in full.",
+    )
     vector_backend: Literal["faiss", "milvus"] = Field(
         "faiss", description="Where vector indexes live: faiss files, or Milvus collections."
     )

@@ -207,3 +207,30 @@ def test_a_full_store_is_reported_only_after_every_write_has_ended(
     with pytest.raises(StoreFullError):
         ingestor.ingest([item(f"p{i}", data) for i, data in enumerate(images)])
     assert len(ended) == 2  # no write was left running behind the error
+
+
+def test_a_catalogue_with_a_store_size_cap_stores_a_large_photo_smaller_and_still_finds_it(
+    models_root: Path, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shoplens.catalog.service import catalog_config
+    from shoplens.catalog.similar import find_similar
+    from shoplens.config import Settings
+    from shoplens.inference.store import ModelStore
+    from tests.support.bundles import NAME
+
+    monkeypatch.setenv("SHOPLENS_STORE_MAX_SIDE", "96")  # as an operator sets it
+    config = catalog_config(Settings(catalog_dir=tmp_path / "catalog", database_url=database_url))
+    assert config.store_max_side == 96
+    catalog = Catalog(config, ModelStore(models_root, NAME))
+    try:
+        photo = photos(1, seed=8, size=300)[0]
+        out = catalog.ingestor().ingest([IngestItem("k", ProductIn("m", "big", "Big"), [png(photo)])])
+        with catalog.sessions() as s:
+            img = s.scalars(select(ProductImage)).one()
+        assert (img.width, img.height) == photo.size  # the row keeps the photo's own size
+        assert max(Image.open(io.BytesIO(catalog.store.open(img.sha256))).size) == 96
+        assert out[0].image_ids == [img.id]
+        found = find_similar(catalog, photo=png(photo), k=1)  # searched with the photo itself: it comes first
+        assert [h.image.id for h in found.hits] == [img.id] and found.hits[0].similarity > 0.99
+    finally:
+        catalog.close()

@@ -275,3 +275,22 @@ def test_put_rewrites_a_damaged_file(store: LocalImageStore) -> None:
     img = pixels(seed=4)
     assert store.put(key, img).width == 28
     assert np.array_equal(np.asarray(opened(store.open(key))), np.asarray(img))
+
+
+def test_a_store_with_a_size_cap_keeps_large_photos_at_that_size_and_small_ones_as_they_are(
+    tmp_path: Path,
+) -> None:
+    store = LocalImageStore(tmp_path / "capped", max_side=64, fsync=False)
+    large = pixels(200, 100, "RGB", seed=3)
+    stored = store.put(image_id(1), large)
+    assert (stored.width, stored.height) == (64, 32) == opened(store.open(image_id(1))).size
+    shrunk = np.asarray(opened(store.open(image_id(1))), np.float32)
+    expected = np.asarray(large.resize((64, 32), Image.Resampling.BOX), np.float32)
+    assert np.abs(shrunk - expected).mean() < 12  # the same picture, smaller
+    small = pixels(40, 30, "LA", seed=4)
+    assert store.put(image_id(2), small).width == 40
+    assert opened(store.open(image_id(2))).tobytes() == small.tobytes()  # within the cap: stored as it is
+    full = LocalImageStore(tmp_path / "full", fsync=False)  # the default keeps full size
+    assert full.put(image_id(1), large).width == 200
+    with pytest.raises(ValueError, match="max_side"):
+        LocalImageStore(tmp_path / "bad", max_side=-1)

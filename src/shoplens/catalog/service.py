@@ -49,6 +49,7 @@ class CatalogConfig:
     milvus_uri: str | None = None  # default: milvus-lite under data_dir/index
     milvus_token: str | None = None
     max_pixels: int = 40_000_000
+    store_max_side: int = 0  # the stored copy's longest side (0: full size)
     blur_faces_merchant: bool = False  # product shots: off by default
     blur_faces_shopper: bool = True  # review photos and other shopper uploads: on
     mismatch: MismatchConfig = field(default_factory=MismatchConfig)
@@ -67,6 +68,7 @@ def catalog_config(settings: Settings) -> CatalogConfig:
         milvus_uri=settings.milvus_uri,
         milvus_token=settings.milvus_token.get_secret_value() if settings.milvus_token else None,
         max_pixels=settings.max_pixels,
+        store_max_side=settings.store_max_side,
         blur_faces_merchant=settings.blur_faces_merchant,
         blur_faces_shopper=settings.blur_faces_shopper,
         mismatch=MismatchConfig(settings.mismatch_min_confidence, settings.mismatch_max_declared),
@@ -93,7 +95,7 @@ class Catalog:
         self.engine, self.sessions = open_database(url)
         self.availability = Availability(self.engine)  # asked by readiness probes
         # Files are flushed to disk once per ingested batch (store.sync), before their rows are committed.
-        self.store = LocalImageStore(config.data_dir / "images", fsync=False)
+        self.store = LocalImageStore(config.data_dir / "images", fsync=False, max_side=config.store_max_side)
         root = config.data_dir / "index"
         store = index_store(root, config.vector_backend, config.milvus_uri, config.milvus_token)
         self.space = VectorSpace(root, self.sessions, config.index_method, store)

@@ -126,16 +126,20 @@ class LocalImageStore:
         *,
         fsync: bool = True,
         compress_level: int = 1,
+        max_side: int = 0,
     ) -> None:
         if fmt.upper() not in _FORMATS:
             raise ValueError(f"fmt must be one of {', '.join(_FORMATS)}, got {fmt!r}")
         if thumb_size < 1:
             raise ValueError(f"thumb_size must be positive, got {thumb_size}")
+        if max_side < 0:
+            raise ValueError(f"max_side must be 0 (full size) or positive, got {max_side}")
         self.root = Path(root)
         self.thumb_size = thumb_size
         self.fmt = fmt.upper()
         self.fsync = fsync
         self.compress_level = compress_level
+        self.max_side = max_side  # the stored copy's longest side; 0: full size
         self._ext = _FORMATS[self.fmt]
         self._name = re.compile(rf"([0-9a-f]{{64}})(\.thumb)?{re.escape(self._ext)}")
         self.root.mkdir(parents=True, exist_ok=True)
@@ -146,13 +150,14 @@ class LocalImageStore:
     # --- the ImageStore protocol ------------------------------------------------------------------
 
     def put(self, image_id: str, image: Image.Image) -> StoredImage:
-        """Store a metadata-free re-encoding of the image and its thumbnail; an existing id is kept as is."""
+        """Store a metadata-free re-encoding of the image (shrunk to max_side when that is set and the image is
+        larger) and its thumbnail; an existing id is kept as is."""
         full = self._path(image_id, "full")
         existing = self._record(image_id, full)
         if existing is not None:
             _touch(full)  # a fresh mtime keeps a re-put image out of a concurrent sweep's grace window
             return existing
-        clean = _pixels_only(image)
+        clean = _pixels_only(_within(image, self.max_side))
         size = self._write(full, self._encode(clean))  # the thumbnail is made on first request (open)
         return StoredImage(image_id, clean.width, clean.height, size)
 
@@ -287,6 +292,15 @@ def thumbnail(image: Image.Image, size: int) -> Image.Image:
     # reads better than a smooth blur and costs a tenth of the time to resize and to compress.
     resample = Image.Resampling.NEAREST if scale >= 2 else Image.Resampling.LANCZOS
     return image.resize(target, resample)
+
+
+def _within(image: Image.Image, max_side: int) -> Image.Image:
+    """The image shrunk (aspect kept, Lanczos) so that its longer side is max_side, when it is longer; else itself."""
+    if not max_side or max(image.size) <= max_side:
+        return image
+    scale = max_side / max(image.size)
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    return image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
 
 
 def _pixels_only(image: Image.Image) -> Image.Image:
