@@ -157,7 +157,9 @@ class LocalImageStore:
         if existing is not None:
             _touch(full)  # a fresh mtime keeps a re-put image out of a concurrent sweep's grace window
             return existing
-        clean = _pixels_only(_within(image, self.max_side))
+        if self.max_side and max(image.size) > self.max_side:
+            image = thumbnail(image, self.max_side)  # only ever shrinks here
+        clean = _pixels_only(image)
         size = self._write(full, self._encode(clean))  # the thumbnail is made on first request (open)
         return StoredImage(image_id, clean.width, clean.height, size)
 
@@ -292,15 +294,6 @@ def thumbnail(image: Image.Image, size: int) -> Image.Image:
     # reads better than a smooth blur and costs a tenth of the time to resize and to compress.
     resample = Image.Resampling.NEAREST if scale >= 2 else Image.Resampling.LANCZOS
     return image.resize(target, resample)
-
-
-def _within(image: Image.Image, max_side: int) -> Image.Image:
-    """The image shrunk (aspect kept, Lanczos) so that its longer side is max_side, when it is longer; else itself."""
-    if not max_side or max(image.size) <= max_side:
-        return image
-    scale = max_side / max(image.size)
-    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-    return image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
 
 
 def _pixels_only(image: Image.Image) -> Image.Image:

@@ -350,9 +350,11 @@ def predict(
             answer = {"file": str(path), "top": top, "needs_review": pred.needs_review, "status": pred.status}
             print(json.dumps(answer | ({"ood_score": pred.ood_score} if pred.ood_score is not None else {})))
         else:
-            flag = {NOT_RECOGNISED: "\tnot a product"}.get(
-                pred.status, "\tneeds review" if pred.needs_review else ""
-            )
+            flag = ""
+            if pred.status == NOT_RECOGNISED:
+                flag = "\tnot a product"
+            elif pred.needs_review:
+                flag = "\tneeds review"
             print(f"{path}\t" + "\t".join(f"{lbl} {p:.3f}" for lbl, p in pred.top) + flag)
     if failed:
         raise typer.Exit(1)
