@@ -2,7 +2,7 @@
 
 A HEIC file may say which colours its numbers mean by such numbers instead of an ICC profile: primaries 12 and
 transfer 13 are Display P3 with sRGB's curve, 9 is BT.2020. Read as sRGB, such a photo looks duller and names its
-colours wrongly, as a P3 photo with an ICC profile would without conversion (`decode._in_srgb`).
+colours wrongly, as a P3 photo with an ICC profile would without conversion (`profiles.in_srgb`).
 """
 
 from __future__ import annotations
