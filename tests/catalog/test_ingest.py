@@ -18,9 +18,10 @@ from shoplens.catalog.ingest import IngestItem, ProductIn
 from shoplens.catalog.service import Catalog
 from shoplens.catalog.storage import StoreFullError, content_id
 from shoplens.db.catalog import Embedding, Product, ProductImage
+from shoplens.imaging import decode_image, read_image
 from shoplens.imaging.privacy import detect_faces
-from tests.support.bundles import DIM
-from tests.support.images import jpeg_with_gps, photos, png
+from tests.support.bundles import DIM, NAME, PHOTO_PRE, make_bundle
+from tests.support.images import encode, jpeg_with_gps, photos, png, product_photo
 
 ASTRONAUT = os.path.join(os.path.dirname(skimage.__file__), "data", "astronaut.png")
 
@@ -234,3 +235,30 @@ def test_a_catalogue_with_a_store_size_cap_stores_a_large_photo_smaller_and_stil
         assert [h.image.id for h in found.hits] == [img.id] and found.hits[0].similarity > 0.99
     finally:
         catalog.close()
+
+
+def test_a_large_photo_is_stored_whole_and_catalogued_as_classify_reads_its_bytes(
+    catalog: Catalog, models_root: Path
+) -> None:
+    make_bundle(models_root, "v3", seed=3, preprocess=PHOTO_PRE)  # reads photos, decoded reduced
+    (models_root / NAME / "ACTIVE").write_text("v3\n")
+    big = product_photo().resize((2000, 2400), Image.Resampling.BICUBIC).convert("RGB")
+    data = encode(big, "JPEG", quality=90)
+    out = catalog.ingestor().ingest([item("big", data)])
+    model = catalog.model()
+    assert model.version == "v3"
+    served = model.predictor.predict_images([decode_image(data, at_least=PHOTO_PRE.decode_side)])[0]
+    whole = model.predictor.predict_images([decode_image(data)])[0]
+    assert abs(whole.top[0][1] - served.top[0][1]) > 1e-5  # read whole, the photo is another input
+    with catalog.sessions() as s:
+        img = s.scalars(select(ProductImage)).one()
+        vector = s.scalars(select(Embedding.vector).where(Embedding.image_id == img.id)).one()
+    assert (img.width, img.height) == (2000, 2400) and out[0].image_ids == [img.id]
+    assert Image.open(io.BytesIO(catalog.store.open(img.sha256))).size == (2000, 2400)  # kept whole
+    assert img.predicted_category == served.label
+    assert img.confidence == pytest.approx(served.top[0][1], abs=1e-6)  # what /v1/classify answers
+    array, _ = read_image(decode_image(data, at_least=PHOTO_PRE.decode_side), PHOTO_PRE)
+    probs, features = model.predictor.run(array[None])
+    np.testing.assert_allclose(
+        np.asarray(vector, np.float32), model.predictor.search_vectors(probs, features)[0], atol=1e-6
+    )

@@ -13,7 +13,13 @@ import pytest
 from PIL import Image
 
 from shoplens.errors import ImageTooLargeError
-from shoplens.imaging import ACCEPTED_FORMATS, IMAGE_SUFFIXES, decode_image, flatten_alpha
+from shoplens.imaging import (
+    ACCEPTED_FORMATS,
+    IMAGE_SUFFIXES,
+    decode_image,
+    decode_whole_and_seen,
+    flatten_alpha,
+)
 from tests.support.images import DISPLAY_P3, encode, gradient
 
 
@@ -222,6 +228,31 @@ def test_a_phone_photo_without_reduced_decoding_is_shrunk_upright_before_its_col
         assert np.abs(np.subtract(got, want)).max() <= 2, (point, got, want)
     assert small.getpixel((56, 150))[0] > 210  # (216, 93, 97): converted, not the file's (200, 100, 100)
     assert small.getpixel((170, 150))[1] > small.getpixel((170, 150))[0]  # the stored top is on the right
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", *(f for f in ("HEIF", "AVIF") if f in ACCEPTED_FORMATS)])
+def test_whole_and_seen_are_exactly_the_whole_decode_and_the_reduced_one(fmt: str) -> None:
+    photo = Image.fromarray(np.random.default_rng(1).integers(0, 255, (30, 40, 3), np.uint8)).resize(
+        (1200, 900)
+    )
+    photo.info["icc_profile"] = DISPLAY_P3  # converted in both copies
+    data = encode(photo, fmt, **({"icc_profile": DISPLAY_P3} if fmt != "HEIF" else {}))
+    whole, seen = decode_whole_and_seen(data, at_least=224)
+    assert whole.size == (1200, 900) and seen.size == decode_image(data, at_least=224).size == (300, 225)
+    assert whole.tobytes() == decode_image(data).tobytes()
+    assert seen.tobytes() == decode_image(data, at_least=224).tobytes()  # what /v1/classify reads
+
+
+@pytest.mark.parametrize(
+    ("fmt", "size", "at_least"),
+    [("JPEG", (400, 300), 224), ("JPEG", (1200, 900), None), ("PNG", (1200, 900), 224)],
+)
+def test_without_a_reduction_whole_and_seen_are_one_image(
+    fmt: str, size: tuple[int, int], at_least: int | None
+) -> None:
+    data = encode(gradient(*size), fmt)
+    whole, seen = decode_whole_and_seen(data, at_least=at_least)
+    assert whole is seen and whole.size == size  # decoded once
 
 
 def test_a_reduced_jpeg_is_still_turned_upright() -> None:

@@ -199,8 +199,8 @@ def add_creative(catalog: Catalog, campaign_id: int, headline: str, data: bytes)
         raise AdsInputError("a creative needs a headline of 1 to 200 characters")
     with catalog.sessions() as session:
         get_campaign(session, campaign_id)  # 404 before any work
-    image = decode_image(data, max_pixels=catalog.config.max_pixels)
-    (seen,) = catalog.recognise([image])
+    image, shown = catalog.decode(data)
+    (seen,) = catalog.recognise([shown])
     sha256 = content_id(data)
     catalog.store.put(sha256, image)
     catalog.store.sync()  # the file is on disk before its row is committed

@@ -138,7 +138,8 @@ def decode_stage(
     errors = np.full(len(batch["key"]), "", object)
     for i, location in enumerate(batch["image"]):
         try:
-            image = decode_image(reader(str(location), max_bytes), max_pixels=max_pixels)
+            data = reader(str(location), max_bytes)
+            image = decode_image(data, max_pixels=max_pixels, at_least=pre.decode_side)  # as /v1/classify
             inputs[i], cues[i] = _read(image, pre)
         except (OSError, ValueError, ShopLensError) as e:
             errors[i] = f"{location}: {e}"
@@ -181,8 +182,8 @@ def prepare_stage(
             errors[i] = batch["error"][i]
             continue
         try:
-            p = prepare(read_bytes(str(location), max_bytes), blur, max_pixels, quality)
-            inputs[i], cues[i] = _read(p.image, pre)
+            p = prepare(read_bytes(str(location), max_bytes), blur, max_pixels, quality, pre.decode_side)
+            inputs[i], cues[i] = _read(p.seen, pre)
             prepared[i] = pickle.dumps(p)
         except (OSError, ValueError, ShopLensError) as e:
             errors[i] = f"{location}: {e}"

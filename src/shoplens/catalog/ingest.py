@@ -22,7 +22,7 @@ from shoplens.catalog.storage import ImageStore, content_id
 from shoplens.catalog.vectors import VectorSpace
 from shoplens.db.catalog import Embedding, Product, ProductImage
 from shoplens.errors import CatalogInputError, ShopLensError
-from shoplens.imaging import PreprocessConfig, decode_image, read_image
+from shoplens.imaging import PreprocessConfig, decode_whole_and_seen, read_image
 from shoplens.imaging.colour import Colour, image_colours
 from shoplens.imaging.hashing import canonical_view, perceptual_hash
 from shoplens.imaging.privacy import blur_faces
@@ -88,6 +88,9 @@ class Prepared:
 
     sha256: str
     image: Image.Image
+    # The photo as the model reads it: as /v1/classify decodes the same bytes (a large JPEG at a reduced
+    # scale), or the stored image itself when its faces were blurred.
+    seen: Image.Image
     quality: QualityReport
     view: np.ndarray
     phash: int
@@ -106,21 +109,27 @@ class Preparation:
     max_pixels: int
     quality: QualityConfig
     reading: PreprocessConfig | None = None  # also read each image for the model this way (Predictor.reading)
+    at_least: int | None = None  # the model's decode_side: what it is shown of each photo (Prepared.seen)
 
 
-def prepare(data: bytes, blur: bool, max_pixels: int, quality: QualityConfig) -> Prepared:
-    """Decode untrusted bytes (metadata dropped), blur faces if asked, measure quality, hash and colours."""
-    image = decode_image(data, max_pixels=max_pixels)
+def prepare(
+    data: bytes, blur: bool, max_pixels: int, quality: QualityConfig, at_least: int | None = None
+) -> Prepared:
+    """Decode untrusted bytes (metadata dropped), blur faces if asked, measure quality, hash and colours;
+    `at_least`: the model's decode_side (see Prepared.seen)."""
+    image, seen = decode_whole_and_seen(data, max_pixels=max_pixels, at_least=at_least)
     faces = 0
     if blur:
-        image, faces = blur_faces(image)
+        blurred, faces = blur_faces(image)
+        if faces:  # a hidden face stays hidden from the model too
+            image = seen = blurred
     view = canonical_view(image)
     phash = perceptual_hash(Image.fromarray(view))
     # A blurred copy differs from the upload, so it gets its own content id: a merchant's unblurred copy of
     # the same bytes can never stand in for it.
     sha256 = content_id(data + BLURRED_MARK) if faces else content_id(data)
     quality_report = assess_quality(image, quality)
-    return Prepared(sha256, image, quality_report, view, phash, faces, len(data), image_colours(image))
+    return Prepared(sha256, image, seen, quality_report, view, phash, faces, len(data), image_colours(image))
 
 
 def prepare_items(
@@ -132,12 +141,14 @@ def prepare_items(
     for item in items:
         try:
             check_item(item, how.categories)
-            images = [prepare(d, item.blur_faces, how.max_pixels, how.quality) for d in item.images]
+            images = [
+                prepare(d, item.blur_faces, how.max_pixels, how.quality, how.at_least) for d in item.images
+            ]
         except ShopLensError as e:
             failed[item.key] = ItemOutcome(item.key, "failed", error=str(e), exception=e)
             continue
         if how.reading is not None:
-            images = [replace(p, model_input=read_image(p.image, how.reading)) for p in images]
+            images = [replace(p, model_input=read_image(p.seen, how.reading)) for p in images]
         prepared[item.key] = images
     return prepared, failed
 
@@ -180,8 +191,10 @@ class Ingestor:
         mismatch: MismatchConfig | None = None,
         duplicates: DuplicateConfig | None = None,
         duplicate_caches: Callable[[str], DuplicateCache] | None = None,
+        decode_side: Callable[[], int | None] = lambda: None,
     ) -> None:
         self.sessions, self.store, self.space, self.embed = sessions, store, space, embed
+        self.decode_side = decode_side  # the current model's (Predictor.decode_side)
         self.categories = list(categories)
         self.max_pixels = max_pixels
         self.quality = quality or QualityConfig()
@@ -191,7 +204,7 @@ class Ingestor:
 
     def preparation(self, reading: PreprocessConfig | None = None) -> Preparation:
         """How this ingestor checks items and prepares images (`reading`: also read them for the model)."""
-        return Preparation(tuple(self.categories), self.max_pixels, self.quality, reading)
+        return Preparation(tuple(self.categories), self.max_pixels, self.quality, reading, self.decode_side())
 
     def ingest(self, items: Sequence[IngestItem]) -> list[ItemOutcome]:
         """Ingest a batch; every item gets an outcome, bad ones fail alone with a reason."""
@@ -229,7 +242,7 @@ class Ingestor:
         if fresh:
             images = [p for it in fresh for p in prepared[it.key]]
             read = model_inputs(images, reading)
-            model, probs, vectors, statuses = embed([p.image for p in images], read)
+            model, probs, vectors, statuses = embed([p.seen for p in images], read)
             # The files are on disk before their rows are committed (writes overlap in threads: mostly I/O).
             # Every write ends before a failure is raised, so that no temp file is still being written after
             # the caller has been told (507) that nothing was stored.

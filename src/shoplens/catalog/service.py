@@ -24,6 +24,7 @@ from shoplens.db.availability import Availability
 from shoplens.db.catalog import Taxonomy
 from shoplens.db.engine import default_url, open_database
 from shoplens.errors import ShopLensError
+from shoplens.imaging import decode_whole_and_seen
 from shoplens.imaging.quality import QualityConfig
 from shoplens.inference.predictor import ModelRunner, run_directly
 from shoplens.inference.store import LoadedModel, ModelStore
@@ -158,6 +159,7 @@ class Catalog:
             mismatch=cfg.mismatch,
             duplicates=cfg.duplicates,
             duplicate_caches=self.duplicate_cache,
+            decode_side=lambda: self.model().predictor.decode_side,
         )
 
     def duplicate_cache(self, version: str) -> DuplicateCache:
@@ -177,6 +179,12 @@ class Catalog:
         model = self.model()
         probs, vectors, statuses = search_vectors(model, images, self.runner, read)
         return model, probs, vectors, statuses
+
+    def decode(self, photo: bytes) -> tuple[Image.Image, Image.Image]:
+        """Untrusted photo bytes whole and as the search model is shown them, decoded as ingestion and
+        /v1/classify decode them (ImageError when they cannot be)."""
+        at_least = self.model().predictor.decode_side
+        return decode_whole_and_seen(photo, max_pixels=self.config.max_pixels, at_least=at_least)
 
     def recognise(self, images: list[Image.Image]) -> list[Recognition]:
         """Category, confidence and search vector of each decoded photo, from `embed`."""

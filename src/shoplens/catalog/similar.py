@@ -23,7 +23,6 @@ from shoplens.catalog.colours import stored_colours
 from shoplens.catalog.queries import get_product, product_vector
 from shoplens.catalog.service import Catalog
 from shoplens.db.catalog import Product, ProductImage
-from shoplens.imaging import decode_image
 from shoplens.imaging.colour import Colour, image_colours, palette_similarity
 from shoplens.imaging.hashing import canonical_view, perceptual_hash
 from shoplens.inference.ood import NOT_RECOGNISED
@@ -76,8 +75,8 @@ def find_similar(
         raise ValueError(f"colour_weight must lie in 0..1, not {colour_weight}")
     colours: list[Colour] = []
     if photo is not None:
-        image = decode_image(photo, max_pixels=catalog.config.max_pixels)
-        model, _, vectors, statuses = catalog.embed([image])
+        image, seen = catalog.decode(photo)
+        model, _, vectors, statuses = catalog.embed([seen])
         if statuses[0] == NOT_RECOGNISED:  # nothing in the catalogue looks like a photo of no product
             return Found(model.version, [], reason=NOT_A_PRODUCT_REASON)
         version, query = model.version, vectors[0]
@@ -110,8 +109,8 @@ def find_similar(
 
 def find_duplicates(catalog: Catalog, photo: bytes) -> Found:
     """Catalogue products showing a near-duplicate of a photo (untrusted bytes), most similar first, one per product."""
-    image = decode_image(photo, max_pixels=catalog.config.max_pixels)
-    model, _, vectors, _ = catalog.embed([image])
+    image, seen = catalog.decode(photo)
+    model, _, vectors, _ = catalog.embed([seen])
     view = canonical_view(image)
     phash = perceptual_hash(Image.fromarray(view))
     cache = catalog.duplicate_cache(model.version)

@@ -131,6 +131,27 @@ def decode_image(
     a 224-pixel working copy costs a fraction of its full decode. A HEIC or AVIF decodes whole, then is shrunk
     by the same rule (any whole factor up to 8) before its colour is converted. Other formats decode whole.
     """
+    return _decode(data, max_pixels, max_aspect, at_least, whole_too=False)[0]
+
+
+def decode_whole_and_seen(
+    data: bytes,
+    *,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_aspect: float = DEFAULT_MAX_ASPECT,
+    at_least: int | None = None,
+) -> tuple[Image.Image, Image.Image]:
+    """The image whole (what the catalogue keeps) and as `decode_image(at_least=)` gives it to a model (the same
+    object when nothing is shrunk): the catalogue then reads a photo exactly as /v1/classify reads its bytes."""
+    seen, whole = _decode(data, max_pixels, max_aspect, at_least, whole_too=True)
+    return (seen if whole is None else whole), seen
+
+
+def _decode(
+    data: bytes, max_pixels: int, max_aspect: float, at_least: int | None, whole_too: bool
+) -> tuple[Image.Image, Image.Image | None]:
+    """decode_image's work: the image (shrunk where `at_least` allows), and with `whole_too` the whole image as
+    well when the first one was shrunk (None otherwise)."""
     fmt = sniff_format(data)
     if fmt is None:
         what = "empty input" if len(data) == 0 else "not a supported image"
@@ -150,14 +171,19 @@ def decode_image(
                 if fmt != "HEIF":  # a HEIC opens on its primary image, the one a viewer shows
                     opened.seek(0)  # first frame only: later frames of an animation are never read
                 _check_size(opened.size, max_pixels, max_aspect)
+                whole = None
                 if at_least is not None and fmt == "JPEG":
+                    if whole_too and min(opened.size) // max(at_least, 1) >= 2:  # draft's own rule
+                        whole = _decode(data, max_pixels, max_aspect, None, whole_too=False)[0]
                     opened.draft(opened.mode, (at_least, at_least))  # never below at_least on either side
                 opened.load()
                 _turn_upright(opened)
-                reduced = (
-                    _reduced(opened, at_least) if at_least is not None and fmt in _WHOLE_ONLY else opened
-                )
-                return _plain_copy(in_srgb(reduced))  # a reduced copy is converted faster
+                reduced = opened
+                if at_least is not None and fmt in _WHOLE_ONLY:
+                    reduced = _reduced(opened, at_least)
+                    if whole_too and reduced is not opened:
+                        whole = _plain_copy(in_srgb(opened))
+                return _plain_copy(in_srgb(reduced)), whole  # a reduced copy is converted faster
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageTooLargeError(f"image has too many pixels: {exc}") from exc
     except _DECODE_ERRORS as exc:

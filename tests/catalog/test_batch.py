@@ -1,0 +1,35 @@
+"""Batch jobs' per-image stages (classify-batch, Ray ingestion) read each photo as /v1/classify reads its bytes."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from shoplens.catalog.batch import decode_stage, prepare_stage
+from shoplens.imaging import DEFAULT_MAX_PIXELS, decode_image, read_image
+from shoplens.imaging.decode import DEFAULT_MAX_BYTES
+from shoplens.imaging.quality import QualityConfig
+from tests.support.bundles import PHOTO_PRE
+from tests.support.images import encode, product_photo
+
+
+def test_a_large_photo_is_read_for_the_model_as_classify_reads_it_and_prepared_whole(tmp_path: Path) -> None:
+    big = product_photo().resize((2000, 2400), Image.Resampling.BICUBIC).convert("RGB")
+    data = encode(big, "JPEG", quality=90)
+    (tmp_path / "big.jpg").write_bytes(data)
+    batch = {"key": np.array(["big"], object), "image": np.array([str(tmp_path / "big.jpg")], object)}
+    served, _ = read_image(decode_image(data, at_least=PHOTO_PRE.decode_side), PHOTO_PRE)
+    assert not np.array_equal(
+        read_image(decode_image(data), PHOTO_PRE)[0], served
+    )  # read whole: another input
+
+    decoded = decode_stage(batch, PHOTO_PRE, DEFAULT_MAX_PIXELS)
+    assert decoded["error"][0] == "" and np.array_equal(decoded["input"][0], served)
+
+    batch["error"] = np.array([""], object)
+    prepared = prepare_stage(batch, PHOTO_PRE, DEFAULT_MAX_PIXELS, QualityConfig(), False, DEFAULT_MAX_BYTES)
+    assert prepared["error"][0] == "" and np.array_equal(prepared["input"][0], served)
+    assert pickle.loads(prepared["prepared"][0]).image.size == (2000, 2400)  # the catalogue stores it whole
