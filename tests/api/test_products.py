@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import httpx
 import numpy as np
 import pytest
 from PIL import Image
 
+from shoplens.api import create_app
 from shoplens.catalog.demo import near_duplicate
+from shoplens.data.fashion_mnist import CLASS_NAMES
 from tests.support.images import jpeg_with_gps, photos, png
-from tests.support.service import as_key, create, multipart
+from tests.support.service import as_key, create, multipart, serving, settings_for
 
 pytestmark = pytest.mark.anyio
 PHOTOS = photos(6, seed=21)
@@ -212,3 +215,34 @@ async def test_correcting_the_category_clears_the_mismatch(
     assert r.status_code == 200 and r.json()["category"] == predicted and "mismatch" not in r.json()["flags"]
     r = await api.patch(f"/v1/products/{product['id']}", json={"category": "Rocket"}, headers=merchant)
     assert r.status_code == 422
+
+
+async def test_changing_the_category_to_one_the_model_rules_out_sets_the_mismatch(
+    models_root: Path, keys_file: Path, api_keys: dict[str, str], database_url: str
+) -> None:
+    # A rule that calls any disagreement a mismatch (the test model is not sure of anything): the route judges by
+    # the catalogue's own rule.
+    settings = settings_for(
+        models_root,
+        keys_file,
+        database_url=database_url,
+        mismatch_min_confidence=0.0,
+        mismatch_max_declared=1.0,
+    )
+    async with serving(create_app(settings)) as api:
+        merchant, reader = as_key(api_keys, "merchant"), as_key(api_keys, "reader")
+        product = (await create(api, merchant, {"sku": "W", "title": "Thing"}, png(PHOTOS[1]))).json()
+        url, predicted = f"/v1/products/{product['id']}", product["images"][0]["predicted_category"]
+        assert "mismatch" not in product["flags"]  # nothing declared
+        wrong = next(c for c in CLASS_NAMES if c != predicted)
+        r = await api.patch(url, json={"category": wrong}, headers=merchant)
+        assert r.status_code == 200 and "mismatch" in r.json()["flags"] and r.json()["images"][0]["mismatch"]
+        flagged = (await api.get("/v1/products", params={"flag": "mismatch"}, headers=reader)).json()
+        assert [p["id"] for p in flagged["items"]] == [product["id"]]
+        assert (
+            "mismatch"
+            not in (await api.patch(url, json={"category": predicted}, headers=merchant)).json()["flags"]
+        )
+        await api.patch(url, json={"category": wrong}, headers=merchant)
+        r = await api.patch(url, json={"category": None}, headers=merchant)
+        assert "mismatch" not in r.json()["flags"]  # nothing declared: nothing to contradict

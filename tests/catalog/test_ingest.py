@@ -112,6 +112,38 @@ def test_confident_disagreement_with_the_declared_category_is_flagged(catalog: C
     assert flags == {"probe": False, "right": False, "wrong": True}
 
 
+def test_a_new_declared_category_judges_the_images_already_there(catalog: Catalog) -> None:
+    first, second = (png(p) for p in photos(2, seed=3))
+    (probe,) = catalog.ingestor().ingest([item("probe", first)])
+    with catalog.sessions() as s:
+        img = s.get(ProductImage, probe.image_ids[0])
+        assert img.confidence > 0.99 and img.probabilities[img.predicted_category] == img.confidence
+        predicted = img.predicted_category
+    other = next(c for c in catalog.categories() if c != predicted)
+    # The same SKU sent again, now declared as a category its first image rules out, with a second image.
+    catalog.ingestor().ingest(
+        [IngestItem("probe", ProductIn("acme", "probe", "P", category=other), [second])]
+    )
+
+    def flags() -> dict[int, bool]:
+        with catalog.sessions() as s:
+            return dict(
+                s.execute(select(ProductImage.id, ProductImage.mismatch).order_by(ProductImage.id)).all()
+            )
+
+    assert flags()[probe.image_ids[0]] is True
+    with catalog.sessions.begin() as s:  # an image recorded before probabilities were kept
+        s.get(ProductImage, probe.image_ids[0]).probabilities = None
+    catalog.ingestor().ingest(
+        [IngestItem("probe", ProductIn("acme", "probe", "P", category=predicted), [second])]
+    )
+    assert flags()[probe.image_ids[0]] is False  # agrees now: cleared
+    catalog.ingestor().ingest(
+        [IngestItem("probe", ProductIn("acme", "probe", "P", category=other), [second])]
+    )
+    assert flags()[probe.image_ids[0]] is False  # nothing to judge a new disagreement by
+
+
 def test_quality_flags_are_stored(catalog: Catalog) -> None:
     tiny = Image.new("L", (12, 12), 255)
     black = Image.new("L", (40, 40), 0)

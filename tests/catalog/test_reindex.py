@@ -130,6 +130,10 @@ def test_each_image_takes_the_not_a_product_flag_of_the_version_switched_to(
     after = stored()
     assert after[odd][0] == sorted([*before[odd][0], "not_a_product"]) and after[odd][1] == "v3"
     assert after[good][0] == before[good][0] and after[good][1] == "v3"
+    with catalog.sessions() as s:  # the switch keeps v3's probabilities with its category
+        for img in s.scalars(select(ProductImage)):
+            assert max(img.probabilities, key=img.probabilities.__getitem__) == img.predicted_category
+            assert img.probabilities[img.predicted_category] == pytest.approx(img.confidence)
     with catalog.sessions() as s:
         assert qa_summary(s)["flags"]["not_a_product"]["count"] == 1  # what the console's QA lists
 

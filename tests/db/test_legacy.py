@@ -33,7 +33,7 @@ def test_a_database_made_before_the_move_upgrades_in_place_and_reads_back(tmp_pa
     engine, sessions = open_database(f"sqlite:///{path}")
     head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == head == "0006"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == head == "0007"
     with sessions() as s:
         tax = s.scalar(select(Taxonomy))
         assert tax is not None and [c.name for c in tax.categories] == ["T-shirt/top", "Trouser", "Bag"]
@@ -46,6 +46,7 @@ def test_a_database_made_before_the_move_upgrades_in_place_and_reads_back(tmp_pa
         )
         assert (bag.sku, bag.price, bag.status) == ("sku-2", None, "draft")
         assert [img.sha256[0] for img in shirt.images] == ["a", "b"] and shirt.images[1].mismatch
+        assert shirt.images[1].probabilities is None  # recorded before they were kept (0007)
         assert shirt.images[0].view == bytes(range(256)) * 4  # raw bytes stay raw bytes
         rows = s.execute(
             select(ProductImage.sha256, Embedding.vector).join(Embedding).order_by(ProductImage.id)

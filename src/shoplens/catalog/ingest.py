@@ -16,8 +16,14 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from shoplens.catalog.colours import attribute_rows, colour_rows
 from shoplens.catalog.duplicates import DuplicateCache, DuplicateConfig, assign_duplicates
-from shoplens.catalog.queries import NOT_A_PRODUCT, ensure_merchants
-from shoplens.catalog.recognise import MismatchConfig, ModelInputs, is_mismatch, recognitions
+from shoplens.catalog.queries import NOT_A_PRODUCT, ensure_merchants, judge_declared
+from shoplens.catalog.recognise import (
+    MismatchConfig,
+    ModelInputs,
+    category_probabilities,
+    is_mismatch,
+    recognitions,
+)
 from shoplens.catalog.storage import ImageStore, content_id
 from shoplens.catalog.vectors import VectorSpace
 from shoplens.db.catalog import Embedding, Product, ProductImage
@@ -281,7 +287,10 @@ class Ingestor:
                         merchant_id=it.product.merchant, sku=it.product.sku
                     )
                     session.add(product)
+                before = product.declared_category
                 declare(product, it.product)
+                if product.declared_category != before:  # its images so far are judged by the new category
+                    judge_declared(product, self.mismatch)
                 have = {img.sha256 for img in product.images}
                 mine = added.setdefault(it.key, [])
                 for p in prepared[it.key]:
@@ -307,6 +316,7 @@ class Ingestor:
                         position=len(product.images),
                         source="shopper" if it.blur_faces else "merchant",
                         mismatch=is_mismatch(pr, labels, it.product.category, self.mismatch),
+                        probabilities=category_probabilities(pr, labels),
                         colours=colour_rows(p.colours),
                         attributes=attrs,
                     )

@@ -18,6 +18,7 @@ from sqlalchemy import Select, and_, bindparam, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from shoplens.catalog.colours import attribute_condition, colour_condition
+from shoplens.catalog.recognise import MismatchConfig, disagrees
 from shoplens.db.ads import Creative
 from shoplens.db.base import upsert, utcnow
 from shoplens.db.catalog import Category, Embedding, Merchant, Product, ProductImage, Taxonomy
@@ -171,7 +172,11 @@ def check_owner(product: Product, merchant: str | None) -> None:
 
 
 def update_product(
-    session: Session, product: Product, changes: dict[str, Any], categories: list[str]
+    session: Session,
+    product: Product,
+    changes: dict[str, Any],
+    categories: list[str],
+    mismatch: MismatchConfig | None = None,
 ) -> Product:
     """Apply declared-field changes; a new category re-evaluates the mismatch flag of each image."""
     for key, value in changes.items():
@@ -181,13 +186,23 @@ def update_product(
             if value is not None and value not in categories:
                 raise CatalogInputError(f"unknown category {value!r}; categories: {', '.join(categories)}")
             product.declared_category = value
-            for img in product.images:  # the merchant corrected it: flag only what still disagrees
-                img.mismatch = img.mismatch and img.predicted_category != value
+            judge_declared(product, mismatch or MismatchConfig())
         elif key == "price":
             product.price = None if value is None else Decimal(str(value))
         else:
             setattr(product, key, value)
     return product
+
+
+def judge_declared(product: Product, cfg: MismatchConfig) -> None:
+    """Set each image's mismatch flag for the product's declared category, from the probabilities the model gave
+    it; an image recorded before they were kept can only lose its flag (when it now agrees)."""
+    declared = product.declared_category
+    for img in product.images:
+        if img.probabilities is not None:
+            img.mismatch = disagrees(img.probabilities, declared, cfg)
+        else:
+            img.mismatch = img.mismatch and declared is not None and img.predicted_category != declared
 
 
 def duplicates_of(session: Session, product: Product) -> list[tuple[ProductImage, ProductImage, Product]]:

@@ -32,7 +32,7 @@ from shoplens.catalog.batch import (
 )
 from shoplens.catalog.colours import replace_attributes
 from shoplens.catalog.ingest import IngestItem, Ingestor, ItemOutcome
-from shoplens.catalog.recognise import is_mismatch, recognitions
+from shoplens.catalog.recognise import category_probabilities, is_mismatch, recognitions
 from shoplens.catalog.reindex import Scope, Seen, pending
 from shoplens.catalog.service import Catalog
 from shoplens.catalog.storage import LocalImageStore
@@ -236,7 +236,8 @@ def embed_pending_ray(catalog: Catalog, workers: int) -> Callable[..., dict[int,
                 replace_attributes(session, model, ids, batch["vector"][ok])
             for i, row, r in zip(ids, ok, seen):
                 mismatch = is_mismatch(batch["probs"][row], labels, rows[i].declared, catalog.config.mismatch)
-                done[i] = Seen(r.category, r.confidence, mismatch, str(batch["status"][row]))
+                probabilities = category_probabilities(batch["probs"][row], labels)
+                done[i] = Seen(r.category, r.confidence, mismatch, str(batch["status"][row]), probabilities)
             if progress:
                 progress(len(batch["key"]))
         return done

@@ -6,7 +6,7 @@ to its calibrated category distribution, a zero-shot backbone's image embedding 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -77,14 +77,24 @@ def recognitions(model: LoadedModel, probs: np.ndarray, vectors: np.ndarray) -> 
 
 def is_mismatch(probs: np.ndarray, labels: Sequence[str], declared: str | None, cfg: MismatchConfig) -> bool:
     """Whether the model is confident, disagrees with the declared category, and gives that category almost nothing."""
-    if declared is None or declared not in labels:
+    return disagrees(category_probabilities(probs, labels), declared, cfg)
+
+
+def disagrees(probabilities: Mapping[str, float], declared: str | None, cfg: MismatchConfig) -> bool:
+    """is_mismatch for probabilities kept as {category: probability} (an image's `probabilities`)."""
+    if declared is None or declared not in probabilities:
         return False
-    top = int(np.argmax(probs))
+    top = max(probabilities, key=lambda c: probabilities[c])  # the first of equals, as argmax
     return (
-        labels[top] != declared
-        and probs[top] >= cfg.min_confidence
-        and probs[labels.index(declared)] <= cfg.max_declared_probability
+        top != declared
+        and probabilities[top] >= cfg.min_confidence
+        and probabilities[declared] <= cfg.max_declared_probability
     )
+
+
+def category_probabilities(probs: np.ndarray, labels: Sequence[str]) -> dict[str, float]:
+    """A row of calibrated probabilities as {category: probability}, as catalogue images keep it."""
+    return {label: float(p) for label, p in zip(labels, probs, strict=True)}
 
 
 def search_dim(model: LoadedModel) -> int:

@@ -21,7 +21,13 @@ from sqlalchemy.orm import aliased
 from shoplens.catalog.colours import replace_attributes
 from shoplens.catalog.ingest import image_flags
 from shoplens.catalog.queries import NOT_A_PRODUCT
-from shoplens.catalog.recognise import is_mismatch, recognitions, search_dim, search_vectors
+from shoplens.catalog.recognise import (
+    category_probabilities,
+    is_mismatch,
+    recognitions,
+    search_dim,
+    search_vectors,
+)
 from shoplens.catalog.service import Catalog, NoModelError
 from shoplens.db.catalog import Embedding, Product, ProductImage
 from shoplens.imaging import decode_image
@@ -45,6 +51,7 @@ class Seen(NamedTuple):
     confidence: float
     mismatch: bool
     status: str  # recognised, needs_review or not_recognised (flagged not_a_product)
+    probabilities: dict[str, float]  # of every category (ProductImage.probabilities)
 
 
 # which images a pass runs through the model: those without the version's embedding, also those whose stored
@@ -109,7 +116,11 @@ def embed_pending(
             replace_attributes(session, model, [r.image_id for r in rows], vectors)
         for r, p, s, status in zip(rows, probs, seen, statuses):
             predictions[r.image_id] = Seen(
-                s.category, s.confidence, is_mismatch(p, labels, r.declared, cfg), status
+                s.category,
+                s.confidence,
+                is_mismatch(p, labels, r.declared, cfg),
+                status,
+                category_probabilities(p, labels),
             )
         after = rows[-1].image_id
         if progress:
@@ -118,8 +129,8 @@ def embed_pending(
 
 
 def store_predictions(catalog: Catalog, version: str, predictions: dict[int, Seen], chunk: int = 500) -> None:
-    """Write what `version` sees in each image onto it, in one transaction: category, confidence, mismatch, and
-    the not_a_product flag among its quality flags."""
+    """Write what `version` sees in each image onto it, in one transaction: category, confidence, probabilities,
+    mismatch, and the not_a_product flag among its quality flags."""
     ids = sorted(predictions)
     with catalog.sessions.begin() as session:
         for start in range(0, len(ids), chunk):
@@ -134,6 +145,7 @@ def store_predictions(catalog: Catalog, version: str, predictions: dict[int, See
                     .values(
                         predicted_category=seen.category,
                         confidence=seen.confidence,
+                        probabilities=seen.probabilities,
                         mismatch=seen.mismatch,
                         model_version=version,
                         quality_flags=",".join(image_flags(_quality(flags.get(image_id)), seen.status)),

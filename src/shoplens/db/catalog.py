@@ -11,6 +11,7 @@ from decimal import Decimal
 
 import numpy as np
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     DateTime,
@@ -114,6 +115,9 @@ class ProductImage(Base):
     confidence: Mapped[float | None] = mapped_column(Float)
     model_version: Mapped[str | None] = mapped_column(String(128))
     mismatch: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    # The model's calibrated probability of each category ({category: p}), so that a new declared category can
+    # be judged by the mismatch rule without running the model again (None: recorded before they were kept).
+    probabilities: Mapped[dict[str, float] | None] = mapped_column(JSON)
     duplicate_group: Mapped[int | None] = mapped_column(Integer, index=True)
     source: Mapped[str] = mapped_column(String(16), default="merchant")  # merchant | shopper
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

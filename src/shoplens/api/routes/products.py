@@ -115,9 +115,13 @@ def _render(product: Product) -> dict:
     response_model=ProductPublic,
     openapi_extra=IMAGES_BODY,
     operation_id="createProduct",
-    summary="Create a product with images",
+    summary="Create a product with images (or update the merchant's product of that SKU)",
     responses={
-        200: {"description": "A retry with the same Idempotency-Key: the first answer"},
+        201: {"description": "Created, or the merchant's product of that SKU changed"},
+        200: {
+            "description": "Nothing changed: that SKU already holds exactly this; or a retry with the same "
+            "Idempotency-Key, answered as the first time (Idempotent-Replayed: true)"
+        },
         **problems(409, 415, 507),
     },
 )
@@ -130,7 +134,11 @@ async def create_product(
         str | None, Header(max_length=200, description="Retries with the same key get the first answer.")
     ] = None,
 ) -> Response:
-    """Store the product, its images (made safe), their category, quality, duplicates and embeddings."""
+    """Store the product, its images (made safe), their category, quality, duplicates and embeddings.
+
+    A (merchant, SKU) is one product: sent again, its declared fields are replaced by the new ones and images it
+    does not hold yet are added (its images already there are judged again by a changed category).
+    """
     body, images = await read_product_form(request, settings.max_files, settings.max_parts)
     check_pixel_budget(images, settings.max_request_pixels)  # before any of them is decoded
     merchant = acting_merchant(caller, body.merchant, "product.merchant")
@@ -233,7 +241,8 @@ def update(
     with session.begin():
         product = get_product(session, product_id)
         check_owner(product, caller.merchant)
-        update_product(session, product, changes.model_dump(exclude_unset=True), categories)
+        changed = changes.model_dump(exclude_unset=True)
+        update_product(session, product, changed, categories, catalog.config.mismatch)
         session.flush()
         return product_public(product)
 
