@@ -13,10 +13,10 @@ from sqlalchemy import func, select
 from shoplens.ads.campaigns import CampaignIn, add_creative, create_campaign
 from shoplens.catalog.ingest import IngestItem, ProductIn
 from shoplens.catalog.products import IdempotencyKey, create_product, delete_product, request_digest
-from shoplens.catalog.queries import list_merchants
+from shoplens.catalog.queries import duplicates_of, get_product, list_merchants
 from shoplens.catalog.service import Catalog
 from shoplens.catalog.similar import find_duplicates, find_similar
-from shoplens.db.catalog import Embedding, Product
+from shoplens.db.catalog import Embedding, Product, ProductImage
 from shoplens.errors import ConflictError, ForbiddenError
 from tests.support.bundles import DIM
 from tests.support.images import photos, png
@@ -69,6 +69,25 @@ def test_delete_takes_the_rows_and_the_index_entries(catalog: Catalog) -> None:
         assert s.scalars(select(Product.sku)).all() == ["b"]
         assert s.scalar(select(func.count()).select_from(Embedding)) == 1
     assert [(m.id, m.products) for m in list_merchants_of(catalog)] == [("acme", 0), ("globex", 1)]
+
+
+def test_deleting_a_duplicate_leaves_its_partners_unflagged_only_when_no_other_product_is_left(
+    catalog: Catalog,
+) -> None:
+    data = png(PHOTOS[2])  # the same photo under three merchants' products
+    a, b, c = (create_product(catalog, item("x", data, m), render).payload["id"] for m in ("m1", "m2", "m3"))
+
+    def groups() -> dict[int, int | None]:
+        with catalog.sessions() as s:
+            return dict(s.execute(select(ProductImage.product_id, ProductImage.duplicate_group)).all())
+
+    assert len(set(groups().values())) == 1 and None not in groups().values()
+    delete_product(catalog, b)
+    assert groups()[a] is not None and groups()[a] == groups()[c]  # two products still show it
+    delete_product(catalog, c)
+    assert groups() == {a: None}  # alone: no longer a duplicate
+    with catalog.sessions() as s:
+        assert duplicates_of(s, get_product(s, a)) == []
 
 
 def list_merchants_of(catalog: Catalog) -> list:  # type: ignore[type-arg]

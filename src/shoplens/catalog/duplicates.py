@@ -137,6 +137,17 @@ def assign_duplicates(
     return len(pairs)
 
 
+def dissolve_lone_groups(session: Session, groups: set[int]) -> None:
+    """Take the images of each of `groups` out of it where what is left of it lies in one product (its other
+    members deleted): a duplicate needs another product to be a duplicate of."""
+    for group in sorted(groups):
+        query = select(ProductImage.product_id).where(ProductImage.duplicate_group == group).distinct()
+        if len(session.scalars(query).all()) < 2:
+            session.execute(
+                update(ProductImage).where(ProductImage.duplicate_group == group).values(duplicate_group=None)
+            )
+
+
 def merge_groups(session: Session, pairs: list[tuple[int, int]]) -> None:
     """Put each pair in one group (named by the smallest image id of all members), merging existing groups."""
     members = {a for p in pairs for a in p}

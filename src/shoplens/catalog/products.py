@@ -18,6 +18,7 @@ import numpy as np
 from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 
+from shoplens.catalog.duplicates import dissolve_lone_groups
 from shoplens.catalog.ingest import IngestItem
 from shoplens.catalog.queries import check_owner, get_product
 from shoplens.catalog.service import Catalog
@@ -163,8 +164,11 @@ def delete_product(catalog: Catalog, product_id: int, merchant: str | None = Non
         product = get_product(session, product_id)
         check_owner(product, merchant)
         ids = [img.id for img in product.images]
+        groups = {img.duplicate_group for img in product.images if img.duplicate_group is not None}
         if ids:
             session.execute(delete(Embedding).where(Embedding.image_id.in_(ids)))
         session.delete(product)  # its images go with it (cascade)
+        session.flush()
+        dissolve_lone_groups(session, groups)  # a partner left alone is no duplicate any more
     catalog.space.remove(np.array(ids, dtype=np.int64))
     return ids
