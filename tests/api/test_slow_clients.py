@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import socket
 import time
 from collections.abc import Iterator
@@ -140,3 +141,63 @@ def test_headers_past_the_cap_get_431_and_a_closed_connection(
         assert reply == b"reset" or head.startswith(b"HTTP/1.1 431"), reply[:200]
         assert reply == b"reset" or json.loads(body)["code"] == "request_header_fields_too_large"
         assert classify(base, api_keys["reader"]).status_code == 200
+
+
+@pytest.mark.parametrize("pad", [66_000, 100_000])
+def test_a_head_past_the_cap_sent_in_one_write_gets_431(
+    models_root: Path, keys_file: Path, api_keys: dict[str, str], pad: int
+) -> None:
+    with live(models_root, keys_file) as base:
+        host, port = base.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port))) as sock:
+            head = b"GET /livez HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"a" * pad + b"\r\n\r\n"
+            try:
+                sock.sendall(head)
+                reply = answer_of(sock, 10)
+            except OSError:
+                reply = b"reset"
+        assert reply == b"reset" or reply.startswith(b"HTTP/1.1 431"), reply[:200]
+
+
+def test_a_small_head_with_a_large_body_in_one_write_is_no_large_head(
+    models_root: Path, keys_file: Path, api_keys: dict[str, str]
+) -> None:
+    from PIL import Image
+
+    noise = Image.frombytes("RGB", (300, 300), random.Random(0).randbytes(270_000))  # as large as PNG
+    png = encode(noise)
+    boundary = b"b0undary"
+    body = (
+        b"--" + boundary + b'\r\nContent-Disposition: form-data; name="file"; filename="n.png"\r\n'
+        b"Content-Type: image/png\r\n\r\n" + png + b"\r\n--" + boundary + b"--\r\n"
+    )
+    head = (
+        b"POST /v1/classify HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nX-API-Key: "
+        + api_keys["reader"].encode()
+        + b"\r\nContent-Type: multipart/form-data; boundary="
+        + boundary
+        + b"\r\nContent-Length: %d\r\n\r\n" % len(body)
+    )
+    assert len(body) > 2 * 65536
+    with live(models_root, keys_file) as base:
+        host, port = base.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port))) as sock:
+            sock.sendall(head + body)
+            reply = answer_of(sock, 30)
+    assert reply.startswith(b"HTTP/1.1 200"), reply[:300]
+
+
+@pytest.mark.parametrize(
+    ("before", "data", "length"),
+    [
+        (b"", b"GET / HTTP/1.1\r\nA: b\r\n\r\nBODY", 24),
+        (b"", b"GET / HTTP/1.1\nA: b\n\nBODY", 21),
+        (b"b\r\n", b"\r\nBODY", 2),  # the blank line split across two reads
+        (b"\r\n\r", b"\nBODY", 1),
+        (b"", b"GET / HTTP/1.1\r\nA: ", 19),  # no end yet: all of it
+    ],
+)
+def test_head_length_counts_up_to_the_blank_line(before: bytes, data: bytes, length: int) -> None:
+    from shoplens.api.server import head_length
+
+    assert head_length(before, data) == length

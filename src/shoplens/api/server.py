@@ -119,7 +119,8 @@ class ConnectionProtocol(_Base):
 
     header_timeout_s = 10.0
     receiving_request = False  # bytes of a request whose headers are not complete yet have arrived
-    _head_bytes = 0  # bytes received since the last request's headers were complete
+    _head_bytes = 0  # bytes of the request head being received
+    _tail = b""  # the last bytes of it, where a blank line may begin that the next read ends
     _header_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: Any) -> None:
@@ -128,13 +129,19 @@ class ConnectionProtocol(_Base):
         self._arm_header_timer()
 
     def data_received(self, data: bytes) -> None:
-        """Feed the parser; note whether a request's headers are still incomplete, and refuse them past the cap."""
+        """Refuse a request head past the cap, else feed the parser; note whether a head is still incomplete."""
+        if self._between_requests():  # these bytes begin or continue a head: count them up to its blank line
+            self._head_bytes += head_length(self._tail, data)
+            self._tail = (self._tail + data)[-3:]
+            if self._head_bytes > MAX_HEAD_BYTES:  # counted before the parser sees it: a whole head in one read too
+                if not self.transport.is_closing():
+                    self.transport.write(_too_large_head())
+                    self.transport.close()
+                return
         super().data_received(data)
         self.receiving_request = self._between_requests()
-        self._head_bytes = self._head_bytes + len(data) if self.receiving_request else 0
-        if self._head_bytes > MAX_HEAD_BYTES and not self.transport.is_closing():
-            self.transport.write(_too_large_head())
-            self.transport.close()
+        if not self.receiving_request:
+            self._head_bytes, self._tail = 0, b""
 
     def on_response_complete(self) -> None:
         """Restart the headers clock for the next request on this connection."""
@@ -160,6 +167,14 @@ class ConnectionProtocol(_Base):
         self._header_timer = None
         if self._between_requests() and not self.transport.is_closing():
             self.transport.close()
+
+
+def head_length(before: bytes, data: bytes) -> int:
+    """How many bytes of `data` belong to a request head whose bytes so far end with `before` (its last 3): all of
+    them, or those up to the blank line (CRLF CRLF, or a bare LF LF) that ends it."""
+    seen = before + data
+    ends = [i + len(mark) for mark in (b"\r\n\r\n", b"\n\n") if (i := seen.find(mark)) >= 0]
+    return len(data) if not ends else max(0, min(ends) - len(before))
 
 
 def with_header_timeout(seconds: float) -> type[asyncio.Protocol]:
