@@ -1,4 +1,5 @@
-"""The audit's smaller findings: keys file errors, LIKE wildcards, ancient events, the database file's mode."""
+"""The audits' smaller findings: keys file errors, LIKE wildcards, ancient events, the database file's mode, what
+the OpenAPI document says of one-image routes and event times, loosely typed product ids."""
 
 from __future__ import annotations
 
@@ -121,3 +122,26 @@ async def test_concurrent_first_writes_to_a_fresh_catalogue_all_succeed(
         )
     )
     assert [c.status_code for c in campaigns] == [201] * 4, [c.text[:200] for c in campaigns]
+
+
+async def test_the_schema_says_what_the_routes_take(api: httpx.AsyncClient) -> None:
+    doc = (await api.get("/openapi.json")).json()
+    form = doc["paths"]["/v1/search/duplicates"]["post"]["requestBody"]["content"]["multipart/form-data"]
+    assert form["schema"]["required"] == ["file"] and set(form["schema"]["properties"]) == {
+        "file"
+    }  # one photo
+    timestamp = doc["components"]["schemas"]["EventCreate"]["properties"]["timestamp"]
+    assert timestamp["description"].startswith("Required")  # a missing one rejects its event
+
+
+@pytest.mark.parametrize("product_id", [True, "1", 1.0])
+async def test_a_product_id_that_is_no_integer_is_refused(
+    api: httpx.AsyncClient, api_keys, product_id
+) -> None:
+    await create(api, as_key(api_keys, "merchant"), {"sku": "s", "title": "T"}, png(photos(1, seed=16)[0]))
+    r = await api.post(
+        "/v1/search/similar", json={"product_id": product_id}, headers=as_key(api_keys, "reader")
+    )
+    assert r.status_code == 422, r.text
+    r = await api.post("/v1/search/similar", json={"product_id": 1}, headers=as_key(api_keys, "reader"))
+    assert r.status_code == 200

@@ -22,7 +22,9 @@ class EventCreate(BaseModel):
     )
     type: str = Field(description="view, click, add_to_cart, purchase, ad_impression or ad_click.")
     timestamp: str | None = Field(
-        None, description="ISO 8601; without a zone it is UTC; at most 5 minutes ahead."
+        None,
+        description="Required: ISO 8601; without a zone it is UTC; at most 5 minutes ahead (else that event alone "
+        "is rejected).",
     )
     product_id: int | None = Field(
         None,

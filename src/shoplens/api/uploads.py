@@ -34,7 +34,16 @@ IMAGE_FORM = {
     },
     "encoding": {"file": {"contentType": IMAGE_TYPES}, "files": {"contentType": IMAGE_TYPES}},
 }
-MULTIPART_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": IMAGE_FORM}}}
+# For routes that take exactly one image.
+ONE_IMAGE_FORM = {
+    "schema": {
+        "type": "object",
+        "properties": {"file": IMAGE_FORM["schema"]["properties"]["file"]},  # type: ignore[index]
+        "required": ["file"],
+    },
+    "encoding": {"file": {"contentType": IMAGE_TYPES}},
+}
+ONE_IMAGE_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": ONE_IMAGE_FORM}}}
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from shoplens.api.catalog_schemas import SimilarPublic, similar_public
 from shoplens.api.deps import AdminDep, ReaderDep, ServiceDep, SettingsDep
 from shoplens.api.openapi import problems
 from shoplens.api.schemas import Timestamp
-from shoplens.api.uploads import MULTIPART_BODY, read_uploads
+from shoplens.api.uploads import ONE_IMAGE_BODY, read_uploads
 from shoplens.behaviour.events import list_shoppers
 from shoplens.catalog.queries import list_merchants
 from shoplens.catalog.similar import find_duplicates
@@ -110,7 +110,7 @@ def shoppers(
 @router.post(
     "/search/duplicates",
     response_model=SimilarPublic,
-    openapi_extra=MULTIPART_BODY,
+    openapi_extra=ONE_IMAGE_BODY,
     operation_id="searchDuplicates",
     summary="Products showing a near-duplicate of a photo",
     responses=problems(413, 415, 422),

@@ -30,7 +30,7 @@ class ProductQuery(BaseModel):
     """Look-alikes of an existing product."""
 
     model_config = ConfigDict(extra="forbid")
-    product_id: int = Field(ge=1, le=MAX_INT)
+    product_id: int = Field(ge=1, le=MAX_INT, strict=True)  # JSON true, "3" or 3.0 is no product id
 
 
 SIMILAR_JSON = TypeAdapter(ProductQuery | OneImage)
