@@ -73,8 +73,10 @@ def test_a_click_counts_in_the_segment_the_ad_was_shown_in(catalog: Catalog) -> 
 
 def test_apply_ad_event_counts_an_event_stored_elsewhere(catalog: Catalog) -> None:
     creative = new_creative(catalog, new_campaign(catalog, bid="2"), PHOTOS[0])
+    refusals = []
     with catalog.sessions.begin() as session:
-        for i, kind in enumerate(("ad_impression", "ad_click", "view")):
+        tokens = (None, served(creative.id), None, None)  # the second click's token is missing
+        for i, (kind, token) in enumerate(zip(("ad_impression", "ad_click", "ad_click", "view"), tokens)):
             event = Event(
                 event_id=f"x{i}",
                 user_id="u",
@@ -84,8 +86,9 @@ def test_apply_ad_event_counts_an_event_stored_elsewhere(catalog: Catalog) -> No
             )
             session.add(event)
             session.flush()
-            apply_ad_event(session, event)
-    assert stats(catalog, creative.id) == {"all": (1, 1)}
+            refusals.append(apply_ad_event(session, event, token))
+    assert stats(catalog, creative.id) == {"all": (1, 1)}  # the click without a token counts for nothing
+    assert refusals == [None, None, "no impression token", None]
 
 
 def test_reports_add_up(catalog: Catalog) -> None:

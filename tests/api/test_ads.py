@@ -224,5 +224,21 @@ async def test_ad_events_sent_through_post_events_count_in_reports(
     again = await api.post("/v1/events", json={"events": batch}, headers=reader)  # repeats change nothing
     assert again.json()["duplicates"] == 3
     report = (await api.get(f"/v1/ads/campaigns/{campaign['id']}/report", headers=merchant)).json()
-    assert (report["impressions"], report["clicks"]) == (2, 1)
-    assert report["spend"] == 0 and report["refused_clicks"] == 1  # no impression token: counted, not charged
+    assert (report["impressions"], report["clicks"]) == (2, 0)  # a click without a token ranks nothing
+    assert report["spend"] == 0 and report["refused_clicks"] == 1  # recorded, refused, not charged
+    chosen = await api.get("/v1/ads/select", params={"user_id": "u1"}, headers=reader)
+    (ad,) = chosen.json()["ads"]
+    click = {
+        "event_id": "with-token",
+        "user_id": "u1",
+        "type": "ad_click",
+        "ad_id": creative["id"],
+        "timestamp": datetime.now(UTC).isoformat(),
+        "impression_token": ad["impression_token"],
+    }
+    r = await api.post("/v1/events", json={"events": [click]}, headers=reader)
+    assert r.json()["accepted"] == 1
+    report = (await api.get(f"/v1/ads/campaigns/{campaign['id']}/report", headers=merchant)).json()
+    assert (
+        report["clicks"] == 1 and report["refused_clicks"] == 1 and report["spend"] == float(campaign["bid"])
+    )

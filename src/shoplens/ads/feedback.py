@@ -4,15 +4,16 @@ Each impression counts in the shopper's segment as it was when the ad was shown:
 profile (`shoplens.behaviour.profiles`, the one recommendations use) from the events before it. A click counts
 in the segment of the shopper's latest impression of that creative, so a segment's clicks and impressions
 belong together; a click arriving without any recorded impression counts as an impression too, so a click rate
-never exceeds 1. A click charges the campaign its bid, never past its budget, only when it carries a valid
-impression token of that creative and shopper (`shoplens.ads.tokens`), the campaign is active and within its
-dates, and the token has not paid for a click before; any other click is counted in `refused_clicks`. Every write
-is a single SQL statement (an upsert or an increment), safe beside concurrent requests; a repeated event_id is
-ignored.
+never exceeds 1. A click counts only when it carries a valid impression token of that creative and shopper
+(`shoplens.ads.tokens`) that no click has used before: clicks anyone can post must not raise a creative's click
+rate, which ranks it. Such a click charges the campaign its bid, never past its budget, when the campaign is
+active and within its dates; every other click is counted in `refused_clicks` only. Every write is a single SQL
+statement (an upsert or an increment), safe beside concurrent requests; a repeated event_id is ignored.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -21,7 +22,7 @@ from pydantic import SecretStr
 from sqlalchemy import case, select, update
 from sqlalchemy.orm import Session
 
-from shoplens.ads.tokens import Impression
+from shoplens.ads.tokens import Impression, check_token
 from shoplens.behaviour.erasure import erased, erasure_guard
 from shoplens.behaviour.events import ERASED, ShopperErasedError, forget_derived, user_key
 from shoplens.behaviour.profiles import segment_at
@@ -52,13 +53,21 @@ def _count(session: Session, creative_id: int, segment: str, impressions: int, c
     )
 
 
-def _charge(
-    session: Session, campaign_id: int, ts: datetime, impression: Impression | str | None
-) -> str | None:
-    """Add one click's bid to the campaign's spend, capped at its budget; the reason when it is not charged."""
-    refusal = impression if isinstance(impression, str) else None
-    if impression is None:
-        refusal = "no impression token"
+def _token_refusal(session: Session, impression: Impression | str | None) -> str | None:
+    """Why a click's token does not count it (None: a valid token, now used by this click)."""
+    if not isinstance(impression, Impression):
+        return impression or "no impression token"
+    once = upsert(session)(ClickCharge).values(
+        token_id=impression.token_id, creative_id=impression.creative_id
+    )
+    if session.scalar(once.on_conflict_do_nothing().returning(ClickCharge.token_id)) is None:
+        return "the impression token was used for a click already"
+    return None
+
+
+def _charge(session: Session, campaign_id: int, ts: datetime, refusal: str | None) -> str | None:
+    """Add one click's bid to the campaign's spend, capped at its budget; the reason when it is not charged
+    (`refusal`: its token's, if any)."""
     campaign = session.get(Campaign, campaign_id)
     assert campaign is not None
     if refusal is None and (
@@ -67,12 +76,6 @@ def _charge(
         or (campaign.ends_at is not None and ts > as_utc(campaign.ends_at))
     ):
         refusal = "the campaign is not running"
-    if refusal is None and isinstance(impression, Impression):
-        once = upsert(session)(ClickCharge).values(
-            token_id=impression.token_id, creative_id=impression.creative_id
-        )
-        if session.scalar(once.on_conflict_do_nothing().returning(ClickCharge.token_id)) is None:
-            refusal = "the impression token has paid for a click already"
     if refusal is not None:
         session.execute(
             update(Campaign)
@@ -120,8 +123,26 @@ def apply_ad_event(session: Session, event: Event, impression: Impression | str 
     if event.type == "ad_impression":
         _count(session, event.ad_id, segment_at(session, event.user_id, event.ts), 1, 0)
         return None
-    _count(session, event.ad_id, segment_at(session, event.user_id, _impression_time(session, event)), 0, 1)
-    return _charge(session, campaign_id, as_utc(event.ts), impression)
+    refusal = _token_refusal(session, impression)
+    if refusal is None:  # a click someone was shown the ad for: it counts
+        segment = segment_at(session, event.user_id, _impression_time(session, event))
+        _count(session, event.ad_id, segment, 0, 1)
+    return _charge(session, campaign_id, as_utc(event.ts), refusal)
+
+
+def ad_event_counter(
+    key: bytes, tokens: Mapping[str, str], now: datetime
+) -> Callable[[Session, Event], str | None]:
+    """apply_ad_event for a batch of stored events, each click judged by the impression token sent with it
+    (`tokens` by event_id, checked with `key` at `now`)."""
+
+    def count(session: Session, event: Event) -> str | None:
+        impression = None
+        if event.type == "ad_click" and event.ad_id is not None:
+            impression = check_token(key, tokens.get(event.event_id), event.ad_id, event.user_id, now)
+        return apply_ad_event(session, event, impression)
+
+    return count
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,12 @@ class EventCreate(BaseModel):
     session_id: str | None = Field(
         None, description="Groups events for 'viewed together' (default: the user's day)."
     )
+    impression_token: str | None = Field(
+        None,
+        max_length=300,
+        description="An ad_click: the token /v1/ads/select gave with the ad; without a valid one the click is "
+        "recorded but neither counted for the creative's ranking nor charged.",
+    )
 
 
 class EventBatch(BaseModel):

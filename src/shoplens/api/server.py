@@ -133,7 +133,9 @@ class ConnectionProtocol(_Base):
         if self._between_requests():  # these bytes begin or continue a head: count them up to its blank line
             self._head_bytes += head_length(self._tail, data)
             self._tail = (self._tail + data)[-3:]
-            if self._head_bytes > MAX_HEAD_BYTES:  # counted before the parser sees it: a whole head in one read too
+            if (
+                self._head_bytes > MAX_HEAD_BYTES
+            ):  # counted before the parser sees it: a whole head in one read too
                 if not self.transport.is_closing():
                     self.transport.write(_too_large_head())
                     self.transport.close()

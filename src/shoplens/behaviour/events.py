@@ -185,7 +185,7 @@ def record_events(
     events: Sequence[EventIn],
     secret: SecretStr | None = None,
     now: datetime | None = None,
-    on_new: Callable[[Session, Event], None] | None = None,
+    on_new: Callable[[Session, Event], object] | None = None,
 ) -> BatchOutcome:
     """Validate and store a batch in one transaction; per-event results; caches of affected users dropped.
 

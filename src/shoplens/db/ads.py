@@ -32,7 +32,7 @@ class Campaign(Base):
 
 
 class ClickCharge(Base):
-    """A charged click's impression token: a token pays for one click only."""
+    """An impression token a click has used: a token counts (and pays for) one click only."""
 
     __tablename__ = "click_charges"
     token_id: Mapped[str] = mapped_column(String(32), primary_key=True)

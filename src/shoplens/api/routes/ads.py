@@ -211,13 +211,13 @@ def select(
     """Eligible creatives ranked by relevance and a Thompson-sampled click rate, with frequency caps and pacing."""
     user = shopper.key if shopper is not None else None
     selection = select_for(catalog, AdRequest(user, context_product_id, slots))
-    key, now = _token_key(settings), utcnow()
+    key, now = token_key(settings), utcnow()
     return selection_public(
         selection, context_product_id, lambda creative: issue_token(key, creative, user, now)
     )
 
 
-def _token_key(settings: Settings) -> bytes:
+def token_key(settings: Settings) -> bytes:
     """The key that signs and checks impression tokens."""
     secret = settings.ad_token_secret or settings.user_id_secret
     return signing_key(secret.get_secret_value() if secret is not None else None)
@@ -233,7 +233,7 @@ def _event(
     impression = None
     if kind == "ad_click":
         user = user_key(body.user_id, settings.user_id_secret)
-        impression = check_token(_token_key(settings), body.impression_token, creative_id, user, utcnow())
+        impression = check_token(token_key(settings), body.impression_token, creative_id, user, utcnow())
     with catalog.sessions.begin() as session:
         outcome = record_ad_event(
             session,

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
 
-from shoplens.ads.feedback import apply_ad_event
+from shoplens.ads.feedback import ad_event_counter
 from shoplens.api.behaviour_schemas import (
     CategoryShare,
     ErasurePublic,
@@ -24,9 +24,11 @@ from shoplens.api.behaviour_schemas import (
 from shoplens.api.catalog_deps import CatalogDep, RecommenderDep, RowId, SessionDep, ShopperDep
 from shoplens.api.deps import AdminDep, ReaderDep, SettingsDep, ShopperDataDep
 from shoplens.api.openapi import problems
+from shoplens.api.routes.ads import token_key
 from shoplens.behaviour.erasure import erase_shopper
 from shoplens.behaviour.events import MAX_BATCH, EventIn, record_events
 from shoplens.behaviour.trends import MAX_DAYS, category_trends, trend_window
+from shoplens.db.base import utcnow
 from shoplens.errors import NotFoundError
 from shoplens.recommend.items import Recommendation
 
@@ -62,7 +64,9 @@ def post_events(
         EventIn(e.event_id, e.user_id, e.type, e.timestamp, e.product_id, e.ad_id, e.session_id)
         for e in batch.events
     ]
-    outcome = record_events(catalog.sessions, events, settings.user_id_secret, on_new=apply_ad_event)
+    tokens = {e.event_id: e.impression_token for e in batch.events if e.impression_token}
+    count = ad_event_counter(token_key(settings), tokens, utcnow())
+    outcome = record_events(catalog.sessions, events, settings.user_id_secret, on_new=count)
     if outcome.users:
         recommender.stats.mark_dirty()
     results = [
