@@ -19,6 +19,7 @@ from shoplens.catalog.service import Catalog
 from shoplens.catalog.storage import StoreFullError, content_id
 from shoplens.db.catalog import Embedding, Product, ProductImage
 from shoplens.imaging import decode_image, read_image
+from shoplens.imaging.colour import image_colours, photo_colours
 from shoplens.imaging.privacy import detect_faces
 from tests.support.bundles import DIM, NAME, PHOTO_PRE, make_bundle
 from tests.support.images import encode, jpeg_with_gps, photos, png, product_photo
@@ -289,6 +290,9 @@ def test_a_large_photo_is_stored_whole_and_catalogued_as_classify_reads_its_byte
     assert Image.open(io.BytesIO(catalog.store.open(img.sha256))).size == (2000, 2400)  # kept whole
     assert img.predicted_category == served.label
     assert img.confidence == pytest.approx(served.top[0][1], abs=1e-6)  # what /v1/classify answers
+    named = [(c.name, c.hex, c.share) for c in photo_colours(data)]  # what /v1/classify?colours=true says
+    assert [(c.name, c.hex, c.share) for c in image_colours(decode_image(data))] != named  # from the whole decode
+    assert [(c.name, c.hex, c.share) for c in img.colours] == named
     array, _ = read_image(decode_image(data, at_least=PHOTO_PRE.decode_side), PHOTO_PRE)
     probs, features = model.predictor.run(array[None])
     np.testing.assert_allclose(

@@ -29,7 +29,7 @@ from shoplens.catalog.vectors import VectorSpace
 from shoplens.db.catalog import Embedding, Product, ProductImage
 from shoplens.errors import CatalogInputError, ShopLensError
 from shoplens.imaging import PreprocessConfig, decode_whole_and_seen, read_image
-from shoplens.imaging.colour import Colour, image_colours
+from shoplens.imaging.colour import Colour, image_colours, photo_colours
 from shoplens.imaging.hashing import canonical_view, perceptual_hash
 from shoplens.imaging.privacy import blur_faces
 from shoplens.imaging.quality import QualityConfig, QualityReport, assess_quality
@@ -135,7 +135,9 @@ def prepare(
     # the same bytes can never stand in for it.
     sha256 = content_id(data + BLURRED_MARK) if faces else content_id(data)
     quality_report = assess_quality(image, quality)
-    return Prepared(sha256, image, seen, quality_report, view, phash, faces, len(data), image_colours(image))
+    # the colours /v1/classify names for these bytes (of the stored image when faces were hidden in it)
+    colours = image_colours(image) if faces else photo_colours(data, max_pixels, decoded=image)
+    return Prepared(sha256, image, seen, quality_report, view, phash, faces, len(data), colours)
 
 
 def prepare_items(

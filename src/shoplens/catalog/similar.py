@@ -23,7 +23,7 @@ from shoplens.catalog.colours import stored_colours
 from shoplens.catalog.queries import get_product, product_vector
 from shoplens.catalog.service import Catalog
 from shoplens.db.catalog import Product, ProductImage
-from shoplens.imaging.colour import Colour, image_colours, palette_similarity
+from shoplens.imaging.colour import Colour, palette_similarity, photo_colours
 from shoplens.imaging.hashing import canonical_view, perceptual_hash
 from shoplens.inference.ood import NOT_RECOGNISED
 from shoplens.search.protocol import VectorIndex
@@ -80,7 +80,7 @@ def find_similar(
         if statuses[0] == NOT_RECOGNISED:  # nothing in the catalogue looks like a photo of no product
             return Found(model.version, [], reason=NOT_A_PRODUCT_REASON)
         version, query = model.version, vectors[0]
-        colours = image_colours(image) if colour_weight > 0 else []
+        colours = photo_colours(photo, catalog.config.max_pixels, image) if colour_weight > 0 else []
     with catalog.sessions() as session:
         if product_id is not None:
             version = catalog.model().version

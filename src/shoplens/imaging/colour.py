@@ -122,9 +122,16 @@ def dominant_colours(
     return sorted(colours, key=lambda c: -c.share)
 
 
-def photo_colours(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> list[Colour]:
-    """Dominant colours of the product in an encoded photo (safe decode, EXIF orientation applied)."""
-    return image_colours(decode_image(data, max_pixels=max_pixels, at_least=2 * MAX_SIDE))
+def photo_colours(
+    data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, decoded: Image.Image | None = None
+) -> list[Colour]:
+    """Dominant colours of the product in an encoded photo (safe decode, EXIF orientation applied), from the photo
+    decoded reduced to twice MAX_SIDE; `decoded`: the same bytes already decoded whole (used when that is what the
+    reduced decode would give), so every caller names the same colours for the same bytes."""
+    at_least = 2 * MAX_SIDE
+    if decoded is not None and min(decoded.size) // at_least < 2:  # no codec would shrink it
+        return image_colours(decoded)
+    return image_colours(decode_image(data, max_pixels=max_pixels, at_least=at_least))
 
 
 def image_colours(image: Image.Image) -> list[Colour]:
