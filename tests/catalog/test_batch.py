@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from shoplens.catalog.batch import decode_stage, prepare_stage
+from shoplens.catalog.batch import cue_maps, decode_stage, prepare_stage
 from shoplens.imaging import DEFAULT_MAX_PIXELS, decode_image, read_image
 from shoplens.imaging.decode import DEFAULT_MAX_BYTES
 from shoplens.imaging.quality import QualityConfig
@@ -21,15 +21,17 @@ def test_a_large_photo_is_read_for_the_model_as_classify_reads_it_and_prepared_w
     data = encode(big, "JPEG", quality=90)
     (tmp_path / "big.jpg").write_bytes(data)
     batch = {"key": np.array(["big"], object), "image": np.array([str(tmp_path / "big.jpg")], object)}
-    served, _ = read_image(decode_image(data, at_least=PHOTO_PRE.decode_side), PHOTO_PRE)
+    served, served_cues = read_image(decode_image(data, at_least=PHOTO_PRE.decode_side), PHOTO_PRE)
     assert not np.array_equal(
         read_image(decode_image(data), PHOTO_PRE)[0], served
     )  # read whole: another input
 
     decoded = decode_stage(batch, PHOTO_PRE, DEFAULT_MAX_PIXELS)
     assert decoded["error"][0] == "" and np.array_equal(decoded["input"][0], served)
+    assert cue_maps(decoded["cues"]) == [served_cues]  # to the last bit: the detector's trees split on them
 
     batch["error"] = np.array([""], object)
     prepared = prepare_stage(batch, PHOTO_PRE, DEFAULT_MAX_PIXELS, QualityConfig(), False, DEFAULT_MAX_BYTES)
     assert prepared["error"][0] == "" and np.array_equal(prepared["input"][0], served)
+    assert cue_maps(prepared["cues"]) == [served_cues]
     assert pickle.loads(prepared["prepared"][0]).image.size == (2000, 2400)  # the catalogue stores it whole

@@ -149,7 +149,7 @@ def decode_stage(
 def cue_rows(n: int) -> np.ndarray:
     """Room for n images' photo cues as a float array (one column per CUE_NAMES entry), NaN where none: the
     "not a product" detector needs them after the model has run, wherever the image was read."""
-    return np.full((n, len(CUE_NAMES)), np.nan, np.float32)
+    return np.full((n, len(CUE_NAMES)), np.nan, np.float64)
 
 
 def cue_maps(rows: np.ndarray) -> list[dict[str, float] | None]:
@@ -160,7 +160,7 @@ def cue_maps(rows: np.ndarray) -> list[dict[str, float] | None]:
 def _read(image: Any, pre: PreprocessConfig) -> tuple[np.ndarray, np.ndarray]:
     """An image as the model's input and its cues as one row of cue_rows."""
     array, cues = read_image(image, pre)
-    return array, np.array([cues.get(name, np.nan) for name in CUE_NAMES], np.float32)
+    return array, np.array([cues.get(name, np.nan) for name in CUE_NAMES], np.float64)
 
 
 def prepare_stage(
