@@ -216,6 +216,33 @@ def test_bad_options_are_usage_errors(fmnist_dir):
     assert result.exit_code == 2 and "does not exist" in result.output
 
 
+def test_training_never_writes_over_a_bundle(bundle, tmp_path):
+    import shutil
+
+    before = (bundle / "config.json").read_bytes()
+    for target, reason in (
+        (bundle, "is the active version"),
+        (tmp_path / "copy", "already holds a model bundle"),
+    ):
+        if target != bundle:
+            shutil.copytree(bundle, target)
+        result = runner.invoke(app, ["train", "--folder", str(tmp_path), "--output", str(target), *FAST])
+        said = " ".join(result.output.replace("│", " ").split())  # the message as one line, out of its box
+        assert result.exit_code == 2 and reason in said, result.output
+    assert (bundle / "config.json").read_bytes() == before
+
+
+def test_a_folder_of_one_category_is_no_training_set(tmp_path):
+    (tmp_path / "shop" / "bags").mkdir(parents=True)
+    for i in range(3):
+        Image.new("RGB", (40, 40), (i, 80, 200)).save(tmp_path / "shop" / "bags" / f"{i}.png")
+    result = runner.invoke(
+        app, ["train", "--folder", str(tmp_path / "shop"), "--output", str(tmp_path / "m"), *FAST]
+    )
+    assert result.exit_code != 0 and "at least two categories" in result.output, result.output
+    assert "Traceback" not in result.output and not (tmp_path / "m" / "config.json").exists()
+
+
 def test_not_a_bundle_is_a_clear_error(tmp_path):
     result = runner.invoke(app, ["predict", str(tmp_path), str(tmp_path / "x.jpg")])
     assert result.exit_code == 2 and "not a model bundle" in result.output
@@ -233,6 +260,7 @@ def test_folder_dataset_trains_end_to_end(tmp_path):
                 np.uint8
             )
             Image.fromarray(arr).save(d / f"{i}.{'png' if i % 2 else 'jpg'}")
+    (tmp_path / "shop" / "bags" / "notes.jpg").write_text("not a photo")  # left out, with a warning
     out = tmp_path / "m" / "shop" / "v1"
     args = [
         "train",
@@ -248,6 +276,10 @@ def test_folder_dataset_trains_end_to_end(tmp_path):
     result = runner.invoke(app, [*args, *FAST, "--val-fraction", "0.2"])
     assert result.exit_code == 0, result.output
     assert "class 'bags' has only" in result.output and "fewer than 20" in result.output  # 12 photos a class
+    assert (
+        "1 photo(s) could not be read and were left out (first: " in result.output
+        and "notes.jpg" in result.output
+    )
     assert "not active yet" in result.output and not (out.parent / "ACTIVE").exists()
     b = load_bundle(out)
     assert b.review_threshold == 0.6 and b.review_thresholds == {

@@ -138,6 +138,8 @@ def train(
     """Train a category model, calibrate it, save a bundle and evaluate it on held-out data."""
     import dataclasses
 
+    if output is not None:
+        _check_output(output, resume)
     if backbone is not None:
         few_shot(settings, backbone, folder, output, threads)
         return
@@ -189,6 +191,7 @@ def train(
             source.kind if source.kind == "fashion-mnist" else "custom"
         )  # the bundle is named after its data
         output = resume.parent.parent if resume else default_output(settings.models_dir, name)
+        _check_output(output, resume)
     from shoplens.training.metrics import describe_estimate
 
     given = {"batch_size": batch_size, "epochs": epochs, "lr": lr, "time_budget": time_budget}
@@ -218,6 +221,20 @@ def train(
     )
     out.print(f"bundle: {bundle}\nreport: {bundle / 'report' / 'report.md'}")
     _activate_trained(bundle, activate)
+
+
+def _check_output(output: Path, resume: Path | None) -> None:
+    """Refuse to write a new model over a bundle (a resumed run finishes its own), and ever over the active one."""
+    active = output.parent / "ACTIVE"
+    if active.is_file() and active.read_text().strip() == output.name and (output / "config.json").exists():
+        raise typer.BadParameter(
+            f"{output} is the active version of {output.parent.name}", param_hint="--output"
+        )
+    if resume is None and (output / "config.json").exists():
+        raise typer.BadParameter(
+            f"{output} already holds a model bundle: give a new folder (or none, for a new version)",
+            param_hint="--output",
+        )
 
 
 def _activate_trained(bundle: Path, activate: bool) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-from collections.abc import Collection
+from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,7 @@ from shoplens.data import stratified_split
 from shoplens.data.dataset import ImageDataset
 from shoplens.data.source import DataSource, load_data
 from shoplens.data.stream import in_memory
-from shoplens.errors import BundleError
+from shoplens.errors import BundleError, DataFormatError
 from shoplens.imaging import PreprocessConfig
 from shoplens.inference.predictor import Predictor
 from shoplens.inference.projection import SEARCH_FILE, SEARCH_WIDTH, SearchProjection
@@ -65,6 +65,16 @@ def preprocess_for(source: DataSource, cfg: TrainConfig) -> PreprocessConfig:
     return PreprocessConfig(size=size, mode=source.mode, resize="pad", mean=mean, std=std)
 
 
+def unread(skipped: Sequence[Mapping[str, str]]) -> list[str]:
+    """A warning naming the photos that could not be read and were left out (none: no warning)."""
+    if not skipped:
+        return []
+    first = skipped[0]
+    return [
+        f"{len(skipped)} photo(s) could not be read and were left out (first: {first['path']}: {first['error']})"
+    ]
+
+
 def default_output(root: str | os.PathLike, name: str) -> Path:
     """A new version folder: <root>/<name>/<UTC timestamp>."""
     return Path(root) / name / datetime.now(UTC).strftime("v%Y%m%d-%H%M%S")
@@ -89,10 +99,15 @@ def run_training(
     output = Path(dist.share(str(output)))  # one timestamped folder for all ranks
     preprocess = preprocess_for(source, cfg)
     pool, test = load_data(source, preprocess, cfg.seed)
+    if len(pool.class_names) < 2:
+        raise DataFormatError(
+            f"{pool.source}: photos of at least two categories are needed to train a classifier, found "
+            f"{len(pool.class_names)} ({', '.join(pool.class_names) or 'none'})"
+        )
     train_idx, val_idx = stratified_split(pool.labels, cfg.val_fraction, seed=cfg.seed)
     train, val = pool.subset(train_idx), in_memory(pool.subset(val_idx))
     cfg, adapted = adapt_to_data(cfg, len(train), keep)
-    warnings = thin_classes(train.class_counts())
+    warnings = thin_classes(train.class_counts()) + unread(pool.meta.get("skipped", ()))
     for warning in warnings if dist.main else ():
         log.warning(warning)
     result = train_model(
