@@ -207,6 +207,7 @@ def test_bad_options_are_usage_errors(fmnist_dir):
         ["train", "--epochs", "0"],
         ["predict"],
         ["train", "--optimizer", "lion"],
+        ["train", "--model", "nope"],  # before any data is read
     ):
         result = runner.invoke(app, args)
         assert result.exit_code == 2, args

@@ -89,6 +89,9 @@ def test_taxonomy_show_and_create(models_root: Path, tmp_path: Path) -> None:
     assert r.exit_code == 0 and "shoes: Sneaker, Boot" in r.output
     r = runner.invoke(app, ["catalog", "taxonomy", "--taxonomy", "shoes", "Sandal", *opts])
     assert r.exit_code == 2 and "exists with other categories" in r.output
+    for names, said in ((["Boot", "Boot"], "'Boot' twice"), (["Boot", "x" * 65], "1 to 64 characters")):
+        r = runner.invoke(app, ["catalog", "taxonomy", "--taxonomy", "bad", *names, *opts])
+        assert r.exit_code != 0 and said in r.output and "Traceback" not in r.output, r.output
 
 
 def test_classify_batch_from_a_parquet_manifest(models_root: Path, tmp_path: Path) -> None:

@@ -291,7 +291,9 @@ def test_a_large_photo_is_stored_whole_and_catalogued_as_classify_reads_its_byte
     assert img.predicted_category == served.label
     assert img.confidence == pytest.approx(served.top[0][1], abs=1e-6)  # what /v1/classify answers
     named = [(c.name, c.hex, c.share) for c in photo_colours(data)]  # what /v1/classify?colours=true says
-    assert [(c.name, c.hex, c.share) for c in image_colours(decode_image(data))] != named  # from the whole decode
+    assert [
+        (c.name, c.hex, c.share) for c in image_colours(decode_image(data))
+    ] != named  # from the whole decode
     assert [(c.name, c.hex, c.share) for c in img.colours] == named
     array, _ = read_image(decode_image(data, at_least=PHOTO_PRE.decode_side), PHOTO_PRE)
     probs, features = model.predictor.run(array[None])

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from shoplens.data import load_fashion_mnist, stratified_split
+from shoplens.errors import ShopLensError
 from shoplens.imaging import PreprocessConfig, normalize
 from shoplens.imaging.augment import AugmentConfig
 from shoplens.training import loop
@@ -109,6 +110,17 @@ def test_resume_continues_where_it_stopped(splits, tmp_path):
     assert [r["epoch"] for r in resumed.history] == [1, 2]
     sa, sb = full.model.state_dict(), resumed.model.state_dict()
     assert all(torch.allclose(sa[k].float(), sb[k].float(), atol=1e-5) for k in sa)
+    other = dataclasses.replace(train, labels=train.labels % 3, class_names=train.class_names[:3])
+    with pytest.raises(ShopLensError, match="trained on other data than this run's"):
+        train_model(tiny_config(), other, val, PRE, resume=tmp_path / CHECKPOINT_NAME, progress=False)
+
+
+@pytest.mark.parametrize("content", [b"\x89PNG\r\n\x1a\n not a checkpoint", b""])
+def test_resuming_from_a_file_that_is_no_checkpoint_is_a_clear_error(tmp_path, content):
+    path = tmp_path / "photo.png"
+    path.write_bytes(content)
+    with pytest.raises(ShopLensError, match=r"cannot resume from .*photo\.png: not a"):
+        loop.load_checkpoint(path, tiny_config())
 
 
 def test_time_budget_stops_the_run(splits):

@@ -28,6 +28,7 @@ Flag = Literal["mismatch", "duplicate", "low_quality", "not_a_product"]
 FLAGS: tuple[str, ...] = ("mismatch", "duplicate", "low_quality", "not_a_product")
 NOT_A_PRODUCT = "not_a_product"  # the image flag of photos the model does not recognise as a product
 UPDATABLE = ("title", "brand", "price", "category", "stock", "status")
+MAX_CATEGORY = 64  # characters of a category name (categories.name)
 
 
 @dataclass(frozen=True)
@@ -274,6 +275,14 @@ def ensure_taxonomy(session: Session, name: str, categories: Sequence[str]) -> T
     """The taxonomy of this name, created with these categories when it does not exist yet."""
     tax = session.scalar(select(Taxonomy).where(Taxonomy.name == name))
     if tax is None:
+        twice = sorted({c for c in categories if list(categories).count(c) > 1})
+        if twice:
+            raise CatalogInputError(
+                f"a taxonomy names each category once: {', '.join(map(repr, twice))} twice"
+            )
+        bad = [c for c in categories if not c.strip() or len(c) > MAX_CATEGORY]
+        if bad:
+            raise CatalogInputError(f"category names are 1 to {MAX_CATEGORY} characters, not {bad[0]!r}")
         tax = Taxonomy(name=name, categories=[Category(name=c, position=i) for i, c in enumerate(categories)])
         session.add(tax)
         session.flush()

@@ -138,6 +138,13 @@ def train(
     """Train a category model, calibrate it, save a bundle and evaluate it on held-out data."""
     import dataclasses
 
+    if model is not None:
+        from shoplens.models import list_models
+
+        if model not in list_models():
+            raise typer.BadParameter(
+                f"unknown model {model!r}: one of {', '.join(list_models())}", param_hint="--model"
+            )
     if output is not None:
         _check_output(output, resume)
     if backbone is not None:

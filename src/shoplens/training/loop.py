@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import math
 import os
+import pickle
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -171,8 +172,10 @@ def load_checkpoint(path: str | os.PathLike, cfg: TrainConfig) -> dict:
     """A checkpoint written by this loop, checked against the run's architecture."""
     try:
         state = torch.load(path, map_location="cpu", weights_only=False)
-    except (OSError, RuntimeError, EOFError) as e:
-        raise ShopLensError(f"cannot resume from {path}: {e}") from e
+    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError, ValueError) as e:
+        raise ShopLensError(f"cannot resume from {path}: not a training checkpoint ({e})") from e
+    if not isinstance(state, dict) or "model" not in state:
+        raise ShopLensError(f"cannot resume from {path}: not a checkpoint of `shoplens train`")
     if state.get("train_config", {}).get("model") != cfg.model:
         raise ShopLensError(
             f"{path} is a checkpoint of {state.get('train_config', {}).get('model')!r}, not {cfg.model!r}"
@@ -212,7 +215,13 @@ def train_model(
     best = (-1.0, None, 0)  # (val acc, state, epoch)
     if resume:
         state = load_checkpoint(resume, cfg)
-        model.load_state_dict(state["model"])
+        try:
+            model.load_state_dict(state["model"])
+        except RuntimeError as e:  # its head or input differ: trained on other categories or another input
+            raise ShopLensError(
+                f"{resume} was trained on other data than this run's ({train.num_classes} categories at "
+                f"{preprocess.size[0]}×{preprocess.size[1]}): resume it with the data it was trained on"
+            ) from e
         opt.load_state_dict(state["optimizer"])
         gen.set_state(state["generator"])
         step, epoch, elapsed0, history = state["step"], state["epoch"], state["elapsed"], state["history"]
