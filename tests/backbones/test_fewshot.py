@@ -61,6 +61,19 @@ def test_train_backbone_fits_a_head_caches_embeddings_and_serves(bundles: dict, 
     predictor = model_loader()(models / "colours" / "fs1")
     fresh = [swatch(rgb, seed=999 + i) for i, rgb in enumerate(COLOURS.values())]
     assert [p.label for p in predictor.predict_images(fresh)] == list(COLOURS)
+    assert "models activate fs1 --name colours" in first.output and "--force" in first.output
+
+    # the CLI answers with it as the server does; what takes trained bundles says why it cannot
+    for i, img in enumerate(fresh):
+        img.save(tmp_path / f"fresh{i}.png")
+    files = [str(tmp_path / f"fresh{i}.png") for i in range(len(fresh))]
+    said = runner.invoke(cli, ["predict", str(models / "colours" / "fs1"), *files, "--top-k", "1"])
+    assert said.exit_code == 0, said.output
+    assert [line.split("\t")[1].split()[0] for line in said.stdout.splitlines()] == list(COLOURS)
+    for command in (["evaluate"], ["export"]):
+        refused = runner.invoke(cli, [*command, str(models / "colours" / "fs1")])
+        assert refused.exit_code != 0 and "is a few-shot version, not a trained bundle" in refused.output
+        assert "Traceback" not in refused.output
 
     # a head fitted without held-out data has no evaluation: serving it is a deliberate, forced activation
     ModelStore(models, "colours", model_loader()).activate("fs1", force=True)

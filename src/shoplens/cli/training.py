@@ -274,6 +274,13 @@ def few_shot(
         f"training accuracy {facts['train_accuracy']:.4f}, {facts['seconds']:.1f}s"
     )
     out.print(f"model version: {path}")
+    command = (
+        f"shoplens models activate {path.name} --name {path.parent.name} --models-dir {path.parent.parent}"
+    )
+    out.print(
+        f"not active yet; a few-shot head has no held-out evaluation, so serving it is forced: {command} --force",
+        soft_wrap=True,
+    )
 
 
 @app.command()
@@ -355,11 +362,14 @@ def predict(
 ) -> None:
     """Top-k categories with probabilities, one line per photo, with its status as /v1/classify gives it
     (needs review, not a product); unreadable photos get an error line."""
+    from shoplens.backbones.serving import model_loader
     from shoplens.imaging import read_image_file
-    from shoplens.inference import load_predictor
     from shoplens.inference.ood import NOT_RECOGNISED
 
-    predictor = load_predictor(bundle, top_k=top_k)  # ONNX Runtime when the bundle was exported
+    predictor = model_loader()(
+        bundle
+    )  # ONNX Runtime when the bundle was exported; few- and zero-shot versions too
+    predictor.top_k = min(top_k, len(predictor.bundle.labels))
     failed = 0
     for path in images:
         try:  # decoded as /v1/classify decodes (a large JPEG at a reduced scale), so both answer alike

@@ -141,6 +141,11 @@ def read_bundle_spec(path: str | os.PathLike) -> BundleSpec:
     """A bundle's description from config.json (and metrics.json): everything but the weights."""
     path = Path(path)
     config = read_config(path)
+    if isinstance(kind := config.get("kind"), str):  # zero-shot and few-shot versions name their kind
+        raise BundleError(
+            f"{path} is a {kind} version, not a trained bundle: serve it (shoplens models activate) and ask it "
+            "through /v1/classify or `shoplens predict`; evaluating, exporting and batch jobs take trained bundles"
+        )
     try:
         preprocess = PreprocessConfig.from_dict(config["preprocess"])
         labels = [str(label) for label in config["labels"]]
