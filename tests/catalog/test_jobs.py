@@ -56,13 +56,29 @@ def test_csv_rows_fail_alone_with_reasons(catalog: Catalog, tmp_path: Path) -> N
         "d,Not an image,Brand,1,Bag,imgs/notes.png\n"
         "e,Bad category,Brand,1,Spaceship,imgs/1.png\n"
         "f,Second good,,,,imgs/1.png\n"
+        "g,Huge price,Brand,1e400,Bag,imgs/0.png\n"
+        "h,Fine price,Brand,1.005,Bag,imgs/0.png\n"
     )
+    with manifest.open("a") as fh:  # the optional columns: merchant, stock
+        fh.write(
+            "i,Huge stock,Brand,1,Bag,imgs/0.png,,99999999999\nj,Odd stock,Brand,1,Bag,imgs/0.png,,many\n"
+        )
+    text = manifest.read_text().splitlines()
+    manifest.write_text("\n".join([text[0] + ",merchant,stock", *text[1:]]) + "\n")
     rows = rows_from_csv(manifest, "acme")
     summary = BulkIngest(catalog).run("csv", manifest, rows, "acme")
-    assert (summary.done, summary.failed) == (2, 4)
+    assert (summary.done, summary.failed) == (2, 8)
     reasons = dict(summary.errors)
-    assert "bad value" in reasons["line 3"] and "cannot be read" in reasons["line 4"]
+    assert (
+        reasons["line 3"] == "bad value: price 'twelve' is not a number"
+        and "cannot be read" in reasons["line 4"]
+    )
     assert "supported" in reasons["line 5"] and "unknown category" in reasons["line 6"]
+    assert (
+        "price 1E+400 does not fit" in reasons["line 8"] and "at most 2 decimal places" in reasons["line 9"]
+    )
+    assert "stock 99999999999 is more than" in reasons["line 10"]
+    assert reasons["line 11"] == "bad value: stock 'many' is not a whole number"
     with catalog.sessions() as s:
         stored = dict(s.execute(select(IngestRow.row_key, IngestRow.status)).all())
         assert stored["line 2"] == "done" and stored["line 3"] == "failed"

@@ -28,6 +28,7 @@ from shoplens.catalog.storage import ImageStore, content_id
 from shoplens.catalog.vectors import VectorSpace
 from shoplens.db.catalog import Embedding, Product, ProductImage
 from shoplens.errors import CatalogInputError, ShopLensError
+from shoplens.fields import MAX_INT
 from shoplens.imaging import PreprocessConfig, decode_whole_and_seen, read_image
 from shoplens.imaging.colour import Colour, image_colours, photo_colours
 from shoplens.imaging.hashing import canonical_view, perceptual_hash
@@ -47,6 +48,8 @@ class Embed(Protocol):
 
 
 BLURRED_MARK = b"\0shoplens:faces-blurred"
+MAX_PRICE = Decimal(10) ** 10  # products.price is NUMERIC(12, 2)
+CENT = Decimal("0.01")
 _WRITERS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="shoplens-store")
 
 
@@ -404,5 +407,9 @@ def check_product(p: ProductIn, categories: Sequence[str] | None = None) -> None
         raise CatalogInputError("title is required")
     if p.price is not None and p.price < 0:
         raise CatalogInputError("price cannot be negative")
+    if p.price is not None and (p.price >= MAX_PRICE or p.price != p.price.quantize(CENT)):
+        raise CatalogInputError(f"price {p.price} does not fit: below {MAX_PRICE:,}, at most 2 decimal places")
     if p.stock < 0:
         raise CatalogInputError("stock cannot be negative")
+    if p.stock > MAX_INT:
+        raise CatalogInputError(f"stock {p.stock} is more than {MAX_INT:,}")

@@ -128,7 +128,7 @@ def rows_from_csv(path: Path, merchant: str, merchant_column: bool = False) -> l
                 brand=(rec["brand"] or "").strip() or None,
                 price=_price(rec["price"]),
                 category=(rec["category"] or "").strip() or None,
-                stock=int(rec.get("stock") or 0),
+                stock=_stock(rec.get("stock")),
             )
         except (ValueError, InvalidOperation) as e:
             rows.append(Row(key, None, error=f"bad value: {e}"))
@@ -170,10 +170,22 @@ def _price(text: str | None) -> Decimal | None:
     text = (text or "").strip()
     if not text:
         return None
-    value = Decimal(text)
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        value = Decimal("NaN")
     if not value.is_finite():
-        raise ValueError(f"price {text!r} is not a number")
+        raise ValueError(f"price {text[:40]!r} is not a number")
     return value
+
+
+def _stock(text: str | None) -> int:
+    """A stock column value (empty → 0)."""
+    text = (text or "").strip()
+    try:
+        return int(text or 0)
+    except ValueError:
+        raise ValueError(f"stock {text[:40]!r} is not a whole number") from None
 
 
 def job_id_for(kind: str, source: Path, merchant: str) -> str:
