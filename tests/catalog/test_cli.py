@@ -123,3 +123,26 @@ def test_ray_engine_refuses_url_lists_before_starting_ray(models_root: Path, tmp
     urls.write_text("https://cdn.example.com/a.png\n")
     r = runner.invoke(app, ["ingest", str(urls), "--engine", "ray", *common(models_root, tmp_path)])
     assert r.exit_code == 2 and "local engine" in r.output
+
+
+def test_sources_and_outputs_of_the_wrong_kind_are_named(models_root: Path, tmp_path: Path) -> None:
+    photo = tmp_path / "s0.png"
+    photo.write_bytes(png(photos(1, seed=4)[0]))
+    (tmp_path / "out").mkdir()
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "photos" / "s0.png").write_bytes(photo.read_bytes())
+    models = ["--models-dir", str(models_root)]
+
+    def said(*args: str) -> str:
+        r = runner.invoke(app, list(args))
+        assert r.exit_code != 0 and "Traceback" not in r.output, r.output
+        return " ".join(r.output.split())
+
+    assert "not a list of URLs" in said("ingest", str(photo), *common(models_root, tmp_path))
+    batch = ("classify-batch", str(tmp_path / "photos"), *models, "--out")
+    assert "is a folder: give a file to write" in said(*batch, str(tmp_path / "out"))
+    assert not list((tmp_path / "out").iterdir()) and not list(tmp_path.glob(".*.tmp"))  # nothing left behind
+    assert "s0.png: is a file, not a folder" in said(*batch, f"{photo}/x.parquet")
+    assert "not a readable UTF-8 CSV file" in said(
+        "events", "import", str(photo), "--catalog-dir", str(tmp_path / "c")
+    )

@@ -294,7 +294,11 @@ def csv_events(path: Path) -> Iterator[tuple[int, EventIn | str]]:
         raise DataNotFoundError(f"no events file {path}") from e
     with fh:
         reader = csv.DictReader(fh)
-        missing = [c for c in CSV_COLUMNS if c not in (reader.fieldnames or [])]
+        try:
+            header = reader.fieldnames or []
+        except (UnicodeDecodeError, csv.Error) as e:
+            raise DataFormatError(f"{path}: not a readable UTF-8 CSV file ({e})") from e
+        missing = [c for c in CSV_COLUMNS if c not in header]
         if missing:
             raise DataFormatError(
                 f"{path}: missing column(s) {', '.join(missing)}; "

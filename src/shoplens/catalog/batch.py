@@ -228,6 +228,10 @@ class PredictionsFile:
         import pyarrow.parquet as pq
 
         self.path, self.labels, self.version = path, list(labels), model_version
+        if path.is_dir():
+            raise ShopLensError(
+                f"{path} is a folder: give a file to write, e.g. {path / 'predictions.parquet'}"
+            )
         path.parent.mkdir(parents=True, exist_ok=True)
         self._tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         self._writer: pq.ParquetWriter | None = None
@@ -270,11 +274,15 @@ class PredictionsFile:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        if self._writer is None:
-            pq.write_table(pa.table({"key": pa.array([], pa.string())}), self._tmp)
-        else:
-            self._writer.close()
-        os.replace(self._tmp, self.path)
+        try:
+            if self._writer is None:
+                pq.write_table(pa.table({"key": pa.array([], pa.string())}), self._tmp)
+            else:
+                self._writer.close()
+            os.replace(self._tmp, self.path)
+        except BaseException:
+            self._tmp.unlink(missing_ok=True)
+            raise
 
     def abort(self) -> None:
         """Drop the unfinished file."""

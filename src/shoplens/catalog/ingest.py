@@ -408,7 +408,9 @@ def check_product(p: ProductIn, categories: Sequence[str] | None = None) -> None
     if p.price is not None and p.price < 0:
         raise CatalogInputError("price cannot be negative")
     if p.price is not None and (p.price >= MAX_PRICE or p.price != p.price.quantize(CENT)):
-        raise CatalogInputError(f"price {p.price} does not fit: below {MAX_PRICE:,}, at most 2 decimal places")
+        raise CatalogInputError(
+            f"price {p.price} does not fit: below {MAX_PRICE:,}, at most 2 decimal places"
+        )
     if p.stock < 0:
         raise CatalogInputError("stock cannot be negative")
     if p.stock > MAX_INT:

@@ -150,6 +150,11 @@ def rows_from_url_list(path: Path, merchant: str) -> list[Row]:
         lines = path.read_text(encoding="utf-8").splitlines()
     except FileNotFoundError as e:
         raise DataNotFoundError(f"no URL list {path}") from e
+    except UnicodeDecodeError as e:
+        raise DataFormatError(
+            f"{path}: not a list of URLs (UTF-8 text, one per line); a folder, or a .csv or .parquet manifest, "
+            "is read as such"
+        ) from e
     rows = []
     for n, line in enumerate(lines, start=1):
         url = line.strip()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -39,7 +40,14 @@ def friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             raise typer.Exit(2) from None
         except OSError as e:  # a path given that cannot be read or written
             where = f"{e.filename}: " if e.filename else ""
-            err.print(f"[red]error:[/red] {where}{e.strerror or e}", highlight=False)
+            why = e.strerror or e
+            if (
+                isinstance(e, FileExistsError | NotADirectoryError)
+                and e.filename
+                and Path(e.filename).is_file()
+            ):
+                why = "is a file, not a folder"  # mkdir's "File exists" under a path through a file
+            err.print(f"[red]error:[/red] {where}{why}", highlight=False)
             raise typer.Exit(1) from None
 
     return wrapper
