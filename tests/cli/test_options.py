@@ -76,3 +76,16 @@ def test_bad_paths_and_unknown_names_are_errors_not_tracebacks(tmp_path: Path, f
     trends = runner.invoke(app, ["report", "trends", "--out", str(blocked / "reports"), *catalog])
     assert failed_cleanly(trends, 1, str(blocked))
     assert failed_cleanly(runner.invoke(app, ["catalog", "qa", "--limit", "-1", *catalog]), 2, "--limit")
+
+
+def test_the_training_choices_are_the_trainers_own() -> None:
+    import dataclasses
+    import typing
+
+    from shoplens.cli.training import Optimizer, Schedule
+    from shoplens.training.presets import TrainConfig
+
+    hints = typing.get_type_hints(TrainConfig)
+    for option, field in ((Schedule, "schedule"), (Optimizer, "optimizer")):
+        assert field in {f.name for f in dataclasses.fields(TrainConfig)}
+        assert {o.value for o in option} == set(typing.get_args(hints[field])), field

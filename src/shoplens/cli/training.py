@@ -39,6 +39,7 @@ class MetricLoss(str, Enum):
 class Schedule(str, Enum):
     onecycle = "onecycle"
     cosine = "cosine"
+    constant = "constant"
 
 
 class Precision(str, Enum):
