@@ -22,7 +22,7 @@ from shoplens.catalog.ingest import IngestItem, ProductIn
 from shoplens.catalog.jobs import BulkIngest, rows_from_csv, rows_from_folder, rows_from_url_list
 from shoplens.catalog.service import Catalog, CatalogConfig
 from shoplens.db.catalog import Embedding, IngestRow, Product, ProductImage
-from shoplens.errors import DataFormatError
+from shoplens.errors import DataFormatError, DataNotFoundError
 from shoplens.inference import Predictor
 from shoplens.inference.store import ModelStore
 from tests.support.images import photos, png, write_folder
@@ -163,6 +163,13 @@ def test_csv_without_the_columns_is_refused(tmp_path: Path) -> None:
     bad.write_text("name,picture\nx,y.png\n")
     with pytest.raises(DataFormatError, match="missing column"):
         rows_from_csv(bad, "acme")
+    for text in ("", "sku,title,brand,price,category,image\n"):  # nothing to ingest is no success either
+        bad.write_text(text)
+        with pytest.raises(DataFormatError, match="no products in it"):
+            rows_from_csv(bad, "acme")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataNotFoundError, match="no images in it"):
+        rows_from_folder(tmp_path / "empty", "acme", ["Bag"])
 
 
 @pytest.fixture

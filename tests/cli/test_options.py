@@ -89,3 +89,8 @@ def test_the_training_choices_are_the_trainers_own() -> None:
     for option, field in ((Schedule, "schedule"), (Optimizer, "optimizer")):
         assert field in {f.name for f in dataclasses.fields(TrainConfig)}
         assert {o.value for o in option} == set(typing.get_args(hints[field])), field
+
+
+def test_versions_of_a_models_folder_that_is_not_there_is_an_error(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["models", "versions", "--models-dir", str(tmp_path / "nowhere")])
+    assert failed_cleanly(result, 2, "no models folder")

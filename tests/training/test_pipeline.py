@@ -80,3 +80,9 @@ def test_refit_search_from_the_command_line(tmp_path) -> None:
     assert (old.parent / "v2" / "search.json").is_file()
     missing = runner.invoke(app, ["models", "refit-search", "v9", *models])
     assert missing.exit_code != 0 and "no version 'v9'" in missing.output
+    for name in ("../escape", "a/b"):
+        refused = runner.invoke(app, ["models", "refit-search", "v1", "--as", name, *models])
+        assert refused.exit_code == 2 and "is no version name" in " ".join(refused.output.split()), (
+            refused.output
+        )
+    assert not (tmp_path / "models" / "escape").exists() and not (old.parent / "a").exists()

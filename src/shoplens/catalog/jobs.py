@@ -91,6 +91,8 @@ def rows_from_folder(root: Path, merchant: str, categories: Sequence[str]) -> li
             rows.append(Row(str(rel), product, error=UNREADABLE))
             continue
         rows.append(Row(str(rel), product, str(path)))
+    if not rows:
+        raise DataNotFoundError(f"{root}: no images in it (accepted: {', '.join(sorted(IMAGE_SUFFIXES))})")
     return rows
 
 
@@ -102,7 +104,11 @@ def rows_from_csv(path: Path, merchant: str, merchant_column: bool = False) -> l
     `merchant` is refused unless `merchant_column` allows the column to choose.
     """
     records = manifest_records(path)
-    missing = [c for c in CSV_COLUMNS if records and c not in records[0]]
+    if not records:
+        raise DataFormatError(
+            f"{path}: no products in it (a header {','.join(CSV_COLUMNS)}, then a row each)"
+        )
+    missing = [c for c in CSV_COLUMNS if c not in records[0]]
     if missing:
         raise DataFormatError(
             f"{path}: missing column(s) {', '.join(missing)}; expected {','.join(CSV_COLUMNS)}"

@@ -20,8 +20,11 @@ if TYPE_CHECKING:
 @with_settings(MODEL)
 def models_versions(settings: Settings) -> None:
     """Versions of a model, newest first, with test accuracy and the active one marked."""
+    from shoplens.errors import NotFoundError
     from shoplens.inference.store import ModelStore
 
+    if not settings.models_dir.is_dir():
+        raise NotFoundError(f"no models folder {settings.models_dir} (train a model, or give --models-dir)")
     table = Table(title=f"{settings.model_name} in {settings.models_dir}")
     for col in ("version", "created (UTC)", "accuracy", "active"):
         table.add_column(col)
@@ -99,10 +102,16 @@ def models_refit_search(
     data_dir: DataDir = None,
 ) -> None:
     """Copy a version, its search projection fitted again with today's fitter, as a new version (not activated)."""
+    from shoplens.inference.store import VERSION_PATTERN
     from shoplens.training.pipeline import refit_bundle_search
 
     path = _store(settings).path_of(version)
     new = as_version or f"{version}-search"
+    if not VERSION_PATTERN.match(new):
+        raise typer.BadParameter(
+            f"{new!r} is no version name (letters, digits, '.', '_' and '-'; a version is a folder beside {version})",
+            param_hint="--as",
+        )
     width = refit_bundle_search(path, path.parent / new, data_dir)
     fitted = (
         f"its search projection {width} wide" if width else "no search projection (too few validation images)"
