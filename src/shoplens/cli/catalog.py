@@ -335,9 +335,10 @@ def demo_catalog(
 
             with open_catalog(settings) as catalog:
                 events = seed_demo_shoppers(catalog, users=shoppers, seed=seed)
-                creatives = seed_demo_campaigns(catalog)
+                campaigns, creatives = seed_demo_campaigns(catalog)
             out.print(
-                f"{shoppers} demo shoppers with {events} events; {creatives} ad creatives in 4 campaigns"
+                f"{shoppers} demo shoppers with {events} events; {creatives} ad creatives in {campaigns} new "
+                "campaigns"
             )
         (out_dir / "LOADED").write_text(
             "the demo catalogue is in the catalogue; delete this file to load it again\n"
