@@ -28,7 +28,7 @@ def test_demo_catalog_then_qa_and_reindex(models_root: Path, fmnist_dir: Path, t
     )
     assert r.exit_code == 0, r.output
     assert "50 done" in r.output and (out / "LOADED").exists()
-    assert "40 demo shoppers with" in r.output and "in 4 campaigns" in r.output
+    assert "40 demo shoppers with" in r.output and "in 4 new campaigns" in r.output
     truth = json.loads((out / "truth.json").read_text())
     assert len(truth["duplicates"]) == 1 and len(truth["wrong_category"]) == 2
     qa = runner.invoke(app, ["catalog", "qa", "--limit", "2", *opts])

@@ -23,12 +23,13 @@ def models_versions(settings: Settings) -> None:
     from shoplens.errors import NotFoundError
     from shoplens.inference.store import ModelStore
 
+    store = ModelStore(settings.models_dir, settings.model_name)  # a bad name is refused first
     if not settings.models_dir.is_dir():
         raise NotFoundError(f"no models folder {settings.models_dir} (train a model, or give --models-dir)")
     table = Table(title=f"{settings.model_name} in {settings.models_dir}")
     for col in ("version", "created (UTC)", "accuracy", "active"):
         table.add_column(col)
-    for v in ModelStore(settings.models_dir, settings.model_name).versions():
+    for v in store.versions():
         acc = f"{v.accuracy:.4f}" if v.accuracy is not None else "-"
         table.add_row(v.version, v.created.strftime("%Y-%m-%d %H:%M:%S"), acc, "*" if v.active else "")
     out.print(table)

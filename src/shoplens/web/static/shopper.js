@@ -68,8 +68,9 @@ function recsPanel(user, recs) {
 }
 
 function adEvent(user, ad, kind) {
-  return api(`/v1/ads/${ad.creative.id}/${kind}`, { method: "POST",
-    json: { event_id: newId(`console-${kind}`), user_id: user, session_id: `console-${user}` } });
+  const event = { event_id: newId(`console-${kind}`), user_id: user, session_id: `console-${user}` };
+  if (kind === "click") event.impression_token = ad.impression_token;  // the proof that this shopper saw the ad
+  return api(`/v1/ads/${ad.creative.id}/${kind}`, { method: "POST", json: event });
 }
 
 function adsPanel(user, selection) {
