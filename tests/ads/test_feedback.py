@@ -116,3 +116,24 @@ def test_reports_add_up(catalog: Catalog) -> None:
     assert stats(catalog, a.id) == {"all": (5, 2), "Coat": (3, 1)}
     assert [r.campaign_id for r in everything] == [idle, campaign] and everything[0].impressions == 0
     assert theirs == []
+
+
+def test_clicks_past_the_budget_charge_what_is_left_then_are_refused(catalog: Catalog) -> None:
+    campaign = new_campaign(catalog, "small", budget="5", bid="2")
+    creative = new_creative(catalog, campaign, PHOTOS[0])
+    answers = []
+    for i in range(4):
+        with catalog.sessions.begin() as session:
+            outcome = record_ad_event(
+                session,
+                event_id=f"c{i}",
+                kind="ad_click",
+                creative_id=creative.id,
+                user_id="u",
+                impression=served(creative.id),
+            )
+            answers.append((outcome.charged, outcome.refusal))
+    assert answers == [(True, None)] * 3 + [(False, "the campaign's budget is spent")]  # 2 + 2 + the last 1
+    with catalog.sessions() as session:
+        report = campaign_report(session, campaign)
+    assert report.spent == Decimal("5") and report.refused_clicks == 1 and report.clicks == 4

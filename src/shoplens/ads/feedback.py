@@ -66,8 +66,8 @@ def _token_refusal(session: Session, impression: Impression | str | None) -> str
 
 
 def _charge(session: Session, campaign_id: int, ts: datetime, refusal: str | None) -> str | None:
-    """Add one click's bid to the campaign's spend, capped at its budget; the reason when it is not charged
-    (`refusal`: its token's, if any)."""
+    """Add one click's bid to the campaign's spend, capped at its budget (what is left of it, when less); the
+    reason when it is not charged (`refusal`: its token's, if any)."""
     campaign = session.get(Campaign, campaign_id)
     assert campaign is not None
     if refusal is None and (
@@ -76,22 +76,24 @@ def _charge(session: Session, campaign_id: int, ts: datetime, refusal: str | Non
         or (campaign.ends_at is not None and ts > as_utc(campaign.ends_at))
     ):
         refusal = "the campaign is not running"
-    if refusal is not None:
-        session.execute(
+    if refusal is None:
+        after = Campaign.spent + Campaign.bid
+        charged = session.execute(
             update(Campaign)
-            .where(Campaign.id == campaign_id)
-            .values(refused_clicks=Campaign.refused_clicks + 1)
+            .where(Campaign.id == campaign_id, Campaign.spent < Campaign.budget)  # one statement: no race
+            .values(spent=case((after > Campaign.budget, Campaign.budget), else_=after))
             .execution_options(synchronize_session=False)
         )
-        return refusal
-    after = Campaign.spent + Campaign.bid
+        if charged.rowcount == 1:  # type: ignore[attr-defined]
+            return None
+        refusal = "the campaign's budget is spent"
     session.execute(
         update(Campaign)
         .where(Campaign.id == campaign_id)
-        .values(spent=case((after > Campaign.budget, Campaign.budget), else_=after))
+        .values(refused_clicks=Campaign.refused_clicks + 1)
         .execution_options(synchronize_session=False)
     )
-    return None
+    return refusal
 
 
 def _impression_time(session: Session, event: Event) -> datetime:

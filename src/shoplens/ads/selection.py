@@ -151,8 +151,8 @@ def eligible_creatives(
         wanted = targets(campaign)
         if wanted and not categories.intersection(wanted):
             continue
-        if config.pacing and float(campaign.spent) > spend_allowed(campaign, now):
-            continue
+        if config.pacing and float(campaign.spent + campaign.bid) > spend_allowed(campaign, now):
+            continue  # paced as the budget is: offered while one more click stays within the pace
         found.append((creative, campaign))
     return found
 
