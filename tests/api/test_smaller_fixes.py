@@ -145,3 +145,9 @@ async def test_a_product_id_that_is_no_integer_is_refused(
     assert r.status_code == 422, r.text
     r = await api.post("/v1/search/similar", json={"product_id": 1}, headers=as_key(api_keys, "reader"))
     assert r.status_code == 200
+
+
+async def test_search_by_image_cuts_nothing_by_default(api: httpx.AsyncClient) -> None:
+    doc = (await api.get("/openapi.json")).json()
+    params = {p["name"]: p for p in doc["paths"]["/v1/search/similar"]["post"]["parameters"]}
+    assert params["min_similarity"]["schema"]["default"] == -1.0  # k answers whatever the cosines: none cut

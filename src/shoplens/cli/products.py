@@ -70,8 +70,9 @@ def similar(
     settings: Settings,
     k: Limit = 10,
     min_similarity: Annotated[
-        float, typer.Option(min=-1, max=1, help="Leave out weaker matches (cosine).")
-    ] = 0.0,
+        float,
+        typer.Option(min=-1, max=1, help="Leave out weaker matches (cosine; by default none: k come back)."),
+    ] = -1.0,
     category: Annotated[str | None, typer.Option(help="Only products declared in this category.")] = None,
     merchant: Annotated[str | None, typer.Option(help="Only this merchant's products.")] = None,
     colour_weight: Annotated[

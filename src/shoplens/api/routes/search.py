@@ -135,8 +135,9 @@ async def search(
     service: ServiceDep,
     k: Annotated[int, Query(ge=1, le=100)] = 10,
     min_similarity: Annotated[
-        float, Query(ge=-1, le=1, description="Leave out weaker matches (cosine).")
-    ] = 0.0,
+        float,
+        Query(ge=-1, le=1, description="Leave out weaker matches (cosine; by default none: k come back)."),
+    ] = -1.0,
     category: Annotated[str | None, Query(description="Only products declared in this category.")] = None,
     merchant: Annotated[str | None, Query(description="Only this merchant's products.")] = None,
     colour_weight: Annotated[
