@@ -96,3 +96,12 @@ def test_a_cutout_gives_the_colours_of_its_opaque_pixels_only() -> None:
 def test_a_product_mask_must_fit_the_photo() -> None:
     with pytest.raises(ValueError, match="product mask"):
         dominant_colours(np.zeros((10, 10, 3), np.uint8), product=np.ones((5, 5), bool))
+
+
+@pytest.mark.parametrize(
+    ("shade", "name"),
+    [("#4A4A4A", "black"), ("#555555", "grey"), ("#F0F0F0", "white"), ("#6A4A34", "brown"), ("#1F2A48", "navy")],
+)
+def test_a_colour_without_hue_is_named_black_grey_or_white(shade: str, name: str) -> None:
+    rgb = np.array([[int(shade[i : i + 2], 16) for i in (1, 3, 5)]], np.uint8)
+    assert name_of(lab(rgb)[0]) == name  # the dark greys lie nearer to brown (ΔE 21) than to black or grey

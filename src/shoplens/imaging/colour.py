@@ -36,6 +36,7 @@ PALETTE: dict[str, str] = {  # clothing colour names and a typical shade of each
     "beige": "#CDB08A",
 }
 MAX_SIDE = 128  # colours need no detail: the photo is shrunk first
+NEUTRAL_CHROMA = 8.0  # CIELAB chroma below which a colour has no hue to name (the palette's least is navy's, ~20)
 BACKGROUND_DELTA = 14.0  # CIELAB distance from the border's colour above which a pixel is product
 MIN_FOREGROUND = 0.005  # a smaller share: the photo is taken as all product (e.g. a close-up of fabric)
 SIMILARITY_SCALE = 20.0  # CIELAB distance at which two colours count as about 0.6 alike (Gaussian kernel σ)
@@ -65,11 +66,16 @@ def _rgb(hexes: Sequence[str]) -> np.ndarray:
 
 _NAMES = list(PALETTE)
 _PALETTE_LAB = _lab(_rgb(list(PALETTE.values())))
+_ALL = np.arange(len(_NAMES))
+_NEUTRAL = np.array([_NAMES.index(n) for n in ("black", "grey", "white")])
 
 
 def name_of(lab: np.ndarray) -> str:
-    """The palette name nearest to a CIELAB colour."""
-    return _NAMES[int(np.argmin(np.linalg.norm(_PALETTE_LAB - lab, axis=1)))]
+    """The palette name nearest to a CIELAB colour; a colour with next to no hue takes the nearest neutral (a dark
+    grey lies nearer to brown than to black or grey, but nobody calls charcoal brown)."""
+    candidates = _NEUTRAL if float(np.hypot(lab[1], lab[2])) < NEUTRAL_CHROMA else _ALL
+    distances = np.linalg.norm(_PALETTE_LAB[candidates] - lab, axis=1)
+    return _NAMES[int(candidates[int(np.argmin(distances))])]
 
 
 def foreground_mask(rgb: np.ndarray) -> np.ndarray:
