@@ -134,17 +134,25 @@ def test_the_catalogue_filters_by_colour_and_shows_a_products_colours(demo: Demo
     """The colour filter lists exactly the products the API says show that colour (share ≥ 0.2 in a photo); a
     product's detail shows its photo's colours with their shares."""
     everything = [*demo.products, demo.duplicate, demo.small]
-    shows = {
-        p["id"]
-        for p in everything
-        if any(c["name"] == "brown" and c["share"] >= 0.2 for c in p["images"][0]["colours"])
-    }
+
+    def showing(name: str) -> set[int]:
+        return {
+            p["id"]
+            for p in everything
+            if any(c["name"] == name and c["share"] >= 0.2 for c in p["images"][0]["colours"])
+        }
+
+    names = sorted({c["name"] for p in everything for c in p["images"][0]["colours"]})
+    colour = min(
+        names, key=lambda n: abs(len(showing(n)) - len(everything) / 2)
+    )  # what splits the catalogue most
+    shows = showing(colour)
     assert 0 < len(shows) < len(everything)  # the filter has something to leave out
     page.goto(f"{demo.base}/#catalog")
     grid = page.locator("#catalog-grid > li")
     expect(grid).to_have_count(len(everything))
     expect(page.locator("select[name=colour] option")).to_have_count(17)  # "Any" and the palette
-    page.select_option("select[name=colour]", "brown")
+    page.select_option("select[name=colour]", colour)
     expect(grid).to_have_count(len(shows))
     listed = {int(i) for i in grid.evaluate_all("cards => cards.map(c => c.dataset.productId)")}
     assert listed == shows
@@ -198,13 +206,17 @@ def test_a_merchant_corrects_a_mismatched_category(demo: Demo, page: Any, shots:
     )
     images_loaded(page, "#product-dialog img")
     page.screenshot(path=shots / "product.png")
+    mismatches = page.locator("select[name=flag] option[value=mismatch]")
+    expect(mismatches).to_have_text(re.compile(r"\(1\)$"))
     dialog.get_by_role("button", name=f"Use the prediction ({predicted})").click()
     dialog.get_by_role("button", name="Save category").click()
     expect(dialog).not_to_contain_text("but the photo looks like")
     expect(dialog.locator("dl.facts")).to_contain_text(f"Declared category{predicted}")
+    expect(mismatches).to_have_text(re.compile(r"\(0\)$"))  # the filter's count follows the correction
     page.keyboard.press("Escape")
     expect(dialog).to_be_hidden()
     expect(page.locator("#catalog-summary")).to_have_text("No products match these filters.")
+    assert page.evaluate("document.activeElement !== document.body")  # focus went back into the catalogue
     assert httpx.get(f"{demo.base}/v1/products/{demo.wrong['id']}").json()["flags"] == []
 
 
@@ -278,6 +290,12 @@ def test_the_confusion_matrix_is_labelled_in_the_reports_class_order(demo: Demo,
     expect(page.locator(".metrics")).to_contain_text(
         "95 % CI"
     )  # 300 test samples: an interval, not a bare ECE
+    clipped = page.evaluate(
+        """() => { const svg = document.querySelector('svg.heatmap'), box = svg.getBoundingClientRect();
+        return [...svg.querySelectorAll('text.tick')].filter(t => t.getBoundingClientRect().right > box.right + 0.5)
+          .map(t => t.textContent); }"""
+    )
+    assert clipped == []  # "Ankle boot", the last column, was cut to "Ankle bo"
 
 
 @pytest.mark.parametrize("width", [1400, 390])
@@ -325,6 +343,16 @@ def test_keyboard_tabs_alt_text_and_a_390px_screen(demo: Demo, browser: Any, sho
         )
         assert page.eval_on_selector_all("#catalog-grid img", "imgs => imgs.every(i => i.alt.length > 0)")
         page.screenshot(path=shots / "catalogue-390.png")
+        for tab in (
+            "search",
+            "shopper",
+            "model",
+            "trends",
+        ):  # the search box never takes the focus from the tabs
+            page.keyboard.press("ArrowRight")
+            expect(page.locator(f"#tab-{tab}")).to_be_focused()
+            expect(page.locator(f"#view-{tab}")).to_be_visible()
+        page.keyboard.press("Home")
         page.keyboard.press("End")
         expect(page.locator("#tab-trends")).to_be_focused()
         expect(page.locator("#view-trends")).to_be_visible()
@@ -364,3 +392,14 @@ def test_with_an_api_key_the_console_sends_it_and_loads_images_as_blobs(
     row = page.locator("tbody tr", has=page.locator("th", has_text="v2"))
     row.get_by_role("button", name="Activate").click()
     expect(page.locator("#alert")).to_contain_text("needs the admin role; the key has the reader role")
+
+
+def test_the_skip_link_moves_to_the_content_of_the_view_shown(demo: Demo, page: Any) -> None:
+    page.goto(f"{demo.base}/#model")
+    expect(page.locator("#view-model")).to_be_visible()
+    page.keyboard.press("Tab")
+    expect(page.locator("a.skip")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.locator("#main")).to_be_focused()
+    expect(page.locator("#view-model")).to_be_visible()  # "#main" is no view: the Model view stays
+    assert page.evaluate("location.hash") == "#model"

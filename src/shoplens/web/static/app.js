@@ -30,7 +30,7 @@ function select(name, { focus = false } = {}) {
     VIEWS[name].init(section);
   }
   document.title = `${document.getElementById(`tab-${name}`).textContent} · ShopLens console`;
-  return VIEWS[name].show();
+  return VIEWS[name].show({ keyboard: focus }); // from the arrow keys: the focus stays on the tabs
 }
 
 function onTabKey(event) {
@@ -72,6 +72,13 @@ for (const tab of tabs) {
   tab.addEventListener("keydown", onTabKey);
 }
 document.getElementById("alert-close").addEventListener("click", clearError);
-window.addEventListener("hashchange", () => select(location.hash.slice(1)));
+document.querySelector("a.skip").addEventListener("click", (event) => {
+  event.preventDefault(); // "#main" is no view: the hash keeps naming the view shown
+  document.getElementById("main").focus();
+});
+window.addEventListener("hashchange", () => {
+  const name = location.hash.slice(1);
+  if (name in VIEWS) select(name);
+});
 setUpKey();
 select(location.hash.slice(1));

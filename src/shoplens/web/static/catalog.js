@@ -3,7 +3,7 @@
 import { FLAG_NAMES, announce, api, apiImage, badge, clearError, h, money, pct, put, showError } from "./api.js";
 
 const PAGE = 24;
-const state = { offset: 0, total: 0, categories: [], request: 0 };
+const state = { offset: 0, total: 0, categories: [], request: 0, opened: null };
 let section;
 let loaded = false;
 let typing = null;
@@ -57,6 +57,14 @@ function fillSelect(select, options) {
   put(select, first, ...options.map(([value, label]) => h("option", { value }, label)));
 }
 
+/** Each flag option with the number of products it would show now. */
+function showFlagCounts(qa) {
+  for (const option of section.querySelector("#catalog-filters").elements.flag.options) {
+    const count = qa.flags[option.value]?.count;
+    if (count !== undefined) option.textContent = `${option.textContent.replace(/ \(\d+\)$/, "")} (${count})`;
+  }
+}
+
 async function loadFilterOptions() {
   const form = section.querySelector("#catalog-filters");
   try {
@@ -68,10 +76,7 @@ async function loadFilterOptions() {
     fillSelect(form.elements.category, categories.map((c) => [c, c]));
     fillSelect(form.elements.merchant, merchants.map((m) => [m.id, `${m.name} (${m.products})`]));
     fillSelect(form.elements.colour, colours.map((c) => [c.name, c.name]));
-    for (const option of form.elements.flag.options) {
-      const count = qa.flags[option.value]?.count;
-      if (count !== undefined) option.textContent = `${option.textContent.replace(/ \(\d+\)$/, "")} (${count})`;
-    }
+    showFlagCounts(qa);
   } catch (error) {
     showError(error, "The catalogue filters could not be loaded");
   }
@@ -132,6 +137,7 @@ function correction(product) {
       announce(`Category of ${product.title} set to ${select.value}`);
       await openProduct(product.id);
       loadGrid();
+      api("/v1/catalog/qa", { params: { limit: 0 } }).then(showFlagCounts, () => {}); // the mismatch count moved
     },
   }, h("label", { for: "correct-category" }, "Correct the category"), select, suggest, h("button", { type: "submit" }, "Save category"));
 }
@@ -161,6 +167,7 @@ export async function openProduct(id) {
     showError(error, `Product ${id} could not be loaded`);
     return;
   }
+  state.opened = id;
   const close = h("button", { type: "button", class: "secondary close", onclick: () => dialog.close() }, "Close");
   put(body, 
     h("div", { class: "dialog-head" }, h("h2", { id: "product-title" }, product.title), close),
@@ -200,7 +207,13 @@ export function init(root) {
     state.offset += PAGE;
     loadGrid();
   });
-  document.getElementById("product-dialog").addEventListener("close", clearError);
+  document.getElementById("product-dialog").addEventListener("close", () => {
+    clearError();
+    // The grid may have been drawn again meanwhile (a saved category): back to the card that opened the dialog.
+    const back = section.querySelector(`#catalog-grid [data-product-id="${state.opened}"] .card-button`)
+      || section.querySelector("#catalog-grid .card-button") || section.querySelector("#catalog-filters select");
+    if (back && !section.hidden && (document.activeElement === document.body || !document.activeElement)) back.focus();
+  });
 }
 
 export async function show() {

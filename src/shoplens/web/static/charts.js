@@ -91,7 +91,9 @@ export function heatmap(matrix, labels, { title = "Confusion matrix" } = {}) {
   const cell = 40;
   const left = 110;
   const topPad = 100;
-  const size = left + n * cell + 8;
+  // Column labels lean right at 50°: room beyond the last column for the longest (about 7 px a character).
+  const lean = Math.max(0, ...labels.map((l) => String(l).length)) * 7 * Math.cos((50 * Math.PI) / 180);
+  const size = left + n * cell + Math.max(8, Math.ceil(lean - cell / 2) + 6);
   const svg = s("svg", { viewBox: `0 0 ${size} ${topPad + n * cell + 26}`, class: "chart heatmap", role: "img",
     "aria-label": `${title}: rows are true categories, columns predicted categories` }, s("title", {}, title));
   labels.forEach((label, i) => {

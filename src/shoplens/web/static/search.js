@@ -54,6 +54,6 @@ export function init(root) {
   });
 }
 
-export async function show() {
-  section.querySelector("#search-form").elements.q.focus();
+export async function show({ keyboard = false } = {}) {
+  if (!keyboard) section.querySelector("#search-form").elements.q.focus(); // never while moving along the tabs
 }
