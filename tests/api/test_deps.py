@@ -23,7 +23,7 @@ def test_every_shopper_id_in_a_path_or_query_goes_through_the_shopper_dependency
             for dep in route.dependant.dependencies:
                 if "user_id" in {p.name for p in dep.path_params + dep.query_params}:
                     assert dep.call in (path_shopper, query_shopper), route.path
-                    through.append((sorted(route.methods), route.path))
+                    through.append((sorted(route.methods), route.path_format))
     assert sorted(through) == [
         (["DELETE"], "/v1/users/{user_id}"),
         (["GET"], "/v1/ads/select"),

@@ -147,3 +147,24 @@ async def test_expired_cache_rows_are_dropped(models_root: Path, keys_file: Path
         assert (await c.get("/v1/users/ann/recommendations", headers=reader)).status_code == 200
         with app.state.service.catalog().sessions() as s:
             assert list(s.scalars(select(CachedRecommendation.user_id))) == ["ann"]
+
+
+async def test_a_shopper_id_with_slashes_can_be_looked_up_and_erased(
+    models_root: Path, keys_file: Path, api_keys
+) -> None:
+    from urllib.parse import quote
+
+    app = create_app(settings_for(models_root, keys_file, catalog_dir=models_root.parent / "catalog"))
+    merchant, admin = as_key(api_keys, "merchant"), as_key(api_keys, "admin")
+    odd = "shop/eu?ref=1#a"  # ids arrive as the platform has them: an event can carry any
+    async with serving(app) as c:
+        pid = (await create(c, merchant, {"sku": "s", "title": "T"}, png(photos(1, seed=9)[0]))).json()["id"]
+        event = {"event_id": "e1", "user_id": odd, "type": "view", "product_id": pid}
+        event["timestamp"] = datetime.now(UTC).isoformat()
+        assert (await c.post("/v1/events", json={"events": [event]}, headers=admin)).json()["accepted"] == 1
+        path = f"/v1/users/{quote(odd, safe='')}"
+        profile = await c.get(f"{path}/profile", headers=admin)
+        assert profile.status_code == 200 and profile.json()["recent"] == [pid]
+        assert (await c.get(f"{path}/recommendations", headers=admin)).status_code == 200
+        assert (await c.delete(path, headers=admin)).status_code == 200  # erasure reaches them too
+        assert (await c.get(f"{path}/profile", headers=admin)).status_code == 404

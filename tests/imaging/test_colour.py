@@ -100,7 +100,13 @@ def test_a_product_mask_must_fit_the_photo() -> None:
 
 @pytest.mark.parametrize(
     ("shade", "name"),
-    [("#4A4A4A", "black"), ("#555555", "grey"), ("#F0F0F0", "white"), ("#6A4A34", "brown"), ("#1F2A48", "navy")],
+    [
+        ("#4A4A4A", "black"),
+        ("#555555", "grey"),
+        ("#F0F0F0", "white"),
+        ("#6A4A34", "brown"),
+        ("#1F2A48", "navy"),
+    ],
 )
 def test_a_colour_without_hue_is_named_black_grey_or_white(shade: str, name: str) -> None:
     rgb = np.array([[int(shade[i : i + 2], 16) for i in (1, 3, 5)]], np.uint8)

@@ -276,7 +276,7 @@ class RequestContextMiddleware:
             else:
                 await self.app(scope, receive, send_with_id)
         except Exception:
-            route = getattr(scope.get("route"), "path", "unmatched")
+            route = getattr(scope.get("route"), "path_format", "unmatched")
             log.exception("unhandled error in %s %s (request %s)", scope["method"], route, request_id)
             if started:
                 raise
@@ -288,7 +288,7 @@ class RequestContextMiddleware:
     def _record(self, scope: Scope, request_id: str, status: int, seconds: float) -> None:
         """Metrics by route template (not raw path) and one structured access-log line."""
         route: Any = scope.get("route")
-        template = getattr(route, "path", None) or (
+        template = getattr(route, "path_format", None) or (  # the template without converters (":path")
             scope["path"] if scope["path"] in self.known_paths else "unmatched"
         )
         self.metrics.observe_request(template, scope["method"], status, seconds)

@@ -36,7 +36,9 @@ PALETTE: dict[str, str] = {  # clothing colour names and a typical shade of each
     "beige": "#CDB08A",
 }
 MAX_SIDE = 128  # colours need no detail: the photo is shrunk first
-NEUTRAL_CHROMA = 8.0  # CIELAB chroma below which a colour has no hue to name (the palette's least is navy's, ~20)
+NEUTRAL_CHROMA = (
+    8.0  # CIELAB chroma below which a colour has no hue to name (the palette's least is navy's, ~20)
+)
 BACKGROUND_DELTA = 14.0  # CIELAB distance from the border's colour above which a pixel is product
 MIN_FOREGROUND = 0.005  # a smaller share: the photo is taken as all product (e.g. a close-up of fabric)
 SIMILARITY_SCALE = 20.0  # CIELAB distance at which two colours count as about 0.6 alike (Gaussian kernel σ)

@@ -82,7 +82,7 @@ def post_events(
 
 
 @router.get(
-    "/users/{user_id}/profile",
+    "/users/{user_id:path}/profile",
     response_model=ProfilePublic,
     operation_id="getShopperProfile",
     summary="A shopper's profile",
@@ -110,7 +110,7 @@ def get_profile(shopper: ShopperDep, _caller: ShopperDataDep, recommender: Recom
 
 
 @router.get(
-    "/users/{user_id}/recommendations",
+    "/users/{user_id:path}/recommendations",
     response_model=RecommendationsPublic,
     operation_id="getRecommendations",
     summary="Recommendations for a shopper",
@@ -166,7 +166,10 @@ def get_trends(
 
 
 @router.delete(
-    "/users/{user_id}", response_model=ErasurePublic, operation_id="eraseShopper", summary="Erase a shopper"
+    "/users/{user_id:path}",
+    response_model=ErasurePublic,
+    operation_id="eraseShopper",
+    summary="Erase a shopper",
 )
 def delete_user(
     shopper: ShopperDep,
