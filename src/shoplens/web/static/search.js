@@ -38,9 +38,9 @@ async function run(q) {
   put(grid, ...found.results.map((hit) => productCard(hit.product, hit.image?.thumbnail_url, reasons(hit))));
   grid.removeAttribute("aria-busy");
   const how = found.model_version ? `words and images (model ${found.model_version})` : "titles and brands";
-  summary.textContent = found.results.length
-    ? `${found.results.length} result${found.results.length === 1 ? "" : "s"} for “${q}”, by ${how}`
-    : `Nothing found for “${q}”.`;
+  const n = found.results.length;
+  const count = n >= K ? `The best ${n} results` : `${n} result${n === 1 ? "" : "s"}`; // a full page: there may be more
+  summary.textContent = n ? `${count} for “${q}”, by ${how}` : `Nothing found for “${q}”.`;
   announce(summary.textContent);
 }
 
