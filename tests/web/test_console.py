@@ -216,7 +216,8 @@ def test_a_merchant_corrects_a_mismatched_category(demo: Demo, page: Any, shots:
     page.keyboard.press("Escape")
     expect(dialog).to_be_hidden()
     expect(page.locator("#catalog-summary")).to_have_text("No products match these filters.")
-    assert page.evaluate("document.activeElement !== document.body")  # focus went back into the catalogue
+    back = "() => document.activeElement !== document.body"  # the focus came back into the catalogue
+    page.wait_for_function(back, timeout=5000)
     assert httpx.get(f"{demo.base}/v1/products/{demo.wrong['id']}").json()["flags"] == []
 
 

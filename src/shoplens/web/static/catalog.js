@@ -41,7 +41,9 @@ async function loadGrid() {
   }
   if (request !== state.request) return; // the filters changed meanwhile: a newer answer is on its way
   state.total = page.total;
+  const focused = grid.contains(document.activeElement) ? document.activeElement.closest("[data-product-id]") : null;
   put(grid, ...page.items.map((p) => productCard(p, null, p.flags.length ? h("span", { class: "badges" }, flagBadges(p.flags)) : null)));
+  if (focused) returnFocus(focused.dataset.productId); // drawn again under the focus: keep it in the catalogue
   grid.removeAttribute("aria-busy");
   const last = Math.min(page.offset + page.items.length, page.total);
   summary.textContent = page.total
@@ -50,6 +52,14 @@ async function loadGrid() {
   section.querySelector("#catalog-prev").disabled = state.offset === 0;
   section.querySelector("#catalog-next").disabled = last >= page.total;
   announce(summary.textContent);
+}
+
+/** Focus a product's card, else the first card, else the filters (a card drawn again, or gone, loses it). */
+function returnFocus(productId) {
+  if (document.getElementById("product-dialog").open) return; // the dialog keeps it; its close brings it back
+  const back = section.querySelector(`#catalog-grid [data-product-id="${productId}"] .card-button`)
+    || section.querySelector("#catalog-grid .card-button") || section.querySelector("#catalog-filters select");
+  back?.focus();
 }
 
 function fillSelect(select, options) {
@@ -207,12 +217,14 @@ export function init(root) {
     state.offset += PAGE;
     loadGrid();
   });
-  document.getElementById("product-dialog").addEventListener("close", () => {
+  const dialog = document.getElementById("product-dialog");
+  dialog.addEventListener("close", () => {
     clearError();
-    // The grid may have been drawn again meanwhile (a saved category): back to the card that opened the dialog.
-    const back = section.querySelector(`#catalog-grid [data-product-id="${state.opened}"] .card-button`)
-      || section.querySelector("#catalog-grid .card-button") || section.querySelector("#catalog-filters select");
-    if (back && !section.hidden && (document.activeElement === document.body || !document.activeElement)) back.focus();
+    // The grid may have been drawn again meanwhile (a saved category): back to the card that opened the dialog,
+    // unless the browser put the focus somewhere that is still there (a closed dialog's button is not).
+    const at = document.activeElement;
+    const lost = !at || at === document.body || dialog.contains(at) || !at.isConnected;
+    if (!section.hidden && lost) returnFocus(state.opened);
   });
 }
 
