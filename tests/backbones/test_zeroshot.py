@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from PIL import Image
+from typer.testing import CliRunner
 
 from shoplens.api import create_app
 from shoplens.backbones import load_backbone
 from shoplens.backbones.taxonomy import TaxonomyError, read_taxonomy
+from shoplens.cli import app as cli
 from shoplens.config import Settings
 from shoplens.inference.predictor import l2_normalize, softmax
 from tests.support.process import run_python
@@ -137,6 +140,36 @@ async def test_not_a_product_prompts_and_the_review_threshold_decide_the_status(
         statuses[name] = (r.json()["results"][0]["status"], r.json()["results"][0]["ood_score"])
     assert statuses["rejecting"][0] == "not_recognised" and statuses["rejecting"][1] >= 0.5
     assert statuses["strict"] == ("needs_review", 0) and statuses["lenient"] == ("recognised", 0)
+
+
+async def test_a_zero_shot_not_a_product_is_one_on_every_path(bundles: dict, tmp_path: Path) -> None:
+    """classify, ingestion, search by photo and `shoplens predict` give the taxonomy's status for one photo."""
+    cats = {"dress": ["red summer dress"], "jeans": ["blue denim jeans"]}
+    taxonomy = {
+        "categories": cats,
+        "not_a_product": [*(p[0] for p in cats.values()), "grey hooded sweatshirt"],
+    }
+    settings = zero_shot_settings(tmp_path, bundles["siglip"], write(tmp_path, taxonomy))
+    photo = png(photos(1)[0])
+    async with serving(create_app(settings)) as c:
+        answer = (await c.post("/v1/classify", files={"file": ("a.png", photo, "image/png")})).json()[
+            "results"
+        ][0]
+        assert answer["status"] == "not_recognised" and answer["needs_review"] is True  # never "fine" with it
+        product = {"sku": "s1", "title": "Thing", "merchant": "m"}
+        files = [
+            ("product", (None, json.dumps(product), "application/json")),
+            ("files", ("a.png", photo, "image/png")),
+        ]
+        stored = (await c.post("/v1/products", files=files)).json()
+        assert "not_a_product" in stored["images"][0]["quality_flags"]
+        similar = (await c.post("/v1/search/similar", files={"file": ("a.png", photo, "image/png")})).json()
+        assert similar["results"] == [] and similar["reason"]
+        version = (await c.get("/v1/models")).json()["active"]
+    bundle = settings.models_dir / settings.model_name / version
+    (tmp_path / "a.png").write_bytes(photo)
+    said = CliRunner().invoke(cli, ["predict", str(bundle), str(tmp_path / "a.png"), "--json"])
+    assert said.exit_code == 0 and json.loads(said.stdout)["status"] == "not_recognised", said.output
 
 
 def test_the_same_backbone_and_taxonomy_are_one_version_a_changed_prompt_is_another(

@@ -16,7 +16,7 @@ import hashlib
 import itertools
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,7 +34,7 @@ from shoplens.errors import BundleError
 from shoplens.files import write_atomic
 from shoplens.imaging import PreprocessConfig
 from shoplens.inference.kinds import ZERO_SHOT as KIND
-from shoplens.inference.predictor import Predictor, l2_normalize, softmax
+from shoplens.inference.predictor import Prediction, Predictor, l2_normalize, softmax
 from shoplens.models.bundle import BundleSpec
 
 RECOGNISED, NEEDS_REVIEW, NOT_RECOGNISED = "recognised", "needs_review", "not_recognised"
@@ -147,20 +147,33 @@ class ZeroShotPredictor(Predictor):
             ]
         return out
 
-    def details(self, probs: np.ndarray, embedding: np.ndarray) -> dict[str, Any]:
-        """status, ood_score and attributes of one image."""
+    def prediction(
+        self,
+        p: np.ndarray,
+        embedding: np.ndarray | None = None,
+        top_k: int | None = None,
+        cues: Mapping[str, float] | None = None,
+        score: float | None = None,
+    ) -> Prediction:
+        """Top-k, with the status and "not a product" score the taxonomy's calibration gives (from the embedding):
+        every path — /v1/classify, the catalogue, `shoplens predict` — answers alike, and `needs_review` is true
+        whenever the status is not `recognised`."""
+        base = super().prediction(p, None, top_k)
+        if embedding is None:
+            return base
         cal = self.taxonomy.calibration
         ood = self.ood_score(embedding)
         if ood >= cal.not_recognised:
             status = NOT_RECOGNISED
-        elif float(probs.max()) < cal.review_threshold or ood >= cal.review_ood:
+        elif float(p.max()) < cal.review_threshold or ood >= cal.review_ood:
             status = NEEDS_REVIEW
         else:
             status = RECOGNISED
-        out: dict[str, Any] = {"status": status, "ood_score": round(ood, 6)}
-        if self.attributes:
-            out["attributes"] = self.attribute_scores(embedding)
-        return out
+        return Prediction(base.top, status != RECOGNISED, embedding, round(ood, 6), status)
+
+    def details(self, probs: np.ndarray, embedding: np.ndarray) -> dict[str, Any]:
+        """The attributes of one image (its status and ood_score come with `prediction`)."""
+        return {"attributes": self.attribute_scores(embedding)} if self.attributes else {}
 
 
 def create_zero_shot_version(
