@@ -127,3 +127,18 @@ def test_a_folder_without_two_categories_is_refused(bundles: dict, tmp_path: Pat
         root = root / "x"
     result = runner.invoke(cli, ["train", "--backbone", str(bundles["clip"]), "--folder", str(root)])
     assert result.exit_code != 0 and "at least two category" in result.output
+
+
+def test_a_head_is_refused_with_an_encoder_that_changed_since(tmp_path: Path) -> None:
+    """A few-shot head fits one encoder's embeddings: its encoder trained or imported again is no longer it."""
+    from shoplens.errors import BundleError
+    from shoplens.training.fewshot import train_few_shot
+
+    encoder = make_bundle(tmp_path / "models", "v1", seed=3)
+    folder = labelled_folder(tmp_path / "photos", classes={"dark": (30, 30, 30), "light": (220, 220, 220)})
+    head, _ = train_few_shot(encoder, folder, tmp_path / "models" / "custom" / "fs1")
+    model_loader()(head)  # loads while the encoder is the one it was fitted on
+    other = make_bundle(tmp_path / "other", "v1", seed=4)
+    (encoder / "model.safetensors").write_bytes((other / "model.safetensors").read_bytes())
+    with pytest.raises(BundleError, match="changed since the head was fitted"):
+        model_loader()(head)

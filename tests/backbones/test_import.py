@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -91,6 +93,9 @@ def test_hub_cache_layout_and_source(checkpoints: dict, tmp_path: Path) -> None:
 def test_reimport_of_a_bundle_keeps_its_checks(bundles: dict, tmp_path: Path) -> None:
     """A bundle folder is itself importable (ONNX route): same config, and the first import's checks kept."""
     out = import_backbone(bundles["clip"], tmp_path / "copy", measure=False)
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o777 & ~umask  # readable by a server run as another user
     before, after = read_config(bundles["clip"]), read_config(out)
     for field in ("image", "text", "scoring", "name"):
         assert getattr(after, field) == getattr(before, field)

@@ -54,6 +54,16 @@ class FrozenEncoder:
             h.update(f"{f.name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
         return h.hexdigest()
 
+    @property
+    def fingerprint(self) -> str:
+        """A digest of what the encoder computes: its config.json (an image–text bundle's records its ONNX files'
+        sha256) and a trained bundle's weights; the same wherever the folder is copied."""
+        h = hashlib.sha256((self.path / "config.json").read_bytes())
+        weights = self.path / "model.safetensors"
+        if self.kind == "bundle" and weights.is_file():
+            h.update(hashlib.sha256(weights.read_bytes()).digest())
+        return h.hexdigest()
+
     def to_batch(self, images: Sequence[Image.Image]) -> np.ndarray:
         """Decoded photos as this encoder's input batch."""
         if self.kind == "image-text":
@@ -127,6 +137,11 @@ def load_few_shot(path: str | os.PathLike, threads: int | None = None) -> FewSho
     except (OSError, KeyError, ValueError) as e:
         raise BundleError(f"{path / HEAD}: unreadable ({e})") from None
     encoder = FrozenEncoder(raw["encoder"], threads)
+    if raw.get("encoder_sha256") not in (None, encoder.fingerprint):
+        raise BundleError(
+            f"{path}: its encoder {raw['encoder']} changed since the head was fitted (imported or trained again "
+            "there): fit the few-shot head again (shoplens train --backbone …)"
+        )
     spec = BundleSpec(
         path=path,
         config=raw,

@@ -252,6 +252,7 @@ def _write_config(folder: Path, config: BackboneConfig) -> None:
 
 def _move_into_place(tmp: Path, out: Path) -> None:
     """Rename the finished folder to OUT; an existing OUT is swapped out first and removed afterwards."""
+    tmp.chmod(0o777 & ~_umask())  # mkdtemp's 0700 kept a server running as another user out of the bundle
     if not out.exists():
         os.replace(tmp, out)
         return
@@ -259,6 +260,13 @@ def _move_into_place(tmp: Path, out: Path) -> None:
     os.replace(out, old / out.name)
     os.replace(tmp, out)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def _umask() -> int:
+    """This process's umask (read by setting it, then putting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _default_name(found: ckpt.Checkpoint) -> str:

@@ -125,6 +125,7 @@ def save_few_shot(
         "version": output.name,
         "encoder": str(encoder.path),
         "encoder_kind": encoder.kind,
+        "encoder_sha256": encoder.fingerprint,  # a head fits one encoder: loading it with another is refused
         "labels": labels,
         "temperature": 1.0,
         "review_threshold": review_threshold,
