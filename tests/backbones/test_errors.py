@@ -96,8 +96,9 @@ def test_broken_onnx_folder(bundles: dict, tmp_path: Path) -> None:
     """ONNX folders with a corrupt file, swapped towers or no logit scale are refused before writing."""
     src = copy(bundles["clip"], tmp_path / "onnx")
     (src / "text_encoder.onnx").write_bytes(b"\x00garbage")
-    with pytest.raises(BundleError, match=r"text_encoder\.onnx: not a readable ONNX file"):
+    with pytest.raises(BundleError, match=r"text_encoder\.onnx: not a readable ONNX file") as refused:
         import_backbone(src, tmp_path / "out")
+    assert str(refused.value).startswith(str(src / "text_encoder.onnx"))  # the file to fix, not a temp copy
     shutil.copyfile(bundles["clip"] / "image_encoder.onnx", src / "text_encoder.onnx")
     with pytest.raises(BundleError, match="expected inputs input_ids"):
         import_backbone(src, tmp_path / "out")

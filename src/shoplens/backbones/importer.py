@@ -35,7 +35,12 @@ from shoplens.backbones.cost import measure_cost
 from shoplens.backbones.export import OPSET, export_towers
 from shoplens.backbones.runtime import ImageTextBackbone
 from shoplens.backbones.samples import SAMPLE_TEXTS, sample_images
-from shoplens.backbones.signatures import describe_image_encoder, describe_text_encoder, logit_params
+from shoplens.backbones.signatures import (
+    check_self_contained,
+    describe_image_encoder,
+    describe_text_encoder,
+    logit_params,
+)
 from shoplens.errors import BundleError
 from shoplens.inference.export import sha256_file
 
@@ -165,6 +170,10 @@ def _from_onnx(found: ckpt.Checkpoint, tmp: Path, overrides: dict[str, Any]) -> 
         image = ckpt.image_spec(found.path, found.family)
         text = ckpt.text_spec(found.path, found.family)
         scoring = _scoring(found, overrides, None)
+    for src in (image_src, text_src):
+        check_self_contained(
+            src
+        )  # a damaged file is named where the user can replace it, not in the temp folder
     for src, dest in ((image_src, IMAGE_ENCODER), (text_src, TEXT_ENCODER), (tokenizer, TOKENIZER)):
         shutil.copyfile(src, tmp / dest)
     imported = {
