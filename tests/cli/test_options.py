@@ -94,3 +94,19 @@ def test_the_training_choices_are_the_trainers_own() -> None:
 def test_versions_of_a_models_folder_that_is_not_there_is_an_error(tmp_path: Path) -> None:
     result = runner.invoke(app, ["models", "versions", "--models-dir", str(tmp_path / "nowhere")])
     assert failed_cleanly(result, 2, "no models folder")
+
+
+def test_sigterm_in_a_cleaned_up_block_raises_like_ctrl_c_and_the_handler_comes_back() -> None:
+    import os
+    import signal
+    import time
+
+    from shoplens.cli.common import stopped_cleanly_by_sigterm
+
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(SystemExit) as stopped, stopped_cleanly_by_sigterm():
+        os.kill(os.getpid(), signal.SIGTERM)
+        for _ in range(100):  # the handler runs at the next bytecode; never more than a second here
+            time.sleep(0.01)
+    assert stopped.value.code == 128 + signal.SIGTERM
+    assert signal.getsignal(signal.SIGTERM) == before

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from shoplens.cli.common import app, err, friendly_errors, out
+from shoplens.cli.common import app, err, friendly_errors, out, stopped_cleanly_by_sigterm
 
 backbone_app = typer.Typer(help="Image–text backbones (CLIP, SigLIP) from local files.", no_args_is_help=True)
 app.add_typer(backbone_app, name="backbone")
@@ -50,16 +50,17 @@ def backbone_import(
     from shoplens.backbones.runtime import load_backbone
 
     err.print(f"importing {path} …")
-    bundle = import_backbone(
-        path,
-        output,
-        name=name,
-        source=source,
-        licence=licence,
-        logit_scale=logit_scale,
-        logit_bias=logit_bias,
-        force=force,
-    )
+    with stopped_cleanly_by_sigterm():  # a stopped import leaves no half-made folder (as after Ctrl-C)
+        bundle = import_backbone(
+            path,
+            output,
+            name=name,
+            source=source,
+            licence=licence,
+            logit_scale=logit_scale,
+            logit_bias=logit_bias,
+            force=force,
+        )
     config = load_backbone(bundle).config
     checks = config.extra.get("checks", {})
     verdict = (

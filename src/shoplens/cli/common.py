@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable
+import signal
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -51,3 +53,18 @@ def friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             raise typer.Exit(1) from None
 
     return wrapper
+
+
+@contextlib.contextmanager
+def stopped_cleanly_by_sigterm() -> Iterator[None]:
+    """Within the block, SIGTERM (a supervisor's or `timeout`'s stop) raises SystemExit like Ctrl-C raises
+    KeyboardInterrupt, so the command's cleanup runs instead of the process dying mid-write."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    before = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
