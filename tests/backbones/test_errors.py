@@ -90,6 +90,12 @@ def test_open_clip_weights_without_onnx(tmp_path: Path) -> None:
     (tmp_path / "open_clip_model.safetensors").write_bytes(b"")
     with pytest.raises(BundleError, match="open_clip weights"):
         import_backbone(tmp_path, tmp_path / "out")
+    bare = tmp_path / "bare"  # open_clip's own layout: no config.json at all
+    bare.mkdir()
+    (bare / "open_clip_config.json").write_text(json.dumps({"model_cfg": {}}))
+    (bare / "open_clip_pytorch_model.bin").write_bytes(b"")
+    with pytest.raises(BundleError, match="open_clip weights"):
+        import_backbone(bare, tmp_path / "out2")
 
 
 def test_broken_onnx_folder(bundles: dict, tmp_path: Path) -> None:

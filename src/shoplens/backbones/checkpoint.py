@@ -66,6 +66,13 @@ def locate(path: str | os.PathLike) -> Path:
     return path
 
 
+_OPEN_CLIP = (
+    "{folder}: these are open_clip weights ({what}: code that calls open_clip, which needs torchvision); plain "
+    "transformers cannot load them. Import the checkpoint's ONNX encoders instead: download its "
+    "onnx/vision_model.onnx and onnx/text_model.onnx into the same folder"
+)
+
+
 def read_json(path: Path, required: bool = True) -> dict[str, Any]:
     """A JSON object from a checkpoint file; {} for an optional file that is absent."""
     try:
@@ -86,6 +93,9 @@ def read_json(path: Path, required: bool = True) -> dict[str, Any]:
 def inspect(path: str | os.PathLike, source: str | None = None) -> Checkpoint:
     """What PATH holds and how to import it; a BundleError names what is missing or unsupported."""
     folder = locate(path)
+    bare_open_clip = not (folder / "config.json").is_file() and (folder / "open_clip_config.json").is_file()
+    if bare_open_clip and not (find_onnx(folder, IMAGE_ONNX) and find_onnx(folder, TEXT_ONNX)):
+        raise BundleError(_OPEN_CLIP.format(folder=folder, what="open_clip_config.json and no config.json"))
     config = read_json(folder / "config.json")
     source = source or _source(Path(path), folder, config)
     if config.get("kind") == KIND:
@@ -105,11 +115,7 @@ def inspect(path: str | os.PathLike, source: str | None = None) -> Checkpoint:
     if has_onnx:
         return Checkpoint(folder, config, "onnx", family, source)
     if "open_clip_model_name" in config or (folder / "open_clip_config.json").is_file():
-        raise BundleError(
-            f"{folder}: these are open_clip weights (config.json points at custom code that calls open_clip, which "
-            "needs torchvision); plain transformers cannot load them. Import the checkpoint's ONNX encoders "
-            "instead: download its onnx/vision_model.onnx and onnx/text_model.onnx into the same folder"
-        )
+        raise BundleError(_OPEN_CLIP.format(folder=folder, what="config.json pointing at custom code"))
     raise BundleError(
         f"{folder}: config.json has no text_config/vision_config and there are no ONNX encoders"
     )
