@@ -92,3 +92,28 @@ def test_events_erase_and_expire(
         catalog.sessions, [EventIn("2", "ann", "view", "2026-11-27T10:01:00Z", shop[0])], SecretStr("k")
     )
     assert again.results[0].reason == ERASED
+
+
+def test_imported_ad_events_count_for_their_campaign(
+    catalog: Catalog, models_root: Path, tmp_path: Path
+) -> None:
+    from shoplens.ads.reports import campaign_report
+    from tests.support.images import photos
+    from tests.support.shop import new_campaign, new_creative
+
+    campaign = new_campaign(catalog, "csv", budget="10", bid="1")
+    creative = new_creative(catalog, campaign, photos(1, seed=5)[0])
+    now = utcnow()
+    source = tmp_path / "ads.csv"
+    rows = [
+        f"i{i},ann,ad_impression,{(now - timedelta(minutes=5 - i)).isoformat()},,{creative.id}"
+        for i in range(2)
+    ]
+    rows.append(f"c0,ann,ad_click,{now.isoformat()},,{creative.id}")
+    source.write_text("event_id,user_id,type,timestamp,product_id,ad_id\n" + "\n".join(rows) + "\n")
+    result = runner.invoke(app, ["events", "import", str(source), *options(catalog, models_root)])
+    assert result.exit_code == 0 and "3 accepted" in result.output, result.output
+    with catalog.sessions() as s:
+        report = campaign_report(s, campaign)
+    assert report.impressions == 2  # as POST /v1/events counts them
+    assert (report.clicks, report.refused_clicks, report.spent) == (0, 1, 0)  # a click without a token

@@ -331,13 +331,15 @@ def import_csv(
     secret: SecretStr | None = None,
     batch_size: int = MAX_BATCH,
     progress: Callable[[int], None] | None = None,
+    on_new: Callable[[Session, Event], object] | None = None,
 ) -> ImportSummary:
-    """Record every event of a CSV file in batches; re-importing the same file adds nothing (ids repeat)."""
+    """Record every event of a CSV file in batches; re-importing the same file adds nothing (ids repeat);
+    `on_new` as record_events' (ads count theirs there)."""
     summary = ImportSummary()
     batch: list[tuple[int, EventIn]] = []
 
     def flush() -> None:
-        outcome = record_events(sessions, [e for _, e in batch], secret)
+        outcome = record_events(sessions, [e for _, e in batch], secret, on_new=on_new)
         for (line, _), r in zip(batch, outcome.results):
             if r.status == "rejected":
                 summary.errors.append((line, r.reason or "rejected"))

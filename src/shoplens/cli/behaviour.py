@@ -40,13 +40,23 @@ def import_events(
     batch_size: Annotated[int, typer.Option(min=1, max=1000, help="Events per transaction.")] = 1000,
 ) -> None:
     """Record the events of a CSV file (ids pseudonymised with SHOPLENS_USER_ID_SECRET when set); re-runs add none."""
+    from shoplens.ads.feedback import apply_ad_event
     from shoplens.behaviour.events import import_csv
 
     with (
         open_catalog(settings) as catalog,
         bar(_count_lines(source), f"import {source.name}") as advance,
     ):
-        summary = import_csv(catalog.sessions, source, settings.user_id_secret, batch_size, progress=advance)
+        summary = (
+            import_csv(  # ad events count as POST /v1/events counts them (a CSV's clicks carry no token)
+                catalog.sessions,
+                source,
+                settings.user_id_secret,
+                batch_size,
+                progress=advance,
+                on_new=apply_ad_event,
+            )
+        )
     out.print(
         f"{summary.accepted} accepted, {summary.duplicates} duplicates (ignored), {summary.rejected} rejected"
         f" — {len(summary.users)} shoppers got new events"
