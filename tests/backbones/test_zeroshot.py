@@ -188,6 +188,23 @@ def test_the_same_backbone_and_taxonomy_are_one_version_a_changed_prompt_is_anot
     assert second != first and store.marked_active() == second and store.history() == [first]
 
 
+def test_a_version_is_refused_once_its_backbone_was_imported_again(bundles: dict, tmp_path: Path) -> None:
+    """The catalogue's vectors of a version came from its backbone: another backbone under that path is not it."""
+    import shutil
+
+    from shoplens.backbones.zeroshot import create_zero_shot_version, load_zero_shot
+    from shoplens.errors import BundleError
+
+    backbone = tmp_path / "clip"
+    shutil.copytree(bundles["clip"], backbone)
+    version = create_zero_shot_version(tmp_path / "models", "zs", backbone, write(tmp_path / "t", TAXONOMY))
+    load_zero_shot(version)
+    other = json.loads((backbone / "config.json").read_text())
+    (backbone / "config.json").write_text(json.dumps({**other, "name": "another import"}))
+    with pytest.raises(BundleError, match="changed since this version was made"):
+        load_zero_shot(version)
+
+
 def test_the_shipped_fashion_taxonomy_reads() -> None:
     """The example taxonomy: ten categories in two languages, six attribute groups, templates expanded."""
     tax = read_taxonomy(FASHION)

@@ -183,6 +183,7 @@ def create_zero_shot_version(
     backbone = Path(backbone).resolve()
     config = read_backbone_config(backbone)  # a clear error before anything is written
     tax = read_taxonomy(taxonomy)
+    made_with = hashlib.sha256((backbone / CONFIG).read_bytes()).hexdigest()  # names the ONNX files' sha256
     digest = hashlib.sha256((backbone / CONFIG).read_bytes())
     digest.update(json.dumps(tax.raw, sort_keys=True, ensure_ascii=False).encode())
     version = f"zs-{digest.hexdigest()[:12]}"
@@ -195,6 +196,7 @@ def create_zero_shot_version(
         "name": name,
         "version": version,
         "backbone": str(backbone),
+        "backbone_sha256": made_with,  # the catalogue's vectors of this version came from this backbone
         "backbone_name": config.name,
         "family": config.family,
         "taxonomy": tax.raw,
@@ -218,6 +220,14 @@ def load_zero_shot(path: str | os.PathLike, threads: int | None = None) -> ZeroS
         raise BundleError(f"{path}: not a zero-shot model version")
     from shoplens.backbones.runtime import load_backbone
 
+    made_with = raw.get("backbone_sha256")
+    config_file = Path(raw["backbone"]) / CONFIG
+    now = hashlib.sha256(config_file.read_bytes()).hexdigest() if config_file.is_file() else made_with
+    if made_with is not None and now != made_with:
+        raise BundleError(
+            f"{path}: its backbone {raw['backbone']} changed since this version was made (imported again "
+            "there): serve the backbone again, which makes a new version, then `shoplens reindex` onto it"
+        )
     backbone = load_backbone(raw["backbone"], threads)
     taxonomy = taxonomy_from_dict(raw["taxonomy"], where=str(path / "config.json"))
     side = backbone.config.image.size
