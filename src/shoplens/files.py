@@ -13,14 +13,16 @@ from typing import BinaryIO
 TEMP_SUFFIX = ".tmp"
 
 
-def _new_file_mode() -> int:
-    """The permissions open() gives a new file under this process's umask (read once, at import)."""
+def _umask() -> int:
+    """This process's umask (read once, at import, by setting it and putting it back)."""
     umask = os.umask(0o022)
     os.umask(umask)
-    return 0o666 & ~umask
+    return umask
 
 
-NEW_FILE_MODE = _new_file_mode()
+_UMASK = _umask()
+NEW_FILE_MODE = 0o666 & ~_UMASK  # the permissions open() gives a new file
+NEW_DIR_MODE = 0o777 & ~_UMASK  # ... and mkdir a new folder
 
 
 def write_atomic(

@@ -42,6 +42,7 @@ from shoplens.backbones.signatures import (
     logit_params,
 )
 from shoplens.errors import BundleError
+from shoplens.files import NEW_DIR_MODE
 from shoplens.inference.export import sha256_file
 
 DEFAULT_ROOT = Path("var/backbones")
@@ -261,7 +262,7 @@ def _write_config(folder: Path, config: BackboneConfig) -> None:
 
 def _move_into_place(tmp: Path, out: Path) -> None:
     """Rename the finished folder to OUT; an existing OUT is swapped out first and removed afterwards."""
-    tmp.chmod(0o777 & ~_umask())  # mkdtemp's 0700 kept a server running as another user out of the bundle
+    tmp.chmod(NEW_DIR_MODE)  # mkdtemp's 0700 kept a server running as another user out of the bundle
     if not out.exists():
         os.replace(tmp, out)
         return
@@ -269,13 +270,6 @@ def _move_into_place(tmp: Path, out: Path) -> None:
     os.replace(out, old / out.name)
     os.replace(tmp, out)
     shutil.rmtree(old, ignore_errors=True)
-
-
-def _umask() -> int:
-    """This process's umask (read by setting it, then putting it back)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 def _default_name(found: ckpt.Checkpoint) -> str:

@@ -183,8 +183,9 @@ def create_zero_shot_version(
     backbone = Path(backbone).resolve()
     config = read_backbone_config(backbone)  # a clear error before anything is written
     tax = read_taxonomy(taxonomy)
-    made_with = hashlib.sha256((backbone / CONFIG).read_bytes()).hexdigest()  # names the ONNX files' sha256
-    digest = hashlib.sha256((backbone / CONFIG).read_bytes())
+    described = (backbone / CONFIG).read_bytes()  # it names the ONNX files' sha256
+    made_with = hashlib.sha256(described).hexdigest()
+    digest = hashlib.sha256(described)
     digest.update(json.dumps(tax.raw, sort_keys=True, ensure_ascii=False).encode())
     version = f"zs-{digest.hexdigest()[:12]}"
     folder = Path(models_dir) / name / version

@@ -21,7 +21,7 @@ from shoplens.catalog.recognise import (
     MismatchConfig,
     ModelInputs,
     category_probabilities,
-    is_mismatch,
+    disagrees,
     recognitions,
 )
 from shoplens.catalog.storage import ImageStore, content_id
@@ -299,7 +299,8 @@ class Ingestor:
                 have = {img.sha256 for img in product.images}
                 mine = added.setdefault(it.key, [])
                 for p in prepared[it.key]:
-                    pr, rec, status, attrs = probs[row], seen[row], statuses[row], attributes[row]
+                    rec, status, attrs = seen[row], statuses[row], attributes[row]
+                    probabilities = category_probabilities(probs[row], labels)
                     row += 1
                     if p.sha256 in have:
                         continue
@@ -320,8 +321,8 @@ class Ingestor:
                         model_version=version,
                         position=len(product.images),
                         source="shopper" if it.blur_faces else "merchant",
-                        mismatch=is_mismatch(pr, labels, it.product.category, self.mismatch),
-                        probabilities=category_probabilities(pr, labels),
+                        mismatch=disagrees(probabilities, it.product.category, self.mismatch),
+                        probabilities=probabilities,
                         colours=colour_rows(p.colours),
                         attributes=attrs,
                     )
