@@ -255,12 +255,14 @@ def test_sigkill_mid_ingest_then_rerun_gives_every_row_once_and_no_orphans(
     root = write_folder(tmp_path / "photos", N_ROWS, seed=3)
     catalog_dir = tmp_path / "catalog"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    proc = subprocess.Popen(
-        ingest_cmd(root, models_root, catalog_dir, database_url),
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    stderr = tmp_path / "ingest.stderr"
+    with stderr.open("w") as err:  # the ingest opens the new database while the catalogue below does too
+        proc = subprocess.Popen(
+            ingest_cmd(root, models_root, catalog_dir, database_url),
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
     cat = Catalog(
         CatalogConfig(data_dir=catalog_dir, database_url=database_url),
         ModelStore(models_root, "fashion-mnist"),
@@ -273,6 +275,7 @@ def test_sigkill_mid_ingest_then_rerun_gives_every_row_once_and_no_orphans(
             if n >= 32 or proc.poll() is not None:
                 break
             time.sleep(0.05)
+        assert proc.poll() is None, f"the ingest ended before the kill: {stderr.read_text()[-2000:]}"
         workers = children(proc.pid)  # the worker processes preparing images (and multiprocessing's tracker)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)

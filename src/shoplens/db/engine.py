@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import random
+import sqlite3
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -36,11 +39,28 @@ def normalize_url(url: str) -> str:
     return url
 
 
+def _switch_to_wal(cur: Any) -> None:
+    """Put the database in WAL mode, waiting out another connection's switch.
+
+    Connections switching a new database at once can deadlock in SQLite, which then answers "database is locked"
+    at once instead of calling the busy handler: one of them retries until the busy timeout.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() > deadline:
+                raise
+            time.sleep(random.uniform(0.005, 0.05))  # apart, so the next tries do not meet again
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     """Per connection: WAL, a busy timeout instead of 'database is locked', foreign keys on."""
     cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
     cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    _switch_to_wal(cur)
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA synchronous=NORMAL")  # durable across process crashes in WAL mode
     cur.execute(
@@ -98,13 +118,29 @@ def alembic_config(engine: Engine) -> Config:
     return cfg
 
 
+MIGRATION_LOCK = 0x5A0B1E45  # the PostgreSQL advisory lock key that serialises ShopLens migrations
+
+
+def _lock_for_migration(conn: Connection) -> None:
+    """Hold the database against other migrations until this transaction ends.
+
+    Processes opening a new database at once (a server and an ingest, bulk workers) would otherwise each read
+    "no schema" and create the same tables: all but one failed with "table ... already exists".
+    """
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")  # the write lock; others wait on the busy timeout
+    elif conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Apply migrations up to `revision` (idempotent)."""
+    """Apply migrations up to `revision` (idempotent, one process at a time)."""
     from alembic import command
 
     cfg = alembic_config(engine)
     try:
         with engine.begin() as conn:
+            _lock_for_migration(conn)
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, revision)
     except (OperationalError, DatabaseUnavailableError) as e:
