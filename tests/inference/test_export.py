@@ -15,9 +15,10 @@ from typer.testing import CliRunner
 from shoplens.cli import app
 from shoplens.data.source import DataSource
 from shoplens.errors import BundleError
+from shoplens.files import sha256_file
 from shoplens.imaging import PreprocessConfig, normalize
 from shoplens.inference import Predictor, load_predictor
-from shoplens.inference.export import export_model_onnx, export_onnx, fold_batchnorm, graph_ops, sha256_file
+from shoplens.inference.export import export_model_onnx, export_onnx, fold_batchnorm, graph_ops
 from shoplens.inference.onnx_session import OrtSession
 from shoplens.inference.session import InferenceSession
 from shoplens.inference.torch_session import TorchSession

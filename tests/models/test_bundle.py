@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from shoplens.data.source import DataSource
-from shoplens.errors import DataFormatError
+from shoplens.errors import BundleError, DataFormatError
 from shoplens.imaging import PreprocessConfig
 from shoplens.inference.export import export_onnx
 from shoplens.inference.runtime import load_predictor
@@ -76,3 +76,46 @@ def test_a_training_data_record_names_its_source_new_or_old() -> None:
     assert DataSource.from_record({}) == DataSource()  # nothing recorded: Fashion-MNIST, found as usual
     with pytest.raises(DataFormatError, match="unknown training data source"):
         DataSource.from_record({"source": "test"})
+
+
+def damage(path) -> None:
+    """Flip bytes in the middle of a file, as a bad disk or copy would."""
+    data = bytearray(path.read_bytes())
+    for i in range(len(data) // 3, len(data) // 2, 7):
+        data[i] ^= 0x7F
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("name", ["model.safetensors", "model.onnx"])
+def test_damaged_weights_are_refused_where_they_are_read(tmp_path, name) -> None:
+    path, _ = bundle(tmp_path)
+    export_onnx(path)
+    runtime = "onnxruntime" if name == "model.onnx" else "torch"
+    load_predictor(path, runtime=runtime)  # intact: loads
+    damage(path / name)
+    with pytest.raises(BundleError, match=f"{name}: its bytes are not those the bundle recorded"):
+        load_predictor(path, runtime=runtime)
+
+
+def test_a_truncated_weights_file_of_an_older_bundle_is_a_bundle_error(tmp_path) -> None:
+    path, _ = bundle(tmp_path)
+    config = json.loads((path / "config.json").read_text())
+    del config["weights_sha256"]  # saved before digests were recorded
+    (path / "config.json").write_text(json.dumps(config))
+    weights = path / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])
+    with pytest.raises(BundleError, match="cannot load the bundle"):
+        load_predictor(path, runtime="torch")
+
+
+@pytest.mark.parametrize(
+    ("labels", "why"),
+    [(["a", "b"], "names 2 labels for a network of 3 outputs"), (["a", "b", "a"], "'a' twice")],
+)
+def test_labels_that_do_not_fit_the_network_are_refused(tmp_path, labels, why) -> None:
+    path, _ = bundle(tmp_path)
+    config = json.loads((path / "config.json").read_text())
+    config["labels"] = labels
+    (path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(BundleError, match=why):
+        read_bundle_spec(path)

@@ -42,8 +42,7 @@ from shoplens.backbones.signatures import (
     logit_params,
 )
 from shoplens.errors import BundleError
-from shoplens.files import NEW_DIR_MODE
-from shoplens.inference.export import sha256_file
+from shoplens.files import NEW_DIR_MODE, sha256_file
 
 DEFAULT_ROOT = Path("var/backbones")
 ACTIVATION = {"clip": "softmax", "siglip": "sigmoid"}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import hashlib
 import io
 import itertools
 import os
@@ -22,7 +21,7 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 from shoplens.data import ImageDataset
 from shoplens.data.source import DataSource, load_data
 from shoplens.errors import BundleError, ShopLensError
-from shoplens.files import write_atomic
+from shoplens.files import sha256_file, write_atomic
 from shoplens.imaging import normalize
 from shoplens.inference.onnx_session import INPUT, OUTPUTS, OrtSession
 from shoplens.inference.quantize import int8_trial
@@ -95,15 +94,6 @@ def export_model_onnx(
         raise BundleError(f"{name}: a BatchNorm does not follow a Conv2d in an nn.Sequential, cannot fold it")
     write_atomic(path, buffer.getvalue())
     return path
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 @torch.no_grad()

@@ -10,10 +10,7 @@ import numpy as np
 
 from shoplens.errors import BundleError
 from shoplens.inference.kinds import Device
-from shoplens.models.bundle import BundleSpec
-
-ONNX_NAME = "model.onnx"
-INT8_NAME = "model.int8.onnx"
+from shoplens.models.bundle import INT8_NAME, ONNX_NAME, BundleSpec, checked_file
 
 
 @runtime_checkable
@@ -45,6 +42,7 @@ def open_onnx(
     if not path.is_file():
         hint = " --int8 (kept only when accurate enough)" if name == INT8_NAME else ""
         raise BundleError(f"{bundle.path} has no {name}; run `shoplens export {bundle.path}{hint}` first")
+    checked_file(bundle, name)
     if precision is None:
         from shoplens.inference.onnx_session import OrtSession  # heavy: only for the runtime chosen
 

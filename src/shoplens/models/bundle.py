@@ -6,6 +6,7 @@ without torch; `load_bundle` also builds the torch network (training, export, th
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass, field, fields
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shoplens.errors import BundleError
-from shoplens.files import write_atomic
+from shoplens.files import sha256_file, write_atomic
 from shoplens.imaging import PreprocessConfig
 
 if TYPE_CHECKING:
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
 
 CONFIG = "config.json"
 WEIGHTS = "model.safetensors"
+ONNX_NAME = "model.onnx"
+INT8_NAME = "model.int8.onnx"
 METRICS = "metrics.json"
 CARD = "README.md"
 FORMAT_VERSION = 1
@@ -116,7 +119,9 @@ def save_bundle(
         "torch_version": torch.__version__,
         "created": datetime.now(UTC).isoformat(),  # model versions are ordered by it
     }
-    write_atomic(path / WEIGHTS, save({k: v.contiguous() for k, v in model.state_dict().items()}))
+    weights = save({k: v.contiguous() for k, v in model.state_dict().items()})
+    config["weights_sha256"] = hashlib.sha256(weights).hexdigest()  # checked whenever the weights are read
+    write_atomic(path / WEIGHTS, weights)
     write_json(path / CONFIG, config)
     return path
 
@@ -154,6 +159,12 @@ def read_bundle_spec(path: str | os.PathLike) -> BundleSpec:
         per_label = {str(k): float(v) for k, v in (config.get("review_thresholds") or {}).items()}
     except (KeyError, ValueError, TypeError, AttributeError) as e:
         raise BundleError(f"{path}: cannot load the bundle ({type(e).__name__}: {e})") from e
+    if twice := sorted({label for label in labels if labels.count(label) > 1}):
+        raise BundleError(f"{path}: {CONFIG} names the label {twice[0]!r} twice: edited or damaged")
+    if wrong := sorted({n for n in _logit_widths(config) if n != len(labels)}):
+        raise BundleError(
+            f"{path}: {CONFIG} names {len(labels)} labels for a network of {wrong[0]} outputs: edited or damaged"
+        )
     metrics = json.loads((path / METRICS).read_text()) if (path / METRICS).is_file() else {}
     return BundleSpec(
         path=path,
@@ -169,6 +180,39 @@ def read_bundle_spec(path: str | os.PathLike) -> BundleSpec:
     )
 
 
+def _logit_widths(config: dict[str, Any]) -> list[int]:
+    """The output widths config.json records for the network: num_classes and the exported graph's logits."""
+    widths = [config["num_classes"]] if isinstance(config.get("num_classes"), int) else []
+    outputs = (config.get("onnx") or {}).get("outputs", [])
+    shape = next((o.get("shape") for o in outputs if isinstance(o, dict) and o.get("name") == "logits"), None)
+    if isinstance(shape, list) and len(shape) == 2 and isinstance(shape[1], int):
+        widths.append(shape[1])
+    return widths
+
+
+def recorded_sha256(config: dict[str, Any], name: str) -> str | None:
+    """The digest config.json records for one of the bundle's weight files (None for bundles that predate it)."""
+    onnx = config.get("onnx") or {}
+    recorded = {
+        WEIGHTS: config.get("weights_sha256") or onnx.get("weights_sha256"),
+        ONNX_NAME: onnx.get("sha256"),
+        INT8_NAME: (config.get("onnx_int8") or {}).get("sha256"),
+    }.get(name)
+    return recorded if isinstance(recorded, str) else None
+
+
+def checked_file(spec: BundleSpec, name: str) -> Path:
+    """One of the bundle's weight files, refused when its bytes are not those its config.json recorded."""
+    path = spec.path / name
+    recorded = recorded_sha256(spec.config, name)
+    if recorded is not None and path.is_file() and sha256_file(path) != recorded:
+        raise BundleError(
+            f"{path}: its bytes are not those the bundle recorded (sha256 differs from config.json's): damaged or "
+            "replaced; export or train it again"
+        )
+    return path
+
+
 def _embedding_dim(config: dict[str, Any]) -> int | None:
     """The recorded feature width: config.json's own, else the exported graph's `embedding` output."""
     if isinstance(config.get("embedding_dim"), int):
@@ -180,6 +224,7 @@ def _embedding_dim(config: dict[str, Any]) -> int | None:
 
 def load_network(spec: BundleSpec) -> nn.Module:
     """The bundle's torch network with its weights, in eval mode."""
+    from safetensors import SafetensorError
     from safetensors.torch import load_file
 
     from shoplens.models.registry import create_model
@@ -193,8 +238,8 @@ def load_network(spec: BundleSpec) -> nn.Module:
             img_size=spec.preprocess.size,
             **config.get("model_kwargs", {}),
         )
-        model.load_state_dict(load_file(str(spec.path / WEIGHTS)))
-    except (KeyError, ValueError, TypeError, RuntimeError, OSError) as e:
+        model.load_state_dict(load_file(str(checked_file(spec, WEIGHTS))))
+    except (KeyError, ValueError, TypeError, RuntimeError, OSError, SafetensorError) as e:
         raise BundleError(f"{spec.path}: cannot load the bundle ({type(e).__name__}: {e})") from e
     return model.eval()
 
