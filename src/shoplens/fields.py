@@ -15,3 +15,11 @@ def reject_unknown_keys(cls: type, data: Mapping[str, Any], what: str) -> None:
     unknown = sorted(set(data) - set(known))
     if unknown:
         raise ValueError(f"unknown {what} keys {unknown}; known keys: {', '.join(known)}")
+
+
+def check_text(value: str, what: str, max_length: int | None = None) -> None:
+    """ValueError when a text holds a NUL character (PostgreSQL cannot store one) or is longer than max_length."""
+    if "\x00" in value:
+        raise ValueError(f"{what} contains a NUL character")
+    if max_length is not None and len(value) > max_length:
+        raise ValueError(f"{what} is longer than {max_length} characters")

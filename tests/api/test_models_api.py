@@ -78,10 +78,12 @@ async def test_activate_then_rollback_switches_what_serves(client, admin) -> Non
 
 
 async def test_unknown_version_is_404(client, admin) -> None:
-    for version in ("v9", "..", "v1%2F..%2F..", "%00"):
+    for version in ("v9", "..", "v1%2F..%2F.."):
         r = await client.post(f"/v1/models/{version}/activate", headers=admin)
         assert r.status_code == 404, version
         assert isinstance(r.json()["detail"], str)
+    r = await client.post("/v1/models/%00/activate", headers=admin)  # no id holds a NUL
+    assert r.status_code == 400 and "NUL" in r.json()["detail"]
 
 
 async def test_a_corrupt_bundle_is_refused_and_the_old_version_keeps_serving(

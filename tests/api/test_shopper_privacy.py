@@ -168,3 +168,27 @@ async def test_a_shopper_id_with_slashes_can_be_looked_up_and_erased(
         assert (await c.get(f"{path}/recommendations", headers=admin)).status_code == 200
         assert (await c.delete(path, headers=admin)).status_code == 200  # erasure reaches them too
         assert (await c.get(f"{path}/profile", headers=admin)).status_code == 404
+
+
+async def test_an_id_sent_with_spaces_is_erased_as_its_events_stored_it_and_nul_is_refused(
+    models_root: Path, keys_file: Path, api_keys
+) -> None:
+    app = create_app(settings_for(models_root, keys_file, catalog_dir=models_root.parent / "catalog"))
+    merchant, admin = as_key(api_keys, "merchant"), as_key(api_keys, "admin")
+    async with serving(app) as c:
+        pid = (await create(c, merchant, {"sku": "s", "title": "T"}, png(photos(1, seed=9)[0]))).json()["id"]
+        now = datetime.now(UTC).isoformat()
+        events = [
+            {"event_id": "e1", "user_id": " gina ", "type": "view", "product_id": pid, "timestamp": now},
+            {"event_id": "e2", "user_id": "a\x00b", "type": "view", "product_id": pid, "timestamp": now},
+        ]
+        answer = (await c.post("/v1/events", json={"events": events}, headers=admin)).json()
+        assert answer["accepted"] == 1 and answer["rejected"] == 1  # the NUL one alone, the batch kept
+        erased = await c.delete("/v1/users/%20gina%20", headers=admin)  # as the shop sent it
+        assert erased.status_code == 200 and erased.json()["deleted"]["events"] == 1
+        assert (await c.get("/v1/users/gina/profile", headers=admin)).status_code == 404
+        nul = await c.delete("/v1/users/a%00b", headers=admin)
+        assert nul.status_code == 400 and "NUL" in nul.json()["detail"]
+        assert (await c.get("/v1/products?q=a%00b", headers=admin)).status_code == 400
+        bad = await create(c, merchant, {"sku": "n", "title": "nul\x00title"}, png(photos(1, seed=3)[0]))
+        assert bad.status_code == 422 and "NUL" in bad.json()["detail"]

@@ -94,6 +94,16 @@ def test_events_erase_and_expire(
     assert again.results[0].reason == ERASED
 
 
+def test_erasing_without_the_servers_secret_warns_when_nothing_was_held(
+    catalog: Catalog, shop: list[int], models_root: Path
+) -> None:
+    event = EventIn("1", "ann", "view", "2026-11-27T10:00:00Z", shop[0])
+    assert record_events(catalog.sessions, [event], SecretStr("k")).count("accepted") == 1  # pseudonymised
+    result = runner.invoke(app, ["events", "erase", "ann", *options(catalog, models_root)])  # no secret here
+    assert result.exit_code == 0 and "nothing was held under this id" in result.output
+    assert "SHOPLENS_USER_ID_SECRET" in result.output
+
+
 def test_imported_ad_events_count_for_their_campaign(
     catalog: Catalog, models_root: Path, tmp_path: Path
 ) -> None:

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 
 from shoplens.catalog.fetch import FetchPolicy
 from shoplens.catalog.ingest import IngestItem, ProductIn
-from shoplens.catalog.jobs import BulkIngest, rows_from_csv, rows_from_folder, rows_from_url_list
+from shoplens.catalog.jobs import UNREADABLE, BulkIngest, rows_from_csv, rows_from_folder, rows_from_url_list
 from shoplens.catalog.service import Catalog, CatalogConfig
 from shoplens.db.catalog import Embedding, IngestRow, Product, ProductImage
 from shoplens.errors import DataFormatError, DataNotFoundError
@@ -312,3 +312,33 @@ def test_sigkill_mid_ingest_then_rerun_gives_every_row_once_and_no_orphans(
         if proc.poll() is None:
             proc.kill()
         cat.close()
+
+
+def test_csv_rows_are_read_as_csv_and_file_uris_stay_in_the_folder(tmp_path: Path) -> None:
+    shop, private = tmp_path / "shop", tmp_path / "private"
+    (shop / "img").mkdir(parents=True)
+    private.mkdir()
+    (shop / "img" / "ok.png").write_bytes(png(photos(1)[0]))
+    (private / "secret.png").write_bytes(png(photos(1, seed=2)[0]))
+    manifest = shop / "m.csv"
+    with manifest.open("w", newline="") as fh:
+        fh.write("sku,title,brand,price,category,image\n")
+        fh.write("a,Summer dress\u2028b-injected,x,1,Dress,img/ok.png\n")  # U+2028 is no line end in CSV
+        fh.write('c,"two\nlines",x,1,Dress,img/ok.png\n')
+        fh.write(f"d,Outside,x,1,Dress,{(private / 'secret.png').as_uri()}\n")
+        fh.write(f"e,Inside,x,1,Dress,{(shop / 'img' / 'ok.png').as_uri()}\n")
+        fh.write(f"{'s' * 101},Long SKU,x,1,Dress,img/ok.png\n")
+    rows = {r.key: r for r in rows_from_csv(manifest, "acme")}
+    assert list(rows) == ["line 2", "line 3", "line 5", "line 6", "line 7"]  # the quoted line end is one row
+    assert rows["line 2"].product.title == "Summer dress\u2028b-injected"
+    assert rows["line 3"].product.title == "two\nlines"
+    assert rows["line 5"].error == UNREADABLE  # a file:// URI out of the folder, told as any unusable file
+    assert rows["line 6"].error is None and rows["line 6"].image == str((shop / "img" / "ok.png").resolve())
+    assert rows["line 7"].error == "bad value: sku is longer than 100 characters"
+
+
+def test_a_csv_field_past_the_csv_modules_limit_is_a_clear_error(tmp_path: Path) -> None:
+    manifest = tmp_path / "m.csv"
+    manifest.write_text(f"sku,title,brand,price,category,image\na,{'t' * 200_000},x,1,Dress,a.png\n")
+    with pytest.raises(DataFormatError, match="line 2: not a readable CSV row"):
+        rows_from_csv(manifest, "acme")

@@ -15,13 +15,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from shoplens.ads.campaigns import targets
 from shoplens.ads.reports import CampaignReport
 from shoplens.ads.selection import AdChoice, AdSelection
-from shoplens.api.schemas import NOT_NULL, Timestamp
+from shoplens.api.schemas import NOT_NULL, TextIn, Timestamp
 from shoplens.db.ads import Campaign, Creative
 
 TARGETS = "Categories to show the ads for (the viewed product's or the shopper's top one); empty: anywhere."
 
 
-class CampaignCreate(BaseModel):
+class CampaignCreate(TextIn):
     """A new campaign; its creatives are uploaded afterwards."""
 
     model_config = ConfigDict(extra="forbid")
@@ -45,7 +45,7 @@ class CampaignCreate(BaseModel):
     status: Literal["active", "paused"] = "active"
 
 
-class CampaignUpdate(BaseModel):
+class CampaignUpdate(TextIn):
     """Fields of a campaign that may change; only those sent are changed."""
 
     model_config = ConfigDict(extra="forbid")
@@ -134,7 +134,7 @@ class AdSelectionPublic(BaseModel):
     ads: list[AdPublic]
 
 
-class AdEventCreate(BaseModel):
+class AdEventCreate(TextIn):
     """An impression or click of a creative; a repeated event_id is ignored."""
 
     model_config = ConfigDict(extra="forbid")

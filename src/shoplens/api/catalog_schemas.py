@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shoplens.api.schemas import NOT_NULL, AttributeScorePublic, ColourPublic, Timestamp
+from shoplens.api.schemas import NOT_NULL, AttributeScorePublic, ColourPublic, TextIn, Timestamp
 from shoplens.catalog.queries import NOT_A_PRODUCT
 from shoplens.catalog.similar import Found
 from shoplens.catalog.textsearch import TextFound
@@ -18,7 +18,7 @@ Status = Literal["active", "draft", "archived"]
 assert set(PRODUCT_STATUSES) == {"active", "draft", "archived"}
 
 
-class ProductCreate(BaseModel):
+class ProductCreate(TextIn):
     """A product as a merchant declares it (sent as the JSON form field `product`, images in `files`)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -37,7 +37,7 @@ class ProductCreate(BaseModel):
     shopper_upload: bool = Field(False, description="A shopper's photo (faces are blurred by default).")
 
 
-class ProductUpdate(BaseModel):
+class ProductUpdate(TextIn):
     """Fields a merchant may change; only those sent are changed (brand and category may be cleared with null)."""
 
     model_config = ConfigDict(extra="forbid")

@@ -61,6 +61,12 @@ class BodyTimeoutError(HTTPProblem):
         super().__init__(408, detail, "request_timeout", CLOSE)
 
 
+def has_nul(scope: Scope) -> bool:
+    """Whether the request's path or query string holds a NUL character, raw or percent-encoded."""
+    query = scope.get("query_string", b"").lower()
+    return "\x00" in scope["path"] or b"%00" in query or b"\x00" in query
+
+
 def has_body(scope: Scope) -> bool:
     """Whether the request declares a body (a non-zero Content-Length, or a chunked one)."""
     declared = _header(scope, b"content-length")
@@ -273,6 +279,9 @@ class RequestContextMiddleware:
             if self.lifecycle.shutting_down and scope["path"] not in PROBES:
                 detail = "the service is shutting down; retry on another instance"
                 await send_problem(scope, send_with_id, 503, detail, "shutting_down", CLOSE)
+            elif has_nul(scope):
+                detail = "the URL holds a NUL character (%00), which no id or text may contain"
+                await send_problem(scope, send_with_id, 400, detail, "bad_request")
             else:
                 await self.app(scope, receive, send_with_id)
         except Exception:

@@ -4,9 +4,9 @@ A route's error statuses are gathered from three places, so that none is forgott
 - its own `responses` (statuses its body raises: `responses=problems(404, 409)`);
 - its dependencies: a dependency marked with `@raises(401, 403)` adds those to every route that uses it, however
   deep (an API key check, the catalogue opening its database);
-- what the app does to every request: 422 when it has parameters or a body to validate, 400, 408 and 413 when
-  it takes a body (a malformed Content-Length, the body timeout, the body limit), 500 (a bug) everywhere, and
-  429 and 503 everywhere but the probes (the per-caller limit, shutting down).
+- what the app does to every request: 422 when it has parameters or a body to validate, 408 and 413 when it
+  takes a body (the body timeout, the body limit), 400 (a malformed body or header, a NUL character in the URL)
+  and 500 (a bug) everywhere, and 429 and 503 everywhere but the probes (the per-caller limit, shutting down).
 FastAPI's own 422 (a list) is replaced: every 4xx and 5xx is `application/problem+json`.
 """
 
@@ -28,7 +28,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 REF = "#/components/schemas/{model}"
 PROBES = frozenset({"/livez", "/readyz"})
 DESCRIPTIONS = {
-    400: "The request cannot be read: a malformed body, form, JSON or header",
+    400: "The request cannot be read: a malformed body, form, JSON or header, or a NUL character in the URL",
     401: "No API key, or an invalid one",
     403: "The key's role (or merchant) may not do this",
     404: "No such resource",
@@ -117,8 +117,8 @@ def route_problems(route: APIRoute) -> set[int]:
         if _validates(sub):
             statuses.add(422)
     if _takes_body(route):
-        statuses.update((400, 408, 413))
-    statuses.add(500)
+        statuses.update((408, 413))
+    statuses.update((400, 500))  # 400 also for a NUL character in any URL
     if route.path not in PROBES:
         statuses.update((429, 503))
     return statuses

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field, field_validator
+
+from shoplens.fields import check_text
 
 
 def _aware(value: datetime) -> datetime:
@@ -19,6 +21,20 @@ def omitted_not_null(schema: dict[str, Any]) -> None:
 
 
 NOT_NULL: dict[str, Any] = {"json_schema_extra": omitted_not_null}  # Field(None, **NOT_NULL, …)
+
+
+class TextIn(BaseModel):
+    """A request body whose texts are refused (422) when they hold a NUL character, which PostgreSQL cannot store."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        """The value, unless it is a text holding a NUL character."""
+        if isinstance(value, str):
+            check_text(value, "the text")
+        return value
+
+
 Timestamp = Annotated[datetime, AfterValidator(_aware)]  # sent as RFC 3339 (with its offset), as documented
 
 

@@ -44,7 +44,11 @@ ERASED = "this shopper was erased: their events are refused"
 
 
 def user_key(user_id: str, secret: SecretStr | None) -> str:
-    """The id stored for a shopper: HMAC-SHA256 of the id under the secret (hex), or the id itself without one."""
+    """The id stored for a shopper: HMAC-SHA256 of the id under the secret (hex), or the id itself without one.
+
+    Surrounding whitespace is not part of the id (events strip it), so every path finds the same shopper.
+    """
+    user_id = user_id.strip()
     if secret is None:
         return user_id
     return hmac.new(secret.get_secret_value().encode(), user_id.encode(), hashlib.sha256).hexdigest()
@@ -122,6 +126,8 @@ def _text(value: str | None, what: str, required: bool) -> str | None:
         if required:
             raise EventError(f"{what} is required")
         return None
+    if "\x00" in text:
+        raise EventError(f"{what} contains a NUL character")
     if len(text) > MAX_ID:
         raise EventError(f"{what} is longer than {MAX_ID} characters")
     return text
@@ -136,6 +142,8 @@ def _check_row_id(value: int | None, what: str) -> None:
 def check_event(e: EventIn, secret: SecretStr | None, now: datetime) -> dict[str, Any]:
     """The row to insert for an event (user id pseudonymised); EventError saying what is wrong with it."""
     user = _text(e.user_id, "user_id", True)
+    if "\x00" in e.event_id:
+        raise EventError("event_id contains a NUL character")
     if e.type not in EVENT_TYPES:
         raise EventError(f"unknown event type {e.type!r}; types: {', '.join(EVENT_TYPES)}")
     if e.type in PRODUCT_EVENTS and e.product_id is None:

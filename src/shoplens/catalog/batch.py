@@ -8,6 +8,7 @@ rows that fail carry their reason in `error` and go on, so one bad image never s
 from __future__ import annotations
 
 import csv
+import io
 import os
 import pickle
 import re
@@ -85,11 +86,11 @@ def classify_sources(source: Path) -> list[Source]:
     if source.is_dir():
         files = sorted(p for p in source.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
         return [Source(str(p.relative_to(source)), str(p)) for p in files]
-    records = manifest_records(source)
-    if records and "image" not in records[0]:
+    rows = manifest_rows(source)
+    if rows and "image" not in rows[0][1]:
         raise DataFormatError(f"{source}: no 'image' column")
     out = []
-    for n, rec in enumerate(records, start=2):
+    for n, rec in rows:
         image = (rec.get("image") or "").strip()
         if image and not is_uri(image):
             image = str((source.parent / image).resolve())
@@ -97,8 +98,9 @@ def classify_sources(source: Path) -> list[Source]:
     return out
 
 
-def manifest_records(path: Path) -> list[dict[str, str]]:
-    """The rows of a CSV (UTF-8) or Parquet manifest as dicts of strings ('' for missing values)."""
+def manifest_rows(path: Path) -> list[tuple[int, dict[str, str]]]:
+    """(line where it starts, as a spreadsheet numbers them; the row as strings, '' for missing values) for each
+    row of a CSV (UTF-8) or Parquet manifest."""
     if not path.is_file():
         raise DataNotFoundError(f"no manifest {path}")
     if path.suffix.lower() == ".parquet":
@@ -108,12 +110,23 @@ def manifest_records(path: Path) -> list[dict[str, str]]:
             table = pq.read_table(path)
         except Exception as e:  # pyarrow raises several kinds for a file that is not Parquet
             raise DataFormatError(f"{path}: not a readable Parquet file ({e})") from e
-        return [{k: "" if v is None else str(v) for k, v in row.items()} for row in table.to_pylist()]
+        rows = table.to_pylist()
+        return [
+            (n, {k: "" if v is None else str(v) for k, v in row.items()}) for n, row in enumerate(rows, 2)
+        ]
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as e:
         raise DataFormatError(f"{path}: not a readable UTF-8 CSV file ({e})") from e
-    return [{k: v or "" for k, v in rec.items()} for rec in csv.DictReader(text.splitlines())]
+    reader = csv.DictReader(io.StringIO(text, newline=""))  # rows end at line ends only, not at U+2028 & co.
+    out, line = [], 2
+    try:
+        for record in reader:
+            out.append((line, {k: v or "" for k, v in record.items()}))
+            line = reader.line_num + 1  # a quoted field may have spanned lines
+    except csv.Error as e:
+        raise DataFormatError(f"{path}: line {line}: not a readable CSV row ({e})") from e
+    return out
 
 
 def source_batch(sources: Sequence[Source]) -> Batch:

@@ -28,7 +28,7 @@ from shoplens.catalog.storage import ImageStore, content_id
 from shoplens.catalog.vectors import VectorSpace
 from shoplens.db.catalog import Embedding, Product, ProductImage
 from shoplens.errors import CatalogInputError, ShopLensError
-from shoplens.fields import MAX_INT
+from shoplens.fields import MAX_INT, check_text
 from shoplens.imaging import PreprocessConfig, decode_whole_and_seen, read_image
 from shoplens.imaging.colour import Colour, image_colours, photo_colours
 from shoplens.imaging.hashing import canonical_view, perceptual_hash
@@ -52,6 +52,8 @@ MAX_PRICE = Decimal(10) ** 10  # products.price is NUMERIC(12, 2)
 CENT = Decimal("0.01")
 _WRITERS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="shoplens-store")
 
+TEXT_LIMITS = {"merchant": 64, "sku": 100, "title": 300, "brand": 100, "category": 64}  # the columns' widths
+
 
 @dataclass(frozen=True)
 class ProductIn:
@@ -65,6 +67,13 @@ class ProductIn:
     category: str | None = None
     stock: int = 0
     status: str = "active"
+
+    def __post_init__(self) -> None:
+        """ValueError for a text the catalogue cannot hold (too long for its column, a NUL character)."""
+        for name, limit in TEXT_LIMITS.items():
+            value = getattr(self, name)
+            if value is not None:
+                check_text(value, name, limit)
 
 
 @dataclass(frozen=True)

@@ -14,13 +14,23 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shoplens.catalog.batch import chunks, is_uri, is_web_url, manifest_records, read_bytes
+from shoplens.catalog.batch import chunks, is_uri, is_web_url, manifest_rows, read_bytes
 from shoplens.catalog.fetch import FetchPolicy, fetch_all
-from shoplens.catalog.ingest import IngestItem, Ingestor, ItemOutcome, Prepared, ProductIn, prepare_items
+from shoplens.catalog.ingest import (
+    TEXT_LIMITS,
+    IngestItem,
+    Ingestor,
+    ItemOutcome,
+    Prepared,
+    ProductIn,
+    prepare_items,
+)
 from shoplens.catalog.queries import referenced_images
 from shoplens.catalog.service import Catalog
 from shoplens.db.base import utcnow
@@ -74,7 +84,7 @@ class JobSummary:
 def title_from(name: str) -> str:
     """A readable title from a file name: 'red_dress-02' → 'Red dress 02'."""
     words = re.sub(r"[_\-.]+", " ", name).strip()
-    return (words[:1].upper() + words[1:]) or "Untitled"
+    return (words[:1].upper() + words[1:])[: TEXT_LIMITS["title"]] or "Untitled"
 
 
 def rows_from_folder(root: Path, merchant: str, categories: Sequence[str]) -> list[Row]:
@@ -103,7 +113,8 @@ def rows_from_csv(path: Path, merchant: str, merchant_column: bool = False) -> l
     Local images must lie in the manifest's folder (symlinks resolved); a row naming another merchant than
     `merchant` is refused unless `merchant_column` allows the column to choose.
     """
-    records = manifest_records(path)
+    numbered = manifest_rows(path)
+    records = [record for _, record in numbered]
     if not records:
         raise DataFormatError(
             f"{path}: no products in it (a header {','.join(CSV_COLUMNS)}, then a row each)"
@@ -114,7 +125,7 @@ def rows_from_csv(path: Path, merchant: str, merchant_column: bool = False) -> l
             f"{path}: missing column(s) {', '.join(missing)}; expected {','.join(CSV_COLUMNS)}"
         )
     rows = []
-    for n, rec in enumerate(records, start=2):  # line numbers as a spreadsheet shows them
+    for n, rec in numbered:  # line numbers as a spreadsheet shows them
         key = f"line {n}"
         named = (rec.get("merchant") or "").strip()
         if named and named != merchant and not merchant_column:
@@ -140,8 +151,10 @@ def rows_from_csv(path: Path, merchant: str, merchant_column: bool = False) -> l
             rows.append(Row(key, None, error=f"bad value: {e}"))
             continue
         image = (rec["image"] or "").strip()
-        if image and not is_uri(image):
-            local = path.parent / image
+        if image and (
+            not is_uri(image) or image.lower().startswith("file:")
+        ):  # file:// names a local file too
+            local = path.parent / (url2pathname(urlsplit(image).path) if is_uri(image) else image)
             if not _inside(path.parent, local):
                 rows.append(Row(key, product, error=UNREADABLE))
                 continue

@@ -108,11 +108,17 @@ def erase(
     from shoplens.behaviour.erasure import erase_shopper
     from shoplens.behaviour.events import user_key
 
-    keys = {user_id, user_key(user_id, settings.user_id_secret)}
+    keys = {user_id.strip(), user_key(user_id, settings.user_id_secret)}
     with open_catalog(settings) as catalog:
         deleted = erase_shopper(catalog.sessions, catalog.engine, keys, vacuum)
     rows = ", ".join(f"{n} from {table}" for table, n in deleted.items())
     out.print(f"erased the shopper: {rows}{'; database file rewritten' if vacuum else ''}")
+    if not any(deleted.values()) and settings.user_id_secret is None:
+        err.print(
+            "[yellow]warning:[/yellow] nothing was held under this id. If the server pseudonymises shopper ids "
+            "(SHOPLENS_USER_ID_SECRET), run this with the same secret: without it the shopper's data stays and "
+            "their later events are still accepted"
+        )
 
 
 @events_app.command("expire")

@@ -6,6 +6,7 @@ Both are read into memory, or left on disk and decoded when read (`stream`, see 
 from __future__ import annotations
 
 import csv
+import io
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -34,15 +35,18 @@ def _build(
 
 
 def folder_items(root: str | os.PathLike) -> list[tuple[Path, str]]:
-    """(photo, category) for every image file under root/<category>/, sorted."""
+    """(photo, category) for every image file under root/<category>/, sorted; hidden files and folders are left out
+    (a `.thumbnails` cache is no category, macOS's `._x.png` no photo)."""
     root = Path(root)
     if not root.is_dir():
         raise DataNotFoundError(f"{root}: not a folder (expected root/<category>/<image files>)")
     return [
         (p, sub.name)
-        for sub in sorted(d for d in root.iterdir() if d.is_dir())
+        for sub in sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
         for p in sorted(sub.rglob("*"))
-        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+        if p.is_file()
+        and p.suffix.lower() in IMAGE_SUFFIXES
+        and not any(part.startswith(".") for part in p.relative_to(sub).parts)
     ]
 
 
@@ -62,7 +66,11 @@ def load_csv_manifest(
         text = manifest.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as e:
         raise DataNotFoundError(f"{manifest}: cannot read the manifest ({e})") from e
-    rows = [r for r in csv.reader(text.splitlines()) if r and any(c.strip() for c in r)]
+    reader = csv.reader(io.StringIO(text, newline=""))  # rows end at line ends only, not at U+2028 & co.
+    try:
+        rows = [r for r in reader if r and any(c.strip() for c in r)]
+    except csv.Error as e:
+        raise DataFormatError(f"{manifest}: line {reader.line_num}: not a readable CSV row ({e})") from e
     if rows and [c.strip().lower() for c in rows[0][:2]] == ["path", "label"]:
         rows = rows[1:]
     items = []
