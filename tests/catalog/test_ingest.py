@@ -300,3 +300,24 @@ def test_a_large_photo_is_stored_whole_and_catalogued_as_classify_reads_its_byte
     np.testing.assert_allclose(
         np.asarray(vector, np.float32), model.predictor.search_vectors(probs, features)[0], atol=1e-6
     )
+
+
+def test_a_product_another_writer_created_meanwhile_gets_the_images_not_an_error(
+    catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shoplens.catalog.ingest as ingest_module
+
+    first, second = photos(2, seed=21)
+    catalog.ingestor().ingest([item("same", png(first))])  # the other writer's product, committed
+    real, calls = ingest_module.load_products, []
+
+    def read_before_it_was_committed(session, declared):
+        calls.append(1)
+        return {} if len(calls) <= 2 else real(session, declared)  # the unchanged check's read, the write's
+
+    monkeypatch.setattr(ingest_module, "load_products", read_before_it_was_committed)
+    (out,) = catalog.ingestor().ingest([item("same", png(second))])
+    assert out.status == "done" and len(calls) == 3  # (merchant, SKU) clashed once, then it was added to
+    with catalog.sessions() as s:
+        assert s.scalar(select(func.count(Product.id))) == 1
+        assert s.scalar(select(func.count(ProductImage.id))) == 2

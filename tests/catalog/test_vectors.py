@@ -34,3 +34,18 @@ def test_deferred_saves_write_each_index_once_at_the_end(catalog: Catalog) -> No
 
 def test_both_vector_stores_implement_the_index_store_protocol() -> None:
     assert mismatches(FaissFiles, IndexStore) == [] and mismatches(MilvusCollections, IndexStore) == []
+
+
+def test_an_index_that_cannot_be_saved_keeps_its_rows_and_is_synced_when_loaded(
+    catalog: Catalog, monkeypatch
+) -> None:
+    catalog.ingestor().ingest(items(0, 2))
+
+    def disk_full(version, index):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(catalog.space.store, "save", disk_full)
+    (out,) = catalog.ingestor().ingest(items(2, 1))  # the rows are committed: no error for it
+    assert out.status == "done" and len(catalog.space.index("v1", DIM)) == 3
+    monkeypatch.undo()
+    assert len(VectorSpace(catalog.space.root, catalog.sessions).index("v1", DIM)) == 3  # the file had 2

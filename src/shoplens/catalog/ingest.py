@@ -26,6 +26,7 @@ from shoplens.catalog.recognise import (
 )
 from shoplens.catalog.storage import ImageStore, content_id
 from shoplens.catalog.vectors import VectorSpace
+from shoplens.db.base import retried_on_conflict
 from shoplens.db.catalog import Embedding, Product, ProductImage
 from shoplens.errors import CatalogInputError, ShopLensError
 from shoplens.fields import MAX_INT, check_text
@@ -288,10 +289,12 @@ class Ingestor:
         version = model.version
         seen = recognitions(model, probs, vectors)
         attributes = attribute_rows(model, vectors)  # none unless the model has attribute prompts
-        outcomes: dict[str, ItemOutcome] = {}
-        added: dict[str, list[tuple[ProductImage, np.ndarray]]] = {}
-        row = 0
-        with self.sessions.begin() as session:
+
+        def write(session: Session) -> tuple[dict[str, ItemOutcome], list[tuple[ProductImage, np.ndarray]]]:
+            """One try at the transaction: the items' outcomes and the images it added with their vectors."""
+            outcomes: dict[str, ItemOutcome] = {}
+            added: dict[str, list[tuple[ProductImage, np.ndarray]]] = {}
+            row = 0
             products = load_products(session, [it.product for it in items])
             ensure_merchants(session, (it.product.merchant for it in items))
             for it in items:
@@ -303,7 +306,7 @@ class Ingestor:
                     session.add(product)
                 before = product.declared_category
                 declare(product, it.product)
-                if product.declared_category != before:  # its images so far are judged by the new category
+                if product.declared_category != before:  # its images so far: judged by the new category
                     judge_declared(product, self.mismatch)
                 have = {img.sha256 for img in product.images}
                 mine = added.setdefault(it.key, [])
@@ -347,6 +350,9 @@ class Ingestor:
                 outcomes[it.key] = ItemOutcome(
                     it.key, "done", product.id, image_ids=[img.id for img, _ in added[it.key]]
                 )
+            return outcomes, new_rows
+
+        outcomes, new_rows = retried_on_conflict(self.sessions, write)
         if new_rows:
             ids = np.array([img.id for img, _ in new_rows], dtype=np.int64)
             stacked = np.stack([emb for _, emb in new_rows]).astype(np.float32)

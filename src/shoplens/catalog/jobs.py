@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from functools import partial
 from pathlib import Path
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
@@ -33,7 +34,7 @@ from shoplens.catalog.ingest import (
 )
 from shoplens.catalog.queries import referenced_images
 from shoplens.catalog.service import Catalog
-from shoplens.db.base import utcnow
+from shoplens.db.base import retried_on_conflict, utcnow
 from shoplens.db.catalog import IngestJob, IngestRow
 from shoplens.errors import DataFormatError, DataNotFoundError
 from shoplens.imaging import IMAGE_SUFFIXES, PreprocessConfig
@@ -250,8 +251,9 @@ class BulkIngest:
         ray_jobs.ingest_outcomes_ray: on Ray). Each batch's outcomes are recorded as it comes back.
         """
         job_id = job_id_for(kind, source, merchant)
-        with self.catalog.sessions.begin() as session:
-            finished = self._start(session, job_id, kind, source)
+        finished = retried_on_conflict(  # a run of the same job in another process may create it first
+            self.catalog.sessions, lambda session: self._start(session, job_id, kind, source)
+        )
         swept = self.catalog.store.sweep(self._referenced())
         summary = JobSummary(job_id)
         summary.skipped = sum(1 for r in rows if r.key in finished)
@@ -261,8 +263,9 @@ class BulkIngest:
         todo = [r for r in rows if r.key not in finished]
         with self.catalog.space.deferred_saves():
             for outcomes in (engine or self._local)(ingestor, todo):
-                with self.catalog.sessions.begin() as session:
-                    _record_rows(session, job_id, outcomes)
+                retried_on_conflict(
+                    self.catalog.sessions, partial(_record_rows, job_id=job_id, outcomes=outcomes)
+                )
                 for o in outcomes:
                     summary.count(o)
                 if progress:

@@ -8,6 +8,7 @@ no process held it), so a crash between commit and save loses nothing.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import threading
@@ -26,6 +27,8 @@ from shoplens.db.catalog import Embedding
 from shoplens.files import file_lock, write_atomic
 from shoplens.search.index import FaissIndex, load_index
 from shoplens.search.protocol import VectorIndex
+
+log = logging.getLogger(__name__)
 
 ACTIVE_FILE = "ACTIVE"
 INDEX_FILE = "index.faiss"
@@ -214,8 +217,16 @@ class VectorSpace:
             self.index(version, vectors.shape[1]).add(ids, vectors)
             if self._deferred:
                 self._unsaved.add(version)
-            else:
+                return
+            try:
                 self.save(version)
+            except OSError as e:  # the rows are committed: the next load brings the file in line with them
+                self._unsaved.add(version)
+                log.warning(
+                    "the index of %s could not be saved (%s); it is synced from the database when loaded",
+                    version,
+                    e,
+                )
 
     @contextmanager
     def deferred_saves(self) -> Iterator[None]:

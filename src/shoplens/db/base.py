@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from sqlalchemy import ColumnElement, Dialect, LargeBinary, MetaData, func, literal_column
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import DeclarativeBase, Session
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+T = TypeVar("T")
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -78,3 +82,18 @@ class Vector(TypeDecorator[np.ndarray]):
         if x is None or y is None:
             return x is y
         return bool(np.array_equal(x, y))
+
+
+def retried_on_conflict(sessions: sessionmaker[Session], work: Callable[[Session], T], tries: int = 3) -> T:
+    """`work` in a transaction of its own, run again when a concurrent writer inserted the same unique row first.
+
+    The next try reads what the other writer stored (a product, a job's row) and adds to it instead.
+    """
+    for attempt in range(tries):
+        try:
+            with sessions.begin() as session:
+                return work(session)
+        except IntegrityError:
+            if attempt == tries - 1:
+                raise
+    raise AssertionError("unreachable")
