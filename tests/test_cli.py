@@ -249,18 +249,23 @@ def test_not_a_bundle_is_a_clear_error(tmp_path):
     assert result.exit_code == 2 and "not a model bundle" in result.output
 
 
-def test_folder_dataset_trains_end_to_end(tmp_path):
-    rng = np.random.default_rng(0)
+def write_shop(root: Path, n: int, seed: int = 0) -> None:
+    """n photos each of red shoes and blue bags (a box on white, noisy), PNG and JPEG alternately."""
+    rng = np.random.default_rng(seed)
     for label, colour in (("shoes", (200, 30, 30)), ("bags", (30, 30, 200))):
-        d = tmp_path / "shop" / label
+        d = root / label
         d.mkdir(parents=True)
-        for i in range(12):
+        for i in range(n):
             img = Image.new("RGB", (40 + i, 50), (255, 255, 255))
             img.paste(colour, (5, 5, 30, 40))
             arr = np.clip(np.asarray(img, np.int16) + rng.integers(-10, 10, (50, 40 + i, 3)), 0, 255).astype(
                 np.uint8
             )
             Image.fromarray(arr).save(d / f"{i}.{'png' if i % 2 else 'jpg'}")
+
+
+def test_folder_dataset_trains_end_to_end(tmp_path, monkeypatch):
+    write_shop(tmp_path / "shop", 12)
     (tmp_path / "shop" / "bags" / "notes.jpg").write_text("not a photo")  # left out, with a warning
     out = tmp_path / "m" / "shop" / "v1"
     args = [
@@ -288,3 +293,18 @@ def test_folder_dataset_trains_end_to_end(tmp_path):
         "shoes": 0.6,
     }  # 4 validation images
     assert b.labels == ["bags", "shoes"] and b.preprocess.in_chans == 3 and b.preprocess.size == (32, 32)
+    assert b.config["data"]["path"] == str((tmp_path / "shop").resolve())  # found again from any folder
+
+    trained = json.loads((out / "metrics.json").read_text())
+    monkeypatch.chdir(tmp_path / "shop")  # evaluate runs elsewhere than training did
+    own = runner.invoke(app, ["evaluate", str(out)])  # nothing named: the bundle's own test split
+    assert own.exit_code == 0, own.output
+    assert "own test split (4 images)" in own.output
+    again = json.loads((out / "metrics.json").read_text())
+    assert again["accuracy"] == trained["accuracy"] and again["extra"] == trained["extra"]  # training's kept
+    write_shop(tmp_path / "holdout", 5, seed=1)
+    held = runner.invoke(app, ["evaluate", str(out), "--folder", str(tmp_path / "holdout")])
+    assert held.exit_code == 0, held.output
+    assert "every one of its 10 images" in held.output  # the whole folder, not a split of it
+    assert json.loads((out / "report-holdout" / "metrics.json").read_text())["num_samples"] == 10
+    assert json.loads((out / "metrics.json").read_text()) == again  # a hold-out set leaves the bundle's own

@@ -29,6 +29,7 @@ from shoplens.catalog.recognise import (
     search_vectors,
 )
 from shoplens.catalog.service import Catalog, NoModelError
+from shoplens.db.base import upsert
 from shoplens.db.catalog import Embedding, Product, ProductImage
 from shoplens.imaging import decode_image
 from shoplens.inference.store import LoadedModel
@@ -108,11 +109,13 @@ def embed_pending(
         probs, vectors, statuses = search_vectors(model, images)
         seen = recognitions(model, probs, vectors)
         with catalog.sessions.begin() as session:
-            session.add_all(
-                Embedding(image_id=r.image_id, model_version=model.version, vector=s.vector)
+            new = [
+                {"image_id": r.image_id, "model_version": model.version, "vector": s.vector}
                 for r, s in zip(rows, seen)
                 if not r.embedded
-            )
+            ]
+            if new:  # a reindex running beside this one may have stored some of them first: theirs are kept
+                session.execute(upsert(session)(Embedding).on_conflict_do_nothing(), new)
             replace_attributes(session, model, [r.image_id for r in rows], vectors)
         for r, p, s, status in zip(rows, probs, seen, statuses):
             predictions[r.image_id] = Seen(

@@ -49,9 +49,9 @@ def _source(
     if folder and manifest:
         raise typer.BadParameter("give --folder or --manifest, not both")
     if folder:
-        return DataSource("folder", str(folder), image_size, mode.value)
+        return DataSource("folder", str(folder.resolve()), image_size, mode.value)
     if manifest:
-        return DataSource("manifest", str(manifest), image_size, mode.value)
+        return DataSource("manifest", str(manifest.resolve()), image_size, mode.value)
     return DataSource("fashion-mnist", str(data_dir) if data_dir else None, verify=verify)
 
 

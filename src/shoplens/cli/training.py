@@ -292,23 +292,52 @@ def evaluate(
     folder: Folder = None,
     manifest: Manifest = None,
     verify: Verify = True,
-    report: Annotated[Path | None, typer.Option(help="Report folder (default BUNDLE/report).")] = None,
+    report: Annotated[
+        Path | None,
+        typer.Option(
+            help="Report folder (default BUNDLE/report; for a hold-out set BUNDLE/report-<its name>)."
+        ),
+    ] = None,
 ) -> None:
-    """Evaluate a bundle on the Fashion-MNIST test split (or a folder/manifest) and write a report."""
-    from shoplens.data import load_fashion_mnist
+    """Evaluate a bundle on its own test split, or on every photo of another folder/manifest, and write a report.
+
+    The bundle's own test split (the data it was trained on, split as training split it) updates its metrics.json
+    and model card; another folder or manifest is a hold-out set, evaluated whole and only reported.
+    """
+    import dataclasses
+
+    from shoplens.data.source import DataSource, load_data, load_whole
+    from shoplens.data.stream import in_memory
     from shoplens.models import load_bundle
     from shoplens.training.evaluate import evaluate_bundle
-    from shoplens.training.pipeline import load_data
 
     b = load_bundle(bundle)
-    source = _source(data_dir, folder, manifest, b.preprocess.size[0], Mode(b.preprocess.mode), verify)
-    if source.kind == "fashion-mnist":
-        test = load_fashion_mnist("test", source.path, verify)
+    trained_on = DataSource.from_record(b.config.get("data") or {})
+    given = data_dir is not None or folder is not None or manifest is not None
+    mode = Mode(b.preprocess.mode)
+    source = _source(data_dir, folder, manifest, b.preprocess.size[0], mode, verify) if given else trained_on
+    own = source.same_data(trained_on)
+    if own:
+        split_as_trained = dataclasses.replace(
+            source, test_fraction=trained_on.test_fraction, stream=trained_on.stream, verify=verify
+        )
+        seed = int(b.config.get("train_config", {}).get("seed", 0))
+        test = in_memory(load_data(split_as_trained, b.preprocess, seed)[1])
+        report = report or b.path / "report"
+        extra = b.metrics.get("extra")  # training's own measurements stay on the card
     else:
-        test = load_data(source, b.preprocess, int(b.config.get("train_config", {}).get("seed", 0)))[1]
-    metrics = evaluate_bundle(b, test, report_dir=report)
+        test = load_whole(source, b.preprocess)
+        report = report or b.path / f"report-{Path(source.path or 'fashion-mnist').stem}"
+        extra = None
+    metrics = evaluate_bundle(b, test, report_dir=report, extra=extra, record=own)
     out.print(json.dumps({k: metrics[k] for k in ("accuracy", "top3_accuracy", "macro_f1", "ece")}, indent=2))
-    out.print(f"report: {(report or b.path / 'report') / 'report.md'}")
+    if own:
+        out.print(f"the bundle's own test split ({len(test)} images): its metrics.json and card updated")
+    else:
+        out.print(
+            f"a hold-out set, every one of its {len(test)} images: the bundle's metrics and card are kept"
+        )
+    out.print(f"report: {report / 'report.md'}", soft_wrap=True)
 
 
 @app.command()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 from shoplens.data.dataset import ImageDataset
@@ -33,8 +34,21 @@ class DataSource:
     )
 
     def record(self) -> dict[str, Any]:
-        """What a bundle keeps to find this data again (config.json's `data`)."""
-        return {"kind": self.kind, "path": self.path, "test_fraction": self.test_fraction}
+        """What a bundle keeps to find this data again (config.json's `data`): the path absolute, as the split."""
+        path = str(Path(self.path).resolve()) if self.path else None
+        return {"kind": self.kind, "path": path, "test_fraction": self.test_fraction, "stream": self.stream}
+
+    def same_data(self, other: DataSource) -> bool:
+        """Whether two sources name the same data (its own test split is then the one to evaluate on)."""
+        if self.kind != other.kind:
+            return False
+        if self.kind == "fashion-mnist":
+            return True
+        return (
+            self.path is not None
+            and other.path is not None
+            and Path(self.path).resolve() == Path(other.path).resolve()
+        )
 
     @classmethod
     def from_record(cls, data: Mapping[str, Any]) -> DataSource:
@@ -50,7 +64,13 @@ class DataSource:
             raise DataFormatError(
                 f"unknown training data source {kind!r} (expected one of {', '.join(KINDS)})"
             )
-        return cls(kind, path, test_fraction=float(data.get("test_fraction", cls.test_fraction)))
+        stream = data.get("stream", False)
+        return cls(
+            kind,
+            path,
+            test_fraction=float(data.get("test_fraction", cls.test_fraction)),
+            stream=stream if isinstance(stream, bool) else None,
+        )
 
 
 def load_data(
@@ -71,3 +91,15 @@ def load_data(
     full = loader(source.path, preprocess, stream=source.stream)
     pool_idx, test_idx = stratified_split(full.labels, source.test_fraction, seed=seed + 1)
     return full.subset(pool_idx), full.subset(test_idx)
+
+
+def load_whole(source: DataSource, preprocess: PreprocessConfig) -> ImageDataset:
+    """Every photo of a folder or manifest, in memory: a hold-out set evaluated whole."""
+    if source.kind == "fashion-mnist":
+        return load_fashion_mnist("test", source.path, source.verify)
+    if source.path is None:
+        raise DataFormatError(f"a {source.kind} data source needs a path")
+    loader = load_image_folder if source.kind == "folder" else load_csv_manifest
+    whole = loader(source.path, preprocess, stream=False)
+    assert isinstance(whole, ImageDataset)
+    return whole

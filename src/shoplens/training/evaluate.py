@@ -56,8 +56,10 @@ def evaluate_bundle(
     report_dir: str | Path | None = None,
     history: list[dict] | None = None,
     extra: dict[str, Any] | None = None,
+    record: bool = True,
 ) -> dict[str, Any]:
-    """Test metrics for the bundle, written to the bundle (metrics.json, README.md) and a report folder."""
+    """Test metrics for the bundle, written to a report folder and, with record, to the bundle (metrics.json,
+    README.md): its own test set's; a hold-out set's are reported only."""
     if list(test.class_names) != list(bundle.labels):
         raise ShopLensError(
             f"the evaluation data's categories {test.class_names} differ from the bundle's {bundle.labels}"
@@ -87,7 +89,8 @@ def evaluate_bundle(
         history=history,
         extra=extra,
     )
-    write_json(bundle.path / METRICS, metrics)
-    bundle.metrics = metrics
-    write_model_card(bundle, metrics)
+    if record:
+        write_json(bundle.path / METRICS, metrics)
+        bundle.metrics = metrics
+        write_model_card(bundle, metrics)
     return metrics
