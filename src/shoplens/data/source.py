@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
+
 from shoplens.data.dataset import ImageDataset
 from shoplens.data.fashion_mnist import load_fashion_mnist
 from shoplens.data.folder import load_csv_manifest, load_image_folder
-from shoplens.data.split import stratified_split
+from shoplens.data.split import content_groups, stratified_split
 from shoplens.data.stream import FileDataset
 from shoplens.errors import DataFormatError
 from shoplens.imaging import PreprocessConfig
@@ -89,8 +92,26 @@ def load_data(
     if source.path is None:
         raise DataFormatError(f"a {source.kind} data source needs a path")
     full = loader(source.path, preprocess, stream=source.stream)
-    pool_idx, test_idx = stratified_split(full.labels, source.test_fraction, seed=seed + 1)
+    groups = copies(full)
+    full.meta["copies"] = len(groups) - len(np.unique(groups))  # photos that repeat another's bytes
+    pool_idx, test_idx = stratified_split(full.labels, source.test_fraction, seed=seed + 1, groups=groups)
     return full.subset(pool_idx), full.subset(test_idx)
+
+
+def copies(data: ImageDataset | FileDataset) -> np.ndarray:
+    """`content_groups` of a folder's or manifest's photos: the decoded pixels, or a streamed one's file bytes (an
+    unreadable file is its own group)."""
+    if isinstance(data, ImageDataset):
+        return content_groups(list(data.images))
+    return content_groups([_file_bytes(os.fsdecode(p)) or p for p in data.paths])
+
+
+def _file_bytes(path: str) -> bytes:
+    """A file's bytes, or nothing when it cannot be read."""
+    try:
+        return Path(path).read_bytes()
+    except OSError:
+        return b""
 
 
 def load_whole(source: DataSource, preprocess: PreprocessConfig) -> ImageDataset:

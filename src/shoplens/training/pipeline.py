@@ -14,7 +14,7 @@ import numpy as np
 
 from shoplens.data import stratified_split
 from shoplens.data.dataset import ImageDataset
-from shoplens.data.source import DataSource, load_data
+from shoplens.data.source import DataSource, copies, load_data
 from shoplens.data.stream import in_memory
 from shoplens.errors import BundleError, DataFormatError
 from shoplens.imaging import PreprocessConfig
@@ -104,10 +104,16 @@ def run_training(
             f"{pool.source}: photos of at least two categories are needed to train a classifier, found "
             f"{len(pool.class_names)} ({', '.join(pool.class_names) or 'none'})"
         )
-    train_idx, val_idx = stratified_split(pool.labels, cfg.val_fraction, seed=cfg.seed)
+    groups = None if source.kind == "fashion-mnist" else copies(pool)  # Fashion-MNIST: its split as published
+    train_idx, val_idx = stratified_split(pool.labels, cfg.val_fraction, seed=cfg.seed, groups=groups)
     train, val = pool.subset(train_idx), in_memory(pool.subset(val_idx))
     cfg, adapted = adapt_to_data(cfg, len(train), keep)
     warnings = thin_classes(train.class_counts()) + unread(pool.meta.get("skipped", ()))
+    if repeated := pool.meta.get("copies"):
+        warnings.append(
+            f"{repeated} photo(s) repeat another photo's pixels exactly: each kept with its original on one side of "
+            "the test and validation splits (near-copies, re-encoded or resized, are not detected)"
+        )
     for warning in warnings if dist.main else ():
         log.warning(warning)
     result = train_model(
