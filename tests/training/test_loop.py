@@ -110,9 +110,20 @@ def test_resume_continues_where_it_stopped(splits, tmp_path):
     assert [r["epoch"] for r in resumed.history] == [1, 2]
     sa, sb = full.model.state_dict(), resumed.model.state_dict()
     assert all(torch.allclose(sa[k].float(), sb[k].float(), atol=1e-5) for k in sa)
+    checkpoint = tmp_path / CHECKPOINT_NAME
     other = dataclasses.replace(train, labels=train.labels % 3, class_names=train.class_names[:3])
-    with pytest.raises(ShopLensError, match="trained on other data than this run's"):
-        train_model(tiny_config(), other, val, PRE, resume=tmp_path / CHECKPOINT_NAME, progress=False)
+    with pytest.raises(ShopLensError, match="trained with other categories than this run"):
+        train_model(tiny_config(), other, val, PRE, resume=checkpoint, progress=False)
+    same_categories = dataclasses.replace(train, checksum="another folder's")
+    with pytest.raises(ShopLensError, match="trained with other photos than this run"):
+        train_model(tiny_config(epochs=2), same_categories, val, PRE, resume=checkpoint, progress=False)
+    with pytest.raises(
+        ShopLensError, match="trained with another seed than this run"
+    ):  # its split would differ
+        train_model(tiny_config(epochs=2, seed=8), train, val, PRE, resume=checkpoint, progress=False)
+    bigger = dataclasses.replace(PRE, size=(32, 32))
+    with pytest.raises(ShopLensError, match=r"another input \(size, mode or preprocessing\)"):
+        train_model(tiny_config(epochs=2), train, val, bigger, resume=checkpoint, progress=False)
 
 
 @pytest.mark.parametrize("content", [b"\x89PNG\r\n\x1a\n not a checkpoint", b""])

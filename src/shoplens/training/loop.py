@@ -183,6 +183,35 @@ def load_checkpoint(path: str | os.PathLike, cfg: TrainConfig) -> dict:
     return state
 
 
+def check_resumable(
+    state: dict,
+    path: str | os.PathLike,
+    cfg: TrainConfig,
+    train: ImageDataset | FileDataset,
+    pre: PreprocessConfig,
+) -> None:
+    """ShopLensError when a checkpoint's run had other data, input or seed than this one (its split would differ)."""
+    was = state.get("data") or {}
+    differences = [
+        what
+        for what, differs in (
+            ("other categories", "class_names" in was and was["class_names"] != list(train.class_names)),
+            ("other photos", bool(was.get("checksum")) and was.get("checksum") != train.checksum),
+            (
+                "another input (size, mode or preprocessing)",
+                "preprocess" in state and state["preprocess"] != pre.to_dict(),
+            ),
+            ("another seed", state.get("train_config", {}).get("seed", cfg.seed) != cfg.seed),
+        )
+        if differs
+    ]
+    if differences:
+        raise ShopLensError(
+            f"{path} was trained with {', '.join(differences)} than this run: resume it with the data and options "
+            "it was trained with (--resume continues a run exactly)"
+        )
+
+
 def train_model(
     cfg: TrainConfig,
     train: ImageDataset | FileDataset,
@@ -215,6 +244,7 @@ def train_model(
     best = (-1.0, None, 0)  # (val acc, state, epoch)
     if resume:
         state = load_checkpoint(resume, cfg)
+        check_resumable(state, resume, cfg, train, preprocess)
         try:
             model.load_state_dict(state["model"])
         except RuntimeError as e:  # its head or input differ: trained on other categories or another input
@@ -299,6 +329,7 @@ def train_model(
                         "best_epoch": best[2],
                         "train_config": cfg.to_dict(),
                         "preprocess": preprocess.to_dict(),
+                        "data": {"checksum": train.checksum, "class_names": list(train.class_names)},
                     },
                 )
             if on_epoch_end:
