@@ -244,6 +244,18 @@ def test_a_folder_of_one_category_is_no_training_set(tmp_path):
     assert "Traceback" not in result.output and not (tmp_path / "m" / "config.json").exists()
 
 
+def test_one_photo_a_category_is_refused_before_training(tmp_path):
+    for i, label in enumerate(("bags", "shoes")):
+        (tmp_path / "shop" / label).mkdir(parents=True)
+        Image.new("RGB", (40, 40), (i * 200, 80, 200)).save(tmp_path / "shop" / label / "only.png")
+    result = runner.invoke(
+        app, ["train", "--folder", str(tmp_path / "shop"), "--output", str(tmp_path / "m"), *FAST]
+    )
+    said = " ".join(result.output.replace("│", " ").split())
+    assert result.exit_code == 2 and "too few photos to hold any out as the test set (2 in all)" in said, said
+    assert not (tmp_path / "m").exists()  # no half-written bundle
+
+
 def test_not_a_bundle_is_a_clear_error(tmp_path):
     result = runner.invoke(app, ["predict", str(tmp_path), str(tmp_path / "x.jpg")])
     assert result.exit_code == 2 and "not a model bundle" in result.output

@@ -27,7 +27,7 @@ def test_card_without_detector_or_photo_numbers_says_so(tmp_path: Path) -> None:
     bundle = _evaluated(tmp_path)
     write_model_card(read_bundle_spec(bundle), METRICS)
     card = (bundle / "README.md").read_text()
-    assert "10 categories: T-shirt/top, Trouser" in card
+    assert "10 categories: `T-shirt/top`, `Trouser`" in card
     assert "no out-of-distribution detector" in card
     assert f"python bench/photos.py --bundle {bundle}" in card
 
@@ -67,3 +67,15 @@ def test_card_quotes_detector_and_recorded_photo_benchmark(tmp_path: Path) -> No
         "| shop photos searching the test catalogue: the very garment shown in the first 10 | 50.2 % |"
         in card
     )
+
+
+def test_a_merchants_own_model_has_its_own_card(tmp_path: Path) -> None:
+    labels = ["T-shirt|top", "Coat, long"]
+    bundle = make_bundle(tmp_path, "v1", seed=0, labels=labels, data={"kind": "folder", "path": "/shop"})
+    per_class = {name: {"precision": 1.0, "recall": 0.5, "f1": 0.667, "support": 4} for name in labels}
+    write_model_card(read_bundle_spec(bundle), {**METRICS, "per_class": per_class, "labels": labels})
+    card = (bundle / "README.md").read_text()
+    assert "| T-shirt\\|top | 1.000 |" in card  # one cell, not two
+    assert "2 categories: `T-shirt\\|top`, `Coat, long`" in card
+    assert "Fashion-MNIST style" not in card and "Shirt vs T-shirt/top" not in card
+    assert "Trained on the merchant's own photos" in card and "shoplens evaluate BUNDLE --folder" in card

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from shoplens.data.fashion_mnist import CLASS_NAMES
 from shoplens.inference.ood import load_detector
 from shoplens.models.bundle import CARD, BundleSpec
 from shoplens.training.metrics import describe_estimate
@@ -74,6 +75,33 @@ def _shop_photos(bundle: BundleSpec) -> str:
     )
 
 
+_FASHION_LIMITS = """- Trained on {h}×{w} grayscale, centred, single-product images on a plain background
+  (Fashion-MNIST style), read from photos by the `{reader}` reader. Photos with several items, models wearing the
+  item, or busy backgrounds are outside what it was trained on; dark garments on dark backgrounds are its weakest
+  photos.
+- The weakest classes (see the table) are look-alikes such as Shirt vs T-shirt/top vs Pullover vs Coat."""
+_OWN_PHOTOS = (
+    "`bench/photos.py` renders Fashion-MNIST garments, which this model was not trained on: measure it on photos of "
+    "its own categories kept out of training, `shoplens evaluate BUNDLE --folder HOLDOUT`."
+)
+
+
+def _own_limits(bundle: BundleSpec) -> str:
+    """The limitations of a model trained on a merchant's own photos."""
+    pre = bundle.preprocess
+    colour = "colour" if pre.in_chans == 3 else "grayscale"
+    return (
+        f"- Trained on the merchant's own photos, read at {pre.size[0]}×{pre.size[1]} in {colour} ({pre.resize}). "
+        "Photos unlike them (other categories, framing, lighting) are outside what it was trained on.\n"
+        "- The weakest classes are those with the lowest F1 in the table; few photos make every number uncertain."
+    )
+
+
+def _cell(text: str) -> str:
+    """A text as one Markdown table cell (a `|` in a category name would end it)."""
+    return text.replace("|", "\\|")
+
+
 def _training_run(metrics: dict[str, Any]) -> str:
     """How long the training ran and in which precision, where metrics.json records it ('' where not)."""
     extra = metrics.get("extra", {})
@@ -92,8 +120,11 @@ def write_model_card(bundle: BundleSpec, metrics: dict[str, Any]) -> None:
     data = cfg.get("data", {})
     review = metrics.get("review", {})
     per_class = metrics.get("per_class", {})
+    fashion = list(bundle.labels) == list(
+        CLASS_NAMES
+    )  # the garments bench/photos.py renders, the look-alikes
     rows = "\n".join(
-        f"| {name} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | {m['support']} |"
+        f"| {_cell(name)} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | {m['support']} |"
         for name, m in ((n, per_class[n]) for n in metrics.get("labels", per_class) if n in per_class)
     )
     trained = f"trained with preset `{tc.get('preset')}`{_training_run(metrics)}"
@@ -105,7 +136,9 @@ ShopLens product-category classifier: `{cfg["architecture"]}`, {trained}.
 - Training data: `{data.get("source", "?")}` (checksum `{data.get("checksum", "?")[:16]}…`),
   {data.get("train_samples", "?")} training and {data.get("val_samples", "?")} validation images
   (stratified split, seed {tc.get("seed")}).
-- Evaluated on `{metrics.get("data", {}).get("source", "?")}` ({metrics.get("num_samples")} images), never seen in
+- Evaluated on `{metrics.get("data", {}).get("source", "?")}` ({
+        metrics.get("num_samples")
+    } images), never seen in
   training.
 - Input: {cfg["input"]["channels"]}×{cfg["input"]["height"]}×{cfg["input"]["width"]} uint8, preprocessing
   `{cfg["preprocess"]}`.
@@ -127,24 +160,29 @@ ShopLens product-category classifier: `{cfg["architecture"]}`, {trained}.
 {rows}
 
 ## What it recognises
-{len(bundle.labels)} categories: {", ".join(bundle.labels)}. Anything else is outside what it knows.
+{len(bundle.labels)} categories: {
+        ", ".join(f"`{_cell(label)}`" for label in bundle.labels)
+    }. Anything else is outside
+what it knows.
 
 ## Photos that are not products
 {_non_products(bundle, metrics)}
 
 ## Accuracy on shop photos
-{_shop_photos(bundle)}
+{_shop_photos(bundle) if fashion else _OWN_PHOTOS}
 
 ## Intended use
 Suggest a product category for a merchant's or shopper's photo of a single fashion item, with a calibrated
 confidence; predictions under the review threshold should go to a person.
 
 ## Limitations
-- Trained on {cfg["input"]["height"]}×{cfg["input"]["width"]} grayscale, centred, single-product images on a plain
-  background (Fashion-MNIST style), read from photos by the `{bundle.preprocess.reader}` reader.
-  Photos with several items, models wearing the item, or busy backgrounds are outside what it was trained on;
-  dark garments on dark backgrounds are its weakest photos.
-- The weakest classes (see the table) are look-alikes such as Shirt vs T-shirt/top vs Pullover vs Coat.
+{
+        _FASHION_LIMITS.format(
+            h=cfg["input"]["height"], w=cfg["input"]["width"], reader=bundle.preprocess.reader
+        )
+        if fashion
+        else _own_limits(bundle)
+    }
 - Calibration was fitted on the validation split; it holds for data like the training data, not under shift.
 """
     (bundle.path / CARD).write_text(text)

@@ -104,6 +104,11 @@ def run_training(
             f"{pool.source}: photos of at least two categories are needed to train a classifier, found "
             f"{len(pool.class_names)} ({', '.join(pool.class_names) or 'none'})"
         )
+    if len(test) == 0:
+        raise DataFormatError(
+            f"{pool.source}: too few photos to hold any out as the test set ({len(pool)} in all): a category needs at "
+            "least 2 photos, and 20 or more to learn it"
+        )
     groups = None if source.kind == "fashion-mnist" else copies(pool)  # Fashion-MNIST: its split as published
     train_idx, val_idx = stratified_split(pool.labels, cfg.val_fraction, seed=cfg.seed, groups=groups)
     train, val = pool.subset(train_idx), in_memory(pool.subset(val_idx))
