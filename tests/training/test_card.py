@@ -79,3 +79,6 @@ def test_a_merchants_own_model_has_its_own_card(tmp_path: Path) -> None:
     assert "2 categories: `T-shirt\\|top`, `Coat, long`" in card
     assert "Fashion-MNIST style" not in card and "Shirt vs T-shirt/top" not in card
     assert "Trained on the merchant's own photos" in card and "shoplens evaluate BUNDLE --folder" in card
+    small = {**METRICS, "ece": 0.2, "ece_uncalibrated": 0.25, "ece_interval": None, "num_samples": 31}
+    write_model_card(read_bundle_spec(bundle), small)
+    assert "| ECE (uncalibrated) | n too small (31 samples) |" in (bundle / "README.md").read_text()

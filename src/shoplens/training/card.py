@@ -97,6 +97,18 @@ def _own_limits(bundle: BundleSpec) -> str:
     )
 
 
+def _uncalibrated(metrics: dict[str, Any]) -> str:
+    """The ECE before temperature scaling, or 'n too small' where the calibrated one has no interval either."""
+    value = metrics.get("ece_uncalibrated")
+    if value is None:
+        return "—"
+    return (
+        f"{value:.4f}"
+        if metrics.get("ece_interval")
+        else f"n too small ({metrics.get('num_samples', '?')} samples)"
+    )
+
+
 def _cell(text: str) -> str:
     """A text as one Markdown table cell (a `|` in a category name would end it)."""
     return text.replace("|", "\\|")
@@ -150,7 +162,7 @@ ShopLens product-category classifier: `{cfg["architecture"]}`, {trained}.
 | top-3 accuracy | {metrics["top3_accuracy"]:.4f} |
 | macro F1 | {metrics["macro_f1"]:.4f} |
 | ECE (calibrated, T={bundle.temperature:.3f}) | {describe_estimate(metrics, "ece")} |
-| ECE (uncalibrated) | {metrics.get("ece_uncalibrated", float("nan")):.4f} |
+| ECE (uncalibrated) | {_uncalibrated(metrics)} |
 | review threshold | {bundle.review_threshold:.3f} |
 | share sent to review | {review.get("flagged_share", 0):.3f} |
 | share of errors caught by review | {review.get("errors_caught_share", 0):.3f} |

@@ -13,6 +13,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from shoplens.training.metrics import (
+    MIN_INTERVAL_SAMPLES,
     classification_metrics,
     describe_estimate,
     expected_calibration_error,
@@ -166,7 +167,8 @@ def plot_reliability(probs: np.ndarray, y_true: np.ndarray, path: str | Path, n_
     top.plot([0, 1], [0, 1], "k--", linewidth=1, label="perfect calibration")
     top.set_ylim(0, 1)
     top.set_ylabel("accuracy")
-    top.set_title(f"Reliability (ECE {ece:.4f}, {n_bins} bins, {len(y_true)} samples)")
+    said = f"ECE {ece:.4f}" if len(y_true) >= MIN_INTERVAL_SAMPLES else "ECE: n too small"
+    top.set_title(f"Reliability ({said}, {n_bins} bins, {len(y_true)} samples)")
     top.legend(loc="upper left", fontsize=8)
     bottom.bar(centres, count, width=width, color="gray", edgecolor="black")
     bottom.set_xlim(0, 1)
