@@ -117,3 +117,29 @@ async def test_search_by_a_json_image(api: httpx.AsyncClient, api_keys: dict[str
         "/v1/search/similar", json={"image": {"url": "http://example.com/p.png"}}, headers=reader
     )
     assert url.status_code == 422 and url.json()["code"] == "image_fetch_failed"
+
+
+async def test_a_slow_image_host_gets_the_deadline_not_more(
+    models_root: Path, keys_file: Path, api_keys: dict[str, str]
+) -> None:
+    from tests.support.image_server import Server
+
+    host = (
+        Server()
+    )  # /slow answers after 1.5 s; the request's deadline is 1 s, with a retry the fetch took 2+
+    threading.Thread(target=host.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    settings = settings_for(
+        models_root,
+        keys_file,
+        image_fetch_hosts="127.0.0.1",
+        image_fetch_private=True,
+        request_deadline_ms=1000,
+    )
+    try:
+        async with serving(create_app(settings), headers={"X-API-Key": api_keys["reader"]}) as c:
+            r = await c.post("/v1/classify", json={"image": {"url": host.url("/slow")}})
+        assert r.status_code == 504 and r.json()["code"] == "deadline_exceeded", r.text  # was 422 after 2+ s
+    finally:
+        host.stop.set()
+        host.shutdown()
+        host.server_close()

@@ -251,3 +251,12 @@ def test_redirect_to_another_port_of_an_allowed_host_refused(server: Server) -> 
 )
 def test_ipv6_addresses_carrying_an_internal_ipv4_are_not_public(address: str, public: bool) -> None:
     assert _is_public(ipaddress.ip_address(address)) is public
+
+
+def test_the_urls_of_one_fetch_share_a_byte_budget(server: Server) -> None:
+    one = len(png())
+    results = fetch_all([server.url("/png"), server.url("/png")], local(max_total_bytes=one + one // 2))
+    assert sorted(r.ok for r in results) == [False, True]  # each fits alone; together they pass it
+    (refused,) = [r for r in results if not r.ok]
+    assert refused.error == "too large: the request's images together pass its body limit"
+    assert all(r.ok for r in fetch_all([server.url("/png")] * 2, local(max_total_bytes=2 * one)))

@@ -5,6 +5,7 @@ no internal addresses unless allowed, capped bytes, every redirect checked).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import time
@@ -18,6 +19,7 @@ from shoplens.api.openapi import REF, component
 from shoplens.api.uploads import IMAGE_FORM, Upload, read_uploads
 from shoplens.config import Settings
 from shoplens.imaging.decode import ACCEPTED_NAMES
+from shoplens.inference.batcher import DeadlineExceededError
 
 MAX_URL = 2048
 T = TypeVar("T")
@@ -144,6 +146,7 @@ async def _fetch(urls: dict[int, str], settings: Settings, deadline: float) -> d
         allowed_hosts=hosts,
         allow_private=settings.image_fetch_private,
         max_bytes=settings.max_upload_bytes,
+        max_total_bytes=settings.max_upload_bytes,  # together as much as one uploaded body may hold
         connect_timeout=min(5.0, left),
         read_timeout=min(10.0, left),
         total_timeout=left,
@@ -151,7 +154,12 @@ async def _fetch(urls: dict[int, str], settings: Settings, deadline: float) -> d
         backoff_s=0.1,
         max_backoff_s=0.5,
     )
-    results = dict(zip(urls, await fetch_many(list(urls.values()), policy)))
+    try:
+        async with asyncio.timeout(left):  # the retries too: a slow host may not hold the request past it
+            fetched = await fetch_many(list(urls.values()), policy)
+    except TimeoutError:
+        raise DeadlineExceededError("the image URLs were not fetched within the request deadline") from None
+    results = dict(zip(urls, fetched))
     for i, result in results.items():
         if result.data is None or not result.ok:
             raise HTTPProblem(422, f"image {i} ({result.url[:200]}): {result.error}", "image_fetch_failed")

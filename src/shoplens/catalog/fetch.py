@@ -52,6 +52,9 @@ class FetchPolicy:
     concurrency: int = 8
     schemes: tuple[str, ...] = ("http", "https")
     max_redirects: int = 3
+    max_total_bytes: int | None = (
+        None  # all the URLs of one fetch_many together (an API request's body limit)
+    )
 
     def __post_init__(self) -> None:
         if isinstance(self.allowed_hosts, str):
@@ -106,6 +109,7 @@ async def fetch_many(
     )
     limits = httpx.Limits(max_connections=policy.concurrency, max_keepalive_connections=policy.concurrency)
     no_cookies = CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))  # no state between URLs
+    budget = _Budget(policy.max_total_bytes)
     async with httpx.AsyncClient(
         trust_env=False,  # no proxies or .netrc from the environment
         follow_redirects=False,  # followed by hand so that each hop is checked
@@ -116,7 +120,7 @@ async def fetch_many(
     ) as client:
 
         async def run(index: int, url: str) -> None:
-            result = await _fetch_one(client, semaphore, url, policy)
+            result = await _fetch_one(client, semaphore, url, policy, budget)
             results[index] = result
             if on_result is not None:
                 on_result(index, result)
@@ -134,6 +138,21 @@ def fetch_all(
 ) -> list[FetchResult]:
     """Synchronous fetch_many, for code that is not already running an event loop."""
     return asyncio.run(fetch_many(urls, policy, on_result))
+
+
+@dataclass
+class _Budget:
+    """Bytes all the URLs of one fetch may still receive together (None: no bound but each URL's own)."""
+
+    left: int | None
+
+    def spend(self, n: int, status: int) -> None:
+        """Count received bytes; _Refused once the URLs together pass the bound."""
+        if self.left is None:
+            return
+        self.left -= n
+        if self.left < 0:
+            raise _Refused("too large: the request's images together pass its body limit", status)
 
 
 class _Refused(ShopLensError):
@@ -156,7 +175,11 @@ class _Transient(ShopLensError):
 
 
 async def _fetch_one(
-    client: httpx.AsyncClient, semaphore: asyncio.Semaphore, raw_url: str, policy: FetchPolicy
+    client: httpx.AsyncClient,
+    semaphore: asyncio.Semaphore,
+    raw_url: str,
+    policy: FetchPolicy,
+    budget: _Budget,
 ) -> FetchResult:
     """One URL to a FetchResult, retrying transient failures; the semaphore is not held while waiting."""
     try:
@@ -169,7 +192,7 @@ async def _fetch_one(
         try:
             async with semaphore:
                 async with asyncio.timeout(policy.total_timeout):
-                    data, status = await _fetch_chain(client, url, policy)
+                    data, status = await _fetch_chain(client, url, policy, budget)
             return FetchResult(raw_url, data=data, attempts=attempts, status=status)
         except _Refused as exc:
             return FetchResult(raw_url, error=exc.reason, attempts=attempts, status=exc.status)
@@ -189,7 +212,9 @@ def _port(url: httpx.URL) -> int:
     return url.port or (443 if url.scheme == "https" else 80)
 
 
-async def _fetch_chain(client: httpx.AsyncClient, url: httpx.URL, policy: FetchPolicy) -> tuple[bytes, int]:
+async def _fetch_chain(
+    client: httpx.AsyncClient, url: httpx.URL, policy: FetchPolicy, budget: _Budget
+) -> tuple[bytes, int]:
     """Follow up to max_redirects redirects from an already checked URL, checking every address."""
     target = url
     for hop in range(policy.max_redirects + 1):
@@ -201,7 +226,7 @@ async def _fetch_chain(client: httpx.AsyncClient, url: httpx.URL, policy: FetchP
             await _check_address(target, policy)
         except _Refused as exc:
             raise _Refused(f"redirect refused: {exc.reason}" if hop else exc.reason, exc.status) from None
-        outcome = await _get(client, target, policy)
+        outcome = await _get(client, target, policy, budget)
         if not isinstance(outcome, httpx.URL):
             return outcome
         target = outcome
@@ -209,12 +234,12 @@ async def _fetch_chain(client: httpx.AsyncClient, url: httpx.URL, policy: FetchP
 
 
 async def _get(
-    client: httpx.AsyncClient, url: httpx.URL, policy: FetchPolicy
+    client: httpx.AsyncClient, url: httpx.URL, policy: FetchPolicy, budget: _Budget
 ) -> httpx.URL | tuple[bytes, int]:
     """One GET: the redirect target, or the capped and sniffed body with its status."""
     try:
         async with client.stream("GET", url) as response:
-            return await _read(response, url, policy)
+            return await _read(response, url, policy, budget)
     except httpx.TimeoutException:
         raise _Transient("timed out") from None
     except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
@@ -224,7 +249,7 @@ async def _get(
 
 
 async def _read(
-    response: httpx.Response, url: httpx.URL, policy: FetchPolicy
+    response: httpx.Response, url: httpx.URL, policy: FetchPolicy, budget: _Budget
 ) -> httpx.URL | tuple[bytes, int]:
     """Judge the status and headers, then stream at most max_bytes (plus one chunk) of body."""
     status = response.status_code
@@ -253,6 +278,7 @@ async def _read(
         body += chunk
         if len(body) > policy.max_bytes:
             raise too_large
+        budget.spend(len(chunk), status)
         if not sniffed and len(body) >= SNIFF_BYTES:
             _require_image(body, response)  # refuse a non-image before reading the rest of it
             sniffed = True
