@@ -6,9 +6,10 @@ import pickle
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
-from shoplens.catalog.batch import cue_maps, decode_stage, prepare_stage
+from shoplens.catalog.batch import cue_maps, decode_stage, prepare_stage, read_bytes
 from shoplens.imaging import DEFAULT_MAX_PIXELS, decode_image, read_image
 from shoplens.imaging.decode import DEFAULT_MAX_BYTES
 from shoplens.imaging.quality import QualityConfig
@@ -35,3 +36,11 @@ def test_a_large_photo_is_read_for_the_model_as_classify_reads_it_and_prepared_w
     assert prepared["error"][0] == "" and np.array_equal(prepared["input"][0], served)
     assert cue_maps(prepared["cues"]) == [served_cues]
     assert pickle.loads(prepared["prepared"][0]).image.size == (2000, 2400)  # the catalogue stores it whole
+
+
+@pytest.mark.slow
+def test_an_object_store_without_credentials_fails_the_image_instead_of_hanging() -> None:
+    with pytest.raises(OSError, match=r"Retry policy exhausted|access token|credentials"):
+        read_bytes(
+            "gs://shoplens-no-such-bucket/photo.png"
+        )  # no token, no network: within REMOTE_RETRY_S tries

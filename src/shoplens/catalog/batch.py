@@ -14,6 +14,7 @@ import pickle
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from shoplens.imaging.photo import CUE_NAMES
 from shoplens.imaging.quality import QualityConfig
 from shoplens.inference.store import LoadedModel
 
+REMOTE_RETRY_S = 5  # how long object storage is retried for one image before its row fails
 DEFAULT_BATCH = 256  # images per model call unless the bundle says (ONNX Runtime peaked at 32-256 here)
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _WEB = re.compile(r"^https?://", re.IGNORECASE)
@@ -62,7 +64,13 @@ def read_bytes(location: str, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
         import pyarrow.fs
 
         try:
-            fs, path = pyarrow.fs.FileSystem.from_uri(location)
+            if location.lower().startswith(
+                "gs://"
+            ):  # from_uri's client retries without end when it has no token
+                fs = pyarrow.fs.GcsFileSystem(retry_time_limit=timedelta(seconds=REMOTE_RETRY_S))
+                path = location[len("gs://") :]
+            else:
+                fs, path = pyarrow.fs.FileSystem.from_uri(location)
         except (pyarrow.ArrowInvalid, ValueError) as e:  # type: ignore[attr-defined]
             raise ValueError(f"{location}: not a readable file URI ({e})") from e
     else:
