@@ -170,3 +170,26 @@ def test_refresh_runs_the_model_again_after_a_versions_detector_changed_in_place
         assert (
             s.scalar(select(func.count()).where(Embedding.model_version == "v3")) == 1
         )  # kept, not added twice
+
+
+def test_an_image_written_with_the_old_model_around_the_switch_is_embedded_too(
+    catalog: Catalog, models_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    catalog.ingestor().ingest([IngestItem("a", ProductIn("m", "a", "A"), [png(PHOTOS[0])])])
+    old = catalog.model()  # v1
+    other = Catalog(catalog.config, ModelStore(models_root, NAME))  # `shoplens reindex`'s own view
+    switch, late = other.space.activate, []
+
+    def switch_while_a_writer_holds_the_old_model(version: str) -> None:
+        switch(version)  # a server's ingest chose v1 just before this and commits just after it
+        monkeypatch.setattr(catalog, "model", lambda: old)
+        late.extend(catalog.ingestor().ingest([IngestItem("b", ProductIn("m", "b", "B"), [png(PHOTOS[1])])]))
+        monkeypatch.undo()
+
+    monkeypatch.setattr(other.space, "activate", switch_while_a_writer_holds_the_old_model)
+    summary = reindex(other, "v2")
+    other.close()
+    (written,) = late
+    with catalog.sessions() as s:  # before: only its v1 embedding, so no v2 search ever found it
+        assert s.get(Embedding, (written.image_ids[0], "v2")) is not None
+    assert summary.embedded == 2 and written.image_ids[0] in catalog.space.index("v2", DIM).ids()

@@ -11,6 +11,7 @@ picked up by a final catch-up pass before it.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
@@ -33,6 +34,11 @@ from shoplens.db.base import upsert
 from shoplens.db.catalog import Embedding, Product, ProductImage
 from shoplens.imaging import decode_image
 from shoplens.inference.store import LoadedModel
+
+SETTLE_S = (
+    3.0  # after the switch: writes that chose the old version's model just before it have committed by then
+)
+SETTLE_POLL_S = 0.5
 
 
 @dataclass
@@ -168,12 +174,15 @@ def reindex(
     progress: Callable[[int], None] | None = None,
     embedder: Callable[..., dict[int, Seen]] | None = None,
     refresh: bool = False,
+    settle_s: float = 0.0,
 ) -> ReindexSummary:
     """Embed all images with `version` (default: the model store's active one), build its index, switch to it.
 
     embedder: how images lacking an embedding get one (default embed_pending, here; Ray: ray_jobs).
     refresh: run the model again on every image, not only on those another version recognised (after the
     version's detector was fitted again in place, `shoplens models refit-detector`).
+    settle_s: after the switch, how long images committed with the old version's model are still looked for
+    (at least one pass; `shoplens reindex` waits SETTLE_S for writes in flight in other processes).
     """
     embedder = embedder or embed_pending
     version = version or catalog.models.active_version()
@@ -188,4 +197,24 @@ def reindex(
     store_predictions(catalog, version, predictions)
     index = catalog.space.index(version, dim)  # in line with every embedding stored so far
     catalog.space.activate(version)
+    late = settle(catalog, model, embedder, settle_s)
+    store_predictions(catalog, version, late)
+    index = catalog.space.index(version, dim)
+    catalog.space.save(version)  # servers that loaded it before the late ones reload it
+    predictions.update(late)
     return ReindexSummary(version, previous, len(predictions), len(index))
+
+
+def settle(
+    catalog: Catalog, model: LoadedModel, embedder: Callable[..., dict[int, Seen]], settle_s: float
+) -> dict[int, Seen]:
+    """Embed the images that writers committed around the switch with the old version's model (an ingest that
+    chose its model just before it), until a pass finds none after `settle_s` seconds; what they are seen as."""
+    late: dict[int, Seen] = {}
+    until = time.monotonic() + settle_s
+    while True:
+        found = embedder(catalog, model)
+        late.update(found)
+        if not found and time.monotonic() >= until:
+            return late
+        time.sleep(SETTLE_POLL_S)

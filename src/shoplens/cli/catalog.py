@@ -215,6 +215,7 @@ def reindex(
     """Embed the catalogue with a model version, build its vector index, then switch search to it."""
     from shoplens.ads.campaigns import reembed_creatives
     from shoplens.catalog.queries import count_images
+    from shoplens.catalog.reindex import SETTLE_S
     from shoplens.catalog.reindex import reindex as run
 
     with open_catalog(settings) as catalog:
@@ -227,7 +228,13 @@ def reindex(
 
                 embedder = embed_pending_ray(catalog, workers)
             summary = run(
-                catalog, version, settings.index_method, progress=advance, embedder=embedder, refresh=refresh
+                catalog,
+                version,
+                settings.index_method,
+                progress=advance,
+                embedder=embedder,
+                refresh=refresh,
+                settle_s=SETTLE_S,  # a server's ingest that chose the old model just before the switch
             )
         creatives = reembed_creatives(catalog)  # ad creatives are recognised again with the new model
         out.print(
