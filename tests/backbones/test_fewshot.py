@@ -139,6 +139,7 @@ def test_a_head_is_refused_with_an_encoder_that_changed_since(tmp_path: Path) ->
     head, _ = train_few_shot(encoder, folder, tmp_path / "models" / "custom" / "fs1")
     model_loader()(head)  # loads while the encoder is the one it was fitted on
     other = make_bundle(tmp_path / "other", "v1", seed=4)
-    (encoder / "model.safetensors").write_bytes((other / "model.safetensors").read_bytes())
+    for name in ("model.safetensors", "config.json"):  # trained again in place: new weights and their record
+        (encoder / name).write_bytes((other / name).read_bytes())
     with pytest.raises(BundleError, match="changed since the head was fitted"):
         model_loader()(head)
