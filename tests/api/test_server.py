@@ -130,3 +130,18 @@ def test_sigterm_answers_every_request_in_flight_then_exits_0(models_root: Path,
     assert sorted(x["status"] for x in access) == [200] * SLOW_BODIES + [503] * (1 + PARTIAL_HEADERS) and all(
         x["request_id"] and x["ms"] >= 0 for x in access
     )
+
+
+def test_a_port_another_process_holds_is_one_clear_error(models_root: Path, tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        cmd = [sys.executable, "-m", "shoplens.cli", "serve", "--open", "--port", str(port)]
+        env = {**os.environ, "SHOPLENS_API_KEYS_FILE": str(tmp_path / "keys.json")}
+        done = subprocess.run(
+            [*cmd, "--models-dir", str(models_root)], env=env, capture_output=True, text=True, timeout=120
+        )
+    said = " ".join((done.stdout + done.stderr).split())
+    assert done.returncode == 1 and f"error: cannot listen on 127.0.0.1:{port}" in said, said
+    assert "Traceback" not in said and "serving" not in said  # refused before the model was loaded

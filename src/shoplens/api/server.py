@@ -19,7 +19,7 @@ from uvicorn.protocols.http.auto import AutoHTTPProtocol
 from shoplens.api.app import create_app
 from shoplens.api.problems import PROBLEM_JSON, problem_body
 from shoplens.api.service import Lifecycle
-from shoplens.api.workers import Worker, supervise
+from shoplens.api.workers import Worker, bind, supervise
 from shoplens.config import Settings
 from shoplens.malloc import pin_thresholds
 
@@ -214,8 +214,9 @@ def serve(settings: Settings, worker: Worker | None = None) -> int:
     pin_thresholds(settings.malloc_mmap_threshold_kib)  # before the model and the catalogue are loaded
     if worker is None and settings.workers > 1:
         return supervise(settings, serve)
+    sock = worker.sock if worker else bind(settings)  # a port in use: refused before the model is loaded
     app = create_app(settings, worker=worker)
     config = uvicorn_config(app, settings)
     server = GracefulServer(config, app.state.service.lifecycle, settings.drain_timeout_s)
-    server.run(sockets=[worker.sock] if worker else None)
+    server.run(sockets=[sock])
     return 0 if server.started else 1

@@ -25,6 +25,7 @@ from types import FrameType
 from typing import Any
 
 from shoplens.config import Settings
+from shoplens.errors import ShopLensError
 
 log = logging.getLogger(__name__)
 FORK = multiprocessing.get_context("fork")  # workers start from the supervisor's imports, nothing loaded yet
@@ -74,11 +75,18 @@ class Worker:
 
 
 def bind(settings: Settings) -> socket.socket:
-    """The listening socket every worker accepts on (IPv6 when the host is an IPv6 address)."""
+    """The listening socket the server accepts on (IPv6 when the host is an IPv6 address); a clear error when
+    another process holds the port."""
     family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((settings.host.strip("[]"), settings.port))
+    try:
+        sock.bind((settings.host.strip("[]"), settings.port))
+    except OSError as e:
+        sock.close()
+        raise ShopLensError(
+            f"cannot listen on {settings.host}:{settings.port}: {e.strerror or e} (is another server running there?)"
+        ) from e
     sock.set_inheritable(True)
     return sock
 
