@@ -192,3 +192,30 @@ async def test_an_id_sent_with_spaces_is_erased_as_its_events_stored_it_and_nul_
         assert (await c.get("/v1/products?q=a%00b", headers=admin)).status_code == 400
         bad = await create(c, merchant, {"sku": "n", "title": "nul\x00title"}, png(photos(1, seed=3)[0]))
         assert bad.status_code == 422 and "NUL" in bad.json()["detail"]
+
+
+async def test_recommendation_reasons_name_viewed_products_only_for_the_scope(
+    models_root: Path, keys_file: Path, api_keys
+) -> None:
+    app = create_app(settings_for(models_root, keys_file))
+    scoped = {"X-API-Key": KeyStore(keys_file).create("reader", "analyst", scopes=["shopper-data"])}
+    merchant, reader = as_key(api_keys, "merchant"), as_key(api_keys, "reader")
+    async with serving(app) as c:
+        ids = [
+            (
+                await create(c, merchant, {"sku": f"s{i}", "title": f"Secret Jacket {i}", "stock": 5}, png(p))
+            ).json()["id"]
+            for i, p in enumerate(photos(4, seed=9))
+        ]
+        now = datetime.now(UTC).isoformat()
+        event = {"event_id": "v", "user_id": "ann", "type": "view", "product_id": ids[0], "timestamp": now}
+        await c.post("/v1/events", json={"events": [event]}, headers=reader)
+        said = {
+            who: [
+                i["reason"] for i in (await c.get("/v1/users/ann/recommendations", headers=h)).json()["items"]
+            ]
+            for who, h in (("scoped", scoped), ("reader", reader))
+        }
+    assert any("Secret Jacket" in r or "you viewed" in r for r in said["scoped"]), said
+    assert len(said["reader"]) == len(said["scoped"])  # the same products, told less
+    assert not any("Secret Jacket" in r or "you viewed" in r or "you like" in r for r in said["reader"]), said

@@ -99,3 +99,20 @@ def _reason(
     if ctx.stats.trending[row] > 0:
         return f"trending in {category}"
     return f"popular in {category}" if ctx.stats.popularity[row] > 0 else f"new in {category}"
+
+
+IMPERSONAL = {  # a reason that names nothing from the shopper's history, per source
+    "visual": "picked for this shopper's taste",
+    "covis": "often viewed together with what this shopper viewed",
+    "category": "popular in a category this shopper likes",
+    "trending": "trending",
+}
+
+
+def impersonal(source: str, reason: str) -> str:
+    """The reason as a caller without the `shopper-data` scope gets it: no product, title or category the shopper
+    viewed (reasons that name none of them, such as "trending in Bag", are kept)."""
+    general = reason in ("looks similar", "often viewed together") or reason.startswith("trending in")
+    if general or (reason.startswith("popular in") and not reason.endswith("a category you like")):
+        return reason
+    return IMPERSONAL.get(source, "picked for this shopper")

@@ -30,6 +30,7 @@ from shoplens.behaviour.events import MAX_BATCH, EventIn, record_events
 from shoplens.behaviour.trends import MAX_DAYS, category_trends, trend_window
 from shoplens.db.base import utcnow
 from shoplens.errors import NotFoundError
+from shoplens.recommend.explain import impersonal
 from shoplens.recommend.items import Recommendation
 
 router = APIRouter(prefix="/v1", tags=["behaviour"])
@@ -37,8 +38,14 @@ CODES = {"accepted": 201, "duplicate": 200, "rejected": 422}
 K = Annotated[int, Query(ge=1, le=100, description="How many products.")]
 
 
-def _items(items: list[Recommendation]) -> list[RecommendationPublic]:
-    return [RecommendationPublic(**asdict(i)) for i in items]
+def _items(items: list[Recommendation], personal: bool = True) -> list[RecommendationPublic]:
+    """The public items; not personal: reasons that name nothing from the shopper's history."""
+    return [
+        RecommendationPublic(
+            **{**asdict(i), "reason": i.reason if personal else impersonal(i.source, i.reason)}
+        )
+        for i in items
+    ]
 
 
 @router.post(
@@ -116,9 +123,13 @@ def get_profile(shopper: ShopperDep, _caller: ShopperDataDep, recommender: Recom
     summary="Recommendations for a shopper",
 )
 def get_recommendations(
-    shopper: ShopperDep, _caller: ReaderDep, recommender: RecommenderDep, k: K = 10
+    shopper: ShopperDep, caller: ReaderDep, recommender: RecommenderDep, k: K = 10
 ) -> RecommendationsPublic:
-    """Products for a shopper, each with its reason; trending products for a shopper without history."""
+    """Products for a shopper, each with its reason; trending products for a shopper without history.
+
+    Reasons name the products the shopper viewed ("looks like X you viewed") only for a key with the
+    `shopper-data` scope, or an admin key; others get reasons that name nothing from the shopper's history.
+    """
     rec = recommender.recommend(shopper.key, k)
     return RecommendationsPublic(
         user_id=shopper.id,
@@ -127,7 +138,7 @@ def get_recommendations(
         cached=rec.cached,
         model_version=rec.model_version,
         generated_at=rec.generated_at,
-        items=_items(rec.items),
+        items=_items(rec.items, personal=caller.holds("shopper-data")),
     )
 
 
