@@ -28,6 +28,8 @@ SOURCES = ("visual", "covis", "category", "trending")
 REASON = re.compile(
     r"looks like Thing \d you viewed|often viewed together( with Thing \d)?|you viewed it recently|looks similar"
     r"|popular in \w+(, a category you like)?|trending in \w+|new in \w+"
+    r"|picked for this shopper('s taste)?|often viewed together with what this shopper viewed"  # a plain reader's
+    r"|popular in a category this shopper likes"
 )
 
 
