@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 import struct
 import warnings
 from collections.abc import Sequence
@@ -184,8 +185,13 @@ def _decode(
                     if whole_too and reduced is not opened:
                         whole = _plain_copy(in_srgb(opened))
                 return _plain_copy(in_srgb(reduced)), whole  # a reduced copy is converted faster
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageTooLargeError(f"image has too many pixels: {exc}") from exc
+    except (
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,
+    ) as exc:  # Pillow's own cap, before ours
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        many = f"{int(found.group(1)):,} pixels" if found else "more pixels than can be opened safely"
+        raise ImageTooLargeError(f"image is {many}; the limit is {max_pixels:,}") from exc
     except _DECODE_ERRORS as exc:
         # Pillow's "cannot identify image file <BytesIO ...>" means nothing to the person who sent the bytes.
         detail = "not a valid file of that format" if isinstance(exc, UnidentifiedImageError) else exc
