@@ -57,6 +57,22 @@ def test_ingest_folder_and_rerun(models_root: Path, tmp_path: Path) -> None:
     assert "0 done, 3 skipped, 1 failed" in again.output
 
 
+def test_every_failure_can_be_written_out(models_root: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "photos" / "Bag"
+    folder.mkdir(parents=True)
+    for i in range(23):
+        (folder / f"broken{i:02d}.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    (folder / "ok.png").write_bytes(png(photos(1)[0]))
+    opts = [str(tmp_path / "photos"), *common(models_root, tmp_path)]
+    shown = runner.invoke(app, ["ingest", *opts])
+    assert "… and 3 more failures (every one: --failures FILE)" in shown.output, shown.output
+    listed = tmp_path / "failures.csv"
+    again = runner.invoke(app, ["ingest", *opts, "--failures", str(listed)])
+    assert again.exit_code == 0 and f"every failure: {listed}" in " ".join(again.output.split())
+    rows = listed.read_text().splitlines()
+    assert rows[0] == "row,reason" and len(rows) == 24 and rows[1].startswith("Bag/broken00.png,")
+
+
 def test_ingest_errors_are_messages_not_tracebacks(models_root: Path, tmp_path: Path) -> None:
     opts = common(models_root, tmp_path)
     r = runner.invoke(app, ["ingest", str(tmp_path / "nothing.csv"), *opts])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
@@ -29,6 +29,7 @@ from shoplens.cli.data import FashionMnistDir
 from shoplens.cli.options import CATALOG, DEVICE, MODEL, with_settings
 from shoplens.config import Settings
 from shoplens.errors import NotFoundError
+from shoplens.files import write_atomic
 
 if TYPE_CHECKING:
     from shoplens.catalog.service import Catalog
@@ -119,6 +120,21 @@ def detect_kind(source: Path) -> Kind:
     return Kind.urls
 
 
+SHOWN_FAILURES = 20
+
+
+def write_failures(path: Path, errors: Sequence[tuple[str, str]]) -> None:
+    """The failed rows of a job as a CSV of row,reason."""
+    import csv
+    import io
+
+    text = io.StringIO()
+    writer = csv.writer(text)
+    writer.writerow(["row", "reason"])
+    writer.writerows(errors)
+    write_atomic(path, text.getvalue().encode())
+
+
 @app.command()
 @friendly_errors
 @with_settings(CATALOG, DEVICE, {"blur_faces_merchant": ("--blur-faces/--no-blur-faces",)})
@@ -151,6 +167,12 @@ def ingest(
     engine: EngineOption = Engine.local,
     ray_address: RayAddress = None,
     workers: IngestWorkers = 2,
+    failures: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write every failed row and its reason to this CSV (the summary shows the first 20)."
+        ),
+    ] = None,
 ) -> None:
     """Ingest products from a source; re-running it resumes (rows already done are skipped)."""
     from shoplens.catalog.fetch import FetchPolicy
@@ -185,10 +207,14 @@ def ingest(
             f"job {summary.job_id}: {summary.done} done, {summary.skipped} skipped, {summary.failed} failed "
             f"in {elapsed:.1f} s ({len(rows) / max(elapsed, 1e-9):.0f} rows/s)"
         )
-        for key, reason in summary.errors[:20]:
+        for key, reason in summary.errors[:SHOWN_FAILURES]:
             err.print(f"  {key}: {reason}", highlight=False)
-        if len(summary.errors) > 20:
-            err.print(f"  … and {len(summary.errors) - 20} more failures", highlight=False)
+        if failures is not None:
+            write_failures(failures, summary.errors)
+            err.print(f"  every failure: {failures}", highlight=False)
+        elif len(summary.errors) > SHOWN_FAILURES:
+            more = len(summary.errors) - SHOWN_FAILURES
+            err.print(f"  … and {more} more failures (every one: --failures FILE)", highlight=False)
     if summary.failed and not (summary.done or summary.skipped):
         raise typer.Exit(1)
 
