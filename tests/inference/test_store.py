@@ -145,3 +145,5 @@ def test_cli_versions_activate_rollback(root: Path) -> None:
     assert ModelStore(root, NAME).marked_active() == "v1"
     missing = runner.invoke(app, ["models", "activate", "nope", *args])
     assert missing.exit_code == 2 and "no version 'nope'" in missing.output
+    unknown = runner.invoke(app, ["models", "versions", "--name", "nosuch", *args])  # an empty table before
+    assert unknown.exit_code == 2 and f"no model 'nosuch' in {root}; its models: {NAME}" in unknown.output

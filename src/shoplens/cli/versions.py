@@ -26,6 +26,13 @@ def models_versions(settings: Settings) -> None:
     store = ModelStore(settings.models_dir, settings.model_name)  # a bad name is refused first
     if not settings.models_dir.is_dir():
         raise NotFoundError(f"no models folder {settings.models_dir} (train a model, or give --models-dir)")
+    if not (settings.models_dir / settings.model_name).is_dir():
+        names = sorted(
+            d.name for d in settings.models_dir.iterdir() if d.is_dir() and not d.name.startswith(".")
+        )
+        raise NotFoundError(
+            f"no model {settings.model_name!r} in {settings.models_dir}; its models: {', '.join(names) or 'none'}"
+        )
     table = Table(title=f"{settings.model_name} in {settings.models_dir}")
     for col in ("version", "created (UTC)", "accuracy", "active"):
         table.add_column(col)
