@@ -320,3 +320,19 @@ def test_folder_dataset_trains_end_to_end(tmp_path, monkeypatch):
     assert "every one of its 10 images" in held.output  # the whole folder, not a split of it
     assert json.loads((out / "report-holdout" / "metrics.json").read_text())["num_samples"] == 10
     assert json.loads((out / "metrics.json").read_text()) == again  # a hold-out set leaves the bundle's own
+
+
+def test_an_interrupted_training_says_how_to_resume_it(tmp_path, monkeypatch):
+    import shoplens.training.pipeline as pipeline
+
+    def stopped_after_an_epoch(cfg, source, output, **_):
+        (output / "checkpoints").mkdir(parents=True)
+        (output / "checkpoints" / "last.pt").write_bytes(b"epoch 1")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline, "run_training", stopped_after_an_epoch)
+    write_shop(tmp_path / "shop", 3)
+    out = tmp_path / "m" / "v1"
+    result = runner.invoke(app, ["train", "--folder", str(tmp_path / "shop"), "--output", str(out), *FAST])
+    said = " ".join(result.output.split())
+    assert result.exit_code != 0 and f"--resume {out / 'checkpoints' / 'last.pt'}" in said, said

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from shoplens.cli.common import app, friendly_errors, models_app, out
+from shoplens.cli.common import app, err, friendly_errors, models_app, out, stopped_cleanly_by_sigterm
 from shoplens.cli.data import FashionMnistDir, Folder, Manifest, Mode, Verify, _source
 from shoplens.cli.options import DEVICE, with_settings
 from shoplens.config import Settings
@@ -204,12 +204,23 @@ def train(
 
     given = {"batch_size": batch_size, "epochs": epochs, "lr": lr, "time_budget": time_budget}
     keep = {name for name, value in given.items() if value is not None}
-    if nproc > 1:
-        from shoplens.training.distributed import launch
+    try:
+        if nproc > 1:
+            from shoplens.training.distributed import launch
 
-        bundle, metrics = launch(nproc, run_training, cfg, source, output, resume, progress, keep)
-    else:
-        bundle, metrics = run_training(cfg, source, output, resume=resume, progress=progress, keep=keep)
+            bundle, metrics = launch(nproc, run_training, cfg, source, output, resume, progress, keep)
+        else:
+            with stopped_cleanly_by_sigterm():  # SIGTERM as Ctrl-C: the message below, exit 143
+                bundle, metrics = run_training(
+                    cfg, source, output, resume=resume, progress=progress, keep=keep
+                )
+    except (KeyboardInterrupt, SystemExit):
+        checkpoint = Path(output) / "checkpoints" / "last.pt"
+        if checkpoint.is_file():  # at least one epoch finished
+            err.print(
+                f"interrupted: continue it with the same options and --resume {checkpoint}", soft_wrap=True
+            )
+        raise
     if not metrics:  # one of torchrun's other ranks: rank 0 reports
         return
     extra = metrics["extra"]
