@@ -3,6 +3,7 @@ URL list, no merchant override unless asked, and one error text whatever the rea
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from sqlalchemy import select
@@ -48,6 +49,16 @@ def test_a_folder_skips_symlinks_leaving_it(tmp_path: Path) -> None:
     rows = {r.key: r for r in rows_from_folder(source, "acme", [])}
     assert rows["good.png"].error is None and rows["link.png"].error == UNREADABLE
     assert rows["link.png"].image == ""
+
+
+def test_a_folder_entry_named_like_a_photo_that_is_no_file_fails_its_row(tmp_path: Path) -> None:
+    source, _ = _setup(tmp_path)
+    (source / "gone.png").symlink_to(tmp_path / "deleted.png")  # dangling
+    os.mkfifo(source / "pipe.jpg")  # reading it would wait for a writer forever
+    rows = {r.key: r for r in rows_from_folder(source, "acme", [])}
+    assert (
+        rows["gone.png"].error == UNREADABLE and rows["pipe.jpg"].error == UNREADABLE
+    )  # skipped unsaid before
 
 
 def test_a_url_list_never_reads_local_files(tmp_path: Path) -> None:

@@ -93,12 +93,17 @@ def rows_from_folder(root: Path, merchant: str, categories: Sequence[str]) -> li
     if not root.is_dir():
         raise DataNotFoundError(f"{root} is not a folder")
     rows = []
-    for path in sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES):
+    named = (p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and not p.is_dir())
+    for path in sorted(
+        named
+    ):  # a dangling link or a FIFO named like an image is a row that fails, not silence
         rel = path.relative_to(root)
         category = rel.parts[0] if len(rel.parts) > 1 and rel.parts[0] in categories else None
         sku = "-".join(rel.with_suffix("").parts)[:100]
         product = ProductIn(merchant, sku, title_from(path.stem), category=category)
-        if not _inside(root, path):  # a symlink leading out of the folder
+        if not path.is_file() or not _inside(
+            root, path
+        ):  # not a file, or a symlink leading out of the folder
             rows.append(Row(str(rel), product, error=UNREADABLE))
             continue
         rows.append(Row(str(rel), product, str(path)))
