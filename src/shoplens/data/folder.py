@@ -79,4 +79,23 @@ def load_csv_manifest(
             raise DataFormatError(f"{manifest}: row {n} needs `path,label`, got {row!r}")
         path = Path(row[0].strip())
         items.append((path if path.is_absolute() else manifest.parent / path, row[1].strip()))
+    _check_manifest(manifest, items)
     return _build(items, cfg, f"manifest:{manifest}", stream)
+
+
+def _check_manifest(manifest: Path, items: list[tuple[Path, str]]) -> None:
+    """DataFormatError for labels that differ only in case, or a photo listed under two labels."""
+    spelled: dict[str, str] = {}
+    for _, label in items:
+        other = spelled.setdefault(label.casefold(), label)
+        if other != label:
+            raise DataFormatError(
+                f"{manifest}: the labels {other!r} and {label!r} differ only in case: write one category alike"
+            )
+    labelled: dict[Path, str] = {}
+    for path, label in items:
+        first = labelled.setdefault(path.resolve(), label)
+        if first != label:
+            raise DataFormatError(
+                f"{manifest}: {path} is listed as {first!r} and as {label!r}: give it one label"
+            )
