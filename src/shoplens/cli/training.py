@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -205,15 +208,16 @@ def train(
     given = {"batch_size": batch_size, "epochs": epochs, "lr": lr, "time_budget": time_budget}
     keep = {name for name, value in given.items() if value is not None}
     try:
-        if nproc > 1:
-            from shoplens.training.distributed import launch
+        with _warnings_shown():
+            if nproc > 1:
+                from shoplens.training.distributed import launch
 
-            bundle, metrics = launch(nproc, run_training, cfg, source, output, resume, progress, keep)
-        else:
-            with stopped_cleanly_by_sigterm():  # SIGTERM as Ctrl-C: the message below, exit 143
-                bundle, metrics = run_training(
-                    cfg, source, output, resume=resume, progress=progress, keep=keep
-                )
+                bundle, metrics = launch(nproc, run_training, cfg, source, output, resume, progress, keep)
+            else:
+                with stopped_cleanly_by_sigterm():  # SIGTERM as Ctrl-C: the message below, exit 143
+                    bundle, metrics = run_training(
+                        cfg, source, output, resume=resume, progress=progress, keep=keep
+                    )
     except (KeyboardInterrupt, SystemExit):
         checkpoint = Path(output) / "checkpoints" / "last.pt"
         if checkpoint.is_file():  # at least one epoch finished
@@ -228,8 +232,6 @@ def train(
         out.print(
             f"small training set: {option} {before} → {after} (set --{option.replace('_', '-')} to keep it)"
         )
-    for warning in extra["warnings"]:
-        out.print(f"[yellow]warning:[/yellow] {warning}", soft_wrap=True)
     out.print(f"review threshold: {extra['review_rule']}", soft_wrap=True)
     out.print(
         f"test accuracy {metrics['accuracy']:.4f}  top-3 {metrics['top3_accuracy']:.4f}  "
@@ -240,6 +242,25 @@ def train(
     )
     out.print(f"bundle: {bundle}\nreport: {bundle / 'report' / 'report.md'}")
     _activate_trained(bundle, activate)
+
+
+class _WarningLine(logging.Handler):
+    """Training's warnings as `warning: …` lines on stderr, when they arise."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        err.print(f"[yellow]warning:[/yellow] {record.getMessage()}", soft_wrap=True, highlight=False)
+
+
+@contextmanager
+def _warnings_shown() -> Iterator[None]:
+    """Within the block, the training pipeline's warnings are printed once, as they happen."""
+    logger = logging.getLogger("shoplens.training")
+    handler = _WarningLine(logging.WARNING)
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
 
 
 def _check_output(output: Path, resume: Path | None) -> None:
