@@ -15,7 +15,7 @@ from shoplens.inference.projection import MIN_PAIRS, load_projection
 from shoplens.models.bundle import read_bundle_spec
 from shoplens.training.card import PHOTO_BENCHMARK
 from shoplens.training.ood_fit import MIN_PHOTOS
-from shoplens.training.pipeline import CHECKPOINTS, refit_bundle_search, run_training
+from shoplens.training.pipeline import CHECKPOINTS, kept_epoch, refit_bundle_search, run_training
 from shoplens.training.presets import preset_config
 from tests.support.bundles import bundle_of_garment_folder
 
@@ -86,3 +86,10 @@ def test_refit_search_from_the_command_line(tmp_path) -> None:
             refused.output
         )
     assert not (tmp_path / "models" / "escape").exists() and not (old.parent / "a").exists()
+
+
+def test_the_epoch_a_bundle_holds_is_the_last_unless_early_stopping_kept_the_best() -> None:
+    history = [{"epoch": 1, "val_acc": 0.6}, {"epoch": 2, "val_acc": 0.82}, {"epoch": 3, "val_acc": 0.65}]
+    assert kept_epoch(history, early_stopping=False) == 3  # the report marked epoch 2 as if it were the model
+    assert kept_epoch(history, early_stopping=True) == 2
+    assert kept_epoch([], early_stopping=True) is None

@@ -75,6 +75,14 @@ def unread(skipped: Sequence[Mapping[str, str]]) -> list[str]:
     ]
 
 
+def kept_epoch(history: Sequence[Mapping[str, Any]], early_stopping: bool) -> int | None:
+    """The epoch whose weights the bundle holds: the best on validation under early stopping, else the last."""
+    if not history:
+        return None
+    row = max(history, key=lambda r: r.get("val_acc", 0.0)) if early_stopping else history[-1]
+    return int(row["epoch"])
+
+
 def default_output(root: str | os.PathLike, name: str) -> Path:
     """A new version folder: <root>/<name>/<UTC timestamp>."""
     return Path(root) / name / datetime.now(UTC).strftime("v%Y%m%d-%H%M%S")
@@ -165,6 +173,7 @@ def run_training(
         "stopped": result.stopped,
         "precision": result.precision,
         "best_val_acc": max((r.get("val_acc", 0.0) for r in result.history), default=None),
+        "kept_epoch": kept_epoch(result.history, bool(cfg.early_stopping)),
         "adapted_to_small_data": adapted,
         "warnings": warnings,
         "review_rule": cal.review_rule,

@@ -72,8 +72,9 @@ def _plot_pair(ax: Axes, history: Sequence[dict], stem: str, ylabel: str) -> Non
         ax.text(0.5, 0.5, f"no {ylabel} logged", ha="center", va="center", transform=ax.transAxes)
 
 
-def plot_training_curves(history: Sequence[dict], path: str | Path) -> Path:
-    """Loss and accuracy per epoch for train and validation (learning rate on a side axis)."""
+def plot_training_curves(history: Sequence[dict], path: str | Path, kept: int | None = None) -> Path:
+    """Loss and accuracy per epoch for train and validation (learning rate on a side axis); `kept`: the epoch whose
+    weights the bundle holds, marked when it is not the best one."""
     if not history:
         return _message_figure("no training history", path)
     fig = Figure(figsize=(11, 4), layout="constrained")
@@ -93,6 +94,16 @@ def plot_training_curves(history: Sequence[dict], path: str | Path) -> Path:
             ha="center",
             fontsize=8,
         )
+        if kept is not None and kept in xs and xs.index(kept) != best:
+            at = xs.index(kept)
+            acc_ax.annotate(
+                f"bundle: epoch {kept}, {ys[at]:.3f}",
+                (xs[at], ys[at]),
+                textcoords="offset points",
+                xytext=(0, 10),
+                ha="center",
+                fontsize=8,
+            )
     lr_x, lr_y = _series(history, "lr")
     if lr_x:
         lr_ax = loss_ax.twinx()
@@ -360,7 +371,7 @@ def write_report(
 
     figures = []
     if history:
-        plot_training_curves(history, out_dir / "training_curves.png")
+        plot_training_curves(history, out_dir / "training_curves.png", (extra or {}).get("kept_epoch"))
         figures.append(("Training curves", "training_curves.png"))
     labels = metrics.get("labels") or list(class_names)  # the matrix's own row/column order
     plot_confusion_matrix(metrics["confusion_matrix"], labels, out_dir / "confusion_matrix.png")
