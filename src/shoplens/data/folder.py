@@ -10,6 +10,7 @@ import io
 import os
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from shoplens.data.dataset import ImageDataset
 from shoplens.data.stream import STREAM_ABOVE, FileDataset
@@ -85,17 +86,21 @@ def load_csv_manifest(
 
 def _check_manifest(manifest: Path, items: list[tuple[Path, str]]) -> None:
     """DataFormatError for labels that differ only in case, or a photo listed under two labels."""
-    spelled: dict[str, str] = {}
-    for _, label in items:
-        other = spelled.setdefault(label.casefold(), label)
-        if other != label:
-            raise DataFormatError(
-                f"{manifest}: the labels {other!r} and {label!r} differ only in case: write one category alike"
-            )
-    labelled: dict[Path, str] = {}
-    for path, label in items:
-        first = labelled.setdefault(path.resolve(), label)
-        if first != label:
-            raise DataFormatError(
-                f"{manifest}: {path} is listed as {first!r} and as {label!r}: give it one label"
-            )
+    if clash := _clash((label.casefold(), label) for _, label in items):
+        raise DataFormatError(
+            f"{manifest}: the labels {clash[0]!r} and {clash[1]!r} differ only in case: write one category alike"
+        )
+    if clash := _clash((path.resolve(), label) for path, label in items):
+        raise DataFormatError(
+            f"{manifest}: {clash[2]} is listed as {clash[0]!r} and as {clash[1]!r}: give it one label"
+        )
+
+
+def _clash(pairs: Iterable[tuple[Any, str]]) -> tuple[str, str, Any] | None:
+    """The first key given two different values: (its first value, the other, the key); None when none is."""
+    seen: dict[Any, str] = {}
+    for key, value in pairs:
+        first = seen.setdefault(key, value)
+        if first != value:
+            return first, value, key
+    return None
