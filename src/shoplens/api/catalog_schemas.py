@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from shoplens.api.schemas import NOT_NULL, AttributeScorePublic, ColourPublic, TextIn, Timestamp
+from shoplens.catalog.ingest import TEXT_LIMITS
 from shoplens.catalog.queries import NOT_A_PRODUCT
 from shoplens.catalog.similar import Found
 from shoplens.catalog.textsearch import TextFound
@@ -23,14 +24,14 @@ class ProductCreate(TextIn):
 
     model_config = ConfigDict(extra="forbid")
     merchant: str | None = Field(
-        None, max_length=64, description="Defaults to the merchant of a merchant key."
+        None, max_length=TEXT_LIMITS["merchant"], description="Defaults to the merchant of a merchant key."
     )
-    sku: str = Field(min_length=1, max_length=100)
-    title: str = Field(min_length=1, max_length=300)
-    brand: str | None = Field(None, max_length=100)
+    sku: str = Field(min_length=1, max_length=TEXT_LIMITS["sku"])
+    title: str = Field(min_length=1, max_length=TEXT_LIMITS["title"])
+    brand: str | None = Field(None, max_length=TEXT_LIMITS["brand"])
     price: Decimal | None = Field(None, ge=0, max_digits=12, decimal_places=2)
     category: str | None = Field(
-        None, max_length=64, description="The declared category (one of the taxonomy's)."
+        None, max_length=TEXT_LIMITS["category"], description="The declared category (one of the taxonomy's)."
     )
     stock: int = Field(0, ge=0, le=MAX_INT)
     status: Status = "active"
@@ -41,10 +42,10 @@ class ProductUpdate(TextIn):
     """Fields a merchant may change; only those sent are changed (brand and category may be cleared with null)."""
 
     model_config = ConfigDict(extra="forbid")
-    title: str = Field(None, min_length=1, max_length=300, **NOT_NULL)  # type: ignore[assignment]
-    brand: str | None = Field(None, max_length=100)
+    title: str = Field(None, min_length=1, max_length=TEXT_LIMITS["title"], **NOT_NULL)  # type: ignore[assignment]
+    brand: str | None = Field(None, max_length=TEXT_LIMITS["brand"])
     price: Decimal = Field(None, ge=0, max_digits=12, decimal_places=2, **NOT_NULL)  # type: ignore[assignment]
-    category: str | None = Field(None, max_length=64)
+    category: str | None = Field(None, max_length=TEXT_LIMITS["category"])
     stock: int = Field(None, ge=0, le=MAX_INT, **NOT_NULL)  # type: ignore[assignment]
     status: Status = Field(None, **NOT_NULL)  # type: ignore[assignment]
 

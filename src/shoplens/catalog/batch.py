@@ -64,9 +64,7 @@ def read_bytes(location: str, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
         import pyarrow.fs
 
         try:
-            if location.lower().startswith(
-                "gs://"
-            ):  # from_uri's client retries without end when it has no token
+            if location.lower().startswith("gs://"):  # from_uri's client retries without end, tokenless
                 fs = pyarrow.fs.GcsFileSystem(retry_time_limit=timedelta(seconds=REMOTE_RETRY_S))
                 path = location[len("gs://") :]
             else:

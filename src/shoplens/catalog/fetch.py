@@ -52,9 +52,7 @@ class FetchPolicy:
     concurrency: int = 8
     schemes: tuple[str, ...] = ("http", "https")
     max_redirects: int = 3
-    max_total_bytes: int | None = (
-        None  # all the URLs of one fetch_many together (an API request's body limit)
-    )
+    max_total_bytes: int | None = None  # all the URLs of one fetch_many together (a request's body limit)
 
     def __post_init__(self) -> None:
         if isinstance(self.allowed_hosts, str):

@@ -93,17 +93,14 @@ def rows_from_folder(root: Path, merchant: str, categories: Sequence[str]) -> li
     if not root.is_dir():
         raise DataNotFoundError(f"{root} is not a folder")
     rows = []
+    # A dangling link or a FIFO named like an image is a row that fails, not silence.
     named = (p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and not p.is_dir())
-    for path in sorted(
-        named
-    ):  # a dangling link or a FIFO named like an image is a row that fails, not silence
+    for path in sorted(named):
         rel = path.relative_to(root)
         category = rel.parts[0] if len(rel.parts) > 1 and rel.parts[0] in categories else None
         sku = "-".join(rel.with_suffix("").parts)[:100]
         product = ProductIn(merchant, sku, title_from(path.stem), category=category)
-        if not path.is_file() or not _inside(
-            root, path
-        ):  # not a file, or a symlink leading out of the folder
+        if not path.is_file() or not _inside(root, path):  # or a symlink leading out of the folder
             rows.append(Row(str(rel), product, error=UNREADABLE))
             continue
         rows.append(Row(str(rel), product, str(path)))
@@ -157,10 +154,9 @@ def rows_from_csv(path: Path, merchant: str, merchant_column: bool = False) -> l
             rows.append(Row(key, None, error=f"bad value: {e}"))
             continue
         image = (rec["image"] or "").strip()
-        if image and (
-            not is_uri(image) or image.lower().startswith("file:")
-        ):  # file:// names a local file too
-            local = path.parent / (url2pathname(urlsplit(image).path) if is_uri(image) else image)
+        local_uri = image.lower().startswith("file:") and is_uri(image)  # file:// names a local file too
+        if image and (local_uri or not is_uri(image)):
+            local = path.parent / (url2pathname(urlsplit(image).path) if local_uri else image)
             if not _inside(path.parent, local):
                 rows.append(Row(key, product, error=UNREADABLE))
                 continue

@@ -35,9 +35,8 @@ from shoplens.db.catalog import Embedding, Product, ProductImage
 from shoplens.imaging import decode_image
 from shoplens.inference.store import LoadedModel
 
-SETTLE_S = (
-    3.0  # after the switch: writes that chose the old version's model just before it have committed by then
-)
+# After the switch: writes that chose the old version's model just before it have committed by then.
+SETTLE_S = 3.0
 SETTLE_POLL_S = 0.5
 
 
@@ -195,12 +194,12 @@ def reindex(
     index = catalog.space.build(version, dim, method)
     predictions.update(embedder(catalog, model, progress=progress))  # images that arrived meanwhile
     store_predictions(catalog, version, predictions)
-    index = catalog.space.index(version, dim)  # in line with every embedding stored so far
     catalog.space.activate(version)
     late = settle(catalog, model, embedder, settle_s)
     store_predictions(catalog, version, late)
-    index = catalog.space.index(version, dim)
-    catalog.space.save(version)  # servers that loaded it before the late ones reload it
+    index = catalog.space.index(version, dim)  # in line with every embedding stored so far
+    if late:
+        catalog.space.save(version)  # servers that loaded it before the late ones were stored reload it
     predictions.update(late)
     return ReindexSummary(version, previous, len(predictions), len(index))
 

@@ -92,18 +92,19 @@ def load_data(
     if source.path is None:
         raise DataFormatError(f"a {source.kind} data source needs a path")
     full = loader(source.path, preprocess, stream=source.stream)
-    groups = copies(full)
-    full.meta["copies"] = len(groups) - len(np.unique(groups))  # photos that repeat another's bytes
+    groups = _copies(full)
     pool_idx, test_idx = stratified_split(full.labels, source.test_fraction, seed=seed + 1, groups=groups)
+    full.meta["copies"] = len(groups) - len(np.unique(groups))  # photos that repeat another's bytes
+    full.meta["pool_groups"] = groups[pool_idx]  # the validation split keeps them together too (run_training)
     return full.subset(pool_idx), full.subset(test_idx)
 
 
-def copies(data: ImageDataset | FileDataset) -> np.ndarray:
+def _copies(data: ImageDataset | FileDataset) -> np.ndarray:
     """`content_groups` of a folder's or manifest's photos: the decoded pixels, or a streamed one's file bytes (an
     unreadable file is its own group)."""
     if isinstance(data, ImageDataset):
-        return content_groups(list(data.images))
-    return content_groups([_file_bytes(os.fsdecode(p)) or p for p in data.paths])
+        return content_groups(data.images)
+    return content_groups(_file_bytes(os.fsdecode(p)) or p for p in data.paths)
 
 
 def _file_bytes(path: str) -> bytes:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -34,9 +35,8 @@ def stratified_split(
         n_val = round(total * val_fraction)
         if val_fraction > 0 and len(picked) > 1:
             n_val = max(1, min(n_val, total - 1))
-        k = (
-            int(np.searchsorted(np.cumsum(sizes[picked]), n_val)) + 1 if n_val else 0
-        )  # groups for n_val items
+        # as many groups as it takes to reach n_val items
+        k = int(np.searchsorted(np.cumsum(sizes[picked]), n_val)) + 1 if n_val else 0
         if len(picked) > 1:
             k = min(k, len(picked) - 1)  # a group at least stays on the training side
         in_val[picked[:k]] = True
@@ -44,8 +44,9 @@ def stratified_split(
     return np.flatnonzero(~val), np.flatnonzero(val)
 
 
-def content_groups(items: list[bytes] | np.ndarray) -> np.ndarray:
-    """A key per item, the same for items with the same bytes (a photo saved twice under two names)."""
+def content_groups(items: Iterable[bytes | np.ndarray]) -> np.ndarray:
+    """A key per item, the same for items with the same bytes (a photo saved twice under two names); items are
+    hashed one at a time, so a generator of file contents is never held whole."""
     keys: dict[bytes, int] = {}
     return np.array(
         [keys.setdefault(hashlib.blake2b(bytes(item), digest_size=16).digest(), len(keys)) for item in items],

@@ -14,7 +14,7 @@ import numpy as np
 
 from shoplens.data import stratified_split
 from shoplens.data.dataset import ImageDataset
-from shoplens.data.source import DataSource, copies, load_data
+from shoplens.data.source import DataSource, load_data
 from shoplens.data.stream import in_memory
 from shoplens.errors import BundleError, DataFormatError
 from shoplens.imaging import PreprocessConfig
@@ -117,7 +117,8 @@ def run_training(
             f"{pool.source}: too few photos to hold any out as the test set ({len(pool)} in all): a category needs at "
             "least 2 photos, and 20 or more to learn it"
         )
-    groups = None if source.kind == "fashion-mnist" else copies(pool)  # Fashion-MNIST: its split as published
+    # A folder's or manifest's copies of one photo stay together (load_data); Fashion-MNIST: none, as published.
+    groups = pool.meta.get("pool_groups")
     train_idx, val_idx = stratified_split(pool.labels, cfg.val_fraction, seed=cfg.seed, groups=groups)
     train, val = pool.subset(train_idx), in_memory(pool.subset(val_idx))
     cfg, adapted = adapt_to_data(cfg, len(train), keep)
