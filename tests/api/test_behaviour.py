@@ -165,6 +165,11 @@ async def test_events_profile_recommendations_related_trends_erasure(
     stored = everything(app)
     assert key in stored and "ann" not in stored  # pseudonymised on the way in
     assert (await c.delete("/v1/users/ann", headers=reader)).status_code == 403
+    for part in ("profile", "recommendations"):  # not an erasure of a shopper named "ann/profile"
+        wrong = await c.delete(f"/v1/users/ann/{part}", headers=admin)
+        assert wrong.status_code == 405 and wrong.headers["allow"] == "GET"
+        assert "DELETE /v1/users/{user_id}" in wrong.json()["detail"]
+    assert key in everything(app)
     r = await c.delete("/v1/users/ann", headers=admin)
     assert (
         r.status_code == 200

@@ -176,6 +176,18 @@ def get_trends(
     return TrendsPublic(start=start, end=end, rows=[TrendRowPublic(**asdict(r)) for r in rows])
 
 
+@router.delete("/users/{user_id:path}/profile", include_in_schema=False)
+@router.delete("/users/{user_id:path}/recommendations", include_in_schema=False)
+def delete_user_part(user_id: str) -> None:
+    """Refuse to erase a shopper by a sub-resource's path, which would erase a shopper named `<id>/profile`."""
+    raise HTTPException(
+        405,
+        "a shopper is erased by DELETE /v1/users/{user_id}, profile and recommendations with it"
+        " (a shopper id that ends in /profile or /recommendations: shoplens events erase ID)",
+        headers={"Allow": "GET"},
+    )
+
+
 @router.delete(
     "/users/{user_id:path}",
     response_model=ErasurePublic,
