@@ -123,7 +123,8 @@ def catalogue_ingest(model_root: Path, images: Path, n: int, data_dir: Path) -> 
     """Ingest the first n images of the folder into a fresh SQLite catalogue (local engine, one model thread):
     images/s end to end, and the database and image store bytes per image."""
     from shoplens.catalog.fetch import FetchPolicy
-    from shoplens.catalog.jobs import BulkIngest, rows_from_folder
+    from shoplens.catalog.jobs import BulkIngest
+    from shoplens.catalog.sources import rows_from_folder
     from shoplens.catalog.service import Catalog, CatalogConfig
 
     catalog = Catalog(

@@ -38,7 +38,8 @@ from shoplens.catalog.evaluate import (
     retrieval_metrics,
     vectors_by_sku,
 )
-from shoplens.catalog.jobs import BulkIngest, rows_from_csv
+from shoplens.catalog.jobs import BulkIngest
+from shoplens.catalog.sources import rows_from_csv
 from shoplens.catalog.service import Catalog, CatalogConfig
 from shoplens.data import load_fashion_mnist
 from shoplens.inference.store import ModelStore

@@ -20,7 +20,8 @@ from sqlalchemy import func, select
 from shoplens.catalog.batch import classify_sources
 from shoplens.catalog.engines import classify_batch
 from shoplens.catalog.fetch import FetchPolicy
-from shoplens.catalog.jobs import BulkIngest, rows_from_folder
+from shoplens.catalog.jobs import BulkIngest
+from shoplens.catalog.sources import rows_from_folder
 from shoplens.catalog.ray_jobs import ray_cluster
 from shoplens.catalog.reindex import reindex
 from shoplens.catalog.service import Catalog, CatalogConfig

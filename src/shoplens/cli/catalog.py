@@ -176,7 +176,8 @@ def ingest(
 ) -> None:
     """Ingest products from a source; re-running it resumes (rows already done are skipped)."""
     from shoplens.catalog.fetch import FetchPolicy
-    from shoplens.catalog.jobs import BulkIngest, rows_from_csv, rows_from_folder, rows_from_url_list
+    from shoplens.catalog.jobs import BulkIngest
+    from shoplens.catalog.sources import rows_from_csv, rows_from_folder, rows_from_url_list
 
     with open_catalog(settings) as catalog:
         kind = detect_kind(source) if kind is Kind.auto else kind
