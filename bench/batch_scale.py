@@ -124,8 +124,8 @@ def catalogue_ingest(model_root: Path, images: Path, n: int, data_dir: Path) -> 
     images/s end to end, and the database and image store bytes per image."""
     from shoplens.catalog.fetch import FetchPolicy
     from shoplens.catalog.jobs import BulkIngest
-    from shoplens.catalog.sources import rows_from_folder
     from shoplens.catalog.service import Catalog, CatalogConfig
+    from shoplens.catalog.sources import rows_from_folder
 
     catalog = Catalog(
         CatalogConfig(data_dir=data_dir), ModelStore(model_root, NAME, loader=predictor_loader(threads=1))

@@ -39,8 +39,8 @@ from shoplens.catalog.evaluate import (
     vectors_by_sku,
 )
 from shoplens.catalog.jobs import BulkIngest
-from shoplens.catalog.sources import rows_from_csv
 from shoplens.catalog.service import Catalog, CatalogConfig
+from shoplens.catalog.sources import rows_from_csv
 from shoplens.data import load_fashion_mnist
 from shoplens.inference.store import ModelStore
 from shoplens.search.benchmark import measure_latency, measure_milvus, time_queries

@@ -29,9 +29,9 @@ from PIL import Image, ImageDraw
 import shoplens.catalog.ingest as ingest_module
 from shoplens.catalog.demo import DemoConfig, write_demo_catalog
 from shoplens.catalog.jobs import BulkIngest
-from shoplens.catalog.sources import rows_from_csv
 from shoplens.catalog.queries import ProductFilter, list_products
 from shoplens.catalog.service import Catalog, CatalogConfig
+from shoplens.catalog.sources import rows_from_csv
 from shoplens.data import load_fashion_mnist
 from shoplens.db.catalog import ImageColour, Merchant, Product, ProductImage
 from shoplens.db.engine import open_database

@@ -23,8 +23,8 @@ from sqlalchemy import select
 
 from shoplens.catalog.demo import DemoConfig, write_demo_catalog
 from shoplens.catalog.jobs import BulkIngest
-from shoplens.catalog.sources import rows_from_csv
 from shoplens.catalog.service import Catalog, CatalogConfig
+from shoplens.catalog.sources import rows_from_csv
 from shoplens.data import load_fashion_mnist
 from shoplens.db.catalog import Product, ProductImage
 from shoplens.inference.store import ModelStore

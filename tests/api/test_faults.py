@@ -118,10 +118,13 @@ async def test_a_full_image_store_answers_507_and_stores_nothing_half(
                 assert not [n for n in leftovers if n.endswith(".tmp")]  # no partial file
                 listed = await c.get("/v1/products", headers=reader)  # reads go on
                 assert listed.status_code == 200 and listed.json()["total"] == 1
+                ready = await c.get("/readyz")  # the probe says what the last write found
+                assert _unavailable(ready) and "image store is full" in ready.json()["detail"]
             engine = create_engine(f"sqlite:///{db}")
             with engine.connect() as conn:  # no row of the refused product
                 assert conn.scalar(select(func.count()).select_from(Product).where(Product.sku == "B")) == 0
             engine.dispose()
+            assert (await c.get("/readyz")).status_code == 200  # room again
             again = await create(c, merchant, {"sku": "B", "title": "Coat"}, png(PHOTOS[1]), png(PHOTOS[2]))
             assert again.status_code == 201 and len(again.json()["images"]) == 2
             for image in again.json()["images"]:

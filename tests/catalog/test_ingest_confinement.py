@@ -9,8 +9,8 @@ from pathlib import Path
 from sqlalchemy import select
 
 from shoplens.catalog.jobs import BulkIngest
-from shoplens.catalog.sources import UNREADABLE, rows_from_csv, rows_from_folder, rows_from_url_list
 from shoplens.catalog.service import Catalog
+from shoplens.catalog.sources import UNREADABLE, rows_from_csv, rows_from_folder, rows_from_url_list
 from shoplens.db.catalog import Product
 from tests.support.images import photos, png
 

@@ -20,8 +20,8 @@ from sqlalchemy import func, select
 from shoplens.catalog.fetch import FetchPolicy
 from shoplens.catalog.ingest import IngestItem, ProductIn
 from shoplens.catalog.jobs import BulkIngest
-from shoplens.catalog.sources import UNREADABLE, rows_from_csv, rows_from_folder, rows_from_url_list
 from shoplens.catalog.service import Catalog, CatalogConfig
+from shoplens.catalog.sources import UNREADABLE, rows_from_csv, rows_from_folder, rows_from_url_list
 from shoplens.db.catalog import Embedding, IngestRow, Product, ProductImage
 from shoplens.errors import DataFormatError, DataNotFoundError
 from shoplens.inference import Predictor

@@ -21,10 +21,10 @@ from shoplens.catalog.batch import classify_sources
 from shoplens.catalog.engines import classify_batch
 from shoplens.catalog.fetch import FetchPolicy
 from shoplens.catalog.jobs import BulkIngest
-from shoplens.catalog.sources import rows_from_folder
 from shoplens.catalog.ray_jobs import ray_cluster
 from shoplens.catalog.reindex import reindex
 from shoplens.catalog.service import Catalog, CatalogConfig
+from shoplens.catalog.sources import rows_from_folder
 from shoplens.db.catalog import Embedding, IngestRow, Product, ProductImage
 from shoplens.errors import ShopLensError
 from shoplens.imaging import decode_image

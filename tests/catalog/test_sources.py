@@ -22,7 +22,7 @@ def test_two_files_of_one_stem_in_a_folder_are_not_merged_into_one_product(
     (root / "red.jpg").write_bytes(png(red))  # PNG bytes under .jpg: the content decides, the name the SKU
     (root / "red.png").write_bytes(png(blue))
     rows = rows_from_folder(root, "acme", catalog.categories())
-    assert [(r.key, r.error) for r in rows][0] == ("red.jpg", None)
+    assert (rows[0].key, rows[0].error) == ("red.jpg", None)
     assert "SKU 'red' is also red.jpg's" in (rows[1].error or "") and "rename one" in (rows[1].error or "")
     summary = BulkIngest(catalog).run("folder", root, rows, "acme")
     assert (summary.done, summary.failed) == (1, 1)

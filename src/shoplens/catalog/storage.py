@@ -12,6 +12,7 @@ import hashlib
 import io
 import os
 import re
+import shutil
 import time
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
@@ -143,6 +144,7 @@ class LocalImageStore:
         self._ext = _FORMATS[self.fmt]
         self._name = re.compile(rf"([0-9a-f]{{64}})(\.thumb)?{re.escape(self._ext)}")
         self.root.mkdir(parents=True, exist_ok=True)
+        self._full_at: int | None = None  # free bytes when a write last failed for want of room
 
     def __repr__(self) -> str:
         return f"LocalImageStore({str(self.root)!r}, thumb_size={self.thumb_size}, fmt={self.fmt!r})"
@@ -270,13 +272,36 @@ class LocalImageStore:
         """Write data under path atomically (fsynced when the store was made with fsync=True); a full or read-only
         disk is StoreFullError or StoreReadOnlyError, and leaves no partial file."""
         try:
-            return write_atomic(path, data, fsync=self.fsync)
+            size = write_atomic(path, data, fsync=self.fsync)
         except OSError as e:
             if e.errno in (errno.ENOSPC, errno.EDQUOT):
+                self._full_at = self._free()
                 raise StoreFullError("the image store is full; nothing was stored") from e
             if e.errno == errno.EROFS:
                 raise StoreReadOnlyError("the image store is read-only now; retry later") from e
             raise
+        self._full_at = None
+        return size
+
+    def problem(self) -> str | None:
+        """Why the store cannot take images now, for a readiness probe: its last write found no room and its disk
+        has gained none since; None otherwise."""
+        full_at = self._full_at
+        if full_at is None:
+            return None
+        if self._free() > full_at:
+            self._full_at = None
+            return None
+        return (
+            "the image store is full (its last write found no room); nothing can be stored until it has some"
+        )
+
+    def _free(self) -> int:
+        """Free bytes on the store's file system (0 when it cannot be asked)."""
+        try:
+            return shutil.disk_usage(self.root).free
+        except OSError:
+            return 0
 
     def _files(self) -> Iterator[Path]:
         """Every file in the fan-out folders (by the id's first two hex digits), sorted."""

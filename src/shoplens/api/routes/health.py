@@ -27,20 +27,21 @@ async def livez() -> StatusPublic:
     responses={
         503: {
             "description": "No active model or none loaded yet (`no_model`), shutting down (`shutting_down`), "
-            "or the catalogue database cannot take writes now (`service_unavailable`)"
+            "or the catalogue's database or image store cannot take writes now (`service_unavailable`)"
         }
     },
 )
 async def readyz(service: ServiceDep) -> StatusPublic:
     """200 with the serving version once a model is loaded; 503 before that, while shutting down, and while the
-    catalogue's database (once opened) cannot take writes."""
+    catalogue's database (once opened) cannot take writes or its image store found no room."""
     if service.lifecycle.shutting_down:
         raise HTTPProblem(503, "shutting down", "shutting_down")
     model = service.handle.current()
     if model is None:
         raise HTTPProblem(503, service.handle.unavailable_reason(), "no_model")
     if service.catalog_open:
-        problem = await run_in_threadpool(service.catalog().availability.problem)
+        catalog = service.catalog()
+        problem = await run_in_threadpool(catalog.availability.problem) or catalog.store.problem()
         if problem is not None:
             raise HTTPProblem(503, problem, "service_unavailable")
     ref = ModelRefPublic(name=model.name, version=model.version)
