@@ -10,6 +10,7 @@ from shoplens.cli import (  # noqa: F401  (each module registers its commands)
     products,
     serve,
     training,
+    using,
     versions,
 )
 from shoplens.cli.common import app
