@@ -45,6 +45,10 @@ def test_report_lists_campaigns_and_one_campaigns_creatives(catalog: Catalog, mo
     assert r.exit_code == 0 and "Hello" in r.output
     r = runner.invoke(app, ["ads", "report", "999", *options(catalog, models_root)])
     assert r.exit_code == 2 and "no campaign 999" in r.output
+    for outside in ("0", str(2**63)):  # 0 listed every campaign; 2**63 was a traceback
+        r = runner.invoke(app, ["ads", "report", outside, *options(catalog, models_root)])
+        assert r.exit_code == 2 and "Spring" not in r.output and "Traceback" not in r.output, r.output
+        assert "than or equal to" in r.output, r.output  # greater than or equal to 1 / less than … 2147483647
 
 
 @pytest.mark.slow

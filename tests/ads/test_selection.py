@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import timedelta
+from decimal import Decimal
 
 import numpy as np
 import pytest
@@ -97,6 +98,28 @@ def test_an_exhausted_budget_stops_serving(catalog: Catalog) -> None:
         paid_click(session, "late", creative.id)
     with catalog.sessions() as session:
         assert session.get(Campaign, campaign).spent == 2
+
+
+def test_a_budget_in_cents_serves_every_click_it_holds(catalog: Catalog) -> None:
+    campaign = new_campaign(catalog, budget="0.30", bid="0.10")  # SQLite's NUMERIC: 0.30 - 0.20 < 0.10
+    creative = new_creative(catalog, campaign, PHOTOS[0])
+    for i in range(3):
+        assert chosen(catalog, AdRequest("u")) == [creative.id], f"click {i + 1} fits the budget"
+        with catalog.sessions.begin() as session:
+            paid_click(session, f"c{i}", creative.id)
+    assert chosen(catalog, AdRequest("u")) == []
+    with catalog.sessions() as session:
+        assert session.get(Campaign, campaign).spent == Decimal("0.30")
+
+
+def test_the_candidate_cap_counts_only_creatives_that_may_serve_here(catalog: Catalog) -> None:
+    kind_a, kind_b, cat_a, cat_b = two_kinds(catalog)
+    (page_b,) = add_products(catalog, kind_b[:1], category=cat_b)
+    for i in range(2):  # older campaigns, targeted elsewhere
+        new_creative(catalog, new_campaign(catalog, f"old{i}", targets=(cat_a,)), kind_a[0])
+    newer = new_creative(catalog, new_campaign(catalog, "newer", targets=(cat_b,)), kind_b[-1])
+    capped = SelectionConfig(max_candidates=2)
+    assert chosen(catalog, AdRequest(context_product_id=page_b, slots=5), config=capped) == [newer.id]
 
 
 @pytest.mark.slow

@@ -26,7 +26,7 @@ from shoplens.ads.tokens import Impression, check_token
 from shoplens.behaviour.erasure import erased, erasure_guard
 from shoplens.behaviour.events import ERASED, ShopperErasedError, forget_derived, user_key
 from shoplens.behaviour.profiles import segment_at
-from shoplens.db.ads import AdStat, Campaign, ClickCharge, Creative
+from shoplens.db.ads import MONEY_SLACK, AdStat, Campaign, ClickCharge, Creative
 from shoplens.db.base import as_utc, upsert, utcnow
 from shoplens.db.behaviour import Event
 from shoplens.errors import NotFoundError
@@ -80,7 +80,7 @@ def _charge(session: Session, campaign_id: int, ts: datetime, refusal: str | Non
         after = Campaign.spent + Campaign.bid
         charged = session.execute(
             update(Campaign)
-            .where(Campaign.id == campaign_id, Campaign.spent < Campaign.budget)  # one statement: no race
+            .where(Campaign.id == campaign_id, Campaign.spent + MONEY_SLACK < Campaign.budget)  # no race
             .values(spent=case((after > Campaign.budget, Campaign.budget), else_=after))
             .execution_options(synchronize_session=False)
         )

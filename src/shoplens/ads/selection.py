@@ -28,7 +28,7 @@ from shoplens.ads.scoring import Candidates, Context, SelectionConfig, pick, sco
 from shoplens.behaviour.profiles import ALL_SEGMENT, ProfileConfig, read_profile
 from shoplens.catalog.queries import product_category, product_vectors
 from shoplens.catalog.service import Catalog
-from shoplens.db.ads import AdStat, Campaign, Creative
+from shoplens.db.ads import MONEY_SLACK, AdStat, Campaign, Creative
 from shoplens.db.base import as_utc, utcnow
 from shoplens.db.behaviour import Event
 from shoplens.db.catalog import Product
@@ -139,21 +139,23 @@ def eligible_creatives(
             Campaign.status == "active",
             Campaign.starts_at <= now,
             or_(Campaign.ends_at.is_(None), Campaign.ends_at > now),
-            Campaign.budget - Campaign.spent >= Campaign.bid,
+            Campaign.budget - Campaign.spent + MONEY_SLACK >= Campaign.bid,
         )
         .order_by(Creative.id)
-        .limit(config.max_candidates)
+        .execution_options(yield_per=500)
     )
     if exclude:
         stmt = stmt.where(Creative.id.not_in(sorted(exclude)))
-    found = []
-    for creative, campaign in session.execute(stmt).all():
+    found: list[tuple[Creative, Campaign]] = []
+    for creative, campaign in session.execute(stmt):  # capped after targeting and pacing, not before
         wanted = targets(campaign)
         if wanted and not categories.intersection(wanted):
             continue
         if config.pacing and float(campaign.spent + campaign.bid) > spend_allowed(campaign, now):
             continue  # paced as the budget is: offered while one more click stays within the pace
         found.append((creative, campaign))
+        if len(found) >= config.max_candidates:
+            break
     return found
 
 

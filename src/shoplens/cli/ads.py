@@ -13,6 +13,7 @@ from shoplens.cli.catalog import open_catalog
 from shoplens.cli.common import app, friendly_errors, out
 from shoplens.cli.options import CATALOG, with_settings
 from shoplens.config import Settings
+from shoplens.fields import MAX_INT
 
 ads_app = typer.Typer(help="Ads: campaign reports, simulation.", no_args_is_help=True)
 app.add_typer(ads_app, name="ads")
@@ -23,7 +24,9 @@ app.add_typer(ads_app, name="ads")
 @with_settings(CATALOG)
 def report(
     settings: Settings,
-    campaign_id: Annotated[int | None, typer.Argument(help="One campaign (default: every campaign).")] = None,
+    campaign_id: Annotated[
+        int | None, typer.Argument(min=1, max=MAX_INT, help="One campaign (default: every campaign).")
+    ] = None,
     merchant: Annotated[str | None, typer.Option(help="Only this merchant's campaigns.")] = None,
     limit: Annotated[int, typer.Option(min=1, max=10_000, help="Campaigns at most, newest first.")] = 100,
 ) -> None:
@@ -33,7 +36,7 @@ def report(
     with open_catalog(settings) as catalog, catalog.sessions() as session:
         reports = (
             [campaign_report(session, campaign_id)]
-            if campaign_id
+            if campaign_id is not None
             else campaign_reports(session, merchant, limit)
         )
     table = Table(title="Campaigns")

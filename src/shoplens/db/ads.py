@@ -11,6 +11,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from shoplens.db.base import Base, Vector, utcnow
 
+# SQLite keeps NUMERIC money as binary floats (there 0.30 - 0.20 < 0.10): sums are compared this far apart.
+MONEY_SLACK = Decimal("0.000001")
+
 
 class Campaign(Base):
     """An advertiser's campaign: budget, bid per click, optional target categories."""
