@@ -18,8 +18,14 @@ def reject_unknown_keys(cls: type, data: Mapping[str, Any], what: str) -> None:
 
 
 def check_text(value: str, what: str, max_length: int | None = None) -> None:
-    """ValueError when a text holds a NUL character (PostgreSQL cannot store one) or is longer than max_length."""
+    """ValueError when a text holds a NUL character (PostgreSQL cannot store one), a lone surrogate (no UTF-8
+    can hold one; JSON's "\\ud800" makes one) or is longer than max_length."""
     if "\x00" in value:
         raise ValueError(f"{what} contains a NUL character")
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError(f"{what} contains a lone surrogate (not a Unicode character)") from None
     if max_length is not None and len(value) > max_length:
         raise ValueError(f"{what} is longer than {max_length} characters")

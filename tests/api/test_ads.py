@@ -148,6 +148,8 @@ async def test_bad_input_is_refused(api: httpx.AsyncClient, api_keys: dict[str, 
         {"status": "ended"},
         {"surprise": 1},
         {"starts_at": "2030-01-02T00:00:00Z", "ends_at": "2030-01-01T00:00:00Z"},
+        {"starts_at": "0001-01-01T00:00:00+14:00"},  # before year 1 in UTC (it was a 500)
+        {"ends_at": "9999-12-31T23:59:59-14:00"},  # past year 9999 in UTC
     ):
         r = await new_campaign(api, merchant, **fields)
         assert r.status_code == 422, (fields, r.text)
@@ -163,9 +165,10 @@ async def test_bad_input_is_refused(api: httpx.AsyncClient, api_keys: dict[str, 
     assert (
         await api.patch(f"/v1/ads/campaigns/{cid}", json={"budget": None}, headers=merchant)
     ).status_code == 422
-    assert (
-        await api.patch(f"/v1/ads/campaigns/{cid}", json={"status": "gone"}, headers=merchant)
-    ).status_code == 422
+    for change in ({"status": "gone"}, {"ends_at": "9999-12-31T23:59:59-14:00"}):
+        assert (
+            await api.patch(f"/v1/ads/campaigns/{cid}", json=change, headers=merchant)
+        ).status_code == 422, change
     assert (await api.get(f"/v1/ads/campaigns/{cid + 100}", headers=merchant)).status_code == 404
     for params in ({"slots": 0}, {"slots": 11}, {"context_product_id": 0}, {"user_id": "x" * 101}):
         assert (await api.get("/v1/ads/select", params=params, headers=reader)).status_code == 422, params
@@ -176,6 +179,19 @@ async def test_bad_input_is_refused(api: httpx.AsyncClient, api_keys: dict[str, 
     creative = (await upload(api, merchant, cid, png(PHOTOS[0]))).json()
     future = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
     assert (await event(api, reader, creative["id"], "click", "e2", ts=future)).status_code == 422
+    for ts in ("9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00Z"):  # out of range; older than events take
+        r = await event(api, reader, creative["id"], "impression", "e3", ts=ts)
+        assert r.status_code == 422 and r.json()["code"] != "internal_error", (ts, r.text)
+    for blank in ("event_id", "user_id"):  # ids are stripped as /v1/events strips them: blank is no id
+        body = {"event_id": "e4", "user_id": "u", blank: "   "}
+        r = await api.post(f"/v1/ads/{creative['id']}/impression", json=body, headers=reader)
+        assert r.status_code == 422, blank
+    surrogate = await api.post(  # valid JSON naming a lone surrogate, which no database text can hold
+        f"/v1/ads/{creative['id']}/impression",
+        content=b'{"event_id": "e5", "user_id": "\\ud800x"}',
+        headers={**reader, "Content-Type": "application/json"},
+    )
+    assert surrogate.status_code == 422
     assert (
         await api.post(f"/v1/ads/{creative['id']}/click", json={"user_id": "u"}, headers=reader)
     ).status_code == 422
@@ -229,7 +245,7 @@ async def test_ad_events_sent_through_post_events_count_in_reports(
     chosen = await api.get("/v1/ads/select", params={"user_id": "u1"}, headers=reader)
     (ad,) = chosen.json()["ads"]
     click = {
-        "event_id": "with-token",
+        "event_id": " with-token ",  # stored stripped: its token must still be found
         "user_id": "u1",
         "type": "ad_click",
         "ad_id": creative["id"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -119,6 +120,13 @@ async def test_events_profile_recommendations_related_trends_erasure(
     assert body["results"][3]["status"] == "duplicate" and body["results"][0]["code"] == 201
     again = (await c.post("/v1/events", json={"events": batch[:2]}, headers=reader)).json()
     assert again["duplicates"] == 2 and again["accepted"] == 0
+    lone = await c.post(  # valid JSON naming a lone surrogate, which no database text holds: that event only
+        "/v1/events",
+        content=json.dumps({"events": [ev("\ud800", "ann", ids[0]), ev("s2", "\udfffx", ids[0])]}).encode(),
+        headers={**reader, "Content-Type": "application/json"},
+    )
+    assert lone.status_code == 200 and lone.json()["rejected"] == 2, lone.text
+    assert all("lone surrogate" in x["reason"] for x in lone.json()["results"])
     r = await c.post(
         "/v1/events", json={"events": [ev(str(i), "ann", ids[0]) for i in range(1001)]}, headers=reader
     )
@@ -137,16 +145,17 @@ async def test_events_profile_recommendations_related_trends_erasure(
     )
     assert (await c.get("/v1/users/nobody/profile", headers=admin)).status_code == 404
 
-    rec = (await c.get("/v1/users/ann/recommendations", params={"k": 4}, headers=reader)).json()
+    rec = (await c.get("/v1/users/ann/recommendations", params={"k": 4}, headers=admin)).json()
     got = [i["product_id"] for i in rec["items"]]
     assert not rec["cold_start"] and not rec["cached"] and len(got) == 4
     assert ids[1] not in got and ids[5] not in got  # bought, out of stock
     assert all(REASON.fullmatch(i["reason"]) and i["source"] in SOURCES for i in rec["items"]), rec["items"]
-    assert (await c.get("/v1/users/ann/recommendations", params={"k": 4}, headers=reader)).json()["cached"]
+    assert (await c.get("/v1/users/ann/recommendations", params={"k": 4}, headers=admin)).json()["cached"]
+    plain = (await c.get("/v1/users/ann/recommendations", params={"k": 4}, headers=reader)).json()
+    assert sorted(i["product_id"] for i in plain["items"]) == sorted([ids[2], ids[4]])  # none she viewed
+    assert not plain["cached"] and all(REASON.fullmatch(i["reason"]) for i in plain["items"])
     await c.post("/v1/events", json={"events": [ev("a9", "ann", ids[4], minutes_ago=1)]}, headers=reader)
-    assert not (await c.get("/v1/users/ann/recommendations", params={"k": 4}, headers=reader)).json()[
-        "cached"
-    ]
+    assert not (await c.get("/v1/users/ann/recommendations", params={"k": 4}, headers=admin)).json()["cached"]
     cold = (await c.get("/v1/users/newcomer/recommendations", headers=reader)).json()
     assert cold["cold_start"] and cold["items"] and ids[5] not in [i["product_id"] for i in cold["items"]]
     assert (await c.get("/v1/users/ann/recommendations", params={"k": 0}, headers=reader)).status_code == 422
@@ -165,6 +174,7 @@ async def test_events_profile_recommendations_related_trends_erasure(
     stored = everything(app)
     assert key in stored and "ann" not in stored  # pseudonymised on the way in
     assert (await c.delete("/v1/users/ann", headers=reader)).status_code == 403
+    assert (await c.delete("/v1/users/%20", headers=admin)).status_code == 422  # a blank id names nobody
     for part in ("profile", "recommendations"):  # not an erasure of a shopper named "ann/profile"
         wrong = await c.delete(f"/v1/users/ann/{part}", headers=admin)
         assert wrong.status_code == 405 and wrong.headers["allow"] == "GET"

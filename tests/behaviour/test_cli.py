@@ -83,6 +83,8 @@ def test_events_erase_and_expire(
     result = runner.invoke(app, ["events", "expire", *options(catalog, models_root)])
     assert result.exit_code == 0 and "deleted 1 expired cached rows (older than 60 s)" in result.output
 
+    blank = runner.invoke(app, ["events", "erase", "  ", *options(catalog, models_root)])
+    assert blank.exit_code == 2 and "blank" in blank.output  # it tombstoned the empty id
     result = runner.invoke(app, ["events", "erase", "ann", "--vacuum", *options(catalog, models_root)])
     assert result.exit_code == 0, result.output
     assert "1 from events" in result.output and "database file rewritten" in result.output

@@ -48,7 +48,13 @@ def test_timestamps_are_utc_and_naive_means_utc() -> None:
     assert parse_timestamp("2026-11-28T12:04:00Z", NOW) == NOW + timedelta(
         minutes=4
     )  # a little clock skew is fine
-    for bad, why in (("2026-11-28T12:06:00Z", "future"), ("yesterday", "ISO 8601"), (None, "required")):
+    for bad, why in (
+        ("2026-11-28T12:06:00Z", "future"),
+        ("yesterday", "ISO 8601"),
+        (None, "required"),
+        ("9999-12-31T23:59:59-14:00", "out of range"),  # past year 9999 in UTC (an OverflowError before)
+        ("0001-01-01T00:00:00+14:00", "out of range"),
+    ):
         with pytest.raises(EventError, match=why):
             parse_timestamp(bad, NOW)
 
@@ -64,6 +70,9 @@ def test_good_events_are_stored_and_bad_ones_rejected_alone(catalog: Catalog, sh
         view("no-ad", None, type="ad_click"),
         view("unknown-ad", None, type="ad_impression", ad_id=12345),
         view("long-user", p, user="x" * 101),
+        view("surrogate-user", p, user="\ud800x"),  # valid JSON ("\\ud800"), no UTF-8: the batch failed
+        view("surrogate-event\udfff", p),
+        view("overflow", p, ts="9999-12-31T23:59:59-14:00"),
         view("ok2", p, type="purchase"),
     ]
     out = record_events(catalog.sessions, batch, now=NOW)
@@ -77,6 +86,11 @@ def test_good_events_are_stored_and_bad_ones_rejected_alone(catalog: Catalog, sh
     )
     assert "future" in status["future"][1] and "needs an ad_id" in status["no-ad"][1]
     assert status["unknown-ad"][1] == "unknown ad 12345" and "longer than 100" in status["long-user"][1]
+    assert (
+        "lone surrogate" in status["surrogate-user"][1]
+        and "lone surrogate" in status["surrogate-event\udfff"][1]
+    )
+    assert "out of range" in status["overflow"][1]
     rows = stored(catalog)
     assert [r.event_id for r in rows] == ["ok1", "ok2"] and out.users == {"u1"}
     assert as_utc(rows[0].ts) == datetime(2026, 11, 27, 8, tzinfo=UTC) and rows[1].type == "purchase"

@@ -6,7 +6,6 @@ Money is Decimal on the way in (validated to the database's precision) and a flo
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from decimal import Decimal
 from typing import Literal
 
@@ -15,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from shoplens.ads.campaigns import targets
 from shoplens.ads.reports import CampaignReport
 from shoplens.ads.selection import AdChoice, AdSelection
-from shoplens.api.schemas import NOT_NULL, TextIn, Timestamp
+from shoplens.api.schemas import NOT_NULL, TextIn, TimeIn, Timestamp
 from shoplens.db.ads import Campaign, Creative
 
 TARGETS = "Categories to show the ads for (the viewed product's or the shopper's top one); empty: anywhere."
@@ -38,8 +37,8 @@ class CampaignCreate(TextIn):
         gt=0, max_digits=12, decimal_places=4, description="What one click costs the campaign."
     )
     target_categories: list[str] = Field(default_factory=list, max_length=50, description=TARGETS)
-    starts_at: datetime | None = Field(None, description="Default: now. Times without a zone are UTC.")
-    ends_at: datetime | None = Field(
+    starts_at: TimeIn | None = Field(None, description="Default: now. Times without a zone are UTC.")
+    ends_at: TimeIn | None = Field(
         None, description="With an end date, spending is paced over the campaign's run."
     )
     status: Literal["active", "paused"] = "active"
@@ -54,7 +53,7 @@ class CampaignUpdate(TextIn):
     bid: Decimal = Field(None, gt=0, max_digits=12, decimal_places=4, **NOT_NULL)  # type: ignore[assignment]
     target_categories: list[str] | None = Field(None, max_length=50, description=TARGETS)
     status: Literal["active", "paused", "ended"] = Field(None, **NOT_NULL)  # type: ignore[assignment]
-    ends_at: datetime | None = None
+    ends_at: TimeIn | None = None
 
 
 class CreativePublic(BaseModel):
@@ -137,11 +136,11 @@ class AdSelectionPublic(BaseModel):
 class AdEventCreate(TextIn):
     """An impression or click of a creative; a repeated event_id is ignored."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)  # ids as /v1/events takes them
     event_id: str = Field(min_length=1, max_length=100, description="The sender's unique id for this event.")
     user_id: str = Field(min_length=1, max_length=100)
     session_id: str | None = Field(None, max_length=100)
-    ts: datetime | None = Field(None, description="When it happened (default: now; no zone: UTC).")
+    ts: TimeIn | None = Field(None, description="When it happened (default: now; no zone: UTC).")
     impression_token: str | None = Field(
         None,
         max_length=300,

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Path, Query
+from fastapi import Depends, HTTPException, Path, Query
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -66,6 +66,8 @@ async def path_shopper(
     ],
 ) -> Shopper:
     """The shopper of a `/users/{user_id}` path, pseudonymised with the service's secret."""
+    if not user_id.strip():  # ids are stripped: a blank one names nobody
+        raise HTTPException(422, "the shopper's id is blank")
     return Shopper(user_id, user_key(user_id, service.settings.user_id_secret))
 
 

@@ -15,6 +15,14 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
+def _in_utc(value: datetime) -> datetime:
+    """A sent time in UTC (no zone: UTC); ValueError when UTC cannot hold it (9999-12-31T23:00-14:00)."""
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("the time is out of range in UTC (years 1 to 9999)") from None
+
+
 def omitted_not_null(schema: dict[str, Any]) -> None:
     """The schema of an update field that may be left out but not sent as null (its None default: not sent)."""
     schema.pop("default", None)
@@ -36,6 +44,7 @@ class TextIn(BaseModel):
 
 
 Timestamp = Annotated[datetime, AfterValidator(_aware)]  # sent as RFC 3339 (with its offset), as documented
+TimeIn = Annotated[datetime, AfterValidator(_in_utc)]  # a time a request sends
 
 
 class LabelScorePublic(BaseModel):

@@ -31,7 +31,7 @@ from shoplens.db.base import upsert, utcnow
 from shoplens.db.behaviour import EVENT_TYPES, CachedRecommendation, Event, UserProfile
 from shoplens.db.catalog import Product
 from shoplens.errors import ConflictError, DataFormatError, DataNotFoundError, ShopLensError
-from shoplens.fields import MAX_INT
+from shoplens.fields import MAX_INT, check_text
 
 PRODUCT_EVENTS = ("view", "click", "add_to_cart", "purchase")
 MAX_BATCH = 1000
@@ -109,7 +109,10 @@ def parse_timestamp(value: str | datetime | None, now: datetime) -> datetime:
             ts = datetime.fromisoformat(value.strip().replace("z", "Z"))
         except ValueError:
             raise EventError(f"timestamp {value!r} is not ISO 8601 (e.g. 2026-11-28T09:30:00Z)") from None
-    ts = ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+    try:
+        ts = ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:59-14:00 is past year 9999 in UTC
+        raise EventError(f"timestamp {value!s:.40} is out of range") from None
     if ts < now - MAX_PAST:
         raise EventError(f"timestamp {ts.isoformat()} is more than {MAX_PAST.days} days in the past")
     if ts > now + MAX_FUTURE:
@@ -126,10 +129,10 @@ def _text(value: str | None, what: str, required: bool) -> str | None:
         if required:
             raise EventError(f"{what} is required")
         return None
-    if "\x00" in text:
-        raise EventError(f"{what} contains a NUL character")
-    if len(text) > MAX_ID:
-        raise EventError(f"{what} is longer than {MAX_ID} characters")
+    try:
+        check_text(text, what, MAX_ID)
+    except ValueError as e:
+        raise EventError(str(e)) from None
     return text
 
 

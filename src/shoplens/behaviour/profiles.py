@@ -109,6 +109,11 @@ HISTORY_BEFORE = HISTORY.where(Event.ts < bindparam("before"))
 PURCHASED = select(Event.product_id).where(
     Event.user_id == bindparam("user"), Event.type == "purchase", Event.product_id.is_not(None)
 )
+TOUCHED = (
+    select(Event.product_id)
+    .where(Event.user_id == bindparam("user"), Event.product_id.is_not(None))
+    .distinct()
+)
 
 
 def _history(
@@ -239,3 +244,8 @@ def load_profile(
 def purchased(session: Session, user: str) -> set[int]:
     """The products a user has bought."""
     return set(session.connection().execute(PURCHASED, {"user": user}).scalars())
+
+
+def touched(session: Session, user: str) -> set[int]:
+    """The products a user has any event of (viewed, carted, bought)."""
+    return set(session.connection().execute(TOUCHED, {"user": user}).scalars())

@@ -108,6 +108,8 @@ def erase(
     from shoplens.behaviour.erasure import erase_shopper
     from shoplens.behaviour.events import user_key
 
+    if not user_id.strip():
+        raise typer.BadParameter("the shopper's id is blank", param_hint="USER_ID")
     keys = {user_id.strip(), user_key(user_id, settings.user_id_secret)}
     with open_catalog(settings) as catalog:
         deleted = erase_shopper(catalog.sessions, catalog.engine, keys, vacuum)

@@ -26,6 +26,7 @@ from shoplens.behaviour.profiles import (
     purchased,
     read_profile,
     store_profile,
+    touched,
 )
 from shoplens.catalog.queries import product_vectors
 from shoplens.catalog.service import Catalog
@@ -141,9 +142,14 @@ class Recommender:
             out["trending"] = cand.trending_scores(stats)
         return out
 
-    def recommend(self, user: str, k: int = 10, use_cache: bool = True) -> Recommendations:
-        """Up to k products for a shopper (by stored user key), best first, each with its reason."""
-        if use_cache:
+    def recommend(
+        self, user: str, k: int = 10, use_cache: bool = True, hide_touched: bool = False
+    ) -> Recommendations:
+        """Up to k products for a shopper (by stored user key), best first, each with its reason; hide_touched:
+        none the shopper has an event of (for a caller who may not learn what they viewed; such answers are not
+        cached)."""
+        keep = use_cache and not hide_touched  # the recommendations cache; the profile's is used either way
+        if keep:
             hit = read_cached(self.catalog.sessions, user, k, self.clock(), self.config.cache_ttl_s)
             if hit is not None:
                 return hit
@@ -160,7 +166,7 @@ class Recommender:
             blend = sum(
                 (weights[s] * scores[s] for s in scores), 1e-3 * filler
             )  # the filler orders what is left
-            self._exclude(blend, stats, profile, purchased(session, user))
+            self._exclude(blend, stats, profile, (touched if hide_touched else purchased)(session, user))
             recent = profile.recent if profile else []
             liked = (
                 frozenset(c for c, _ in profile.top_categories(self.config.top_categories))
@@ -171,19 +177,20 @@ class Recommender:
         if profile is not None and computed and use_cache:
             store_profile(self.catalog.sessions, profile)
         result = Recommendations(user, k, items, cold, version, now)
-        if use_cache and profile is not None:  # a shopper without events (unknown, erased) leaves no row
+        if keep and profile is not None:  # a shopper without events (unknown, erased) leaves no row
             store_cached(self.catalog.sessions, result, self.config.cache_ttl_s)
         return result
 
     def _exclude(
-        self, blend: np.ndarray, stats: ItemStats, profile: Profile | None, bought: set[int]
+        self, blend: np.ndarray, stats: ItemStats, profile: Profile | None, hidden: set[int]
     ) -> None:
-        """In place: what cannot be sold or was bought goes (-inf); what was recently seen counts seen_penalty."""
+        """In place: what cannot be sold or is hidden (bought) goes (-inf); what was recently seen counts
+        seen_penalty."""
         if profile is not None and self.config.seen_penalty != 1.0:
             seen = stats.rows(profile.recent)
             blend[seen[seen >= 0]] *= self.config.seen_penalty
         blend[~stats.available] = -np.inf
-        rows = stats.rows(sorted(bought))
+        rows = stats.rows(sorted(hidden))
         blend[rows[rows >= 0]] = -np.inf
 
     def _pick(

@@ -16,7 +16,6 @@ from starlette.datastructures import UploadFile
 from shoplens.ads.campaigns import (
     CampaignIn,
     add_creative,
-    as_utc,
     check_campaign_owner,
     create_campaign,
     creatives_of,
@@ -48,7 +47,7 @@ from shoplens.api.forms import read_form
 from shoplens.api.keys import Principal
 from shoplens.api.openapi import problems
 from shoplens.api.uploads import IMAGE_TYPES
-from shoplens.behaviour.events import MAX_FUTURE, user_key
+from shoplens.behaviour.events import EventError, parse_timestamp, user_key
 from shoplens.catalog.service import Catalog
 from shoplens.config import Settings
 from shoplens.db.base import utcnow
@@ -227,9 +226,10 @@ def _event(
     catalog: Catalog, settings: Settings, creative_id: int, body: AdEventCreate, kind: AdEventType
 ) -> Response:
     """Record an ad event: 201 when new, 200 when its event_id was seen before."""
-    ts = as_utc(body.ts) if body.ts else utcnow()
-    if ts > utcnow() + MAX_FUTURE:
-        raise HTTPException(422, f"ts {ts.isoformat()} is in the future")
+    try:  # within the times /v1/events takes
+        ts = parse_timestamp(body.ts, utcnow()) if body.ts else utcnow()
+    except EventError as e:
+        raise HTTPException(422, str(e).replace("timestamp", "ts", 1)) from None
     impression = None
     if kind == "ad_click":
         user = user_key(body.user_id, settings.user_id_secret)

@@ -48,6 +48,11 @@ def _items(items: list[Recommendation], personal: bool = True) -> list[Recommend
     ]
 
 
+def _sendable(text: str) -> str:
+    """The text as a JSON answer can carry it: a lone surrogate (refused event ids hold them) as \\udxxx."""
+    return text.encode("utf-8", "backslashreplace").decode()
+
+
 @router.post(
     "/events",
     response_model=EventBatchResult,
@@ -71,13 +76,19 @@ def post_events(
         EventIn(e.event_id, e.user_id, e.type, e.timestamp, e.product_id, e.ad_id, e.session_id)
         for e in batch.events
     ]
-    tokens = {e.event_id: e.impression_token for e in batch.events if e.impression_token}
+    # by the event_id as stored (stripped), which the counter looks them up by
+    tokens = {e.event_id.strip(): e.impression_token for e in batch.events if e.impression_token}
     count = ad_event_counter(token_key(settings), tokens, utcnow())
     outcome = record_events(catalog.sessions, events, settings.user_id_secret, on_new=count)
     if outcome.users:
         recommender.stats.mark_dirty()
     results = [
-        EventResultPublic(event_id=r.event_id, status=r.status, code=CODES[r.status], reason=r.reason)  # type: ignore[arg-type]
+        EventResultPublic(
+            event_id=_sendable(r.event_id),
+            status=r.status,  # type: ignore[arg-type]
+            code=CODES[r.status],
+            reason=r.reason,
+        )
         for r in outcome.results
     ]
     return EventBatchResult(
@@ -121,16 +132,19 @@ def get_profile(shopper: ShopperDep, _caller: ShopperDataDep, recommender: Recom
     response_model=RecommendationsPublic,
     operation_id="getRecommendations",
     summary="Recommendations for a shopper",
+    responses=problems(404),  # an id holding a line break matches no route
 )
 def get_recommendations(
     shopper: ShopperDep, caller: ReaderDep, recommender: RecommenderDep, k: K = 10
 ) -> RecommendationsPublic:
     """Products for a shopper, each with its reason; trending products for a shopper without history.
 
-    Reasons name the products the shopper viewed ("looks like X you viewed") only for a key with the
-    `shopper-data` scope, or an admin key; others get reasons that name nothing from the shopper's history.
+    Reasons name the products the shopper viewed ("looks like X you viewed"), and products the shopper viewed are
+    among them, only for a key with the `shopper-data` scope, or an admin key; others get reasons that name
+    nothing from the shopper's history and no product the shopper has an event of.
     """
-    rec = recommender.recommend(shopper.key, k)
+    personal = caller.holds("shopper-data")
+    rec = recommender.recommend(shopper.key, k, hide_touched=not personal)
     return RecommendationsPublic(
         user_id=shopper.id,
         k=k,
@@ -138,7 +152,7 @@ def get_recommendations(
         cached=rec.cached,
         model_version=rec.model_version,
         generated_at=rec.generated_at,
-        items=_items(rec.items, personal=caller.holds("shopper-data")),
+        items=_items(rec.items, personal=personal),
     )
 
 
@@ -178,7 +192,7 @@ def get_trends(
 
 @router.delete("/users/{user_id:path}/profile", include_in_schema=False)
 @router.delete("/users/{user_id:path}/recommendations", include_in_schema=False)
-def delete_user_part(user_id: str) -> None:
+def delete_user_part() -> None:
     """Refuse to erase a shopper by a sub-resource's path, which would erase a shopper named `<id>/profile`."""
     raise HTTPException(
         405,
@@ -193,6 +207,7 @@ def delete_user_part(user_id: str) -> None:
     response_model=ErasurePublic,
     operation_id="eraseShopper",
     summary="Erase a shopper",
+    responses=problems(404),  # an id holding a line break matches no route (erase it with the CLI)
 )
 def delete_user(
     shopper: ShopperDep,
