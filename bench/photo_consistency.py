@@ -5,9 +5,10 @@
 
 Each photo is read as it is and after each change below, through the same decode and reader as /v1/classify;
 for every change: top-1 and the share of photos whose category stays what the unchanged photo got. Shops pad
-photos to a square with white or black bars, re-save them, shrink them and crop them; none of that should
-change the category. `--set renders` (the training renderer, on the bundle's validation garments) is the one
-to choose reader settings on; the shop set (the photo benchmark's renderer, test garments) reports.
+photos to a square with white or black bars, re-save them, shrink them, crop them and lay a strip with their
+name and a price across them; none of that should change the category. `--set renders` (the training renderer,
+on the bundle's validation garments) is the one to choose reader settings on; the shop set (the photo
+benchmark's renderer, test garments) reports.
 Writes bench/results/photo_consistency[_renders].json.
 """
 
@@ -81,6 +82,17 @@ def _badge(img: Image.Image) -> Image.Image:
     return out
 
 
+def _banner(img: Image.Image, at_top: bool, fill: tuple[int, int, int]) -> Image.Image:
+    """The photo with a shop's strip added along it (a sixth of its height): its name and a price, in white."""
+    depth = max(6, img.height // 6)
+    out = Image.new("RGB", (img.width, img.height + depth), fill)
+    out.paste(img.convert("RGB"), (0, depth if at_top else 0))
+    top = 0 if at_top else img.height
+    font = ImageFont.load_default(size=max(6, depth // 2))
+    ImageDraw.Draw(out).text((depth // 3, top + depth // 4), "ACME  29.95", fill=(255, 255, 255), font=font)
+    return out
+
+
 CHANGES: dict[str, Callable[[Image.Image], Image.Image]] = {
     "half_size": lambda im: im.resize(
         (max(1, im.width // 2), max(1, im.height // 2)), Image.Resampling.LANCZOS
@@ -96,6 +108,8 @@ CHANGES: dict[str, Callable[[Image.Image], Image.Image]] = {
     "square_corner_bars": lambda im: _square(im, im.convert("RGB").getpixel((0, 0))),
     "grey_watermark_corner": _watermark,
     "red_sale_badge_corner": _badge,
+    "navy_banner_top": lambda im: _banner(im, True, (25, 35, 80)),
+    "red_banner_bottom": lambda im: _banner(im, False, (200, 30, 40)),
 }
 
 

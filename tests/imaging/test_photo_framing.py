@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from shoplens.imaging.framing import drawn_frame, letterbox
+from shoplens.imaging.framing import banners, drawn_frame, letterbox
 from shoplens.imaging.photo import read_photo
-from tests.imaging.drawn import jpeg, photo, shirt_mask, shoe_mask
+from tests.imaging.drawn import jpeg, photo, shirt_mask, shoe_mask, trousers_mask
 
 
 def _letterboxed(inner: Image.Image, bars: str, fill: tuple[int, int, int]) -> Image.Image:
@@ -84,6 +84,68 @@ def test_a_plain_backdrop_and_a_product_spanning_the_frame_are_not_letterboxes()
     assert (out[rows[0] : rows[-1] + 1] > 40).mean() > 0.8 and 9 <= len(
         rows
     ) <= 16  # the whole bag, as before
+
+
+def _bannered(inner: Image.Image, side: str, fill: tuple[int, int, int], text: str) -> Image.Image:
+    """The photo with a strip of one colour (a sixth of its height) across its top or bottom, carrying text."""
+    w, h = inner.size
+    depth = h // 6
+    canvas = inner.copy()
+    top = 0 if side == "top" else h - depth
+    draw = ImageDraw.Draw(canvas)
+    draw.rectangle((0, top, w, top + depth), fill=fill)
+    ink = (255, 255, 255) if sum(fill) < 450 else (20, 20, 20)
+    draw.text((8, top + depth // 4), text, fill=ink, font=ImageFont.load_default(depth // 2))
+    return jpeg(canvas)
+
+
+@pytest.mark.parametrize("side", ["top", "bottom"])
+@pytest.mark.parametrize("fill", [(200, 30, 40), (20, 20, 20), (240, 200, 40), (30, 60, 160)])
+@pytest.mark.parametrize("backdrop", [140, 235])
+def test_a_banner_with_the_shops_name_and_price_is_read_past(side, fill, backdrop) -> None:
+    h, w = 300, 240
+    level = np.full((h, w, 3), float(backdrop))
+    top = h // 6 + 20 if side == "top" else 30  # the shirt clear of the banner
+    inner = photo(
+        level, shirt_mask(h, w, top, w // 5, 3 * w // 5), (150, 30, 40) if backdrop > 200 else (60, 90, 50)
+    )
+    bannered = _bannered(inner, side, fill, "ACME  €29.95")
+    rows, cols = banners(np.asarray(bannered))
+    assert cols == slice(0, w)
+    assert (
+        (rows.start >= h // 6 and rows.stop == h)
+        if side == "top"
+        else (rows.start == 0 and rows.stop <= h - h // 6)
+    )
+    alone = read_photo(jpeg(inner)).array.astype(int)
+    # read with its banner, the strip became part of the product (a T-shirt/top in the probe's photos)
+    assert np.abs(read_photo(bannered).array.astype(int) - alone).mean() < 12
+
+
+def test_a_plain_backdrop_is_no_banner_nor_a_floor_the_product_stands_on() -> None:
+    h, w = 300, 240
+    plain = np.asarray(photo(np.full((h, w, 3), 235.0), shirt_mask(h, w, 60, 50, 140), (30, 40, 60)))
+    assert banners(plain) is None
+    floor = np.full((h, w, 3), 225.0)
+    floor[230:] = 120.0  # a studio's floor below its wall, 70 rows deep: it steps off the wall like a banner
+    standing = np.asarray(jpeg(photo(floor, trousers_mask(h, w, 100, 70, 170), (200, 60, 50))))  # legs to 270
+    assert banners(standing) is None  # cut off, the legs would end at the edge
+
+
+def test_a_screenshots_header_bar_is_no_banner_to_read_past() -> None:
+    h, w = 320, 240
+    page = Image.new("RGB", (w, h), (245, 246, 248))
+    draw = ImageDraw.Draw(page)
+    draw.rectangle((0, 0, w, 30), fill=(60, 110, 200))  # a header bar with the app's name
+    draw.text((10, 6), "Shop app", fill=(255, 255, 255), font=ImageFont.load_default(16))
+    for row in range(3):  # a grid of product cards below it
+        for col in range(2):
+            x, y = 20 + col * 110, 50 + row * 90
+            draw.rectangle((x, y, x + 90, y + 70), fill=(120 + 40 * col, 80 + 30 * row, 150))
+    screenshot = jpeg(page)
+    assert banners(np.asarray(screenshot)) is not None  # the bar is a strip like a banner ...
+    mask = read_photo(screenshot).mask  # ... but below it lie panels, not a product: the whole frame is read
+    assert mask.shape[0] / mask.shape[1] == pytest.approx(h / w, abs=0.02)
 
 
 def test_a_sale_badge_in_a_corner_is_not_taken_for_the_product() -> None:

@@ -17,6 +17,15 @@ BAR_EDGE_SHARE = 0.8  # ... along at least this share of its inner edge (a strai
 BAR_MIN = 2  # a bar is at least this many working-copy pixels deep
 BAR_MARGIN = 2  # rows or columns cut beyond a bar's last one: its blend with the photo on resampling
 BAR_MIN_SIDE = 48  # smaller working copies (thumbnails, Fashion-MNIST itself) are never searched for bars
+# A banner: a strip of one colour along one side, carrying the shop's name or a price, added on top of the photo.
+BANNER_TOLERANCE = (
+    16  # grey levels (any channel) a banner's pixels may stray from its colour (JPEG, text rims)
+)
+BANNER_SHARE = 0.6  # of its pixels, on average over its rows, in its colour (the rest: its text)
+BANNER_ROW = 0.2  # ... and of every row: a row with less is past its inner edge
+BANNER_CLEAR = 0.9  # ... and of its rows along that edge (no text there, nor a product standing on a floor)
+BANNER_STEP = 2 * BANNER_TOLERANCE  # the photo beside it departs from its colour by more than this ...
+BANNER_DEPTH = (0.04, 0.3)  # its depth as a share of the photo's side
 # A drawn frame: on each side a line at most FRAME_WIDTH pixels thick, within FRAME_DEPTH of the side from the
 # edge, stepping FRAME_STEP luma off the backdrop on both its sides (which agree within half of that) along
 # FRAME_SHARE of its length.
@@ -56,6 +65,40 @@ def letterbox(rgb: np.ndarray) -> tuple[slice, slice] | None:
             continue
         rows, cols = (inner, cols) if axis == 0 else (rows, inner)
     return None if (rows, cols) == (slice(0, h), slice(0, w)) else (rows, cols)
+
+
+def banners(rgb: np.ndarray) -> tuple[slice, slice] | None:
+    """(rows, columns) of the photo beside strips of one colour along one or more of its sides, or None.
+
+    A strip counts when BANNER_SHARE of it is its colour (text may cover the rest) and BANNER_CLEAR of its rows
+    along its inner edge (a floor the product stands on holds the product there), it is BANNER_DEPTH deep, and
+    the photo beside it departs from that colour by BANNER_STEP along BAR_EDGE_SHARE of its inner edge (a
+    backdrop that ends where the product begins does not, along the product); read_photo checks what it finds
+    beside it, as for letterboxes.
+    """
+    h, w = rgb.shape[:2]
+    if max(h, w) < BAR_MIN_SIDE:
+        return None
+    sides = [rgb, rgb[::-1], rgb.transpose(1, 0, 2), rgb.transpose(1, 0, 2)[::-1]]  # top, bottom, left, right
+    cuts = [0, 0, 0, 0]
+    for i, side in enumerate(sides):
+        n = len(side)
+        most = int(BANNER_DEPTH[1] * n)
+        colour = np.median(side[0], axis=0).astype(np.int16)
+        off = np.abs(side[: most + 3].astype(np.int16) - colour).max(axis=2)  # (rows, width)
+        share = (off <= BANNER_TOLERANCE).mean(axis=1)
+        depth = int(np.argmax(share < BANNER_ROW)) if (share < BANNER_ROW).any() else len(share)
+        if not max(BAR_MIN, BANNER_DEPTH[0] * n) <= depth <= most or share[:depth].mean() < BANNER_SHARE:
+            continue
+        if share[max(depth - 3, 0) : depth - 1].min() < BANNER_CLEAR:  # the last row before the step: a blend
+            continue
+        beside = off[min(depth + 1, len(off) - 1)]  # past a row blended with the strip
+        if (beside > BANNER_STEP).mean() >= BAR_EDGE_SHARE:
+            cuts[i] = depth + BAR_MARGIN
+    if not any(cuts):
+        return None
+    top, bottom, left, right = cuts
+    return slice(top, h - bottom), slice(left, w - right)
 
 
 def _flat_rows(view: np.ndarray) -> tuple[int, np.ndarray]:

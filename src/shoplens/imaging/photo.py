@@ -26,7 +26,7 @@ from shoplens.imaging.foreground import (
     product_intensity,
     separate,
 )
-from shoplens.imaging.framing import drawn_frame, letterbox
+from shoplens.imaging.framing import banners, drawn_frame, letterbox
 from shoplens.imaging.hanger import drop_hook
 from shoplens.imaging.mannequin import drop_neck
 from shoplens.imaging.mask_parts import clean_mask, fill_holes, mask_box
@@ -43,6 +43,11 @@ FAINT = 0.05  # intensity above which pixels next to the mask still count for th
 CUTOUT_BORDER = 0.9  # share of the border that must be transparent for an image to count as a cut-out
 INNER_TOUCH = 0.1  # the photo inside bars is read only if its product keeps off its edges ...
 INNER_SHARE = (0.01, 0.8)  # ... and covers a plausible share of it
+# Beside a banner: the share of the border the backdrop's fit holds, at least, parts at most (a corner badge),
+# and how fully the product fills its box, less than (a screenshot's header bar has a panel or card below it)
+BANNER_INLIERS = 0.9
+BANNER_PARTS = 2
+BANNER_FILL = 0.93
 CUE_NAMES = (
     "bg_spread",
     "bg_inliers",
@@ -169,8 +174,10 @@ def photo_cues(
 def read_photo(img: Image.Image, size: tuple[int, int] = (28, 28), refine: bool = True) -> PhotoReading:
     """Read a decoded photo of any mode and size into the model's light-on-black input, with its product mask.
 
-    A letterboxed photo (flat bars on opposite sides) is read without its bars when the photo inside them shows
-    a product clear of its edges; otherwise, or when in doubt, the whole frame is read. A photo framed by a drawn
+    A letterboxed photo (flat bars on opposite sides), or one with a banner along a side (a strip of one colour
+    carrying a shop's name or price), is read without them when the photo inside shows a product clear of its
+    edges (beside a banner: one product on a plain backdrop); otherwise, or when in doubt, the whole frame is
+    read. A photo framed by a drawn
     line is read inside it.
     """
     if img.width == 0 or img.height == 0:
@@ -180,11 +187,21 @@ def read_photo(img: Image.Image, size: tuple[int, int] = (28, 28), refine: bool 
     frame = drawn_frame(rgb) if outline is None else None
     if frame is not None:
         return _read(np.ascontiguousarray(rgb[frame]), None, size, refine)
-    box = letterbox(rgb) if outline is None else None
-    if box is not None:
+    for find in (letterbox, banners) if outline is None else ():
+        box = find(rgb)
+        if box is None:
+            continue
         inner = _read(np.ascontiguousarray(rgb[box]), None, size, refine)
         low, high = INNER_SHARE
-        if inner.cues["border_touch"] <= INNER_TOUCH and low <= inner.cues["fg_share"] <= high:
+        cues = inner.cues
+        clear = cues["border_touch"] <= INNER_TOUCH and low <= cues["fg_share"] <= high
+        # beside a banner, a product on a plain backdrop, no rectangle (below a screenshot's bar: panels, cards)
+        alone = find is letterbox or (
+            cues["components"] <= BANNER_PARTS
+            and cues["bg_inliers"] >= BANNER_INLIERS
+            and cues["bbox_fill"] < BANNER_FILL
+        )
+        if clear and alone:
             return inner
     return _read(rgb, outline, size, refine)
 
