@@ -60,6 +60,9 @@ async def test_bad_colour_and_attribute_filters_are_problems(
         ({"colour": "teal"}, "colour", "unknown colour 'teal'; colours: black, white"),
         ({"attribute": "striped"}, "attribute", "give attribute:value"),
         ({"colour": ["red"] * 21}, "colour", "at most 20"),
+        ({"colour": " "}, "colour", "names no colour"),  # blank filters listed every product
+        ({"colour": ","}, "colour", "names no colour"),
+        ({"attribute": ","}, "attribute", "names nothing"),
     ):
         r = await api.get("/v1/products", params=params, headers=reader)
         assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json", r.text

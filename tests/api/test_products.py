@@ -43,6 +43,12 @@ async def test_create_get_list_update_delete(api: httpx.AsyncClient, api_keys: d
     ] == 2
     r = await api.patch(f"/v1/products/{product['id']}", json={"price": 15, "stock": 0}, headers=merchant)
     assert r.status_code == 200 and r.json()["price"] == 15 and r.json()["stock"] == 0
+    path = f"/v1/products/{product['id']}"
+    blank = await api.patch(
+        path, json={"title": "   "}, headers=merchant
+    )  # it was 200, the title stored blank
+    assert blank.status_code == 422 and "title is required" in blank.json()["detail"]  # as on create
+    assert (await api.get(path, headers=reader)).json()["title"] == r.json()["title"]
     assert (await api.delete(f"/v1/products/{product['id']}", headers=merchant)).status_code == 204
     assert (await api.get(f"/v1/products/{product['id']}", headers=reader)).status_code == 404
     assert (await api.get("/v1/products", headers=reader)).json()["total"] == 1

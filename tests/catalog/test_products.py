@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from shoplens.ads.campaigns import CampaignIn, add_creative, create_campaign
 from shoplens.catalog.ingest import IngestItem, ProductIn
 from shoplens.catalog.products import IdempotencyKey, create_product, delete_product, request_digest
-from shoplens.catalog.queries import duplicates_of, get_product, list_merchants
+from shoplens.catalog.queries import ProductFilter, duplicates_of, get_product, list_merchants, list_products
 from shoplens.catalog.service import Catalog
 from shoplens.catalog.similar import find_duplicates, find_similar
 from shoplens.db.catalog import Embedding, Product, ProductImage
@@ -121,3 +121,31 @@ def test_every_model_call_goes_through_catalog_embed(
         ).id
     add_creative(catalog, campaign, "Buy", png(PHOTOS[3]))
     assert calls == [3, 1, 1, 1]
+
+
+@pytest.mark.parametrize("deleted_by", ["this process", "another process"])
+def test_duplicates_follow_a_deleted_product_and_the_next_one(catalog: Catalog, deleted_by: str) -> None:
+    gone, kept = PHOTOS[0], PHOTOS[1]
+    find_duplicates(catalog, png(kept))  # the duplicate check's data is loaded, as in a running server
+    z = create_product(catalog, item("z", png(gone)), render).payload
+    find_duplicates(catalog, png(kept))
+    if deleted_by == "this process":
+        delete_product(catalog, z["id"])
+    else:  # `shoplens catalog delete` beside a running server
+        other = Catalog(catalog.config, catalog.models)
+        delete_product(other, z["id"])
+        other.close()
+    a = create_product(catalog, item("a", png(kept)), render).payload  # on SQLite: z's ids again
+    assert [h.product.sku for h in find_duplicates(catalog, png(kept)).hits] == ["a"]
+    assert find_duplicates(catalog, png(gone)).hits == []  # (it named a, which shows another photo)
+    assert a["id"] == z["id"] or catalog.engine.dialect.name != "sqlite"  # the case this is about
+
+
+def test_the_text_filter_ignores_case_in_every_script(catalog: Catalog) -> None:
+    declared = ProductIn("acme", "e1", "ÉLAN Überjacke", brand="Øster")
+    catalog.ingestor().ingest([IngestItem("e1", declared, [png(PHOTOS[2])])])
+    with catalog.sessions() as s:
+        for q in ("ÉLAN", "élan", "überjacke", "ØSTER", "øster", "LAN"):  # SQLite's lower() found only "LAN"
+            total, page = list_products(s, ProductFilter(q=q))
+            assert total == 1 and page[0].sku == "e1", q
+        assert list_products(s, ProductFilter(q="elan"))[0] == 0  # folded, not stripped of accents

@@ -79,8 +79,12 @@ def attribute_scorer(model: LoadedModel) -> Callable[[np.ndarray], dict[str, lis
 
 
 def check_colours(names: Iterable[str]) -> tuple[str, ...]:
-    """Colour names as given (lowercased, comma lists split); CatalogInputError naming the palette otherwise."""
-    out = tuple(dict.fromkeys(n.strip().lower() for raw in names for n in raw.split(",") if n.strip()))
+    """Colour names as given (lowercased, comma lists split); CatalogInputError naming the palette otherwise (a
+    filter given blank as well: it named no colour, and filtered nothing)."""
+    given = list(names)
+    out = tuple(dict.fromkeys(n.strip().lower() for raw in given for n in raw.split(",") if n.strip()))
+    if given and not out:
+        raise CatalogInputError(f"the colour filter names no colour; colours: {', '.join(COLOUR_NAMES)}")
     unknown = [n for n in out if n not in PALETTE]
     if unknown:
         raise CatalogInputError(f"unknown colour {unknown[0]!r}; colours: {', '.join(COLOUR_NAMES)}")
@@ -88,9 +92,11 @@ def check_colours(names: Iterable[str]) -> tuple[str, ...]:
 
 
 def parse_attributes(specs: Iterable[str]) -> tuple[tuple[str, str], ...]:
-    """'attribute:value' filters as pairs (comma lists split); CatalogInputError for one without both parts."""
+    """'attribute:value' filters as pairs (comma lists split); CatalogInputError for one without both parts, or
+    for filters given blank."""
+    given = list(specs)
     out = []
-    for raw in specs:
+    for raw in given:
         for spec in filter(None, (s.strip() for s in raw.split(","))):
             name, sep, value = spec.partition(":")
             if not sep or not name.strip() or not value.strip():
@@ -98,6 +104,10 @@ def parse_attributes(specs: Iterable[str]) -> tuple[tuple[str, str], ...]:
                     f"attribute filter {spec!r}: give attribute:value, e.g. pattern:striped"
                 )
             out.append((name.strip().lower(), value.strip().lower()))
+    if given and not out:
+        raise CatalogInputError(
+            "the attribute filter names nothing: give attribute:value, e.g. pattern:striped"
+        )
     return tuple(dict.fromkeys(out))
 
 

@@ -47,6 +47,11 @@ class DuplicateCache:
 
     def __init__(self, version: str) -> None:
         self.version = version
+        self._clear()
+        self.lock = threading.Lock()
+
+    def _clear(self) -> None:
+        """Hold nothing (the next refresh loads every image)."""
         self.last_id = 0
         self.ids = np.zeros(0, np.int64)
         self.products = np.zeros(0, np.int64)
@@ -54,10 +59,17 @@ class DuplicateCache:
         self.views = np.zeros((0, 0), np.uint8)
         self.coarse = np.zeros((0, 0), np.float32)  # 8×8 block means of the views: a cheap first pixel check
         self.vectors = np.zeros((0, 0), np.float32)
-        self.lock = threading.Lock()
 
     def refresh(self, session: Session) -> None:
-        """Add the images committed since the last refresh (by this or any other process)."""
+        """Add the images committed since the last refresh (by this or any other process); start again when the
+        newest image held is gone or another now (SQLite gives a deleted newest row's id to the next one)."""
+        if self.last_id:
+            newest = session.execute(
+                select(ProductImage.product_id, ProductImage.phash).where(ProductImage.id == self.last_id)
+            ).one_or_none()
+            held = self.ids.size and self.ids[-1] == self.last_id
+            if newest is None or not held or tuple(newest) != (int(self.products[-1]), int(self.hashes[-1])):
+                self._clear()
         rows = session.execute(
             select(
                 ProductImage.id,
@@ -88,6 +100,14 @@ class DuplicateCache:
         self.coarse = coarse if len(self.coarse) == 0 else np.concatenate([self.coarse, coarse])
         self.vectors = vec_arr if len(self.vectors) == 0 else np.concatenate([self.vectors, vec_arr])
         self.last_id = int(self.ids[-1])
+
+    def forget(self, image_ids: np.ndarray) -> None:
+        """Drop deleted images (those of a product this process deleted)."""
+        keep = ~np.isin(self.ids, image_ids)
+        if keep.all():
+            return
+        self.ids, self.products, self.hashes = self.ids[keep], self.products[keep], self.hashes[keep]
+        self.views, self.coarse, self.vectors = self.views[keep], self.coarse[keep], self.vectors[keep]
 
     def confirmed_pairs(self, new_ids: np.ndarray, cfg: DuplicateConfig) -> list[tuple[int, int]]:
         """(new image, other image) pairs that are near-duplicates, other products only."""

@@ -170,5 +170,7 @@ def delete_product(catalog: Catalog, product_id: int, merchant: str | None = Non
         session.delete(product)  # its images go with it (cascade)
         session.flush()
         dissolve_lone_groups(session, groups)  # a partner left alone is no duplicate any more
-    catalog.space.remove(np.array(ids, dtype=np.int64))
+    gone = np.array(ids, dtype=np.int64)
+    catalog.space.remove(gone)
+    catalog.forget_duplicates(gone)
     return ids

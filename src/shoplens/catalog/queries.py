@@ -22,6 +22,7 @@ from shoplens.catalog.recognise import MismatchConfig, disagrees
 from shoplens.db.ads import Creative
 from shoplens.db.base import upsert, utcnow
 from shoplens.db.catalog import Category, Embedding, Merchant, Product, ProductImage, Taxonomy
+from shoplens.db.engine import FOLD
 from shoplens.errors import CatalogInputError, ForbiddenError, NotFoundError
 
 Flag = Literal["mismatch", "duplicate", "low_quality", "not_a_product"]
@@ -121,8 +122,8 @@ def flag_condition(flag: str) -> Any:
     return exists().where(and_(img.product_id == Product.id, cond))
 
 
-def _filtered(f: ProductFilter) -> Select[tuple[Product]]:
-    """The select for a filter, unordered and unpaged."""
+def _filtered(f: ProductFilter, dialect: str) -> Select[tuple[Product]]:
+    """The select for a filter on a database of that dialect, unordered and unpaged."""
     stmt = select(Product)
     if f.category:
         stmt = stmt.where(Product.declared_category == f.category)
@@ -137,18 +138,16 @@ def _filtered(f: ProductFilter) -> Select[tuple[Product]]:
     if f.q:
         escaped = f.q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         like = f"%{escaped}%"  # the query's own % and _ match themselves
+        lower = getattr(func, FOLD) if dialect == "sqlite" else func.lower  # SQLite's lower(): ASCII only
         stmt = stmt.where(
-            or_(
-                func.lower(Product.title).like(like, escape="\\"),
-                func.lower(Product.brand).like(like, escape="\\"),
-            )
+            or_(lower(Product.title).like(like, escape="\\"), lower(Product.brand).like(like, escape="\\"))
         )
     return stmt
 
 
 def list_products(session: Session, f: ProductFilter) -> tuple[int, list[Product]]:
     """The total matching the filter (before_id aside) and the requested page (newest first), images loaded."""
-    stmt = _filtered(f)
+    stmt = _filtered(f, session.get_bind().dialect.name)
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     if f.before_id is not None:
         stmt = stmt.where(Product.id < f.before_id)
@@ -190,6 +189,8 @@ def update_product(
             judge_declared(product, mismatch or MismatchConfig())
         elif key == "price":
             product.price = None if value is None else Decimal(str(value))
+        elif key == "title" and not (value or "").strip():
+            raise CatalogInputError("title is required")  # as on create
         else:
             setattr(product, key, value)
     return product

@@ -167,6 +167,14 @@ class Catalog:
         with self._lock:
             return self._dup_caches.setdefault(version, DuplicateCache(version))
 
+    def forget_duplicates(self, image_ids: np.ndarray) -> None:
+        """Drop deleted images from this process's duplicate-check data (another process's notice at refresh)."""
+        with self._lock:
+            caches = list(self._dup_caches.values())
+        for cache in caches:
+            with cache.lock:
+                cache.forget(image_ids)
+
     def embed(
         self, images: list[Image.Image], read: ModelInputs | None = None
     ) -> tuple[LoadedModel, np.ndarray, np.ndarray, list[str]]:

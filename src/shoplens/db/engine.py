@@ -31,6 +31,9 @@ class DatabaseError(ShopLensError):
     http_status = 503
 
 
+FOLD = "shoplens_fold"  # on SQLite, a Unicode lower(): case-insensitive text filters (catalog.queries)
+
+
 def normalize_url(url: str) -> str:
     """The SQLAlchemy URL for a user-given one: `postgresql://` / `postgres://` use psycopg 3."""
     for prefix in ("postgres://", "postgresql://"):
@@ -56,8 +59,14 @@ def _switch_to_wal(cur: Any) -> None:
             time.sleep(random.uniform(0.005, 0.05))  # apart, so the next tries do not meet again
 
 
+def _fold(text: str | None) -> str | None:
+    """SQLite's FOLD(text): lower case for every script (its own lower() knows ASCII letters only)."""
+    return None if text is None else text.lower()
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    """Per connection: WAL, a busy timeout instead of 'database is locked', foreign keys on."""
+    """Per connection: WAL, a busy timeout instead of 'database is locked', foreign keys on, FOLD()."""
+    dbapi_conn.create_function(FOLD, 1, _fold, deterministic=True)
     cur = dbapi_conn.cursor()
     cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     _switch_to_wal(cur)
