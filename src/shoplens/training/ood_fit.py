@@ -74,7 +74,8 @@ def calibration_photos(
 ) -> tuple[PhotoSet, PhotoSet]:
     """(product photos of validation garments, synthetic non-products), up to n of each, from the training renderers.
 
-    Most products are rendered as shop photos; one in six is the garment itself, light on dark, as a PNG.
+    Most products are rendered as shop photos; one in six is the garment itself as a PNG, light on dark or (every
+    other one) dark on light, as thumbnails and the demo catalogue store it.
     """
     rng = np.random.default_rng(seed)
     products = product_photos(images, labels, preprocess, n, rng)
@@ -85,10 +86,11 @@ def calibration_photos(
 def product_photos(
     images: np.ndarray, labels: np.ndarray, preprocess: PreprocessConfig, n: int, rng: np.random.Generator
 ) -> PhotoSet:
-    """Up to n validation garments rendered by the training renderer, one in six as a light-on-dark PNG, read."""
+    """Up to n validation garments rendered by the training renderer, one in six as a PNG of the garment itself
+    (light on dark, or dark on light for every other one), read."""
     pick = rng.choice(len(images), size=min(n, len(images)), replace=False)
     photos = [
-        _png(images[i, 0])
+        _png(images[i, 0] if j % 12 == 5 else 255 - images[i, 0])
         if j % 6 == 5
         else render_photo(images[i, 0], rng, sides=CALIBRATION_SIDES).encode()
         for j, i in enumerate(pick)
