@@ -1,7 +1,8 @@
-"""What shops draw around a product photo: flat bars that pad it to a shape (letterboxing), a thin frame line.
+"""What shops draw around a product photo: flat bars that pad it to a shape (letterboxing), a banner with their
+name or a price along a side, a thin frame line.
 
-Both are found on the working copy (see shoplens.imaging.photo) and return the rows and columns of the photo
-inside them, which is then read as if it were the whole photo.
+Each is found on the working copy (see shoplens.imaging.photo) and returns the rows and columns of the photo
+inside or beside it, which is then read as if it were the whole photo.
 """
 
 from __future__ import annotations
@@ -18,9 +19,7 @@ BAR_MIN = 2  # a bar is at least this many working-copy pixels deep
 BAR_MARGIN = 2  # rows or columns cut beyond a bar's last one: its blend with the photo on resampling
 BAR_MIN_SIDE = 48  # smaller working copies (thumbnails, Fashion-MNIST itself) are never searched for bars
 # A banner: a strip of one colour along one side, carrying the shop's name or a price, added on top of the photo.
-BANNER_TOLERANCE = (
-    16  # grey levels (any channel) a banner's pixels may stray from its colour (JPEG, text rims)
-)
+BANNER_TOLERANCE = 16  # grey levels (any channel) its pixels may stray from its colour (JPEG, text rims)
 BANNER_SHARE = 0.6  # of its pixels, on average over its rows, in its colour (the rest: its text)
 BANNER_ROW = 0.2  # ... and of every row: a row with less is past its inner edge
 BANNER_CLEAR = 0.9  # ... and of its rows along that edge (no text there, nor a product standing on a floor)
