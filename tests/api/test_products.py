@@ -37,6 +37,13 @@ async def test_create_get_list_update_delete(api: httpx.AsyncClient, api_keys: d
     assert (await api.get(f"/v1/products/{product['id']}", headers=reader)).json()["sku"] == "A1"
     page = (await api.get("/v1/products", params={"category": "Bag"}, headers=reader)).json()
     assert page["total"] == 1 and page["items"][0]["sku"] == "A1"
+    for path, params in (("/v1/products", {}), ("/v1/search", {"q": "bag"})):  # a typo filtered to nothing
+        r = await api.get(path, params={**params, "category": "Bags"}, headers=reader)
+        assert r.status_code == 422 and "unknown category 'Bags'; categories: " in r.text, r.text
+    r = await api.post(
+        "/v1/search/similar", params={"category": "Bags"}, files={"file": png(PHOTOS[0])}, headers=reader
+    )
+    assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["query", "category"]
     assert (await api.get("/v1/products", params={"q": "COAT"}, headers=reader)).json()["total"] == 1
     assert (await api.get("/v1/products", params={"merchant": "acme", "limit": 1}, headers=reader)).json()[
         "total"

@@ -51,6 +51,8 @@ def test_list_filters_by_colour_and_attribute(shop: tuple[list[str], Path]) -> N
     assert r.exit_code == 2 and "unknown colour 'teal'" in r.output
     r = runner.invoke(app, ["catalog", "list", "--attribute", "striped", *opts])
     assert r.exit_code == 2 and "give attribute:value" in r.output
+    r = runner.invoke(app, ["catalog", "list", "--category", "Bags", *opts])  # it printed "0 of 0 product(s)"
+    assert r.exit_code == 2 and "unknown category 'Bags'; categories: " in r.output
 
 
 def test_backfill_gives_old_images_their_colours(shop: tuple[list[str], Path], tmp_path: Path) -> None:
@@ -83,3 +85,5 @@ def test_similar_with_a_colour_weight_prefers_the_same_colour(shop: tuple[list[s
     assert skus("--colour-weight", "0.3")[:2] == ["acme/Bag-red-0", "acme/Bag-red-1"]
     r = runner.invoke(app, ["catalog", "similar", str(folder / "red-0.png"), "--colour-weight", "2", *opts])
     assert r.exit_code == 2
+    r = runner.invoke(app, ["catalog", "similar", str(folder / "red-0.png"), "--category", "Bags", *opts])
+    assert r.exit_code == 2 and "unknown category 'Bags'" in r.output

@@ -13,9 +13,11 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from shoplens.api.deps import ServiceDep
+from shoplens.api.errors import invalid
 from shoplens.api.openapi import raises
 from shoplens.behaviour.events import MAX_ID, user_key
 from shoplens.catalog.service import Catalog
+from shoplens.errors import CatalogInputError
 from shoplens.fields import MAX_INT
 from shoplens.recommend.recommender import Recommender
 
@@ -49,6 +51,23 @@ async def get_recommender(service: ServiceDep, catalog: CatalogDep) -> Recommend
 
 
 RecommenderDep = Annotated[Recommender, Depends(get_recommender)]
+
+
+async def category_filter(
+    catalog: CatalogDep,
+    category: Annotated[
+        str | None, Query(max_length=64, description="Only products declared in this category.")
+    ] = None,
+) -> str | None:
+    """A `?category=` filter, 422 naming the taxonomy when it names no category of it (it matched nothing)."""
+    try:
+        await run_in_threadpool(catalog.check_category, category)
+    except CatalogInputError as e:
+        raise invalid(("query", "category"), str(e)) from None
+    return category
+
+
+CategoryFilterDep = Annotated[str | None, Depends(category_filter)]
 
 
 @dataclass(frozen=True)

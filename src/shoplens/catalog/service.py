@@ -23,7 +23,7 @@ from shoplens.config import Settings
 from shoplens.db.availability import Availability
 from shoplens.db.catalog import Taxonomy
 from shoplens.db.engine import default_url, open_database
-from shoplens.errors import ShopLensError
+from shoplens.errors import CatalogInputError, ShopLensError
 from shoplens.imaging import decode_whole_and_seen
 from shoplens.imaging.quality import QualityConfig
 from shoplens.inference.predictor import ModelRunner, run_directly
@@ -166,6 +166,11 @@ class Catalog:
         """The in-memory duplicate-check data of a model version, shared by this process's ingestors."""
         with self._lock:
             return self._dup_caches.setdefault(version, DuplicateCache(version))
+
+    def check_category(self, category: str | None) -> None:
+        """CatalogInputError naming the taxonomy when a category filter names none of its categories."""
+        if category is not None and category not in (categories := self.categories()):
+            raise CatalogInputError(f"unknown category {category!r}; categories: {', '.join(categories)}")
 
     def forget_duplicates(self, image_ids: np.ndarray) -> None:
         """Drop deleted images from this process's duplicate-check data (another process's notice at refresh)."""

@@ -88,6 +88,7 @@ def similar(
 
     data = read_image_bytes(photo, max_bytes=settings.max_upload_bytes)
     with open_catalog(settings) as catalog:
+        catalog.check_category(category)
         found = find_similar(
             catalog,
             photo=data,
@@ -160,6 +161,7 @@ def list_(
         attributes=parse_attributes(attribute or []),
     )
     with open_catalog(settings) as catalog, catalog.sessions() as session:
+        catalog.check_category(category)
         total, found = list_products(session, chosen)
         for p in found:
             colours = ",".join(dict.fromkeys(c.name for img in p.images for c in img.colours)) or "-"

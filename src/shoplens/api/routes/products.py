@@ -11,7 +11,7 @@ from pydantic import StringConstraints, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from shoplens.api.catalog_deps import CatalogDep, RowId, SessionDep
+from shoplens.api.catalog_deps import CatalogDep, CategoryFilterDep, RowId, SessionDep
 from shoplens.api.catalog_schemas import (
     DuplicatePublic,
     ProductCreate,
@@ -160,7 +160,7 @@ async def create_product(
 def list_(
     _caller: ReaderDep,
     session: SessionDep,
-    category: str | None = None,
+    category: CategoryFilterDep,
     merchant: str | None = None,
     flag: Flag | None = None,
     q: Annotated[str | None, Query(max_length=100, description="Text in the title or brand.")] = None,
