@@ -67,8 +67,7 @@ class DuplicateCache:
             newest = session.execute(
                 select(ProductImage.product_id, ProductImage.phash).where(ProductImage.id == self.last_id)
             ).one_or_none()
-            held = self.ids.size and self.ids[-1] == self.last_id
-            if newest is None or not held or tuple(newest) != (int(self.products[-1]), int(self.hashes[-1])):
+            if newest is None or tuple(newest) != (int(self.products[-1]), int(self.hashes[-1])):
                 self._clear()
         rows = session.execute(
             select(
@@ -108,6 +107,7 @@ class DuplicateCache:
             return
         self.ids, self.products, self.hashes = self.ids[keep], self.products[keep], self.hashes[keep]
         self.views, self.coarse, self.vectors = self.views[keep], self.coarse[keep], self.vectors[keep]
+        self.last_id = int(self.ids[-1]) if self.ids.size else 0  # later rows, if any come back, are new ones
 
     def confirmed_pairs(self, new_ids: np.ndarray, cfg: DuplicateConfig) -> list[tuple[int, int]]:
         """(new image, other image) pairs that are near-duplicates, other products only."""

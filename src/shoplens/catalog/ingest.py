@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from shoplens.catalog.colours import attribute_rows, colour_rows
 from shoplens.catalog.duplicates import DuplicateCache, DuplicateConfig, assign_duplicates
-from shoplens.catalog.queries import NOT_A_PRODUCT, ensure_merchants, judge_declared
+from shoplens.catalog.queries import NOT_A_PRODUCT, check_category, ensure_merchants, judge_declared
 from shoplens.catalog.recognise import (
     MismatchConfig,
     ModelInputs,
@@ -415,8 +415,8 @@ def is_unchanged(product: Product | None, p: ProductIn, images: Sequence[Prepare
 
 def check_product(p: ProductIn, categories: Sequence[str] | None = None) -> None:
     """Raise CatalogInputError for a product that cannot be stored as declared."""
-    if categories is not None and p.category is not None and p.category not in categories:
-        raise CatalogInputError(f"unknown category {p.category!r}; categories: {', '.join(categories)}")
+    if categories is not None:
+        check_category(p.category, categories)
     if not p.merchant.strip() or not p.sku.strip():
         raise CatalogInputError("merchant and sku are required")
     if not p.title.strip():

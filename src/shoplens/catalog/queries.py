@@ -183,8 +183,7 @@ def update_product(
         if key not in UPDATABLE:
             raise CatalogInputError(f"{key!r} cannot be changed; fields: {', '.join(UPDATABLE)}")
         if key == "category":
-            if value is not None and value not in categories:
-                raise CatalogInputError(f"unknown category {value!r}; categories: {', '.join(categories)}")
+            check_category(value, categories)
             product.declared_category = value
             judge_declared(product, mismatch or MismatchConfig())
         elif key == "price":
@@ -194,6 +193,12 @@ def update_product(
         else:
             setattr(product, key, value)
     return product
+
+
+def check_category(category: str | None, categories: Sequence[str]) -> None:
+    """CatalogInputError naming the taxonomy's categories when a category (None: none) is not one of them."""
+    if category is not None and category not in categories:
+        raise CatalogInputError(f"unknown category {category!r}; categories: {', '.join(categories)}")
 
 
 def judge_declared(product: Product, cfg: MismatchConfig) -> None:

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from shoplens.catalog.duplicates import DuplicateCache, DuplicateConfig
 from shoplens.catalog.ingest import Ingestor
-from shoplens.catalog.queries import ensure_taxonomy
+from shoplens.catalog.queries import check_category, ensure_taxonomy
 from shoplens.catalog.recognise import MismatchConfig, ModelInputs, Recognition, recognitions, search_vectors
 from shoplens.catalog.storage import LocalImageStore
 from shoplens.catalog.vectors import VectorSpace, index_store
@@ -23,7 +23,7 @@ from shoplens.config import Settings
 from shoplens.db.availability import Availability
 from shoplens.db.catalog import Taxonomy
 from shoplens.db.engine import default_url, open_database
-from shoplens.errors import CatalogInputError, ShopLensError
+from shoplens.errors import ShopLensError
 from shoplens.imaging import decode_whole_and_seen
 from shoplens.imaging.quality import QualityConfig
 from shoplens.inference.predictor import ModelRunner, run_directly
@@ -169,8 +169,8 @@ class Catalog:
 
     def check_category(self, category: str | None) -> None:
         """CatalogInputError naming the taxonomy when a category filter names none of its categories."""
-        if category is not None and category not in (categories := self.categories()):
-            raise CatalogInputError(f"unknown category {category!r}; categories: {', '.join(categories)}")
+        if category is not None:
+            check_category(category, self.categories())
 
     def forget_duplicates(self, image_ids: np.ndarray) -> None:
         """Drop deleted images from this process's duplicate-check data (another process's notice at refresh)."""
