@@ -20,6 +20,50 @@ pytestmark = pytest.mark.anyio
 PHOTOS = photos(6, seed=21)
 
 
+async def test_lists_and_searches_keep_to_the_statuses_and_stock_asked_for(
+    api: httpx.AsyncClient, api_keys: dict[str, str]
+) -> None:
+    """A shop front asks for products on sale: drafts, archived and sold-out ones stay out of the list and both
+    searches; a status none of the products' statuses is a 422 naming them."""
+    merchant, reader = as_key(api_keys, "merchant"), as_key(api_keys, "reader")
+    shown = {
+        "on-sale": {"status": "active", "stock": 2},
+        "sold-out": {"status": "active", "stock": 0},
+        "draft": {"status": "draft", "stock": 5},
+        "archived": {"status": "archived", "stock": 5},
+    }
+    for (sku, fields), photo in zip(shown.items(), PHOTOS):
+        r = await create(api, merchant, {"sku": sku, "title": f"Summer bag {sku}", **fields}, png(photo))
+        assert r.status_code == 201, r.text
+
+    async def skus(method: str, path: str, params: dict[str, object], **kw: object) -> set[str]:
+        r = await api.request(method, path, params=params, headers=reader, **kw)  # type: ignore[arg-type]
+        assert r.status_code == 200, r.text
+        body = r.json()
+        return {
+            hit["product"]["sku"] if "product" in hit else hit["sku"]
+            for hit in body.get("items") or body["results"]
+        }
+
+    for method, path, params, kw in (
+        ("GET", "/v1/products", {}, {}),
+        ("GET", "/v1/search", {"q": "summer bag"}, {}),
+        ("POST", "/v1/search/similar", {"k": 10}, {"files": {"file": png(PHOTOS[0])}}),
+    ):
+        assert await skus(method, path, params, **kw) == set(shown), path
+        on_sale = {**params, "status": "active", "in_stock": "true"}
+        assert await skus(method, path, on_sale, **kw) == {"on-sale"}, path
+        assert await skus(method, path, {**params, "status": "draft,ARCHIVED"}, **kw) == {"draft", "archived"}
+        assert await skus(method, path, {**params, "in_stock": "true"}, **kw) == {
+            "on-sale",
+            "draft",
+            "archived",
+        }
+        bad = await api.request(method, path, params={**params, "status": "sold"}, headers=reader, **kw)  # type: ignore[arg-type]
+        assert bad.status_code == 422 and bad.json()["errors"][0]["loc"] == ["query", "status"], bad.text
+        assert "unknown status 'sold'; statuses: active, draft, archived" in bad.text
+
+
 async def test_create_get_list_update_delete(api: httpx.AsyncClient, api_keys: dict[str, str]) -> None:
     merchant, reader = as_key(api_keys, "merchant"), as_key(api_keys, "reader")
     r = await create(

@@ -15,7 +15,7 @@ from shoplens.catalog.colours import (
 )
 from shoplens.catalog.ingest import IngestItem, ProductIn
 from shoplens.catalog.products import delete_product
-from shoplens.catalog.queries import ProductFilter, get_product, list_products
+from shoplens.catalog.queries import ProductFilter, Scope, get_product, list_products
 from shoplens.catalog.service import Catalog
 from shoplens.catalog.similar import find_similar
 from shoplens.db.catalog import ImageAttribute, ImageColour
@@ -126,7 +126,7 @@ def test_colour_weight_ranks_a_same_colour_look_alike_above_another_colour(catal
         IngestItem(k, ProductIn("acme", k, k, category="Bag"), [png(garment(c, s))]) for k, c, s in looks
     ]
     ids = dict(zip([sku for sku, _, _ in looks], ingest_all(catalog, items)))
-    query = {"product_id": ids["query"], "min_similarity": -1, "category": "Bag"}
+    query = {"product_id": ids["query"], "min_similarity": -1, "scope": Scope(category="Bag")}
     plain = find_similar(catalog, **query)
     same = find_similar(catalog, **query, colour_weight=0.0)
     assert [(h.product.id, h.score) for h in same.hits] == [(h.product.id, h.score) for h in plain.hits]

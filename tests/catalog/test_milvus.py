@@ -10,6 +10,7 @@ import pytest
 
 from shoplens.catalog.ingest import IngestItem, ProductIn
 from shoplens.catalog.products import delete_product
+from shoplens.catalog.queries import Scope
 from shoplens.catalog.reindex import reindex
 from shoplens.catalog.service import Catalog
 from shoplens.catalog.similar import find_similar
@@ -47,7 +48,9 @@ def test_search_with_filters(catalog: Catalog) -> None:
     assert catalog.space.path("v1").read_text().startswith("shoplens_v1_")
     hits = find_similar(catalog, photo=png(PHOTOS[0]), k=8).hits
     assert len(hits) == 8 and hits[0].product.sku == "s0"
-    bags_of_b = find_similar(catalog, photo=png(PHOTOS[0]), k=8, category="Bag", merchant="b").hits
+    bags_of_b = find_similar(
+        catalog, photo=png(PHOTOS[0]), k=8, scope=Scope(category="Bag", merchant="b")
+    ).hits
     assert sorted(h.product.sku for h in bags_of_b) == ["s1", "s3"]
 
 

@@ -7,6 +7,7 @@ from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from shoplens.catalog.ingest import IngestItem, ProductIn
+from shoplens.catalog.queries import Scope
 from shoplens.catalog.service import Catalog
 from shoplens.catalog.textsearch import full_text_ranking, query_terms, reciprocal_rank_fusion, search_by_text
 from shoplens.db.catalog import Merchant, Product
@@ -57,8 +58,8 @@ def test_full_text_over_titles_and_brands_follows_every_change(catalog: Catalog)
         assert found[0] == ids["a"]  # three words match its title
         assert set(found) == {ids["a"], ids["c"], ids["d"]}  # "summer" in c's title, "red" in d's brand
         assert full_text_ranking(s, "RIVET", 10) == [ids["b"]]
-        assert full_text_ranking(s, "summer", 10, category="Sandal") == [ids["c"]]
-        assert full_text_ranking(s, "summer", 10, merchant="other") == []
+        assert full_text_ranking(s, "summer", 10, Scope(category="Sandal")) == [ids["c"]]
+        assert full_text_ranking(s, "summer", 10, Scope(merchant="other")) == []
         assert full_text_ranking(s, "!!!", 10) == []
         assert len(full_text_ranking(s, "red summer", 1)) == 1
     with catalog.sessions.begin() as s:
@@ -67,6 +68,25 @@ def test_full_text_over_titles_and_brands_follows_every_change(catalog: Catalog)
     with catalog.sessions() as s:
         assert set(full_text_ranking(s, "summer", 10)) == {ids["a"], ids["e"]}
         assert full_text_ranking(s, "sandals", 10) == []
+
+
+def test_full_text_keeps_to_the_status_and_stock_asked_for(catalog: Catalog) -> None:
+    """A shop front asks for products on sale: drafts, archived and sold-out products are left out (both databases)."""
+    ids = stock(catalog)
+    with catalog.sessions.begin() as s:
+        s.get(Product, ids["a"]).status = "archived"
+        s.get(Product, ids["c"]).stock = 0
+        for sku in "bde":
+            s.get(Product, ids[sku]).stock = 3
+    with catalog.sessions() as s:
+        assert set(full_text_ranking(s, "red summer", 10)) == {ids["a"], ids["c"], ids["d"]}
+        assert full_text_ranking(s, "red summer", 10, Scope(statuses=("active",), in_stock=True)) == [
+            ids["d"]
+        ]
+        assert full_text_ranking(s, "red summer", 10, Scope(statuses=("archived", "draft"))) == [ids["a"]]
+        assert set(full_text_ranking(s, "red summer", 10, Scope(in_stock=True))) == {ids["d"]}
+    found = search_by_text(catalog, "summer", k=5, scope=Scope(statuses=("active",)))
+    assert [h.product.id for h in found.hits] == [ids["c"]]
 
 
 def test_a_trained_model_catalogue_searches_by_words_alone(catalog: Catalog) -> None:

@@ -128,6 +128,11 @@ def test_the_catalogue_filters_by_flag_category_and_merchant(demo: Demo, page: A
     expect(grid).to_have_count(
         sum(p["category"] == category for p in [*demo.products, demo.duplicate, demo.small])
     )
+    page.select_option("select[name=category]", "")
+    page.select_option("select[name=status]", "draft")  # every demo product is active
+    expect(page.locator("#catalog-summary")).to_have_text("No products match these filters.")
+    page.select_option("select[name=status]", "active")
+    expect(grid).to_have_count(everything)
 
 
 def test_the_catalogue_filters_by_colour_and_shows_a_products_colours(demo: Demo, page: Any) -> None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Path, Query
+from pydantic import StringConstraints
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -16,7 +17,9 @@ from shoplens.api.deps import ServiceDep
 from shoplens.api.errors import invalid
 from shoplens.api.openapi import raises
 from shoplens.behaviour.events import MAX_ID, user_key
+from shoplens.catalog.queries import Scope, check_statuses
 from shoplens.catalog.service import Catalog
+from shoplens.db.catalog import PRODUCT_STATUSES
 from shoplens.errors import CatalogInputError
 from shoplens.fields import MAX_INT
 from shoplens.recommend.recommender import Recommender
@@ -68,6 +71,31 @@ async def category_filter(
 
 
 CategoryFilterDep = Annotated[str | None, Depends(category_filter)]
+MAX_STATUSES = 10  # status values in one request
+
+
+async def scope_filter(
+    category: CategoryFilterDep,
+    merchant: Annotated[str | None, Query(description="Only this merchant's products.")] = None,
+    status: Annotated[
+        list[Annotated[str, StringConstraints(min_length=1, max_length=100)]],
+        Query(
+            max_length=MAX_STATUSES,
+            description="Only products of these statuses, any of them (repeat, or a comma list): "
+            f"{', '.join(PRODUCT_STATUSES)}. A shop front asks for `active`.",
+        ),
+    ] = [],  # noqa: B006 (FastAPI copies defaults)
+    in_stock: Annotated[bool, Query(description="Only products with stock left.")] = False,
+) -> Scope:
+    """The filters lists and searches share, 422 for a status that is none of the products' statuses."""
+    try:
+        statuses = check_statuses(status)
+    except CatalogInputError as e:
+        raise invalid(("query", "status"), str(e)) from None
+    return Scope(category, merchant, statuses, in_stock)
+
+
+ScopeDep = Annotated[Scope, Depends(scope_filter)]
 
 
 @dataclass(frozen=True)

@@ -78,17 +78,22 @@ def attribute_scorer(model: LoadedModel) -> Callable[[np.ndarray], dict[str, lis
     return predictor.attribute_scores  # its search vectors are its unit image embeddings
 
 
-def check_colours(names: Iterable[str]) -> tuple[str, ...]:
-    """Colour names as given (lowercased, comma lists split); CatalogInputError naming the palette otherwise (a
-    filter given blank as well: it named no colour, and filtered nothing)."""
+def check_choices(names: Iterable[str], allowed: Sequence[str], what: str, plural: str) -> tuple[str, ...]:
+    """A filter's values as given (lowercased, comma lists split, each once); CatalogInputError naming the allowed
+    values for one not among them, or for a filter given blank (it named nothing, and filtered nothing)."""
     given = list(names)
     out = tuple(dict.fromkeys(n.strip().lower() for raw in given for n in raw.split(",") if n.strip()))
     if given and not out:
-        raise CatalogInputError(f"the colour filter names no colour; colours: {', '.join(COLOUR_NAMES)}")
-    unknown = [n for n in out if n not in PALETTE]
+        raise CatalogInputError(f"the {what} filter names no {what}; {plural}: {', '.join(allowed)}")
+    unknown = [n for n in out if n not in allowed]
     if unknown:
-        raise CatalogInputError(f"unknown colour {unknown[0]!r}; colours: {', '.join(COLOUR_NAMES)}")
+        raise CatalogInputError(f"unknown {what} {unknown[0]!r}; {plural}: {', '.join(allowed)}")
     return out
+
+
+def check_colours(names: Iterable[str]) -> tuple[str, ...]:
+    """Colour names as given (lowercased, comma lists split); CatalogInputError naming the palette otherwise."""
+    return check_choices(names, COLOUR_NAMES, "colour", "colours")
 
 
 def parse_attributes(specs: Iterable[str]) -> tuple[tuple[str, str], ...]:

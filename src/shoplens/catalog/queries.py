@@ -17,11 +17,19 @@ import numpy as np
 from sqlalchemy import Select, and_, bindparam, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased, selectinload
 
-from shoplens.catalog.colours import attribute_condition, colour_condition
+from shoplens.catalog.colours import attribute_condition, check_choices, colour_condition
 from shoplens.catalog.recognise import MismatchConfig, disagrees
 from shoplens.db.ads import Creative
 from shoplens.db.base import upsert, utcnow
-from shoplens.db.catalog import Category, Embedding, Merchant, Product, ProductImage, Taxonomy
+from shoplens.db.catalog import (
+    PRODUCT_STATUSES,
+    Category,
+    Embedding,
+    Merchant,
+    Product,
+    ProductImage,
+    Taxonomy,
+)
 from shoplens.db.engine import FOLD
 from shoplens.errors import CatalogInputError, ForbiddenError, NotFoundError
 
@@ -33,8 +41,37 @@ MAX_CATEGORY = 64  # characters of a category name (categories.name)
 
 
 @dataclass(frozen=True)
+class Scope:
+    """Which products a list or a search may return: declared category, merchant, statuses (any of them; none:
+    every status), only those in stock."""
+
+    category: str | None = None
+    merchant: str | None = None
+    statuses: tuple[str, ...] = ()
+    in_stock: bool = False
+
+    def conditions(self) -> list[Any]:
+        """SQL conditions on Product, one per filter given."""
+        out: list[Any] = []
+        if self.category:
+            out.append(Product.declared_category == self.category)
+        if self.merchant:
+            out.append(Product.merchant_id == self.merchant)
+        if self.statuses:
+            out.append(Product.status.in_(self.statuses))
+        if self.in_stock:
+            out.append(Product.stock > 0)
+        return out
+
+
+def check_statuses(names: Iterable[str]) -> tuple[str, ...]:
+    """Product statuses as given (lowercased, comma lists split); CatalogInputError naming the statuses otherwise."""
+    return check_choices(names, PRODUCT_STATUSES, "status", "statuses")
+
+
+@dataclass(frozen=True)
 class ProductFilter:
-    """Which products to list: category, merchant, a flag, text on title/brand, colours (any of them), attribute
+    """Which products to list: the scope's filters, a flag, text on title/brand, colours (any of them), attribute
     values (of each attribute named, any value given); one page of them."""
 
     category: str | None = None
@@ -47,6 +84,13 @@ class ProductFilter:
     colours: tuple[str, ...] = ()  # palette names (catalog.colours.check_colours)
     # (attribute, value) pairs (catalog.colours.parse_attributes)
     attributes: tuple[tuple[str, str], ...] = ()
+    statuses: tuple[str, ...] = ()  # check_statuses
+    in_stock: bool = False
+
+    @property
+    def scope(self) -> Scope:
+        """The filters it shares with the searches."""
+        return Scope(self.category, self.merchant, self.statuses, self.in_stock)
 
 
 def _of_first_image(column: str) -> Any:
@@ -124,11 +168,7 @@ def flag_condition(flag: str) -> Any:
 
 def _filtered(f: ProductFilter, dialect: str) -> Select[tuple[Product]]:
     """The select for a filter on a database of that dialect, unordered and unpaged."""
-    stmt = select(Product)
-    if f.category:
-        stmt = stmt.where(Product.declared_category == f.category)
-    if f.merchant:
-        stmt = stmt.where(Product.merchant_id == f.merchant)
+    stmt = select(Product).where(*f.scope.conditions())
     if f.flag:
         stmt = stmt.where(flag_condition(f.flag))
     if f.colours:

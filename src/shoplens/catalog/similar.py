@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from shoplens.catalog.colours import stored_colours
-from shoplens.catalog.queries import get_product, product_vector
+from shoplens.catalog.queries import Scope, get_product, product_vector
 from shoplens.catalog.service import Catalog
 from shoplens.db.catalog import Product, ProductImage
 from shoplens.imaging.colour import Colour, palette_similarity, photo_colours
@@ -63,8 +63,7 @@ def find_similar(
     product_id: int | None = None,
     k: int = 10,
     min_similarity: float = -1.0,
-    category: str | None = None,
-    merchant: str | None = None,
+    scope: Scope = Scope(),
     colour_weight: float = 0.0,
 ) -> Found:
     """Up to k products like a photo (untrusted bytes) or like a product (never itself), best first, filtered;
@@ -94,8 +93,7 @@ def find_similar(
             query,
             k,
             min_similarity=min_similarity,
-            category=category,
-            merchant=merchant,
+            scope=scope,
             exclude_product=product_id,
             colour_weight=colour_weight,
             colours=colours,
@@ -135,8 +133,7 @@ def search_similar(
     k: int,
     *,
     min_similarity: float = -1.0,
-    category: str | None = None,
-    merchant: str | None = None,
+    scope: Scope = Scope(),
     exclude_product: int | None = None,
     colour_weight: float = 0.0,
     colours: Sequence[Colour] = (),
@@ -148,7 +145,7 @@ def search_similar(
     while True:
         scores, ids = index.search(query.reshape(1, -1).astype(np.float32), min(fetch, max(len(index), 1)))
         pairs = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0 and s >= min_similarity]
-        hits = _resolve(session, pairs, k, category, merchant, exclude_product, blend)
+        hits = _resolve(session, pairs, k, scope, exclude_product, blend)
         exhausted = len(pairs) < fetch or fetch >= min(len(index), MAX_FETCH)
         if len(hits) >= k or exhausted:
             return hits
@@ -159,19 +156,18 @@ def _resolve(
     session: Session,
     pairs: list[tuple[int, float]],
     k: int,
-    category: str | None,
-    merchant: str | None,
+    scope: Scope,
     exclude_product: int | None,
     blend: Blend,
 ) -> list[Hit]:
     """Image ids with cosines → one hit per product (its best image), filtered, in order of blended score."""
     if not pairs:
         return []
-    stmt = select(ProductImage, Product).join(Product).where(ProductImage.id.in_([i for i, _ in pairs]))
-    if category:
-        stmt = stmt.where(Product.declared_category == category)
-    if merchant:
-        stmt = stmt.where(Product.merchant_id == merchant)
+    stmt = (
+        select(ProductImage, Product)
+        .join(Product)
+        .where(ProductImage.id.in_([i for i, _ in pairs]), *scope.conditions())
+    )
     rows = {img.id: (img, prod) for img, prod in session.execute(stmt).all()}
     scored = [blend.hit(*rows[i], cos) for i, cos in pairs if i in rows]
     if blend.weight > 0:

@@ -18,9 +18,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import select, text
+from sqlalchemy import column, select, table, text
 from sqlalchemy.orm import Session, selectinload
 
+from shoplens.catalog.queries import Scope
 from shoplens.catalog.service import Catalog, NoModelError
 from shoplens.catalog.similar import search_similar
 from shoplens.db.catalog import Product, ProductImage
@@ -67,35 +68,28 @@ def reciprocal_rank_fusion(rankings: Sequence[Sequence[int]], k: int = RRF_K) ->
     return sorted(scores.items(), key=lambda pair: (-pair[1], pair[0]))
 
 
-def full_text_ranking(
-    session: Session, q: str, limit: int, category: str | None = None, merchant: str | None = None
-) -> list[int]:
-    """Product ids whose title or brand holds any of the query's words, best match first."""
+def full_text_ranking(session: Session, q: str, limit: int, scope: Scope = Scope()) -> list[int]:
+    """Product ids in the scope whose title or brand holds any of the query's words, best match first."""
     terms = query_terms(q)
     if not terms:
         return []
-    filters, params = "", {"n": limit}
-    if category:
-        filters += " AND p.declared_category = :category"
-        params["category"] = category
-    if merchant:
-        filters += " AND p.merchant_id = :merchant"
-        params["merchant"] = merchant
+    stmt = select(Product.id).where(*scope.conditions())
     if session.get_bind().dialect.name == "sqlite":
-        params["match"] = " OR ".join(f'"{t}"' for t in terms)  # \w+ words: never a quote inside
-        sql = (
-            f"SELECT p.id FROM {FTS_TABLE} JOIN products p ON p.id = {FTS_TABLE}.rowid "
-            f"WHERE {FTS_TABLE} MATCH :match{filters} ORDER BY bm25({FTS_TABLE}), p.id LIMIT :n"
+        words = " OR ".join(f'"{t}"' for t in terms)  # \w+ words: never a quote inside
+        fts = table(FTS_TABLE, column("rowid"))
+        stmt = (
+            stmt.join(fts, fts.c.rowid == Product.id)
+            .where(text(f"{FTS_TABLE} MATCH :match").bindparams(match=words))
+            .order_by(text(f"bm25({FTS_TABLE})"), Product.id)
         )
     else:
-        params["q"] = " or ".join(terms)
         query = f"websearch_to_tsquery('{PG_CONFIG}', :q)"
-        document = PG_DOCUMENT.replace("title", "p.title").replace("brand", "p.brand")
-        sql = (
-            f"SELECT p.id FROM products p WHERE {document} @@ {query}{filters} "
-            f"ORDER BY ts_rank({document}, {query}) DESC, p.id LIMIT :n"
+        document = PG_DOCUMENT.replace("title", "products.title").replace("brand", "products.brand")
+        words = " or ".join(terms)
+        stmt = stmt.where(text(f"{document} @@ {query}").bindparams(q=words)).order_by(
+            text(f"ts_rank({document}, {query}) DESC").bindparams(q=words), Product.id
         )
-    return [int(row[0]) for row in session.execute(text(sql), params)]
+    return [int(pid) for pid in session.scalars(stmt.limit(limit))]
 
 
 def search_by_text(
@@ -103,21 +97,18 @@ def search_by_text(
     q: str,
     *,
     k: int = 10,
-    category: str | None = None,
-    merchant: str | None = None,
+    scope: Scope = Scope(),
 ) -> TextFound:
     """Up to k products for a text query: full text and, with a backbone, text-to-image, fused by rank."""
     q = q.strip()[:MAX_QUERY]
     fetch = max(k * 4, 50)  # each list is cut deeper than k so that fusion has something to agree on
     query_vector, version = _text_vector(catalog, q)
     with catalog.sessions() as session:
-        words = full_text_ranking(session, q, fetch, category, merchant)
+        words = full_text_ranking(session, q, fetch, scope)
         image_hits = []
         if query_vector is not None and version is not None:
             index = catalog.space.index(version, len(query_vector))
-            image_hits = search_similar(
-                session, index, query_vector, fetch, category=category, merchant=merchant
-            )
+            image_hits = search_similar(session, index, query_vector, fetch, scope=scope)
         by_image = {h.product.id: (rank, h) for rank, h in enumerate(image_hits, start=1)}
         by_text = {pid: rank for rank, pid in enumerate(words, start=1)}
         fused = reciprocal_rank_fusion([words, [h.product.id for h in image_hits]])[:k]

@@ -27,6 +27,15 @@ Photo = Annotated[
     ),
 ]
 Limit = Annotated[int, typer.Option("-k", "--k", min=1, max=100, help="At most this many products.")]
+Category = Annotated[str | None, typer.Option(help="Only products declared in this category.")]
+Merchant = Annotated[str | None, typer.Option(help="Only this merchant's products.")]
+Status = Annotated[
+    list[str] | None,
+    typer.Option(
+        help="Only products of this status (repeat, or a comma list: any of them): active, draft, archived."
+    ),
+]
+InStock = Annotated[bool, typer.Option("--in-stock", help="Only products with stock left.")]
 
 
 def print_found(found: Found, nothing: str) -> None:
@@ -73,8 +82,10 @@ def similar(
         float,
         typer.Option(min=-1, max=1, help="Leave out weaker matches (cosine; by default none: k come back)."),
     ] = -1.0,
-    category: Annotated[str | None, typer.Option(help="Only products declared in this category.")] = None,
-    merchant: Annotated[str | None, typer.Option(help="Only this merchant's products.")] = None,
+    category: Category = None,
+    merchant: Merchant = None,
+    status: Status = None,
+    in_stock: InStock = False,
     colour_weight: Annotated[
         float,
         typer.Option(
@@ -83,9 +94,11 @@ def similar(
     ] = 0.0,
 ) -> None:
     """Search by image: the catalogue products that look most like a photo, best first."""
+    from shoplens.catalog.queries import Scope, check_statuses
     from shoplens.catalog.similar import find_similar
     from shoplens.imaging import read_image_bytes
 
+    scope = Scope(category, merchant, check_statuses(status or []), in_stock)
     data = read_image_bytes(photo, max_bytes=settings.max_upload_bytes)
     with open_catalog(settings) as catalog:
         catalog.check_category(category)
@@ -94,8 +107,7 @@ def similar(
             photo=data,
             k=k,
             min_similarity=min_similarity,
-            category=category,
-            merchant=merchant,
+            scope=scope,
             colour_weight=colour_weight,
         )
     print_found(found, "no similar products")
@@ -135,8 +147,10 @@ def merchants(settings: Settings) -> None:
 @with_settings(CATALOG)
 def list_(
     settings: Settings,
-    category: Annotated[str | None, typer.Option(help="Only products declared in this category.")] = None,
-    merchant: Annotated[str | None, typer.Option(help="Only this merchant's products.")] = None,
+    category: Category = None,
+    merchant: Merchant = None,
+    status: Status = None,
+    in_stock: InStock = False,
     q: Annotated[str | None, typer.Option("--q", help="Text in the title or brand.")] = None,
     colour: Annotated[
         list[str] | None,
@@ -149,7 +163,7 @@ def list_(
 ) -> None:
     """Products matching every filter, newest first: id, merchant/sku, category, colours, title (tab-separated)."""
     from shoplens.catalog.colours import check_colours, parse_attributes
-    from shoplens.catalog.queries import ProductFilter, list_products
+    from shoplens.catalog.queries import ProductFilter, check_statuses, list_products
 
     chosen = ProductFilter(
         category,
@@ -159,6 +173,8 @@ def list_(
         limit,
         colours=check_colours(colour or []),
         attributes=parse_attributes(attribute or []),
+        statuses=check_statuses(status or []),
+        in_stock=in_stock,
     )
     with open_catalog(settings) as catalog, catalog.sessions() as session:
         catalog.check_category(category)

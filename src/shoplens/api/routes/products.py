@@ -11,7 +11,7 @@ from pydantic import StringConstraints, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from shoplens.api.catalog_deps import CatalogDep, CategoryFilterDep, RowId, SessionDep
+from shoplens.api.catalog_deps import CatalogDep, RowId, ScopeDep, SessionDep
 from shoplens.api.catalog_schemas import (
     DuplicatePublic,
     ProductCreate,
@@ -160,8 +160,7 @@ async def create_product(
 def list_(
     _caller: ReaderDep,
     session: SessionDep,
-    category: CategoryFilterDep,
-    merchant: str | None = None,
+    scope: ScopeDep,
     flag: Flag | None = None,
     q: Annotated[str | None, Query(max_length=100, description="Text in the title or brand.")] = None,
     colour: Annotated[
@@ -198,11 +197,23 @@ def list_(
         attributes = parse_attributes(attribute)
     except CatalogInputError as e:
         raise invalid(("query", "attribute"), str(e)) from None
-    filters = (category, merchant, flag, q, colours, attributes)
+    filters = (scope.category, scope.merchant, flag, q, colours, attributes, scope.statuses, scope.in_stock)
     if cursor is not None and offset:
         raise invalid(("query", "offset"), "give cursor or offset, not both")
     before = None if cursor is None else decode_cursor(cursor, filters)
-    chosen = ProductFilter(category, merchant, flag, q, limit + 1, offset, before, colours, attributes)
+    chosen = ProductFilter(
+        scope.category,
+        scope.merchant,
+        flag,
+        q,
+        limit + 1,
+        offset,
+        before,
+        colours,
+        attributes,
+        scope.statuses,
+        scope.in_stock,
+    )
     total, items = list_products(session, chosen)
     page, more = items[:limit], len(items) > limit
     return ProductPage(

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from shoplens.api.catalog_deps import CatalogDep, CategoryFilterDep
+from shoplens.api.catalog_deps import CatalogDep, ScopeDep
 from shoplens.api.catalog_schemas import SimilarPublic, TextSearchPublic, similar_public, text_search_public
 from shoplens.api.deps import ReaderDep, ServiceDep
 from shoplens.api.forms import read_form
@@ -107,16 +107,13 @@ async def read_query(request: Request, service: Service) -> tuple[bytes | None, 
 async def search_text(
     _caller: ReaderDep,
     catalog: CatalogDep,
-    category: CategoryFilterDep,
+    scope: ScopeDep,
     q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY, description="Words, e.g. red summer dress.")],
     k: Annotated[int, Query(ge=1, le=100)] = 10,
-    merchant: Annotated[str | None, Query(description="Only this merchant's products.")] = None,
 ) -> TextSearchPublic:
     """Products whose title or brand holds the words, and (with an image–text backbone) whose photos look like
     them, fused by reciprocal rank."""
-    found = await run_in_threadpool(
-        partial(search_by_text, catalog, q, k=k, category=category, merchant=merchant)
-    )
+    found = await run_in_threadpool(partial(search_by_text, catalog, q, k=k, scope=scope))
     return text_search_public(found)
 
 
@@ -132,14 +129,13 @@ async def search(
     request: Request,
     _caller: ReaderDep,
     catalog: CatalogDep,
-    category: CategoryFilterDep,
+    scope: ScopeDep,
     service: ServiceDep,
     k: Annotated[int, Query(ge=1, le=100)] = 10,
     min_similarity: Annotated[
         float,
         Query(ge=-1, le=1, description="Leave out weaker matches (cosine; by default none: k come back)."),
     ] = -1.0,
-    merchant: Annotated[str | None, Query(description="Only this merchant's products.")] = None,
     colour_weight: Annotated[
         float,
         Query(
@@ -160,8 +156,7 @@ async def search(
             product_id=product_id,
             k=k,
             min_similarity=min_similarity,
-            category=category,
-            merchant=merchant,
+            scope=scope,
             colour_weight=colour_weight,
         )
     )
