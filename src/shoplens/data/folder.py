@@ -32,7 +32,7 @@ def _build(
     )
     if stream is None:
         stream = len(files) > STREAM_ABOVE
-    return files if stream else files.materialize()
+    return files if stream else files.materialize(signatures=True)
 
 
 def folder_items(root: str | os.PathLike) -> list[tuple[Path, str]]:

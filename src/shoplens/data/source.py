@@ -13,7 +13,7 @@ import numpy as np
 from shoplens.data.dataset import ImageDataset
 from shoplens.data.fashion_mnist import load_fashion_mnist
 from shoplens.data.folder import load_csv_manifest, load_image_folder
-from shoplens.data.split import content_groups, stratified_split
+from shoplens.data.split import content_groups, near_copy_groups, stratified_split
 from shoplens.data.stream import FileDataset
 from shoplens.errors import DataFormatError
 from shoplens.imaging import PreprocessConfig
@@ -92,18 +92,22 @@ def load_data(
     if source.path is None:
         raise DataFormatError(f"a {source.kind} data source needs a path")
     full = loader(source.path, preprocess, stream=source.stream)
-    groups = _copies(full)
+    groups = copy_groups(full)
     pool_idx, test_idx = stratified_split(full.labels, source.test_fraction, seed=seed + 1, groups=groups)
-    full.meta["copies"] = len(groups) - len(np.unique(groups))  # photos that repeat another's bytes
+    full.meta["copies"] = len(groups) - len(np.unique(groups))  # photos that are copies of another
     full.meta["pool_groups"] = groups[pool_idx]  # the validation split keeps them together too (run_training)
     return full.subset(pool_idx), full.subset(test_idx)
 
 
-def _copies(data: ImageDataset | FileDataset) -> np.ndarray:
-    """`content_groups` of a folder's or manifest's photos: the decoded pixels, or a streamed one's file bytes (an
-    unreadable file is its own group)."""
+def copy_groups(data: ImageDataset | FileDataset) -> np.ndarray:
+    """A group per photo of a folder or manifest, shared by its copies: in memory, the same decoded pixels or a
+    near-copy (`near_copy_groups`); streamed, the same file bytes (an unreadable file is its own group)."""
     if isinstance(data, ImageDataset):
-        return content_groups(data.images)
+        signatures = data.meta.pop(
+            "copy_signatures", None
+        )  # read once, by the loader: not kept with the data
+        groups = content_groups(data.images)
+        return groups if signatures is None else near_copy_groups(groups, signatures)
     return content_groups(_file_bytes(os.fsdecode(p)) or p for p in data.paths)
 
 

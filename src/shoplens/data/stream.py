@@ -15,8 +15,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from PIL import Image
 
 from shoplens.data.dataset import ImageDataset, Labelled, array_checksum
+from shoplens.data.split import copy_signature
 from shoplens.errors import DataFormatError, ImageError
 from shoplens.imaging import PreprocessConfig, image_to_array, read_image_file
 
@@ -76,8 +78,11 @@ class FileDataset(Labelled):
         Decoded as /v1/classify decodes (a large JPEG at the smallest scale the reading needs), so that a model
         learns from the same reads it will serve, and a folder of phone photos reads several times faster.
         """
-        image = read_image_file(self.path(i), at_least=self.preprocess.decode_side)
-        return image_to_array(image, self.preprocess)
+        return image_to_array(self._image(i), self.preprocess)
+
+    def _image(self, i: int) -> Image.Image:
+        """Item i decoded as /v1/classify decodes it."""
+        return read_image_file(self.path(i), at_least=self.preprocess.decode_side)
 
     def __getitem__(self, i: int) -> tuple[np.ndarray, int]:
         """(pixels, label); an unreadable photo is logged and the next readable one stands in for it."""
@@ -93,16 +98,20 @@ class FileDataset(Labelled):
         """A dataset of only the given rows (same classes, same source and checksum)."""
         return dataclasses.replace(self, paths=self.paths[indices], labels=self.labels[indices])
 
-    def materialize(self) -> ImageDataset:
-        """Every readable photo decoded into one in-memory array; unreadable ones are listed in meta["skipped"]."""
-        arrays, labels, skipped = [], [], []
+    def materialize(self, signatures: bool = False) -> ImageDataset:
+        """Every readable photo decoded into one in-memory array; unreadable ones are listed in meta["skipped"],
+        with `signatures` each photo's `CopySignature` in meta["copy_signatures"]."""
+        arrays, labels, skipped, signed = [], [], [], []
         for i in range(len(self)):
             try:
-                arrays.append(self.decode(i))
+                image = self._image(i)
+                arrays.append(image_to_array(image, self.preprocess))
             except ImageError as e:
                 skipped.append({"path": self.path(i), "error": str(e)})
                 continue
             labels.append(int(self.labels[i]))
+            if signatures:
+                signed.append(copy_signature(image))
         if not arrays:
             first = skipped[0]["error"] if skipped else "no images"
             raise DataFormatError(
@@ -116,7 +125,7 @@ class FileDataset(Labelled):
             self.class_names,
             source=self.source,
             checksum=array_checksum(images, labels_arr),
-            meta={**self.meta, "skipped": skipped},
+            meta={**self.meta, "skipped": skipped} | ({"copy_signatures": signed} if signatures else {}),
         )
 
 

@@ -15,7 +15,7 @@ import numpy as np
 from shoplens.data import stratified_split
 from shoplens.data.dataset import ImageDataset
 from shoplens.data.source import DataSource, load_data
-from shoplens.data.stream import in_memory
+from shoplens.data.stream import FileDataset, in_memory
 from shoplens.errors import BundleError, DataFormatError
 from shoplens.imaging import PreprocessConfig
 from shoplens.inference.predictor import Predictor
@@ -125,8 +125,12 @@ def run_training(
     warnings = thin_classes(train.class_counts()) + unread(pool.meta.get("skipped", ()))
     if repeated := pool.meta.get("copies"):
         warnings.append(
-            f"{repeated} photo(s) repeat another photo's pixels exactly: each kept with its original on one side of "
-            "the test and validation splits (near-copies, re-encoded or resized, are not detected)"
+            f"{repeated} photo(s) are copies of another photo: each kept with its original on one side of the test and "
+            + (
+                "validation splits (a streamed folder finds only copies byte for byte)"
+                if isinstance(pool, FileDataset)
+                else "validation splits (the same pixels, or the photo resized or re-encoded)"
+            )
         )
     for warning in warnings if dist.main else ():
         log.warning(warning)
