@@ -122,19 +122,35 @@ def test_failed_check_leaves_nothing_behind(checkpoints: dict, tmp_path: Path, m
     assert list((tmp_path / "out").iterdir()) == []
 
 
-def test_force_replaces_an_existing_bundle(bundles: dict, tmp_path: Path) -> None:
-    """--force swaps the new bundle in; without it an existing folder is refused and left as it was."""
+def test_force_replaces_an_existing_bundle_and_nothing_else(
+    bundles: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--force swaps a new bundle in for a bundle; a folder of anything else (the user's photos, the checkpoint
+    itself, the current folder) is refused with or without it and left as it was."""
     from shoplens.errors import BundleError
 
     target = tmp_path / "b"
     target.mkdir()
     (target / "keep.txt").write_text("old")
-    with pytest.raises(BundleError, match="already exists"):
-        import_backbone(bundles["siglip"], target, measure=False)
-    assert (target / "keep.txt").exists()
-    import_backbone(bundles["siglip"], target, force=True, measure=False)
-    assert (
-        not (target / "keep.txt").exists()
-        and json.loads((target / "config.json").read_text())["family"] == "siglip"
-    )
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["b"]
+    for force in (False, True):
+        with pytest.raises(BundleError, match="already exists|holds no image–text bundle"):
+            import_backbone(bundles["siglip"], target, force=force, measure=False)
+        assert [p.name for p in target.iterdir()] == ["keep.txt"]
+    monkeypatch.chdir(target)
+    with pytest.raises(BundleError, match="holds no image–text bundle"):
+        import_backbone(bundles["siglip"], ".", force=True, measure=False)
+    assert [p.name for p in target.iterdir()] == ["keep.txt"]
+    bundle = tmp_path / "bundle"
+    import_backbone(bundles["clip"], bundle, measure=False)
+    import_backbone(bundles["siglip"], bundle, force=True, measure=False)
+    assert json.loads((bundle / "config.json").read_text())["family"] == "siglip"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b", "bundle"]  # no swap folder left behind
+
+
+@pytest.mark.parametrize("name", ["../../escaped", "a/b", ".hidden", ""])
+def test_a_bundle_name_is_a_folder_name_not_a_path(bundles: dict, tmp_path: Path, name: str) -> None:
+    from shoplens.errors import BundleError
+
+    with pytest.raises(BundleError, match="bundle name"):
+        import_backbone(bundles["clip"], name=name, root=tmp_path / "root", measure=False)
+    assert not (tmp_path / "root").exists() and sorted(p.name for p in tmp_path.iterdir()) == []

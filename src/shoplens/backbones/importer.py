@@ -23,6 +23,7 @@ from shoplens.backbones.config import (
     CARD,
     CONFIG,
     IMAGE_ENCODER,
+    KIND,
     TEXT_ENCODER,
     TOKENIZER,
     BackboneConfig,
@@ -46,6 +47,7 @@ from shoplens.files import NEW_DIR_MODE, sha256_file
 
 DEFAULT_ROOT = Path("var/backbones")
 ACTIVATION = {"clip": "softmax", "siglip": "sigmoid"}
+NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")  # a bundle's name is a folder's name, never a path
 
 
 def import_backbone(
@@ -70,10 +72,14 @@ def import_backbone(
     found = ckpt.inspect(path, source)
     if found.route == "transformers" and (logit_scale is not None or logit_bias is not None):
         raise BundleError("--logit-scale/--logit-bias apply to ONNX imports; this checkpoint carries its own")
+    if name is not None and not NAME.fullmatch(name):
+        raise BundleError(f"bundle name {name!r}: letters, digits, '.', '_' and '-', not starting with '.' or '-'")
     name = name or _default_name(found)
-    out = Path(output) if output is not None else Path(root) / name
+    out = Path(os.path.abspath(Path(output) if output is not None else Path(root) / name))  # `-o .` has a name
     if out.exists() and not force:
         raise BundleError(f"{out} already exists (pass --force to replace it)")
+    if out.exists() and not _is_bundle(out):  # --force swaps out a bundle, never a folder of other things
+        raise BundleError(f"{out} holds no image–text bundle: --force replaces only a bundle; choose another output")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     try:
@@ -269,6 +275,14 @@ def _move_into_place(tmp: Path, out: Path) -> None:
     os.replace(out, old / out.name)
     os.replace(tmp, out)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def _is_bundle(folder: Path) -> bool:
+    """Whether a folder holds an image–text bundle (a config.json of that kind)."""
+    try:
+        return json.loads((folder / CONFIG).read_text()).get("kind") == KIND
+    except (OSError, ValueError, AttributeError):  # no file, no JSON, JSON but no object
+        return False
 
 
 def _default_name(found: ckpt.Checkpoint) -> str:
