@@ -133,7 +133,7 @@ def test_force_replaces_an_existing_bundle_and_nothing_else(
     target.mkdir()
     (target / "keep.txt").write_text("old")
     for force in (False, True):
-        with pytest.raises(BundleError, match="already exists|holds no image–text bundle"):
+        with pytest.raises(BundleError, match=r"already exists|holds no image–text bundle"):
             import_backbone(bundles["siglip"], target, force=force, measure=False)
         assert [p.name for p in target.iterdir()] == ["keep.txt"]
     monkeypatch.chdir(target)
