@@ -97,6 +97,23 @@ def test_handle_serves_the_first_loadable_candidate_and_swaps(root: Path) -> Non
     assert handle.current().version == "v1"
 
 
+@pytest.mark.parametrize("marked", ["no-such-version\n", "", None])
+def test_an_active_file_naming_no_version_serves_no_earlier_one(root: Path, marked: str | None) -> None:
+    """An ACTIVE file emptied, removed or naming no version is no reason to serve an earlier active version: a
+    running server keeps what it serves, a starting one serves nothing (503: no active model)."""
+    store = ModelStore(root, NAME)
+    store.activate("v2", force=True)
+    store.activate("v1")  # v2 is now in the history
+    handle = ModelHandle(store)
+    assert handle.sync().version == "v1"
+    active = root / NAME / "ACTIVE"
+    active.unlink() if marked is None else active.write_text(marked)
+    assert store.candidates() == [] and handle.sync() is None and handle.current().version == "v1"
+    fresh = ModelHandle(ModelStore(root, NAME))
+    assert fresh.sync() is None and fresh.current() is None
+    assert fresh.unavailable_reason().startswith("no active model")
+
+
 def test_nothing_serves_until_a_version_is_activated_and_new_versions_wait(root: Path) -> None:
     handle = ModelHandle(ModelStore(root, NAME))
     assert handle.sync() is None and handle.current() is None

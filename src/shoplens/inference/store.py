@@ -129,10 +129,13 @@ class ModelStore:
         return infos
 
     def candidates(self) -> list[str]:
-        """Versions to try serving, in order: the active one, then earlier active ones; never an unactivated one."""
+        """Versions to try serving, in order: the active one, then (should it not load) earlier active ones; none
+        while ACTIVE names no version (missing, empty, or naming none there is), never an unactivated one."""
         names = self.version_names()
-        ordered = [self.marked_active(), *self.history()]
-        return list(dict.fromkeys(v for v in ordered if v in names))
+        active = self.marked_active()
+        if active is None:
+            return []
+        return list(dict.fromkeys(v for v in [active, *self.history()] if v in names))
 
     def path_of(self, version: str) -> Path:
         """The folder of an existing version; VersionNotFoundError otherwise."""
