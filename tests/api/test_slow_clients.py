@@ -201,3 +201,22 @@ def test_head_length_counts_up_to_the_blank_line(before: bytes, data: bytes, len
     from shoplens.api.server import head_length
 
     assert head_length(before, data) == length
+
+
+def test_a_client_hanging_up_mid_upload_is_no_server_error(
+    models_root: Path, keys_file: Path, api_keys: dict[str, str]
+) -> None:
+    """Recorded as 499 (client closed), not as a 500 with a traceback any reader key could pump into the 5xx count."""
+    done = 'shoplens_http_requests_total{method="POST",route="/v1/classify",status="499"} 2.0'
+    with live(models_root, keys_file) as base:
+        for _ in range(2):
+            sock = stalled_upload(base, api_keys["reader"])
+            sock.sendall(b'Content-Disposition: form-data; name="file"; filename="a.png"\r\n\r\n\x89PNG')
+            time.sleep(0.3)
+            sock.close()
+        deadline = time.monotonic() + 10
+        while done not in (metrics := httpx.get(f"{base}/metrics").text) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        counted = [line for line in metrics.splitlines() if line.startswith("shoplens_http_requests_total")]
+        assert done in counted and not any('status="5' in line for line in counted), counted
+        assert classify(base, api_keys["reader"]).status_code == 200

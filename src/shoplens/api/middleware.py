@@ -12,7 +12,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -24,6 +24,7 @@ from shoplens.api.service import Lifecycle, Ticket
 REQUEST_ID_HEADER = "x-request-id"
 VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 PROBES = frozenset({"/livez", "/readyz", "/metrics"})
+CLIENT_CLOSED = 499  # recorded (as nginx logs it) for a request whose client hung up before it was answered
 CLOSE = {"Connection": "close"}  # sent when the rest of a request's body will not be read
 CHEAP_TO_DRAIN = 64 * 1024  # an unread body this small may be drained to keep the connection alive
 _ID_PREFIX = os.urandom(8).hex()  # generated request ids: this process's random prefix and a counter
@@ -284,6 +285,16 @@ class RequestContextMiddleware:
                 await send_problem(scope, send_with_id, 400, detail, "bad_request")
             else:
                 await self.app(scope, receive, send_with_id)
+        except ClientDisconnect:  # the client hung up mid-body: nobody to answer, and no error of the service
+            if not started:
+                status = CLIENT_CLOSED
+            route = getattr(scope.get("route"), "path_format", "unmatched")  # templates: no ids in the log
+            log.info(
+                "client closed %s %s before its body was read (request %s)",
+                scope["method"],
+                route,
+                request_id,
+            )
         except Exception:
             route = getattr(scope.get("route"), "path_format", "unmatched")
             log.exception("unhandled error in %s %s (request %s)", scope["method"], route, request_id)
