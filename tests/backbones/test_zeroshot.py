@@ -188,6 +188,27 @@ def test_the_same_backbone_and_taxonomy_are_one_version_a_changed_prompt_is_anot
     assert second != first and store.marked_active() == second and store.history() == [first]
 
 
+def test_a_backbone_moved_or_copied_elsewhere_is_served_from_where_it_is_given(
+    bundles: dict, tmp_path: Path
+) -> None:
+    """The same bytes at another path make another version that reads that path: serving B used A's files (and
+    never became ready once A was moved to B)."""
+    import shutil
+
+    from shoplens.backbones.zeroshot import create_zero_shot_version, load_zero_shot
+
+    taxonomy = write(tmp_path / "t", TAXONOMY)
+    a, b = tmp_path / "a", tmp_path / "b"
+    shutil.copytree(bundles["clip"], a)
+    first = create_zero_shot_version(tmp_path / "models", "zs", a, taxonomy)
+    assert create_zero_shot_version(tmp_path / "models", "zs", a, taxonomy) == first  # a restart: the same version
+    a.rename(b)  # moved
+    moved = create_zero_shot_version(tmp_path / "models", "zs", b, taxonomy)
+    assert moved != first and json.loads((moved / "config.json").read_text())["backbone"] == str(b.resolve())
+    load_zero_shot(moved)
+    assert create_zero_shot_version(tmp_path / "models", "zs", b, taxonomy) == moved
+
+
 def test_a_version_is_refused_once_its_backbone_was_imported_again(bundles: dict, tmp_path: Path) -> None:
     """The catalogue's vectors of a version came from its backbone: another backbone under that path is not it."""
     import shutil

@@ -189,6 +189,11 @@ def create_zero_shot_version(
     digest.update(json.dumps(tax.raw, sort_keys=True, ensure_ascii=False).encode())
     version = f"zs-{digest.hexdigest()[:12]}"
     folder = Path(models_dir) / name / version
+    if (folder / "config.json").is_file() and _backbone_of(folder) != str(backbone):
+        # that version serves a copy elsewhere (or where this one was before a move): this path gets its own
+        digest.update(str(backbone).encode())
+        version = f"zs-{digest.hexdigest()[:12]}"
+        folder = Path(models_dir) / name / version
     if (folder / "config.json").is_file():
         return folder
     body = {
@@ -208,6 +213,15 @@ def create_zero_shot_version(
     folder.mkdir(parents=True, exist_ok=True)
     write_atomic(folder / "config.json", (json.dumps(body, indent=2, ensure_ascii=False) + "\n").encode())
     return folder
+
+
+def _backbone_of(version: Path) -> str | None:
+    """The backbone path a zero-shot version's config.json records (None when unreadable)."""
+    try:
+        raw = json.loads((version / "config.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return raw.get("backbone") if isinstance(raw, dict) else None
 
 
 def load_zero_shot(path: str | os.PathLike, threads: int | None = None) -> ZeroShotPredictor:
