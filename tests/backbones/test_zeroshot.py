@@ -201,7 +201,7 @@ def test_a_backbone_moved_or_copied_elsewhere_is_served_from_where_it_is_given(
     a, b = tmp_path / "a", tmp_path / "b"
     shutil.copytree(bundles["clip"], a)
     first = create_zero_shot_version(tmp_path / "models", "zs", a, taxonomy)
-    assert create_zero_shot_version(tmp_path / "models", "zs", a, taxonomy) == first  # a restart: the same version
+    assert create_zero_shot_version(tmp_path / "models", "zs", a, taxonomy) == first  # a restart reuses it
     a.rename(b)  # moved
     moved = create_zero_shot_version(tmp_path / "models", "zs", b, taxonomy)
     assert moved != first and json.loads((moved / "config.json").read_text())["backbone"] == str(b.resolve())

@@ -73,13 +73,18 @@ def import_backbone(
     if found.route == "transformers" and (logit_scale is not None or logit_bias is not None):
         raise BundleError("--logit-scale/--logit-bias apply to ONNX imports; this checkpoint carries its own")
     if name is not None and not NAME.fullmatch(name):
-        raise BundleError(f"bundle name {name!r}: letters, digits, '.', '_' and '-', not starting with '.' or '-'")
+        raise BundleError(
+            f"bundle name {name!r}: letters, digits, '.', '_', '-', not starting with '.' or '-'"
+        )
     name = name or _default_name(found)
-    out = Path(os.path.abspath(Path(output) if output is not None else Path(root) / name))  # `-o .` has a name
+    chosen = Path(output) if output is not None else Path(root) / name
+    out = Path(os.path.abspath(chosen))  # so that `-o .` has a name
     if out.exists() and not force:
         raise BundleError(f"{out} already exists (pass --force to replace it)")
     if out.exists() and not _is_bundle(out):  # --force swaps out a bundle, never a folder of other things
-        raise BundleError(f"{out} holds no image–text bundle: --force replaces only a bundle; choose another output")
+        raise BundleError(
+            f"{out} holds no image–text bundle: --force replaces only a bundle (choose another -o)"
+        )
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     try:
