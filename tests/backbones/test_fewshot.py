@@ -61,7 +61,7 @@ def test_train_backbone_fits_a_head_caches_embeddings_and_serves(bundles: dict, 
     predictor = model_loader()(models / "colours" / "fs1")
     fresh = [swatch(rgb, seed=999 + i) for i, rgb in enumerate(COLOURS.values())]
     assert [p.label for p in predictor.predict_images(fresh)] == list(COLOURS)
-    assert "models activate fs1 --name colours" in first.output and "--force" in first.output
+    assert "models activate fs1 --name colours" in first.output and "held-out 1.0000" in first.output
 
     # the CLI answers with it as the server does; what takes trained bundles says why it cannot
     for i, img in enumerate(fresh):
@@ -75,8 +75,8 @@ def test_train_backbone_fits_a_head_caches_embeddings_and_serves(bundles: dict, 
         assert refused.exit_code != 0 and "is a few-shot version, not a trained bundle" in refused.output
         assert "Traceback" not in refused.output
 
-    # a head fitted without held-out data has no evaluation: serving it is a deliberate, forced activation
-    ModelStore(models, "colours", model_loader()).activate("fs1", force=True)
+    # a fifth of each colour was held out to score a head fitted on the rest: activation reads that evaluation
+    ModelStore(models, "colours", model_loader()).activate("fs1")
     settings = Settings(
         models_dir=models,
         model_name="colours",
@@ -95,6 +95,31 @@ def test_train_backbone_fits_a_head_caches_embeddings_and_serves(bundles: dict, 
     import asyncio
 
     assert asyncio.run(ask()) == list(COLOURS)
+
+
+def test_unreadable_photos_are_left_out_and_a_near_chance_head_is_not_activated(
+    bundles: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As the trainer does: unreadable photos are listed and left out, --activate serves an evaluated head and
+    refuses one near chance (exit 2, nothing active), and a relative --output names its version properly."""
+    folder = labelled_folder(tmp_path / "photos")
+    (folder / "red" / "broken.jpg").write_bytes(b"\xff\xd8 not a jpeg")
+    (folder / "blue" / "empty.png").write_bytes(b"")
+    monkeypatch.chdir(tmp_path)
+    args = ["train", "--backbone", str(bundles["clip"]), "--folder", "photos", "--activate"]
+    done = runner.invoke(cli, [*args, "--output", "models/colours/fs1"])
+    assert done.exit_code == 0, done.output
+    assert "2 photo(s) could not be read and were left out" in done.output and "18 photos" in done.output
+    assert "active: fs1" in done.output and (tmp_path / "models/colours/ACTIVE").read_text().strip() == "fs1"
+    noise = tmp_path / "noise"  # the same swatches under labels that mean nothing: the held-out score is chance
+    for i, img in enumerate(sorted(p for p in folder.rglob("*.png") if p.stat().st_size)):
+        (noise / "abc"[i % 3]).mkdir(parents=True, exist_ok=True)
+        Image.open(img).save(noise / "abc"[i % 3] / img.name.replace(".png", f"-{i}.png"))
+    refused = runner.invoke(cli, [*args[:4], "noise", "--activate", "--output", "models/colours/fs2"])
+    assert refused.exit_code == 2 and "near chance" in refused.output, refused.output
+    assert (tmp_path / "models/colours/ACTIVE").read_text().strip() == "fs1"
+    hint = runner.invoke(cli, [*args[:4], "photos", "--output", "models/colours/fs3"])
+    assert f"--name colours --models-dir {tmp_path / 'models'}" in " ".join(hint.output.split()), hint.output
 
 
 def test_a_shoplens_bundle_is_an_encoder_too(tmp_path: Path) -> None:

@@ -149,7 +149,7 @@ def train(
     if output is not None:
         _check_output(output, resume)
     if backbone is not None:
-        few_shot(settings, backbone, folder, output, threads)
+        few_shot(settings, backbone, folder, output, threads, activate)
         return
 
     from shoplens.inference.devices import torch_device
@@ -276,22 +276,31 @@ def _check_output(output: Path, resume: Path | None) -> None:
 
 def _activate_trained(bundle: Path, activate: bool) -> None:
     """Activate the new version when asked; otherwise say how (a trained version never serves by itself)."""
+    from shoplens.backbones.serving import model_loader
     from shoplens.inference.store import ModelStore
 
+    bundle = bundle.resolve()  # a relative --output has a parent folder and a name too
     name, version = bundle.parent.name, bundle.name
     if activate:
-        out.print(f"active: {ModelStore(bundle.parent.parent, name).activate(version).version}")
+        out.print(
+            f"active: {ModelStore(bundle.parent.parent, name, model_loader()).activate(version).version}"
+        )
         return
     command = f"shoplens models activate {version} --name {name} --models-dir {bundle.parent.parent}"
     out.print(f"not active yet (servers keep their current version); to serve it: {command}", soft_wrap=True)
 
 
 def few_shot(
-    settings: Settings, backbone: Path, folder: Path | None, output: Path | None, threads: int | None
+    settings: Settings,
+    backbone: Path,
+    folder: Path | None,
+    output: Path | None,
+    threads: int | None,
+    activate: bool = False,
 ) -> None:
     """`train --backbone`: a head on frozen embeddings of a labelled folder, written as a model version."""
     from shoplens.training.fewshot import train_few_shot
-    from shoplens.training.pipeline import default_output
+    from shoplens.training.pipeline import default_output, unread
 
     if folder is None:
         raise typer.BadParameter(
@@ -299,15 +308,18 @@ def few_shot(
         )
     output = output or default_output(settings.models_dir, "custom")
     path, facts = train_few_shot(backbone, folder, output, threads=threads, log=out.print)
+    for warning in unread(facts["skipped"]):
+        err.print(f"warning: {warning}", highlight=False, soft_wrap=True)
+    held_out = facts["held_out_accuracy"]
     out.print(
         f"{len(facts['classes'])} categories, {facts['photos']} photos ({facts['from_cache']} embeddings cached), "
-        f"training accuracy {facts['train_accuracy']:.4f}, {facts['seconds']:.1f}s"
+        f"training accuracy {facts['train_accuracy']:.4f}, "
+        + (
+            "held-out accuracy unmeasured (a category has one photo)"
+            if held_out is None
+            else f"held-out {held_out:.4f}"
+        )
+        + f", {facts['seconds']:.1f}s"
     )
     out.print(f"model version: {path}")
-    command = (
-        f"shoplens models activate {path.name} --name {path.parent.name} --models-dir {path.parent.parent}"
-    )
-    out.print(
-        f"not active yet; a few-shot head has no held-out evaluation, so serving it is forced: {command} --force",
-        soft_wrap=True,
-    )
+    _activate_trained(path, activate)

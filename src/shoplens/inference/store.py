@@ -22,7 +22,7 @@ from shoplens.imaging import PreprocessConfig
 from shoplens.inference.kinds import Device, Runtime
 from shoplens.inference.predictor import Predictor
 from shoplens.inference.runtime import load_predictor
-from shoplens.models.bundle import CONFIG, METRICS, WEIGHTS, read_bundle_spec
+from shoplens.models.bundle import CONFIG, METRICS, WEIGHTS, read_config
 
 ACTIVE_FILE = "ACTIVE"
 HISTORY_FILE = "HISTORY.json"
@@ -264,7 +264,7 @@ def check_evaluation(path: Path) -> None:
     hint = "; force it to activate it anyway (--force, or ?force=true over HTTP)"
     if not isinstance(accuracy, (int, float)):
         raise NotGoodEnoughError(f"{path.name} has no recorded evaluation (metrics.json){hint}")
-    num_classes = len(read_bundle_spec(path).labels)
+    num_classes = len(read_config(path).get("labels") or ())  # any kind of version: trained, few-shot
     samples = metrics.get("num_samples")
     bar = chance_bar(num_classes, samples if isinstance(samples, int) else None)
     if accuracy <= bar:

@@ -24,22 +24,25 @@ from PIL import Image
 
 from shoplens.backbones.fewshot import HEAD, FrozenEncoder
 from shoplens.data.folder import folder_items
-from shoplens.errors import DataNotFoundError
+from shoplens.data.split import stratified_split
+from shoplens.errors import DataNotFoundError, ImageError
 from shoplens.files import write_atomic
 from shoplens.imaging import read_image_file
 from shoplens.inference.kinds import FEW_SHOT
 
 BATCH = 64
+HELD_OUT = 0.2  # share of each category scored by a head fitted without it
 
 
 @dataclass(frozen=True)
 class Embedded:
-    """Unit embeddings (N, D), integer labels (N,) and class names of a labelled set."""
+    """Unit embeddings (N, D), integer labels (N,) and class names of a labelled set, and the photos left out."""
 
     x: np.ndarray
     y: np.ndarray
     class_names: list[str]
     cached: int = 0  # how many came from the cache
+    skipped: tuple[dict[str, str], ...] = ()  # {"path", "error"} of each photo that could not be read
 
 
 def cache_dir() -> Path:
@@ -59,22 +62,38 @@ def labelled_photos(root: str | os.PathLike) -> list[tuple[Path, str]]:
 def embed_items(
     encoder: FrozenEncoder, items: Sequence[tuple[Path, str]], cache: Path | None = None
 ) -> Embedded:
-    """Embeddings of every photo, read from the cache where the encoder saw the same file before."""
+    """Embeddings of every readable photo, read from the cache where the encoder saw the same file before;
+    unreadable photos are left out and listed (as the trainer leaves them out)."""
     cache = cache or cache_dir()
     folder = cache / encoder.identity[:24]
-    names = sorted({label for _, label in items})
     keys = [_file_key(path) for path, _ in items]
     vectors: list[np.ndarray | None] = [_read(folder / f"{k}.npy", encoder.dim) for k in keys]
     todo = [i for i, v in enumerate(vectors) if v is None]
+    skipped: list[dict[str, str]] = []
     for start in range(0, len(todo), BATCH):
-        chunk = todo[start : start + BATCH]
-        emb = encoder.embed(encoder.to_batch([read_image_file(items[i][0]) for i in chunk]))
+        chunk, images = [], []
+        for i in todo[start : start + BATCH]:
+            try:
+                images.append(read_image_file(items[i][0]))
+            except ImageError as e:
+                skipped.append({"path": str(items[i][0]), "error": str(e)})
+                continue
+            chunk.append(i)
+        emb = encoder.embed(encoder.to_batch(images)) if images else []
         folder.mkdir(parents=True, exist_ok=True)
         for i, v in zip(chunk, emb):
             np.save(folder / f"{keys[i]}.npy", v.astype(np.float32))
             vectors[i] = v
-    y = np.array([names.index(label) for _, label in items], np.int64)
-    return Embedded(np.stack(vectors).astype(np.float32), y, names, cached=len(items) - len(todo))
+    kept = [i for i, v in enumerate(vectors) if v is not None]
+    names = sorted({items[i][1] for i in kept})
+    if len(names) < 2:
+        first = f" (first unreadable: {skipped[0]['path']}: {skipped[0]['error']})" if skipped else ""
+        raise DataNotFoundError(
+            f"readable photos of at least two categories are needed, found {len(names)}{first}"
+        )
+    y = np.array([names.index(items[i][1]) for i in kept], np.int64)
+    x = np.stack([vectors[i] for i in kept]).astype(np.float32)
+    return Embedded(x, y, names, cached=len(items) - len(todo), skipped=tuple(skipped))
 
 
 def embed_images(encoder: FrozenEncoder, images: Sequence[Image.Image]) -> np.ndarray:
@@ -156,17 +175,37 @@ def train_few_shot(
     log(
         f"{len(items)} photos embedded ({embedded.cached} from the cache) in {time.perf_counter() - start:.1f}s"
     )
+    held_out = held_out_accuracy(embedded, c)
     head = fit_head(embedded.x, embedded.y, c=c)
     train_acc = float(((embedded.x @ head[0].T + head[1]).argmax(axis=1) == embedded.y).mean())
     facts = {
-        "photos": len(items),
+        "photos": len(embedded.y),
         "from_cache": embedded.cached,
         "classes": embedded.class_names,
         "train_accuracy": round(train_acc, 4),
+        "held_out_accuracy": None if held_out is None else held_out["accuracy"],
+        "skipped": list(embedded.skipped),
         "seconds": round(time.perf_counter() - start, 2),
     }
-    data = {"kind": "folder", "path": str(Path(folder).resolve()), "c": c}
-    return save_few_shot(output, encoder, embedded.class_names, head, data=data), facts
+    data = {"kind": "folder", "path": str(Path(folder).resolve()), "c": c, "skipped": list(embedded.skipped)}
+    version = save_few_shot(output, encoder, embedded.class_names, head, data=data, metrics=held_out)
+    return version, facts
+
+
+def held_out_accuracy(embedded: Embedded, c: float, share: float = HELD_OUT) -> dict[str, Any] | None:
+    """A head fitted on the rest, scored on a stratified share of each category (the saved head is then fitted on
+    every photo); None when a category has fewer than two photos."""
+    if np.bincount(embedded.y).min() < 2:
+        return None
+    fit, test = stratified_split(embedded.y, share, seed=0)
+    weights, bias = fit_head(embedded.x[fit], embedded.y[fit], c=c)
+    right = (embedded.x[test] @ weights.T + bias).argmax(axis=1) == embedded.y[test]
+    return {
+        "accuracy": round(float(right.mean()), 4),
+        "num_samples": len(test),
+        "evaluated": f"a head fitted on the other photos, scored on {share:.0%} of each category held out; the "
+        "version's head is fitted on every photo",
+    }
 
 
 def _file_key(path: Path) -> str:
