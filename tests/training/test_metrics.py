@@ -13,6 +13,7 @@ from sklearn.metrics import confusion_matrix, f1_score, precision_score, recall_
 
 from shoplens.inference.predictor import softmax
 from shoplens.training.metrics import (
+    MIN_ACCEPTED_ACCURACY,
     choose_review_threshold,
     classification_metrics,
     describe_estimate,
@@ -191,6 +192,14 @@ def test_choose_review_threshold_unreachable_maximises_accepted_accuracy() -> No
     assert choose_review_threshold(probs, y, 0.99) == pytest.approx(0.8)
 
 
+def test_a_model_wrong_more_often_than_right_at_every_confidence_reviews_everything() -> None:
+    """A near-chance model (forced active) called its answers 'recognised' from p 0.10 on, while its accepted
+    answers were right 6 % of the time."""
+    probs = _probs_from_confidences([0.99, 0.9, 0.8, 0.7], [1, 1, 2, 1])
+    y = np.array([0, 0, 0, 1])  # accepted accuracy by threshold: 0/1, 0/2, 0/3, 1/4
+    assert choose_review_threshold(probs, y, 0.98) == 1.0
+
+
 def test_choose_review_threshold_keeps_ties_together() -> None:
     # Two predictions tie at 0.9, one right and one wrong: no threshold accepts only the right one,
     # so accepted accuracy is 1/2 at 0.9 and 2/3 at 0.5; a per-sample scan would wrongly pick 0.9.
@@ -214,10 +223,13 @@ def test_choose_review_threshold_is_smallest_reaching(samples, target) -> None:
     candidates = sorted({0.0, *conf})
     accepted = {c: review_stats(probs, y, c)["accepted_accuracy"] for c in candidates}
     reaching = [c for c in candidates if accepted[c] is not None and accepted[c] >= target - 1e-12]
+    best = max(a for a in accepted.values() if a is not None)
     if reaching:
         assert t == pytest.approx(reaching[0])
+    elif best < MIN_ACCEPTED_ACCURACY:
+        assert t == 1.0  # every answer reviewed
     else:
-        assert accepted[t] == pytest.approx(max(a for a in accepted.values() if a is not None))
+        assert accepted[t] == pytest.approx(best)
 
 
 def test_review_stats_hand_computed() -> None:

@@ -11,6 +11,7 @@ from scipy.special import logsumexp
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 _EPS = 1e-12
+MIN_ACCEPTED_ACCURACY = 0.5  # a threshold no accepted set of answers beats this with reviews everything
 _MIN_TEMPERATURE = 1e-2
 _MAX_TEMPERATURE = 1e2
 MIN_INTERVAL_SAMPLES = 100  # fewer test images: NLL and ECE are reported as "n too small", not as numbers
@@ -169,7 +170,9 @@ def _confidence_and_correct(probs: np.ndarray, y_true: np.ndarray) -> tuple[np.n
 
 
 def choose_review_threshold(probs_val: np.ndarray, y_val: np.ndarray, target_accuracy: float = 0.98) -> float:
-    """Smallest confidence threshold whose accepted predictions reach target_accuracy on validation."""
+    """Smallest confidence threshold whose accepted predictions reach target_accuracy on validation; when none
+    does, the one whose accepted predictions are right most often — unless that is under MIN_ACCEPTED_ACCURACY,
+    when 1.0 sends every answer to review."""
     conf, correct = _confidence_and_correct(probs_val, y_val)
     if correct.mean() >= target_accuracy - _EPS:
         return 0.0
@@ -182,6 +185,8 @@ def choose_review_threshold(probs_val: np.ndarray, y_val: np.ndarray, target_acc
     reaching = np.flatnonzero(accs >= target_accuracy - _EPS)
     if reaching.size:
         return float(thresholds[reaching[-1]])
+    if accs.max() < MIN_ACCEPTED_ACCURACY:  # however sure, its answers are wrong more often than right
+        return 1.0
     best = np.flatnonzero(accs == accs.max())
     return float(thresholds[best[-1]])
 
