@@ -24,15 +24,19 @@ install: $(VENV)/.installed
 data:
 	@scripts/ensure-data.sh
 
+# the newest finished bundle (a killed training leaves its folder marked UNFINISHED)
+NEWEST_BUNDLE = for d in $$(ls -d $(MODELS)/*/ 2>/dev/null | sort -r); do \
+	if [ -f "$$d/config.json" ] && [ ! -e "$$d/UNFINISHED" ]; then echo "$${d%/}"; break; fi; done
+
 demo: install
 	@scripts/ensure-data.sh --required
 	@active=$$(cat $(MODELS)/ACTIVE 2>/dev/null); \
 	if [ -n "$$active" ] && [ -f "$(MODELS)/$$active/config.json" ]; then bundle=$(MODELS)/$$active; \
-	else bundle=$$(ls -d $(MODELS)/*/config.json 2>/dev/null | sort | tail -n 1 | xargs -r dirname); fi; \
+	else bundle=$$($(NEWEST_BUNDLE)); fi; \
 	if [ -z "$$bundle" ]; then \
 		echo "no model bundle in $(MODELS): training the default preset (fast)…"; \
 		$(BIN)/shoplens train --preset fast || exit $$?; \
-		bundle=$$(ls -d $(MODELS)/*/config.json | sort | tail -n 1 | xargs dirname); \
+		bundle=$$($(NEWEST_BUNDLE)); \
 	else \
 		echo "using $$bundle"; $(BIN)/shoplens evaluate $$bundle || exit $$?; \
 	fi; \

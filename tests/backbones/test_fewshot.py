@@ -111,7 +111,8 @@ def test_unreadable_photos_are_left_out_and_a_near_chance_head_is_not_activated(
     assert done.exit_code == 0, done.output
     assert "2 photo(s) could not be read and were left out" in done.output and "18 photos" in done.output
     assert "active: fs1" in done.output and (tmp_path / "models/colours/ACTIVE").read_text().strip() == "fs1"
-    noise = tmp_path / "noise"  # the same swatches under labels that mean nothing: the held-out score is chance
+    # the same swatches under labels that mean nothing: the held-out score is chance
+    noise = tmp_path / "noise"
     for i, img in enumerate(sorted(p for p in folder.rglob("*.png") if p.stat().st_size)):
         (noise / "abc"[i % 3]).mkdir(parents=True, exist_ok=True)
         Image.open(img).save(noise / "abc"[i % 3] / img.name.replace(".png", f"-{i}.png"))

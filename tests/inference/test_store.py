@@ -114,6 +114,21 @@ def test_an_active_file_naming_no_version_serves_no_earlier_one(root: Path, mark
     assert fresh.unavailable_reason().startswith("no active model")
 
 
+def test_a_version_in_training_or_stopped_is_no_version(root: Path) -> None:
+    """A bundle whose evaluation is not written yet (training, or a killed run) is neither listed nor activated,
+    even forced: it was listed with an Activate button and served without its detector or calibration."""
+    from shoplens.models.bundle import UNFINISHED
+
+    path = make_bundle(root, "v7", seed=7, accuracy=0.9)
+    (path / UNFINISHED).touch()
+    store = ModelStore(root, NAME)
+    assert "v7" not in store.version_names() and "v7" not in [v.version for v in store.versions()]
+    with pytest.raises(VersionNotFoundError, match="unfinished"):
+        store.activate("v7", force=True)
+    (path / UNFINISHED).unlink()
+    assert store.activate("v7").version == "v7"
+
+
 def test_nothing_serves_until_a_version_is_activated_and_new_versions_wait(root: Path) -> None:
     handle = ModelHandle(ModelStore(root, NAME))
     assert handle.sync() is None and handle.current() is None

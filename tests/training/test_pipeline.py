@@ -12,7 +12,8 @@ from shoplens.cli import app
 from shoplens.data.source import DataSource
 from shoplens.errors import BundleError
 from shoplens.inference.projection import MIN_PAIRS, load_projection
-from shoplens.models.bundle import read_bundle_spec
+from shoplens.inference.store import ModelStore
+from shoplens.models.bundle import UNFINISHED, read_bundle_spec
 from shoplens.training.card import PHOTO_BENCHMARK
 from shoplens.training.ood_fit import MIN_PHOTOS
 from shoplens.training.pipeline import CHECKPOINTS, kept_epoch, refit_bundle_search, run_training
@@ -29,6 +30,7 @@ def test_the_detector_is_fitted_when_validation_can_hold_it_and_its_absence_is_w
     out = tmp_path / "fmnist" / "v1"
     bundle, metrics = run_training(cfg, source, out, progress=False, keep=("epochs", "batch_size"))
     warned = [w for w in metrics["extra"]["warnings"] if "no not-a-product detector" in w]
+    assert not (bundle / UNFINISHED).exists() and ModelStore(tmp_path, "fmnist").version_names() == ["v1"]
     if val_fraction == 0.0:
         assert not (bundle / "ood.json").exists() and "ood_held_out" not in metrics["extra"]
         assert warned == [
@@ -37,6 +39,22 @@ def test_the_detector_is_fitted_when_validation_can_hold_it_and_its_absence_is_w
     else:
         assert (bundle / "ood.json").is_file() and set(metrics["extra"]["ood_held_out"]) >= {"ood_auroc"}
         assert warned == []
+
+
+def test_a_run_stopped_before_its_evaluation_leaves_no_version(fmnist_dir, tmp_path, monkeypatch) -> None:
+    """Killed after its weights were saved (here: its evaluation fails), the folder is no version to activate."""
+    import shoplens.training.pipeline as pipeline
+
+    def stopped(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline, "evaluate_bundle", stopped)
+    cfg = preset_config("fast", epochs=1, batch_size=32, threads=1, val_fraction=0.0)
+    source = DataSource("fashion-mnist", str(fmnist_dir), verify=False)
+    with pytest.raises(KeyboardInterrupt):
+        run_training(cfg, source, tmp_path / "fmnist" / "v1", progress=False, keep=("epochs", "batch_size"))
+    assert (tmp_path / "fmnist" / "v1" / "config.json").is_file()  # the weights were written
+    assert ModelStore(tmp_path, "fmnist").version_names() == []
 
 
 def with_evaluation(path: Path) -> Path:

@@ -22,7 +22,7 @@ from shoplens.imaging import PreprocessConfig
 from shoplens.inference.kinds import Device, Runtime
 from shoplens.inference.predictor import Predictor
 from shoplens.inference.runtime import load_predictor
-from shoplens.models.bundle import CONFIG, METRICS, WEIGHTS, read_config
+from shoplens.models.bundle import CONFIG, METRICS, UNFINISHED, WEIGHTS, read_config
 
 ACTIVE_FILE = "ACTIVE"
 HISTORY_FILE = "HISTORY.json"
@@ -94,7 +94,11 @@ class ModelStore:
             return []
         found = []
         for child in self.folder.iterdir():
-            if VERSION_PATTERN.match(child.name) and (child / CONFIG).is_file():
+            if (
+                VERSION_PATTERN.match(child.name)
+                and (child / CONFIG).is_file()
+                and not (child / UNFINISHED).exists()
+            ):
                 found.append((_created(child), child.name))
         return [name for _, name in sorted(found, reverse=True)]
 
@@ -140,6 +144,11 @@ class ModelStore:
     def path_of(self, version: str) -> Path:
         """The folder of an existing version; VersionNotFoundError otherwise."""
         if not VERSION_PATTERN.match(version) or version not in self.version_names():
+            if VERSION_PATTERN.match(version) and (self.folder / version / UNFINISHED).exists():
+                raise VersionNotFoundError(
+                    f"{version!r} of model {self.name!r} is unfinished: its training is running, or stopped before its "
+                    "evaluation (finish it: `shoplens train --resume …/checkpoints/last.pt`; or delete the folder)"
+                )
             known = ", ".join(self.version_names()) or "none"
             raise VersionNotFoundError(f"no version {version!r} of model {self.name!r} (versions: {known})")
         return self.folder / version

@@ -26,6 +26,9 @@ WEIGHTS = "model.safetensors"
 ONNX_NAME = "model.onnx"
 INT8_NAME = "model.int8.onnx"
 METRICS = "metrics.json"
+UNFINISHED = (
+    "UNFINISHED"  # present while a bundle is being trained (and after a run that stopped): no version yet
+)
 CARD = "README.md"
 FORMAT_VERSION = 1
 

@@ -24,6 +24,7 @@ from shoplens.inference.store import VERSION_PATTERN
 from shoplens.models.bundle import (
     CONFIG,
     METRICS,
+    UNFINISHED,
     load_bundle,
     read_bundle_spec,
     read_config,
@@ -105,6 +106,9 @@ def run_training(
     """
     dist = dist or from_env()
     output = Path(dist.share(str(output)))  # one timestamped folder for all ranks
+    if dist.main:  # no store lists the folder as a version until its evaluation is written
+        output.mkdir(parents=True, exist_ok=True)
+        (output / UNFINISHED).touch()
     preprocess = preprocess_for(source, cfg)
     pool, test = load_data(source, preprocess, cfg.seed)
     if len(pool.class_names) < 2:
@@ -197,6 +201,7 @@ def run_training(
         )
         log.warning(warnings[-1])
     metrics = evaluate_bundle(load_bundle(output), test, history=result.history, extra=extra)
+    (output / UNFINISHED).unlink(missing_ok=True)
     return output, metrics
 
 
