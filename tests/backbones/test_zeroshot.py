@@ -137,9 +137,12 @@ async def test_not_a_product_prompts_and_the_review_threshold_decide_the_status(
         async with serving(app) as c:
             r = await c.post("/v1/classify", files={"file": ("a.png", png(photos(1)[0]), "image/png")})
         assert r.status_code == 200, r.text
-        statuses[name] = (r.json()["results"][0]["status"], r.json()["results"][0]["ood_score"])
+        result = r.json()["results"][0]
+        statuses[name] = (result["status"], result["ood_score"], result.get("review_reasons"))
     assert statuses["rejecting"][0] == "not_recognised" and statuses["rejecting"][1] >= 0.5
-    assert statuses["strict"] == ("needs_review", 0) and statuses["lenient"] == ("recognised", 0)
+    assert "unlike_products" in statuses["rejecting"][2]
+    assert statuses["strict"] == ("needs_review", 0, ["low_confidence"])
+    assert statuses["lenient"] == ("recognised", 0, None)
 
 
 async def test_a_zero_shot_not_a_product_is_one_on_every_path(bundles: dict, tmp_path: Path) -> None:

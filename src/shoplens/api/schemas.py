@@ -92,6 +92,12 @@ class ClassificationPublic(BaseModel):
         description="How unlike a product the photo is (0..1), for models with a detector; for zero-shot models "
         "the share the 'not a product' prompts take.",
     )
+    review_reasons: list[Literal["low_confidence", "unlike_products"]] | None = Field(
+        None,
+        description="Why a person should check (only when needs_review): low_confidence (the top probability is "
+        "under its category's review threshold), unlike_products (the 'not a product' score reached its review "
+        "level); both may hold.",
+    )
     embedding: list[float] | None = Field(None, description="L2-normalised embedding (with ?embed=true).")
     colours: list[ColourPublic] | None = Field(
         None, description="The product's dominant colours, largest share first (with ?colours=true)."

@@ -34,10 +34,9 @@ from shoplens.errors import BundleError
 from shoplens.files import write_atomic
 from shoplens.imaging import PreprocessConfig
 from shoplens.inference.kinds import ZERO_SHOT as KIND
+from shoplens.inference.ood import NEEDS_REVIEW, NOT_RECOGNISED, RECOGNISED, review_reasons
 from shoplens.inference.predictor import Prediction, Predictor, l2_normalize, softmax
 from shoplens.models.bundle import BundleSpec
-
-RECOGNISED, NEEDS_REVIEW, NOT_RECOGNISED = "recognised", "needs_review", "not_recognised"
 
 
 @dataclass(frozen=True)
@@ -163,13 +162,15 @@ class ZeroShotPredictor(Predictor):
             return base
         cal = self.taxonomy.calibration
         ood = self.ood_score(embedding)
+        low, unlike = float(p.max()) < cal.review_threshold, ood >= min(cal.review_ood, cal.not_recognised)
         if ood >= cal.not_recognised:
             status = NOT_RECOGNISED
-        elif float(p.max()) < cal.review_threshold or ood >= cal.review_ood:
+        elif low or unlike:
             status = NEEDS_REVIEW
         else:
             status = RECOGNISED
-        return Prediction(base.top, status != RECOGNISED, embedding, round(ood, 6), status)
+        why = review_reasons(low, unlike)
+        return Prediction(base.top, status != RECOGNISED, embedding, round(ood, 6), status, why)
 
     def details(self, probs: np.ndarray, embedding: np.ndarray) -> dict[str, Any]:
         """The attributes of one image (its status and ood_score come with `prediction`)."""

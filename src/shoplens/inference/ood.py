@@ -23,6 +23,15 @@ from shoplens.inference.trees import BoostedTrees
 OOD_FILE = "ood.json"
 MODEL_FEATURES = ("max_prob", "entropy", "mahalanobis", "centre_cosine")
 RECOGNISED, NEEDS_REVIEW, NOT_RECOGNISED = "recognised", "needs_review", "not_recognised"
+LOW_CONFIDENCE, UNLIKE_PRODUCTS = "low_confidence", "unlike_products"  # why a prediction needs review
+
+
+def review_reasons(low_confidence: bool, unlike_products: bool) -> tuple[str, ...]:
+    """The reasons a prediction is flagged: its top probability under its review threshold, its "not a product"
+    score at or above its review level (either, both, or none)."""
+    return tuple(
+        r for r, holds in ((LOW_CONFIDENCE, low_confidence), (UNLIKE_PRODUCTS, unlike_products)) if holds
+    )
 
 
 @dataclass(frozen=True)

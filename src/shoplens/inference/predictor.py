@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image
 
 from shoplens.imaging import PreprocessConfig, images_to_inputs, normalize, read_image
-from shoplens.inference.ood import NEEDS_REVIEW, RECOGNISED, OodDetector, load_detector
+from shoplens.inference.ood import NEEDS_REVIEW, RECOGNISED, OodDetector, load_detector, review_reasons
 from shoplens.inference.projection import SearchProjection, load_projection
 from shoplens.inference.session import InferenceSession, open_torch
 from shoplens.models.bundle import BundleSpec
@@ -70,6 +70,7 @@ class Prediction:
     embedding: np.ndarray | None = None
     ood_score: float | None = None
     status: str = RECOGNISED
+    review_reasons: tuple[str, ...] = ()  # inference.ood.review_reasons, when needs_review
 
     @property
     def label(self) -> str:
@@ -210,11 +211,15 @@ class Predictor:
         review = top[0][1] < self.bundle.threshold_for(top[0][0])
         if self.ood is None or embedding is None or not cues:
             status = NEEDS_REVIEW if review else RECOGNISED
-            return Prediction(top=top, needs_review=review, embedding=embedding, status=status)
+            why = review_reasons(review, False)
+            return Prediction(
+                top=top, needs_review=review, embedding=embedding, status=status, review_reasons=why
+            )
         if score is None:
             score = float(self.ood.score(p[None], embedding[None], [cues])[0])
         status = self.ood.status(score, review)
-        return Prediction(top, status != RECOGNISED, embedding, round(score, 6), status)
+        why = review_reasons(review, score >= min(self.ood.review, self.ood.threshold))
+        return Prediction(top, status != RECOGNISED, embedding, round(score, 6), status, why)
 
 
 def run_directly(predictor: Predictor, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -240,6 +240,8 @@ def public(
     item["status"] = pred.status
     if pred.ood_score is not None:
         item["ood_score"] = pred.ood_score
+    if pred.needs_review:
+        item["review_reasons"] = list(pred.review_reasons)
     item.update(model.predictor.details(result.probs, result.embedding))  # zero-shot: its own fields
     if query.embed:
         item["embedding"] = result.embedding.tolist()

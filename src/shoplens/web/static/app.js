@@ -1,6 +1,6 @@
 // The console's entry point: tabs (keyboard-operable, one per view, kept in the URL's #hash), the API key, alerts.
 
-import { apiKey, clearError } from "./api.js";
+import { api, apiKey, clearError } from "./api.js";
 import * as catalog from "./catalog.js";
 import * as classify from "./classify.js";
 import * as model from "./model.js";
@@ -42,9 +42,18 @@ function onTabKey(event) {
   select(next.dataset.view, { focus: true });
 }
 
-function showKeyState() {
+/** The key's state; without one, whether the server is in open mode, as its answer to a reader's request says. */
+async function showKeyState() {
+  const state = document.getElementById("key-state");
   const key = apiKey.get();
-  document.getElementById("key-state").textContent = key ? `set (…${key.slice(-4)})` : "none (open mode)";
+  state.textContent = key ? `set (…${key.slice(-4)})` : "none";
+  if (key) return;
+  try {
+    await api("/v1/models"); // answered without a key only in open mode
+    state.textContent = "none (open mode)";
+  } catch (error) {
+    if (error.status === 401) state.textContent = "none (this server needs one)";
+  }
 }
 
 function setUpKey() {

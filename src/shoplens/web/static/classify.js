@@ -13,6 +13,19 @@ function photoForm(file) {
   return form;
 }
 
+// Why the API flagged a result for review (its `review_reasons`): the probability rule, the "not a product" score.
+const REVIEW_CAUSES = {
+  low_confidence: "the model is less sure of this category than its review threshold",
+  unlike_products: "the photo looks unlike the products the model knows",
+};
+
+function reviewNote(result) {
+  const causes = (result.review_reasons || []).map((r) => REVIEW_CAUSES[r]).filter(Boolean);
+  if (!causes.length) return "A person should check this one.";
+  const why = causes.join(", and ");
+  return `${why[0].toUpperCase()}${why.slice(1)}: a person should check this one.`;
+}
+
 function categories(answer) {
   const [first] = answer.results;
   const top = first.top[0];
@@ -25,9 +38,7 @@ function categories(answer) {
         : first.needs_review ? badge("needs review", "warn") : badge("confident", "ok")),
     first.status === "not_recognised"
       ? h("p", { class: "muted small" }, "This photo does not look like a product the model knows: its category is a guess.")
-      : first.needs_review
-        ? h("p", { class: "muted small" }, "The model is less sure than its review threshold: a person should check this one.")
-        : null,
+      : first.needs_review ? h("p", { class: "muted small review-note" }, reviewNote(first)) : null,
     barList(first.top.map((t) => ({ label: t.label, value: t.probability, text: pct(t.probability) })),
       { label: "Category probabilities" }),
     h("p", { class: "muted small" }, `Model ${answer.model.name} ${answer.model.version} · ${answer.timing_ms.total.toFixed(1)} ms`));

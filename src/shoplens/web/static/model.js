@@ -30,12 +30,17 @@ async function change(path, what) {
   await load();
 }
 
+const COLUMNS = ["Version", "Created", "Test accuracy", "State", "Actions"];
+
 function versionsTable(list) {
+  // data-label: on narrow screens each row is a stacked card and its cells name their column (app.css)
+  const cell = (i, ...children) => h("td", { "data-label": COLUMNS[i] }, ...children);
   const rows = list.versions.map((v) => h("tr", {},
     h("th", { scope: "row" }, v.version),
-    h("td", {}, new Date(v.created).toLocaleString()),
-    h("td", {}, v.accuracy == null ? "—" : pct(v.accuracy, 2)),
-    h("td", {}, v.active ? badge("active", "ok") : null, " ", v.serving ? badge("serving") : null),
+    cell(1, new Date(v.created).toLocaleString()),
+    cell(2, v.accuracy == null ? "—" : pct(v.accuracy, 2)),
+    cell(3, v.active ? badge("active", "ok") : null, " ", v.serving ? badge("serving") : null,
+      v.active || v.serving ? null : "—"),
     h("td", { class: "actions" },
       h("button", { type: "button", class: "secondary", onclick: () => showReport(v.version), "aria-pressed": String(v.version === shown) },
         "Report"),
@@ -46,8 +51,8 @@ function versionsTable(list) {
       h("h2", { id: "versions-heading" }, `Versions of ${list.name}`),
       h("button", { type: "button", class: "secondary", onclick: () => change("/v1/models/rollback", "Rolling back") },
         "Roll back to the previous version")),
-    h("div", { class: "table-wrap" }, h("table", {},
-      h("thead", {}, h("tr", {}, ["Version", "Created", "Test accuracy", "State", "Actions"].map((c) => h("th", { scope: "col" }, c)))),
+    h("div", { class: "table-wrap" }, h("table", { class: "stacking" },
+      h("thead", {}, h("tr", {}, COLUMNS.map((c) => h("th", { scope: "col" }, c)))),
       h("tbody", {}, rows))));
 }
 

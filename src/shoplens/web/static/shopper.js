@@ -9,24 +9,43 @@ let section;
 let body;
 let current = "";
 let listed = false;
+const sessions = new Map(); // shopper id → this page's session id for them: short, whatever the id's length
+
+function sessionOf(user) {
+  if (!sessions.has(user)) sessions.set(user, newId("console"));
+  return sessions.get(user);
+}
+
+/** What a refused request means to the person: no key, a key without the right, or the API's own words. */
+function refusal(error) {
+  if (error.status === 401) return `an API key is needed (${error.message})`;
+  if (error.status === 403) return `this API key may not see it (${error.message})`;
+  return error.message;
+}
 
 async function loadUsers() {
   const select = section.querySelector("#shopper-select");
   let answer = { users: [], pseudonymised: false };
+  let note = null;
   try {
     answer = await api("/v1/users", { params: { limit: 20 } });
   } catch (error) {
-    if (!(error instanceof ApiError && [401, 403].includes(error.status))) showError(error, "Shoppers could not be listed");
+    showError(error, "Shoppers could not be listed");
+    note = [401, 403].includes(error.status) ? "not listed: no access with this key; type an id" : "not listed: type an id";
   }
   const options = answer.users.map((u) => h("option", { value: u.user_id }, `${u.user_id} (${u.events} events)`));
-  const note = answer.pseudonymised ? "ids are pseudonymised: type one" : "none yet: type an id";
+  note ??= answer.pseudonymised ? "ids are pseudonymised: type one" : "none yet: type an id";
   put(select, options.length ? h("option", { value: "" }, "— choose —") : h("option", { value: "" }, note), ...options);
   if (current) select.value = current;
 }
 
-function profilePanel(user, profile) {
+function profilePanel(user, profile, error) {
   const panel = h("section", { class: "panel", "aria-labelledby": "profile-heading" },
     h("h2", { id: "profile-heading" }, `Profile of ${user}`));
+  if (error) {
+    add(panel, h("p", { class: "warning profile-refused" }, `The profile cannot be shown: ${refusal(error)}.`));
+    return panel;
+  }
   if (!profile) {
     add(panel, h("p", { class: "muted" }, "No events yet: recommendations are what is trending. Click a product to start a history."));
     return panel;
@@ -45,7 +64,7 @@ function profilePanel(user, profile) {
 
 async function recordProduct(user, item) {
   const event = { event_id: newId("console"), user_id: user, type: "click", product_id: item.product_id,
-    timestamp: new Date().toISOString(), session_id: `console-${user}` };
+    timestamp: new Date().toISOString(), session_id: sessionOf(user) };
   const answer = await api("/v1/events", { method: "POST", json: { events: [event] } });
   const result = answer.results[0];
   if (result.status === "rejected") throw new ApiError(result.code, result.reason);
@@ -68,7 +87,7 @@ function recsPanel(user, recs) {
 }
 
 function adEvent(user, ad, kind) {
-  const event = { event_id: newId(`console-${kind}`), user_id: user, session_id: `console-${user}` };
+  const event = { event_id: newId(`console-${kind}`), user_id: user, session_id: sessionOf(user) };
   if (kind === "click") event.impression_token = ad.impression_token;  // the proof that this shopper saw the ad
   return api(`/v1/ads/${ad.creative.id}/${kind}`, { method: "POST", json: event });
 }
@@ -91,7 +110,11 @@ function adsPanel(user, selection) {
   }
   add(panel, h("ul", { class: "ads" }, slots),
     h("p", { class: "muted small" }, `Segment ${selection.segment} · ${selection.eligible} eligible creative(s)`));
-  for (const ad of selection.ads.slice(0, SLOTS)) adEvent(user, ad, "impression").catch(() => {});
+  for (const ad of selection.ads.slice(0, SLOTS)) {
+    adEvent(user, ad, "impression").catch((error) => {
+      if (current === user) showError(error, `The impression of the ad ${ad.creative.headline} was not recorded`);
+    });
+  }
   return panel;
 }
 
@@ -107,12 +130,13 @@ async function load(user) {
   body.removeAttribute("aria-busy");
   if (current !== user) return; // another shopper was picked meanwhile
   const noProfile = profile.status === "rejected" && profile.reason.status === 404;
-  if (profile.status === "rejected" && !noProfile) showError(profile.reason, "The profile could not be loaded");
+  const refused = profile.status === "rejected" && !noProfile ? profile.reason : null;
+  if (refused) showError(refused, "The profile could not be loaded");
   if (recs.status === "rejected") showError(recs.reason, "Recommendations could not be loaded");
   if (ads.status === "rejected") showError(ads.reason, "Ads could not be selected");
   put(body, 
     h("div", { class: "shopper-layout" },
-      profilePanel(user, profile.status === "fulfilled" ? profile.value : null),
+      profilePanel(user, profile.status === "fulfilled" ? profile.value : null, refused),
       adsPanel(user, ads.status === "fulfilled" ? ads.value : null)),
     recs.status === "fulfilled" ? recsPanel(user, recs.value) : null);
 }
