@@ -28,7 +28,12 @@ class Settings(BaseSettings):
     """Everything `shoplens serve` can be told; each field is also SHOPLENS_<FIELD> in the environment."""
 
     model_config = SettingsConfigDict(
-        env_prefix="SHOPLENS_", extra="ignore", frozen=True, protected_namespaces=(), populate_by_name=True
+        env_prefix="SHOPLENS_",
+        extra="ignore",
+        frozen=True,
+        protected_namespaces=(),
+        populate_by_name=True,
+        allow_inf_nan=False,  # SHOPLENS_BODY_TIMEOUT_S=inf switched the slow-client guard off without a word
     )
 
     models_dir: Path = Field(Path("var/models"), description="Root of <name>/<version>/ model bundles.")

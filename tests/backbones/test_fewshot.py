@@ -137,6 +137,13 @@ def test_a_shoplens_bundle_is_an_encoder_too(tmp_path: Path) -> None:
     assert ((embedded.x @ weights.T + bias).argmax(axis=1) == embedded.y).all()
 
 
+def test_a_checkpoint_not_imported_yet_is_named_as_such(checkpoints: dict, tmp_path: Path) -> None:
+    """A Hugging Face folder as --backbone says to import it first (it said: KeyError: 'preprocess')."""
+    folder = labelled_folder(tmp_path / "photos")
+    result = runner.invoke(cli, ["train", "--backbone", str(checkpoints["clip"]), "--folder", str(folder)])
+    assert result.exit_code == 2 and "shoplens backbone import" in result.output, result.output
+
+
 def test_few_shot_needs_a_folder(bundles: dict, tmp_path: Path) -> None:
     """--backbone without --folder is a usage error, not a crash."""
     result = runner.invoke(cli, ["train", "--backbone", str(bundles["clip"]), "--models-dir", str(tmp_path)])

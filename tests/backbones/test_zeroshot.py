@@ -247,6 +247,10 @@ def test_the_shipped_fashion_taxonomy_reads() -> None:
         ({"templates": {"en": ["no slot"]}}, "must contain {} once"),
         ({"categories": {"a": ["x"], "b": []}}, r"categories\.b has no phrases"),
         ({"calibration": {"temperature": 0}}, "temperature must be > 0"),
+        (
+            {"categories": {"a": {"fr": ["une robe"]}, "b": ["y"]}},
+            r"categories\.a\.fr: no templates in that language",
+        ),
         ({"calibration": {"warmth": 1}}, "unexpected keyword argument 'warmth'"),
         ({"attributes": {"colour": {"threshold": 0.5}}}, "attributes.colour needs 'values'"),
         ({"colours": {}}, r"unknown keys \['colours'\]"),

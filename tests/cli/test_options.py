@@ -60,6 +60,9 @@ def test_invalid_settings_name_the_flag_or_variable_they_came_from(
     )
     monkeypatch.setenv("SHOPLENS_PORT", "eighty")
     assert failed_cleanly(runner.invoke(app, ["models", "versions"]), 2, "SHOPLENS_PORT", "integer")
+    monkeypatch.delenv("SHOPLENS_PORT")
+    monkeypatch.setenv("SHOPLENS_BODY_TIMEOUT_S", "inf")  # it switched the slow-client guard off
+    assert failed_cleanly(runner.invoke(app, ["models", "versions"]), 2, "SHOPLENS_BODY_TIMEOUT_S", "finite")
 
 
 def test_bad_paths_and_unknown_names_are_errors_not_tracebacks(tmp_path: Path, fmnist_dir: Path) -> None:

@@ -31,6 +31,11 @@ class FrozenEncoder:
     def __init__(self, path: str | os.PathLike, threads: int | None = None) -> None:
         self.path = Path(path).resolve()
         raw = _config(self.path)
+        if "kind" not in raw and "preprocess" not in raw:  # a Hugging Face checkpoint's own config.json
+            raise BundleError(
+                f"{self.path} is neither an image–text bundle nor a ShopLens bundle: a checkpoint downloaded from "
+                f"Hugging Face is imported first (shoplens backbone import {self.path})"
+            )
         self.kind = "image-text" if raw.get("kind") == "image-text" else "bundle"
         if self.kind == "image-text":
             from shoplens.backbones.runtime import load_backbone

@@ -180,7 +180,9 @@ def _expand(phrases: Any, templates: dict[str, tuple[str, ...]], where: str) -> 
         items = [items] if isinstance(items, str) else items
         ok = isinstance(items, list) and all(isinstance(p, str) and p.strip() for p in items)
         _need(ok, f"{where}.{lang} must be a list of non-empty phrases")
-        forms = templates.get(str(lang), (SLOT,))
+        known = ", ".join(templates)
+        _need(str(lang) in templates, f"{where}.{lang}: no templates in that language (they are in {known})")
+        forms = templates[str(lang)]
         prompts += [t.replace(SLOT, p.strip()) for t in forms for p in items]
     return tuple(dict.fromkeys(prompts))
 

@@ -14,13 +14,14 @@ from starlette.datastructures import UploadFile
 from shoplens.api.catalog_deps import CatalogDep, ScopeDep
 from shoplens.api.catalog_schemas import SimilarPublic, TextSearchPublic, similar_public, text_search_public
 from shoplens.api.deps import ReaderDep, ServiceDep
+from shoplens.api.errors import invalid
 from shoplens.api.forms import read_form
 from shoplens.api.json_images import OneImage, image_bytes, parse_json
 from shoplens.api.openapi import REF, component, problems
 from shoplens.api.service import Service
 from shoplens.api.uploads import IMAGE_TYPES
 from shoplens.catalog.similar import find_similar
-from shoplens.catalog.textsearch import MAX_QUERY, search_by_text
+from shoplens.catalog.textsearch import MAX_QUERY, query_terms, search_by_text
 from shoplens.fields import MAX_INT
 
 router = APIRouter(prefix="/v1/search", tags=["search"])
@@ -113,6 +114,8 @@ async def search_text(
 ) -> TextSearchPublic:
     """Products whose title or brand holds the words, and (with an image–text backbone) whose photos look like
     them, fused by reciprocal rank."""
+    if not query_terms(q):  # "   ", "%", "€": nothing to match and nothing to embed
+        raise invalid(("query", "q"), "q holds no word (letters or digits)")
     found = await run_in_threadpool(partial(search_by_text, catalog, q, k=k, scope=scope))
     return text_search_public(found)
 
