@@ -262,14 +262,16 @@ def test_not_a_bundle_is_a_clear_error(tmp_path):
 
 
 def write_shop(root: Path, n: int, seed: int = 0) -> None:
-    """n photos each of red shoes and blue bags (a box on white, noisy), PNG and JPEG alternately."""
+    """n photos each of red shoes and blue bags (a box on white, noisy, each of its own size and place: no two are
+    copies of one photo), PNG and JPEG alternately."""
     rng = np.random.default_rng(seed)
     for label, colour in (("shoes", (200, 30, 30)), ("bags", (30, 30, 200))):
         d = root / label
         d.mkdir(parents=True)
         for i in range(n):
             img = Image.new("RGB", (40 + i, 50), (255, 255, 255))
-            img.paste(colour, (5, 5, 30, 40))
+            x, y = (int(v) for v in rng.integers(2, 12, 2))
+            img.paste(colour, (x, y, x + int(rng.integers(12, 28)), y + int(rng.integers(15, 36))))
             arr = np.clip(np.asarray(img, np.int16) + rng.integers(-10, 10, (50, 40 + i, 3)), 0, 255).astype(
                 np.uint8
             )

@@ -106,9 +106,6 @@ def run_training(
     """
     dist = dist or from_env()
     output = Path(dist.share(str(output)))  # one timestamped folder for all ranks
-    if dist.main:  # no store lists the folder as a version until its evaluation is written
-        output.mkdir(parents=True, exist_ok=True)
-        (output / UNFINISHED).touch()
     preprocess = preprocess_for(source, cfg)
     pool, test = load_data(source, preprocess, cfg.seed)
     if len(pool.class_names) < 2:
@@ -121,6 +118,9 @@ def run_training(
             f"{pool.source}: too few photos to hold any out as the test set ({len(pool)} in all): a category needs at "
             "least 2 photos, and 20 or more to learn it"
         )
+    if dist.main:  # no store lists the folder as a version until its evaluation is written
+        output.mkdir(parents=True, exist_ok=True)
+        (output / UNFINISHED).touch()
     # A folder's or manifest's copies of one photo stay together (load_data); Fashion-MNIST: none, as published.
     groups = pool.meta.get("pool_groups")
     train_idx, val_idx = stratified_split(pool.labels, cfg.val_fraction, seed=cfg.seed, groups=groups)
