@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -322,6 +323,13 @@ def test_folder_dataset_trains_end_to_end(tmp_path, monkeypatch):
     assert "every one of its 10 images" in held.output  # the whole folder, not a split of it
     assert json.loads((out / "report-holdout" / "metrics.json").read_text())["num_samples"] == 10
     assert json.loads((out / "metrics.json").read_text()) == again  # a hold-out set leaves the bundle's own
+    shutil.rmtree(tmp_path / "holdout" / "bags")  # a hold-out set of some of its categories: matched by name
+    held = runner.invoke(app, ["evaluate", str(out), "--folder", str(tmp_path / "holdout")])
+    assert held.exit_code == 0 and "every one of its 5 images" in held.output, held.output
+    (tmp_path / "holdout" / "hats").mkdir()
+    shutil.copy(next((tmp_path / "holdout" / "shoes").iterdir()), tmp_path / "holdout" / "hats" / "h.png")
+    unknown = runner.invoke(app, ["evaluate", str(out), "--folder", str(tmp_path / "holdout")])
+    assert unknown.exit_code != 0 and "categories the model does not know: 'hats'" in unknown.output
 
 
 def test_an_interrupted_training_says_how_to_resume_it(tmp_path, monkeypatch):

@@ -249,3 +249,17 @@ def test_review_stats_without_errors_or_accepted() -> None:
     s = review_stats(probs, np.array([0, 1]), 0.8)
     assert s["error_count"] == 0 and s["errors_caught_share"] == 0.0
     assert review_stats(probs, np.array([0, 1]), 0.95)["accepted_accuracy"] is None
+
+
+def test_hold_out_labels_are_matched_to_the_bundle_by_name() -> None:
+    """A hold-out folder's categories come sorted; a bundle's in training order (it was refused as 'differing')."""
+    from shoplens.data import ImageDataset
+    from shoplens.errors import ShopLensError
+    from shoplens.training.evaluate import in_bundle_order
+
+    images = np.zeros((3, 1, 4, 4), np.uint8)
+    held = ImageDataset(images, np.array([0, 1, 1]), ["Bag", "Trouser"])
+    ordered = in_bundle_order(held, ["T-shirt/top", "Trouser", "Bag"])
+    assert ordered.class_names == ["T-shirt/top", "Trouser", "Bag"] and ordered.labels.tolist() == [2, 1, 1]
+    with pytest.raises(ShopLensError, match="does not know: 'Hat'"):
+        in_bundle_order(ImageDataset(images, np.array([0, 0, 0]), ["Hat"]), ["Bag", "Trouser"])

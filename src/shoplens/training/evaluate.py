@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,21 @@ def calibrate(
     return Calibration(float(temperature), float(threshold), per_class, rule)
 
 
+def in_bundle_order(data: ImageDataset, labels: Sequence[str]) -> ImageDataset:
+    """The data with its labels renumbered to the bundle's categories, matched by name (a hold-out folder's are
+    sorted, a bundle's in training order; it may hold fewer); ShopLensError for a category the bundle lacks."""
+    unknown = [name for name in data.class_names if name not in labels]
+    if unknown:
+        raise ShopLensError(
+            f"the evaluation data has categories the model does not know: {', '.join(map(repr, unknown))} "
+            f"(it knows {', '.join(map(repr, labels))})"
+        )
+    if list(data.class_names) == list(labels):
+        return data
+    index = np.array([list(labels).index(name) for name in data.class_names], np.int64)
+    return ImageDataset(data.images, index[data.labels], list(labels), data.source, data.checksum, data.meta)
+
+
 def evaluate_bundle(
     bundle: Bundle,
     test: ImageDataset,
@@ -60,10 +76,7 @@ def evaluate_bundle(
 ) -> dict[str, Any]:
     """Test metrics for the bundle, written to a report folder and, with record, to the bundle (metrics.json,
     README.md): its own test set's; a hold-out set's are reported only."""
-    if list(test.class_names) != list(bundle.labels):
-        raise ShopLensError(
-            f"the evaluation data's categories {test.class_names} differ from the bundle's {bundle.labels}"
-        )
+    test = in_bundle_order(test, bundle.labels)
     expected = (bundle.preprocess.in_chans, *bundle.preprocess.size)
     if tuple(test.images.shape[1:]) != expected:
         raise ShopLensError(f"evaluation images are {test.images.shape[1:]}, the bundle expects {expected}")
