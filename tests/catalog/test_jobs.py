@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 
 from shoplens.catalog.fetch import FetchPolicy
 from shoplens.catalog.ingest import IngestItem, ProductIn
-from shoplens.catalog.jobs import BulkIngest
+from shoplens.catalog.jobs import BulkIngest, resume_key
 from shoplens.catalog.service import Catalog, CatalogConfig
 from shoplens.catalog.sources import UNREADABLE, rows_from_csv, rows_from_folder, rows_from_url_list
 from shoplens.db.catalog import Embedding, IngestRow, Product, ProductImage
@@ -82,9 +82,39 @@ def test_csv_rows_fail_alone_with_reasons(catalog: Catalog, tmp_path: Path) -> N
     assert reasons["line 11"] == "bad value: stock 'many' is not a whole number"
     with catalog.sessions() as s:
         stored = dict(s.execute(select(IngestRow.row_key, IngestRow.status)).all())
-        assert stored["line 2"] == "done" and stored["line 3"] == "failed"
+        assert stored[resume_key(rows[0])] == "done" and stored[resume_key(rows[1])] == "failed"
         price = s.scalar(select(Product.price).where(Product.sku == "a"))
         assert float(price) == 12.5
+
+
+def test_a_source_edited_in_place_ingests_its_new_and_changed_rows(catalog: Catalog, tmp_path: Path) -> None:
+    """Tomorrow's export at the same path: a row inserted at the top and a row renamed in place are ingested,
+    rows as they were are skipped wherever they now stand (the rows were known by line number: the new product
+    was never ingested, line 2 being done already), and failures come in the source's order."""
+    imgs = tmp_path / "imgs"
+    imgs.mkdir()
+    for i, p in enumerate(photos(4, seed=6)):
+        (imgs / f"{i}.png").write_bytes(png(p))
+    manifest = tmp_path / "products.csv"
+    head = "sku,title,brand,price,category,image\n"
+    manifest.write_text(head + "A,Alpha,,,,imgs/0.png\nB,Beta,,,,imgs/1.png\nC,Gamma,,,,imgs/2.png\n")
+    first = BulkIngest(catalog).run("csv", manifest, rows_from_csv(manifest, "acme"), "acme")
+    assert (first.done, first.skipped) == (3, 0)
+    bad = "".join(f"X{i},Broken,,,,imgs/none{i}.png\n" for i in range(11))
+    manifest.write_text(
+        head + "NEW,Newcomer,,,,imgs/3.png\nA,Alpha,,,,imgs/0.png\nB,Beta renamed,,,,imgs/1.png\n"
+        "C,Gamma,,,,imgs/2.png\n" + bad
+    )
+    again = BulkIngest(catalog).run("csv", manifest, rows_from_csv(manifest, "acme"), "acme")
+    assert (again.done, again.skipped, again.failed) == (2, 2, 11)
+    assert [key for key, _ in again.errors] == [
+        f"line {n}" for n in range(6, 17)
+    ]  # not line 10 before line 6
+    with catalog.sessions() as s:
+        titles = dict(s.execute(select(Product.sku, Product.title)).all())
+    assert titles == {"A": "Alpha", "B": "Beta renamed", "C": "Gamma", "NEW": "Newcomer"}
+    third = BulkIngest(catalog).run("csv", manifest, rows_from_csv(manifest, "acme"), "acme")
+    assert (third.done, third.skipped, third.failed) == (0, 4, 11)
 
 
 def test_worker_processes_store_what_one_process_stores(

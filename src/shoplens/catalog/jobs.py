@@ -95,16 +95,16 @@ class BulkIngest:
         )
         swept = self.catalog.store.sweep(self._referenced())
         summary = JobSummary(job_id)
-        summary.skipped = sum(1 for r in rows if r.key in finished)
+        resume = {r.key: resume_key(r) for r in rows}
+        todo = [r for r in rows if resume[r.key] not in finished]
+        summary.skipped = len(rows) - len(todo)
         if progress:
             progress(summary.skipped)
         ingestor = self.catalog.ingestor()
-        todo = [r for r in rows if r.key not in finished]
         with self.catalog.space.deferred_saves():
             for outcomes in (engine or self._local)(ingestor, todo):
-                retried_on_conflict(
-                    self.catalog.sessions, partial(_record_rows, job_id=job_id, outcomes=outcomes)
-                )
+                record = partial(_record_rows, job_id=job_id, outcomes=outcomes, resume=resume)
+                retried_on_conflict(self.catalog.sessions, record)
                 for o in outcomes:
                     summary.count(o)
                 if progress:
@@ -113,7 +113,8 @@ class BulkIngest:
             job = session.get(IngestJob, job_id)
             assert job is not None
             job.status, job.finished_at = "done", utcnow()
-        summary.errors.sort()
+        order = {r.key: i for i, r in enumerate(rows)}
+        summary.errors.sort(key=lambda e: (order.get(e[0], len(order)), e))  # as the source lists them
         self.swept = swept
         return summary
 
@@ -241,16 +242,33 @@ class _Sent:
     reading: PreprocessConfig | None
 
 
-def _record_rows(session: Session, job_id: str, outcomes: Sequence[ItemOutcome]) -> None:
-    """Upsert the per-row results of a batch."""
-    keys = [o.key for o in outcomes]
+def resume_key(row: Row) -> str:
+    """A row's record in its job: its SKU and a digest of everything it says (product fields, image, and a local
+    image's size and modification time), so a row edited or inserted since a run, or given a new photo, is
+    ingested when the same source runs again; rows as they were are skipped wherever they now stand."""
+    digest = hashlib.sha256(repr((row.product, row.image, row.error)).encode())
+    if row.image and not is_uri(row.image):
+        try:
+            stat = os.stat(row.image)
+            digest.update(f"{stat.st_size}:{stat.st_mtime_ns}".encode())
+        except OSError:
+            pass  # a missing image fails its row, which is never recorded as done
+    sku = row.product.sku if row.product is not None else row.key
+    return f"{sku[:200]} @{digest.hexdigest()[:32]}"
+
+
+def _record_rows(
+    session: Session, job_id: str, outcomes: Sequence[ItemOutcome], resume: dict[str, str]
+) -> None:
+    """Upsert the per-row results of a batch, each under its row's resume key."""
+    keys = [resume.get(o.key, o.key) for o in outcomes]
     existing = {
         r.row_key: r
         for r in session.scalars(
             select(IngestRow).where(IngestRow.job_id == job_id, IngestRow.row_key.in_(keys))
         )
     }
-    for o in outcomes:
-        row = existing.get(o.key) or IngestRow(job_id=job_id, row_key=o.key)
+    for o, key in zip(outcomes, keys):  # rows saying the same thing share a record
+        row = existing.setdefault(key, IngestRow(job_id=job_id, row_key=key))
         row.status, row.product_id, row.error = o.status, o.product_id, o.error
         session.add(row)
