@@ -167,6 +167,29 @@ def test_predict_plain_output_one_line_per_file(bundle, tmp_path):
     assert len(lines) == 2 and all(line.count("\t") >= 3 for line in lines)
 
 
+def test_predict_and_classify_batch_run_on_the_runtime_asked_for(bundle, tmp_path, monkeypatch):
+    """--runtime (or SHOPLENS_RUNTIME) reaches the offline commands as it reaches serve (both ignored it: auto
+    could answer with an int8 model, and nothing could pin FP32)."""
+    paths = write_photos(tmp_path / "p")[:1]
+    int8 = runner.invoke(app, ["predict", str(bundle), *map(str, paths), "--runtime", "onnxruntime-int8"])
+    assert int8.exit_code == 2 and "has no model.int8.onnx" in int8.output, int8.output
+    monkeypatch.setenv("SHOPLENS_RUNTIME", "onnxruntime-int8")
+    models = [
+        "--models-dir",
+        str(bundle.parent.parent),
+        "--name",
+        bundle.parent.name,
+        "--version",
+        bundle.name,
+    ]
+    batch = runner.invoke(
+        app, ["classify-batch", str(tmp_path / "p"), "--out", str(tmp_path / "o.parquet"), *models]
+    )
+    assert batch.exit_code == 2 and "has no model.int8.onnx" in batch.output, batch.output
+    monkeypatch.setenv("SHOPLENS_RUNTIME", "torch")
+    assert runner.invoke(app, ["predict", str(bundle), *map(str, paths)]).exit_code == 0
+
+
 def test_predict_says_what_classify_says_of_a_picture_of_no_product(tmp_path):
     bundle = make_bundle(tmp_path / "models", "v1", seed=3, preprocess=PHOTO_PRE)
     add_detector(bundle)  # flags the checkerboard

@@ -26,7 +26,7 @@ from rich.progress import (
 
 from shoplens.cli.common import app, err, friendly_errors, out
 from shoplens.cli.data import FashionMnistDir
-from shoplens.cli.options import CATALOG, DEVICE, MODEL, with_settings
+from shoplens.cli.options import CATALOG, DEVICE, MODEL, RUNTIME, with_settings
 from shoplens.config import Settings
 from shoplens.errors import NotFoundError
 from shoplens.files import write_atomic
@@ -272,7 +272,7 @@ def reindex(
 
 @app.command("classify-batch")
 @friendly_errors
-@with_settings(MODEL, DEVICE, {"max_pixels": ()})
+@with_settings(MODEL, RUNTIME, DEVICE, {"max_pixels": ()})
 def classify_batch(
     source: Annotated[
         Path, typer.Argument(help="A folder of images, or a CSV / Parquet manifest with an 'image' column.")
@@ -289,15 +289,18 @@ def classify_batch(
     from shoplens.catalog.batch import classify_sources
     from shoplens.catalog.engines import classify_batch as run
     from shoplens.catalog.service import NoModelError
+    from shoplens.cli.using import say_runtime
     from shoplens.inference.store import ModelStore, predictor_loader
 
     if not source.exists():
         raise NotFoundError(f"no folder or file {source}")
-    store = ModelStore(settings.models_dir, settings.model_name, predictor_loader(device=settings.device))
+    loader = predictor_loader(settings.runtime, device=settings.device)
+    store = ModelStore(settings.models_dir, settings.model_name, loader)
     version = version or store.active_version()
     if version is None:
         raise NoModelError(f"no model version of {store.name!r} in {store.root}: train one first")
     model = store.load(version)
+    say_runtime(model.predictor)
     sources = classify_sources(source)
     start = time.perf_counter()
     with on_engine(engine, ray_address):

@@ -25,6 +25,7 @@ MODEL: Group = {"models_dir": (), "model_name": ("--name",)}
 CATALOG: Group = {**MODEL, "catalog_dir": (), "database_url": (), "vector_backend": (), "milvus_uri": ()}
 KEYS: Group = {"api_keys_file": ("--keys-file",)}
 DEVICE: Group = {"device": ()}  # commands that train or run a model
+RUNTIME: Group = {"runtime": ()}  # commands that run a trained bundle
 SERVE: Group = {
     "host": (),
     "port": (),
@@ -32,7 +33,7 @@ SERVE: Group = {
     "open_mode": ("--open",),
     "open_write": ("--open-write",),
     "batching": ("--batching/--no-batching",),
-    "runtime": (),
+    **RUNTIME,
     "workers": (),
     **DEVICE,
     "backbone": (),

@@ -9,8 +9,10 @@ from typing import Annotated
 
 import typer
 
-from shoplens.cli.common import app, friendly_errors, out
+from shoplens.cli.common import app, err, friendly_errors, out
 from shoplens.cli.data import FashionMnistDir, Folder, Manifest, Mode, Verify, _source
+from shoplens.cli.options import DEVICE, RUNTIME, with_settings
+from shoplens.config import Settings
 from shoplens.errors import ImageError
 
 
@@ -114,9 +116,11 @@ def export(
 
 @app.command()
 @friendly_errors
+@with_settings(RUNTIME, DEVICE)
 def predict(
     bundle: Annotated[Path, typer.Argument(help="A model bundle folder.")],
     images: Annotated[list[Path], typer.Argument(help="JPEG, PNG, WebP, GIF, AVIF or HEIC photos.")],
+    settings: Settings,
     top_k: Annotated[int, typer.Option(min=1)] = 3,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
 ) -> None:
@@ -126,9 +130,10 @@ def predict(
     from shoplens.imaging import read_image_file
     from shoplens.inference.ood import NOT_RECOGNISED
 
-    predictor = model_loader()(
-        bundle
-    )  # ONNX Runtime when the bundle was exported; few- and zero-shot versions too
+    # ONNX Runtime when the bundle was exported (auto: the fastest runtime that agrees with FP32); few- and
+    # zero-shot versions too
+    predictor = model_loader(settings.runtime, device=settings.device)(bundle)
+    say_runtime(predictor)
     predictor.top_k = min(top_k, len(predictor.bundle.labels))
     failed = 0
     for path in images:
@@ -152,3 +157,10 @@ def predict(
             print(f"{path}\t" + "\t".join(f"{lbl} {p:.3f}" for lbl, p in pred.top) + flag)
     if failed:
         raise typer.Exit(1)
+
+
+def say_runtime(predictor: object) -> None:
+    """A line on stderr when a runtime other than FP32 answers (auto may choose int8 or bf16 on this CPU)."""
+    runtime = getattr(getattr(predictor, "session", None), "runtime", None)
+    if runtime in ("onnxruntime-int8", "openvino-bf16", "openvino-int8"):
+        err.print(f"runtime: {runtime} (chosen by --runtime auto; --runtime onnxruntime answers in FP32)")
