@@ -117,6 +117,18 @@ def test_a_source_edited_in_place_ingests_its_new_and_changed_rows(catalog: Cata
     assert (third.done, third.skipped, third.failed) == (0, 4, 11)
 
 
+def test_an_oversized_cell_fails_its_row_alone(catalog: Catalog, tmp_path: Path) -> None:
+    """A 200 KB title stopped the whole manifest (the csv module's 128 KiB field limit); now its row fails."""
+    (tmp_path / "0.png").write_bytes(png(photos(1)[0]))
+    manifest = tmp_path / "m.csv"
+    manifest.write_text(
+        "sku,title,brand,price,category,image\nH1,ok,,,,0.png\nH2," + "B" * 200_000 + ",,,,0.png\n"
+    )
+    summary = BulkIngest(catalog).run("csv", manifest, rows_from_csv(manifest, "acme"), "acme")
+    assert (summary.done, summary.failed) == (1, 1)
+    assert summary.errors == [("line 3", "bad value: title is longer than 300 characters")]
+
+
 def test_worker_processes_store_what_one_process_stores(
     catalog: Catalog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

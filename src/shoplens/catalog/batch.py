@@ -124,6 +124,8 @@ def manifest_rows(path: Path) -> list[tuple[int, dict[str, str]]]:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as e:
         raise DataFormatError(f"{path}: not a readable UTF-8 CSV file ({e})") from e
+    # a cell may be as long as the file (it is in memory already): an oversized title fails its row, not the file
+    csv.field_size_limit(max(csv.field_size_limit(), len(text)))
     reader = csv.DictReader(io.StringIO(text, newline=""))  # rows end at line ends only, not at U+2028 & co.
     out, line = [], 2
     try:
