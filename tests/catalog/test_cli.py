@@ -134,6 +134,30 @@ def test_classify_batch_from_a_parquet_manifest(models_root: Path, tmp_path: Pat
     assert missing.exit_code != 0 and "no folder or file" in missing.output
 
 
+def test_classify_batch_counts_what_it_cannot_read_and_leaves_hidden_files_out(
+    models_root: Path, tmp_path: Path
+) -> None:
+    """A dangling link fails and is counted (it vanished), hidden files are left out as training leaves them (they
+    were classified), an empty image cell says so, and a photo given as the source is named as one."""
+    import pyarrow.parquet as pq
+
+    root = tmp_path / "f"
+    (root / ".cache").mkdir(parents=True)
+    (root / "a.png").write_bytes(png(photos(1)[0]))
+    (root / ".cache" / "thumb.png").write_bytes(png(photos(1)[0]))
+    (root / "._a.png").write_bytes(b"\x00\x05\x16\x07 macOS resource fork")
+    (root / "gone.png").symlink_to(tmp_path / "nowhere.png")
+    out, models = tmp_path / "o.parquet", ["--models-dir", str(models_root)]
+    r = runner.invoke(app, ["classify-batch", str(root), "--out", str(out), *models])
+    assert r.exit_code == 0 and "2 images (1 failed)" in r.output, r.output
+    assert [t["key"] for t in pq.read_table(out).to_pylist()] == ["a.png", "gone.png"]
+    (tmp_path / "m.csv").write_text("image\n\nf/a.png\n,\n")
+    r = runner.invoke(app, ["classify-batch", str(tmp_path / "m.csv"), "--out", str(out), *models])
+    assert r.exit_code == 0 and "no image given" in pq.read_table(out).to_pylist()[-1]["error"], r.output
+    r = runner.invoke(app, ["classify-batch", str(root / "a.png"), "--out", str(out), *models])
+    assert r.exit_code == 2 and "is a photo: give a folder or a manifest" in r.output, r.output
+
+
 def test_ray_engine_refuses_url_lists_before_starting_ray(models_root: Path, tmp_path: Path) -> None:
     urls = tmp_path / "urls.txt"
     urls.write_text("https://cdn.example.com/a.png\n")

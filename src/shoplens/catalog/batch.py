@@ -60,6 +60,8 @@ def batch_size_of(config: dict[str, Any]) -> int:
 def read_bytes(location: str, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
     """An image file's bytes from a local path or object storage (s3://, gs://, hdfs://… via pyarrow), at most
     max_bytes."""
+    if not location:
+        raise FileNotFoundError("no image given")
     if is_uri(location):
         import pyarrow.fs
 
@@ -86,12 +88,27 @@ def read_bytes(location: str, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
         return fh.read()
 
 
+def image_files(root: Path) -> list[Path]:
+    """Every file under root named like an image, sorted — a dangling link among them, so that it fails rather than
+    vanishes — leaving out hidden files and folders (a `.cache`, macOS's `._x.png`), as training does."""
+    return sorted(
+        p
+        for p in root.rglob("*")
+        if p.suffix.lower() in IMAGE_SUFFIXES
+        and not p.is_dir()
+        and not any(part.startswith(".") for part in p.relative_to(root).parts)
+    )
+
+
 def classify_sources(source: Path) -> list[Source]:
     """The images of a folder (sorted, keyed by relative path), or of a CSV / Parquet manifest with an `image`
     column (a path relative to the manifest, or a URI) and an optional `key` column (default: line number)."""
     if source.is_dir():
-        files = sorted(p for p in source.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-        return [Source(str(p.relative_to(source)), str(p)) for p in files]
+        return [Source(str(p.relative_to(source)), str(p)) for p in image_files(source)]
+    if source.suffix.lower() in IMAGE_SUFFIXES:
+        raise DataFormatError(
+            f"{source} is a photo: give a folder or a manifest (`shoplens predict` answers for photos)"
+        )
     rows = manifest_rows(source)
     if rows and "image" not in rows[0][1]:
         raise DataFormatError(f"{source}: no 'image' column")

@@ -11,7 +11,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
-from shoplens.catalog.batch import is_uri, is_web_url, manifest_rows
+from shoplens.catalog.batch import image_files, is_uri, is_web_url, manifest_rows
 from shoplens.catalog.ingest import TEXT_LIMITS, ProductIn
 from shoplens.errors import DataFormatError, DataNotFoundError
 from shoplens.imaging import IMAGE_SUFFIXES
@@ -47,9 +47,7 @@ def rows_from_folder(root: Path, merchant: str, categories: Sequence[str]) -> li
     if not root.is_dir():
         raise DataNotFoundError(f"{root} is not a folder")
     rows = []
-    # A dangling link or a FIFO named like an image is a row that fails, not silence.
-    named = (p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and not p.is_dir())
-    for path in sorted(named):
+    for path in image_files(root):  # a dangling link or a FIFO named like an image is a row that fails
         rel = path.relative_to(root)
         category = rel.parts[0] if len(rel.parts) > 1 and rel.parts[0] in categories else None
         sku = "-".join(rel.with_suffix("").parts)[:100]
