@@ -378,10 +378,3 @@ def test_csv_rows_are_read_as_csv_and_file_uris_stay_in_the_folder(tmp_path: Pat
     assert rows["line 5"].error == UNREADABLE  # a file:// URI out of the folder, told as any unusable file
     assert rows["line 6"].error is None and rows["line 6"].image == str((shop / "img" / "ok.png").resolve())
     assert rows["line 7"].error == "bad value: sku is longer than 100 characters"
-
-
-def test_a_csv_field_past_the_csv_modules_limit_is_a_clear_error(tmp_path: Path) -> None:
-    manifest = tmp_path / "m.csv"
-    manifest.write_text(f"sku,title,brand,price,category,image\na,{'t' * 200_000},x,1,Dress,a.png\n")
-    with pytest.raises(DataFormatError, match="line 2: not a readable CSV row"):
-        rows_from_csv(manifest, "acme")
