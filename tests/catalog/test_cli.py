@@ -104,7 +104,12 @@ def test_taxonomy_show_and_create(models_root: Path, tmp_path: Path) -> None:
     r = runner.invoke(app, ["catalog", "taxonomy", "--taxonomy", "shoes", "Sneaker", "Boot", *opts])
     assert r.exit_code == 0 and "shoes: Sneaker, Boot" in r.output
     r = runner.invoke(app, ["catalog", "taxonomy", "--taxonomy", "shoes", "Sandal", *opts])
-    assert r.exit_code == 2 and "exists with other categories" in r.output
+    assert r.exit_code == 2 and r.output.startswith("error: taxonomy 'shoes' exists with other categories")
+    # showing a typo made a taxonomy of it
+    r = runner.invoke(app, ["catalog", "taxonomy", "--taxonomy", "shoez", *opts])
+    assert r.exit_code == 2 and "no taxonomy 'shoez' (taxonomies: fashion-mnist, shoes)" in r.output, r.output
+    r = runner.invoke(app, ["catalog", "taxonomy", "--taxonomy", "shoez", *opts])
+    assert "no taxonomy 'shoez'" in r.output
     for names, said in ((["Boot", "Boot"], "'Boot' twice"), (["Boot", "x" * 65], "1 to 64 characters")):
         r = runner.invoke(app, ["catalog", "taxonomy", "--taxonomy", "bad", *names, *opts])
         assert r.exit_code != 0 and said in r.output and "Traceback" not in r.output, r.output

@@ -28,7 +28,7 @@ from shoplens.cli.common import app, err, friendly_errors, out
 from shoplens.cli.data import FashionMnistDir
 from shoplens.cli.options import CATALOG, DEVICE, MODEL, RUNTIME, with_settings
 from shoplens.config import Settings
-from shoplens.errors import NotFoundError
+from shoplens.errors import CatalogInputError, NotFoundError
 from shoplens.files import write_atomic
 
 if TYPE_CHECKING:
@@ -420,16 +420,25 @@ def catalog_taxonomy(
     ] = None,
 ) -> None:
     """Show the catalogue's taxonomy, or create a named one from the given categories."""
-    from shoplens.catalog.queries import ensure_taxonomy
+    from sqlalchemy import select
 
+    from shoplens.catalog.queries import ensure_taxonomy
+    from shoplens.db.catalog import Taxonomy
+
+    name = settings.taxonomy
     with open_catalog(settings) as catalog:
         if categories:
             with catalog.sessions.begin() as session:
-                existing = [
-                    c.name for c in ensure_taxonomy(session, catalog.config.taxonomy, categories).categories
-                ]
+                existing = [c.name for c in ensure_taxonomy(session, name, categories).categories]
             if existing != list(categories):
-                raise typer.BadParameter(
-                    f"taxonomy {catalog.config.taxonomy!r} exists with other categories: {', '.join(existing)}"
+                raise CatalogInputError(
+                    f"taxonomy {name!r} exists with other categories: {', '.join(existing)}"
                 )
-        out.print(f"{catalog.config.taxonomy}: {', '.join(catalog.categories())}")
+        elif name != Settings.model_fields["taxonomy"].default:  # showing a name made no taxonomy of it
+            with catalog.sessions() as session:
+                names = list(session.scalars(select(Taxonomy.name).order_by(Taxonomy.name)))
+            if name not in names:
+                raise CatalogInputError(
+                    f"no taxonomy {name!r} (taxonomies: {', '.join(names) or 'none yet'})"
+                )
+        out.print(f"{name}: {', '.join(catalog.categories())}")
