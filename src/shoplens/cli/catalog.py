@@ -24,7 +24,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from shoplens.cli.common import app, err, friendly_errors, out
+from shoplens.cli.common import app, err, friendly_errors, out, stopped_cleanly_by_sigterm
 from shoplens.cli.data import FashionMnistDir
 from shoplens.cli.options import CATALOG, DEVICE, MODEL, RUNTIME, with_settings
 from shoplens.config import Settings
@@ -303,7 +303,7 @@ def classify_batch(
     say_runtime(model.predictor)
     sources = classify_sources(source)
     start = time.perf_counter()
-    with on_engine(engine, ray_address):
+    with on_engine(engine, ray_address), stopped_cleanly_by_sigterm():  # stopped: no hidden partial file left
         written = run(
             model, sources, output, engine=engine.value, workers=workers, max_pixels=settings.max_pixels
         )
