@@ -135,6 +135,11 @@ def test_classify_batch_from_a_parquet_manifest(models_root: Path, tmp_path: Pat
     assert [t["key"] for t in table] == ["a", "b", "c", "d"]
     assert all(t["label"] and len(t["embedding"]) == 138 for t in table[:3])
     assert table[3]["label"] is None and "gone.png" in table[3]["error"]
+    meta = pq.read_schema(out).metadata  # which category each probability is (the file named none)
+    labels = json.loads(meta[b"shoplens.labels"])
+    assert [labels[max(range(len(labels)), key=t["probabilities"].__getitem__)] for t in table[:3]] == [
+        t["label"] for t in table[:3]
+    ]
     missing = runner.invoke(app, ["classify-batch", str(tmp_path / "nope.csv"), "--out", str(out)])
     assert missing.exit_code != 0 and "no folder or file" in missing.output
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import pickle
 import re
@@ -301,11 +302,21 @@ class PredictionsFile:
                 "error": pa.array([e or None for e in batch["error"]], pa.string()),
             }
         )
+        table = table.replace_schema_metadata(self.metadata())
         if self._writer is None:
             self._writer = pq.ParquetWriter(self._tmp, table.schema)
         self._writer.write_table(table)
         self.rows += len(ok)
         self.failed += int((~ok).sum())
+
+    def metadata(self) -> dict[str, str]:
+        """What the columns mean, in the file's schema metadata (pyarrow: `pq.read_schema(path).metadata`)."""
+        return {
+            "shoplens.labels": json.dumps(self.labels),  # the order of `probabilities`
+            "shoplens.model_version": self.version,
+            "shoplens.embedding": "the search vector the catalogue indexes (unit length; the model's features, "
+            "projected, joined to its category probabilities), not /v1/classify's `embedding` (the features)",
+        }
 
     def close(self) -> None:
         """Finish the file and move it into place (an empty job writes an empty file with no columns)."""
