@@ -68,3 +68,18 @@ def test_onnx_folder_without_logit_scale(onnx_checkpoint: Path, tmp_path: Path) 
     assert json.loads((out / "config.json").read_text())["imported"]["route"].startswith(
         "ONNX encoders taken as given"
     )
+    with pytest.raises(BundleError, match="must be a finite number > 0"):
+        import_backbone(src, tmp_path / "c", logit_scale=math.nan, logit_bias=-5.0, measure=False)
+
+
+def test_a_wrong_onnx_encoder_is_named_by_the_users_file(onnx_checkpoint: Path, tmp_path: Path) -> None:
+    """An image model where the text model belongs: the error names onnx/text_model.onnx, not a temporary copy."""
+    src = tmp_path / "src"
+    for f in onnx_checkpoint.rglob("*"):
+        if f.is_file():
+            (src / f.relative_to(onnx_checkpoint)).parent.mkdir(parents=True, exist_ok=True)
+            (src / f.relative_to(onnx_checkpoint)).write_bytes(f.read_bytes())
+    (src / "onnx" / "text_model.onnx").write_bytes((src / "onnx" / "vision_model.onnx").read_bytes())
+    with pytest.raises(BundleError, match="expected inputs input_ids") as refused:
+        import_backbone(src, tmp_path / "b", measure=False)
+    assert str(src / "onnx" / "text_model.onnx") in str(refused.value) and ".tmp" not in str(refused.value)

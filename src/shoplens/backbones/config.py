@@ -79,8 +79,11 @@ class Scoring:
     activation: str = "softmax"
 
     def __post_init__(self) -> None:
-        _check(_finite(self.logit_scale) and self.logit_scale > 0, "scoring.logit_scale must be > 0")
-        _check(_finite(self.logit_bias), "scoring.logit_bias must be a number")
+        _check(
+            _finite(self.logit_scale) and self.logit_scale > 0,
+            "scoring.logit_scale must be a finite number > 0",
+        )
+        _check(_finite(self.logit_bias), "scoring.logit_bias must be a finite number")
         _check(self.activation in ("softmax", "sigmoid"), "scoring.activation must be softmax or sigmoid")
 
 

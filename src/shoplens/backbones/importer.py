@@ -192,7 +192,15 @@ def _from_onnx(found: ckpt.Checkpoint, tmp: Path, overrides: dict[str, Any]) -> 
         f"{text_src.relative_to(found.path)})",
         "versions": f"onnxruntime {onnxruntime.__version__}",
     }
-    config = _assemble(found, tmp, image, text, scoring, overrides, imported)
+    try:
+        config = _assemble(found, tmp, image, text, scoring, overrides, imported)
+    except BundleError as e:  # named by the user's files, not by their copies in the temporary folder
+        said = (
+            str(e)
+            .replace(str(tmp / IMAGE_ENCODER), str(image_src))
+            .replace(str(tmp / TEXT_ENCODER), str(text_src))
+        )
+        raise BundleError(said) from None
     backbone = ImageTextBackbone(tmp)
     img = backbone.embed_images(sample_images(image))
     txt = backbone.embed_texts(list(SAMPLE_TEXTS))
