@@ -73,6 +73,23 @@ def test_every_failure_can_be_written_out(models_root: Path, tmp_path: Path) -> 
     assert rows[0] == "row,reason" and len(rows) == 24 and rows[1].startswith("Bag/broken00.png,")
 
 
+def test_ingest_names_the_columns_it_does_not_read(models_root: Path, tmp_path: Path) -> None:
+    """A misspelt optional column ('Stock') left every stock at 0 without a word: the columns not read are named."""
+    (tmp_path / "0.png").write_bytes(png(photos(1)[0]))
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("sku,title,brand,price,category,image,Stock,colour\na,A,,,,0.png,5,red\n")
+    r = runner.invoke(app, ["ingest", str(manifest), *common(models_root, tmp_path)])
+    assert r.exit_code == 0 and "1 done" in r.output, r.output
+    assert (
+        "warning: column(s) not read: Stock, colour (read: sku,title,brand,price,category,image,merchant,stock)"
+        in (" ".join(r.output.split()))
+    )
+    plain = tmp_path / "p.csv"
+    plain.write_text("sku,title,brand,price,category,image,stock\nb,B,,,,0.png,5\n")
+    r = runner.invoke(app, ["ingest", str(plain), *common(models_root, tmp_path)])
+    assert r.exit_code == 0 and "not read" not in r.output, r.output
+
+
 def test_ingest_errors_are_messages_not_tracebacks(models_root: Path, tmp_path: Path) -> None:
     opts = common(models_root, tmp_path)
     r = runner.invoke(app, ["ingest", str(tmp_path / "nothing.csv"), *opts])

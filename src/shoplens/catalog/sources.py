@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import re
 from collections.abc import Sequence
@@ -17,6 +18,7 @@ from shoplens.errors import DataFormatError, DataNotFoundError
 from shoplens.imaging import IMAGE_SUFFIXES
 
 CSV_COLUMNS = ("sku", "title", "brand", "price", "category", "image")
+READ_COLUMNS = (*CSV_COLUMNS, "merchant", "stock")  # the required ones and the optional ones
 # One text for every local image that cannot be used, so a row's error never tells whether a file exists.
 UNREADABLE = "image cannot be read (missing, not a file, outside the source folder, unreadable or too large)"
 
@@ -59,6 +61,22 @@ def rows_from_folder(root: Path, merchant: str, categories: Sequence[str]) -> li
     if not rows:
         raise DataNotFoundError(f"{root}: no images in it (accepted: {', '.join(sorted(IMAGE_SUFFIXES))})")
     return _repeats_refused(rows, ": a folder's SKU is the file's path without its extension (rename one)")
+
+
+def unread_columns(path: Path) -> list[str]:
+    """A manifest's columns ingestion does not read, as its header names them (a misspelt `stock` left every
+    product's stock at 0 without a word); none for a file whose header cannot be read."""
+    try:
+        if path.suffix.lower() == ".parquet":
+            import pyarrow.parquet as pq
+
+            names = list(pq.read_schema(path).names)
+        else:
+            with path.open(encoding="utf-8-sig", newline="") as fh:
+                names = next(csv.reader(fh), [])
+    except (OSError, UnicodeDecodeError, csv.Error, ValueError):
+        return []
+    return [n for n in names if n not in READ_COLUMNS]
 
 
 def rows_from_csv(path: Path, merchant: str, merchant_column: bool = False) -> list[Row]:

@@ -177,7 +177,13 @@ def ingest(
     """Ingest products from a source; re-running it resumes (rows already done are skipped)."""
     from shoplens.catalog.fetch import FetchPolicy
     from shoplens.catalog.jobs import BulkIngest
-    from shoplens.catalog.sources import rows_from_csv, rows_from_folder, rows_from_url_list
+    from shoplens.catalog.sources import (
+        READ_COLUMNS,
+        rows_from_csv,
+        rows_from_folder,
+        rows_from_url_list,
+        unread_columns,
+    )
 
     with open_catalog(settings) as catalog:
         kind = detect_kind(source) if kind is Kind.auto else kind
@@ -185,6 +191,9 @@ def ingest(
             rows = rows_from_folder(source, merchant, catalog.categories())
         elif kind is Kind.csv:
             rows = rows_from_csv(source, merchant, merchant_from_csv)
+            if extra := unread_columns(source):
+                read = ",".join(READ_COLUMNS)
+                err.print(f"warning: column(s) not read: {', '.join(extra)} (read: {read})", highlight=False)
         else:
             rows = rows_from_url_list(source, merchant)
         policy = FetchPolicy(allowed_hosts=frozenset(allow_host or ()), allow_private=allow_private)
