@@ -56,6 +56,11 @@ def test_events_import_then_trends_report(
         app, ["events", "import", str(tmp_path / "nope.csv"), *options(catalog, models_root)]
     )
     assert missing.exit_code == 2 and "no events file" in missing.output
+    misspelt = tmp_path / "misspelt.csv"  # productId: every event would lose its product without a word
+    misspelt.write_text("event_id,user_id,type,timestamp,productId\n9,bo,view,2026-11-27T10:00:00Z,1\n")
+    warned = runner.invoke(app, ["events", "import", str(misspelt), *options(catalog, models_root)])
+    assert "warning: column(s) not read: productId (read: event_id," in warned.output, warned.output
+    assert "not read" not in result.output  # the file with known columns only
 
     out = tmp_path / "report"
     result = runner.invoke(

@@ -32,6 +32,7 @@ from shoplens.db.behaviour import EVENT_TYPES, CachedRecommendation, Event, User
 from shoplens.db.catalog import Product
 from shoplens.errors import ConflictError, DataFormatError, DataNotFoundError, ShopLensError
 from shoplens.fields import MAX_INT, check_text
+from shoplens.files import csv_header
 
 PRODUCT_EVENTS = ("view", "click", "add_to_cart", "purchase")
 MAX_BATCH = 1000
@@ -40,6 +41,7 @@ MAX_PAST = timedelta(days=730)  # older events (0001-01-01) are mistakes, and wo
 MAX_ID = 100  # characters of event, user and session ids (the columns' width)
 AD_EVENTS = ("ad_impression", "ad_click")
 CSV_COLUMNS = ("event_id", "user_id", "type", "timestamp")  # required; product_id, ad_id, session_id optional
+EVENT_COLUMNS = (*CSV_COLUMNS, "product_id", "ad_id", "session_id")
 ERASED = "this shopper was erased: their events are refused"
 
 
@@ -295,6 +297,12 @@ def _int_or_none(text: str | None, what: str) -> int | None:
         return int(text)
     except ValueError:
         raise EventError(f"{what} {text!r} is not an integer") from None
+
+
+def unread_event_columns(path: Path) -> list[str]:
+    """An events CSV's columns the import does not read (a misspelt `product_id` left every event without its
+    product, without a word)."""
+    return [n for n in csv_header(path) if n not in EVENT_COLUMNS]
 
 
 def csv_events(path: Path) -> Iterator[tuple[int, EventIn | str]]:

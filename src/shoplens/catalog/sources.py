@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import re
 from collections.abc import Sequence
@@ -15,6 +14,7 @@ from urllib.request import url2pathname
 from shoplens.catalog.batch import image_files, is_uri, is_web_url, manifest_rows
 from shoplens.catalog.ingest import TEXT_LIMITS, ProductIn
 from shoplens.errors import DataFormatError, DataNotFoundError
+from shoplens.files import csv_header
 from shoplens.imaging import IMAGE_SUFFIXES
 
 CSV_COLUMNS = ("sku", "title", "brand", "price", "category", "image")
@@ -66,16 +66,15 @@ def rows_from_folder(root: Path, merchant: str, categories: Sequence[str]) -> li
 def unread_columns(path: Path) -> list[str]:
     """A manifest's columns ingestion does not read, as its header names them (a misspelt `stock` left every
     product's stock at 0 without a word); none for a file whose header cannot be read."""
-    try:
-        if path.suffix.lower() == ".parquet":
-            import pyarrow.parquet as pq
+    if path.suffix.lower() == ".parquet":
+        import pyarrow.parquet as pq
 
+        try:
             names = list(pq.read_schema(path).names)
-        else:
-            with path.open(encoding="utf-8-sig", newline="") as fh:
-                names = next(csv.reader(fh), [])
-    except (OSError, UnicodeDecodeError, csv.Error, ValueError):
-        return []
+        except (OSError, ValueError):  # pyarrow's ArrowInvalid is a ValueError
+            return []
+    else:
+        names = csv_header(path)
     return [n for n in names if n not in READ_COLUMNS]
 
 

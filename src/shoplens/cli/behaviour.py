@@ -41,7 +41,11 @@ def import_events(
 ) -> None:
     """Record the events of a CSV file (ids pseudonymised with SHOPLENS_USER_ID_SECRET when set); re-runs add none."""
     from shoplens.ads.feedback import apply_ad_event
-    from shoplens.behaviour.events import import_csv
+    from shoplens.behaviour.events import EVENT_COLUMNS, import_csv, unread_event_columns
+
+    if extra := unread_event_columns(source):
+        read = ",".join(EVENT_COLUMNS)
+        err.print(f"warning: column(s) not read: {', '.join(extra)} (read: {read})", highlight=False)
 
     with (
         open_catalog(settings) as catalog,
