@@ -24,14 +24,17 @@ install: $(VENV)/.installed
 data:
 	@scripts/ensure-data.sh
 
-# the newest finished bundle (a killed training leaves its folder marked UNFINISHED)
+# a finished trained bundle (a killed training leaves its folder marked UNFINISHED; zero- and few-shot versions,
+# which name their kind, are no trained bundles), and the newest of them
+TRAINED = [ -f "$$d/config.json" ] && [ ! -e "$$d/UNFINISHED" ] && \
+	$(BIN)/python -c 'import json, sys; sys.exit("kind" in json.load(open(sys.argv[1])))' "$$d/config.json"
 NEWEST_BUNDLE = for d in $$(ls -d $(MODELS)/*/ 2>/dev/null | sort -r); do \
-	if [ -f "$$d/config.json" ] && [ ! -e "$$d/UNFINISHED" ]; then echo "$${d%/}"; break; fi; done
+	if $(TRAINED); then echo "$${d%/}"; break; fi; done
 
 demo: install
 	@scripts/ensure-data.sh --required
 	@active=$$(cat $(MODELS)/ACTIVE 2>/dev/null); \
-	if [ -n "$$active" ] && [ -f "$(MODELS)/$$active/config.json" ]; then bundle=$(MODELS)/$$active; \
+	d=$(MODELS)/$$active; if [ -n "$$active" ] && $(TRAINED); then bundle=$$d; \
 	else bundle=$$($(NEWEST_BUNDLE)); fi; \
 	if [ -z "$$bundle" ]; then \
 		echo "no model bundle in $(MODELS): training the default preset (fast)…"; \

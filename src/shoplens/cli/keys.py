@@ -36,7 +36,8 @@ def keys_create(
 
     key = KeyStore(settings.api_keys_file).create(role, label, merchant, scope or ())
     scopes = f" with scope {', '.join(scope)}" if scope else ""
-    err.print(f"created a {role} key{scopes} in {settings.api_keys_file}; it is shown only now:")
+    article = "an" if role[:1] in "aeiou" else "a"
+    err.print(f"created {article} {role} key{scopes} in {settings.api_keys_file}; it is shown only now:")
     print(key)
 
 
