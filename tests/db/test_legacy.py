@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 from alembic.script import ScriptDirectory
-from sqlalchemy import select, text
+from sqlalchemy import delete, select, text
 
 from shoplens.db.ads import AdStat, Campaign, Creative
 from shoplens.db.behaviour import Event, UserProfile
@@ -33,7 +33,7 @@ def test_a_database_made_before_the_move_upgrades_in_place_and_reads_back(tmp_pa
     engine, sessions = open_database(f"sqlite:///{path}")
     head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == head == "0007"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == head == "0008"
     with sessions() as s:
         tax = s.scalar(select(Taxonomy))
         assert tax is not None and [c.name for c in tax.categories] == ["T-shirt/top", "Trouser", "Bag"]
@@ -85,3 +85,20 @@ def test_a_database_made_before_the_move_upgrades_in_place_and_reads_back(tmp_pa
         raw = conn.execute(text("SELECT vector FROM embeddings WHERE model_version = 'v2'")).scalar()
     assert raw == vector(7).astype("<f4").tobytes()
     engine.dispose()
+
+    # 0008 rebuilt products and images with AUTOINCREMENT: the newest product deleted, the next gets a new id; its
+    # full-text triggers are back, and sessions have foreign keys on again (images go with their product)
+    with sessions.begin() as s:
+        s.execute(delete(Product).where(Product.id == bag.id))
+    with sessions.begin() as s:
+        s.add(Product(merchant_id=shirt.merchant_id, sku="sku-3", title="Summer hat"))
+    with sessions() as s:
+        assert s.scalar(select(Product.id).where(Product.sku == "sku-3")) == bag.id + 1
+        found = (
+            s.execute(text("SELECT rowid FROM product_text WHERE product_text MATCH 'hat'")).scalars().all()
+        )
+        assert found == [bag.id + 1]
+        s.execute(delete(Product).where(Product.id == shirt.id))  # the database cascades, not the ORM
+        s.commit()
+        assert s.scalar(select(ProductImage.id).where(ProductImage.product_id == shirt.id)) is None
+        assert s.scalar(select(Embedding.image_id)) is None  # cascaded from the images

@@ -71,7 +71,8 @@ class Product(Base):
     """A listing: what the merchant declares, plus its images (and what the model saw in them)."""
 
     __tablename__ = "products"
-    __table_args__ = (UniqueConstraint("merchant_id", "sku"),)
+    # a deleted product's id is never given to another (SQLite reused the newest one's; migration 0008)
+    __table_args__ = (UniqueConstraint("merchant_id", "sku"), {"sqlite_autoincrement": True})
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"), index=True)
     sku: Mapped[str] = mapped_column(String(100))
@@ -95,7 +96,7 @@ class ProductImage(Base):
     """One stored image of a product: its content id, hashes, quality, prediction and duplicate group."""
 
     __tablename__ = "product_images"
-    __table_args__ = (UniqueConstraint("product_id", "sha256"),)
+    __table_args__ = (UniqueConstraint("product_id", "sha256"), {"sqlite_autoincrement": True})
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"), index=True)
     position: Mapped[int] = mapped_column(Integer, default=0)

@@ -147,14 +147,22 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     from alembic import command
 
     cfg = alembic_config(engine)
+    sqlite = engine.dialect.name == "sqlite"
     try:
         with engine.begin() as conn:
+            if (
+                sqlite
+            ):  # a migration that rebuilds a table must not cascade its drop (outside a transaction only)
+                conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
             _lock_for_migration(conn)
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, revision)
     except (OperationalError, DatabaseUnavailableError) as e:
         why = e.__cause__ if isinstance(e, DatabaseUnavailableError) else e.orig
         raise DatabaseError(f"cannot reach the database {engine.url.render_as_string()}: {why}") from e
+    finally:
+        if sqlite:  # the migration's connection (foreign keys off) is never lent out again
+            engine.dispose()
 
 
 def open_database(url: str) -> tuple[Engine, sessionmaker[Session]]:
