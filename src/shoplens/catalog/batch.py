@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from shoplens.data.folder import hidden
 from shoplens.errors import DataFormatError, DataNotFoundError, ShopLensError
 from shoplens.imaging import IMAGE_SUFFIXES, PreprocessConfig, decode_image, read_image
 from shoplens.imaging.decode import DEFAULT_MAX_BYTES
@@ -95,9 +96,7 @@ def image_files(root: Path) -> list[Path]:
     return sorted(
         p
         for p in root.rglob("*")
-        if p.suffix.lower() in IMAGE_SUFFIXES
-        and not p.is_dir()
-        and not any(part.startswith(".") for part in p.relative_to(root).parts)
+        if p.suffix.lower() in IMAGE_SUFFIXES and not p.is_dir() and not hidden(p.relative_to(root))
     )
 
 

@@ -269,6 +269,8 @@ def _record_rows(
         )
     }
     for o, key in zip(outcomes, keys):  # rows saying the same thing share a record
-        row = existing.setdefault(key, IngestRow(job_id=job_id, row_key=key))
+        row = existing.get(key)
+        if row is None:
+            row = existing[key] = IngestRow(job_id=job_id, row_key=key)
         row.status, row.product_id, row.error = o.status, o.product_id, o.error
         session.add(row)

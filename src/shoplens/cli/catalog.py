@@ -1,5 +1,5 @@
-"""`shoplens ingest`, `reindex`, `classify-batch`, `demo-catalog` and `catalog qa|sweep|taxonomy`: the product
-catalogue from the shell.
+"""`shoplens ingest`, `reindex`, `demo-catalog` and `catalog qa|sweep|taxonomy`: the product catalogue from the
+shell (`classify-batch`, a model run over many photos, is in `using`).
 
 Operations on single products and merchants (`catalog delete|similar|duplicates|merchants`) are in `products`.
 """
@@ -24,9 +24,10 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from shoplens.cli.common import app, err, friendly_errors, out, stopped_cleanly_by_sigterm
+from shoplens.cli.common import app, err, friendly_errors, out
 from shoplens.cli.data import FashionMnistDir
-from shoplens.cli.options import CATALOG, DEVICE, MODEL, RUNTIME, with_settings
+from shoplens.cli.engines import Engine, EngineOption, IngestWorkers, RayAddress, Workers, on_engine
+from shoplens.cli.options import CATALOG, DEVICE, with_settings
 from shoplens.config import Settings
 from shoplens.errors import CatalogInputError, NotFoundError
 from shoplens.files import write_atomic
@@ -39,34 +40,6 @@ catalog_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(catalog_app, name="catalog")
-
-
-class Engine(str, Enum):
-    local = "local"
-    ray = "ray"
-
-
-EngineOption = Annotated[
-    Engine,
-    typer.Option(help="Where the work runs: this process, or Ray Data (actor pool, one model per actor)."),
-]
-RayAddress = Annotated[
-    str | None,
-    typer.Option(
-        help="Ray cluster to join (default: RAY_ADDRESS, else a local Ray for this job).",
-        envvar="RAY_ADDRESS",
-    ),
-]
-Workers = Annotated[int, typer.Option(min=1, max=1024, help="Ray: model actors (one model each).")]
-IngestWorkers = Annotated[
-    int,
-    typer.Option(
-        min=1,
-        max=1024,
-        help="Ray: model actors (one model each). Local: processes that decode and read the images while this "
-        "one runs the model and writes (at most one per CPU; 1: all in this process).",
-    ),
-]
 
 
 class Kind(str, Enum):
@@ -277,64 +250,6 @@ def reindex(
             f"search now uses {summary.version} (was {summary.previous or 'none'}): "
             f"{summary.embedded} images embedded, {summary.indexed} vectors indexed, {creatives} creatives"
         )
-
-
-@app.command("classify-batch")
-@friendly_errors
-@with_settings(MODEL, RUNTIME, DEVICE, {"max_pixels": ()})
-def classify_batch(
-    source: Annotated[
-        Path, typer.Argument(help="A folder of images, or a CSV / Parquet manifest with an 'image' column.")
-    ],
-    output: Annotated[Path, typer.Option("--out", help="The Parquet file of predictions to write.")],
-    settings: Settings,
-    version: Annotated[str | None, typer.Option(help="Model version (default: the active one).")] = None,
-    engine: EngineOption = Engine.local,
-    ray_address: RayAddress = None,
-    workers: Workers = 2,
-) -> None:
-    """Classify and embed many images into Parquet: key, image, label, confidence, status, ood_score, probabilities,
-    embedding."""
-    from shoplens.catalog.batch import classify_sources
-    from shoplens.catalog.engines import classify_batch as run
-    from shoplens.catalog.service import NoModelError
-    from shoplens.cli.using import say_runtime
-    from shoplens.inference.store import ModelStore, predictor_loader
-
-    if not source.exists():
-        raise NotFoundError(f"no folder or file {source}")
-    loader = predictor_loader(settings.runtime, device=settings.device)
-    store = ModelStore(settings.models_dir, settings.model_name, loader)
-    version = version or store.active_version()
-    if version is None:
-        raise NoModelError(f"no model version of {store.name!r} in {store.root}: train one first")
-    model = store.load(version)
-    say_runtime(model.predictor)
-    sources = classify_sources(source)
-    start = time.perf_counter()
-    with on_engine(engine, ray_address), stopped_cleanly_by_sigterm():  # stopped: no hidden partial file left
-        written = run(
-            model, sources, output, engine=engine.value, workers=workers, max_pixels=settings.max_pixels
-        )
-    elapsed = time.perf_counter() - start
-    out.print(
-        f"{written.rows} images ({written.failed} failed) → {output} in {elapsed:.1f} s "
-        f"({written.rows / max(elapsed, 1e-9):.0f} images/s)"
-    )
-    if written.failed and written.failed == written.rows:
-        raise typer.Exit(1)
-
-
-@contextmanager
-def on_engine(engine: Engine, address: str | None) -> Iterator[None]:
-    """Ray for the block when the engine is ray (joined at `address`, or started here and stopped after)."""
-    if engine is not Engine.ray:
-        yield
-        return
-    from shoplens.catalog.ray_jobs import ray_cluster
-
-    with ray_cluster(address):
-        yield
 
 
 @app.command("demo-catalog")

@@ -1,19 +1,21 @@
-"""`shoplens evaluate|export|predict`: using a trained model bundle."""
+"""`shoplens evaluate|export|predict|classify-batch`: using a trained model bundle."""
 
 from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from shoplens.cli.common import app, err, friendly_errors, out
+from shoplens.cli.common import app, err, friendly_errors, out, stopped_cleanly_by_sigterm
 from shoplens.cli.data import FashionMnistDir, Folder, Manifest, Mode, Verify, _source
-from shoplens.cli.options import DEVICE, RUNTIME, with_settings
+from shoplens.cli.engines import Engine, EngineOption, RayAddress, Workers, on_engine
+from shoplens.cli.options import DEVICE, MODEL, RUNTIME, with_settings
 from shoplens.config import Settings
-from shoplens.errors import ImageError
+from shoplens.errors import ImageError, NotFoundError
 
 
 @app.command()
@@ -156,6 +158,51 @@ def predict(
                 flag = "\tneeds review"
             print(f"{path}\t" + "\t".join(f"{lbl} {p:.3f}" for lbl, p in pred.top) + flag)
     if failed:
+        raise typer.Exit(1)
+
+
+@app.command("classify-batch")
+@friendly_errors
+@with_settings(MODEL, RUNTIME, DEVICE, {"max_pixels": ()})
+def classify_batch(
+    source: Annotated[
+        Path, typer.Argument(help="A folder of images, or a CSV / Parquet manifest with an 'image' column.")
+    ],
+    output: Annotated[Path, typer.Option("--out", help="The Parquet file of predictions to write.")],
+    settings: Settings,
+    version: Annotated[str | None, typer.Option(help="Model version (default: the active one).")] = None,
+    engine: EngineOption = Engine.local,
+    ray_address: RayAddress = None,
+    workers: Workers = 2,
+) -> None:
+    """Classify and embed many images into Parquet: key, image, label, confidence, status, ood_score, probabilities,
+    embedding."""
+    from shoplens.catalog.batch import classify_sources
+    from shoplens.catalog.engines import classify_batch as run
+    from shoplens.catalog.service import NoModelError
+    from shoplens.inference.store import ModelStore, predictor_loader
+
+    if not source.exists():
+        raise NotFoundError(f"no folder or file {source}")
+    loader = predictor_loader(settings.runtime, device=settings.device)
+    store = ModelStore(settings.models_dir, settings.model_name, loader)
+    version = version or store.active_version()
+    if version is None:
+        raise NoModelError(f"no model version of {store.name!r} in {store.root}: train one first")
+    model = store.load(version)
+    say_runtime(model.predictor)
+    sources = classify_sources(source)
+    start = time.perf_counter()
+    with on_engine(engine, ray_address), stopped_cleanly_by_sigterm():  # stopped: no hidden partial file left
+        written = run(
+            model, sources, output, engine=engine.value, workers=workers, max_pixels=settings.max_pixels
+        )
+    elapsed = time.perf_counter() - start
+    out.print(
+        f"{written.rows} images ({written.failed} failed) → {output} in {elapsed:.1f} s "
+        f"({written.rows / max(elapsed, 1e-9):.0f} images/s)"
+    )
+    if written.failed and written.failed == written.rows:
         raise typer.Exit(1)
 
 

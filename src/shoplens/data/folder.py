@@ -35,6 +35,12 @@ def _build(
     return files if stream else files.materialize(signatures=True)
 
 
+def hidden(relative: Path) -> bool:
+    """Whether a path inside a photo folder is hidden, or lies in a hidden folder (a `.thumbnails` cache, macOS's
+    `._x.png`): no photo of it."""
+    return any(part.startswith(".") for part in relative.parts)
+
+
 def folder_items(root: str | os.PathLike) -> list[tuple[Path, str]]:
     """(photo, category) for every image file under root/<category>/, sorted; hidden files and folders are left out
     (a `.thumbnails` cache is no category, macOS's `._x.png` no photo)."""
@@ -43,11 +49,9 @@ def folder_items(root: str | os.PathLike) -> list[tuple[Path, str]]:
         raise DataNotFoundError(f"{root}: not a folder (expected root/<category>/<image files>)")
     return [
         (p, sub.name)
-        for sub in sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
+        for sub in sorted(d for d in root.iterdir() if d.is_dir() and not hidden(Path(d.name)))
         for p in sorted(sub.rglob("*"))
-        if p.is_file()
-        and p.suffix.lower() in IMAGE_SUFFIXES
-        and not any(part.startswith(".") for part in p.relative_to(sub).parts)
+        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not hidden(p.relative_to(sub))
     ]
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from alembic import op
 
-from shoplens.db.text_search import FTS_TABLE, PG_DOCUMENT, PG_INDEX
+from shoplens.db.text_search import FTS_TABLE, FTS_TRIGGERS, PG_DOCUMENT, PG_INDEX
 
 revision = "0003"
 down_revision = "0002"
@@ -24,13 +24,7 @@ depends_on = None
 SQLITE_UP = (
     f"CREATE VIRTUAL TABLE {FTS_TABLE} USING fts5(title, brand, content='products', content_rowid='id', "
     "tokenize='porter unicode61 remove_diacritics 2')",
-    f"CREATE TRIGGER {FTS_TABLE}_insert AFTER INSERT ON products BEGIN "
-    f"INSERT INTO {FTS_TABLE}(rowid, title, brand) VALUES (new.id, new.title, new.brand); END",
-    f"CREATE TRIGGER {FTS_TABLE}_delete AFTER DELETE ON products BEGIN "
-    f"INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, title, brand) VALUES ('delete', old.id, old.title, old.brand); END",
-    f"CREATE TRIGGER {FTS_TABLE}_update AFTER UPDATE OF title, brand ON products BEGIN "
-    f"INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, title, brand) VALUES ('delete', old.id, old.title, old.brand); "
-    f"INSERT INTO {FTS_TABLE}(rowid, title, brand) VALUES (new.id, new.title, new.brand); END",
+    *FTS_TRIGGERS,
     f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('rebuild')",  # products that exist already
 )
 SQLITE_DOWN = (

@@ -15,22 +15,12 @@ from __future__ import annotations
 
 from alembic import op
 
-from shoplens.db.text_search import FTS_TABLE
+from shoplens.db.text_search import FTS_TRIGGERS
 
 revision = "0008"
 down_revision = "0007"
 branch_labels = None
 depends_on = None
-
-TRIGGERS = (  # as 0003 made them
-    f"CREATE TRIGGER IF NOT EXISTS {FTS_TABLE}_insert AFTER INSERT ON products BEGIN "
-    f"INSERT INTO {FTS_TABLE}(rowid, title, brand) VALUES (new.id, new.title, new.brand); END",
-    f"CREATE TRIGGER IF NOT EXISTS {FTS_TABLE}_delete AFTER DELETE ON products BEGIN "
-    f"INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, title, brand) VALUES ('delete', old.id, old.title, old.brand); END",
-    f"CREATE TRIGGER IF NOT EXISTS {FTS_TABLE}_update AFTER UPDATE OF title, brand ON products BEGIN "
-    f"INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, title, brand) VALUES ('delete', old.id, old.title, old.brand); "
-    f"INSERT INTO {FTS_TABLE}(rowid, title, brand) VALUES (new.id, new.title, new.brand); END",
-)
 
 
 def upgrade() -> None:
@@ -44,7 +34,7 @@ def upgrade() -> None:
     for table in ("products", "product_images"):
         with op.batch_alter_table(table, recreate="always", table_kwargs={"sqlite_autoincrement": True}):
             pass
-    for statement in TRIGGERS:
+    for statement in FTS_TRIGGERS:  # dropped with the old table
         op.execute(statement)
     broken = bind.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
     if broken:
