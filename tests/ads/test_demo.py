@@ -5,7 +5,8 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from shoplens.ads.demo import seed_demo_campaigns
-from shoplens.catalog.ingest import IngestItem, ProductIn
+from shoplens.catalog.declared import ProductIn
+from shoplens.catalog.ingest import IngestItem
 from shoplens.catalog.service import Catalog
 from shoplens.db.ads import Campaign, Creative
 from shoplens.db.catalog import Product

@@ -14,7 +14,8 @@ from sqlalchemy import func, select
 from shoplens.api import create_app
 from shoplens.backbones.serving import model_loader
 from shoplens.backbones.zeroshot import create_zero_shot_version
-from shoplens.catalog.ingest import IngestItem, ProductIn
+from shoplens.catalog.declared import ProductIn
+from shoplens.catalog.ingest import IngestItem
 from shoplens.catalog.reindex import reindex
 from shoplens.catalog.service import Catalog, CatalogConfig
 from shoplens.db.catalog import Embedding, ImageAttribute, ProductImage

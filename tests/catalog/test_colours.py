@@ -13,7 +13,8 @@ from shoplens.catalog.colours import (
     count_uncoloured,
     parse_attributes,
 )
-from shoplens.catalog.ingest import IngestItem, ProductIn
+from shoplens.catalog.declared import ProductIn
+from shoplens.catalog.ingest import IngestItem
 from shoplens.catalog.products import delete_product
 from shoplens.catalog.queries import ProductFilter, Scope, get_product, list_products
 from shoplens.catalog.service import Catalog

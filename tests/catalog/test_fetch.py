@@ -12,7 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from shoplens.catalog.fetch import FetchPolicy, FetchResult, _is_public, fetch_all, fetch_many
+from shoplens.catalog.fetch import FetchPolicy, FetchResult, fetch_all, fetch_many
+from shoplens.catalog.fetch_addresses import is_public
 from shoplens.imaging import decode_image
 from tests.support.image_server import HUGE_TOTAL, MiB, Server, png
 
@@ -250,7 +251,7 @@ def test_redirect_to_another_port_of_an_allowed_host_refused(server: Server) -> 
     ],
 )
 def test_ipv6_addresses_carrying_an_internal_ipv4_are_not_public(address: str, public: bool) -> None:
-    assert _is_public(ipaddress.ip_address(address)) is public
+    assert is_public(ipaddress.ip_address(address)) is public
 
 
 def test_the_urls_of_one_fetch_share_a_byte_budget(server: Server) -> None:

@@ -13,8 +13,9 @@ import skimage
 from PIL import Image
 from sqlalchemy import func, select
 
+from shoplens.catalog.declared import ProductIn
 from shoplens.catalog.demo import near_duplicate
-from shoplens.catalog.ingest import IngestItem, ProductIn
+from shoplens.catalog.ingest import IngestItem
 from shoplens.catalog.service import Catalog
 from shoplens.catalog.storage import StoreFullError, content_id
 from shoplens.db.catalog import Embedding, Product, ProductImage

@@ -17,8 +17,9 @@ import numpy as np
 import pytest
 from sqlalchemy import func, select
 
+from shoplens.catalog.declared import ProductIn
 from shoplens.catalog.fetch import FetchPolicy
-from shoplens.catalog.ingest import IngestItem, ProductIn
+from shoplens.catalog.ingest import IngestItem
 from shoplens.catalog.jobs import BulkIngest, resume_key
 from shoplens.catalog.service import Catalog, CatalogConfig
 from shoplens.catalog.sources import UNREADABLE, rows_from_csv, rows_from_folder, rows_from_url_list

@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import func, select
 
 from shoplens.ads.campaigns import CampaignIn, add_creative, create_campaign
-from shoplens.catalog.ingest import IngestItem, ProductIn
+from shoplens.catalog.declared import ProductIn
+from shoplens.catalog.ingest import IngestItem
 from shoplens.catalog.products import IdempotencyKey, create_product, delete_product, request_digest
 from shoplens.catalog.queries import ProductFilter, duplicates_of, get_product, list_merchants, list_products
 from shoplens.catalog.service import Catalog

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from sqlalchemy import func, select
 
-from shoplens.catalog.ingest import IngestItem, ProductIn
+from shoplens.catalog.declared import ProductIn
+from shoplens.catalog.ingest import IngestItem
 from shoplens.catalog.queries import qa_summary
 from shoplens.catalog.reindex import reindex
 from shoplens.catalog.service import Catalog

@@ -6,7 +6,8 @@ import pytest
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from shoplens.catalog.ingest import IngestItem, ProductIn
+from shoplens.catalog.declared import ProductIn
+from shoplens.catalog.ingest import IngestItem
 from shoplens.catalog.queries import Scope
 from shoplens.catalog.service import Catalog
 from shoplens.catalog.textsearch import full_text_ranking, query_terms, reciprocal_rank_fusion, search_by_text

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from shoplens.catalog.ingest import IngestItem, ProductIn
+from shoplens.catalog.declared import ProductIn
+from shoplens.catalog.ingest import IngestItem
 from shoplens.catalog.service import Catalog
 from shoplens.catalog.vectors import FaissFiles, IndexStore, MilvusCollections, VectorSpace
 from tests.support.bundles import DIM

@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 from shoplens.ads.campaigns import CampaignIn, add_creative, create_campaign
 from shoplens.ads.feedback import record_ad_event
 from shoplens.ads.tokens import Impression
-from shoplens.catalog.ingest import IngestItem, ProductIn
+from shoplens.catalog.declared import ProductIn
+from shoplens.catalog.ingest import IngestItem
 from shoplens.catalog.service import Catalog
 from shoplens.db.ads import Creative
 from shoplens.db.base import utcnow

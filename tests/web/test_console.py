@@ -1,4 +1,5 @@
-"""The web console in Debian's Chromium against a real server: every view on a small generated catalogue."""
+"""The web console in Debian's Chromium against a real server, on a small generated catalogue: classifying an
+upload, a shopper's recommendations, the model and trends views, and a server that needs an API key."""
 
 from __future__ import annotations
 
@@ -13,44 +14,19 @@ import pytest
 from shoplens.api import create_app
 from shoplens.api.keys import KeyStore
 from shoplens.data.fashion_mnist import CLASS_NAMES
-from tests.support.console import DUPLICATED, PHOTOS, Demo, open_page, service_settings
+from tests.support.console import DUPLICATED, PHOTOS, Demo, service_settings
 from tests.support.images import encode, png
 from tests.support.live import LiveServer
+from tests.web.console_page import expect, images_loaded
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
-try:
-    from playwright.sync_api import expect
-except ImportError:  # the browser fixture skips these tests, or fails them when SHOPLENS_REQUIRE_BROWSER=1
-    expect: Any = None
-else:
-    expect.set_options(timeout=15_000)  # a shared 2-core machine can be slow; every wait stays bounded
 ANY_CATEGORY = re.compile("^(" + "|".join(map(re.escape, CLASS_NAMES)) + ")$")
 PERCENT = re.compile(r"^\d{1,3}\.\d %$")
-IMAGES_LOADED = "sel => [...document.querySelectorAll(sel)].every(i => i.complete && i.naturalWidth > 0)"
-DECODED = "sel => Promise.all([...document.querySelectorAll(sel)].map(i => i.decode().catch(() => null)))"
 RECS = (  # the recommendations on screen: product ids and reasons
     "() => [...document.querySelectorAll('#recs > li')]"
     ".map(li => li.dataset.productId + ':' + li.querySelector('.reason').textContent).join('|')"
 )
-
-
-TAB_BAR_OVERFLOW = (  # how far the tab bar's content overflows its box (> 0: the bar shows a scroll control)
-    "(() => { const t = document.querySelector('nav.tabs');"
-    " return {vertical: t.scrollHeight - t.clientHeight, horizontal: t.scrollWidth - t.clientWidth}; })()"
-)
-
-
-def images_loaded(page: Any, selector: str) -> None:
-    """Wait (bounded) until every image matching selector has loaded."""
-    assert page.locator(selector).count() > 0, f"no images match {selector}"
-    page.wait_for_function(IMAGES_LOADED, arg=selector, timeout=20_000)
-    page.evaluate(DECODED, selector)  # painted, not only fetched (for the screenshots)
-
-
-def fits_width(page: Any) -> bool:
-    """No horizontal scrolling of the page itself."""
-    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
 
 def test_upload_a_photo_shows_its_category_similar_products_and_a_duplicate_warning(
@@ -98,132 +74,6 @@ def test_a_non_image_upload_shows_the_apis_message(demo: Demo, page: Any, shots:
     expect(alert).to_contain_text("catalogue.pdf could not be classified: not a supported image; accepted")
     expect(page.locator("#classify-result")).to_be_empty()
     page.screenshot(path=shots / "classify-error.png")
-
-
-def test_the_catalogue_filters_by_flag_category_and_merchant(demo: Demo, page: Any, shots: Path) -> None:
-    everything = len(demo.products) + 2
-    page.goto(f"{demo.base}/#catalog")
-    grid = page.locator("#catalog-grid > li")
-    expect(grid).to_have_count(everything)
-    expect(page.locator("#catalog-summary")).to_contain_text(f"{everything} products")
-    expect(page.locator("select[name=flag] option[value=mismatch]")).to_have_text("Category mismatch (1)")
-    images_loaded(page, "#catalog-grid img")
-    page.screenshot(path=shots / "catalogue.png", full_page=True)
-
-    page.select_option("select[name=flag]", "mismatch")
-    expect(grid).to_have_count(1)
-    expect(grid.first).to_contain_text(demo.wrong["title"])
-    page.select_option("select[name=flag]", "duplicate")
-    expect(grid).to_have_count(2)
-    expect(page.locator("#catalog-grid")).to_contain_text(demo.duplicate["title"])
-    page.select_option("select[name=flag]", "low_quality")
-    expect(grid).to_have_count(1)
-    expect(grid.first).to_contain_text(demo.small["title"])
-    page.select_option("select[name=flag]", "")
-    page.select_option("select[name=merchant]", "initech")
-    expect(grid).to_have_count(sum(p["merchant"] == "initech" for p in [*demo.products, demo.small]))
-    category = demo.wrong["category"]
-    page.select_option("select[name=merchant]", "")
-    page.select_option("select[name=category]", category)
-    expect(grid).to_have_count(
-        sum(p["category"] == category for p in [*demo.products, demo.duplicate, demo.small])
-    )
-    page.select_option("select[name=category]", "")
-    page.select_option("select[name=status]", "draft")  # every demo product is active
-    expect(page.locator("#catalog-summary")).to_have_text("No products match these filters.")
-    page.select_option("select[name=status]", "active")
-    expect(grid).to_have_count(everything)
-
-
-def test_the_catalogue_filters_by_colour_and_shows_a_products_colours(demo: Demo, page: Any) -> None:
-    """The colour filter lists exactly the products the API says show that colour (share ≥ 0.2 in a photo); a
-    product's detail shows its photo's colours with their shares."""
-    everything = [*demo.products, demo.duplicate, demo.small]
-
-    def showing(name: str) -> set[int]:
-        return {
-            p["id"]
-            for p in everything
-            if any(c["name"] == name and c["share"] >= 0.2 for c in p["images"][0]["colours"])
-        }
-
-    names = sorted({c["name"] for p in everything for c in p["images"][0]["colours"]})
-    colour = min(
-        names, key=lambda n: abs(len(showing(n)) - len(everything) / 2)
-    )  # what splits the catalogue most
-    shows = showing(colour)
-    assert 0 < len(shows) < len(everything)  # the filter has something to leave out
-    page.goto(f"{demo.base}/#catalog")
-    grid = page.locator("#catalog-grid > li")
-    expect(grid).to_have_count(len(everything))
-    expect(page.locator("select[name=colour] option")).to_have_count(17)  # "Any" and the palette
-    page.select_option("select[name=colour]", colour)
-    expect(grid).to_have_count(len(shows))
-    listed = {int(i) for i in grid.evaluate_all("cards => cards.map(c => c.dataset.productId)")}
-    assert listed == shows
-    grid.first.get_by_role("button").click()
-    dialog = page.locator("#product-dialog")
-    expect(dialog).to_be_visible()
-    product = next(p for p in everything if p["id"] == max(shows))  # newest first
-    first = product["images"][0]["colours"][0]
-    share = f"{100 * first['share']:.1f} %"
-    expect(dialog.locator("dl.facts")).to_contain_text(f"Colours{first['name']} {share}")
-    page.keyboard.press("Escape")
-    page.select_option("select[name=colour]", "")
-    expect(grid).to_have_count(len(everything))
-
-
-def test_the_search_box_finds_products_by_words(demo: Demo, page: Any, shots: Path) -> None:
-    brand = demo.products[0]["brand"]
-    expected = [p["title"] for p in [*demo.products, demo.duplicate, demo.small] if p["brand"] == brand]
-    page.goto(f"{demo.base}/#search")
-    box = page.get_by_role("searchbox", name="Words")
-    expect(box).to_be_focused()
-    box.fill(f"{brand.lower()}!")
-    box.press("Enter")
-    grid = page.locator("#search-grid > li")
-    expect(grid).to_have_count(len(expected))
-    assert sorted(grid.locator(".card-title").all_text_contents()) == sorted(expected)
-    expect(grid.first.locator(".badge")).to_have_text("words #1")
-    expect(page.locator("#search-summary")).to_contain_text(
-        "by titles and brands"
-    )  # a trained model: no text tower
-    images_loaded(page, "#search-grid img")
-    page.screenshot(path=shots / "search.png", full_page=True)
-    box.fill("zzzz")
-    box.press("Enter")
-    expect(page.locator("#search-summary")).to_have_text("Nothing found for “zzzz”.")
-    expect(grid).to_have_count(0)
-
-
-def test_a_merchant_corrects_a_mismatched_category(demo: Demo, page: Any, shots: Path) -> None:
-    page.goto(f"{demo.base}/#catalog")
-    page.select_option("select[name=flag]", "mismatch")
-    grid = page.locator("#catalog-grid > li")
-    expect(grid).to_have_count(1)
-    grid.first.get_by_role("button").click()
-    dialog = page.locator("#product-dialog")
-    expect(dialog).to_be_visible()
-    expect(dialog.get_by_role("heading", level=2)).to_have_text(demo.wrong["title"])
-    predicted = demo.wrong["predicted_category"]
-    expect(dialog).to_contain_text(
-        f"Declared as {demo.wrong['category']}, but the photo looks like {predicted}."
-    )
-    images_loaded(page, "#product-dialog img")
-    page.screenshot(path=shots / "product.png")
-    mismatches = page.locator("select[name=flag] option[value=mismatch]")
-    expect(mismatches).to_have_text(re.compile(r"\(1\)$"))
-    dialog.get_by_role("button", name=f"Use the prediction ({predicted})").click()
-    dialog.get_by_role("button", name="Save category").click()
-    expect(dialog).not_to_contain_text("but the photo looks like")
-    expect(dialog.locator("dl.facts")).to_contain_text(f"Declared category{predicted}")
-    expect(mismatches).to_have_text(re.compile(r"\(0\)$"))  # the filter's count follows the correction
-    page.keyboard.press("Escape")
-    expect(dialog).to_be_hidden()
-    expect(page.locator("#catalog-summary")).to_have_text("No products match these filters.")
-    back = "() => document.activeElement !== document.body"  # the focus came back into the catalogue
-    page.wait_for_function(back, timeout=5000)
-    assert httpx.get(f"{demo.base}/v1/products/{demo.wrong['id']}").json()["flags"] == []
 
 
 def test_a_shoppers_click_is_recorded_and_the_recommendations_change(
@@ -304,24 +154,6 @@ def test_the_confusion_matrix_is_labelled_in_the_reports_class_order(demo: Demo,
     assert clipped == []  # "Ankle boot", the last column, was cut to "Ankle bo"
 
 
-@pytest.mark.parametrize("width", [1400, 390])
-def test_every_view_fits_the_screen_and_the_tab_bar_has_no_scroll_control(
-    demo: Demo, browser: Any, shots: Path, width: int
-) -> None:
-    with open_page(browser, width, 900) as page:
-        for view in ("classify", "catalog", "shopper", "model", "trends"):
-            page.goto(f"{demo.base}/#{view}")
-            expect(page.locator(f"#view-{view}")).to_be_visible()
-            page.wait_for_load_state("networkidle")
-            assert fits_width(page), f"{view} at {width} px scrolls sideways"
-            bar = page.evaluate(TAB_BAR_OVERFLOW)
-            assert bar["vertical"] <= 0, f"the tab bar overflows vertically by {bar['vertical']} px ({view})"
-            assert bar["horizontal"] <= 0, f"the tab bar scrolls sideways at {width} px ({view})"
-            for tab in page.get_by_role("tab").all():  # every tab on screen, none past the right edge
-                expect(tab).to_be_in_viewport(ratio=1)
-            page.screenshot(path=shots / f"{view}-{width}.png")
-
-
 def test_the_trends_view_charts_each_category(demo: Demo, page: Any, shots: Path) -> None:
     page.goto(f"{demo.base}/#trends")
     lines = page.locator("#trends-body svg polyline")
@@ -332,44 +164,6 @@ def test_the_trends_view_charts_each_category(demo: Demo, page: Any, shots: Path
     page.select_option("#trends-form select[name=measure]", "purchases")
     expect(page.locator("#trends-body h2")).to_contain_text("Purchases per day")
     expect(lines).to_have_count(len({p["category"] for p in demo.purchases}))
-
-
-def test_keyboard_tabs_alt_text_and_a_390px_screen(demo: Demo, browser: Any, shots: Path) -> None:
-    with open_page(browser, 390, 844) as page:
-        page.goto(f"{demo.base}/#classify")
-        page.focus("#tab-classify")
-        page.keyboard.press("ArrowRight")
-        expect(page.locator("#tab-catalog")).to_be_focused()
-        expect(page.locator("#view-catalog")).to_be_visible()
-        expect(page.locator("#view-classify")).to_be_hidden()
-        expect(page.locator("#catalog-grid > li").first).to_be_visible()
-        images_loaded(page, "#catalog-grid img")
-        assert fits_width(page)
-        assert (
-            page.eval_on_selector_all("img", "imgs => imgs.filter(i => !i.hasAttribute('alt')).length") == 0
-        )
-        assert page.eval_on_selector_all("#catalog-grid img", "imgs => imgs.every(i => i.alt.length > 0)")
-        page.screenshot(path=shots / "catalogue-390.png")
-        for tab in (
-            "search",
-            "shopper",
-            "model",
-            "trends",
-        ):  # the search box never takes the focus from the tabs
-            page.keyboard.press("ArrowRight")
-            expect(page.locator(f"#tab-{tab}")).to_be_focused()
-            expect(page.locator(f"#view-{tab}")).to_be_visible()
-        page.keyboard.press("Home")
-        page.keyboard.press("End")
-        expect(page.locator("#tab-trends")).to_be_focused()
-        expect(page.locator("#view-trends")).to_be_visible()
-        page.keyboard.press("Home")
-        expect(page.locator("#view-classify")).to_be_visible()
-        page.focus(
-            "#classify-file"
-        )  # the drop zone's real file input: focusable, and the zone shows the focus
-        assert page.evaluate("getComputedStyle(document.querySelector('#drop')).outlineStyle") == "solid"
-        assert fits_width(page)
 
 
 @pytest.fixture
@@ -399,14 +193,3 @@ def test_with_an_api_key_the_console_sends_it_and_loads_images_as_blobs(
     row = page.locator("tbody tr", has=page.locator("th", has_text="v2"))
     row.get_by_role("button", name="Activate").click()
     expect(page.locator("#alert")).to_contain_text("needs the admin role; the key has the reader role")
-
-
-def test_the_skip_link_moves_to_the_content_of_the_view_shown(demo: Demo, page: Any) -> None:
-    page.goto(f"{demo.base}/#model")
-    expect(page.locator("#view-model")).to_be_visible()
-    page.keyboard.press("Tab")
-    expect(page.locator("a.skip")).to_be_focused()
-    page.keyboard.press("Enter")
-    expect(page.locator("#main")).to_be_focused()
-    expect(page.locator("#view-model")).to_be_visible()  # "#main" is no view: the Model view stays
-    assert page.evaluate("location.hash") == "#model"

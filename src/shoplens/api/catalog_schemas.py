@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from shoplens.api.schemas import NOT_NULL, AttributeScorePublic, ColourPublic, TextIn, Timestamp
-from shoplens.catalog.ingest import TEXT_LIMITS
+from shoplens.catalog.declared import TEXT_LIMITS
 from shoplens.catalog.queries import NOT_A_PRODUCT
 from shoplens.catalog.similar import Found
 from shoplens.catalog.textsearch import TextFound

@@ -20,12 +20,12 @@ from http.cookiejar import CookieJar, DefaultCookiePolicy
 
 import httpx
 
+from shoplens.catalog.fetch_addresses import ip_literal, is_public, normalise_host
 from shoplens.errors import ShopLensError
 from shoplens.imaging.decode import SNIFF_BYTES, sniff_format
 
 DEFAULT_MAX_BYTES = 10 * 2**20
 
-_IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 # identity: a compressed body could expand far past max_bytes within a single decoded chunk.
 _HEADERS = {"User-Agent": "ShopLens-fetch/0.1", "Accept": "image/*", "Accept-Encoding": "identity"}
@@ -57,7 +57,7 @@ class FetchPolicy:
     def __post_init__(self) -> None:
         if isinstance(self.allowed_hosts, str):
             raise ValueError("allowed_hosts must be a collection of host names, not one string")
-        entries = {_normalise_host(h.strip().removeprefix("*")) for h in self.allowed_hosts}
+        entries = {normalise_host(h.strip().removeprefix("*")) for h in self.allowed_hosts}
         object.__setattr__(self, "allowed_hosts", frozenset(e for e in entries if e.strip(".")))
         object.__setattr__(self, "schemes", tuple(s.lower() for s in self.schemes))
         if self.max_bytes < 1 or self.concurrency < 1 or self.retries < 0 or self.max_redirects < 0:
@@ -65,7 +65,7 @@ class FetchPolicy:
 
     def allows_host(self, host: str) -> bool:
         """Whether the host is listed, exactly or under a subdomain wildcard."""
-        name = _normalise_host(host)
+        name = normalise_host(host)
         if name in self.allowed_hosts:
             return True
         return any(entry.startswith(".") and name.endswith(entry) for entry in self.allowed_hosts)
@@ -316,8 +316,8 @@ def _check_url(url: httpx.URL, policy: FetchPolicy) -> None:
     ascii_host = url.raw_host.decode("ascii", "replace")
     if not (policy.allows_host(url.host) or policy.allows_host(ascii_host)):
         raise _Refused(f"host not allowed: {url.host}")
-    literal = _ip_literal(url.host)
-    if literal is not None and not policy.allow_private and not _is_public(literal):
+    literal = ip_literal(url.host)
+    if literal is not None and not policy.allow_private and not is_public(literal):
         raise _Refused(f"private/internal address not allowed: {literal}")
 
 
@@ -328,7 +328,7 @@ async def _check_address(url: httpx.URL, policy: FetchPolicy) -> None:
     answering differently the second time could still reach an internal address. Pinning the checked
     address would need custom transport code for TLS (SNI, certificates) and is not done here.
     """
-    if policy.allow_private or _ip_literal(url.host) is not None:
+    if policy.allow_private or ip_literal(url.host) is not None:
         return  # IP literals were checked by _check_url
     host = url.raw_host.decode("ascii", "replace")
     port = url.port or (443 if url.scheme == "https" else 80)
@@ -349,42 +349,8 @@ async def _check_address(url: httpx.URL, policy: FetchPolicy) -> None:
             address = ipaddress.ip_address(info[4][0])
         except ValueError:
             raise _Refused(f"host {host} resolves to an unreadable address") from None
-        if not _is_public(address):
+        if not is_public(address):
             raise _Refused(f"host {host} resolves to a private/internal address ({address})")
-
-
-def _is_public(address: _IpAddress) -> bool:
-    """Whether an address is globally routable (not loopback, private, link-local, reserved, ...)."""
-    if isinstance(address, ipaddress.IPv6Address):
-        if address.teredo is not None and not _is_public(address.teredo[1]):
-            return False  # Teredo carries an IPv4 client address
-        embedded = address.ipv4_mapped or address.sixtofour  # ::ffff:127.0.0.1, 2002:7f00:1::1 → 127.0.0.1
-        if embedded is not None:
-            return _is_public(embedded)
-    internal = (
-        address.is_private
-        or address.is_loopback
-        or address.is_link_local
-        or address.is_reserved
-        or address.is_multicast
-        or address.is_unspecified
-    )
-    return address.is_global and not internal
-
-
-def _ip_literal(host: str) -> _IpAddress | None:
-    """The address when the host is an IP literal, else None."""
-    try:
-        return ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return None
-
-
-def _normalise_host(host: str) -> str:
-    """Lower case, no trailing dot, brackets or alternative spellings of an IP address."""
-    name = host.lower().rstrip(".")
-    literal = _ip_literal(name)
-    return str(literal) if literal is not None else name
 
 
 def _backoff_delay(policy: FetchPolicy, attempt: int, retry_after: float | None) -> float:

@@ -15,8 +15,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from shoplens.catalog.colours import attribute_rows, colour_rows
+from shoplens.catalog.declared import ProductIn, check_product
 from shoplens.catalog.duplicates import DuplicateCache, DuplicateConfig, assign_duplicates
-from shoplens.catalog.queries import NOT_A_PRODUCT, check_category, ensure_merchants, judge_declared
+from shoplens.catalog.queries import NOT_A_PRODUCT, ensure_merchants, judge_declared
 from shoplens.catalog.recognise import (
     MismatchConfig,
     ModelInputs,
@@ -29,7 +30,6 @@ from shoplens.catalog.vectors import VectorSpace
 from shoplens.db.base import retried_on_conflict
 from shoplens.db.catalog import Embedding, Product, ProductImage
 from shoplens.errors import CatalogInputError, ShopLensError
-from shoplens.fields import MAX_INT, check_text
 from shoplens.imaging import PreprocessConfig, decode_whole_and_seen, read_image
 from shoplens.imaging.colour import Colour, image_colours, photo_colours
 from shoplens.imaging.hashing import canonical_view, perceptual_hash
@@ -49,32 +49,7 @@ class Embed(Protocol):
 
 
 BLURRED_MARK = b"\0shoplens:faces-blurred"
-MAX_PRICE = Decimal(10) ** 10  # products.price is NUMERIC(12, 2)
-CENT = Decimal("0.01")
 _WRITERS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="shoplens-store")
-
-TEXT_LIMITS = {"merchant": 64, "sku": 100, "title": 300, "brand": 100, "category": 64}  # the columns' widths
-
-
-@dataclass(frozen=True)
-class ProductIn:
-    """What a merchant declares about a product."""
-
-    merchant: str
-    sku: str
-    title: str
-    brand: str | None = None
-    price: Decimal | None = None
-    category: str | None = None
-    stock: int = 0
-    status: str = "active"
-
-    def __post_init__(self) -> None:
-        """ValueError for a text the catalogue cannot hold (too long for its column, a NUL character)."""
-        for name, limit in TEXT_LIMITS.items():
-            value = getattr(self, name)
-            if value is not None:
-                check_text(value, name, limit)
 
 
 @dataclass(frozen=True)
@@ -411,23 +386,3 @@ def is_unchanged(product: Product | None, p: ProductIn, images: Sequence[Prepare
         product.status,
     ) == (p.title, p.brand, None if p.price is None else Decimal(p.price), p.category, p.stock, p.status)
     return same and {i.sha256 for i in images} <= {img.sha256 for img in product.images}
-
-
-def check_product(p: ProductIn, categories: Sequence[str] | None = None) -> None:
-    """Raise CatalogInputError for a product that cannot be stored as declared."""
-    if categories is not None:
-        check_category(p.category, categories)
-    if not p.merchant.strip() or not p.sku.strip():
-        raise CatalogInputError("merchant and sku are required")
-    if not p.title.strip():
-        raise CatalogInputError("title is required")
-    if p.price is not None and p.price < 0:
-        raise CatalogInputError("price cannot be negative")
-    if p.price is not None and (p.price >= MAX_PRICE or p.price != p.price.quantize(CENT)):
-        raise CatalogInputError(
-            f"price {p.price} does not fit: below {MAX_PRICE:,}, at most 2 decimal places"
-        )
-    if p.stock < 0:
-        raise CatalogInputError("stock cannot be negative")
-    if p.stock > MAX_INT:
-        raise CatalogInputError(f"stock {p.stock} is more than {MAX_INT:,}")

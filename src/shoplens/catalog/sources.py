@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
 from shoplens.catalog.batch import image_files, is_uri, is_web_url, manifest_rows
-from shoplens.catalog.ingest import TEXT_LIMITS, ProductIn
+from shoplens.catalog.declared import TEXT_LIMITS, ProductIn
 from shoplens.errors import DataFormatError, DataNotFoundError
 from shoplens.files import csv_header
 from shoplens.imaging import IMAGE_SUFFIXES

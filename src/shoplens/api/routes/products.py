@@ -34,7 +34,8 @@ from shoplens.catalog.colours import (
     check_colours,
     parse_attributes,
 )
-from shoplens.catalog.ingest import IngestItem, ProductIn
+from shoplens.catalog.declared import ProductIn
+from shoplens.catalog.ingest import IngestItem
 from shoplens.catalog.products import IdempotencyKey, request_digest
 from shoplens.catalog.queries import (
     Flag,
