@@ -7,6 +7,7 @@ hard spotlight, on a mannequin?
     .venv/bin/python bench/studio_scenes.py --bundle B --setups beside --count 400   # another garment beside it
     .venv/bin/python bench/studio_scenes.py --bundle B --setups surfaces --count 800  # on brick, grass, gravel
     .venv/bin/python bench/studio_scenes.py --bundle B --setups patterns --count 1000  # patterned garments
+    .venv/bin/python bench/studio_scenes.py --bundle B --setups scenes --count 600    # before a blurred real scene
 
 Renders Fashion-MNIST TEST garments with `shoplens.data.studio_scenes` (the set-ups in turn) and classifies each
 photo through the serving path (safe decode, the bundle's preprocessing, the Predictor), or through a running
@@ -45,7 +46,8 @@ def main() -> None:
     parser.add_argument("--setups", choices=sorted(GROUPS), default="studio", help="which group of set-ups")
     parser.add_argument(
         "--out",
-        help="results name (default: studio_scenes, tilted_photos, beside_photos, surface_photos or pattern_photos)",
+        help="results name (default: studio_scenes, tilted_photos, beside_photos, surface_photos, pattern_photos"
+        " or scene_photos)",
     )
     args = parser.parse_args()
     setups = GROUPS[args.setups]
@@ -57,6 +59,7 @@ def main() -> None:
             "beside": "beside_photos",
             "surfaces": "surface_photos",
             "patterns": "pattern_photos",
+            "scenes": "scene_photos",
         }[args.setups]
     )
     if args.count < len(setups):

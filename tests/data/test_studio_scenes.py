@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from shoplens.data.garment_patterns import PATTERNS
-from shoplens.data.studio_scenes import ELIGIBLE, GROUPS, SETUPS, TILTS, studio_photo, studio_photos
+from shoplens.data.studio_scenes import ELIGIBLE, GROUPS, SCENES, SETUPS, TILTS, studio_photo, studio_photos
 from shoplens.imaging import decode_image
 from shoplens.imaging.background import find_seam, to_lab
 from shoplens.imaging.photo import working_copy
@@ -133,9 +133,26 @@ def test_the_surfaces_group_lays_garments_on_photographed_surfaces_beside_plain_
             )  # a texture
 
 
+def test_the_scenes_group_shoots_garments_before_a_blurred_real_scene() -> None:
+    images, labels = _eight_garments()
+    photos = list(studio_photos(images, labels, 6, seed=1, setups=GROUPS["scenes"]))
+    assert [p.meta["setup"] for p in photos] == list(GROUPS["scenes"]) * 2
+    for p in photos:
+        rgb = np.asarray(Image.open(io.BytesIO(p.data)).convert("RGB"), np.float32)
+        corner = rgb[: rgb.shape[0] // 6, : rgb.shape[1] // 6]
+        if p.meta["setup"] == "plain":
+            assert "scene" not in p.meta
+            continue
+        low, high = SCENES[p.meta["setup"]]
+        assert p.meta["backdrop"] == "scene" and low <= p.meta["scene_blur"] <= high
+        # out of focus: next to no fine detail, but the scene's colours vary across the frame
+        fine = np.abs(corner - cv2.GaussianBlur(corner, (0, 0), 1.0)).mean()
+        assert fine < 1.5 and rgb.reshape(-1, 3).std(0).max() > 15
+
+
 def test_unknown_setup_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown set-up"):
-        studio_photo(fm_garment(), 0, "lifestyle", np.random.default_rng(0))
+        studio_photo(fm_garment(), 0, "underwater", np.random.default_rng(0))
 
 
 def _png(pixels: np.ndarray) -> bytes:

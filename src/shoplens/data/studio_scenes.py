@@ -32,6 +32,9 @@ A fourth (`GROUPS["surfaces"]`) lays it on photographed surfaces instead of a st
 (terracotta, green, warm or cool stone), seen at 0.5–2× their scale and cropped anywhere.
 A fifth (`GROUPS["patterns"]`) dresses the garment in a pattern of its colour and a second one: `striped`,
 `checked`, `dotted` or `printed` (`data/garment_patterns.py`).
+A sixth (`GROUPS["scenes"]`) shoots it as a lifestyle shot, in front of a real scene out of focus: scikit-image's
+bundled colour photos (an astronaut, a cat, a coffee cup, a rocket, a motorcycle) at 1–1.6× the canvas, cropped
+anywhere, blurred by a Gaussian of 0.5–1.5 % of the canvas's longer side (`scene_soft`) or 1.5–4 % (`scene_blurred`).
 
 The garment itself is coloured and shaded as in `shop_photos` (`garment_layers`); light, dark and mid-grey
 backdrops, 360–1600 px canvases, sensor noise and JPEG 70–95.
@@ -81,14 +84,17 @@ SURFACES = {  # set-up: (scikit-image picture, tints it may take, RGB factors)
     "on_grass": ("grass.png", ((0.55, 0.85, 0.4), (0.65, 0.8, 0.45))),
     "on_gravel": ("gravel.png", ((0.95, 0.9, 0.82), (0.82, 0.86, 0.92), (0.9, 0.9, 0.9))),
 }
+SCENES = {"scene_soft": (0.005, 0.015), "scene_blurred": (0.015, 0.04)}  # blur, share of the longer side
+SCENE_PICTURES = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png")
 GROUPS = {
     "studio": SETUPS,
     "tilted": ("plain", *TILTS),
     "beside": ("plain", "beside"),
     "surfaces": ("plain", *SURFACES),
     "patterns": ("plain", *PATTERNS),
+    "scenes": ("plain", *SCENES),
 }
-KNOWN = (*SETUPS, *TILTS, "beside", *SURFACES, *PATTERNS)
+KNOWN = (*SETUPS, *TILTS, "beside", *SURFACES, *PATTERNS, *SCENES)
 WORN_ON_TOP = (0, 2, 3, 4, 6)  # T-shirt/top, Pullover, Dress, Coat, Shirt: what hangs from shoulders
 HUNG = (*WORN_ON_TOP, 1)  # ... and trousers, from a clip bar
 SHOES = (5, 7, 9)  # Sandal, Sneaker, Ankle boot: shown as pairs
@@ -177,6 +183,8 @@ def studio_photo(
     if setup in SURFACES:
         scene = _surface(h, w, setup, rng)
         meta["backdrop"] = setup.removeprefix("on_")
+    elif setup in SCENES:
+        scene = _blurred_scene(h, w, setup, rng, meta)
     else:
         scene = studio(h, w, rng, backdrop)
     if setup == "seam":
@@ -212,6 +220,30 @@ def _picture(name: str) -> np.ndarray:
 
     path = Path(skimage.__file__).parent / "data" / name
     return np.asarray(Image.open(path).convert("L"), np.float32) / 255
+
+
+@functools.cache
+def _colour_picture(name: str) -> np.ndarray:
+    """One of scikit-image's bundled colour photos, RGB float32 0..1 (read once per process)."""
+    import skimage
+
+    path = Path(skimage.__file__).parent / "data" / name
+    return np.asarray(Image.open(path).convert("RGB"), np.float32) / 255
+
+
+def _blurred_scene(h: int, w: int, setup: str, rng: np.random.Generator, meta: dict) -> np.ndarray:
+    """(h, w, 3) float 0..1: a real scene behind the product, cropped anywhere and thrown out of focus."""
+    name = SCENE_PICTURES[int(rng.integers(len(SCENE_PICTURES)))]
+    picture = _colour_picture(name)
+    scale = max(h / picture.shape[0], w / picture.shape[1]) * float(rng.uniform(1.0, 1.6))
+    size = (int(np.ceil(picture.shape[1] * scale)), int(np.ceil(picture.shape[0] * scale)))
+    big = cv2.resize(picture, size, interpolation=cv2.INTER_LINEAR)
+    top = int(rng.integers(0, big.shape[0] - h + 1))
+    left = int(rng.integers(0, big.shape[1] - w + 1))
+    blur = float(rng.uniform(*SCENES[setup]))
+    scene = cv2.GaussianBlur(big[top : top + h, left : left + w], (0, 0), blur * max(h, w))
+    meta.update(backdrop="scene", scene=name.split(".")[0], scene_blur=blur)
+    return np.clip(scene * float(rng.uniform(0.75, 1.05)), 0, 1)
 
 
 def _surface(h: int, w: int, setup: str, rng: np.random.Generator) -> np.ndarray:
