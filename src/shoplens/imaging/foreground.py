@@ -14,6 +14,10 @@ backdrop, where the noise averages away and a white garment's plain stretches be
 gradient the background is fitted once more inside the frame, around the first mask, so that a spotlight's peak
 no longer passes for product. Thin strands of the mask that run to the photo's edge
 (a floor's seams, a rail) are dropped, with the other rules on the mask's parts (imaging.mask_parts).
+
+Before a real scene out of focus (a lifestyle shot: a busy backdrop, or one whose fit misses part of the border)
+the mask may spill into the scene; where it reaches well past the hull of the photo's sharp edges
+(imaging.focus), GrabCut decides again, with the scene outside the hull as background.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from shoplens.imaging.background import (
     palette_distance,
     to_lab,
 )
+from shoplens.imaging.focus import sharp_hull
 from shoplens.imaging.mask_parts import (
     FAINT_DISTANCE,
     clean_mask,
@@ -67,6 +72,10 @@ INTERIOR_ROUNDS = 2  # fits, each on the background the previous one left
 INTERIOR_MAX_SHARE = 0.6  # not when the product fills more of the photo than this (too little left)
 OVERLAY_FOUND = 2.0  # a closer look past a mask that is only an overlay must find this many times more
 GRABCUT_SIDE = 128  # GrabCut runs on a copy no larger than this
+# Before a scene out of focus: a backdrop that is textured or whose fit holds less than FOCUS_INLIERS of the border
+# (a plain studio's holds all of it), a mask of which more than FOCUS_SPILL lies outside the sharp edges' hull.
+FOCUS_INLIERS = 0.95
+FOCUS_SPILL = 0.15
 
 
 @dataclass(frozen=True)
@@ -142,7 +151,31 @@ def separate(rgb: np.ndarray, refine: bool = True) -> tuple[Background, Foregrou
             if not again.mask.any():
                 break
             background, found = inner, again
+    if refine and (background.textured or background.inliers < FOCUS_INLIERS):
+        found = _in_focus(rgb, found)
     return background, found
+
+
+def _in_focus(rgb: np.ndarray, found: Foreground) -> Foreground:
+    """The mask decided again by GrabCut when it spills past the sharp edges into a scene out of focus.
+
+    Outside the hull of the sharp edges the scene is background, except where the mask reaches (probably
+    background: the product's own soft side keeps the product's colours and stays); inside it, the mask is
+    probably product and the rest probably background.
+    """
+    mask = found.mask
+    if min(mask.shape) < 64 or mask.mean() < FAINT_SHARE:
+        return found
+    hull = sharp_hull(rgb)
+    if hull is None or (mask & ~hull).sum() <= FOCUS_SPILL * mask.sum() or (mask & hull).mean() < FAINT_SHARE:
+        return found
+    seeds = np.full(mask.shape, cv2.GC_BGD, np.uint8)
+    seeds[hull | mask] = cv2.GC_PR_BGD
+    seeds[hull & mask] = cv2.GC_PR_FGD
+    refined, parts = clean_mask(_grabcut_seeded(rgb, seeds))
+    if refined.mean() < FAINT_SHARE:
+        return found
+    return replace(found, mask=refined, components=parts, grabcut=True)
 
 
 def _bar(spread: float) -> float:
@@ -274,11 +307,39 @@ def _unsure(mask: np.ndarray, textured: bool) -> bool:
     return textured or not 0.01 <= mask.mean() <= 0.8
 
 
+def _small_size(shape: tuple[int, int]) -> tuple[int, int]:
+    """(width, height) of the copy GrabCut runs on: at most GRABCUT_SIDE pixels on its longer side."""
+    h, w = shape
+    scale = min(1.0, GRABCUT_SIDE / max(h, w))
+    return max(8, round(w * scale)), max(8, round(h * scale))
+
+
+def _run_grabcut(small: np.ndarray, seeds: np.ndarray) -> np.ndarray | None:
+    """GrabCut's product mask of a small copy from its seed labels (cv2.GC_*); None when it refuses them."""
+    bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    try:
+        cv2.setRNGSeed(0)  # GrabCut starts its colour models from random draws: the same photo, the same mask
+        cv2.grabCut(small, seeds, None, bgd, fgd, 3, cv2.GC_INIT_WITH_MASK)
+    except cv2.error:  # GrabCut refuses seeds without both classes
+        return None
+    return (seeds == cv2.GC_FGD) | (seeds == cv2.GC_PR_FGD)
+
+
+def _grabcut_seeded(rgb: np.ndarray, seeds: np.ndarray) -> np.ndarray:
+    """GrabCut from full-size seed labels, run on a small copy; the seeds' probable product when it refuses."""
+    h, w = seeds.shape
+    size = _small_size((h, w))
+    small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+    fg = _run_grabcut(small, cv2.resize(seeds, size, interpolation=cv2.INTER_NEAREST))
+    if fg is None:
+        return (seeds == cv2.GC_FGD) | (seeds == cv2.GC_PR_FGD)
+    return cv2.resize(fg.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
+
+
 def grabcut(rgb: np.ndarray, distance: np.ndarray, threshold: float, mask: np.ndarray) -> np.ndarray:
     """GrabCut seeded by the colour-distance mask, on a copy at most GRABCUT_SIDE pixels on its longer side."""
     h, w = mask.shape
-    scale = min(1.0, GRABCUT_SIDE / max(h, w))
-    size = (max(8, round(w * scale)), max(8, round(h * scale)))
+    size = _small_size((h, w))
     small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
     dist = cv2.resize(distance, size, interpolation=cv2.INTER_AREA)
     core = cv2.resize(mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST)
@@ -288,11 +349,7 @@ def grabcut(rgb: np.ndarray, distance: np.ndarray, threshold: float, mask: np.nd
     seeds[border & (dist <= threshold)] = cv2.GC_BGD
     if not (seeds == cv2.GC_PR_FGD).any() and not (seeds == cv2.GC_FGD).any():
         return np.zeros_like(mask)
-    bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
-    try:
-        cv2.setRNGSeed(0)  # GrabCut starts its colour models from random draws: the same photo, the same mask
-        cv2.grabCut(small, seeds, None, bgd, fgd, 3, cv2.GC_INIT_WITH_MASK)
-    except cv2.error:  # GrabCut refuses seeds without both classes: keep the simple mask
+    fg = _run_grabcut(small, seeds)
+    if fg is None:  # keep the simple mask
         return mask
-    fg = ((seeds == cv2.GC_FGD) | (seeds == cv2.GC_PR_FGD)).astype(np.uint8)
-    return cv2.resize(fg, (w, h), interpolation=cv2.INTER_NEAREST) > 0
+    return cv2.resize(fg.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
