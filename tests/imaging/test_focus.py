@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from shoplens.imaging import foreground
+from shoplens.imaging.background import to_lab
 from shoplens.imaging.focus import sharp_edges, sharp_hull
 from shoplens.imaging.photo import read_photo
 from tests.imaging.drawn import iou, jpeg, photo, shirt_mask, trousers_mask
@@ -32,7 +33,7 @@ def test_a_product_before_a_blurred_scene_is_read_without_the_scene(seed, garmen
     truth = (shirt_mask if garment == "shirt" else trousers_mask)(h, w, 40, 30, 130)
     img = jpeg(photo(_scene(h, w, seed, blur=5.0), truth, (25, 35, 90)))  # a navy garment, sharp
     assert iou(read_photo(img).mask, truth) >= 0.85
-    monkeypatch.setattr(foreground, "_in_focus", lambda rgb, found: found)
+    monkeypatch.setattr(foreground, "_in_focus", lambda rgb, lab, found: found)
     assert iou(read_photo(img).mask, truth) < 0.75  # the colour mask alone spills into the scene
 
 
@@ -40,11 +41,13 @@ def test_only_an_out_of_focus_border_gives_a_hull_and_the_hull_holds_the_product
     h, w = 224, 192
     truth = shirt_mask(h, w, 40, 30, 130)
     blurred = np.asarray(jpeg(photo(_scene(h, w, 0, blur=5.0), truth, (25, 35, 90))))
-    hull = sharp_hull(blurred)
+    hull = sharp_hull(to_lab(blurred))
     assert hull is not None and hull[truth].mean() > 0.9
     assert hull.mean() < 2 * truth.mean()  # the scene's soft blotches add no edges
     sharp = np.asarray(jpeg(photo(_scene(h, w, 0, blur=0.0), truth, (25, 35, 90))))
-    assert sharp_edges(sharp) is None and sharp_hull(sharp) is None  # a scene in focus: no cue
+    assert (
+        sharp_edges(to_lab(sharp)) is None and sharp_hull(to_lab(sharp)) is None
+    )  # a scene in focus: no cue
 
 
 def test_a_product_on_a_plain_backdrop_is_read_as_before(monkeypatch) -> None:
@@ -53,6 +56,6 @@ def test_a_product_on_a_plain_backdrop_is_read_as_before(monkeypatch) -> None:
     for level in (235, 120, 20):
         img = jpeg(photo(np.full((h, w, 3), level, np.uint8), truth, (180, 40, 40)))
         before = read_photo(img).mask
-        monkeypatch.setattr(foreground, "_in_focus", lambda rgb, found: found)
+        monkeypatch.setattr(foreground, "_in_focus", lambda rgb, lab, found: found)
         assert np.array_equal(read_photo(img).mask, before)
         monkeypatch.undo()

@@ -214,27 +214,18 @@ def studio_photo(
 
 
 @functools.cache
-def _picture(name: str) -> np.ndarray:
-    """One of scikit-image's bundled pictures, grey, 0..1 (read once per process)."""
+def _picture(name: str, mode: str = "L") -> np.ndarray:
+    """One of scikit-image's bundled pictures in a PIL mode ("L" grey, "RGB"), float32 0..1 (read once per process)."""
     import skimage  # a dependency of the package; its data folder ships the pictures
 
     path = Path(skimage.__file__).parent / "data" / name
-    return np.asarray(Image.open(path).convert("L"), np.float32) / 255
-
-
-@functools.cache
-def _colour_picture(name: str) -> np.ndarray:
-    """One of scikit-image's bundled colour photos, RGB float32 0..1 (read once per process)."""
-    import skimage
-
-    path = Path(skimage.__file__).parent / "data" / name
-    return np.asarray(Image.open(path).convert("RGB"), np.float32) / 255
+    return np.asarray(Image.open(path).convert(mode), np.float32) / 255
 
 
 def _blurred_scene(h: int, w: int, setup: str, rng: np.random.Generator, meta: dict) -> np.ndarray:
     """(h, w, 3) float 0..1: a real scene behind the product, cropped anywhere and thrown out of focus."""
     name = SCENE_PICTURES[int(rng.integers(len(SCENE_PICTURES)))]
-    picture = _colour_picture(name)
+    picture = _picture(name, "RGB")
     scale = max(h / picture.shape[0], w / picture.shape[1]) * float(rng.uniform(1.0, 1.6))
     size = (int(np.ceil(picture.shape[1] * scale)), int(np.ceil(picture.shape[0] * scale)))
     big = cv2.resize(picture, size, interpolation=cv2.INTER_LINEAR)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from shoplens.imaging.background import border_mask, to_lab
+from shoplens.imaging.background import border_mask
 
 SOFT_BORDER = (
     2.0  # fine detail (ΔE, 90th percentile along the border) under which the backdrop is out of focus
@@ -29,9 +29,8 @@ def detail(lab: np.ndarray, sigma: float) -> np.ndarray:
     return np.linalg.norm(lab - cv2.GaussianBlur(lab, (0, 0), sigma), axis=-1).astype(np.float32)
 
 
-def sharp_edges(rgb: np.ndarray) -> np.ndarray | None:
-    """(H, W) bool sharp edges of an (H, W, 3) uint8 photo whose border is out of focus; None if it is not."""
-    lab = to_lab(rgb)
+def sharp_edges(lab: np.ndarray) -> np.ndarray | None:
+    """(H, W) bool sharp edges of a photo (CIELAB, background.to_lab) whose border is out of focus; else None."""
     fine = detail(lab, 1.0)
     if float(np.percentile(fine[border_mask(fine.shape)], 90)) > SOFT_BORDER:
         return None
@@ -42,9 +41,9 @@ def sharp_edges(rgb: np.ndarray) -> np.ndarray | None:
     return np.isin(labels, kept)
 
 
-def sharp_hull(rgb: np.ndarray) -> np.ndarray | None:
-    """(H, W) bool convex hull of the sharp edges, grown a little, when the backdrop is out of focus; else None."""
-    edges = sharp_edges(rgb)
+def sharp_hull(lab: np.ndarray) -> np.ndarray | None:
+    """(H, W) bool convex hull of a CIELAB photo's sharp edges, grown a little, when its backdrop is out of focus."""
+    edges = sharp_edges(lab)
     if edges is None or not edges.any():
         return None
     ys, xs = np.nonzero(edges)

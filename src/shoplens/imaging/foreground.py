@@ -152,11 +152,11 @@ def separate(rgb: np.ndarray, refine: bool = True) -> tuple[Background, Foregrou
                 break
             background, found = inner, again
     if refine and (background.textured or background.inliers < FOCUS_INLIERS):
-        found = _in_focus(rgb, found)
+        found = _in_focus(rgb, lab, found)
     return background, found
 
 
-def _in_focus(rgb: np.ndarray, found: Foreground) -> Foreground:
+def _in_focus(rgb: np.ndarray, lab: np.ndarray, found: Foreground) -> Foreground:
     """The mask decided again by GrabCut when it spills past the sharp edges into a scene out of focus.
 
     Outside the hull of the sharp edges the scene is background, except where the mask reaches (probably
@@ -166,7 +166,7 @@ def _in_focus(rgb: np.ndarray, found: Foreground) -> Foreground:
     mask = found.mask
     if min(mask.shape) < 64 or mask.mean() < FAINT_SHARE:
         return found
-    hull = sharp_hull(rgb)
+    hull = sharp_hull(lab)
     if hull is None or (mask & ~hull).sum() <= FOCUS_SPILL * mask.sum() or (mask & hull).mean() < FAINT_SHARE:
         return found
     seeds = np.full(mask.shape, cv2.GC_BGD, np.uint8)
