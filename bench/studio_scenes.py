@@ -8,6 +8,7 @@ hard spotlight, on a mannequin?
     .venv/bin/python bench/studio_scenes.py --bundle B --setups surfaces --count 800  # on brick, grass, gravel
     .venv/bin/python bench/studio_scenes.py --bundle B --setups patterns --count 1000  # patterned garments
     .venv/bin/python bench/studio_scenes.py --bundle B --setups scenes --count 600    # before a blurred real scene
+    .venv/bin/python bench/studio_scenes.py --bundle B --setups cut --count 600       # cut by the photo's frame
 
 Renders Fashion-MNIST TEST garments with `shoplens.data.studio_scenes` (the set-ups in turn) and classifies each
 photo through the serving path (safe decode, the bundle's preprocessing, the Predictor), or through a running
@@ -47,7 +48,7 @@ def main() -> None:
     parser.add_argument(
         "--out",
         help="results name (default: studio_scenes, tilted_photos, beside_photos, surface_photos, pattern_photos"
-        " or scene_photos)",
+        " scene_photos or cut_photos)",
     )
     args = parser.parse_args()
     setups = GROUPS[args.setups]
@@ -60,6 +61,7 @@ def main() -> None:
             "surfaces": "surface_photos",
             "patterns": "pattern_photos",
             "scenes": "scene_photos",
+            "cut": "cut_photos",
         }[args.setups]
     )
     if args.count < len(setups):

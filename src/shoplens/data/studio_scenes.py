@@ -35,6 +35,8 @@ A fifth (`GROUPS["patterns"]`) dresses the garment in a pattern of its colour an
 A sixth (`GROUPS["scenes"]`) shoots it as a lifestyle shot, in front of a real scene out of focus: scikit-image's
 bundled colour photos (an astronaut, a cat, a coffee cup, a rocket, a motorcycle) at 1–1.6× the canvas, cropped
 anywhere, blurred by a Gaussian of 0.5–1.5 % of the canvas's longer side (`scene_soft`) or 1.5–4 % (`scene_blurred`).
+A seventh (`GROUPS["cut"]`) shoots it close, cut by the frame: the garment at 60–95 % of the canvas's shorter side,
+pushed past one edge or a corner until 8–20 % (`cut_8_20`) or 20–35 % (`cut_20_35`) of it lies outside the photo.
 
 The garment itself is coloured and shaded as in `shop_photos` (`garment_layers`); light, dark and mid-grey
 backdrops, 360–1600 px canvases, sensor noise and JPEG 70–95.
@@ -85,6 +87,8 @@ SURFACES = {  # set-up: (scikit-image picture, tints it may take, RGB factors)
     "on_gravel": ("gravel.png", ((0.95, 0.9, 0.82), (0.82, 0.86, 0.92), (0.9, 0.9, 0.9))),
 }
 SCENES = {"scene_soft": (0.005, 0.015), "scene_blurred": (0.015, 0.04)}  # blur, share of the longer side
+CUTS = {"cut_8_20": (0.08, 0.2), "cut_20_35": (0.2, 0.35)}  # share of the garment outside the photo
+CUT_SIDES = ("left", "right", "top", "bottom", "corner")
 SCENE_PICTURES = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png")
 GROUPS = {
     "studio": SETUPS,
@@ -93,8 +97,9 @@ GROUPS = {
     "surfaces": ("plain", *SURFACES),
     "patterns": ("plain", *PATTERNS),
     "scenes": ("plain", *SCENES),
+    "cut": ("plain", *CUTS),
 }
-KNOWN = (*SETUPS, *TILTS, "beside", *SURFACES, *PATTERNS, *SCENES)
+KNOWN = (*SETUPS, *TILTS, "beside", *SURFACES, *PATTERNS, *SCENES, *CUTS)
 WORN_ON_TOP = (0, 2, 3, 4, 6)  # T-shirt/top, Pullover, Dress, Coat, Shirt: what hangs from shoulders
 HUNG = (*WORN_ON_TOP, 1)  # ... and trousers, from a clip bar
 SHOES = (5, 7, 9)  # Sandal, Sneaker, Ankle boot: shown as pairs
@@ -135,7 +140,9 @@ def studio_photo(
         if portrait
         else (int(long_side * 0.75), long_side)
     )
-    share = rng.uniform(0.3, 0.42) if side_by_side else rng.uniform(0.45, 0.75)
+    share = (
+        rng.uniform(0.3, 0.42) if side_by_side else rng.uniform(0.6, 0.95) if setup in CUTS else rng.uniform(0.45, 0.75)
+    )
     rgb, alpha = garment_layers(image28, spec, max(16, round(share * min(h, w))), rng)
     rows, cols = np.nonzero(alpha > 0.5)
     meta: dict = {"setup": setup, "backdrop": backdrop, "colour": spec.colour, "width": w, "height": h}
@@ -175,6 +182,9 @@ def studio_photo(
         meta["reflection_opacity"] = opacity
     x = int(rng.integers(0, max(1, w - span)))  # where the garment's box (the pair's) starts
     left = x - cols.min()
+    if setup in CUTS:
+        top, left = _cut_place(alpha, h, w, CUTS[setup], rng, meta)
+        placed = [(rgb, alpha, top)]
     lefts = [left] * len(placed)  # a reflection lies right under the garment
     if setup in PAIR_GAP:  # the mirrored shoe's box starts `shift` after the first one's
         lefts[0] = x + shift - (alpha.shape[1] - 1 - cols.max())
@@ -235,6 +245,44 @@ def _blurred_scene(h: int, w: int, setup: str, rng: np.random.Generator, meta: d
     scene = cv2.GaussianBlur(big[top : top + h, left : left + w], (0, 0), blur * max(h, w))
     meta.update(backdrop="scene", scene=name.split(".")[0], scene_blur=blur)
     return np.clip(scene * float(rng.uniform(0.75, 1.05)), 0, 1)
+
+
+def _cut_place(
+    alpha: np.ndarray, h: int, w: int, shares: tuple[float, float], rng: np.random.Generator, meta: dict
+) -> tuple[int, int]:
+    """(top, left) of the garment's layer that leave a share of its alpha outside the (h, w) photo, past one side."""
+    side = str(rng.choice(CUT_SIDES))
+    target = float(rng.uniform(*shares))
+    per_axis = 1 - np.sqrt(1 - target) if side == "corner" else target  # a corner cuts along both axes
+    rows, cols = np.nonzero(alpha > 0.5)
+    by_row, by_col = alpha.sum(1), alpha.sum(0)
+
+    def past(mass: np.ndarray, start: bool) -> int:
+        """How many of the layer's lines, counted from its start (or its end), hold `per_axis` of the mass."""
+        cum = np.cumsum(mass if start else mass[::-1]) / mass.sum()
+        return int(np.searchsorted(cum, per_axis)) + 1
+
+    corner = (bool(rng.random() < 0.5), bool(rng.random() < 0.5))  # (from the top, from the left)
+    cut_top = side == "top" or (side == "corner" and corner[0])
+    cut_bottom = side == "bottom" or (side == "corner" and not corner[0])
+    cut_left = side == "left" or (side == "corner" and corner[1])
+    cut_right = side == "right" or (side == "corner" and not corner[1])
+    if cut_top:
+        top = -past(by_row, True)
+    elif cut_bottom:
+        top = h - (alpha.shape[0] - past(by_row, False))
+    else:  # the garment whole along this axis, anywhere
+        top = int(rng.integers(0, max(1, h - (rows.max() - rows.min() + 1)))) - rows.min()
+    if cut_left:
+        left = -past(by_col, True)
+    elif cut_right:
+        left = w - (alpha.shape[1] - past(by_col, False))
+    else:
+        left = int(rng.integers(0, max(1, w - (cols.max() - cols.min() + 1)))) - cols.min()
+    inside = np.zeros((h, w), np.float32)
+    paste_clipped(inside, alpha, left, top)
+    meta.update(cut_side=side, cut_share=round(1 - float(inside.sum()) / float(alpha.sum()), 3))
+    return top, left
 
 
 def _surface(h: int, w: int, setup: str, rng: np.random.Generator) -> np.ndarray:
