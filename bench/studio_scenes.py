@@ -5,6 +5,7 @@ hard spotlight, on a mannequin?
     .venv/bin/python bench/studio_scenes.py --bundle B --url http://127.0.0.1:8000 [--api-key KEY]   # via a server
     .venv/bin/python bench/studio_scenes.py --bundle B --setups tilted --count 800   # garments laid at a slant
     .venv/bin/python bench/studio_scenes.py --bundle B --setups beside --count 400   # another garment beside it
+    .venv/bin/python bench/studio_scenes.py --bundle B --setups alike --count 400    # two of a kind side by side
     .venv/bin/python bench/studio_scenes.py --bundle B --setups surfaces --count 800  # on brick, grass, gravel
     .venv/bin/python bench/studio_scenes.py --bundle B --setups patterns --count 1000  # patterned garments
     .venv/bin/python bench/studio_scenes.py --bundle B --setups scenes --count 600    # before a blurred real scene
@@ -48,7 +49,7 @@ def main() -> None:
     parser.add_argument(
         "--out",
         help="results name (default: studio_scenes, tilted_photos, beside_photos, surface_photos, pattern_photos"
-        " scene_photos or cut_photos)",
+        " scene_photos, cut_photos or alike_photos)",
     )
     args = parser.parse_args()
     setups = GROUPS[args.setups]
@@ -58,6 +59,7 @@ def main() -> None:
             "studio": "studio_scenes",
             "tilted": "tilted_photos",
             "beside": "beside_photos",
+            "alike": "alike_photos",
             "surfaces": "surface_photos",
             "patterns": "pattern_photos",
             "scenes": "scene_photos",

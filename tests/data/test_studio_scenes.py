@@ -6,7 +6,16 @@ import pytest
 from PIL import Image
 
 from shoplens.data.garment_patterns import PATTERNS
-from shoplens.data.studio_scenes import ELIGIBLE, GROUPS, SCENES, SETUPS, TILTS, studio_photo, studio_photos
+from shoplens.data.studio_scenes import (
+    CUTS,
+    ELIGIBLE,
+    GROUPS,
+    SCENES,
+    SETUPS,
+    TILTS,
+    studio_photo,
+    studio_photos,
+)
 from shoplens.imaging import decode_image
 from shoplens.imaging.background import find_seam, to_lab
 from shoplens.imaging.photo import working_copy
@@ -112,10 +121,21 @@ def test_the_beside_group_stands_another_smaller_garment_to_the_right_on_the_sam
     for p in photos[1::2]:
         assert p.meta["other_label"] in labels and 0.05 <= p.meta["other_gap"] <= 0.25
         assert p.meta["width"] > p.meta["height"]  # side by side: landscape
-    with pytest.raises(ValueError, match="only it"):
+    with pytest.raises(ValueError, match="only they"):
         studio_photo(fm_garment(), 0, "beside", np.random.default_rng(0))  # no other garment
-    with pytest.raises(ValueError, match="only it"):
+    with pytest.raises(ValueError, match="only they"):
         studio_photo(fm_garment(), 0, "plain", np.random.default_rng(0), other=fm_garment(1))
+
+
+def test_the_alike_group_stands_another_garment_of_the_category_beside_it_each_garment_once() -> None:
+    labels = np.array([3, 5] * 6)
+    images = np.stack([fm_garment(i) for i in range(len(labels))])
+    photos = list(studio_photos(images, labels, 4, seed=1, setups=GROUPS["alike"]))
+    assert [p.meta["setup"] for p in photos] == ["plain", "alike"] * 2
+    for p in photos[1::2]:
+        assert p.meta["other_label"] == p.meta["label"] and 0.03 <= p.meta["other_gap"] <= 0.15
+    # two garments left, of two categories: the second photo has no garment of its category to stand beside it
+    assert len(list(studio_photos(images[:2], labels[:2], 4, seed=1, setups=GROUPS["alike"]))) == 1
 
 
 def test_the_surfaces_group_lays_garments_on_photographed_surfaces_beside_plain_photos() -> None:
@@ -148,6 +168,22 @@ def test_the_scenes_group_shoots_garments_before_a_blurred_real_scene() -> None:
         # out of focus: next to no fine detail, but the scene's colours vary across the frame
         fine = np.abs(corner - cv2.GaussianBlur(corner, (0, 0), 1.0)).mean()
         assert fine < 1.5 and rgb.reshape(-1, 3).std(0).max() > 15
+
+
+def test_the_cut_group_leaves_the_share_it_names_outside_the_photo_past_the_side_it_names() -> None:
+    for i, setup in enumerate([*CUTS] * 5):
+        pixels, meta = studio_photo(fm_garment(i), 3, setup, np.random.default_rng(i))
+        low, high = CUTS[setup]
+        # whole lines are cut, so the share may pass its upper end by one line's worth
+        assert low <= meta["cut_share"] <= high + 0.06, meta
+        grey = pixels.astype(np.float32).mean(2)
+        edges = {"top": grey[:3], "bottom": grey[-3:], "left": grey[:, :3], "right": grey[:, -3:]}
+        backdrop = np.median(np.concatenate([e.ravel() for e in edges.values()]))
+        touched = {name for name, edge in edges.items() if (np.abs(edge - backdrop) > 25).mean() > 0.05}
+        if meta["cut_side"] == "corner":
+            assert len(touched) >= 2, (meta, touched)
+        else:
+            assert meta["cut_side"] in touched, (meta, touched)
 
 
 def test_unknown_setup_is_refused() -> None:

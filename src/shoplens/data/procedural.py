@@ -184,6 +184,39 @@ def paste_clipped(canvas: np.ndarray, patch: np.ndarray, left: int, top: int) ->
         canvas[y0:y1, x0:x1] = patch[y0 - top : y1 - top, x0 - left : x1 - left]
 
 
+CUT_SIDES = ("left", "right", "top", "bottom", "corner")
+
+
+def cut_by_frame(
+    alpha: np.ndarray, h: int, w: int, shares: tuple[float, float], rng: np.random.Generator
+) -> tuple[int, int, str, float]:
+    """(top, left) for a layer that leaves a share of its alpha outside an (h, w) photo, the side, and that share."""
+    side = str(rng.choice(CUT_SIDES))
+    target = float(rng.uniform(*shares))
+    per_axis = 1 - np.sqrt(1 - target) if side == "corner" else target  # a corner cuts along both axes
+    rows, cols = np.nonzero(alpha > 0.5)
+
+    def past(mass: np.ndarray, start: bool) -> int:
+        """How many of the layer's lines, counted from its start (or its end), hold `per_axis` of the mass."""
+        cum = np.cumsum(mass if start else mass[::-1]) / max(float(mass.sum()), 1e-6)
+        return int(np.searchsorted(cum, per_axis)) + 1
+
+    def place(extent: int, mass: np.ndarray, used: np.ndarray, start: bool | None) -> int:
+        """The layer's offset along one axis: cut from its start or end, or whole and anywhere (start None)."""
+        if start is None:
+            return int(rng.integers(0, max(1, extent - (used.max() - used.min() + 1)))) - int(used.min())
+        return -past(mass, True) if start else extent - (len(mass) - past(mass, False))
+
+    from_top, from_left = bool(rng.random() < 0.5), bool(rng.random() < 0.5)  # which corner
+    vertical = {"top": True, "bottom": False, "corner": from_top}.get(side)
+    horizontal = {"left": True, "right": False, "corner": from_left}.get(side)
+    top = place(h, alpha.sum(1), rows, vertical)
+    left = place(w, alpha.sum(0), cols, horizontal)
+    inside = np.zeros((h, w), np.float32)
+    paste_clipped(inside, alpha, left, top)
+    return top, left, side, 1 - float(inside.sum()) / max(float(alpha.sum()), 1e-6)
+
+
 def encode_jpeg(rgb: np.ndarray, quality: int, orientation: int = 1) -> bytes:
     """JPEG bytes of an upright uint8 picture; orientation 3/6/8 stores it turned, with the EXIF tag set."""
     img = Image.fromarray(rgb)

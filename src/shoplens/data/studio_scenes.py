@@ -26,7 +26,9 @@ Each set-up shoots only the categories it fits (`ELIGIBLE`).
 
 A second group (`GROUPS["tilted"]`) lays any garment at a slant: `tilted_5_10`, `tilted_10_20` and `tilted_20_35`
 turn it by that many degrees, either way, beside `plain` as the reference. A third (`GROUPS["beside"]`) shows another,
-smaller garment (35–60 % of its size, any category) standing beside it, 5–25 % of its width apart (`beside`).
+smaller garment (35–60 % of its size, any category) standing beside it, 5–25 % of its width apart (`beside`); a
+further one (`GROUPS["alike"]`) another garment of its category about its size (85–110 %) in another colour,
+3–15 % of its width apart, as shops show colour variants (`alike`).
 A fourth (`GROUPS["surfaces"]`) lays it on photographed surfaces instead of a studio backdrop: `on_brick`,
 `on_grass` and `on_gravel` are scikit-image's bundled photos of them (grey), tinted as such surfaces are
 (terracotta, green, warm or cool stone), seen at 0.5–2× their scale and cropped anywhere.
@@ -54,7 +56,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from shoplens.data.garment_patterns import PATTERNS, draw_pattern
-from shoplens.data.procedural import paste_clipped
+from shoplens.data.procedural import cut_by_frame, paste_clipped
 from shoplens.data.shop_overlays import OVERLAYS, draw_overlay
 from shoplens.data.shop_photos import (
     EncodedPhoto,
@@ -88,18 +90,19 @@ SURFACES = {  # set-up: (scikit-image picture, tints it may take, RGB factors)
 }
 SCENES = {"scene_soft": (0.005, 0.015), "scene_blurred": (0.015, 0.04)}  # blur, share of the longer side
 CUTS = {"cut_8_20": (0.08, 0.2), "cut_20_35": (0.2, 0.35)}  # share of the garment outside the photo
-CUT_SIDES = ("left", "right", "top", "bottom", "corner")
 SCENE_PICTURES = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png")
 GROUPS = {
     "studio": SETUPS,
     "tilted": ("plain", *TILTS),
     "beside": ("plain", "beside"),
+    "alike": ("plain", "alike"),
     "surfaces": ("plain", *SURFACES),
     "patterns": ("plain", *PATTERNS),
     "scenes": ("plain", *SCENES),
     "cut": ("plain", *CUTS),
 }
-KNOWN = (*SETUPS, *TILTS, "beside", *SURFACES, *PATTERNS, *SCENES, *CUTS)
+BESIDE = {"beside": ((0.35, 0.6), (0.05, 0.25)), "alike": ((0.85, 1.1), (0.03, 0.15))}  # other's size, gap
+KNOWN = (*SETUPS, *TILTS, *BESIDE, *SURFACES, *PATTERNS, *SCENES, *CUTS)
 WORN_ON_TOP = (0, 2, 3, 4, 6)  # T-shirt/top, Pullover, Dress, Coat, Shirt: what hangs from shoulders
 HUNG = (*WORN_ON_TOP, 1)  # ... and trousers, from a clip bar
 SHOES = (5, 7, 9)  # Sandal, Sneaker, Ankle boot: shown as pairs
@@ -124,8 +127,8 @@ def studio_photo(
     """One upright photo (uint8 RGB) of the garment in the set-up (`other`: the garment beside it), with metadata."""
     if setup not in KNOWN:
         raise ValueError(f"unknown set-up {setup!r}; expected one of {', '.join(KNOWN)}")
-    if (setup == "beside") != (other is not None):
-        raise ValueError("the 'beside' set-up, and only it, shows another garment")
+    if (setup in BESIDE) != (other is not None):
+        raise ValueError("the 'beside' and 'alike' set-ups, and only they, show another garment")
     if label not in ELIGIBLE.get(setup, (label,)):
         raise ValueError(f"category {label} is not shot in the {setup!r} set-up")
     backdrop = str(rng.choice(["light", "mid_grey", "dark"], p=[0.6, 0.25, 0.15]))
@@ -133,7 +136,7 @@ def studio_photo(
     if setup in TILTS:
         spec = replace(spec, tilt=float(rng.choice([-1.0, 1.0]) * rng.uniform(*TILTS[setup])))
     long_side = int(np.exp(rng.uniform(np.log(360), np.log(1600))))
-    side_by_side = setup in PAIR_GAP or setup == "beside"
+    side_by_side = setup in PAIR_GAP or setup in BESIDE
     portrait = rng.random() < 0.7 and not side_by_side
     h, w = (
         (long_side, int(long_side * rng.choice([1.0, 0.8, 0.75])))
@@ -141,7 +144,11 @@ def studio_photo(
         else (int(long_side * 0.75), long_side)
     )
     share = (
-        rng.uniform(0.3, 0.42) if side_by_side else rng.uniform(0.6, 0.95) if setup in CUTS else rng.uniform(0.45, 0.75)
+        rng.uniform(0.3, 0.42)
+        if side_by_side
+        else rng.uniform(0.6, 0.95)
+        if setup in CUTS
+        else rng.uniform(0.45, 0.75)
     )
     rgb, alpha = garment_layers(image28, spec, max(16, round(share * min(h, w))), rng)
     rows, cols = np.nonzero(alpha > 0.5)
@@ -165,11 +172,11 @@ def studio_photo(
         other_rgb, other_alpha = garment_layers(
             other,
             replace(sample_spec(rng, background=backdrop), tilt=0.0),
-            max(16, round(share * rng.uniform(0.35, 0.6) * min(h, w))),
+            max(16, round(share * rng.uniform(*BESIDE[setup][0]) * min(h, w))),
             rng,
         )
         other_rows, other_cols = np.nonzero(other_alpha > 0.5)
-        gap = round(float(rng.uniform(0.05, 0.25)) * gw)
+        gap = round(float(rng.uniform(*BESIDE[setup][1])) * gw)
         shift = gw + gap
         placed.insert(0, (other_rgb, other_alpha, top + rows.max() - other_rows.max()))
         span = shift + other_cols.max() - other_cols.min() + 1
@@ -183,7 +190,8 @@ def studio_photo(
     x = int(rng.integers(0, max(1, w - span)))  # where the garment's box (the pair's) starts
     left = x - cols.min()
     if setup in CUTS:
-        top, left = _cut_place(alpha, h, w, CUTS[setup], rng, meta)
+        top, left, cut_side, cut_share = cut_by_frame(alpha, h, w, CUTS[setup], rng)
+        meta.update(cut_side=cut_side, cut_share=round(cut_share, 3))
         placed = [(rgb, alpha, top)]
     lefts = [left] * len(placed)  # a reflection lies right under the garment
     if setup in PAIR_GAP:  # the mirrored shoe's box starts `shift` after the first one's
@@ -245,44 +253,6 @@ def _blurred_scene(h: int, w: int, setup: str, rng: np.random.Generator, meta: d
     scene = cv2.GaussianBlur(big[top : top + h, left : left + w], (0, 0), blur * max(h, w))
     meta.update(backdrop="scene", scene=name.split(".")[0], scene_blur=blur)
     return np.clip(scene * float(rng.uniform(0.75, 1.05)), 0, 1)
-
-
-def _cut_place(
-    alpha: np.ndarray, h: int, w: int, shares: tuple[float, float], rng: np.random.Generator, meta: dict
-) -> tuple[int, int]:
-    """(top, left) of the garment's layer that leave a share of its alpha outside the (h, w) photo, past one side."""
-    side = str(rng.choice(CUT_SIDES))
-    target = float(rng.uniform(*shares))
-    per_axis = 1 - np.sqrt(1 - target) if side == "corner" else target  # a corner cuts along both axes
-    rows, cols = np.nonzero(alpha > 0.5)
-    by_row, by_col = alpha.sum(1), alpha.sum(0)
-
-    def past(mass: np.ndarray, start: bool) -> int:
-        """How many of the layer's lines, counted from its start (or its end), hold `per_axis` of the mass."""
-        cum = np.cumsum(mass if start else mass[::-1]) / mass.sum()
-        return int(np.searchsorted(cum, per_axis)) + 1
-
-    corner = (bool(rng.random() < 0.5), bool(rng.random() < 0.5))  # (from the top, from the left)
-    cut_top = side == "top" or (side == "corner" and corner[0])
-    cut_bottom = side == "bottom" or (side == "corner" and not corner[0])
-    cut_left = side == "left" or (side == "corner" and corner[1])
-    cut_right = side == "right" or (side == "corner" and not corner[1])
-    if cut_top:
-        top = -past(by_row, True)
-    elif cut_bottom:
-        top = h - (alpha.shape[0] - past(by_row, False))
-    else:  # the garment whole along this axis, anywhere
-        top = int(rng.integers(0, max(1, h - (rows.max() - rows.min() + 1)))) - rows.min()
-    if cut_left:
-        left = -past(by_col, True)
-    elif cut_right:
-        left = w - (alpha.shape[1] - past(by_col, False))
-    else:
-        left = int(rng.integers(0, max(1, w - (cols.max() - cols.min() + 1)))) - cols.min()
-    inside = np.zeros((h, w), np.float32)
-    paste_clipped(inside, alpha, left, top)
-    meta.update(cut_side=side, cut_share=round(1 - float(inside.sum()) / float(alpha.sum()), 3))
-    return top, left
 
 
 def _surface(h: int, w: int, setup: str, rng: np.random.Generator) -> np.ndarray:
@@ -400,7 +370,14 @@ def studio_photos(
         idx = int(order[cursor[setup]])
         used.add(idx)
         rng = np.random.default_rng([seed, 3, i])
-        other = int(order[-1 - i]) if setup == "beside" else None  # from the far end of the order
+        other = None  # from the far end of the order: any garment, or the next unused one of the category
+        if setup == "beside":
+            other = int(order[-1 - i])
+        elif setup == "alike":
+            other = next((int(j) for j in order[::-1] if labels[j] == labels[idx] and int(j) not in used), None)
+            if other is None:
+                return  # no garment of the category left to stand beside it
+            used.add(other)
         pixels, meta = studio_photo(
             images[idx], int(labels[idx]), setup, rng, None if other is None else images[other]
         )
