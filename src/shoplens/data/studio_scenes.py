@@ -374,7 +374,9 @@ def studio_photos(
         if setup == "beside":
             other = int(order[-1 - i])
         elif setup == "alike":
-            other = next((int(j) for j in order[::-1] if labels[j] == labels[idx] and int(j) not in used), None)
+            other = next(
+                (int(j) for j in order[::-1] if labels[j] == labels[idx] and int(j) not in used), None
+            )
             if other is None:
                 return  # no garment of the category left to stand beside it
             used.add(other)
