@@ -23,8 +23,8 @@ def test_a_shoe_beside_a_shirt_is_dropped_and_the_shirt_read_as_alone() -> None:
     assert np.abs(read - alone).mean() < 6
 
 
-@pytest.mark.parametrize("case", ["strap", "legs", "touching", "as_large"])
-def test_parts_within_reach_or_as_large_as_the_product_stay(case: str) -> None:
+@pytest.mark.parametrize("case", ["strap", "legs", "touching", "as_large_above"])
+def test_parts_within_reach_or_as_large_as_the_product_and_above_it_stay(case: str) -> None:
     h, w = 360, 480
     mask = np.zeros((h, w), bool)
     if case == "strap":  # a sandal's strap, apart from its sole, reaching down into the sole's box
@@ -37,9 +37,26 @@ def test_parts_within_reach_or_as_large_as_the_product_stay(case: str) -> None:
     elif case == "touching":  # a smaller part whose box reaches into the product's grown box
         mask = shirt_mask(h, w, 30, 30, 280)
         mask[300:340, 300:360] = True  # its box reaches 10 px into the shirt's box
-    else:  # a second product nearly as large: left for the merchant to crop
-        mask = shirt_mask(h, w, 40, 10, 220) | shirt_mask(h, w, 60, 250, 200)
+    else:  # a dress whose belt is the backdrop's colour: two large parts, one above the other
+        mask = shirt_mask(h, w, 40, 10, 300)
+        mask[150:165] = False
     assert np.array_equal(drop_apart(mask), mask)
+
+
+def test_of_two_products_of_a_size_side_by_side_the_larger_is_read() -> None:
+    larger = np.zeros((360, 520), bool)
+    larger[50:300, 20:170] = True  # 150 wide
+    apart = np.zeros_like(larger)
+    apart[70:290, 200:330] = True  # 130 wide, 30 px to the right, on the same line
+    assert np.array_equal(drop_apart(larger | apart), larger)
+    slanted, leaning = larger.copy(), np.zeros_like(larger)
+    slanted[50:175, 170:180] = True  # the upper half reaches 10 px further right ...
+    leaning[180:290, 172:300] = True  # ... over the other's lower half: boxes overlap by 8 px (< 10 % of 128)
+    leaning[70:180, 182:300] = True
+    assert np.array_equal(drop_apart(slanted | leaning), slanted)
+    lower = np.zeros_like(larger)
+    lower[260:360, 200:500] = True  # as large, but lower down: sharing 40 of its 100 rows
+    assert np.array_equal(drop_apart(larger | lower), larger | lower)
 
 
 def test_a_single_part_is_returned_as_it_is() -> None:

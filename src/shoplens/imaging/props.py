@@ -3,12 +3,15 @@
 Shops stand a shoe beside trousers or a top beside a dress. Read with the product, the other thing stretches the
 mask's box and the product is read small, in a corner of the model input. When the mask is exactly two parts, the
 larger is taken for the product, and the smaller is dropped when it has under OTHER_AREA of its area and its box
-lies wholly outside the product's box grown by OTHER_GAP of the product's long side. A mask of more parts is left
-whole: the bands of a striped garment on a backdrop of its own light colour, or a mask broken by the light, are the
-product's own pieces. So are parts reaching into the product's box (a sandal's straps, a trouser leg) and parts
-nearly as large as the product (two products side by side: which one is meant is not for the reader to guess;
-shoes as a pair are shoplens.imaging.pairs' business). read_photo leaves faint products alone (white on white,
-black on black), whose masks fall apart by themselves, and measures its cues on the whole scene.
+lies wholly outside the product's box grown by OTHER_GAP of the product's long side. Two parts of a size are two
+products when they stand side by side — their boxes overlap across by at most SIDE_OVERLAP of the narrower (a slant
+lets boxes overlap where the things do not) and along the height by at least SIDE_LEVEL of the shorter — as shops
+show a product's colour variants: the larger is read, where reading both as one would read neither. A mask of more
+parts is left whole: the bands of a striped garment on a backdrop of its own light colour, or a mask broken by the
+light, are the product's own pieces. So are parts reaching into the product's box (a sandal's straps, a trouser
+leg) and large parts one above the other (a dress whose belt matches the backdrop); shoes as a pair are
+shoplens.imaging.pairs' business. read_photo leaves faint products alone (white on white, black on black), whose
+masks fall apart by themselves, and measures its cues on the whole scene.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ import numpy as np
 
 OTHER_AREA = 0.4  # the smaller part may be something else when under this share of the product's area ...
 OTHER_GAP = 0.01  # ... and its box keeps this share of the product's long side clear of the product's box
+SIDE_OVERLAP = 0.1  # a part of any size is another product when the boxes overlap across by at most this ...
+SIDE_LEVEL = 0.5  # ... share of the narrower, and along the height by at least this share of the shorter
 
 
 def drop_apart(mask: np.ndarray) -> np.ndarray:
@@ -26,10 +31,13 @@ def drop_apart(mask: np.ndarray) -> np.ndarray:
     if count != 3:  # the background and two parts
         return mask
     product, other = (1, 2) if stats[1, cv2.CC_STAT_AREA] >= stats[2, cv2.CC_STAT_AREA] else (2, 1)
-    if stats[other, cv2.CC_STAT_AREA] >= OTHER_AREA * stats[product, cv2.CC_STAT_AREA]:
-        return mask
     left, top, width, height = (int(v) for v in stats[product, :4])
-    gap = OTHER_GAP * max(width, height)
     x, y, w, h = (int(v) for v in stats[other, :4])
+    if stats[other, cv2.CC_STAT_AREA] >= OTHER_AREA * stats[product, cv2.CC_STAT_AREA]:  # two of a size
+        across = min(left + width, x + w) - max(left, x)
+        level = min(top + height, y + h) - max(top, y)
+        beside = across <= SIDE_OVERLAP * min(width, w) and level >= SIDE_LEVEL * min(height, h)
+        return mask & (labels != other) if beside else mask
+    gap = OTHER_GAP * max(width, height)
     clear = x >= left + width + gap or x + w <= left - gap or y >= top + height + gap or y + h <= top - gap
     return mask & (labels != other) if clear else mask
