@@ -31,7 +31,9 @@ def test_parts_within_reach_or_as_large_as_the_product_and_above_it_stay(case: s
         mask[250:270, 60:400] = True
         mask[200:252, 150:300] = True
         mask[249:252, 150:300] = False
-    elif case == "legs":  # trouser legs cut apart at the crotch: alike in size
+    elif case == "legs":  # trousers whose legs part below the waistband: one part, kept whole
+        # (the trousers span columns 246–374, so this cut misses them; trousers cut apart at the crotch are two
+        # alike halves side by side, of which imaging.pairs.one_of_a_pair, before this rule, reads one)
         mask = trousers_mask(h, w, 20, 150, 320)
         mask[:, 228:232] = False
     elif case == "touching":  # a smaller part whose box reaches into the product's grown box
