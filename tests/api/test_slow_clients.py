@@ -159,6 +159,30 @@ def test_a_head_past_the_cap_sent_in_one_write_gets_431(
         assert reply == b"reset" or reply.startswith(b"HTTP/1.1 431"), reply[:200]
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"GET /livez HTTP/1.1\r\nHost 127.0.0.1\r\n\r\n",  # a header without its colon
+        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 32,  # a TLS hello to the plain port
+        b"POST /v1/classify HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",  # bad chunk
+    ],
+    ids=["no-colon", "tls-hello", "bad-chunk"],
+)
+def test_bytes_that_are_no_http_request_get_a_problem_json_400(
+    models_root: Path, keys_file: Path, api_keys: dict[str, str], raw: bytes
+) -> None:
+    with live(models_root, keys_file) as base:
+        host, port = base.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port))) as sock:
+            sock.sendall(raw)
+            reply = answer_of(sock, 10)
+        head, _, body = reply.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 400"), reply[:200]
+        assert b"content-type: application/problem+json" in head.lower()
+        assert json.loads(body)["code"] == "bad_request"
+        assert classify(base, api_keys["reader"]).status_code == 200  # the server goes on
+
+
 def test_a_small_head_with_a_large_body_in_one_write_is_no_large_head(
     models_root: Path, keys_file: Path, api_keys: dict[str, str]
 ) -> None:

@@ -106,10 +106,21 @@ def _too_large_head() -> bytes:
     return head.encode() + body
 
 
+def _unreadable_request() -> bytes:
+    """The raw 400 answer to bytes the HTTP parser cannot read as a request (no request id: none began)."""
+    detail = "the bytes sent are not an HTTP/1.1 request (request line, header or chunk framing)"
+    body = problem_body(400, detail, "", "bad_request")
+    head = (
+        "HTTP/1.1 400 Bad Request\r\n"
+        f"content-type: {PROBLEM_JSON}\r\ncontent-length: {len(body)}\r\nconnection: close\r\n\r\n"
+    )
+    return head.encode() + body
+
+
 class ConnectionProtocol(_Base):
     """uvicorn's HTTP protocol, closing a connection that has not sent a request's headers within
-    `header_timeout_s` or sends more than MAX_HEAD_BYTES of them (431), and telling a draining server
-    whether a request is on its way (`receiving_request`).
+    `header_timeout_s` or sends more than MAX_HEAD_BYTES of them (431), answering unreadable bytes with a
+    problem JSON (400), and telling a draining server whether a request is on its way (`receiving_request`).
 
     uvicorn times out only idle keep-alive connections; one that sends nothing, or its headers a byte at a
     time, would otherwise stay open for good; and its httptools parser takes headers of any size. The clock
@@ -144,6 +155,12 @@ class ConnectionProtocol(_Base):
         self.receiving_request = self._between_requests()
         if not self.receiving_request:
             self._head_bytes, self._tail = 0, b""
+
+    def send_400_response(self, msg: str) -> None:
+        """Answer bytes the parser refused with a problem JSON, as every other error (uvicorn's is plain text)."""
+        if not self.transport.is_closing():
+            self.transport.write(_unreadable_request())
+            self.transport.close()
 
     def on_response_complete(self) -> None:
         """Restart the headers clock for the next request on this connection."""
