@@ -78,6 +78,30 @@ def file_lock(path: str | os.PathLike) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+def tree_entries(root: str | os.PathLike) -> Iterator[Path]:
+    """Every entry under root that is not a folder (files, dangling links, FIFOs), sorted by path; links to
+    folders are followed, each real folder entered once (a link back up the tree ends there)."""
+    root = Path(root)
+    seen: set[tuple[int, int]] = set()
+
+    def walk(folder: Path) -> Iterator[Path]:
+        try:
+            st = folder.stat()
+            children = sorted(folder.iterdir())
+        except OSError:  # unreadable, or vanished: nothing under it
+            return
+        if (st.st_dev, st.st_ino) in seen:
+            return
+        seen.add((st.st_dev, st.st_ino))
+        for child in children:
+            if child.is_dir():
+                yield from walk(child)
+            else:
+                yield child
+
+    yield from walk(root)
+
+
 def sha256_file(path: str | os.PathLike) -> str:
     """Hex sha256 of a file's bytes."""
     digest = hashlib.sha256()

@@ -52,6 +52,20 @@ def test_a_folder_skips_symlinks_leaving_it(tmp_path: Path) -> None:
     assert rows["link.png"].image == ""
 
 
+def test_a_folder_follows_linked_folders_inside_it_and_refuses_those_leaving_it(tmp_path: Path) -> None:
+    source, secret = _setup(tmp_path)
+    (source / "shoot").mkdir()
+    (source / "shoot" / "c.png").write_bytes((source / "good.png").read_bytes())
+    (source / "again").symlink_to(source / "shoot")  # inside: read
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "d.png").write_bytes(secret.read_bytes())
+    (source / "away").symlink_to(tmp_path / "outside")  # leads out: its photo is a failed row, not read
+    rows = {r.key: r for r in rows_from_folder(source, "acme", [])}
+    assert rows["again/c.png"].error is None and rows["again/c.png"].image
+    assert rows["away/d.png"].error == UNREADABLE and rows["away/d.png"].image == ""
+    assert "shoot/c.png" not in rows  # one real folder is read once, under its first name
+
+
 def test_a_folder_entry_named_like_a_photo_that_is_no_file_fails_its_row(tmp_path: Path) -> None:
     source, _ = _setup(tmp_path)
     (source / "gone.png").symlink_to(tmp_path / "deleted.png")  # dangling

@@ -20,6 +20,17 @@ def test_hidden_folders_and_files_are_no_categories_or_photos(tmp_path: Path) ->
     assert items == [("Bag/a.png", "Bag"), ("Dress/sub/d.png", "Dress")]
 
 
+def test_linked_sub_folders_are_read_once_and_a_link_back_up_ends_there(tmp_path: Path) -> None:
+    root, shots = tmp_path / "root", tmp_path / "shoot-2026"
+    for rel in ("root/Bag/a.png", "shoot-2026/b.png", "shoot-2026/sub/c.png"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(png(photos(1)[0]))
+    (root / "Bag" / "linked").symlink_to(shots)  # a merchant's shoot folder, linked in rather than copied
+    (root / "Bag" / "up").symlink_to(root)  # a link back up the tree
+    items = [(str(p.relative_to(root)), label) for p, label in folder_items(root)]
+    assert items == [("Bag/a.png", "Bag"), ("Bag/linked/b.png", "Bag"), ("Bag/linked/sub/c.png", "Bag")]
+
+
 def test_a_manifest_refuses_labels_alike_but_for_case_and_a_photo_under_two_labels(tmp_path: Path) -> None:
     for name in ("a.png", "b.png"):
         (tmp_path / name).write_bytes(png(photos(1)[0]))

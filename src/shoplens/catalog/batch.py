@@ -23,6 +23,7 @@ import numpy as np
 
 from shoplens.data.folder import hidden
 from shoplens.errors import DataFormatError, DataNotFoundError, ShopLensError
+from shoplens.files import tree_entries
 from shoplens.imaging import IMAGE_SUFFIXES, PreprocessConfig, decode_image, read_image
 from shoplens.imaging.decode import DEFAULT_MAX_BYTES
 from shoplens.imaging.photo import CUE_NAMES
@@ -92,12 +93,13 @@ def read_bytes(location: str, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
 
 def image_files(root: Path) -> list[Path]:
     """Every file under root named like an image, sorted — a dangling link among them, so that it fails rather than
-    vanishes — leaving out hidden files and folders (a `.cache`, macOS's `._x.png`), as training does."""
-    return sorted(
+    vanishes — leaving out hidden files and folders (a `.cache`, macOS's `._x.png`), as training does; linked
+    folders are followed (what they hold must still lie inside root to be read)."""
+    return [
         p
-        for p in root.rglob("*")
-        if p.suffix.lower() in IMAGE_SUFFIXES and not p.is_dir() and not hidden(p.relative_to(root))
-    )
+        for p in tree_entries(root)
+        if p.suffix.lower() in IMAGE_SUFFIXES and not hidden(p.relative_to(root))
+    ]
 
 
 def classify_sources(source: Path) -> list[Source]:

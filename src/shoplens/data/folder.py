@@ -15,6 +15,7 @@ from typing import Any
 from shoplens.data.dataset import ImageDataset
 from shoplens.data.stream import STREAM_ABOVE, FileDataset
 from shoplens.errors import DataFormatError, DataNotFoundError
+from shoplens.files import tree_entries
 from shoplens.imaging import IMAGE_SUFFIXES, PreprocessConfig
 
 
@@ -43,14 +44,14 @@ def hidden(relative: Path) -> bool:
 
 def folder_items(root: str | os.PathLike) -> list[tuple[Path, str]]:
     """(photo, category) for every image file under root/<category>/, sorted; hidden files and folders are left out
-    (a `.thumbnails` cache is no category, macOS's `._x.png` no photo)."""
+    (a `.thumbnails` cache is no category, macOS's `._x.png` no photo), linked folders are followed."""
     root = Path(root)
     if not root.is_dir():
         raise DataNotFoundError(f"{root}: not a folder (expected root/<category>/<image files>)")
     return [
         (p, sub.name)
         for sub in sorted(d for d in root.iterdir() if d.is_dir() and not hidden(Path(d.name)))
-        for p in sorted(sub.rglob("*"))
+        for p in tree_entries(sub)
         if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not hidden(p.relative_to(sub))
     ]
 
