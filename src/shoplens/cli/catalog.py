@@ -68,7 +68,8 @@ def open_catalog(settings: Settings) -> Iterator[Catalog]:
 
 @contextmanager
 def bar(total: int, what: str) -> Iterator[Any]:
-    """A Rich progress bar on stderr; yields a function that advances it."""
+    """A Rich progress bar on stderr; yields a function that advances it; full once the job ends well (rows it
+    skipped, such as images already embedded or blank lines, never advance it)."""
     with Progress(
         TextColumn(f"[bold]{what}"),
         BarColumn(),
@@ -80,6 +81,7 @@ def bar(total: int, what: str) -> Iterator[Any]:
     ) as progress:
         task = progress.add_task(what, total=total)
         yield lambda n: progress.advance(task, n)
+        progress.update(task, completed=total)
 
 
 def detect_kind(source: Path) -> Kind:

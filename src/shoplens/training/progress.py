@@ -66,5 +66,6 @@ class TrainProgress:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         if self._progress is not None:
-            self._progress.update(self._task, completed=self.total)
+            if exc_type is None:  # a run that stopped early (an error, Ctrl-C) shows where it stopped
+                self._progress.update(self._task, completed=self.total)
             self._progress.stop()
