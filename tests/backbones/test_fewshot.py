@@ -137,6 +137,28 @@ def test_a_shoplens_bundle_is_an_encoder_too(tmp_path: Path) -> None:
     assert ((embedded.x @ weights.T + bias).argmax(axis=1) == embedded.y).all()
 
 
+def test_a_photo_replaced_keeping_its_size_and_time_is_embedded_again(tmp_path: Path) -> None:
+    """The cache is keyed by a photo's bytes: another photo copied over it with `cp -p` (same size, same time) is
+    embedded, not answered with the old photo's vector."""
+    import os
+
+    encoder = FrozenEncoder(make_bundle(tmp_path / "models", "v1", seed=3))
+    folder = labelled_folder(tmp_path / "photos", classes={"dark": (30, 30, 30), "light": (220, 220, 220)})
+    dark = folder / "dark" / "0.png"
+    swatch((30, 30, 30), seed=0).save(
+        dark, compress_level=0
+    )  # stored, not deflated: size set by the pixels alone
+    first = embed_items(encoder, labelled_photos(folder), cache=tmp_path / "cache")
+    stat = dark.stat()
+    swatch((220, 220, 220), seed=1).save(dark, compress_level=0)
+    os.utime(dark, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert (dark.stat().st_size, dark.stat().st_mtime_ns) == (stat.st_size, stat.st_mtime_ns)
+    again = embed_items(encoder, labelled_photos(folder), cache=tmp_path / "cache")
+    assert again.cached == len(first.y) - 1
+    row = [p for p, _ in labelled_photos(folder)].index(dark)
+    assert not np.allclose(again.x[row], first.x[row])
+
+
 def test_a_checkpoint_not_imported_yet_is_named_as_such(checkpoints: dict, tmp_path: Path) -> None:
     """A Hugging Face folder as --backbone says to import it first (it said: KeyError: 'preprocess')."""
     folder = labelled_folder(tmp_path / "photos")
