@@ -175,6 +175,45 @@ def test_int8_is_kept_or_discarded_by_the_accuracy_rule(tmp_path, fmnist_dir):
     assert "onnx_int8" not in read_config(path) and "onnx" in read_config(path)
 
 
+@pytest.mark.parametrize("agreement, kept", [(1.0, True), (59 / 60, False)])
+def test_a_test_set_too_small_to_see_the_drop_keeps_int8_only_if_it_answers_as_fp32(
+    tmp_path, fmnist_dir, monkeypatch, agreement, kept
+):
+    """60 test images cannot see a 0.3-point drop (one answer is 1.7 points): equal accuracy is no evidence there."""
+    import shoplens.inference.quantize as quantize
+
+    measured = [
+        (0.9, 1000.0, 1.0),
+        (0.9, 1100.0, agreement),
+    ]  # same accuracy; int8 answers one image unlike fp32
+    monkeypatch.setattr(quantize, "accuracy_and_speed", lambda *a, **k: measured)
+    path = tiny_bundle(tmp_path, "seed_cnn")
+    export_onnx(
+        path, int8=True, data_dir=fmnist_dir, verify=False, calibration_size=64, max_accuracy_drop=0.3
+    )
+    trial = read_config(path)["onnx_int8"]
+    assert trial["test_images"] == 60 and trial["accuracy_drop_points"] == 0
+    assert trial["kept"] is kept and (path / "model.int8.onnx").is_file() is kept
+    assert "under 334 test images" in trial["rule"] and trial["agreement_with_fp32"] == round(agreement, 5)
+
+
+def test_cli_export_says_why_int8_was_discarded_on_a_small_test_set(tmp_path, fmnist_dir, monkeypatch):
+    import shoplens.inference.quantize as quantize
+
+    monkeypatch.setattr(
+        quantize, "accuracy_and_speed", lambda *a, **k: [(0.9, 1000.0, 1.0), (0.9, 1100.0, 0.95)]
+    )
+    path = tiny_bundle(tmp_path, "seed_cnn")
+    result = CliRunner().invoke(
+        app, ["export", str(path), "--int8", "--data-dir", str(fmnist_dir), "--no-verify"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "60 test images are too few to see a 0.3-point drop" in " ".join(result.output.split()), (
+        result.output
+    )
+    assert "5% of them unlike fp32" in result.output
+
+
 def test_cli_export_prints_path_difference_and_int8_decision(tmp_path, fmnist_dir):
     runner = CliRunner()
     path = tiny_bundle(tmp_path, "seed_cnn")

@@ -110,9 +110,15 @@ def export(
             f"{t['int8_images_per_second']:.0f} vs {t['fp32_images_per_second']:.0f} images/s ({t['int8_speedup']}×)",
             soft_wrap=True,
         )
-        kept = (
-            f"kept: {bundle / t['file']}" if t["kept"] else f"discarded: it loses more than {max_drop} points"
-        )
+        if t["kept"]:
+            kept = f"kept: {bundle / t['file']}"
+        elif t["accuracy_drop_points"] > max_drop:
+            kept = f"discarded: it loses more than {max_drop} points"
+        else:  # a test set too small to see such a drop, and an answer unlike fp32's
+            kept = (
+                f"discarded: {t['test_images']} test images are too few to see a {max_drop}-point drop, and it "
+                f"answers {1 - t['agreement_with_fp32']:.0%} of them unlike fp32"
+            )
         out.print(f"int8 model {kept}", soft_wrap=True)
 
 
