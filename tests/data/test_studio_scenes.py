@@ -12,7 +12,9 @@ from shoplens.data.studio_scenes import (
     GROUPS,
     SCENES,
     SETUPS,
+    SPOTS,
     TILTS,
+    _spotlight,
     studio_photo,
     studio_photos,
 )
@@ -184,6 +186,26 @@ def test_the_cut_group_leaves_the_share_it_names_outside_the_photo_past_the_side
             assert len(touched) >= 2, (meta, touched)
         else:
             assert meta["cut_side"] in touched, (meta, touched)
+
+
+def test_the_spot_group_lights_a_pool_on_its_backdrop_brightest_where_its_metadata_says() -> None:
+    images, labels = _eight_garments()
+    photos = list(studio_photos(images, labels, 6, seed=1, setups=GROUPS["spot"]))
+    assert [p.meta["setup"] for p in photos] == list(GROUPS["spot"]) * 2
+    for p in photos:
+        if p.meta["setup"] == "plain":
+            assert "spot_peak" not in p.meta
+            continue
+        kind, (low, high) = SPOTS[p.meta["setup"]]
+        assert p.meta["backdrop"] == kind and low <= p.meta["spot_peak"] <= high
+    scene = np.full((300, 400, 3), 0.1, np.float32)
+    meta = _spotlight(scene, (0.1, 0.1), np.random.default_rng(0))
+    cy, cx = meta["spot_centre"]
+    assert scene[round(cy * 299), round(cx * 399)] == pytest.approx([0.2] * 3, abs=2e-3)  # the peak's lift
+    corners = scene[[0, 0, -1, -1], [0, -1, 0, -1]]
+    assert (
+        corners < 0.19
+    ).all() and scene.min() >= 0.1 - 1e-6  # it falls off towards the edges, never darkens
 
 
 def test_unknown_setup_is_refused() -> None:

@@ -39,6 +39,10 @@ bundled colour photos (an astronaut, a cat, a coffee cup, a rocket, a motorcycle
 anywhere, blurred by a Gaussian of 0.5–1.5 % of the canvas's longer side (`scene_soft`) or 1.5–4 % (`scene_blurred`).
 A seventh (`GROUPS["cut"]`) shoots it close, cut by the frame: the garment at 60–95 % of the canvas's shorter side,
 pushed past one edge or a corner until 8–20 % (`cut_8_20`) or 20–35 % (`cut_20_35`) of it lies outside the photo.
+An eighth (`GROUPS["spot"]`) lights the backdrop with a pool of light that need not reach the photo's edges: an
+elliptical Gaussian centred anywhere in the middle 60 % of the frame, its spread 20–45 % of the frame's height and
+width, adding 4–18 % of full brightness (in the backdrop's tint) at its peak to a dark backdrop (`spot_dark`) or
+4–12 % to a mid-grey one (`spot_grey`).
 
 The garment itself is coloured and shaded as in `shop_photos` (`garment_layers`); light, dark and mid-grey
 backdrops, 360–1600 px canvases, sensor noise and JPEG 70–95.
@@ -90,6 +94,10 @@ SURFACES = {  # set-up: (scikit-image picture, tints it may take, RGB factors)
 }
 SCENES = {"scene_soft": (0.005, 0.015), "scene_blurred": (0.015, 0.04)}  # blur, share of the longer side
 CUTS = {"cut_8_20": (0.08, 0.2), "cut_20_35": (0.2, 0.35)}  # share of the garment outside the photo
+SPOTS = {
+    "spot_dark": ("dark", (0.04, 0.18)),
+    "spot_grey": ("mid_grey", (0.04, 0.12)),
+}  # backdrop, peak's lift
 SCENE_PICTURES = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png")
 GROUPS = {
     "studio": SETUPS,
@@ -100,9 +108,10 @@ GROUPS = {
     "patterns": ("plain", *PATTERNS),
     "scenes": ("plain", *SCENES),
     "cut": ("plain", *CUTS),
+    "spot": ("plain", *SPOTS),
 }
 BESIDE = {"beside": ((0.35, 0.6), (0.05, 0.25)), "alike": ((0.85, 1.1), (0.03, 0.15))}  # other's size, gap
-KNOWN = (*SETUPS, *TILTS, *BESIDE, *SURFACES, *PATTERNS, *SCENES, *CUTS)
+KNOWN = (*SETUPS, *TILTS, *BESIDE, *SURFACES, *PATTERNS, *SCENES, *CUTS, *SPOTS)
 WORN_ON_TOP = (0, 2, 3, 4, 6)  # T-shirt/top, Pullover, Dress, Coat, Shirt: what hangs from shoulders
 HUNG = (*WORN_ON_TOP, 1)  # ... and trousers, from a clip bar
 SHOES = (5, 7, 9)  # Sandal, Sneaker, Ankle boot: shown as pairs
@@ -132,6 +141,7 @@ def studio_photo(
     if label not in ELIGIBLE.get(setup, (label,)):
         raise ValueError(f"category {label} is not shot in the {setup!r} set-up")
     backdrop = str(rng.choice(["light", "mid_grey", "dark"], p=[0.6, 0.25, 0.15]))
+    backdrop = SPOTS[setup][0] if setup in SPOTS else backdrop
     spec = sample_spec(rng, background=backdrop)
     if setup in TILTS:
         spec = replace(spec, tilt=float(rng.choice([-1.0, 1.0]) * rng.uniform(*TILTS[setup])))
@@ -207,6 +217,8 @@ def studio_photo(
         scene = studio(h, w, rng, backdrop)
     if setup == "seam":
         meta.update(_seam(scene, rng))
+    if setup in SPOTS:
+        meta.update(_spotlight(scene, SPOTS[setup][1], rng))
     canvas_alpha = np.zeros((h, w), np.float32)
     paste_clipped(canvas_alpha, alpha, left, top)
     box = (left + cols.min(), top + rows.min(), left + cols.max() + 1, top + rows.max() + 1)
@@ -286,6 +298,22 @@ def _seam(scene: np.ndarray, rng: np.random.Generator) -> dict:
     lift = abs(step) * 0.3 if level < 0.25 else 0.0  # on a dark set a step must be added to show
     scene[below] = np.clip(scene[below] * (1 + step) + lift, 0, 1)
     return {"seam_at": at, "seam_tilt": tilt, "seam_step": step}
+
+
+def _spotlight(scene: np.ndarray, lift: tuple[float, float], rng: np.random.Generator) -> dict:
+    """Add a pool of light to the backdrop, in its tint: an elliptical Gaussian that need not reach the edges."""
+    h, w = scene.shape[:2]
+    cy, cx = float(rng.uniform(0.2, 0.8)), float(rng.uniform(0.2, 0.8))
+    sy, sx = float(rng.uniform(0.2, 0.45)), float(rng.uniform(0.2, 0.45))
+    peak = float(rng.uniform(*lift))
+    v = (np.arange(h, dtype=np.float32) / h - cy) / sy
+    u = (np.arange(w, dtype=np.float32) / w - cx) / sx
+    pool = np.exp(-0.5 * (v[:, None] ** 2 + u[None, :] ** 2))
+    tint = scene.reshape(-1, 3).mean(axis=0)
+    tint = tint / max(float(tint.mean()), 1e-3)
+    scene += (peak * pool)[..., None] * tint
+    np.clip(scene, 0, 1, out=scene)
+    return {"spot_peak": peak, "spot_centre": (cy, cx), "spot_spread": (sy, sx)}
 
 
 def _cast_shadow(scene: np.ndarray, alpha: np.ndarray, garment_width: int, rng: np.random.Generator) -> dict:
