@@ -110,6 +110,21 @@ def test_a_radial_gradient_peaking_inside_the_frame_is_background_not_product(
     assert iou(found.mask, truth) > 0.85  # ... so the peak around the product is not read as part of it
 
 
+@pytest.mark.parametrize("level, lift, colour", [(12, 40, (70, 100, 160)), (110, 30, (170, 40, 40))])
+def test_a_pool_of_light_short_of_the_edges_of_a_dark_backdrop_is_background_not_product(
+    level: int, lift: int, colour: tuple[int, int, int]
+) -> None:
+    """A studio's spot lights the backdrop around the product and fades before the edges: the border's surface
+    is nearly flat (no gradient), so the pool passed for product beside it (the mask was a bag-like blob)."""
+    h, w = 240, 240
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    pool = lift * np.exp(-0.5 * (((yy - 110) / 50) ** 2 + ((xx - 100) / 50) ** 2))
+    truth = trousers_mask(h, w, 60, 130, 120)  # off to the side of the pool's peak
+    img = photo(np.repeat((level + pool)[..., None], 3, axis=2), truth, colour)
+    _, found = separate(np.asarray(jpeg(img)))
+    assert iou(found.mask, truth) > 0.8 and not found.mask[100:120, 90:110].any()  # 0.2–0.3 before
+
+
 def test_seams_running_to_the_edge_are_dropped_and_a_thin_strap_is_kept() -> None:
     h, w = 240, 200
     truth = shirt_mask(h, w, 50, 40, 120)

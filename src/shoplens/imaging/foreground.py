@@ -11,8 +11,9 @@ bar only in its darkest or lightest parts: the mask then grows from them into ev
 departs from the background by more than its noise (hysteresis, as an edge detector links weak edges to
 strong ones), and once more where it blends in (under FAINT_DISTANCE): on a copy smoothed as for a textured
 backdrop, where the noise averages away and a white garment's plain stretches between its seams show. On a
-gradient the background is fitted once more inside the frame, around the first mask, so that a spotlight's peak
-no longer passes for product. Thin strands of the mask that run to the photo's edge
+gradient, or on a backdrop that is not light (where a studio's pool of light may fade before the frame's edges,
+so the border looks flat), the background is fitted once more inside the frame, around the first mask, so that a
+spotlight's peak no longer passes for product. Thin strands of the mask that run to the photo's edge
 (a floor's seams, a rail) are dropped, with the other rules on the mask's parts (imaging.mask_parts).
 
 Before a real scene out of focus (a lifestyle shot: a busy backdrop, or one whose fit misses part of the border)
@@ -69,6 +70,11 @@ FLOODED = 0.8  # a mask grown over more of the photo than this is the background
 GROW_REACH = 0.15
 SPILL = 0.25
 INTERIOR_ROUNDS = 2  # fits, each on the background the previous one left
+# A backdrop darker than this (median luma) is fitted again inside the frame even when its border is flat: a pool
+# of light may lie around the product and fade before the edges. (A light one has no room to be lit further, and
+# refitting it lost shop photos.)
+POOL_LEVEL = 200.0
+POOL_SETTLED = 0.02  # ... and fitted a second time only if the first changed more of the mask than this
 INTERIOR_MAX_SHARE = 0.6  # not when the product fills more of the photo than this (too little left)
 OVERLAY_FOUND = 2.0  # a closer look past a mask that is only an overlay must find this many times more
 GRABCUT_SIDE = 128  # GrabCut runs on a copy no larger than this
@@ -141,8 +147,9 @@ def separate(rgb: np.ndarray, refine: bool = True) -> tuple[Background, Foregrou
         found = _grow(found, faint)
     if not background.textured and _blends_in(found):
         found = _grow_smoothed(lab, background, found)
-    refit = min(shape) >= 48 and not background.textured and is_gradient(background)  # a cubic needs room
-    if refit and 0 < found.mask.mean() <= INTERIOR_MAX_SHARE:
+    gradient = min(shape) >= 48 and not background.textured and is_gradient(background)  # a cubic needs room
+    pool = min(shape) >= 48 and not background.textured and background.level < POOL_LEVEL
+    if (gradient or pool) and 0 < found.mask.mean() <= INTERIOR_MAX_SHARE:
         # Each round sees more background, as the mask sheds what was not product.
         for _ in range(INTERIOR_ROUNDS):
             inner = fit_interior(smooth_lab, y, found.mask, background)
@@ -150,7 +157,10 @@ def separate(rgb: np.ndarray, refine: bool = True) -> tuple[Background, Foregrou
             again = _foreground(rgb, distance, found.threshold, inner, refine)
             if not again.mask.any():
                 break
+            settled = (again.mask ^ found.mask).sum() <= POOL_SETTLED * found.mask.sum()
             background, found = inner, again
+            if settled and not gradient:  # no pool shed: a second round would find what this one did
+                break
     if refine and (background.textured or background.inliers < FOCUS_INLIERS):
         found = _in_focus(rgb, lab, found)
     return background, found
