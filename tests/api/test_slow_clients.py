@@ -48,6 +48,17 @@ def answer_of(sock: socket.socket, timeout: float) -> bytes:
     return data
 
 
+def raw_reply(base: str, data: bytes, timeout: float = 10) -> bytes:
+    """What the server answers to `data` sent in one write on a new connection (b"reset" if it reset it)."""
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port))) as sock:
+        try:
+            sock.sendall(data)
+            return answer_of(sock, timeout)
+        except OSError:  # reset: closed with bytes unread, which may discard the answer on its way
+            return b"reset"
+
+
 def classify(base: str, key: str) -> httpx.Response:
     """One ordinary classify request."""
     files = {"file": ("a.png", encode(product_photo()), "image/png")}
@@ -148,14 +159,9 @@ def test_a_head_past_the_cap_sent_in_one_write_gets_431(
     models_root: Path, keys_file: Path, api_keys: dict[str, str], pad: int
 ) -> None:
     with live(models_root, keys_file) as base:
-        host, port = base.removeprefix("http://").split(":")
-        with socket.create_connection((host, int(port))) as sock:
-            head = b"GET /livez HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"a" * pad + b"\r\n\r\n"
-            try:
-                sock.sendall(head)
-                reply = answer_of(sock, 10)
-            except OSError:
-                reply = b"reset"
+        reply = raw_reply(
+            base, b"GET /livez HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"a" * pad + b"\r\n\r\n"
+        )
         assert reply == b"reset" or reply.startswith(b"HTTP/1.1 431"), reply[:200]
 
 
@@ -172,10 +178,7 @@ def test_bytes_that_are_no_http_request_get_a_problem_json_400(
     models_root: Path, keys_file: Path, api_keys: dict[str, str], raw: bytes
 ) -> None:
     with live(models_root, keys_file) as base:
-        host, port = base.removeprefix("http://").split(":")
-        with socket.create_connection((host, int(port))) as sock:
-            sock.sendall(raw)
-            reply = answer_of(sock, 10)
+        reply = raw_reply(base, raw)
         head, _, body = reply.partition(b"\r\n\r\n")
         assert head.startswith(b"HTTP/1.1 400"), reply[:200]
         assert b"content-type: application/problem+json" in head.lower()

@@ -147,9 +147,9 @@ def separate(rgb: np.ndarray, refine: bool = True) -> tuple[Background, Foregrou
         found = _grow(found, faint)
     if not background.textured and _blends_in(found):
         found = _grow_smoothed(lab, background, found)
-    gradient = min(shape) >= 48 and not background.textured and is_gradient(background)  # a cubic needs room
-    pool = min(shape) >= 48 and not background.textured and background.level < POOL_LEVEL
-    if (gradient or pool) and 0 < found.mask.mean() <= INTERIOR_MAX_SHARE:
+    plain = min(shape) >= 48 and not background.textured  # a cubic needs room
+    gradient = plain and is_gradient(background)
+    if plain and (gradient or background.level < POOL_LEVEL) and 0 < found.mask.mean() <= INTERIOR_MAX_SHARE:
         # Each round sees more background, as the mask sheds what was not product.
         for _ in range(INTERIOR_ROUNDS):
             inner = fit_interior(smooth_lab, y, found.mask, background)
