@@ -6,6 +6,7 @@ import pytest
 from PIL import Image
 
 from shoplens.data.garment_patterns import PATTERNS
+from shoplens.data.studio_props import spotlight
 from shoplens.data.studio_scenes import (
     CUTS,
     ELIGIBLE,
@@ -14,7 +15,6 @@ from shoplens.data.studio_scenes import (
     SETUPS,
     SPOTS,
     TILTS,
-    _spotlight,
     studio_photo,
     studio_photos,
 )
@@ -199,7 +199,7 @@ def test_the_spot_group_lights_a_pool_on_its_backdrop_brightest_where_its_metada
         kind, (low, high) = SPOTS[p.meta["setup"]]
         assert p.meta["backdrop"] == kind and low <= p.meta["spot_peak"] <= high
     scene = np.full((300, 400, 3), 0.1, np.float32)
-    meta = _spotlight(scene, (0.1, 0.1), np.random.default_rng(0))
+    meta = spotlight(scene, (0.1, 0.1), np.random.default_rng(0))
     cy, cx = meta["spot_centre"]
     assert scene[round(cy * 299), round(cx * 399)] == pytest.approx([0.2] * 3, abs=2e-3)  # the peak's lift
     corners = scene[[0, 0, -1, -1], [0, -1, 0, -1]]
