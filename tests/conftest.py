@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 
 from shoplens.api.keys import KeyStore
 from shoplens.catalog.service import Catalog, CatalogConfig
@@ -20,6 +20,11 @@ from tests.support.data import write_fashion_mnist_like
 from tests.support.shop import stock_shop
 
 PG_URL = "SHOPLENS_TEST_DATABASE_URL"  # set by scripts/with-postgres.sh around the test run
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked `longest` first (otherwise in their order), so a parallel run does not end on one of them."""
+    items.sort(key=lambda item: item.get_closest_marker("longest") is None)
 
 
 @pytest.fixture(autouse=True)
@@ -46,13 +51,36 @@ def reset_postgres(url: str) -> None:
 
 
 def postgres_url() -> str:
-    """The test cluster's URL; the test skips without one (fails instead under SHOPLENS_REQUIRE_POSTGRES=1)."""
+    """The test cluster's URL; the test skips without one (fails instead under SHOPLENS_REQUIRE_POSTGRES=1).
+
+    Under pytest-xdist each worker gets a database of its own on the cluster, so workers never reset each
+    other's tables.
+    """
     url = os.environ.get(PG_URL)
     if not url:
         if os.environ.get("SHOPLENS_REQUIRE_POSTGRES") == "1":
             pytest.fail(f"{PG_URL} is not set but PostgreSQL is required (see scripts/with-postgres.sh)")
         pytest.skip("no PostgreSQL: run through `make test` (scripts/with-postgres.sh) to include it")
-    return url
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    return _worker_database(url, worker) if worker else url
+
+
+_WORKER_DATABASES: dict[str, str] = {}
+
+
+def _worker_database(url: str, worker: str) -> str:
+    """The URL of this worker's own database on the cluster behind url, created on first use."""
+    if url not in _WORKER_DATABASES:
+        base = make_url(normalize_url(url))
+        name = f"{base.database}_{worker}"
+        engine = create_engine(base, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            known = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first()
+            if known is None:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+        engine.dispose()
+        _WORKER_DATABASES[url] = make_url(url).set(database=name).render_as_string(hide_password=False)
+    return _WORKER_DATABASES[url]
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

@@ -33,7 +33,9 @@ from tests.support.bundles import NAME, PHOTO_PRE, add_detector, make_bundle
 from tests.support.images import checkerboard, encode, product_photo, write_folder
 
 ray = pytest.importorskip("ray")
-pytestmark = pytest.mark.slow  # a Ray start and its actor pools take tens of seconds on two cores
+# A Ray start and its actor pools take tens of seconds on two cores; under `make test`'s two workers the Ray tests
+# share one worker, as two Ray clusters at once would starve each other.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ray")]
 
 
 @pytest.fixture(scope="module")

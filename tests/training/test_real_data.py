@@ -10,6 +10,7 @@ from shoplens.training.presets import preset_config
 
 
 @pytest.mark.slow
+@pytest.mark.longest
 def test_fast_preset_briefly_on_real_data(tmp_path):
     try:
         fm.find_fashion_mnist()
