@@ -3,6 +3,7 @@ results as the local engine, and an ingest killed mid-way that resumes without d
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
 import subprocess
@@ -33,9 +34,16 @@ from tests.support.bundles import NAME, PHOTO_PRE, add_detector, make_bundle
 from tests.support.images import checkerboard, encode, product_photo, write_folder
 
 ray = pytest.importorskip("ray")
-# A Ray start and its actor pools take tens of seconds on two cores; under `make test`'s two workers the Ray tests
-# share one worker, as two Ray clusters at once would starve each other.
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ray")]
+pytestmark = pytest.mark.slow  # a Ray start and its actor pools take tens of seconds on two cores
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_ray_at_a_time(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Under `make test`'s two workers, one worker at a time runs this module: two Ray clusters at once would
+    starve each other on two cores (a lock file in the run's shared temporary folder)."""
+    with (tmp_path_factory.getbasetemp().parent / "ray-tests.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 @pytest.fixture(scope="module")
