@@ -69,7 +69,7 @@ lint: install
 # pytest's exit code 5 ("no tests collected") is a failure here, never a silent pass.
 # The catalogue tests also run against a throw-away PostgreSQL cluster when PostgreSQL is installed.
 # Two workers (pytest-xdist; TEST_WORKERS=0 runs in one process): most tests keep one core busy, so two take
-# 0.62x the time on two cores; each worker has its own PostgreSQL database. Not --dist loadgroup/loadscope:
+# 0.61x the time on two cores; each worker has its own PostgreSQL database. Not --dist loadgroup/loadscope:
 # they key work by test id, and the contract test's 38 schemathesis cases share one id (37 would never run).
 test: install data
 	@scripts/with-postgres.sh $(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS); rc=$$?; \
