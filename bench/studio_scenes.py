@@ -11,6 +11,7 @@ hard spotlight, on a mannequin?
     .venv/bin/python bench/studio_scenes.py --bundle B --setups scenes --count 600    # before a blurred real scene
     .venv/bin/python bench/studio_scenes.py --bundle B --setups cut --count 600       # cut by the photo's frame
     .venv/bin/python bench/studio_scenes.py --bundle B --setups spot --count 600      # a pool of light behind it
+    .venv/bin/python bench/studio_scenes.py --bundle B --setups small --count 600     # small in the frame
 
 Renders Fashion-MNIST TEST garments with `shoplens.data.studio_scenes` (the set-ups in turn) and classifies each
 photo through the serving path (safe decode, the bundle's preprocessing, the Predictor), or through a running
@@ -66,6 +67,7 @@ def main() -> None:
             "scenes": "scene_photos",
             "cut": "cut_photos",
             "spot": "spot_photos",
+            "small": "small_photos",
         }[args.setups]
     )
     if args.count < len(setups):

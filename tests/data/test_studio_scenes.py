@@ -13,6 +13,7 @@ from shoplens.data.studio_scenes import (
     GROUPS,
     SCENES,
     SETUPS,
+    SMALL,
     SPOTS,
     TILTS,
     studio_photo,
@@ -206,6 +207,17 @@ def test_the_spot_group_lights_a_pool_on_its_backdrop_brightest_where_its_metada
     assert (
         corners < 0.19
     ).all() and scene.min() >= 0.1 - 1e-6  # it falls off towards the edges, never darkens
+
+
+def test_the_small_group_shoots_the_garment_at_the_size_it_names() -> None:
+    for i, setup in enumerate([*SMALL, "plain"] * 4):
+        pixels, _ = studio_photo(fm_garment(i), 3, setup, np.random.default_rng(i))
+        grey = pixels.astype(np.float32).mean(2)
+        backdrop = np.median(np.concatenate([grey[:3].ravel(), grey[-3:].ravel()]))
+        rows, cols = np.nonzero(np.abs(grey - backdrop) > 40)
+        size = max(rows.max() - rows.min(), cols.max() - cols.min()) / min(grey.shape)
+        low, high = SMALL.get(setup, (0.45, 0.75))
+        assert low - 0.05 <= size <= high + 0.02, (setup, size)
 
 
 def test_unknown_setup_is_refused() -> None:

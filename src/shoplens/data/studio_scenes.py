@@ -43,6 +43,8 @@ An eighth (`GROUPS["spot"]`) lights the backdrop with a pool of light that need 
 elliptical Gaussian centred anywhere in the middle 60 % of the frame, its spread 20–45 % of the frame's height and
 width, adding 4–18 % of full brightness (in the backdrop's tint) at its peak to a dark backdrop (`spot_dark`) or
 4–12 % to a mid-grey one (`spot_grey`).
+A ninth (`GROUPS["small"]`) shoots it from further away: its longer side 25–40 % (`small_25_40`) or 15–25 %
+(`small_15_25`) of the canvas's shorter side instead of `plain`'s 45–75 %, anywhere in the frame.
 
 The garment itself is coloured and shaded as in `shop_photos` (`garment_layers`); light, dark and mid-grey
 backdrops, 360–1600 px canvases, sensor noise and JPEG 70–95.
@@ -99,6 +101,10 @@ SPOTS = {
     "spot_dark": ("dark", (0.04, 0.18)),
     "spot_grey": ("mid_grey", (0.04, 0.12)),
 }  # backdrop, peak's lift
+SMALL = {
+    "small_25_40": (0.25, 0.4),
+    "small_15_25": (0.15, 0.25),
+}  # the garment's size, share of the shorter side
 SCENE_PICTURES = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png")
 GROUPS = {
     "studio": SETUPS,
@@ -110,9 +116,10 @@ GROUPS = {
     "scenes": ("plain", *SCENES),
     "cut": ("plain", *CUTS),
     "spot": ("plain", *SPOTS),
+    "small": ("plain", *SMALL),
 }
 BESIDE = {"beside": ((0.35, 0.6), (0.05, 0.25)), "alike": ((0.85, 1.1), (0.03, 0.15))}  # other's size, gap
-KNOWN = (*SETUPS, *TILTS, *BESIDE, *SURFACES, *PATTERNS, *SCENES, *CUTS, *SPOTS)
+KNOWN = (*SETUPS, *TILTS, *BESIDE, *SURFACES, *PATTERNS, *SCENES, *CUTS, *SPOTS, *SMALL)
 HUNG = (*WORN_ON_TOP, 1)  # ... and trousers, from a clip bar
 SHOES = (5, 7, 9)  # Sandal, Sneaker, Ankle boot: shown as pairs
 ELIGIBLE = {
@@ -156,6 +163,8 @@ def studio_photo(
         if side_by_side
         else rng.uniform(0.6, 0.95)
         if setup in CUTS
+        else rng.uniform(*SMALL[setup])
+        if setup in SMALL
         else rng.uniform(0.45, 0.75)
     )
     rgb, alpha = garment_layers(image28, spec, max(16, round(share * min(h, w))), rng)
