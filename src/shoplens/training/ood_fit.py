@@ -30,9 +30,6 @@ SHRINKAGE = 0.1  # covariance shrinkage towards its mean variance, for a stable 
 MAX_FALSE_FLAGS = 0.025  # share of validation product photos allowed to be flagged "not recognised"
 CALIBRATION_PHOTOS = 2000  # product photos, and as many non-products, read to fit a bundle's detector
 CALIBRATION_SIDES = (200, 640)  # canvas sides of the calibration photos (the reader works at 224 px anyway)
-# the garment's square as a share of the canvas's shorter side: down to a fifth, so products shot from further away
-# (15-25 % of the frame) are not called non-products for their size (bench/results/small_photos.json)
-CALIBRATION_FILL = (0.2, 0.95)
 REVIEW_SHARE = 0.10  # share of validation product photos sent to review by the out-of-distribution score
 # Boosters averaged, each fitted on half of the calibration photos (bench/ood_bagging.py): steadier than one
 BAGS = 8
@@ -95,7 +92,7 @@ def product_photos(
     photos = [
         _png(images[i, 0] if j % 12 == 5 else 255 - images[i, 0])
         if j % 6 == 5
-        else render_photo(images[i, 0], rng, sides=CALIBRATION_SIDES, fill=CALIBRATION_FILL).encode()
+        else render_photo(images[i, 0], rng, sides=CALIBRATION_SIDES).encode()
         for j, i in enumerate(pick)
     ]
     read = read_photos(photos, preprocess, labels[pick])
