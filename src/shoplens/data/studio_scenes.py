@@ -158,15 +158,9 @@ def studio_photo(
         if portrait
         else (int(long_side * 0.75), long_side)
     )
-    share = (
-        rng.uniform(0.3, 0.42)
-        if side_by_side
-        else rng.uniform(0.6, 0.95)
-        if setup in CUTS
-        else rng.uniform(*SMALL[setup])
-        if setup in SMALL
-        else rng.uniform(0.45, 0.75)
-    )
+    # the garment's size, share of the shorter side: two things side by side, a close-up, far away, or as a rule
+    sizes = (0.3, 0.42) if side_by_side else (0.6, 0.95) if setup in CUTS else SMALL.get(setup, (0.45, 0.75))
+    share = rng.uniform(*sizes)
     rgb, alpha = garment_layers(image28, spec, max(16, round(share * min(h, w))), rng)
     rows, cols = np.nonzero(alpha > 0.5)
     meta: dict = {"setup": setup, "backdrop": backdrop, "colour": spec.colour, "width": w, "height": h}
