@@ -12,7 +12,7 @@ from shoplens.config import Settings
 from shoplens.data import load_fashion_mnist
 from shoplens.errors import ShopLensError
 from shoplens.evaluation.photo_chart import plot_photo_benchmark
-from shoplens.evaluation.photo_summary import cross_retrieval, ood_separation
+from shoplens.evaluation.photo_summary import accepted_accuracy, cross_retrieval, ood_separation
 from shoplens.evaluation.photos import (
     LocalClassifier,
     PhotoBenchConfig,
@@ -54,6 +54,7 @@ def test_smoke_run_reports_every_number_and_draws_the_chart(bundle, fmnist_dir, 
     for key in HEADLINE:
         assert 0.0 <= result[key] <= 1.0, key
     assert result["colour_accuracy"] is None and result["small_folder_top1"] is None
+    assert "shop_accepted_accuracy" in result and "light_on_dark_accepted_accuracy" in result
     assert set(result["pending"]) == {"colour_accuracy", "small_folder_top1"}
     retrieval = result["shop_retrieval"]
     test_split = load_fashion_mnist("test", fmnist_dir, verify=False)
@@ -123,6 +124,13 @@ def test_smoke_configuration_is_small():
     smoke = PhotoBenchConfig.smoke(12)
     assert smoke.shop == smoke.light_on_dark == 12 and smoke.non_product_variants == 1
     assert smoke.non_product_per_kind == 2
+
+
+def test_accepted_accuracy_counts_only_answers_that_need_no_review():
+    answers = [(True, False), (False, False), (False, True), (False, True)]  # (correct, needs_review)
+    records = [{"correct": c, "needs_review": r} for c, r in answers]
+    assert accepted_accuracy(records) == 0.5
+    assert accepted_accuracy(records[2:]) is None
 
 
 def test_ood_separation_of_known_scores():

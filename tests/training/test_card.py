@@ -30,6 +30,10 @@ def test_card_without_detector_or_photo_numbers_says_so(tmp_path: Path) -> None:
     assert "10 categories: `T-shirt/top`, `Trouser`" in card
     assert "no out-of-distribution detector" in card
     assert f"python bench/photos.py --bundle {bundle}" in card
+    assert "| accuracy of the answers not sent to review | n/a |" in card  # not recorded
+    review = {"threshold": 0.9, "flagged_share": 0.3, "errors_caught_share": 0.8, "accepted_accuracy": 0.981}
+    write_model_card(read_bundle_spec(bundle), {**METRICS, "review": review})
+    assert "| accuracy of the answers not sent to review | 0.981 |" in (bundle / "README.md").read_text()
 
 
 def test_card_says_how_the_training_ran(tmp_path: Path) -> None:
@@ -51,6 +55,8 @@ def test_card_quotes_detector_and_recorded_photo_benchmark(tmp_path: Path) -> No
         "ood_flagged": 0.756,
         "ood_false_flag": 0.132,
         "ood_auroc": 0.921,
+        "shop_needs_review": 0.46,
+        "shop_accepted_accuracy": 0.9813,
         "shop_precision_at_10": 0.812,
         "shop_retrieval": {"precision_at_10": 0.812, "source_at_10": 0.502},
         "counts": {"shop": 1000, "light_on_dark": 300, "non_product": 500},
@@ -62,6 +68,7 @@ def test_card_quotes_detector_and_recorded_photo_benchmark(tmp_path: Path) -> No
     assert "`not_recognised`" in card and "95.0 % of the non-products flagged" in card
     assert "| shop-photo top-1 (varied garments, backgrounds, sizes, JPEG) | 73.1 % |" in card
     assert "| shop photos falsely flagged | 13.2 % |" in card and "on 1800 rendered photos" in card
+    assert "| shop photos sent to review / right when not | 46.0 % / 98.1 % |" in card
     assert "| shop photos searching the test catalogue: same category in the first 10 | 81.2 % |" in card
     assert (
         "| shop photos searching the test catalogue: the very garment shown in the first 10 | 50.2 % |"

@@ -98,6 +98,11 @@ def _scores(group: list[Record]) -> dict[str, Any]:
     }
 
 
+def accepted_accuracy(records: list[Record]) -> float | None:
+    """How often the answers that need no review are right (the review rule's promise); None if all need review."""
+    return _mean(r["correct"] for r in records if not r["needs_review"])
+
+
 def _mean(values: Iterable[bool | float]) -> float | None:
     """Mean of the values, None when there are none."""
     values = list(values)
@@ -133,6 +138,8 @@ def summarise(shop: list[Record], light_on_dark: list[Record], non_products: lis
         "shop_photo_top1": _mean(r["correct"] for r in shop),
         "light_on_dark_top1": _mean(r["correct"] for r in light_on_dark),
         "shop_needs_review": _mean(r["needs_review"] for r in shop),
+        "shop_accepted_accuracy": accepted_accuracy(shop),
+        "light_on_dark_accepted_accuracy": accepted_accuracy(light_on_dark),
         "ood_flagged": _mean(r["flagged"] for r in non_products),
         "ood_false_flag": _mean(r["flagged"] for r in shop),
         "ood_auroc": separation["ood_auroc"],

@@ -300,6 +300,8 @@ def record_in_bundle(bundle_dir: str | os.PathLike, payload: dict[str, Any]) -> 
         "ood_false_flag",
         "ood_auroc",
         "shop_precision_at_10",
+        "shop_needs_review",
+        "shop_accepted_accuracy",
     )
     record = {
         **{k: payload.get(k) for k in keys},

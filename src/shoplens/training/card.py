@@ -48,6 +48,12 @@ def _non_products(bundle: BundleSpec, metrics: dict[str, Any]) -> str:
     )
 
 
+def _accepted(review: dict[str, Any]) -> str:
+    """The accuracy of the answers review lets through, or "n/a" (every answer reviewed, or not recorded)."""
+    value = review.get("accepted_accuracy")
+    return f"{value:.3f}" if isinstance(value, float) else "n/a"
+
+
 def _shop_photos(bundle: BundleSpec) -> str:
     """The bundle's measured accuracy on rendered shop photos, or how to measure it."""
     path = bundle.path / PHOTO_BENCHMARK
@@ -67,6 +73,12 @@ def _shop_photos(bundle: BundleSpec) -> str:
         f"| non-product photos flagged `not_recognised` | {_pct(r.get('ood_flagged'))} |\n"
         f"| shop photos falsely flagged | {_pct(r.get('ood_false_flag'))} |\n"
         f"| not-a-product AUROC | {r.get('ood_auroc', float('nan')):.3f} |"
+        + (
+            f"\n| shop photos sent to review / right when not | {_pct(r.get('shop_needs_review'))} / "
+            f"{_pct(r['shop_accepted_accuracy'])} |"
+            if r.get("shop_accepted_accuracy") is not None  # records of older runs lack it
+            else ""
+        )
         + "".join(
             f"\n| shop photos searching the test catalogue: {what} in the first 10 | {_pct(r[key])} |"
             for key, what in _SEARCH_ROWS
@@ -166,10 +178,13 @@ ShopLens product-category classifier: `{cfg["architecture"]}`, {trained}.
 | review threshold | {bundle.review_threshold:.3f} |
 | share sent to review | {review.get("flagged_share", 0):.3f} |
 | share of errors caught by review | {review.get("errors_caught_share", 0):.3f} |
+| accuracy of the answers not sent to review | {_accepted(review)} |
 
 | class | precision | recall | F1 | support |
 |---|---|---|---|---|
 {rows}
+
+Review rule: {cfg.get("review_rule", "one threshold chosen on validation")}.
 
 ## What it recognises
 {len(bundle.labels)} categories: {
