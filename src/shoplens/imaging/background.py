@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from shoplens.imaging.order_stats import median, percentile
+
 BORDER_SHARE = 0.04  # width of the border strip, as a share of the shorter side
 TEXTURED_SPREAD = 5.0  # above this the background counts as textured: distances are taken on a smoothed image
 GRADIENT_RANGE = 15.0  # ΔE across the border-fitted surface above which the background counts as a gradient
@@ -69,7 +71,7 @@ class Background:
     @property
     def level(self) -> float:
         """Median background luma, 0..255."""
-        return float(np.median(self.luma))
+        return float(median(self.luma))
 
 
 def to_lab(rgb: np.ndarray) -> np.ndarray:
@@ -139,7 +141,7 @@ def palette_distance(lab: np.ndarray) -> tuple[np.ndarray, float]:
     for k in kept:
         np.minimum(distance, np.linalg.norm(lab - centres[k], axis=-1), out=distance)
     on_border = np.isin(member.ravel(), kept)
-    return distance, float(np.percentile(distance[ys[on_border], xs[on_border]], 90))
+    return distance, float(percentile(distance[ys[on_border], xs[on_border]], 90))
 
 
 def _powers(degree: int) -> list[tuple[int, int]]:
@@ -193,7 +195,7 @@ def fit_background(
     else:  # noise or texture: the fit that explains most of the border roughly
         _, _, keep = max(starts, key=lambda fit: int((fit[1] <= _SEED_DISTANCE).sum()))
     coef, residual, keep = _robust_fit(design, values, keep, rounds=_ROBUST_ROUNDS)
-    spread = float(np.percentile(residual[keep], 90))
+    spread = float(percentile(residual[keep], 90))
     return _from_surface(coef, shape, spread, float(keep.mean()), spread > TEXTURED_SPREAD, seam)
 
 
@@ -252,7 +254,7 @@ def find_seam(lab: np.ndarray) -> tuple[float, float] | None:
     window = max(2, round(0.03 * h))
     edge = lab[-width:].reshape(-1, 3)
     bottom = np.median(edge, axis=0)
-    if np.percentile(np.linalg.norm(edge - bottom, axis=1), 90) > SEAM_MATCH:
+    if percentile(np.linalg.norm(edge - bottom, axis=1), 90) > SEAM_MATCH:
         return None
     found = []
     for strip in (lab[:, :width], lab[:, -width:]):
@@ -321,7 +323,7 @@ def _robust_fit(
     for _ in range(rounds):
         coef = _ridge(design[keep], values[keep])
         residual = np.linalg.norm((design @ coef - values)[:, :3], axis=1)
-        keep = residual <= max(2.5 * float(np.median(residual[keep])), 3.0)
+        keep = residual <= max(2.5 * float(median(residual[keep])), 3.0)
     return coef, residual, keep
 
 

@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from shoplens.imaging.background import border_mask
+from shoplens.imaging.order_stats import percentile
 
 SOFT_BORDER = (
     2.0  # fine detail (ΔE, 90th percentile along the border) under which the backdrop is out of focus
@@ -32,7 +33,7 @@ def detail(lab: np.ndarray, sigma: float) -> np.ndarray:
 def sharp_edges(lab: np.ndarray) -> np.ndarray | None:
     """(H, W) bool sharp edges of a photo (CIELAB, background.to_lab) whose border is out of focus; else None."""
     fine = detail(lab, 1.0)
-    if float(np.percentile(fine[border_mask(fine.shape)], 90)) > SOFT_BORDER:
+    if float(percentile(fine[border_mask(fine.shape)], 90)) > SOFT_BORDER:
         return None
     coarse = detail(lab, 4.0)
     sharp = ((coarse > EDGE_CONTRAST) & (fine > SHARP_RATIO * coarse)).astype(np.uint8)

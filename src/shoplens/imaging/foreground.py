@@ -49,6 +49,7 @@ from shoplens.imaging.mask_parts import (
     mask_box,
     overlay_alone,
 )
+from shoplens.imaging.order_stats import median, percentile
 from shoplens.imaging.pairs import one_of_a_pair
 
 MIN_THRESHOLD = 7.0  # ΔE a pixel must differ from the background at least (JPEG noise on white ≈ 2–4)
@@ -105,7 +106,7 @@ def product_intensity(rgb: np.ndarray, background: Background) -> np.ndarray:
 
 def is_faint(intensity: np.ndarray, mask: np.ndarray) -> bool:
     """Whether the masked product departs little from its background (its 90th percentile under LOW_CONTRAST)."""
-    return bool(mask.any()) and float(np.percentile(intensity[mask], 90)) < LOW_CONTRAST
+    return bool(mask.any()) and float(percentile(intensity[mask], 90)) < LOW_CONTRAST
 
 
 def smoothing_sigma(shape: tuple[int, int], textured: bool) -> float:
@@ -215,7 +216,7 @@ def _tighten(found: Foreground, sigma: float) -> Foreground:
     Smoothing by sigma px spreads a step outwards; the edge is its middle, half the product's median distance.
     """
     mask = found.mask
-    cut = max(found.threshold, 0.5 * float(np.median(found.distance[mask])))
+    cut = max(found.threshold, 0.5 * float(median(found.distance[mask])))
     reach = 2 * int(np.ceil(2 * sigma)) + 1
     core = cv2.erode(mask.astype(np.uint8), np.ones((reach, reach), np.uint8)) > 0
     tight, parts = clean_mask(mask & (core | (found.distance >= cut)))
@@ -224,7 +225,7 @@ def _tighten(found: Foreground, sigma: float) -> Foreground:
 
 def _blends_in(found: Foreground) -> bool:
     """Whether the masked product stands off its background by little colour (90th-pct ΔE under FAINT_DISTANCE)."""
-    return bool(found.mask.any()) and float(np.percentile(found.distance[found.mask], 90)) < FAINT_DISTANCE
+    return bool(found.mask.any()) and float(percentile(found.distance[found.mask], 90)) < FAINT_DISTANCE
 
 
 def _grow(found: Foreground, low: float) -> Foreground:
@@ -247,7 +248,7 @@ def _grow_smoothed(lab: np.ndarray, background: Background, found: Foreground) -
     border = border_mask(shape) & ~found.mask & (found.distance <= found.threshold)
     if not border.any():
         return found
-    low = max(SPREAD_FACTOR * float(np.percentile(distance[border], 90)), SMOOTHED_FLOOR)
+    low = max(SPREAD_FACTOR * float(percentile(distance[border], 90)), SMOOTHED_FLOOR)
     grown, parts = _linked(found.mask, distance > low)
     reach = _reach(found.mask, GROW_REACH)
     outline = reach & ~(cv2.erode(reach.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0)

@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from shoplens.imaging.background import border_mask
+from shoplens.imaging.order_stats import percentile
 
 # A part (or a whole product) whose 90th-percentile ΔE to the background is under this blends in: the pieces of
 # a white garment on white, or a white garment a shade lighter than a light-grey backdrop (it departs far in luma
@@ -127,7 +128,7 @@ def drop_overlays(mask: np.ndarray, distance: np.ndarray | None = None) -> tuple
     overlay[np.argmax(area)] = False  # the largest part is taken for the product, however small
     if distance is not None:
         for i in np.flatnonzero(overlay):
-            overlay[i] = np.percentile(distance[labels == i + 1], 90) >= FAINT_DISTANCE
+            overlay[i] = percentile(distance[labels == i + 1], 90) >= FAINT_DISTANCE
     if not overlay.any():
         return mask, count - 1
     rest = ~overlay  # an overlay lies clear of the box of the rest: a sandal's strap at the edge stays

@@ -30,6 +30,7 @@ from shoplens.imaging.framing import banners, drawn_frame, letterbox
 from shoplens.imaging.hanger import drop_hook
 from shoplens.imaging.mannequin import drop_neck
 from shoplens.imaging.mask_parts import clean_mask, fill_holes, mask_box
+from shoplens.imaging.order_stats import percentile
 from shoplens.imaging.pairs import half_of_a_mirrored_pair, one_of_a_pair
 from shoplens.imaging.props import drop_apart
 from shoplens.imaging.reflection import drop_reflection
@@ -133,7 +134,7 @@ def _gain(intensity: np.ndarray, mask: np.ndarray) -> float:
     """Brightening for faint products (white on white, black on black); 1 for everything else."""
     if not is_faint(intensity, mask):
         return 1.0
-    level = float(np.percentile(intensity[mask], 90))
+    level = float(percentile(intensity[mask], 90))
     return float(min(MAX_GAIN, TARGET_CONTRAST / max(level, 1e-3)))
 
 
@@ -165,7 +166,7 @@ def photo_cues(
             solidity=area / max(cv2.contourArea(hull), 1.0),
             border_touch=float(edges.mean()),
             bbox_fill=min(1.0, area / box),
-            contrast=float(np.percentile(intensity[mask], 90)),
+            contrast=float(percentile(intensity[mask], 90)),
             aspect=float(np.log((xs.max() - xs.min() + 1) / (ys.max() - ys.min() + 1))),
         )
     return cues
