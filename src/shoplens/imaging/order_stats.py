@@ -40,12 +40,12 @@ def percentile(values: np.ndarray, q: float) -> np.floating:
         return np.percentile(a, q)
     n = a.size
     virtual = (n - 1) * np.true_divide(q, 100)
-    below = math.floor(virtual)
-    low, high = (n - 1, n - 1) if virtual >= n - 1 else (below, below + 1)
+    below = -1 if virtual >= n - 1 else math.floor(virtual)  # -1: the largest value, as numpy indexes it
+    low, high = (below, below + 1) if below >= 0 else (n - 1, n - 1)
     part = np.partition(a, sorted({low, high, n - 1}))
     if np.isnan(part[-1]):
         return np.percentile(a, q)
-    gamma = float(virtual - (-1 if virtual >= n - 1 else below))
+    gamma = float(virtual - below)
     left, right = part[low], part[high]
     step = right - left
     return right - step * (1 - gamma) if gamma >= 0.5 else left + step * gamma
