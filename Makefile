@@ -8,19 +8,26 @@ TEST_WORKERS ?= 2
 SERVE_HOST ?= 127.0.0.1
 SERVE_PORT ?= 8000
 
-.PHONY: install data demo lint test test-fast bench bench-inference clean
+.PHONY: install constraints data demo lint test test-fast bench bench-inference clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-# torch first, pinned: the CPU build of 2.13.0 (a bare `torch` requirement could pull a CUDA build).
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[test]'
+# The exact releases in constraints.txt (CONSTRAINTS= installs the newest pyproject.toml allows; `make
+# constraints` resolves those again and writes them there). torch first: the CPU build of 2.13.0 (a bare `torch`
+# requirement could pull a CUDA build).
+CONSTRAINTS ?= constraints.txt
+PIP_INSTALL = $(BIN)/pip install -q $(if $(CONSTRAINTS),-c $(CONSTRAINTS))
+$(VENV)/.installed: pyproject.toml $(CONSTRAINTS) | $(BIN)/python
+	$(PIP_INSTALL) --upgrade pip
+	$(PIP_INSTALL) torch==2.13.0
+	$(PIP_INSTALL) -e '.[test]'
 	touch $@
 
 install: $(VENV)/.installed
+
+constraints:
+	@scripts/freeze-constraints.sh
 
 data:
 	@scripts/ensure-data.sh
