@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import multiprocessing
 import os
-import threading
-import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -27,6 +24,7 @@ from shoplens.db.base import retried_on_conflict, utcnow
 from shoplens.db.catalog import IngestJob, IngestRow
 from shoplens.imaging import PreprocessConfig
 from shoplens.imaging.decode import DEFAULT_MAX_BYTES
+from shoplens.processes import spawn_pool
 
 Engine = Callable[[Ingestor, Sequence[Row]], Iterator[list[ItemOutcome]]]
 
@@ -131,10 +129,7 @@ class BulkIngest:
             for batch in chunks(rows, self.batch_size):
                 yield self._batch(ingestor, batch)
             return
-        spawn = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(
-            processes, mp_context=spawn, initializer=_leave_with_parent, initargs=(os.getpid(),)
-        ) as pool:
+        with spawn_pool(processes) as pool:
             ahead: deque[_Sent] = deque()
             for batch in chunks(rows, self.batch_size):
                 ahead.append(self._send(pool, processes, ingestor, batch))
@@ -215,20 +210,6 @@ class BulkIngest:
             if r.key in data and r.product
         ]
         return outcomes, items
-
-
-def _leave_with_parent(parent: int, every: float = 1.0) -> None:
-    """In a worker process: exit as soon as the process that started it is gone (killed with SIGKILL, say).
-
-    A pool's workers hold both ends of their task queue, so the parent's death alone never wakes them.
-    """
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(every)
-        os._exit(0)
-
-    threading.Thread(target=watch, name="shoplens-parent-watch", daemon=True).start()
 
 
 @dataclass

@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image, ImageChops
 
 from shoplens.fields import reject_unknown_keys
-from shoplens.imaging.decode import flatten_alpha
+from shoplens.imaging.decode import decode_image, flatten_alpha
 from shoplens.imaging.photo import WORK_SIDE, read_photo
 
 MODES: tuple[str, ...] = ("L", "RGB")
@@ -100,6 +100,11 @@ def read_image(img: Image.Image, cfg: PreprocessConfig) -> tuple[np.ndarray, dic
         reading = read_photo(img, cfg.size)
         return reading.array, reading.cues
     return image_to_array(img, cfg), {}
+
+
+def read_encoded(data: bytes, cfg: PreprocessConfig) -> tuple[np.ndarray, dict[str, float]]:
+    """An encoded photo decoded as /v1/classify decodes it (reduced down to the reading's decode side), then read."""
+    return read_image(decode_image(data, at_least=cfg.decode_side), cfg)
 
 
 def image_to_array(img: Image.Image, cfg: PreprocessConfig) -> np.ndarray:

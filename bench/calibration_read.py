@@ -1,0 +1,90 @@
+"""Time reading a bundle's calibration photos in this process against on every CPU's worker, paired in one run.
+
+    .venv/bin/python bench/calibration_read.py                        # 2,000 products + 2,000 non-products, 2 rounds
+    .venv/bin/python bench/calibration_read.py --photos 500 --rounds 3
+
+Training reads photos of its validation garments and as many synthetic non-products to fit the "not a product"
+detector and the search projection (`training/ood_fit.calibration_photos`). This renders them once, as training
+does (Fashion-MNIST test garments stand in for the validation split), then times `read_photos` on them both ways,
+alternating: in this process (how training read them before; numpy's OpenBLAS free to start its threads) and on
+`shoplens.processes.map_in_workers` (a spawned worker per usable CPU, one BLAS thread each, as training reads them
+now). Both must read every photo identically, array and cues. Writes bench/results/calibration_read.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import machine_info, write_results
+
+
+def main() -> None:
+    """Render, read both ways, compare, write the results."""
+    from shoplens.data import load_fashion_mnist
+    from shoplens.processes import usable_cpus
+    from shoplens.training import ood_fit
+    from shoplens.training.outlier_synth import render_outlier
+    from shoplens.training.photo_synth import render_photo
+    from shoplens.training.pipeline import DataSource, preprocess_for
+    from shoplens.training.presets import preset_config
+
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--photos", type=int, default=ood_fit.CALIBRATION_PHOTOS, help="products (and non-products)"
+    )
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--out", default="calibration_read")
+    args = parser.parse_args()
+    preprocess = preprocess_for(DataSource(), preset_config("fast"))  # the default bundle's reading
+    test = load_fashion_mnist("test", verify=False)
+    rng = np.random.default_rng(0)
+    sides = ood_fit.CALIBRATION_SIDES
+    photos = [render_photo(test.images[i, 0], rng, sides=sides).encode() for i in range(args.photos)]
+    photos += [render_outlier(rng, sides=sides).encode() for _ in range(args.photos)]
+    labels = [0] * len(photos)
+    parallel = ood_fit.map_in_workers
+
+    def here(fn, items, workers, chunksize=16):
+        return [fn(item) for item in items]
+
+    times: dict[str, list[float]] = {"this_process": [], "workers": []}
+    reads = {}
+    for _ in range(args.rounds):
+        for way, mapper in (("this_process", here), ("workers", parallel)):
+            ood_fit.map_in_workers = mapper
+            start = time.perf_counter()
+            reads[way] = ood_fit.read_photos(photos, preprocess, labels)
+            times[way].append(time.perf_counter() - start)
+    ood_fit.map_in_workers = parallel
+    same = bool(
+        np.array_equal(reads["this_process"].arrays, reads["workers"].arrays)
+        and reads["this_process"].cues == reads["workers"].cues
+    )
+    median = {way: statistics.median(t) for way, t in times.items()}
+    results = {
+        "machine": machine_info(),
+        "photos": len(photos),
+        "workers": usable_cpus(),
+        "seconds": {way: [round(t, 2) for t in ts] for way, ts in times.items()},
+        "median_seconds": {way: round(t, 2) for way, t in median.items()},
+        "ratio_workers_to_this_process": round(median["workers"] / median["this_process"], 3),
+        "reads_identical": same,
+        "command": "python bench/calibration_read.py " + " ".join(sys.argv[1:]),
+    }
+    print({k: v for k, v in results.items() if k != "machine"})
+    write_results(args.out, results)
+    if not same:
+        sys.exit("the workers read the photos differently")
+
+
+if __name__ == "__main__":
+    main()
