@@ -4,11 +4,12 @@
     .venv/bin/python bench/calibration_read.py --photos 500 --rounds 3
 
 Training reads photos of its validation garments and as many synthetic non-products to fit the "not a product"
-detector and the search projection (`training/ood_fit.calibration_photos`). This renders them once, as training
-does (Fashion-MNIST test garments stand in for the validation split), then times `read_photos` on them both ways,
-alternating: in this process (how training read them before; numpy's OpenBLAS free to start its threads) and on
-`shoplens.processes.map_in_workers` (a spawned worker per usable CPU, one BLAS thread each, as training reads them
-now). Both must read every photo identically, array and cues. Writes bench/results/calibration_read.json.
+detector and the search projection (`training/ood_fit.calibration_photos`). This renders them once, as training does
+(Fashion-MNIST test garments stand in for the validation split), then times reading them
+(`imaging.preprocess.read_encoded`) both ways, alternating: in this process (how `ood_fit.read_photos` read them
+before; numpy's OpenBLAS free to start its threads) and through `shoplens.processes.map_in_workers` (a spawned worker
+per usable CPU, one BLAS thread each, as it reads them now). Both must read every photo identically, array and cues.
+Writes bench/results/calibration_read.json.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import argparse
 import statistics
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +30,8 @@ from common import machine_info, write_results
 def main() -> None:
     """Render, read both ways, compare, write the results."""
     from shoplens.data import load_fashion_mnist
-    from shoplens.processes import usable_cpus
+    from shoplens.imaging.preprocess import read_encoded
+    from shoplens.processes import map_in_workers, usable_cpus
     from shoplens.training import ood_fit
     from shoplens.training.outlier_synth import render_outlier
     from shoplens.training.photo_synth import render_photo
@@ -50,24 +53,21 @@ def main() -> None:
     sides = ood_fit.CALIBRATION_SIDES
     photos = [render_photo(test.images[i, 0], rng, sides=sides).encode() for i in range(args.photos)]
     photos += [render_outlier(rng, sides=sides).encode() for _ in range(args.photos)]
-    labels = [0] * len(photos)
-    parallel = ood_fit.map_in_workers
-
-    def here(fn, items, workers, chunksize=16):
-        return [fn(item) for item in items]
-
-    times: dict[str, list[float]] = {"this_process": [], "workers": []}
+    read = partial(read_encoded, cfg=preprocess)
+    ways = {
+        "this_process": lambda: [read(p) for p in photos],  # how read_photos read them before
+        "workers": lambda: map_in_workers(read, photos, usable_cpus()),  # how it reads them now
+    }
+    times: dict[str, list[float]] = {way: [] for way in ways}
     reads = {}
     for _ in range(args.rounds):
-        for way, mapper in (("this_process", here), ("workers", parallel)):
-            ood_fit.map_in_workers = mapper
+        for way, run in ways.items():
             start = time.perf_counter()
-            reads[way] = ood_fit.read_photos(photos, preprocess, labels)
+            reads[way] = run()
             times[way].append(time.perf_counter() - start)
-    ood_fit.map_in_workers = parallel
-    same = bool(
-        np.array_equal(reads["this_process"].arrays, reads["workers"].arrays)
-        and reads["this_process"].cues == reads["workers"].cues
+    same = all(
+        np.array_equal(a, b) and ca == cb
+        for (a, ca), (b, cb) in zip(reads["this_process"], reads["workers"], strict=True)
     )
     median = {way: statistics.median(t) for way, t in times.items()}
     results = {
