@@ -1,13 +1,14 @@
-"""Worker processes: results in order from other processes, one BLAS thread each, here when one would do."""
+"""Worker processes: results in order from other processes, one BLAS thread each; CPUs as a container allows."""
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+from pathlib import Path
 
 from threadpoolctl import threadpool_info
 
-from shoplens.processes import can_start_workers, map_in_workers, usable_cpus
+from shoplens.processes import can_start_workers, cgroup_cpu_quota, map_in_workers, usable_cpus
 
 
 def _where(item: int) -> tuple[int, int]:
@@ -44,3 +45,44 @@ def test_a_daemonic_process_may_not_start_workers() -> None:
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(1) as pool:  # a pool's workers are daemonic
         assert pool.apply(can_start_workers) is False
+
+
+def _write(path: Path, text: str) -> None:
+    path.mkdir(parents=True, exist_ok=True)
+    (path / ("cpu.max" if " " in text else "cpu.cfs_quota_us")).write_text(text)
+
+
+def test_a_cgroup_v2_quota_caps_the_cpus(tmp_path: Path) -> None:
+    _write(tmp_path / "kubepods" / "pod1", "250000 100000")  # 2.5 CPUs
+    _write(tmp_path / "kubepods", "max 100000")
+    assert cgroup_cpu_quota("0::/kubepods/pod1\n", tmp_path) == 2.5
+    _write(tmp_path / "kubepods", "150000 100000")  # a parent's lower limit binds its children too
+    assert cgroup_cpu_quota("0::/kubepods/pod1\n", tmp_path) == 1.5
+    _write(tmp_path / "kubepods" / "pod1", "max 100000")
+    _write(tmp_path / "kubepods", "max 100000")
+    assert cgroup_cpu_quota("0::/kubepods/pod1\n", tmp_path) is None
+
+
+def test_a_cgroup_v1_quota_caps_the_cpus(tmp_path: Path) -> None:
+    folder = tmp_path / "cpu,cpuacct"
+    _write(folder, "300000")
+    (folder / "cpu.cfs_period_us").write_text("100000")
+    # a container without its own cgroup namespace sees its path, but its own cgroup mounted at the top
+    text = "4:memory:/docker/abc\n3:cpu,cpuacct:/docker/abc\n0::/\n"
+    assert cgroup_cpu_quota(text, tmp_path) == 3.0
+    _write(folder, "-1")
+    assert cgroup_cpu_quota(text, tmp_path) is None
+    assert (
+        cgroup_cpu_quota("2:cpuacct:/\nnot a line\n", tmp_path) is None
+    )  # cpuacct is not the cpu controller
+
+
+def _cpus_on_one_cpu(_: int) -> int:
+    """usable_cpus() once this process may run on one CPU only."""
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    return usable_cpus()
+
+
+def test_usable_cpus_follow_the_affinity() -> None:
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        assert pool.apply(_cpus_on_one_cpu, (0,)) == 1

@@ -126,3 +126,20 @@ def test_bf16_dot_products_come_from_avx512_bf16_or_amx():
 def test_openvino_names_a_missing_int8_model(exported):
     with pytest.raises(BundleError, match="--int8"):
         load_predictor(exported, runtime="openvino-int8")
+
+
+def _default_threads_on_one_cpu(_: int) -> tuple[int, int]:
+    """ONNX Runtime's and OpenVINO's default thread counts once this process may run on one CPU only."""
+    import os
+
+    from shoplens.inference.onnx_session import session_options
+
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    return session_options().intra_op_num_threads, len(os.sched_getaffinity(0))
+
+
+def test_runtimes_start_a_thread_per_cpu_this_process_may_use() -> None:
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(1) as pool:  # not os.cpu_count(): 2-3× slower when pinned
+        assert pool.apply(_default_threads_on_one_cpu, (0,)) == (1, 1)

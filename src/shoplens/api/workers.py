@@ -26,6 +26,7 @@ from typing import Any
 
 from shoplens.config import Settings
 from shoplens.errors import ShopLensError
+from shoplens.processes import usable_cpus
 
 log = logging.getLogger(__name__)
 FORK = multiprocessing.get_context("fork")  # workers start from the supervisor's imports, nothing loaded yet
@@ -108,7 +109,7 @@ class Supervisor:
 
     def __init__(self, settings: Settings, serve: Serve) -> None:
         if settings.threads is None:  # N workers each using every core would only fight over them
-            threads = max(1, (os.cpu_count() or 1) // settings.workers)
+            threads = max(1, usable_cpus() // settings.workers)
             settings = settings.model_copy(update={"threads": threads})
         self.settings = settings
         self.serve = serve

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import platform
 import statistics
 import time
@@ -17,6 +16,7 @@ from PIL import Image
 from shoplens.backbones.preprocess import images_to_pixels
 from shoplens.backbones.runtime import ImageTextBackbone
 from shoplens.backbones.samples import SAMPLE_TEXTS
+from shoplens.processes import usable_cpus
 
 
 def cpu_name() -> str:
@@ -61,7 +61,7 @@ def measure_cost(backbone: ImageTextBackbone, batch: int = 8, repeats: int = 3) 
         "ms_per_item": {k: round(statistics.median(v), 3) for k, v in times.items()},
         "ms_per_item_best": {k: round(min(v), 3) for k, v in times.items()},
         "cpu": cpu_name(),
-        "threads": os.cpu_count(),
+        "threads": usable_cpus(),
         "onnxruntime": onnxruntime.__version__,
         "repeats": repeats,
         "note": "median wall time per item over the repeats, encoders only (preprocessing timed apart), on a "

@@ -14,6 +14,7 @@ from shoplens.backbones.config import TOKENIZER, BackboneConfig, Encoder, Scorin
 from shoplens.backbones.preprocess import TextTokenizer, images_to_pixels
 from shoplens.errors import BundleError
 from shoplens.inference.predictor import l2_normalize, softmax
+from shoplens.processes import usable_cpus
 
 DEFAULT_BATCH = 32
 
@@ -37,7 +38,7 @@ def onnx_session(path: Path, threads: int | None = None) -> ort.InferenceSession
         raise BundleError(f"{path} does not exist")
     opts = ort.SessionOptions()
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    opts.intra_op_num_threads = threads or os.cpu_count() or 1
+    opts.intra_op_num_threads = threads or usable_cpus()
     opts.log_severity_level = 3
     try:
         return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])

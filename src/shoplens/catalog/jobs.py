@@ -24,7 +24,7 @@ from shoplens.db.base import retried_on_conflict, utcnow
 from shoplens.db.catalog import IngestJob, IngestRow
 from shoplens.imaging import PreprocessConfig
 from shoplens.imaging.decode import DEFAULT_MAX_BYTES
-from shoplens.processes import spawn_pool
+from shoplens.processes import spawn_pool, usable_cpus
 
 Engine = Callable[[Ingestor, Sequence[Row]], Iterator[list[ItemOutcome]]]
 
@@ -124,7 +124,7 @@ class BulkIngest:
         writes it. They are started with "spawn": a script that runs such a job needs the
         `if __name__ == "__main__":` guard.
         """
-        self.processes = processes = min(self.workers, os.cpu_count() or 1)
+        self.processes = processes = min(self.workers, usable_cpus())
         if processes == 1 or len(rows) <= self.batch_size:
             for batch in chunks(rows, self.batch_size):
                 yield self._batch(ingestor, batch)

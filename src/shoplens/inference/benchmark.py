@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import time
@@ -15,6 +14,7 @@ from torch import nn
 
 from shoplens.inference.session import InferenceSession
 from shoplens.inference.timing import time_calls
+from shoplens.processes import usable_cpus
 
 AVX2_FMA_MACS_PER_CYCLE = 16  # 2 FMA units × 8 fp32 lanes (AVX2); AVX-512 parts can do more
 
@@ -65,7 +65,7 @@ def cpu_clock_ghz() -> float | None:
 
 def theoretical_peak(cores: int | None = None, ghz: float | None = None) -> dict[str, Any]:
     """Estimated FP32 peak: cores × clock × 16 MAC/cycle (AVX2 FMA); an estimate, turbo and SMT ignored."""
-    cores = cores or os.cpu_count() or 1
+    cores = cores or usable_cpus()
     ghz = ghz if ghz is not None else cpu_clock_ghz()
     return {
         "cores": cores,

@@ -11,6 +11,7 @@ import onnxruntime as ort
 from shoplens.errors import BundleError
 from shoplens.inference.devices import ort_providers
 from shoplens.inference.kinds import Device
+from shoplens.processes import usable_cpus
 
 INPUT = "input"
 OUTPUTS = ("logits", "embedding")
@@ -21,7 +22,7 @@ def session_options(threads: int | None = None) -> ort.SessionOptions:
     opts = ort.SessionOptions()
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    opts.intra_op_num_threads = threads or os.cpu_count() or 1
+    opts.intra_op_num_threads = threads or usable_cpus()
     opts.inter_op_num_threads = 1
     opts.log_severity_level = 3  # errors only: no warnings about initializers on every load
     return opts

@@ -11,6 +11,7 @@ import openvino as ov
 
 from shoplens.errors import BundleError
 from shoplens.inference.onnx_session import INPUT, OUTPUTS
+from shoplens.processes import usable_cpus
 
 PRECISIONS = ("f32", "bf16")  # OpenVINO's inference precision hints this session accepts
 
@@ -34,7 +35,7 @@ class OpenVinoSession:
         config = {
             "INFERENCE_PRECISION_HINT": precision,
             "PERFORMANCE_HINT": "LATENCY",  # one stream: every thread on the one request a batch is
-            "INFERENCE_NUM_THREADS": threads or os.cpu_count() or 1,
+            "INFERENCE_NUM_THREADS": threads or usable_cpus(),
         }
         try:
             core = ov.Core()

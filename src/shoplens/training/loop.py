@@ -28,6 +28,7 @@ from shoplens.inference.devices import torch_device
 from shoplens.inference.predictor import forward
 from shoplens.inference.torch_session import TorchSession
 from shoplens.models import create_model
+from shoplens.processes import usable_cpus
 from shoplens.training.distributed import Dist
 from shoplens.training.feed import EpochFeed
 from shoplens.training.metric_loss import logits_and_features, metric_loss
@@ -160,7 +161,7 @@ def _normalized(x: torch.Tensor, preprocess: PreprocessConfig) -> torch.Tensor:
 
 
 def _set_threads(cfg: TrainConfig, dist: Dist) -> None:
-    torch.set_num_threads(cfg.threads or max(1, (os.cpu_count() or 1) // dist.local_world))
+    torch.set_num_threads(cfg.threads or max(1, usable_cpus() // dist.local_world))
 
 
 def save_checkpoint(path: Path, state: dict) -> None:
