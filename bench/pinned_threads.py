@@ -52,7 +52,6 @@ def throughput(model: str, cpus: set[int], threads: int, batch: int, seconds: fl
 
 def main() -> None:
     """Pin, time both thread counts alternately, write the results."""
-
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )

@@ -72,9 +72,8 @@ def test_a_cgroup_v1_quota_caps_the_cpus(tmp_path: Path) -> None:
     assert cgroup_cpu_quota(text, tmp_path) == 3.0
     _write(folder, "-1")
     assert cgroup_cpu_quota(text, tmp_path) is None
-    assert (
-        cgroup_cpu_quota("2:cpuacct:/\nnot a line\n", tmp_path) is None
-    )  # cpuacct is not the cpu controller
+    # cpuacct alone is not the cpu controller; a line without two colons is skipped
+    assert cgroup_cpu_quota("2:cpuacct:/\nnot a line\n", tmp_path) is None
 
 
 def _cpus_on_one_cpu(_: int) -> int:

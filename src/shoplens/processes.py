@@ -1,4 +1,5 @@
-"""Worker processes for CPU-bound work (reading photos): started with "spawn", gone when their parent is."""
+"""Worker processes for CPU-bound work (reading photos), started with "spawn" and gone when their parent is; and
+the CPUs a process may use, which every default thread and worker count takes."""
 
 from __future__ import annotations
 

@@ -129,7 +129,7 @@ def test_openvino_names_a_missing_int8_model(exported):
 
 
 def _default_threads_on_one_cpu(_: int) -> tuple[int, int]:
-    """ONNX Runtime's and OpenVINO's default thread counts once this process may run on one CPU only."""
+    """ONNX Runtime's default thread count, and the CPUs this process may run on, once pinned to one CPU."""
     import os
 
     from shoplens.inference.onnx_session import session_options
