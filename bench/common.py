@@ -20,6 +20,7 @@ def machine_info() -> dict:
     import torch
 
     from shoplens.inference.cpu import inference_flags
+    from shoplens.processes import usable_cpus
 
     cpu = platform.processor() or ""
     try:
@@ -35,6 +36,7 @@ def machine_info() -> dict:
     return {
         "cpu": cpu,
         "cores": os.cpu_count(),
+        "usable_cpus": usable_cpus(),  # what this process may run on: affinity, capped by a cgroup CPU quota
         "cpu_flags": inference_flags(),  # what decides the precisions that pay (AVX-512, VNNI, bf16, AMX)
         "memory_gib": mem,
         "python": sys.version.split()[0],
