@@ -143,3 +143,20 @@ def test_runtimes_start_a_thread_per_cpu_this_process_may_use() -> None:
 
     with multiprocessing.get_context("spawn").Pool(1) as pool:  # not os.cpu_count(): 2-3× slower when pinned
         assert pool.apply(_default_threads_on_one_cpu, (0,)) == (1, 1)
+
+
+def test_torch_on_the_cpu_takes_as_many_threads_as_the_cpu_quota_allows(exported, monkeypatch) -> None:
+    import torch
+
+    import shoplens.inference.runtime as runtime
+
+    before = torch.get_num_threads()
+    monkeypatch.setattr(runtime, "usable_cpus", lambda: 1)  # a container's quota of 1 CPU on a larger host
+    try:
+        torch.set_num_threads(3)  # torch's own default follows the CPU affinity only
+        load_predictor(exported, runtime="torch")
+        assert torch.get_num_threads() == 1
+        load_predictor(exported, runtime="torch", threads=2)  # an explicit count still wins
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

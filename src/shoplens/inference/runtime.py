@@ -17,6 +17,7 @@ from shoplens.inference.session import (
     open_torch,
 )
 from shoplens.models.bundle import BundleSpec, read_bundle_spec
+from shoplens.processes import usable_cpus
 
 __all__ = ["INT8_NAME", "ONNX_NAME", "Runtime", "load_predictor", "make_session"]
 
@@ -33,6 +34,8 @@ def make_session(
         if CUDA_PROVIDER in ort_providers(device):  # a usable GPU (cuda without one: an error)
             return open_onnx(bundle, "onnxruntime", threads, device)
         return choose_session(bundle, threads)  # times and checks each CPU candidate
+    if threads is None and device == "cpu":  # torch's own default counts the affinity, not a CPU quota
+        threads = usable_cpus()
     return open_torch(bundle, threads, device)
 
 
