@@ -8,6 +8,7 @@ from PIL import Image
 from shoplens.data.garment_patterns import PATTERNS
 from shoplens.data.studio_props import spotlight
 from shoplens.data.studio_scenes import (
+    COLLAGES,
     CUTS,
     ELIGIBLE,
     GROUPS,
@@ -218,6 +219,28 @@ def test_the_small_group_shoots_the_garment_at_the_size_it_names() -> None:
         size = max(rows.max() - rows.min(), cols.max() - cols.min()) / min(grey.shape)
         low, high = SMALL.get(setup, (0.45, 0.75))
         assert low - 0.05 <= size <= high + 0.02, (setup, size)
+
+
+def test_the_collage_group_tiles_one_garment_in_colours_on_one_backdrop_beside_plain_photos() -> None:
+    labels = np.array([0, 1, 3, 8, 2, 7])
+    images = np.stack([fm_garment(i) for i in range(len(labels))])
+    photos = list(studio_photos(images, labels, 6, seed=4, setups=GROUPS["collage"]))
+    assert [p.meta["setup"] for p in photos] == ["plain", *COLLAGES] * 2
+    for p in photos:
+        if p.meta["setup"] == "plain":
+            continue
+        rows, cols = COLLAGES[p.meta["setup"]]
+        pixels = decode_image(p.data)
+        side = round(p.meta["width"] / (cols + (cols - 1) * p.meta["gutter"]))
+        assert pixels.size == (p.meta["width"], p.meta["height"])
+        assert len(p.meta["colours"]) == rows * cols and len(set(p.meta["colours"])) > 1  # colour variants
+        assert abs(p.meta["height"] - (rows * side + (rows - 1) * round(p.meta["gutter"] * side))) <= 2
+        grey = np.asarray(pixels.convert("L"), np.float32)
+        step = side + round(p.meta["gutter"] * side)  # from one tile's corner to the next one's
+        corners = [grey[r * step + 3, c * step + 3] for r in range(rows) for c in range(cols)]
+        assert (
+            np.ptp(corners) < 60
+        )  # every tile on the same kind of backdrop (its level and light vary by shot)
 
 
 def test_unknown_setup_is_refused() -> None:

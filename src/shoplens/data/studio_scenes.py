@@ -45,6 +45,9 @@ width, adding 4–18 % of full brightness (in the backdrop's tint) at its peak t
 4–12 % to a mid-grey one (`spot_grey`).
 A ninth (`GROUPS["small"]`) shoots it from further away: its longer side 25–40 % (`small_25_40`) or 15–25 %
 (`small_15_25`) of the canvas's shorter side instead of `plain`'s 45–75 %, anywhere in the frame.
+A tenth (`GROUPS["collage"]`) tiles one garment as shops show its colour variants in one picture (`collage_photo`):
+`collage_2x2` or `collage_1x3` `plain` photos of it in as many colours, on one backdrop, each padded to a square
+with its own edge's pixels, 240–560 px a tile, with white or light grey gutters of 0–4 % of a tile between them.
 
 The garment itself is coloured and shaded as in `shop_photos` (`garment_layers`); light, dark and mid-grey
 backdrops, 360–1600 px canvases, sensor noise and JPEG 70–95.
@@ -105,6 +108,7 @@ SMALL = {
     "small_25_40": (0.25, 0.4),
     "small_15_25": (0.15, 0.25),
 }  # the garment's size, share of the shorter side
+COLLAGES = {"collage_2x2": (2, 2), "collage_1x3": (1, 3)}  # tiles: rows, columns
 SCENE_PICTURES = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png")
 GROUPS = {
     "studio": SETUPS,
@@ -117,6 +121,7 @@ GROUPS = {
     "cut": ("plain", *CUTS),
     "spot": ("plain", *SPOTS),
     "small": ("plain", *SMALL),
+    "collage": ("plain", *COLLAGES),
 }
 BESIDE = {"beside": ((0.35, 0.6), (0.05, 0.25)), "alike": ((0.85, 1.1), (0.03, 0.15))}  # other's size, gap
 KNOWN = (*SETUPS, *TILTS, *BESIDE, *SURFACES, *PATTERNS, *SCENES, *CUTS, *SPOTS, *SMALL)
@@ -136,17 +141,25 @@ PAIR_GAP = {
 
 
 def studio_photo(
-    image28: np.ndarray, label: int, setup: str, rng: np.random.Generator, other: np.ndarray | None = None
+    image28: np.ndarray,
+    label: int,
+    setup: str,
+    rng: np.random.Generator,
+    other: np.ndarray | None = None,
+    backdrop: str | None = None,
 ) -> tuple[np.ndarray, dict]:
-    """One upright photo (uint8 RGB) of the garment in the set-up (`other`: the garment beside it), with metadata."""
+    """One upright photo (uint8 RGB) of the garment in the set-up (`other`: the garment beside it), with metadata.
+
+    `backdrop` ("light", "mid_grey", "dark"): the studio's backdrop instead of a drawn one (a collage's tiles share it).
+    """
     if setup not in KNOWN:
         raise ValueError(f"unknown set-up {setup!r}; expected one of {', '.join(KNOWN)}")
     if (setup in BESIDE) != (other is not None):
         raise ValueError("the 'beside' and 'alike' set-ups, and only they, show another garment")
     if label not in ELIGIBLE.get(setup, (label,)):
         raise ValueError(f"category {label} is not shot in the {setup!r} set-up")
-    backdrop = str(rng.choice(["light", "mid_grey", "dark"], p=[0.6, 0.25, 0.15]))
-    backdrop = SPOTS[setup][0] if setup in SPOTS else backdrop
+    drawn_backdrop = str(rng.choice(["light", "mid_grey", "dark"], p=[0.6, 0.25, 0.15]))  # drawn either way
+    backdrop = SPOTS[setup][0] if setup in SPOTS else backdrop or drawn_backdrop
     spec = sample_spec(rng, background=backdrop)
     if setup in TILTS:
         spec = replace(spec, tilt=float(rng.choice([-1.0, 1.0]) * rng.uniform(*TILTS[setup])))
@@ -244,6 +257,45 @@ def studio_photo(
     return to_uint8(scene), meta
 
 
+def collage_photo(
+    image28: np.ndarray, label: int, layout: tuple[int, int], rng: np.random.Generator
+) -> tuple[np.ndarray, dict]:
+    """A shop's collage (uint8 RGB) of one garment in colour variants: rows × columns `plain` photos of it on one
+    backdrop, each padded to a square with its own edge's pixels, side by side with gutters; with metadata."""
+    rows, cols = layout
+    backdrop = str(rng.choice(["light", "mid_grey", "dark"], p=[0.6, 0.25, 0.15]))
+    side = int(rng.integers(240, 561))
+    gutter = round(float(rng.uniform(0.0, 0.04)) * side)
+    shade = 255 if rng.random() < 0.7 else int(rng.integers(225, 245))
+    canvas = np.full(
+        (rows * side + (rows - 1) * gutter, cols * side + (cols - 1) * gutter, 3), shade, np.uint8
+    )
+    colours = []
+    for k in range(rows * cols):
+        pixels, meta = studio_photo(
+            image28, label, "plain", np.random.default_rng(rng.integers(2**32)), None, backdrop
+        )
+        h, w = pixels.shape[:2]
+        pad = abs(h - w) // 2
+        spread = ((0, 0), (pad, abs(h - w) - pad)) if h > w else ((pad, abs(h - w) - pad), (0, 0))
+        tile = cv2.resize(
+            np.pad(pixels, (*spread, (0, 0)), mode="edge"), (side, side), interpolation=cv2.INTER_AREA
+        )
+        top, left = divmod(k, cols)
+        top, left = top * (side + gutter), left * (side + gutter)
+        canvas[top : top + side, left : left + side] = tile
+        colours.append(meta["colour"])
+    h, w = canvas.shape[:2]
+    meta = {
+        "setup": f"collage_{rows}x{cols}",
+        "backdrop": backdrop,
+        "colours": colours,
+        "width": w,
+        "height": h,
+    }
+    return canvas, {**meta, "gutter": gutter / side}
+
+
 @functools.cache
 def _picture(name: str, mode: str = "L") -> np.ndarray:
     """One of scikit-image's bundled pictures in a PIL mode ("L" grey, "RGB"), float32 0..1 (read once per process)."""
@@ -319,9 +371,12 @@ def studio_photos(
             if other is None:
                 return  # no garment of the category left to stand beside it
             used.add(other)
-        pixels, meta = studio_photo(
-            images[idx], int(labels[idx]), setup, rng, None if other is None else images[other]
-        )
+        if setup in COLLAGES:
+            pixels, meta = collage_photo(images[idx], int(labels[idx]), COLLAGES[setup], rng)
+        else:
+            pixels, meta = studio_photo(
+                images[idx], int(labels[idx]), setup, rng, None if other is None else images[other]
+            )
         if other is not None:
             meta["other_label"] = int(labels[other])
         quality = int(rng.integers(70, 96))
