@@ -1,4 +1,5 @@
-"""Shoes shown as a pair are read as one shoe; bags, single shoes and garments as wide or as symmetric are not cut."""
+"""Shoes shown as a pair are read as one shoe, a collage by one tile; bags, single shoes, garments as wide or as
+symmetric and a striped garment's bands are not cut."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from shoplens.imaging.pairs import half_of_a_mirrored_pair, one_of_a_pair
+from shoplens.imaging.pairs import collage_tile, half_of_a_mirrored_pair, one_of_a_pair
 from shoplens.imaging.photo import read_photo
-from tests.imaging.drawn import iou, jpeg, photo, shirt_mask, shoe_mask
+from tests.imaging.drawn import iou, jpeg, photo, shirt_mask, shoe_mask, trousers_mask
 
 
 @pytest.mark.parametrize("arrangement", ["side_by_side", "one_above_the_other"])
@@ -150,3 +151,69 @@ def test_a_cutout_of_a_pair_is_read_as_one_shoe(placing: str) -> None:
         np.abs(pair.array.astype(int) - x.astype(int)).mean() for x in (single.array, single.array[..., ::-1])
     )
     assert either < 5  # one shoe or the other (its mirror image): 1-2 grey levels off; read whole, 40-50
+
+
+_TINTS = [(200, 40, 50), (30, 60, 140), (40, 110, 60), (60, 60, 60)]
+
+
+def _collage(
+    layout: tuple[int, int], tile: int = 200, gutter: int = 8
+) -> tuple[Image.Image, list[Image.Image]]:
+    """A shop's collage of one T-shirt in colour variants (rows × columns tiles on white, light grey tile
+    backdrops, white gutters), and each tile's photo alone."""
+    rows, cols = layout
+    h, w = rows * tile + (rows - 1) * gutter, cols * tile + (cols - 1) * gutter
+    canvas = np.full((h, w, 3), 255, np.uint8)
+    shirt = shirt_mask(tile, tile, 30, 35, 140)
+    tiles = []
+    for k in range(rows * cols):
+        r, c = divmod(k, cols)
+        one = np.asarray(photo(np.full((tile, tile, 3), 244 - 3 * k, np.uint8), shirt, _TINTS[k]))
+        canvas[
+            r * (tile + gutter) : r * (tile + gutter) + tile, c * (tile + gutter) : c * (tile + gutter) + tile
+        ] = one
+        tiles.append(one)
+    return jpeg(Image.fromarray(canvas)), [jpeg(Image.fromarray(one)) for one in tiles]
+
+
+@pytest.mark.parametrize("layout", [(2, 2), (1, 3), (1, 4)])
+def test_a_collage_of_one_product_is_read_by_one_tile(layout: tuple[int, int]) -> None:
+    collage, tiles = _collage(layout)
+    read = read_photo(collage)
+    alone = [read_photo(tile) for tile in tiles]
+    assert read.cues["components"] == 1  # one product's photo, as the detector knows them
+    assert read.cues["fg_share"] == pytest.approx(
+        alone[0].cues["fg_share"], abs=0.1
+    )  # the tile's, not the sheet's
+    # one of the shirts' outlines, as it reads alone (the sheet read whole: 0.35 and 0.09 for 2×2 and 1×4)
+    assert max(iou(read.array > 20, one.array > 20) for one in alone) > 0.85
+
+
+def test_collage_tile_takes_alike_parts_in_a_row_or_a_grid_only() -> None:
+    grid = np.zeros((200, 200), bool)
+    for top in (10, 110):
+        for left in (10, 110):
+            grid[top : top + 70, left : left + 60] = True
+    grid[10:90, 110:175] = True  # the largest part: top right
+    assert collage_tile(grid) == (slice(0, 100), slice(90, 200))  # halfway into the gaps, out to the edges
+    column = np.zeros((300, 100), bool)
+    for top in (10, 110, 210):
+        column[top : top + 70, 20:80] = True  # one above the other: a striped garment's bands, never tiles
+    assert collage_tile(column) is None
+    unlike = np.zeros((100, 300), bool)
+    unlike[20:80, 10:70], unlike[20:80, 110:170], unlike[40:60, 210:230] = True, True, True  # one part small
+    assert collage_tile(unlike) is None
+    staggered = np.zeros((200, 300), bool)
+    staggered[10:70, 10:70], staggered[50:110, 110:170], staggered[10:70, 210:270] = True, True, True
+    assert collage_tile(staggered) is None  # neither in one row nor apart: two thirds of a part's height off
+    thin = np.zeros((300, 300), bool)
+    for left in (40, 120, 200):
+        thin[20:280, left : left + 40] = (
+            True  # a shirt's upright stripes: bands over six times as tall as wide
+        )
+    assert collage_tile(thin) is None
+    broken = np.zeros((100, 300), bool)
+    broken[20:80, 40:110], broken[20:80, 114:184], broken[20:80, 188:258] = True, True, True
+    assert collage_tile(broken) is None  # a mask broken by the light: its pieces lie too close for tiles
+    legs = trousers_mask(300, 300, 20, 40, 260)  # two legs are two parts at most: no collage
+    assert collage_tile(legs) is None

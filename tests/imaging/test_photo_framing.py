@@ -1,5 +1,5 @@
 """What shops add around and over a product photo: letterbox bars, a drawn frame, badges, logos, price tags and
-watermarks along its edges, a second shoe."""
+watermarks along its edges, a second shoe; and collages that tile several photos into one."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from shoplens.imaging.framing import banners, drawn_frame, letterbox
+from shoplens.imaging.framing import banners, drawn_frame, letterbox, tiles
 from shoplens.imaging.photo import read_photo
-from tests.imaging.drawn import jpeg, photo, shirt_mask, shoe_mask, trousers_mask
+from tests.imaging.drawn import iou, jpeg, photo, shirt_mask, shoe_mask, trousers_mask
 
 
 def _letterboxed(inner: Image.Image, bars: str, fill: tuple[int, int, int]) -> Image.Image:
@@ -298,3 +298,55 @@ def test_a_drawn_frame_is_cut_just_past_its_line_whatever_its_width(width) -> No
     # a band of 8 rows is no drawn line (at most 4 rows, and a blended row on each side)
     thicker[margin : margin + 8, inner] = 70
     assert drawn_frame(thicker) is None
+
+
+def _tiled(
+    layout: tuple[int, int], level: int, gutter: int, tile: int = 180
+) -> tuple[Image.Image, list[Image.Image]]:
+    """A collage of one T-shirt in colours, each tile shot on a backdrop of about `level` (each a little off it),
+    split by white gutters `gutter` pixels wide (0: the tiles touch); and each tile alone."""
+    rows, cols = layout
+    canvas = np.full((rows * tile + (rows - 1) * gutter, cols * tile + (cols - 1) * gutter, 3), 255, np.uint8)
+    shirt = shirt_mask(tile, tile, 25, 30, 120)
+    alone = []
+    for k, tint in enumerate([(200, 40, 50), (30, 60, 140), (230, 190, 60), (90, 160, 90)][: rows * cols]):
+        r, c = divmod(k, cols)
+        one = np.asarray(photo(np.full((tile, tile, 3), level + 8 * k, np.uint8), shirt, tint))
+        canvas[
+            r * (tile + gutter) : r * (tile + gutter) + tile, c * (tile + gutter) : c * (tile + gutter) + tile
+        ] = one
+        alone.append(jpeg(Image.fromarray(one)))
+    return jpeg(Image.fromarray(canvas)), alone
+
+
+@pytest.mark.parametrize(("layout", "level", "gutter"), [((2, 2), 120, 6), ((1, 3), 40, 8), ((2, 2), 150, 0)])
+def test_a_collage_split_by_gutters_or_seams_is_read_by_one_tile(layout, level, gutter) -> None:
+    collage, alone = _tiled(layout, level, gutter)
+    rows, cols = layout
+    found = tiles(np.asarray(collage))
+    assert len(found) == rows * cols
+    for (r, c), box in zip([divmod(k, cols) for k in range(rows * cols)], found, strict=True):
+        top, left = r * (180 + gutter), c * (180 + gutter)  # each box lies within its tile, all but its edges
+        assert top <= box[0].start <= top + 4 and top + 176 <= box[0].stop <= top + 180
+        assert left <= box[1].start <= left + 4 and left + 176 <= box[1].stop <= left + 180
+    read = read_photo(collage)
+    assert read.cues["components"] == 1
+    shapes = [read_photo(one).array > 20 for one in alone]
+    # the outline of one of the shirts (the whole collage read as one product covers the input with a grid)
+    assert max(iou(read.array > 20, shape) for shape in shapes) > 0.85
+
+
+def test_a_plain_photo_a_striped_backdrop_or_a_thumbnail_is_no_collage() -> None:
+    h, w = 300, 300
+    plain = photo(np.full((h, w, 3), 235, np.uint8), shirt_mask(h, w, 40, 60, 200), (30, 60, 140))
+    assert tiles(np.asarray(jpeg(plain))) == []
+    stripes = np.full((h, w, 3), 200, np.uint8)
+    stripes[:, (np.arange(w) // 15) % 2 == 0] = (
+        120  # upright stripes: lines at every 15 px, not only where tiles meet
+    )
+    striped = photo(stripes, shirt_mask(h, w, 40, 60, 200), (30, 60, 140))
+    # a stripe's edge lies within reach of where tiles would meet, but the product crosses it: not a whole line
+    assert tiles(np.asarray(jpeg(striped))) == []
+    thumbnail = np.zeros((28, 28, 3), np.uint8)
+    thumbnail[:, 13:15] = 255
+    assert tiles(thumbnail) == []

@@ -1,5 +1,5 @@
 """What shops draw around a product photo: flat bars that pad it to a shape (letterboxing), a banner with their
-name or a price along a side, a thin frame line.
+name or a price along a side, a thin frame line; and a collage of several photos tiled into one (`tiles`).
 
 Each is found on the working copy (see shoplens.imaging.photo) and returns the rows and columns of the photo
 inside or beside it, which is then read as if it were the whole photo.
@@ -33,6 +33,14 @@ FRAME_DEPTH = 0.12
 FRAME_STEP = 12.0
 FRAME_SHARE = 0.8
 FRAME_MARGIN = 1  # rows or columns cut beyond a frame line: its blend with the backdrop on resampling
+# A collage: equal tiles in one of these (rows, columns), split by straight lines across the whole picture (a
+# gutter's two sides, or the seam where two tiles' backdrops meet), each within TILE_SEARCH of the picture's side
+# from where equal tiles would meet; a line steps more than TILE_STEP grey levels along TILE_SHARE of its length.
+TILE_LAYOUTS = ((2, 2), (1, 3), (1, 4), (3, 1))
+TILE_SEARCH = 0.04
+TILE_STEP = 5.0
+TILE_SHARE = 0.9
+TILE_ASPECT = (0.5, 2.0)  # a tile is no more than twice as long as it is wide
 
 
 def letterbox(rgb: np.ndarray) -> tuple[slice, slice] | None:
@@ -179,3 +187,46 @@ def _lines(middle: np.ndarray, stop: int) -> tuple[np.ndarray, np.ndarray]:
             if abs(float(np.median(outside[k])) - float(np.median(inside[k]))) < FRAME_STEP / 2:
                 depth[k], open_[k] = starts[k] + width + FRAME_MARGIN, False
     return starts, depth
+
+
+def tiles(rgb: np.ndarray) -> list[tuple[slice, slice]]:
+    """(rows, columns) of each photo in a collage of equal tiles split by straight lines, or [] when there is none.
+
+    Shops tile a product's colour variants or views into one picture. Each line between tiles must run across the
+    whole picture near where equal tiles would meet (TILE_SEARCH), as no product's outline does; tiles of a
+    plausible shape (TILE_ASPECT) only. Tiles are cut short of a gutter's lines by BAR_MARGIN.
+    """
+    h, w = rgb.shape[:2]
+    if max(h, w) < BAR_MIN_SIDE:
+        return []
+    y = luma(rgb)
+    for rows, cols in TILE_LAYOUTS:
+        if not TILE_ASPECT[0] <= (w / cols) / (h / rows) <= TILE_ASPECT[1]:
+            continue
+        across, down = _splits(y, cols), _splits(y.T, rows)  # column bounds, row bounds
+        if across is None or down is None:
+            continue
+        return [(r, c) for r in down for c in across]
+    return []
+
+
+def _splits(y: np.ndarray, parts: int) -> list[slice] | None:
+    """The stretches of `parts` equal columns of a luma image split by full-height lines, or None."""
+    w = y.shape[1]
+    if parts == 1:
+        return [slice(0, w)]
+    steps = np.abs(np.diff(y, axis=1)) > TILE_STEP  # (h, w - 1): between column x and x + 1
+    strong = steps.mean(axis=0) >= TILE_SHARE
+    reach = max(2, round(TILE_SEARCH * w))
+    bounds = [0]
+    for i in range(1, parts):
+        centre = round(i * w / parts)
+        found = np.flatnonzero(strong[max(0, centre - reach) : min(w - 1, centre + reach)]) + max(
+            0, centre - reach
+        )
+        if not len(found):
+            return None
+        bounds += [int(found.min()) + 1 - BAR_MARGIN, int(found.max()) + 1 + BAR_MARGIN]
+    bounds.append(w)
+    spans = [slice(bounds[k], bounds[k + 1]) for k in range(0, len(bounds), 2)]
+    return spans if all(s.stop - s.start >= BAR_MIN_SIDE // 4 for s in spans) else None

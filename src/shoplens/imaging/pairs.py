@@ -1,4 +1,4 @@
-"""Shoes shown as a pair: one shoe is read, as the model learnt a category from one item.
+"""Shoes shown as a pair, or a product tiled in a collage: one item is read, as the model learnt a category from one.
 
 Two alike parts side by side (or one above the other) are a pair apart (`one_of_a_pair`). A pair placed heel to
 heel or toe to toe, touching or overlapping, is one part of the mask (`half_of_a_mirrored_pair`), a shape about
@@ -6,9 +6,15 @@ twice as wide as a shoe. It is told by its symmetry: the mask is its own mirror 
 its middle, while each half is far from symmetric (a shoe's toe is no heel). A clutch bag is as wide and as
 symmetric, but its halves are near-symmetric themselves (a rounded rectangle, halved, is still one); it is left
 alone.
+
+A collage (`collage_tile`) is three or four alike parts in one row, or four in a 2×2 grid: a shop's tiles of a
+product's colour variants or views. The tile around the largest part is read as the photo. Parts in a column are
+never taken for tiles, nor parts many times as tall as wide: those are a striped garment's bands.
 """
 
 from __future__ import annotations
+
+from itertools import pairwise
 
 import cv2
 import numpy as np
@@ -30,6 +36,15 @@ HALF_MIRROR_IOU = 0.75  # each half overlaps its own mirror image at most this m
 WIDE_PAIR = 2.6
 SHOE_HALF = 0.45  # ... or each half overlaps its mirror image at most this much (a boot's shaft is no toe)
 MIN_HEIGHT = 8  # masks fewer rows tall are too coarse to judge
+# A collage: parts in one of these (rows, columns), each of at least COLLAGE_AREA of the largest one's area, its box's
+# sides within a factor COLLAGE_SIZE of the largest one's, none more than COLLAGE_ASPECT times as tall as it is wide,
+# rows and columns apart by at least COLLAGE_GAP of the narrower one's extent (tiles have margins; the pieces of a
+# mask broken by the light lie close).
+COLLAGE_LAYOUTS = ((1, 3), (1, 4), (2, 2))
+COLLAGE_AREA = 0.35
+COLLAGE_SIZE = 2.0
+COLLAGE_ASPECT = 3.5
+COLLAGE_GAP = 0.15
 
 
 def half_of_a_mirrored_pair(mask: np.ndarray) -> np.ndarray:
@@ -107,3 +122,66 @@ def one_of_a_pair(mask: np.ndarray) -> tuple[np.ndarray, int]:
         return mask, 2
     larger = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
     return labels == larger, 1
+
+
+def collage_tile(mask: np.ndarray) -> tuple[slice, slice] | None:
+    """(rows, columns) of the tile around the largest part when the mask is a collage of alike parts, else None.
+
+    The parts must be alike (COLLAGE_AREA, COLLAGE_SIZE), each alone in its cell of one row of three or four or of a
+    2×2 grid, with rows and columns COLLAGE_GAP apart; a tile reaches halfway to the next column or row, or to the
+    mask's edge.
+    """
+    count, _, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    if count - 1 not in {r * c for r, c in COLLAGE_LAYOUTS}:
+        return None
+    parts = stats[1:].astype(np.int64)
+    largest = int(np.argmax(parts[:, cv2.CC_STAT_AREA]))
+    _, _, w0, h0, a0 = parts[largest]
+    x, y, w, h, area = parts.T
+    alike = (
+        (area >= COLLAGE_AREA * a0)
+        & (w * COLLAGE_SIZE >= w0)
+        & (w <= COLLAGE_SIZE * w0)
+        & (h * COLLAGE_SIZE >= h0)
+        & (h <= COLLAGE_SIZE * h0)
+        & (h <= COLLAGE_ASPECT * w)
+    )
+    if not alike.all():
+        return None
+    columns, rows = _bands(x, w), _bands(y, h)
+    if columns is None or rows is None or not (_apart(columns[1]) and _apart(rows[1])):
+        return None
+    cells = set(zip(rows[0].tolist(), columns[0].tolist()))
+    if (len(rows[1]), len(columns[1])) not in COLLAGE_LAYOUTS or len(cells) != len(parts):
+        return None
+    row, col = int(rows[0][largest]), int(columns[0][largest])
+    return _cell(rows[1], row, mask.shape[0]), _cell(columns[1], col, mask.shape[1])
+
+
+def _bands(start: np.ndarray, size: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int]]] | None:
+    """Each part's band along one axis (parts overlapping by PAIR_OVERLAP of the shorter share one) and the bands'
+    (start, end) in order; None when two bands overlap (parts neither aligned nor apart)."""
+    band = np.empty(len(start), np.int64)
+    spans: list[tuple[int, int]] = []
+    for i in np.argsort(start, kind="stable"):
+        lo, hi = int(start[i]), int(start[i] + size[i])
+        if spans and min(spans[-1][1], hi) - lo >= PAIR_OVERLAP * min(spans[-1][1] - spans[-1][0], hi - lo):
+            spans[-1] = (spans[-1][0], max(spans[-1][1], hi))
+        elif spans and lo < spans[-1][1]:
+            return None
+        else:
+            spans.append((lo, hi))
+        band[i] = len(spans) - 1
+    return band, spans
+
+
+def _apart(spans: list[tuple[int, int]]) -> bool:
+    """Whether each gap between neighbouring bands is at least COLLAGE_GAP of the narrower band's extent."""
+    return all(b[0] - a[1] >= COLLAGE_GAP * min(a[1] - a[0], b[1] - b[0]) for a, b in pairwise(spans))
+
+
+def _cell(spans: list[tuple[int, int]], index: int, length: int) -> slice:
+    """The stretch of one band: halfway into the gaps to its neighbours, or to the edge."""
+    lo = 0 if index == 0 else (spans[index - 1][1] + spans[index][0]) // 2
+    hi = length if index == len(spans) - 1 else (spans[index][1] + spans[index + 1][0] + 1) // 2
+    return slice(lo, hi)

@@ -26,12 +26,12 @@ from shoplens.imaging.foreground import (
     product_intensity,
     separate,
 )
-from shoplens.imaging.framing import banners, drawn_frame, letterbox
+from shoplens.imaging.framing import banners, drawn_frame, letterbox, tiles
 from shoplens.imaging.hanger import drop_hook
 from shoplens.imaging.mannequin import drop_neck
 from shoplens.imaging.mask_parts import clean_mask, fill_holes, mask_box
 from shoplens.imaging.order_stats import percentile
-from shoplens.imaging.pairs import half_of_a_mirrored_pair, one_of_a_pair
+from shoplens.imaging.pairs import collage_tile, half_of_a_mirrored_pair, one_of_a_pair
 from shoplens.imaging.props import drop_apart
 from shoplens.imaging.reflection import drop_reflection
 from shoplens.imaging.tilt import upright
@@ -179,7 +179,8 @@ def read_photo(img: Image.Image, size: tuple[int, int] = (28, 28), refine: bool 
     carrying a shop's name or price), is read without them when the photo inside shows a product clear of its
     edges (beside a banner: one product on a plain backdrop); otherwise, or when in doubt, the whole frame is
     read. A photo framed by a drawn
-    line is read inside it.
+    line is read inside it. A collage of a product's photos is read by one tile: split by straight lines, the tile
+    whose product stands out most; on one plain backdrop (three or four alike parts), the tile of the largest.
     """
     if img.width == 0 or img.height == 0:
         raise ValueError(f"cannot read an empty {img.width}x{img.height} image")
@@ -193,9 +194,8 @@ def read_photo(img: Image.Image, size: tuple[int, int] = (28, 28), refine: bool 
         if box is None:
             continue
         inner = _read(np.ascontiguousarray(rgb[box]), None, size, refine)
-        low, high = INNER_SHARE
         cues = inner.cues
-        clear = cues["border_touch"] <= INNER_TOUCH and low <= cues["fg_share"] <= high
+        clear = _clear(cues)
         # beside a banner, a product on a plain backdrop, no rectangle (below a screenshot's bar: panels, cards)
         alone = find is letterbox or (
             cues["components"] <= BANNER_PARTS
@@ -204,18 +204,47 @@ def read_photo(img: Image.Image, size: tuple[int, int] = (28, 28), refine: bool 
         )
         if clear and alone:
             return inner
+    # a collage split by lines: the tile whose product stands out most, of those read clear
+    boxes = tiles(rgb) if outline is None else []
+    clear = [
+        r
+        for r in (_read(np.ascontiguousarray(rgb[box]), None, size, refine) for box in boxes)
+        if _clear(r.cues)
+    ]
+    if clear:
+        return max(clear, key=lambda r: r.cues["contrast"])
     return _read(rgb, outline, size, refine)
 
 
-def _read(rgb: np.ndarray, outline: np.ndarray | None, size: tuple[int, int], refine: bool) -> PhotoReading:
-    """read_photo on a working copy, with the cut-out's outline when there is one."""
+def _clear(cues: dict[str, float]) -> bool:
+    """Whether a photo read inside a larger one shows a product clear of its edges, of a plausible share of it."""
+    low, high = INNER_SHARE
+    return cues["border_touch"] <= INNER_TOUCH and low <= cues["fg_share"] <= high
+
+
+def _read(
+    rgb: np.ndarray, outline: np.ndarray | None, size: tuple[int, int], refine: bool, tiles: bool = True
+) -> PhotoReading:
+    """read_photo on a working copy, with the cut-out's outline when there is one; `tiles`: look for a collage."""
     background, fg = separate(rgb, refine=refine and outline is None)  # no GrabCut for a mask not kept
+    intensity = product_intensity(rgb, background)
+    tile = None
+    if (
+        tiles
+        and outline is None
+        and background.inliers >= BANNER_INLIERS
+        and not is_faint(intensity, fg.mask)
+    ):
+        tile = collage_tile(fg.mask)  # (a faint product's mask falls apart by itself)
+    if tile is not None:
+        inner = _read(np.ascontiguousarray(rgb[tile]), None, size, refine, tiles=False)
+        if _clear(inner.cues):
+            return inner
     if outline is not None:  # the shop drew the product's outline itself: a white garment stays whole
         mask, parts = clean_mask(outline)
         if parts == 2:  # ... and may show shoes as a pair, as in its photos
             mask, parts = one_of_a_pair(mask)
         fg = replace(fg, mask=mask, components=parts, grabcut=False)
-    intensity = product_intensity(rgb, background)
     if outline is None:  # a glossy floor's mirror image, a mannequin's neck or a hanger's hook is no product
         fg = replace(fg, mask=drop_hook(drop_neck(drop_reflection(fg.mask, intensity))))
     fg = replace(fg, mask=half_of_a_mirrored_pair(fg.mask))  # shoes heel to heel: one of them is read
