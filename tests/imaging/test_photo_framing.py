@@ -1,5 +1,5 @@
 """What shops add around and over a product photo: letterbox bars, a drawn frame, badges, logos, price tags and
-watermarks along its edges, a second shoe; and collages that tile several photos into one."""
+watermarks along its edges, a second shoe; collages that tile several photos into one; a photo shown as a card."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from shoplens.imaging.framing import banners, drawn_frame, letterbox, tiles
+from shoplens.imaging.framing import banners, drawn_frame, inner_photo, letterbox, tiles
 from shoplens.imaging.photo import read_photo
 from tests.imaging.drawn import iou, jpeg, photo, shirt_mask, shoe_mask, trousers_mask
 
@@ -350,3 +350,50 @@ def test_a_plain_photo_a_striped_backdrop_or_a_thumbnail_is_no_collage() -> None
     thumbnail = np.zeros((28, 28, 3), np.uint8)
     thumbnail[:, 13:15] = 255
     assert tiles(thumbnail) == []
+
+
+def _card(
+    inner: np.ndarray, page: tuple[int, int, int], polaroid: bool
+) -> tuple[Image.Image, tuple[int, int]]:
+    """The photo inside a white card (a polaroid: a deeper bottom margin) with a soft shadow, on a coloured page;
+    and where the photo's top-left corner lies."""
+    h, w = inner.shape[:2]
+    margin, bottom = 24, (72 if polaroid else 24)
+    card_h, card_w = h + margin + bottom, w + 2 * margin
+    canvas = np.empty((card_h + 80, card_w + 80, 3), np.float32)
+    canvas[:] = page
+    shadow = np.zeros(canvas.shape[:2], np.float32)
+    shadow[46 : 46 + card_h, 46 : 46 + card_w] = 1
+    canvas *= 1 - 0.25 * cv2.GaussianBlur(shadow, (0, 0), 6)[..., None]
+    canvas[40 : 40 + card_h, 40 : 40 + card_w] = 250
+    canvas[40 + margin : 40 + margin + h, 40 + margin : 40 + margin + w] = inner
+    return jpeg(Image.fromarray(canvas.astype(np.uint8))), (40 + margin, 40 + margin)
+
+
+@pytest.mark.parametrize("polaroid", [False, True])
+@pytest.mark.parametrize("page", [(236, 222, 226), (200, 215, 235)])
+def test_a_photo_shown_as_a_card_on_a_page_is_read_inside_the_card(polaroid, page) -> None:
+    shirt = shirt_mask(260, 260, 50, 55, 150)
+    inner = np.asarray(photo(np.full((260, 260, 3), 205, np.uint8), shirt, (200, 60, 90)))
+    card, (top, left) = _card(inner, page, polaroid)
+    rgb = np.asarray(card)
+    rows, cols = inner_photo(rgb)
+    assert abs(rows.start - top) <= 4 and abs(cols.start - left) <= 4  # the photo's own box, not the card's
+    assert abs(rows.stop - (top + 260)) <= 4 and abs(cols.stop - (left + 260)) <= 4
+    read, alone = read_photo(card), read_photo(jpeg(Image.fromarray(inner)))
+    assert read.cues["components"] == 1 and read.cues["bbox_fill"] < 0.9  # the shirt, not the card
+    assert iou(read.array > 20, alone.array > 20) > 0.85
+
+
+def test_a_plain_photo_a_boxy_product_or_tiles_side_by_side_is_no_photo_on_a_page() -> None:
+    h, w = 300, 300
+    plain = photo(np.full((h, w, 3), 235, np.uint8), shirt_mask(h, w, 40, 60, 200), (30, 60, 140))
+    assert inner_photo(np.asarray(plain)) is None
+    box = np.zeros((h, w), bool)
+    box[90:250, 60:240] = True  # a product as straight-sided as a photo: found, but nothing inside it
+    boxy = jpeg(photo(np.full((h, w, 3), 235, np.uint8), box, (120, 60, 40)))
+    assert inner_photo(np.asarray(boxy)) is not None
+    read = read_photo(boxy)
+    assert read.cues["fg_share"] > 0.25  # read whole: the product, not a speck inside it
+    collage, _ = _tiled((2, 2), 120, 6)
+    assert inner_photo(np.asarray(collage)) is None  # rectangles side by side: tiles, read as a collage

@@ -1,5 +1,6 @@
 """What shops draw around a product photo: flat bars that pad it to a shape (letterboxing), a banner with their
-name or a price along a side, a thin frame line; and a collage of several photos tiled into one (`tiles`).
+name or a price along a side, a thin frame line; a collage of several photos tiled into one (`tiles`); and the photo
+itself set inside another picture, as a card or polaroid on a page (`inner_photo`).
 
 Each is found on the working copy (see shoplens.imaging.photo) and returns the rows and columns of the photo
 inside or beside it, which is then read as if it were the whole photo.
@@ -41,6 +42,16 @@ TILE_SEARCH = 0.04
 TILE_STEP = 5.0
 TILE_SHARE = 0.9
 TILE_ASPECT = (0.5, 2.0)  # a tile is no more than twice as long as it is wide
+# A photo inside a picture: the innermost rectangle whose four sides are straight lines, each stepping more than
+# TILE_STEP grey levels along a run of at least PANEL_RUN of the picture's side (breaks of up to PANEL_GAP pixels
+# bridged: JPEG, a shadow's soft corner), the sides meeting within PANEL_TOLERANCE of the picture's side, covering
+# at least PANEL_AREA of it. More lines than PANEL_LINES either way: planks, stripes or a page of panels.
+PANEL_RUN = 0.25
+PANEL_GAP = 2
+PANEL_TOLERANCE = 0.03
+PANEL_AREA = 0.1
+PANEL_SIDE = 0.2  # ... and each side at least this share of the picture's
+PANEL_LINES = 24
 
 
 def letterbox(rgb: np.ndarray) -> tuple[slice, slice] | None:
@@ -230,3 +241,80 @@ def _splits(y: np.ndarray, parts: int) -> list[slice] | None:
     bounds.append(w)
     spans = [slice(bounds[k], bounds[k + 1]) for k in range(0, len(bounds), 2)]
     return spans if all(s.stop - s.start >= BAR_MIN_SIDE // 4 for s in spans) else None
+
+
+def inner_photo(rgb: np.ndarray) -> tuple[slice, slice] | None:
+    """(rows, columns) of a photo set inside the picture (a card or polaroid on a page, a photo pasted on a
+    backdrop): the innermost rectangle drawn by straight edges on all four sides, or None (also when rectangles
+    lie side by side: tiles or panels).
+
+    A product's outline rarely runs straight for a quarter of the picture on four sides that meet as a rectangle;
+    read_photo still checks that what it finds inside is one product on a plain backdrop.
+    """
+    h, w = rgb.shape[:2]
+    if max(h, w) < BAR_MIN_SIDE:
+        return None
+    y = luma(rgb)
+    across = _straight_lines(np.abs(np.diff(y, axis=0)) > TILE_STEP, round(PANEL_RUN * w))
+    down = _straight_lines((np.abs(np.diff(y, axis=1)) > TILE_STEP).T, round(PANEL_RUN * h))
+    if not (2 <= len(across) <= PANEL_LINES and 2 <= len(down) <= PANEL_LINES):
+        return None
+    near_x, near_y = PANEL_TOLERANCE * w + 2, PANEL_TOLERANCE * h + 2
+    found: list[tuple[int, tuple[int, int, int, int]]] = []
+    for i, (top, start, end) in enumerate(across):
+        for bottom, start2, end2 in across[i + 1 :]:
+            if bottom - top < PANEL_SIDE * h or abs(start - start2) > near_x or abs(end - end2) > near_x:
+                continue
+            if (end + end2 - start - start2) / 2 < PANEL_SIDE * w:
+                continue
+
+            def sides(x: float, top: int = top, bottom: int = bottom) -> list[int]:
+                return [
+                    c
+                    for c, a, b in down
+                    if abs(c - x) <= near_x and abs(a - top) <= near_y and abs(b - bottom) <= near_y
+                ]
+
+            lefts, rights = sides((start + start2) / 2), sides((end + end2) / 2)
+            if not lefts or not rights:
+                continue
+            box = (
+                top + 1,
+                bottom + 1,
+                min(lefts) + 1,
+                max(rights) + 1,
+            )  # a line lies between two rows (columns)
+            area = (box[1] - box[0]) * (box[3] - box[2])
+            if area >= PANEL_AREA * h * w:
+                found.append((area, box))
+    if not found:
+        return None
+    top, bottom, left, right = min(found)[1]
+    # rectangles side by side, none inside another: tiles or a page of panels, not one photo on a page
+    if any(b[0] >= bottom or b[1] <= top or b[2] >= right or b[3] <= left for _, b in found):
+        return None
+    return slice(top + BAR_MARGIN, bottom - BAR_MARGIN), slice(left + BAR_MARGIN, right - BAR_MARGIN)
+
+
+def _straight_lines(steps: np.ndarray, length: int) -> list[tuple[int, int, int]]:
+    """(row, start, end) of each row's longest run of steps when at least `length` long, a line blurred over
+    neighbouring rows counted once (its middle row)."""
+    runs = []
+    length = max(length, 2)  # a sliver of a picture: a quarter of its side is no line
+    for row in np.flatnonzero(steps.sum(axis=1) >= length):
+        at = np.flatnonzero(steps[row])
+        breaks = np.flatnonzero(np.diff(at) > PANEL_GAP + 1)
+        starts, ends = np.r_[at[0], at[breaks + 1]], np.r_[at[breaks], at[-1]] + 1
+        k = int(np.argmax(ends - starts))
+        if ends[k] - starts[k] >= length:
+            runs.append((int(row), int(starts[k]), int(ends[k])))
+    lines: list[list[tuple[int, int, int]]] = []
+    for run in runs:
+        last = lines[-1][-1] if lines else None
+        if last and run[0] - last[0] <= 2 and abs(run[1] - last[1]) <= 3 and abs(run[2] - last[2]) <= 3:
+            lines[-1].append(run)
+        else:
+            lines.append([run])
+    return [
+        (group[len(group) // 2][0], min(r[1] for r in group), max(r[2] for r in group)) for group in lines
+    ]

@@ -26,7 +26,7 @@ from shoplens.imaging.foreground import (
     product_intensity,
     separate,
 )
-from shoplens.imaging.framing import banners, drawn_frame, letterbox, tiles
+from shoplens.imaging.framing import banners, drawn_frame, inner_photo, letterbox, tiles
 from shoplens.imaging.hanger import drop_hook
 from shoplens.imaging.mannequin import drop_neck
 from shoplens.imaging.mask_parts import clean_mask, fill_holes, mask_box
@@ -179,41 +179,50 @@ def read_photo(img: Image.Image, size: tuple[int, int] = (28, 28), refine: bool 
     carrying a shop's name or price), is read without them when the photo inside shows a product clear of its
     edges (beside a banner: one product on a plain backdrop); otherwise, or when in doubt, the whole frame is
     read. A photo framed by a drawn
-    line is read inside it. A collage of a product's photos is read by one tile: split by straight lines, the tile
-    whose product stands out most; on one plain backdrop (three or four alike parts), the tile of the largest.
+    line is read inside it, and a photo shown as a card on a page inside the innermost rectangle of straight edges
+    when that holds one product on a plain backdrop. A collage of a product's photos is read by one tile: split by
+    straight lines, the tile whose product stands out most; on one plain backdrop (three or four alike parts), the
+    tile of the largest.
     """
     if img.width == 0 or img.height == 0:
         raise ValueError(f"cannot read an empty {img.width}x{img.height} image")
     rgb = working_copy(img)
     outline = cutout_mask(img, rgb.shape[:2])
-    frame = drawn_frame(rgb) if outline is None else None
+    if outline is not None:
+        return _read(rgb, outline, size, refine)
+
+    def inside(box: tuple[slice, slice]) -> PhotoReading:
+        return _read(np.ascontiguousarray(rgb[box]), None, size, refine)
+
+    panel = inner_photo(rgb)  # a card or polaroid on a page: the photo inside, when it shows one product
+    inner = inside(panel) if panel is not None else None
+    if inner is not None and _clear(inner.cues) and _alone(inner.cues):
+        return inner
+    frame = drawn_frame(rgb)
     if frame is not None:
-        return _read(np.ascontiguousarray(rgb[frame]), None, size, refine)
-    for find in (letterbox, banners) if outline is None else ():
+        return inside(frame)
+    for find in (letterbox, banners):
         box = find(rgb)
         if box is None:
             continue
-        inner = _read(np.ascontiguousarray(rgb[box]), None, size, refine)
-        cues = inner.cues
-        clear = _clear(cues)
+        inner = inside(box)
         # beside a banner, a product on a plain backdrop, no rectangle (below a screenshot's bar: panels, cards)
-        alone = find is letterbox or (
-            cues["components"] <= BANNER_PARTS
-            and cues["bg_inliers"] >= BANNER_INLIERS
-            and cues["bbox_fill"] < BANNER_FILL
-        )
-        if clear and alone:
+        if _clear(inner.cues) and (find is letterbox or _alone(inner.cues)):
             return inner
     # a collage split by lines: the tile whose product stands out most, of those read clear
-    boxes = tiles(rgb) if outline is None else []
-    clear = [
-        r
-        for r in (_read(np.ascontiguousarray(rgb[box]), None, size, refine) for box in boxes)
-        if _clear(r.cues)
-    ]
+    clear = [reading for reading in map(inside, tiles(rgb)) if _clear(reading.cues)]
     if clear:
-        return max(clear, key=lambda r: r.cues["contrast"])
-    return _read(rgb, outline, size, refine)
+        return max(clear, key=lambda reading: reading.cues["contrast"])
+    return _read(rgb, None, size, refine)
+
+
+def _alone(cues: dict[str, float]) -> bool:
+    """Whether a photo read inside a larger one shows one product on a plain backdrop, and no rectangle."""
+    return (
+        cues["components"] <= BANNER_PARTS
+        and cues["bg_inliers"] >= BANNER_INLIERS
+        and cues["bbox_fill"] < BANNER_FILL
+    )
 
 
 def _clear(cues: dict[str, float]) -> bool:
