@@ -281,19 +281,21 @@ def collage_photo(
         tile = cv2.resize(
             np.pad(pixels, (*spread, (0, 0)), mode="edge"), (side, side), interpolation=cv2.INTER_AREA
         )
-        top, left = divmod(k, cols)
-        top, left = top * (side + gutter), left * (side + gutter)
+        row, col = divmod(k, cols)
+        top, left = row * (side + gutter), col * (side + gutter)
         canvas[top : top + side, left : left + side] = tile
         colours.append(meta["colour"])
     h, w = canvas.shape[:2]
+    setup = f"collage_{rows}x{cols}"
     meta = {
-        "setup": f"collage_{rows}x{cols}",
+        "setup": setup,
         "backdrop": backdrop,
         "colours": colours,
         "width": w,
         "height": h,
+        "gutter": gutter / side,
     }
-    return canvas, {**meta, "gutter": gutter / side}
+    return canvas, meta
 
 
 @functools.cache

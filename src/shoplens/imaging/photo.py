@@ -232,21 +232,22 @@ def _clear(cues: dict[str, float]) -> bool:
 
 
 def _read(
-    rgb: np.ndarray, outline: np.ndarray | None, size: tuple[int, int], refine: bool, tiles: bool = True
+    rgb: np.ndarray, outline: np.ndarray | None, size: tuple[int, int], refine: bool, collage: bool = True
 ) -> PhotoReading:
-    """read_photo on a working copy, with the cut-out's outline when there is one; `tiles`: look for a collage."""
+    """read_photo on a working copy, with the cut-out's outline when there is one; `collage`: look for alike parts
+    tiled on one backdrop (off inside a tile)."""
     background, fg = separate(rgb, refine=refine and outline is None)  # no GrabCut for a mask not kept
     intensity = product_intensity(rgb, background)
     tile = None
     if (
-        tiles
+        collage
         and outline is None
         and background.inliers >= BANNER_INLIERS
         and not is_faint(intensity, fg.mask)
     ):
         tile = collage_tile(fg.mask)  # (a faint product's mask falls apart by itself)
     if tile is not None:
-        inner = _read(np.ascontiguousarray(rgb[tile]), None, size, refine, tiles=False)
+        inner = _read(np.ascontiguousarray(rgb[tile]), None, size, refine, collage=False)
         if _clear(inner.cues):
             return inner
     if outline is not None:  # the shop drew the product's outline itself: a white garment stays whole
