@@ -13,6 +13,7 @@ hard spotlight, on a mannequin?
     .venv/bin/python bench/studio_scenes.py --bundle B --setups spot --count 600      # a pool of light behind it
     .venv/bin/python bench/studio_scenes.py --bundle B --setups small --count 600     # small in the frame
     .venv/bin/python bench/studio_scenes.py --bundle B --setups collage --count 600   # colour variants tiled
+    .venv/bin/python bench/studio_scenes.py --bundle B --setups flatlay --count 900   # props laid around it
 
 Renders Fashion-MNIST TEST garments with `shoplens.data.studio_scenes` (the set-ups in turn) and classifies each
 photo through the serving path (safe decode, the bundle's preprocessing, the Predictor), or through a running
@@ -52,7 +53,7 @@ def main() -> None:
     parser.add_argument(
         "--out",
         help="results name (default: studio_scenes, tilted_photos, beside_photos, surface_photos, pattern_photos"
-        " scene_photos, cut_photos, alike_photos, spot_photos, small_photos or collage_photos)",
+        " scene_photos, cut_photos, alike_photos, spot_photos, small_photos, collage_photos or flatlay_photos)",
     )
     args = parser.parse_args()
     setups = GROUPS[args.setups]
@@ -70,6 +71,7 @@ def main() -> None:
             "spot": "spot_photos",
             "small": "small_photos",
             "collage": "collage_photos",
+            "flatlay": "flatlay_photos",
         }[args.setups]
     )
     if args.count < len(setups):

@@ -6,11 +6,12 @@ import pytest
 from PIL import Image
 
 from shoplens.data.garment_patterns import PATTERNS
-from shoplens.data.studio_props import spotlight
+from shoplens.data.studio_props import PROP_GAP, PROPS, lay_props, spotlight
 from shoplens.data.studio_scenes import (
     COLLAGES,
     CUTS,
     ELIGIBLE,
+    FLATLAYS,
     GROUPS,
     SCENES,
     SETUPS,
@@ -241,6 +242,32 @@ def test_the_collage_group_tiles_one_garment_in_colours_on_one_backdrop_beside_p
         assert (
             np.ptp(corners) < 60
         )  # every tile on the same kind of backdrop (its level and light vary by shot)
+
+
+def test_props_lie_clear_of_the_garment_itself_even_in_a_corner_of_its_box() -> None:
+    h, w = 600, 800
+    garment = np.zeros((h, w), np.float32)
+    cv2.fillPoly(garment, [np.array([[300, 100], [560, 100], [560, 180], [420, 500], [300, 500]])], 1.0)
+    for seed in range(6):
+        scene = np.zeros((h, w, 3), np.float32)  # on black a shadow darkens nothing: what changed is a prop
+        meta = lay_props(scene, garment, 3, np.random.default_rng(seed))
+        assert 1 <= len(meta["props"]) <= 3 and set(meta["props"]) <= set(PROPS)
+        gap = int(PROP_GAP[0] * min(h, w)) - 1
+        near = cv2.dilate((garment > 0).astype(np.uint8), np.ones((2 * gap + 1, 2 * gap + 1), np.uint8)) > 0
+        drawn = scene.max(axis=2) > 0
+        assert drawn.sum() > 500 and not (drawn & near).any()
+
+
+def test_the_flatlay_group_lays_props_around_the_garment_beside_plain_photos() -> None:
+    images, labels = _eight_garments()
+    photos = list(studio_photos(images, labels, 6, seed=2, setups=GROUPS["flatlay"]))
+    assert [p.meta["setup"] for p in photos] == ["plain", *FLATLAYS] * 2
+    for p in photos:
+        laid = p.meta.get("props")
+        assert (laid is not None) == (p.meta["setup"] in FLATLAYS)
+        if laid is not None:
+            assert 1 <= len(laid) <= FLATLAYS[p.meta["setup"]]
+            assert decode_image(p.data).size == (p.meta["width"], p.meta["height"])
 
 
 def test_unknown_setup_is_refused() -> None:

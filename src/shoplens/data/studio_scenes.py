@@ -48,6 +48,11 @@ A ninth (`GROUPS["small"]`) shoots it from further away: its longer side 25–40
 A tenth (`GROUPS["collage"]`) tiles one garment as shops show its colour variants in one picture (`collage_photo`):
 `collage_2x2` or `collage_1x3` `plain` photos of it in as many colours, on one backdrop, each padded to a square
 with its own edge's pixels, 240–560 px a tile, with white or light grey gutters of 0–4 % of a tile between them.
+An eleventh (`GROUPS["flatlay"]`) styles it as a flat-lay: the garment at 40–60 % of the shorter side, with up to
+one (`flatlay_1`) or three (`flatlay_3`) props laid around it (`data/studio_props.lay_props`: a phone, a cup on a
+saucer, sunglasses, a sprig of leaves, a notebook, a watch, a pen or a flower, seen from above, 12–25 % of the
+shorter side long, turned any way, with a soft shadow), 2–12 % of the shorter side clear of the garment itself and
+of each other, so a prop may sit in a corner of the garment's box.
 
 The garment itself is coloured and shaded as in `shop_photos` (`garment_layers`); light, dark and mid-grey
 backdrops, 360–1600 px canvases, sensor noise and JPEG 70–95.
@@ -76,7 +81,15 @@ from shoplens.data.shop_photos import (
     studio,
     to_uint8,
 )
-from shoplens.data.studio_props import WORN_ON_TOP, cast_shadow, hanger, mannequin, seam, spotlight
+from shoplens.data.studio_props import (
+    WORN_ON_TOP,
+    cast_shadow,
+    hanger,
+    lay_props,
+    mannequin,
+    seam,
+    spotlight,
+)
 
 SETUPS = (
     "plain",
@@ -108,7 +121,9 @@ SMALL = {
     "small_25_40": (0.25, 0.4),
     "small_15_25": (0.15, 0.25),
 }  # the garment's size, share of the shorter side
+FLATLAY_SIZE = (0.4, 0.6)  # ... in a flat-lay, leaving room for the props
 COLLAGES = {"collage_2x2": (2, 2), "collage_1x3": (1, 3)}  # tiles: rows, columns
+FLATLAYS = {"flatlay_1": 1, "flatlay_3": 3}  # props laid around the garment, at most
 SCENE_PICTURES = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png")
 GROUPS = {
     "studio": SETUPS,
@@ -122,9 +137,10 @@ GROUPS = {
     "spot": ("plain", *SPOTS),
     "small": ("plain", *SMALL),
     "collage": ("plain", *COLLAGES),
+    "flatlay": ("plain", *FLATLAYS),
 }
 BESIDE = {"beside": ((0.35, 0.6), (0.05, 0.25)), "alike": ((0.85, 1.1), (0.03, 0.15))}  # other's size, gap
-KNOWN = (*SETUPS, *TILTS, *BESIDE, *SURFACES, *PATTERNS, *SCENES, *CUTS, *SPOTS, *SMALL)
+KNOWN = (*SETUPS, *TILTS, *BESIDE, *SURFACES, *PATTERNS, *SCENES, *CUTS, *SPOTS, *SMALL, *FLATLAYS)
 HUNG = (*WORN_ON_TOP, 1)  # ... and trousers, from a clip bar
 SHOES = (5, 7, 9)  # Sandal, Sneaker, Ankle boot: shown as pairs
 ELIGIBLE = {
@@ -173,6 +189,7 @@ def studio_photo(
     )
     # the garment's size, share of the shorter side: two things side by side, a close-up, far away, or as a rule
     sizes = (0.3, 0.42) if side_by_side else (0.6, 0.95) if setup in CUTS else SMALL.get(setup, (0.45, 0.75))
+    sizes = FLATLAY_SIZE if setup in FLATLAYS else sizes
     share = rng.uniform(*sizes)
     rgb, alpha = garment_layers(image28, spec, max(16, round(share * min(h, w))), rng)
     rows, cols = np.nonzero(alpha > 0.5)
@@ -238,6 +255,8 @@ def studio_photo(
     box = (left + cols.min(), top + rows.min(), left + cols.max() + 1, top + rows.max() + 1)
     if setup == "cast_shadow":
         meta.update(cast_shadow(scene, canvas_alpha, gw, rng))
+    if setup in FLATLAYS:
+        meta.update(lay_props(scene, canvas_alpha, FLATLAYS[setup], rng))
     drawn = Image.fromarray(to_uint8(scene))
     if setup == "hanger":
         meta.update(hanger(drawn, box, label, rng))
