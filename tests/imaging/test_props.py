@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from shoplens.imaging.photo import read_photo
-from shoplens.imaging.props import drop_apart
+from shoplens.imaging.props import drop_apart, drop_props
 from tests.imaging.drawn import jpeg, photo, shirt_mask, shoe_mask, trousers_mask
 
 
@@ -85,3 +86,51 @@ def test_the_cues_see_the_whole_scene_while_the_model_sees_the_product() -> None
     # the detector's cues measure the shirt and the shoe (a scene of several things should still look like
     # one), the product mask the shirt alone
     assert scene_share > 1.1 * product_share
+
+
+def _phone(h: int, w: int, top: int, left: int) -> np.ndarray:
+    """A phone laid flat: a slab 40 × 80 px."""
+    mask = np.zeros((h, w), bool)
+    mask[top : top + 80, left : left + 40] = True
+    return mask
+
+
+def test_props_in_another_colour_are_dropped_even_in_a_corner_of_the_products_box() -> None:
+    h, w = 400, 520
+    shirt = shirt_mask(h, w, 40, 60, 300)  # its sleeves leave the lower corners of its box empty
+    phone = _phone(h, w, 250, 330)  # in its box's lower right corner, clear of the body (ends at 294)
+    cup = _phone(h, w, 20, 420)  # beside it, clear of its box
+    bg = np.full((h, w, 3), 235, np.uint8)
+    rgb = np.asarray(photo(np.asarray(photo(bg, phone | cup, (25, 25, 30))), shirt, (40, 70, 150)))
+    assert np.array_equal(drop_props(shirt | phone | cup, rgb), shirt)
+    assert np.array_equal(drop_apart(shirt | phone | cup), shirt | phone | cup)  # three parts: left whole
+    alone = read_photo(jpeg(photo(bg, shirt, (40, 70, 150)))).array.astype(int)
+    read = read_photo(jpeg(Image.fromarray(rgb))).array.astype(int)
+    assert np.abs(read - alone).mean() < 6
+
+
+@pytest.mark.parametrize("case", ["bands", "print", "large", "faint"])
+def test_the_products_own_pieces_and_what_lies_on_it_stay(case: str) -> None:
+    h, w = 400, 520
+    shirt = shirt_mask(h, w, 40, 60, 300)
+    bg = np.full((h, w, 3), 235, np.uint8)
+    rows = np.arange(h)[:, None]
+    if case == "bands":  # stripes the backdrop's colour cut it into bands, all of its colour
+        mask = shirt & ((rows // 16) % 2 == 0)
+        rgb = np.asarray(photo(bg, mask, (40, 70, 150)))
+    elif case == "print":  # a print of another colour apart from the rest, inside the garment's outline
+        mask = shirt.copy()
+        mask[150:190, 190:250] = False
+        logo = np.zeros_like(shirt)
+        logo[160:180, 200:240] = True
+        rgb = np.asarray(photo(np.asarray(photo(bg, mask, (40, 70, 150))), logo, (200, 30, 30)))
+        mask |= logo
+    elif case == "large":  # another thing in another colour, nearly as large as the product: not a prop
+        other = shirt_mask(h, w + 200, 40, 380, 250)[:, :w]
+        mask = shirt | other
+        rgb = np.asarray(photo(np.asarray(photo(bg, mask, (200, 30, 30))), shirt, (40, 70, 150)))
+    else:  # a pale garment's mask broken by the light: pieces of one colour, however small
+        mask = shirt & ~((rows > 150) & (rows < 158))
+        mask[350:362, 150:200] = True  # its hem, 10 px below the rest: apart, small, but of its colour
+        rgb = np.asarray(photo(bg, mask, (215, 215, 220)))
+    assert np.array_equal(drop_props(mask, rgb), mask)

@@ -4,7 +4,8 @@ Polarity comes from the background: on a light background the product's darkness
 inverted its photos), on a dark one its lightness, on a mid-grey one its distance either way. Pixels are
 measured relative to the fitted background, so gradients and uneven light cancel out; what lies outside the
 (slightly grown) product mask is set to black; a product at a slant is turned upright (`tilt`); the product's
-bounding box is fitted, aspect kept and centred.
+bounding box is fitted, aspect kept and centred. A smaller thing lying apart from it, or props of another colour
+laid around it, are left out (`props`).
 A 28×28 light-on-black Fashion-MNIST image comes out as it went in. A cut-out (a product on a transparent
 background, as shops export them) is read on white with its transparency as the product mask.
 """
@@ -32,7 +33,7 @@ from shoplens.imaging.mannequin import drop_neck
 from shoplens.imaging.mask_parts import clean_mask, fill_holes, mask_box
 from shoplens.imaging.order_stats import percentile
 from shoplens.imaging.pairs import collage_tile, half_of_a_mirrored_pair, one_of_a_pair
-from shoplens.imaging.props import drop_apart
+from shoplens.imaging.props import drop_apart, drop_props
 from shoplens.imaging.reflection import drop_reflection
 from shoplens.imaging.tilt import upright
 
@@ -261,6 +262,7 @@ def _read(
     scene = fg  # what the photo shows, for the cues: a scene of several things must still look like one
     if not is_faint(intensity, fg.mask):  # a smaller thing lying apart from the product is not read with it
         fg = replace(fg, mask=drop_apart(fg.mask))  # (a faint product's mask falls apart by itself)
+    fg = replace(fg, mask=drop_props(fg.mask, rgb))  # a flat-lay's props: told apart by their colour
     turned = upright(intensity, fg.mask)  # a product laid at a slant is read straight
     fitted = np.clip(fit_to_input(turned.intensity, turned.mask, size) * _gain(intensity, fg.mask), 0, 1)
     array = (fitted * 255 + 0.5).astype(np.uint8)[None]
