@@ -14,6 +14,7 @@ hard spotlight, on a mannequin?
     .venv/bin/python bench/studio_scenes.py --bundle B --setups small --count 600     # small in the frame
     .venv/bin/python bench/studio_scenes.py --bundle B --setups collage --count 600   # colour variants tiled
     .venv/bin/python bench/studio_scenes.py --bundle B --setups flatlay --count 900   # props laid around it
+    .venv/bin/python bench/studio_scenes.py --bundle B --setups cloths --count 1000   # on printed cloths
 
 Renders Fashion-MNIST TEST garments with `shoplens.data.studio_scenes` (the set-ups in turn) and classifies each
 photo through the serving path (safe decode, the bundle's preprocessing, the Predictor), or through a running
@@ -53,7 +54,8 @@ def main() -> None:
     parser.add_argument(
         "--out",
         help="results name (default: studio_scenes, tilted_photos, beside_photos, surface_photos, pattern_photos"
-        " scene_photos, cut_photos, alike_photos, spot_photos, small_photos, collage_photos or flatlay_photos)",
+        " scene_photos, cut_photos, alike_photos, spot_photos, small_photos, collage_photos, flatlay_photos"
+        " or cloth_photos)",
     )
     args = parser.parse_args()
     setups = GROUPS[args.setups]
@@ -72,6 +74,7 @@ def main() -> None:
             "small": "small_photos",
             "collage": "collage_photos",
             "flatlay": "flatlay_photos",
+            "cloths": "cloth_photos",
         }[args.setups]
     )
     if args.count < len(setups):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from shoplens.data.garment_patterns import LIGHTNESS, MIN_CONTRAST, draw_pattern
+from shoplens.data.garment_patterns import CLOTHS, LIGHTNESS, MIN_CONTRAST, PERIOD, draw_cloth, draw_pattern
 from shoplens.data.procedural import hex_to_rgb
 from shoplens.data.shop_photos import PALETTE
 
@@ -32,3 +32,20 @@ def test_a_pattern_is_drawn_in_the_garments_colour_and_a_second_one_under_its_sh
     else:  # repeated across the garment
         rows = near_second.reshape(size, size)
         assert rows[: size // 2].mean() > 0.02 and rows[size // 2 :].mean() > 0.02
+
+
+@pytest.mark.parametrize("kind", list(CLOTHS))
+def test_a_cloth_is_printed_in_two_palette_colours_a_lightness_apart_repeating_at_its_period(
+    kind: str,
+) -> None:
+    h, w = 300, 400
+    meta: dict = {}
+    cloth = draw_cloth(h, w, kind, np.random.default_rng(3), meta)
+    assert cloth.shape == (h, w, 3) and cloth.dtype == np.float32 and cloth.min() >= 0 and cloth.max() <= 1
+    base, second = meta["cloth_colours"]
+    assert abs(LIGHTNESS[base] - LIGHTNESS[second]) >= MIN_CONTRAST
+    assert PERIOD[0] <= meta["cloth_period"] <= PERIOD[1]
+    near = [np.linalg.norm(cloth - hex_to_rgb(PALETTE[name]), axis=2) < 0.12 for name in (base, second)]
+    assert near[0].mean() > 0.2 and near[1].mean() > 0.05  # the ground and its print, under soft folds
+    grey = cloth.mean(axis=2)
+    assert grey.std() > 0.08  # busy: not a plain backdrop

@@ -13,6 +13,7 @@ from shoplens.data.studio_scenes import (
     ELIGIBLE,
     FLATLAYS,
     GROUPS,
+    ON_CLOTH,
     SCENES,
     SETUPS,
     SMALL,
@@ -268,6 +269,19 @@ def test_the_flatlay_group_lays_props_around_the_garment_beside_plain_photos() -
         if laid is not None:
             assert 1 <= len(laid) <= FLATLAYS[p.meta["setup"]]
             assert decode_image(p.data).size == (p.meta["width"], p.meta["height"])
+
+
+def test_the_cloths_group_lays_garments_on_printed_cloths_beside_plain_photos() -> None:
+    images, labels = _eight_garments()
+    photos = list(studio_photos(images, labels, 5, seed=3, setups=GROUPS["cloths"]))
+    assert [p.meta["setup"] for p in photos] == ["plain", *ON_CLOTH]
+    for p in photos[1:]:
+        assert p.meta["cloth"] == ON_CLOTH[p.meta["setup"]] and p.meta["backdrop"] == "cloth"
+        grey = np.asarray(decode_image(p.data).convert("L"), np.float32)
+        border = np.concatenate(
+            [grey[:8].ravel(), grey[-8:].ravel(), grey[:, :8].ravel(), grey[:, -8:].ravel()]
+        )
+        assert border.std() > 8  # the cloth's print shows along the border, not a plain backdrop
 
 
 def test_unknown_setup_is_refused() -> None:

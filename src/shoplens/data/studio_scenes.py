@@ -53,6 +53,10 @@ one (`flatlay_1`) or three (`flatlay_3`) props laid around it (`data/studio_prop
 saucer, sunglasses, a sprig of leaves, a notebook, a watch, a pen or a flower, seen from above, 12–25 % of the
 shorter side long, turned any way, with a soft shadow), 2–12 % of the shorter side clear of the garment itself and
 of each other, so a prop may sit in a corner of the garment's box.
+A twelfth (`GROUPS["cloths"]`) lays it on a printed cloth (`data/garment_patterns.draw_cloth`): `on_stripes`,
+`on_gingham`, `on_dots` (the garment patterns' stripes, gingham and polka dots) or `on_blossoms` (small five-petal
+blossoms scattered in two or three colours), in two palette colours at least 0.2 apart in lightness, repeating every
+2–6 % of the longer side, under soft folds.
 
 The garment itself is coloured and shaded as in `shop_photos` (`garment_layers`); light, dark and mid-grey
 backdrops, 360–1600 px canvases, sensor noise and JPEG 70–95.
@@ -69,7 +73,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from shoplens.data.garment_patterns import PATTERNS, draw_pattern
+from shoplens.data.garment_patterns import CLOTHS, PATTERNS, draw_cloth, draw_pattern
 from shoplens.data.procedural import cut_by_frame, paste_clipped
 from shoplens.data.shop_overlays import OVERLAYS, draw_overlay
 from shoplens.data.shop_photos import (
@@ -124,6 +128,7 @@ SMALL = {
 FLATLAY_SIZE = (0.4, 0.6)  # ... in a flat-lay, leaving room for the props
 COLLAGES = {"collage_2x2": (2, 2), "collage_1x3": (1, 3)}  # tiles: rows, columns
 FLATLAYS = {"flatlay_1": 1, "flatlay_3": 3}  # props laid around the garment, at most
+ON_CLOTH = {f"on_{kind}": kind for kind in CLOTHS}  # laid on a printed cloth
 SCENE_PICTURES = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png")
 GROUPS = {
     "studio": SETUPS,
@@ -138,9 +143,10 @@ GROUPS = {
     "small": ("plain", *SMALL),
     "collage": ("plain", *COLLAGES),
     "flatlay": ("plain", *FLATLAYS),
+    "cloths": ("plain", *ON_CLOTH),
 }
 BESIDE = {"beside": ((0.35, 0.6), (0.05, 0.25)), "alike": ((0.85, 1.1), (0.03, 0.15))}  # other's size, gap
-KNOWN = (*SETUPS, *TILTS, *BESIDE, *SURFACES, *PATTERNS, *SCENES, *CUTS, *SPOTS, *SMALL, *FLATLAYS)
+KNOWN = (*SETUPS, *TILTS, *BESIDE, *SURFACES, *PATTERNS, *SCENES, *CUTS, *SPOTS, *SMALL, *FLATLAYS, *ON_CLOTH)
 HUNG = (*WORN_ON_TOP, 1)  # ... and trousers, from a clip bar
 SHOES = (5, 7, 9)  # Sandal, Sneaker, Ankle boot: shown as pairs
 ELIGIBLE = {
@@ -244,6 +250,9 @@ def studio_photo(
         meta["backdrop"] = setup.removeprefix("on_")
     elif setup in SCENES:
         scene = _blurred_scene(h, w, setup, rng, meta)
+    elif setup in ON_CLOTH:
+        scene = draw_cloth(h, w, ON_CLOTH[setup], rng, meta)
+        meta["backdrop"] = "cloth"
     else:
         scene = studio(h, w, rng, backdrop)
     if setup == "seam":
