@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import shoplens.imaging.photo as photo_module
 from shoplens.imaging.photo import CUE_NAMES, fit_to_input, read_photo
-from tests.imaging.drawn import iou, jpeg, photo, shirt_mask, trousers_mask
+from tests.imaging.drawn import bricks, iou, jpeg, photo, shirt_mask, trousers_mask
 
 
 def test_fashion_mnist_style_image_comes_out_as_it_went_in() -> None:
@@ -139,3 +140,19 @@ def test_fit_keeps_aspect_and_a_thin_product_keeps_a_pixel() -> None:
     mask[10:90, 50] = True
     out = fit_to_input(mask.astype(np.float32), mask)
     assert (out > 0.5).any(axis=0).sum() >= 1 and (out > 0.5).any(axis=1).sum() >= 27
+
+
+@pytest.mark.parametrize("colour", [(200, 90, 40), (40, 70, 150), (20, 20, 20)])
+def test_on_a_textured_backdrop_the_input_keeps_the_backdrop_out_of_the_products_edge(
+    colour: tuple[int, int, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    h, w = 400, 400
+    shirt = shirt_mask(h, w, 50, 50, 300)
+    wall = bricks(h, w, mortar=3).astype(np.uint8)
+    plain = np.full((h, w, 3), round(float(wall.mean())), np.uint8)
+    alone = read_photo(jpeg(photo(plain, shirt, colour))).array.astype(int)
+    on_bricks = read_photo(jpeg(photo(wall, shirt, colour))).array.astype(int)
+    # the mask grown by half an input pixel, as on a plain backdrop, would also take in the mortar beside the edge
+    monkeypatch.setattr(photo_module, "_near", lambda mask: np.ones(mask.shape, np.float32))
+    with_rim = read_photo(jpeg(photo(wall, shirt, colour))).array.astype(int)
+    assert np.abs(on_bricks - alone).mean() < 0.9 * np.abs(with_rim - alone).mean()

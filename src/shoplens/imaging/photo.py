@@ -3,7 +3,8 @@
 Polarity comes from the background: on a light background the product's darkness is its intensity (Zalando
 inverted its photos), on a dark one its lightness, on a mid-grey one its distance either way. Pixels are
 measured relative to the fitted background, so gradients and uneven light cancel out; what lies outside the
-(slightly grown) product mask is set to black; a product at a slant is turned upright (`tilt`); the product's
+(slightly grown) product mask is set to black (on a textured backdrop, beyond one pixel of it: a wider rim would
+take in the backdrop's pattern); a product at a slant is turned upright (`tilt`); the product's
 bounding box is fitted, aspect kept and centred. A smaller thing lying apart from it, or props of another colour
 laid around it, are left out (`props`).
 A 28×28 light-on-black Fashion-MNIST image comes out as it went in. A cut-out (a product on a transparent
@@ -263,10 +264,17 @@ def _read(
     if not is_faint(intensity, fg.mask):  # a smaller thing lying apart from the product is not read with it
         fg = replace(fg, mask=drop_apart(fg.mask))  # (a faint product's mask falls apart by itself)
     fg = replace(fg, mask=drop_props(fg.mask, rgb))  # a flat-lay's props: told apart by their colour
-    turned = upright(intensity, fg.mask)  # a product laid at a slant is read straight
+    # on a textured backdrop the input's grown rim would read the backdrop's pattern as the product's faint edge
+    product = intensity * _near(fg.mask) if background.textured else intensity
+    turned = upright(product, fg.mask)  # a product laid at a slant is read straight
     fitted = np.clip(fit_to_input(turned.intensity, turned.mask, size) * _gain(intensity, fg.mask), 0, 1)
     array = (fitted * 255 + 0.5).astype(np.uint8)[None]
     # the cues measure the box of the product turned upright, unless they see more than the product
     upright_box = turned.mask if turned.angle and scene.mask is fg.mask else None
     cues = photo_cues(background, scene, intensity, upright_box)
     return PhotoReading(array, fg.mask, rgb, cues)
+
+
+def _near(mask: np.ndarray) -> np.ndarray:
+    """The mask grown by one pixel (float 0/1): where a product's edge may still lie."""
+    return cv2.dilate(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(np.float32)
