@@ -89,7 +89,6 @@ def draw_cloth(h: int, w: int, kind: str, rng: np.random.Generator, meta: dict) 
     others = [name for name in PALETTE if abs(LIGHTNESS[name] - LIGHTNESS[base]) >= MIN_CONTRAST]
     second = str(rng.choice(others))
     period = float(rng.uniform(*PERIOD)) * max(h, w)
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     first_rgb, second_rgb = hex_to_rgb(PALETTE[base]), hex_to_rgb(PALETTE[second])
     if kind == "blossoms":
         cloth = np.broadcast_to(first_rgb, (h, w, 3)).copy()
@@ -105,6 +104,7 @@ def draw_cloth(h: int, w: int, kind: str, rng: np.random.Generator, meta: dict) 
                 centre = (round(cx + 1.1 * r * np.cos(a)), round(cy + 1.1 * r * np.sin(a)))
                 cv2.circle(cloth, centre, max(1, round(r)), colour, -1, lineType=cv2.LINE_AA)
     else:
+        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
         cover = pattern_cover(CLOTHS[kind], yy, xx, period, rng, meta)
         cover = cv2.GaussianBlur(cover, (0, 0), max(0.5, period / 40))
         cloth = first_rgb + (second_rgb - first_rgb) * cover[..., None]

@@ -64,10 +64,8 @@ backdrops, 360–1600 px canvases, sensor noise and JPEG 70–95.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterator
 from dataclasses import replace
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -75,6 +73,7 @@ from PIL import Image
 
 from shoplens.data.garment_patterns import CLOTHS, PATTERNS, draw_cloth, draw_pattern
 from shoplens.data.procedural import cut_by_frame, paste_clipped
+from shoplens.data.scene_backdrops import SCENES, SURFACES, blurred_scene, photographed_surface
 from shoplens.data.shop_overlays import OVERLAYS, draw_overlay
 from shoplens.data.shop_photos import (
     EncodedPhoto,
@@ -110,12 +109,6 @@ SETUPS = (
     "frame",
 )
 TILTS = {"tilted_5_10": (5.0, 10.0), "tilted_10_20": (10.0, 20.0), "tilted_20_35": (20.0, 35.0)}  # degrees
-SURFACES = {  # set-up: (scikit-image picture, tints it may take, RGB factors)
-    "on_brick": ("brick.png", ((1.0, 0.62, 0.48), (0.95, 0.8, 0.7), (0.85, 0.85, 0.85))),
-    "on_grass": ("grass.png", ((0.55, 0.85, 0.4), (0.65, 0.8, 0.45))),
-    "on_gravel": ("gravel.png", ((0.95, 0.9, 0.82), (0.82, 0.86, 0.92), (0.9, 0.9, 0.9))),
-}
-SCENES = {"scene_soft": (0.005, 0.015), "scene_blurred": (0.015, 0.04)}  # blur, share of the longer side
 CUTS = {"cut_8_20": (0.08, 0.2), "cut_20_35": (0.2, 0.35)}  # share of the garment outside the photo
 SPOTS = {
     "spot_dark": ("dark", (0.04, 0.18)),
@@ -129,7 +122,6 @@ FLATLAY_SIZE = (0.4, 0.6)  # ... in a flat-lay, leaving room for the props
 COLLAGES = {"collage_2x2": (2, 2), "collage_1x3": (1, 3)}  # tiles: rows, columns
 FLATLAYS = {"flatlay_1": 1, "flatlay_3": 3}  # props laid around the garment, at most
 ON_CLOTH = {f"on_{kind}": kind for kind in CLOTHS}  # laid on a printed cloth
-SCENE_PICTURES = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png")
 GROUPS = {
     "studio": SETUPS,
     "tilted": ("plain", *TILTS),
@@ -193,9 +185,17 @@ def studio_photo(
         if portrait
         else (int(long_side * 0.75), long_side)
     )
-    # the garment's size, share of the shorter side: two things side by side, a close-up, far away, or as a rule
-    sizes = (0.3, 0.42) if side_by_side else (0.6, 0.95) if setup in CUTS else SMALL.get(setup, (0.45, 0.75))
-    sizes = FLATLAY_SIZE if setup in FLATLAYS else sizes
+    # the garment's size, share of the shorter side: two things side by side, a close-up, a flat-lay, far away, or
+    # as a rule
+    sizes = (
+        (0.3, 0.42)
+        if side_by_side
+        else (0.6, 0.95)
+        if setup in CUTS
+        else FLATLAY_SIZE
+        if setup in FLATLAYS
+        else SMALL.get(setup, (0.45, 0.75))
+    )
     share = rng.uniform(*sizes)
     rgb, alpha = garment_layers(image28, spec, max(16, round(share * min(h, w))), rng)
     rows, cols = np.nonzero(alpha > 0.5)
@@ -246,10 +246,10 @@ def studio_photo(
     if other is not None:  # ... and so does the other garment's
         lefts[0] = x + shift - other_cols.min()
     if setup in SURFACES:
-        scene = _surface(h, w, setup, rng)
+        scene = photographed_surface(h, w, setup, rng)
         meta["backdrop"] = setup.removeprefix("on_")
     elif setup in SCENES:
-        scene = _blurred_scene(h, w, setup, rng, meta)
+        scene = blurred_scene(h, w, setup, rng, meta)
     elif setup in ON_CLOTH:
         scene = draw_cloth(h, w, ON_CLOTH[setup], rng, meta)
         meta["backdrop"] = "cloth"
@@ -324,48 +324,6 @@ def collage_photo(
         "gutter": gutter / side,
     }
     return canvas, meta
-
-
-@functools.cache
-def _picture(name: str, mode: str = "L") -> np.ndarray:
-    """One of scikit-image's bundled pictures in a PIL mode ("L" grey, "RGB"), float32 0..1 (read once per process)."""
-    import skimage  # a dependency of the package; its data folder ships the pictures
-
-    path = Path(skimage.__file__).parent / "data" / name
-    return np.asarray(Image.open(path).convert(mode), np.float32) / 255
-
-
-def _blurred_scene(h: int, w: int, setup: str, rng: np.random.Generator, meta: dict) -> np.ndarray:
-    """(h, w, 3) float 0..1: a real scene behind the product, cropped anywhere and thrown out of focus."""
-    name = SCENE_PICTURES[int(rng.integers(len(SCENE_PICTURES)))]
-    picture = _picture(name, "RGB")
-    scale = max(h / picture.shape[0], w / picture.shape[1]) * float(rng.uniform(1.0, 1.6))
-    size = (int(np.ceil(picture.shape[1] * scale)), int(np.ceil(picture.shape[0] * scale)))
-    big = cv2.resize(picture, size, interpolation=cv2.INTER_LINEAR)
-    top = int(rng.integers(0, big.shape[0] - h + 1))
-    left = int(rng.integers(0, big.shape[1] - w + 1))
-    blur = float(rng.uniform(*SCENES[setup]))
-    scene = cv2.GaussianBlur(big[top : top + h, left : left + w], (0, 0), blur * max(h, w))
-    meta.update(backdrop="scene", scene=name.split(".")[0], scene_blur=blur)
-    return np.clip(scene * float(rng.uniform(0.75, 1.05)), 0, 1)
-
-
-def _surface(h: int, w: int, setup: str, rng: np.random.Generator) -> np.ndarray:
-    """(h, w, 3) float 0..1: a photographed surface, tinted, at a random scale and crop."""
-    name, tints = SURFACES[setup]
-    grey = _picture(name)
-    scale = float(np.exp(rng.uniform(np.log(0.5), np.log(2.0)))) * max(h, w) / max(grey.shape)
-    reps = (
-        int(np.ceil(max(h, w) / (scale * min(grey.shape)))) + 1
-    )  # mirrored tiles where one does not cover it
-    tiled = np.tile(np.concatenate([grey, grey[::-1]], axis=0), (reps, reps))[: reps * grey.shape[0]]
-    tiled = np.concatenate([tiled, tiled[:, ::-1]], axis=1)
-    method = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-    big = cv2.resize(tiled, None, fx=scale, fy=scale, interpolation=method)
-    top = int(rng.integers(0, big.shape[0] - h + 1))
-    left = int(rng.integers(0, big.shape[1] - w + 1))
-    tint = np.asarray(tints[int(rng.integers(len(tints)))], np.float32)
-    return np.clip(big[top : top + h, left : left + w, None] * tint * float(rng.uniform(0.85, 1.1)), 0, 1)
 
 
 def studio_photos(
