@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import shoplens.imaging.foreground as foreground
 import shoplens.imaging.photo as photo_module
 from shoplens.imaging.photo import CUE_NAMES, fit_to_input, read_photo
 from tests.imaging.drawn import bricks, iou, jpeg, photo, shirt_mask, trousers_mask
@@ -63,7 +64,10 @@ def test_mask_finds_the_product_on_difficult_backgrounds(kind: str) -> None:
     assert reading.array[0, :, :6].max() < 20 and reading.array[0, :, -6:].max() < 20  # no background left
 
 
-def test_the_same_photo_is_always_read_the_same() -> None:
+def test_the_same_photo_is_always_read_the_same(monkeypatch) -> None:
+    # a flat product on pixel noise is a calm stretch on a busy backdrop, found without GrabCut: off here, as GrabCut
+    # is what draws at random
+    monkeypatch.setattr(foreground, "calm_product", lambda lab, energy: None)
     rng = np.random.default_rng(1)
     h, w = 260, 220
     close_crop = np.zeros((h, w), bool)

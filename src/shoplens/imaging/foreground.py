@@ -4,7 +4,9 @@ A pixel is product when its CIELAB colour stands off the fitted background by mo
 allows, so a textured or noisy background raises the bar; on a textured one the distance is to the nearest of the
 border's background colours (its palette), unless no product stands off them; that mask is kept as drawn, its rim
 (blurred by the smoothing a texture needs) cut back to the product's edge. Where the simple mask is unsure, OpenCV's
-GrabCut refines it.
+GrabCut refines it. On a busy print (imaging.texture) a plain product is the calm stretch in it: that mask is taken
+where the colours' own went astray (missing the stretch, or spilling from it to the frame's edge), and a border busy
+all along (stripes running along a side as well as across) makes the backdrop textured.
 
 A faint product (white on white, black on black, white a shade lighter than light grey) often passes that
 bar only in its darkest or lightest parts: the mask then grows from them into every connected pixel that
@@ -51,6 +53,7 @@ from shoplens.imaging.mask_parts import (
 )
 from shoplens.imaging.order_stats import median, percentile
 from shoplens.imaging.pairs import one_of_a_pair
+from shoplens.imaging.texture import busy_everywhere, calm_product, texture_energy
 
 MIN_THRESHOLD = 7.0  # ΔE a pixel must differ from the background at least (JPEG noise on white ≈ 2–4)
 # Where nothing passes that on a clean background (white on white, black on black), a second look down to
@@ -78,6 +81,8 @@ POOL_LEVEL = 200.0
 POOL_SETTLED = 0.02  # ... and fitted a second time only if the first changed more of the mask than this
 INTERIOR_MAX_SHARE = 0.6  # not when the product fills more of the photo than this (too little left)
 OVERLAY_FOUND = 2.0  # a closer look past a mask that is only an overlay must find this many times more
+CALM_FOUND = 0.5  # a calm stretch overrides the colours' mask when that holds under this share of it ...
+CALM_SPILL = 2.0  # ... or reaches the frame's edge with more than this many times its area
 GRABCUT_SIDE = 128  # GrabCut runs on a copy no larger than this
 # Before a scene out of focus: a backdrop that is textured or whose fit holds less than FOCUS_INLIERS of the border
 # (a plain studio's holds all of it), a mask of which more than FOCUS_SPILL lies outside the sharp edges' hull.
@@ -120,7 +125,13 @@ def separate(rgb: np.ndarray, refine: bool = True) -> tuple[Background, Foregrou
     lab, y = to_lab(rgb), luma(rgb)
     smooth_lab = _smooth(lab, smoothing_sigma(shape, False))
     background = fit_background(smooth_lab, y)
-    if not background.textured and busy_border(smooth_lab, background, _bar(background.spread)):
+    energy = texture_energy(lab)
+    calm = calm_product(lab, energy)  # a plain product on a busy print: its calm stretch
+    if not background.textured and (
+        calm is not None
+        or busy_everywhere(energy)
+        or busy_border(smooth_lab, background, _bar(background.spread))
+    ):
         background = replace(background, textured=True)  # fine lines or grains the surface leaves out
     if background.textured:  # measure again after averaging the texture away
         smooth_lab = _smooth(lab, smoothing_sigma(shape, True))
@@ -131,6 +142,8 @@ def separate(rgb: np.ndarray, refine: bool = True) -> tuple[Background, Foregrou
     found = _by_palette(rgb, smooth_lab, background, refine) if background.textured else None
     if found is None:
         found = _foreground(rgb, distance, threshold, background, refine)
+    if calm is not None and _astray(found.mask, calm):
+        found = _calm(calm, smooth_lab)
     faint = max(SPREAD_FACTOR * background.spread, FAINT_THRESHOLD)
     if not background.textured and faint < threshold:
         # Nothing found, or only what an overlay would be (a price tag over a black coat on black): look closer.
@@ -208,6 +221,20 @@ def _by_palette(
     if found.mask.mean() < FAINT_SHARE:
         return None
     return found if found.grabcut else _tighten(found, smoothing_sigma(rgb.shape[:2], True))
+
+
+def _astray(mask: np.ndarray, calm: np.ndarray) -> bool:
+    """Whether the colours' mask went astray on a print: it misses most of the calm stretch, or spills from it to
+    the frame's edge over more than CALM_SPILL times its area."""
+    lost = np.count_nonzero(mask & calm) < CALM_FOUND * np.count_nonzero(calm)
+    spilt = bool((mask & border_mask(mask.shape, 0.0)).any()) and mask.sum() > CALM_SPILL * calm.sum()
+    return lost or spilt
+
+
+def _calm(mask: np.ndarray, smooth_lab: np.ndarray) -> Foreground:
+    """The Foreground of a calm stretch's mask, with the distances to the border's palette."""
+    distance, spread = palette_distance(smooth_lab)
+    return Foreground(mask, distance, _bar(spread), 1, False)
 
 
 def _tighten(found: Foreground, sigma: float) -> Foreground:

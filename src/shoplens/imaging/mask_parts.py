@@ -76,6 +76,12 @@ def upright_rows(mask: np.ndarray, min_rows: int, upright: float) -> MaskRows | 
     return found if found.height >= upright * found.widest else None
 
 
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection over union of two boolean masks of one shape (0 when both are empty)."""
+    union = np.count_nonzero(a | b)
+    return np.count_nonzero(a & b) / union if union else 0.0
+
+
 def mask_box(mask: np.ndarray) -> tuple[int, int, int, int]:
     """(top, bottom, left, right) of the mask's True pixels, bottom and right exclusive."""
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))

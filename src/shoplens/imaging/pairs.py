@@ -19,6 +19,8 @@ from itertools import pairwise
 import cv2
 import numpy as np
 
+from shoplens.imaging.mask_parts import iou
+
 # A pair apart (shoes side by side, earrings): exactly two parts, the smaller at least PAIR_AREA of the larger's
 # area, their boxes within PAIR_SIZE of each other's height and width, apart along one axis and overlapping by at
 # least PAIR_OVERLAP of the shorter along the other. Only the larger is read.
@@ -80,7 +82,7 @@ def _mirror_axis(band: np.ndarray) -> tuple[int, float]:
         for shift in range(-shifts, shifts + 1):
             moved = np.zeros_like(flipped)
             moved[shifts + shift : shifts + shift + height, : width - axis] = band[:, axis:]
-            score = _iou(flipped, moved)
+            score = iou(flipped, moved)
             if score > best[1]:
                 best = (axis, score)
     return best
@@ -92,13 +94,7 @@ def _self_mirror_iou(half: np.ndarray) -> float:
     if not len(cols):
         return 1.0
     part = half[:, cols[0] : cols[-1] + 1]
-    return _iou(part, part[:, ::-1])
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    """Intersection over union of two boolean masks of one shape (0 when both are empty)."""
-    union = np.count_nonzero(a | b)
-    return np.count_nonzero(a & b) / union if union else 0.0
+    return iou(part, part[:, ::-1])
 
 
 def one_of_a_pair(mask: np.ndarray) -> tuple[np.ndarray, int]:
